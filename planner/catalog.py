@@ -1,0 +1,178 @@
+"""The catalog: every GPU, model, runtime and stack the loaded plugins contribute.
+
+Built from a :class:`~planner.manager.PluginHost` by calling each hook implementation
+on its own, validating every returned spec strictly, and indexing ids and aliases.
+Invalid specs and duplicate ids become plugin problems; the rest stays usable.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from planner.errors import UnknownIdError
+from planner.manager import PluginHost, PluginProblem
+from planner.specs import GpuSpec, ModelSpec, RuntimeSpec, ServingStackSpec
+
+SpecT = TypeVar("SpecT", bound=BaseModel)
+
+#: Catalog kinds: (hook name, spec class, word used in messages, CLI listing name).
+KINDS: dict[str, tuple[str, type[BaseModel], str]] = {
+    "gpus": ("planner_gpus", GpuSpec, "GPU"),
+    "models": ("planner_models", ModelSpec, "model"),
+    "runtimes": ("planner_runtimes", RuntimeSpec, "runtime"),
+    "stacks": ("planner_serving_stacks", ServingStackSpec, "serving stack"),
+}
+
+
+def normalise_ref(ref: str) -> str:
+    """Fold an id or alias for lookup: case, spaces and underscores do not matter."""
+    return re.sub(r"[\s_]+", "-", ref.strip().lower())
+
+
+@dataclass(frozen=True)
+class Entry(Generic[SpecT]):
+    """A spec and the plugin that contributed it."""
+
+    spec: SpecT
+    plugin: str
+
+
+@dataclass
+class Section(Generic[SpecT]):
+    """All entries of one kind, with an alias index."""
+
+    kind: str
+    word: str
+    entries: dict[str, Entry[SpecT]] = field(default_factory=dict)
+    _index: dict[str, str] = field(default_factory=dict)
+
+    def add(self, spec: SpecT, plugin: str, problems: list[PluginProblem]) -> None:
+        """Add one spec unless its id or an alias is taken (then report both plugins)."""
+        spec_id: str = spec.id  # type: ignore[attr-defined]
+        keys = [normalise_ref(spec_id)] + [normalise_ref(a) for a in spec.aliases]  # type: ignore[attr-defined]
+        for key in keys:
+            owner = self._index.get(key)
+            if owner is not None:
+                other = self.entries[owner].plugin
+                problems.append(
+                    PluginProblem(
+                        plugin,
+                        f"{self.word} {spec_id!r}: name {key!r} is already used by {self.word} {owner!r} "
+                        f"from plugin {other!r}; the entry from {plugin!r} was skipped",
+                    )
+                )
+                return
+        self.entries[spec_id] = Entry(spec, plugin)
+        for key in keys:
+            self._index[key] = spec_id
+
+    def get(self, ref: str) -> SpecT:
+        """Resolve an id, alias or Hugging Face id to a spec.
+
+        :raises UnknownIdError: with close matches and the command that lists the ids.
+        """
+        key = normalise_ref(ref)
+        if key in self._index:
+            return self.entries[self._index[key]].spec
+        close = difflib.get_close_matches(key, list(self._index), n=3, cutoff=0.6)
+        hint = f"did you mean {', '.join(sorted({self._index[c] for c in close}))}? " if close else ""
+        raise UnknownIdError(
+            f"unknown {self.word} {ref!r}",
+            fix=f"{hint}`planner catalog {self.kind}` lists the known ids",
+        )
+
+    def plugin_of(self, spec_id: str) -> str:
+        """Return the name of the plugin that contributed ``spec_id``."""
+        return self.entries[spec_id].plugin
+
+    def specs(self) -> list[SpecT]:
+        """Return all specs, sorted by id."""
+        return [self.entries[k].spec for k in sorted(self.entries)]
+
+
+@dataclass
+class Catalog:
+    """Everything the plugins contribute, validated and indexed."""
+
+    gpus: Section[GpuSpec]
+    models: Section[ModelSpec]
+    runtimes: Section[RuntimeSpec]
+    stacks: Section[ServingStackSpec]
+    problems: list[PluginProblem]
+
+    def section(self, kind: str) -> Section[Any]:
+        """Return the section for ``gpus``, ``models``, ``runtimes`` or ``stacks``."""
+        section: Section[Any] = getattr(self, kind)
+        return section
+
+    def contributions(self) -> dict[str, dict[str, int]]:
+        """Count what each plugin contributes, per kind."""
+        counts: dict[str, dict[str, int]] = {}
+        for kind in KINDS:
+            for entry in self.section(kind).entries.values():
+                per_plugin = counts.setdefault(entry.plugin, {})
+                per_plugin[kind] = per_plugin.get(kind, 0) + 1
+        return counts
+
+
+def build_catalog(host: PluginHost) -> Catalog:
+    """Call every catalog hook of ``host``'s plugins and validate what they return."""
+    problems = host.problems
+    sections: dict[str, Section[Any]] = {}
+    for kind, (hook_name, spec_class, word) in KINDS.items():
+        section: Section[Any] = Section(kind, word)
+        for plugin, result in host.call_each(hook_name):
+            for spec in _validated(result, spec_class, plugin, word, host):
+                section.add(spec, plugin, problems)
+        sections[kind] = section
+    return Catalog(
+        gpus=sections["gpus"],
+        models=sections["models"],
+        runtimes=sections["runtimes"],
+        stacks=sections["stacks"],
+        problems=problems,
+    )
+
+
+def _validated(result: Any, spec_class: type[SpecT], plugin: str, word: str, host: PluginHost) -> list[SpecT]:
+    """Validate each item a hook returned; report and drop the invalid ones."""
+    if result is None:
+        return []
+    if not isinstance(result, list | tuple):
+        host.report(plugin, f"must return a list of {word} specs, returned {type(result).__name__}")
+        return []
+    valid = []
+    for position, item in enumerate(result):
+        try:
+            data = item.model_dump() if isinstance(item, BaseModel) else item
+            valid.append(spec_class.model_validate(data, strict=isinstance(item, dict)))
+        except ValidationError as exc:
+            label = item.get("id", f"#{position}") if isinstance(item, dict) else f"#{position}"
+            host.report(plugin, f"invalid {word} {label!r}: {describe_validation_error(exc)}", exc)
+    return valid
+
+
+def describe_validation_error(exc: ValidationError, limit: int = 3) -> str:
+    """Summarise a pydantic error as 'field: message; ...' for one-line reports."""
+    parts = []
+    for err in exc.errors(include_url=False)[:limit]:
+        where = ".".join(str(p) for p in err["loc"]) or "(entry)"
+        parts.append(f"{where}: {err['msg']}")
+    more = len(exc.errors()) - limit
+    return "; ".join(parts) + (f"; and {more} more" if more > 0 else "")
+
+
+def load_catalog(blocked: tuple[str, ...] = (), entry_points: bool = True) -> tuple[PluginHost, Catalog]:
+    """Load the plugins (honouring ``PLANNER_LOAD_PLUGINS``) and build their catalog.
+
+    The one entry point the CLI and the GUI use; tests build their own hosts.
+    """
+    from planner.manager import make_plugin_manager, selected_plugins_from_env
+
+    host = make_plugin_manager(entry_points=entry_points, blocked=blocked, only=selected_plugins_from_env())
+    return host, build_catalog(host)

@@ -1,0 +1,50 @@
+"""Reading the YAML catalogs that ship in ``planner.catalogs``.
+
+Built-in plugins call these helpers; third-party plugins may too, for their own
+package's data files (pass ``package``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from importlib import resources
+from typing import Any
+
+import yaml
+
+from planner.specs import ModelSpec
+
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+#: Catalog keys that describe a model entry rather than its architecture.
+_MODEL_METADATA = ("id", "name", "hf_id", "aliases", "license", "license_url", "source", "field_sources", "notes")
+
+
+def load_entries(relative_path: str, package: str = "planner.catalogs") -> list[dict[str, Any]]:
+    """Return the ``entries`` list of a catalog YAML file inside ``package``."""
+    text = (resources.files(package) / relative_path).read_text(encoding="utf-8")
+    data = yaml.load(text, Loader=_Loader)  # noqa: S506 - CSafeLoader/SafeLoader only
+    entries = data.get("entries") if isinstance(data, dict) else None
+    if not isinstance(entries, list):
+        raise ValueError(f"{relative_path}: expected a top-level `entries:` list")
+    return entries
+
+
+def models_from_catalog(
+    relative_path: str, convert: Callable[[dict[str, Any]], ModelSpec], package: str = "planner.catalogs"
+) -> list[ModelSpec]:
+    """Build model specs from catalog entries that hold a config.json excerpt.
+
+    Each entry's ``config`` is converted by the family's ``convert`` (the same function
+    ``planner model import`` uses), then the entry's id, names, licence and sources are
+    applied; ``max_context`` in the entry overrides the config's when the model card
+    says the supported context differs.
+    """
+    specs = []
+    for entry in load_entries(relative_path, package):
+        spec = convert(dict(entry["config"], _source=entry["source"]))
+        overrides = {key: entry[key] for key in _MODEL_METADATA if key in entry}
+        if "max_context" in entry:
+            overrides["max_context"] = entry["max_context"]
+        specs.append(ModelSpec.model_validate({**spec.model_dump(), **overrides}))
+    return specs

@@ -1,0 +1,245 @@
+"""The ``planner`` command line: a thin layer over the core's functions.
+
+Imports stay inside the command functions so ``planner --help`` starts fast and
+never loads pydantic, Qt or openpyxl. User errors print one clear message and exit
+with code 2; an unexpected error prints a one-line report (set ``PLANNER_DEBUG=1``
+for the traceback) and exits with code 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+EXAMPLE_PLAN = "knowledge-assistant.yaml"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return 0
+    handler: Callable[[argparse.Namespace], int] = args.handler
+    try:
+        return handler(args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:
+        return _report_error(exc)
+
+
+def _report_error(exc: Exception) -> int:
+    from planner.errors import PlannerError
+
+    if isinstance(exc, PlannerError):
+        print(exc.render(), file=sys.stderr)
+        return exc.exit_code
+    if os.environ.get("PLANNER_DEBUG") == "1":
+        raise exc
+    print(f"internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+    print("  this is a bug in the planner or a plugin; rerun with PLANNER_DEBUG=1 for details", file=sys.stderr)
+    return 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the argument parser with every sub-command."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--disable-plugin",
+        action="append",
+        metavar="NAME",
+        default=argparse.SUPPRESS,
+        help="do not load plugin NAME (repeatable); see `planner plugins`",
+    )
+    parser = argparse.ArgumentParser(
+        prog="planner",
+        description="Size, check and cost an LLM inference deployment, offline (the 11-step method).",
+        epilog="Environment: PLANNER_LOAD_PLUGINS=a,b loads only those plugins; PLANNER_HOME sets the user folder.",
+        parents=[common],
+    )
+    parser.add_argument("--version", action="version", version=f"planner {_version()}")
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    p = sub.add_parser("plan", parents=[common], help="validate a plan file and print it resolved")
+    p.add_argument("file", type=Path, help="plan file (.yaml, .yml or .json)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(handler=cmd_plan)
+
+    p = sub.add_parser("demo", parents=[common], help="resolve the bundled example plan (internal knowledge assistant)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--show", action="store_true", help="print the example plan file instead")
+    p.set_defaults(handler=cmd_demo)
+
+    p = sub.add_parser("schema", parents=[common], help="print the JSON Schema of plan files")
+    p.set_defaults(handler=cmd_schema)
+
+    p = sub.add_parser("plugins", parents=[common], help="list plugins, what they contribute and any problem")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(handler=cmd_plugins)
+
+    p = sub.add_parser("catalog", parents=[common], help="list GPUs, models, runtimes or serving stacks")
+    p.add_argument("kind", choices=["gpus", "models", "runtimes", "stacks"])
+    p.add_argument("--json", action="store_true", help="print JSON with every field and source")
+    p.set_defaults(handler=cmd_catalog)
+
+    model = sub.add_parser("model", parents=[common], help="manage models in your catalog")
+    model_sub = model.add_subparsers(title="model commands", metavar="COMMAND")
+    p = model_sub.add_parser("import", parents=[common], help="import a Hugging Face config.json")
+    p.add_argument("config", type=Path, help="path to config.json")
+    p.add_argument("--name", metavar="ID", help="id to store it under (default: from the config)")
+    p.add_argument("--force", action="store_true", help="replace a model you imported before under the same id")
+    p.add_argument("--json", action="store_true", help="print the resulting spec as JSON")
+    p.set_defaults(handler=cmd_model_import)
+    model.set_defaults(handler=lambda args: _help(model))
+    return parser
+
+
+def _help(parser: argparse.ArgumentParser) -> int:
+    parser.print_help()
+    return 0
+
+
+def _version() -> str:
+    from planner import __version__
+
+    return __version__
+
+
+def _load(args: argparse.Namespace, *, warn: bool = True) -> tuple[Any, Any]:
+    from planner.catalog import load_catalog
+
+    host, catalog = load_catalog(blocked=tuple(getattr(args, "disable_plugin", ()) or ()))
+    if warn:
+        for problem in catalog.problems:
+            print(f"warning: {problem} (see `planner plugins`)", file=sys.stderr)
+    return host, catalog
+
+
+def _print_json(data: Any) -> None:
+    print(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    """``planner plan FILE``: validate, resolve and print a plan."""
+    from planner.planfile import load_plan
+
+    plan = load_plan(args.file)
+    return _show_resolved(plan, str(args.file), args)
+
+
+def _show_resolved(plan: Any, filename: str, args: argparse.Namespace) -> int:
+    from planner.render import resolved_plan_text
+    from planner.resolve import resolve_plan
+
+    _, catalog = _load(args)
+    resolved = resolve_plan(plan, catalog, filename)
+    if args.json:
+        _print_json(resolved.to_json())
+    else:
+        print(resolved_plan_text(resolved, filename))
+    return 0
+
+
+def example_plan_path() -> Path:
+    """Return the path of the bundled example plan (use case 1)."""
+    from importlib import resources
+
+    return Path(str(resources.files("planner") / "examples" / EXAMPLE_PLAN))
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """``planner demo``: the bundled example, resolved like any plan."""
+    from planner.planfile import load_plan
+
+    path = example_plan_path()
+    if args.show:
+        print(path.read_text(encoding="utf-8"), end="")
+        return 0
+    return _show_resolved(load_plan(path), f"example {EXAMPLE_PLAN}", args)
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    """``planner schema``: the JSON Schema of plan files."""
+    from planner.plan import plan_json_schema
+
+    _print_json(plan_json_schema())
+    return 0
+
+
+def cmd_plugins(args: argparse.Namespace) -> int:
+    """``planner plugins``: every plugin, its version, contributions and problems."""
+    from planner.render import plugins_table
+
+    host, catalog = _load(args, warn=False)
+    if args.json:
+        contributions = catalog.contributions()
+        _print_json(
+            [
+                {
+                    "name": info.name,
+                    "version": info.version,
+                    "status": info.status,
+                    "builtin": info.builtin,
+                    "distribution": info.distribution,
+                    "module": info.module,
+                    "contributes": contributions.get(info.name, {}),
+                    "problems": [p.error for p in catalog.problems if p.plugin == info.name],
+                }
+                for info in sorted(host.plugins.values(), key=lambda i: i.name)
+            ]
+        )
+    else:
+        print(plugins_table(host, catalog))
+        orphans = [p for p in catalog.problems if p.plugin not in host.plugins]
+        for problem in orphans:
+            print(f"problem: {problem}")
+    return 0
+
+
+def cmd_catalog(args: argparse.Namespace) -> int:
+    """``planner catalog KIND``: list one kind of catalog entry with sources."""
+    from planner.render import CATALOG_TABLES
+
+    _, catalog = _load(args)
+    section = catalog.section(args.kind)
+    if args.json:
+        _print_json(
+            [{**spec.model_dump(mode="json"), "plugin": section.plugin_of(spec.id)} for spec in section.specs()]
+        )
+    else:
+        print(CATALOG_TABLES[args.kind](section.specs()))
+    return 0
+
+
+def cmd_model_import(args: argparse.Namespace) -> int:
+    """``planner model import CONFIG``: convert and store a config.json."""
+    from planner.modelimport import import_model
+    from planner.render import billions
+
+    host, catalog = _load(args)
+    imported = import_model(args.config, host, catalog, name=args.name, force=args.force)
+    spec = imported.spec
+    if args.json:
+        _print_json(spec.model_dump(mode="json"))
+    else:
+        print(
+            f"imported {spec.id} ({spec.architecture}, via plugin {imported.plugin}): "
+            f"{billions(spec.total_params)} total, {billions(spec.active_params)} active parameters, "
+            f"weights {spec.native_weight_dtype}, context {spec.max_context:,}"
+        )
+    print(f"stored in {imported.path}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,238 @@
+"""The plugin manager (``planner.plugins`` is the package of built-in plugins): built-in and third-party plugins load the same way.
+
+Plugins come from the ``planner`` entry point group. The built-ins are also known by
+import path (:data:`BUILTIN_PLUGINS`), so a frozen bundle without package metadata
+still finds them. One broken plugin never takes the app down: a plugin that fails to
+import, or whose hook raises, becomes a :class:`PluginProblem` and the rest keep
+working. Set ``PLANNER_STRICT_PLUGINS=1`` to get the exception instead (for plugin
+authors), and ``PLANNER_LOAD_PLUGINS=a,b`` to load only the named plugins.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import warnings
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from typing import Any
+
+import pluggy
+
+from planner import __version__, hookspecs
+from planner.errors import PlannerError
+
+ENTRY_POINT_GROUP = "planner"
+
+#: Built-in plugins by name, as also declared in pyproject's entry points.
+BUILTIN_PLUGINS: dict[str, str] = {
+    "nvidia": "planner.plugins.nvidia",
+    "amd": "planner.plugins.amd",
+    "intel": "planner.plugins.intel",
+    "llama": "planner.plugins.llama",
+    "qwen": "planner.plugins.qwen",
+    "deepseek": "planner.plugins.deepseek",
+    "mistral": "planner.plugins.mistral",
+    "gpt_oss": "planner.plugins.gpt_oss",
+    "gemma": "planner.plugins.gemma",
+    "vllm": "planner.plugins.vllm",
+    "sglang": "planner.plugins.sglang",
+    "trtllm": "planner.plugins.trtllm",
+    "serving_stacks": "planner.plugins.serving_stacks",
+    "user_catalog": "planner.plugins.user_catalog",
+}
+
+
+@dataclass(frozen=True)
+class PluginProblem:
+    """Something wrong with one plugin, shown by ``planner plugins`` and on stderr."""
+
+    plugin: str
+    error: str
+
+    def __str__(self) -> str:
+        return f"plugin {self.plugin}: {self.error}"
+
+
+@dataclass
+class PluginInfo:
+    """What the user sees about one plugin."""
+
+    name: str
+    module: str
+    version: str
+    distribution: str
+    builtin: bool
+    status: str  # loaded, disabled, failed, not selected
+
+
+@dataclass
+class PluginHost:
+    """A plugin manager plus what happened while loading it."""
+
+    pm: pluggy.PluginManager
+    plugins: dict[str, PluginInfo] = field(default_factory=dict)
+    problems: list[PluginProblem] = field(default_factory=list)
+    strict: bool = False
+
+    def report(self, plugin: str, error: str, exc: BaseException | None = None) -> None:
+        """Record a problem with ``plugin``; in strict mode re-raise the cause."""
+        if self.strict and exc is not None:
+            raise exc
+        self.problems.append(PluginProblem(plugin, error))
+
+    def call_each(self, hook_name: str, **kwargs: Any) -> list[tuple[str, Any]]:
+        """Call every implementation of a hook on its own, in registration order.
+
+        A raising implementation is reported and skipped instead of aborting the call
+        (pluggy's own hook call stops at the first exception).
+
+        :returns: ``(plugin name, result)`` pairs for the implementations that returned.
+        """
+        results = []
+        for impl in self._impls(hook_name):
+            try:
+                result = self._call(impl, hook_name, kwargs)
+            except PlannerError:
+                raise
+            except Exception as exc:
+                self.report(impl.plugin_name, f"{hook_name}() raised {type(exc).__name__}: {exc}", exc)
+                continue
+            results.append((impl.plugin_name, result))
+        return results
+
+    def call_first(self, hook_name: str, **kwargs: Any) -> tuple[str, Any] | None:
+        """Call a ``firstresult`` hook implementation by implementation, isolating errors.
+
+        :returns: ``(plugin name, result)`` of the first non-``None`` answer, else ``None``.
+        """
+        for impl in self._impls(hook_name):
+            try:
+                result = self._call(impl, hook_name, kwargs)
+            except PlannerError:
+                raise
+            except Exception as exc:
+                self.report(impl.plugin_name, f"{hook_name}() raised {type(exc).__name__}: {exc}", exc)
+                continue
+            if result is not None:
+                return impl.plugin_name, result
+        return None
+
+    def _call(self, impl: Any, hook_name: str, kwargs: dict[str, Any]) -> Any:
+        """Call one implementation; warnings it emits become problems of its plugin.
+
+        A plugin reports a non-fatal problem (one unreadable file among many) with
+        ``warnings.warn(...)`` and still returns what it could load.
+        """
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            result = impl.function(**{arg: kwargs[arg] for arg in impl.argnames})
+        for warning in caught:
+            self.report(impl.plugin_name, f"{hook_name}(): {warning.message}")
+        return result
+
+    def _impls(self, hook_name: str) -> list[Any]:
+        hook = getattr(self.pm.hook, hook_name)
+        # pluggy calls the last registered first; we want registration order.
+        return list(reversed(hook.get_hookimpls()))
+
+
+def selected_plugins_from_env() -> frozenset[str] | None:
+    """Read ``PLANNER_LOAD_PLUGINS``: ``None`` when unset (load all), else the names."""
+    raw = os.environ.get("PLANNER_LOAD_PLUGINS")
+    if raw is None:
+        return None
+    return frozenset(name.strip() for name in raw.split(",") if name.strip())
+
+
+def make_plugin_manager(
+    *,
+    entry_points: bool = True,
+    blocked: Iterable[str] = (),
+    only: frozenset[str] | None = None,
+    extra_plugins: Iterable[tuple[str, object]] = (),
+    strict: bool | None = None,
+) -> PluginHost:
+    """Build a fresh plugin manager with the built-ins, entry points and extras.
+
+    :param entry_points: also load third-party plugins from the ``planner`` group.
+    :param blocked: plugin names not to load (``--disable-plugin``).
+    :param only: when given, load just these names (``PLANNER_LOAD_PLUGINS``).
+    :param extra_plugins: ``(name, module or object)`` pairs to register as well; tests
+        and embedding applications use this.
+    :param strict: re-raise plugin errors; defaults to ``PLANNER_STRICT_PLUGINS=1``.
+    :returns: a :class:`PluginHost` whose ``problems`` lists what failed.
+    """
+    if strict is None:
+        strict = os.environ.get("PLANNER_STRICT_PLUGINS") == "1"
+    pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
+    pm.add_hookspecs(hookspecs)
+    host = PluginHost(pm=pm, strict=strict)
+    blocked = frozenset(blocked)
+    for name in blocked:
+        pm.set_blocked(name)
+
+    def wanted(name: str, info: PluginInfo) -> bool:
+        if name in blocked:
+            info.status = "disabled"
+        elif only is not None and name not in only:
+            info.status = "not selected"
+        else:
+            return True
+        host.plugins[name] = info
+        return False
+
+    if entry_points:
+        for ep in _planner_entry_points():
+            if ep.name in host.plugins:
+                continue
+            dist = ep.dist
+            info = PluginInfo(
+                name=ep.name,
+                module=ep.value,
+                version=dist.version if dist else "?",
+                distribution=dist.name if dist else "?",
+                builtin=BUILTIN_PLUGINS.get(ep.name) == ep.value,
+                status="loaded",
+            )
+            if wanted(ep.name, info):
+                _register(host, info, ep.load)
+    for name, module in BUILTIN_PLUGINS.items():
+        if name in host.plugins:
+            continue
+        info = PluginInfo(name, module, __version__, "planner", builtin=True, status="loaded")
+        if wanted(name, info):
+            _register(host, info, lambda module=module: importlib.import_module(module))  # type: ignore[misc]
+    for name, plugin in extra_plugins:
+        info = PluginInfo(name, getattr(plugin, "__name__", repr(plugin)), "?", "?", builtin=False, status="loaded")
+        if wanted(name, info):
+            _register(host, info, lambda plugin=plugin: plugin)  # type: ignore[misc]
+    for name in sorted(blocked - host.plugins.keys()):
+        host.problems.append(PluginProblem(name, "--disable-plugin names no installed plugin"))
+    _check_unknown_hooks(host)
+    return host
+
+
+def _planner_entry_points() -> list[Any]:
+    return sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda ep: ep.name)
+
+
+def _register(host: PluginHost, info: PluginInfo, load: Callable[[], object]) -> None:
+    host.plugins[info.name] = info
+    try:
+        plugin = load()
+        host.pm.register(plugin, name=info.name)
+    except Exception as exc:
+        info.status = "failed"
+        host.report(info.name, f"failed to load: {type(exc).__name__}: {exc}", exc)
+
+
+def _check_unknown_hooks(host: PluginHost) -> None:
+    """Report hook implementations that match no hook (a typo is otherwise silent)."""
+    for hook_name, impls in host.pm.hook.__dict__.items():
+        if hook_name.startswith("_") or not hasattr(impls, "get_hookimpls"):
+            continue
+        if impls.spec is None:
+            for impl in impls.get_hookimpls():
+                host.problems.append(PluginProblem(impl.plugin_name, f"implements unknown hook {hook_name}()"))

@@ -1,0 +1,290 @@
+"""The plan: steps 1-9 of the method as strict pydantic models.
+
+Steps 1-4 (use case, workload, traffic, SLO) are the customer's inputs; steps 5-9
+(model, runtime, hardware, serving stack) are choices, and any of the last three may
+be left open for the planner to choose. Units live in field names (``ttft_ms``) and
+in the field descriptions, which also feed ``planner schema``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from planner.specs import KvDtype, WeightDtype
+
+SCHEMA_VERSION = 1
+
+Fraction = Annotated[float, Field(gt=0, le=1)]
+Tokens = Annotated[int, Field(ge=1, le=10_000_000)]
+Parallelism = Annotated[int, Field(ge=1, le=1024)]
+
+
+class _Strict(BaseModel):
+    """Unknown keys are errors and values are never coerced from text."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+# ------------------------------------------------------------------- 1 Use case
+
+
+class UseCase(_Strict):
+    """Step 1: the business problem, without naming a model or a GPU."""
+
+    title: str = Field(min_length=1, description="Short name of the use case.")
+    problem: str = Field(default="", description="The business problem it solves.")
+    actor: str = Field(default="", description="Who sends the requests (employees, developers, a batch job).")
+    task: Literal[
+        "question-answering",
+        "chat",
+        "code-assistant",
+        "summarisation",
+        "agent",
+        "extraction",
+        "classification",
+        "translation",
+        "batch",
+        "other",
+    ] = Field(description="Type of task.")
+    deployment: Literal["greenfield", "brownfield"] = Field(
+        description="greenfield: the runtime drives the hardware; brownfield: an existing fleet constrains it."
+    )
+    hosting: Literal["on-prem", "cloud", "hybrid", "edge"] = "on-prem"
+    data_residency: str = Field(default="", description="Where data must stay, e.g. 'own data centre'.")
+    success_criteria: list[str] = Field(default_factory=list, description="How the business measures success.")
+
+
+# ------------------------------------------------------------- 2 Workload profile
+
+
+class TokenDistribution(_Strict):
+    """Percentiles of a token count per request."""
+
+    p50: Tokens = Field(description="Median tokens per request.")
+    p95: Tokens = Field(description="95th percentile tokens per request (sizing uses the worst case).")
+    p99: Tokens | None = Field(default=None, description="99th percentile, when known.")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> TokenDistribution:
+        if self.p95 < self.p50:
+            raise ValueError(f"p95 ({self.p95}) is below p50 ({self.p50}); percentiles must not decrease")
+        if self.p99 is not None and self.p99 < self.p95:
+            raise ValueError(f"p99 ({self.p99}) is below p95 ({self.p95}); percentiles must not decrease")
+        return self
+
+
+class WorkloadProfile(_Strict):
+    """Step 2: the shape of one request, independent of how many arrive."""
+
+    input_tokens: TokenDistribution = Field(description="Prompt length (system prompt, context, question).")
+    output_tokens: TokenDistribution = Field(description="Generated length.")
+    shared_prefix_tokens: int = Field(
+        default=0, ge=0, description="Tokens at the start of every prompt that are identical (prefix-cache reuse)."
+    )
+
+    @model_validator(mode="after")
+    def _prefix_fits(self) -> WorkloadProfile:
+        if self.shared_prefix_tokens > self.input_tokens.p50:
+            raise ValueError(
+                f"shared_prefix_tokens ({self.shared_prefix_tokens}) exceeds the median input "
+                f"({self.input_tokens.p50}); the shared prefix is part of the input"
+            )
+        return self
+
+    @property
+    def context_p95_tokens(self) -> int:
+        """Worst-case context a sequence reaches: p95 input plus p95 output."""
+        return self.input_tokens.p95 + self.output_tokens.p95
+
+
+# -------------------------------------------------------------- 3 Traffic profile
+
+
+class TrafficProfile(_Strict):
+    """Step 3: volume over time, as users x duty cycle, requests/s, or concurrency."""
+
+    users: int | None = Field(default=None, ge=1, description="Users who may send requests.")
+    active_fraction: Fraction = Field(default=1.0, description="Share of users active in the peak hour (0-1).")
+    duty_cycle: Fraction | None = Field(
+        default=None, description="Share of an active user's time with a request in flight (0-1)."
+    )
+    requests_per_s: float | None = Field(default=None, gt=0, description="Arrival rate, requests per second.")
+    concurrency: int | None = Field(default=None, ge=1, description="Requests in flight, when known directly.")
+    peak_factor: float = Field(
+        default=1.0, ge=1, le=100, description="Peak load / declared load; 1 when the declared load is the peak."
+    )
+    growth: float | None = Field(default=None, ge=0, description="Expected growth over the planning horizon (0.4 = 40%).")
+    burst_factor: float | None = Field(
+        default=None, ge=1, le=100, description="Short bursts above peak, as a factor (1.5 = 50% above)."
+    )
+    horizon_months: int = Field(default=12, ge=1, le=120, description="Planning horizon the growth applies to.")
+
+    @field_validator("growth")
+    @classmethod
+    def _growth_is_a_fraction(cls, value: float | None) -> float | None:
+        if value is not None and value > 10:
+            raise ValueError(f"growth is a fraction (0.4 means 40%), got {value}")
+        return value
+
+    @model_validator(mode="after")
+    def _one_load_definition(self) -> TrafficProfile:
+        given = [
+            name
+            for name, present in (
+                ("users", self.users is not None),
+                ("requests_per_s", self.requests_per_s is not None),
+                ("concurrency", self.concurrency is not None),
+            )
+            if present
+        ]
+        if len(given) != 1:
+            raise ValueError(
+                "give exactly one load definition: users (with duty_cycle), requests_per_s, or concurrency; "
+                f"got {', '.join(given) or 'none'}"
+            )
+        if self.users is not None and self.duty_cycle is None:
+            raise ValueError("users needs duty_cycle (share of an active user's time with a request in flight)")
+        return self
+
+    @property
+    def headroom(self) -> float:
+        """Explicit provisioning headroom: max(growth, burst above peak); 0 when neither is given."""
+        return max(self.growth or 0.0, (self.burst_factor or 1.0) - 1.0)
+
+
+# ------------------------------------------------------------------------ 4 SLO
+
+
+class Slo(_Strict):
+    """Step 4: the service contract; a validation constraint on sizing, not an input to it."""
+
+    percentile: float = Field(default=95, ge=50, lt=100, description="Percentile the latency targets apply to.")
+    ttft_ms: float | None = Field(default=None, gt=0, description="Time to first token, milliseconds.")
+    itl_ms: float | None = Field(default=None, gt=0, description="Inter-token latency, milliseconds.")
+    e2e_ms: float | None = Field(default=None, gt=0, description="End-to-end latency including the queue, ms.")
+    availability_pct: float = Field(description="Availability target in percent, e.g. 99.9.")
+    critical: bool = Field(default=False, description="Critical workloads keep N+2 failure domains, others N+1.")
+    scenario: Literal["latency-first", "throughput-first", "full-envelope"] | None = Field(
+        default=None, description="Benchmark scenario; derived from the targets when omitted."
+    )
+
+    @field_validator("availability_pct")
+    @classmethod
+    def _availability_is_percent(cls, value: float) -> float:
+        if value <= 1:
+            raise ValueError(f"availability_pct is a percentage (99.9 means 99.9%), got {value}")
+        if not 90 <= value < 100:
+            raise ValueError(f"availability_pct must be at least 90 and below 100, got {value}")
+        return value
+
+    @model_validator(mode="after")
+    def _some_target(self) -> Slo:
+        if self.ttft_ms is None and self.itl_ms is None and self.e2e_ms is None:
+            raise ValueError("give at least one latency target: ttft_ms, itl_ms or e2e_ms")
+        return self
+
+    @property
+    def effective_scenario(self) -> str:
+        """The scenario given, else latency-first when TTFT or ITL is bounded."""
+        if self.scenario:
+            return self.scenario
+        return "latency-first" if (self.ttft_ms or self.itl_ms) else "throughput-first"
+
+    @property
+    def spare_failure_domains(self) -> int:
+        """Failure domains to keep in reserve: 2 when critical (N+2), else 1 (N+1)."""
+        return 2 if self.critical else 1
+
+
+# ---------------------------------------------------------------- 5-9 Choices
+
+
+class ModelChoice(_Strict):
+    """Step 5: the model, its weight and KV precision, and the context to serve."""
+
+    id: str = Field(min_length=1, description="Catalog id, alias or Hugging Face id, e.g. llama-3.3-70b.")
+    weights: WeightDtype | None = Field(default=None, description="Weight precision; the checkpoint's when omitted.")
+    kv_cache: KvDtype | None = Field(default=None, description="KV-cache precision; bf16 when omitted.")
+    context_tokens: Tokens | None = Field(
+        default=None, description="Longest context the deployment serves (max_model_len); model maximum when omitted."
+    )
+
+
+class RuntimeChoice(_Strict):
+    """Step 7: engine and parallelism; every field may be left open."""
+
+    id: str | None = Field(default=None, description="Runtime id (vllm, sglang, trtllm); open when omitted.")
+    version: str | None = None
+    tp: Parallelism | None = Field(default=None, description="Tensor-parallel size.")
+    pp: Parallelism | None = Field(default=None, description="Pipeline-parallel size.")
+    ep: Parallelism | None = Field(default=None, description="Expert-parallel size (MoE).")
+    dp: Parallelism | None = Field(default=None, description="Data-parallel replicas inside one engine.")
+    knobs: dict[str, float | int | bool | str] = Field(
+        default_factory=dict, description="Engine settings by their real names, e.g. gpu_memory_utilization."
+    )
+
+
+class HardwareChoice(_Strict):
+    """Step 8: GPU class and fabric; open when omitted (greenfield)."""
+
+    gpu: str | None = Field(default=None, description="GPU id or alias, e.g. h100-sxm; open when omitted.")
+    gpus_per_node: Parallelism | None = None
+    nodes: int | None = Field(default=None, ge=1, description="Existing nodes (brownfield).")
+    inter_node_fabric: Literal["infiniband", "roce", "ethernet", "nvlink", "none"] | None = None
+    inter_node_gb_s: float | None = Field(default=None, gt=0, description="Per-GPU inter-node bandwidth, GB/s.")
+    placement: Literal["one-node", "one-rack", "multi-rack", "multi-site"] | None = Field(
+        default=None, description="How far apart replicas are spread (failure domains)."
+    )
+
+
+class Observability(_Strict):
+    """What the stack exposes from day 1."""
+
+    metrics_endpoint: bool = False
+    dashboards: bool = False
+    alerts: bool = False
+
+
+class ServingStackChoice(_Strict):
+    """Step 9: the platform over the runtime; open when omitted."""
+
+    id: str | None = Field(default=None, description="Stack id (runtime-server, kserve, llm-d, dynamo, ray-serve).")
+    disaggregated: bool | None = Field(default=None, description="Separate prefill and decode pools.")
+    kv_transport: Literal["nixl", "rdma", "nvlink", "tcp", "ucx", "mooncake", "lmcache"] | None = None
+    observability: Observability | None = None
+
+
+class ExitPlan(_Strict):
+    """How to leave: alternatives if the model, runtime or hardware must change."""
+
+    alternative_models: list[str] = Field(default_factory=list)
+    alternative_runtimes: list[str] = Field(default_factory=list)
+    alternative_hardware: list[str] = Field(default_factory=list)
+    notes: str = ""
+
+
+class Plan(_Strict):
+    """A whole plan file: steps 1-9 of the method."""
+
+    schema_version: Literal[1] = Field(description="Version of the plan file format; this planner writes 1.")
+    name: str = Field(min_length=1, description="Name of the plan.")
+    description: str = ""
+    use_case: UseCase
+    workload: WorkloadProfile
+    traffic: TrafficProfile
+    slo: Slo
+    model: ModelChoice
+    runtime: RuntimeChoice = Field(default_factory=RuntimeChoice)
+    hardware: HardwareChoice = Field(default_factory=HardwareChoice)
+    serving_stack: ServingStackChoice = Field(default_factory=ServingStackChoice)
+    exit_plan: ExitPlan | None = None
+
+
+def plan_json_schema() -> dict[str, object]:
+    """Return the JSON Schema of plan files, for editors and CI validators."""
+    schema = Plan.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = f"https://planner.invalid/schema/plan-v{SCHEMA_VERSION}.json"
+    return schema

@@ -1,0 +1,132 @@
+"""Resolving a plan's ids into specs, and listing the choices it leaves open.
+
+The sizing engine starts from a :class:`ResolvedPlan`: the plan as written, the
+specs its ids name, the effective precisions and context, and the open choices.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from typing import Any
+
+from planner.catalog import Catalog
+from planner.errors import InputError, Problem, UnknownIdError
+from planner.plan import Plan
+from planner.specs import GpuSpec, ModelSpec, RuntimeSpec, ServingStackSpec
+
+
+@dataclass(frozen=True)
+class ResolvedPlan:
+    """A plan with its ids resolved to catalog specs."""
+
+    plan: Plan
+    model: ModelSpec
+    gpu: GpuSpec | None
+    runtime: RuntimeSpec | None
+    stack: ServingStackSpec | None
+    weights_dtype: str
+    kv_dtype: str
+    context_tokens: int
+    open_choices: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        """Return a JSON-ready dict: the plan, resolved specs, effective values, open choices."""
+        return {
+            "plan": self.plan.model_dump(mode="json"),
+            "resolved": {
+                "model": self.model.model_dump(mode="json"),
+                "gpu": self.gpu.model_dump(mode="json") if self.gpu else None,
+                "runtime": self.runtime.model_dump(mode="json") if self.runtime else None,
+                "serving_stack": self.stack.model_dump(mode="json") if self.stack else None,
+            },
+            "effective": {
+                "weights_dtype": self.weights_dtype,
+                "kv_dtype": self.kv_dtype,
+                "context_tokens": self.context_tokens,
+                "context_p95_tokens": self.plan.workload.context_p95_tokens,
+                "headroom": self.plan.traffic.headroom,
+                "scenario": self.plan.slo.effective_scenario,
+                "spare_failure_domains": self.plan.slo.spare_failure_domains,
+            },
+            "open_choices": self.open_choices,
+        }
+
+
+def resolve_plan(plan: Plan, catalog: Catalog, filename: str = "<plan>") -> ResolvedPlan:
+    """Resolve the plan's model, GPU, runtime and stack ids against ``catalog``.
+
+    :raises InputError: listing every id that names nothing (with close matches), an
+        unknown runtime knob, or a context longer than the model supports.
+    """
+    problems: list[Problem] = []
+
+    def lookup(kind: str, ref: str | None, where: str) -> Any:
+        if ref is None:
+            return None
+        try:
+            return catalog.section(kind).get(ref)
+        except UnknownIdError as exc:
+            problems.append(Problem(where, exc.message, exc.fix))
+            return None
+
+    model = lookup("models", plan.model.id, "model.id")
+    gpu = lookup("gpus", plan.hardware.gpu, "hardware.gpu")
+    runtime = lookup("runtimes", plan.runtime.id, "runtime.id")
+    stack = lookup("stacks", plan.serving_stack.id, "serving_stack.id")
+    if runtime is not None:
+        problems += _unknown_knobs(plan, runtime)
+    if model is not None and plan.model.context_tokens and plan.model.context_tokens > model.max_context:
+        problems.append(
+            Problem(
+                "model.context_tokens",
+                f"{plan.model.context_tokens} tokens exceeds what {model.id} supports ({model.max_context})",
+                f"lower it to at most {model.max_context}, or choose a longer-context model",
+            )
+        )
+    if problems:
+        raise InputError(filename, problems)
+    assert model is not None
+    return ResolvedPlan(
+        plan=plan,
+        model=model,
+        gpu=gpu,
+        runtime=runtime,
+        stack=stack,
+        weights_dtype=plan.model.weights or model.native_weight_dtype,
+        kv_dtype=plan.model.kv_cache or "bf16",
+        context_tokens=plan.model.context_tokens or model.max_context,
+        open_choices=open_choices(plan),
+    )
+
+
+def _unknown_knobs(plan: Plan, runtime: RuntimeSpec) -> list[Problem]:
+    known = [k.name for k in runtime.knobs]
+    problems = []
+    for name in plan.runtime.knobs:
+        if name not in known:
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f"did you mean `{close[0]}`? " if close else ""
+            problems.append(
+                Problem(
+                    f"runtime.knobs.{name}",
+                    f"{runtime.name} has no knob {name!r}",
+                    f"{hint}known knobs: {', '.join(sorted(known))}",
+                )
+            )
+    return problems
+
+
+def open_choices(plan: Plan) -> list[str]:
+    """List the plan fields left for the planner to choose (steps 7-9)."""
+    choices = []
+    if plan.runtime.id is None:
+        choices.append("runtime.id")
+    choices += [f"runtime.{axis}" for axis in ("tp", "pp", "ep") if getattr(plan.runtime, axis) is None]
+    if plan.hardware.gpu is None:
+        choices.append("hardware.gpu")
+    if plan.serving_stack.id is None:
+        choices.append("serving_stack.id")
+    if plan.serving_stack.disaggregated is None:
+        choices.append("serving_stack.disaggregated")
+    return choices

@@ -1,0 +1,263 @@
+"""Specs that plugins contribute: GPUs, models, runtimes and serving stacks.
+
+Every hook in :mod:`planner.hookspecs` returns lists of these pydantic models, so a
+vendor ships data (a YAML catalog) and code (a converter) the same way. Catalog
+numbers carry their source: an entry's ``source`` covers all of its numbers unless
+``field_sources`` names another source for a field. A field listed in ``estimates``
+is an estimate, not a published figure, and its source says whose estimate.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+Slug = Annotated[str, Field(min_length=1, max_length=80, pattern=r"^[a-z0-9][a-z0-9._-]*$")]
+SourceText = Annotated[str, Field(min_length=8)]
+Positive = Annotated[float, Field(gt=0)]
+PositiveInt = Annotated[int, Field(gt=0)]
+NonNegativeInt = Annotated[int, Field(ge=0)]
+
+#: Element types a GPU can compute in and a model can be stored in.
+ComputeDtype = Literal["fp32", "bf16", "fp16", "fp8", "int8", "fp4"]
+WeightDtype = Literal["bf16", "fp16", "fp32", "fp8", "int8", "int4", "fp4", "mxfp4", "nvfp4"]
+KvDtype = Literal["bf16", "fp16", "fp8", "int8", "fp4", "nvfp4"]
+
+#: Bytes per element for sizing; 4-bit formats include their block-scale overhead:
+#: MXFP4 is E2M1 plus one 8-bit scale per 32 values (OCP MX v1.0), NVFP4 one FP8
+#: scale per 16 values, INT4 (AWQ/GPTQ) one 16-bit scale per group of 128.
+BYTES_PER_ELEMENT: dict[str, float] = {
+    "fp32": 4.0,
+    "bf16": 2.0,
+    "fp16": 2.0,
+    "fp8": 1.0,
+    "int8": 1.0,
+    "int4": 0.5 + 2.0 / 128,
+    "fp4": 0.5 + 1.0 / 16,
+    "nvfp4": 0.5 + 1.0 / 16,
+    "mxfp4": 0.5 + 1.0 / 32,
+}
+
+
+class _Spec(BaseModel):
+    """Base of every spec: unknown keys are errors, values never coerced from text."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class _Sourced(_Spec):
+    """A catalog entry whose numbers cite where they come from."""
+
+    source: SourceText = Field(description="Public source (URL, model card, datasheet) of the entry's numbers.")
+    field_sources: dict[str, SourceText] = Field(
+        default_factory=dict, description="Per-field sources that override `source`, keyed by field path."
+    )
+    estimates: list[str] = Field(
+        default_factory=list, description="Field paths whose value is an estimate rather than a published figure."
+    )
+    notes: str = ""
+
+    def source_of(self, field_path: str) -> str:
+        """Return the source that backs one field (its own, else the entry's)."""
+        return self.field_sources.get(field_path, self.source)
+
+
+class _Catalogued(_Sourced):
+    """An entry users refer to by id or by one of its aliases."""
+
+    id: Slug
+    name: str = Field(min_length=1)
+    aliases: list[str] = Field(default_factory=list, description="Other names that resolve to this id.")
+
+
+# --------------------------------------------------------------------------- GPUs
+
+
+class Interconnect(_Spec):
+    """How GPUs inside one node talk to each other."""
+
+    kind: Literal[
+        "nvlink3", "nvlink4", "nvlink5", "nvlink-bridge", "pcie4", "pcie5", "infinity-fabric", "roce", "ethernet"
+    ]
+    gb_s_per_gpu: Positive = Field(description="Per GPU, per direction, GB/s (1e9 bytes/s).")
+    pcie_gen: Annotated[int, Field(ge=3, le=6)] = Field(description="PCIe generation of the host link.")
+
+
+class PriceHint(_Spec):
+    """An indicative price per GPU; NVIDIA, AMD and Intel publish no list prices."""
+
+    eur: Positive
+    estimate: bool = Field(description="True when the figure is a street, community or analyst estimate.")
+    source: SourceText
+    note: str = ""
+
+
+class GpuSpec(_Catalogued):
+    """One accelerator as the sizing math needs it (per GPU, dense, no sparsity)."""
+
+    vendor: Literal["nvidia", "amd", "intel"] | str
+    generation: str = Field(min_length=1, description="Architecture, e.g. ampere, hopper, blackwell, cdna3, gaudi3.")
+    form_factor: Literal["sxm", "pcie", "oam", "superchip", "mezzanine"]
+    hbm_gib: Positive = Field(description="Device memory visible to the runtime, GiB.")
+    hbm_tb_s: Positive = Field(description="Peak memory bandwidth, TB/s (1e12 bytes/s).")
+    dense_tflops: dict[ComputeDtype, Positive] = Field(
+        description="Dense (no sparsity) peak TFLOPS (or TOPS for int8) per dtype; absent means not native."
+    )
+    tdp_w: Positive
+    interconnect: Interconnect
+    nvlink_domain: PositiveInt = Field(
+        description="GPUs sharing one high-bandwidth domain (NVLink/NVSwitch or xGMI); 1 for PCIe-only cards."
+    )
+    gpus_per_node: PositiveInt
+    price: PriceHint | None = None
+
+    @field_validator("dense_tflops")
+    @classmethod
+    def _needs_bf16_or_fp16(cls, value: dict[str, float]) -> dict[str, float]:
+        if "bf16" not in value and "fp16" not in value:
+            raise ValueError("dense_tflops needs at least bf16 or fp16")
+        return value
+
+    def supports(self, dtype: str) -> bool:
+        """Return True when the GPU computes natively in ``dtype``."""
+        return dtype in self.dense_tflops
+
+
+# ------------------------------------------------------------------------- models
+
+
+class MoeSpec(_Spec):
+    """Mixture-of-experts layout."""
+
+    num_experts: PositiveInt = Field(description="Routed experts per MoE layer.")
+    experts_per_token: PositiveInt
+    shared_experts: NonNegativeInt = 0
+    expert_intermediate_size: PositiveInt
+    moe_layers: PositiveInt = Field(description="How many layers are MoE (the rest are dense).")
+
+
+class MlaSpec(_Spec):
+    """Multi-head latent attention (DeepSeek-V2/V3) ranks."""
+
+    q_lora_rank: NonNegativeInt = Field(description="0 when queries are not low-rank.")
+    kv_lora_rank: PositiveInt
+    qk_nope_head_dim: PositiveInt
+    qk_rope_head_dim: PositiveInt
+    v_head_dim: PositiveInt
+
+
+class SlidingWindowSpec(_Spec):
+    """Layers whose attention only sees the last `window` tokens."""
+
+    window: PositiveInt
+    layers: PositiveInt = Field(description="How many layers use the window; the others attend globally.")
+
+
+class ModelSpec(_Catalogued):
+    """A model's architecture, as the capacity and performance math need it."""
+
+    hf_id: str = Field(default="", description="Hugging Face repository id, e.g. meta-llama/Llama-3.1-70B-Instruct.")
+    family: str = Field(min_length=1)
+    architecture: str = Field(min_length=1, description="The config.json `architectures[0]` value.")
+    num_layers: PositiveInt
+    hidden_size: PositiveInt
+    num_attention_heads: PositiveInt
+    num_kv_heads: PositiveInt
+    head_dim: PositiveInt
+    intermediate_size: NonNegativeInt = Field(description="Dense FFN width (0 when every layer is MoE).")
+    vocab_size: PositiveInt
+    tie_word_embeddings: bool = False
+    attention: Literal["mha", "gqa", "mqa", "mla"]
+    moe: MoeSpec | None = None
+    mla: MlaSpec | None = None
+    sliding_window: SlidingWindowSpec | None = None
+    total_params: PositiveInt = Field(description="All weights resident in memory, embeddings included.")
+    active_params: PositiveInt = Field(
+        description="Weights multiplied per token: MoE counts top-k plus shared experts; input embedding excluded."
+    )
+    max_context: PositiveInt = Field(description="Longest context the model supports, tokens.")
+    native_weight_dtype: WeightDtype
+    quantized_layers: Literal["all", "experts", "none"] = Field(
+        default="none", description="Which weights `native_weight_dtype` applies to when the checkpoint is quantized."
+    )
+    license: str = Field(min_length=1, description="Licence id or name, e.g. apache-2.0, llama3.1, mit.")
+    license_url: str = ""
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ModelSpec:
+        if self.num_attention_heads % self.num_kv_heads:
+            raise ValueError(
+                f"num_attention_heads ({self.num_attention_heads}) is not a multiple of "
+                f"num_kv_heads ({self.num_kv_heads})"
+            )
+        if self.attention == "mla" and self.mla is None:
+            raise ValueError("attention 'mla' needs the `mla` ranks")
+        if self.active_params > self.total_params:
+            raise ValueError("active_params cannot exceed total_params")
+        if self.moe and self.moe.moe_layers > self.num_layers:
+            raise ValueError("moe.moe_layers cannot exceed num_layers")
+        if self.sliding_window and self.sliding_window.layers > self.num_layers:
+            raise ValueError("sliding_window.layers cannot exceed num_layers")
+        return self
+
+
+# ----------------------------------------------------------------------- runtimes
+
+
+class RuntimeKnob(_Spec):
+    """One engine setting under its real name, with its default and where that is documented."""
+
+    name: str = Field(min_length=1, description="The engine's own flag or field name.")
+    default: float | int | bool | str | None
+    meaning: str = Field(min_length=1)
+    source: SourceText
+
+
+class RuntimeSpec(_Catalogued):
+    """An inference engine: what it can run and how it budgets memory."""
+
+    parallelism: list[Literal["tp", "pp", "ep", "dp", "attention-dp"]]
+    kv_dtypes: list[KvDtype]
+    weight_dtypes: list[WeightDtype]
+    vendors: list[str] = Field(description="GPU vendors the engine runs on.")
+    kv_budget_rule: Literal["fraction_of_total", "fraction_of_free_after_load", "static_fraction_of_total"] = Field(
+        description=(
+            "fraction_of_total: KV = total x fraction - everything else (vLLM gpu_memory_utilization); "
+            "fraction_of_free_after_load: KV = (free after weights) x fraction (TRT-LLM free_gpu_memory_fraction); "
+            "static_fraction_of_total: weights + KV = total x fraction (SGLang mem_fraction_static)."
+        )
+    )
+    kv_budget_knob: str = Field(description="Name of the knob in `knobs` that sets the KV budget.")
+    memory_reserve_gib: float = Field(ge=0, description="Per-GPU memory outside weights and KV (CUDA context etc.).")
+    knobs: list[RuntimeKnob]
+
+    @model_validator(mode="after")
+    def _budget_knob_listed(self) -> RuntimeSpec:
+        if self.kv_budget_knob not in {k.name for k in self.knobs}:
+            raise ValueError(f"kv_budget_knob {self.kv_budget_knob!r} is not among the knobs")
+        return self
+
+    def knob(self, name: str) -> RuntimeKnob:
+        """Return the knob called ``name``; KeyError when the runtime has none."""
+        for k in self.knobs:
+            if k.name == name:
+                return k
+        raise KeyError(name)
+
+
+# ------------------------------------------------------------------ serving stacks
+
+
+class ServingStackSpec(_Catalogued):
+    """The platform around a runtime: routing, disaggregation, autoscaling, metrics."""
+
+    runtimes: list[str] = Field(description="Runtime ids the stack can drive.")
+    disaggregated_prefill_decode: bool
+    kv_transfer: list[Literal["nixl", "rdma", "nvlink", "tcp", "ucx", "mooncake", "lmcache"]] = Field(
+        default_factory=list, description="KV transports the stack supports between prefill and decode."
+    )
+    requires_rdma_for_disaggregation: bool = False
+    autoscaling: str = Field(min_length=1, description="How it scales replicas (e.g. 'KEDA/HPA on queue depth').")
+    metrics_endpoint: str = Field(min_length=1, description="Where Prometheus metrics are served.")
+    kv_aware_routing: bool = False

@@ -1,0 +1,65 @@
+"""DeepSeek V2/V3/R1: multi-head latent attention (MLA) and fine-grained MoE."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from planner import hookimpl
+from planner.catalogfiles import models_from_catalog
+from planner.modelconfig import ConfigReader, MoeShape, TransformerShape, architecture_of, build_model_spec
+from planner.specs import MlaSpec, ModelSpec
+
+ARCHITECTURES = ("DeepseekV3ForCausalLM", "DeepseekV2ForCausalLM")
+
+
+def convert(config: dict[str, Any]) -> ModelSpec:
+    """Turn a DeepSeek-V2/V3 config.json into a model spec.
+
+    The multi-token-prediction layers (``num_nextn_predict_layers``) are left out: they
+    are loaded only for speculative decoding, and published totals (671B) exclude them.
+    """
+    r = ConfigReader(config, file=config.get("_source", "config.json"))
+    hidden, heads, layers = r.int("hidden_size"), r.int("num_attention_heads"), r.int("num_hidden_layers")
+    first_dense, freq = r.int("first_k_dense_replace", 0, minimum=0), r.int("moe_layer_freq", 1)
+    ranks = {
+        key: r.int(key)
+        for key in ("kv_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim")
+    }
+    r.check()
+    mla = MlaSpec(q_lora_rank=r.optional_int("q_lora_rank") or 0, **ranks)
+    moe_layers = sum(1 for i in range(layers) if i >= first_dense and i % freq == 0)
+    shape = TransformerShape(
+        num_layers=layers,
+        hidden=hidden,
+        heads=heads,
+        kv_heads=heads,  # MLA: every head reads the shared latent
+        head_dim=mla.qk_nope_head_dim + mla.qk_rope_head_dim,
+        vocab=r.int("vocab_size"),
+        dense_ffn=r.int("intermediate_size"),
+        tie_embeddings=r.bool("tie_word_embeddings", False),
+        mla=mla,
+        moe=MoeShape(
+            num_experts=r.int("n_routed_experts"),
+            experts_per_token=r.int("num_experts_per_tok"),
+            expert_ffn=r.int("moe_intermediate_size"),
+            moe_layers=moe_layers,
+            shared_experts=r.int("n_shared_experts", 0, minimum=0),
+            # V3 adds a per-expert bias to the routing scores (noaux_tc); V2 does not.
+            router_bias=config.get("topk_method") == "noaux_tc",
+        ),
+    )
+    max_context = r.int("max_position_embeddings")
+    r.check()
+    return build_model_spec(shape, config=config, family="deepseek", max_context=max_context)
+
+
+@hookimpl
+def planner_models() -> list[ModelSpec]:
+    """Return DeepSeek-V3 and R1 from ``catalogs/models/deepseek.yaml``."""
+    return models_from_catalog("models/deepseek.yaml", convert)
+
+
+@hookimpl
+def planner_model_from_config(config: dict[str, Any]) -> ModelSpec | None:
+    """Convert DeepSeek-V2/V3 configs; ``None`` for other architectures."""
+    return convert(config) if architecture_of(config) in ARCHITECTURES else None

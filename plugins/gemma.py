@@ -1,0 +1,67 @@
+"""Google Gemma 3: 5 local (sliding-window) layers for each global one, tied embeddings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from planner import hookimpl
+from planner.catalogfiles import models_from_catalog
+from planner.modelconfig import ConfigReader, TransformerShape, architecture_of, build_model_spec
+from planner.specs import ModelSpec
+from planner.vision import vision_tower_params
+
+ARCHITECTURES = ("Gemma3ForConditionalGeneration", "Gemma3ForCausalLM")
+
+#: transformers' Gemma3TextConfig defaults, used for keys a published config leaves out.
+_TEXT_DEFAULTS: dict[str, Any] = {
+    "vocab_size": 262208,
+    "max_position_embeddings": 131072,
+    "sliding_window": 4096,
+    "sliding_window_pattern": 6,
+    "head_dim": 256,
+    "num_key_value_heads": 16,
+}
+
+
+def convert(config: dict[str, Any]) -> ModelSpec:
+    """Turn a Gemma 3 config.json (multimodal wrapper or text-only) into a model spec."""
+    nested = isinstance(config.get("text_config"), dict)
+    text = {**_TEXT_DEFAULTS, **(config["text_config"] if nested else config)}
+    r = ConfigReader(text, file=config.get("_source", "config.json"), prefix="text_config." if nested else "")
+    hidden, heads, layers = r.int("hidden_size"), r.int("num_attention_heads"), r.int("num_hidden_layers")
+    r.check()
+    layer_types = r.str_list("layer_types")
+    if layer_types:
+        local = sum(1 for t in layer_types if t == "sliding_attention")
+    else:
+        local = layers - layers // r.int("sliding_window_pattern")
+    shape = TransformerShape(
+        num_layers=layers,
+        hidden=hidden,
+        heads=heads,
+        kv_heads=r.int("num_key_value_heads"),
+        head_dim=r.int("head_dim"),
+        vocab=r.int("vocab_size"),
+        dense_ffn=r.int("intermediate_size"),
+        tie_embeddings=True,
+        qk_norm=True,
+        norms_per_layer=4,
+        sliding_window=r.int("sliding_window"),
+        sliding_layers=local,
+        extra_params=vision_tower_params(config.get("vision_config"), hidden) if nested else 0,
+    )
+    max_context = r.int("max_position_embeddings")
+    r.check()
+    return build_model_spec(shape, config=config, family="gemma", max_context=max_context)
+
+
+@hookimpl
+def planner_models() -> list[ModelSpec]:
+    """Return Gemma 3 from ``catalogs/models/gemma.yaml``."""
+    return models_from_catalog("models/gemma.yaml", convert)
+
+
+@hookimpl
+def planner_model_from_config(config: dict[str, Any]) -> ModelSpec | None:
+    """Convert Gemma 3 configs; ``None`` for other architectures."""
+    return convert(config) if architecture_of(config) in ARCHITECTURES else None

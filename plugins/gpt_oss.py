@@ -1,0 +1,61 @@
+"""OpenAI gpt-oss: MoE with MXFP4 experts, alternating sliding-window attention, sinks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from planner import hookimpl
+from planner.catalogfiles import models_from_catalog
+from planner.modelconfig import ConfigReader, MoeShape, TransformerShape, architecture_of, build_model_spec
+from planner.specs import ModelSpec
+
+ARCHITECTURES = ("GptOssForCausalLM",)
+
+
+def convert(config: dict[str, Any]) -> ModelSpec:
+    """Turn a gpt-oss config.json into a model spec."""
+    r = ConfigReader(config, file=config.get("_source", "config.json"))
+    hidden, heads, layers = r.int("hidden_size"), r.int("num_attention_heads"), r.int("num_hidden_layers")
+    r.check()
+    top_k = r.int("num_experts_per_tok", config.get("experts_per_token"))
+    layer_types = r.str_list("layer_types")
+    window = r.optional_int("sliding_window")
+    sliding = sum(1 for t in layer_types if t == "sliding_attention") if layer_types else layers // 2
+    shape = TransformerShape(
+        num_layers=layers,
+        hidden=hidden,
+        heads=heads,
+        kv_heads=r.int("num_key_value_heads", heads),
+        head_dim=r.int("head_dim", hidden // heads),
+        vocab=r.int("vocab_size"),
+        dense_ffn=0,
+        tie_embeddings=r.bool("tie_word_embeddings", False),
+        moe=MoeShape(
+            num_experts=r.int("num_local_experts"),
+            experts_per_token=top_k,
+            expert_ffn=r.int("intermediate_size"),
+            moe_layers=layers,
+            router_bias=True,
+            expert_bias=True,
+        ),
+        qkv_bias=r.bool("attention_bias", True),
+        o_bias=r.bool("attention_bias", True),
+        attention_sinks=True,
+        sliding_window=window,
+        sliding_layers=sliding if window else 0,
+    )
+    max_context = r.int("max_position_embeddings")
+    r.check()
+    return build_model_spec(shape, config=config, family="gpt-oss", max_context=max_context)
+
+
+@hookimpl
+def planner_models() -> list[ModelSpec]:
+    """Return gpt-oss-20b and gpt-oss-120b from ``catalogs/models/gpt_oss.yaml``."""
+    return models_from_catalog("models/gpt_oss.yaml", convert)
+
+
+@hookimpl
+def planner_model_from_config(config: dict[str, Any]) -> ModelSpec | None:
+    """Convert gpt-oss configs; ``None`` for other architectures."""
+    return convert(config) if architecture_of(config) in ARCHITECTURES else None

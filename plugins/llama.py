@@ -1,0 +1,88 @@
+"""Meta Llama family: Llama 2, Llama 3.x (LlamaForCausalLM) and Llama 4 (MoE, chunked attention)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from planner import hookimpl
+from planner.catalogfiles import models_from_catalog
+from planner.modelconfig import ConfigReader, MoeShape, TransformerShape, architecture_of, build_model_spec
+from planner.specs import ModelSpec
+from planner.vision import vision_tower_params
+
+ARCHITECTURES = ("LlamaForCausalLM", "Llama4ForConditionalGeneration", "Llama4ForCausalLM")
+
+
+def convert(config: dict[str, Any]) -> ModelSpec:
+    """Turn a Llama config.json into a model spec."""
+    if architecture_of(config).startswith("Llama4"):
+        return _convert_llama4(config)
+    r = ConfigReader(config, file=config.get("_source", "config.json"))
+    hidden, heads, layers = r.int("hidden_size"), r.int("num_attention_heads"), r.int("num_hidden_layers")
+    r.check()
+    bias = r.bool("attention_bias", False)
+    shape = TransformerShape(
+        num_layers=layers,
+        hidden=hidden,
+        heads=heads,
+        kv_heads=r.int("num_key_value_heads", heads),
+        head_dim=r.int("head_dim", hidden // heads),
+        vocab=r.int("vocab_size"),
+        dense_ffn=r.int("intermediate_size"),
+        tie_embeddings=r.bool("tie_word_embeddings", False),
+        qkv_bias=bias,
+        o_bias=bias,
+    )
+    max_context = r.int("max_position_embeddings")
+    r.check()
+    return build_model_spec(shape, config=config, family="llama", max_context=max_context)
+
+
+def _convert_llama4(config: dict[str, Any]) -> ModelSpec:
+    root = ConfigReader(config, file=config.get("_source", "config.json"))
+    r = root.sub("text_config") if "text_config" in config else root
+    hidden, heads, layers = r.int("hidden_size"), r.int("num_attention_heads"), r.int("num_hidden_layers")
+    step = r.int("interleave_moe_layer_step", 1)
+    r.check()
+    moe_layers = layers // step
+    chunk = r.optional_int("attention_chunk_size")
+    # Every fourth layer is a global NoPE layer; the others attend within chunks.
+    no_rope = config.get("text_config", config).get("no_rope_layers") or []
+    local_layers = sum(1 for flag in no_rope if flag) if no_rope else layers - layers // 4
+    expert_ffn = r.int("intermediate_size")
+    shape = TransformerShape(
+        num_layers=layers,
+        hidden=hidden,
+        heads=heads,
+        kv_heads=r.int("num_key_value_heads", heads),
+        head_dim=r.int("head_dim", hidden // heads),
+        vocab=r.int("vocab_size"),
+        dense_ffn=r.int("intermediate_size_mlp"),
+        tie_embeddings=r.bool("tie_word_embeddings", False),
+        moe=MoeShape(
+            num_experts=r.int("num_local_experts"),
+            experts_per_token=r.int("num_experts_per_tok"),
+            expert_ffn=expert_ffn,
+            moe_layers=moe_layers,
+            shared_experts=1,
+            shared_expert_ffn=expert_ffn,
+        ),
+        sliding_window=chunk,
+        sliding_layers=local_layers if chunk else 0,
+        extra_params=vision_tower_params(config.get("vision_config"), hidden),
+    )
+    max_context = r.int("max_position_embeddings")
+    r.check()
+    return build_model_spec(shape, config=config, family="llama", max_context=max_context)
+
+
+@hookimpl
+def planner_models() -> list[ModelSpec]:
+    """Return the Llama models of ``catalogs/models/llama.yaml``."""
+    return models_from_catalog("models/llama.yaml", convert)
+
+
+@hookimpl
+def planner_model_from_config(config: dict[str, Any]) -> ModelSpec | None:
+    """Convert Llama 2/3/4 configs; ``None`` for other architectures."""
+    return convert(config) if architecture_of(config) in ARCHITECTURES else None

@@ -1,0 +1,58 @@
+"""Mistral AI family: Mistral (dense, optional sliding window) and Mixtral (MoE)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from planner import hookimpl
+from planner.catalogfiles import models_from_catalog
+from planner.modelconfig import ConfigReader, MoeShape, TransformerShape, architecture_of, build_model_spec
+from planner.specs import ModelSpec
+
+ARCHITECTURES = ("MistralForCausalLM", "MixtralForCausalLM")
+
+
+def convert(config: dict[str, Any]) -> ModelSpec:
+    """Turn a Mistral or Mixtral config.json into a model spec."""
+    r = ConfigReader(config, file=config.get("_source", "config.json"))
+    hidden, heads, layers = r.int("hidden_size"), r.int("num_attention_heads"), r.int("num_hidden_layers")
+    ffn = r.int("intermediate_size")
+    r.check()
+    moe = None
+    if architecture_of(config) == "MixtralForCausalLM":
+        # Mixtral's experts use intermediate_size; there is no dense FFN.
+        moe = MoeShape(
+            num_experts=r.int("num_local_experts"),
+            experts_per_token=r.int("num_experts_per_tok"),
+            expert_ffn=ffn,
+            moe_layers=layers,
+        )
+    window = r.optional_int("sliding_window")
+    shape = TransformerShape(
+        num_layers=layers,
+        hidden=hidden,
+        heads=heads,
+        kv_heads=r.int("num_key_value_heads", heads),
+        head_dim=r.int("head_dim", hidden // heads),
+        vocab=r.int("vocab_size"),
+        dense_ffn=0 if moe else ffn,
+        tie_embeddings=r.bool("tie_word_embeddings", False),
+        moe=moe,
+        sliding_window=window or None,
+        sliding_layers=layers if window else 0,
+    )
+    max_context = r.int("max_position_embeddings")
+    r.check()
+    return build_model_spec(shape, config=config, family="mistral", max_context=max_context)
+
+
+@hookimpl
+def planner_models() -> list[ModelSpec]:
+    """Return the Mistral and Mixtral models of ``catalogs/models/mistral.yaml``."""
+    return models_from_catalog("models/mistral.yaml", convert)
+
+
+@hookimpl
+def planner_model_from_config(config: dict[str, Any]) -> ModelSpec | None:
+    """Convert Mistral and Mixtral configs; ``None`` for other architectures."""
+    return convert(config) if architecture_of(config) in ARCHITECTURES else None

@@ -1,0 +1,71 @@
+"""Alibaba Qwen family: Qwen2, Qwen2-MoE, Qwen3 and Qwen3-MoE."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from planner import hookimpl
+from planner.catalogfiles import models_from_catalog
+from planner.modelconfig import ConfigReader, MoeShape, TransformerShape, architecture_of, build_model_spec
+from planner.specs import ModelSpec
+
+ARCHITECTURES = ("Qwen2ForCausalLM", "Qwen2MoeForCausalLM", "Qwen3ForCausalLM", "Qwen3MoeForCausalLM")
+
+
+def _moe_layer_count(r: ConfigReader, layers: int) -> int:
+    """Layers that are sparse: every `decoder_sparse_step`-th, minus `mlp_only_layers`."""
+    step = r.int("decoder_sparse_step", 1)
+    dense_only = set(r.config.get("mlp_only_layers") or [])
+    return sum(1 for i in range(layers) if i not in dense_only and (i + 1) % max(step, 1) == 0)
+
+
+def convert(config: dict[str, Any]) -> ModelSpec:
+    """Turn a Qwen2/Qwen3 (dense or MoE) config.json into a model spec."""
+    arch = architecture_of(config)
+    r = ConfigReader(config, file=config.get("_source", "config.json"))
+    hidden, heads, layers = r.int("hidden_size"), r.int("num_attention_heads"), r.int("num_hidden_layers")
+    r.check()
+    moe = None
+    if arch in ("Qwen2MoeForCausalLM", "Qwen3MoeForCausalLM"):
+        shared_ffn = r.int("shared_expert_intermediate_size", 0, minimum=0)
+        moe = MoeShape(
+            num_experts=r.int("num_experts"),
+            experts_per_token=r.int("num_experts_per_tok"),
+            expert_ffn=r.int("moe_intermediate_size"),
+            moe_layers=_moe_layer_count(r, layers),
+            shared_experts=1 if shared_ffn else 0,
+            shared_expert_ffn=shared_ffn,
+        )
+    window = r.optional_int("sliding_window") if r.bool("use_sliding_window", False) else None
+    qwen3 = arch.startswith("Qwen3")
+    shape = TransformerShape(
+        num_layers=layers,
+        hidden=hidden,
+        heads=heads,
+        kv_heads=r.int("num_key_value_heads", heads),
+        head_dim=r.int("head_dim", hidden // heads),
+        vocab=r.int("vocab_size"),
+        dense_ffn=r.int("intermediate_size", 0, minimum=0),
+        tie_embeddings=r.bool("tie_word_embeddings", False),
+        moe=moe,
+        # Qwen2 has biases on q/k/v; Qwen3 dropped them for RMS norms on q and k.
+        qkv_bias=r.bool("attention_bias", not qwen3),
+        qk_norm=qwen3,
+        sliding_window=window,
+        sliding_layers=(layers - r.int("max_window_layers", 0, minimum=0)) if window else 0,
+    )
+    max_context = r.int("max_position_embeddings")
+    r.check()
+    return build_model_spec(shape, config=config, family="qwen", max_context=max_context)
+
+
+@hookimpl
+def planner_models() -> list[ModelSpec]:
+    """Return the Qwen models of ``catalogs/models/qwen.yaml``."""
+    return models_from_catalog("models/qwen.yaml", convert)
+
+
+@hookimpl
+def planner_model_from_config(config: dict[str, Any]) -> ModelSpec | None:
+    """Convert Qwen2/Qwen3 configs; ``None`` for other architectures."""
+    return convert(config) if architecture_of(config) in ARCHITECTURES else None

@@ -1,0 +1,14 @@
+"""The SGLang runtime, from ``catalogs/runtimes/sglang.yaml``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from planner import hookimpl
+from planner.catalogfiles import load_entries
+
+
+@hookimpl
+def planner_runtimes() -> list[dict[str, Any]]:
+    """Return SGLang: parallelism, dtypes, knobs with defaults, KV budget rule."""
+    return load_entries("runtimes/sglang.yaml")
