@@ -7,6 +7,6 @@ stacks through the hooks in :mod:`planner.hookspecs`.
 
 __version__ = "0.1.0"
 
-from planner.hookspecs import hookimpl  # noqa: E402  (the marker plugin authors import)
+from planner.hookspecs import hookimpl
 
 __all__ = ["__version__", "hookimpl"]

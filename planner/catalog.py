@@ -54,7 +54,8 @@ class Section(Generic[SpecT]):
     def add(self, spec: SpecT, plugin: str, problems: list[PluginProblem]) -> None:
         """Add one spec unless its id or an alias is taken (then report both plugins)."""
         spec_id: str = spec.id  # type: ignore[attr-defined]
-        keys = [normalise_ref(spec_id)] + [normalise_ref(a) for a in spec.aliases]  # type: ignore[attr-defined]
+        names = [spec_id, getattr(spec, "hf_id", ""), *spec.aliases]  # type: ignore[attr-defined]
+        keys = list(dict.fromkeys(normalise_ref(n) for n in names if n))
         for key in keys:
             owner = self._index.get(key)
             if owner is not None:

@@ -23,7 +23,7 @@ _MODEL_METADATA = ("id", "name", "hf_id", "aliases", "license", "license_url", "
 def load_entries(relative_path: str, package: str = "planner.catalogs") -> list[dict[str, Any]]:
     """Return the ``entries`` list of a catalog YAML file inside ``package``."""
     text = (resources.files(package) / relative_path).read_text(encoding="utf-8")
-    data = yaml.load(text, Loader=_Loader)  # noqa: S506 - CSafeLoader/SafeLoader only
+    data = yaml.load(text, Loader=_Loader)
     entries = data.get("entries") if isinstance(data, dict) else None
     if not isinstance(entries, list):
         raise ValueError(f"{relative_path}: expected a top-level `entries:` list")

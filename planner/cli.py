@@ -98,6 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("config", type=Path, help="path to config.json")
     p.add_argument("--name", metavar="ID", help="id to store it under (default: from the config)")
     p.add_argument("--force", action="store_true", help="replace a model you imported before under the same id")
+    p.add_argument("--license", metavar="ID", help="licence of the model, e.g. apache-2.0 (default: unknown)")
     p.add_argument("--json", action="store_true", help="print the resulting spec as JSON")
     p.set_defaults(handler=cmd_model_import)
     model.set_defaults(handler=lambda args: _help(model))
@@ -227,7 +228,7 @@ def cmd_model_import(args: argparse.Namespace) -> int:
     from planner.render import billions
 
     host, catalog = _load(args)
-    imported = import_model(args.config, host, catalog, name=args.name, force=args.force)
+    imported = import_model(args.config, host, catalog, name=args.name, force=args.force, license=args.license)
     spec = imported.spec
     if args.json:
         _print_json(spec.model_dump(mode="json"))

@@ -1,4 +1,6 @@
-"""The plugin manager (``planner.plugins`` is the package of built-in plugins): built-in and third-party plugins load the same way.
+"""The plugin manager: built-in and third-party plugins load the same way.
+
+(``planner.plugins`` is the package of built-in plugins; this module loads them.)
 
 Plugins come from the ``planner`` entry point group. The built-ins are also known by
 import path (:data:`BUILTIN_PLUGINS`), so a frozen bundle without package metadata
@@ -134,8 +136,9 @@ class PluginHost:
 
     def _impls(self, hook_name: str) -> list[Any]:
         hook = getattr(self.pm.hook, hook_name)
-        # pluggy calls the last registered first; we want registration order.
-        return list(reversed(hook.get_hookimpls()))
+        # get_hookimpls() lists registration order (pluggy itself calls them in
+        # reverse); built-ins register first, so on duplicate ids the built-in wins.
+        return list(hook.get_hookimpls())
 
 
 def selected_plugins_from_env() -> frozenset[str] | None:

@@ -12,7 +12,7 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from planner.errors import InputError, Problem
 from planner.specs import MlaSpec, ModelSpec, MoeSpec, SlidingWindowSpec
@@ -43,7 +43,7 @@ class ConfigReader:
         """Return True when ``key`` is present and not null."""
         return self.config.get(key) is not None
 
-    def int(self, key: str, default: Any = _MISSING, *, minimum: int = 1) -> int:
+    def integer(self, key: str, default: Any = _MISSING, *, minimum: int = 1) -> int:
         """Read an integer field of at least ``minimum``; a problem (and 0) if absent or bad."""
         value = self.config.get(key, default)
         if value is _MISSING or value is None:
@@ -57,11 +57,11 @@ class ConfigReader:
             return 0
         return value
 
-    def optional_int(self, key: str) -> int | None:
+    def optional_integer(self, key: str) -> int | None:
         """Read an integer field that may be absent or null."""
-        return self.int(key, minimum=0) if self.has(key) else None
+        return self.integer(key, minimum=0) if self.has(key) else None
 
-    def bool(self, key: str, default: bool) -> bool:
+    def boolean(self, key: str, default: bool) -> bool:
         """Read a boolean field with a default."""
         value = self.config.get(key, default)
         if not isinstance(value, bool):
@@ -141,8 +141,10 @@ def attention_params(s: TransformerShape) -> int:
     if s.mla is not None:
         m = s.mla
         qk_head = m.qk_nope_head_dim + m.qk_rope_head_dim
-        q = s.hidden * s.heads * qk_head if m.q_lora_rank == 0 else (
-            s.hidden * m.q_lora_rank + m.q_lora_rank + m.q_lora_rank * s.heads * qk_head
+        q = (
+            s.hidden * s.heads * qk_head
+            if m.q_lora_rank == 0
+            else (s.hidden * m.q_lora_rank + m.q_lora_rank + m.q_lora_rank * s.heads * qk_head)
         )
         kv = s.hidden * (m.kv_lora_rank + m.qk_rope_head_dim) + m.kv_lora_rank
         kv += m.kv_lora_rank * s.heads * (m.qk_nope_head_dim + m.v_head_dim)
@@ -290,8 +292,12 @@ def build_model_spec(
     """Turn a shape into a :class:`ModelSpec`, computing parameter counts and dtype."""
     total, active = count_params(shape)
     dtype, quantized = weight_format(config, config.get("_source", "config.json"))
-    attention = "mla" if shape.mla else ("mha" if shape.kv_heads == shape.heads else "gqa")
-    if attention == "gqa" and shape.kv_heads == 1:
+    attention: Literal["mha", "gqa", "mqa", "mla"] = "gqa"
+    if shape.mla:
+        attention = "mla"
+    elif shape.kv_heads == shape.heads:
+        attention = "mha"
+    elif shape.kv_heads == 1:
         attention = "mqa"
     moe = None
     if shape.moe:

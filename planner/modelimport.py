@@ -47,7 +47,11 @@ def convert_config_file(path: Path, host: PluginHost) -> tuple[str, ModelSpec]:
     if not arch:
         raise InputError(
             str(path),
-            [Problem("architectures", "missing or not a list of names", 'add e.g. "architectures": ["LlamaForCausalLM"]')],
+            [
+                Problem(
+                    "architectures", "missing or not a list of names", 'add e.g. "architectures": ["LlamaForCausalLM"]'
+                )
+            ],
         )
     answer = host.call_first("planner_model_from_config", config=config)
     if answer is None:
@@ -88,12 +92,19 @@ def slugify(text: str) -> str:
 
 
 def import_model(
-    config_path: Path, host: PluginHost, catalog: Catalog, *, name: str | None = None, force: bool = False
+    config_path: Path,
+    host: PluginHost,
+    catalog: Catalog,
+    *,
+    name: str | None = None,
+    force: bool = False,
+    license: str | None = None,
 ) -> ImportedModel:
     """Convert ``config_path`` and store the spec in the user's models folder.
 
     :param name: the id to store it under; derived from the config when omitted.
     :param force: replace a model imported earlier under the same id.
+    :param license: the model's licence id (config.json does not carry it).
     :raises InputError: for a bad config; :class:`CatalogError` when the id is taken
         by another plugin's model or the folder cannot be written.
     """
@@ -101,15 +112,19 @@ def import_model(
     hf_name = str(read_config_file(config_path).get("_name_or_path") or "")
     model_id = slugify(name) if name else derive_model_id(config_path, hf_name)
     _check_id_free(model_id, catalog, force)
-    aliases = [a for a in (hf_name,) if a and not _resolves(catalog, a)]
+    # A Hugging Face id that already names a catalog model stays with that model.
+    shared = hf_name and _resolves(catalog, hf_name)
     final = ModelSpec.model_validate(
         {
             **spec.model_dump(),
             "id": model_id,
-            "name": name or (hf_name.rsplit("/", 1)[-1] if hf_name else model_id),
-            "hf_id": hf_name,
-            "aliases": aliases,
+            "name": hf_name.rsplit("/", 1)[-1] if hf_name else model_id,
+            "license": license or spec.license,
+            "hf_id": "" if shared else hf_name,
             "source": f"imported from {config_path.resolve()}",
+            "notes": f"config of {hf_name}, which the catalog already lists as {catalog.models.get(hf_name).id}"
+            if shared
+            else "",
         }
     )
     return ImportedModel(final, _write_atomically(final), plugin)

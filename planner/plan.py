@@ -60,19 +60,44 @@ class UseCase(_Strict):
 
 
 class TokenDistribution(_Strict):
-    """Percentiles of a token count per request."""
+    """Percentiles of a token count per request.
 
-    p50: Tokens = Field(description="Median tokens per request.")
-    p95: Tokens = Field(description="95th percentile tokens per request (sizing uses the worst case).")
+    Sizing uses the worst case, so give p95 (and p99 when known). A profile with only
+    a mean or a median is accepted here, but the rules engine reports it as a breach
+    of "worst case, not average".
+    """
+
+    mean: Tokens | None = Field(default=None, description="Average tokens per request.")
+    p50: Tokens | None = Field(default=None, description="Median tokens per request.")
+    p95: Tokens | None = Field(default=None, description="95th percentile tokens per request (sizing uses it).")
     p99: Tokens | None = Field(default=None, description="99th percentile, when known.")
 
     @model_validator(mode="after")
     def _ordered(self) -> TokenDistribution:
-        if self.p95 < self.p50:
-            raise ValueError(f"p95 ({self.p95}) is below p50 ({self.p50}); percentiles must not decrease")
-        if self.p99 is not None and self.p99 < self.p95:
-            raise ValueError(f"p99 ({self.p99}) is below p95 ({self.p95}); percentiles must not decrease")
+        given = [(name, value) for name, value in (("p50", self.p50), ("p95", self.p95), ("p99", self.p99)) if value]
+        if not given and self.mean is None:
+            raise ValueError("no token count; fix: give p50 and p95 (and p99 when known)")
+        for (low_name, low), (high_name, high) in zip(given, given[1:], strict=False):
+            if high < low:
+                raise ValueError(
+                    f"{high_name} ({high}) is below {low_name} ({low}); "
+                    f"fix: percentiles must not decrease: {low_name} <= {high_name}"
+                )
         return self
+
+    @property
+    def worst_case(self) -> int:
+        """The count sizing uses: p95, else p99, else the largest figure given."""
+        if self.p95 is not None:
+            return self.p95
+        if self.p99 is not None:
+            return self.p99
+        return max(v for v in (self.p50, self.mean) if v is not None)
+
+    @property
+    def typical(self) -> int:
+        """The median, else the mean, else the worst case."""
+        return self.p50 or self.mean or self.worst_case
 
 
 class WorkloadProfile(_Strict):
@@ -86,17 +111,22 @@ class WorkloadProfile(_Strict):
 
     @model_validator(mode="after")
     def _prefix_fits(self) -> WorkloadProfile:
-        if self.shared_prefix_tokens > self.input_tokens.p50:
+        if self.shared_prefix_tokens > self.input_tokens.typical:
             raise ValueError(
                 f"shared_prefix_tokens ({self.shared_prefix_tokens}) exceeds the median input "
-                f"({self.input_tokens.p50}); the shared prefix is part of the input"
+                f"({self.input_tokens.typical}); fix: the shared prefix is part of the input, so keep it below p50"
             )
         return self
 
     @property
     def context_p95_tokens(self) -> int:
         """Worst-case context a sequence reaches: p95 input plus p95 output."""
-        return self.input_tokens.p95 + self.output_tokens.p95
+        return self.input_tokens.worst_case + self.output_tokens.worst_case
+
+    @property
+    def has_percentiles(self) -> bool:
+        """True when both input and output give a p95 (or p99), as sizing needs."""
+        return all(d.p95 is not None or d.p99 is not None for d in (self.input_tokens, self.output_tokens))
 
 
 # -------------------------------------------------------------- 3 Traffic profile
@@ -115,7 +145,9 @@ class TrafficProfile(_Strict):
     peak_factor: float = Field(
         default=1.0, ge=1, le=100, description="Peak load / declared load; 1 when the declared load is the peak."
     )
-    growth: float | None = Field(default=None, ge=0, description="Expected growth over the planning horizon (0.4 = 40%).")
+    growth: float | None = Field(
+        default=None, ge=0, description="Expected growth over the planning horizon (0.4 = 40%)."
+    )
     burst_factor: float | None = Field(
         default=None, ge=1, le=100, description="Short bursts above peak, as a factor (1.5 = 50% above)."
     )
@@ -125,7 +157,7 @@ class TrafficProfile(_Strict):
     @classmethod
     def _growth_is_a_fraction(cls, value: float | None) -> float | None:
         if value is not None and value > 10:
-            raise ValueError(f"growth is a fraction (0.4 means 40%), got {value}")
+            raise ValueError(f"growth is a fraction, got {value}; fix: write 0.4 for 40%")
         return value
 
     @model_validator(mode="after")
@@ -141,11 +173,14 @@ class TrafficProfile(_Strict):
         ]
         if len(given) != 1:
             raise ValueError(
-                "give exactly one load definition: users (with duty_cycle), requests_per_s, or concurrency; "
-                f"got {', '.join(given) or 'none'}"
+                f"{len(given)} load definitions given ({', '.join(given) or 'none'}); "
+                "fix: give exactly one of users (with duty_cycle), requests_per_s or concurrency"
             )
         if self.users is not None and self.duty_cycle is None:
-            raise ValueError("users needs duty_cycle (share of an active user's time with a request in flight)")
+            raise ValueError(
+                "users without duty_cycle; "
+                "fix: add duty_cycle, the share of an active user's time with a request in flight (0-1)"
+            )
         return self
 
     @property
@@ -174,15 +209,15 @@ class Slo(_Strict):
     @classmethod
     def _availability_is_percent(cls, value: float) -> float:
         if value <= 1:
-            raise ValueError(f"availability_pct is a percentage (99.9 means 99.9%), got {value}")
+            raise ValueError(f"availability_pct is a percentage, got {value}; fix: write 99.9 for 99.9%")
         if not 90 <= value < 100:
-            raise ValueError(f"availability_pct must be at least 90 and below 100, got {value}")
+            raise ValueError(f"availability_pct must be at least 90 and below 100, got {value}; fix: e.g. 99.9")
         return value
 
     @model_validator(mode="after")
     def _some_target(self) -> Slo:
         if self.ttft_ms is None and self.itl_ms is None and self.e2e_ms is None:
-            raise ValueError("give at least one latency target: ttft_ms, itl_ms or e2e_ms")
+            raise ValueError("no latency target; fix: give at least one of ttft_ms, itl_ms or e2e_ms")
         return self
 
     @property

@@ -46,10 +46,7 @@ def parse_plan(text: str, filename: str = "<plan>") -> Plan:
 
 def _parse_document(text: str, filename: str) -> dict[str, Any]:
     try:
-        if filename.endswith(".json"):
-            data = json.loads(text)
-        else:
-            data = yaml.load(text, Loader=_Loader)  # noqa: S506 - safe loader
+        data = json.loads(text) if filename.endswith(".json") else yaml.load(text, Loader=_Loader)
     except json.JSONDecodeError as exc:
         problem = Problem(f"line {exc.lineno}, column {exc.colno}", f"not valid JSON: {exc.msg}", "fix the syntax")
         raise InputError(filename, [problem]) from None
@@ -91,15 +88,15 @@ def _dotted(loc: tuple[Any, ...]) -> str:
 
 
 def _what(err: dict[str, Any]) -> str:
-    kind, msg = err["type"], err["msg"]
+    kind, msg = err["type"], str(err["msg"])
     if kind == "value_error":
-        return msg.removeprefix("Value error, ")
+        return msg.removeprefix("Value error, ").split("; fix: ")[0]
     if kind == "extra_forbidden":
         return "unknown key"
     if kind == "missing":
         return "required but missing"
     got = err.get("input")
-    if isinstance(got, str | int | float | bool) and kind not in ("missing",):
+    if isinstance(got, str | int | float | bool):
         return f"{msg[0].lower()}{msg[1:]}, got {got!r}"
     return msg
 
@@ -107,6 +104,8 @@ def _what(err: dict[str, Any]) -> str:
 def _fix(err: dict[str, Any], loc: tuple[Any, ...]) -> str:
     kind, field = err["type"], str(loc[-1]) if loc else ""
     model = _model_at(loc[:-1])
+    if kind == "value_error" and "; fix: " in err["msg"]:
+        return str(err["msg"]).split("; fix: ", 1)[1]
     if kind == "extra_forbidden":
         allowed = sorted(model.model_fields) if model else []
         close = difflib.get_close_matches(field, allowed, n=1)
@@ -122,7 +121,18 @@ def _fix(err: dict[str, Any], loc: tuple[Any, ...]) -> str:
     if kind == "literal_error":
         return "use one of the values listed"
     description = _description(model, field)
+    bound = _bound_text(err.get("ctx") or {})
+    if bound:
+        return f"use a value {bound}" + (f" ({description})" if description else "")
     return description and f"`{field}`: {description}"
+
+
+def _bound_text(ctx: dict[str, Any]) -> str:
+    """Describe the numeric bound that a range error reports, e.g. '>= 1'."""
+    for key, symbol in (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<")):
+        if key in ctx:
+            return f"{symbol} {ctx[key]}"
+    return ""
 
 
 def _unit_fix(field: str, raw: str) -> str:

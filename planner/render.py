@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from planner.catalog import Catalog
@@ -50,8 +50,20 @@ def gpus_table(specs: Sequence[GpuSpec]) -> str:
         )
         for g in specs
     ]
-    headers = ("id", "name", "GiB", "TB/s", "bf16 TF", "fp8 TF", "fp4 TF", "TDP W", "link GB/s/dir", "domain",
-               "EUR (est.)", "source")
+    headers = (
+        "id",
+        "name",
+        "GiB",
+        "TB/s",
+        "bf16 TF",
+        "fp8 TF",
+        "fp4 TF",
+        "TDP W",
+        "link GB/s/dir",
+        "domain",
+        "EUR (est.)",
+        "source",
+    )
     return table(headers, rows)
 
 
@@ -116,7 +128,12 @@ def stacks_table(specs: Sequence[ServingStackSpec]) -> str:
     return table(("id", "name", "P/D disagg.", "KV transfer", "needs RDMA", "metrics", "source"), rows)
 
 
-CATALOG_TABLES = {"gpus": gpus_table, "models": models_table, "runtimes": runtimes_table, "stacks": stacks_table}
+CATALOG_TABLES: dict[str, Callable[[Sequence[Any]], str]] = {
+    "gpus": gpus_table,
+    "models": models_table,
+    "runtimes": runtimes_table,
+    "stacks": stacks_table,
+}
 
 
 def plugins_table(host: PluginHost, catalog: Catalog) -> str:
@@ -156,14 +173,17 @@ def _hooks_by_plugin(host: PluginHost) -> dict[str, list[str]]:
 def resolved_plan_text(resolved: ResolvedPlan, filename: str) -> str:
     """Render a resolved plan step by step, then the open choices."""
     p, m = resolved.plan, resolved.model
-    w, t, s = p.workload, p.traffic, p.slo
+    w, t = p.workload, p.traffic
     lines = [f"Plan: {p.name}  ({filename}, schema {p.schema_version})", ""]
     lines.append(f"1 Use case   {p.use_case.title}: {p.use_case.task}, {p.use_case.deployment}, {p.use_case.hosting}")
     lines.append(
-        f"2 Workload   input p50/p95 {w.input_tokens.p50:,}/{w.input_tokens.p95:,}, "
-        f"output p50/p95 {w.output_tokens.p50:,}/{w.output_tokens.p95:,} tokens; "
+        f"2 Workload   input {_tokens_text(w.input_tokens)}, output {_tokens_text(w.output_tokens)} tokens; "
         f"p95 context {w.context_p95_tokens:,}; shared prefix {w.shared_prefix_tokens:,}"
     )
+    if not w.has_percentiles:
+        lines.append(
+            "             note: no p95 given, so sizing falls back to the largest figure (worst case, not average)"
+        )
     lines.append(f"3 Traffic    {_traffic_text(p)}; headroom {t.headroom:.0%} = max(growth, burst)")
     lines.append(f"4 SLO        {_slo_text(p)}")
     lines.append(
@@ -182,6 +202,11 @@ def resolved_plan_text(resolved: ResolvedPlan, filename: str) -> str:
     else:
         lines.append("No open choices: every step 5-9 choice is pinned.")
     return "\n".join(lines)
+
+
+def _tokens_text(d: Any) -> str:
+    figures = (("mean", d.mean), ("p50", d.p50), ("p95", d.p95), ("p99", d.p99))
+    return " / ".join(f"{name} {value:,}" for name, value in figures if value is not None)
 
 
 def _traffic_text(p: Any) -> str:
@@ -208,8 +233,10 @@ def _slo_text(p: Any) -> str:
         if value is not None
     ]
     spares = "N+2" if s.critical else "N+1"
-    return f"p{s.percentile:g} " + ", ".join(targets) + (
-        f"; availability {s.availability_pct:g}%; {spares}; {s.effective_scenario}"
+    return (
+        f"p{s.percentile:g} "
+        + ", ".join(targets)
+        + (f"; availability {s.availability_pct:g}%; {spares}; {s.effective_scenario}")
     )
 
 

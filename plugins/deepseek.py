@@ -19,14 +19,11 @@ def convert(config: dict[str, Any]) -> ModelSpec:
     are loaded only for speculative decoding, and published totals (671B) exclude them.
     """
     r = ConfigReader(config, file=config.get("_source", "config.json"))
-    hidden, heads, layers = r.int("hidden_size"), r.int("num_attention_heads"), r.int("num_hidden_layers")
-    first_dense, freq = r.int("first_k_dense_replace", 0, minimum=0), r.int("moe_layer_freq", 1)
-    ranks = {
-        key: r.int(key)
-        for key in ("kv_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim")
-    }
+    hidden, heads, layers = r.integer("hidden_size"), r.integer("num_attention_heads"), r.integer("num_hidden_layers")
+    first_dense, freq = r.integer("first_k_dense_replace", 0, minimum=0), r.integer("moe_layer_freq", 1)
+    ranks = {key: r.integer(key) for key in ("kv_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim")}
     r.check()
-    mla = MlaSpec(q_lora_rank=r.optional_int("q_lora_rank") or 0, **ranks)
+    mla = MlaSpec(q_lora_rank=r.optional_integer("q_lora_rank") or 0, **ranks)
     moe_layers = sum(1 for i in range(layers) if i >= first_dense and i % freq == 0)
     shape = TransformerShape(
         num_layers=layers,
@@ -34,21 +31,21 @@ def convert(config: dict[str, Any]) -> ModelSpec:
         heads=heads,
         kv_heads=heads,  # MLA: every head reads the shared latent
         head_dim=mla.qk_nope_head_dim + mla.qk_rope_head_dim,
-        vocab=r.int("vocab_size"),
-        dense_ffn=r.int("intermediate_size"),
-        tie_embeddings=r.bool("tie_word_embeddings", False),
+        vocab=r.integer("vocab_size"),
+        dense_ffn=r.integer("intermediate_size"),
+        tie_embeddings=r.boolean("tie_word_embeddings", False),
         mla=mla,
         moe=MoeShape(
-            num_experts=r.int("n_routed_experts"),
-            experts_per_token=r.int("num_experts_per_tok"),
-            expert_ffn=r.int("moe_intermediate_size"),
+            num_experts=r.integer("n_routed_experts"),
+            experts_per_token=r.integer("num_experts_per_tok"),
+            expert_ffn=r.integer("moe_intermediate_size"),
             moe_layers=moe_layers,
-            shared_experts=r.int("n_shared_experts", 0, minimum=0),
+            shared_experts=r.integer("n_shared_experts", 0, minimum=0),
             # V3 adds a per-expert bias to the routing scores (noaux_tc); V2 does not.
             router_bias=config.get("topk_method") == "noaux_tc",
         ),
     )
-    max_context = r.int("max_position_embeddings")
+    max_context = r.integer("max_position_embeddings")
     r.check()
     return build_model_spec(shape, config=config, family="deepseek", max_context=max_context)
 

@@ -28,29 +28,29 @@ def convert(config: dict[str, Any]) -> ModelSpec:
     nested = isinstance(config.get("text_config"), dict)
     text = {**_TEXT_DEFAULTS, **(config["text_config"] if nested else config)}
     r = ConfigReader(text, file=config.get("_source", "config.json"), prefix="text_config." if nested else "")
-    hidden, heads, layers = r.int("hidden_size"), r.int("num_attention_heads"), r.int("num_hidden_layers")
+    hidden, heads, layers = r.integer("hidden_size"), r.integer("num_attention_heads"), r.integer("num_hidden_layers")
     r.check()
     layer_types = r.str_list("layer_types")
     if layer_types:
         local = sum(1 for t in layer_types if t == "sliding_attention")
     else:
-        local = layers - layers // r.int("sliding_window_pattern")
+        local = layers - layers // r.integer("sliding_window_pattern")
     shape = TransformerShape(
         num_layers=layers,
         hidden=hidden,
         heads=heads,
-        kv_heads=r.int("num_key_value_heads"),
-        head_dim=r.int("head_dim"),
-        vocab=r.int("vocab_size"),
-        dense_ffn=r.int("intermediate_size"),
+        kv_heads=r.integer("num_key_value_heads"),
+        head_dim=r.integer("head_dim"),
+        vocab=r.integer("vocab_size"),
+        dense_ffn=r.integer("intermediate_size"),
         tie_embeddings=True,
         qk_norm=True,
         norms_per_layer=4,
-        sliding_window=r.int("sliding_window"),
+        sliding_window=r.integer("sliding_window"),
         sliding_layers=local,
         extra_params=vision_tower_params(config.get("vision_config"), hidden) if nested else 0,
     )
-    max_context = r.int("max_position_embeddings")
+    max_context = r.integer("max_position_embeddings")
     r.check()
     return build_model_spec(shape, config=config, family="gemma", max_context=max_context)
 

@@ -18,22 +18,22 @@ def convert(config: dict[str, Any]) -> ModelSpec:
     if architecture_of(config).startswith("Llama4"):
         return _convert_llama4(config)
     r = ConfigReader(config, file=config.get("_source", "config.json"))
-    hidden, heads, layers = r.int("hidden_size"), r.int("num_attention_heads"), r.int("num_hidden_layers")
+    hidden, heads, layers = r.integer("hidden_size"), r.integer("num_attention_heads"), r.integer("num_hidden_layers")
     r.check()
-    bias = r.bool("attention_bias", False)
+    bias = r.boolean("attention_bias", False)
     shape = TransformerShape(
         num_layers=layers,
         hidden=hidden,
         heads=heads,
-        kv_heads=r.int("num_key_value_heads", heads),
-        head_dim=r.int("head_dim", hidden // heads),
-        vocab=r.int("vocab_size"),
-        dense_ffn=r.int("intermediate_size"),
-        tie_embeddings=r.bool("tie_word_embeddings", False),
+        kv_heads=r.integer("num_key_value_heads", heads),
+        head_dim=r.integer("head_dim", hidden // heads),
+        vocab=r.integer("vocab_size"),
+        dense_ffn=r.integer("intermediate_size"),
+        tie_embeddings=r.boolean("tie_word_embeddings", False),
         qkv_bias=bias,
         o_bias=bias,
     )
-    max_context = r.int("max_position_embeddings")
+    max_context = r.integer("max_position_embeddings")
     r.check()
     return build_model_spec(shape, config=config, family="llama", max_context=max_context)
 
@@ -41,27 +41,27 @@ def convert(config: dict[str, Any]) -> ModelSpec:
 def _convert_llama4(config: dict[str, Any]) -> ModelSpec:
     root = ConfigReader(config, file=config.get("_source", "config.json"))
     r = root.sub("text_config") if "text_config" in config else root
-    hidden, heads, layers = r.int("hidden_size"), r.int("num_attention_heads"), r.int("num_hidden_layers")
-    step = r.int("interleave_moe_layer_step", 1)
+    hidden, heads, layers = r.integer("hidden_size"), r.integer("num_attention_heads"), r.integer("num_hidden_layers")
+    step = r.integer("interleave_moe_layer_step", 1)
     r.check()
     moe_layers = layers // step
-    chunk = r.optional_int("attention_chunk_size")
+    chunk = r.optional_integer("attention_chunk_size")
     # Every fourth layer is a global NoPE layer; the others attend within chunks.
     no_rope = config.get("text_config", config).get("no_rope_layers") or []
     local_layers = sum(1 for flag in no_rope if flag) if no_rope else layers - layers // 4
-    expert_ffn = r.int("intermediate_size")
+    expert_ffn = r.integer("intermediate_size")
     shape = TransformerShape(
         num_layers=layers,
         hidden=hidden,
         heads=heads,
-        kv_heads=r.int("num_key_value_heads", heads),
-        head_dim=r.int("head_dim", hidden // heads),
-        vocab=r.int("vocab_size"),
-        dense_ffn=r.int("intermediate_size_mlp"),
-        tie_embeddings=r.bool("tie_word_embeddings", False),
+        kv_heads=r.integer("num_key_value_heads", heads),
+        head_dim=r.integer("head_dim", hidden // heads),
+        vocab=r.integer("vocab_size"),
+        dense_ffn=r.integer("intermediate_size_mlp"),
+        tie_embeddings=r.boolean("tie_word_embeddings", False),
         moe=MoeShape(
-            num_experts=r.int("num_local_experts"),
-            experts_per_token=r.int("num_experts_per_tok"),
+            num_experts=r.integer("num_local_experts"),
+            experts_per_token=r.integer("num_experts_per_tok"),
             expert_ffn=expert_ffn,
             moe_layers=moe_layers,
             shared_experts=1,
@@ -71,7 +71,7 @@ def _convert_llama4(config: dict[str, Any]) -> ModelSpec:
         sliding_layers=local_layers if chunk else 0,
         extra_params=vision_tower_params(config.get("vision_config"), hidden),
     )
-    max_context = r.int("max_position_embeddings")
+    max_context = r.integer("max_position_embeddings")
     r.check()
     return build_model_spec(shape, config=config, family="llama", max_context=max_context)
 

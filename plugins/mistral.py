@@ -15,33 +15,33 @@ ARCHITECTURES = ("MistralForCausalLM", "MixtralForCausalLM")
 def convert(config: dict[str, Any]) -> ModelSpec:
     """Turn a Mistral or Mixtral config.json into a model spec."""
     r = ConfigReader(config, file=config.get("_source", "config.json"))
-    hidden, heads, layers = r.int("hidden_size"), r.int("num_attention_heads"), r.int("num_hidden_layers")
-    ffn = r.int("intermediate_size")
+    hidden, heads, layers = r.integer("hidden_size"), r.integer("num_attention_heads"), r.integer("num_hidden_layers")
+    ffn = r.integer("intermediate_size")
     r.check()
     moe = None
     if architecture_of(config) == "MixtralForCausalLM":
         # Mixtral's experts use intermediate_size; there is no dense FFN.
         moe = MoeShape(
-            num_experts=r.int("num_local_experts"),
-            experts_per_token=r.int("num_experts_per_tok"),
+            num_experts=r.integer("num_local_experts"),
+            experts_per_token=r.integer("num_experts_per_tok"),
             expert_ffn=ffn,
             moe_layers=layers,
         )
-    window = r.optional_int("sliding_window")
+    window = r.optional_integer("sliding_window")
     shape = TransformerShape(
         num_layers=layers,
         hidden=hidden,
         heads=heads,
-        kv_heads=r.int("num_key_value_heads", heads),
-        head_dim=r.int("head_dim", hidden // heads),
-        vocab=r.int("vocab_size"),
+        kv_heads=r.integer("num_key_value_heads", heads),
+        head_dim=r.integer("head_dim", hidden // heads),
+        vocab=r.integer("vocab_size"),
         dense_ffn=0 if moe else ffn,
-        tie_embeddings=r.bool("tie_word_embeddings", False),
+        tie_embeddings=r.boolean("tie_word_embeddings", False),
         moe=moe,
         sliding_window=window or None,
         sliding_layers=layers if window else 0,
     )
-    max_context = r.int("max_position_embeddings")
+    max_context = r.integer("max_position_embeddings")
     r.check()
     return build_model_spec(shape, config=config, family="mistral", max_context=max_context)
 

@@ -14,7 +14,7 @@ ARCHITECTURES = ("Qwen2ForCausalLM", "Qwen2MoeForCausalLM", "Qwen3ForCausalLM", 
 
 def _moe_layer_count(r: ConfigReader, layers: int) -> int:
     """Layers that are sparse: every `decoder_sparse_step`-th, minus `mlp_only_layers`."""
-    step = r.int("decoder_sparse_step", 1)
+    step = r.integer("decoder_sparse_step", 1)
     dense_only = set(r.config.get("mlp_only_layers") or [])
     return sum(1 for i in range(layers) if i not in dense_only and (i + 1) % max(step, 1) == 0)
 
@@ -23,38 +23,38 @@ def convert(config: dict[str, Any]) -> ModelSpec:
     """Turn a Qwen2/Qwen3 (dense or MoE) config.json into a model spec."""
     arch = architecture_of(config)
     r = ConfigReader(config, file=config.get("_source", "config.json"))
-    hidden, heads, layers = r.int("hidden_size"), r.int("num_attention_heads"), r.int("num_hidden_layers")
+    hidden, heads, layers = r.integer("hidden_size"), r.integer("num_attention_heads"), r.integer("num_hidden_layers")
     r.check()
     moe = None
     if arch in ("Qwen2MoeForCausalLM", "Qwen3MoeForCausalLM"):
-        shared_ffn = r.int("shared_expert_intermediate_size", 0, minimum=0)
+        shared_ffn = r.integer("shared_expert_intermediate_size", 0, minimum=0)
         moe = MoeShape(
-            num_experts=r.int("num_experts"),
-            experts_per_token=r.int("num_experts_per_tok"),
-            expert_ffn=r.int("moe_intermediate_size"),
+            num_experts=r.integer("num_experts"),
+            experts_per_token=r.integer("num_experts_per_tok"),
+            expert_ffn=r.integer("moe_intermediate_size"),
             moe_layers=_moe_layer_count(r, layers),
             shared_experts=1 if shared_ffn else 0,
             shared_expert_ffn=shared_ffn,
         )
-    window = r.optional_int("sliding_window") if r.bool("use_sliding_window", False) else None
+    window = r.optional_integer("sliding_window") if r.boolean("use_sliding_window", False) else None
     qwen3 = arch.startswith("Qwen3")
     shape = TransformerShape(
         num_layers=layers,
         hidden=hidden,
         heads=heads,
-        kv_heads=r.int("num_key_value_heads", heads),
-        head_dim=r.int("head_dim", hidden // heads),
-        vocab=r.int("vocab_size"),
-        dense_ffn=r.int("intermediate_size", 0, minimum=0),
-        tie_embeddings=r.bool("tie_word_embeddings", False),
+        kv_heads=r.integer("num_key_value_heads", heads),
+        head_dim=r.integer("head_dim", hidden // heads),
+        vocab=r.integer("vocab_size"),
+        dense_ffn=r.integer("intermediate_size", 0, minimum=0),
+        tie_embeddings=r.boolean("tie_word_embeddings", False),
         moe=moe,
         # Qwen2 has biases on q/k/v; Qwen3 dropped them for RMS norms on q and k.
-        qkv_bias=r.bool("attention_bias", not qwen3),
+        qkv_bias=r.boolean("attention_bias", not qwen3),
         qk_norm=qwen3,
         sliding_window=window,
-        sliding_layers=(layers - r.int("max_window_layers", 0, minimum=0)) if window else 0,
+        sliding_layers=(layers - r.integer("max_window_layers", 0, minimum=0)) if window else 0,
     )
-    max_context = r.int("max_position_embeddings")
+    max_context = r.integer("max_position_embeddings")
     r.check()
     return build_model_spec(shape, config=config, family="qwen", max_context=max_context)
 
