@@ -8,6 +8,7 @@ in the field descriptions, which also feed ``planner schema``.
 
 from __future__ import annotations
 
+from itertools import pairwise
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -77,7 +78,7 @@ class TokenDistribution(_Strict):
         given = [(name, value) for name, value in (("p50", self.p50), ("p95", self.p95), ("p99", self.p99)) if value]
         if not given and self.mean is None:
             raise ValueError("no token count; fix: give p50 and p95 (and p99 when known)")
-        for (low_name, low), (high_name, high) in zip(given, given[1:], strict=False):
+        for (low_name, low), (high_name, high) in pairwise(given):
             if high < low:
                 raise ValueError(
                     f"{high_name} ({high}) is below {low_name} ({low}); "
