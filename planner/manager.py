@@ -109,7 +109,9 @@ class PluginHost:
 
         :returns: ``(plugin name, result)`` of the first non-``None`` answer, else ``None``.
         """
-        for impl in self._impls(hook_name):
+        # pluggy's own order: last registered (and tryfirst) first, so a plugin
+        # installed on top can take over a conversion from a built-in.
+        for impl in reversed(self._impls(hook_name)):
             try:
                 result = self._call(impl, hook_name, kwargs)
             except PlannerError:

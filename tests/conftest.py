@@ -1,0 +1,48 @@
+"""Shared fixtures. The ``planner_*`` fixtures come from ``planner.testing``, the pytest
+plugin we ship for vendors (loaded through its ``pytest11`` entry point)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from planner.catalog import Catalog, build_catalog
+from planner.manager import make_plugin_manager
+
+DATA = Path(__file__).parent / "data"
+PLANS = DATA / "plans"
+CONFIGS = DATA / "configs"
+REPO = Path(__file__).parent.parent
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(planner_home: Path) -> Iterator[Path]:
+    """Every test gets an empty PLANNER_HOME, so the user's own models never leak in."""
+    yield planner_home
+
+
+@pytest.fixture(scope="session")
+def catalog(tmp_path_factory: pytest.TempPathFactory) -> Catalog:
+    """The catalog of the installed plugins, built once, with an empty user folder."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PLANNER_HOME", str(tmp_path_factory.mktemp("session-home")))
+        mp.delenv("PLANNER_LOAD_PLUGINS", raising=False)
+        return build_catalog(make_plugin_manager())
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m planner ARGS`` in a real subprocess and capture its output."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "planner", *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        cwd=cwd,
+        timeout=120,
+    )
