@@ -12,6 +12,8 @@ from typing import Any
 
 import yaml
 
+from planner.hookspecs import hookimpl
+from planner.modelconfig import architecture_of
 from planner.specs import ModelSpec
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -48,3 +50,28 @@ def models_from_catalog(
             overrides["max_context"] = entry["max_context"]
         specs.append(ModelSpec.model_validate({**spec.model_dump(), **overrides}))
     return specs
+
+
+def model_family_hooks(
+    catalog_file: str, convert: Callable[[dict[str, Any]], ModelSpec], architectures: tuple[str, ...]
+) -> tuple[Callable[[], list[ModelSpec]], Callable[[dict[str, Any]], ModelSpec | None]]:
+    """Make the two hooks of a model-family plugin from its catalog file and converter.
+
+    A family plugin assigns them at module level, under the hook names::
+
+        planner_models, planner_model_from_config = model_family_hooks(
+            "models/llama.yaml", convert, ("LlamaForCausalLM",)
+        )
+    """
+
+    @hookimpl
+    def planner_models() -> list[ModelSpec]:
+        """Return the family's models, built from its catalog file."""
+        return models_from_catalog(catalog_file, convert)
+
+    @hookimpl
+    def planner_model_from_config(config: dict[str, Any]) -> ModelSpec | None:
+        """Convert configs of the family's architectures; ``None`` for any other."""
+        return convert(config) if architecture_of(config) in architectures else None
+
+    return planner_models, planner_model_from_config

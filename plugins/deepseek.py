@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from planner import hookimpl
-from planner.catalogfiles import models_from_catalog
-from planner.modelconfig import ConfigReader, MoeShape, TransformerShape, architecture_of, build_model_spec
+from planner.catalogfiles import model_family_hooks
+from planner.modelconfig import ConfigReader, MoeShape, TransformerShape, build_model_spec
 from planner.specs import MlaSpec, ModelSpec
 
 ARCHITECTURES = ("DeepseekV3ForCausalLM", "DeepseekV2ForCausalLM")
@@ -50,13 +49,4 @@ def convert(config: dict[str, Any]) -> ModelSpec:
     return build_model_spec(shape, config=config, family="deepseek", max_context=max_context)
 
 
-@hookimpl
-def planner_models() -> list[ModelSpec]:
-    """Return DeepSeek-V3 and R1 from ``catalogs/models/deepseek.yaml``."""
-    return models_from_catalog("models/deepseek.yaml", convert)
-
-
-@hookimpl
-def planner_model_from_config(config: dict[str, Any]) -> ModelSpec | None:
-    """Convert DeepSeek-V2/V3 configs; ``None`` for other architectures."""
-    return convert(config) if architecture_of(config) in ARCHITECTURES else None
+planner_models, planner_model_from_config = model_family_hooks("models/deepseek.yaml", convert, ARCHITECTURES)

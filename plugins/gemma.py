@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from planner import hookimpl
-from planner.catalogfiles import models_from_catalog
-from planner.modelconfig import ConfigReader, TransformerShape, architecture_of, build_model_spec
+from planner.catalogfiles import model_family_hooks
+from planner.modelconfig import ConfigReader, TransformerShape, build_model_spec
 from planner.specs import ModelSpec
 from planner.vision import vision_tower_params
 
@@ -55,13 +54,4 @@ def convert(config: dict[str, Any]) -> ModelSpec:
     return build_model_spec(shape, config=config, family="gemma", max_context=max_context)
 
 
-@hookimpl
-def planner_models() -> list[ModelSpec]:
-    """Return Gemma 3 from ``catalogs/models/gemma.yaml``."""
-    return models_from_catalog("models/gemma.yaml", convert)
-
-
-@hookimpl
-def planner_model_from_config(config: dict[str, Any]) -> ModelSpec | None:
-    """Convert Gemma 3 configs; ``None`` for other architectures."""
-    return convert(config) if architecture_of(config) in ARCHITECTURES else None
+planner_models, planner_model_from_config = model_family_hooks("models/gemma.yaml", convert, ARCHITECTURES)

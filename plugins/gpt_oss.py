@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from planner import hookimpl
-from planner.catalogfiles import models_from_catalog
-from planner.modelconfig import ConfigReader, MoeShape, TransformerShape, architecture_of, build_model_spec
+from planner.catalogfiles import model_family_hooks
+from planner.modelconfig import ConfigReader, MoeShape, TransformerShape, build_model_spec
 from planner.specs import ModelSpec
 
 ARCHITECTURES = ("GptOssForCausalLM",)
@@ -49,13 +48,4 @@ def convert(config: dict[str, Any]) -> ModelSpec:
     return build_model_spec(shape, config=config, family="gpt-oss", max_context=max_context)
 
 
-@hookimpl
-def planner_models() -> list[ModelSpec]:
-    """Return gpt-oss-20b and gpt-oss-120b from ``catalogs/models/gpt_oss.yaml``."""
-    return models_from_catalog("models/gpt_oss.yaml", convert)
-
-
-@hookimpl
-def planner_model_from_config(config: dict[str, Any]) -> ModelSpec | None:
-    """Convert gpt-oss configs; ``None`` for other architectures."""
-    return convert(config) if architecture_of(config) in ARCHITECTURES else None
+planner_models, planner_model_from_config = model_family_hooks("models/gpt_oss.yaml", convert, ARCHITECTURES)

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from planner import hookimpl
-from planner.catalogfiles import models_from_catalog
+from planner.catalogfiles import model_family_hooks
 from planner.modelconfig import ConfigReader, MoeShape, TransformerShape, architecture_of, build_model_spec
 from planner.specs import ModelSpec
 
@@ -59,13 +58,4 @@ def convert(config: dict[str, Any]) -> ModelSpec:
     return build_model_spec(shape, config=config, family="qwen", max_context=max_context)
 
 
-@hookimpl
-def planner_models() -> list[ModelSpec]:
-    """Return the Qwen models of ``catalogs/models/qwen.yaml``."""
-    return models_from_catalog("models/qwen.yaml", convert)
-
-
-@hookimpl
-def planner_model_from_config(config: dict[str, Any]) -> ModelSpec | None:
-    """Convert Qwen2/Qwen3 configs; ``None`` for other architectures."""
-    return convert(config) if architecture_of(config) in ARCHITECTURES else None
+planner_models, planner_model_from_config = model_family_hooks("models/qwen.yaml", convert, ARCHITECTURES)

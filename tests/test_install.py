@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -15,6 +16,7 @@ import pytest
 from tests.conftest import DATA, REPO
 
 PIP_QUIET = ["--disable-pip-version-check", "-q"]
+IGNORED = (".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", ".mypy_cache", ".ruff_cache")
 
 
 def _run(*cmd: str | Path, cwd: Path | None = None, env: dict[str, str] | None = None) -> str:
@@ -28,7 +30,10 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Build wheels of the planner and both fixture plugins, install them into a new venv."""
     root = tmp_path_factory.mktemp("install")
     wheels = root / "wheels"
-    for project in (REPO, DATA / "plugins" / "planner-acme", DATA / "plugins" / "planner-broken"):
+    for source in (REPO, DATA / "plugins" / "planner-acme", DATA / "plugins" / "planner-broken"):
+        # Build from a copy: setuptools writes build/ and *.egg-info next to the sources.
+        project = root / "src" / source.name
+        shutil.copytree(source, project, ignore=shutil.ignore_patterns(*IGNORED))
         _run(
             sys.executable, "-m", "pip", "wheel", *PIP_QUIET, "--no-deps", "--no-build-isolation", "-w", wheels, project
         )
