@@ -201,6 +201,16 @@ class ModelSpec(_Catalogued):
             raise ValueError("sliding_window.layers cannot exceed num_layers")
         return self
 
+    @property
+    def dense_layers(self) -> int:
+        """Layers with a dense FFN: all of them, minus the MoE layers."""
+        return self.num_layers - (self.moe.moe_layers if self.moe else 0)
+
+    @property
+    def full_attention_layers(self) -> int:
+        """Layers that attend over the whole context (not a sliding window)."""
+        return self.num_layers - (self.sliding_window.layers if self.sliding_window else 0)
+
 
 # ----------------------------------------------------------------------- runtimes
 

@@ -117,12 +117,14 @@ def test_model_architecture_features(catalog: Any) -> None:
     r1 = catalog.models.get("deepseek-r1")
     assert r1.attention == "mla" and r1.mla.kv_lora_rank == 512 and r1.mla.qk_rope_head_dim == 64
     assert r1.moe.num_experts == 256 and r1.moe.shared_experts == 1 and r1.moe.moe_layers == 58
+    assert r1.dense_layers == 3
     assert r1.native_weight_dtype == "fp8"
     oss = catalog.models.get("gpt-oss-120b")
     assert oss.native_weight_dtype == "mxfp4" and oss.quantized_layers == "experts"
     assert oss.sliding_window.window == 128 and oss.sliding_window.layers == 18
     gemma = catalog.models.get("gemma-3-27b")
     assert gemma.sliding_window.window == 1024 and gemma.sliding_window.layers == 52
+    assert gemma.full_attention_layers == 10
     assert catalog.models.get("llama-2-7b").attention == "mha"
     assert catalog.models.get("qwen3-32b").max_context == 32768, "native context from the card, not 40960"
     assert catalog.models.get("mixtral-8x7b").moe.experts_per_token == 2

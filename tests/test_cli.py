@@ -190,3 +190,22 @@ def test_unexpected_errors_are_one_line_not_a_traceback(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "internal error: ZeroDivisionError: simulated bug" in result.stderr
     assert "Traceback" not in result.stderr and "PLANNER_DEBUG=1" in result.stderr
+
+
+def test_no_command_opens_a_network_connection(tmp_path: Path, planner_home: Path) -> None:
+    """Air-gapped laptops: every command works with sockets forbidden."""
+    (tmp_path / "sitecustomize.py").write_text(
+        "import socket\n"
+        "def _refuse(*args, **kwargs):\n    raise OSError('network use is forbidden in this test')\n"
+        "socket.socket.connect = _refuse\nsocket.create_connection = _refuse\nsocket.getaddrinfo = _refuse\n"
+    )
+    env = {"PYTHONPATH": str(tmp_path), "PLANNER_HOME": str(planner_home), "HF_HUB_OFFLINE": ""}
+    for args in (
+        ["demo"],
+        ["plan", str(PLANS / "reasoning-agent.yaml"), "--json"],
+        ["catalog", "models"],
+        ["plugins"],
+        ["model", "import", str(CONFIGS / "qwen2.5-7b.json")],
+    ):
+        result = run_cli(*args, env=env)
+        assert result.returncode == 0, (args, result.stderr)
