@@ -80,6 +80,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--show", action="store_true", help="print the example plan file instead")
     p.set_defaults(handler=cmd_demo)
 
+    p = sub.add_parser("estimate", parents=[common], help="capacity and performance of one configuration")
+    p.add_argument("--model", required=True, help="model id, alias or Hugging Face id")
+    p.add_argument("--gpu", required=True, help="GPU id or alias")
+    p.add_argument("--gpus", type=int, help="GPUs in the replica (default TP x PP)")
+    p.add_argument("--tp", type=int, help="tensor-parallel size (default: --gpus / --pp, else 1)")
+    p.add_argument("--pp", type=int, default=1, help="pipeline-parallel size")
+    p.add_argument("--ep", type=int, default=1, help="expert-parallel size (MoE)")
+    p.add_argument("--attention-dp", action="store_true", help="attention data parallel over --ep GPUs (MoE)")
+    p.add_argument("--weights", help="weight precision (default: the checkpoint's)")
+    p.add_argument("--kv-dtype", help="KV-cache precision (default bf16)")
+    p.add_argument("--runtime", default="vllm", help="runtime id (default vllm)")
+    p.add_argument("--isl", type=int, required=True, help="input tokens per request")
+    p.add_argument("--osl", type=int, required=True, help="output tokens per request")
+    load = p.add_mutually_exclusive_group(required=True)
+    load.add_argument("--concurrency", type=int, help="requests in flight")
+    load.add_argument("--offline", action="store_true", help="the largest batch the replica holds")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(handler=cmd_estimate)
+
+    p = sub.add_parser("search", parents=[common], help="rank the configurations that meet a plan's SLOs")
+    p.add_argument("file", type=Path, help="plan file")
+    p.add_argument("--top", type=int, default=10, help="how many to print (default 10)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(handler=cmd_search)
+
     p = sub.add_parser("schema", parents=[common], help="print the JSON Schema of plan files")
     p.set_defaults(handler=cmd_schema)
 
@@ -139,15 +164,123 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 
 def _show_resolved(plan: Any, filename: str, args: argparse.Namespace) -> int:
-    from planner.render import resolved_plan_text
+    from planner.render import fleet_text, resolved_plan_text
     from planner.resolve import resolve_plan
+    from planner.sizing.plan_sizing import size_plan
 
     _, catalog = _load(args)
     resolved = resolve_plan(plan, catalog, filename)
+    sizing = size_plan(resolved, catalog, progress=_progress_bar(args))
     if args.json:
-        _print_json(resolved.to_json())
+        _print_json({**resolved.to_json(), "sizing": sizing.to_json()})
+        return 0
+    print(resolved_plan_text(resolved, filename))
+    print()
+    if sizing.best is None:
+        print(f"6 Sizing     none of the {sizing.tried} candidate configurations meets the SLOs on both axes")
+        print("             try `planner search` with fewer pinned choices, or relax the SLOs")
+        return 0
+    print(fleet_text(sizing.best.sizing, sizing.best.eur_per_m_tokens))
+    print(
+        f"             chosen as the cheapest of {sizing.feasible} feasible configurations out of {sizing.tried};"
+        " `planner search` lists them"
+    )
+    return 0
+
+
+def _progress_bar(args: argparse.Namespace) -> Callable[[int, int], None] | None:
+    """A progress bar on stderr for long searches (only on a terminal, never in --json)."""
+    if getattr(args, "json", False) or not sys.stderr.isatty():
+        return None
+
+    def show(done: int, total: int) -> None:
+        if total < 50:
+            return
+        width = 30
+        filled = int(width * done / total)
+        end = "\n" if done == total else ""
+        print(f"\rsearching [{'#' * filled}{'.' * (width - filled)}] {done}/{total}", end=end, file=sys.stderr)
+
+    return show
+
+
+def cmd_estimate(args: argparse.Namespace) -> int:
+    """``planner estimate``: capacity and performance of one configuration."""
+    from planner.errors import PlannerError
+    from planner.render import estimate_text
+    from planner.sizing.deployment import Deployment
+    from planner.sizing.estimate import estimate
+
+    _, catalog = _load(args)
+    model = catalog.models.get(args.model)
+    gpu = catalog.gpus.get(args.gpu)
+    runtime = catalog.runtimes.get(args.runtime)
+    tp = args.tp or (args.gpus // args.pp if args.gpus and not args.attention_dp else 1)
+    weights = args.weights or model.native_weight_dtype
+    kv = args.kv_dtype or "bf16"
+    problems = _estimate_problems(args, model, gpu, tp, weights, kv)
+    if problems:
+        raise PlannerError(
+            "; ".join(p[0] for p in problems), path="planner estimate", fix="; ".join(p[1] for p in problems)
+        )
+    dep = Deployment(model, gpu, runtime, weights, kv, tp=tp, pp=args.pp, ep=args.ep, attention_dp=args.attention_dp)
+    est = estimate(dep, args.isl, args.osl, concurrency=args.concurrency, offline=args.offline)
+    if args.json:
+        _print_json(est.to_json())
     else:
-        print(resolved_plan_text(resolved, filename))
+        print(estimate_text(est))
+    return 0
+
+
+def _estimate_problems(
+    args: argparse.Namespace, model: Any, gpu: Any, tp: int, weights: str, kv: str
+) -> list[tuple[str, str]]:
+    from planner.specs import BYTES_PER_ELEMENT
+
+    problems = []
+    if weights not in BYTES_PER_ELEMENT:
+        problems.append((f"--weights {weights} is not a known precision", f"use one of {', '.join(BYTES_PER_ELEMENT)}"))
+    if kv not in BYTES_PER_ELEMENT:
+        problems.append((f"--kv-dtype {kv} is not a known precision", "use bf16, fp16, fp8 or nvfp4"))
+    if kv in ("fp8", "nvfp4") and not gpu.supports("fp8"):
+        problems.append((f"{gpu.id} has no fp8", "use --kv-dtype bf16"))
+    if args.gpus and not args.attention_dp and tp * args.pp != args.gpus:
+        problems.append((f"--gpus {args.gpus} is not TP {tp} x PP {args.pp}", "make --gpus equal --tp x --pp"))
+    if model.num_attention_heads % tp:
+        problems.append(
+            (f"TP {tp} does not divide {model.num_attention_heads} attention heads", "choose a TP that divides them")
+        )
+    for name in ("isl", "osl", "concurrency"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            problems.append((f"--{name} must be at least 1", f"give a positive --{name}"))
+    return problems
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    """``planner search PLAN``: rank the configurations that meet the plan on both axes."""
+    from planner.planfile import load_plan
+    from planner.render import candidates_table
+    from planner.resolve import resolve_plan
+    from planner.sizing.search import search
+
+    _, catalog = _load(args)
+    resolved = resolve_plan(load_plan(args.file), catalog, str(args.file))
+    ranked, tried = search(resolved, catalog, progress=_progress_bar(args))
+    if args.json:
+        _print_json(
+            {
+                "candidates_tried": tried,
+                "feasible": len(ranked),
+                "candidates": [
+                    {**c.sizing.to_json(), "eur_per_1m_tokens": c.eur_per_m_tokens} for c in ranked[: args.top]
+                ],
+            }
+        )
+        return 0
+    print(f"{len(ranked)} of {tried} configurations meet the SLOs on both axes; ranked by EUR per 1M tokens, then GPUs")
+    if ranked:
+        print(candidates_table(ranked, args.top))
     return 0
 
 

@@ -260,6 +260,10 @@ class RuntimeChoice(_Strict):
     knobs: dict[str, float | int | bool | str] = Field(
         default_factory=dict, description="Engine settings by their real names, e.g. gpu_memory_utilization."
     )
+    efficiency: dict[Literal["mfu_prefill", "mbu_decode", "mfu_decode", "overhead_ms"], float] = Field(
+        default_factory=dict,
+        description="Override calibrated efficiency factors (MFU 0-1, MBU 0-1, per-step overhead in ms).",
+    )
 
 
 class HardwareChoice(_Strict):

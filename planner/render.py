@@ -269,3 +269,129 @@ def _stack_text(r: ResolvedPlan) -> str:
     name = f"{r.stack.id} ({r.stack.name})" if r.stack else "open"
     disagg = {None: "disaggregation open", True: "disaggregated prefill/decode", False: "aggregated"}
     return f"{name}; {disagg[st.disaggregated]}" + (f"; KV transport {st.kv_transport}" if st.kv_transport else "")
+
+
+# ------------------------------------------------------------------ sizing
+
+
+def _band_text(est: Any, metric: str, digits: int = 0) -> str:
+    band = est.bands.get(metric)
+    if not band:
+        return ""
+    return f" [{band[0]:,.{digits}f}-{band[1]:,.{digits}f}]"
+
+
+def estimate_text(est: Any) -> str:
+    """Render one estimate: the memory budget term by term, then performance with bands."""
+    dep, cap = est.deployment, est.capacity
+    lines = [f"{dep.label}: {dep.gpus} GPU(s), compute {dep.compute_dtype}, ISL {est.isl:,} / OSL {est.osl:,}", ""]
+    lines.append("Capacity (6a), per GPU")
+    for term in cap.terms:
+        lines.append(f"  {term.name:17s} {term.gib:9.2f} GiB  {term.formula}  [{term.provenance}]")
+    lines.append(
+        f"  KV per token {cap.kv_bytes_per_token_per_gpu:,.0f} B, per sequence at {cap.context_tokens:,} tokens "
+        f"{cap.kv_bytes_per_sequence_per_gpu / 2**20:,.1f} MiB; "
+        f"{cap.kv_blocks_per_gpu:,} blocks of {cap.kv_block_tokens}"
+    )
+    lines.append(
+        f"  max concurrency {cap.max_concurrency:,} (memory {cap.memory_cap:,}, batch limit "
+        f"{cap.sequence_cap:,}); binding cap: {cap.binding_cap}"
+    )
+    lines.append("")
+    if est.timing is None:
+        lines.append("Performance (6b): not estimated, the replica holds no sequence of this length")
+        return "\n".join(lines)
+    t = est.timing
+    lines.append(
+        f"Performance (6b) at batch {t.batch:,.0f}"
+        + (f" (requested {est.requested_concurrency:,})" if est.requested_concurrency else " (offline, largest batch)")
+    )
+    lines.append(f"  TTFT   {est.ttft_ms:10,.1f} ms{_band_text(est, 'ttft_ms', 1)}")
+    lines.append(f"  ITL    {est.itl_ms:10,.2f} ms{_band_text(est, 'itl_ms', 2)}")
+    lines.append(f"  E2E    {est.e2e_ms:10,.0f} ms{_band_text(est, 'e2e_ms')}")
+    lines.append(
+        f"  output {est.output_tok_s:10,.0f} tok/s{_band_text(est, 'output_tok_s')} "
+        f"({est.output_tok_s / dep.gpus:,.0f} per GPU)"
+    )
+    lines.append(f"  total  {t.total_tok_s:10,.0f} tok/s")
+    lines.append(
+        f"  prefill of the batch {t.prefill_s * 1000:,.1f} ms, decode step {t.decode_step_s * 1000:,.2f} ms, "
+        f"queue {est.queue_s * 1000:,.0f} ms"
+    )
+    lines.append("")
+    lines.append(f"Efficiency: {est.efficiency.source}")
+    lines.append(
+        f"  MFU prefill {est.efficiency.mfu_prefill:.2f}, MBU decode {est.efficiency.mbu_decode:.2f}, "
+        f"MFU decode {est.efficiency.mfu_decode:.2f}, step overhead {est.efficiency.overhead_ms:.2f} ms"
+    )
+    if est.band_sources:
+        lines.append(f"Bands: 10th-90th percentile of measured/predicted, {next(iter(est.band_sources.values()))}")
+    return "\n".join(lines)
+
+
+def fleet_text(sizing: Any, cost: float | None) -> str:
+    """Render a fleet sizing: both axes, the dominant constraint, replicas and cost."""
+    s = sizing
+    lines = [
+        f"6 Sizing     {s.deployment.label}",
+        f"             p95 request: {s.isl:,} in / {s.osl:,} out; peak concurrency {s.peak_concurrency:,.1f} "
+        f"({s.concurrency_source}); +{s.headroom:.0%} headroom -> {s.provisioned_concurrency:,.1f} provisioned",
+        f"             per replica: memory holds {s.capacity_cap:,}, SLOs hold {s.latency_cap:,} -> {s.per_replica:,} "
+        f"(dominant: {s.dominant})",
+        f"             {s.to_move}",
+    ]
+    op = s.operating_point
+    if op is not None:
+        lines.append(
+            f"             at {op.timing.batch:,.0f} per replica: "
+            f"TTFT {op.ttft_ms:,.0f} ms{_band_text(op, 'ttft_ms')}, "
+            f"ITL {op.itl_ms:,.1f} ms{_band_text(op, 'itl_ms', 1)}, E2E {op.e2e_ms / 1000:,.1f} s, "
+            f"{op.output_tok_s:,.0f} output tok/s per replica"
+        )
+    spares = "N+2" if s.spares == 2 else "N+1"
+    lines.append(
+        f"7-8 Fleet    {s.replicas_for_load} replicas for the load + {s.spares} spare ({spares}) "
+        f"= {s.replicas} replicas "
+        f"x {s.deployment.gpus} GPU = {s.gpus} x {s.deployment.gpu.id} in {s.nodes} node(s)"
+    )
+    lines.append(
+        "             cost: "
+        + (
+            f"{cost:,.3f} EUR per 1M output tokens (estimate: catalog price hint, default power and amortisation)"
+            if cost is not None
+            else "no price hint for this GPU"
+        )
+    )
+    return "\n".join(lines)
+
+
+def candidates_table(candidates: Sequence[Any], limit: int) -> str:
+    """Render ranked search results."""
+    rows = []
+    for rank, c in enumerate(candidates[:limit], start=1):
+        s = c.sizing
+        d = s.deployment
+        par = (
+            f"DP-attn EP{d.ep}"
+            if d.attention_dp
+            else f"TP{d.tp}" + (f" PP{d.pp}" if d.pp > 1 else "") + (f" EP{d.ep}" if d.ep > 1 else "")
+        )
+        rows.append(
+            (
+                rank,
+                d.gpu.id,
+                d.runtime.id,
+                f"{d.weights_dtype}/{d.kv_dtype}",
+                par,
+                s.per_replica,
+                s.dominant,
+                s.replicas,
+                s.gpus,
+                f"{c.eur_per_m_tokens:.3f}" if c.eur_per_m_tokens is not None else "-",
+                f"{s.operating_point.ttft_ms:,.0f}" if s.operating_point else "-",
+                f"{s.operating_point.itl_ms:,.1f}" if s.operating_point else "-",
+            )
+        )
+    headers = ("#", "gpu", "runtime", "weights/KV", "parallel", "per replica", "dominant", "replicas", "GPUs",
+               "EUR/1M tok", "TTFT ms", "ITL ms")  # fmt: skip
+    return table(headers, rows)

@@ -241,11 +241,20 @@ class RuntimeSpec(_Catalogued):
     kv_budget_knob: str = Field(description="Name of the knob in `knobs` that sets the KV budget.")
     memory_reserve_gib: float = Field(ge=0, description="Per-GPU memory outside weights and KV (CUDA context etc.).")
     knobs: list[RuntimeKnob]
+    knob_roles: dict[Literal["max_sequences", "batched_tokens", "kv_block_tokens", "max_context"], str] = Field(
+        default_factory=dict,
+        description=(
+            "Which knob plays each role the sizing needs: max_sequences (running batch limit), batched_tokens "
+            "(tokens per scheduler step), kv_block_tokens (KV page size), max_context (longest sequence)."
+        ),
+    )
 
     @model_validator(mode="after")
     def _budget_knob_listed(self) -> RuntimeSpec:
-        if self.kv_budget_knob not in {k.name for k in self.knobs}:
-            raise ValueError(f"kv_budget_knob {self.kv_budget_knob!r} is not among the knobs")
+        names = {k.name for k in self.knobs}
+        for role, name in [("kv_budget_knob", self.kv_budget_knob), *self.knob_roles.items()]:
+            if name not in names:
+                raise ValueError(f"{role} names {name!r}, which is not among the knobs")
         return self
 
     def knob(self, name: str) -> RuntimeKnob:

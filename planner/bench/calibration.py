@@ -1,0 +1,228 @@
+"""Published measurements as estimator inputs (the calibration file's format).
+
+Each row of a calibration CSV (see ``benchmarks/data/calibration.md``) becomes a
+:class:`Measurement`: the configuration in catalog terms, how the load was applied,
+and the measured figures. The accuracy script and the calibration fit both read it.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from planner.catalog import Catalog
+from planner.errors import PlannerError, UnknownIdError
+
+#: Mean prompt length of MLPerf datasets, whose logs carry only the output mean.
+#: Figures with their sources live in ``MLPERF_INPUT_SOURCES``.
+MLPERF_MEAN_INPUT: dict[str, int] = {}
+MLPERF_INPUT_SOURCES: dict[str, str] = {}
+
+
+@dataclass
+class Measurement:
+    """One published measurement, mapped onto the catalog."""
+
+    row_id: str
+    source_type: str
+    source: str
+    model_id: str
+    gpu_id: str
+    runtime_id: str
+    weights_dtype: str
+    kv_dtype: str
+    tp: int
+    pp: int
+    ep: int
+    attention_dp: bool
+    replicas: int
+    num_gpus: int
+    mode: str  # offline, static, rate, concurrency, prefill_latency, prefill_throughput, decode_throughput
+    isl: int
+    osl: int
+    batch: float | None = None  # static batch or closed-loop concurrency
+    rate_per_s: float | None = None  # whole system; None with mode 'rate' means all at once
+    max_batch: int | None = None  # engine batch limit per replica when the source gives it
+    requests: int | None = None  # requests issued at once ('inf' rate rows)
+    measured: dict[str, float] = field(default_factory=dict)
+    harness: str = ""
+    notes: str = ""
+
+    @property
+    def family(self) -> str:
+        """Calibration family: the runtime id, with TensorRT-LLM's pre-in-flight-batching
+        harness (gptSessionBenchmark, v0.5-v0.6 static batching) kept apart."""
+        return "trtllm-legacy" if "gptsession" in self.harness.lower() else self.runtime_id
+
+
+class CalibrationFileError(PlannerError):
+    """A calibration file that cannot be read."""
+
+
+def _number(text: str) -> float | None:
+    match = re.match(r"^\s*([0-9]+(?:\.[0-9]+)?)", text or "")
+    return float(match.group(1)) if match else None
+
+
+def _weights(text: str, model_native: str) -> str:
+    t = text.lower()
+    if "nvfp4" in t or ("fp4" in t and model_native != "mxfp4"):
+        return "nvfp4"
+    if "fp4" in t or model_native == "mxfp4":
+        return "mxfp4"
+    if "fp8" in t:
+        return "fp8"
+    if "fp16" in t and "bf16" not in t:
+        return "fp16"
+    return "bf16"
+
+
+def _kv(text: str, weights: str) -> str:
+    t = text.lower()
+    if "fp8" in t:
+        return "fp8"
+    if "fp16" in t or "bf16" in t or t == "auto":
+        return "bf16"
+    # Unstated: TensorRT-LLM and AMD's FP8-KV checkpoints quantise the KV cache with the weights.
+    return "fp8" if weights in ("fp8", "nvfp4") else "bf16"
+
+
+def _runtime(text: str) -> str:
+    t = text.lower()
+    if "tensorrt" in t:
+        return "trtllm"
+    if "sglang" in t:
+        return "sglang"
+    return "vllm"
+
+
+def _mode(scenario: str) -> str:
+    return {
+        "offline_max_throughput": "offline",
+        "mlperf_offline": "offline",
+        "offline_static_batch": "static",
+        "static_batch_latency": "static",
+        "online_request_rate": "rate",
+        "mlperf_server": "rate",
+        "mlperf_interactive": "rate",
+        "online_fixed_concurrency": "concurrency",
+        "batch1_prefill_latency": "prefill_latency",
+        "min_latency_batch1": "static",
+        "prefill_only_throughput": "prefill_throughput",
+        "decode_only_throughput": "decode_throughput",
+    }.get(scenario, "")
+
+
+def _measured(row: dict[str, str]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    picks = {
+        "output_tok_s": ["output_tok_s_total"],
+        "total_tok_s": ["total_tok_s", "tok_s_unspecified"],
+        "ttft_ms": ["ttft_mean_ms", "ttft_p50_ms"],
+        "itl_ms": ["itl_mean_ms", "itl_p50_ms"],
+        "e2e_ms": ["e2e_mean_ms", "e2e_p50_ms"],
+    }
+    for metric, columns in picks.items():
+        for column in columns:
+            value = _number(row.get(column, ""))
+            if value is not None:
+                out[metric] = value
+                break
+    return out
+
+
+def parse_row(row: dict[str, str], catalog: Catalog) -> Measurement | str:
+    """Map one CSV row onto the catalog; return a reason string when it cannot be used."""
+    try:
+        model = catalog.models.get(re.sub(r"/.*$", "", row["model"]))
+        gpu = catalog.gpus.get(row["gpu"])
+    except UnknownIdError as exc:
+        return exc.message
+    mode = _mode(row["scenario"])
+    if not mode:
+        return f"scenario {row['scenario']!r} not modelled"
+    tp_text, ep_text = row["tp"], row["ep"]
+    attention_dp = "attention-dp" in tp_text.lower()
+    tp = int(_number(tp_text) or 1)
+    ep = int(_number(ep_text) or 1)
+    num_gpus = int(_number(row["num_gpus"]) or 1)
+    replicas = int(_number(row["replicas"]) or 1)
+    if attention_dp:
+        ep = tp if tp > 1 else num_gpus // replicas
+        tp = 1
+    weights = _weights(row["weight_precision"], model.native_weight_dtype)
+    osl = round(_number(row["output_len"]) or 1)
+    isl_value = _number(row["input_len"])
+    if isl_value is None:
+        benchmark = _mlperf_benchmark(row["source"])
+        if benchmark not in MLPERF_MEAN_INPUT:
+            return f"no input length for MLPerf benchmark {benchmark!r}"
+        isl_value = MLPERF_MEAN_INPUT[benchmark]
+    rate_text = row["request_rate_per_s"]
+    measurement = Measurement(
+        row_id=row["id"],
+        source_type=row["source_type"],
+        source=row["source"],
+        model_id=model.id,
+        gpu_id=gpu.id,
+        runtime_id=_runtime(row["runtime"]),
+        weights_dtype=weights,
+        kv_dtype=_kv(row["kv_cache_dtype"], weights),
+        tp=tp,
+        pp=int(_number(row["pp"]) or 1),
+        ep=ep,
+        attention_dp=attention_dp,
+        replicas=replicas,
+        num_gpus=num_gpus,
+        mode=mode,
+        isl=int(isl_value),
+        osl=osl,
+        batch=_number(row["concurrency"]) or _number(row["max_batch"])
+        if mode == "static"
+        else _number(row["concurrency"]),
+        rate_per_s=_number(rate_text) if mode == "rate" else None,
+        max_batch=int(_number(row["max_batch"]) or 0) or None,
+        requests=500 if "inf" in rate_text else None,
+        measured=_measured(row),
+        harness=row["runtime"],
+        notes=row.get("notes", ""),
+    )
+    if row["scenario"] == "batch1_prefill_latency":
+        measurement.batch = 1
+    if not measurement.measured:
+        return "no measured figure"
+    return measurement
+
+
+def _mlperf_benchmark(source: str) -> str:
+    match = re.search(r"/results/[^/]+/([^/]+)/", source)
+    return match.group(1) if match else ""
+
+
+def load_measurements(path: Path, catalog: Catalog) -> tuple[list[Measurement], list[tuple[str, str]]]:
+    """Read a calibration CSV.
+
+    :returns: the usable measurements, and ``(row id, reason)`` for rows left out.
+    :raises CalibrationFileError: when the file is missing or lacks required columns.
+    """
+    try:
+        with path.open(newline="", encoding="utf-8") as handle:
+            rows = list(csv.DictReader(handle))
+    except OSError as exc:
+        raise CalibrationFileError(f"cannot read {path}: {exc.strerror}", fix="check the path") from exc
+    required = {"id", "model", "gpu", "scenario", "tp", "num_gpus", "input_len", "output_len", "runtime"}
+    missing = required - set(rows[0] if rows else ())
+    if missing:
+        raise CalibrationFileError(
+            f"{path} lacks columns {', '.join(sorted(missing))}", fix="use the calibration.csv column layout"
+        )
+    usable, skipped = [], []
+    for row in rows:
+        parsed = parse_row(row, catalog)
+        if isinstance(parsed, str):
+            skipped.append((row["id"], parsed))
+        else:
+            usable.append(parsed)
+    return usable, skipped

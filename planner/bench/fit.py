@@ -1,0 +1,250 @@
+"""Calibrating the efficiency factors on published measurements.
+
+Factors are fitted per runtime family x GPU generation (the *class*), never per row:
+for each class, a coordinate search over MFU (prefill), MBU (decode), MFU (decode)
+and the per-step overhead minimises the median absolute log error of every figure
+its rows report. A class with fewer than ``MIN_ROWS`` rows is not fitted and falls back
+to its runtime family (``runtime x *``), then to the global fit (``* x *``). The
+residuals of each class become its error bands.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+
+from planner.bench.calibration import Measurement
+from planner.catalog import Catalog
+from planner.sizing.efficiency import lookup_chain
+from planner.sizing.estimate import predict_measurement
+from planner.sizing.performance import Efficiency
+
+MIN_ROWS = 4
+START = Efficiency(mfu_prefill=0.5, mbu_decode=0.75, mfu_decode=0.4, overhead_ms=1.0, source="start")
+BOUNDS = {
+    "mfu_prefill": (0.05, 0.95),
+    "mbu_decode": (0.2, 0.98),
+    "mfu_decode": (0.02, 0.95),
+    "overhead_ms": (0.0, 30.0),
+}
+#: Figures compared, grouped into the three bands the estimator reports.
+METRIC_GROUP = {
+    "output_tok_s": "throughput",
+    "total_tok_s": "throughput",
+    "itl_ms": "itl",
+    "e2e_ms": "itl",
+    "ttft_ms": "ttft",
+}
+
+
+@dataclass(frozen=True)
+class Residual:
+    """Measured vs predicted for one figure of one row."""
+
+    row_id: str
+    metric: str
+    measured: float
+    predicted: float
+
+    @property
+    def ratio(self) -> float:
+        """measured / predicted."""
+        return self.measured / self.predicted
+
+    @property
+    def abs_pct(self) -> float:
+        """|predicted - measured| / measured, in percent."""
+        return abs(self.predicted - self.measured) / self.measured * 100
+
+
+def residuals(
+    rows: Sequence[Measurement], catalog: Catalog, eff_of: Callable[[Measurement], Efficiency]
+) -> list[Residual]:
+    """Predict every row with its class's factors and pair each figure with the measurement."""
+    out = []
+    for m in rows:
+        predicted = predict_measurement(m, catalog, eff_of(m))
+        for metric, value in m.measured.items():
+            if metric in predicted and predicted[metric] > 0 and value > 0:
+                out.append(Residual(m.row_id, metric, value, predicted[metric]))
+    return out
+
+
+def _loss(rows: Sequence[Measurement], catalog: Catalog, eff: Efficiency) -> float:
+    errors = [abs(math.log(r.ratio)) for r in residuals(rows, catalog, lambda _m: eff)]
+    if not errors:
+        return math.inf
+    # median for robustness, a little of the mean so that no figure is ignored entirely
+    return statistics.median(errors) + 0.25 * statistics.fmean(errors)
+
+
+def fit_efficiency(rows: Sequence[Measurement], catalog: Catalog, start: Efficiency = START) -> Efficiency:
+    """Coordinate search of the four factors on log-spaced steps that shrink each pass."""
+    best, best_loss = start, _loss(rows, catalog, start)
+    for step in (1.6, 1.25, 1.1, 1.04):
+        improved = True
+        while improved:
+            improved = False
+            for name, (low, high) in BOUNDS.items():
+                for direction in (step, 1 / step):
+                    value = getattr(best, name)
+                    candidate_value = value * direction if name != "overhead_ms" else (value + 0.05) * direction - 0.05
+                    candidate_value = min(max(candidate_value, low), high)
+                    if candidate_value == value:
+                        continue
+                    candidate = replace(best, **{name: candidate_value})
+                    loss = _loss(rows, catalog, candidate)
+                    if loss < best_loss - 1e-9:
+                        best, best_loss, improved = candidate, loss, True
+    return best
+
+
+@dataclass(frozen=True)
+class ClassFit:
+    """Fitted factors of one class and the residuals they leave."""
+
+    runtime: str
+    generation: str
+    kind: str
+    efficiency: Efficiency
+    rows: int
+    residuals: list[Residual]
+
+    @property
+    def key(self) -> ClassKey:
+        """(runtime family, GPU generation, model kind)."""
+        return self.runtime, self.generation, self.kind
+
+    def band(self, group: str) -> tuple[float, float, int] | None:
+        """10th and 90th percentile of measured/predicted for one metric group."""
+        ratios = sorted(r.ratio for r in self.residuals if METRIC_GROUP[r.metric] == group)
+        if not ratios:
+            return None
+        return _quantile(ratios, 0.1), _quantile(ratios, 0.9), len(ratios)
+
+
+ClassKey = tuple[str, str, str]
+
+
+def _quantile(sorted_values: list[float], q: float) -> float:
+    if len(sorted_values) == 1:
+        return sorted_values[0]
+    position = q * (len(sorted_values) - 1)
+    low = math.floor(position)
+    high = min(low + 1, len(sorted_values) - 1)
+    return sorted_values[low] + (sorted_values[high] - sorted_values[low]) * (position - low)
+
+
+def class_key(m: Measurement, catalog: Catalog) -> ClassKey:
+    """(runtime family, GPU generation, dense or moe) of a measurement."""
+    kind = "moe" if catalog.models.get(m.model_id).moe else "dense"
+    return m.family, catalog.gpus.get(m.gpu_id).generation, kind
+
+
+def _constant(eff: Efficiency) -> Callable[[Measurement], Efficiency]:
+    """The same factors for every row."""
+    return lambda _m: eff
+
+
+def _chain(key: ClassKey) -> list[ClassKey]:
+    return lookup_chain(*key)
+
+
+def fit_classes(rows: Sequence[Measurement], catalog: Catalog) -> list[ClassFit]:
+    """Fit the global class, then each level of :func:`lookup_chain` that has enough rows.
+
+    Each class starts from its parent's factors and is fitted on its own rows only; a
+    class with the same rows as its parent is not repeated.
+    """
+    keys = {m.row_id: class_key(m, catalog) for m in rows}
+    fitted: dict[ClassKey, ClassFit] = {}
+    for level in (3, 2, 1, 0):
+        groups: dict[ClassKey, list[Measurement]] = {}
+        for m in rows:
+            groups.setdefault(_chain(keys[m.row_id])[level], []).append(m)
+        for key, members in sorted(groups.items()):
+            parent = next((fitted[k] for k in _chain(key)[1:] if k in fitted), None)
+            if key != ("*", "*", "*") and (len(members) < MIN_ROWS or (parent and parent.rows == len(members))):
+                continue
+            eff = fit_efficiency(members, catalog, parent.efficiency if parent else START)
+            fitted[key] = ClassFit(*key, eff, len(members), residuals(members, catalog, _constant(eff)))
+    return list(fitted.values())
+
+
+def efficiency_lookup(fits: Sequence[ClassFit], catalog: Catalog) -> Callable[[Measurement], Efficiency]:
+    """Return a function giving each measurement the factors of its most specific fitted class."""
+    table = {f.key: f.efficiency for f in fits}
+
+    def lookup(m: Measurement) -> Efficiency:
+        return next(table[k] for k in _chain(class_key(m, catalog)) if k in table)
+
+    return lookup
+
+
+def source_document(m: Measurement) -> str:
+    """The document a row was read from (its URL without the table or section)."""
+    return m.source.split(" ")[0]
+
+
+def cross_validate(rows: Sequence[Measurement], catalog: Catalog) -> list[Residual]:
+    """Hold out one source document at a time, fit on the rest, predict the held-out rows.
+
+    This is how the method generalises to measurements it has not seen: no row is
+    ever predicted by factors fitted on its own document.
+    """
+    out: list[Residual] = []
+    documents = sorted({source_document(m) for m in rows})
+    for document in documents:
+        held_out = [m for m in rows if source_document(m) == document]
+        training = [m for m in rows if source_document(m) != document]
+        lookup = efficiency_lookup(fit_classes(training, catalog), catalog)
+        out += residuals(held_out, catalog, lookup)
+    return out
+
+
+def class_bands(
+    fits: Sequence[ClassFit], rows: Sequence[Measurement], held_out: Sequence[Residual], catalog: Catalog
+) -> dict[ClassKey, dict[str, tuple[float, float, int]]]:
+    """Error bands per fitted class from held-out residuals of the rows that class covers.
+
+    Held-out (cross-validated) residuals, not the fit's own, so that a band says how far
+    a prediction lands from a measurement the factors never saw.
+    """
+    chains = {m.row_id: _chain(class_key(m, catalog)) for m in rows}
+    out: dict[ClassKey, dict[str, tuple[float, float, int]]] = {}
+    for fit in fits:
+        covered = [r for r in held_out if fit.key in chains[r.row_id]]
+        bands = {}
+        for group in ("throughput", "itl", "ttft"):
+            ratios = sorted(r.ratio for r in covered if METRIC_GROUP[r.metric] == group)
+            if ratios:
+                bands[group] = (round(_quantile(ratios, 0.1), 3), round(_quantile(ratios, 0.9), 3), len(ratios))
+        out[fit.key] = bands
+    return out
+
+
+def calibration_entries(
+    fits: Sequence[ClassFit], bands: dict[ClassKey, dict[str, tuple[float, float, int]]], data_label: str
+) -> list[dict[str, object]]:
+    """The efficiency catalog entries (``catalogs/efficiency/calibrated.yaml``) for a fit."""
+    entries = []
+    for fit in sorted(fits, key=lambda f: (f.key.count("*") * -1, f.key)):
+        eff = fit.efficiency
+        entries.append(
+            {
+                "id": "-".join(part if part != "*" else "any" for part in fit.key),
+                "runtime": fit.runtime,
+                "generation": fit.generation,
+                "kind": fit.kind,
+                "mfu_prefill": round(eff.mfu_prefill, 4),
+                "mbu_decode": round(eff.mbu_decode, 4),
+                "mfu_decode": round(eff.mfu_decode, 4),
+                "overhead_ms": round(eff.overhead_ms, 4),
+                "rows": fit.rows,
+                "data": data_label,
+                "bands": {group: list(band) for group, band in bands.get(fit.key, {}).items()},
+            }
+        )
+    return entries

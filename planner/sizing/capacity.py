@@ -1,0 +1,295 @@
+"""Capacity (step 6a): what fits in GPU memory, and how many sequences it holds.
+
+Per GPU of a replica: weights + activation peak + runtime reserve + KV cache must fit
+the runtime's memory budget; the KV cache left over, divided by what one sequence
+needs at the workload's p95 context, gives the concurrency the replica can hold. Every
+term is reported in GiB with the formula and inputs that produced it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from planner.sizing.deployment import Deployment
+
+GIB = 2**30
+
+
+@dataclass(frozen=True)
+class Term:
+    """One line of the memory budget: its value, formula and provenance."""
+
+    name: str
+    gib: float
+    formula: str
+    provenance: str
+
+
+@dataclass(frozen=True)
+class Capacity:
+    """Memory sizing of one replica at one context length."""
+
+    context_tokens: int
+    gpu_memory_gib: float
+    weights_gib_per_gpu: float
+    activation_gib_per_gpu: float
+    reserve_gib_per_gpu: float
+    kv_budget_gib_per_gpu: float
+    kv_bytes_per_token_per_gpu: float
+    kv_bytes_per_sequence_per_gpu: float
+    kv_block_tokens: int
+    kv_blocks_per_gpu: int
+    kv_tokens_per_replica: int
+    memory_cap: int
+    sequence_cap: int
+    max_concurrency: int
+    binding_cap: str
+    terms: list[Term] = field(default_factory=list)
+
+    @property
+    def fits(self) -> bool:
+        """True when the weights fit and at least one sequence of this context does too."""
+        return self.max_concurrency > 0
+
+
+# ------------------------------------------------------------ runtime settings
+
+
+def _sglang_chunk(gib: float) -> int:
+    return 2048 if gib < 35 else 4096 if gib < 60 else 8192 if gib < 160 else 16384
+
+
+def _sglang_graph_bs(gib: float, tp: int) -> int:
+    if gib < 20:
+        return 8
+    if gib < 35:
+        return 80 if tp >= 4 else 24
+    if gib < 60:
+        return 160 if tp >= 4 else 32
+    if gib < 160:
+        return 512 if tp >= 4 else 256
+    return 512
+
+
+def _sglang_fraction(dep: Deployment) -> float:
+    """SGLang's computed mem_fraction_static (server_args._handle_gpu_memory_settings)."""
+    gib = dep.gpu.hbm_gib
+    chunk = int(knob(dep, "batched_tokens") or _sglang_chunk(gib))
+    reserved_mib = 512 + max(chunk, 2048) * 1.5 + _sglang_graph_bs(gib, dep.tp) * 2 + dep.tp * dep.pp / 8 * 1024
+    if gib > 60:
+        reserved_mib = max(reserved_mib, 10 * 1024)
+    return round((gib * 1024 - reserved_mib) / (gib * 1024), 3)
+
+
+def _vllm_large_gpu(dep: Deployment) -> bool:
+    return dep.gpu.hbm_gib >= 70 and "a100" not in dep.gpu.id
+
+
+#: Defaults that depend on the GPU, as each engine resolves them (see the knob's
+#: `meaning` in the runtime catalog); anything else uses the catalog default.
+_DYNAMIC_DEFAULTS: dict[tuple[str, str], Callable[[Deployment], Any]] = {
+    ("vllm", "max_num_seqs"): lambda d: 1024 if _vllm_large_gpu(d) else 256,
+    ("vllm", "max_num_batched_tokens"): lambda d: 8192 if _vllm_large_gpu(d) else 2048,
+    ("sglang", "chunked_prefill_size"): lambda d: _sglang_chunk(d.gpu.hbm_gib),
+    ("sglang", "mem_fraction_static"): _sglang_fraction,
+    ("sglang", "max_running_requests"): lambda d: 4096,
+}
+
+#: Used when a runtime names no knob for a role.
+_ROLE_FALLBACKS = {"max_sequences": 256, "batched_tokens": 8192, "kv_block_tokens": 16, "max_context": None}
+
+
+def knob(dep: Deployment, role_or_name: str) -> Any:
+    """Effective value of a knob (by role or by name): plan override, engine rule, catalog default."""
+    name = dep.runtime.knob_roles.get(role_or_name, role_or_name)  # type: ignore[call-overload]
+    if name in dep.knobs:
+        return dep.knobs[name]
+    dynamic = _DYNAMIC_DEFAULTS.get((dep.runtime.id, name))
+    if dynamic is not None:
+        return dynamic(dep)
+    try:
+        default = dep.runtime.knob(name).default
+    except KeyError:
+        default = None
+    if default is None:
+        return _ROLE_FALLBACKS.get(role_or_name)
+    return default
+
+
+# --------------------------------------------------------------------- terms
+
+
+def weights_bytes_per_gpu(dep: Deployment) -> float:
+    """Weight bytes one GPU holds.
+
+    Tensor and pipeline parallelism split everything; the embedding sits on the first
+    pipeline stage and the head on the last. With attention data parallelism only the
+    experts are split (across ``ep``); attention and dense layers are replicated.
+    """
+    p = dep.params
+    experts = p.experts * dep.weight_bytes("experts")
+    dense = p.dense * dep.weight_bytes("dense")
+    embed = (p.embedding + p.head) * dep.weight_bytes("embedding")
+    if dep.attention_dp:
+        return experts / dep.ep + dense + embed
+    if dep.pp > 1:
+        embed = max(p.embedding, p.head) * dep.weight_bytes("embedding")
+    return (experts + dense) / (dep.tp * dep.pp) + embed / dep.tp
+
+
+def _layers_per_gpu(count: int, dep: Deployment) -> float:
+    return count / (1 if dep.attention_dp else dep.pp)
+
+
+def kv_bytes_per_token_layer_group(dep: Deployment) -> float:
+    """KV bytes one token adds per layer on one GPU.
+
+    MLA stores the compressed latent plus the rope key, the same on every TP rank;
+    MHA/GQA store K and V for the KV heads of this rank (a head is replicated when there
+    are fewer KV heads than TP ranks, hence the ceiling).
+    """
+    m = dep.model
+    if m.mla is not None:
+        return (m.mla.kv_lora_rank + m.mla.qk_rope_head_dim) * dep.kv_bytes
+    heads = m.num_kv_heads if dep.attention_dp else math.ceil(m.num_kv_heads / dep.tp)
+    return 2 * heads * m.head_dim * dep.kv_bytes
+
+
+def kv_bytes_per_token(dep: Deployment) -> float:
+    """KV bytes per token per GPU over all the GPU's layers (sliding windows not capped)."""
+    return _layers_per_gpu(dep.model.num_layers, dep) * kv_bytes_per_token_layer_group(dep)
+
+
+def kv_bytes_per_sequence(dep: Deployment, context: int, block: int = 1) -> float:
+    """KV bytes one sequence of ``context`` tokens holds on one GPU.
+
+    Full-attention layers keep every token (rounded up to whole KV blocks); sliding-window
+    layers keep at most ``window`` tokens.
+    """
+    per_layer = kv_bytes_per_token_layer_group(dep)
+    tokens = math.ceil(context / block) * block
+    full = _layers_per_gpu(dep.model.full_attention_layers, dep) * tokens
+    window = dep.model.sliding_window
+    sliding = _layers_per_gpu(window.layers, dep) * min(tokens, window.window) if window else 0
+    return (full + sliding) * per_layer
+
+
+def activation_bytes_per_gpu(dep: Deployment) -> float:
+    """Activation peak of the runtime's profiling step (an estimate).
+
+    ``batched_tokens`` tokens each hold the residual stream, attention projections and
+    the FFN's gate and up outputs in 16-bit; the sampler holds fp32 logits for up to
+    ``max_sequences`` rows.
+    """
+    m = dep.model
+    tokens = int(knob(dep, "batched_tokens"))
+    rows = min(tokens, int(knob(dep, "max_sequences")))
+    shard = 1 if dep.attention_dp else dep.tp
+    ffn = max(m.intermediate_size, (m.moe.expert_intermediate_size * m.moe.experts_per_token) if m.moe else 0)
+    per_token = (4 * m.hidden_size + (m.num_attention_heads + 2 * m.num_kv_heads) * m.head_dim / shard) * 2
+    per_token += 2 * ffn / shard * 2
+    return tokens * per_token + rows * m.vocab_size / shard * 4
+
+
+def kv_budget_bytes(dep: Deployment, weights: float, activation: float, reserve: float) -> tuple[float, str]:
+    """KV bytes per GPU under the runtime's own budget rule, and the formula used."""
+    total = dep.gpu.hbm_gib * GIB
+    rule = dep.runtime.kv_budget_rule
+    name = dep.runtime.kv_budget_knob
+    fraction = float(knob(dep, name))
+    if rule == "fraction_of_total":
+        explicit = dep.knobs.get("kv_cache_memory_bytes")
+        if explicit:
+            return float(explicit), "kv_cache_memory_bytes (set in the plan)"
+        return (
+            total * fraction - weights - activation - reserve,
+            f"HBM x {name} {fraction} - weights - activation - reserve",
+        )
+    if rule == "fraction_of_free_after_load":
+        return (
+            total - weights - activation - reserve
+        ) * fraction, f"(HBM - weights - activation - reserve) x {name} {fraction}"
+    return total * fraction - weights, f"HBM x {name} {fraction} - weights (activations live outside the fraction)"
+
+
+# --------------------------------------------------------------------- sizing
+
+
+def size_capacity(dep: Deployment, context: int) -> Capacity:
+    """Size one replica's memory for sequences of ``context`` tokens (input + output).
+
+    :returns: every term in GiB with its formula, the KV blocks, and the concurrency
+        the replica holds with the cap that binds: ``memory`` (KV cache), ``weights``
+        (they do not fit), ``max_num_seqs`` (the runtime's batch limit, under its own
+        name), or ``context`` (longer than the model or max_model_len allows).
+    """
+    gib = GIB
+    weights = weights_bytes_per_gpu(dep)
+    activation = activation_bytes_per_gpu(dep)
+    reserve = dep.runtime.memory_reserve_gib * gib
+    budget, rule = kv_budget_bytes(dep, weights, activation, reserve)
+    block = int(knob(dep, "kv_block_tokens") or 1)
+    per_token = kv_bytes_per_token(dep)
+    per_seq = kv_bytes_per_sequence(dep, context, block)
+    blocks = max(
+        int(budget // (block * kv_bytes_per_token_layer_group(dep) * _layers_per_gpu(dep.model.num_layers, dep))), 0
+    )
+    ranks = dep.ep if dep.attention_dp else 1
+    memory_cap = max(int(budget // per_seq), 0) * ranks if per_seq > 0 else 0
+    seq_name = dep.runtime.knob_roles.get("max_sequences", "max_num_seqs")
+    sequence_cap = int(knob(dep, "max_sequences")) * ranks
+    max_context = min(dep.model.max_context, int(knob(dep, "max_context") or dep.model.max_context))
+    weights_fit = weights + activation + reserve < dep.gpu.hbm_gib * gib and budget > 0
+    caps = [(memory_cap, "memory" if weights_fit else "weights"), (sequence_cap, seq_name)]
+    if context > max_context:
+        caps.append((0, "context"))
+    max_concurrency, binding = min(caps, key=lambda c: c[0])
+    p = dep.params
+    terms = [
+        Term("GPU memory", dep.gpu.hbm_gib, f"{dep.gpu.id} hbm_gib", "datasheet"),
+        Term(
+            "weights",
+            weights / gib,
+            f"(experts {p.experts / 1e9:.2f}B x {dep.weight_bytes('experts')} B + rest {p.dense / 1e9:.2f}B x "
+            f"{dep.weight_bytes('dense')} B) / {dep.ep if dep.attention_dp else dep.tp * dep.pp} GPUs + embeddings "
+            f"{(p.embedding + p.head) / 1e9:.2f}B x 2 B" + ("" if dep.attention_dp else f" / TP {dep.tp}"),
+            "model config x precision",
+        ),
+        Term(
+            "activation peak",
+            activation / gib,
+            f"{knob(dep, 'batched_tokens')} batched tokens x (4 x hidden + qkv + 2 x FFN)/shard x 2 B + logits",
+            "roofline estimate",
+        ),
+        Term("runtime reserve", reserve / gib, f"{dep.runtime.id} memory_reserve_gib", "catalog default"),
+        Term("KV cache budget", max(budget, 0) / gib, rule, "runtime rule"),
+        Term(
+            "KV per sequence",
+            per_seq / gib,
+            f"{context} tokens ({block}-token blocks) x {kv_bytes_per_token_layer_group(dep):.0f} B per layer-token "
+            f"x {_layers_per_gpu(dep.model.num_layers, dep):g} layers"
+            + (" (sliding layers capped)" if dep.model.sliding_window else ""),
+            "model config x KV precision",
+        ),
+    ]
+    return Capacity(
+        context_tokens=context,
+        gpu_memory_gib=dep.gpu.hbm_gib,
+        weights_gib_per_gpu=weights / gib,
+        activation_gib_per_gpu=activation / gib,
+        reserve_gib_per_gpu=reserve / gib,
+        kv_budget_gib_per_gpu=max(budget, 0) / gib,
+        kv_bytes_per_token_per_gpu=per_token,
+        kv_bytes_per_sequence_per_gpu=per_seq,
+        kv_block_tokens=block,
+        kv_blocks_per_gpu=blocks,
+        kv_tokens_per_replica=blocks * block * ranks,
+        memory_cap=memory_cap,
+        sequence_cap=sequence_cap,
+        max_concurrency=max_concurrency,
+        binding_cap=binding,
+        terms=terms,
+    )

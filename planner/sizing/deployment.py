@@ -1,0 +1,129 @@
+"""One deployment configuration: a model on a replica of GPUs under a runtime.
+
+This is the input every sizing function takes. It is a plain frozen dataclass (not a
+pydantic model) because search builds thousands of them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+from planner.specs import BYTES_PER_ELEMENT, GpuSpec, ModelSpec, RuntimeSpec
+
+#: Weight formats whose matrix multiplies run in a narrower type when the GPU has it.
+_COMPUTE_OF_WEIGHTS = {"fp8": "fp8", "int8": "int8", "fp4": "fp4", "nvfp4": "fp4", "mxfp4": "fp4"}
+
+
+@dataclass(frozen=True)
+class ParamSplit:
+    """A model's weights split by how they are stored and sharded (parameter counts)."""
+
+    embedding: int
+    head: int
+    experts: int
+    expert_each: int
+    dense: int  # attention, dense FFN, shared experts, routers, norms, vision tower
+
+    @property
+    def total(self) -> int:
+        """All weights."""
+        return self.embedding + self.head + self.experts + self.dense
+
+
+def param_split(model: ModelSpec) -> ParamSplit:
+    """Split ``model.total_params`` into embedding, head, routed experts and the rest."""
+    embedding = model.vocab_size * model.hidden_size
+    head = 0 if model.tie_word_embeddings else embedding
+    expert_each = 3 * model.hidden_size * model.moe.expert_intermediate_size if model.moe else 0
+    experts = model.moe.moe_layers * model.moe.num_experts * expert_each if model.moe else 0
+    dense = max(model.total_params - embedding - head - experts, 0)
+    return ParamSplit(embedding=embedding, head=head, experts=experts, expert_each=expert_each, dense=dense)
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """A model served on one replica: ``tp`` x ``pp`` GPUs, experts split ``ep`` ways.
+
+    With ``attention_dp`` the replica is ``ep`` GPUs that each run attention for their
+    own requests (attention weights replicated) while the experts are split across them.
+    """
+
+    model: ModelSpec
+    gpu: GpuSpec
+    runtime: RuntimeSpec
+    weights_dtype: str
+    kv_dtype: str
+    tp: int = 1
+    pp: int = 1
+    ep: int = 1
+    attention_dp: bool = False
+    knobs: dict[str, Any] = field(default_factory=dict)
+    efficiency: dict[str, float] = field(default_factory=dict)
+    inter_node_fabric: str = "infiniband"
+    inter_node_gb_s: float | None = None
+
+    def __hash__(self) -> int:
+        return hash((self.model.id, self.gpu.id, self.runtime.id, self.weights_dtype, self.kv_dtype, self.tp,
+                     self.pp, self.ep, self.attention_dp))  # fmt: skip
+
+    @property
+    def gpus(self) -> int:
+        """GPUs in one replica."""
+        return self.ep if self.attention_dp else self.tp * self.pp
+
+    @property
+    def spans_nodes(self) -> bool:
+        """True when the tensor-parallel group is larger than one node."""
+        return self.tp > self.gpu.gpus_per_node
+
+    @property
+    def label(self) -> str:
+        """Short description, e.g. 'h100-sxm x4 TP4 fp8/fp8 vllm'."""
+        par = f"DP-attn+EP{self.ep}" if self.attention_dp else f"TP{self.tp}" + (f" PP{self.pp}" if self.pp > 1 else "")
+        if self.ep > 1 and not self.attention_dp:
+            par += f" EP{self.ep}"
+        precision = f"w{self.weights_dtype}/kv{self.kv_dtype}"
+        return f"{self.model.id} on {self.gpu.id} x{self.gpus} {par} {precision} {self.runtime.id}"
+
+    @cached_property
+    def params(self) -> ParamSplit:
+        """The model's weights split by storage and sharding."""
+        return param_split(self.model)
+
+    @cached_property
+    def compute_dtype(self) -> str:
+        """The type matrix multiplies run in: the weights' narrow type if the GPU has it, else 16-bit."""
+        narrow = _COMPUTE_OF_WEIGHTS.get(self.weights_dtype)
+        if narrow and self.gpu.supports(narrow):
+            return narrow
+        return "bf16" if self.gpu.supports("bf16") else "fp16"
+
+    @cached_property
+    def peak_tflops(self) -> float:
+        """Dense peak of one GPU in the compute type (bf16 for 16-bit work)."""
+        if self.compute_dtype in ("bf16", "fp16"):
+            return self.gpu.dense_tflops.get("bf16") or self.gpu.dense_tflops["fp16"]
+        return self.gpu.dense_tflops[self.compute_dtype]  # type: ignore[index]  # compute_dtype is a ComputeDtype
+
+    def weight_bytes(self, kind: str) -> float:
+        """Bytes per parameter for ``kind`` (experts, dense, embedding).
+
+        Quantised checkpoints keep embeddings and the output head in 16-bit; a format
+        that covers only the experts (MXFP4 in gpt-oss) leaves the rest 16-bit too.
+        """
+        if kind == "embedding":
+            return 2.0
+        if (
+            kind == "dense"
+            and self.model.quantized_layers == "experts"
+            and self.weights_dtype == self.model.native_weight_dtype
+        ):
+            return 2.0
+        return BYTES_PER_ELEMENT[self.weights_dtype]
+
+    @cached_property
+    def kv_bytes(self) -> float:
+        """Bytes per KV element."""
+        return BYTES_PER_ELEMENT[self.kv_dtype]

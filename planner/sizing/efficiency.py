@@ -1,0 +1,116 @@
+"""Efficiency factors (MFU, MBU, step overhead) and the error bands that go with them.
+
+Factors live in ``catalogs/efficiency/calibrated.yaml``, one entry per runtime family x
+GPU generation x model kind (dense or moe; ``*`` for any), written by ``benchmarks/accuracy.py --fit`` from the
+published measurements in ``benchmarks/data/calibration.csv``. Each entry carries the
+residuals of the rows it was fitted on; the estimator turns them into error bands.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+from planner.catalogfiles import load_entries
+from planner.sizing.performance import Efficiency
+
+EFFICIENCY_FILE = "efficiency/calibrated.yaml"
+FACTORS = ("mfu_prefill", "mbu_decode", "mfu_decode", "overhead_ms")
+#: Plausible ranges; a plan override outside them is reported by the rules engine.
+FACTOR_RANGES = {
+    "mfu_prefill": (0.05, 0.95),
+    "mbu_decode": (0.2, 0.98),
+    "mfu_decode": (0.02, 0.95),
+    "overhead_ms": (0.0, 30.0),
+}
+
+
+@dataclass(frozen=True)
+class Band:
+    """Ratio measured / predicted at the 10th and 90th percentile of comparable rows."""
+
+    low: float
+    high: float
+    rows: int
+
+    def apply(self, value: float) -> tuple[float, float]:
+        """Return ``[low, high]`` around a predicted value."""
+        return value * self.low, value * self.high
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Factors for one class, where they came from, and their residual bands."""
+
+    runtime: str
+    generation: str
+    kind: str
+    efficiency: Efficiency
+    rows: int
+    bands: dict[str, Band] = field(default_factory=dict)
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        """(runtime family, GPU generation, model kind)."""
+        return self.runtime, self.generation, self.kind
+
+    @property
+    def label(self) -> str:
+        """e.g. 'trtllm x hopper x dense (34 rows)'."""
+        return f"{self.runtime} x {self.generation} x {self.kind} ({self.rows} rows)"
+
+
+def _calibration(entry: dict[str, Any]) -> Calibration:
+    label = f"{entry['runtime']} x {entry['generation']} x {entry['kind']}"
+    eff = Efficiency(
+        mfu_prefill=float(entry["mfu_prefill"]),
+        mbu_decode=float(entry["mbu_decode"]),
+        mfu_decode=float(entry["mfu_decode"]),
+        overhead_ms=float(entry["overhead_ms"]),
+        source=f"calibrated on {label}: {entry['rows']} published measurements ({entry['data']})",
+    )
+    bands = {metric: Band(float(b[0]), float(b[1]), int(b[2])) for metric, b in (entry.get("bands") or {}).items()}
+    return Calibration(entry["runtime"], entry["generation"], entry["kind"], eff, int(entry["rows"]), bands)
+
+
+def lookup_chain(runtime: str, generation: str, kind: str) -> list[tuple[str, str, str]]:
+    """Classes to try, most specific first: the class, its runtime family, the kind, any."""
+    return [(runtime, generation, kind), (runtime, "*", kind), ("*", "*", kind), ("*", "*", "*")]
+
+
+@cache
+def calibrations() -> tuple[Calibration, ...]:
+    """All calibrated classes from the catalog file (read once)."""
+    return tuple(_calibration(entry) for entry in load_entries(EFFICIENCY_FILE))
+
+
+def calibration_for(
+    runtime: str, generation: str, kind: str, table: tuple[Calibration, ...] | None = None
+) -> Calibration:
+    """The most specific calibrated class for a runtime, GPU generation and model kind."""
+    by_key = {c.key: c for c in (calibrations() if table is None else table)}
+    for key in lookup_chain(runtime, generation, kind):
+        if key in by_key:
+            return by_key[key]
+    raise LookupError("the efficiency catalog has no '* x * x *' entry")
+
+
+def band_for(
+    runtime: str, generation: str, kind: str, metric: str, table: tuple[Calibration, ...] | None = None
+) -> tuple[Band, str]:
+    """The error band for ``metric`` from the most specific class with at least 3 such residuals."""
+    by_key = {c.key: c for c in (calibrations() if table is None else table)}
+    for key in lookup_chain(runtime, generation, kind):
+        calibration = by_key.get(key)
+        if calibration and metric in calibration.bands and calibration.bands[metric].rows >= 3:
+            return calibration.bands[metric], calibration.label
+    return Band(0.5, 2.0, 0), "no comparable measurements: a factor of two either way"
+
+
+def with_overrides(eff: Efficiency, overrides: dict[str, float]) -> Efficiency:
+    """Apply a plan's efficiency overrides; the source then says so."""
+    if not overrides:
+        return eff
+    values = {name: float(overrides.get(name, getattr(eff, name))) for name in FACTORS}
+    return Efficiency(**values, source=f"plan override of {', '.join(sorted(overrides))} ({eff.source})")

@@ -1,0 +1,241 @@
+"""Performance (step 6b): prefill, decode and communication time of one replica.
+
+A roofline with calibrated efficiencies: prefill is compute-bound (FLOPs over the
+replica's peak times MFU), a decode step is bandwidth-bound (weights and KV read over
+HBM bandwidth times MBU) unless the batch makes it compute-bound, and tensor/expert
+parallelism add collectives over the link that joins the GPUs. Continuous batching
+is modelled as a steady cycle in which every running request decodes ``osl`` tokens
+and the engine also prefills each of them once.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from planner.sizing.capacity import knob, kv_bytes_per_sequence
+from planner.sizing.deployment import Deployment
+
+#: One-way latency of a small collective step per link kind, seconds (estimates from
+#: public NCCL/RCCL microbenchmarks; calibration absorbs the remainder in overhead).
+LINK_LATENCY_S = {
+    "nvlink3": 8e-6,
+    "nvlink4": 6e-6,
+    "nvlink5": 5e-6,
+    "nvlink-bridge": 8e-6,
+    "infinity-fabric": 10e-6,
+    "pcie4": 15e-6,
+    "pcie5": 12e-6,
+    "roce": 20e-6,
+    "ethernet": 50e-6,
+    "infiniband": 15e-6,
+}
+#: Share of a link's nominal bandwidth that collectives achieve (estimate).
+LINK_EFFICIENCY = 0.7
+#: Per-GPU network bandwidth when a plan names none: one 400 Gb/s NDR rail (50 GB/s).
+DEFAULT_INTER_NODE_GB_S = 50.0
+
+
+@dataclass(frozen=True)
+class Efficiency:
+    """Calibrated efficiency factors for one runtime family on one GPU generation."""
+
+    mfu_prefill: float
+    mbu_decode: float
+    mfu_decode: float
+    overhead_ms: float
+    source: str = "default"
+
+
+@dataclass(frozen=True)
+class Link:
+    """The slowest link a collective crosses: bandwidth per direction and latency."""
+
+    kind: str
+    gb_s: float
+    latency_s: float
+
+
+def _pcie_gb_s(gen: int) -> float:
+    """Per-direction bandwidth of a x16 PCIe link: 16 GB/s at gen 3, doubling each generation."""
+    return 4.0 * 2.0 ** (gen - 1)
+
+
+def collective_link(dep: Deployment, group: int) -> Link:
+    """The slowest link a collective over ``group`` GPUs crosses.
+
+    Inside the NVLink/xGMI domain, the GPU's interconnect; inside a node beyond it
+    (PCIe cards, bridged pairs), PCIe; beyond the node, the inter-node fabric.
+    """
+    gpu = dep.gpu
+    kind: str
+    if group <= gpu.nvlink_domain:
+        kind, gb_s = gpu.interconnect.kind, gpu.interconnect.gb_s_per_gpu
+    elif group <= gpu.gpus_per_node:
+        kind, gb_s = f"pcie{gpu.interconnect.pcie_gen}", _pcie_gb_s(gpu.interconnect.pcie_gen)
+        if gpu.interconnect.kind.startswith("pcie"):
+            gb_s = gpu.interconnect.gb_s_per_gpu
+    else:
+        kind, gb_s = dep.inter_node_fabric, dep.inter_node_gb_s or DEFAULT_INTER_NODE_GB_S
+    return Link(kind, gb_s, LINK_LATENCY_S.get(kind, 20e-6))
+
+
+def allreduce_s(dep: Deployment, message_bytes: float) -> float:
+    """One ring all-reduce of ``message_bytes`` over the TP group."""
+    tp = dep.tp
+    if tp <= 1:
+        return 0.0
+    link = collective_link(dep, tp)
+    return 2 * (tp - 1) / tp * message_bytes / (link.gb_s * 1e9 * LINK_EFFICIENCY) + 2 * link.latency_s
+
+
+def all_to_all_s(dep: Deployment, tokens: float) -> float:
+    """Expert-parallel dispatch and combine of ``tokens`` tokens across ``ep`` GPUs (one MoE layer)."""
+    ep = dep.ep
+    if ep <= 1 or dep.model.moe is None:
+        return 0.0
+    link = collective_link(dep, ep)
+    k = dep.model.moe.experts_per_token
+    # dispatch in the compute type (1 byte for fp8), combine in 16-bit
+    per_token = dep.model.hidden_size * k * (1 + 2) * (ep - 1) / ep
+    return tokens * per_token / (link.gb_s * 1e9 * LINK_EFFICIENCY) + 2 * link.latency_s
+
+
+def _compute_gpus(dep: Deployment) -> int:
+    """GPUs that share one phase's arithmetic (pipeline stages run one after another)."""
+    return dep.ep if dep.attention_dp else dep.tp
+
+
+def attention_flops_per_key(dep: Deployment) -> float:
+    """FLOPs one query token spends on one cached key in one layer (QK plus AV).
+
+    Standard attention: 2 x heads x head_dim for QK and the same for AV. MLA (as
+    served, with the up-projections absorbed) attends over the latent: QK over
+    kv_lora_rank + rope dims and AV over kv_lora_rank, for every head.
+    """
+    m = dep.model
+    if m.mla is not None:
+        return 2 * m.num_attention_heads * (2 * m.mla.kv_lora_rank + m.mla.qk_rope_head_dim)
+    return 4 * m.num_attention_heads * m.head_dim
+
+
+def _attention_flops_prefill(dep: Deployment, length: int) -> float:
+    """Causal attention FLOPs of one request of ``length`` tokens (QK and AV, all layers)."""
+    m = dep.model
+    per_head = attention_flops_per_key(dep) / 2
+    window = m.sliding_window
+    full = m.full_attention_layers * per_head * length * length
+    if not window:
+        return full
+    w = window.window
+    keys = length * length / 2 if length <= w else length * w - w * w / 2
+    return full + window.layers * 2 * per_head * keys
+
+
+def prefill_s(dep: Deployment, requests: float, length: int, eff: Efficiency) -> float:
+    """Time to prefill ``requests`` prompts of ``length`` tokens as one batch.
+
+    FLOPs = 2 x active params x tokens + causal attention; divided over the GPUs that
+    share the work at the replica's peak x MFU; plus TP all-reduces (two per layer) and
+    expert-parallel all-to-all of the tokens.
+    """
+    tokens = requests * length
+    flops = 2 * dep.model.active_params * tokens + requests * _attention_flops_prefill(dep, length)
+    compute = flops / (_compute_gpus(dep) * dep.peak_tflops * 1e12 * eff.mfu_prefill)
+    layers = dep.model.num_layers
+    comm = 2 * layers * allreduce_s(dep, tokens * dep.model.hidden_size * 2)
+    if dep.model.moe:
+        comm += dep.model.moe.moe_layers * all_to_all_s(dep, tokens / (dep.ep if dep.attention_dp else 1))
+    if dep.pp > 1:
+        link = collective_link(dep, dep.tp * dep.pp)
+        comm += (dep.pp - 1) * tokens * dep.model.hidden_size * 2 / (link.gb_s * 1e9 * LINK_EFFICIENCY)
+    return compute + comm
+
+
+def experts_touched(num_experts: int, top_k: int, tokens: float) -> float:
+    """Expected distinct experts that ``tokens`` tokens route to: E x (1 - (1 - k/E)^B)."""
+    if tokens <= 0:
+        return 0.0
+    return float(num_experts * (1 - (1 - top_k / num_experts) ** tokens))
+
+
+def decode_bytes_per_gpu(dep: Deployment, batch: float, context: int) -> float:
+    """Bytes one GPU reads in one decode step: its weights (touched experts only) and KV."""
+    p, m = dep.params, dep.model
+    shard = dep.ep if dep.attention_dp else dep.tp * dep.pp
+    dense = p.dense * dep.weight_bytes("dense") / (1 if dep.attention_dp else dep.tp * dep.pp)
+    head = p.head if p.head else p.embedding
+    dense += head * dep.weight_bytes("embedding") / (1 if dep.attention_dp else dep.tp)
+    experts = 0.0
+    if m.moe:
+        touched = experts_touched(m.moe.num_experts, m.moe.experts_per_token, batch)
+        experts = m.moe.moe_layers * touched * p.expert_each * dep.weight_bytes("experts") / shard
+    kv_per_gpu_batch = batch / dep.ep if dep.attention_dp else batch
+    kv = kv_per_gpu_batch * kv_bytes_per_sequence(dep, context)
+    return dense + experts + kv
+
+
+def decode_step_s(dep: Deployment, batch: float, context: int, eff: Efficiency) -> float:
+    """One decode step for ``batch`` sequences at ``context`` tokens of context.
+
+    The larger of memory time (bytes / (HBM bandwidth x MBU)) and compute time
+    (FLOPs / (peak x MFU)), plus collectives and the per-step scheduler overhead.
+    """
+    m = dep.model
+    memory = decode_bytes_per_gpu(dep, batch, context) / (dep.gpu.hbm_tb_s * 1e12 * eff.mbu_decode)
+    keys = m.full_attention_layers * context
+    if m.sliding_window:
+        keys += m.sliding_window.layers * min(context, m.sliding_window.window)
+    attention = attention_flops_per_key(dep) * batch * keys
+    flops = 2 * m.active_params * batch + attention
+    compute = flops / (_compute_gpus(dep) * dep.peak_tflops * 1e12 * eff.mfu_decode)
+    comm = 2 * m.num_layers * allreduce_s(dep, batch * m.hidden_size * 2)
+    if m.moe:
+        comm += m.moe.moe_layers * all_to_all_s(dep, batch / (dep.ep if dep.attention_dp else 1))
+    return max(memory, compute) + comm + eff.overhead_ms / 1000
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Latency and throughput of a replica running ``batch`` requests of isl/osl tokens."""
+
+    batch: float
+    ttft_s: float
+    itl_s: float
+    e2e_s: float
+    prefill_s: float
+    decode_step_s: float
+    cycle_s: float
+    output_tok_s: float
+    total_tok_s: float
+
+
+def steady_state(dep: Deployment, batch: float, isl: int, osl: int, eff: Efficiency) -> Timing:
+    """Continuous batching at a constant ``batch`` of running requests.
+
+    In one cycle every running request decodes ``osl`` tokens and is prefilled once, so
+    cycle = osl x decode step + prefill of ``batch`` prompts; ITL is the cycle spread
+    over the ``osl`` tokens (prefills interleave with decode steps), TTFT the prefill of
+    one prompt in chunks of the step token budget, each chunk sharing a step.
+    """
+    context = isl + max(osl, 1) // 2
+    step = decode_step_s(dep, batch, context, eff)
+    prefill_all = prefill_s(dep, batch, isl, eff)
+    cycle = max(osl - 1, 0) * step + prefill_all
+    itl = cycle / max(osl - 1, 1) if osl > 1 else step
+    itl = max(itl, step)
+    chunks = math.ceil(isl / max(int(knob(dep, "batched_tokens")), 1))
+    ttft = prefill_s(dep, 1, isl, eff) + (chunks * step if batch > 1 else step)
+    e2e = ttft + max(osl - 1, 0) * itl
+    output = batch * osl / (cycle + step)
+    return Timing(
+        batch=batch,
+        ttft_s=ttft,
+        itl_s=itl,
+        e2e_s=e2e,
+        prefill_s=prefill_all,
+        decode_step_s=step,
+        cycle_s=cycle + step,
+        output_tok_s=output,
+        total_tok_s=output * (isl + osl) / max(osl, 1),
+    )

@@ -1,0 +1,127 @@
+"""Candidate search: every GPU x precision x parallelism x runtime the plan allows.
+
+Respects what the plan pins and what each GPU and runtime support (fp8 only where the
+GPU computes fp8, fp4 only on Blackwell/MI355X, a runtime only on its vendors' GPUs),
+sizes the fleet for each candidate, keeps those that meet the SLOs on both axes, and
+ranks them by EUR per 1M tokens, then by GPU count.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from planner.catalog import Catalog
+from planner.resolve import ResolvedPlan
+from planner.sizing.deployment import Deployment
+from planner.specs import GpuSpec, ModelSpec, RuntimeSpec
+from planner.tco import eur_per_million_tokens
+from planner.traffic import FleetSizing, size_fleet
+
+TP_CHOICES = (1, 2, 4, 8, 16)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A sized candidate and its cost."""
+
+    sizing: FleetSizing
+    eur_per_m_tokens: float | None
+
+    @property
+    def sort_key(self) -> tuple[int, float, int]:
+        """Priced candidates first, cheapest first, then fewest GPUs."""
+        cost = self.eur_per_m_tokens
+        return (0 if cost is not None else 1, cost if cost is not None else 0.0, self.sizing.gpus)
+
+
+#: Precisions a GPU must compute natively to run (weight-only formats such as int4
+#: and MXFP4 dequantise on the fly and run anywhere).
+NATIVE_NEEDED = {"fp8": "fp8", "fp4": "fp4", "nvfp4": "fp4"}
+
+
+def gpu_runs(gpu: GpuSpec, dtype: str) -> bool:
+    """True when ``gpu`` can run weights or KV stored as ``dtype``."""
+    needed = NATIVE_NEEDED.get(dtype)
+    return needed is None or gpu.supports(needed)
+
+
+def weight_options(model: ModelSpec, gpu: GpuSpec, runtime: RuntimeSpec, pinned: str | None) -> list[str]:
+    """Weight precisions to try: the pinned one, else the checkpoint's and the narrower ones the GPU runs."""
+    if pinned:
+        return [pinned] if gpu_runs(gpu, pinned) else []
+    options = [model.native_weight_dtype]
+    if model.native_weight_dtype in ("bf16", "fp16") and gpu.supports("fp8"):
+        options.append("fp8")
+    if gpu.supports("fp4") and model.native_weight_dtype not in ("mxfp4", "nvfp4"):
+        options.append("nvfp4")
+    return [o for o in options if (o in runtime.weight_dtypes or o == model.native_weight_dtype) and gpu_runs(gpu, o)]
+
+
+def kv_options(gpu: GpuSpec, runtime: RuntimeSpec, pinned: str | None) -> list[str]:
+    """KV precisions to try: the pinned one, else bf16 and fp8 where the GPU and runtime have it."""
+    if pinned:
+        return [pinned] if gpu_runs(gpu, pinned) else []
+    return ["bf16"] + (["fp8"] if gpu.supports("fp8") and "fp8" in runtime.kv_dtypes else [])
+
+
+def tp_options(model: ModelSpec, gpu: GpuSpec, pinned: int | None, max_gpus: int | None) -> list[int]:
+    """Tensor-parallel sizes that divide the attention heads and stay inside one NVLink domain or node."""
+    if pinned:
+        return [pinned]
+    limit = max(gpu.gpus_per_node, gpu.nvlink_domain if gpu.nvlink_domain <= 8 else 8)
+    if max_gpus:
+        limit = min(limit, max_gpus)
+    return [tp for tp in TP_CHOICES if tp <= limit and model.num_attention_heads % tp == 0]
+
+
+def candidate_deployments(resolved: ResolvedPlan, catalog: Catalog) -> Iterator[Deployment]:
+    """Every deployment the plan allows, from the catalog."""
+    plan, model = resolved.plan, resolved.model
+    gpus = [resolved.gpu] if resolved.gpu else catalog.gpus.specs()
+    runtimes = [resolved.runtime] if resolved.runtime else catalog.runtimes.specs()
+    max_gpus = (plan.hardware.nodes or 0) * (plan.hardware.gpus_per_node or 0) or None
+    for gpu in gpus:
+        for runtime in runtimes:
+            if gpu.vendor not in runtime.vendors:
+                continue
+            for weights in weight_options(model, gpu, runtime, plan.model.weights):
+                for kv in kv_options(gpu, runtime, plan.model.kv_cache):
+                    for tp in tp_options(model, gpu, plan.runtime.tp, max_gpus):
+                        eps = [plan.runtime.ep] if plan.runtime.ep else ([1, tp] if model.moe and tp > 1 else [1])
+                        for ep in sorted(set(eps)):
+                            yield Deployment(
+                                model=model,
+                                gpu=gpu,
+                                runtime=runtime,
+                                weights_dtype=weights,
+                                kv_dtype=kv,
+                                tp=tp,
+                                pp=plan.runtime.pp or 1,
+                                ep=ep,
+                                knobs=dict(plan.runtime.knobs),
+                                efficiency={str(k): v for k, v in plan.runtime.efficiency.items()},
+                                inter_node_fabric=plan.hardware.inter_node_fabric or "infiniband",
+                                inter_node_gb_s=plan.hardware.inter_node_gb_s,
+                            )
+
+
+def search(
+    resolved: ResolvedPlan,
+    catalog: Catalog,
+    *,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[list[Candidate], int]:
+    """Size every candidate; return the feasible ones ranked, and how many were tried."""
+    deployments = list(candidate_deployments(resolved, catalog))
+    feasible = []
+    for index, dep in enumerate(deployments, start=1):
+        sizing = size_fleet(dep, resolved.plan)
+        if progress:
+            progress(index, len(deployments))
+        if not sizing.feasible:
+            continue
+        cost = eur_per_million_tokens(dep.gpu, sizing.gpus, sizing.fleet_output_tok_s)
+        feasible.append(Candidate(sizing, cost))
+    feasible.sort(key=lambda c: c.sort_key)
+    return feasible, len(deployments)

@@ -1,0 +1,113 @@
+"""`planner estimate`, `planner search` and the sizing in `planner plan`, run for real."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.conftest import PLANS, run_cli
+
+REQUIRED = {
+    "capacity": ["weights_gib_per_gpu", "kv_bytes_per_token_per_gpu", "max_concurrency", "binding_cap"],
+    "performance": ["ttft_ms", "itl_ms", "e2e_ms", "output_tok_s", "total_tok_s", "output_tok_s_per_gpu", "batch"],
+}
+
+
+def estimate_json(*args: str) -> dict:
+    result = run_cli("estimate", *args, "--json")
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_estimate_json_has_the_documented_fields() -> None:
+    data = estimate_json(
+        "--model", "llama-3.1-8b", "--gpu", "h100-sxm", "--isl", "1000", "--osl", "200", "--concurrency", "16"
+    )
+    for section, keys in REQUIRED.items():
+        for key in keys:
+            assert key in data[section], f"{section}.{key}"
+    assert data["capacity"]["kv_bytes_per_token_per_gpu"] == 131072
+    assert data["performance"]["batch"] == 16
+    assert data["performance"]["output_tok_s_band"][0] < data["performance"]["output_tok_s_band"][1]
+    assert set(data["provenance"]) >= {"efficiency", "hbm_tb_s", "model", "kv_budget"}
+
+
+def test_estimate_offline_runs_the_largest_batch() -> None:
+    data = estimate_json("--model", "llama-3.1-70b", "--gpu", "h200-sxm", "--gpus", "4", "--weights", "fp8",
+                         "--kv-dtype", "fp8", "--runtime", "trtllm", "--isl", "128", "--osl", "2048", "--offline")  # fmt: skip
+    assert data["deployment"]["tp"] == 4 and data["deployment"]["compute_dtype"] == "fp8"
+    assert data["performance"]["batch"] == data["capacity"]["max_concurrency"] > 100
+    assert data["performance"]["output_tok_s_per_gpu"] == pytest.approx(
+        data["performance"]["output_tok_s"] / 4, rel=1e-3
+    )
+
+
+def test_estimate_that_does_not_fit() -> None:
+    data = estimate_json(
+        "--model", "llama-3.1-70b", "--gpu", "h100-sxm", "--isl", "1000", "--osl", "100", "--concurrency", "1"
+    )
+    assert data["capacity"]["max_concurrency"] == 0 and data["capacity"]["binding_cap"] == "weights"
+    text = run_cli(
+        "estimate",
+        "--model",
+        "llama-3.1-70b",
+        "--gpu",
+        "h100-sxm",
+        "--isl",
+        "1000",
+        "--osl",
+        "100",
+        "--concurrency",
+        "1",
+    )
+    assert text.returncode == 0 and "not estimated" in text.stdout
+
+
+def test_estimate_text_shows_every_term() -> None:
+    out = run_cli("estimate", "--model", "deepseek-v3", "--gpu", "h200-sxm", "--tp", "8", "--isl", "2000", "--osl", "500",
+                  "--concurrency", "64", "--runtime", "sglang").stdout  # fmt: skip
+    for word in ("weights", "activation peak", "runtime reserve", "KV cache budget", "KV per sequence", "binding cap",
+                 "TTFT", "ITL", "Efficiency: calibrated"):  # fmt: skip
+        assert word in out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--model", "llama-3.1-8b", "--gpu", "a100-sxm-80gb", "--kv-dtype", "fp8"], "a100-sxm-80gb has no fp8"),
+        (["--model", "llama-3.1-8b", "--gpu", "h100-sxm", "--tp", "3"], "TP 3 does not divide 32 attention heads"),
+        (["--model", "llama-3.1-8b", "--gpu", "h100-sxm", "--gpus", "4", "--tp", "2"], "is not TP 2 x PP 1"),
+        (["--model", "llama-9", "--gpu", "h100-sxm"], "unknown model 'llama-9'"),
+    ],
+)
+def test_estimate_rejects_bad_configurations(args: list[str], message: str) -> None:
+    result = run_cli("estimate", *args, "--isl", "100", "--osl", "10", "--concurrency", "1")
+    assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_search_ranks_feasible_candidates() -> None:
+    result = run_cli("search", str(PLANS / "code-assistant.yaml"), "--top", "5", "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["feasible"] > 0 and len(data["candidates"]) <= 5
+    costs = [c["eur_per_1m_tokens"] for c in data["candidates"] if c["eur_per_1m_tokens"] is not None]
+    assert costs == sorted(costs)
+    for c in data["candidates"]:
+        assert c["dominant_constraint"] in ("memory", "latency")
+        op = c["operating_point"]["performance"]
+        assert op["ttft_ms"] <= 500 and op["itl_ms"] <= 25
+    text = run_cli("search", str(PLANS / "code-assistant.yaml")).stdout
+    assert "configurations meet the SLOs on both axes" in text and "EUR/1M tok" in text
+
+
+def test_plan_and_demo_print_the_sizing() -> None:
+    text = run_cli("demo").stdout
+    for word in ("6 Sizing", "per replica: memory holds", "dominant:", "7-8 Fleet", "N+1", "EUR per 1M"):
+        assert word in text
+    data = json.loads(run_cli("plan", str(PLANS / "reasoning-agent.yaml"), "--json").stdout)
+    chosen = data["sizing"]["chosen"]
+    assert chosen is None or chosen["spares"] == 2, "critical plans keep N+2"
+    demo = json.loads(run_cli("demo", "--json").stdout)["sizing"]["chosen"]
+    assert demo["replicas"] == demo["replicas_for_load"] + demo["spares"]
+    assert demo["provisioned_concurrency"] == pytest.approx(450)

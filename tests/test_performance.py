@@ -1,0 +1,120 @@
+"""Performance (6b): the roofline terms by hand, communication, and monotonicity."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from planner.sizing.capacity import kv_bytes_per_sequence
+from planner.sizing.deployment import Deployment
+from planner.sizing.estimate import estimate
+from planner.sizing.performance import (
+    Efficiency,
+    allreduce_s,
+    collective_link,
+    decode_bytes_per_gpu,
+    decode_step_s,
+    experts_touched,
+    prefill_s,
+    steady_state,
+)
+
+UNIT = Efficiency(mfu_prefill=1.0, mbu_decode=1.0, mfu_decode=1.0, overhead_ms=0.0)
+
+
+def dep(catalog: Any, model: str, gpu: str = "h100-sxm", **kw: Any) -> Deployment:
+    m = catalog.models.get(model)
+    kw.setdefault("weights_dtype", m.native_weight_dtype)
+    kw.setdefault("kv_dtype", "bf16")
+    return Deployment(m, catalog.gpus.get(gpu), catalog.runtimes.get(kw.pop("runtime", "vllm")), **kw)
+
+
+def test_prefill_is_flops_over_peak(catalog: Any) -> None:
+    d = dep(catalog, "llama-3.1-8b")
+    m = d.model
+    n = 2048
+    flops = 2 * m.active_params * n + 2 * 32 * 32 * 128 * n * n  # weights + causal attention
+    assert prefill_s(d, 1, n, UNIT) == pytest.approx(flops / 989e12)
+    half = Efficiency(mfu_prefill=0.5, mbu_decode=1, mfu_decode=1, overhead_ms=0)
+    assert prefill_s(d, 1, n, half) == pytest.approx(2 * flops / 989e12)
+
+
+def test_fp8_weights_use_the_fp8_peak_where_the_gpu_has_it(catalog: Any) -> None:
+    assert dep(catalog, "llama-3.1-8b", weights_dtype="fp8").peak_tflops == 1979
+    assert dep(catalog, "llama-3.1-8b", gpu="a100-sxm-80gb", weights_dtype="fp8").compute_dtype == "bf16"
+    assert dep(catalog, "gpt-oss-120b", gpu="h200-sxm").compute_dtype == "bf16", "MXFP4 on Hopper is weight-only"
+    assert dep(catalog, "gpt-oss-120b", gpu="b200").compute_dtype == "fp4"
+
+
+def test_decode_step_is_bytes_over_bandwidth_at_batch_one(catalog: Any) -> None:
+    d = dep(catalog, "llama-3.1-8b")
+    m = d.model
+    weights = (m.total_params - m.vocab_size * m.hidden_size) * 2  # the embedding lookup is not read
+    kv = kv_bytes_per_sequence(d, 1100)
+    assert decode_bytes_per_gpu(d, 1, 1100) == pytest.approx(weights + kv, rel=1e-6)
+    assert decode_step_s(d, 1, 1100, UNIT) == pytest.approx((weights + kv) / 3.35e12, rel=1e-6)
+
+
+def test_moe_reads_only_the_experts_a_batch_touches(catalog: Any) -> None:
+    assert experts_touched(8, 2, 1) == pytest.approx(2)
+    assert experts_touched(256, 8, 1) == pytest.approx(8)
+    assert experts_touched(256, 8, 10_000) == pytest.approx(256)
+    d = dep(catalog, "mixtral-8x7b", tp=2)
+    assert decode_bytes_per_gpu(d, 1, 1000) < decode_bytes_per_gpu(d, 64, 1000) / 2
+
+
+def test_allreduce_over_pcie_is_slower_than_nvlink(catalog: Any) -> None:
+    nvlink = dep(catalog, "llama-3.1-70b", gpu="h100-sxm", tp=4)
+    pcie = dep(catalog, "llama-3.1-70b", gpu="h100-pcie", tp=4)
+    message = 8192 * 2 * 4096
+    assert allreduce_s(pcie, message) > 5 * allreduce_s(nvlink, message)
+    assert collective_link(nvlink, 4).kind == "nvlink4"
+    assert collective_link(pcie, 4).kind == "pcie5"
+    across = dep(catalog, "llama-3.1-405b", gpu="h100-sxm", tp=16, inter_node_fabric="roce", inter_node_gb_s=25.0)
+    assert collective_link(across, 16).kind == "roce" and collective_link(across, 16).gb_s == 25.0
+    assert collective_link(dep(catalog, "llama-3.1-70b", gpu="gb200", tp=16), 16).kind == "nvlink5"
+
+
+def test_latency_grows_and_throughput_saturates_with_batch(catalog: Any) -> None:
+    d = dep(catalog, "llama-3.1-8b", weights_dtype="fp8", kv_dtype="fp8")
+    eff = Efficiency(0.5, 0.7, 0.4, 1.0)
+    timings = [steady_state(d, b, 1000, 200, eff) for b in (1, 4, 16, 64, 256)]
+    itls = [t.itl_s for t in timings]
+    outs = [t.output_tok_s for t in timings]
+    assert itls == sorted(itls) and outs == sorted(outs)
+    assert timings[0].e2e_s == pytest.approx(timings[0].ttft_s + 199 * timings[0].itl_s)
+
+
+def test_concurrency_beyond_capacity_queues(catalog: Any) -> None:
+    d = dep(catalog, "llama-3.1-8b", knobs={"max_num_seqs": 16})
+    held = estimate(d, 1000, 200, concurrency=16)
+    queued = estimate(d, 1000, 200, concurrency=64)
+    assert queued.timing.batch == 16 and queued.queue_s > 0
+    assert queued.ttft_ms > held.ttft_ms + 1000 * queued.queue_s * 0.99
+    assert queued.output_tok_s == pytest.approx(held.output_tok_s)
+
+
+def test_estimate_carries_provenance_and_bands(catalog: Any) -> None:
+    est = estimate(
+        dep(catalog, "llama-3.1-70b", tp=4, weights_dtype="fp8", kv_dtype="fp8", runtime="trtllm"),
+        2000,
+        500,
+        concurrency=32,
+    )
+    data = est.to_json()
+    assert "calibrated on trtllm x hopper x dense" in data["provenance"]["efficiency"]
+    assert "datasheet" in data["provenance"]["hbm_tb_s"]
+    low, high = data["performance"]["output_tok_s_band"]
+    assert 0 < low < high
+    assert "trtllm x hopper x dense" in data["provenance"]["output_tok_s_band"]
+    offline = estimate(est.deployment, 2000, 500, offline=True)
+    assert offline.timing.batch == offline.capacity.max_concurrency
+    assert offline.output_tok_s > est.output_tok_s
+
+
+def test_plan_efficiency_override_is_used_and_said(catalog: Any) -> None:
+    base = dep(catalog, "llama-3.1-8b")
+    slow = Deployment(base.model, base.gpu, base.runtime, "bf16", "bf16", efficiency={"mbu_decode": 0.3})
+    assert estimate(slow, 500, 100, concurrency=1).itl_ms > estimate(base, 500, 100, concurrency=1).itl_ms
+    assert "plan override of mbu_decode" in estimate(slow, 500, 100, concurrency=1).efficiency.source

@@ -1,0 +1,121 @@
+"""Traffic to fleet: concurrency, headroom, both axes, replicas with N+1/N+2."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pytest
+
+from planner.planfile import load_plan, parse_plan
+from planner.resolve import resolve_plan
+from planner.sizing.deployment import Deployment
+from planner.sizing.estimate import estimate
+from planner.sizing.plan_sizing import size_plan
+from planner.sizing.search import candidate_deployments, search
+from planner.traffic import size_fleet
+from tests.conftest import PLANS
+
+PLAN = """\
+schema_version: 1
+name: sizing test
+use_case: {title: t, task: chat, deployment: greenfield}
+workload: {input_tokens: {p50: 1000, p95: 2000}, output_tokens: {p50: 200, p95: 400}}
+traffic: {users: 4000, active_fraction: 0.5, duty_cycle: 0.1, growth: 0.3, burst_factor: 1.5}
+slo: {ttft_ms: 2000, itl_ms: 50, availability_pct: 99.9, critical: CRITICAL}
+model: {id: llama-3.1-70b, weights: fp8, kv_cache: fp8}
+runtime: {id: vllm, tp: 4}
+hardware: {gpu: h100-sxm}
+"""
+
+
+def deployment(catalog: Any, plan: Any) -> Deployment:
+    return next(candidate_deployments(resolve_plan(plan, catalog), catalog))
+
+
+def test_users_to_replicas_with_n_plus_one(catalog: Any) -> None:
+    plan = parse_plan(PLAN.replace("CRITICAL", "false"))
+    sizing = size_fleet(deployment(catalog, plan), plan)
+    assert sizing.peak_concurrency == pytest.approx(4000 * 0.5 * 0.1)
+    assert sizing.headroom == 0.5 and sizing.provisioned_concurrency == pytest.approx(300)
+    assert sizing.per_replica == min(sizing.capacity_cap, sizing.latency_cap)
+    assert sizing.replicas_for_load == math.ceil(300 / sizing.per_replica)
+    assert sizing.spares == 1 and sizing.replicas == sizing.replicas_for_load + 1
+    assert sizing.gpus == sizing.replicas * 4 and sizing.nodes == math.ceil(sizing.gpus / 8)
+    op = sizing.operating_point
+    assert op.ttft_ms <= 2000 and op.itl_ms <= 50, "the operating point meets the SLOs"
+
+
+def test_critical_plans_keep_two_spares(catalog: Any) -> None:
+    plan = parse_plan(PLAN.replace("CRITICAL", "true"))
+    sizing = size_fleet(deployment(catalog, plan), plan)
+    assert sizing.spares == 2
+
+
+def test_latency_cap_is_the_edge_of_the_slo(catalog: Any) -> None:
+    plan = parse_plan(PLAN.replace("CRITICAL", "false"))
+    dep = deployment(catalog, plan)
+    sizing = size_fleet(dep, plan)
+    assert sizing.dominant == "latency" and sizing.latency_cap < sizing.capacity_cap
+    assert estimate(dep, 2000, 400, concurrency=sizing.latency_cap).itl_ms <= 50
+    assert estimate(dep, 2000, 400, concurrency=sizing.latency_cap + 1).itl_ms > 50
+    assert "latency binds" in sizing.to_move
+
+
+def test_memory_dominates_on_a_small_gpu(catalog: Any) -> None:
+    text = (
+        PLAN.replace("CRITICAL", "false")
+        .replace("itl_ms: 50", "itl_ms: 5000")
+        .replace("ttft_ms: 2000", "ttft_ms: 600000")
+    )
+    text = text.replace("{id: vllm, tp: 4}", "{id: vllm, tp: 4}").replace("gpu: h100-sxm", "gpu: l40s")
+    plan = parse_plan(text.replace("p95: 2000}", "p95: 30000}"))
+    sizing = size_fleet(deployment(catalog, plan), plan)
+    assert sizing.dominant == "memory" and "KV cache per replica must grow" in sizing.to_move
+
+
+def test_requests_per_second_obeys_littles_law(catalog: Any) -> None:
+    plan = load_plan(PLANS / "code-assistant.yaml")
+    resolved = resolve_plan(plan, catalog)
+    best, _ = search(resolved, catalog)
+    sizing = best[0].sizing
+    # concurrency = rate x E2E at the load each replica carries at peak, solved to a fixed point
+    assert sizing.peak_concurrency == pytest.approx(40 * sizing.e2e_at_peak_ms / 1000, rel=0.02)
+    assert "Little's law" in sizing.concurrency_source
+
+
+def test_search_respects_pins_and_gpu_support(catalog: Any) -> None:
+    plan = load_plan(PLANS / "code-assistant.yaml")
+    resolved = resolve_plan(plan, catalog)
+    deps = list(candidate_deployments(resolved, catalog))
+    assert {d.runtime.id for d in deps} == {"sglang"}
+    assert {d.weights_dtype for d in deps} == {"fp8"} and {d.kv_dtype for d in deps} == {"fp8"}
+    assert all(d.gpu.supports("fp8") for d in deps), "fp8 pinned: only GPUs with fp8"
+    assert all(d.gpu.vendor in ("nvidia", "amd") for d in deps), "SGLang runs on NVIDIA and AMD"
+    open_plan = parse_plan(
+        PLAN.replace("CRITICAL", "false")
+        .replace(", weights: fp8, kv_cache: fp8", "")
+        .replace("runtime: {id: vllm, tp: 4}\nhardware: {gpu: h100-sxm}\n", "")
+    )
+    open_deps = list(candidate_deployments(resolve_plan(open_plan, catalog), catalog))
+    for d in open_deps:
+        if d.weights_dtype == "nvfp4":
+            assert d.gpu.generation in ("blackwell", "cdna4")
+        if "fp8" in (d.weights_dtype, d.kv_dtype):
+            assert d.gpu.generation != "ampere"
+        if d.runtime.id == "trtllm":
+            assert d.gpu.vendor == "nvidia"
+        assert d.model.num_attention_heads % d.tp == 0
+
+
+def test_search_ranks_by_cost_then_gpus(catalog: Any) -> None:
+    plan = parse_plan(
+        PLAN.replace("CRITICAL", "false").replace("runtime: {id: vllm, tp: 4}\nhardware: {gpu: h100-sxm}\n", "")
+    )
+    ranked, tried = search(resolve_plan(plan, catalog), catalog)
+    assert tried > len(ranked) > 5
+    priced = [c.eur_per_m_tokens for c in ranked if c.eur_per_m_tokens is not None]
+    assert priced == sorted(priced)
+    assert all(c.sizing.feasible for c in ranked)
+    sizing = size_plan(resolve_plan(plan, catalog), catalog)
+    assert sizing.best == ranked[0] and sizing.feasible == len(ranked)
