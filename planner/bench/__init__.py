@@ -1,0 +1,1 @@
+"""Measurement: published and measured benchmark results, and the calibration they feed."""
