@@ -4,6 +4,7 @@
     python benchmarks/accuracy.py --cv            # also hold out each source document in turn
     python benchmarks/accuracy.py --fit           # refit the factors and rewrite the catalog file
     python benchmarks/accuracy.py --data OTHER.csv  # rows the factors never saw (same columns)
+    python benchmarks/accuracy.py --cv --markdown docs/accuracy.md   # regenerate the accuracy page
 
 Prints one line per measured figure (row, model, GPU, metric, predicted, measured,
 error %), then the median absolute % error per metric group and per class.
@@ -29,6 +30,7 @@ from planner.bench.fit import (
     class_key,
     cross_validate,
     fit_classes,
+    k_fold,
     residuals,
 )
 from planner.catalog import Catalog, load_catalog
@@ -63,6 +65,88 @@ def print_rows(found: Sequence[Residual], rows: dict[str, Measurement], catalog:
         )
 
 
+def _medians(found: Sequence[Residual]) -> dict[str, tuple[int, float]]:
+    out = {}
+    for group in ("throughput", "itl", "ttft"):
+        errors = [r.abs_pct for r in found if METRIC_GROUP[r.metric] == group]
+        if errors:
+            out[group] = (len(errors), statistics.median(errors))
+    return out
+
+
+def markdown_page(
+    data: Path,
+    found: Sequence[Residual],
+    held_out: Sequence[Residual],
+    folded: Sequence[Residual],
+    rows: dict[str, Measurement],
+    skipped: Sequence[tuple[str, str]],
+    catalog: Catalog,
+) -> str:
+    """The accuracy page: method, headline errors, per class, every row, the worst rows."""
+    fitted, cv, kf = _medians(found), _medians(held_out), _medians(folded)
+    lines = [(HERE.parent / "docs" / "accuracy-method.md").read_text(encoding="utf-8").rstrip(), ""]
+    lines += [
+        "## Results",
+        "",
+        f"Data: `{data.name}`, {len(rows)} rows used, {len(skipped)} left out (listed below).",
+        "",
+    ]
+    lines += ["| metric group | figures | catalog factors | held out, 5-fold | held out by document | target |"]
+    lines += ["|---|---|---|---|---|---|"]
+    targets = {"throughput": "15%", "itl": "20%", "ttft": "20%"}
+    for group, (count, median) in fitted.items():
+        fold = f"{kf[group][1]:.1f}%" if group in kf else "-"
+        held = f"{cv[group][1]:.1f}%" if group in cv else "-"
+        lines.append(f"| {group} | {count} | {median:.1f}% | {fold} | {held} | {targets[group]} |")
+    lines += ["", "Median absolute percentage error of each figure group."]
+    lines += [
+        "",
+        "### Per class (catalog factors)",
+        "",
+        "| class | figures | throughput | ITL | TTFT |",
+        "|---|---|---|---|---|",
+    ]
+    by_class: dict[str, list[Residual]] = {}
+    for r in found:
+        by_class.setdefault(" x ".join(class_key(rows[r.row_id], catalog)), []).append(r)
+    for name, members in sorted(by_class.items()):
+        med = _medians(members)
+        cells = [f"{med[g][1]:.1f}% (n={med[g][0]})" if g in med else "-" for g in ("throughput", "itl", "ttft")]
+        lines.append(f"| {name} | {len(members)} | " + " | ".join(cells) + " |")
+    lines += ["", "### Worst figures, and what the model misses there", ""]
+    lines += [
+        "| row | model | GPU | class | metric | predicted | measured | error |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in sorted(found, key=lambda r: -r.abs_pct)[:15]:
+        m = rows[r.row_id]
+        error = (r.predicted - r.measured) / r.measured * 100
+        cls = " x ".join(class_key(m, catalog))
+        lines.append(
+            f"| {r.row_id} | {m.model_id} | {m.gpu_id} | {cls} | {r.metric} | {r.predicted:,.1f} | {r.measured:,.1f} | {error:+.0f}% |"
+        )
+    notes = HERE.parent / "docs" / "accuracy-worst.md"
+    if notes.exists():
+        lines += ["", notes.read_text(encoding="utf-8").rstrip()]
+    lines += [
+        "",
+        "### Every figure",
+        "",
+        "| row | model | GPU | metric | predicted | measured | error |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in found:
+        m = rows[r.row_id]
+        error = (r.predicted - r.measured) / r.measured * 100
+        lines.append(
+            f"| {r.row_id} | {m.model_id} | {m.gpu_id} | {r.metric} | {r.predicted:,.1f} | {r.measured:,.1f} | {error:+.0f}% |"
+        )
+    lines += ["", "### Rows left out", ""]
+    lines += [f"- row {row_id}: {reason}" for row_id, reason in skipped] or ["- none"]
+    return "\n".join(lines) + "\n"
+
+
 def main() -> int:
     """Run the accuracy report (and the fit, with --fit)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -70,6 +154,7 @@ def main() -> int:
     parser.add_argument("--fit", action="store_true", help="refit the factors and rewrite the efficiency catalog")
     parser.add_argument("--cv", action="store_true", help="leave-one-source-document-out cross-validation")
     parser.add_argument("--worst", type=int, default=15, help="list the N worst figures")
+    parser.add_argument("--markdown", type=Path, help="write the accuracy page (method and results) to this file")
     args = parser.parse_args()
     _, catalog = load_catalog()
     measurements, skipped = load_measurements(args.data, catalog)
@@ -78,8 +163,11 @@ def main() -> int:
     for row_id, reason in skipped:
         print(f"  left out row {row_id}: {reason}")
     held_out: list[Residual] = []
+    folded: list[Residual] = []
     if args.fit or args.cv:
         held_out = cross_validate(measurements, catalog)
+    if args.cv:
+        folded = k_fold(measurements, catalog)
     if args.fit:
         fits = fit_classes(measurements, catalog)
         digest = hashlib.sha256(args.data.read_bytes()).hexdigest()[:12]
@@ -102,10 +190,16 @@ def main() -> int:
     print()
     print_rows(found, rows, catalog)
     summarise("With the catalog's factors (fitted on this file):", found)
+    if folded:
+        summarise("Held out, 5-fold (each fifth of the rows predicted by factors fitted on the rest):", folded)
     if held_out:
-        summarise("Held out (each source document predicted by factors fitted on the others):", held_out)
+        summarise("Held out by document (each source document predicted by factors fitted on the others):", held_out)
     print(f"\nWorst {args.worst} figures:")
     print_rows(sorted(found, key=lambda r: -r.abs_pct)[: args.worst], rows, catalog)
+    if args.markdown:
+        page = markdown_page(args.data, found, held_out, folded, rows, skipped, catalog)
+        args.markdown.write_text(page, encoding="utf-8")
+        print(f"wrote {args.markdown}")
     return 0
 
 

@@ -15,10 +15,24 @@ from pathlib import Path
 from planner.catalog import Catalog
 from planner.errors import PlannerError, UnknownIdError
 
-#: Mean prompt length of MLPerf datasets, whose logs carry only the output mean.
-#: Figures with their sources live in ``MLPERF_INPUT_SOURCES``.
-MLPERF_MEAN_INPUT: dict[str, int] = {}
-MLPERF_INPUT_SOURCES: dict[str, str] = {}
+#: Mean prompt length (tokens) of each MLPerf Inference LLM dataset, whose result logs
+#: carry only the output mean. Three are derived (total input tokens / samples) from
+#: per-sample token counts taken from the official dataset files; the 405B figure is
+#: stated by AMD. Sources in ``MLPERF_INPUT_SOURCES``.
+MLPERF_MEAN_INPUT: dict[str, int] = {
+    "llama2-70b-99": 222,  # 5,463,976 / 24,576 samples
+    "llama2-70b-99.9": 222,
+    "mixtral-8x7b": 427,  # 6,410,905 / 15,000 samples
+    "llama3.1-8b": 871,  # 11,639,915 / 13,368 samples (CNN-DailyMail, datacenter set)
+    "llama3.1-405b": 9428,  # stated
+}
+_PSAP = "https://github.com/openshift-psap/performance-dashboard/blob"
+MLPERF_INPUT_SOURCES: dict[str, str] = {
+    "llama2-70b-99": f"{_PSAP}/7cd1065d1e2c53ee745cbda08e2a8f13a42c93bb/mlperf-data/summaries/llama2-70b-99.csv",
+    "mixtral-8x7b": f"{_PSAP}/67033baeaac181a3a35641dd2b86a7cb22d856dd/mlperf-data/summaries/mixtral-8x7b.csv",
+    "llama3.1-8b": f"{_PSAP}/b04ea53f86b6b9b2c153f143084a7818376e6f0c/mlperf-data/summaries/llama3-1-8b-datacenter.csv",
+    "llama3.1-405b": "https://rocm.blogs.amd.com/artificial-intelligence/mlperf-inference-v5.1/README.html (stated)",
+}
 
 
 @dataclass

@@ -21,7 +21,7 @@ from planner.sizing.efficiency import lookup_chain
 from planner.sizing.estimate import predict_measurement
 from planner.sizing.performance import Efficiency
 
-MIN_ROWS = 4
+MIN_ROWS = 6
 START = Efficiency(mfu_prefill=0.5, mbu_decode=0.75, mfu_decode=0.4, overhead_ms=1.0, source="start")
 BOUNDS = {
     "mfu_prefill": (0.05, 0.95),
@@ -248,3 +248,14 @@ def calibration_entries(
             }
         )
     return entries
+
+
+def k_fold(rows: Sequence[Measurement], catalog: Catalog, folds: int = 5) -> list[Residual]:
+    """Predict each fold of rows (assigned round-robin by row id) with factors fitted on the others."""
+    ordered = sorted(rows, key=lambda m: int(m.row_id) if m.row_id.isdigit() else m.row_id)
+    out: list[Residual] = []
+    for fold in range(folds):
+        held_out = ordered[fold::folds]
+        training = [m for i, m in enumerate(ordered) if i % folds != fold]
+        out += residuals(held_out, catalog, efficiency_lookup(fit_classes(training, catalog), catalog))
+    return out

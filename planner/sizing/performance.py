@@ -175,6 +175,16 @@ def decode_bytes_per_gpu(dep: Deployment, batch: float, context: int) -> float:
     return dense + experts + kv
 
 
+#: Rows (tokens) at which a decode GEMM reaches half its large-batch efficiency: tensor
+#: cores work on tiles of 64-128 rows, so a thinner GEMM leaves most of each tile idle.
+GEMM_HALF_ROWS = 64.0
+
+
+def gemm_fill(rows: float) -> float:
+    """Share of large-batch GEMM efficiency reached with ``rows`` tokens in the step."""
+    return rows / (rows + GEMM_HALF_ROWS)
+
+
 def decode_step_s(dep: Deployment, batch: float, context: int, eff: Efficiency) -> float:
     """One decode step for ``batch`` sequences at ``context`` tokens of context.
 
@@ -188,7 +198,8 @@ def decode_step_s(dep: Deployment, batch: float, context: int, eff: Efficiency) 
         keys += m.sliding_window.layers * min(context, m.sliding_window.window)
     attention = attention_flops_per_key(dep) * batch * keys
     flops = 2 * m.active_params * batch + attention
-    compute = flops / (_compute_gpus(dep) * dep.peak_tflops * 1e12 * eff.mfu_decode)
+    rows = batch / dep.ep if dep.attention_dp else batch
+    compute = flops / (_compute_gpus(dep) * dep.peak_tflops * 1e12 * eff.mfu_decode * gemm_fill(rows))
     comm = 2 * m.num_layers * allreduce_s(dep, batch * m.hidden_size * 2)
     if m.moe:
         comm += m.moe.moe_layers * all_to_all_s(dep, batch / (dep.ep if dep.attention_dp else 1))
@@ -225,7 +236,11 @@ def steady_state(dep: Deployment, batch: float, isl: int, osl: int, eff: Efficie
     itl = cycle / max(osl - 1, 1) if osl > 1 else step
     itl = max(itl, step)
     chunks = math.ceil(isl / max(int(knob(dep, "batched_tokens")), 1))
-    ttft = prefill_s(dep, 1, isl, eff) + (chunks * step if batch > 1 else step)
+    # Alone, the prefill pass yields the first token. Under load a new request waits on
+    # average half an iteration, then needs one iteration per prefill chunk, each
+    # iteration as long as the running batch's (prefill-stretched) inter-token gap.
+    own = prefill_s(dep, 1, isl, eff)
+    ttft = own + eff.overhead_ms / 1000 if batch <= 1 else own + (chunks + 0.5) * itl
     e2e = ttft + max(osl - 1, 0) * itl
     output = batch * osl / (cycle + step)
     return Timing(
