@@ -94,14 +94,9 @@ class PluginHost:
         """
         results = []
         for impl in self._impls(hook_name):
-            try:
-                result = self._call(impl, hook_name, kwargs)
-            except PlannerError:
-                raise
-            except Exception as exc:
-                self.report(impl.plugin_name, f"{hook_name}() raised {type(exc).__name__}: {exc}", exc)
-                continue
-            results.append((impl.plugin_name, result))
+            ok, result = self._guarded(impl, hook_name, kwargs)
+            if ok:
+                results.append((impl.plugin_name, result))
         return results
 
     def call_first(self, hook_name: str, **kwargs: Any) -> tuple[str, Any] | None:
@@ -112,16 +107,20 @@ class PluginHost:
         # pluggy's own order: last registered (and tryfirst) first, so a plugin
         # installed on top can take over a conversion from a built-in.
         for impl in reversed(self._impls(hook_name)):
-            try:
-                result = self._call(impl, hook_name, kwargs)
-            except PlannerError:
-                raise
-            except Exception as exc:
-                self.report(impl.plugin_name, f"{hook_name}() raised {type(exc).__name__}: {exc}", exc)
-                continue
-            if result is not None:
+            ok, result = self._guarded(impl, hook_name, kwargs)
+            if ok and result is not None:
                 return impl.plugin_name, result
         return None
+
+    def _guarded(self, impl: Any, hook_name: str, kwargs: dict[str, Any]) -> tuple[bool, Any]:
+        """Call one implementation; a user-input error propagates, anything else is reported."""
+        try:
+            return True, self._call(impl, hook_name, kwargs)
+        except PlannerError:
+            raise
+        except Exception as exc:
+            self.report(impl.plugin_name, f"{hook_name}() raised {type(exc).__name__}: {exc}", exc)
+            return False, None
 
     def _call(self, impl: Any, hook_name: str, kwargs: dict[str, Any]) -> Any:
         """Call one implementation; warnings it emits become problems of its plugin.

@@ -9,7 +9,6 @@ and the native weight dtype are computed here once for every family.
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -76,6 +75,26 @@ class ConfigReader:
             self._problem(key, f"expected a list of strings, got {value!r}", f"write `{key}` as a list of strings")
             return []
         return value
+
+    def decoder(self) -> dict[str, Any]:
+        """The fields every decoder config shares, as :class:`TransformerShape` arguments.
+
+        Reads hidden size, heads and layers first (stopping if they are bad, since the
+        defaults of the rest derive from them), then KV heads, head dim, vocabulary and
+        tied embeddings.
+        """
+        hidden, heads = self.integer("hidden_size"), self.integer("num_attention_heads")
+        layers = self.integer("num_hidden_layers")
+        self.check()
+        return {
+            "num_layers": layers,
+            "hidden": hidden,
+            "heads": heads,
+            "kv_heads": self.integer("num_key_value_heads", heads),
+            "head_dim": self.integer("head_dim", hidden // heads),
+            "vocab": self.integer("vocab_size"),
+            "tie_embeddings": self.boolean("tie_word_embeddings", False),
+        }
 
     def check(self) -> None:
         """Raise :class:`InputError` when any read found a problem."""
@@ -339,6 +358,13 @@ def build_model_spec(
     )
 
 
+def finish_spec(r: ConfigReader, shape: TransformerShape, config: dict[str, Any], family: str) -> ModelSpec:
+    """Read the context length, stop on any problem found so far, and build the spec."""
+    max_context = r.integer("max_position_embeddings")
+    r.check()
+    return build_model_spec(shape, config=config, family=family, max_context=max_context)
+
+
 def architecture_of(config: dict[str, Any]) -> str:
     """Return ``architectures[0]`` of a config, or '' when absent."""
     archs = config.get("architectures")
@@ -372,13 +398,3 @@ def read_config_file(path: Path) -> dict[str, Any]:
             raise InputError(str(sidecar), [Problem("", f"unreadable: {exc}", "fix or remove the file")]) from exc
     config["_source"] = str(path)
     return config
-
-
-def ceil_div(a: int, b: int) -> int:
-    """Integer ceiling of a / b."""
-    return -(-a // b)
-
-
-def layers_matching(pattern_len: int, num_layers: int) -> int:
-    """Count layers that are *not* every ``pattern_len``-th (Gemma's local:global pattern)."""
-    return num_layers - math.floor(num_layers / pattern_len)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from planner.catalogfiles import model_family_hooks
-from planner.modelconfig import ConfigReader, MoeShape, TransformerShape, build_model_spec
+from planner.modelconfig import ConfigReader, MoeShape, TransformerShape, finish_spec
 from planner.specs import MlaSpec, ModelSpec
 
 ARCHITECTURES = ("DeepseekV3ForCausalLM", "DeepseekV2ForCausalLM")
@@ -44,9 +44,7 @@ def convert(config: dict[str, Any]) -> ModelSpec:
             router_bias=config.get("topk_method") == "noaux_tc",
         ),
     )
-    max_context = r.integer("max_position_embeddings")
-    r.check()
-    return build_model_spec(shape, config=config, family="deepseek", max_context=max_context)
+    return finish_spec(r, shape, config, "deepseek")
 
 
 planner_models, planner_model_from_config = model_family_hooks("models/deepseek.yaml", convert, ARCHITECTURES)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from planner.catalogfiles import model_family_hooks
-from planner.modelconfig import ConfigReader, TransformerShape, build_model_spec
+from planner.modelconfig import ConfigReader, TransformerShape, finish_spec
 from planner.specs import ModelSpec
 from planner.vision import vision_tower_params
 
@@ -49,9 +49,7 @@ def convert(config: dict[str, Any]) -> ModelSpec:
         sliding_layers=local,
         extra_params=vision_tower_params(config.get("vision_config"), hidden) if nested else 0,
     )
-    max_context = r.integer("max_position_embeddings")
-    r.check()
-    return build_model_spec(shape, config=config, family="gemma", max_context=max_context)
+    return finish_spec(r, shape, config, "gemma")
 
 
 planner_models, planner_model_from_config = model_family_hooks("models/gemma.yaml", convert, ARCHITECTURES)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from planner.catalogfiles import model_family_hooks
-from planner.modelconfig import ConfigReader, MoeShape, TransformerShape, architecture_of, build_model_spec
+from planner.modelconfig import ConfigReader, MoeShape, TransformerShape, architecture_of, finish_spec
 from planner.specs import ModelSpec
 from planner.vision import vision_tower_params
 
@@ -17,62 +17,39 @@ def convert(config: dict[str, Any]) -> ModelSpec:
     if architecture_of(config).startswith("Llama4"):
         return _convert_llama4(config)
     r = ConfigReader(config, file=config.get("_source", "config.json"))
-    hidden, heads, layers = r.integer("hidden_size"), r.integer("num_attention_heads"), r.integer("num_hidden_layers")
-    r.check()
+    base = r.decoder()
     bias = r.boolean("attention_bias", False)
-    shape = TransformerShape(
-        num_layers=layers,
-        hidden=hidden,
-        heads=heads,
-        kv_heads=r.integer("num_key_value_heads", heads),
-        head_dim=r.integer("head_dim", hidden // heads),
-        vocab=r.integer("vocab_size"),
-        dense_ffn=r.integer("intermediate_size"),
-        tie_embeddings=r.boolean("tie_word_embeddings", False),
-        qkv_bias=bias,
-        o_bias=bias,
-    )
-    max_context = r.integer("max_position_embeddings")
-    r.check()
-    return build_model_spec(shape, config=config, family="llama", max_context=max_context)
+    shape = TransformerShape(**base, dense_ffn=r.integer("intermediate_size"), qkv_bias=bias, o_bias=bias)
+    return finish_spec(r, shape, config, "llama")
 
 
 def _convert_llama4(config: dict[str, Any]) -> ModelSpec:
     root = ConfigReader(config, file=config.get("_source", "config.json"))
     r = root.sub("text_config") if "text_config" in config else root
-    hidden, heads, layers = r.integer("hidden_size"), r.integer("num_attention_heads"), r.integer("num_hidden_layers")
+    base = r.decoder()
+    layers = base["num_layers"]
     step = r.integer("interleave_moe_layer_step", 1)
-    r.check()
-    moe_layers = layers // step
     chunk = r.optional_integer("attention_chunk_size")
     # Every fourth layer is a global NoPE layer; the others attend within chunks.
-    no_rope = config.get("text_config", config).get("no_rope_layers") or []
+    no_rope = r.config.get("no_rope_layers") or []
     local_layers = sum(1 for flag in no_rope if flag) if no_rope else layers - layers // 4
     expert_ffn = r.integer("intermediate_size")
     shape = TransformerShape(
-        num_layers=layers,
-        hidden=hidden,
-        heads=heads,
-        kv_heads=r.integer("num_key_value_heads", heads),
-        head_dim=r.integer("head_dim", hidden // heads),
-        vocab=r.integer("vocab_size"),
+        **base,
         dense_ffn=r.integer("intermediate_size_mlp"),
-        tie_embeddings=r.boolean("tie_word_embeddings", False),
         moe=MoeShape(
             num_experts=r.integer("num_local_experts"),
             experts_per_token=r.integer("num_experts_per_tok"),
             expert_ffn=expert_ffn,
-            moe_layers=moe_layers,
+            moe_layers=layers // max(step, 1),
             shared_experts=1,
             shared_expert_ffn=expert_ffn,
         ),
         sliding_window=chunk,
         sliding_layers=local_layers if chunk else 0,
-        extra_params=vision_tower_params(config.get("vision_config"), hidden),
+        extra_params=vision_tower_params(config.get("vision_config"), base["hidden"]),
     )
-    max_context = r.integer("max_position_embeddings")
-    r.check()
-    return build_model_spec(shape, config=config, family="llama", max_context=max_context)
+    return finish_spec(r, shape, config, "llama")
 
 
 planner_models, planner_model_from_config = model_family_hooks("models/llama.yaml", convert, ARCHITECTURES)

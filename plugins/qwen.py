@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from planner.catalogfiles import model_family_hooks
-from planner.modelconfig import ConfigReader, MoeShape, TransformerShape, architecture_of, build_model_spec
+from planner.modelconfig import ConfigReader, MoeShape, TransformerShape, architecture_of, finish_spec
 from planner.specs import ModelSpec
 
 ARCHITECTURES = ("Qwen2ForCausalLM", "Qwen2MoeForCausalLM", "Qwen3ForCausalLM", "Qwen3MoeForCausalLM")
@@ -22,8 +22,8 @@ def convert(config: dict[str, Any]) -> ModelSpec:
     """Turn a Qwen2/Qwen3 (dense or MoE) config.json into a model spec."""
     arch = architecture_of(config)
     r = ConfigReader(config, file=config.get("_source", "config.json"))
-    hidden, heads, layers = r.integer("hidden_size"), r.integer("num_attention_heads"), r.integer("num_hidden_layers")
-    r.check()
+    base = r.decoder()
+    layers = base["num_layers"]
     moe = None
     if arch in ("Qwen2MoeForCausalLM", "Qwen3MoeForCausalLM"):
         shared_ffn = r.integer("shared_expert_intermediate_size", 0, minimum=0)
@@ -38,14 +38,8 @@ def convert(config: dict[str, Any]) -> ModelSpec:
     window = r.optional_integer("sliding_window") if r.boolean("use_sliding_window", False) else None
     qwen3 = arch.startswith("Qwen3")
     shape = TransformerShape(
-        num_layers=layers,
-        hidden=hidden,
-        heads=heads,
-        kv_heads=r.integer("num_key_value_heads", heads),
-        head_dim=r.integer("head_dim", hidden // heads),
-        vocab=r.integer("vocab_size"),
+        **base,
         dense_ffn=r.integer("intermediate_size", 0, minimum=0),
-        tie_embeddings=r.boolean("tie_word_embeddings", False),
         moe=moe,
         # Qwen2 has biases on q/k/v; Qwen3 dropped them for RMS norms on q and k.
         qkv_bias=r.boolean("attention_bias", not qwen3),
@@ -53,9 +47,7 @@ def convert(config: dict[str, Any]) -> ModelSpec:
         sliding_window=window,
         sliding_layers=(layers - r.integer("max_window_layers", 0, minimum=0)) if window else 0,
     )
-    max_context = r.integer("max_position_embeddings")
-    r.check()
-    return build_model_spec(shape, config=config, family="qwen", max_context=max_context)
+    return finish_spec(r, shape, config, "qwen")
 
 
 planner_models, planner_model_from_config = model_family_hooks("models/qwen.yaml", convert, ARCHITECTURES)
