@@ -177,8 +177,10 @@ def _show_resolved(plan: Any, filename: str, args: argparse.Namespace) -> int:
     print(resolved_plan_text(resolved, filename))
     print()
     if sizing.best is None:
-        print(f"6 Sizing     none of the {sizing.tried} candidate configurations meets the SLOs on both axes")
-        print("             try `planner search` with fewer pinned choices, or relax the SLOs")
+        print(f"6 Sizing     none of the {sizing.tried} candidate configurations meets the SLOs on both axes:")
+        for line in sizing.why_none:
+            print(f"             - {line}")
+        print("             pin fewer choices (`planner search` shows what else is possible) or relax the SLOs")
         return 0
     print(fleet_text(sizing.best.sizing, sizing.best.eur_per_m_tokens))
     print(

@@ -123,19 +123,28 @@ def declared_concurrency(plan: Plan) -> tuple[float | None, str]:
     return None, ""
 
 
-def latency_cap(dep: Deployment, isl: int, osl: int, targets: SloTargets, upper: int) -> int:
-    """Largest concurrency up to ``upper`` whose estimate meets every target (0 if none).
+#: The time axis is searched up to this many concurrent requests per replica.
+LATENCY_SEARCH_LIMIT = 16384
 
-    Latency grows with the running batch, so a bisection finds the edge.
+
+def latency_cap(dep: Deployment, isl: int, osl: int, targets: SloTargets, upper: int = LATENCY_SEARCH_LIMIT) -> int:
+    """Largest concurrency (up to ``upper``) whose latency meets every target, memory aside.
+
+    The time axis on its own: the estimate runs the whole batch even where memory
+    could not hold it. Latency grows with the running batch, so a bisection finds the edge.
     """
-    if upper <= 0 or not targets.met_by(estimate(dep, isl, osl, concurrency=1)):
+
+    def meets(concurrency: int) -> bool:
+        return targets.met_by(estimate(dep, isl, osl, concurrency=concurrency, ignore_capacity=True))
+
+    if upper <= 0 or not meets(1):
         return 0
     low, high = 1, upper
-    if targets.met_by(estimate(dep, isl, osl, concurrency=high)):
+    if meets(high):
         return high
     while high - low > 1:
         middle = (low + high) // 2
-        if targets.met_by(estimate(dep, isl, osl, concurrency=middle)):
+        if meets(middle):
             low = middle
         else:
             high = middle
@@ -143,23 +152,36 @@ def latency_cap(dep: Deployment, isl: int, osl: int, targets: SloTargets, upper:
 
 
 def _what_moves_it(dominant: str, capacity: int, latency: int, dep: Deployment) -> str:
+    """Say what binds, and what would have to change to move it."""
+    limit = "the latency search limit" if latency >= LATENCY_SEARCH_LIMIT else f"{latency}"
     if dominant == "memory":
-        need = latency / max(capacity, 1)
         return (
-            f"memory binds at {capacity} sequences while latency would allow {latency}: KV cache per replica must grow "
-            f"{need:.1f}x (more HBM per GPU, higher TP, fp8 KV, or a shorter context) before latency binds"
+            f"memory binds at {capacity} sequences while latency would allow {limit}: KV cache per replica must "
+            f"grow {latency / max(capacity, 1):.1f}x (more HBM per GPU, higher TP, fp8 KV, or a shorter context) "
+            "before latency binds"
         )
     if dominant == "latency":
         return (
             f"latency binds at {latency} sequences while memory holds {capacity}: a faster step is needed "
             f"(higher TP, lower precision, a faster GPU) or looser SLOs; more memory would not help"
         )
+    if dominant == "both":
+        return f"memory and latency both bind at {capacity} sequences: moving one axis alone gains nothing"
     if dominant == "none fits":
         return (
             "no concurrency meets the SLOs on this configuration: more GPUs per replica, "
             "a faster GPU or a smaller model"
         )
-    return "both axes allow the same concurrency"
+    if dominant in ("weights", "context"):
+        return (
+            "the weights do not fit this replica: more GPUs per replica (TP/PP) or lower precision"
+            if dominant == "weights"
+            else "the p95 context is longer than the model or max_model_len allows"
+        )
+    return (
+        f"the runtime's batch limit ({dominant}) binds at {capacity} while latency would allow {limit}: "
+        f"raise {dominant} if memory allows"
+    )
 
 
 def size_fleet(dep: Deployment, plan: Plan) -> FleetSizing:
@@ -168,17 +190,20 @@ def size_fleet(dep: Deployment, plan: Plan) -> FleetSizing:
     isl, osl = w.input_tokens.worst_case, w.output_tokens.worst_case
     targets = slo_targets(plan)
     headroom = plan.traffic.headroom
-    capacity = estimate(dep, isl, osl, offline=True).capacity.max_concurrency
-    latency = latency_cap(dep, isl, osl, targets, capacity) if capacity > 0 else 0
+    memory = estimate(dep, isl, osl, offline=True).capacity
+    capacity = memory.max_concurrency
+    latency = latency_cap(dep, isl, osl, targets) if capacity > 0 else 0
     per_replica = min(capacity, latency)
     if capacity <= 0:
-        dominant = "memory"
+        dominant = "weights" if memory.binding_cap == "weights" else memory.binding_cap
     elif latency <= 0:
         dominant = "none fits"
     elif latency < capacity:
         dominant = "latency"
+    elif latency == capacity:
+        dominant = "both"
     else:
-        dominant = "memory"
+        dominant = "memory" if memory.binding_cap == "memory" else memory.binding_cap
     peak, source = declared_concurrency(plan)
     operating: Estimate | None = None
     replicas_for_load = 0

@@ -94,7 +94,7 @@ def test_search_ranks_feasible_candidates() -> None:
     costs = [c["eur_per_1m_tokens"] for c in data["candidates"] if c["eur_per_1m_tokens"] is not None]
     assert costs == sorted(costs)
     for c in data["candidates"]:
-        assert c["dominant_constraint"] in ("memory", "latency")
+        assert c["dominant_constraint"] in ("memory", "latency", "both", "max_num_seqs", "max_running_requests")
         op = c["operating_point"]["performance"]
         assert op["ttft_ms"] <= 500 and op["itl_ms"] <= 25
     text = run_cli("search", str(PLANS / "code-assistant.yaml")).stdout
@@ -111,3 +111,12 @@ def test_plan_and_demo_print_the_sizing() -> None:
     demo = json.loads(run_cli("demo", "--json").stdout)["sizing"]["chosen"]
     assert demo["replicas"] == demo["replicas_for_load"] + demo["spares"]
     assert demo["provisioned_concurrency"] == pytest.approx(450)
+
+
+def test_infeasible_plan_says_what_each_candidate_misses() -> None:
+    result = run_cli("plan", str(PLANS / "trap-multinode-tp-pcie.yaml"))
+    assert result.returncode == 0
+    assert "none of the 2 candidate configurations meets the SLOs" in result.stdout
+    assert "TTFT" in result.stdout and "> 2,000 ms" in result.stdout
+    data = json.loads(run_cli("plan", str(PLANS / "trap-multinode-tp-pcie.yaml"), "--json").stdout)
+    assert data["sizing"]["chosen"] is None and len(data["sizing"]["why_none"]) == 2

@@ -119,3 +119,25 @@ def test_search_ranks_by_cost_then_gpus(catalog: Any) -> None:
     assert all(c.sizing.feasible for c in ranked)
     sizing = size_plan(resolve_plan(plan, catalog), catalog)
     assert sizing.best == ranked[0] and sizing.feasible == len(ranked)
+
+
+def test_plan_efficiency_overrides_reach_the_sizing(catalog: Any) -> None:
+    text = PLAN.replace("CRITICAL", "false").replace(
+        "runtime: {id: vllm, tp: 4}", "runtime: {id: vllm, tp: 4, efficiency: {mbu_decode: 0.3}}"
+    )
+    slow = size_fleet(deployment(catalog, parse_plan(text)), parse_plan(text))
+    normal_plan = parse_plan(PLAN.replace("CRITICAL", "false"))
+    normal = size_fleet(deployment(catalog, normal_plan), normal_plan)
+    assert slow.latency_cap < normal.latency_cap
+    assert "plan override of mbu_decode" in slow.operating_point.efficiency.source
+
+
+def test_time_axis_is_sized_apart_from_memory(catalog: Any) -> None:
+    plan = parse_plan(
+        PLAN.replace("CRITICAL", "false")
+        .replace("itl_ms: 50", "itl_ms: 5000")
+        .replace("ttft_ms: 2000", "ttft_ms: 600000")
+    )
+    sizing = size_fleet(deployment(catalog, plan), plan)
+    assert sizing.latency_cap > sizing.capacity_cap, "latency is searched beyond what memory holds"
+    assert sizing.per_replica == sizing.capacity_cap and sizing.dominant in ("memory", "max_num_seqs")

@@ -159,19 +159,23 @@ def estimate(
     concurrency: int | None = None,
     offline: bool = False,
     calibration: Calibration | None = None,
+    ignore_capacity: bool = False,
 ) -> Estimate:
     """Estimate one replica for requests of ``isl`` input and ``osl`` output tokens.
 
     :param concurrency: requests in flight (closed loop); beyond the replica's capacity
         the rest wait in the queue, which TTFT and E2E include.
     :param offline: run the largest batch the replica holds (maximum throughput).
+    :param ignore_capacity: run all ``concurrency`` requests even beyond what memory
+        holds, to size the time axis on its own (the weights must still fit).
     """
     kind = "moe" if dep.model.moe else "dense"
     calibration = calibration or calibration_for(dep.runtime.id, dep.gpu.generation, kind)
     eff = with_overrides(calibration.efficiency, dep.efficiency)
     cap = size_capacity(dep, isl + osl)
     requested = cap.max_concurrency if offline else max(int(concurrency or 1), 1)
-    running = min(requested, cap.max_concurrency)
+    fits = cap.binding_cap not in ("weights", "context") and cap.memory_cap > 0
+    running = requested if ignore_capacity and fits else min(requested, cap.max_concurrency)
     timing = steady_state(dep, running, isl, osl, eff) if running > 0 else None
     queue = _queue_wait(timing, running, requested) if timing else 0.0
     result = Estimate(dep, isl, osl, cap, timing, None if offline else requested, queue, calibration, eff)

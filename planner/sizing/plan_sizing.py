@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from planner.catalog import Catalog
 from planner.resolve import ResolvedPlan
-from planner.sizing.search import Candidate, search
+from planner.sizing.estimate import estimate
+from planner.sizing.search import Candidate, candidate_deployments, search
+from planner.traffic import size_fleet, slo_targets
 
 ALTERNATIVES = 3
 
@@ -21,6 +23,7 @@ class PlanSizing:
     alternatives: list[Candidate]
     tried: int
     feasible: int
+    why_none: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready: the chosen fleet in full, the alternatives in brief."""
@@ -46,6 +49,7 @@ class PlanSizing:
                 else round(self.best.eur_per_m_tokens, 4),
             },
             "alternatives": [brief(c) for c in self.alternatives],
+            "why_none": self.why_none,
         }
 
 
@@ -55,5 +59,17 @@ def size_plan(
     """Search the plan's open choices and keep the cheapest fleet that meets the SLOs on both axes."""
     ranked, tried = search(resolved, catalog, progress=progress)
     if not ranked:
-        return PlanSizing(None, [], tried, 0)
+        return PlanSizing(None, [], tried, 0, why_infeasible(resolved, catalog))
     return PlanSizing(ranked[0], ranked[1 : 1 + ALTERNATIVES], tried, len(ranked))
+
+
+def why_infeasible(resolved: ResolvedPlan, catalog: Catalog, limit: int = 5) -> list[str]:
+    """One line per candidate (up to ``limit``): what it misses even at one request."""
+    lines = []
+    for dep in list(candidate_deployments(resolved, catalog))[:limit]:
+        sizing = size_fleet(dep, resolved.plan)
+        single = estimate(dep, sizing.isl, sizing.osl, concurrency=1, ignore_capacity=True)
+        misses = slo_targets(resolved.plan).misses(single) if sizing.capacity_cap > 0 else []
+        reason = "; ".join(misses) if misses else sizing.to_move
+        lines.append(f"{dep.label}: {reason}")
+    return lines
