@@ -99,6 +99,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(handler=cmd_estimate)
 
+    p = sub.add_parser("check", parents=[common], help="validate a plan against the principles and traps")
+    p.add_argument("file", type=Path, help="plan file")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(handler=cmd_check)
+
     p = sub.add_parser("search", parents=[common], help="rank the configurations that meet a plan's SLOs")
     p.add_argument("file", type=Path, help="plan file")
     p.add_argument("--top", type=int, default=10, help="how many to print (default 10)")
@@ -163,16 +168,27 @@ def cmd_plan(args: argparse.Namespace) -> int:
     return _show_resolved(plan, str(args.file), args)
 
 
+def _validate(host: Any, catalog: Any, resolved: Any, sizing: Any) -> Any:
+    from planner.validation import build_engine, validate_plan
+
+    validation = validate_plan(resolved, catalog, sizing, build_engine(host))
+    for problem in validation.problems:
+        print(f"warning: {problem}", file=sys.stderr)
+    return validation
+
+
 def _show_resolved(plan: Any, filename: str, args: argparse.Namespace) -> int:
-    from planner.render import fleet_text, resolved_plan_text
+    from planner.render import findings_text, fleet_text, resolved_plan_text
     from planner.resolve import resolve_plan
     from planner.sizing.plan_sizing import size_plan
 
-    _, catalog = _load(args)
+    host, catalog = _load(args)
     resolved = resolve_plan(plan, catalog, filename)
     sizing = size_plan(resolved, catalog, progress=_progress_bar(args))
+    validation = _validate(host, catalog, resolved, sizing)
     if args.json:
-        _print_json({**resolved.to_json(), "sizing": sizing.to_json()})
+        findings = [f.model_dump(mode="json") for f in validation.findings]
+        _print_json({**resolved.to_json(), "sizing": sizing.to_json(), "findings": findings})
         return 0
     print(resolved_plan_text(resolved, filename))
     print()
@@ -181,13 +197,38 @@ def _show_resolved(plan: Any, filename: str, args: argparse.Namespace) -> int:
         for line in sizing.why_none:
             print(f"             - {line}")
         print("             pin fewer choices (`planner search` shows what else is possible) or relax the SLOs")
-        return 0
-    print(fleet_text(sizing.best.sizing, sizing.best.eur_per_m_tokens))
-    print(
-        f"             chosen as the cheapest of {sizing.feasible} feasible configurations out of {sizing.tried};"
-        " `planner search` lists them"
-    )
+    else:
+        print(fleet_text(sizing.best.sizing, sizing.best.eur_per_m_tokens))
+        print(
+            f"             chosen as the cheapest of {sizing.feasible} feasible configurations out of {sizing.tried};"
+            " `planner search` lists them"
+        )
+    print()
+    print(findings_text(validation))
     return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """``planner check PLAN``: findings by severity; exit 1 when any is an error (a review gate)."""
+    from planner.planfile import load_plan
+    from planner.render import findings_text
+    from planner.resolve import resolve_plan
+    from planner.sizing.plan_sizing import size_plan
+
+    host, catalog = _load(args)
+    resolved = resolve_plan(load_plan(args.file), catalog, str(args.file))
+    validation = _validate(host, catalog, resolved, size_plan(resolved, catalog))
+    if args.json:
+        _print_json(
+            {
+                "errors": sum(f.severity == "error" for f in validation.findings),
+                "findings": [f.model_dump(mode="json") for f in validation.findings],
+                "rule_problems": [str(p) for p in validation.problems],
+            }
+        )
+    else:
+        print(findings_text(validation))
+    return 1 if validation.has_errors else 0
 
 
 def _progress_bar(args: argparse.Namespace) -> Callable[[int, int], None] | None:

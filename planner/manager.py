@@ -43,6 +43,7 @@ BUILTIN_PLUGINS: dict[str, str] = {
     "trtllm": "planner.plugins.trtllm",
     "serving_stacks": "planner.plugins.serving_stacks",
     "user_catalog": "planner.plugins.user_catalog",
+    "principles": "planner.plugins.principles",
 }
 
 

@@ -55,6 +55,8 @@ class UseCase(_Strict):
     hosting: Literal["on-prem", "cloud", "hybrid", "edge"] = "on-prem"
     data_residency: str = Field(default="", description="Where data must stay, e.g. 'own data centre'.")
     success_criteria: list[str] = Field(default_factory=list, description="How the business measures success.")
+    commercial_use: bool = Field(default=True, description="Serves a business (licences may forbid this).")
+    monthly_active_users: int | None = Field(default=None, ge=0, description="For licences with a user cap.")
 
 
 # ------------------------------------------------------------- 2 Workload profile
@@ -153,6 +155,9 @@ class TrafficProfile(_Strict):
         default=None, ge=1, le=100, description="Short bursts above peak, as a factor (1.5 = 50% above)."
     )
     horizon_months: int = Field(default=12, ge=1, le=120, description="Planning horizon the growth applies to.")
+    provisioning_headroom: float | None = Field(
+        default=None, ge=0, le=10, description="Explicit headroom (0.5 = 50%); default max(growth, burst - 1)."
+    )
 
     @field_validator("growth")
     @classmethod
@@ -185,9 +190,14 @@ class TrafficProfile(_Strict):
         return self
 
     @property
-    def headroom(self) -> float:
-        """Explicit provisioning headroom: max(growth, burst above peak); 0 when neither is given."""
+    def required_headroom(self) -> float:
+        """The headroom the method asks for: max(growth, burst above peak); 0 when neither is given."""
         return max(self.growth or 0.0, (self.burst_factor or 1.0) - 1.0)
+
+    @property
+    def headroom(self) -> float:
+        """Provisioning headroom used: the explicit one, else the required one."""
+        return self.provisioning_headroom if self.provisioning_headroom is not None else self.required_headroom
 
 
 # ------------------------------------------------------------------------ 4 SLO
@@ -305,6 +315,16 @@ class ExitPlan(_Strict):
     notes: str = ""
 
 
+class Baseline(_Strict):
+    """Step 10: what a benchmark measured on the deployed stack."""
+
+    cr_closed_concurrency: int | None = Field(default=None, ge=1, description="Closed-loop envelope, requests.")
+    cr_closed_output_tok_s: float | None = Field(default=None, gt=0, description="Output tok/s at Cr_closed.")
+    cr_open_requests_per_s: float | None = Field(default=None, gt=0, description="Open-loop envelope, requests/s.")
+    measured_on: str = Field(default="", description="When and on what it was measured.")
+    tool: str = Field(default="", description="Benchmark tool, e.g. guidellm, vllm bench serve, aiperf.")
+
+
 class Plan(_Strict):
     """A whole plan file: steps 1-9 of the method."""
 
@@ -320,6 +340,7 @@ class Plan(_Strict):
     hardware: HardwareChoice = Field(default_factory=HardwareChoice)
     serving_stack: ServingStackChoice = Field(default_factory=ServingStackChoice)
     exit_plan: ExitPlan | None = None
+    baseline: Baseline | None = None
 
 
 def plan_json_schema() -> dict[str, object]:

@@ -395,3 +395,19 @@ def candidates_table(candidates: Sequence[Any], limit: int) -> str:
     headers = ("#", "gpu", "runtime", "weights/KV", "parallel", "per replica", "dominant", "replicas", "GPUs",
                "EUR/1M tok", "TTFT ms", "ITL ms")  # fmt: skip
     return table(headers, rows)
+
+
+def findings_text(validation: Any) -> str:
+    """Render findings grouped by severity, each with its remedy and evidence."""
+    groups = validation.by_severity()
+    counts = ", ".join(f"{len(items)} {name}{'s' if len(items) != 1 else ''}" for name, items in groups.items())
+    lines = [f"Checks: {counts}"]
+    for severity, items in groups.items():
+        for f in items:
+            lines.append(f"  {severity.upper():7s} {f.rule_id}  [{f.principle}]")
+            lines.append(f"          {f.message}")
+            lines.append(f"          fix: {f.remedy}")
+            if f.evidence:
+                evidence = ", ".join(f"{k}={v}" for k, v in f.evidence.items())
+                lines.append(f"          evidence: {evidence}")
+    return "\n".join(lines)

@@ -104,6 +104,24 @@ class FleetSizing:
         }
 
 
+def _tokens_at(dist: Any, percentile: float) -> tuple[int, int]:
+    """(tokens, percentile used): p99 for SLOs above p95 when given, else p95, else the largest figure."""
+    if percentile > 95 and dist.p99 is not None:
+        return dist.p99, 99
+    if dist.p95 is not None:
+        return dist.p95, 95
+    if dist.p99 is not None:
+        return dist.p99, 99
+    return dist.worst_case, 50
+
+
+def sizing_shape(plan: Plan) -> tuple[int, int, int]:
+    """Input and output tokens the sizing uses, and the lowest percentile behind them."""
+    isl, p_in = _tokens_at(plan.workload.input_tokens, plan.slo.percentile)
+    osl, p_out = _tokens_at(plan.workload.output_tokens, plan.slo.percentile)
+    return isl, osl, min(p_in, p_out)
+
+
 def slo_targets(plan: Plan) -> SloTargets:
     """The plan's latency targets."""
     return SloTargets(plan.slo.ttft_ms, plan.slo.itl_ms, plan.slo.e2e_ms)
@@ -186,8 +204,7 @@ def _what_moves_it(dominant: str, capacity: int, latency: int, dep: Deployment) 
 
 def size_fleet(dep: Deployment, plan: Plan) -> FleetSizing:
     """Size the fleet for ``plan`` on ``dep``: per-replica concurrency on both axes, replicas, GPUs, nodes."""
-    w = plan.workload
-    isl, osl = w.input_tokens.worst_case, w.output_tokens.worst_case
+    isl, osl, _ = sizing_shape(plan)
     targets = slo_targets(plan)
     headroom = plan.traffic.headroom
     memory = estimate(dep, isl, osl, offline=True).capacity

@@ -1,0 +1,343 @@
+"""Facts: a sized plan flattened into the records the rules engine reasons over.
+
+Each fact is a flat dict with ``kind`` and ``id``; numbers are plain floats or ints and
+comparisons that need two fields are precomputed here (``headroom_gap``,
+``ttft_margin_ms``), so rule conditions stay simple patterns. A rule pack author can
+rely on the kinds and fields documented in ``docs/rules.md``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from planner.catalog import Catalog
+from planner.resolve import ResolvedPlan
+from planner.sizing.capacity import size_capacity
+from planner.sizing.deployment import Deployment
+from planner.sizing.efficiency import FACTOR_RANGES
+from planner.sizing.estimate import estimate
+from planner.sizing.plan_sizing import PlanSizing
+from planner.sizing.search import candidate_deployments, gpu_runs
+from planner.traffic import FleetSizing, size_fleet, sizing_shape
+
+Fact = dict[str, Any]
+
+#: Licences known to forbid commercial use, and user caps of licences that have one
+#: (Llama 2/3.x/4 community licences: 700 million monthly active users).
+NON_COMMERCIAL_LICENCES = ("cc-by-nc-4.0", "cc-by-nc-sa-4.0", "cc-by-nc-nd-4.0", "research-only", "non-commercial")
+USER_CAPS = {"llama2": 700_000_000, "llama3": 700_000_000, "llama3.1": 700_000_000, "llama3.2": 700_000_000,
+             "llama3.3": 700_000_000, "llama4": 700_000_000}  # fmt: skip
+#: KV transports that move the cache over RDMA (NIXL picks UCX/RDMA under the hood).
+RDMA_TRANSPORTS = ("rdma", "nixl", "ucx", "mooncake", "nvlink")
+
+
+def _fact(kind: str, **fields: Any) -> Fact:
+    return {"kind": kind, "id": kind, **{k: _plain(v) for k, v in fields.items()}}
+
+
+def _plain(value: Any) -> Any:
+    """The rules engine stores JSON: no None (use -1 / ''), floats rounded for stable text."""
+    if value is None:
+        return -1
+    if isinstance(value, float):
+        return round(value, 6)
+    return value
+
+
+def evaluated_deployment(
+    resolved: ResolvedPlan, catalog: Catalog, sizing: PlanSizing
+) -> tuple[Deployment | None, FleetSizing | None]:
+    """The deployment the facts describe: the chosen one, else the first the plan allows."""
+    if sizing.best is not None:
+        return sizing.best.sizing.deployment, sizing.best.sizing
+    first = next(iter(candidate_deployments(resolved, catalog)), None)
+    return first, (size_fleet(first, resolved.plan) if first else None)
+
+
+def plan_facts(resolved: ResolvedPlan, catalog: Catalog, sizing: PlanSizing) -> list[Fact]:
+    """Build every fact for one sized plan."""
+    plan = resolved.plan
+    dep, fleet = evaluated_deployment(resolved, catalog, sizing)
+    facts = [
+        _workload(resolved),
+        _traffic(resolved),
+        _slo(resolved),
+        _observability(resolved),
+        _baseline(resolved),
+        _exit(resolved),
+        _licence(resolved),
+        _precision(resolved),
+        _parallelism(resolved, dep, fleet),
+        _disaggregation(resolved),
+        _cost(resolved, sizing),
+    ]
+    if dep is not None and fleet is not None:
+        facts += [_fleet(resolved, dep, fleet), _prediction(resolved, dep, fleet), _knobs(resolved, dep)]
+    facts += _efficiency_overrides(resolved)
+    if plan.hardware.gpu and sizing.best is not None:
+        facts.append(_cheaper_class(resolved, catalog, sizing))
+    return facts
+
+
+def _workload(r: ResolvedPlan) -> Fact:
+    w, slo = r.plan.workload, r.plan.slo
+    _, _, used = sizing_shape(r.plan)
+    only_averages = not w.has_percentiles
+    return _fact(
+        "workload",
+        has_p95=w.has_percentiles,
+        only_averages=only_averages,
+        sizing_percentile=used,
+        slo_percentile=float(slo.percentile),
+        percentile_gap=float(slo.percentile) - used,
+        context_p95=w.context_p95_tokens,
+    )
+
+
+def _traffic(r: ResolvedPlan) -> Fact:
+    t = r.plan.traffic
+    return _fact(
+        "traffic",
+        headroom=t.headroom,
+        required_headroom=t.required_headroom,
+        headroom_gap=t.required_headroom - t.headroom,
+        explicit_headroom=t.provisioning_headroom is not None,
+        growth=t.growth if t.growth is not None else 0.0,
+        burst_factor=t.burst_factor if t.burst_factor is not None else 1.0,
+    )
+
+
+def _slo(r: ResolvedPlan) -> Fact:
+    s = r.plan.slo
+    return _fact(
+        "slo",
+        availability_pct=s.availability_pct,
+        critical=s.critical,
+        scenario=s.effective_scenario,
+        spares_needed=s.spare_failure_domains,
+        bounds_latency=s.ttft_ms is not None or s.itl_ms is not None,
+    )
+
+
+def _observability(r: ResolvedPlan) -> Fact:
+    o = r.plan.serving_stack.observability
+    stack_metrics = r.stack.metrics_endpoint if r.stack else ""
+    return _fact(
+        "observability",
+        metrics_endpoint=bool(o and o.metrics_endpoint),
+        dashboards=bool(o and o.dashboards),
+        alerts=bool(o and o.alerts),
+        stack_metrics=stack_metrics or "none chosen",
+    )
+
+
+def _baseline(r: ResolvedPlan) -> Fact:
+    b = r.plan.baseline
+    scenario = r.plan.slo.effective_scenario
+    to_run = {
+        "latency-first": "an open-loop sweep (Poisson arrivals) for Cr_open, queue included in E2E",
+        "throughput-first": "a closed-loop concurrency sweep for Cr_closed",
+        "full-envelope": "both a closed-loop sweep (Cr_closed) and an open-loop sweep (Cr_open)",
+    }[scenario]
+    return _fact(
+        "baseline",
+        measured=b is not None and (b.cr_closed_output_tok_s is not None or b.cr_open_requests_per_s is not None),
+        scenario=scenario,
+        benchmark=to_run,
+    )
+
+
+def _exit(r: ResolvedPlan) -> Fact:
+    e = r.plan.exit_plan
+    recorded = e is not None and bool(e.alternative_models or e.alternative_runtimes or e.alternative_hardware)
+    return _fact("exit", recorded=recorded)
+
+
+def _licence(r: ResolvedPlan) -> Fact:
+    licence = r.model.license.lower()
+    cap = USER_CAPS.get(licence, -1)
+    users = r.plan.use_case.monthly_active_users
+    forbids = licence in NON_COMMERCIAL_LICENCES and r.plan.use_case.commercial_use
+    over_cap = cap > 0 and users is not None and users > cap
+    return _fact(
+        "licence",
+        model=r.model.id,
+        license=licence,
+        commercial_use=r.plan.use_case.commercial_use,
+        forbids_use=forbids or over_cap,
+        reason=("the licence forbids commercial use" if forbids else f"more than {cap:,} monthly active users")
+        if (forbids or over_cap)
+        else "",
+        unknown=licence in ("unknown", ""),
+    )
+
+
+def _precision(r: ResolvedPlan) -> Fact:
+    gpu = r.gpu
+    weights, kv = r.weights_dtype, r.kv_dtype
+    return _fact(
+        "precision",
+        gpu=gpu.id if gpu else "open",
+        generation=gpu.generation if gpu else "open",
+        weights=weights,
+        kv=kv,
+        weights_unsupported=bool(gpu and r.plan.model.weights and not gpu_runs(gpu, weights)),
+        kv_unsupported=bool(gpu and r.plan.model.kv_cache and not gpu_runs(gpu, kv)),
+    )
+
+
+def _parallelism(r: ResolvedPlan, dep: Deployment | None, fleet: FleetSizing | None) -> Fact:
+    rt, m = r.plan.runtime, r.model
+    tp, ep, pp = rt.tp or (dep.tp if dep else 1), rt.ep or (dep.ep if dep else 1), rt.pp or 1
+    experts = m.moe.num_experts if m.moe else 0
+    gpu = r.gpu or (dep.gpu if dep else None)
+    per_node = r.plan.hardware.gpus_per_node or (gpu.gpus_per_node if gpu else 8)
+    domain = gpu.nvlink_domain if gpu else 1
+    return _fact(
+        "parallelism",
+        tp=tp,
+        pp=pp,
+        ep=ep,
+        heads=m.num_attention_heads,
+        tp_divides_heads=m.num_attention_heads % tp == 0,
+        experts=experts,
+        ep_divides_experts=experts == 0 or experts % ep == 0,
+        gpus_per_node=per_node,
+        nvlink_domain=domain,
+        tp_spans_nodes=tp > per_node,
+        tp_outside_nvlink=tp > per_node and tp > domain,
+        inter_node_fabric=r.plan.hardware.inter_node_fabric or "unspecified",
+        per_replica=fleet.per_replica if fleet else -1,
+        pp_underfilled=pp > 1 and fleet is not None and fleet.per_replica < 2 * pp,
+    )
+
+
+def _disaggregation(r: ResolvedPlan) -> Fact:
+    s = r.plan.serving_stack
+    transport = s.kv_transport or (r.stack.kv_transfer[0] if r.stack and r.stack.kv_transfer else "unspecified")
+    return _fact(
+        "disaggregation",
+        disaggregated=bool(s.disaggregated),
+        kv_transport=transport,
+        rdma=transport in RDMA_TRANSPORTS,
+        stack=r.stack.id if r.stack else "open",
+        stack_supports=bool(r.stack and r.stack.disaggregated_prefill_decode),
+    )
+
+
+def _cost(r: ResolvedPlan, sizing: PlanSizing) -> Fact:
+    b = r.plan.baseline
+    measured = b is not None and b.cr_closed_output_tok_s is not None
+    cost = sizing.best.eur_per_m_tokens if sizing.best else None
+    return _fact(
+        "cost", basis="measured Cr_closed" if measured else "estimated", measured=measured, eur_per_1m_tokens=cost
+    )
+
+
+def _fleet(r: ResolvedPlan, dep: Deployment, fleet: FleetSizing) -> Fact:
+    hw, slo = r.plan.hardware, r.plan.slo
+    spares = slo.spare_failure_domains
+    available = -1
+    if hw.nodes:
+        per_node = hw.gpus_per_node or dep.gpu.gpus_per_node
+        available = hw.nodes * per_node // dep.gpus
+    surviving = available - spares if available >= 0 else fleet.replicas - spares
+    capacity = size_capacity(dep, fleet.isl + fleet.osl)
+    return _fact(
+        "fleet",
+        deployment=dep.label,
+        replicas=fleet.replicas,
+        replicas_for_load=fleet.replicas_for_load,
+        spares=fleet.spares,
+        spares_needed=spares,
+        available_replicas=available,
+        surviving_replicas=surviving,
+        shortfall=fleet.replicas_for_load - surviving,
+        nodes=hw.nodes or fleet.nodes,
+        placement=hw.placement or ("one-node" if fleet.nodes <= 1 else "unspecified"),
+        one_failure_domain=(hw.placement == "one-node") or (fleet.nodes <= 1 and fleet.replicas > 1),
+        availability_pct=slo.availability_pct,
+        per_replica=fleet.per_replica,
+        capacity_cap=fleet.capacity_cap,
+        latency_cap=fleet.latency_cap,
+        dominant=fleet.dominant,
+        axes_differ=fleet.capacity_cap != fleet.latency_cap,
+        weights_fit=capacity.binding_cap != "weights",
+        weights_gib_per_gpu=capacity.weights_gib_per_gpu,
+        hbm_gib=dep.gpu.hbm_gib,
+        feasible=fleet.feasible,
+    )
+
+
+def _prediction(r: ResolvedPlan, dep: Deployment, fleet: FleetSizing) -> Fact:
+    slo = r.plan.slo
+    op = fleet.operating_point or estimate(dep, fleet.isl, fleet.osl, concurrency=1, ignore_capacity=True)
+    fields: dict[str, Any] = {"percentile": slo.percentile, "concurrency": op.timing.batch if op.timing else 0}
+    for name, target, value in (
+        ("ttft", slo.ttft_ms, op.ttft_ms),
+        ("itl", slo.itl_ms, op.itl_ms),
+        ("e2e", slo.e2e_ms, op.e2e_ms),
+    ):
+        high = op.bands.get(f"{name}_ms", (value, value))[1]
+        fields |= {
+            f"{name}_ms": value if value != float("inf") else 1e12,
+            f"{name}_target_ms": target if target is not None else -1,
+            f"{name}_margin_ms": (value - target) if target is not None and value != float("inf") else -1e12,
+            f"{name}_band_high_ms": high if high != float("inf") else 1e12,
+        }
+    return _fact("prediction", **fields)
+
+
+def _knobs(r: ResolvedPlan, dep: Deployment) -> Fact:
+    knobs, roles = r.plan.runtime.knobs, dep.runtime.knob_roles
+    context = r.plan.workload.context_p95_tokens
+    max_len = knobs.get(roles.get("max_context", "max_model_len"))
+    seqs = knobs.get(roles.get("max_sequences", "max_num_seqs"))
+    kv_knob = next((str(v) for k, v in knobs.items() if k in ("kv_cache_dtype", "kv_cache_config.dtype")), "")
+    holds = size_capacity(dep, context).memory_cap
+    plan_kv = r.kv_dtype
+    return _fact(
+        "runtime_knobs",
+        runtime=dep.runtime.id,
+        context_p95=context,
+        max_model_len=int(max_len) if isinstance(max_len, int | float) else -1,
+        max_model_len_short=isinstance(max_len, int | float) and max_len < context,
+        max_num_seqs=int(seqs) if isinstance(seqs, int | float) else -1,
+        kv_holds=holds,
+        seqs_exceed_kv=isinstance(seqs, int | float) and seqs > holds,
+        kv_cache_dtype=kv_knob or "auto",
+        plan_kv=plan_kv,
+        kv_mismatch=bool(kv_knob) and kv_knob not in ("auto",) and not kv_knob.startswith(plan_kv),
+    )
+
+
+def _efficiency_overrides(r: ResolvedPlan) -> list[Fact]:
+    facts = []
+    for name, value in r.plan.runtime.efficiency.items():
+        low, high = FACTOR_RANGES[name]
+        fact = _fact(
+            "efficiency_override", factor=name, value=value, low=low, high=high, outside=not low <= value <= high
+        )
+        fact["id"] = f"efficiency_override:{name}"
+        facts.append(fact)
+    return facts
+
+
+def _cheaper_class(r: ResolvedPlan, catalog: Catalog, sizing: PlanSizing) -> Fact:
+    """Would another GPU class be cheaper for this plan? (A mix is the simulation issue's job.)"""
+    from planner.sizing.search import search
+
+    open_gpu = ResolvedPlan(**{**r.__dict__, "gpu": None})
+    ranked, _ = search(open_gpu, catalog)
+    pinned = sizing.best.eur_per_m_tokens if sizing.best else None
+    other = next((c for c in ranked if c.sizing.deployment.gpu.id != (r.gpu.id if r.gpu else "")), None)
+    saving = 0.0
+    if other and pinned and other.eur_per_m_tokens is not None:
+        saving = (pinned - other.eur_per_m_tokens) / pinned
+    return _fact(
+        "gpu_class",
+        pinned=r.gpu.id if r.gpu else "open",
+        alternative=other.sizing.deployment.label if other else "",
+        saving=saving,
+        cheaper_found=saving > 0.05,
+    )

@@ -1,0 +1,32 @@
+"""Capacity is not performance: two axes, sized separately, the dominant one wins."""
+
+from planner.rulepack import Rule, RulePack
+
+PACK = RulePack(
+    name="capacity_performance",
+    concern="Capacity is not performance",
+    rules=[
+        Rule(
+            id="axes.latency-unchecked",
+            principle="Capacity ≠ Performance",
+            severity="error",
+            fact="slo",
+            when={"$and": [{"scenario": "latency-first"}, {"bounds_latency": False}]},
+            message="A latency-first plan without a TTFT or ITL target: per-replica concurrency is only "
+            "validated on one axis.",
+            remedy="Give slo.ttft_ms and slo.itl_ms, or declare slo.scenario throughput-first.",
+            evidence=["scenario", "bounds_latency"],
+        ),
+        Rule(
+            id="axes.dominant-constraint",
+            principle="Capacity ≠ Performance",
+            severity="info",
+            fact="fleet",
+            when={"$and": [{"axes_differ": True}, {"feasible": True}]},
+            message="Memory holds {capacity_cap} sequences per replica and the SLOs hold {latency_cap}: "
+            "{dominant} is the dominant constraint.",
+            remedy="Choose hardware for the {dominant} axis; improving the other axis will not add capacity.",
+            evidence=["capacity_cap", "latency_cap", "dominant"],
+        ),
+    ],
+)

@@ -1,0 +1,32 @@
+"""N+1 failure domains (N+2 for critical workloads), and spreading them out."""
+
+from planner.rulepack import Rule, RulePack
+
+PACK = RulePack(
+    name="resilience",
+    concern="N+1 / N+2 failure domains",
+    rules=[
+        Rule(
+            id="resilience.cannot-lose-a-domain",
+            principle="N+1 failure domain (N+2 when critical)",
+            severity="error",
+            fact="fleet",
+            when={"$gt": {"shortfall": 0}},
+            message="After losing {spares_needed} replica(s) only {surviving_replicas} remain, "
+            "but the peak needs {replicas_for_load}.",
+            remedy="Add {shortfall} replica(s) of {deployment} (more nodes), or lower the load per replica.",
+            evidence=["available_replicas", "surviving_replicas", "replicas_for_load", "spares_needed"],
+        ),
+        Rule(
+            id="resilience.one-failure-domain",
+            principle="N+1 failure domain (N+2 when critical)",
+            severity="warning",
+            fact="fleet",
+            when={"$and": [{"one_failure_domain": True}, {"$gte": {"availability_pct": 99.9}}]},
+            message="All {replicas} replicas sit in one failure domain ({placement}) for a {availability_pct:g}% target.",
+            remedy="Spread replicas over at least two nodes or racks (hardware.placement) so one failure "
+            "does not take the service down.",
+            evidence=["replicas", "nodes", "placement", "availability_pct"],
+        ),
+    ],
+)
