@@ -191,6 +191,8 @@ def _parallelism(r: ResolvedPlan, dep: Deployment | None, fleet: FleetSizing | N
     tp, ep, pp = rt.tp or (dep.tp if dep else 1), rt.ep or (dep.ep if dep else 1), rt.pp or 1
     experts = m.moe.num_experts if m.moe else 0
     gpu = r.gpu or (dep.gpu if dep else None)
+    op = fleet.operating_point if fleet else None
+    load = op.timing.batch if op and op.timing else -1
     per_node = r.plan.hardware.gpus_per_node or (gpu.gpus_per_node if gpu else 8)
     domain = gpu.nvlink_domain if gpu else 1
     return _fact(
@@ -207,8 +209,8 @@ def _parallelism(r: ResolvedPlan, dep: Deployment | None, fleet: FleetSizing | N
         tp_spans_nodes=tp > per_node,
         tp_outside_nvlink=tp > per_node and tp > domain,
         inter_node_fabric=r.plan.hardware.inter_node_fabric or "unspecified",
-        per_replica=fleet.per_replica if fleet else -1,
-        pp_underfilled=pp > 1 and fleet is not None and fleet.per_replica < 2 * pp,
+        per_replica=load,
+        pp_underfilled=pp > 1 and 0 <= load < 2 * pp,
     )
 
 
@@ -237,11 +239,13 @@ def _cost(r: ResolvedPlan, sizing: PlanSizing) -> Fact:
 def _fleet(r: ResolvedPlan, dep: Deployment, fleet: FleetSizing) -> Fact:
     hw, slo = r.plan.hardware, r.plan.slo
     spares = slo.spare_failure_domains
-    available = -1
-    if hw.nodes:
+    # Sizing adds the spares itself; only a fleet the plan pins (brownfield nodes) can fall short.
+    available, surviving, shortfall = -1, -1, 0
+    if hw.nodes and fleet.feasible:
         per_node = hw.gpus_per_node or dep.gpu.gpus_per_node
         available = hw.nodes * per_node // dep.gpus
-    surviving = available - spares if available >= 0 else fleet.replicas - spares
+        surviving = available - spares
+        shortfall = max(fleet.replicas_for_load - surviving, 0)
     capacity = size_capacity(dep, fleet.isl + fleet.osl)
     return _fact(
         "fleet",
@@ -252,7 +256,7 @@ def _fleet(r: ResolvedPlan, dep: Deployment, fleet: FleetSizing) -> Fact:
         spares_needed=spares,
         available_replicas=available,
         surviving_replicas=surviving,
-        shortfall=fleet.replicas_for_load - surviving,
+        shortfall=shortfall,
         nodes=hw.nodes or fleet.nodes,
         placement=hw.placement or ("one-node" if fleet.nodes <= 1 else "unspecified"),
         one_failure_domain=(hw.placement == "one-node") or (fleet.nodes <= 1 and fleet.replicas > 1),

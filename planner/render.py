@@ -145,9 +145,13 @@ def plugins_table(host: PluginHost, catalog: Catalog) -> str:
         info = host.plugins[name]
         counts = contributions.get(name, {})
         provides = ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items()))
-        converters = [h for h in hooks.get(name, []) if h.endswith("_from_config")]
-        if converters:
-            provides = ", ".join(filter(None, [provides, "config.json import"]))
+        labels = {
+            "planner_model_from_config": "config.json import",
+            "planner_rule_packs": "rule packs",
+            "planner_benchmark_importers": "benchmark importers",
+        }
+        extras = [labels[h] for h in hooks.get(name, []) if h in labels]
+        provides = ", ".join(filter(None, [provides, *extras]))
         problems = [p.error for p in catalog.problems if p.plugin == name]
         rows.append(
             (

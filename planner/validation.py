@@ -17,6 +17,7 @@ and findings). Its pitfalls, and what we do about each (see reliability-and-deps
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import threading
 import uuid
@@ -156,10 +157,8 @@ class RulesEngine:
         except Exception as exc:
             result.problems.append(RuleProblem(pack.name, f"evaluation failed: {type(exc).__name__}: {exc}"))
         finally:
-            try:
+            with contextlib.suppress(Exception):  # the session may never have been created
                 self._host.delete_state(pack.name, sid)
-            except Exception:  # the session may never have been created
-                pass
         return self._matches.pop(sid, [])
 
     @staticmethod

@@ -178,7 +178,7 @@ def test_rule_pack_and_benchmark_importer_hooks_reach_plugins(planner_make_host:
             return ["acme-bench"]
 
     host = planner_make_host(("extras", Extras()))
-    assert host.call_each("planner_rule_packs") == [("extras", ["fp8-kv-needs-driver-550"])]
+    assert ("extras", ["fp8-kv-needs-driver-550"]) in host.call_each("planner_rule_packs")
     assert host.call_each("planner_benchmark_importers") == [("extras", ["acme-bench"])]
 
 
