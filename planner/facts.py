@@ -259,7 +259,7 @@ def _fleet(r: ResolvedPlan, dep: Deployment, fleet: FleetSizing) -> Fact:
         shortfall=shortfall,
         nodes=hw.nodes or fleet.nodes,
         placement=hw.placement or ("one-node" if fleet.nodes <= 1 else "unspecified"),
-        one_failure_domain=(hw.placement == "one-node") or (fleet.nodes <= 1 and fleet.replicas > 1),
+        one_failure_domain=_too_concentrated(hw.placement, fleet, slo.availability_pct),
         availability_pct=slo.availability_pct,
         per_replica=fleet.per_replica,
         capacity_cap=fleet.capacity_cap,
@@ -271,6 +271,21 @@ def _fleet(r: ResolvedPlan, dep: Deployment, fleet: FleetSizing) -> Fact:
         hbm_gib=dep.gpu.hbm_gib,
         feasible=fleet.feasible,
     )
+
+
+#: The smallest failure domain replicas must be spread over, by availability target:
+#: 99.9% survives a node, 99.95% a rack, 99.99% a site (planning thresholds).
+SPREAD_NEEDED = ((99.99, "multi-site"), (99.95, "multi-rack"), (99.9, "one-rack"))
+SPREAD_ORDER = ("one-node", "one-rack", "multi-rack", "multi-site")
+
+
+def _too_concentrated(placement: str | None, fleet: FleetSizing, availability: float) -> bool:
+    """True when the replicas sit in fewer failure domains than the availability target needs."""
+    where = placement or ("one-node" if fleet.nodes <= 1 else None)
+    if where is None:
+        return False
+    needed = next((spread for threshold, spread in SPREAD_NEEDED if availability >= threshold), "one-node")
+    return SPREAD_ORDER.index(where) < SPREAD_ORDER.index(needed)
 
 
 def _prediction(r: ResolvedPlan, dep: Deployment, fleet: FleetSizing) -> Fact:

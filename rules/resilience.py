@@ -22,10 +22,10 @@ PACK = RulePack(
             principle="N+1 failure domain (N+2 when critical)",
             severity="warning",
             fact="fleet",
-            when={"$and": [{"one_failure_domain": True}, {"$gte": {"availability_pct": 99.9}}]},
-            message="All {replicas} replicas sit in one failure domain ({placement}) for a {availability_pct:g}% target.",
-            remedy="Spread replicas over at least two nodes or racks (hardware.placement) so one failure "
-            "does not take the service down.",
+            when={"one_failure_domain": True},
+            message="All {replicas} replicas sit in too few failure domains ({placement}) for a {availability_pct:g}% target.",
+            remedy="Spread replicas over more nodes, racks or sites (hardware.placement: 99.9% needs two nodes, "
+            "99.95% two racks, 99.99% two sites) so one failure does not take the service down.",
             evidence=["replicas", "nodes", "placement", "availability_pct"],
         ),
     ],

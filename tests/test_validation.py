@@ -143,6 +143,26 @@ def test_rule_fires_when_broken(setup: Any, rule_id: str) -> None:
     assert finding.evidence, "the numbers that fired it"
 
 
+@pytest.mark.parametrize(
+    ("availability", "placement", "fires"),
+    [
+        (99.9, "one-node", True),
+        (99.9, "one-rack", False),
+        (99.95, "one-rack", True),
+        (99.95, "multi-rack", False),
+        (99.99, "multi-rack", True),
+        (99.99, "multi-site", False),
+    ],
+)
+def test_failure_domains_follow_the_availability_target(
+    setup: Any, availability: float, placement: str, fires: bool
+) -> None:
+    text = CLEAN.replace("availability_pct: 99.9}", f"availability_pct: {availability}}}").replace(
+        "placement: multi-rack", f"placement: {placement}"
+    )
+    assert ("resilience.one-failure-domain" in findings(setup, text)) is fires
+
+
 def test_slo_breach_reports_the_margin(setup: Any) -> None:
     f = findings(setup, broken("slo.ttft-breach"))["slo.ttft-breach"]
     assert f.evidence["ttft_margin_ms"] == pytest.approx(f.evidence["ttft_ms"] - 3000)
