@@ -110,6 +110,38 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(handler=cmd_search)
 
+    p = sub.add_parser("simulate", parents=[common], help="simulate the plan's deployment with the queue")
+    p.add_argument("file", type=Path, help="plan file")
+    p.add_argument("--mode", choices=["open", "closed"], default=None, help="open loop (rate) or closed loop (users)")
+    load = p.add_mutually_exclusive_group()
+    load.add_argument("--rate", type=float, help="requests/s for the whole fleet (open loop)")
+    load.add_argument("--concurrency", type=int, help="users in the closed loop")
+    p.add_argument("--replicas", type=int, default=1, help="replicas behind the router (default 1)")
+    p.add_argument("--router", choices=["least-outstanding", "round-robin"], default="least-outstanding")
+    p.add_argument("--arrival", choices=["poisson", "gamma", "daily"], default="poisson")
+    p.add_argument("--cv", type=float, default=2.0, help="coefficient of variation of gamma arrivals")
+    p.add_argument("--think", type=float, default=0.0, help="closed loop think time, seconds")
+    p.add_argument("--lengths", type=Path, help="replay input/output token counts from a JSONL or CSV file")
+    p.add_argument("--duration", type=float, default=300.0, help="seconds of arrivals (default 300)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--disaggregated", action="store_true", help="compare with separate prefill/decode pools")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(handler=cmd_simulate)
+
+    p = sub.add_parser("envelope", parents=[common], help="Cr_closed, Cr_open and the latency-vs-load curve")
+    p.add_argument("file", type=Path, help="plan file")
+    p.add_argument("--duration", type=float, default=200.0, help="simulated seconds per point (default 200)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--csv", action="store_true", help="print the curve as CSV")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(handler=cmd_envelope)
+
+    p = sub.add_parser("mix", parents=[common], help="cheapest mix of GPU classes by request size")
+    p.add_argument("file", type=Path, help="plan file")
+    p.add_argument("--buckets", type=int, default=3, help="request-size buckets (default 3)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(handler=cmd_mix)
+
     p = sub.add_parser("schema", parents=[common], help="print the JSON Schema of plan files")
     p.set_defaults(handler=cmd_schema)
 
@@ -186,9 +218,10 @@ def _show_resolved(plan: Any, filename: str, args: argparse.Namespace) -> int:
     resolved = resolve_plan(plan, catalog, filename)
     sizing = size_plan(resolved, catalog, progress=_progress_bar(args))
     validation = _validate(host, catalog, resolved, sizing)
+    envelope = _envelope_sizing(resolved.plan, sizing)
     if args.json:
         findings = [f.model_dump(mode="json") for f in validation.findings]
-        _print_json({**resolved.to_json(), "sizing": sizing.to_json(), "findings": findings})
+        _print_json({**resolved.to_json(), "sizing": sizing.to_json(), "envelope": envelope, "findings": findings})
         return 0
     print(resolved_plan_text(resolved, filename))
     print()
@@ -203,9 +236,43 @@ def _show_resolved(plan: Any, filename: str, args: argparse.Namespace) -> int:
             f"             chosen as the cheapest of {sizing.feasible} feasible configurations out of {sizing.tried};"
             " `planner search` lists them"
         )
+        if envelope:
+            print(
+                f"10 Envelope  simulated ({envelope['simulated_s']:g} s a point): "
+                f"Cr_closed {envelope['cr_closed']} per replica, "
+                f"Cr_open {envelope['cr_open_req_s']:.3f} req/s per replica -> {envelope['replicas']} replicas "
+                f"({envelope['replicas_for_load']} + {envelope['spares']} spare) sized on the simulated envelope"
+            )
     print()
     print(findings_text(validation))
     return 0
+
+
+#: Simulated seconds per point when `planner plan` sizes on the envelope.
+PLAN_ENVELOPE_S = 60.0
+
+
+def _envelope_sizing(plan: Any, sizing: Any) -> dict[str, Any] | None:
+    """For full-envelope plans, size replicas on the simulated Cr_closed instead of the estimate."""
+    import math
+
+    from planner.envelope import envelopes
+
+    if plan.slo.effective_scenario != "full-envelope" or sizing.best is None:
+        return None
+    fleet = sizing.best.sizing
+    result = envelopes(plan, fleet.deployment, duration_s=PLAN_ENVELOPE_S)
+    per_replica = max(result["cr_closed"], 0)
+    replicas = math.ceil(fleet.provisioned_concurrency / per_replica) if per_replica else 0
+    return {
+        "simulated_s": PLAN_ENVELOPE_S,
+        "cr_closed": result["cr_closed"],
+        "cr_open_req_s": result["cr_open_req_s"],
+        "replicas_for_load": replicas,
+        "spares": plan.slo.spare_failure_domains,
+        "replicas": replicas + plan.slo.spare_failure_domains if replicas else 0,
+        "curve": result["curve"],
+    }
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -298,6 +365,195 @@ def _estimate_problems(
         if value is not None and value < 1:
             problems.append((f"--{name} must be at least 1", f"give a positive --{name}"))
     return problems
+
+
+def _chosen(args: argparse.Namespace) -> tuple[Any, Any, Any]:
+    """Load, resolve and size a plan; return (plan, chosen fleet sizing, catalog)."""
+    from planner.errors import PlannerError
+    from planner.planfile import load_plan
+    from planner.resolve import resolve_plan
+    from planner.sizing.plan_sizing import size_plan
+
+    _, catalog = _load(args)
+    resolved = resolve_plan(load_plan(args.file), catalog, str(args.file))
+    sizing = size_plan(resolved, catalog)
+    if sizing.best is None:
+        raise PlannerError(
+            "no configuration meets the SLOs on both axes, so there is nothing to simulate",
+            path=str(args.file),
+            fix="run `planner plan` to see what each candidate misses",
+        )
+    return resolved.plan, sizing.best.sizing, catalog
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    """``planner simulate PLAN``: percentiles with the queue for the chosen deployment."""
+    import math
+
+    from planner.envelope import LoadSpec, disaggregation, simulate_plan
+
+    plan, fleet, _ = _chosen(args)
+    dep = fleet.deployment
+    mode = args.mode or ("closed" if args.concurrency else "open")
+    rate = args.rate
+    if mode == "open" and rate is None:
+        op = fleet.operating_point
+        per_replica = op.timing.batch / (op.e2e_ms / 1000) if op and op.timing else 1.0
+        rate = per_replica * args.replicas
+    load = LoadSpec(
+        mode,
+        rate=rate,
+        concurrency=args.concurrency or fleet.per_replica * args.replicas,
+        arrival=args.arrival,
+        cv=args.cv,
+        peak_factor=plan.traffic.peak_factor,
+        think_s=args.think,
+    )
+    summary = simulate_plan(
+        plan,
+        dep,
+        load,
+        replicas=args.replicas,
+        duration_s=args.duration,
+        seed=args.seed,
+        router=args.router,
+        lengths=args.lengths,
+    )
+    summary["deployment"] = dep.label
+    if args.disaggregated and mode == "open" and rate:
+        gpus = max(args.replicas * dep.gpus, 2)
+        splits = []
+        for prefill in range(1, gpus // dep.gpus):
+            decode = gpus // dep.gpus - prefill
+            splits.append(
+                disaggregation(
+                    plan,
+                    dep,
+                    dep,
+                    rate,
+                    prefill,
+                    decode,
+                    plan.serving_stack.kv_transport or "nixl",
+                    duration_s=args.duration,
+                    seed=args.seed,
+                )
+            )
+        best = max(splits, key=lambda s: s["goodput_per_gpu"]) if splits else None
+        aggregated = summary["goodput_req_s"] / max(summary["gpus"], 1)
+        summary["disaggregated"] = best
+        if best:
+            gain = best["goodput_per_gpu"] / aggregated - 1 if aggregated else math.inf
+            summary["disaggregation_verdict"] = (
+                f"{'disaggregated' if gain > 0 else 'aggregated'} wins on goodput per GPU (and per EUR: same GPUs) "
+                f"by {abs(gain):.0%}: {best['goodput_per_gpu']:.3f} vs {aggregated:.3f} good requests/s per GPU"
+            )
+    if args.json:
+        _print_json(summary)
+    else:
+        print(_simulation_text(summary))
+    return 0
+
+
+def _simulation_text(s: dict[str, Any]) -> str:
+    lines = [
+        f"{s['deployment']}: {s['replicas']} replica(s), {s['gpus']} GPU(s); load {s['load']}",
+        f"requests measured {s['requests']}, dropped {s['dropped']}, unfinished {s['unfinished']}, "
+        f"preemptions {s['preemptions']}",
+    ]
+    for name in ("ttft_ms", "itl_ms", "e2e_ms"):
+        d = s[name]
+        lines.append(
+            f"{name[:-3].upper():5s} p50 {d['p50']:9,.1f}  p90 {d['p90']:9,.1f}  "
+            f"p95 {d['p95']:9,.1f}  p99 {d['p99']:9,.1f} ms"
+        )
+    lines.append(
+        f"throughput {s['throughput_req_s']:.3f} req/s, {s['output_tok_s']:,.0f} output tok/s; goodput "
+        f"{s['goodput_share']:.1%} of requests ({s['goodput_req_s']:.3f} req/s)"
+    )
+    lines.append(
+        f"KV use mean {s['kv_utilisation']['mean']:.0%} max {s['kv_utilisation']['max']:.0%}; "
+        f"batch mean {s['batch']['mean']:.1f} max {s['batch']['max']}"
+    )
+    lines.append("meets the SLOs" if s["meets_slo"] else "misses the SLOs")
+    if s.get("disaggregation_verdict"):
+        lines.append(
+            f"P/D: {s['disaggregated']['prefill']} + {s['disaggregated']['decode']}: {s['disaggregation_verdict']}"
+        )
+    return "\n".join(lines)
+
+
+def cmd_envelope(args: argparse.Namespace) -> int:
+    """``planner envelope PLAN``: Cr_closed, Cr_open and the latency-vs-load curve."""
+    from planner.envelope import envelopes
+    from planner.render import table
+
+    plan, fleet, _ = _chosen(args)
+    progress = None if args.json or args.csv or not sys.stderr.isatty() else (lambda m: print(m, file=sys.stderr))
+    result = envelopes(plan, fleet.deployment, duration_s=args.duration, seed=args.seed, progress=progress)
+    if args.json:
+        _print_json(result)
+        return 0
+    columns = [
+        "mode",
+        "load",
+        "meets_slo",
+        "ttft_p50_ms",
+        "ttft_p95_ms",
+        "itl_p95_ms",
+        "e2e_p50_ms",
+        "e2e_p95_ms",
+        "output_tok_s",
+        "goodput_share",
+    ]
+    if args.csv:
+        print(",".join(columns))
+        for point in result["curve"]:
+            print(",".join(str(point[c]) for c in columns))
+        return 0
+    print(f"{result['deployment']}")
+    print(f"Cr_closed = {result['cr_closed']} concurrent requests (closed loop, per replica)")
+    print(f"Cr_open   = {result['cr_open_req_s']:.3f} requests/s (open loop, queue included, per replica)")
+    rows = [[p[c] if not isinstance(p[c], float) else f"{p[c]:,.1f}" for c in columns] for p in result["curve"]]
+    print(table(columns, rows))
+    return 0
+
+
+def cmd_mix(args: argparse.Namespace) -> int:
+    """``planner mix PLAN``: cheapest assignment of request-size buckets to GPU classes."""
+    from planner.envelope import class_throughput, heterogeneous_mix, size_buckets
+    from planner.planfile import load_plan
+    from planner.resolve import resolve_plan
+    from planner.sizing.search import candidate_deployments
+    from planner.tco import yearly_cost_eur
+
+    _, catalog = _load(args)
+    resolved = resolve_plan(load_plan(args.file), catalog, str(args.file))
+    plan = resolved.plan
+    buckets = size_buckets(plan, args.buckets)
+    by_gpu: dict[str, list[Any]] = {}
+    for dep in candidate_deployments(resolved.__class__(**{**resolved.__dict__, "gpu": None}), catalog):
+        by_gpu.setdefault(dep.gpu.id, []).append(dep)
+    classes = []
+    for gpu_id, deps in sorted(by_gpu.items()):
+        yearly = yearly_cost_eur(deps[0].gpu, 1)
+        if yearly is not None:
+            classes.append((gpu_id, yearly / 8760, class_throughput(plan, deps)))
+    result = heterogeneous_mix(buckets, classes)
+    result["buckets"] = [{"bucket": n, "requests_per_s": r, "isl_p95": i, "osl_p95": o} for n, r, i, o in buckets]
+    if args.json:
+        _print_json(result)
+        return 0
+    for b in result["buckets"]:
+        print(
+            f"bucket {b['bucket']:>16s}: {b['requests_per_s']:.3f} req/s, "
+            f"p95 {b['isl_p95']:,} in / {b['osl_p95']:,} out"
+            f" -> {result['mix'].get(b['bucket'], '-')}"
+        )
+    print(f"mix: {result['mix_gpus']} at {result['mix_eur_per_hour']:.2f} EUR/hour")
+    print(f"best single class: {result['best_single_class']} at {result['single_eur_per_hour']:.2f} EUR/hour")
+    if result["saving"] is not None:
+        print(f"saving of the mix: {result['saving']:.1%} (EUR per 1M tokens falls by the same share)")
+    return 0
 
 
 def cmd_search(args: argparse.Namespace) -> int:

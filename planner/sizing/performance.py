@@ -206,6 +206,46 @@ def decode_step_s(dep: Deployment, batch: float, context: int, eff: Efficiency) 
     return max(memory, compute) + comm + eff.overhead_ms / 1000
 
 
+def mixed_step_s(
+    dep: Deployment,
+    prefill_tokens: float,
+    prefill_keys: float,
+    decode_batch: float,
+    decode_keys: float,
+    eff: Efficiency,
+) -> float:
+    """One scheduler step that prefills ``prefill_tokens`` (in chunks) and decodes ``decode_batch``.
+
+    The same physics as :func:`prefill_s` and :func:`decode_step_s`, for the mixed steps
+    of continuous batching with chunked prefill: weights and the decoding sequences' KV
+    are read once; prefill FLOPs run at MFU(prefill), decode FLOPs at MFU(decode).
+
+    :param prefill_keys: sum over prefill tokens of the keys each attends to.
+    :param decode_keys: sum over decoding sequences of their context lengths.
+    """
+    m = dep.model
+    tokens = prefill_tokens + decode_batch
+    if tokens <= 0:
+        return 0.0
+    average_context = int(decode_keys / decode_batch) if decode_batch else 0
+    memory = decode_bytes_per_gpu(dep, max(decode_batch, 1.0), average_context) / (
+        dep.gpu.hbm_tb_s * 1e12 * eff.mbu_decode
+    )
+    per_key = attention_flops_per_key(dep)
+    layers_share = m.full_attention_layers / m.num_layers
+    gpus = _compute_gpus(dep) * dep.peak_tflops * 1e12
+    prefill_flops = 2 * m.active_params * prefill_tokens + per_key * m.num_layers * layers_share * prefill_keys
+    decode_flops = 2 * m.active_params * decode_batch + per_key * m.num_layers * layers_share * decode_keys
+    rows = decode_batch / dep.ep if dep.attention_dp else decode_batch
+    compute = prefill_flops / (gpus * eff.mfu_prefill)
+    if decode_batch:
+        compute += decode_flops / (gpus * eff.mfu_decode * gemm_fill(rows))
+    comm = 2 * m.num_layers * allreduce_s(dep, tokens * m.hidden_size * 2)
+    if m.moe:
+        comm += m.moe.moe_layers * all_to_all_s(dep, tokens / (dep.ep if dep.attention_dp else 1))
+    return max(memory, compute) + comm + eff.overhead_ms / 1000
+
+
 @dataclass(frozen=True)
 class Timing:
     """Latency and throughput of a replica running ``batch`` requests of isl/osl tokens."""

@@ -1,0 +1,557 @@
+"""Discrete-event simulation of continuous batching: percentiles with the queue.
+
+A replica runs the runtime's scheduler step by step: decoding sequences take one token
+each, prefills advance in chunks within the step's token budget (max_num_batched_tokens),
+new requests are admitted while max_num_seqs and the KV blocks allow, KV blocks grow as
+sequences grow and are freed when they end, and when a decode needs a block that is not
+there the most recently admitted sequence is preempted (its KV is dropped and it is
+recomputed later). Step times come from :func:`planner.sizing.performance.mixed_step_s`,
+the physics the estimator uses, so the two never disagree.
+
+Arrivals are open loop (Poisson, bursty Gamma, a daily profile) or closed loop (users
+with think time); request lengths are log-normal fitted to the workload's p50/p95 or
+replayed from a file. Everything is seeded.
+"""
+
+from __future__ import annotations
+
+import csv
+import heapq
+import json
+import math
+import random
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from planner.errors import InputError, Problem
+
+# ------------------------------------------------------------------ requests
+
+
+@dataclass
+class Request:
+    """One request's life in the simulation (times in seconds)."""
+
+    id: int
+    arrival_s: float
+    isl: int
+    osl: int
+    cached_tokens: int = 0
+    prefilled: int = 0
+    decoded: int = 0
+    blocks: int = 0
+    first_token_s: float | None = None
+    finish_s: float | None = None
+    last_token_s: float = 0.0
+    gaps_s: list[float] = field(default_factory=list)
+    preemptions: int = 0
+    user: int = -1
+
+    @property
+    def context(self) -> int:
+        """Tokens in the KV cache now."""
+        return self.prefilled + self.decoded
+
+    @property
+    def prefill_left(self) -> int:
+        """Prompt tokens still to prefill (the cached prefix is not recomputed)."""
+        return max(self.isl - self.prefilled, 0)
+
+
+#: Draws (input tokens, output tokens) for the next request.
+LengthSampler = Callable[[random.Random], tuple[int, int]]
+
+
+def lognormal_lengths(p50_in: int, p95_in: int, p50_out: int, p95_out: int, max_context: int) -> LengthSampler:
+    """Log-normal input and output lengths matching the given medians and 95th percentiles.
+
+    sigma = (ln p95 - ln p50) / 1.645; values are clipped so input + output fits the context.
+    """
+
+    def params(p50: int, p95: int) -> tuple[float, float]:
+        return math.log(max(p50, 1)), max(math.log(max(p95, 1)) - math.log(max(p50, 1)), 0.0) / 1.6449
+
+    mu_in, s_in = params(p50_in, p95_in)
+    mu_out, s_out = params(p50_out, p95_out)
+
+    def draw(rng: random.Random) -> tuple[int, int]:
+        isl = max(round(rng.lognormvariate(mu_in, s_in)), 1)
+        osl = max(round(rng.lognormvariate(mu_out, s_out)), 1)
+        isl = min(isl, max(max_context - 1, 1))
+        return isl, max(min(osl, max_context - isl), 1)
+
+    return draw
+
+
+def replay_lengths(path: Path) -> LengthSampler:
+    """Lengths replayed in order (cycling) from a JSONL or CSV file of input/output token counts.
+
+    Accepted column names: ``input_tokens``/``output_tokens`` (or ``isl``/``osl``,
+    ``prompt_tokens``/``completion_tokens``).
+    """
+    pairs = list(_read_lengths(path))
+    if not pairs:
+        raise InputError(str(path), [Problem("", "no rows with input and output token counts", "add rows")])
+    state = {"i": 0}
+
+    def draw(_rng: random.Random) -> tuple[int, int]:
+        pair = pairs[state["i"] % len(pairs)]
+        state["i"] += 1
+        return pair
+
+    return draw
+
+
+_IN_KEYS = ("input_tokens", "isl", "prompt_tokens", "input_len")
+_OUT_KEYS = ("output_tokens", "osl", "completion_tokens", "output_len")
+
+
+def _read_lengths(path: Path) -> Iterator[tuple[int, int]]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputError(str(path), [Problem("", f"cannot read: {exc.strerror}", "check the path")]) from exc
+    rows: list[dict[str, Any]]
+    if path.suffix == ".jsonl":
+        rows = []
+        for number, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError as exc:
+                raise InputError(
+                    str(path), [Problem(f"line {number}", f"not JSON: {exc.msg}", "one object a line")]
+                ) from None
+    else:
+        rows = list(csv.DictReader(text.splitlines()))
+    for number, row in enumerate(rows, start=1):
+        isl = next((row[k] for k in _IN_KEYS if k in row), None)
+        osl = next((row[k] for k in _OUT_KEYS if k in row), None)
+        try:
+            yield max(int(float(isl)), 1), max(int(float(osl)), 1)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            what = f"row {number} lacks numeric input and output token counts"
+            raise InputError(
+                str(path), [Problem(f"row {number}", what, f"use columns {_IN_KEYS[0]}, {_OUT_KEYS[0]}")]
+            ) from None
+
+
+# -------------------------------------------------------------------- arrivals
+
+
+def poisson_arrivals(rate: float, rng: random.Random) -> Iterator[float]:
+    """Inter-arrival gaps of a Poisson process (exponential, mean 1/rate)."""
+    while True:
+        yield rng.expovariate(rate)
+
+
+def gamma_arrivals(rate: float, cv: float, rng: random.Random) -> Iterator[float]:
+    """Bursty arrivals: Gamma-distributed gaps with mean 1/rate and coefficient of variation ``cv``."""
+    shape = 1 / (cv * cv)
+    scale = (1 / rate) / shape
+    while True:
+        yield rng.gammavariate(shape, scale)
+
+
+def daily_arrivals(
+    mean_rate: float, peak_factor: float, rng: random.Random, period_s: float = 86400.0
+) -> Iterator[float]:
+    """A sinusoidal daily profile whose peak is ``peak_factor`` x the mean (thinning of a Poisson process)."""
+    peak = mean_rate * peak_factor
+    amplitude = min(peak - mean_rate, mean_rate)
+    now = 0.0
+    last = 0.0
+    while True:
+        now += rng.expovariate(peak)
+        rate = mean_rate + amplitude * math.sin(2 * math.pi * now / period_s)
+        if rng.random() < rate / peak:
+            yield now - last
+            last = now
+
+
+# ------------------------------------------------------------------- replica
+
+
+class StepModel(Protocol):
+    """Time of one scheduler step for a batch composition (seconds)."""
+
+    def __call__(
+        self, prefill_tokens: float, prefill_keys: float, decode_batch: float, decode_keys: float
+    ) -> float: ...
+
+
+@dataclass
+class SchedulerConfig:
+    """The runtime knobs the scheduler obeys, per replica."""
+
+    max_num_seqs: int
+    token_budget: int
+    block_tokens: int
+    kv_blocks: int
+
+
+class Replica:
+    """One engine replica: waiting queue, running batch, KV blocks, and its clock."""
+
+    def __init__(self, index: int, config: SchedulerConfig, step_model: StepModel) -> None:
+        self.index = index
+        self.config = config
+        self.step_model = step_model
+        self.waiting: deque[Request] = deque()
+        self.running: list[Request] = []
+        self.free_blocks = config.kv_blocks
+        self.busy_until = 0.0
+        self.preemptions = 0
+        self.dropped: list[Request] = []
+        self.samples: list[tuple[float, int, float]] = []  # (time, running, kv used share)
+
+    @property
+    def outstanding(self) -> int:
+        """Requests queued or running here."""
+        return len(self.waiting) + len(self.running)
+
+    def _blocks_for(self, tokens: int) -> int:
+        return -(-tokens // self.config.block_tokens)
+
+    def _grow(self, request: Request, tokens: int) -> bool:
+        need = self._blocks_for(tokens) - request.blocks
+        if need <= 0:
+            return True
+        if need > self.free_blocks:
+            return False
+        self.free_blocks -= need
+        request.blocks += need
+        return True
+
+    def _free(self, request: Request) -> None:
+        self.free_blocks += request.blocks
+        request.blocks = 0
+
+    def _preempt_one(self, keep: Request) -> bool:
+        """Preempt the most recently admitted other sequence (recompute). False if none."""
+        for victim in reversed(self.running):
+            if victim is keep:
+                continue
+            self.running.remove(victim)
+            self._free(victim)
+            victim.prefilled = 0
+            victim.decoded = 0
+            victim.preemptions += 1
+            self.preemptions += 1
+            self.waiting.appendleft(victim)
+            return True
+        return False
+
+    def _drop(self, request: Request) -> None:
+        if request in self.running:
+            self.running.remove(request)
+        self._free(request)
+        self.dropped.append(request)
+
+    def step(self, now: float) -> tuple[float, list[Request]]:
+        """Run one step starting at ``now``; return its end time and the requests that finished."""
+        budget = self.config.token_budget
+        decode = [r for r in self.running if r.prefill_left == 0]
+        for request in list(decode):
+            while request in self.running and not self._grow(request, request.context + 1):
+                if not self._preempt_one(request):
+                    self._drop(request)  # alone and still out of KV: it can never finish here
+            if request not in self.running:
+                decode.remove(request)
+        decode = [r for r in decode if r in self.running][:budget]
+        budget -= len(decode)
+        chunks: list[tuple[Request, int]] = []
+        for request in [r for r in self.running if r.prefill_left > 0]:
+            if budget <= 0:
+                break
+            chunk = min(request.prefill_left, budget)
+            if self._grow(request, request.prefilled + chunk):
+                chunks.append((request, chunk))
+                budget -= chunk
+        while self.waiting and budget > 0 and len(self.running) < self.config.max_num_seqs:
+            request = self.waiting[0]
+            if request.prefilled == 0 and request.cached_tokens:
+                request.prefilled = min(request.cached_tokens, request.isl - 1)
+            chunk = min(request.prefill_left, budget)
+            if not self._grow(request, request.prefilled + chunk):
+                break
+            self.waiting.popleft()
+            self.running.append(request)
+            chunks.append((request, chunk))
+            budget -= chunk
+        if not decode and not chunks:
+            if self.waiting and not self.running:
+                self._drop(self.waiting.popleft())  # larger than the whole KV cache
+            return now, []
+        prefill_tokens = sum(c for _, c in chunks)
+        prefill_keys = sum(c * (r.prefilled + c / 2) for r, c in chunks)
+        decode_keys = sum(r.context for r in decode)
+        duration = self.step_model(prefill_tokens, prefill_keys, len(decode), decode_keys)
+        end = now + max(duration, 1e-9)
+        finished = []
+        for request, chunk in chunks:
+            request.prefilled += chunk
+            if request.prefill_left == 0 and request.first_token_s is None:
+                request.first_token_s = end
+                request.last_token_s = end
+                request.decoded = 1
+        for request in decode:
+            request.decoded += 1
+            request.gaps_s.append(end - request.last_token_s)
+            request.last_token_s = end
+        for request in list(self.running):
+            if request.prefill_left == 0 and request.decoded >= request.osl:
+                request.finish_s = end
+                self.running.remove(request)
+                self._free(request)
+                finished.append(request)
+        used = 1 - self.free_blocks / self.config.kv_blocks if self.config.kv_blocks else 0.0
+        self.samples.append((end, len(self.running), used))
+        self.busy_until = end
+        return end, finished
+
+
+# ------------------------------------------------------------------ the run
+
+
+@dataclass(frozen=True)
+class Workload:
+    """What arrives: lengths, prefix reuse, and either a rate process or closed-loop users."""
+
+    lengths: LengthSampler
+    shared_prefix_tokens: int = 0
+    prefix_hit_rate: float = 0.0
+
+
+@dataclass
+class SimResult:
+    """Every request of one run, and the replicas' traces."""
+
+    requests: list[Request]
+    unfinished: list[Request]
+    dropped: list[Request]
+    duration_s: float
+    warmup_s: float
+    replicas: list[Replica]
+    gpus: int = 1
+
+    def measured(self) -> list[Request]:
+        """Finished requests that arrived after the warm-up."""
+        return [r for r in self.requests if r.arrival_s >= self.warmup_s]
+
+
+Router = Callable[[Sequence[Replica], int], Replica]
+
+
+def round_robin(replicas: Sequence[Replica], counter: int) -> Replica:
+    """The next replica in turn."""
+    return replicas[counter % len(replicas)]
+
+
+def least_outstanding(replicas: Sequence[Replica], counter: int) -> Replica:
+    """The replica with the fewest requests queued or running (ties by index)."""
+    return min(replicas, key=lambda r: (r.outstanding, r.index))
+
+
+ROUTERS: dict[str, Router] = {"round-robin": round_robin, "least-outstanding": least_outstanding}
+
+
+def _new_request(index: int, now: float, workload: Workload, rng: random.Random) -> Request:
+    isl, osl = workload.lengths(rng)
+    cached = 0
+    if workload.shared_prefix_tokens and rng.random() < workload.prefix_hit_rate:
+        cached = min(workload.shared_prefix_tokens, isl - 1)
+    return Request(id=index, arrival_s=now, isl=isl, osl=osl, cached_tokens=cached)
+
+
+def run(
+    replicas: Sequence[Replica],
+    workload: Workload,
+    *,
+    duration_s: float,
+    seed: int = 0,
+    gaps: Iterator[float] | None = None,
+    users: int | None = None,
+    think_s: float = 0.0,
+    router: Router = least_outstanding,
+    warmup_s: float | None = None,
+    max_sim_s: float | None = None,
+) -> SimResult:
+    """Simulate ``replicas`` behind ``router`` for ``duration_s`` of arrivals, then drain.
+
+    Open loop: ``gaps`` yields inter-arrival times. Closed loop: ``users`` each send a
+    request, wait for it, think (exponential, mean ``think_s``), and send the next.
+    Requests still unfinished when ``max_sim_s`` is reached are reported, not lost.
+    """
+    rng = random.Random(seed)
+    events: list[tuple[float, int, int, int]] = []  # (time, order, kind, replica or user); kind 0 arrival, 1 step end
+    order = 0
+
+    def push(time: float, kind: int, who: int) -> None:
+        nonlocal order
+        heapq.heappush(events, (time, order, kind, who))
+        order += 1
+
+    if users is not None:
+        for user in range(users):
+            push(rng.uniform(0, think_s) if think_s else 0.0, 0, user)
+    elif gaps is not None:
+        first = next(gaps, None)
+        if first is not None:
+            push(first, 0, -1)
+    stepping = [False] * len(replicas)
+    finished: list[Request] = []
+    created = 0
+    limit = max_sim_s if max_sim_s is not None else duration_s * 20 + 600
+    now = 0.0
+    all_requests: list[Request] = []
+    while events:
+        now, _, kind, who = heapq.heappop(events)
+        if now > limit:
+            break
+        if kind == 0:
+            if now > duration_s:
+                continue
+            request = _new_request(created, now, workload, rng)
+            request.user = who
+            all_requests.append(request)
+            target = router(replicas, created)
+            created += 1
+            target.waiting.append(request)
+            if users is None and gaps is not None:
+                gap = next(gaps, None)  # a replayed stream ends
+                if gap is not None:
+                    push(now + gap, 0, -1)
+            if not stepping[target.index]:
+                stepping[target.index] = True
+                push(now, 1, target.index)
+        else:
+            replica = replicas[who]
+            if not replica.running and not replica.waiting:
+                stepping[who] = False
+                continue
+            end, done = replica.step(now)
+            if end == now and not done:
+                stepping[who] = bool(replica.running or replica.waiting)
+                if stepping[who]:
+                    push(now, 1, who)
+                continue
+            finished += done
+            for request in done:
+                if users is not None and end <= duration_s:
+                    push(end + (rng.expovariate(1 / think_s) if think_s else 0.0), 0, request.user)
+            push(end, 1, who)
+    dropped = [r for replica in replicas for r in replica.dropped]
+    accounted = {r.id for r in finished} | {r.id for r in dropped}
+    unfinished = [r for r in all_requests if r.id not in accounted]
+    return SimResult(
+        requests=finished,
+        unfinished=unfinished,
+        dropped=dropped,
+        duration_s=duration_s,
+        warmup_s=duration_s * 0.1 if warmup_s is None else warmup_s,
+        replicas=list(replicas),
+    )
+
+
+# -------------------------------------------------------------- summaries
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The q-th percentile (0-100) by linear interpolation; nan for no values."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    position = q / 100 * (len(ordered) - 1)
+    low = math.floor(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+PERCENTILES = (50, 90, 95, 99)
+
+
+@dataclass(frozen=True)
+class Targets:
+    """SLO targets in seconds (None where there is none) at a percentile."""
+
+    ttft_s: float | None
+    itl_s: float | None
+    e2e_s: float | None
+    percentile: float = 95
+
+    def met(self, request: Request) -> bool:
+        """True when one request met every target (its mean ITL for the ITL target)."""
+        ttft = (request.first_token_s or math.inf) - request.arrival_s
+        e2e = (request.finish_s or math.inf) - request.arrival_s
+        itl = sum(request.gaps_s) / len(request.gaps_s) if request.gaps_s else 0.0
+        return all(
+            target is None or value <= target
+            for target, value in ((self.ttft_s, ttft), (self.itl_s, itl), (self.e2e_s, e2e))
+        )
+
+
+def summarise(result: SimResult, targets: Targets) -> dict[str, Any]:
+    """Percentiles, goodput, throughput, KV use, batch size, preemptions and a Little's-law check."""
+    measured = result.measured()
+    window = max(result.duration_s - result.warmup_s, 1e-9)
+    ttft = [(r.first_token_s or 0) - r.arrival_s for r in measured]
+    e2e = [(r.finish_s or 0) - r.arrival_s for r in measured]
+    itl = [gap for r in measured for gap in r.gaps_s]
+    out_tokens = sum(r.osl for r in measured)
+    samples = [s for replica in result.replicas for s in replica.samples if s[0] >= result.warmup_s]
+    arrivals = [r for r in result.requests + result.dropped + result.unfinished if r.arrival_s >= result.warmup_s]
+    rate = len([r for r in arrivals if r.arrival_s <= result.duration_s]) / window
+    mean_e2e = sum(e2e) / len(e2e) if e2e else 0.0
+    in_system = _mean_in_system(measured, result.warmup_s, result.duration_s)
+    good = [r for r in measured if targets.met(r)]
+
+    def dist(values: list[float]) -> dict[str, float]:
+        return {f"p{q}": percentile(values, q) * 1000 for q in PERCENTILES} | {
+            "mean": (sum(values) / len(values) * 1000) if values else float("nan")
+        }
+
+    return {
+        "requests": len(measured),
+        "dropped": len(result.dropped),
+        "unfinished": len(result.unfinished),
+        "ttft_ms": dist(ttft),
+        "itl_ms": dist(itl),
+        "e2e_ms": dist(e2e),
+        "goodput_share": len(good) / len(measured) if measured else 0.0,
+        "goodput_req_s": len(good) / window,
+        "throughput_req_s": len(measured) / window,
+        "output_tok_s": out_tokens / window,
+        "kv_utilisation": {
+            "mean": sum(s[2] for s in samples) / len(samples) if samples else 0.0,
+            "max": max((s[2] for s in samples), default=0.0),
+        },
+        "batch": {
+            "mean": sum(s[1] for s in samples) / len(samples) if samples else 0.0,
+            "max": max((s[1] for s in samples), default=0),
+        },
+        "preemptions": sum(r.preemptions for r in result.replicas),
+        "littles_law": {"arrival_rate": rate, "mean_e2e_s": mean_e2e, "mean_in_system": in_system},
+    }
+
+
+def meets(summary: dict[str, Any], targets: Targets) -> bool:
+    """True when the run's percentiles meet every target and nothing was dropped."""
+    q = f"p{int(targets.percentile)}" if int(targets.percentile) in PERCENTILES else "p95"
+    if summary["requests"] == 0 or summary["dropped"]:
+        return False
+    checks = ((targets.ttft_s, "ttft_ms"), (targets.itl_s, "itl_ms"), (targets.e2e_s, "e2e_ms"))
+    return all(target is None or summary[name][q] <= target * 1000 for target, name in checks)
+
+
+def _mean_in_system(requests: Sequence[Request], start: float, end: float) -> float:
+    """Time-average number of measured requests in the system over [start, end]."""
+    total = 0.0
+    for r in requests:
+        arrive, leave = max(r.arrival_s, start), min(r.finish_s or end, end)
+        total += max(leave - arrive, 0.0)
+    return total / max(end - start, 1e-9)

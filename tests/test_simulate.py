@@ -1,0 +1,228 @@
+"""The discrete-event simulator against queueing theory, conservation, monotonicity,
+determinism and preemption; envelopes, fleets, disaggregation and mixes on real plans."""
+
+from __future__ import annotations
+
+import json
+import random
+import statistics
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from planner.envelope import (
+    LoadSpec,
+    disaggregation,
+    envelopes,
+    fleet_check,
+    heterogeneous_mix,
+    kv_transfer_s,
+    simulate_plan,
+)
+from planner.errors import InputError
+from planner.planfile import load_plan
+from planner.resolve import resolve_plan
+from planner.simulate import (
+    Replica,
+    SchedulerConfig,
+    Targets,
+    Workload,
+    gamma_arrivals,
+    lognormal_lengths,
+    poisson_arrivals,
+    replay_lengths,
+    run,
+    summarise,
+)
+from planner.sizing.plan_sizing import size_plan
+from tests.conftest import PLANS, run_cli
+
+MS_PER_TOKEN = 0.001
+
+
+def linear_step(prefill: float, keys: float, batch: float, decode_keys: float) -> float:
+    """A test machine: 1 ms per prefill token, 5 ms per decode step."""
+    return MS_PER_TOKEN * prefill + (0.005 if batch else 0.0)
+
+
+def single_server(kv_blocks: int = 10**9, seqs: int = 1) -> Replica:
+    return Replica(
+        0, SchedulerConfig(max_num_seqs=seqs, token_budget=10**9, block_tokens=16, kv_blocks=kv_blocks), linear_step
+    )
+
+
+@pytest.mark.parametrize(("kind", "rho"), [("M/D/1", 0.5), ("M/D/1", 0.8), ("M/M/1", 0.5), ("M/M/1", 0.7)])
+def test_waiting_time_matches_queueing_theory(kind: str, rho: float) -> None:
+    mean_tokens = 100
+    mu = 1 / (mean_tokens * MS_PER_TOKEN)
+    lam = rho * mu
+    if kind == "M/D/1":
+        lengths = lambda rng: (mean_tokens, 1)  # noqa: E731  fixed service time
+        theory = rho / (2 * mu * (1 - rho))
+    else:
+        lengths = lambda rng: (max(round(rng.expovariate(1 / mean_tokens)), 1), 1)  # noqa: E731
+        theory = rho / (mu - lam)
+    result = run([single_server()], Workload(lengths=lengths), duration_s=3000, seed=3,
+                 gaps=poisson_arrivals(lam, random.Random(4)), warmup_s=100)  # fmt: skip
+    waits = [(r.first_token_s - r.arrival_s) - r.isl * MS_PER_TOKEN for r in result.measured()]
+    assert statistics.mean(waits) == pytest.approx(theory, rel=0.06)
+
+
+def plan_and_deployment(catalog: Any, name: str = "knowledge") -> tuple[Any, Any]:
+    from planner.cli import example_plan_path
+
+    plan = load_plan(example_plan_path() if name == "knowledge" else PLANS / name)
+    sizing = size_plan(resolve_plan(plan, catalog), catalog)
+    return plan, sizing.best.sizing
+
+
+def test_littles_law_and_conservation_on_a_real_replica(catalog: Any) -> None:
+    plan, fleet = plan_and_deployment(catalog)
+    summary = simulate_plan(plan, fleet.deployment, LoadSpec("open", rate=1.0), duration_s=300, seed=1)
+    law = summary["littles_law"]
+    assert law["mean_in_system"] == pytest.approx(law["arrival_rate"] * law["mean_e2e_s"], rel=0.02)
+    assert summary["dropped"] == 0 and summary["unfinished"] == 0
+
+
+def test_every_request_completes_or_is_reported(catalog: Any) -> None:
+    plan, fleet = plan_and_deployment(catalog)
+    from planner.envelope import make_replicas, workload_of
+
+    replicas = make_replicas(fleet.deployment, 1, plan.workload.context_p95_tokens)
+    result = run(replicas, workload_of(plan, fleet.deployment), duration_s=60, seed=2,
+                 gaps=poisson_arrivals(20.0, random.Random(5)), max_sim_s=90)  # fmt: skip
+    arrived = len(result.requests) + len(result.dropped) + len(result.unfinished)
+    assert arrived > 1000 and len(result.unfinished) > 0, "overloaded and cut off: some still in flight"
+    assert len({r.id for r in result.requests + result.dropped + result.unfinished}) == arrived
+
+
+def test_higher_rate_never_lowers_p95_ttft(catalog: Any) -> None:
+    plan, fleet = plan_and_deployment(catalog)
+    p95 = [simulate_plan(plan, fleet.deployment, LoadSpec("open", rate=r), duration_s=200, seed=7)["ttft_ms"]["p95"]
+           for r in (0.5, 1.5, 3.0)]  # fmt: skip
+    assert p95[0] <= p95[1] * 1.05 and p95[1] <= p95[2] * 1.05
+
+
+def test_same_seed_same_numbers(catalog: Any) -> None:
+    plan, fleet = plan_and_deployment(catalog)
+    a = simulate_plan(
+        plan, fleet.deployment, LoadSpec("open", rate=1.0, arrival="gamma", cv=3.0), duration_s=120, seed=11
+    )
+    b = simulate_plan(
+        plan, fleet.deployment, LoadSpec("open", rate=1.0, arrival="gamma", cv=3.0), duration_s=120, seed=11
+    )
+    c = simulate_plan(
+        plan, fleet.deployment, LoadSpec("open", rate=1.0, arrival="gamma", cv=3.0), duration_s=120, seed=12
+    )
+    assert a == b and a != c
+
+
+def test_kv_exhaustion_preempts_and_recomputes() -> None:
+    # 64 blocks of 16 tokens: four 200-token prompts growing to 300 tokens cannot all fit
+    replica = Replica(0, SchedulerConfig(max_num_seqs=8, token_budget=4096, block_tokens=16, kv_blocks=64), linear_step)
+    result = run([replica], Workload(lengths=lambda rng: (200, 100)), duration_s=1.0, seed=0, users=4, warmup_s=0.0)
+    assert replica.preemptions > 0
+    assert sum(r.preemptions for r in result.requests) == replica.preemptions
+    assert all(r.decoded == r.osl for r in result.requests) and not result.dropped
+
+
+def test_request_larger_than_the_kv_cache_is_dropped_not_stuck() -> None:
+    replica = Replica(0, SchedulerConfig(max_num_seqs=8, token_budget=4096, block_tokens=16, kv_blocks=4), linear_step)
+    result = run([replica], Workload(lengths=lambda rng: (500, 10)), duration_s=0.5, seed=0,
+                 gaps=poisson_arrivals(10, random.Random(1)))  # fmt: skip
+    assert result.dropped and not result.requests
+
+
+def test_closed_loop_users_and_think_time() -> None:
+    replica = single_server(seqs=64)
+    result = run([replica], Workload(lengths=lambda rng: (100, 20)), duration_s=60, seed=0, users=5, think_s=1.0)
+    summary = summarise(result, Targets(None, None, None))
+    assert summary["batch"]["max"] <= 5
+    rate = summary["throughput_req_s"]
+    cycle = 1.0 + summary["e2e_ms"]["mean"] / 1000
+    assert rate == pytest.approx(5 / cycle, rel=0.1), "each user: think, then one request"
+
+
+def test_lengths_fit_p50_and_p95() -> None:
+    draw = lognormal_lengths(2500, 6000, 250, 700, 131072)
+    rng = random.Random(0)
+    pairs = [draw(rng) for _ in range(20000)]
+    inputs = sorted(p[0] for p in pairs)
+    assert inputs[10000] == pytest.approx(2500, rel=0.03)
+    assert inputs[19000] == pytest.approx(6000, rel=0.05)
+    gaps = gamma_arrivals(2.0, 3.0, random.Random(1))
+    sample = [next(gaps) for _ in range(20000)]
+    assert statistics.mean(sample) == pytest.approx(0.5, rel=0.05)
+    assert statistics.stdev(sample) / statistics.mean(sample) == pytest.approx(3.0, rel=0.1)
+
+
+def test_replay_lengths_from_files(tmp_path: Path) -> None:
+    jsonl = tmp_path / "trace.jsonl"
+    jsonl.write_text('{"input_tokens": 10, "output_tokens": 3}\n{"isl": 20, "osl": 4}\n')
+    draw = replay_lengths(jsonl)
+    assert [draw(random.Random()) for _ in range(3)] == [(10, 3), (20, 4), (10, 3)]
+    csv_file = tmp_path / "trace.csv"
+    csv_file.write_text("prompt_tokens,completion_tokens\n7,2\n")
+    assert replay_lengths(csv_file)(random.Random()) == (7, 2)
+    bad = tmp_path / "bad.csv"
+    bad.write_text("a,b\nx,y\n")
+    with pytest.raises(InputError) as info:
+        replay_lengths(bad)
+    assert "lacks numeric input and output token counts" in info.value.problems[0].what
+
+
+def test_envelopes_bracket_the_slo_edge(catalog: Any) -> None:
+    plan, fleet = plan_and_deployment(catalog)
+    result = envelopes(plan, fleet.deployment, duration_s=60, seed=0)
+    closed = {p["load"]: p["meets_slo"] for p in result["curve"] if p["mode"] == "closed"}
+    cr = result["cr_closed"]
+    assert cr >= 1 and closed[cr] and any(not ok for load, ok in closed.items() if load > cr)
+    opened = {p["load"]: p["meets_slo"] for p in result["curve"] if p["mode"] == "open"}
+    assert result["cr_open_req_s"] > 0 and opened[result["cr_open_req_s"]]
+
+
+def test_fleet_survives_or_not_with_spares_down(catalog: Any) -> None:
+    plan, fleet = plan_and_deployment(catalog)
+    check = fleet_check(plan, fleet.deployment, replicas=3, spares=1, rate=0.5, duration_s=100, seed=0)
+    assert check["all_up"]["meets_slo"] and check["survives_failure"]
+    heavy = fleet_check(plan, fleet.deployment, replicas=2, spares=1, rate=4.0, duration_s=100, seed=0)
+    assert not heavy["survives_failure"]
+
+
+def test_disaggregation_removes_prefill_interference(catalog: Any) -> None:
+    plan, fleet = plan_and_deployment(catalog)
+    dep = fleet.deployment
+    split = disaggregation(plan, dep, dep, 2.0, 1, 1, "nixl", duration_s=200, seed=0)
+    together = simulate_plan(plan, dep, LoadSpec("open", rate=2.0), replicas=2, duration_s=200, seed=0)
+    # decoding never waits behind a 6,000-token prefill step when the pools are apart
+    assert split["itl_p99_ms"] * 3 < together["itl_ms"]["p99"]
+    assert split["kv_transfer_ms_mean"] > 0 and split["gpus"] == 2
+    assert kv_transfer_s(dep, 6000, "tcp") > 5 * kv_transfer_s(dep, 6000, "nixl")
+
+
+def test_heterogeneous_mix_beats_a_single_class() -> None:
+    buckets = [("short", 10.0, 500, 100), ("long", 2.0, 30000, 500)]
+    cheap = lambda isl, osl: 2.0 if isl < 4000 else 0.0  # noqa: E731  small GPU: short requests only
+    big = lambda isl, osl: 3.0 if isl < 4000 else 0.5  # noqa: E731
+    result = heterogeneous_mix(buckets, [("small", 1.0, cheap), ("large", 4.0, big)])
+    assert result["mix"] == {"short": "small", "long": "large"}
+    assert result["mix_gpus"] == {"small": 5, "large": 4}
+    assert result["best_single_class"] == "large" and result["saving"] == pytest.approx(1 - 21 / 32)
+
+
+def test_cli_simulate_envelope_mix() -> None:
+    plan = str(PLANS / "code-assistant.yaml")
+    sim = run_cli("simulate", plan, "--duration", "60", "--json")
+    assert sim.returncode == 0, sim.stderr
+    data = json.loads(sim.stdout)
+    assert {"ttft_ms", "itl_ms", "e2e_ms", "goodput_share", "kv_utilisation", "preemptions"} <= set(data)
+    assert set(data["ttft_ms"]) >= {"p50", "p90", "p95", "p99"}
+    text = run_cli("simulate", plan, "--mode", "closed", "--concurrency", "4", "--duration", "60")
+    assert text.returncode == 0 and "TTFT" in text.stdout and "p99" in text.stdout
+    env = run_cli("envelope", plan, "--duration", "40", "--csv")
+    assert env.returncode == 0 and env.stdout.startswith("mode,load,meets_slo")
+    mix = json.loads(run_cli("mix", plan, "--json").stdout)
+    assert mix["mix"] and mix["best_single_class"]
+    bad = run_cli("simulate", str(PLANS / "trap-multinode-tp-pcie.yaml"))
+    assert bad.returncode == 2 and "nothing to simulate" in bad.stderr
