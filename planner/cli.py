@@ -125,6 +125,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--duration", type=float, default=300.0, help="seconds of arrivals (default 300)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--disaggregated", action="store_true", help="compare with separate prefill/decode pools")
+    p.add_argument("--decode-gpu", metavar="ID", help="GPU class of the decode pool (default: the same)")
+    p.add_argument("--failure", action="store_true", help="run the sized fleet at peak, then with N+1/N+2 spares down")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(handler=cmd_simulate)
 
@@ -390,9 +392,10 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     """``planner simulate PLAN``: percentiles with the queue for the chosen deployment."""
     import math
 
-    from planner.envelope import LoadSpec, disaggregation, simulate_plan
+    from planner.envelope import LoadSpec, disaggregation, fleet_check, simulate_plan
+    from planner.tco import yearly_cost_eur
 
-    plan, fleet, _ = _chosen(args)
+    plan, fleet, catalog = _chosen(args)
     dep = fleet.deployment
     mode = args.mode or ("closed" if args.concurrency else "open")
     rate = args.rate
@@ -420,7 +423,17 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         lengths=args.lengths,
     )
     summary["deployment"] = dep.label
+    if args.failure:
+        peak = (fleet.operating_point.timing.batch / (fleet.operating_point.e2e_ms / 1000)) * fleet.replicas_for_load
+        summary["failure"] = fleet_check(
+            plan, dep, fleet.replicas, fleet.spares, peak, duration_s=args.duration, seed=args.seed
+        )
     if args.disaggregated and mode == "open" and rate:
+        decode_dep = dep
+        if args.decode_gpu:
+            from dataclasses import replace
+
+            decode_dep = replace(dep, gpu=catalog.gpus.get(args.decode_gpu))
         gpus = max(args.replicas * dep.gpus, 2)
         splits = []
         for prefill in range(1, gpus // dep.gpus):
@@ -429,7 +442,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
                 disaggregation(
                     plan,
                     dep,
-                    dep,
+                    decode_dep,
                     rate,
                     prefill,
                     decode,
@@ -438,14 +451,25 @@ def cmd_simulate(args: argparse.Namespace) -> int:
                     seed=args.seed,
                 )
             )
+        for split in splits:
+            yearly = (yearly_cost_eur(dep.gpu, split["prefill_gpus"]) or 0) + (
+                yearly_cost_eur(decode_dep.gpu, split["decode_gpus"]) or 0
+            )
+            split["goodput_per_keur_year"] = split["goodput_req_s"] / (yearly / 1000) if yearly else None
         best = max(splits, key=lambda s: s["goodput_per_gpu"]) if splits else None
         aggregated = summary["goodput_req_s"] / max(summary["gpus"], 1)
+        agg_yearly = yearly_cost_eur(dep.gpu, summary["gpus"])
+        summary["goodput_per_keur_year"] = summary["goodput_req_s"] / (agg_yearly / 1000) if agg_yearly else None
         summary["disaggregated"] = best
         if best:
             gain = best["goodput_per_gpu"] / aggregated - 1 if aggregated else math.inf
+            per_eur = ""
+            if best.get("goodput_per_keur_year") and summary.get("goodput_per_keur_year"):
+                eur_gain = best["goodput_per_keur_year"] / summary["goodput_per_keur_year"] - 1
+                per_eur = f"; per EUR {'disaggregated' if eur_gain > 0 else 'aggregated'} wins by {abs(eur_gain):.0%}"
             summary["disaggregation_verdict"] = (
-                f"{'disaggregated' if gain > 0 else 'aggregated'} wins on goodput per GPU (and per EUR: same GPUs) "
-                f"by {abs(gain):.0%}: {best['goodput_per_gpu']:.3f} vs {aggregated:.3f} good requests/s per GPU"
+                f"{'disaggregated' if gain > 0 else 'aggregated'} wins on goodput per GPU by {abs(gain):.0%}: "
+                f"{best['goodput_per_gpu']:.3f} vs {aggregated:.3f} good requests/s per GPU{per_eur}"
             )
     if args.json:
         _print_json(summary)
@@ -475,6 +499,14 @@ def _simulation_text(s: dict[str, Any]) -> str:
         f"batch mean {s['batch']['mean']:.1f} max {s['batch']['max']}"
     )
     lines.append("meets the SLOs" if s["meets_slo"] else "misses the SLOs")
+    if s.get("failure"):
+        f = s["failure"]
+        lines.append(
+            f"fleet at peak: {f['all_up']['replicas']} replicas "
+            f"{'meet' if f['all_up']['meets_slo'] else 'miss'} the SLOs; "
+            f"with spares down ({f['spares_down']['replicas']} left) they "
+            f"{'still meet them' if f['survives_failure'] else 'miss them: N+1/N+2 fails'}"
+        )
     if s.get("disaggregation_verdict"):
         lines.append(
             f"P/D: {s['disaggregated']['prefill']} + {s['disaggregated']['decode']}: {s['disaggregation_verdict']}"

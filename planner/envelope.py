@@ -335,6 +335,8 @@ def disaggregation(
         "decode": f"{decode_replicas} x {decode.label}",
         "transport": transport,
         "gpus": gpus,
+        "prefill_gpus": prefill_replicas * prefill.gpus,
+        "decode_gpus": decode_replicas * decode.gpus,
         "requests": len(ttfts),
         "ttft_p95_ms": percentile(ttfts, 95) * 1000,
         "itl_p95_ms": percentile(gaps, 95) * 1000,

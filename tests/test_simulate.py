@@ -224,5 +224,10 @@ def test_cli_simulate_envelope_mix() -> None:
     assert env.returncode == 0 and env.stdout.startswith("mode,load,meets_slo")
     mix = json.loads(run_cli("mix", plan, "--json").stdout)
     assert mix["mix"] and mix["best_single_class"]
+    both = run_cli("simulate", plan, "--duration", "40", "--replicas", "2", "--failure", "--disaggregated", "--json")
+    assert both.returncode == 0, both.stderr
+    data = json.loads(both.stdout)
+    assert "survives_failure" in data["failure"] and "spares_down" in data["failure"]
+    assert "wins on goodput per GPU" in data["disaggregation_verdict"]
     bad = run_cli("simulate", str(PLANS / "trap-multinode-tp-pcie.yaml"))
     assert bad.returncode == 2 and "nothing to simulate" in bad.stderr
