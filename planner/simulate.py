@@ -534,9 +534,33 @@ def summarise(result: SimResult, targets: Targets) -> dict[str, Any]:
             "mean": sum(s[1] for s in samples) / len(samples) if samples else 0.0,
             "max": max((s[1] for s in samples), default=0),
         },
+        "over_time": _over_time(samples, result.warmup_s, result.duration_s),
         "preemptions": sum(r.preemptions for r in result.replicas),
         "littles_law": {"arrival_rate": rate, "mean_e2e_s": mean_e2e, "mean_in_system": in_system},
     }
+
+
+def _over_time(
+    samples: list[tuple[float, int, float]], start: float, end: float, points: int = 30
+) -> list[dict[str, float]]:
+    """Running batch (summed over replicas) and KV use, averaged over ``points`` equal windows."""
+    width = max(end - start, 1e-9) / points
+    buckets: list[list[tuple[float, int, float]]] = [[] for _ in range(points)]
+    for sample in samples:
+        index = int((sample[0] - start) / width)
+        if 0 <= index < points:
+            buckets[index].append(sample)
+    out = []
+    for i, bucket in enumerate(buckets):
+        if bucket:
+            out.append(
+                {
+                    "t_s": round(start + (i + 0.5) * width, 3),
+                    "batch": sum(s[1] for s in bucket) / len(bucket),
+                    "kv_utilisation": sum(s[2] for s in bucket) / len(bucket),
+                }
+            )
+    return out
 
 
 def meets(summary: dict[str, Any], targets: Targets) -> bool:

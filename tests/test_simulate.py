@@ -218,6 +218,7 @@ def test_cli_simulate_envelope_mix() -> None:
     data = json.loads(sim.stdout)
     assert {"ttft_ms", "itl_ms", "e2e_ms", "goodput_share", "kv_utilisation", "preemptions"} <= set(data)
     assert set(data["ttft_ms"]) >= {"p50", "p90", "p95", "p99"}
+    assert len(data["over_time"]) > 10 and {"t_s", "batch", "kv_utilisation"} <= set(data["over_time"][0])
     text = run_cli("simulate", plan, "--mode", "closed", "--concurrency", "4", "--duration", "60")
     assert text.returncode == 0 and "TTFT" in text.stdout and "p99" in text.stdout
     env = run_cli("envelope", plan, "--duration", "40", "--csv")
