@@ -51,30 +51,23 @@ def main() -> None:
         times = timed(lambda dep=dep: estimate(dep, 4000, 500, concurrency=64), 500)
         print(f"estimate {label:42s} median {statistics.median(times) * 1000:6.3f} ms  max {max(times) * 1000:6.3f} ms")
     resolved = resolve_plan(load_plan(example_plan_path()), catalog)
+    time_search("search demo plan over the catalog", resolved, catalog, 5)
+    open_runtime = resolved.plan.model_copy(update={"runtime": resolved.plan.runtime.model_copy(update={"id": None})})
+    time_search("search demo plan with the runtime open too", resolve_plan(open_runtime, catalog), catalog, 3)
+
+
+def time_search(label: str, resolved, catalog, repeats: int) -> None:  # type: ignore[no-untyped-def]
+    """Print how long a search over the catalog takes."""
     result: dict[str, int] = {}
 
     def run_search() -> None:
         ranked, tried = search(resolved, catalog)
         result.update(tried=tried, feasible=len(ranked))
 
-    times = timed(run_search, 5)
+    times = timed(run_search, repeats)
     print(
-        f"search demo plan over the catalog: {result['tried']} candidates, {result['feasible']} feasible, "
+        f"{label}: {result['tried']} candidates, {result['feasible']} feasible, "
         f"median {statistics.median(times):.3f} s  max {max(times):.3f} s"
-    )
-    open_plan = load_plan(example_plan_path()).model_copy(
-        update={"runtime": resolved.plan.runtime.model_copy(update={"id": None})}
-    )
-    open_resolved = resolve_plan(open_plan, catalog)
-
-    def run_open() -> None:
-        ranked, tried = search(open_resolved, catalog)
-        result.update(tried=tried, feasible=len(ranked))
-
-    times = timed(run_open, 3)
-    print(
-        f"search demo plan with the runtime open too: {result['tried']} candidates, {result['feasible']} feasible, "
-        f"median {statistics.median(times):.3f} s"
     )
 
 

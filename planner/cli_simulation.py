@@ -7,6 +7,7 @@ one of these commands runs.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from typing import Any
 
@@ -207,7 +208,7 @@ def mix(args: argparse.Namespace) -> int:
     plan = resolved.plan
     buckets = size_buckets(plan, args.buckets)
     by_gpu: dict[str, list[Any]] = {}
-    for dep in candidate_deployments(resolved.__class__(**{**resolved.__dict__, "gpu": None}), catalog):
+    for dep in candidate_deployments(dataclasses.replace(resolved, gpu=None), catalog):
         by_gpu.setdefault(dep.gpu.id, []).append(dep)
     classes = []
     for gpu_id, deps in sorted(by_gpu.items()):

@@ -8,6 +8,7 @@ rely on the kinds and fields documented in ``docs/rules.md``.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from planner.catalog import Catalog
@@ -346,7 +347,7 @@ def _cheaper_class(r: ResolvedPlan, catalog: Catalog, sizing: PlanSizing) -> Fac
     """Would another GPU class be cheaper for this plan? (A mix is the simulation issue's job.)"""
     from planner.sizing.search import search
 
-    open_gpu = ResolvedPlan(**{**r.__dict__, "gpu": None})
+    open_gpu = dataclasses.replace(r, gpu=None)
     ranked, _ = search(open_gpu, catalog)
     pinned = sizing.best.eur_per_m_tokens if sizing.best else None
     other = next((c for c in ranked if c.sizing.deployment.gpu.id != (r.gpu.id if r.gpu else "")), None)
