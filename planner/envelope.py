@@ -78,7 +78,7 @@ def workload_of(plan: Plan, dep: Deployment) -> Workload:
     p95_in = w.input_tokens.p95 or w.input_tokens.worst_case
     p95_out = w.output_tokens.p95 or w.output_tokens.worst_case
     lengths = lognormal_lengths(p50_in, p95_in, p50_out, p95_out, dep.model.max_context)
-    hit = 1.0 if w.shared_prefix_tokens else 0.0
+    hit = (w.prefix_cache_hit_rate if w.prefix_cache_hit_rate is not None else 1.0) if w.shared_prefix_tokens else 0.0
     return Workload(lengths=lengths, shared_prefix_tokens=w.shared_prefix_tokens, prefix_hit_rate=hit)
 
 

@@ -15,7 +15,7 @@ from planner.catalog import Catalog
 from planner.resolve import ResolvedPlan
 from planner.sizing.capacity import size_capacity
 from planner.sizing.deployment import Deployment
-from planner.sizing.efficiency import FACTOR_RANGES
+from planner.sizing.efficiency import calibrated_range
 from planner.sizing.estimate import estimate
 from planner.sizing.plan_sizing import PlanSizing
 from planner.sizing.search import candidate_deployments, gpu_runs
@@ -334,7 +334,7 @@ def _knobs(r: ResolvedPlan, dep: Deployment) -> Fact:
 def _efficiency_overrides(r: ResolvedPlan) -> list[Fact]:
     facts = []
     for name, value in r.plan.runtime.efficiency.items():
-        low, high = FACTOR_RANGES[name]
+        low, high = calibrated_range(name)
         fact = _fact(
             "efficiency_override", factor=name, value=value, low=low, high=high, outside=not low <= value <= high
         )

@@ -111,6 +111,9 @@ class WorkloadProfile(_Strict):
     shared_prefix_tokens: int = Field(
         default=0, ge=0, description="Tokens at the start of every prompt that are identical (prefix-cache reuse)."
     )
+    prefix_cache_hit_rate: Fraction | None = Field(
+        default=None, description="Share of requests whose shared prefix is still cached (0-1); 1 when omitted."
+    )
 
     @model_validator(mode="after")
     def _prefix_fits(self) -> WorkloadProfile:

@@ -22,7 +22,7 @@ PACK = RulePack(
             severity="warning",
             fact="efficiency_override",
             when={"outside": True},
-            message="The plan overrides {factor} to {value:g}, outside the plausible range {low:g}-{high:g}.",
+            message="The plan overrides {factor} to {value:g}, outside the calibrated range {low:g}-{high:g}.",
             remedy="Use a measured value, or remove the override to use the calibrated factor.",
             evidence=["factor", "value", "low", "high"],
         ),

@@ -232,3 +232,12 @@ def test_cli_simulate_envelope_mix() -> None:
     assert "wins on goodput per GPU" in data["disaggregation_verdict"]
     bad = run_cli("simulate", str(PLANS / "trap-multinode-tp-pcie.yaml"))
     assert bad.returncode == 2 and "nothing to simulate" in bad.stderr
+
+
+def test_prefix_cache_hits_shorten_prefill(catalog: Any) -> None:
+    plan, fleet = plan_and_deployment(catalog)
+    cold = plan.model_copy(update={"workload": plan.workload.model_copy(update={"prefix_cache_hit_rate": 0.0})})
+    warm = plan.model_copy(update={"workload": plan.workload.model_copy(update={"prefix_cache_hit_rate": 1.0})})
+    ttft = [simulate_plan(p, fleet.deployment, LoadSpec("open", rate=0.5), duration_s=200, seed=3)["ttft_ms"]["p50"]
+            for p in (cold, warm)]  # fmt: skip
+    assert ttft[1] < ttft[0], "the 800-token system prompt is not recomputed on a hit"

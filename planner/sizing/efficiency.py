@@ -108,6 +108,14 @@ def band_for(
     return Band(0.5, 2.0, 0), "no comparable measurements: a factor of two either way"
 
 
+def calibrated_range(factor: str) -> tuple[float, float]:
+    """The lowest and highest value of ``factor`` over the calibrated classes."""
+    values = [getattr(c.efficiency, factor) for c in calibrations() if c.rows > 0]
+    if not values:
+        return FACTOR_RANGES[factor]
+    return min(values), max(values)
+
+
 def with_overrides(eff: Efficiency, overrides: dict[str, float]) -> Efficiency:
     """Apply a plan's efficiency overrides; the source then says so."""
     if not overrides:
