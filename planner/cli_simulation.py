@@ -215,6 +215,14 @@ def mix(args: argparse.Namespace) -> int:
         yearly = yearly_cost_eur(deps[0].gpu, 1)
         if yearly is not None:
             classes.append((gpu_id, yearly / 8760, class_throughput(plan, deps)))
+    if not classes:
+        from planner.errors import PlannerError
+
+        raise PlannerError(
+            "no GPU class the plan allows has a price hint, so there is no cost to minimise",
+            path=str(args.file),
+            fix="unpin hardware.gpu or add price hints to the GPU catalog",
+        )
     result = heterogeneous_mix(buckets, classes)
     result["buckets"] = [{"bucket": n, "requests_per_s": r, "isl_p95": i, "osl_p95": o} for n, r, i, o in buckets]
     if args.json:

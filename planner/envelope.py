@@ -444,7 +444,7 @@ def size_buckets(plan: Plan, count: int = 3, samples: int = 4000, seed: int = 0)
         part = pairs[i * size : (i + 1) * size if i < count - 1 else len(pairs)]
         isl = sorted(p[0] for p in part)[int(0.95 * (len(part) - 1))]
         osl = sorted(p[1] for p in part)[int(0.95 * (len(part) - 1))]
-        buckets.append((f"input <= {part[-1][0]:,}", rate * len(part) / len(pairs), isl, osl))
+        buckets.append((f"{i + 1}: input <= {part[-1][0]:,}", rate * len(part) / len(pairs), isl, osl))
     return buckets
 
 

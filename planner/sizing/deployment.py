@@ -74,11 +74,6 @@ class Deployment:
         return self.ep if self.attention_dp else self.tp * self.pp
 
     @property
-    def spans_nodes(self) -> bool:
-        """True when the tensor-parallel group is larger than one node."""
-        return self.tp > self.gpu.gpus_per_node
-
-    @property
     def label(self) -> str:
         """Short description, e.g. 'h100-sxm x4 TP4 fp8/fp8 vllm'."""
         par = f"DP-attn+EP{self.ep}" if self.attention_dp else f"TP{self.tp}" + (f" PP{self.pp}" if self.pp > 1 else "")
