@@ -182,6 +182,9 @@ def main() -> int:
         CATALOG_FILE.write_text(header + yaml.safe_dump({"entries": entries}, sort_keys=False), encoding="utf-8")
         print(f"wrote {CATALOG_FILE} ({len(entries)} classes)")
         calibration_for.__globals__["calibrations"].cache_clear()
+        from planner.perfmodel import _calibrated_for
+
+        _calibrated_for.cache_clear()
 
     def catalog_factors(m: Measurement):  # type: ignore[no-untyped-def]
         return calibration_for(*class_key(m, catalog)).efficiency

@@ -105,6 +105,17 @@ class Catalog:
     runtimes: Section[RuntimeSpec]
     stacks: Section[ServingStackSpec]
     problems: list[PluginProblem]
+    performance_models: dict[str, tuple[str, Any]] = field(default_factory=dict)
+
+    def performance_model(self, name: str) -> Any:
+        """The performance model called ``name``.
+
+        :raises UnknownIdError: naming the models that are registered.
+        """
+        if name in self.performance_models:
+            return self.performance_models[name][1]
+        known = ", ".join(sorted(self.performance_models)) or "none"
+        raise UnknownIdError(f"unknown performance model {name!r}", fix=f"registered models: {known}")
 
     def section(self, kind: str) -> Section[Any]:
         """Return the section for ``gpus``, ``models``, ``runtimes`` or ``stacks``."""
@@ -137,7 +148,25 @@ def build_catalog(host: PluginHost) -> Catalog:
         runtimes=sections["runtimes"],
         stacks=sections["stacks"],
         problems=problems,
+        performance_models=_performance_models(host),
     )
+
+
+def _performance_models(host: PluginHost) -> dict[str, tuple[str, Any]]:
+    """Every performance model the plugins contribute, by name; invalid or duplicate ones reported."""
+    from planner.perfmodel import PerformanceModel
+
+    models: dict[str, tuple[str, Any]] = {}
+    for plugin, result in host.call_each("planner_performance_models"):
+        for model in result or []:
+            name = getattr(model, "name", None)
+            if not isinstance(model, PerformanceModel) or not isinstance(name, str):
+                host.report(plugin, f"returned {type(model).__name__}, not a performance model (see planner.perfmodel)")
+            elif name in models:
+                host.report(plugin, f"performance model {name!r} is already registered by plugin {models[name][0]!r}")
+            else:
+                models[name] = (plugin, model)
+    return models
 
 
 def _validated(result: Any, spec_class: type[SpecT], plugin: str, word: str, host: PluginHost) -> list[SpecT]:

@@ -36,16 +36,8 @@ from planner.simulate import (
 )
 from planner.sizing.capacity import knob, size_capacity
 from planner.sizing.deployment import Deployment
-from planner.sizing.efficiency import calibration_for, with_overrides
-from planner.sizing.performance import Efficiency, mixed_step_s
 
 DEFAULT_DURATION_S = 300.0
-
-
-def efficiency_of(dep: Deployment) -> Efficiency:
-    """The calibrated factors the estimator would use for ``dep`` (plan overrides applied)."""
-    kind = "moe" if dep.model.moe else "dense"
-    return with_overrides(calibration_for(dep.runtime.id, dep.gpu.generation, kind).efficiency, dep.efficiency)
 
 
 def scheduler_for(dep: Deployment, context: int) -> SchedulerConfig:
@@ -61,14 +53,9 @@ def scheduler_for(dep: Deployment, context: int) -> SchedulerConfig:
 
 
 def make_replicas(dep: Deployment, count: int, context: int) -> list[Replica]:
-    """``count`` simulator replicas of ``dep``."""
-    eff = efficiency_of(dep)
-    step = partial(_step, dep, eff)
+    """``count`` simulator replicas of ``dep``, timed by its performance model."""
+    step = partial(dep.perf.mixed_step_s, dep)
     return [Replica(i, scheduler_for(dep, context), step) for i in range(count)]
-
-
-def _step(dep: Deployment, eff: Efficiency, prefill: float, prefill_keys: float, batch: float, keys: float) -> float:
-    return mixed_step_s(dep, prefill, prefill_keys, batch, keys, eff)
 
 
 def workload_of(plan: Plan, dep: Deployment) -> Workload:

@@ -108,6 +108,23 @@ def planner_serving_stacks() -> list[Any]:
     """
 
 
+# ----------------------------------------------------------- performance models
+
+
+@hookspec
+def planner_performance_models() -> list[Any]:
+    """Contribute performance models: phase times for a deployment, with provenance.
+
+    Each object follows :class:`planner.perfmodel.PerformanceModel`: a unique ``name``,
+    ``coverage(dep)`` (``None`` when it covers the configuration, else the reason),
+    ``prefill_s``, ``decode_step_s``, ``mixed_step_s``, ``overhead_s`` and ``source(dep)``.
+    The sizing engine, search and simulation only call these methods; the built-in
+    roofline (``builtin``) is one such model, registered by the ``analytic`` plugin.
+
+    :returns: a list of performance-model objects.
+    """
+
+
 # ------------------------------------------------------------------- validation
 
 

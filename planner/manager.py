@@ -44,6 +44,7 @@ BUILTIN_PLUGINS: dict[str, str] = {
     "serving_stacks": "planner.plugins.serving_stacks",
     "user_catalog": "planner.plugins.user_catalog",
     "principles": "planner.plugins.principles",
+    "analytic": "planner.plugins.analytic",
 }
 
 

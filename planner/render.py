@@ -149,6 +149,7 @@ def plugins_table(host: PluginHost, catalog: Catalog) -> str:
             "planner_model_from_config": "config.json import",
             "planner_rule_packs": "rule packs",
             "planner_benchmark_importers": "benchmark importers",
+            "planner_performance_models": "performance models",
         }
         extras = [labels[h] for h in hooks.get(name, []) if h in labels]
         provides = ", ".join(filter(None, [provides, *extras]))
@@ -168,7 +169,12 @@ def plugins_table(host: PluginHost, catalog: Catalog) -> str:
 
 def _hooks_by_plugin(host: PluginHost) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
-    for hook_name in ("planner_model_from_config", "planner_rule_packs", "planner_benchmark_importers"):
+    for hook_name in (
+        "planner_model_from_config",
+        "planner_rule_packs",
+        "planner_benchmark_importers",
+        "planner_performance_models",
+    ):
         for impl in getattr(host.pm.hook, hook_name).get_hookimpls():
             out.setdefault(impl.plugin_name, []).append(hook_name)
     return out
@@ -323,11 +329,12 @@ def estimate_text(est: Any) -> str:
         f"queue {est.queue_s * 1000:,.0f} ms"
     )
     lines.append("")
-    lines.append(f"Efficiency: {est.efficiency.source}")
-    lines.append(
-        f"  MFU prefill {est.efficiency.mfu_prefill:.2f}, MBU decode {est.efficiency.mbu_decode:.2f}, "
-        f"MFU decode {est.efficiency.mfu_decode:.2f}, step overhead {est.efficiency.overhead_ms:.2f} ms"
-    )
+    lines.append(f"Performance model: {dep.perf.source(dep)}")
+    if est.efficiency is not None:
+        lines.append(
+            f"  MFU prefill {est.efficiency.mfu_prefill:.2f}, MBU decode {est.efficiency.mbu_decode:.2f}, "
+            f"MFU decode {est.efficiency.mfu_decode:.2f}, step overhead {est.efficiency.overhead_ms:.2f} ms"
+        )
     if est.band_sources:
         lines.append(f"Bands: 10th-90th percentile of measured/predicted, {next(iter(est.band_sources.values()))}")
     return "\n".join(lines)

@@ -29,6 +29,7 @@ def test_the_hooks_are_the_documented_set() -> None:
         "planner_gpus",
         "planner_model_from_config",
         "planner_models",
+        "planner_performance_models",
         "planner_rule_packs",
         "planner_runtimes",
         "planner_serving_stacks",

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from planner.perfmodel import AnalyticModel
 from planner.sizing.capacity import kv_bytes_per_sequence
 from planner.sizing.deployment import Deployment
 from planner.sizing.estimate import estimate
@@ -79,7 +80,7 @@ def test_allreduce_over_pcie_is_slower_than_nvlink(catalog: Any) -> None:
 def test_latency_grows_and_throughput_saturates_with_batch(catalog: Any) -> None:
     d = dep(catalog, "llama-3.1-8b", weights_dtype="fp8", kv_dtype="fp8")
     eff = Efficiency(0.5, 0.7, 0.4, 1.0)
-    timings = [steady_state(d, b, 1000, 200, eff) for b in (1, 4, 16, 64, 256)]
+    timings = [steady_state(d, b, 1000, 200, AnalyticModel(fixed=eff)) for b in (1, 4, 16, 64, 256)]
     itls = [t.itl_s for t in timings]
     outs = [t.output_tok_s for t in timings]
     assert itls == sorted(itls) and outs == sorted(outs)

@@ -63,6 +63,7 @@ class Deployment:
     efficiency: dict[str, float] = field(default_factory=dict)
     inter_node_fabric: str = "infiniband"
     inter_node_gb_s: float | None = None
+    performance: Any = None  # a planner.perfmodel.PerformanceModel; the built-in roofline when None
 
     def __hash__(self) -> int:
         return hash((self.model.id, self.gpu.id, self.runtime.id, self.weights_dtype, self.kv_dtype, self.tp,
@@ -81,6 +82,13 @@ class Deployment:
             par += f" EP{self.ep}"
         precision = f"w{self.weights_dtype}/kv{self.kv_dtype}"
         return f"{self.model.id} on {self.gpu.id} x{self.gpus} {par} {precision} {self.runtime.id}"
+
+    @property
+    def perf(self) -> Any:
+        """The performance model that times this deployment (the built-in one by default)."""
+        from planner.perfmodel import BUILTIN
+
+        return self.performance if self.performance is not None else BUILTIN
 
     @cached_property
     def params(self) -> ParamSplit:

@@ -11,10 +11,11 @@ from typing import Any
 
 from planner.bench.calibration import Measurement
 from planner.catalog import Catalog
+from planner.perfmodel import AnalyticModel, PerformanceModel
 from planner.sizing.capacity import Capacity, size_capacity
 from planner.sizing.deployment import Deployment
-from planner.sizing.efficiency import Calibration, band_for, calibration_for, with_overrides
-from planner.sizing.performance import Efficiency, Timing, decode_step_s, prefill_s, steady_state
+from planner.sizing.efficiency import Calibration, band_for, calibration_for
+from planner.sizing.performance import Efficiency, Timing, steady_state
 
 #: Metric name in an estimate -> the residual band it takes.
 _BAND_OF = {
@@ -38,7 +39,7 @@ class Estimate:
     requested_concurrency: int | None
     queue_s: float
     calibration: Calibration
-    efficiency: Efficiency
+    efficiency: Efficiency | None  # the built-in model's factors; None for other performance models
     bands: dict[str, tuple[float, float]] = field(default_factory=dict)
     band_sources: dict[str, str] = field(default_factory=dict)
 
@@ -134,8 +135,9 @@ class Estimate:
             "model": f"config.json ({self.deployment.model.source})",
             "kv_budget": f"runtime rule {self.deployment.runtime.kv_budget_rule} (catalog default knobs)",
             "activation": "roofline estimate",
-            "efficiency": self.efficiency.source,
-            "performance": "roofline estimate with calibrated efficiency factors",
+            "efficiency": self.efficiency.source if self.efficiency else "not used by this performance model",
+            "performance": self.deployment.perf.source(self.deployment),
+            "performance_model": self.deployment.perf.name,
         }
         for name, source in self.band_sources.items():
             out[f"{name}_band"] = f"10th-90th percentile of measured/predicted over {source}"
@@ -171,12 +173,13 @@ def estimate(
     """
     kind = "moe" if dep.model.moe else "dense"
     calibration = calibration or calibration_for(dep.runtime.id, dep.gpu.generation, kind)
-    eff = with_overrides(calibration.efficiency, dep.efficiency)
+    model = dep.perf
+    eff = model.efficiency(dep) if isinstance(model, AnalyticModel) else None
     cap = size_capacity(dep, isl + osl)
     requested = cap.max_concurrency if offline else max(int(concurrency or 1), 1)
     fits = cap.binding_cap not in ("weights", "context") and cap.memory_cap > 0
     running = requested if ignore_capacity and fits else min(requested, cap.max_concurrency)
-    timing = steady_state(dep, running, isl, osl, eff) if running > 0 else None
+    timing = steady_state(dep, running, isl, osl, model) if running > 0 else None
     queue = _queue_wait(timing, running, requested) if timing else 0.0
     result = Estimate(dep, isl, osl, cap, timing, None if offline else requested, queue, calibration, eff)
     if timing is None:
@@ -212,38 +215,38 @@ def deployment_for(m: Measurement, catalog: Catalog) -> Deployment:
     )
 
 
-def _solve_rate(dep: Deployment, rate: float, isl: int, osl: int, cap: int, eff: Efficiency) -> Timing:
+def _solve_rate(dep: Deployment, rate: float, isl: int, osl: int, cap: int, model: PerformanceModel) -> Timing:
     """Open loop at ``rate`` requests/s: the running batch B with B = rate x E2E(B) (Little's law)."""
     batch = max(rate * 0.1, 1.0)
-    timing = steady_state(dep, batch, isl, osl, eff)
+    timing = steady_state(dep, batch, isl, osl, model)
     for _ in range(60):
         target = min(max(rate * timing.e2e_s, 1.0), float(cap))
         if abs(target - batch) < 0.01 * batch:
             break
         batch = 0.5 * batch + 0.5 * target
-        timing = steady_state(dep, batch, isl, osl, eff)
+        timing = steady_state(dep, batch, isl, osl, model)
     return timing
 
 
-def _prefill_latency(m: Measurement, dep: Deployment, cap: int, eff: Efficiency) -> dict[str, float]:
-    return {"ttft_ms": prefill_s(dep, 1, m.isl, eff) * 1000}
+def _prefill_latency(m: Measurement, dep: Deployment, cap: int, model: PerformanceModel) -> dict[str, float]:
+    return {"ttft_ms": model.prefill_s(dep, 1, m.isl) * 1000}
 
 
-def _prefill_throughput(m: Measurement, dep: Deployment, cap: int, eff: Efficiency) -> dict[str, float]:
+def _prefill_throughput(m: Measurement, dep: Deployment, cap: int, model: PerformanceModel) -> dict[str, float]:
     # a prefill-only node packs prompts into steps of up to 16k tokens on every GPU
     prompts = max(16384 // m.isl, 1) * dep.ep
-    return {"total_tok_s": prompts * m.isl / prefill_s(dep, prompts, m.isl, eff) * m.replicas}
+    return {"total_tok_s": prompts * m.isl / model.prefill_s(dep, prompts, m.isl) * m.replicas}
 
 
-def _decode_throughput(m: Measurement, dep: Deployment, cap: int, eff: Efficiency) -> dict[str, float]:
-    return {"output_tok_s": cap / decode_step_s(dep, cap, m.isl, eff) * m.replicas}
+def _decode_throughput(m: Measurement, dep: Deployment, cap: int, model: PerformanceModel) -> dict[str, float]:
+    return {"output_tok_s": cap / model.decode_step_s(dep, cap, m.isl) * m.replicas}
 
 
-def _static_batch(m: Measurement, dep: Deployment, cap: int, eff: Efficiency) -> dict[str, float]:
+def _static_batch(m: Measurement, dep: Deployment, cap: int, model: PerformanceModel) -> dict[str, float]:
     """One batch prefilled together, then decoded to the end (no new arrivals)."""
     batch = min(m.batch or 1, cap)
-    prefill = prefill_s(dep, batch, m.isl, eff)
-    step = decode_step_s(dep, batch, m.isl + m.osl // 2, eff)
+    prefill = model.prefill_s(dep, batch, m.isl)
+    step = model.decode_step_s(dep, batch, m.isl + m.osl // 2)
     e2e = prefill + (m.osl - 1) * step
     return {
         "output_tok_s": batch * m.osl / e2e * m.replicas,
@@ -255,11 +258,11 @@ def _static_batch(m: Measurement, dep: Deployment, cap: int, eff: Efficiency) ->
     }
 
 
-def _open_loop(m: Measurement, dep: Deployment, cap: int, eff: Efficiency) -> dict[str, float]:
+def _open_loop(m: Measurement, dep: Deployment, cap: int, model: PerformanceModel) -> dict[str, float]:
     """Requests arriving at a rate: the system delivers the offered load unless it saturates."""
     if not m.rate_per_s:
-        return _closed_loop(m, dep, cap, eff)
-    timing = _solve_rate(dep, m.rate_per_s / m.replicas, m.isl, m.osl, cap, eff)
+        return _closed_loop(m, dep, cap, model)
+    timing = _solve_rate(dep, m.rate_per_s / m.replicas, m.isl, m.osl, cap, model)
     out = min(m.rate_per_s * m.osl, timing.output_tok_s * m.replicas)
     return {
         "output_tok_s": out,
@@ -269,10 +272,10 @@ def _open_loop(m: Measurement, dep: Deployment, cap: int, eff: Efficiency) -> di
     }
 
 
-def _closed_loop(m: Measurement, dep: Deployment, cap: int, eff: Efficiency) -> dict[str, float]:
+def _closed_loop(m: Measurement, dep: Deployment, cap: int, model: PerformanceModel) -> dict[str, float]:
     """A fixed number in flight (or the largest batch, offline)."""
     running = min(m.requests or m.batch or cap, cap)
-    timing = steady_state(dep, running, m.isl, m.osl, eff)
+    timing = steady_state(dep, running, m.isl, m.osl, model)
     result = {
         "output_tok_s": timing.output_tok_s * m.replicas,
         "total_tok_s": timing.total_tok_s * m.replicas,
@@ -280,7 +283,7 @@ def _closed_loop(m: Measurement, dep: Deployment, cap: int, eff: Efficiency) -> 
         "ttft_ms": timing.ttft_s * 1000,
     }
     if m.requests:  # all requests at once: the average one waits for half the prefills
-        result["ttft_ms"] = prefill_s(dep, running, m.isl, eff) / 2 * 1000
+        result["ttft_ms"] = model.prefill_s(dep, running, m.isl) / 2 * 1000
     return result
 
 
@@ -299,4 +302,4 @@ def predict_measurement(m: Measurement, catalog: Catalog, eff: Efficiency) -> di
     cap = size_capacity(dep, m.isl + m.osl).max_concurrency
     if cap <= 0:
         return {}
-    return _PREDICTORS.get(m.mode, _closed_loop)(m, dep, cap, eff)
+    return _PREDICTORS.get(m.mode, _closed_loop)(m, dep, cap, AnalyticModel(fixed=eff))

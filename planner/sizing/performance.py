@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 from planner.sizing.capacity import knob, kv_bytes_per_sequence
 from planner.sizing.deployment import Deployment
@@ -261,7 +262,7 @@ class Timing:
     total_tok_s: float
 
 
-def steady_state(dep: Deployment, batch: float, isl: int, osl: int, eff: Efficiency) -> Timing:
+def steady_state(dep: Deployment, batch: float, isl: int, osl: int, model: Any = None) -> Timing:
     """Continuous batching at a constant ``batch`` of running requests.
 
     In one cycle every running request decodes ``osl`` tokens and is prefilled once, so
@@ -269,9 +270,10 @@ def steady_state(dep: Deployment, batch: float, isl: int, osl: int, eff: Efficie
     over the ``osl`` tokens (prefills interleave with decode steps), TTFT the prefill of
     one prompt in chunks of the step token budget, each chunk sharing a step.
     """
+    model = model or dep.perf
     context = isl + max(osl, 1) // 2
-    step = decode_step_s(dep, batch, context, eff)
-    prefill_all = prefill_s(dep, batch, isl, eff)
+    step = model.decode_step_s(dep, batch, context)
+    prefill_all = model.prefill_s(dep, batch, isl)
     cycle = max(osl - 1, 0) * step + prefill_all
     itl = cycle / max(osl - 1, 1) if osl > 1 else step
     itl = max(itl, step)
@@ -279,8 +281,8 @@ def steady_state(dep: Deployment, batch: float, isl: int, osl: int, eff: Efficie
     # Alone, the prefill pass yields the first token. Under load a new request waits on
     # average half an iteration, then needs one iteration per prefill chunk, each
     # iteration as long as the running batch's (prefill-stretched) inter-token gap.
-    own = prefill_s(dep, 1, isl, eff)
-    ttft = own + eff.overhead_ms / 1000 if batch <= 1 else own + (chunks + 0.5) * itl
+    own = model.prefill_s(dep, 1, isl)
+    ttft = own + model.overhead_s(dep) if batch <= 1 else own + (chunks + 0.5) * itl
     e2e = ttft + max(osl - 1, 0) * itl
     output = batch * osl / (cycle + step)
     return Timing(

@@ -1,0 +1,93 @@
+"""The performance-model contract: the built-in roofline is one plugin among others, and
+the sizing engine and the simulator time a deployment through whichever model it names."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+import pytest
+
+from planner import hookimpl
+from planner.catalog import build_catalog
+from planner.errors import UnknownIdError
+from planner.perfmodel import BUILTIN, AnalyticModel, PerformanceModel
+from planner.sizing.deployment import Deployment
+from planner.sizing.estimate import estimate
+
+
+@dataclass(frozen=True)
+class TwiceAsSlow:
+    """A test model: every phase takes twice what the built-in model says."""
+
+    name: str = "twice-as-slow"
+
+    def coverage(self, dep: Deployment) -> str | None:
+        return None if dep.gpu.vendor == "nvidia" else "NVIDIA only"
+
+    def prefill_s(self, dep: Deployment, requests: float, length: int) -> float:
+        return 2 * BUILTIN.prefill_s(dep, requests, length)
+
+    def decode_step_s(self, dep: Deployment, batch: float, context: int) -> float:
+        return 2 * BUILTIN.decode_step_s(dep, batch, context)
+
+    def mixed_step_s(self, dep: Deployment, p: float, pk: float, d: float, dk: float) -> float:
+        return 2 * BUILTIN.mixed_step_s(dep, p, pk, d, dk)
+
+    def overhead_s(self, dep: Deployment) -> float:
+        return 2 * BUILTIN.overhead_s(dep)
+
+    def source(self, dep: Deployment) -> str:
+        return "test model: twice the roofline"
+
+
+class Vendor:
+    @hookimpl
+    def planner_performance_models(self) -> list[Any]:
+        return [TwiceAsSlow(), "not a model", TwiceAsSlow()]
+
+
+def dep(catalog: Any, **kw: Any) -> Deployment:
+    m = catalog.models.get("llama-3.1-8b")
+    return Deployment(m, catalog.gpus.get("h100-sxm"), catalog.runtimes.get("vllm"), "bf16", "bf16", **kw)
+
+
+def test_builtin_model_is_registered_like_a_plugin(catalog: Any) -> None:
+    plugin, model = catalog.performance_models["builtin"]
+    assert plugin == "analytic" and model is BUILTIN
+    assert isinstance(model, PerformanceModel) and catalog.performance_model("builtin") is BUILTIN
+    with pytest.raises(UnknownIdError) as info:
+        catalog.performance_model("nope")
+    assert "registered models: builtin" in info.value.fix
+
+
+def test_a_plugin_model_times_the_estimate_and_says_so(planner_make_host: Any, catalog: Any) -> None:
+    built = build_catalog(planner_make_host(("vendor", Vendor())))
+    slow = built.performance_model("twice-as-slow")
+    problems = [p.error for p in built.problems if p.plugin == "vendor"]
+    assert any("not a performance model" in e for e in problems)
+    assert any("already registered" in e for e in problems)
+    base = dep(catalog)
+    fast = estimate(base, 1000, 200, concurrency=8)
+    twice = estimate(replace(base, performance=slow), 1000, 200, concurrency=8)
+    assert twice.itl_ms == pytest.approx(2 * fast.itl_ms, rel=1e-6)
+    assert twice.to_json()["provenance"]["performance_model"] == "twice-as-slow"
+    assert twice.efficiency is None and "twice the roofline" in twice.to_json()["provenance"]["performance"]
+    assert slow.coverage(replace(base, gpu=catalog.gpus.get("mi300x"))) == "NVIDIA only"
+
+
+def test_the_simulator_uses_the_deployments_model(catalog: Any) -> None:
+    from planner.envelope import make_replicas
+
+    base = dep(catalog)
+    plain = make_replicas(base, 1, 2000)[0].step_model(1000, 500_000, 8, 8000)
+    slow = make_replicas(replace(base, performance=TwiceAsSlow()), 1, 2000)[0].step_model(1000, 500_000, 8, 8000)
+    assert slow == pytest.approx(2 * plain)
+
+
+def test_fixed_factors_for_calibration(catalog: Any) -> None:
+    from planner.sizing.performance import Efficiency
+
+    fixed = AnalyticModel(fixed=Efficiency(0.5, 0.5, 0.5, 0.0))
+    assert fixed.efficiency(dep(catalog)).mbu_decode == 0.5
+    assert "calibrated" in BUILTIN.source(dep(catalog))
