@@ -73,11 +73,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("plan", parents=[common], help="validate a plan file and print it resolved")
     p.add_argument("file", type=Path, help="plan file (.yaml, .yml or .json)")
     p.add_argument("--json", action="store_true", help="print JSON")
+    _add_backend(p)
     p.set_defaults(handler=cmd_plan)
 
     p = sub.add_parser("demo", parents=[common], help="resolve the bundled example plan (internal knowledge assistant)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.add_argument("--show", action="store_true", help="print the example plan file instead")
+    _add_backend(p)
     p.set_defaults(handler=cmd_demo)
 
     p = sub.add_parser("estimate", parents=[common], help="capacity and performance of one configuration")
@@ -97,17 +99,20 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument("--concurrency", type=int, help="requests in flight")
     load.add_argument("--offline", action="store_true", help="the largest batch the replica holds")
     p.add_argument("--json", action="store_true", help="print JSON")
+    _add_backend(p)
     p.set_defaults(handler=cmd_estimate)
 
     p = sub.add_parser("check", parents=[common], help="validate a plan against the principles and traps")
     p.add_argument("file", type=Path, help="plan file")
     p.add_argument("--json", action="store_true", help="print JSON")
+    _add_backend(p)
     p.set_defaults(handler=cmd_check)
 
     p = sub.add_parser("search", parents=[common], help="rank the configurations that meet a plan's SLOs")
     p.add_argument("file", type=Path, help="plan file")
     p.add_argument("--top", type=int, default=10, help="how many to print (default 10)")
     p.add_argument("--json", action="store_true", help="print JSON")
+    _add_backend(p)
     p.set_defaults(handler=cmd_search)
 
     p = sub.add_parser("simulate", parents=[common], help="simulate the plan's deployment with the queue")
@@ -169,6 +174,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_backend(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--perf-backend",
+        metavar="NAME",
+        default="builtin",
+        help="performance model to time configurations with (default builtin; `planner plugins` lists others)",
+    )
+
+
+def _backend(args: argparse.Namespace, catalog: Any) -> Any:
+    """The performance model ``--perf-backend`` names (the built-in one by default)."""
+    return catalog.performance_model(getattr(args, "perf_backend", "builtin"))
+
+
 def _help(parser: argparse.ArgumentParser) -> int:
     parser.print_help()
     return 0
@@ -218,7 +237,7 @@ def _show_resolved(plan: Any, filename: str, args: argparse.Namespace) -> int:
 
     host, catalog = _load(args)
     resolved = resolve_plan(plan, catalog, filename)
-    sizing = size_plan(resolved, catalog, progress=_progress_bar(args))
+    sizing = size_plan(resolved, catalog, progress=_progress_bar(args), performance=_backend(args, catalog))
     validation = _validate(host, catalog, resolved, sizing)
     envelope = _envelope_sizing(resolved.plan, sizing)
     if args.json:
@@ -286,7 +305,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
     host, catalog = _load(args)
     resolved = resolve_plan(load_plan(args.file), catalog, str(args.file))
-    validation = _validate(host, catalog, resolved, size_plan(resolved, catalog))
+    validation = _validate(host, catalog, resolved, size_plan(resolved, catalog, performance=_backend(args, catalog)))
     if args.json:
         _print_json(
             {
@@ -318,7 +337,10 @@ def _progress_bar(args: argparse.Namespace) -> Callable[[int, int], None] | None
 
 def cmd_estimate(args: argparse.Namespace) -> int:
     """``planner estimate``: capacity and performance of one configuration."""
+    from dataclasses import replace
+
     from planner.errors import PlannerError
+    from planner.perfmodel import choose
     from planner.render import estimate_text
     from planner.sizing.deployment import Deployment
     from planner.sizing.estimate import estimate
@@ -336,6 +358,7 @@ def cmd_estimate(args: argparse.Namespace) -> int:
             "; ".join(p[0] for p in problems), path="planner estimate", fix="; ".join(p[1] for p in problems)
         )
     dep = Deployment(model, gpu, runtime, weights, kv, tp=tp, pp=args.pp, ep=args.ep, attention_dp=args.attention_dp)
+    dep = replace(dep, performance=choose(_backend(args, catalog), dep))
     est = estimate(dep, args.isl, args.osl, concurrency=args.concurrency, offline=args.offline)
     if args.json:
         _print_json(est.to_json())
@@ -399,7 +422,7 @@ def cmd_search(args: argparse.Namespace) -> int:
 
     _, catalog = _load(args)
     resolved = resolve_plan(load_plan(args.file), catalog, str(args.file))
-    ranked, tried = search(resolved, catalog, progress=_progress_bar(args))
+    ranked, tried = search(resolved, catalog, progress=_progress_bar(args), performance=_backend(args, catalog))
     if args.json:
         _print_json(
             {

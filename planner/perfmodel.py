@@ -123,3 +123,50 @@ def _calibrated_for(runtime: str, generation: str, kind: str, overrides: tuple[t
     from planner.sizing.efficiency import calibration_for, with_overrides
 
     return with_overrides(calibration_for(runtime, generation, kind).efficiency, dict(overrides))
+
+
+@dataclass(frozen=True)
+class Fallback:
+    """The built-in model answering where the chosen model does not cover a configuration."""
+
+    preferred: str
+    reason: str
+    name: str = "builtin"
+
+    def coverage(self, dep: Deployment) -> str | None:
+        """The built-in model covers everything."""
+        return None
+
+    def prefill_s(self, dep: Deployment, requests: float, length: int) -> float:
+        """As the built-in model."""
+        return BUILTIN.prefill_s(dep, requests, length)
+
+    def decode_step_s(self, dep: Deployment, batch: float, context: int) -> float:
+        """As the built-in model."""
+        return BUILTIN.decode_step_s(dep, batch, context)
+
+    def mixed_step_s(
+        self, dep: Deployment, prefill_tokens: float, prefill_keys: float, decode_batch: float, decode_keys: float
+    ) -> float:
+        """As the built-in model."""
+        return BUILTIN.mixed_step_s(dep, prefill_tokens, prefill_keys, decode_batch, decode_keys)
+
+    def overhead_s(self, dep: Deployment) -> float:
+        """As the built-in model."""
+        return BUILTIN.overhead_s(dep)
+
+    def efficiency(self, dep: Deployment) -> Efficiency:
+        """The built-in model's factors."""
+        return BUILTIN.efficiency(dep)
+
+    def source(self, dep: Deployment) -> str:
+        """Says which model was asked for and why the built-in one answered."""
+        return f"{self.preferred} does not cover this configuration ({self.reason}); {BUILTIN.source(dep)}"
+
+
+def choose(model: PerformanceModel | None, dep: Deployment) -> PerformanceModel:
+    """``model`` where it covers ``dep``; otherwise the built-in model, saying why."""
+    if model is None:
+        return BUILTIN
+    reason = model.coverage(dep)
+    return model if reason is None else Fallback(model.name, reason)

@@ -91,3 +91,41 @@ def test_fixed_factors_for_calibration(catalog: Any) -> None:
     fixed = AnalyticModel(fixed=Efficiency(0.5, 0.5, 0.5, 0.0))
     assert fixed.efficiency(dep(catalog)).mbu_decode == 0.5
     assert "calibrated" in BUILTIN.source(dep(catalog))
+
+
+def test_search_times_candidates_with_the_chosen_model_and_falls_back(catalog: Any) -> None:
+    from planner.planfile import load_plan
+    from planner.resolve import resolve_plan
+    from planner.sizing.search import candidate_deployments
+    from tests.conftest import PLANS
+
+    resolved = resolve_plan(load_plan(PLANS / "code-assistant.yaml"), catalog)
+    deps = list(candidate_deployments(resolved, catalog, performance=TwiceAsSlow()))
+    nvidia = [d for d in deps if d.gpu.vendor == "nvidia"]
+    amd = [d for d in deps if d.gpu.vendor == "amd"]
+    assert nvidia and all(d.perf.name == "twice-as-slow" for d in nvidia)
+    assert amd and all(d.perf.name == "builtin" for d in amd)
+    assert "twice-as-slow does not cover this configuration (NVIDIA only)" in amd[0].perf.source(amd[0])
+    est = estimate(amd[0], 1000, 100, concurrency=2)
+    assert est.efficiency is not None, "the built-in model answered, with its factors"
+
+
+def test_cli_perf_backend_option() -> None:
+    from tests.conftest import run_cli
+
+    args = [
+        "estimate",
+        "--model",
+        "llama-3.1-8b",
+        "--gpu",
+        "h100-sxm",
+        "--isl",
+        "500",
+        "--osl",
+        "50",
+        "--concurrency",
+        "2",
+    ]
+    bad = run_cli(*args, "--perf-backend", "nope")
+    assert bad.returncode == 2 and "registered models: builtin" in bad.stderr
+    assert run_cli(*args, "--perf-backend", "builtin").returncode == 0

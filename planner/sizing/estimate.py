@@ -11,7 +11,7 @@ from typing import Any
 
 from planner.bench.calibration import Measurement
 from planner.catalog import Catalog
-from planner.perfmodel import AnalyticModel, PerformanceModel
+from planner.perfmodel import AnalyticModel, Fallback, PerformanceModel
 from planner.sizing.capacity import Capacity, size_capacity
 from planner.sizing.deployment import Deployment
 from planner.sizing.efficiency import Calibration, band_for, calibration_for
@@ -174,7 +174,7 @@ def estimate(
     kind = "moe" if dep.model.moe else "dense"
     calibration = calibration or calibration_for(dep.runtime.id, dep.gpu.generation, kind)
     model = dep.perf
-    eff = model.efficiency(dep) if isinstance(model, AnalyticModel) else None
+    eff = model.efficiency(dep) if isinstance(model, AnalyticModel | Fallback) else None
     cap = size_capacity(dep, isl + osl)
     requested = cap.max_concurrency if offline else max(int(concurrency or 1), 1)
     fits = cap.binding_cap not in ("weights", "context") and cap.memory_cap > 0

@@ -54,10 +54,13 @@ class PlanSizing:
 
 
 def size_plan(
-    resolved: ResolvedPlan, catalog: Catalog, progress: Callable[[int, int], None] | None = None
+    resolved: ResolvedPlan,
+    catalog: Catalog,
+    progress: Callable[[int, int], None] | None = None,
+    performance: Any = None,
 ) -> PlanSizing:
     """Search the plan's open choices and keep the cheapest fleet that meets the SLOs on both axes."""
-    ranked, tried = search(resolved, catalog, progress=progress)
+    ranked, tried = search(resolved, catalog, progress=progress, performance=performance)
     if not ranked:
         return PlanSizing(None, [], tried, 0, why_infeasible(resolved, catalog))
     return PlanSizing(ranked[0], ranked[1 : 1 + ALTERNATIVES], tried, len(ranked))

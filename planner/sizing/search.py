@@ -9,9 +9,10 @@ ranks them by EUR per 1M tokens, then by GPU count.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from planner.catalog import Catalog
+from planner.perfmodel import PerformanceModel, choose
 from planner.resolve import ResolvedPlan
 from planner.sizing.deployment import Deployment
 from planner.specs import GpuSpec, ModelSpec, RuntimeSpec
@@ -75,8 +76,10 @@ def tp_options(model: ModelSpec, gpu: GpuSpec, pinned: int | None, max_gpus: int
     return [tp for tp in TP_CHOICES if tp <= limit and model.num_attention_heads % tp == 0]
 
 
-def candidate_deployments(resolved: ResolvedPlan, catalog: Catalog) -> Iterator[Deployment]:
-    """Every deployment the plan allows, from the catalog."""
+def candidate_deployments(
+    resolved: ResolvedPlan, catalog: Catalog, performance: PerformanceModel | None = None
+) -> Iterator[Deployment]:
+    """Every deployment the plan allows, from the catalog, timed by ``performance`` where it covers them."""
     plan, model = resolved.plan, resolved.model
     gpus = [resolved.gpu] if resolved.gpu else catalog.gpus.specs()
     runtimes = [resolved.runtime] if resolved.runtime else catalog.runtimes.specs()
@@ -90,7 +93,7 @@ def candidate_deployments(resolved: ResolvedPlan, catalog: Catalog) -> Iterator[
                     for tp in tp_options(model, gpu, plan.runtime.tp, max_gpus):
                         eps = [plan.runtime.ep] if plan.runtime.ep else ([1, tp] if model.moe and tp > 1 else [1])
                         for ep in sorted(set(eps)):
-                            yield Deployment(
+                            dep = Deployment(
                                 model=model,
                                 gpu=gpu,
                                 runtime=runtime,
@@ -104,6 +107,7 @@ def candidate_deployments(resolved: ResolvedPlan, catalog: Catalog) -> Iterator[
                                 inter_node_fabric=plan.hardware.inter_node_fabric or "infiniband",
                                 inter_node_gb_s=plan.hardware.inter_node_gb_s,
                             )
+                            yield replace(dep, performance=choose(performance, dep)) if performance else dep
 
 
 def search(
@@ -111,9 +115,10 @@ def search(
     catalog: Catalog,
     *,
     progress: Callable[[int, int], None] | None = None,
+    performance: PerformanceModel | None = None,
 ) -> tuple[list[Candidate], int]:
     """Size every candidate; return the feasible ones ranked, and how many were tried."""
-    deployments = list(candidate_deployments(resolved, catalog))
+    deployments = list(candidate_deployments(resolved, catalog, performance))
     feasible = []
     for index, dep in enumerate(deployments, start=1):
         sizing = size_fleet(dep, resolved.plan)
