@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import pytest
@@ -119,3 +120,47 @@ def test_plan_efficiency_override_is_used_and_said(catalog: Any) -> None:
     slow = Deployment(base.model, base.gpu, base.runtime, "bf16", "bf16", efficiency={"mbu_decode": 0.3})
     assert estimate(slow, 500, 100, concurrency=1).itl_ms > estimate(base, 500, 100, concurrency=1).itl_ms
     assert "plan override of mbu_decode" in estimate(slow, 500, 100, concurrency=1).efficiency.source
+
+
+def test_expert_imbalance_shrinks_with_load() -> None:
+    from planner.sizing.performance import expert_imbalance
+
+    assert expert_imbalance(1000, 1) == 1.0
+    light, heavy = expert_imbalance(64, 8), expert_imbalance(65536, 8)
+    assert 1.0 < heavy < light <= 2.0
+    assert heavy == pytest.approx(1 + math.sqrt(2 * math.log(8) / 8192))
+
+
+def test_thin_expert_gemms_cost_more_per_token(catalog: Any) -> None:
+    from planner.sizing.performance import matmul_s
+
+    d = dep(catalog, "deepseek-v3", gpu="h200-sxm", tp=8, ep=8)
+    per_token_small = matmul_s(d, 8, 0.5, thin=True) / 8
+    per_token_large = matmul_s(d, 8192, 0.5, thin=True) / 8192
+    assert per_token_small > 3 * per_token_large, "8 tokens over 256 experts leave every expert GEMM nearly empty"
+    dense = dep(catalog, "llama-3.1-70b", gpu="h200-sxm", tp=8)
+    assert matmul_s(dense, 8192, 0.5, thin=False) == pytest.approx(
+        2 * dense.model.active_params * 8192 / (8 * 989e12 * 0.5)
+    )
+
+
+def test_weight_only_formats_pay_for_dequantisation(catalog: Any) -> None:
+    from planner.sizing.performance import WEIGHT_ONLY_EFFICIENCY, matmul_s
+
+    hopper = dep(catalog, "gpt-oss-120b", gpu="h200-sxm")  # MXFP4 experts, bf16 compute
+    assert hopper.compute_dtype == "bf16"
+    as_bf16 = Deployment(hopper.model, hopper.gpu, hopper.runtime, "bf16", "bf16")
+    assert matmul_s(hopper, 4096, 0.5, thin=False) == pytest.approx(
+        matmul_s(as_bf16, 4096, 0.5, thin=False) / WEIGHT_ONLY_EFFICIENCY
+    )
+    blackwell = dep(catalog, "gpt-oss-120b", gpu="b200")
+    assert blackwell.compute_dtype == "fp4", "native FP4: no dequantisation"
+
+
+def test_expert_parallel_all_to_all_uses_the_real_link(catalog: Any) -> None:
+    from planner.sizing.performance import all_to_all_s
+
+    nvlink = dep(catalog, "deepseek-v3", gpu="h200-sxm", ep=8, attention_dp=True)
+    across = dep(catalog, "deepseek-v3", gpu="h200-sxm", ep=32, attention_dp=True, inter_node_gb_s=50.0)
+    assert all_to_all_s(across, 4096) > 5 * all_to_all_s(nvlink, 4096)
+    assert all_to_all_s(dep(catalog, "llama-3.1-70b", tp=8), 4096) == 0.0

@@ -141,8 +141,10 @@ def prefill_s(dep: Deployment, requests: float, length: int, eff: Efficiency) ->
     expert-parallel all-to-all of the tokens.
     """
     tokens = requests * length
-    flops = 2 * dep.model.active_params * tokens + requests * _attention_flops_prefill(dep, length)
-    compute = flops / (_compute_gpus(dep) * dep.peak_tflops * 1e12 * eff.mfu_prefill)
+    attention = requests * _attention_flops_prefill(dep, length)
+    compute = matmul_s(dep, tokens, eff.mfu_prefill, thin=False) + attention / (
+        _compute_gpus(dep) * dep.peak_tflops * 1e12 * eff.mfu_prefill
+    )
     layers = dep.model.num_layers
     comm = 2 * layers * allreduce_s(dep, tokens * dep.model.hidden_size * 2)
     if dep.model.moe:
@@ -186,6 +188,45 @@ def gemm_fill(rows: float) -> float:
     return rows / (rows + GEMM_HALF_ROWS)
 
 
+#: Share of the GEMM efficiency kept when weights are dequantised on the fly (weight-only
+#: formats such as MXFP4 on Hopper, INT4 AWQ/GPTQ): the kernels convert every tile to 16-bit.
+WEIGHT_ONLY_EFFICIENCY = 0.6
+
+
+def expert_imbalance(routed_tokens: float, ranks: int) -> float:
+    """Busiest expert-parallel rank over the average one (balls into bins, capped at 2).
+
+    With ``routed_tokens`` token-expert pairs spread over ``ranks`` ranks, the most loaded
+    rank carries about 1 + sqrt(2 ln(ranks) / (pairs per rank)) times the mean.
+    """
+    if ranks <= 1 or routed_tokens <= 0:
+        return 1.0
+    per_rank = routed_tokens / ranks
+    return min(1.0 + math.sqrt(2 * math.log(ranks) / max(per_rank, 1.0)), 2.0)
+
+
+def matmul_s(dep: Deployment, tokens: float, mfu: float, *, thin: bool) -> float:
+    """Weight GEMMs for ``tokens`` tokens: dense layers, then the routed experts.
+
+    Experts see only their share of the tokens, so their GEMMs are thinner (lower fill)
+    and the busiest expert-parallel rank sets the pace; weight-only formats pay for
+    dequantisation. ``thin`` applies the fill of the dense GEMMs too (decode steps).
+    """
+    m = dep.model
+    gpus_peak = _compute_gpus(dep) * dep.peak_tflops * 1e12 * mfu
+    if dep.compute_dtype in ("bf16", "fp16") and dep.weights_dtype in ("int4", "mxfp4", "nvfp4", "fp4", "fp8"):
+        gpus_peak *= WEIGHT_ONLY_EFFICIENCY
+    rows = tokens / dep.ep if dep.attention_dp else tokens
+    expert_active = m.moe.moe_layers * m.moe.experts_per_token * dep.params.expert_each if m.moe else 0
+    dense = 2 * (m.active_params - expert_active) * tokens / (gpus_peak * (gemm_fill(rows) if thin else 1.0))
+    if not m.moe or tokens <= 0:
+        return dense
+    routed = tokens * m.moe.experts_per_token
+    per_expert = routed / max(experts_touched(m.moe.num_experts, m.moe.experts_per_token, tokens), 1.0)
+    experts = 2 * expert_active * tokens * expert_imbalance(routed, dep.ep) / (gpus_peak * gemm_fill(per_expert))
+    return dense + experts
+
+
 def decode_step_s(dep: Deployment, batch: float, context: int, eff: Efficiency) -> float:
     """One decode step for ``batch`` sequences at ``context`` tokens of context.
 
@@ -198,9 +239,10 @@ def decode_step_s(dep: Deployment, batch: float, context: int, eff: Efficiency) 
     if m.sliding_window:
         keys += m.sliding_window.layers * min(context, m.sliding_window.window)
     attention = attention_flops_per_key(dep) * batch * keys
-    flops = 2 * m.active_params * batch + attention
     rows = batch / dep.ep if dep.attention_dp else batch
-    compute = flops / (_compute_gpus(dep) * dep.peak_tflops * 1e12 * eff.mfu_decode * gemm_fill(rows))
+    compute = matmul_s(dep, batch, eff.mfu_decode, thin=True) + attention / (
+        _compute_gpus(dep) * dep.peak_tflops * 1e12 * eff.mfu_decode * gemm_fill(rows)
+    )
     comm = 2 * m.num_layers * allreduce_s(dep, batch * m.hidden_size * 2)
     if m.moe:
         comm += m.moe.moe_layers * all_to_all_s(dep, batch / (dep.ep if dep.attention_dp else 1))
@@ -235,12 +277,13 @@ def mixed_step_s(
     per_key = attention_flops_per_key(dep)
     layers_share = m.full_attention_layers / m.num_layers
     gpus = _compute_gpus(dep) * dep.peak_tflops * 1e12
-    prefill_flops = 2 * m.active_params * prefill_tokens + per_key * m.num_layers * layers_share * prefill_keys
-    decode_flops = 2 * m.active_params * decode_batch + per_key * m.num_layers * layers_share * decode_keys
+    prefill_attention = per_key * m.num_layers * layers_share * prefill_keys
+    decode_attention = per_key * m.num_layers * layers_share * decode_keys
     rows = decode_batch / dep.ep if dep.attention_dp else decode_batch
-    compute = prefill_flops / (gpus * eff.mfu_prefill)
+    compute = matmul_s(dep, prefill_tokens, eff.mfu_prefill, thin=False) + prefill_attention / (gpus * eff.mfu_prefill)
     if decode_batch:
-        compute += decode_flops / (gpus * eff.mfu_decode * gemm_fill(rows))
+        compute += matmul_s(dep, decode_batch, eff.mfu_decode, thin=True)
+        compute += decode_attention / (gpus * eff.mfu_decode * gemm_fill(rows))
     comm = 2 * m.num_layers * allreduce_s(dep, tokens * m.hidden_size * 2)
     if m.moe:
         comm += m.moe.moe_layers * all_to_all_s(dep, tokens / (dep.ep if dep.attention_dp else 1))
