@@ -1,29 +1,30 @@
-"""Accuracy of the estimator on published measurements, and the calibration that feeds it.
+"""Accuracy of every performance backend on published measurements, and the calibration that feeds them.
 
-    python benchmarks/accuracy.py                 # predict every row with the catalog's factors
-    python benchmarks/accuracy.py --cv            # also hold out each source document in turn
-    python benchmarks/accuracy.py --fit           # refit the factors and rewrite the catalog file
-    python benchmarks/accuracy.py --data OTHER.csv  # rows the factors never saw (same columns)
+    python benchmarks/accuracy.py                 # predict every row with each backend and with auto
+    python benchmarks/accuracy.py --cv            # also held out: each source document predicted without it
+    python benchmarks/accuracy.py --fit           # refit factors, corrections and auto's choices; rewrite the catalog
+    python benchmarks/accuracy.py --data OTHER.csv  # rows the calibration never saw (same columns)
     python benchmarks/accuracy.py --cv --markdown docs/accuracy.md   # regenerate the accuracy page
 
-Prints one line per measured figure (row, model, GPU, metric, predicted, measured,
-error %), then the median absolute % error per metric group and per class.
+Prints one line per measured figure (row, model, GPU, class, metric, measured, then the
+prediction and error of the built-in model, of each other backend that covers the row,
+and of ``auto``), then the median absolute % error per backend, metric group and
+configuration class (dense, MoE-TP, MoE-EP/attention-DP).
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
-import statistics
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 import yaml
 
+from planner.backends import BACKENDS_FILE, CLASSES, GROUPS, reload
 from planner.bench.calibration import Measurement, load_measurements
 from planner.bench.fit import (
-    METRIC_GROUP,
     Residual,
     calibration_entries,
     class_bands,
@@ -33,58 +34,162 @@ from planner.bench.fit import (
     k_fold,
     residuals,
 )
+from planner.bench.selection import (
+    Choice,
+    backend_entries,
+    covered,
+    cross_validate_backend,
+    fit_corrections,
+    held_out_auto,
+    measurement_class,
+    median_error,
+    select,
+)
 from planner.catalog import Catalog, load_catalog
+from planner.perfmodel import PerformanceModel, calibrated
 from planner.sizing.efficiency import EFFICIENCY_FILE, calibration_for
+from planner.sizing.estimate import deployment_for
 
 HERE = Path(__file__).parent
 DEFAULT_DATA = HERE / "data" / "calibration.csv"
-CATALOG_FILE = HERE.parent / "catalogs" / EFFICIENCY_FILE
+CATALOG_DIR = HERE.parent / "catalogs"
+TARGETS = {
+    "builtin": {"throughput": "12% (dense and MoE alike)"},
+    "auto": {"throughput": "6%", "itl": "4%", "ttft": "15%"},
+}
+Results = dict[str, list[Residual]]  # backend name -> residuals
 
 
-def summarise(label: str, found: Sequence[Residual]) -> None:
-    """Print the median absolute % error per metric group."""
-    print(f"\n{label}")
-    for group in ("throughput", "itl", "ttft"):
-        errors = [r.abs_pct for r in found if METRIC_GROUP[r.metric] == group]
-        if errors:
-            print(f"  {group:10s} n={len(errors):3d}  median |error| {statistics.median(errors):5.1f}%")
+def other_backends(catalog: Catalog) -> list[PerformanceModel]:
+    """Registered performance models other than the built-in one and ``auto``."""
+    return [model for name, (_, model) in sorted(catalog.performance_models.items()) if name not in ("builtin", "auto")]
 
 
-def print_rows(found: Sequence[Residual], rows: dict[str, Measurement], catalog: Catalog) -> None:
-    """One line per figure."""
-    print(
-        f"{'row':>4} {'model':18} {'gpu':14} {'class':28} {'metric':12} {'predicted':>11} {'measured':>11} {'error':>7}"
+def in_sample(rows: Sequence[Measurement], catalog: Catalog) -> Results:
+    """Every backend with the catalog's factors and corrections, and ``auto`` with its catalog choices."""
+    found: Results = {"builtin": residuals(rows, catalog, lambda m: calibration_for(*class_key(m, catalog)).efficiency)}
+    for model in other_backends(catalog):
+        mine = covered(rows, catalog, model)
+        if mine:
+            found[model.name] = residuals(mine, catalog, lambda m, x=model: calibrated(x, deployment_for(m, catalog)))
+    found["auto"] = residuals(rows, catalog, lambda _m: catalog.performance_model("auto"))
+    return found
+
+
+def held_out(rows: Sequence[Measurement], catalog: Catalog) -> Results:
+    """Leave one source document out for every backend, and ``auto`` choosing from the other documents."""
+    found: Results = {"builtin": cross_validate(rows, catalog)}
+    for model in other_backends(catalog):
+        mine = cross_validate_backend(rows, catalog, model)
+        if mine:
+            found[model.name] = mine
+    found["auto"] = held_out_auto({k: v for k, v in found.items()}, rows, catalog)
+    return found
+
+
+def fit(data: Path, rows: Sequence[Measurement], catalog: Catalog, held: Results) -> list[Choice]:
+    """Refit the built-in factors, every other backend's corrections and ``auto``'s choices; rewrite the catalog."""
+    digest = hashlib.sha256(data.read_bytes()).hexdigest()[:12]
+    label = f"{data.name} sha256:{digest}"
+    fits = fit_classes(rows, catalog)
+    entries = calibration_entries(fits, class_bands(fits, rows, held["builtin"], catalog), label)
+    header = (
+        "# Efficiency factors per runtime family x GPU generation x model kind, fitted by\n"
+        "# `python benchmarks/accuracy.py --fit` on the published measurements named in `data`\n"
+        "# (see docs/accuracy.md). Bands: 10th/90th percentile of measured/predicted on\n"
+        "# held-out rows (leave one source document out), and how many figures they rest on.\n"
     )
-    for r in found:
-        m = rows[r.row_id]
-        cls = " x ".join(class_key(m, catalog))
-        error = (r.predicted - r.measured) / r.measured * 100
-        print(
-            f"{r.row_id:>4} {m.model_id:18} {m.gpu_id:14} {cls:28} {r.metric:12} "
-            f"{r.predicted:11.1f} {r.measured:11.1f} {error:+6.0f}%"
-        )
+    (CATALOG_DIR / EFFICIENCY_FILE).write_text(header + yaml.safe_dump({"entries": entries}, sort_keys=False))
+    corrections = [f for model in other_backends(catalog) for f in fit_corrections(rows, catalog, model)]
+    choices = select({k: v for k, v in held.items() if k != "auto"}, rows, catalog)
+    header = (
+        "# Performance backends: corrections fitted per configuration class on the measurements each\n"
+        "# backend covers, and the backend `auto` uses per class and metric group (the lower held-out\n"
+        "# median |error| on figures both predict). Written by `python benchmarks/accuracy.py --fit`;\n"
+        "# see planner/backends.py and docs/accuracy.md.\n"
+    )
+    body = yaml.safe_dump(
+        {"entries": backend_entries(corrections, choices, held, rows, catalog, label)}, sort_keys=False
+    )
+    (CATALOG_DIR / BACKENDS_FILE).write_text(header + body, encoding="utf-8")
+    calibration_for.__globals__["calibrations"].cache_clear()
+    from planner.perfmodel import _calibrated_for
+
+    _calibrated_for.cache_clear()
+    reload()
+    return choices
 
 
-def _medians(found: Sequence[Residual]) -> dict[str, tuple[int, float]]:
-    out = {}
-    for group in ("throughput", "itl", "ttft"):
-        errors = [r.abs_pct for r in found if METRIC_GROUP[r.metric] == group]
-        if errors:
-            out[group] = (len(errors), statistics.median(errors))
-    return out
+def by_figure(found: Results) -> dict[tuple[str, str], dict[str, Residual]]:
+    """(row, metric) -> backend -> residual."""
+    table: dict[tuple[str, str], dict[str, Residual]] = {}
+    for name, members in found.items():
+        for r in members:
+            table.setdefault((r.row_id, r.metric), {})[name] = r
+    return table
+
+
+def _cell(r: Residual | None) -> str:
+    if r is None:
+        return f"{'-':>10} {'':6}"
+    return f"{r.predicted:10.1f} {(r.predicted - r.measured) / r.measured * 100:+5.0f}%"
+
+
+def print_rows(found: Results, rows: dict[str, Measurement], catalog: Catalog, only: Sequence[str] = ()) -> None:
+    """One line per figure: measured, then each backend's prediction and error."""
+    names = list(found)
+    print(
+        f"{'row':>4} {'model':16} {'gpu':13} {'class':7} {'metric':12} {'measured':>10}  "
+        + "  ".join(f"{n[:17]:>17}" for n in names)
+    )
+    for (row_id, metric), per in by_figure(found).items():
+        if only and (row_id, metric) not in only:
+            continue
+        m = rows[row_id]
+        cls = measurement_class(m, catalog)
+        measured = next(iter(per.values())).measured
+        cells = "  ".join(_cell(per.get(n)) for n in names)
+        print(f"{row_id:>4} {m.model_id[:16]:16} {m.gpu_id[:13]:13} {cls:7} {metric:12} {measured:10.1f}  {cells}")
+
+
+def summary_table(found: Results, rows: dict[str, Measurement], catalog: Catalog) -> list[list[str]]:
+    """Rows of [backend, class, throughput, ITL, TTFT] with 'median% (n)' cells."""
+    classes = {row_id: measurement_class(m, catalog) for row_id, m in rows.items()}
+    table = []
+    for name, members in found.items():
+        for cls in ("all", *CLASSES):
+            mine = [r for r in members if cls == "all" or classes[r.row_id] == cls]
+            cells = []
+            for group in GROUPS:
+                err = median_error(mine, group)
+                cells.append(f"{err[1]:.1f}% ({err[0]})" if err else "-")
+            if any(c != "-" for c in cells):
+                table.append([name, cls, *cells])
+    return table
+
+
+def print_summary(label: str, found: Results, rows: dict[str, Measurement], catalog: Catalog) -> None:
+    """Median absolute % error per backend, class and metric group."""
+    print(f"\n{label}")
+    print(f"  {'backend':16} {'class':7} {'throughput':>14} {'ITL':>14} {'TTFT':>14}")
+    for name, cls, *cells in summary_table(found, rows, catalog):
+        print(f"  {name:16} {cls:7} " + " ".join(f"{c:>14}" for c in cells))
+
+
+def _md_table(header: list[str], body: list[list[str]]) -> list[str]:
+    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header), *("| " + " | ".join(r) + " |" for r in body)]
 
 
 def markdown_page(
     data: Path,
-    found: Sequence[Residual],
-    held_out: Sequence[Residual],
+    fitted: Results,
+    held: Results,
     folded: Sequence[Residual],
     rows: dict[str, Measurement],
     skipped: Sequence[tuple[str, str]],
     catalog: Catalog,
 ) -> str:
-    """The accuracy page: method, headline errors, per class, every row, the worst rows."""
-    fitted, cv, kf = _medians(found), _medians(held_out), _medians(folded)
+    """The accuracy page: method, headline errors per backend and class, every figure, the worst ones."""
     lines = [(HERE.parent / "docs" / "accuracy-method.md").read_text(encoding="utf-8").rstrip(), ""]
     lines += [
         "## Results",
@@ -92,68 +197,63 @@ def markdown_page(
         f"Data: `{data.name}`, {len(rows)} rows used, {len(skipped)} left out (listed below).",
         "",
     ]
-    lines += ["| metric group | figures | catalog factors | held out, 5-fold | held out by document | target |"]
-    lines += ["|---|---|---|---|---|---|"]
-    targets = {"throughput": "15%", "itl": "20%", "ttft": "20%"}
-    for group, (count, median) in fitted.items():
-        fold = f"{kf[group][1]:.1f}%" if group in kf else "-"
-        held = f"{cv[group][1]:.1f}%" if group in cv else "-"
-        lines.append(f"| {group} | {count} | {median:.1f}% | {fold} | {held} | {targets[group]} |")
-    lines += ["", "Median absolute percentage error of each figure group."]
+    lines += ["### Median absolute % error (figures) with the catalog's factors, corrections and choices", ""]
+    lines += _md_table(["backend", "class", "throughput", "ITL", "TTFT"], summary_table(fitted, rows, catalog))
+    if held:
+        lines += ["", "### Held out: each source document predicted without it", ""]
+        lines += _md_table(["backend", "class", "throughput", "ITL", "TTFT"], summary_table(held, rows, catalog))
+    if folded:
+        fold = {g: median_error(folded, g) for g in GROUPS}
+        cells = [f"{e[1]:.1f}% ({e[0]})" if e else "-" for e in fold.values()]
+        lines += ["", f"Built-in model, 5-fold held out: throughput {cells[0]}, ITL {cells[1]}, TTFT {cells[2]}."]
     lines += [
         "",
-        "### Per class (catalog factors)",
-        "",
-        "| class | figures | throughput | ITL | TTFT |",
-        "|---|---|---|---|---|",
+        "Targets: "
+        + "; ".join(f"{b}: " + ", ".join(f"{g} {t}" for g, t in ts.items()) for b, ts in TARGETS.items())
+        + ".",
     ]
-    by_class: dict[str, list[Residual]] = {}
-    for r in found:
-        by_class.setdefault(" x ".join(class_key(rows[r.row_id], catalog)), []).append(r)
-    for name, members in sorted(by_class.items()):
-        med = _medians(members)
-        cells = [f"{med[g][1]:.1f}% (n={med[g][0]})" if g in med else "-" for g in ("throughput", "itl", "ttft")]
-        lines.append(f"| {name} | {len(members)} | " + " | ".join(cells) + " |")
-    lines += ["", "### Worst figures, and what the model misses there", ""]
-    lines += [
-        "| row | model | GPU | class | metric | predicted | measured | error |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
-    for r in sorted(found, key=lambda r: -r.abs_pct)[:15]:
-        m = rows[r.row_id]
-        error = (r.predicted - r.measured) / r.measured * 100
-        cls = " x ".join(class_key(m, catalog))
-        lines.append(
-            f"| {r.row_id} | {m.model_id} | {m.gpu_id} | {cls} | {r.metric} | {r.predicted:,.1f} | {r.measured:,.1f} | {error:+.0f}% |"
-        )
+    names = list(fitted)
+    lines += ["", "### Worst figures of `auto`", ""]
+    table = by_figure(fitted)
+    worst = sorted((k for k in table if "auto" in table[k]), key=lambda k: -table[k]["auto"].abs_pct)[:15]
+    lines += _figure_table(worst, table, names, rows, catalog)
     notes = HERE.parent / "docs" / "accuracy-worst.md"
     if notes.exists():
         lines += ["", notes.read_text(encoding="utf-8").rstrip()]
-    lines += [
-        "",
-        "### Every figure",
-        "",
-        "| row | model | GPU | metric | predicted | measured | error |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for r in found:
-        m = rows[r.row_id]
-        error = (r.predicted - r.measured) / r.measured * 100
-        lines.append(
-            f"| {r.row_id} | {m.model_id} | {m.gpu_id} | {r.metric} | {r.predicted:,.1f} | {r.measured:,.1f} | {error:+.0f}% |"
-        )
+    lines += ["", "### Every figure", ""]
+    lines += _figure_table(list(table), table, names, rows, catalog)
     lines += ["", "### Rows left out", ""]
     lines += [f"- row {row_id}: {reason}" for row_id, reason in skipped] or ["- none"]
     return "\n".join(lines) + "\n"
+
+
+def _figure_table(
+    keys: Sequence[tuple[str, str]],
+    table: dict[tuple[str, str], dict[str, Residual]],
+    names: list[str],
+    rows: dict[str, Measurement],
+    catalog: Catalog,
+) -> list[str]:
+    body = []
+    for row_id, metric in keys:
+        per = table[(row_id, metric)]
+        m = rows[row_id]
+        measured = next(iter(per.values())).measured
+        cells = []
+        for n in names:
+            r = per.get(n)
+            cells.append(f"{r.predicted:,.1f} ({(r.predicted - r.measured) / r.measured * 100:+.0f}%)" if r else "-")
+        body.append([row_id, m.model_id, m.gpu_id, measurement_class(m, catalog), metric, f"{measured:,.1f}", *cells])
+    return _md_table(["row", "model", "GPU", "class", "metric", "measured", *names], body)
 
 
 def main() -> int:
     """Run the accuracy report (and the fit, with --fit)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    parser.add_argument("--fit", action="store_true", help="refit the factors and rewrite the efficiency catalog")
+    parser.add_argument("--fit", action="store_true", help="refit factors, corrections and auto's choices")
     parser.add_argument("--cv", action="store_true", help="leave-one-source-document-out cross-validation")
-    parser.add_argument("--worst", type=int, default=15, help="list the N worst figures")
+    parser.add_argument("--worst", type=int, default=15, help="list the N worst figures of auto")
     parser.add_argument("--markdown", type=Path, help="write the accuracy page (method and results) to this file")
     args = parser.parse_args()
     _, catalog = load_catalog()
@@ -162,46 +262,34 @@ def main() -> int:
     print(f"{args.data}: {len(measurements)} rows used, {len(skipped)} left out")
     for row_id, reason in skipped:
         print(f"  left out row {row_id}: {reason}")
-    held_out: list[Residual] = []
-    folded: list[Residual] = []
-    if args.fit or args.cv:
-        held_out = cross_validate(measurements, catalog)
-    if args.cv:
-        folded = k_fold(measurements, catalog)
+    print("backends:", ", ".join(sorted(catalog.performance_models)))
+    held: Results = held_out(measurements, catalog) if args.fit or args.cv else {}
+    folded = k_fold(measurements, catalog) if args.cv else []
     if args.fit:
-        fits = fit_classes(measurements, catalog)
-        digest = hashlib.sha256(args.data.read_bytes()).hexdigest()[:12]
-        label = f"{args.data.name} sha256:{digest}"
-        entries = calibration_entries(fits, class_bands(fits, measurements, held_out, catalog), label)
-        header = (
-            "# Efficiency factors per runtime family x GPU generation x model kind, fitted by\n"
-            "# `python benchmarks/accuracy.py --fit` on the published measurements named in `data`\n"
-            "# (see docs/accuracy.md). Bands: 10th/90th percentile of measured/predicted on\n"
-            "# held-out rows (leave one source document out), and how many figures they rest on.\n"
-        )
-        CATALOG_FILE.write_text(header + yaml.safe_dump({"entries": entries}, sort_keys=False), encoding="utf-8")
-        print(f"wrote {CATALOG_FILE} ({len(entries)} classes)")
-        calibration_for.__globals__["calibrations"].cache_clear()
-        from planner.perfmodel import _calibrated_for
-
-        _calibrated_for.cache_clear()
-
-    def catalog_factors(m: Measurement):  # type: ignore[no-untyped-def]
-        return calibration_for(*class_key(m, catalog)).efficiency
-
-    found = residuals(measurements, catalog, catalog_factors)
+        choices = fit(args.data, measurements, catalog, held)
+        print(f"wrote {CATALOG_DIR / EFFICIENCY_FILE} and {CATALOG_DIR / BACKENDS_FILE}")
+        for c in choices:
+            print(
+                f"  auto {c.cls:7} {c.group:10} -> {c.backend}  "
+                + ", ".join(f"{k} {v[1]:.1f}% ({v[0]})" for k, v in c.errors.items())
+            )
+    found = in_sample(measurements, catalog)
     print()
     print_rows(found, rows, catalog)
-    summarise("With the catalog's factors (fitted on this file):", found)
+    print_summary("With the catalog's factors, corrections and auto's choices:", found, rows, catalog)
+    if held:
+        print_summary("Held out by document (each source document predicted without it):", held, rows, catalog)
     if folded:
-        summarise("Held out, 5-fold (each fifth of the rows predicted by factors fitted on the rest):", folded)
-    if held_out:
-        summarise("Held out by document (each source document predicted by factors fitted on the others):", held_out)
-    print(f"\nWorst {args.worst} figures:")
-    print_rows(sorted(found, key=lambda r: -r.abs_pct)[: args.worst], rows, catalog)
+        print_summary("Built-in model, 5-fold held out:", {"builtin": folded}, rows, catalog)
+    if "auto" in found:
+        table = by_figure(found)
+        worst = sorted((k for k in table if "auto" in table[k]), key=lambda k: -table[k]["auto"].abs_pct)
+        print(f"\nWorst {args.worst} figures of auto:")
+        print_rows(found, rows, catalog, only=worst[: args.worst])
     if args.markdown:
-        page = markdown_page(args.data, found, held_out, folded, rows, skipped, catalog)
-        args.markdown.write_text(page, encoding="utf-8")
+        args.markdown.write_text(
+            markdown_page(args.data, found, held, folded, rows, skipped, catalog), encoding="utf-8"
+        )
         print(f"wrote {args.markdown}")
     return 0
 

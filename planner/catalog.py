@@ -166,6 +166,11 @@ def _performance_models(host: PluginHost) -> dict[str, tuple[str, Any]]:
                 host.report(plugin, f"performance model {name!r} is already registered by plugin {models[name][0]!r}")
             else:
                 models[name] = (plugin, model)
+    if "auto" not in models:
+        from planner.perfmodel import AutoModel
+
+        others = tuple(model for name, (_, model) in sorted(models.items()) if name != "builtin")
+        models["auto"] = ("planner", AutoModel(others))
     return models
 
 

@@ -75,3 +75,19 @@ def model_family_hooks(
         return convert(config) if architecture_of(config) in architectures else None
 
     return planner_models, planner_model_from_config
+
+
+def catalog_config(model_id: str, package: str = "planner.catalogs") -> dict[str, Any] | None:
+    """The config.json excerpt a built-in catalog model was converted from, or ``None``.
+
+    Performance backends that read Hugging Face configs themselves (a profiled-kernel
+    database, say) get the same keys and values the planner used, without a download.
+    """
+    folder = resources.files(package) / "models"
+    for item in sorted(folder.iterdir(), key=lambda p: p.name):
+        if not item.name.endswith(".yaml"):
+            continue
+        for entry in load_entries(f"models/{item.name}", package):
+            if entry.get("id") == model_id and isinstance(entry.get("config"), dict):
+                return dict(entry["config"])
+    return None

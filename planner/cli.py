@@ -178,14 +178,15 @@ def _add_backend(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--perf-backend",
         metavar="NAME",
-        default="builtin",
-        help="performance model to time configurations with (default builtin; `planner plugins` lists others)",
+        default="auto",
+        help="performance model: auto (default: per metric, the backend with the lower measured error), "
+        "builtin, aiconfigurator, or another from `planner plugins`",
     )
 
 
 def _backend(args: argparse.Namespace, catalog: Any) -> Any:
-    """The performance model ``--perf-backend`` names (the built-in one by default)."""
-    return catalog.performance_model(getattr(args, "perf_backend", "builtin"))
+    """The performance model ``--perf-backend`` names (``auto`` by default)."""
+    return catalog.performance_model(getattr(args, "perf_backend", "auto"))
 
 
 def _help(parser: argparse.ArgumentParser) -> int:

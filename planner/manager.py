@@ -45,6 +45,7 @@ BUILTIN_PLUGINS: dict[str, str] = {
     "user_catalog": "planner.plugins.user_catalog",
     "principles": "planner.plugins.principles",
     "analytic": "planner.plugins.analytic",
+    "aiconfigurator": "planner.plugins.aiconfigurator",
 }
 
 

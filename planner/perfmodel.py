@@ -16,6 +16,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
+    from planner.backends import Correction
     from planner.sizing.deployment import Deployment
     from planner.sizing.performance import Efficiency
 
@@ -164,9 +165,134 @@ class Fallback:
         return f"{self.preferred} does not cover this configuration ({self.reason}); {BUILTIN.source(dep)}"
 
 
+@dataclass(frozen=True)
+class Corrected:
+    """A backend's phase times with a fitted :class:`~planner.backends.Correction` applied.
+
+    Prefill times are scaled; decode and mixed steps are scaled and get the per-step
+    overhead the profiled kernels leave out.
+    """
+
+    base: PerformanceModel
+    correction: Correction
+
+    @property
+    def name(self) -> str:
+        """The corrected backend's name."""
+        return self.base.name
+
+    def coverage(self, dep: Deployment) -> str | None:
+        """As the corrected backend."""
+        return self.base.coverage(dep)
+
+    def prefill_s(self, dep: Deployment, requests: float, length: int) -> float:
+        """The backend's prefill time x the prefill scale."""
+        return self.base.prefill_s(dep, requests, length) * self.correction.prefill_scale
+
+    def decode_step_s(self, dep: Deployment, batch: float, context: int) -> float:
+        """The backend's decode step x the decode scale, plus the fitted overhead."""
+        step = self.base.decode_step_s(dep, batch, context)
+        return step * self.correction.decode_scale + self.correction.overhead_ms / 1000
+
+    def mixed_step_s(
+        self, dep: Deployment, prefill_tokens: float, prefill_keys: float, decode_batch: float, decode_keys: float
+    ) -> float:
+        """The backend's mixed step x the decode scale, plus the fitted overhead."""
+        step = self.base.mixed_step_s(dep, prefill_tokens, prefill_keys, decode_batch, decode_keys)
+        return step * self.correction.decode_scale + self.correction.overhead_ms / 1000
+
+    def overhead_s(self, dep: Deployment) -> float:
+        """The backend's overhead plus the fitted one."""
+        return self.base.overhead_s(dep) + self.correction.overhead_ms / 1000
+
+    def source(self, dep: Deployment) -> str:
+        """The backend's provenance and the correction's."""
+        c = self.correction
+        return (
+            f"{self.base.source(dep)}; x{c.prefill_scale:.2f} prefill, x{c.decode_scale:.2f} decode, "
+            f"+{c.overhead_ms:.2f} ms a step ({c.source})"
+        )
+
+
+def calibrated(model: PerformanceModel, dep: Deployment) -> PerformanceModel:
+    """``model`` with its fitted correction for ``dep``'s configuration class, when it has one."""
+    from planner.backends import config_class, correction_for
+
+    if isinstance(model, AnalyticModel | Fallback | Corrected | AutoModel):
+        return model
+    correction = correction_for(model.name, config_class(dep))
+    return Corrected(model, correction) if correction else model
+
+
+@dataclass(frozen=True)
+class AutoModel:
+    """Per metric and configuration class, the backend with the lower held-out error.
+
+    The choice comes from ``catalogs/efficiency/backends.yaml`` (see
+    :mod:`planner.backends`). Estimates take each metric from its chosen backend
+    (:func:`metric_models`); phase-level callers (the simulator) get prefill from the
+    TTFT choice and decode steps from the throughput choice. A chosen backend that does
+    not cover the configuration gives way to the built-in model.
+    """
+
+    others: tuple[PerformanceModel, ...] = ()
+    name: str = "auto"
+
+    def pick(self, dep: Deployment, group: str) -> PerformanceModel:
+        """The (corrected) model ``auto`` uses for ``group`` (throughput, itl, ttft) on ``dep``."""
+        from planner.backends import choice_for, config_class
+
+        wanted = choice_for(config_class(dep), group)
+        for model in self.others:
+            if model.name == wanted and model.coverage(dep) is None:
+                return calibrated(model, dep)
+        return BUILTIN
+
+    def coverage(self, dep: Deployment) -> str | None:
+        """Covers everything (the built-in model is always there)."""
+        return None
+
+    def prefill_s(self, dep: Deployment, requests: float, length: int) -> float:
+        """From the TTFT choice."""
+        return self.pick(dep, "ttft").prefill_s(dep, requests, length)
+
+    def decode_step_s(self, dep: Deployment, batch: float, context: int) -> float:
+        """From the throughput choice."""
+        return self.pick(dep, "throughput").decode_step_s(dep, batch, context)
+
+    def mixed_step_s(
+        self, dep: Deployment, prefill_tokens: float, prefill_keys: float, decode_batch: float, decode_keys: float
+    ) -> float:
+        """From the throughput choice."""
+        return self.pick(dep, "throughput").mixed_step_s(dep, prefill_tokens, prefill_keys, decode_batch, decode_keys)
+
+    def overhead_s(self, dep: Deployment) -> float:
+        """From the throughput choice."""
+        return self.pick(dep, "throughput").overhead_s(dep)
+
+    def source(self, dep: Deployment) -> str:
+        """Which backend answers each metric, and where each one's numbers come from."""
+        from planner.backends import config_class
+
+        picks = {group: self.pick(dep, group) for group in ("throughput", "itl", "ttft")}
+        by_model: dict[str, list[str]] = {}
+        for group, model in picks.items():
+            by_model.setdefault(model.name, []).append(group.upper() if group != "throughput" else group)
+        parts = [f"{', '.join(groups)} from {name}" for name, groups in by_model.items()]
+        sources = "; ".join(dict.fromkeys(m.source(dep) for m in picks.values()))
+        return f"auto ({config_class(dep)} class: {'; '.join(parts)}) - {sources}"
+
+
+def metric_models(model: PerformanceModel, dep: Deployment) -> dict[str, PerformanceModel] | None:
+    """For ``auto``, the model behind each metric group; ``None`` for a single model."""
+    if not isinstance(model, AutoModel):
+        return None
+    return {group: model.pick(dep, group) for group in ("throughput", "itl", "ttft")}
+
+
 def choose(model: PerformanceModel | None, dep: Deployment) -> PerformanceModel:
-    """``model`` where it covers ``dep``; otherwise the built-in model, saying why."""
+    """``model`` (with its fitted correction) where it covers ``dep``; otherwise the built-in model, saying why."""
     if model is None:
         return BUILTIN
     reason = model.coverage(dep)
-    return model if reason is None else Fallback(model.name, reason)
+    return calibrated(model, dep) if reason is None else Fallback(model.name, reason)

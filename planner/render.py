@@ -336,7 +336,8 @@ def estimate_text(est: Any) -> str:
             f"MFU decode {est.efficiency.mfu_decode:.2f}, step overhead {est.efficiency.overhead_ms:.2f} ms"
         )
     if est.band_sources:
-        lines.append(f"Bands: 10th-90th percentile of measured/predicted, {next(iter(est.band_sources.values()))}")
+        sources = dict.fromkeys(est.band_sources.values())
+        lines.append(f"Bands: 10th-90th percentile of measured/predicted on held-out rows, {'; '.join(sources)}")
     return "\n".join(lines)
 
 

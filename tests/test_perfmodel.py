@@ -3,7 +3,9 @@ the sizing engine and the simulator time a deployment through whichever model it
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,6 +16,7 @@ from planner.errors import UnknownIdError
 from planner.perfmodel import BUILTIN, AnalyticModel, PerformanceModel
 from planner.sizing.deployment import Deployment
 from planner.sizing.estimate import estimate
+from tests.conftest import run_cli
 
 
 @dataclass(frozen=True)
@@ -58,7 +61,7 @@ def test_builtin_model_is_registered_like_a_plugin(catalog: Any) -> None:
     assert isinstance(model, PerformanceModel) and catalog.performance_model("builtin") is BUILTIN
     with pytest.raises(UnknownIdError) as info:
         catalog.performance_model("nope")
-    assert "registered models: builtin" in info.value.fix
+    assert "registered models: aiconfigurator, auto, builtin" in info.value.fix
 
 
 def test_a_plugin_model_times_the_estimate_and_says_so(planner_make_host: Any, catalog: Any) -> None:
@@ -127,5 +130,42 @@ def test_cli_perf_backend_option() -> None:
         "2",
     ]
     bad = run_cli(*args, "--perf-backend", "nope")
-    assert bad.returncode == 2 and "registered models: builtin" in bad.stderr
+    assert bad.returncode == 2 and "registered models: aiconfigurator, auto, builtin" in bad.stderr
     assert run_cli(*args, "--perf-backend", "builtin").returncode == 0
+
+
+def test_planner_runs_without_the_extra(tmp_path: Path) -> None:
+    """With aiconfigurator-core unimportable, the plugin says so and the built-in model answers."""
+    (tmp_path / "sitecustomize.py").write_text("import sys\nsys.modules['aiconfigurator_core'] = None\n")
+    env = {"PYTHONPATH": str(tmp_path)}
+    listed = run_cli("plugins", env=env)
+    assert listed.returncode == 0 and "aiconfigurator" in listed.stdout, listed.stderr
+    args = [
+        "estimate",
+        "--model",
+        "llama-3.1-8b",
+        "--gpu",
+        "h100-sxm",
+        "--runtime",
+        "trtllm",
+        "--isl",
+        "500",
+        "--osl",
+        "100",
+    ]
+    args += ["--concurrency", "8", "--json"]
+    asked = run_cli(*args, "--perf-backend", "aiconfigurator", env=env)
+    assert asked.returncode == 0, asked.stderr
+    provenance = json.loads(asked.stdout)["provenance"]
+    assert provenance["performance_model"] == "builtin"
+    assert (
+        "aiconfigurator-core is not installed (pip install 'llm-inference-planner[aic]')" in provenance["performance"]
+    )
+    default = run_cli(*args, env=env)
+    assert default.returncode == 0, default.stderr
+    provenance = json.loads(default.stdout)["provenance"]
+    assert (
+        provenance["performance_model"] == "auto" and "throughput, ITL, TTFT from builtin" in provenance["performance"]
+    )
+    demo = run_cli("demo", env=env)
+    assert demo.returncode in (0, 1) and "Traceback" not in demo.stderr, demo.stderr

@@ -14,11 +14,13 @@ import math
 import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from typing import TypeVar
 
 from planner.bench.calibration import Measurement
 from planner.catalog import Catalog
+from planner.perfmodel import PerformanceModel
 from planner.sizing.efficiency import lookup_chain
-from planner.sizing.estimate import predict_measurement
+from planner.sizing.estimate import METRIC_GROUP, predict_measurement
 from planner.sizing.performance import Efficiency
 
 MIN_ROWS = 6
@@ -28,14 +30,6 @@ BOUNDS = {
     "mbu_decode": (0.2, 0.98),
     "mfu_decode": (0.02, 0.95),
     "overhead_ms": (0.0, 30.0),
-}
-#: Figures compared, grouped into the three bands the estimator reports.
-METRIC_GROUP = {
-    "output_tok_s": "throughput",
-    "total_tok_s": "throughput",
-    "itl_ms": "itl",
-    "e2e_ms": "itl",
-    "ttft_ms": "ttft",
 }
 
 
@@ -60,9 +54,9 @@ class Residual:
 
 
 def residuals(
-    rows: Sequence[Measurement], catalog: Catalog, eff_of: Callable[[Measurement], Efficiency]
+    rows: Sequence[Measurement], catalog: Catalog, eff_of: Callable[[Measurement], Efficiency | PerformanceModel]
 ) -> list[Residual]:
-    """Predict every row with its class's factors and pair each figure with the measurement."""
+    """Predict every row with its class's factors (or a performance model) and pair each figure with the measurement."""
     out = []
     for m in rows:
         predicted = predict_measurement(m, catalog, eff_of(m))
@@ -72,8 +66,9 @@ def residuals(
     return out
 
 
-def _loss(rows: Sequence[Measurement], catalog: Catalog, eff: Efficiency) -> float:
-    errors = [abs(math.log(r.ratio)) for r in residuals(rows, catalog, lambda _m: eff)]
+def fit_loss(rows: Sequence[Measurement], catalog: Catalog, timing: Efficiency | PerformanceModel) -> float:
+    """Median absolute log error of every figure, plus a quarter of the mean."""
+    errors = [abs(math.log(r.ratio)) for r in residuals(rows, catalog, lambda _m: timing)]
     if not errors:
         return math.inf
     # median for robustness, a little of the mean so that no figure is ignored entirely
@@ -81,23 +76,34 @@ def _loss(rows: Sequence[Measurement], catalog: Catalog, eff: Efficiency) -> flo
 
 
 def fit_efficiency(rows: Sequence[Measurement], catalog: Catalog, start: Efficiency = START) -> Efficiency:
-    """Coordinate search of the four factors on log-spaced steps that shrink each pass."""
-    best, best_loss = start, _loss(rows, catalog, start)
+    """Coordinate search of the four factors (see :func:`coordinate_search`)."""
+    return coordinate_search(start, BOUNDS, lambda eff: fit_loss(rows, catalog, eff))
+
+
+FactorsT = TypeVar("FactorsT")
+
+
+def coordinate_search(
+    start: FactorsT, bounds: dict[str, tuple[float, float]], loss: Callable[[FactorsT], float]
+) -> FactorsT:
+    """Minimise ``loss`` over the named fields of a frozen dataclass, one field at a time,
+    on log-spaced steps that shrink each pass (fields named ``*_ms`` step additively near 0)."""
+    best, best_loss = start, loss(start)
     for step in (1.6, 1.25, 1.1, 1.04):
         improved = True
         while improved:
             improved = False
-            for name, (low, high) in BOUNDS.items():
+            for name, (low, high) in bounds.items():
                 for direction in (step, 1 / step):
                     value = getattr(best, name)
-                    candidate_value = value * direction if name != "overhead_ms" else (value + 0.05) * direction - 0.05
-                    candidate_value = min(max(candidate_value, low), high)
+                    shifted = (value + 0.05) * direction - 0.05 if name.endswith("_ms") else value * direction
+                    candidate_value = min(max(shifted, low), high)
                     if candidate_value == value:
                         continue
-                    candidate = replace(best, **{name: candidate_value})
-                    loss = _loss(rows, catalog, candidate)
-                    if loss < best_loss - 1e-9:
-                        best, best_loss, improved = candidate, loss, True
+                    candidate = replace(best, **{name: candidate_value})  # type: ignore[type-var]
+                    candidate_loss = loss(candidate)
+                    if candidate_loss < best_loss - 1e-9:
+                        best, best_loss, improved = candidate, candidate_loss, True
     return best
 
 
@@ -213,16 +219,17 @@ def class_bands(
     a prediction lands from a measurement the factors never saw.
     """
     chains = {m.row_id: _chain(class_key(m, catalog)) for m in rows}
-    out: dict[ClassKey, dict[str, tuple[float, float, int]]] = {}
-    for fit in fits:
-        covered = [r for r in held_out if fit.key in chains[r.row_id]]
-        bands = {}
-        for group in ("throughput", "itl", "ttft"):
-            ratios = sorted(r.ratio for r in covered if METRIC_GROUP[r.metric] == group)
-            if ratios:
-                bands[group] = (round(_quantile(ratios, 0.1), 3), round(_quantile(ratios, 0.9), 3), len(ratios))
-        out[fit.key] = bands
-    return out
+    return {fit.key: ratio_bands([r for r in held_out if fit.key in chains[r.row_id]]) for fit in fits}
+
+
+def ratio_bands(found: Sequence[Residual]) -> dict[str, tuple[float, float, int]]:
+    """Per metric group: 10th and 90th percentile of measured/predicted, and how many figures."""
+    bands = {}
+    for group in ("throughput", "itl", "ttft"):
+        ratios = sorted(r.ratio for r in found if METRIC_GROUP[r.metric] == group)
+        if ratios:
+            bands[group] = (round(_quantile(ratios, 0.1), 3), round(_quantile(ratios, 0.9), 3), len(ratios))
+    return bands
 
 
 def calibration_entries(

@@ -64,6 +64,7 @@ class Deployment:
     inter_node_fabric: str = "infiniband"
     inter_node_gb_s: float | None = None
     performance: Any = None  # a planner.perfmodel.PerformanceModel; the built-in roofline when None
+    runtime_version: str | None = None  # the plan's pinned engine version, for models with per-version data
 
     def __hash__(self) -> int:
         return hash((self.model.id, self.gpu.id, self.runtime.id, self.weights_dtype, self.kv_dtype, self.tp,

@@ -11,14 +11,14 @@ from typing import Any
 
 from planner.bench.calibration import Measurement
 from planner.catalog import Catalog
-from planner.perfmodel import AnalyticModel, Fallback, PerformanceModel
+from planner.perfmodel import AnalyticModel, Corrected, Fallback, PerformanceModel, metric_models
 from planner.sizing.capacity import Capacity, size_capacity
 from planner.sizing.deployment import Deployment
-from planner.sizing.efficiency import Calibration, band_for, calibration_for
+from planner.sizing.efficiency import Band, Calibration, band_for, calibration_for
 from planner.sizing.performance import Efficiency, Timing, steady_state
 
-#: Metric name in an estimate -> the residual band it takes.
-_BAND_OF = {
+#: Metric name in an estimate or a measurement -> its group (the residual band it takes).
+METRIC_GROUP = {
     "ttft_ms": "ttft",
     "itl_ms": "itl",
     "e2e_ms": "itl",
@@ -144,6 +144,18 @@ class Estimate:
         return out
 
 
+def _band(dep: Deployment, model: PerformanceModel, group: str) -> tuple[Band, str]:
+    """The held-out error band of whichever model answers ``group`` for ``dep``."""
+    if isinstance(model, Corrected):
+        from planner.backends import config_class, correction_band
+
+        found = correction_band(model.name, config_class(dep), group)
+        if found:
+            return Band(found[0], found[1], found[2]), found[3]
+    kind = "moe" if dep.model.moe else "dense"
+    return band_for(dep.runtime.id, dep.gpu.generation, kind, group)
+
+
 def _queue_wait(timing: Timing, running: float, requested: int) -> float:
     """Closed-loop wait of requests beyond what the replica runs at once (Little's law)."""
     waiting = requested - running
@@ -185,8 +197,10 @@ def estimate(
     if timing is None:
         return result
     bands, sources = {}, {}
+    per_metric = metric_models(model, dep) or {}
     for metric, value in result.metrics().items():
-        band, source = band_for(dep.runtime.id, dep.gpu.generation, kind, _BAND_OF[metric])
+        group = METRIC_GROUP[metric]
+        band, source = _band(dep, per_metric.get(group, model), group)
         bands[metric] = band.apply(value)
         sources[metric] = source
     return Estimate(dep, isl, osl, cap, timing, result.requested_concurrency, queue, calibration, eff, bands, sources)
@@ -296,10 +310,25 @@ _PREDICTORS = {
 }
 
 
-def predict_measurement(m: Measurement, catalog: Catalog, eff: Efficiency) -> dict[str, float]:
-    """Predict the figures a measurement reports, for the whole system it ran."""
+def predict_measurement(m: Measurement, catalog: Catalog, timing: Efficiency | PerformanceModel) -> dict[str, float]:
+    """Predict the figures a measurement reports, for the whole system it ran.
+
+    :param timing: the built-in model's factors, or any performance model (which must
+        cover the configuration: check ``coverage`` first).
+    """
     dep = deployment_for(m, catalog)
     cap = size_capacity(dep, m.isl + m.osl).max_concurrency
     if cap <= 0:
         return {}
-    return _PREDICTORS.get(m.mode, _closed_loop)(m, dep, cap, AnalyticModel(fixed=eff))
+    model = AnalyticModel(fixed=timing) if isinstance(timing, Efficiency) else timing
+    predictor = _PREDICTORS.get(m.mode, _closed_loop)
+    per_metric = metric_models(model, dep)
+    if per_metric is None:
+        return predictor(m, dep, cap, model)
+    by_group = {group: predictor(m, dep, cap, chosen) for group, chosen in per_metric.items()}
+    return {
+        metric: value
+        for group, found in by_group.items()
+        for metric, value in found.items()
+        if METRIC_GROUP[metric] == group
+    }

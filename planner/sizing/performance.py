@@ -314,6 +314,11 @@ def steady_state(dep: Deployment, batch: float, isl: int, osl: int, model: Any =
     one prompt in chunks of the step token budget, each chunk sharing a step.
     """
     model = model or dep.perf
+    from planner.perfmodel import metric_models
+
+    per_metric = metric_models(model, dep)
+    if per_metric is not None:
+        return _merged_timing(dep, batch, isl, osl, per_metric)
     context = isl + max(osl, 1) // 2
     step = model.decode_step_s(dep, batch, context)
     prefill_all = model.prefill_s(dep, batch, isl)
@@ -338,4 +343,22 @@ def steady_state(dep: Deployment, batch: float, isl: int, osl: int, model: Any =
         cycle_s=cycle + step,
         output_tok_s=output,
         total_tok_s=output * (isl + osl) / max(osl, 1),
+    )
+
+
+def _merged_timing(dep: Deployment, batch: float, isl: int, osl: int, per_metric: dict[str, Any]) -> Timing:
+    """Each metric from its own model: throughput, ITL (and E2E) and TTFT."""
+    throughput = steady_state(dep, batch, isl, osl, per_metric["throughput"])
+    itl = steady_state(dep, batch, isl, osl, per_metric["itl"])
+    ttft = steady_state(dep, batch, isl, osl, per_metric["ttft"])
+    return Timing(
+        batch=batch,
+        ttft_s=ttft.ttft_s,
+        itl_s=itl.itl_s,
+        e2e_s=ttft.ttft_s + max(osl - 1, 0) * itl.itl_s,
+        prefill_s=ttft.prefill_s,
+        decode_step_s=itl.decode_step_s,
+        cycle_s=throughput.cycle_s,
+        output_tok_s=throughput.output_tok_s,
+        total_tok_s=throughput.total_tok_s,
     )

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 
 from planner.catalog import Catalog
-from planner.perfmodel import PerformanceModel, choose
+from planner.perfmodel import BUILTIN, PerformanceModel, choose
 from planner.resolve import ResolvedPlan
 from planner.sizing.deployment import Deployment
 from planner.specs import GpuSpec, ModelSpec, RuntimeSpec
@@ -106,8 +106,13 @@ def candidate_deployments(
                                 efficiency={str(k): v for k, v in plan.runtime.efficiency.items()},
                                 inter_node_fabric=plan.hardware.inter_node_fabric or "infiniband",
                                 inter_node_gb_s=plan.hardware.inter_node_gb_s,
+                                runtime_version=plan.runtime.version,
                             )
                             yield replace(dep, performance=choose(performance, dep)) if performance else dep
+
+
+#: Candidates that a slower performance model re-times after the built-in model's screen.
+SHORTLIST = 6
 
 
 def search(
@@ -117,16 +122,43 @@ def search(
     progress: Callable[[int, int], None] | None = None,
     performance: PerformanceModel | None = None,
 ) -> tuple[list[Candidate], int]:
-    """Size every candidate; return the feasible ones ranked, and how many were tried."""
+    """Size every candidate; return the feasible ones ranked, and how many were tried.
+
+    With a performance model other than the built-in one (``auto``, a profiled
+    database, which can take a fraction of a second per new configuration), every
+    candidate is first screened with the built-in model, then the ``SHORTLIST``
+    cheapest feasible ones (all of them when none is feasible) are re-timed with the
+    chosen model and ranked on its figures, ahead of the other screened candidates
+    (which keep the built-in model's figures and say so).
+    """
     deployments = list(candidate_deployments(resolved, catalog, performance))
-    feasible = []
-    for index, dep in enumerate(deployments, start=1):
-        sizing = size_fleet(dep, resolved.plan)
-        if progress:
-            progress(index, len(deployments))
-        if not sizing.feasible:
-            continue
-        cost = eur_per_million_tokens(dep.gpu, sizing.gpus, sizing.fleet_output_tok_s)
-        feasible.append(Candidate(sizing, cost))
-    feasible.sort(key=lambda c: c.sort_key)
-    return feasible, len(deployments)
+    screen = [replace(dep, performance=BUILTIN) for dep in deployments] if performance not in (None, BUILTIN) else []
+    total = len(deployments) + (min(SHORTLIST, len(deployments)) if screen else 0)
+    done = 0
+
+    def size_all(batch: list[Deployment]) -> list[Candidate]:
+        nonlocal done
+        feasible = []
+        for dep in batch:
+            sizing = size_fleet(dep, resolved.plan)
+            done += 1
+            if progress:
+                progress(done, max(total, done))
+            if sizing.feasible:
+                feasible.append(
+                    Candidate(sizing, eur_per_million_tokens(dep.gpu, sizing.gpus, sizing.fleet_output_tok_s))
+                )
+        return sorted(feasible, key=lambda c: c.sort_key)
+
+    if not screen:
+        return size_all(deployments), len(deployments)
+    screened = size_all(screen)
+    by_key = {_key(dep): dep for dep in deployments}
+    if not screened:
+        return size_all(deployments), len(deployments)
+    shortlist = [by_key[_key(c.sizing.deployment)] for c in screened[:SHORTLIST]]
+    return size_all(shortlist) + screened[SHORTLIST:], len(deployments)
+
+
+def _key(dep: Deployment) -> tuple[object, ...]:
+    return (dep.gpu.id, dep.runtime.id, dep.weights_dtype, dep.kv_dtype, dep.tp, dep.pp, dep.ep, dep.attention_dp)

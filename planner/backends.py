@@ -1,0 +1,120 @@
+"""Which performance model answers which metric, and the corrections fitted to each.
+
+``benchmarks/accuracy.py --fit`` predicts every published measurement with every
+registered performance model and writes ``catalogs/efficiency/backends.yaml``:
+
+- ``corrections``: for a backend other than the built-in roofline (whose own factors
+  live in ``calibrated.yaml``), per configuration class, a prefill scale, a decode
+  scale and a per-step overhead fitted on the measurements it covers. Profiled kernel
+  sums leave out the engine's scheduler, sampling and detokenisation; the overhead
+  puts them back.
+- ``selection``: per configuration class and metric group (throughput, ITL, TTFT), the
+  held-out median absolute error over the class's figures with each backend (its
+  figures where it covers the row, the built-in model's elsewhere), and the backend
+  ``auto`` uses: the lowest, the built-in model unless another backend covers at least
+  ``MIN_FIGURES`` figures and lowers the median.
+
+Configuration classes follow what changes the physics most: ``dense``; ``moe-tp``
+(experts sharded by tensor parallelism only); ``moe-ep`` (expert parallelism, with or
+without attention data parallelism).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+from planner.catalogfiles import load_entries
+
+if TYPE_CHECKING:
+    from planner.sizing.deployment import Deployment
+
+BACKENDS_FILE = "efficiency/backends.yaml"
+CLASSES = ("dense", "moe-tp", "moe-ep")
+GROUPS = ("throughput", "itl", "ttft")
+#: Shared held-out figures a backend needs before ``auto`` prefers it over the built-in model.
+MIN_FIGURES = 5
+
+
+def config_class(dep: Deployment) -> str:
+    """``dense``, ``moe-tp`` or ``moe-ep`` (expert or attention-data parallel) for a deployment."""
+    if dep.model.moe is None:
+        return "dense"
+    return "moe-ep" if dep.attention_dp or dep.ep > 1 else "moe-tp"
+
+
+@dataclass(frozen=True)
+class Correction:
+    """Scales and a per-step overhead applied on top of a backend's own phase times."""
+
+    prefill_scale: float = 1.0
+    decode_scale: float = 1.0
+    overhead_ms: float = 0.0
+    source: str = "uncorrected"
+
+
+#: The fields a correction fit searches, with their bounds.
+CORRECTION_BOUNDS = {"prefill_scale": (0.3, 3.0), "decode_scale": (0.3, 3.0), "overhead_ms": (0.0, 30.0)}
+
+
+@cache
+def _file() -> dict[str, Any]:
+    """Corrections, their bands, and choices from the catalog file (read once)."""
+    try:
+        entries = load_entries(BACKENDS_FILE)
+    except FileNotFoundError:
+        return {"corrections": {}, "bands": {}, "selection": {}}
+    corrections: dict[tuple[str, str], Correction] = {}
+    bands: dict[tuple[str, str], dict[str, tuple[float, float, int]]] = {}
+    selection: dict[str, dict[str, str]] = {}
+    for entry in entries:
+        if entry.get("kind") == "correction":
+            corrections[(entry["backend"], entry["class"])] = Correction(
+                float(entry["prefill_scale"]),
+                float(entry["decode_scale"]),
+                float(entry["overhead_ms"]),
+                f"{entry['backend']} corrected on {entry['class']}: {entry['rows']} published measurements "
+                f"({entry['data']})",
+            )
+            bands[(entry["backend"], entry["class"])] = {
+                group: (float(b[0]), float(b[1]), int(b[2])) for group, b in (entry.get("bands") or {}).items()
+            }
+        elif entry.get("kind") == "selection":
+            selection[entry["class"]] = {group: str(name) for group, name in (entry.get("choice") or {}).items()}
+    return {"corrections": corrections, "bands": bands, "selection": selection}
+
+
+def correction_for(backend: str, cls: str) -> Correction | None:
+    """The fitted correction of ``backend`` for a configuration class (or for ``any``), if any."""
+    table: dict[tuple[str, str], Correction] = _file()["corrections"]
+    return table.get((backend, cls)) or table.get((backend, "any"))
+
+
+def correction_band(backend: str, cls: str, group: str) -> tuple[float, float, int, str] | None:
+    """(low, high, figures, which class) of measured/predicted for a corrected backend, held out.
+
+    The class's own band when it rests on at least 3 figures, else the ``any`` band.
+    """
+    table: dict[tuple[str, str], dict[str, tuple[float, float, int]]] = _file()["bands"]
+    for key in ((backend, cls), (backend, "any")):
+        band = table.get(key, {}).get(group)
+        if band and band[2] >= 3:
+            return (*band, f"{backend} x {key[1]} ({band[2]} held-out figures)")
+    return None
+
+
+def choice_for(cls: str, group: str) -> str:
+    """The backend ``auto`` uses for a metric group in a configuration class (``builtin`` by default)."""
+    selection: dict[str, dict[str, str]] = _file()["selection"]
+    return selection.get(cls, {}).get(group, "builtin")
+
+
+def selection_entries() -> list[dict[str, Any]]:
+    """The selection entries as stored (for reports)."""
+    return [e for e in load_entries(BACKENDS_FILE) if e.get("kind") == "selection"]
+
+
+def reload() -> None:
+    """Forget the cached file (after ``benchmarks/accuracy.py --fit`` rewrites it)."""
+    _file.cache_clear()

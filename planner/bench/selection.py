@@ -1,0 +1,231 @@
+"""Calibrating other performance backends, and choosing between backends per metric.
+
+The built-in roofline's factors are fitted in :mod:`planner.bench.fit`. A backend
+contributed by a plugin (aiconfigurator's profiled kernels, say) gets a
+:class:`~planner.backends.Correction` per configuration class, fitted the same way on
+the measurements it covers. Then, per class and metric group, ``auto`` takes the
+backend whose *held-out* predictions (each source document predicted by corrections
+and factors fitted on the other documents) land closer to the measurements.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+from planner.backends import CLASSES, CORRECTION_BOUNDS, GROUPS, MIN_FIGURES, Correction, config_class
+from planner.bench.calibration import Measurement
+from planner.bench.fit import (
+    MIN_ROWS,
+    Residual,
+    coordinate_search,
+    fit_loss,
+    ratio_bands,
+    residuals,
+    source_document,
+)
+from planner.catalog import Catalog
+from planner.perfmodel import Corrected, PerformanceModel
+from planner.sizing.estimate import METRIC_GROUP, deployment_for
+
+
+def measurement_class(m: Measurement, catalog: Catalog) -> str:
+    """The configuration class (dense, moe-tp, moe-ep) of a measurement."""
+    return config_class(deployment_for(m, catalog))
+
+
+def covered(rows: Sequence[Measurement], catalog: Catalog, model: PerformanceModel) -> list[Measurement]:
+    """The rows ``model`` covers."""
+    return [m for m in rows if model.coverage(deployment_for(m, catalog)) is None]
+
+
+@dataclass(frozen=True)
+class CorrectionFit:
+    """A backend's fitted correction for one configuration class (or ``any``)."""
+
+    backend: str
+    cls: str
+    correction: Correction
+    rows: int
+
+
+def fit_corrections(rows: Sequence[Measurement], catalog: Catalog, model: PerformanceModel) -> list[CorrectionFit]:
+    """Fit ``any`` on every covered row, then each class with at least ``MIN_ROWS`` rows (starting from ``any``)."""
+    mine = covered(rows, catalog, model)
+    if not mine:
+        return []
+
+    def fit(members: Sequence[Measurement], start: Correction) -> Correction:
+        return coordinate_search(start, CORRECTION_BOUNDS, lambda c: fit_loss(members, catalog, Corrected(model, c)))
+
+    overall = fit(mine, Correction())
+    fits = [CorrectionFit(model.name, "any", overall, len(mine))]
+    for cls in CLASSES:
+        members = [m for m in mine if measurement_class(m, catalog) == cls]
+        if len(members) >= MIN_ROWS and len(members) < len(mine):
+            fits.append(CorrectionFit(model.name, cls, fit(members, overall), len(members)))
+    return fits
+
+
+def corrected_lookup(
+    fits: Sequence[CorrectionFit], model: PerformanceModel, catalog: Catalog
+) -> Callable[[Measurement], PerformanceModel]:
+    """Each measurement's model: ``model`` with its class's correction (else ``any``'s, else none)."""
+    table = {f.cls: f.correction for f in fits}
+
+    def lookup(m: Measurement) -> PerformanceModel:
+        correction = table.get(measurement_class(m, catalog)) or table.get("any")
+        return Corrected(model, correction) if correction else model
+
+    return lookup
+
+
+def backend_residuals(
+    rows: Sequence[Measurement], catalog: Catalog, model: PerformanceModel, fits: Sequence[CorrectionFit]
+) -> list[Residual]:
+    """Residuals of the covered rows with the fitted corrections applied."""
+    return residuals(covered(rows, catalog, model), catalog, corrected_lookup(fits, model, catalog))
+
+
+def cross_validate_backend(rows: Sequence[Measurement], catalog: Catalog, model: PerformanceModel) -> list[Residual]:
+    """Leave one source document out: corrections fitted on the others predict its covered rows."""
+    mine = covered(rows, catalog, model)
+    out: list[Residual] = []
+    for document in sorted({source_document(m) for m in mine}):
+        held_out = [m for m in mine if source_document(m) == document]
+        training = [m for m in mine if source_document(m) != document]
+        fits = fit_corrections(training, catalog, model)
+        out += residuals(held_out, catalog, corrected_lookup(fits, model, catalog))
+    return out
+
+
+def median_error(found: Sequence[Residual], group: str) -> tuple[int, float] | None:
+    """(figures, median absolute % error) of one metric group, or None without figures."""
+    errors = [r.abs_pct for r in found if METRIC_GROUP[r.metric] == group]
+    return (len(errors), statistics.median(errors)) if errors else None
+
+
+@dataclass(frozen=True)
+class Choice:
+    """What ``auto`` uses for one class and metric group, and the evidence."""
+
+    cls: str
+    group: str
+    backend: str
+    errors: dict[str, tuple[int, float]]  # backend -> (class figures, held-out median |error| % with it)
+
+
+def select(held_out: Mapping[str, Sequence[Residual]], rows: Sequence[Measurement], catalog: Catalog) -> list[Choice]:
+    """Per class and metric group, the backend that makes ``auto``'s held-out median error lowest.
+
+    ``held_out`` maps backend name -> its held-out residuals; ``builtin`` must be there.
+    Choosing a backend means: its figures where it covers the row, the built-in model's
+    elsewhere; that mix is compared with the built-in model alone over every figure of
+    the class. The built-in model stays the choice unless another backend covers at least
+    ``MIN_FIGURES`` of them and lowers the median.
+    """
+    classes = {m.row_id: measurement_class(m, catalog) for m in rows}
+    keyed = {name: {(r.row_id, r.metric): r for r in found} for name, found in held_out.items()}
+    base = keyed["builtin"]
+    choices = []
+    for cls in CLASSES:
+        for group in GROUPS:
+            figures = [k for k in base if classes.get(k[0]) == cls and METRIC_GROUP[k[1]] == group]
+            builtin_error = median_error([base[k] for k in figures], group)
+            if builtin_error is None:
+                choices.append(Choice(cls, group, "builtin", {}))
+                continue
+            errors = {"builtin": builtin_error}
+            best = "builtin"
+            for name, table in keyed.items():
+                shared = [k for k in figures if k in table]
+                if name == "builtin" or not shared:
+                    continue
+                mixed = median_error([table.get(k, base[k]) for k in figures], group)
+                assert mixed is not None
+                errors[name] = mixed
+                if len(shared) >= MIN_FIGURES and mixed[1] < errors[best][1]:
+                    best = name
+            choices.append(Choice(cls, group, best, errors))
+    return choices
+
+
+def compose_auto(
+    per_backend: Mapping[str, Sequence[Residual]],
+    choices: Sequence[Choice],
+    rows: Sequence[Measurement],
+    catalog: Catalog,
+) -> list[Residual]:
+    """``auto``'s residuals: each figure from the backend its class and group chose (the built-in
+    model where that backend does not cover the row)."""
+    table = {(c.cls, c.group): c.backend for c in choices}
+    keyed = {name: {(r.row_id, r.metric): r for r in found} for name, found in per_backend.items()}
+    classes = {m.row_id: measurement_class(m, catalog) for m in rows}
+    out = []
+    for key, residual in keyed["builtin"].items():
+        wanted = table.get((classes[key[0]], METRIC_GROUP[key[1]]), "builtin")
+        out.append(keyed.get(wanted, {}).get(key, residual))
+    return out
+
+
+def held_out_auto(
+    per_backend: Mapping[str, Sequence[Residual]], rows: Sequence[Measurement], catalog: Catalog
+) -> list[Residual]:
+    """``auto`` on each source document with choices made from the other documents' held-out errors."""
+    documents = {m.row_id: source_document(m) for m in rows}
+    out: list[Residual] = []
+    for document in sorted(set(documents.values())):
+        others = {name: [r for r in found if documents[r.row_id] != document] for name, found in per_backend.items()}
+        mine = {name: [r for r in found if documents[r.row_id] == document] for name, found in per_backend.items()}
+        out += compose_auto(mine, select(others, rows, catalog), rows, catalog)
+    return out
+
+
+def backend_entries(
+    fits: Sequence[CorrectionFit],
+    choices: Sequence[Choice],
+    held_out: Mapping[str, Sequence[Residual]],
+    rows: Sequence[Measurement],
+    catalog: Catalog,
+    data_label: str,
+) -> list[dict[str, object]]:
+    """The ``catalogs/efficiency/backends.yaml`` entries for these fits and choices.
+
+    Each correction carries error bands from the backend's held-out residuals on the
+    rows of its class (all its rows for ``any``).
+    """
+    classes = {m.row_id: measurement_class(m, catalog) for m in rows}
+    entries: list[dict[str, object]] = []
+    for fit in fits:
+        c = fit.correction
+        mine = [r for r in held_out.get(fit.backend, []) if fit.cls in ("any", classes[r.row_id])]
+        entries.append(
+            {
+                "id": f"{fit.backend}-{fit.cls}",
+                "kind": "correction",
+                "backend": fit.backend,
+                "class": fit.cls,
+                "prefill_scale": round(c.prefill_scale, 4),
+                "decode_scale": round(c.decode_scale, 4),
+                "overhead_ms": round(c.overhead_ms, 4),
+                "rows": fit.rows,
+                "data": data_label,
+                "bands": {group: list(band) for group, band in ratio_bands(mine).items()},
+            }
+        )
+    for cls in CLASSES:
+        picked = [c for c in choices if c.cls == cls]
+        entries.append(
+            {
+                "id": f"auto-{cls}",
+                "kind": "selection",
+                "class": cls,
+                "choice": {c.group: c.backend for c in picked},
+                "held_out_median_abs_pct": {
+                    c.group: {name: [n, round(err, 2)] for name, (n, err) in sorted(c.errors.items())} for c in picked
+                },
+                "data": data_label,
+            }
+        )
+    return entries

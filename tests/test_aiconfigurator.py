@@ -1,0 +1,147 @@
+"""The aiconfigurator plugin: NVIDIA's profiled kernel database answering the performance
+contract, offline, for the configurations it covers, and the built-in model elsewhere.
+
+These tests run for real: the README's test command installs the ``aic`` extra. The
+rest of the suite does not need it (see ``test_planner_runs_without_the_extra``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from planner.perfmodel import AutoModel, Corrected, Fallback, choose
+from planner.sizing.deployment import Deployment
+from planner.sizing.estimate import estimate
+from tests.conftest import run_cli
+
+pytest.importorskip("aiconfigurator_core", reason="the aic extra is not installed (pip install '.[aic]')")
+
+from planner.plugins import aiconfigurator as aic
+
+
+def deployment(catalog: Any, model: str = "llama-3.1-8b", gpu: str = "h100-sxm", **kw: Any) -> Deployment:
+    spec = catalog.models.get(model)
+    kw.setdefault("weights_dtype", "bf16")
+    kw.setdefault("kv_dtype", "bf16")
+    return Deployment(spec, catalog.gpus.get(gpu), catalog.runtimes.get(kw.pop("runtime", "trtllm")), **kw)
+
+
+def test_registered_and_covers_nvidia_configurations(catalog: Any) -> None:
+    plugin, model = catalog.performance_models["aiconfigurator"]
+    assert plugin == "aiconfigurator" and model is aic.MODEL
+    dep = deployment(catalog)
+    assert model.coverage(dep) is None
+    source = model.source(dep)
+    assert "trtllm 1.3.0rc20" in source and "h100_sxm" in source and "aiconfigurator-core 0.12.0" in source
+
+
+@pytest.mark.parametrize(
+    ("gpu", "runtime", "version", "reason"),
+    [
+        ("mi300x", "vllm", None, "NVIDIA systems only"),
+        ("gaudi3", "vllm", None, "NVIDIA systems only"),
+        ("h200-nvl", "trtllm", None, "no profiled database for GPU 'h200-nvl'"),
+        ("h100-sxm", "trtllm", "0.17.0", "no trtllm 0.17.0 database for h100_sxm (has 1.3.0rc20, 1.3.0rc23)"),
+    ],
+)
+def test_says_why_a_configuration_is_not_covered(
+    catalog: Any, gpu: str, runtime: str, version: str | None, reason: str
+) -> None:
+    dep = deployment(catalog, gpu=gpu, runtime=runtime, runtime_version=version)
+    assert reason in (aic.MODEL.coverage(dep) or "")
+    chosen = choose(aic.MODEL, dep)
+    assert isinstance(chosen, Fallback) and chosen.name == "builtin"
+    assert reason in chosen.source(dep) and "builtin roofline" in chosen.source(dep)
+
+
+def test_a_pinned_version_matches_on_major_minor(catalog: Any) -> None:
+    dep = deployment(catalog, runtime="vllm", runtime_version="0.24.3", weights_dtype="fp8")
+    assert aic.MODEL.coverage(dep) is None
+    assert "vllm 0.24.0" in aic.MODEL.source(dep)
+
+
+def test_phase_times_grow_with_work_and_interpolate_batches(catalog: Any) -> None:
+    dep = deployment(catalog, weights_dtype="fp8", kv_dtype="fp8")
+    model = aic.MODEL
+    assert 0 < model.prefill_s(dep, 1, 1024) < model.prefill_s(dep, 4, 1024) < model.prefill_s(dep, 4, 4096)
+    assert (
+        0 < model.decode_step_s(dep, 1, 2048) < model.decode_step_s(dep, 64, 2048) < model.decode_step_s(dep, 64, 8192)
+    )
+    low, high, mid = (model.decode_step_s(dep, b, 2048) for b in (8, 9, 8.5))
+    assert mid == pytest.approx((low + high) / 2)
+    mixed = model.mixed_step_s(dep, 2048, 2048 * 1024, 32, 32 * 2048)
+    assert (
+        model.decode_step_s(dep, 32, 2048) < mixed < model.prefill_s(dep, 1, 2048) + model.decode_step_s(dep, 32, 2048)
+    )
+
+
+def test_fp8_is_faster_than_bf16_and_expert_parallel_moe_is_modelled(catalog: Any) -> None:
+    bf16 = deployment(catalog, model="llama-3.1-70b", tp=4)
+    fp8 = replace(bf16, weights_dtype="fp8", kv_dtype="fp8")
+    assert aic.MODEL.decode_step_s(fp8, 64, 2048) < aic.MODEL.decode_step_s(bf16, 64, 2048)
+    moe = deployment(
+        catalog, model="deepseek-r1", gpu="h200-sxm", weights_dtype="fp8", kv_dtype="fp8", ep=8, attention_dp=True
+    )
+    assert aic.MODEL.coverage(moe) is None, aic.MODEL.coverage(moe)
+    # attention data parallel: the batch is spread over the 8 ranks
+    assert aic.MODEL.decode_step_s(moe, 64, 2048) < aic.MODEL.decode_step_s(replace(moe, ep=2), 64, 2048) * 2
+
+
+def test_models_without_a_bundled_config_use_the_catalogs_config_offline(catalog: Any) -> None:
+    dep = deployment(catalog, model="llama-2-7b")
+    assert aic.MODEL.coverage(dep) is None
+    assert "planner catalog config of llama-2-7b" in aic.MODEL.source(dep)
+    written = json.loads((aic._FOLDERS["llama-2-7b"] / "config.json").read_text())
+    assert written["num_hidden_layers"] == 32 and written["architectures"] == ["LlamaForCausalLM"]
+    assert os.environ.get("HF_HUB_OFFLINE") == "1"
+
+
+def test_bundled_configs_are_matched_by_hugging_face_id_or_alias() -> None:
+    bundled = frozenset({"meta-llama/Meta-Llama-3.1-8B", "Qwen/Qwen3-32B"})
+    assert aic._bundled_name("meta-llama/Llama-3.1-8B-Instruct", ["meta-llama/meta-llama-3.1-8b"], bundled) == (
+        "meta-llama/Meta-Llama-3.1-8B"
+    )
+    assert aic._bundled_name("Qwen/Qwen3-32B", [], bundled) == "Qwen/Qwen3-32B"
+    assert aic._bundled_name("acme/unknown", ["other"], bundled) == ""
+
+
+def test_estimate_through_the_backend_carries_its_provenance(catalog: Any) -> None:
+    dep = deployment(catalog, weights_dtype="fp8", kv_dtype="fp8")
+    chosen = choose(aic.MODEL, dep)
+    assert isinstance(chosen, Corrected) and chosen.base is aic.MODEL
+    est = estimate(replace(dep, performance=chosen), 1000, 200, concurrency=32)
+    provenance = est.to_json()["provenance"]
+    assert provenance["performance_model"] == "aiconfigurator"
+    assert "profiled database trtllm" in provenance["performance"] and "corrected on dense" in provenance["performance"]
+    assert 1000 < est.output_tok_s < 20000 and 3 < est.itl_ms < 40
+
+
+def test_auto_takes_each_metric_from_its_chosen_backend(catalog: Any) -> None:
+    from planner.backends import choice_for
+
+    auto = catalog.performance_model("auto")
+    assert isinstance(auto, AutoModel)
+    dep = deployment(catalog, weights_dtype="fp8", kv_dtype="fp8")
+    for group in ("throughput", "itl", "ttft"):
+        assert auto.pick(dep, group).name == choice_for("dense", group)
+    amd = deployment(catalog, gpu="mi300x", runtime="vllm", weights_dtype="fp8")
+    assert {auto.pick(amd, g).name for g in ("throughput", "itl", "ttft")} == {"builtin"}
+    assert "auto (dense class" in auto.source(dep)
+
+
+def test_cli_estimate_names_the_backend_and_falls_back_on_amd() -> None:
+    common = ["estimate", "--model", "llama-3.1-8b", "--isl", "1000", "--osl", "200", "--concurrency", "16", "--json"]
+    nvidia = run_cli(*common, "--gpu", "h100-sxm", "--runtime", "trtllm", "--perf-backend", "aiconfigurator")
+    assert nvidia.returncode == 0, nvidia.stderr
+    assert json.loads(nvidia.stdout)["provenance"]["performance_model"] == "aiconfigurator"
+    amd = run_cli(*common, "--gpu", "mi300x", "--runtime", "vllm", "--perf-backend", "aiconfigurator")
+    assert amd.returncode == 0, amd.stderr
+    provenance = json.loads(amd.stdout)["provenance"]
+    assert provenance["performance_model"] == "builtin"
+    assert "aiconfigurator does not cover this configuration" in provenance["performance"]
+    assert "Traceback" not in amd.stderr + nvidia.stderr

@@ -1,0 +1,161 @@
+"""Choosing between performance backends: corrections, per-metric selection from held-out
+errors, and ``auto`` answering each metric from its chosen backend (no extra needed)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+import pytest
+
+from planner import backends
+from planner.backends import Correction, config_class
+from planner.bench.fit import Residual
+from planner.bench.selection import Choice, compose_auto, select
+from planner.perfmodel import BUILTIN, AutoModel, Corrected, Fallback, calibrated, choose, metric_models
+from planner.sizing.deployment import Deployment
+from planner.sizing.estimate import estimate
+from planner.sizing.performance import steady_state
+
+
+@dataclass(frozen=True)
+class Slow:
+    """A stand-in backend: three times the roofline, NVIDIA only."""
+
+    name: str = "slow"
+
+    def coverage(self, dep: Deployment) -> str | None:
+        return None if dep.gpu.vendor == "nvidia" else "NVIDIA only"
+
+    def prefill_s(self, dep: Deployment, requests: float, length: int) -> float:
+        return 3 * BUILTIN.prefill_s(dep, requests, length)
+
+    def decode_step_s(self, dep: Deployment, batch: float, context: int) -> float:
+        return 3 * BUILTIN.decode_step_s(dep, batch, context)
+
+    def mixed_step_s(self, dep: Deployment, p: float, pk: float, d: float, dk: float) -> float:
+        return 3 * BUILTIN.mixed_step_s(dep, p, pk, d, dk)
+
+    def overhead_s(self, dep: Deployment) -> float:
+        return 0.0
+
+    def source(self, dep: Deployment) -> str:
+        return "slow test backend"
+
+
+def dep(catalog: Any, model: str = "llama-3.1-8b", gpu: str = "h100-sxm", **kw: Any) -> Deployment:
+    return Deployment(
+        catalog.models.get(model), catalog.gpus.get(gpu), catalog.runtimes.get("vllm"), "fp8", "fp8", **kw
+    )
+
+
+@pytest.fixture
+def tables(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """Replace the backends file with a table the test controls."""
+    table: dict[str, Any] = {"corrections": {}, "bands": {}, "selection": {}}
+    monkeypatch.setattr(backends, "_file", lambda: table)
+    return table
+
+
+def test_configuration_classes(catalog: Any) -> None:
+    assert config_class(dep(catalog)) == "dense"
+    assert config_class(dep(catalog, model="mixtral-8x7b", tp=2)) == "moe-tp"
+    assert config_class(dep(catalog, model="mixtral-8x7b", tp=2, ep=2)) == "moe-ep"
+    assert config_class(dep(catalog, model="deepseek-r1", ep=8, attention_dp=True)) == "moe-ep"
+
+
+def test_a_correction_scales_prefill_and_decode_and_adds_overhead(catalog: Any) -> None:
+    d = dep(catalog)
+    fixed = Corrected(Slow(), Correction(prefill_scale=0.5, decode_scale=0.25, overhead_ms=2.0, source="test"))
+    assert fixed.prefill_s(d, 2, 1000) == pytest.approx(1.5 * BUILTIN.prefill_s(d, 2, 1000))
+    assert fixed.decode_step_s(d, 8, 2000) == pytest.approx(0.75 * BUILTIN.decode_step_s(d, 8, 2000) + 0.002)
+    assert fixed.overhead_s(d) == pytest.approx(0.002)
+    assert "x0.50 prefill, x0.25 decode, +2.00 ms a step (test)" in fixed.source(d)
+
+
+def test_corrections_apply_per_class_with_any_as_fallback(catalog: Any, tables: dict[str, Any]) -> None:
+    tables["corrections"][("slow", "any")] = Correction(1.0, 2.0, 0.0, "any")
+    tables["corrections"][("slow", "moe-tp")] = Correction(1.0, 4.0, 0.0, "moe-tp")
+    dense, moe = dep(catalog), dep(catalog, model="mixtral-8x7b", tp=2)
+    assert isinstance(choose(Slow(), dense), Corrected) and choose(Slow(), dense).correction.source == "any"  # type: ignore[attr-defined]
+    assert calibrated(Slow(), moe).correction.source == "moe-tp"  # type: ignore[attr-defined]
+    assert isinstance(choose(Slow(), dep(catalog, gpu="mi300x")), Fallback)
+    assert calibrated(BUILTIN, dense) is BUILTIN
+
+
+def test_auto_answers_each_metric_from_its_choice(catalog: Any, tables: dict[str, Any]) -> None:
+    tables["selection"]["dense"] = {"throughput": "slow", "itl": "builtin", "ttft": "slow"}
+    auto = AutoModel((Slow(),))
+    d = dep(catalog)
+    picks = metric_models(auto, d)
+    assert picks is not None and {g: m.name for g, m in picks.items()} == {
+        "throughput": "slow",
+        "itl": "builtin",
+        "ttft": "slow",
+    }
+    merged = steady_state(d, 32, 1000, 200, auto)
+    slow, fast = steady_state(d, 32, 1000, 200, Slow()), steady_state(d, 32, 1000, 200, BUILTIN)
+    assert merged.output_tok_s == pytest.approx(slow.output_tok_s)
+    assert merged.itl_s == pytest.approx(fast.itl_s)
+    assert merged.ttft_s == pytest.approx(slow.ttft_s)
+    assert merged.e2e_s == pytest.approx(slow.ttft_s + 199 * fast.itl_s)
+    # phase level (the simulator): prefill from the TTFT choice, decode from the throughput choice
+    assert auto.prefill_s(d, 1, 1000) == pytest.approx(Slow().prefill_s(d, 1, 1000))
+    assert auto.decode_step_s(d, 8, 1000) == pytest.approx(Slow().decode_step_s(d, 8, 1000))
+    assert "throughput, TTFT from slow; ITL from builtin" in auto.source(d)
+    # a chosen backend that does not cover the configuration gives way to the built-in model
+    amd = dep(catalog, gpu="mi300x")
+    assert {auto.pick(amd, g).name for g in ("throughput", "itl", "ttft")} == {"builtin"}
+
+
+def test_estimate_with_auto_reports_each_metric_and_its_band(catalog: Any, tables: dict[str, Any]) -> None:
+    tables["selection"]["dense"] = {"throughput": "slow", "itl": "slow", "ttft": "builtin"}
+    tables["corrections"][("slow", "any")] = Correction(1.0, 1.0, 0.0, "fit")
+    tables["bands"][("slow", "any")] = {"throughput": (0.9, 1.2, 40)}
+    d = replace(dep(catalog), performance=AutoModel((Slow(),)))
+    est = estimate(d, 1000, 200, concurrency=16)
+    plain = estimate(dep(catalog), 1000, 200, concurrency=16)
+    assert est.output_tok_s == pytest.approx(plain.output_tok_s / 3, rel=0.02)
+    assert est.bands["output_tok_s"] == pytest.approx((0.9 * est.output_tok_s, 1.2 * est.output_tok_s))
+    assert est.band_sources["output_tok_s"] == "slow x any (40 held-out figures)"
+    assert (
+        "trtllm" not in est.band_sources["ttft_ms"] and est.band_sources["ttft_ms"] != est.band_sources["output_tok_s"]
+    )
+
+
+def _residuals(errors: dict[str, float]) -> list[Residual]:
+    return [Residual(row, "output_tok_s", 100.0, 100.0 * (1 + e / 100)) for row, e in errors.items()]
+
+
+class _Rows:
+    """Measurements stand-in: every row dense."""
+
+    def __init__(self, ids: list[str]) -> None:
+        self.rows = [type("M", (), {"row_id": i})() for i in ids]
+
+
+def test_select_prefers_a_backend_only_with_enough_figures_and_a_lower_error(
+    catalog: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from planner.bench import selection
+
+    monkeypatch.setattr(selection, "measurement_class", lambda m, c: "dense")
+    rows = _Rows([str(i) for i in range(8)]).rows
+    builtin = _residuals({str(i): 20.0 for i in range(8)})
+    better = _residuals({str(i): 5.0 for i in range(6)})  # covers 6 of 8
+    sparse = _residuals({str(i): 1.0 for i in range(3)})  # too few figures
+    worse = _residuals({str(i): 50.0 for i in range(8)})
+    choices = select({"builtin": builtin, "aic": better, "few": sparse, "bad": worse}, rows, catalog)  # type: ignore[arg-type]
+    throughput = next(c for c in choices if c.cls == "dense" and c.group == "throughput")
+    assert throughput.backend == "aic"
+    assert throughput.errors["builtin"] == (8, 20.0) and throughput.errors["aic"] == (8, 5.0)
+    assert throughput.errors["few"][1] == 20.0 and throughput.errors["bad"][1] == 50.0
+    itl = next(c for c in choices if c.cls == "dense" and c.group == "itl")
+    assert itl.backend == "builtin" and itl.errors == {}
+    composed = compose_auto(
+        {"builtin": builtin, "aic": better},
+        [Choice("dense", "throughput", "aic", {})],
+        rows,
+        catalog,  # type: ignore[arg-type]
+    )
+    assert sorted(round(r.abs_pct) for r in composed) == [5] * 6 + [20] * 2
