@@ -37,6 +37,7 @@ from planner.bench.fit import (
 from planner.bench.selection import (
     Choice,
     backend_entries,
+    compose_auto,
     covered,
     cross_validate_backend,
     fit_corrections,
@@ -87,6 +88,18 @@ def held_out(rows: Sequence[Measurement], catalog: Catalog) -> Results:
     return found
 
 
+def with_fallback(found: Results, rows: Sequence[Measurement], catalog: Catalog) -> Results:
+    """Add, for each other backend, its figures with the built-in model's where it does not cover
+    the row: what ``--perf-backend NAME`` gives on the whole set."""
+    out = dict(found)
+    for name in [n for n in found if n not in ("builtin", "auto")]:
+        everywhere = [Choice(cls, group, name, {}) for cls in CLASSES for group in GROUPS]
+        pair = {"builtin": found["builtin"], name: found[name]}
+        out[f"{name} (else builtin)"] = compose_auto(pair, everywhere, rows, catalog)
+    order = [n for n in out if n != "auto"] + ["auto"]
+    return {n: out[n] for n in order}
+
+
 def fit(data: Path, rows: Sequence[Measurement], catalog: Catalog, held: Results) -> list[Choice]:
     """Refit the built-in factors, every other backend's corrections and ``auto``'s choices; rewrite the catalog."""
     digest = hashlib.sha256(data.read_bytes()).hexdigest()[:12]
@@ -94,7 +107,7 @@ def fit(data: Path, rows: Sequence[Measurement], catalog: Catalog, held: Results
     fits = fit_classes(rows, catalog)
     entries = calibration_entries(fits, class_bands(fits, rows, held["builtin"], catalog), label)
     header = (
-        "# Efficiency factors per runtime family x GPU generation x model kind, fitted by\n"
+        "# Efficiency factors per runtime family x GPU generation x configuration class, fitted by\n"
         "# `python benchmarks/accuracy.py --fit` on the published measurements named in `data`\n"
         "# (see docs/accuracy.md). Bands: 10th/90th percentile of measured/predicted on\n"
         "# held-out rows (leave one source document out), and how many figures they rest on.\n"
@@ -137,7 +150,7 @@ def _cell(r: Residual | None) -> str:
 
 def print_rows(found: Results, rows: dict[str, Measurement], catalog: Catalog, only: Sequence[str] = ()) -> None:
     """One line per figure: measured, then each backend's prediction and error."""
-    names = list(found)
+    names = [n for n in found if not n.endswith("(else builtin)")]
     print(
         f"{'row':>4} {'model':16} {'gpu':13} {'class':7} {'metric':12} {'measured':>10}  "
         + "  ".join(f"{n[:17]:>17}" for n in names)
@@ -212,7 +225,7 @@ def markdown_page(
         + "; ".join(f"{b}: " + ", ".join(f"{g} {t}" for g, t in ts.items()) for b, ts in TARGETS.items())
         + ".",
     ]
-    names = list(fitted)
+    names = [n for n in fitted if not n.endswith("(else builtin)")]
     lines += ["", "### Worst figures of `auto`", ""]
     table = by_figure(fitted)
     worst = sorted((k for k in table if "auto" in table[k]), key=lambda k: -table[k]["auto"].abs_pct)[:15]
@@ -273,7 +286,8 @@ def main() -> int:
                 f"  auto {c.cls:7} {c.group:10} -> {c.backend}  "
                 + ", ".join(f"{k} {v[1]:.1f}% ({v[0]})" for k, v in c.errors.items())
             )
-    found = in_sample(measurements, catalog)
+    found = with_fallback(in_sample(measurements, catalog), measurements, catalog)
+    held = with_fallback(held, measurements, catalog) if held else held
     print()
     print_rows(found, rows, catalog)
     print_summary("With the catalog's factors, corrections and auto's choices:", found, rows, catalog)

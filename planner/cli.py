@@ -133,6 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--decode-gpu", metavar="ID", help="GPU class of the decode pool (default: the same)")
     p.add_argument("--failure", action="store_true", help="run the sized fleet at peak, then with N+1/N+2 spares down")
     p.add_argument("--json", action="store_true", help="print JSON")
+    _add_backend(p)
     p.set_defaults(handler=cmd_simulate)
 
     p = sub.add_parser("envelope", parents=[common], help="Cr_closed, Cr_open and the latency-vs-load curve")
@@ -141,6 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--csv", action="store_true", help="print the curve as CSV")
     p.add_argument("--json", action="store_true", help="print JSON")
+    _add_backend(p)
     p.set_defaults(handler=cmd_envelope)
 
     p = sub.add_parser("mix", parents=[common], help="cheapest mix of GPU classes by request size")

@@ -23,7 +23,7 @@ def _chosen(args: argparse.Namespace) -> tuple[Any, Any, Any]:
 
     _, catalog = _load(args)
     resolved = resolve_plan(load_plan(args.file), catalog, str(args.file))
-    sizing = size_plan(resolved, catalog)
+    sizing = size_plan(resolved, catalog, performance=catalog.performance_model(getattr(args, "perf_backend", "auto")))
     if sizing.best is None:
         raise PlannerError(
             "no configuration meets the SLOs on both axes, so there is nothing to simulate",

@@ -110,9 +110,9 @@ BUILTIN = AnalyticModel()
 
 
 def _calibrated(dep: Deployment) -> Efficiency:
-    return _calibrated_for(
-        dep.runtime.id, dep.gpu.generation, "moe" if dep.model.moe else "dense", _key(dep.efficiency)
-    )
+    from planner.backends import config_class
+
+    return _calibrated_for(dep.runtime.id, dep.gpu.generation, config_class(dep), _key(dep.efficiency))
 
 
 def _key(overrides: dict[str, float]) -> tuple[tuple[str, float], ...]:

@@ -159,3 +159,16 @@ def test_select_prefers_a_backend_only_with_enough_figures_and_a_lower_error(
         catalog,  # type: ignore[arg-type]
     )
     assert sorted(round(r.abs_pct) for r in composed) == [5] * 6 + [20] * 2
+
+
+def test_the_catalog_names_a_choice_for_every_class_and_metric_with_its_evidence(catalog: Any) -> None:
+    entries = {e["class"]: e for e in backends.selection_entries()}
+    assert set(entries) == set(backends.CLASSES)
+    for cls, entry in entries.items():
+        assert set(entry["choice"]) == set(backends.GROUPS), cls
+        for group, chosen in entry["choice"].items():
+            assert chosen in catalog.performance_models, (cls, group, chosen)
+            errors = entry["held_out_median_abs_pct"].get(group) or {}
+            if chosen != "builtin":
+                # another backend is chosen only where it lowers the held-out error
+                assert errors[chosen][1] == min(err for _, err in errors.values()) < errors["builtin"][1], (cls, group)

@@ -16,11 +16,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import TypeVar
 
+from planner.backends import config_class
 from planner.bench.calibration import Measurement
 from planner.catalog import Catalog
 from planner.perfmodel import PerformanceModel
 from planner.sizing.efficiency import lookup_chain
-from planner.sizing.estimate import METRIC_GROUP, predict_measurement
+from planner.sizing.estimate import METRIC_GROUP, deployment_for, predict_measurement
 from planner.sizing.performance import Efficiency
 
 MIN_ROWS = 6
@@ -120,7 +121,7 @@ class ClassFit:
 
     @property
     def key(self) -> ClassKey:
-        """(runtime family, GPU generation, model kind)."""
+        """(runtime family, GPU generation, configuration class)."""
         return self.runtime, self.generation, self.kind
 
     def band(self, group: str) -> tuple[float, float, int] | None:
@@ -144,8 +145,8 @@ def _quantile(sorted_values: list[float], q: float) -> float:
 
 
 def class_key(m: Measurement, catalog: Catalog) -> ClassKey:
-    """(runtime family, GPU generation, dense or moe) of a measurement."""
-    kind = "moe" if catalog.models.get(m.model_id).moe else "dense"
+    """(runtime family, GPU generation, configuration class: dense, moe-tp or moe-ep) of a measurement."""
+    kind = config_class(deployment_for(m, catalog))
     return m.family, catalog.gpus.get(m.gpu_id).generation, kind
 
 

@@ -1,9 +1,10 @@
 """Efficiency factors (MFU, MBU, step overhead) and the error bands that go with them.
 
 Factors live in ``catalogs/efficiency/calibrated.yaml``, one entry per runtime family x
-GPU generation x model kind (dense or moe; ``*`` for any), written by ``benchmarks/accuracy.py --fit`` from the
-published measurements in ``benchmarks/data/calibration.csv``. Each entry carries the
-residuals of the rows it was fitted on; the estimator turns them into error bands.
+GPU generation x configuration class (dense, moe-tp or moe-ep; ``*`` for any), written by
+``benchmarks/accuracy.py --fit`` from the published measurements in
+``benchmarks/data/calibration.csv``. Each entry carries the residuals of the rows it was
+fitted on; the estimator turns them into error bands.
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ class Calibration:
 
     @property
     def key(self) -> tuple[str, str, str]:
-        """(runtime family, GPU generation, model kind)."""
+        """(runtime family, GPU generation, configuration class)."""
         return self.runtime, self.generation, self.kind
 
     @property
@@ -88,7 +89,7 @@ def calibrations() -> tuple[Calibration, ...]:
 def calibration_for(
     runtime: str, generation: str, kind: str, table: tuple[Calibration, ...] | None = None
 ) -> Calibration:
-    """The most specific calibrated class for a runtime, GPU generation and model kind."""
+    """The most specific calibrated class for a runtime, GPU generation and configuration class."""
     by_key = {c.key: c for c in (calibrations() if table is None else table)}
     for key in lookup_chain(runtime, generation, kind):
         if key in by_key:

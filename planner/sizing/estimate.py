@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from planner.backends import config_class
 from planner.bench.calibration import Measurement
 from planner.catalog import Catalog
 from planner.perfmodel import AnalyticModel, Corrected, Fallback, PerformanceModel, metric_models
@@ -147,12 +148,12 @@ class Estimate:
 def _band(dep: Deployment, model: PerformanceModel, group: str) -> tuple[Band, str]:
     """The held-out error band of whichever model answers ``group`` for ``dep``."""
     if isinstance(model, Corrected):
-        from planner.backends import config_class, correction_band
+        from planner.backends import correction_band
 
         found = correction_band(model.name, config_class(dep), group)
         if found:
             return Band(found[0], found[1], found[2]), found[3]
-    kind = "moe" if dep.model.moe else "dense"
+    kind = config_class(dep)
     return band_for(dep.runtime.id, dep.gpu.generation, kind, group)
 
 
@@ -183,7 +184,7 @@ def estimate(
     :param ignore_capacity: run all ``concurrency`` requests even beyond what memory
         holds, to size the time axis on its own (the weights must still fit).
     """
-    kind = "moe" if dep.model.moe else "dense"
+    kind = config_class(dep)
     calibration = calibration or calibration_for(dep.runtime.id, dep.gpu.generation, kind)
     model = dep.perf
     eff = model.efficiency(dep) if isinstance(model, AnalyticModel | Fallback) else None
