@@ -45,6 +45,7 @@ from planner.bench.selection import (
     measurement_class,
     median_error,
     select,
+    with_blends,
 )
 from planner.catalog import Catalog, load_catalog
 from planner.perfmodel import PerformanceModel, calibrated
@@ -92,7 +93,7 @@ def with_fallback(found: Results, rows: Sequence[Measurement], catalog: Catalog)
     """Add, for each other backend, its figures with the built-in model's where it does not cover
     the row: what ``--perf-backend NAME`` gives on the whole set."""
     out = dict(found)
-    for name in [n for n in found if n not in ("builtin", "auto")]:
+    for name in [n for n in found if n not in ("builtin", "auto") and "+" not in n]:
         everywhere = [Choice(cls, group, name, {}) for cls in CLASSES for group in GROUPS]
         pair = {"builtin": found["builtin"], name: found[name]}
         out[f"{name} (else builtin)"] = compose_auto(pair, everywhere, rows, catalog)
@@ -286,8 +287,8 @@ def main() -> int:
                 f"  auto {c.cls:7} {c.group:10} -> {c.backend}  "
                 + ", ".join(f"{k} {v[1]:.1f}% ({v[0]})" for k, v in c.errors.items())
             )
-    found = with_fallback(in_sample(measurements, catalog), measurements, catalog)
-    held = with_fallback(held, measurements, catalog) if held else held
+    found = with_fallback(with_blends(in_sample(measurements, catalog)), measurements, catalog)
+    held = with_fallback(with_blends(held), measurements, catalog) if held else held
     print()
     print_rows(found, rows, catalog)
     print_summary("With the catalog's factors, corrections and auto's choices:", found, rows, catalog)

@@ -82,6 +82,9 @@ def _file() -> dict[str, Any]:
             }
         elif entry.get("kind") == "selection":
             selection[entry["class"]] = {group: str(name) for group, name in (entry.get("choice") or {}).items()}
+            bands[("auto", entry["class"])] = {
+                group: (float(b[0]), float(b[1]), int(b[2])) for group, b in (entry.get("bands") or {}).items()
+            }
     return {"corrections": corrections, "bands": bands, "selection": selection}
 
 
@@ -95,6 +98,7 @@ def correction_band(backend: str, cls: str, group: str) -> tuple[float, float, i
     """(low, high, figures, which class) of measured/predicted for a corrected backend, held out.
 
     The class's own band when it rests on at least 3 figures, else the ``any`` band.
+    ``auto``'s bands (backend ``auto``) come from its held-out figures per class.
     """
     table: dict[tuple[str, str], dict[str, tuple[float, float, int]]] = _file()["bands"]
     for key in ((backend, cls), (backend, "any")):

@@ -11,6 +11,7 @@ configuration at all.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
@@ -218,7 +219,7 @@ def calibrated(model: PerformanceModel, dep: Deployment) -> PerformanceModel:
     """``model`` with its fitted correction for ``dep``'s configuration class, when it has one."""
     from planner.backends import config_class, correction_for
 
-    if isinstance(model, AnalyticModel | Fallback | Corrected | AutoModel):
+    if isinstance(model, AnalyticModel | Fallback | Corrected | AutoModel | Blend):
         return model
     correction = correction_for(model.name, config_class(dep))
     return Corrected(model, correction) if correction else model
@@ -243,9 +244,11 @@ class AutoModel:
         from planner.backends import choice_for, config_class
 
         wanted = choice_for(config_class(dep), group)
+        blended = wanted.startswith(f"{BUILTIN.name}+")
+        other = wanted.removeprefix(f"{BUILTIN.name}+")
         for model in self.others:
-            if model.name == wanted and model.coverage(dep) is None:
-                return calibrated(model, dep)
+            if model.name == other and model.coverage(dep) is None:
+                return Blend(BUILTIN, calibrated(model, dep)) if blended else calibrated(model, dep)
         return BUILTIN
 
     def coverage(self, dep: Deployment) -> str | None:
@@ -281,6 +284,59 @@ class AutoModel:
         parts = [f"{', '.join(groups)} from {name}" for name, groups in by_model.items()]
         sources = "; ".join(dict.fromkeys(m.source(dep) for m in picks.values()))
         return f"auto ({config_class(dep)} class: {'; '.join(parts)}) - {sources}"
+
+
+@dataclass(frozen=True)
+class Blend:
+    """The geometric mean of two models' figures (``weight`` on the second).
+
+    Two estimators whose errors are partly independent land closer together than
+    either alone; ``auto`` uses a blend where its held-out error is the lowest. Metric
+    callers (estimates, measurement replays) blend each metric; phase callers (the
+    simulator) blend the phase times.
+    """
+
+    first: PerformanceModel
+    second: PerformanceModel
+    weight: float = 0.5
+
+    @property
+    def name(self) -> str:
+        """e.g. builtin+aiconfigurator."""
+        return f"{self.first.name}+{self.second.name}"
+
+    def mix(self, a: float, b: float) -> float:
+        """Weighted geometric mean of two positive figures (the first when one is not positive)."""
+        if a <= 0 or b <= 0:
+            return a
+        return math.exp((1 - self.weight) * math.log(a) + self.weight * math.log(b))
+
+    def coverage(self, dep: Deployment) -> str | None:
+        """Both models must cover ``dep``."""
+        return self.first.coverage(dep) or self.second.coverage(dep)
+
+    def prefill_s(self, dep: Deployment, requests: float, length: int) -> float:
+        """Blended prefill time."""
+        return self.mix(self.first.prefill_s(dep, requests, length), self.second.prefill_s(dep, requests, length))
+
+    def decode_step_s(self, dep: Deployment, batch: float, context: int) -> float:
+        """Blended decode step."""
+        return self.mix(self.first.decode_step_s(dep, batch, context), self.second.decode_step_s(dep, batch, context))
+
+    def mixed_step_s(
+        self, dep: Deployment, prefill_tokens: float, prefill_keys: float, decode_batch: float, decode_keys: float
+    ) -> float:
+        """Blended mixed step."""
+        args = (dep, prefill_tokens, prefill_keys, decode_batch, decode_keys)
+        return self.mix(self.first.mixed_step_s(*args), self.second.mixed_step_s(*args))
+
+    def overhead_s(self, dep: Deployment) -> float:
+        """Blended overhead."""
+        return self.mix(self.first.overhead_s(dep), self.second.overhead_s(dep))
+
+    def source(self, dep: Deployment) -> str:
+        """Both sources."""
+        return f"geometric mean of {self.first.source(dep)} and {self.second.source(dep)}"
 
 
 def metric_models(model: PerformanceModel, dep: Deployment) -> dict[str, PerformanceModel] | None:

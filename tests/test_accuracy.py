@@ -67,3 +67,15 @@ def test_missing_or_malformed_calibration_file(catalog: Any, tmp_path: Path) -> 
     bad.write_text("id,model\n1,Llama-3.1-8B\n")
     with pytest.raises(CalibrationFileError, match="lacks columns"):
         load_measurements(bad, catalog)
+
+
+def test_builtin_throughput_within_12_percent_for_dense_and_moe_alike(catalog: Any, measurements: list[Any]) -> None:
+    found = residuals(measurements, catalog, lambda m: calibration_for(*class_key(m, catalog)).efficiency)
+    moe = {m.row_id for m in measurements if catalog.models.get(m.model_id).moe}
+    for kind, members in (
+        ("dense", [r for r in found if r.row_id not in moe]),
+        ("moe", [r for r in found if r.row_id in moe]),
+    ):
+        errors = [r.abs_pct for r in members if METRIC_GROUP[r.metric] == "throughput"]
+        assert len(errors) >= 20, kind
+        assert statistics.median(errors) <= 12.0, f"{kind}: median {statistics.median(errors):.1f}%"

@@ -145,3 +145,26 @@ def test_cli_estimate_names_the_backend_and_falls_back_on_amd() -> None:
     assert provenance["performance_model"] == "builtin"
     assert "aiconfigurator does not cover this configuration" in provenance["performance"]
     assert "Traceback" not in amd.stderr + nvidia.stderr
+
+
+def test_auto_on_the_calibration_set(catalog: Any) -> None:
+    """``auto`` with the catalog's choices, over the whole calibration file: no worse than
+    aiconfigurator alone (which leaves uncovered rows to the built-in model) on any metric
+    group, and within the regression guards of docs/accuracy.md. The built-in model's own
+    in-sample figures are fitted on these rows; the held-out comparison that picks the
+    choices is in catalogs/efficiency/backends.yaml (checked in tests/test_backends.py)."""
+    from planner.bench.calibration import load_measurements
+    from planner.bench.fit import residuals
+    from planner.bench.selection import median_error
+    from planner.sizing.estimate import deployment_for
+    from tests.conftest import REPO
+
+    rows, _ = load_measurements(REPO / "benchmarks" / "data" / "calibration.csv", catalog)
+    alone = residuals(rows, catalog, lambda m: choose(aic.MODEL, deployment_for(m, catalog)))
+    auto = residuals(rows, catalog, lambda _m: catalog.performance_model("auto"))
+    assert len(auto) == len(alone) >= 200
+    for group, guard in {"throughput": 8.0, "itl": 13.0, "ttft": 15.0}.items():
+        mine, theirs = median_error(auto, group), median_error(alone, group)
+        assert mine is not None and theirs is not None
+        assert mine[1] <= guard, f"{group}: auto {mine[1]:.1f}% > {guard}%"
+        assert mine[1] <= theirs[1] + 0.5, f"{group}: auto {mine[1]:.1f}% vs aiconfigurator alone {theirs[1]:.1f}%"

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from planner.backends import CLASSES, CORRECTION_BOUNDS, GROUPS, MIN_FIGURES, Correction, config_class
 from planner.bench.calibration import Measurement
@@ -26,7 +26,7 @@ from planner.bench.fit import (
     source_document,
 )
 from planner.catalog import Catalog
-from planner.perfmodel import Corrected, PerformanceModel
+from planner.perfmodel import BUILTIN, Blend, Corrected, PerformanceModel
 from planner.sizing.estimate import METRIC_GROUP, deployment_for
 
 
@@ -116,6 +116,26 @@ class Choice:
     errors: dict[str, tuple[int, float]]  # backend -> (class figures, held-out median |error| % with it)
 
 
+def blend_residuals(first: Sequence[Residual], second: Sequence[Residual], weight: float = 0.5) -> list[Residual]:
+    """The figures of :class:`~planner.perfmodel.Blend` (geometric mean, ``weight`` on the second)
+    where both predicted them, the first's elsewhere."""
+    blend = Blend(BUILTIN, BUILTIN, weight)
+    others = {(r.row_id, r.metric): r for r in second}
+    out = []
+    for r in first:
+        o = others.get((r.row_id, r.metric))
+        out.append(replace(r, predicted=blend.mix(r.predicted, o.predicted)) if o else r)
+    return out
+
+
+def with_blends(found: Mapping[str, Sequence[Residual]]) -> dict[str, Sequence[Residual]]:
+    """``found`` plus, for every backend other than the built-in one, its blend with the built-in model."""
+    out = dict(found)
+    for name in [n for n in found if n not in ("builtin", "auto") and "+" not in n and "(" not in n]:
+        out[f"builtin+{name}"] = blend_residuals(found["builtin"], found[name])
+    return out
+
+
 def select(held_out: Mapping[str, Sequence[Residual]], rows: Sequence[Measurement], catalog: Catalog) -> list[Choice]:
     """Per class and metric group, the backend that makes ``auto``'s held-out median error lowest.
 
@@ -126,7 +146,7 @@ def select(held_out: Mapping[str, Sequence[Residual]], rows: Sequence[Measuremen
     ``MIN_FIGURES`` of them and lowers the median.
     """
     classes = {m.row_id: measurement_class(m, catalog) for m in rows}
-    keyed = {name: {(r.row_id, r.metric): r for r in found} for name, found in held_out.items()}
+    keyed = {name: {(r.row_id, r.metric): r for r in found} for name, found in with_blends(held_out).items()}
     base = keyed["builtin"]
     choices = []
     for cls in CLASSES:
@@ -160,7 +180,7 @@ def compose_auto(
     """``auto``'s residuals: each figure from the backend its class and group chose (the built-in
     model where that backend does not cover the row)."""
     table = {(c.cls, c.group): c.backend for c in choices}
-    keyed = {name: {(r.row_id, r.metric): r for r in found} for name, found in per_backend.items()}
+    keyed = {name: {(r.row_id, r.metric): r for r in found} for name, found in with_blends(per_backend).items()}
     classes = {m.row_id: measurement_class(m, catalog) for m in rows}
     out = []
     for key, residual in keyed["builtin"].items():
@@ -214,8 +234,10 @@ def backend_entries(
                 "bands": {group: list(band) for group, band in ratio_bands(mine).items()},
             }
         )
+    composed = compose_auto({k: v for k, v in held_out.items() if k != "auto"}, choices, rows, catalog)
     for cls in CLASSES:
         picked = [c for c in choices if c.cls == cls]
+        auto_bands = ratio_bands([r for r in composed if classes[r.row_id] == cls])
         entries.append(
             {
                 "id": f"auto-{cls}",
@@ -225,6 +247,7 @@ def backend_entries(
                 "held_out_median_abs_pct": {
                     c.group: {name: [n, round(err, 2)] for name, (n, err) in sorted(c.errors.items())} for c in picked
                 },
+                "bands": {group: list(band) for group, band in auto_bands.items()},
                 "data": data_label,
             }
         )

@@ -12,7 +12,16 @@ from typing import Any
 from planner.backends import config_class
 from planner.bench.calibration import Measurement
 from planner.catalog import Catalog
-from planner.perfmodel import AnalyticModel, Corrected, Fallback, PerformanceModel, metric_models
+from planner.perfmodel import (
+    BUILTIN,
+    AnalyticModel,
+    AutoModel,
+    Blend,
+    Corrected,
+    Fallback,
+    PerformanceModel,
+    metric_models,
+)
 from planner.sizing.capacity import Capacity, size_capacity
 from planner.sizing.deployment import Deployment
 from planner.sizing.efficiency import Band, Calibration, band_for, calibration_for
@@ -145,16 +154,18 @@ class Estimate:
         return out
 
 
-def _band(dep: Deployment, model: PerformanceModel, group: str) -> tuple[Band, str]:
-    """The held-out error band of whichever model answers ``group`` for ``dep``."""
-    if isinstance(model, Corrected):
-        from planner.backends import correction_band
+def _band(dep: Deployment, model: PerformanceModel, answering: PerformanceModel, group: str) -> tuple[Band, str]:
+    """The held-out error band for ``group``: ``auto``'s own for its class where it has one, else
+    that of the (corrected) backend answering, else the built-in model's class band."""
+    from planner.backends import correction_band
 
-        found = correction_band(model.name, config_class(dep), group)
-        if found:
-            return Band(found[0], found[1], found[2]), found[3]
-    kind = config_class(dep)
-    return band_for(dep.runtime.id, dep.gpu.generation, kind, group)
+    cls = config_class(dep)
+    found = correction_band("auto", cls, group) if isinstance(model, AutoModel) and answering is not BUILTIN else None
+    if found is None and isinstance(answering, Corrected):
+        found = correction_band(answering.name, cls, group)
+    if found:
+        return Band(found[0], found[1], found[2]), found[3]
+    return band_for(dep.runtime.id, dep.gpu.generation, cls, group)
 
 
 def _queue_wait(timing: Timing, running: float, requested: int) -> float:
@@ -201,7 +212,7 @@ def estimate(
     per_metric = metric_models(model, dep) or {}
     for metric, value in result.metrics().items():
         group = METRIC_GROUP[metric]
-        band, source = _band(dep, per_metric.get(group, model), group)
+        band, source = _band(dep, model, per_metric.get(group, model), group)
         bands[metric] = band.apply(value)
         sources[metric] = source
     return Estimate(dep, isl, osl, cap, timing, result.requested_concurrency, queue, calibration, eff, bands, sources)
@@ -323,10 +334,17 @@ def predict_measurement(m: Measurement, catalog: Catalog, timing: Efficiency | P
         return {}
     model = AnalyticModel(fixed=timing) if isinstance(timing, Efficiency) else timing
     predictor = _PREDICTORS.get(m.mode, _closed_loop)
+
+    def predict(chosen: PerformanceModel) -> dict[str, float]:
+        if not isinstance(chosen, Blend):
+            return predictor(m, dep, cap, chosen)
+        first, second = predictor(m, dep, cap, chosen.first), predictor(m, dep, cap, chosen.second)
+        return {k: chosen.mix(v, second[k]) for k, v in first.items() if k in second}
+
     per_metric = metric_models(model, dep)
     if per_metric is None:
-        return predictor(m, dep, cap, model)
-    by_group = {group: predictor(m, dep, cap, chosen) for group, chosen in per_metric.items()}
+        return predict(model)
+    by_group = {group: predict(chosen) for group, chosen in per_metric.items()}
     return {
         metric: value
         for group, found in by_group.items()

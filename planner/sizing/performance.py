@@ -314,11 +314,13 @@ def steady_state(dep: Deployment, batch: float, isl: int, osl: int, model: Any =
     one prompt in chunks of the step token budget, each chunk sharing a step.
     """
     model = model or dep.perf
-    from planner.perfmodel import metric_models
+    from planner.perfmodel import Blend, metric_models
 
     per_metric = metric_models(model, dep)
     if per_metric is not None:
         return _merged_timing(dep, batch, isl, osl, per_metric)
+    if isinstance(model, Blend):
+        return _blended_timing(dep, batch, isl, osl, model)
     context = isl + max(osl, 1) // 2
     step = model.decode_step_s(dep, batch, context)
     prefill_all = model.prefill_s(dep, batch, isl)
@@ -361,4 +363,21 @@ def _merged_timing(dep: Deployment, batch: float, isl: int, osl: int, per_metric
         cycle_s=throughput.cycle_s,
         output_tok_s=throughput.output_tok_s,
         total_tok_s=throughput.total_tok_s,
+    )
+
+
+def _blended_timing(dep: Deployment, batch: float, isl: int, osl: int, blend: Any) -> Timing:
+    """Every figure the geometric mean of the two blended models' figures."""
+    a = steady_state(dep, batch, isl, osl, blend.first)
+    b = steady_state(dep, batch, isl, osl, blend.second)
+    return Timing(
+        batch=batch,
+        ttft_s=blend.mix(a.ttft_s, b.ttft_s),
+        itl_s=blend.mix(a.itl_s, b.itl_s),
+        e2e_s=blend.mix(a.e2e_s, b.e2e_s),
+        prefill_s=blend.mix(a.prefill_s, b.prefill_s),
+        decode_step_s=blend.mix(a.decode_step_s, b.decode_step_s),
+        cycle_s=blend.mix(a.cycle_s, b.cycle_s),
+        output_tok_s=blend.mix(a.output_tok_s, b.output_tok_s),
+        total_tok_s=blend.mix(a.total_tok_s, b.total_tok_s),
     )
