@@ -168,3 +168,24 @@ def test_auto_on_the_calibration_set(catalog: Any) -> None:
         assert mine is not None and theirs is not None
         assert mine[1] <= guard, f"{group}: auto {mine[1]:.1f}% > {guard}%"
         assert mine[1] <= theirs[1] + 0.5, f"{group}: auto {mine[1]:.1f}% vs aiconfigurator alone {theirs[1]:.1f}%"
+
+
+def test_the_sdk_is_imported_only_when_a_configuration_asks_for_it() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from planner.catalog import load_catalog\n"
+        "from planner.sizing.deployment import Deployment\n"
+        "from planner.sizing.estimate import estimate\n"
+        "_, c = load_catalog()\n"
+        "def heavy(): return sorted({m.split('.')[0] for m in sys.modules} & {'aiconfigurator_core', 'pandas', 'pyarrow'})\n"
+        "print('CATALOG', heavy())\n"
+        "d = Deployment(c.models.get('llama-3.1-8b'), c.gpus.get('mi300x'), c.runtimes.get('vllm'), 'fp8', 'fp8',\n"
+        "               performance=c.performance_model('auto'))\n"
+        "estimate(d, 1000, 200, concurrency=8)\n"
+        "print('AMD', heavy())\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "CATALOG []" in out and "AMD []" in out
