@@ -79,13 +79,16 @@ def in_sample(rows: Sequence[Measurement], catalog: Catalog) -> Results:
 
 
 def held_out(rows: Sequence[Measurement], catalog: Catalog) -> Results:
-    """Leave one source document out for every backend, and ``auto`` choosing from the other documents."""
+    """Leave one source document out for every backend; ``auto`` twice: with the catalog's choices
+    (made from every document's held-out errors), and choosing for each document from the others only."""
     found: Results = {"builtin": cross_validate(rows, catalog)}
     for model in other_backends(catalog):
         mine = cross_validate_backend(rows, catalog, model)
         if mine:
             found[model.name] = mine
-    found["auto"] = held_out_auto({k: v for k, v in found.items()}, rows, catalog)
+    singles = dict(found)
+    found["auto (catalog choices)"] = compose_auto(singles, select(singles, rows, catalog), rows, catalog)
+    found["auto"] = held_out_auto(singles, rows, catalog)
     return found
 
 
@@ -93,11 +96,11 @@ def with_fallback(found: Results, rows: Sequence[Measurement], catalog: Catalog)
     """Add, for each other backend, its figures with the built-in model's where it does not cover
     the row: what ``--perf-backend NAME`` gives on the whole set."""
     out = dict(found)
-    for name in [n for n in found if n not in ("builtin", "auto") and "+" not in n]:
+    for name in [n for n in found if n != "builtin" and not n.startswith("auto") and "+" not in n]:
         everywhere = [Choice(cls, group, name, {}) for cls in CLASSES for group in GROUPS]
         pair = {"builtin": found["builtin"], name: found[name]}
         out[f"{name} (else builtin)"] = compose_auto(pair, everywhere, rows, catalog)
-    order = [n for n in out if n != "auto"] + ["auto"]
+    order = [n for n in out if not n.startswith("auto")] + [n for n in out if n.startswith("auto")]
     return {n: out[n] for n in order}
 
 
@@ -115,7 +118,7 @@ def fit(data: Path, rows: Sequence[Measurement], catalog: Catalog, held: Results
     )
     (CATALOG_DIR / EFFICIENCY_FILE).write_text(header + yaml.safe_dump({"entries": entries}, sort_keys=False))
     corrections = [f for model in other_backends(catalog) for f in fit_corrections(rows, catalog, model)]
-    choices = select({k: v for k, v in held.items() if k != "auto"}, rows, catalog)
+    choices = select({k: v for k, v in held.items() if not k.startswith("auto")}, rows, catalog)
     header = (
         "# Performance backends: corrections fitted per configuration class on the measurements each\n"
         "# backend covers, and the backend `auto` uses per class and metric group (the lower held-out\n"

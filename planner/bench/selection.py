@@ -131,7 +131,7 @@ def blend_residuals(first: Sequence[Residual], second: Sequence[Residual], weigh
 def with_blends(found: Mapping[str, Sequence[Residual]]) -> dict[str, Sequence[Residual]]:
     """``found`` plus, for every backend other than the built-in one, its blend with the built-in model."""
     out = dict(found)
-    for name in [n for n in found if n not in ("builtin", "auto") and "+" not in n and "(" not in n]:
+    for name in [n for n in found if n != "builtin" and not n.startswith("auto") and "+" not in n and "(" not in n]:
         out[f"builtin+{name}"] = blend_residuals(found["builtin"], found[name])
     return out
 
@@ -234,7 +234,7 @@ def backend_entries(
                 "bands": {group: list(band) for group, band in ratio_bands(mine).items()},
             }
         )
-    composed = compose_auto({k: v for k, v in held_out.items() if k != "auto"}, choices, rows, catalog)
+    composed = compose_auto({k: v for k, v in held_out.items() if not k.startswith("auto")}, choices, rows, catalog)
     for cls in CLASSES:
         picked = [c for c in choices if c.cls == cls]
         auto_bands = ratio_bands([r for r in composed if classes[r.row_id] == cls])
