@@ -275,9 +275,9 @@ class AutoModel:
 
     def source(self, dep: Deployment) -> str:
         """Which backend answers each metric, and where each one's numbers come from."""
-        from planner.backends import config_class
+        from planner.backends import GROUPS, config_class
 
-        picks = {group: self.pick(dep, group) for group in ("throughput", "itl", "ttft")}
+        picks = {group: self.pick(dep, group) for group in GROUPS}
         by_model: dict[str, list[str]] = {}
         for group, model in picks.items():
             by_model.setdefault(model.name, []).append(group.upper() if group != "throughput" else group)
@@ -341,9 +341,11 @@ class Blend:
 
 def metric_models(model: PerformanceModel, dep: Deployment) -> dict[str, PerformanceModel] | None:
     """For ``auto``, the model behind each metric group; ``None`` for a single model."""
+    from planner.backends import GROUPS
+
     if not isinstance(model, AutoModel):
         return None
-    return {group: model.pick(dep, group) for group in ("throughput", "itl", "ttft")}
+    return {group: model.pick(dep, group) for group in GROUPS}
 
 
 def choose(model: PerformanceModel | None, dep: Deployment) -> PerformanceModel:

@@ -110,12 +110,14 @@ class AiconfiguratorModel:
     def prefill_s(self, dep: Deployment, requests: float, length: int) -> float:
         """One context pass over ``requests`` prompts of ``length`` tokens (per attention-DP rank)."""
         per_rank = requests / dep.ep if dep.attention_dp else requests
-        return _interpolate(lambda b: self._context_ms(dep, b, max(int(length), 1)), per_rank) / 1000
+        handles, length = self._ready(dep), _bucket(max(int(length), 1))
+        return _interpolate(lambda b: _context_ms(handles, b, length), per_rank) / 1000
 
     def decode_step_s(self, dep: Deployment, batch: float, context: int) -> float:
         """One generation step of ``batch`` sequences whose KV holds ``context`` tokens."""
         per_rank = batch / dep.ep if dep.attention_dp else batch
-        return _interpolate(lambda b: self._decode_ms(dep, b, max(int(context), 1)), per_rank) / 1000
+        handles, context = self._ready(dep), _bucket(max(int(context), 1))
+        return _interpolate(lambda b: _decode_ms(handles, b, context), per_rank) / 1000
 
     def mixed_step_s(
         self, dep: Deployment, prefill_tokens: float, prefill_keys: float, decode_batch: float, decode_keys: float
@@ -130,7 +132,9 @@ class AiconfiguratorModel:
         ranks = dep.ep if dep.attention_dp else 1
         context = int(decode_keys / decode_batch) if decode_batch else int(2 * prefill_keys / prefill_tokens)
         tokens = max(round(prefill_tokens / ranks), 1)
-        return self._mixed_ms(dep, tokens, round(decode_batch / ranks), max(context, 1)) / 1000
+        return (
+            _mixed_ms(self._ready(dep), _bucket(tokens), round(decode_batch / ranks), _bucket(max(context, 1))) / 1000
+        )
 
     def overhead_s(self, dep: Deployment) -> float:
         """The profiled times already include launch costs; nothing is added on top."""
@@ -160,15 +164,6 @@ class AiconfiguratorModel:
             raise ValueError(f"aiconfigurator does not cover {dep.label}: {found}")
         return found
 
-    def _context_ms(self, dep: Deployment, batch: int, length: int) -> float:
-        return _context_ms(self._ready(dep), batch, length)
-
-    def _decode_ms(self, dep: Deployment, batch: int, context: int) -> float:
-        return _decode_ms(self._ready(dep), batch, context)
-
-    def _mixed_ms(self, dep: Deployment, tokens: int, decodes: int, context: int) -> float:
-        return _mixed_ms(self._ready(dep), tokens, decodes, context)
-
 
 def _interpolate(time_ms: Any, batch: float) -> float:
     """Time at a fractional batch: linear between the two whole batches around it."""
@@ -180,8 +175,8 @@ def _interpolate(time_ms: Any, batch: float) -> float:
     return float(t_low + (t_high - t_low) * (batch - low))
 
 
-# Rounding contexts keeps the caches small; the database interpolates anyway.
 def _bucket(tokens: int) -> int:
+    """Token counts rounded to 1/16 of their power of two: keeps the caches small (the database interpolates)."""
     if tokens <= 64:
         return tokens
     step = 2 ** max(int(math.log2(tokens)) - 4, 0)
@@ -189,19 +184,15 @@ def _bucket(tokens: int) -> int:
 
 
 @lru_cache(maxsize=65536)
-def _context_ms_cached(handles: Handles, batch: int, length: int) -> float:
+def _context_ms(handles: Handles, batch: int, length: int) -> float:
     from aiconfigurator_core.sdk.config import RuntimeConfig
 
     config = RuntimeConfig(batch_size=batch, isl=length, osl=1)
     return float(handles.backend.run_static_latency_only(handles.model, handles.database, config, mode="static_ctx"))
 
 
-def _context_ms(handles: Handles, batch: int, length: int) -> float:
-    return _context_ms_cached(handles, batch, _bucket(length))
-
-
 @lru_cache(maxsize=65536)
-def _decode_ms_cached(handles: Handles, batch: int, context: int) -> float:
+def _decode_ms(handles: Handles, batch: int, context: int) -> float:
     from aiconfigurator_core.sdk.config import RuntimeConfig
 
     config = RuntimeConfig(batch_size=batch, isl=context, osl=1)
@@ -210,22 +201,14 @@ def _decode_ms_cached(handles: Handles, batch: int, context: int) -> float:
     return float(found[0])
 
 
-def _decode_ms(handles: Handles, batch: int, context: int) -> float:
-    return _decode_ms_cached(handles, batch, _bucket(context))
-
-
 @lru_cache(maxsize=65536)
-def _mixed_ms_cached(handles: Handles, tokens: int, decodes: int, context: int) -> float:
+def _mixed_ms(handles: Handles, tokens: int, decodes: int, context: int) -> float:
     from aiconfigurator_core.sdk.config import RuntimeConfig
     from aiconfigurator_core.sdk.step_estimate import MixedStepInput
 
     config = RuntimeConfig(batch_size=max(decodes, 1), isl=context, osl=1)
     step = MixedStepInput(context_tokens=tokens, num_decode_requests=decodes)
     return float(handles.backend.run_mixed(handles.model, handles.database, config, step).latency_ms)
-
-
-def _mixed_ms(handles: Handles, tokens: int, decodes: int, context: int) -> float:
-    return _mixed_ms_cached(handles, _bucket(tokens), decodes, _bucket(context))
 
 
 # ------------------------------------------------------------------ mapping
@@ -236,7 +219,7 @@ def _config_key(dep: Deployment) -> tuple[Any, ...]:
         dep.model.id,
         dep.gpu.id,
         dep.runtime.id,
-        getattr(dep, "runtime_version", None),
+        dep.runtime_version,
         dep.weights_dtype,
         dep.kv_dtype,
         dep.tp,
@@ -257,7 +240,7 @@ def _build_handles(dep: Deployment) -> Handles | str:
     if backend_name is None:
         return f"no database for runtime {dep.runtime.id!r}"
     sdk = _sdk()
-    version = _database_version(sdk, system, backend_name, getattr(dep, "runtime_version", None))
+    version = _database_version(system, backend_name, dep.runtime_version)
     if version.startswith("!"):
         return version[1:]
     quant = _quant_modes(sdk, dep)
@@ -315,7 +298,7 @@ def _sdk() -> _Sdk:
     )
 
 
-def _database_version(sdk: _Sdk, system: str, backend: str, asked: str | None) -> str:
+def _database_version(system: str, backend: str, asked: str | None) -> str:
     """The database version to use, or '!' + why none fits.
 
     The SDK exposes per system and backend a maintained ``current`` version (the

@@ -3,7 +3,7 @@ errors, and ``auto`` answering each metric from its chosen backend (no extra nee
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -16,31 +16,12 @@ from planner.perfmodel import BUILTIN, AutoModel, Blend, Corrected, Fallback, ca
 from planner.sizing.deployment import Deployment
 from planner.sizing.estimate import estimate
 from planner.sizing.performance import steady_state
+from tests.test_perfmodel import TwiceAsSlow
 
 
-@dataclass(frozen=True)
-class Slow:
+def Slow() -> TwiceAsSlow:
     """A stand-in backend: three times the roofline, NVIDIA only."""
-
-    name: str = "slow"
-
-    def coverage(self, dep: Deployment) -> str | None:
-        return None if dep.gpu.vendor == "nvidia" else "NVIDIA only"
-
-    def prefill_s(self, dep: Deployment, requests: float, length: int) -> float:
-        return 3 * BUILTIN.prefill_s(dep, requests, length)
-
-    def decode_step_s(self, dep: Deployment, batch: float, context: int) -> float:
-        return 3 * BUILTIN.decode_step_s(dep, batch, context)
-
-    def mixed_step_s(self, dep: Deployment, p: float, pk: float, d: float, dk: float) -> float:
-        return 3 * BUILTIN.mixed_step_s(dep, p, pk, d, dk)
-
-    def overhead_s(self, dep: Deployment) -> float:
-        return 0.0
-
-    def source(self, dep: Deployment) -> str:
-        return "slow test backend"
+    return TwiceAsSlow(name="slow", factor=3.0)
 
 
 def dep(catalog: Any, model: str = "llama-3.1-8b", gpu: str = "h100-sxm", **kw: Any) -> Deployment:
@@ -69,7 +50,7 @@ def test_a_correction_scales_prefill_and_decode_and_adds_overhead(catalog: Any) 
     fixed = Corrected(Slow(), Correction(prefill_scale=0.5, decode_scale=0.25, overhead_ms=2.0, source="test"))
     assert fixed.prefill_s(d, 2, 1000) == pytest.approx(1.5 * BUILTIN.prefill_s(d, 2, 1000))
     assert fixed.decode_step_s(d, 8, 2000) == pytest.approx(0.75 * BUILTIN.decode_step_s(d, 8, 2000) + 0.002)
-    assert fixed.overhead_s(d) == pytest.approx(0.002)
+    assert fixed.overhead_s(d) == pytest.approx(Slow().overhead_s(d) + 0.002)
     assert "x0.50 prefill, x0.25 decode, +2.00 ms a step (test)" in fixed.source(d)
 
 

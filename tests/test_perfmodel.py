@@ -18,27 +18,32 @@ from planner.sizing.deployment import Deployment
 from planner.sizing.estimate import estimate
 from tests.conftest import run_cli
 
+#: A small estimate on an NVIDIA GPU, for the command-line tests.
+ESTIMATE_H100 = ["estimate", "--model", "llama-3.1-8b", "--gpu", "h100-sxm", "--isl", "500", "--osl", "50"]
+ESTIMATE_H100 += ["--concurrency", "2"]
+
 
 @dataclass(frozen=True)
 class TwiceAsSlow:
-    """A test model: every phase takes twice what the built-in model says."""
+    """A test model: every phase takes ``factor`` (two) times what the built-in model says."""
 
     name: str = "twice-as-slow"
+    factor: float = 2.0
 
     def coverage(self, dep: Deployment) -> str | None:
         return None if dep.gpu.vendor == "nvidia" else "NVIDIA only"
 
     def prefill_s(self, dep: Deployment, requests: float, length: int) -> float:
-        return 2 * BUILTIN.prefill_s(dep, requests, length)
+        return self.factor * BUILTIN.prefill_s(dep, requests, length)
 
     def decode_step_s(self, dep: Deployment, batch: float, context: int) -> float:
-        return 2 * BUILTIN.decode_step_s(dep, batch, context)
+        return self.factor * BUILTIN.decode_step_s(dep, batch, context)
 
     def mixed_step_s(self, dep: Deployment, p: float, pk: float, d: float, dk: float) -> float:
-        return 2 * BUILTIN.mixed_step_s(dep, p, pk, d, dk)
+        return self.factor * BUILTIN.mixed_step_s(dep, p, pk, d, dk)
 
     def overhead_s(self, dep: Deployment) -> float:
-        return 2 * BUILTIN.overhead_s(dep)
+        return self.factor * BUILTIN.overhead_s(dep)
 
     def source(self, dep: Deployment) -> str:
         return "test model: twice the roofline"
@@ -116,19 +121,7 @@ def test_search_times_candidates_with_the_chosen_model_and_falls_back(catalog: A
 def test_cli_perf_backend_option() -> None:
     from tests.conftest import run_cli
 
-    args = [
-        "estimate",
-        "--model",
-        "llama-3.1-8b",
-        "--gpu",
-        "h100-sxm",
-        "--isl",
-        "500",
-        "--osl",
-        "50",
-        "--concurrency",
-        "2",
-    ]
+    args = ESTIMATE_H100
     bad = run_cli(*args, "--perf-backend", "nope")
     assert bad.returncode == 2 and "registered models: aiconfigurator, auto, builtin" in bad.stderr
     assert run_cli(*args, "--perf-backend", "builtin").returncode == 0
@@ -140,20 +133,7 @@ def test_planner_runs_without_the_extra(tmp_path: Path) -> None:
     env = {"PYTHONPATH": str(tmp_path)}
     listed = run_cli("plugins", env=env)
     assert listed.returncode == 0 and "aiconfigurator" in listed.stdout, listed.stderr
-    args = [
-        "estimate",
-        "--model",
-        "llama-3.1-8b",
-        "--gpu",
-        "h100-sxm",
-        "--runtime",
-        "trtllm",
-        "--isl",
-        "500",
-        "--osl",
-        "100",
-    ]
-    args += ["--concurrency", "8", "--json"]
+    args = [*ESTIMATE_H100, "--runtime", "trtllm", "--json"]
     asked = run_cli(*args, "--perf-backend", "aiconfigurator", env=env)
     assert asked.returncode == 0, asked.stderr
     provenance = json.loads(asked.stdout)["provenance"]

@@ -16,22 +16,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import TypeVar
 
-from planner.backends import config_class
+from planner.backends import GROUPS, config_class
 from planner.bench.calibration import Measurement
 from planner.catalog import Catalog
 from planner.perfmodel import PerformanceModel
-from planner.sizing.efficiency import lookup_chain
+from planner.sizing.efficiency import FACTOR_RANGES, lookup_chain
 from planner.sizing.estimate import METRIC_GROUP, deployment_for, predict_measurement
 from planner.sizing.performance import Efficiency
 
 MIN_ROWS = 6
 START = Efficiency(mfu_prefill=0.5, mbu_decode=0.75, mfu_decode=0.4, overhead_ms=1.0, source="start")
-BOUNDS = {
-    "mfu_prefill": (0.05, 0.95),
-    "mbu_decode": (0.2, 0.98),
-    "mfu_decode": (0.02, 0.95),
-    "overhead_ms": (0.0, 30.0),
-}
+BOUNDS = FACTOR_RANGES
 
 
 @dataclass(frozen=True)
@@ -226,7 +221,7 @@ def class_bands(
 def ratio_bands(found: Sequence[Residual]) -> dict[str, tuple[float, float, int]]:
     """Per metric group: 10th and 90th percentile of measured/predicted, and how many figures."""
     bands = {}
-    for group in ("throughput", "itl", "ttft"):
+    for group in GROUPS:
         ratios = sorted(r.ratio for r in found if METRIC_GROUP[r.metric] == group)
         if ratios:
             bands[group] = (round(_quantile(ratios, 0.1), 3), round(_quantile(ratios, 0.9), 3), len(ratios))

@@ -153,12 +153,8 @@ def search(
     if not screen:
         return size_all(deployments), len(deployments)
     screened = size_all(screen)
-    by_key = {_key(dep): dep for dep in deployments}
     if not screened:
         return size_all(deployments), len(deployments)
-    shortlist = [by_key[_key(c.sizing.deployment)] for c in screened[:SHORTLIST]]
-    return size_all(shortlist) + screened[SHORTLIST:], len(deployments)
-
-
-def _key(dep: Deployment) -> tuple[object, ...]:
-    return (dep.gpu.id, dep.runtime.id, dep.weights_dtype, dep.kv_dtype, dep.tp, dep.pp, dep.ep, dep.attention_dp)
+    shortlist = [c.sizing.deployment for c in screened[:SHORTLIST]]
+    retimed = [replace(dep, performance=choose(performance, dep)) for dep in shortlist]
+    return size_all(retimed) + screened[SHORTLIST:], len(deployments)
