@@ -149,6 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", type=Path, help="plan file")
     p.add_argument("--buckets", type=int, default=3, help="request-size buckets (default 3)")
     p.add_argument("--json", action="store_true", help="print JSON")
+    _add_backend(p)
     p.set_defaults(handler=cmd_mix)
 
     p = sub.add_parser("schema", parents=[common], help="print the JSON Schema of plan files")
@@ -471,6 +472,7 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 def cmd_plugins(args: argparse.Namespace) -> int:
     """``planner plugins``: every plugin, its version, contributions and problems."""
+    from planner.perfmodel import describe
     from planner.render import plugins_table
 
     host, catalog = _load(args, warn=False)
@@ -486,6 +488,9 @@ def cmd_plugins(args: argparse.Namespace) -> int:
                     "distribution": info.distribution,
                     "module": info.module,
                     "contributes": contributions.get(info.name, {}),
+                    "performance_models": [
+                        describe(model) for plugin, model in catalog.performance_models.values() if plugin == info.name
+                    ],
                     "problems": [p.error for p in catalog.problems if p.plugin == info.name],
                 }
                 for info in sorted(host.plugins.values(), key=lambda i: i.name)

@@ -11,7 +11,7 @@ import dataclasses
 import sys
 from typing import Any
 
-from planner.cli import _load, _print_json
+from planner.cli import _backend, _load, _print_json
 
 
 def _chosen(args: argparse.Namespace) -> tuple[Any, Any, Any]:
@@ -23,7 +23,7 @@ def _chosen(args: argparse.Namespace) -> tuple[Any, Any, Any]:
 
     _, catalog = _load(args)
     resolved = resolve_plan(load_plan(args.file), catalog, str(args.file))
-    sizing = size_plan(resolved, catalog, performance=catalog.performance_model(getattr(args, "perf_backend", "auto")))
+    sizing = size_plan(resolved, catalog, performance=_backend(args, catalog))
     if sizing.best is None:
         raise PlannerError(
             "no configuration meets the SLOs on both axes, so there is nothing to simulate",
@@ -204,6 +204,7 @@ def mix(args: argparse.Namespace) -> int:
     from planner.tco import yearly_cost_eur
 
     _, catalog = _load(args)
+    performance = _backend(args, catalog)
     resolved = resolve_plan(load_plan(args.file), catalog, str(args.file))
     plan = resolved.plan
     buckets = size_buckets(plan, args.buckets)
@@ -214,7 +215,7 @@ def mix(args: argparse.Namespace) -> int:
     for gpu_id, deps in sorted(by_gpu.items()):
         yearly = yearly_cost_eur(deps[0].gpu, 1)
         if yearly is not None:
-            classes.append((gpu_id, yearly / 8760, class_throughput(plan, deps)))
+            classes.append((gpu_id, yearly / 8760, class_throughput(plan, deps, performance)))
     if not classes:
         from planner.errors import PlannerError
 

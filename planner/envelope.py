@@ -14,10 +14,11 @@ import itertools
 import math
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
 
+from planner.perfmodel import BUILTIN, PerformanceModel, choose
 from planner.plan import Plan
 from planner.simulate import (
     ROUTERS,
@@ -435,22 +436,36 @@ def size_buckets(plan: Plan, count: int = 3, samples: int = 4000, seed: int = 0)
     return buckets
 
 
-def class_throughput(plan: Plan, deployments: list[Deployment]) -> Callable[[int, int], float]:
-    """Requests/s one GPU of a class sustains within the SLOs, for a bucket's (isl, osl)."""
+def class_throughput(
+    plan: Plan, deployments: list[Deployment], performance: PerformanceModel | None = None
+) -> Callable[[int, int], float]:
+    """Requests/s one GPU of a class sustains within the SLOs, for a bucket's (isl, osl).
+
+    Every deployment of the class is rated with its own performance model (the built-in
+    one unless set). With ``performance`` given, the best-rated deployment is then timed
+    again with that model (``choose``: the built-in one where it does not cover it), as
+    search does for its shortlist, so that a slow backend times one deployment per class
+    and bucket, not all of them.
+    """
     from planner.sizing.estimate import estimate
     from planner.traffic import latency_cap, slo_targets
 
     targets = slo_targets(plan)
 
+    def rate(dep: Deployment, isl: int, osl: int) -> float:
+        cap = estimate(dep, isl, osl, offline=True).capacity.max_concurrency
+        held = min(cap, latency_cap(dep, isl, osl, targets)) if cap else 0
+        if held <= 0:
+            return 0.0
+        at = estimate(dep, isl, osl, concurrency=held)
+        return held / (at.e2e_ms / 1000) / dep.gpus
+
     def per_gpu(isl: int, osl: int) -> float:
-        best = 0.0
-        for dep in deployments:
-            cap = estimate(dep, isl, osl, offline=True).capacity.max_concurrency
-            held = min(cap, latency_cap(dep, isl, osl, targets)) if cap else 0
-            if held <= 0:
-                continue
-            at = estimate(dep, isl, osl, concurrency=held)
-            best = max(best, held / (at.e2e_ms / 1000) / dep.gpus)
-        return best
+        rated = [(rate(dep, isl, osl), i) for i, dep in enumerate(deployments)]
+        best, index = max(rated, default=(0.0, -1))
+        if best <= 0 or performance is None or performance is BUILTIN:
+            return best
+        dep = deployments[index]
+        return rate(replace(dep, performance=choose(performance, dep)), isl, osl)
 
     return per_gpu

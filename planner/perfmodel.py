@@ -58,6 +58,14 @@ class PerformanceModel(Protocol):
         ...
 
 
+def describe(model: PerformanceModel) -> str:
+    """One line on a performance model for ``planner plugins``: its name and, where the model
+    has an optional ``describe()`` method, what that says (version, data, or what is missing
+    to make it work, e.g. an extra that is not installed)."""
+    custom = getattr(model, "describe", None)
+    return str(custom()) if callable(custom) else model.name
+
+
 @dataclass(frozen=True)
 class AnalyticModel:
     """The built-in roofline with efficiency factors calibrated per class.

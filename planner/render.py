@@ -7,6 +7,7 @@ from typing import Any
 
 from planner.catalog import Catalog
 from planner.manager import PluginHost
+from planner.perfmodel import describe
 from planner.resolve import ResolvedPlan
 from planner.specs import GpuSpec, ModelSpec, RuntimeSpec, ServingStackSpec
 
@@ -152,6 +153,9 @@ def plugins_table(host: PluginHost, catalog: Catalog) -> str:
             "planner_performance_models": "performance models",
         }
         extras = [labels[h] for h in hooks.get(name, []) if h in labels]
+        models = [describe(m) for plugin, m in catalog.performance_models.values() if plugin == name]
+        if models:
+            extras = [e if e != "performance models" else "performance models: " + ", ".join(models) for e in extras]
         provides = ", ".join(filter(None, [provides, *extras]))
         problems = [p.error for p in catalog.problems if p.plugin == name]
         rows.append(

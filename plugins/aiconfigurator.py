@@ -136,6 +136,12 @@ class AiconfiguratorModel:
             _mixed_ms(self._ready(dep), _bucket(tokens), round(decode_batch / ranks), _bucket(max(context, 1))) / 1000
         )
 
+    def describe(self) -> str:
+        """Name and SDK version, or how to install it (checked without importing the SDK)."""
+        if not installed():
+            return f"aiconfigurator (not installed: {INSTALL_HINT})"
+        return f"aiconfigurator (aiconfigurator-core {sdk_version()})"
+
     def overhead_s(self, dep: Deployment) -> float:
         """The profiled times already include launch costs; nothing is added on top."""
         return 0.0

@@ -147,6 +147,16 @@ def test_cli_estimate_names_the_backend_and_falls_back_on_amd() -> None:
     assert "Traceback" not in amd.stderr + nvidia.stderr
 
 
+def test_plugins_lists_the_backend_with_its_sdk_version() -> None:
+    from plugins.aiconfigurator import sdk_version
+
+    listed = run_cli("plugins", "--json")
+    assert listed.returncode == 0, listed.stderr
+    models = {p["name"]: p["performance_models"] for p in json.loads(listed.stdout)}
+    assert models["aiconfigurator"] == [f"aiconfigurator (aiconfigurator-core {sdk_version()})"]
+    assert models["analytic"] == ["builtin"] and sdk_version().startswith("0.12")
+
+
 def test_auto_on_the_calibration_set(catalog: Any) -> None:
     """``auto`` with the catalog's choices, over the whole calibration file: no worse than
     aiconfigurator alone (which leaves uncovered rows to the built-in model) on any metric
