@@ -37,6 +37,7 @@ from planner.bench.fit import (
 from planner.bench.selection import (
     Choice,
     backend_entries,
+    best_per_figure,
     compose_auto,
     covered,
     cross_validate_backend,
@@ -60,6 +61,8 @@ TARGETS = {
     "auto": {"throughput": "6%", "itl": "4%", "ttft": "15%"},
 }
 Results = dict[str, list[Residual]]  # backend name -> residuals
+#: The per-figure best of the backends and blends (the floor of any selection; not a model).
+FLOOR = "best of each figure"
 
 
 def other_backends(catalog: Catalog) -> list[PerformanceModel]:
@@ -101,7 +104,8 @@ def with_fallback(found: Results, rows: Sequence[Measurement], catalog: Catalog)
         pair = {"builtin": found["builtin"], name: found[name]}
         out[f"{name} (else builtin)"] = compose_auto(pair, everywhere, rows, catalog)
     order = [n for n in out if not n.startswith("auto")] + [n for n in out if n.startswith("auto")]
-    return {n: out[n] for n in order}
+    singles = {n: found[n] for n in found if not n.startswith("auto")}
+    return {**{n: out[n] for n in order}, FLOOR: best_per_figure(singles)}
 
 
 def fit(data: Path, rows: Sequence[Measurement], catalog: Catalog, held: Results) -> list[Choice]:
@@ -154,7 +158,7 @@ def _cell(r: Residual | None) -> str:
 
 def print_rows(found: Results, rows: dict[str, Measurement], catalog: Catalog, only: Sequence[str] = ()) -> None:
     """One line per figure: measured, then each backend's prediction and error."""
-    names = [n for n in found if not n.endswith("(else builtin)")]
+    names = [n for n in found if not n.endswith("(else builtin)") and n != FLOOR]
     print(
         f"{'row':>4} {'model':16} {'gpu':13} {'class':7} {'metric':12} {'measured':>10}  "
         + "  ".join(f"{n[:17]:>17}" for n in names)
@@ -229,7 +233,7 @@ def markdown_page(
         + "; ".join(f"{b}: " + ", ".join(f"{g} {t}" for g, t in ts.items()) for b, ts in TARGETS.items())
         + ".",
     ]
-    names = [n for n in fitted if not n.endswith("(else builtin)")]
+    names = [n for n in fitted if not n.endswith("(else builtin)") and n != FLOOR]
     lines += ["", "### Worst figures of `auto`", ""]
     table = by_figure(fitted)
     worst = sorted((k for k in table if "auto" in table[k]), key=lambda k: -table[k]["auto"].abs_pct)[:15]

@@ -183,3 +183,12 @@ def test_blend_residuals_mix_only_shared_figures() -> None:
     second = [Residual("1", "itl_ms", 10.0, 12.5)]
     mixed = blend_residuals(first, second)
     assert mixed[0].predicted == pytest.approx(10.0) and mixed[1].predicted == 20.0
+
+
+def test_best_per_figure_takes_the_closest_prediction_of_each_figure() -> None:
+    from planner.bench.selection import best_per_figure
+
+    first = [Residual("1", "itl_ms", 10.0, 8.0), Residual("2", "itl_ms", 10.0, 10.5)]
+    second = [Residual("1", "itl_ms", 10.0, 10.9), Residual("2", "itl_ms", 10.0, 14.0), Residual("3", "ttft_ms", 5, 6)]
+    best = {(r.row_id, r.metric): r.predicted for r in best_per_figure({"a": first, "b": second})}
+    assert best == {("1", "itl_ms"): 10.9, ("2", "itl_ms"): 10.5, ("3", "ttft_ms"): 6}

@@ -189,6 +189,22 @@ def compose_auto(
     return out
 
 
+def best_per_figure(found: Mapping[str, Sequence[Residual]]) -> list[Residual]:
+    """Per figure, the prediction closest to the measurement among the backends in ``found``.
+
+    Not a model (it looks at the answer): it is the floor that *any* per-configuration
+    choice between these backends could reach, which tells whether a target is out of
+    reach of selection and needs a better backend instead.
+    """
+    best: dict[tuple[str, str], Residual] = {}
+    for members in found.values():
+        for r in members:
+            key = (r.row_id, r.metric)
+            if key not in best or r.abs_pct < best[key].abs_pct:
+                best[key] = r
+    return list(best.values())
+
+
 def held_out_auto(
     per_backend: Mapping[str, Sequence[Residual]], rows: Sequence[Measurement], catalog: Catalog
 ) -> list[Residual]:
