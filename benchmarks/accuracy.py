@@ -141,6 +141,11 @@ def fit(data: Path, rows: Sequence[Measurement], catalog: Catalog, held: Results
     return choices
 
 
+def figure_columns(found: Results) -> list[str]:
+    """The backends shown per figure: each backend, its equal-weight blend and ``auto``."""
+    return [n for n in found if not n.endswith("(else builtin)") and n != FLOOR and "@" not in n]
+
+
 def by_figure(found: Results) -> dict[tuple[str, str], dict[str, Residual]]:
     """(row, metric) -> backend -> residual."""
     table: dict[tuple[str, str], dict[str, Residual]] = {}
@@ -158,7 +163,7 @@ def _cell(r: Residual | None) -> str:
 
 def print_rows(found: Results, rows: dict[str, Measurement], catalog: Catalog, only: Sequence[str] = ()) -> None:
     """One line per figure: measured, then each backend's prediction and error."""
-    names = [n for n in found if not n.endswith("(else builtin)") and n != FLOOR]
+    names = figure_columns(found)
     print(
         f"{'row':>4} {'model':16} {'gpu':13} {'class':7} {'metric':12} {'measured':>10}  "
         + "  ".join(f"{n[:17]:>17}" for n in names)
@@ -233,7 +238,7 @@ def markdown_page(
         + "; ".join(f"{b}: " + ", ".join(f"{g} {t}" for g, t in ts.items()) for b, ts in TARGETS.items())
         + ".",
     ]
-    names = [n for n in fitted if not n.endswith("(else builtin)") and n != FLOOR]
+    names = figure_columns(fitted)
     lines += ["", "### Worst figures of `auto`", ""]
     table = by_figure(fitted)
     worst = sorted((k for k in table if "auto" in table[k]), key=lambda k: -table[k]["auto"].abs_pct)[:15]

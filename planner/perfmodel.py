@@ -251,12 +251,10 @@ class AutoModel:
         """The (corrected) model ``auto`` uses for ``group`` (throughput, itl, ttft) on ``dep``."""
         from planner.backends import choice_for, config_class
 
-        wanted = choice_for(config_class(dep), group)
-        blended = wanted.startswith(f"{BUILTIN.name}+")
-        other = wanted.removeprefix(f"{BUILTIN.name}+")
+        other, weight = parse_choice(choice_for(config_class(dep), group))
         for model in self.others:
             if model.name == other and model.coverage(dep) is None:
-                return Blend(BUILTIN, calibrated(model, dep)) if blended else calibrated(model, dep)
+                return calibrated(model, dep) if weight is None else Blend(BUILTIN, calibrated(model, dep), weight)
         return BUILTIN
 
     def coverage(self, dep: Deployment) -> str | None:
@@ -310,8 +308,8 @@ class Blend:
 
     @property
     def name(self) -> str:
-        """e.g. builtin+aiconfigurator."""
-        return f"{self.first.name}+{self.second.name}"
+        """e.g. builtin+aiconfigurator (equal weights) or builtin+aiconfigurator@0.75."""
+        return blend_name(self.first.name, self.second.name, self.weight)
 
     def mix(self, a: float, b: float) -> float:
         """Weighted geometric mean of two positive figures (the first when one is not positive)."""
@@ -345,6 +343,22 @@ class Blend:
     def source(self, dep: Deployment) -> str:
         """Both sources."""
         return f"geometric mean of {self.first.source(dep)} and {self.second.source(dep)}"
+
+
+def blend_name(first: str, second: str, weight: float = 0.5) -> str:
+    """How a blend is named in reports and in ``auto``'s choices: ``first+second``, with
+    ``@weight`` (the share of the second) unless the weights are equal."""
+    return f"{first}+{second}" if weight == 0.5 else f"{first}+{second}@{weight:g}"
+
+
+def parse_choice(choice: str) -> tuple[str, float | None]:
+    """Split one of ``auto``'s choices into (backend, blend weight): ``builtin`` ->
+    (builtin, None); ``NAME`` -> (NAME, None), the backend alone; ``builtin+NAME[@W]`` ->
+    (NAME, W), its blend with the built-in model (W = 0.5 when not written)."""
+    if not choice.startswith(f"{BUILTIN.name}+"):
+        return choice, None
+    other, _, weight = choice.removeprefix(f"{BUILTIN.name}+").partition("@")
+    return other, float(weight) if weight else 0.5
 
 
 def metric_models(model: PerformanceModel, dep: Deployment) -> dict[str, PerformanceModel] | None:

@@ -12,7 +12,17 @@ from planner import backends
 from planner.backends import Correction, config_class
 from planner.bench.fit import Residual
 from planner.bench.selection import Choice, compose_auto, select
-from planner.perfmodel import BUILTIN, AutoModel, Blend, Corrected, Fallback, calibrated, choose, metric_models
+from planner.perfmodel import (
+    BUILTIN,
+    AutoModel,
+    Blend,
+    Corrected,
+    Fallback,
+    calibrated,
+    choose,
+    metric_models,
+    parse_choice,
+)
 from planner.sizing.deployment import Deployment
 from planner.sizing.estimate import estimate
 from planner.sizing.performance import steady_state
@@ -151,7 +161,7 @@ def test_the_catalog_names_a_choice_for_every_class_and_metric_with_its_evidence
     for cls, entry in entries.items():
         assert set(entry["choice"]) == set(backends.GROUPS), cls
         for group, chosen in entry["choice"].items():
-            assert all(part in catalog.performance_models for part in chosen.split("+")), (cls, group, chosen)
+            assert parse_choice(chosen)[0] in catalog.performance_models, (cls, group, chosen)
             errors = entry["held_out_median_abs_pct"].get(group) or {}
             if chosen != "builtin":
                 # another backend is chosen only where it lowers the held-out error
@@ -172,7 +182,12 @@ def test_a_blend_is_the_geometric_mean_of_two_models(catalog: Any, tables: dict[
     assert blend.coverage(dep(catalog, gpu="mi300x")) == "NVIDIA only"
     tables["selection"]["dense"] = {"throughput": "builtin+slow", "itl": "builtin", "ttft": "builtin"}
     picked = AutoModel((Slow(),)).pick(d, "throughput")
-    assert isinstance(picked, Blend) and picked.second.name == "slow"
+    assert isinstance(picked, Blend) and picked.second.name == "slow" and picked.weight == 0.5
+    tables["selection"]["dense"]["throughput"] = "builtin+slow@0.75"
+    weighted = AutoModel((Slow(),)).pick(d, "throughput")
+    assert isinstance(weighted, Blend) and weighted.weight == 0.75 and weighted.name == "builtin+slow@0.75"
+    assert weighted.prefill_s(d, 1, 1000) == pytest.approx(3**0.75 * BUILTIN.prefill_s(d, 1, 1000))
+    assert parse_choice("slow") == ("slow", None) and parse_choice("builtin") == ("builtin", None)
     assert AutoModel((Slow(),)).pick(dep(catalog, gpu="mi300x"), "throughput") is BUILTIN
 
 

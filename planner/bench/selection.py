@@ -26,7 +26,7 @@ from planner.bench.fit import (
     source_document,
 )
 from planner.catalog import Catalog
-from planner.perfmodel import BUILTIN, Blend, Corrected, PerformanceModel
+from planner.perfmodel import BUILTIN, Blend, Corrected, PerformanceModel, blend_name
 from planner.sizing.estimate import METRIC_GROUP, deployment_for
 
 
@@ -128,11 +128,17 @@ def blend_residuals(first: Sequence[Residual], second: Sequence[Residual], weigh
     return out
 
 
+#: Shares of the other backend in the blends ``auto`` may choose (geometric means with the built-in model).
+BLEND_WEIGHTS = (0.25, 0.5, 0.75)
+
+
 def with_blends(found: Mapping[str, Sequence[Residual]]) -> dict[str, Sequence[Residual]]:
-    """``found`` plus, for every backend other than the built-in one, its blend with the built-in model."""
+    """``found`` plus, for every backend other than the built-in one, its blends with the
+    built-in model at each of ``BLEND_WEIGHTS``."""
     out = dict(found)
     for name in [n for n in found if n != "builtin" and not n.startswith("auto") and "+" not in n and "(" not in n]:
-        out[f"builtin+{name}"] = blend_residuals(found["builtin"], found[name])
+        for weight in BLEND_WEIGHTS:
+            out[blend_name("builtin", name, weight)] = blend_residuals(found["builtin"], found[name], weight)
     return out
 
 
