@@ -104,8 +104,13 @@ def with_fallback(found: Results, rows: Sequence[Measurement], catalog: Catalog)
         pair = {"builtin": found["builtin"], name: found[name]}
         out[f"{name} (else builtin)"] = compose_auto(pair, everywhere, rows, catalog)
     order = [n for n in out if not n.startswith("auto")] + [n for n in out if n.startswith("auto")]
-    singles = {n: found[n] for n in found if not n.startswith("auto")}
-    return {**{n: out[n] for n in order}, FLOOR: best_per_figure(singles)}
+    return {n: out[n] for n in order}
+
+
+def with_floor(found: Results) -> Results:
+    """Add the per-figure best of the backends and blends (not of ``auto`` or the fallbacks)."""
+    singles = {n: r for n, r in found.items() if not n.startswith("auto") and not n.endswith("(else builtin)")}
+    return {**found, FLOOR: best_per_figure(singles)}
 
 
 def fit(data: Path, rows: Sequence[Measurement], catalog: Catalog, held: Results) -> list[Choice]:
@@ -299,8 +304,8 @@ def main() -> int:
                 f"  auto {c.cls:7} {c.group:10} -> {c.backend}  "
                 + ", ".join(f"{k} {v[1]:.1f}% ({v[0]})" for k, v in c.errors.items())
             )
-    found = with_fallback(with_blends(in_sample(measurements, catalog)), measurements, catalog)
-    held = with_fallback(with_blends(held), measurements, catalog) if held else held
+    found = with_floor(with_fallback(with_blends(in_sample(measurements, catalog)), measurements, catalog))
+    held = with_floor(with_fallback(with_blends(held), measurements, catalog)) if held else held
     print()
     print_rows(found, rows, catalog)
     print_summary("With the catalog's factors, corrections and auto's choices:", found, rows, catalog)

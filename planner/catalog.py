@@ -117,6 +117,12 @@ class Catalog:
         known = ", ".join(sorted(self.performance_models)) or "none"
         raise UnknownIdError(f"unknown performance model {name!r}", fix=f"registered models: {known}")
 
+    def performance_models_of(self, plugin: str) -> list[str]:
+        """One line per performance model ``plugin`` contributes (see :func:`planner.perfmodel.describe`)."""
+        from planner.perfmodel import describe
+
+        return [describe(model) for owner, model in self.performance_models.values() if owner == plugin]
+
     def section(self, kind: str) -> Section[Any]:
         """Return the section for ``gpus``, ``models``, ``runtimes`` or ``stacks``."""
         section: Section[Any] = getattr(self, kind)

@@ -472,7 +472,6 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 def cmd_plugins(args: argparse.Namespace) -> int:
     """``planner plugins``: every plugin, its version, contributions and problems."""
-    from planner.perfmodel import describe
     from planner.render import plugins_table
 
     host, catalog = _load(args, warn=False)
@@ -488,9 +487,7 @@ def cmd_plugins(args: argparse.Namespace) -> int:
                     "distribution": info.distribution,
                     "module": info.module,
                     "contributes": contributions.get(info.name, {}),
-                    "performance_models": [
-                        describe(model) for plugin, model in catalog.performance_models.values() if plugin == info.name
-                    ],
+                    "performance_models": catalog.performance_models_of(info.name),
                     "problems": [p.error for p in catalog.problems if p.plugin == info.name],
                 }
                 for info in sorted(host.plugins.values(), key=lambda i: i.name)

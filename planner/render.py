@@ -7,7 +7,6 @@ from typing import Any
 
 from planner.catalog import Catalog
 from planner.manager import PluginHost
-from planner.perfmodel import describe
 from planner.resolve import ResolvedPlan
 from planner.specs import GpuSpec, ModelSpec, RuntimeSpec, ServingStackSpec
 
@@ -146,16 +145,14 @@ def plugins_table(host: PluginHost, catalog: Catalog) -> str:
         info = host.plugins[name]
         counts = contributions.get(name, {})
         provides = ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items()))
+        models = catalog.performance_models_of(name)
         labels = {
             "planner_model_from_config": "config.json import",
             "planner_rule_packs": "rule packs",
             "planner_benchmark_importers": "benchmark importers",
-            "planner_performance_models": "performance models",
+            "planner_performance_models": "performance models" + (": " + ", ".join(models) if models else ""),
         }
         extras = [labels[h] for h in hooks.get(name, []) if h in labels]
-        models = [describe(m) for plugin, m in catalog.performance_models.values() if plugin == name]
-        if models:
-            extras = [e if e != "performance models" else "performance models: " + ", ".join(models) for e in extras]
         provides = ", ".join(filter(None, [provides, *extras]))
         problems = [p.error for p in catalog.problems if p.plugin == name]
         rows.append(
