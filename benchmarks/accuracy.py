@@ -22,7 +22,6 @@ from pathlib import Path
 
 import yaml
 
-from planner.backends import BACKENDS_FILE, CLASSES, GROUPS, reload
 from planner.bench.calibration import Measurement, load_measurements
 from planner.bench.fit import (
     Residual,
@@ -34,6 +33,7 @@ from planner.bench.fit import (
     k_fold,
     residuals,
 )
+from planner.bench.predict import deployment_for
 from planner.bench.selection import (
     Choice,
     backend_entries,
@@ -49,9 +49,13 @@ from planner.bench.selection import (
     with_blends,
 )
 from planner.catalog import Catalog, load_catalog
-from planner.perfmodel import PerformanceModel, calibrated
+from planner.corrections import BACKENDS_FILE, GROUPS
+from planner.corrections import reload as reload_corrections
+from planner.perfmodel import PerformanceModel
+from planner.performance_models import calibrated
+from planner.sizing.deployment import CLASSES
 from planner.sizing.efficiency import EFFICIENCY_FILE, calibration_for
-from planner.sizing.estimate import deployment_for
+from planner.sizing.efficiency import reload as reload_efficiency
 
 HERE = Path(__file__).parent
 DEFAULT_DATA = HERE / "data" / "calibration.csv"
@@ -132,17 +136,14 @@ def fit(data: Path, rows: Sequence[Measurement], catalog: Catalog, held: Results
         "# Performance backends: corrections fitted per configuration class on the measurements each\n"
         "# backend covers, and the backend `auto` uses per class and metric group (the lower held-out\n"
         "# median |error| on figures both predict). Written by `python benchmarks/accuracy.py --fit`;\n"
-        "# see planner/backends.py and docs/accuracy.md.\n"
+        "# see planner/corrections.py and docs/accuracy.md.\n"
     )
     body = yaml.safe_dump(
         {"entries": backend_entries(corrections, choices, held, rows, catalog, label)}, sort_keys=False
     )
     (CATALOG_DIR / BACKENDS_FILE).write_text(header + body, encoding="utf-8")
-    calibration_for.__globals__["calibrations"].cache_clear()
-    from planner.perfmodel import _calibrated_for
-
-    _calibrated_for.cache_clear()
-    reload()
+    reload_efficiency()
+    reload_corrections()
     return choices
 
 

@@ -16,12 +16,13 @@ import time
 os.environ.setdefault("PLANNER_HOME", tempfile.mkdtemp(prefix="planner-bench-"))
 
 from planner.catalog import load_catalog
-from planner.cli import example_plan_path
+from planner.performance_models import BUILTIN
 from planner.planfile import load_plan
 from planner.resolve import resolve_plan
 from planner.sizing.deployment import Deployment
 from planner.sizing.estimate import estimate
 from planner.sizing.search import search
+from planner.workflows import example_plan_path
 
 
 def timed(fn, repeats: int) -> list[float]:  # type: ignore[no-untyped-def]
@@ -48,7 +49,7 @@ def main() -> None:
         ),
     }  # fmt: skip
     for label, dep in configs.items():
-        times = timed(lambda dep=dep: estimate(dep, 4000, 500, concurrency=64), 500)
+        times = timed(lambda dep=dep: estimate(dep, 4000, 500, model=BUILTIN, concurrency=64), 500)
         print(f"estimate {label:42s} median {statistics.median(times) * 1000:6.3f} ms  max {max(times) * 1000:6.3f} ms")
     resolved = resolve_plan(load_plan(example_plan_path()), catalog)
     time_search("search demo plan over the catalog", resolved, catalog, 5)

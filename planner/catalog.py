@@ -173,7 +173,7 @@ def _performance_models(host: PluginHost) -> dict[str, tuple[str, Any]]:
             else:
                 models[name] = (plugin, model)
     if "auto" not in models:
-        from planner.perfmodel import AutoModel
+        from planner.performance_models import AutoModel
 
         others = tuple(model for name, (_, model) in sorted(models.items()) if name != "builtin")
         models["auto"] = ("planner", AutoModel(others))

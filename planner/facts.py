@@ -12,14 +12,16 @@ import dataclasses
 from typing import Any
 
 from planner.catalog import Catalog
+from planner.performance_models import BUILTIN
 from planner.resolve import ResolvedPlan
 from planner.sizing.capacity import size_capacity
 from planner.sizing.deployment import Deployment
 from planner.sizing.efficiency import calibrated_range
 from planner.sizing.estimate import estimate
+from planner.sizing.fleet import FleetSizing, size_fleet
 from planner.sizing.plan_sizing import PlanSizing
-from planner.sizing.search import candidate_deployments, gpu_runs
-from planner.traffic import FleetSizing, size_fleet, sizing_shape
+from planner.sizing.search import candidate_deployments, gpu_runs, search
+from planner.traffic import demand_of, sizing_shape
 
 Fact = dict[str, Any]
 
@@ -48,11 +50,11 @@ def _plain(value: Any) -> Any:
 def evaluated_deployment(
     resolved: ResolvedPlan, catalog: Catalog, sizing: PlanSizing
 ) -> tuple[Deployment | None, FleetSizing | None]:
-    """The deployment the facts describe: the chosen one, else the first the plan allows."""
+    """The deployment the facts describe: the chosen one, else the first the plan allows (built-in model)."""
     if sizing.best is not None:
         return sizing.best.sizing.deployment, sizing.best.sizing
     first = next(iter(candidate_deployments(resolved, catalog)), None)
-    return first, (size_fleet(first, resolved.plan) if first else None)
+    return first, (size_fleet(first, BUILTIN, demand_of(resolved.plan)) if first else None)
 
 
 def plan_facts(resolved: ResolvedPlan, catalog: Catalog, sizing: PlanSizing) -> list[Fact]:
@@ -291,7 +293,9 @@ def _too_concentrated(placement: str | None, fleet: FleetSizing, availability: f
 
 def _prediction(r: ResolvedPlan, dep: Deployment, fleet: FleetSizing) -> Fact:
     slo = r.plan.slo
-    op = fleet.operating_point or estimate(dep, fleet.isl, fleet.osl, concurrency=1, ignore_capacity=True)
+    op = fleet.operating_point or estimate(
+        dep, fleet.isl, fleet.osl, model=fleet.model, concurrency=1, ignore_capacity=True
+    )
     fields: dict[str, Any] = {"percentile": slo.percentile, "concurrency": op.timing.batch if op.timing else 0}
     for name, target, value in (
         ("ttft", slo.ttft_ms, op.ttft_ms),
@@ -344,9 +348,7 @@ def _efficiency_overrides(r: ResolvedPlan) -> list[Fact]:
 
 
 def _cheaper_class(r: ResolvedPlan, catalog: Catalog, sizing: PlanSizing) -> Fact:
-    """Would another GPU class be cheaper for this plan? (A mix is the simulation issue's job.)"""
-    from planner.sizing.search import search
-
+    """Would another GPU class be cheaper for this plan? (Screened with the built-in model; see `planner mix`.)"""
     open_gpu = dataclasses.replace(r, gpu=None)
     ranked, _ = search(open_gpu, catalog)
     pinned = sizing.best.eur_per_m_tokens if sizing.best else None

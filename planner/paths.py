@@ -24,3 +24,8 @@ def user_home() -> Path:
 def user_models_dir() -> Path:
     """Return the folder holding models imported with ``planner model import``."""
     return user_home() / "models"
+
+
+def user_cache_dir() -> Path:
+    """Return the folder for answers worth keeping between runs (safe to delete at any time)."""
+    return user_home() / "cache"

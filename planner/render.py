@@ -1,23 +1,33 @@
-"""Plain-text renderings of plans, catalogs and plugins for the terminal."""
+"""Text renderings of the workflows' results for the terminal: formatting only, no decisions.
+
+Every function takes a result the application layer returned (:mod:`planner.workflows`)
+and returns text. Tables go through :func:`table`: rich's tables, styled on a terminal
+(``styled=True``) and plain aligned columns elsewhere.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from planner.catalog import Catalog
-from planner.manager import PluginHost
 from planner.resolve import ResolvedPlan
 from planner.specs import GpuSpec, ModelSpec, RuntimeSpec, ServingStackSpec
+from planner.workflows import (
+    CheckReport,
+    EnvelopeReport,
+    MixReport,
+    PlanReport,
+    PluginReport,
+    SearchReport,
+    SimulationReport,
+)
 
 
-def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    """Format rows as a left-aligned text table."""
-    cells = [[str(c) for c in headers]] + [["" if c is None else str(c) for c in row] for row in rows]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
+def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], *, styled: bool = False) -> str:
+    """Format rows under their headers (see :func:`planner.terminal.render_table`)."""
+    from planner.terminal import render_table
+
+    return render_table(headers, rows, styled=styled)
 
 
 def billions(count: int) -> str:
@@ -31,7 +41,7 @@ def _num(value: float | None, digits: int = 0) -> str:
     return f"{value:,.{digits}f}"
 
 
-def gpus_table(specs: Sequence[GpuSpec]) -> str:
+def gpus_table(specs: Sequence[GpuSpec], *, styled: bool = False) -> str:
     """Render GPU specs with their main figures and source."""
     rows = [
         (
@@ -64,10 +74,10 @@ def gpus_table(specs: Sequence[GpuSpec]) -> str:
         "EUR (est.)",
         "source",
     )
-    return table(headers, rows)
+    return table(headers, rows, styled=styled)
 
 
-def models_table(specs: Sequence[ModelSpec]) -> str:
+def models_table(specs: Sequence[ModelSpec], *, styled: bool = False) -> str:
     """Render model specs: architecture, parameters, context, licence, source."""
     rows = [
         (
@@ -84,7 +94,11 @@ def models_table(specs: Sequence[ModelSpec]) -> str:
         )
         for m in specs
     ]
-    return table(("id", "name", "attention", "MoE", "total", "active", "context", "weights", "licence", "source"), rows)
+    return table(
+        ("id", "name", "attention", "MoE", "total", "active", "context", "weights", "licence", "source"),
+        rows,
+        styled=styled,
+    )
 
 
 def _attention(m: ModelSpec) -> str:
@@ -94,7 +108,7 @@ def _attention(m: ModelSpec) -> str:
     return text
 
 
-def runtimes_table(specs: Sequence[RuntimeSpec]) -> str:
+def runtimes_table(specs: Sequence[RuntimeSpec], *, styled: bool = False) -> str:
     """Render runtimes: parallelism, KV dtypes, KV budget rule and knob."""
     rows = [
         (
@@ -108,10 +122,10 @@ def runtimes_table(specs: Sequence[RuntimeSpec]) -> str:
         )
         for r in specs
     ]
-    return table(("id", "name", "parallelism", "KV dtypes", "KV budget", "vendors", "source"), rows)
+    return table(("id", "name", "parallelism", "KV dtypes", "KV budget", "vendors", "source"), rows, styled=styled)
 
 
-def stacks_table(specs: Sequence[ServingStackSpec]) -> str:
+def stacks_table(specs: Sequence[ServingStackSpec], *, styled: bool = False) -> str:
     """Render serving stacks: disaggregation, KV transport, autoscaling, metrics."""
     rows = [
         (
@@ -125,10 +139,10 @@ def stacks_table(specs: Sequence[ServingStackSpec]) -> str:
         )
         for s in specs
     ]
-    return table(("id", "name", "P/D disagg.", "KV transfer", "needs RDMA", "metrics", "source"), rows)
+    return table(("id", "name", "P/D disagg.", "KV transfer", "needs RDMA", "metrics", "source"), rows, styled=styled)
 
 
-CATALOG_TABLES: dict[str, Callable[[Sequence[Any]], str]] = {
+CATALOG_TABLES: dict[str, Callable[..., str]] = {
     "gpus": gpus_table,
     "models": models_table,
     "runtimes": runtimes_table,
@@ -136,49 +150,31 @@ CATALOG_TABLES: dict[str, Callable[[Sequence[Any]], str]] = {
 }
 
 
-def plugins_table(host: PluginHost, catalog: Catalog) -> str:
-    """Render each plugin: version, status, what it contributes, and its problems."""
-    contributions = catalog.contributions()
-    hooks = _hooks_by_plugin(host)
+#: How ``planner plugins`` names the hooks beyond the catalog kinds.
+_HOOK_LABELS = {
+    "planner_model_from_config": "config.json import",
+    "planner_rule_packs": "rule packs",
+    "planner_benchmark_importers": "benchmark importers",
+    "planner_performance_models": "performance models",
+}
+
+
+def plugins_table(report: PluginReport, *, styled: bool = False) -> str:
+    """Render each plugin: version, status, what it contributes, and its problems; then orphan problems."""
     rows = []
-    for name in sorted(host.plugins):
-        info = host.plugins[name]
-        counts = contributions.get(name, {})
-        provides = ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items()))
-        models = catalog.performance_models_of(name)
-        labels = {
-            "planner_model_from_config": "config.json import",
-            "planner_rule_packs": "rule packs",
-            "planner_benchmark_importers": "benchmark importers",
-            "planner_performance_models": "performance models" + (": " + ", ".join(models) if models else ""),
-        }
-        extras = [labels[h] for h in hooks.get(name, []) if h in labels]
+    for row in report.rows:
+        provides = ", ".join(f"{n} {kind}" for kind, n in sorted(row.contributes.items()))
+        extras = []
+        for hook in row.hooks:
+            label = _HOOK_LABELS[hook]
+            if hook == "planner_performance_models" and row.performance_models:
+                label += ": " + ", ".join(row.performance_models)
+            extras.append(label)
         provides = ", ".join(filter(None, [provides, *extras]))
-        problems = [p.error for p in catalog.problems if p.plugin == name]
-        rows.append(
-            (
-                name,
-                info.version,
-                info.status,
-                "built-in" if info.builtin else info.distribution,
-                provides or "-",
-                "; ".join(problems) or "-",
-            )
-        )
-    return table(("plugin", "version", "status", "from", "contributes", "problems"), rows)
-
-
-def _hooks_by_plugin(host: PluginHost) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {}
-    for hook_name in (
-        "planner_model_from_config",
-        "planner_rule_packs",
-        "planner_benchmark_importers",
-        "planner_performance_models",
-    ):
-        for impl in getattr(host.pm.hook, hook_name).get_hookimpls():
-            out.setdefault(impl.plugin_name, []).append(hook_name)
-    return out
+        origin = "built-in" if row.builtin else row.distribution
+        rows.append((row.name, row.version, row.status, origin, provides or "-", "; ".join(row.problems) or "-"))
+    text = table(("plugin", "version", "status", "from", "contributes", "problems"), rows, styled=styled)
+    return "\n".join([text, *(f"problem: {problem}" for problem in report.orphan_problems)])
 
 
 def resolved_plan_text(resolved: ResolvedPlan, filename: str) -> str:
@@ -330,7 +326,7 @@ def estimate_text(est: Any) -> str:
         f"queue {est.queue_s * 1000:,.0f} ms"
     )
     lines.append("")
-    lines.append(f"Performance model: {dep.perf.source(dep)}")
+    lines.append(f"Performance model: {est.model.source(dep)}")
     if est.efficiency is not None:
         lines.append(
             f"  MFU prefill {est.efficiency.mfu_prefill:.2f}, MBU decode {est.efficiency.mbu_decode:.2f}, "
@@ -378,7 +374,7 @@ def fleet_text(sizing: Any, cost: float | None) -> str:
     return "\n".join(lines)
 
 
-def candidates_table(candidates: Sequence[Any], limit: int) -> str:
+def candidates_table(candidates: Sequence[Any], limit: int, *, styled: bool = False) -> str:
     """Render ranked search results."""
     rows = []
     for rank, c in enumerate(candidates[:limit], start=1):
@@ -407,7 +403,7 @@ def candidates_table(candidates: Sequence[Any], limit: int) -> str:
         )
     headers = ("#", "gpu", "runtime", "weights/KV", "parallel", "per replica", "dominant", "replicas", "GPUs",
                "EUR/1M tok", "TTFT ms", "ITL ms")  # fmt: skip
-    return table(headers, rows)
+    return table(headers, rows, styled=styled)
 
 
 def findings_text(validation: Any) -> str:
@@ -424,3 +420,146 @@ def findings_text(validation: Any) -> str:
                 evidence = ", ".join(f"{k}={v}" for k, v in f.evidence.items())
                 lines.append(f"          evidence: {evidence}")
     return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- reports
+
+
+def plan_report_text(report: PlanReport) -> str:
+    """Render ``planner plan``: the resolved plan, the sizing (or why nothing fits), the envelope, the checks."""
+    sizing = report.sizing
+    lines = [resolved_plan_text(report.resolved, report.source), ""]
+    if sizing.best is None:
+        lines.append(f"6 Sizing     none of the {sizing.tried} candidate configurations meets the SLOs on both axes:")
+        lines += [f"             - {line}" for line in sizing.why_none]
+        lines.append("             pin fewer choices (`planner search` shows what else is possible) or relax the SLOs")
+    else:
+        lines.append(fleet_text(sizing.best.sizing, sizing.best.eur_per_m_tokens))
+        lines.append(
+            f"             chosen as the cheapest of {sizing.feasible} feasible configurations out of {sizing.tried};"
+            " `planner search` lists them"
+        )
+        e = report.envelope
+        if e:
+            lines.append(
+                f"10 Envelope  simulated ({e.simulated_s:g} s a point): "
+                f"Cr_closed {e.cr_closed} per replica, "
+                f"Cr_open {e.cr_open_req_s:.3f} req/s per replica -> {e.replicas} replicas "
+                f"({e.replicas_for_load} + {e.spares} spare) sized on the simulated envelope"
+            )
+    lines += ["", findings_text(report.validation)]
+    return "\n".join(lines)
+
+
+def check_text(report: CheckReport) -> str:
+    """Render ``planner check``: findings by severity."""
+    return findings_text(report.validation)
+
+
+def search_text(report: SearchReport, top: int, *, styled: bool = False) -> str:
+    """Render ``planner search``: how many meet the plan, then the ranked table."""
+    head = (
+        f"{len(report.ranked)} of {report.tried} configurations meet the SLOs on both axes; "
+        "ranked by EUR per 1M tokens, then GPUs"
+    )
+    return "\n".join([head, candidates_table(report.ranked, top, styled=styled)] if report.ranked else [head])
+
+
+def simulation_text(report: SimulationReport) -> str:
+    """Render ``planner simulate``: load, percentiles, throughput and goodput, KV use; failure and P/D."""
+    s = report.summary
+    load = s["load"]
+    shown = load["rate"] if load["mode"] == "open" else load["concurrency"]
+    unit = "requests/s" if load["mode"] == "open" else "users"
+    lines = [
+        f"{report.deployment}: {s['replicas']} replica(s), {s['gpus']} GPU(s); "
+        f"{load['mode']} loop, {shown:,.3g} {unit} ({load['arrival']} arrivals)",
+        f"requests measured {s['requests']}, dropped {s['dropped']}, unfinished {s['unfinished']}, "
+        f"preemptions {s['preemptions']}",
+    ]
+    for name in ("ttft_ms", "itl_ms", "e2e_ms"):
+        d = s[name]
+        lines.append(
+            f"{name[:-3].upper():5s} p50 {d['p50']:9,.1f}  p90 {d['p90']:9,.1f}  "
+            f"p95 {d['p95']:9,.1f}  p99 {d['p99']:9,.1f} ms"
+        )
+    lines.append(
+        f"throughput {s['throughput_req_s']:.3f} req/s, {s['output_tok_s']:,.0f} output tok/s; goodput "
+        f"{s['goodput_share']:.1%} of requests ({s['goodput_req_s']:.3f} req/s)"
+    )
+    lines.append(
+        f"KV use mean {s['kv_utilisation']['mean']:.0%} max {s['kv_utilisation']['max']:.0%}; "
+        f"batch mean {s['batch']['mean']:.1f} max {s['batch']['max']}"
+    )
+    lines.append("meets the SLOs" if report.meets_slo else "misses the SLOs")
+    f = report.failure
+    if f:
+        lines.append(
+            f"fleet at peak: {f['all_up']['replicas']} replicas "
+            f"{'meet' if f['all_up']['meets_slo'] else 'miss'} the SLOs; "
+            f"with spares down ({f['spares_down']['replicas']} left) they "
+            f"{'still meet them' if f['survives_failure'] else 'miss them: N+1/N+2 fails'}"
+        )
+    d = report.disaggregation
+    if d and d.best:
+        lines.append(f"P/D: {d.best['prefill']} + {d.best['decode']}: {d.verdict}")
+    return "\n".join(lines)
+
+
+#: Columns of the latency-vs-load curve, in the order ``planner envelope`` prints them.
+ENVELOPE_COLUMNS = (
+    "mode",
+    "load",
+    "meets_slo",
+    "ttft_p50_ms",
+    "ttft_p95_ms",
+    "itl_p95_ms",
+    "e2e_p50_ms",
+    "e2e_p95_ms",
+    "output_tok_s",
+    "goodput_share",
+)
+
+
+def envelope_csv(report: EnvelopeReport) -> str:
+    """The latency-vs-load curve as CSV."""
+    lines = [",".join(ENVELOPE_COLUMNS)]
+    lines += [",".join(str(point[c]) for c in ENVELOPE_COLUMNS) for point in report.curve]
+    return "\n".join(lines)
+
+
+def envelope_text(report: EnvelopeReport, *, styled: bool = False) -> str:
+    """Render ``planner envelope``: Cr_closed, Cr_open, then every simulated point."""
+    rows = [[p[c] if not isinstance(p[c], float) else f"{p[c]:,.1f}" for c in ENVELOPE_COLUMNS] for p in report.curve]
+    return "\n".join(
+        [
+            report.deployment,
+            f"Cr_closed = {report.cr_closed} concurrent requests (closed loop, per replica)",
+            f"Cr_open   = {report.cr_open_req_s:.3f} requests/s (open loop, queue included, per replica)",
+            table(ENVELOPE_COLUMNS, rows, styled=styled),
+        ]
+    )
+
+
+def mix_text(report: MixReport) -> str:
+    """Render ``planner mix``: each bucket's class, the mix's cost against the best single class."""
+    result = report.result
+    lines = [
+        f"bucket {name:>16s}: {rate:.3f} req/s, p95 {isl:,} in / {osl:,} out -> {result['mix'].get(name, '-')}"
+        for name, rate, isl, osl in report.buckets
+    ]
+    lines.append(f"mix: {result['mix_gpus']} at {result['mix_eur_per_hour']:.2f} EUR/hour")
+    lines.append(f"best single class: {result['best_single_class']} at {result['single_eur_per_hour']:.2f} EUR/hour")
+    if result["saving"] is not None:
+        lines.append(f"saving of the mix: {result['saving']:.1%} (EUR per 1M tokens falls by the same share)")
+    return "\n".join(lines)
+
+
+def imported_model_text(imported: Any) -> str:
+    """Render ``planner model import``: what was imported, through which plugin."""
+    spec = imported.spec
+    return (
+        f"imported {spec.id} ({spec.architecture}, via plugin {imported.plugin}): "
+        f"{billions(spec.total_params)} total, {billions(spec.active_params)} active parameters, "
+        f"weights {spec.native_weight_dtype}, context {spec.max_context:,}"
+    )

@@ -17,13 +17,18 @@ copies or from the planner's own catalog (written to a private temporary folder)
 use, never at start-up, so the CLI stays fast with the extra installed.
 
 Where a configuration is not covered (AMD or Intel GPUs, a GPU or runtime without a
-database, a model aiconfigurator cannot build, a pinned runtime version it has no data
-for) :meth:`AiconfiguratorModel.coverage` says why and the built-in model answers.
+database, a pinned runtime version it has no data for, a precision or model it has no
+mode or config for) :meth:`AiconfiguratorModel.coverage` says why from a lookup; where
+only the data shows a hole (a kernel never profiled), :meth:`AiconfiguratorModel.prepare`
+does; either way the built-in model answers and says so. Verdicts and answers are kept
+in the user's cache folder (``PLANNER_HOME/cache/aiconfigurator``; ``PLANNER_AIC_MEMO=0``
+turns that off), so a configuration seen before costs no SDK import.
 """
 
 from __future__ import annotations
 
 import atexit
+import hashlib
 import json
 import logging
 import math
@@ -34,9 +39,10 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib.util import find_spec
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from planner import hookimpl
+from planner.paths import user_cache_dir
 from planner.perfmodel import PerformanceModel
 
 if TYPE_CHECKING:
@@ -80,6 +86,26 @@ def sdk_version() -> str:
         return ""
 
 
+@dataclass(frozen=True)
+class Config:
+    """A configuration in the SDK's terms, found without loading any database."""
+
+    system: str
+    backend_name: str
+    version: str
+    quant: tuple[tuple[str, str, str], ...]  # (ModelConfig field, SDK enum, member name)
+    parallelism: tuple[tuple[str, int], ...]
+    model_id: str
+    bundled_model: str  # the SDK's bundled config name, '' when the catalog's config is used
+    catalog_config: str  # that config as JSON, '' for a bundled model
+    model_source: str
+
+    @property
+    def digest(self) -> str:
+        """A stable name for this configuration's memo (the SDK version and everything above)."""
+        return hashlib.sha256(repr((sdk_version(), MEMO_SCHEMA, self)).encode()).hexdigest()[:24]
+
+
 @dataclass(frozen=True, eq=False)  # hashed by identity: the SDK objects are cache keys
 class Handles:
     """What one configuration needs from the SDK: its model, backend and database."""
@@ -87,37 +113,60 @@ class Handles:
     model: Any
     backend: Any
     database: Any
-    system: str
-    backend_name: str
-    version: str
-    model_source: str
 
 
 @dataclass
 class AiconfiguratorModel:
-    """Phase times from aiconfigurator's profiled kernel database (see the module docstring)."""
+    """Phase times from aiconfigurator's profiled kernel database (see the module docstring).
+
+    Three levels, from cheap to costly: ``coverage`` maps the configuration onto the SDK's
+    systems, backends, database versions, quantisation modes and model configs (no
+    database is loaded); ``prepare`` builds the SDK handles and probes one step of each
+    phase, since only the data shows its holes (vLLM's databases have no fp8 context
+    attention, say); phase calls query the database. Handles are built once per
+    configuration and kept for the process; the probe's verdict and every query's answer
+    are memoised in the process and in the user's cache folder (:class:`Memo`), so a
+    configuration seen before answers without importing the SDK at all.
+    """
 
     name: str = "aiconfigurator"
-    _handles: dict[tuple[Any, ...], Handles | str] = field(default_factory=dict, repr=False)
+    _configs: dict[tuple[Any, ...], Config | str] = field(default_factory=dict, repr=False)
+    _handles: dict[Config, Handles] = field(default_factory=dict, repr=False)
 
     # ------------------------------------------------------------- contract
 
     def coverage(self, dep: Deployment) -> str | None:
-        """``None`` when a database and model cover ``dep``; otherwise the reason."""
-        found = self._resolve(dep)
+        """``None`` when the SDK has a system, backend, database version, quantisation modes and
+        a model config for ``dep``; otherwise why not. Loads no database."""
+        found = self._config(dep)
         return found if isinstance(found, str) else None
+
+    def prepare(self, dep: Deployment) -> str | None:
+        """``None`` when the database answers both phases of ``dep``; otherwise why not.
+
+        The first time a configuration is seen on this machine, the handles are built and
+        probed (about a second for a new database); the verdict is memoised.
+        """
+        found = self._config(dep)
+        if isinstance(found, str):
+            return found
+        memo = Memo.named(found.digest)
+        if memo.get("verdict") is None:
+            built = self._build(found)
+            memo.put("verdict", "" if isinstance(built, Handles) else built)
+        return memo.get("verdict") or None
 
     def prefill_s(self, dep: Deployment, requests: float, length: int) -> float:
         """One context pass over ``requests`` prompts of ``length`` tokens (per attention-DP rank)."""
         per_rank = requests / dep.ep if dep.attention_dp else requests
-        handles, length = self._ready(dep), _bucket(max(int(length), 1))
-        return _interpolate(lambda b: _context_ms(handles, b, length), per_rank) / 1000
+        length = _bucket(max(int(length), 1))
+        return _interpolate(lambda b: self._query(dep, "context", b, length), per_rank) / 1000
 
     def decode_step_s(self, dep: Deployment, batch: float, context: int) -> float:
         """One generation step of ``batch`` sequences whose KV holds ``context`` tokens."""
         per_rank = batch / dep.ep if dep.attention_dp else batch
-        handles, context = self._ready(dep), _bucket(max(int(context), 1))
-        return _interpolate(lambda b: _decode_ms(handles, b, context), per_rank) / 1000
+        context = _bucket(max(int(context), 1))
+        return _interpolate(lambda b: self._query(dep, "decode", b, context), per_rank) / 1000
 
     def mixed_step_s(
         self, dep: Deployment, prefill_tokens: float, prefill_keys: float, decode_batch: float, decode_keys: float
@@ -132,9 +181,8 @@ class AiconfiguratorModel:
         ranks = dep.ep if dep.attention_dp else 1
         context = int(decode_keys / decode_batch) if decode_batch else int(2 * prefill_keys / prefill_tokens)
         tokens = max(round(prefill_tokens / ranks), 1)
-        return (
-            _mixed_ms(self._ready(dep), _bucket(tokens), round(decode_batch / ranks), _bucket(max(context, 1))) / 1000
-        )
+        decodes = round(decode_batch / ranks)
+        return self._query(dep, "mixed", _bucket(tokens), decodes, _bucket(max(context, 1))) / 1000
 
     def describe(self) -> str:
         """Name and SDK version, or how to install it (checked without importing the SDK)."""
@@ -148,7 +196,7 @@ class AiconfiguratorModel:
 
     def source(self, dep: Deployment) -> str:
         """Database version, system and backend behind the times for ``dep``."""
-        found = self._resolve(dep)
+        found = self._config(dep)
         if isinstance(found, str):
             return f"aiconfigurator does not cover this configuration ({found})"
         return (
@@ -158,17 +206,35 @@ class AiconfiguratorModel:
 
     # ------------------------------------------------------------- SDK calls
 
-    def _resolve(self, dep: Deployment) -> Handles | str:
+    def _config(self, dep: Deployment) -> Config | str:
         key = _config_key(dep)
-        if key not in self._handles:
-            self._handles[key] = _build_handles(dep)
-        return self._handles[key]
+        if key not in self._configs:
+            self._configs[key] = _map_configuration(dep)
+        return self._configs[key]
 
-    def _ready(self, dep: Deployment) -> Handles:
-        found = self._resolve(dep)
-        if isinstance(found, str):
-            raise ValueError(f"aiconfigurator does not cover {dep.label}: {found}")
-        return found
+    def _build(self, config: Config) -> Handles | str:
+        if config not in self._handles:
+            built = _build_handles(config)
+            if isinstance(built, str):
+                return built
+            self._handles[config] = built
+        return self._handles[config]
+
+    def _query(self, dep: Deployment, op: str, *args: int) -> float:
+        """One database query, answered from the memo when it was asked before."""
+        config = self._config(dep)
+        if isinstance(config, str):
+            raise ValueError(f"aiconfigurator does not cover {dep.label}: {config}")
+        memo = Memo.named(config.digest)
+        key = f"{op}:{':'.join(str(a) for a in args)}"
+        found = memo.get(key)
+        if found is None:
+            handles = self._build(config)
+            if isinstance(handles, str):
+                raise ValueError(f"aiconfigurator cannot time {dep.label}: {handles}")
+            found = _QUERIES[op](handles, *args)
+            memo.put(key, found)
+        return float(found)
 
 
 def _interpolate(time_ms: Any, batch: float) -> float:
@@ -189,7 +255,6 @@ def _bucket(tokens: int) -> int:
     return int(round(tokens / step) * step)
 
 
-@lru_cache(maxsize=65536)
 def _context_ms(handles: Handles, batch: int, length: int) -> float:
     from aiconfigurator_core.sdk.config import RuntimeConfig
 
@@ -197,7 +262,6 @@ def _context_ms(handles: Handles, batch: int, length: int) -> float:
     return float(handles.backend.run_static_latency_only(handles.model, handles.database, config, mode="static_ctx"))
 
 
-@lru_cache(maxsize=65536)
 def _decode_ms(handles: Handles, batch: int, context: int) -> float:
     from aiconfigurator_core.sdk.config import RuntimeConfig
 
@@ -207,7 +271,6 @@ def _decode_ms(handles: Handles, batch: int, context: int) -> float:
     return float(found[0])
 
 
-@lru_cache(maxsize=65536)
 def _mixed_ms(handles: Handles, tokens: int, decodes: int, context: int) -> float:
     from aiconfigurator_core.sdk.config import RuntimeConfig
     from aiconfigurator_core.sdk.step_estimate import MixedStepInput
@@ -215,6 +278,97 @@ def _mixed_ms(handles: Handles, tokens: int, decodes: int, context: int) -> floa
     config = RuntimeConfig(batch_size=max(decodes, 1), isl=context, osl=1)
     step = MixedStepInput(context_tokens=tokens, num_decode_requests=decodes)
     return float(handles.backend.run_mixed(handles.model, handles.database, config, step).latency_ms)
+
+
+_QUERIES = {"context": _context_ms, "decode": _decode_ms, "mixed": _mixed_ms}
+
+
+# ------------------------------------------------------------------- memo
+
+#: Bumped when what the memo stores, or how this plugin maps configurations, changes.
+MEMO_SCHEMA = 1
+
+
+@dataclass
+class Memo:
+    """Answers of the SDK kept between runs: one JSON file of flat keys per name.
+
+    Each configuration's file is named by :attr:`Config.digest` (which covers the SDK
+    version, the database version, the quantisation modes, the parallelism and the model
+    config), so an upgraded SDK or a changed mapping never reads stale answers; the
+    ``sdk-VERSION`` file keeps the SDK's database versions and bundled model names. A
+    file is written when the process ends, merged with what another process wrote
+    meanwhile, and replaced atomically; a folder that cannot be written only costs speed.
+    """
+
+    path: Path | None
+    data: dict[str, Any] = field(default_factory=dict)
+    dirty: bool = False
+
+    _open: ClassVar[dict[str, Memo]] = {}
+
+    @classmethod
+    def named(cls, name: str) -> Memo:
+        """The memo called ``name``, read from disk the first time this process asks."""
+        if name not in cls._open:
+            folder = memo_folder()
+            path = folder / f"{name}.json" if folder else None
+            cls._open[name] = cls(path, _read_json(path))
+            if len(cls._open) == 1:
+                atexit.register(cls.flush_all)
+        return cls._open[name]
+
+    def get(self, key: str) -> Any:
+        """The stored answer for ``key``, or ``None``."""
+        return self.data.get(key)
+
+    def put(self, key: str, value: Any) -> None:
+        """Keep an answer (written at exit)."""
+        self.data[key], self.dirty = value, True
+
+    def flush(self) -> None:
+        """Write what this process added, merged with the file as it is now."""
+        if not self.dirty or self.path is None:
+            return
+        self.data = {**_read_json(self.path), **self.data}
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            handle, temporary = tempfile.mkstemp(dir=self.path.parent, suffix=".tmp")
+            with os.fdopen(handle, "w", encoding="utf-8") as out:
+                json.dump(self.data, out)
+            os.replace(temporary, self.path)
+            self.dirty = False
+        except OSError:
+            return
+
+    @classmethod
+    def flush_all(cls) -> None:
+        """Write every memo this process changed."""
+        for memo in cls._open.values():
+            memo.flush()
+
+    @classmethod
+    def forget(cls) -> None:
+        """Write and drop the memos held in this process (tests; a changed cache folder)."""
+        cls.flush_all()
+        cls._open.clear()
+
+
+def memo_folder() -> Path | None:
+    """``<user cache>/aiconfigurator``; ``None`` when ``PLANNER_AIC_MEMO=0`` turns the memo off."""
+    if os.environ.get("PLANNER_AIC_MEMO") == "0":
+        return None
+    return user_cache_dir() / "aiconfigurator"
+
+
+def _read_json(path: Path | None) -> dict[str, Any]:
+    if path is None:
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 # ------------------------------------------------------------------ mapping
@@ -235,8 +389,8 @@ def _config_key(dep: Deployment) -> tuple[Any, ...]:
     )
 
 
-def _build_handles(dep: Deployment) -> Handles | str:
-    """The SDK handles for ``dep``, or why it is not covered."""
+def _map_configuration(dep: Deployment) -> Config | str:
+    """``dep`` in the SDK's terms, or why the SDK cannot cover it; loads no database."""
     if not installed():
         return f"aiconfigurator-core is not installed ({INSTALL_HINT})"
     system = SYSTEMS.get(dep.gpu.id)
@@ -245,23 +399,50 @@ def _build_handles(dep: Deployment) -> Handles | str:
     backend_name = BACKENDS.get(dep.runtime.id)
     if backend_name is None:
         return f"no database for runtime {dep.runtime.id!r}"
-    sdk = _sdk()
     version = _database_version(system, backend_name, dep.runtime_version)
     if version.startswith("!"):
         return version[1:]
-    quant = _quant_modes(sdk, dep)
+    quant = _quant_modes(dep)
     if isinstance(quant, str):
         return quant
-    model_path, model_source = _model_path(dep)
-    if not model_path:
-        return model_source
+    bundled = _bundled_name(dep.model.hf_id, list(dep.model.aliases), _bundled_models())
+    catalog_json = ""
+    if bundled:
+        source = f"{bundled} (bundled with aiconfigurator)"
+    else:
+        from planner.catalogfiles import catalog_config
+
+        config = catalog_config(dep.model.id)
+        if config is None:
+            return f"no config.json for model {dep.model.id!r} (aiconfigurator needs the Hugging Face config)"
+        catalog_json, source = json.dumps(config, sort_keys=True), f"planner catalog config of {dep.model.id}"
+    return Config(
+        system=system,
+        backend_name=backend_name,
+        version=version,
+        quant=quant,
+        parallelism=tuple(_parallelism(dep).items()),
+        model_id=dep.model.id,
+        bundled_model=bundled,
+        catalog_config=catalog_json,
+        model_source=source,
+    )
+
+
+def _build_handles(config: Config) -> Handles | str:
+    """The SDK handles for ``config``, probed once per phase, or why the SDK cannot time it."""
+    sdk = _sdk()
+    model_path = config.bundled_model or str(_config_folder(config.model_id, config.catalog_config))
     try:
-        database = sdk.get_database(system, backend_name, version)
+        quant = {name: getattr(sdk.common, enum)[member] for name, enum, member in config.quant}
+        database = sdk.get_database(config.system, config.backend_name, config.version)
         if database is None:
-            return f"no {backend_name} {version} database for {system}"
-        model = sdk.get_model(model_path, sdk.ModelConfig(**_parallelism(dep), **quant), backend_name)
-        handles = Handles(model, sdk.get_backend(backend_name), database, system, backend_name, version, model_source)
-        # one probe of each phase, so an unsupported shape is found here, not mid-search
+            return f"no {config.backend_name} {config.version} database for {config.system}"
+        model_config = sdk.ModelConfig(**dict(config.parallelism), **quant)
+        handles = Handles(
+            sdk.get_model(model_path, model_config, config.backend_name), sdk.get_backend(config.backend_name), database
+        )
+        # one probe of each phase: only the data shows its holes (a missing attention kernel, say)
         _context_ms(handles, 1, 128)
         _decode_ms(handles, 1, 128)
     except Exception as exc:  # the SDK raises many types; any of them means "not covered"
@@ -277,31 +458,44 @@ class _Sdk:
     get_backend: Any
     ModelConfig: Any
     common: Any
-    slots: Any
-    default_models: frozenset[str]
 
 
 @lru_cache(maxsize=1)
 def _sdk() -> _Sdk:
     """Import the SDK once, offline and quietly."""
-    os.environ["HF_HUB_OFFLINE"] = "1"
-    logging.getLogger("aiconfigurator_core").setLevel(logging.ERROR)
-    logging.getLogger("aiconfigurator").setLevel(logging.ERROR)
+    _quiet_offline()
     from aiconfigurator_core.sdk import common
     from aiconfigurator_core.sdk.backends.factory import get_backend
     from aiconfigurator_core.sdk.config import ModelConfig
     from aiconfigurator_core.sdk.models import get_model
-    from aiconfigurator_core.sdk.perf_database import get_database, get_version_slots
+    from aiconfigurator_core.sdk.perf_database import get_database
 
-    return _Sdk(
-        get_database,
-        get_model,
-        get_backend,
-        ModelConfig,
-        common,
-        get_version_slots,
-        frozenset(common.DefaultHFModels),
-    )
+    return _Sdk(get_database, get_model, get_backend, ModelConfig, common)
+
+
+def _quiet_offline() -> None:
+    """Before any SDK import: never reach for the network, and keep its logging quiet."""
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    logging.getLogger("aiconfigurator_core").setLevel(logging.ERROR)
+    logging.getLogger("aiconfigurator").setLevel(logging.ERROR)
+
+
+def _sdk_index() -> Memo:
+    """The SDK's database versions and bundled model names, kept per SDK version."""
+    return Memo.named(f"sdk-{sdk_version()}-{MEMO_SCHEMA}")
+
+
+def _bundled_models() -> frozenset[str]:
+    """The Hugging Face ids whose config.json ships with the SDK."""
+    index = _sdk_index()
+    names = index.get("bundled")
+    if names is None:
+        _quiet_offline()
+        from aiconfigurator_core.sdk import common
+
+        names = sorted(common.DefaultHFModels)
+        index.put("bundled", names)
+    return frozenset(names)
 
 
 def _database_version(system: str, backend: str, asked: str | None) -> str:
@@ -323,49 +517,50 @@ def _database_version(system: str, backend: str, asked: str | None) -> str:
     return matching[0]
 
 
-@lru_cache(maxsize=64)
 def _queryable_versions(system: str, backend: str) -> tuple[str, ...]:
     """The SDK's queryable versions for a system and backend, ``current`` first ('' entries dropped)."""
-    slots = _sdk().slots(system, backend) or {}
-    ordered = [slots.get("current"), slots.get("next"), slots.get("previous")]
-    return tuple(dict.fromkeys(str(v) for v in ordered if v))
+    index = _sdk_index()
+    key = f"versions:{system}:{backend}"
+    versions = index.get(key)
+    if versions is None:
+        _quiet_offline()
+        from aiconfigurator_core.sdk.perf_database import get_version_slots
+
+        slots = get_version_slots(system, backend) or {}
+        ordered = [slots.get("current"), slots.get("next"), slots.get("previous")]
+        versions = list(dict.fromkeys(str(v) for v in ordered if v))
+        index.put(key, versions)
+    return tuple(versions)
 
 
-def _quant_modes(sdk: _Sdk, dep: Deployment) -> dict[str, Any] | str:
-    """aiconfigurator's GEMM, MoE and KV quantisation modes for our precisions."""
-    common = sdk.common
+#: Our weight precisions -> aiconfigurator's GEMM and MoE quantisation modes (``*_wo``:
+#: weight-only, dequantised on the fly), by whether the GPU computes fp4.
+_GEMM_MODES = {"bf16": "bfloat16", "fp16": "bfloat16", "int8": "int8_wo", "int4": "int4_wo",
+               "mxfp4": "bfloat16"}  # fmt: skip  # gpt-oss quantises the experts only
+_MOE_MODES = {"bf16": "bfloat16", "fp16": "bfloat16", "int4": "int4_wo"}
+
+
+def _quant_modes(dep: Deployment) -> tuple[tuple[str, str, str], ...] | str:
+    """aiconfigurator's GEMM, MoE, KV and attention quantisation modes for our precisions, by name."""
     fp4 = dep.gpu.supports("fp4")
     weights = dep.weights_dtype
     deepseek_block = dep.model.family == "deepseek" and weights == "fp8"
-    gemm = {
-        "bf16": "bfloat16",
-        "fp16": "bfloat16",
-        "fp8": "fp8_block" if deepseek_block else "fp8",
-        "int8": "int8_wo",
-        "int4": "int4_wo",
-        "nvfp4": "nvfp4" if fp4 else "nvfp4_wo",
-        "mxfp4": "bfloat16",  # gpt-oss quantises the experts only
-    }.get(weights)
-    moe = {
-        "bf16": "bfloat16",
-        "fp16": "bfloat16",
-        "fp8": "fp8_block" if deepseek_block else "fp8",
-        "int4": "int4_wo",
-        "nvfp4": "nvfp4" if fp4 else "nvfp4_wo",
-        "mxfp4": "w4a8_mxfp4_mxfp8" if fp4 else "w4a16_mxfp4",
-    }.get(weights)
+    fp8 = "fp8_block" if deepseek_block else "fp8"
+    nvfp4 = "nvfp4" if fp4 else "nvfp4_wo"
+    gemm = {**_GEMM_MODES, "fp8": fp8, "nvfp4": nvfp4}.get(weights)
+    moe = {**_MOE_MODES, "fp8": fp8, "nvfp4": nvfp4, "mxfp4": "w4a8_mxfp4_mxfp8" if fp4 else "w4a16_mxfp4"}.get(weights)
     if gemm is None or (dep.model.moe and moe is None):
         return f"no aiconfigurator quantisation mode for {weights} weights"
     kv_fp8 = dep.kv_dtype == "fp8"
-    modes: dict[str, Any] = {
-        "gemm_quant_mode": common.GEMMQuantMode[gemm],
-        "kvcache_quant_mode": common.KVCacheQuantMode["fp8" if kv_fp8 else "bfloat16"],
+    modes = [
+        ("gemm_quant_mode", "GEMMQuantMode", gemm),
+        ("kvcache_quant_mode", "KVCacheQuantMode", "fp8" if kv_fp8 else "bfloat16"),
         # MLA kernels were profiled in bf16 only (whatever the KV type); others run FP8 attention on FP8 KV
-        "fmha_quant_mode": common.FMHAQuantMode["fp8" if kv_fp8 and dep.model.attention != "mla" else "bfloat16"],
-    }
+        ("fmha_quant_mode", "FMHAQuantMode", "fp8" if kv_fp8 and dep.model.attention != "mla" else "bfloat16"),
+    ]
     if dep.model.moe and moe is not None:
-        modes["moe_quant_mode"] = common.MoEQuantMode[moe]
-    return modes
+        modes.append(("moe_quant_mode", "MoEQuantMode", moe))
+    return tuple(modes)
 
 
 def _parallelism(dep: Deployment) -> dict[str, Any]:
@@ -377,20 +572,6 @@ def _parallelism(dep: Deployment) -> dict[str, Any]:
     if dep.model.moe:
         out |= {"moe_ep_size": dep.ep, "moe_tp_size": max(dep.tp // dep.ep, 1)}
     return out
-
-
-def _model_path(dep: Deployment) -> tuple[str, str]:
-    """(path or bundled name for get_model, where the config came from); ('', why) when none."""
-    model = dep.model
-    bundled = _bundled_name(model.hf_id, list(model.aliases), _sdk().default_models)
-    if bundled:
-        return bundled, f"{bundled} (bundled with aiconfigurator)"
-    from planner.catalogfiles import catalog_config
-
-    config = catalog_config(model.id)
-    if config is None:
-        return "", f"no config.json for model {model.id!r} (aiconfigurator needs the Hugging Face config)"
-    return str(_config_folder(model.id, json.dumps(config, sort_keys=True))), f"planner catalog config of {model.id}"
 
 
 def _bundled_name(hf_id: str, aliases: list[str], bundled: frozenset[str]) -> str:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from planner import hookimpl
-from planner.perfmodel import BUILTIN, PerformanceModel
+from planner.perfmodel import PerformanceModel
+from planner.performance_models import BUILTIN
 
 
 @hookimpl

@@ -45,8 +45,8 @@ def test_every_class_is_a_runtime_generation_kind_never_a_row(measurements: list
 
 def test_fit_recovers_known_factors(catalog: Any, measurements: list[Any]) -> None:
     """Measurements generated from known factors are fitted back to those factors."""
-    from planner.sizing.estimate import predict_measurement
-    from planner.sizing.performance import Efficiency
+    from planner.bench.predict import predict_measurement
+    from planner.sizing.efficiency import Efficiency
 
     truth = Efficiency(mfu_prefill=0.45, mbu_decode=0.7, mfu_decode=0.3, overhead_ms=2.0)
     rows = [m for m in measurements if m.gpu_id == "h100-sxm" and m.family == "trtllm"][:20]

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from planner.perfmodel import AutoModel, Corrected, Fallback, choose
+from planner.performance_models import AutoModel, Corrected, Fallback, choose
 from planner.sizing.deployment import Deployment
 from planner.sizing.estimate import estimate
 from tests.conftest import run_cli
@@ -96,6 +96,7 @@ def test_models_without_a_bundled_config_use_the_catalogs_config_offline(catalog
     dep = deployment(catalog, model="llama-2-7b")
     assert aic.MODEL.coverage(dep) is None
     assert "planner catalog config of llama-2-7b" in aic.MODEL.source(dep)
+    assert aic.MODEL.prepare(dep) is None, "the database times both phases"
     written = json.loads((aic._FOLDERS["llama-2-7b"] / "config.json").read_text())
     assert written["num_hidden_layers"] == 32 and written["architectures"] == ["LlamaForCausalLM"]
     assert os.environ.get("HF_HUB_OFFLINE") == "1"
@@ -114,7 +115,7 @@ def test_estimate_through_the_backend_carries_its_provenance(catalog: Any) -> No
     dep = deployment(catalog, weights_dtype="fp8", kv_dtype="fp8")
     chosen = choose(aic.MODEL, dep)
     assert isinstance(chosen, Corrected) and chosen.base is aic.MODEL
-    est = estimate(replace(dep, performance=chosen), 1000, 200, concurrency=32)
+    est = estimate(dep, 1000, 200, model=chosen, concurrency=32)
     provenance = est.to_json()["provenance"]
     assert provenance["performance_model"] == "aiconfigurator"
     assert "profiled database trtllm" in provenance["performance"] and "corrected on dense" in provenance["performance"]
@@ -122,7 +123,7 @@ def test_estimate_through_the_backend_carries_its_provenance(catalog: Any) -> No
 
 
 def test_auto_takes_each_metric_from_its_chosen_backend(catalog: Any) -> None:
-    from planner.backends import choice_for
+    from planner.corrections import choice_for
 
     auto = catalog.performance_model("auto")
     assert isinstance(auto, AutoModel)
@@ -165,8 +166,8 @@ def test_auto_on_the_calibration_set(catalog: Any) -> None:
     choices is in catalogs/efficiency/backends.yaml (checked in tests/test_backends.py)."""
     from planner.bench.calibration import load_measurements
     from planner.bench.fit import residuals
+    from planner.bench.predict import deployment_for
     from planner.bench.selection import median_error
-    from planner.sizing.estimate import deployment_for
     from tests.conftest import REPO
 
     rows, _ = load_measurements(REPO / "benchmarks" / "data" / "calibration.csv", catalog)
@@ -192,9 +193,8 @@ def test_the_sdk_is_imported_only_when_a_configuration_asks_for_it() -> None:
         "_, c = load_catalog()\n"
         "def heavy(): return sorted({m.split('.')[0] for m in sys.modules} & {'aiconfigurator_core', 'pandas', 'pyarrow'})\n"
         "print('CATALOG', heavy())\n"
-        "d = Deployment(c.models.get('llama-3.1-8b'), c.gpus.get('mi300x'), c.runtimes.get('vllm'), 'fp8', 'fp8',\n"
-        "               performance=c.performance_model('auto'))\n"
-        "estimate(d, 1000, 200, concurrency=8)\n"
+        "d = Deployment(c.models.get('llama-3.1-8b'), c.gpus.get('mi300x'), c.runtimes.get('vllm'), 'fp8', 'fp8')\n"
+        "estimate(d, 1000, 200, model=c.performance_model('auto'), concurrency=8)\n"
         "print('AMD', heavy())\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

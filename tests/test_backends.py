@@ -3,29 +3,27 @@ errors, and ``auto`` answering each metric from its chosen backend (no extra nee
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 import pytest
 
-from planner import backends
-from planner.backends import Correction, config_class
+from planner import corrections
 from planner.bench.fit import Residual
 from planner.bench.selection import Choice, compose_auto, select
-from planner.perfmodel import (
+from planner.corrections import Correction, parse_choice
+from planner.performance_models import (
     BUILTIN,
     AutoModel,
     Blend,
     Corrected,
     Fallback,
+    answering_models,
     calibrated,
     choose,
-    metric_models,
-    parse_choice,
 )
-from planner.sizing.deployment import Deployment
+from planner.sizing.deployment import CLASSES, Deployment, config_class
 from planner.sizing.estimate import estimate
-from planner.sizing.performance import steady_state
+from planner.sizing.steady_state import steady_state
 from tests.test_perfmodel import TwiceAsSlow
 
 
@@ -42,9 +40,9 @@ def dep(catalog: Any, model: str = "llama-3.1-8b", gpu: str = "h100-sxm", **kw: 
 
 @pytest.fixture
 def tables(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
-    """Replace the backends file with a table the test controls."""
+    """Replace the corrections file with a table the test controls."""
     table: dict[str, Any] = {"corrections": {}, "bands": {}, "selection": {}}
-    monkeypatch.setattr(backends, "_file", lambda: table)
+    monkeypatch.setattr(corrections, "_stored_tables", lambda: table)
     return table
 
 
@@ -78,8 +76,8 @@ def test_auto_answers_each_metric_from_its_choice(catalog: Any, tables: dict[str
     tables["selection"]["dense"] = {"throughput": "slow", "itl": "builtin", "ttft": "slow"}
     auto = AutoModel((Slow(),))
     d = dep(catalog)
-    picks = metric_models(auto, d)
-    assert picks is not None and {g: m.name for g, m in picks.items()} == {
+    picks = answering_models(auto, d)
+    assert {g: m.name for g, m in picks.items()} == {
         "throughput": "slow",
         "itl": "builtin",
         "ttft": "slow",
@@ -103,16 +101,16 @@ def test_estimate_with_auto_reports_each_metric_and_its_band(catalog: Any, table
     tables["selection"]["dense"] = {"throughput": "slow", "itl": "slow", "ttft": "builtin"}
     tables["corrections"][("slow", "any")] = Correction(1.0, 1.0, 0.0, "fit")
     tables["bands"][("slow", "any")] = {"throughput": (0.9, 1.2, 40)}
-    d = replace(dep(catalog), performance=AutoModel((Slow(),)))
-    est = estimate(d, 1000, 200, concurrency=16)
-    plain = estimate(dep(catalog), 1000, 200, concurrency=16)
+    d, auto = dep(catalog), AutoModel((Slow(),))
+    est = estimate(d, 1000, 200, model=auto, concurrency=16)
+    plain = estimate(d, 1000, 200, model=BUILTIN, concurrency=16)
     assert est.output_tok_s == pytest.approx(plain.output_tok_s / 3, rel=0.02)
     assert est.bands["output_tok_s"] == pytest.approx((0.9 * est.output_tok_s, 1.2 * est.output_tok_s))
     assert est.band_sources["output_tok_s"] == "slow x any (40 held-out figures)"
     assert est.band_sources["ttft_ms"].startswith("vllm x")  # the built-in model's class band
     # auto's own held-out band for the class, where the file has one, comes first
     tables["bands"][("auto", "dense")] = {"throughput": (0.8, 1.1, 30)}
-    again = estimate(d, 1000, 200, concurrency=16)
+    again = estimate(d, 1000, 200, model=auto, concurrency=16)
     assert again.band_sources["output_tok_s"] == "auto x dense (30 held-out figures)"
     assert again.band_sources["ttft_ms"] == est.band_sources["ttft_ms"]
 
@@ -156,10 +154,10 @@ def test_select_prefers_a_backend_only_with_enough_figures_and_a_lower_error(
 
 
 def test_the_catalog_names_a_choice_for_every_class_and_metric_with_its_evidence(catalog: Any) -> None:
-    entries = {e["class"]: e for e in backends.selection_entries()}
-    assert set(entries) == set(backends.CLASSES)
+    entries = {e["class"]: e for e in corrections.selection_entries()}
+    assert set(entries) == set(CLASSES)
     for cls, entry in entries.items():
-        assert set(entry["choice"]) == set(backends.GROUPS), cls
+        assert set(entry["choice"]) == set(corrections.GROUPS), cls
         for group, chosen in entry["choice"].items():
             assert parse_choice(chosen)[0] in catalog.performance_models, (cls, group, chosen)
             errors = entry["held_out_median_abs_pct"].get(group) or {}

@@ -48,7 +48,7 @@ def numbers(value: Any, path: str = "") -> Iterator[str]:
 
 def test_catalog_files_are_found() -> None:
     folders = {name.split("/")[0] for name in FILES}
-    assert folders == {"gpus", "models", "runtimes", "stacks", "efficiency", "costs"}
+    assert folders == {"gpus", "models", "runtimes", "stacks", "efficiency", "costs", "physics", "calibration"}
 
 
 @pytest.mark.parametrize("name", [f for f in FILES if not f.startswith("efficiency/")])
@@ -64,7 +64,7 @@ def test_every_entry_and_number_has_a_source(name: str) -> None:
             assert URL.search(knob["source"]), f"{label}: knob {knob['name']} needs a source URL"
 
 
-@pytest.mark.parametrize("name", [f for f in FILES if f.startswith("gpus/")])
+@pytest.mark.parametrize("name", [f for f in FILES if f.split("/")[0] in ("gpus", "physics", "calibration", "costs")])
 def test_estimates_and_field_sources_name_real_fields(name: str) -> None:
     for entry in entries(name):
         label = f"{name}:{entry['id']}"

@@ -13,7 +13,8 @@ import pytest
 from planner import hookimpl
 from planner.catalog import build_catalog
 from planner.errors import UnknownIdError
-from planner.perfmodel import BUILTIN, AnalyticModel, PerformanceModel
+from planner.perfmodel import PerformanceModel
+from planner.performance_models import BUILTIN, AnalyticModel, choose
 from planner.sizing.deployment import Deployment
 from planner.sizing.estimate import estimate
 from tests.conftest import run_cli
@@ -76,8 +77,8 @@ def test_a_plugin_model_times_the_estimate_and_says_so(planner_make_host: Any, c
     assert any("not a performance model" in e for e in problems)
     assert any("already registered" in e for e in problems)
     base = dep(catalog)
-    fast = estimate(base, 1000, 200, concurrency=8)
-    twice = estimate(replace(base, performance=slow), 1000, 200, concurrency=8)
+    fast = estimate(base, 1000, 200, model=BUILTIN, concurrency=8)
+    twice = estimate(base, 1000, 200, model=slow, concurrency=8)
     assert twice.itl_ms == pytest.approx(2 * fast.itl_ms, rel=1e-6)
     assert twice.to_json()["provenance"]["performance_model"] == "twice-as-slow"
     assert twice.efficiency is None and "twice the roofline" in twice.to_json()["provenance"]["performance"]
@@ -85,16 +86,16 @@ def test_a_plugin_model_times_the_estimate_and_says_so(planner_make_host: Any, c
 
 
 def test_the_simulator_uses_the_deployments_model(catalog: Any) -> None:
-    from planner.envelope import make_replicas
+    from planner.plan_simulation import make_replicas
 
     base = dep(catalog)
-    plain = make_replicas(base, 1, 2000)[0].step_model(1000, 500_000, 8, 8000)
-    slow = make_replicas(replace(base, performance=TwiceAsSlow()), 1, 2000)[0].step_model(1000, 500_000, 8, 8000)
+    plain = make_replicas(base, BUILTIN, 1, 2000)[0].step_model(1000, 500_000, 8, 8000)
+    slow = make_replicas(base, TwiceAsSlow(), 1, 2000)[0].step_model(1000, 500_000, 8, 8000)
     assert slow == pytest.approx(2 * plain)
 
 
 def test_fixed_factors_for_calibration(catalog: Any) -> None:
-    from planner.sizing.performance import Efficiency
+    from planner.sizing.efficiency import Efficiency
 
     fixed = AnalyticModel(fixed=Efficiency(0.5, 0.5, 0.5, 0.0))
     assert fixed.efficiency(dep(catalog)).mbu_decode == 0.5
@@ -104,22 +105,27 @@ def test_fixed_factors_for_calibration(catalog: Any) -> None:
 def test_search_times_candidates_with_the_chosen_model_and_falls_back(catalog: Any) -> None:
     from planner.planfile import load_plan
     from planner.resolve import resolve_plan
-    from planner.sizing.search import candidate_deployments
+    from planner.sizing.search import candidate_deployments, search
     from tests.conftest import PLANS
 
     resolved = resolve_plan(load_plan(PLANS / "code-assistant.yaml"), catalog)
-    deps = list(candidate_deployments(resolved, catalog, performance=TwiceAsSlow()))
+    deps = list(candidate_deployments(resolved, catalog))
     nvidia = [d for d in deps if d.gpu.vendor == "nvidia"]
     amd = [d for d in deps if d.gpu.vendor == "amd"]
-    assert nvidia and all(d.perf.name == "twice-as-slow" for d in nvidia)
-    assert amd and all(d.perf.name == "builtin" for d in amd)
-    assert "twice-as-slow does not cover this configuration (NVIDIA only)" in amd[0].perf.source(amd[0])
-    est = estimate(amd[0], 1000, 100, concurrency=2)
+    assert nvidia and all(choose(TwiceAsSlow(), d).name == "twice-as-slow" for d in nvidia)
+    assert amd and all(choose(TwiceAsSlow(), d).name == "builtin" for d in amd)
+    fallback = choose(TwiceAsSlow(), amd[0])
+    assert "twice-as-slow does not cover this configuration (NVIDIA only)" in fallback.source(amd[0])
+    est = estimate(amd[0], 1000, 100, model=fallback, concurrency=2)
     assert est.efficiency is not None, "the built-in model answered, with its factors"
+    ranked, _ = search(resolved, catalog, TwiceAsSlow())
+    models = {(c.sizing.deployment.gpu.vendor, c.sizing.model.name) for c in ranked}
+    assert ("nvidia", "twice-as-slow") in models, "the shortlist's NVIDIA candidates are re-timed"
+    assert ("amd", "twice-as-slow") not in models
 
 
 def test_mix_rates_each_gpu_class_with_the_chosen_model(catalog: Any) -> None:
-    from planner.envelope import class_throughput
+    from planner.mix import class_throughput
     from planner.planfile import load_plan
     from planner.resolve import resolve_plan
     from planner.sizing.search import candidate_deployments

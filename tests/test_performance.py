@@ -7,20 +7,21 @@ from typing import Any
 
 import pytest
 
-from planner.perfmodel import AnalyticModel
+from planner.performance_models import BUILTIN, AnalyticModel
 from planner.sizing.capacity import kv_bytes_per_sequence
 from planner.sizing.deployment import Deployment
+from planner.sizing.efficiency import Efficiency
 from planner.sizing.estimate import estimate
-from planner.sizing.performance import (
-    Efficiency,
+from planner.sizing.roofline import (
     allreduce_s,
     collective_link,
+    constants,
     decode_bytes_per_gpu,
     decode_step_s,
     experts_touched,
     prefill_s,
-    steady_state,
 )
+from planner.sizing.steady_state import steady_state
 
 UNIT = Efficiency(mfu_prefill=1.0, mbu_decode=1.0, mfu_decode=1.0, overhead_ms=0.0)
 
@@ -90,8 +91,8 @@ def test_latency_grows_and_throughput_saturates_with_batch(catalog: Any) -> None
 
 def test_concurrency_beyond_capacity_queues(catalog: Any) -> None:
     d = dep(catalog, "llama-3.1-8b", knobs={"max_num_seqs": 16})
-    held = estimate(d, 1000, 200, concurrency=16)
-    queued = estimate(d, 1000, 200, concurrency=64)
+    held = estimate(d, 1000, 200, model=BUILTIN, concurrency=16)
+    queued = estimate(d, 1000, 200, model=BUILTIN, concurrency=64)
     assert queued.timing.batch == 16 and queued.queue_s > 0
     assert queued.ttft_ms > held.ttft_ms + 1000 * queued.queue_s * 0.99
     assert queued.output_tok_s == pytest.approx(held.output_tok_s)
@@ -102,6 +103,7 @@ def test_estimate_carries_provenance_and_bands(catalog: Any) -> None:
         dep(catalog, "llama-3.1-70b", tp=4, weights_dtype="fp8", kv_dtype="fp8", runtime="trtllm"),
         2000,
         500,
+        model=BUILTIN,
         concurrency=32,
     )
     data = est.to_json()
@@ -110,7 +112,7 @@ def test_estimate_carries_provenance_and_bands(catalog: Any) -> None:
     low, high = data["performance"]["output_tok_s_band"]
     assert 0 < low < high
     assert "trtllm x hopper x dense" in data["provenance"]["output_tok_s_band"]
-    offline = estimate(est.deployment, 2000, 500, offline=True)
+    offline = estimate(est.deployment, 2000, 500, model=BUILTIN, offline=True)
     assert offline.timing.batch == offline.capacity.max_concurrency
     assert offline.output_tok_s > est.output_tok_s
 
@@ -118,12 +120,15 @@ def test_estimate_carries_provenance_and_bands(catalog: Any) -> None:
 def test_plan_efficiency_override_is_used_and_said(catalog: Any) -> None:
     base = dep(catalog, "llama-3.1-8b")
     slow = Deployment(base.model, base.gpu, base.runtime, "bf16", "bf16", efficiency={"mbu_decode": 0.3})
-    assert estimate(slow, 500, 100, concurrency=1).itl_ms > estimate(base, 500, 100, concurrency=1).itl_ms
-    assert "plan override of mbu_decode" in estimate(slow, 500, 100, concurrency=1).efficiency.source
+    assert (
+        estimate(slow, 500, 100, model=BUILTIN, concurrency=1).itl_ms
+        > estimate(base, 500, 100, model=BUILTIN, concurrency=1).itl_ms
+    )
+    assert "plan override of mbu_decode" in estimate(slow, 500, 100, model=BUILTIN, concurrency=1).efficiency.source
 
 
 def test_expert_imbalance_shrinks_with_load() -> None:
-    from planner.sizing.performance import expert_imbalance
+    from planner.sizing.roofline import expert_imbalance
 
     assert expert_imbalance(1000, 1) == 1.0
     light, heavy = expert_imbalance(64, 8), expert_imbalance(65536, 8)
@@ -132,7 +137,7 @@ def test_expert_imbalance_shrinks_with_load() -> None:
 
 
 def test_thin_expert_gemms_cost_more_per_token(catalog: Any) -> None:
-    from planner.sizing.performance import matmul_s
+    from planner.sizing.roofline import matmul_s
 
     d = dep(catalog, "deepseek-v3", gpu="h200-sxm", tp=8, ep=8)
     per_token_small = matmul_s(d, 8, 0.5, thin=True) / 8
@@ -145,20 +150,20 @@ def test_thin_expert_gemms_cost_more_per_token(catalog: Any) -> None:
 
 
 def test_weight_only_formats_pay_for_dequantisation(catalog: Any) -> None:
-    from planner.sizing.performance import WEIGHT_ONLY_EFFICIENCY, matmul_s
+    from planner.sizing.roofline import matmul_s
 
     hopper = dep(catalog, "gpt-oss-120b", gpu="h200-sxm")  # MXFP4 experts, bf16 compute
     assert hopper.compute_dtype == "bf16"
     as_bf16 = Deployment(hopper.model, hopper.gpu, hopper.runtime, "bf16", "bf16")
     assert matmul_s(hopper, 4096, 0.5, thin=False) == pytest.approx(
-        matmul_s(as_bf16, 4096, 0.5, thin=False) / WEIGHT_ONLY_EFFICIENCY
+        matmul_s(as_bf16, 4096, 0.5, thin=False) / constants().weight_only_efficiency
     )
     blackwell = dep(catalog, "gpt-oss-120b", gpu="b200")
     assert blackwell.compute_dtype == "fp4", "native FP4: no dequantisation"
 
 
 def test_expert_parallel_all_to_all_uses_the_real_link(catalog: Any) -> None:
-    from planner.sizing.performance import all_to_all_s
+    from planner.sizing.roofline import all_to_all_s
 
     nvlink = dep(catalog, "deepseek-v3", gpu="h200-sxm", ep=8, attention_dp=True)
     across = dep(catalog, "deepseek-v3", gpu="h200-sxm", ep=32, attention_dp=True, inter_node_gb_s=50.0)

@@ -6,21 +6,17 @@ from __future__ import annotations
 import json
 import random
 import statistics
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from planner.envelope import (
-    LoadSpec,
-    disaggregation,
-    envelopes,
-    fleet_check,
-    heterogeneous_mix,
-    kv_transfer_s,
-    simulate_plan,
-)
+from planner.disaggregation import disaggregation, kv_transfer_s
+from planner.envelope import envelopes
 from planner.errors import InputError
+from planner.mix import heterogeneous_mix
+from planner.plan_simulation import LoadSpec, fleet_check, simulate_plan
 from planner.planfile import load_plan
 from planner.resolve import resolve_plan
 from planner.simulate import (
@@ -70,7 +66,7 @@ def test_waiting_time_matches_queueing_theory(kind: str, rho: float) -> None:
 
 
 def plan_and_deployment(catalog: Any, name: str = "knowledge") -> tuple[Any, Any]:
-    from planner.cli import example_plan_path
+    from planner.workflows import example_plan_path
 
     plan = load_plan(example_plan_path() if name == "knowledge" else PLANS / name)
     sizing = size_plan(resolve_plan(plan, catalog), catalog)
@@ -79,7 +75,7 @@ def plan_and_deployment(catalog: Any, name: str = "knowledge") -> tuple[Any, Any
 
 def test_littles_law_and_conservation_on_a_real_replica(catalog: Any) -> None:
     plan, fleet = plan_and_deployment(catalog)
-    summary = simulate_plan(plan, fleet.deployment, LoadSpec("open", rate=1.0), duration_s=300, seed=1)
+    summary = simulate_plan(plan, fleet.deployment, fleet.model, LoadSpec("open", rate=1.0), duration_s=300, seed=1)
     law = summary["littles_law"]
     assert law["mean_in_system"] == pytest.approx(law["arrival_rate"] * law["mean_e2e_s"], rel=0.02)
     assert summary["dropped"] == 0 and summary["unfinished"] == 0
@@ -87,9 +83,9 @@ def test_littles_law_and_conservation_on_a_real_replica(catalog: Any) -> None:
 
 def test_every_request_completes_or_is_reported(catalog: Any) -> None:
     plan, fleet = plan_and_deployment(catalog)
-    from planner.envelope import make_replicas, workload_of
+    from planner.plan_simulation import make_replicas, workload_of
 
-    replicas = make_replicas(fleet.deployment, 1, plan.workload.context_p95_tokens)
+    replicas = make_replicas(fleet.deployment, fleet.model, 1, plan.workload.context_p95_tokens)
     result = run(replicas, workload_of(plan, fleet.deployment), duration_s=60, seed=2,
                  gaps=poisson_arrivals(20.0, random.Random(5)), max_sim_s=90)  # fmt: skip
     arrived = len(result.requests) + len(result.dropped) + len(result.unfinished)
@@ -99,7 +95,7 @@ def test_every_request_completes_or_is_reported(catalog: Any) -> None:
 
 def test_higher_rate_never_lowers_p95_ttft(catalog: Any) -> None:
     plan, fleet = plan_and_deployment(catalog)
-    p95 = [simulate_plan(plan, fleet.deployment, LoadSpec("open", rate=r), duration_s=200, seed=7)["ttft_ms"]["p95"]
+    p95 = [simulate_plan(plan, fleet.deployment, fleet.model, LoadSpec("open", rate=r), duration_s=200, seed=7)["ttft_ms"]["p95"]
            for r in (0.5, 1.5, 3.0)]  # fmt: skip
     assert p95[0] <= p95[1] * 1.05 and p95[1] <= p95[2] * 1.05
 
@@ -107,13 +103,28 @@ def test_higher_rate_never_lowers_p95_ttft(catalog: Any) -> None:
 def test_same_seed_same_numbers(catalog: Any) -> None:
     plan, fleet = plan_and_deployment(catalog)
     a = simulate_plan(
-        plan, fleet.deployment, LoadSpec("open", rate=1.0, arrival="gamma", cv=3.0), duration_s=120, seed=11
+        plan,
+        fleet.deployment,
+        fleet.model,
+        LoadSpec("open", rate=1.0, arrival="gamma", cv=3.0),
+        duration_s=120,
+        seed=11,
     )
     b = simulate_plan(
-        plan, fleet.deployment, LoadSpec("open", rate=1.0, arrival="gamma", cv=3.0), duration_s=120, seed=11
+        plan,
+        fleet.deployment,
+        fleet.model,
+        LoadSpec("open", rate=1.0, arrival="gamma", cv=3.0),
+        duration_s=120,
+        seed=11,
     )
     c = simulate_plan(
-        plan, fleet.deployment, LoadSpec("open", rate=1.0, arrival="gamma", cv=3.0), duration_s=120, seed=12
+        plan,
+        fleet.deployment,
+        fleet.model,
+        LoadSpec("open", rate=1.0, arrival="gamma", cv=3.0),
+        duration_s=120,
+        seed=12,
     )
     assert a == b and a != c
 
@@ -174,7 +185,7 @@ def test_replay_lengths_from_files(tmp_path: Path) -> None:
 
 def test_envelopes_bracket_the_slo_edge(catalog: Any) -> None:
     plan, fleet = plan_and_deployment(catalog)
-    result = envelopes(plan, fleet.deployment, duration_s=60, seed=0)
+    result = envelopes(plan, fleet.deployment, fleet.model, duration_s=60, seed=0)
     closed = {p["load"]: p["meets_slo"] for p in result["curve"] if p["mode"] == "closed"}
     cr = result["cr_closed"]
     assert cr >= 1 and closed[cr] and any(not ok for load, ok in closed.items() if load > cr)
@@ -184,17 +195,18 @@ def test_envelopes_bracket_the_slo_edge(catalog: Any) -> None:
 
 def test_fleet_survives_or_not_with_spares_down(catalog: Any) -> None:
     plan, fleet = plan_and_deployment(catalog)
-    check = fleet_check(plan, fleet.deployment, replicas=3, spares=1, rate=0.5, duration_s=100, seed=0)
+    check = fleet_check(plan, replace(fleet, replicas=3, spares=1), rate=0.5, duration_s=100, seed=0)
     assert check["all_up"]["meets_slo"] and check["survives_failure"]
-    heavy = fleet_check(plan, fleet.deployment, replicas=2, spares=1, rate=4.0, duration_s=100, seed=0)
+    heavy = fleet_check(plan, replace(fleet, replicas=2, spares=1), rate=4.0, duration_s=100, seed=0)
     assert not heavy["survives_failure"]
 
 
 def test_disaggregation_removes_prefill_interference(catalog: Any) -> None:
     plan, fleet = plan_and_deployment(catalog)
     dep = fleet.deployment
-    split = disaggregation(plan, dep, dep, 2.0, 1, 1, "nixl", duration_s=200, seed=0)
-    together = simulate_plan(plan, dep, LoadSpec("open", rate=2.0), replicas=2, duration_s=200, seed=0)
+    pool = (dep, fleet.model)
+    split = disaggregation(plan, pool, pool, 2.0, 1, 1, "nixl", duration_s=200, seed=0)
+    together = simulate_plan(plan, dep, fleet.model, LoadSpec("open", rate=2.0), replicas=2, duration_s=200, seed=0)
     # decoding never waits behind a 6,000-token prefill step when the pools are apart
     assert split["itl_p99_ms"] * 3 < together["itl_ms"]["p99"]
     assert split["kv_transfer_ms_mean"] > 0 and split["gpus"] == 2 * dep.gpus
@@ -238,6 +250,6 @@ def test_prefix_cache_hits_shorten_prefill(catalog: Any) -> None:
     plan, fleet = plan_and_deployment(catalog)
     cold = plan.model_copy(update={"workload": plan.workload.model_copy(update={"prefix_cache_hit_rate": 0.0})})
     warm = plan.model_copy(update={"workload": plan.workload.model_copy(update={"prefix_cache_hit_rate": 1.0})})
-    ttft = [simulate_plan(p, fleet.deployment, LoadSpec("open", rate=0.5), duration_s=200, seed=3)["ttft_ms"]["p50"]
+    ttft = [simulate_plan(p, fleet.deployment, fleet.model, LoadSpec("open", rate=0.5), duration_s=200, seed=3)["ttft_ms"]["p50"]
             for p in (cold, warm)]  # fmt: skip
     assert ttft[1] < ttft[0], "the 800-token system prompt is not recomputed on a hit"

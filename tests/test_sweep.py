@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from planner.performance_models import BUILTIN
 from planner.sizing.deployment import Deployment
 from planner.sizing.estimate import estimate
 from planner.sizing.search import gpu_runs
@@ -27,7 +28,7 @@ def test_every_model_estimates_on_every_gpu(catalog: Any, gpu_id: str) -> None:
                 if model.num_attention_heads % tp:
                     continue
                 dep = Deployment(model, gpu, runtime, weights, "bf16", tp=tp, ep=tp if model.moe else 1)
-                est = estimate(dep, 2000, 300, concurrency=16)
+                est = estimate(dep, 2000, 300, model=BUILTIN, concurrency=16)
                 cap = est.capacity
                 assert cap.weights_gib_per_gpu > 0 and cap.kv_bytes_per_token_per_gpu > 0
                 if cap.max_concurrency == 0:

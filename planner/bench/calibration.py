@@ -10,10 +10,27 @@ from __future__ import annotations
 import csv
 import re
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
+from typing import Any
 
 from planner.catalog import Catalog
+from planner.catalogfiles import load_entries
 from planner.errors import PlannerError, UnknownIdError
+
+#: Settings of the benchmark harnesses behind the calibration rows, each with its source.
+HARNESSES_FILE = "calibration/harnesses.yaml"
+
+
+@cache
+def _harness_settings() -> dict[str, Any]:
+    return {entry["id"]: entry["value"] for entry in load_entries(HARNESSES_FILE)}
+
+
+def harness_setting(name: str) -> Any:
+    """A setting of a benchmark harness a calibration row ran under (see ``catalogs/calibration/harnesses.yaml``)."""
+    return _harness_settings()[name]
+
 
 #: Mean prompt length (tokens) of each MLPerf Inference LLM dataset, whose result logs
 #: carry only the output mean. Three are derived (total input tokens / samples) from
@@ -198,7 +215,7 @@ def parse_row(row: dict[str, str], catalog: Catalog) -> Measurement | str:
         else _number(row["concurrency"]),
         rate_per_s=_number(rate_text) if mode == "rate" else None,
         max_batch=int(_number(row["max_batch"]) or 0) or None,
-        requests=500 if "inf" in rate_text else None,
+        requests=harness_setting("trtllm_online_requests_per_point") if "inf" in rate_text else None,
         measured=_measured(row),
         harness=row["runtime"],
         notes=row.get("notes", ""),

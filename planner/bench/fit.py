@@ -1,11 +1,13 @@
 """Calibrating the efficiency factors on published measurements.
 
-Factors are fitted per runtime family x GPU generation (the *class*), never per row:
-for each class, a coordinate search over MFU (prefill), MBU (decode), MFU (decode)
-and the per-step overhead minimises the median absolute log error of every figure
-its rows report. A class with fewer than ``MIN_ROWS`` rows is not fitted and falls back
-to its runtime family (``runtime x *``), then to the global fit (``* x *``). The
-residuals of each class become its error bands.
+Factors are fitted per runtime family x GPU generation x configuration class (dense,
+moe-tp, moe-ep: the *class*), never per row: for each class, a coordinate search over
+MFU (prefill), MBU (decode), MFU (decode) and the per-step overhead minimises the median
+absolute log error of every figure its rows report. A class with fewer than ``MIN_ROWS``
+rows is not fitted and falls back along :func:`~planner.sizing.efficiency.lookup_chain`
+(``runtime x * x kind``, ``* x * x kind``, then ``* x * x *``). Error bands come from
+held-out residuals (:func:`cross_validate`: each source document predicted by factors
+fitted without it), never from the fit's own residuals (:func:`class_bands`).
 """
 
 from __future__ import annotations
@@ -16,13 +18,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import TypeVar
 
-from planner.backends import GROUPS, config_class
 from planner.bench.calibration import Measurement
+from planner.bench.predict import deployment_for, predict_measurement
 from planner.catalog import Catalog
+from planner.corrections import GROUPS
 from planner.perfmodel import PerformanceModel
-from planner.sizing.efficiency import FACTOR_RANGES, lookup_chain
-from planner.sizing.estimate import METRIC_GROUP, deployment_for, predict_measurement
-from planner.sizing.performance import Efficiency
+from planner.sizing.deployment import config_class
+from planner.sizing.efficiency import FACTOR_RANGES, Efficiency, lookup_chain
+from planner.sizing.estimate import METRIC_GROUP
 
 MIN_ROWS = 6
 START = Efficiency(mfu_prefill=0.5, mbu_decode=0.75, mfu_decode=0.4, overhead_ms=1.0, source="start")

@@ -2,7 +2,7 @@
 
 The built-in roofline's factors are fitted in :mod:`planner.bench.fit`. A backend
 contributed by a plugin (aiconfigurator's profiled kernels, say) gets a
-:class:`~planner.backends.Correction` per configuration class, fitted the same way on
+:class:`~planner.corrections.Correction` per configuration class, fitted the same way on
 the measurements it covers. Then, per class and metric group, ``auto`` takes the
 backend whose *held-out* predictions (each source document predicted by corrections
 and factors fitted on the other documents) land closer to the measurements.
@@ -14,7 +14,6 @@ import statistics
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from planner.backends import CLASSES, CORRECTION_BOUNDS, GROUPS, MIN_FIGURES, Correction, config_class
 from planner.bench.calibration import Measurement
 from planner.bench.fit import (
     MIN_ROWS,
@@ -25,9 +24,13 @@ from planner.bench.fit import (
     residuals,
     source_document,
 )
+from planner.bench.predict import deployment_for
 from planner.catalog import Catalog
-from planner.perfmodel import BUILTIN, Blend, Corrected, PerformanceModel, blend_name
-from planner.sizing.estimate import METRIC_GROUP, deployment_for
+from planner.corrections import CORRECTION_BOUNDS, GROUPS, MIN_FIGURES, Correction, blend_name
+from planner.perfmodel import PerformanceModel
+from planner.performance_models import BUILTIN, Blend, Corrected, readiness
+from planner.sizing.deployment import CLASSES, config_class
+from planner.sizing.estimate import METRIC_GROUP
 
 
 def measurement_class(m: Measurement, catalog: Catalog) -> str:
@@ -37,7 +40,7 @@ def measurement_class(m: Measurement, catalog: Catalog) -> str:
 
 def covered(rows: Sequence[Measurement], catalog: Catalog, model: PerformanceModel) -> list[Measurement]:
     """The rows ``model`` covers."""
-    return [m for m in rows if model.coverage(deployment_for(m, catalog)) is None]
+    return [m for m in rows if readiness(model, deployment_for(m, catalog)) is None]
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,10 @@
 """One deployment configuration: a model on a replica of GPUs under a runtime.
 
-This is the input every sizing function takes. It is a plain frozen dataclass (not a
-pydantic model) because search builds thousands of them.
+This is the input every sizing function takes: a plain frozen value (not a pydantic
+model, because search builds thousands of them) that says nothing about how it is
+timed. The performance model is always passed beside it (see :mod:`planner.perfmodel`).
+Its configuration class (:func:`config_class`) is what calibration, corrections and
+``auto``'s choices are keyed by.
 """
 
 from __future__ import annotations
@@ -63,7 +66,6 @@ class Deployment:
     efficiency: dict[str, float] = field(default_factory=dict)
     inter_node_fabric: str = "infiniband"
     inter_node_gb_s: float | None = None
-    performance: Any = None  # a planner.perfmodel.PerformanceModel; the built-in roofline when None
     runtime_version: str | None = None  # the plan's pinned engine version, for models with per-version data
 
     def __hash__(self) -> int:
@@ -83,13 +85,6 @@ class Deployment:
             par += f" EP{self.ep}"
         precision = f"w{self.weights_dtype}/kv{self.kv_dtype}"
         return f"{self.model.id} on {self.gpu.id} x{self.gpus} {par} {precision} {self.runtime.id}"
-
-    @property
-    def perf(self) -> Any:
-        """The performance model that times this deployment (the built-in one by default)."""
-        from planner.perfmodel import BUILTIN
-
-        return self.performance if self.performance is not None else BUILTIN
 
     @cached_property
     def params(self) -> ParamSplit:
@@ -131,3 +126,16 @@ class Deployment:
     def kv_bytes(self) -> float:
         """Bytes per KV element."""
         return BYTES_PER_ELEMENT[self.kv_dtype]
+
+
+#: Configuration classes, split by what changes the physics most: ``dense``; ``moe-tp``
+#: (experts sharded by tensor parallelism only); ``moe-ep`` (expert parallelism, with or
+#: without attention data parallelism).
+CLASSES = ("dense", "moe-tp", "moe-ep")
+
+
+def config_class(dep: Deployment) -> str:
+    """``dense``, ``moe-tp`` or ``moe-ep`` (expert or attention-data parallel) for a deployment."""
+    if dep.model.moe is None:
+        return "dense"
+    return "moe-ep" if dep.attention_dp or dep.ep > 1 else "moe-tp"

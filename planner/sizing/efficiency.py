@@ -1,20 +1,21 @@
-"""Efficiency factors (MFU, MBU, step overhead) and the error bands that go with them.
+"""Efficiency factors (MFU, MBU, step overhead) of the built-in roofline, and their error bands.
 
 Factors live in ``catalogs/efficiency/calibrated.yaml``, one entry per runtime family x
 GPU generation x configuration class (dense, moe-tp or moe-ep; ``*`` for any), written by
 ``benchmarks/accuracy.py --fit`` from the published measurements in
-``benchmarks/data/calibration.csv``. Each entry carries the residuals of the rows it was
-fitted on; the estimator turns them into error bands.
+``benchmarks/data/calibration.csv``. Each entry carries error bands: the 10th and 90th
+percentile of measured/predicted over the rows of its class, each row predicted by factors
+fitted without its source document (held out), and how many figures a band rests on.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 from planner.catalogfiles import load_entries
-from planner.sizing.performance import Efficiency
+from planner.sizing.deployment import Deployment, config_class
 
 EFFICIENCY_FILE = "efficiency/calibrated.yaml"
 FACTORS = ("mfu_prefill", "mbu_decode", "mfu_decode", "overhead_ms")
@@ -25,6 +26,17 @@ FACTOR_RANGES = {
     "mfu_decode": (0.02, 0.95),
     "overhead_ms": (0.0, 30.0),
 }
+
+
+@dataclass(frozen=True)
+class Efficiency:
+    """Calibrated efficiency factors for one runtime family on one GPU generation."""
+
+    mfu_prefill: float
+    mbu_decode: float
+    mfu_decode: float
+    overhead_ms: float
+    source: str = "default"
 
 
 @dataclass(frozen=True)
@@ -123,3 +135,22 @@ def with_overrides(eff: Efficiency, overrides: dict[str, float]) -> Efficiency:
         return eff
     values = {name: float(overrides.get(name, getattr(eff, name))) for name in FACTORS}
     return Efficiency(**values, source=f"plan override of {', '.join(sorted(overrides))} ({eff.source})")
+
+
+def efficiency_for(dep: Deployment) -> Efficiency:
+    """The calibrated factors of ``dep``'s class with the plan's overrides applied."""
+    overrides = tuple(sorted(dep.efficiency.items()))
+    return _efficiency_of_class(dep.runtime.id, dep.gpu.generation, config_class(dep), overrides)
+
+
+@lru_cache(maxsize=4096)
+def _efficiency_of_class(
+    runtime: str, generation: str, kind: str, overrides: tuple[tuple[str, float], ...]
+) -> Efficiency:
+    return with_overrides(calibration_for(runtime, generation, kind).efficiency, dict(overrides))
+
+
+def reload() -> None:
+    """Forget the cached factors (after ``benchmarks/accuracy.py --fit`` rewrites the file)."""
+    calibrations.cache_clear()
+    _efficiency_of_class.cache_clear()

@@ -7,10 +7,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from planner.catalog import Catalog
+from planner.perfmodel import PerformanceModel
+from planner.performance_models import BUILTIN
 from planner.resolve import ResolvedPlan
 from planner.sizing.estimate import estimate
+from planner.sizing.fleet import size_fleet
 from planner.sizing.search import Candidate, candidate_deployments, search
-from planner.traffic import size_fleet, slo_targets
+from planner.traffic import demand_of
 
 ALTERNATIVES = 3
 
@@ -56,23 +59,24 @@ class PlanSizing:
 def size_plan(
     resolved: ResolvedPlan,
     catalog: Catalog,
+    model: PerformanceModel = BUILTIN,
     progress: Callable[[int, int], None] | None = None,
-    performance: Any = None,
 ) -> PlanSizing:
     """Search the plan's open choices and keep the cheapest fleet that meets the SLOs on both axes."""
-    ranked, tried = search(resolved, catalog, progress=progress, performance=performance)
+    ranked, tried = search(resolved, catalog, model, progress=progress)
     if not ranked:
         return PlanSizing(None, [], tried, 0, why_infeasible(resolved, catalog))
     return PlanSizing(ranked[0], ranked[1 : 1 + ALTERNATIVES], tried, len(ranked))
 
 
 def why_infeasible(resolved: ResolvedPlan, catalog: Catalog, limit: int = 5) -> list[str]:
-    """One line per candidate (up to ``limit``): what it misses even at one request."""
+    """One line per candidate (up to ``limit``): what it misses even at one request (built-in model)."""
     lines = []
+    demand = demand_of(resolved.plan)
     for dep in list(candidate_deployments(resolved, catalog))[:limit]:
-        sizing = size_fleet(dep, resolved.plan)
-        single = estimate(dep, sizing.isl, sizing.osl, concurrency=1, ignore_capacity=True)
-        misses = slo_targets(resolved.plan).misses(single) if sizing.capacity_cap > 0 else []
+        sizing = size_fleet(dep, BUILTIN, demand)
+        single = estimate(dep, sizing.isl, sizing.osl, model=BUILTIN, concurrency=1, ignore_capacity=True)
+        misses = demand.targets.misses(single.ttft_ms, single.itl_ms, single.e2e_ms) if sizing.capacity_cap > 0 else []
         reason = "; ".join(misses) if misses else sizing.to_move
         lines.append(f"{dep.label}: {reason}")
     return lines

@@ -9,15 +9,17 @@ ranks them by EUR per 1M tokens, then by GPU count.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from planner.catalog import Catalog
-from planner.perfmodel import BUILTIN, PerformanceModel, choose
+from planner.perfmodel import PerformanceModel
+from planner.performance_models import BUILTIN, choose
 from planner.resolve import ResolvedPlan
 from planner.sizing.deployment import Deployment
+from planner.sizing.fleet import FleetSizing, size_fleet
 from planner.specs import GpuSpec, ModelSpec, RuntimeSpec
 from planner.tco import eur_per_million_tokens
-from planner.traffic import FleetSizing, size_fleet
+from planner.traffic import demand_of
 
 TP_CHOICES = (1, 2, 4, 8, 16)
 
@@ -76,10 +78,8 @@ def tp_options(model: ModelSpec, gpu: GpuSpec, pinned: int | None, max_gpus: int
     return [tp for tp in TP_CHOICES if tp <= limit and model.num_attention_heads % tp == 0]
 
 
-def candidate_deployments(
-    resolved: ResolvedPlan, catalog: Catalog, performance: PerformanceModel | None = None
-) -> Iterator[Deployment]:
-    """Every deployment the plan allows, from the catalog, timed by ``performance`` where it covers them."""
+def candidate_deployments(resolved: ResolvedPlan, catalog: Catalog) -> Iterator[Deployment]:
+    """Every deployment the plan allows, from the catalog."""
     plan, model = resolved.plan, resolved.model
     gpus = [resolved.gpu] if resolved.gpu else catalog.gpus.specs()
     runtimes = [resolved.runtime] if resolved.runtime else catalog.runtimes.specs()
@@ -93,7 +93,7 @@ def candidate_deployments(
                     for tp in tp_options(model, gpu, plan.runtime.tp, max_gpus):
                         eps = [plan.runtime.ep] if plan.runtime.ep else ([1, tp] if model.moe and tp > 1 else [1])
                         for ep in sorted(set(eps)):
-                            dep = Deployment(
+                            yield Deployment(
                                 model=model,
                                 gpu=gpu,
                                 runtime=runtime,
@@ -108,7 +108,6 @@ def candidate_deployments(
                                 inter_node_gb_s=plan.hardware.inter_node_gb_s,
                                 runtime_version=plan.runtime.version,
                             )
-                            yield replace(dep, performance=choose(performance, dep)) if performance else dep
 
 
 #: Candidates that a slower performance model re-times after the built-in model's screen.
@@ -118,9 +117,9 @@ SHORTLIST = 6
 def search(
     resolved: ResolvedPlan,
     catalog: Catalog,
+    model: PerformanceModel = BUILTIN,
     *,
     progress: Callable[[int, int], None] | None = None,
-    performance: PerformanceModel | None = None,
 ) -> tuple[list[Candidate], int]:
     """Size every candidate; return the feasible ones ranked, and how many were tried.
 
@@ -128,19 +127,21 @@ def search(
     database, which can take a fraction of a second per new configuration), every
     candidate is first screened with the built-in model, then the ``SHORTLIST``
     cheapest feasible ones (all of them when none is feasible) are re-timed with the
-    chosen model and ranked on its figures, ahead of the other screened candidates
-    (which keep the built-in model's figures and say so).
+    chosen model (:func:`~planner.performance_models.choose`: the built-in one where it
+    cannot time a candidate) and ranked on its figures, ahead of the other screened
+    candidates (which keep the built-in model's figures and say so).
     """
-    deployments = list(candidate_deployments(resolved, catalog, performance))
-    screen = [replace(dep, performance=BUILTIN) for dep in deployments] if performance not in (None, BUILTIN) else []
-    total = len(deployments) + (min(SHORTLIST, len(deployments)) if screen else 0)
+    deployments = list(candidate_deployments(resolved, catalog))
+    demand = demand_of(resolved.plan)
+    screening = model is not BUILTIN
+    total = len(deployments) + (min(SHORTLIST, len(deployments)) if screening else 0)
     done = 0
 
-    def size_all(batch: list[Deployment]) -> list[Candidate]:
+    def size_all(timed: list[tuple[Deployment, PerformanceModel]]) -> list[Candidate]:
         nonlocal done
         feasible = []
-        for dep in batch:
-            sizing = size_fleet(dep, resolved.plan)
+        for dep, chosen in timed:
+            sizing = size_fleet(dep, chosen, demand)
             done += 1
             if progress:
                 progress(done, max(total, done))
@@ -150,11 +151,13 @@ def search(
                 )
         return sorted(feasible, key=lambda c: c.sort_key)
 
-    if not screen:
-        return size_all(deployments), len(deployments)
-    screened = size_all(screen)
+    def chosen(batch: list[Deployment]) -> list[tuple[Deployment, PerformanceModel]]:
+        return [(dep, choose(model, dep)) for dep in batch]
+
+    if not screening:
+        return size_all([(dep, BUILTIN) for dep in deployments]), len(deployments)
+    screened = size_all([(dep, BUILTIN) for dep in deployments])
     if not screened:
-        return size_all(deployments), len(deployments)
+        return size_all(chosen(deployments)), len(deployments)
     shortlist = [c.sizing.deployment for c in screened[:SHORTLIST]]
-    retimed = [replace(dep, performance=choose(performance, dep)) for dep in shortlist]
-    return size_all(retimed) + screened[SHORTLIST:], len(deployments)
+    return size_all(chosen(shortlist)) + screened[SHORTLIST:], len(deployments)

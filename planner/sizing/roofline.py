@@ -1,51 +1,54 @@
-"""Performance (step 6b): prefill, decode and communication time of one replica.
+"""The roofline (step 6b physics): prefill, decode and communication time of one replica.
 
-A roofline with calibrated efficiencies: prefill is compute-bound (FLOPs over the
-replica's peak times MFU), a decode step is bandwidth-bound (weights and KV read over
-HBM bandwidth times MBU) unless the batch makes it compute-bound, and tensor/expert
-parallelism add collectives over the link that joins the GPUs. Continuous batching
-is modelled as a steady cycle in which every running request decodes ``osl`` tokens
-and the engine also prefills each of them once.
+Prefill is compute-bound (FLOPs over the replica's peak times MFU), a decode step is
+bandwidth-bound (weights and KV read over HBM bandwidth times MBU) unless the batch
+makes it compute-bound, and tensor/expert parallelism add collectives over the link
+that joins the GPUs. Every function takes the efficiency factors as an argument; the
+built-in performance model (:class:`planner.performance_models.AnalyticModel`) supplies
+the calibrated ones. How these phase times add up under continuous batching is
+:mod:`planner.sizing.steady_state`'s job.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from functools import cache
 
-from planner.sizing.capacity import knob, kv_bytes_per_sequence
+from planner.catalogfiles import load_entries
+from planner.sizing.capacity import kv_bytes_per_sequence
 from planner.sizing.deployment import Deployment
+from planner.sizing.efficiency import Efficiency
 
-#: One-way latency of a small collective step per link kind, seconds (estimates from
-#: public NCCL/RCCL microbenchmarks; calibration absorbs the remainder in overhead).
-LINK_LATENCY_S = {
-    "nvlink3": 8e-6,
-    "nvlink4": 6e-6,
-    "nvlink5": 5e-6,
-    "nvlink-bridge": 8e-6,
-    "infinity-fabric": 10e-6,
-    "pcie4": 15e-6,
-    "pcie5": 12e-6,
-    "roce": 20e-6,
-    "ethernet": 50e-6,
-    "infiniband": 15e-6,
-}
-#: Share of a link's nominal bandwidth that collectives achieve (estimate).
-LINK_EFFICIENCY = 0.7
-#: Per-GPU network bandwidth when a plan names none: one 400 Gb/s NDR rail (50 GB/s).
-DEFAULT_INTER_NODE_GB_S = 50.0
+#: The roofline's fixed physical assumptions, each with its source or derivation.
+CONSTANTS_FILE = "physics/roofline.yaml"
 
 
 @dataclass(frozen=True)
-class Efficiency:
-    """Calibrated efficiency factors for one runtime family on one GPU generation."""
+class RooflineConstants:
+    """Link latencies and efficiencies, GEMM fill and dequantisation costs (see ``CONSTANTS_FILE``)."""
 
-    mfu_prefill: float
-    mbu_decode: float
-    mfu_decode: float
-    overhead_ms: float
-    source: str = "default"
+    link_latency_s: dict[str, float]
+    unknown_link_latency_s: float
+    collective_efficiency: float
+    default_inter_node_gb_s: float
+    gemm_half_rows: float
+    weight_only_efficiency: float
+
+
+@cache
+def constants() -> RooflineConstants:
+    """The roofline's constants from the catalog (read once)."""
+    values = {entry["id"]: entry for entry in load_entries(CONSTANTS_FILE)}
+    latency = values["link_latency"]
+    return RooflineConstants(
+        link_latency_s={kind: float(v) for kind, v in latency["latency_s"].items()},
+        unknown_link_latency_s=float(latency["unknown_kind_latency_s"]),
+        collective_efficiency=float(values["collective_efficiency"]["value"]),
+        default_inter_node_gb_s=float(values["default_inter_node_bandwidth"]["gb_s"]),
+        gemm_half_rows=float(values["gemm_half_rows"]["value"]),
+        weight_only_efficiency=float(values["weight_only_efficiency"]["value"]),
+    )
 
 
 @dataclass(frozen=True)
@@ -77,8 +80,9 @@ def collective_link(dep: Deployment, group: int) -> Link:
         if gpu.interconnect.kind.startswith("pcie"):
             gb_s = gpu.interconnect.gb_s_per_gpu
     else:
-        kind, gb_s = dep.inter_node_fabric, dep.inter_node_gb_s or DEFAULT_INTER_NODE_GB_S
-    return Link(kind, gb_s, LINK_LATENCY_S.get(kind, 20e-6))
+        kind, gb_s = dep.inter_node_fabric, dep.inter_node_gb_s or constants().default_inter_node_gb_s
+    c = constants()
+    return Link(kind, gb_s, c.link_latency_s.get(kind, c.unknown_link_latency_s))
 
 
 def allreduce_s(dep: Deployment, message_bytes: float) -> float:
@@ -87,7 +91,8 @@ def allreduce_s(dep: Deployment, message_bytes: float) -> float:
     if tp <= 1:
         return 0.0
     link = collective_link(dep, tp)
-    return 2 * (tp - 1) / tp * message_bytes / (link.gb_s * 1e9 * LINK_EFFICIENCY) + 2 * link.latency_s
+    efficiency = constants().collective_efficiency
+    return 2 * (tp - 1) / tp * message_bytes / (link.gb_s * 1e9 * efficiency) + 2 * link.latency_s
 
 
 def all_to_all_s(dep: Deployment, tokens: float) -> float:
@@ -99,7 +104,7 @@ def all_to_all_s(dep: Deployment, tokens: float) -> float:
     k = dep.model.moe.experts_per_token
     # dispatch in the compute type (1 byte for fp8), combine in 16-bit
     per_token = dep.model.hidden_size * k * (1 + 2) * (ep - 1) / ep
-    return tokens * per_token / (link.gb_s * 1e9 * LINK_EFFICIENCY) + 2 * link.latency_s
+    return tokens * per_token / (link.gb_s * 1e9 * constants().collective_efficiency) + 2 * link.latency_s
 
 
 def _compute_gpus(dep: Deployment) -> int:
@@ -151,7 +156,9 @@ def prefill_s(dep: Deployment, requests: float, length: int, eff: Efficiency) ->
         comm += dep.model.moe.moe_layers * all_to_all_s(dep, tokens / (dep.ep if dep.attention_dp else 1))
     if dep.pp > 1:
         link = collective_link(dep, dep.tp * dep.pp)
-        comm += (dep.pp - 1) * tokens * dep.model.hidden_size * 2 / (link.gb_s * 1e9 * LINK_EFFICIENCY)
+        comm += (
+            (dep.pp - 1) * tokens * dep.model.hidden_size * 2 / (link.gb_s * 1e9 * constants().collective_efficiency)
+        )
     return compute + comm
 
 
@@ -178,19 +185,14 @@ def decode_bytes_per_gpu(dep: Deployment, batch: float, context: int) -> float:
     return dense + experts + kv
 
 
-#: Rows (tokens) at which a decode GEMM reaches half its large-batch efficiency: tensor
-#: cores work on tiles of 64-128 rows, so a thinner GEMM leaves most of each tile idle.
-GEMM_HALF_ROWS = 64.0
-
-
 def gemm_fill(rows: float) -> float:
-    """Share of large-batch GEMM efficiency reached with ``rows`` tokens in the step."""
-    return rows / (rows + GEMM_HALF_ROWS)
+    """Share of large-batch GEMM efficiency reached with ``rows`` tokens in the step.
 
-
-#: Share of the GEMM efficiency kept when weights are dequantised on the fly (weight-only
-#: formats such as MXFP4 on Hopper, INT4 AWQ/GPTQ): the kernels convert every tile to 16-bit.
-WEIGHT_ONLY_EFFICIENCY = 0.6
+    rows / (rows + half), where ``half`` (the catalog's ``gemm_half_rows``) is the row
+    count at which a GEMM reaches half its large-batch efficiency: tensor cores work on
+    tiles of 64-128 rows, so a thinner GEMM leaves most of each tile idle.
+    """
+    return rows / (rows + constants().gemm_half_rows)
 
 
 def expert_imbalance(routed_tokens: float, ranks: int) -> float:
@@ -210,12 +212,13 @@ def matmul_s(dep: Deployment, tokens: float, mfu: float, *, thin: bool) -> float
 
     Experts see only their share of the tokens, so their GEMMs are thinner (lower fill)
     and the busiest expert-parallel rank sets the pace; weight-only formats pay for
-    dequantisation. ``thin`` applies the fill of the dense GEMMs too (decode steps).
+    dequantisation (the catalog's ``weight_only_efficiency``: the kernels convert every
+    tile to 16-bit). ``thin`` applies the fill of the dense GEMMs too (decode steps).
     """
     m = dep.model
     gpus_peak = _compute_gpus(dep) * dep.peak_tflops * 1e12 * mfu
     if dep.compute_dtype in ("bf16", "fp16") and dep.weights_dtype in ("int4", "mxfp4", "nvfp4", "fp4", "fp8"):
-        gpus_peak *= WEIGHT_ONLY_EFFICIENCY
+        gpus_peak *= constants().weight_only_efficiency
     rows = tokens / dep.ep if dep.attention_dp else tokens
     expert_active = m.moe.moe_layers * m.moe.experts_per_token * dep.params.expert_each if m.moe else 0
     dense = 2 * (m.active_params - expert_active) * tokens / (gpus_peak * (gemm_fill(rows) if thin else 1.0))
@@ -288,96 +291,3 @@ def mixed_step_s(
     if m.moe:
         comm += m.moe.moe_layers * all_to_all_s(dep, tokens / (dep.ep if dep.attention_dp else 1))
     return max(memory, compute) + comm + eff.overhead_ms / 1000
-
-
-@dataclass(frozen=True)
-class Timing:
-    """Latency and throughput of a replica running ``batch`` requests of isl/osl tokens."""
-
-    batch: float
-    ttft_s: float
-    itl_s: float
-    e2e_s: float
-    prefill_s: float
-    decode_step_s: float
-    cycle_s: float
-    output_tok_s: float
-    total_tok_s: float
-
-
-def steady_state(dep: Deployment, batch: float, isl: int, osl: int, model: Any = None) -> Timing:
-    """Continuous batching at a constant ``batch`` of running requests.
-
-    In one cycle every running request decodes ``osl`` tokens and is prefilled once, so
-    cycle = osl x decode step + prefill of ``batch`` prompts; ITL is the cycle spread
-    over the ``osl`` tokens (prefills interleave with decode steps), TTFT the prefill of
-    one prompt in chunks of the step token budget, each chunk sharing a step.
-    """
-    model = model or dep.perf
-    from planner.perfmodel import Blend, metric_models
-
-    per_metric = metric_models(model, dep)
-    if per_metric is not None:
-        return _merged_timing(dep, batch, isl, osl, per_metric)
-    if isinstance(model, Blend):
-        return _blended_timing(dep, batch, isl, osl, model)
-    context = isl + max(osl, 1) // 2
-    step = model.decode_step_s(dep, batch, context)
-    prefill_all = model.prefill_s(dep, batch, isl)
-    cycle = max(osl - 1, 0) * step + prefill_all
-    itl = cycle / max(osl - 1, 1) if osl > 1 else step
-    itl = max(itl, step)
-    chunks = math.ceil(isl / max(int(knob(dep, "batched_tokens")), 1))
-    # Alone, the prefill pass yields the first token. Under load a new request waits on
-    # average half an iteration, then needs one iteration per prefill chunk, each
-    # iteration as long as the running batch's (prefill-stretched) inter-token gap.
-    own = model.prefill_s(dep, 1, isl)
-    ttft = own + model.overhead_s(dep) if batch <= 1 else own + (chunks + 0.5) * itl
-    e2e = ttft + max(osl - 1, 0) * itl
-    output = batch * osl / (cycle + step)
-    return Timing(
-        batch=batch,
-        ttft_s=ttft,
-        itl_s=itl,
-        e2e_s=e2e,
-        prefill_s=prefill_all,
-        decode_step_s=step,
-        cycle_s=cycle + step,
-        output_tok_s=output,
-        total_tok_s=output * (isl + osl) / max(osl, 1),
-    )
-
-
-def _merged_timing(dep: Deployment, batch: float, isl: int, osl: int, per_metric: dict[str, Any]) -> Timing:
-    """Each metric from its own model: throughput, ITL (and E2E) and TTFT."""
-    throughput = steady_state(dep, batch, isl, osl, per_metric["throughput"])
-    itl = steady_state(dep, batch, isl, osl, per_metric["itl"])
-    ttft = steady_state(dep, batch, isl, osl, per_metric["ttft"])
-    return Timing(
-        batch=batch,
-        ttft_s=ttft.ttft_s,
-        itl_s=itl.itl_s,
-        e2e_s=ttft.ttft_s + max(osl - 1, 0) * itl.itl_s,
-        prefill_s=ttft.prefill_s,
-        decode_step_s=itl.decode_step_s,
-        cycle_s=throughput.cycle_s,
-        output_tok_s=throughput.output_tok_s,
-        total_tok_s=throughput.total_tok_s,
-    )
-
-
-def _blended_timing(dep: Deployment, batch: float, isl: int, osl: int, blend: Any) -> Timing:
-    """Every figure the geometric mean of the two blended models' figures."""
-    a = steady_state(dep, batch, isl, osl, blend.first)
-    b = steady_state(dep, batch, isl, osl, blend.second)
-    return Timing(
-        batch=batch,
-        ttft_s=blend.mix(a.ttft_s, b.ttft_s),
-        itl_s=blend.mix(a.itl_s, b.itl_s),
-        e2e_s=blend.mix(a.e2e_s, b.e2e_s),
-        prefill_s=blend.mix(a.prefill_s, b.prefill_s),
-        decode_step_s=blend.mix(a.decode_step_s, b.decode_step_s),
-        cycle_s=blend.mix(a.cycle_s, b.cycle_s),
-        output_tok_s=blend.mix(a.output_tok_s, b.output_tok_s),
-        total_tok_s=blend.mix(a.total_tok_s, b.total_tok_s),
-    )

@@ -7,13 +7,15 @@ from typing import Any
 
 import pytest
 
+from planner.performance_models import BUILTIN
 from planner.planfile import load_plan, parse_plan
 from planner.resolve import resolve_plan
 from planner.sizing.deployment import Deployment
 from planner.sizing.estimate import estimate
+from planner.sizing.fleet import size_fleet
 from planner.sizing.plan_sizing import size_plan
 from planner.sizing.search import candidate_deployments, search
-from planner.traffic import size_fleet
+from planner.traffic import demand_of
 from tests.conftest import PLANS
 
 PLAN = """\
@@ -35,7 +37,7 @@ def deployment(catalog: Any, plan: Any) -> Deployment:
 
 def test_users_to_replicas_with_n_plus_one(catalog: Any) -> None:
     plan = parse_plan(PLAN.replace("CRITICAL", "false"))
-    sizing = size_fleet(deployment(catalog, plan), plan)
+    sizing = size_fleet(deployment(catalog, plan), BUILTIN, demand_of(plan))
     assert sizing.peak_concurrency == pytest.approx(4000 * 0.5 * 0.1)
     assert sizing.headroom == 0.5 and sizing.provisioned_concurrency == pytest.approx(300)
     assert sizing.per_replica == min(sizing.capacity_cap, sizing.latency_cap)
@@ -48,17 +50,17 @@ def test_users_to_replicas_with_n_plus_one(catalog: Any) -> None:
 
 def test_critical_plans_keep_two_spares(catalog: Any) -> None:
     plan = parse_plan(PLAN.replace("CRITICAL", "true"))
-    sizing = size_fleet(deployment(catalog, plan), plan)
+    sizing = size_fleet(deployment(catalog, plan), BUILTIN, demand_of(plan))
     assert sizing.spares == 2
 
 
 def test_latency_cap_is_the_edge_of_the_slo(catalog: Any) -> None:
     plan = parse_plan(PLAN.replace("CRITICAL", "false"))
     dep = deployment(catalog, plan)
-    sizing = size_fleet(dep, plan)
+    sizing = size_fleet(dep, BUILTIN, demand_of(plan))
     assert sizing.dominant == "latency" and sizing.latency_cap < sizing.capacity_cap
-    assert estimate(dep, 2000, 400, concurrency=sizing.latency_cap).itl_ms <= 50
-    assert estimate(dep, 2000, 400, concurrency=sizing.latency_cap + 1).itl_ms > 50
+    assert estimate(dep, 2000, 400, model=BUILTIN, concurrency=sizing.latency_cap).itl_ms <= 50
+    assert estimate(dep, 2000, 400, model=BUILTIN, concurrency=sizing.latency_cap + 1).itl_ms > 50
     assert "latency binds" in sizing.to_move
 
 
@@ -70,7 +72,7 @@ def test_memory_dominates_on_a_small_gpu(catalog: Any) -> None:
     )
     text = text.replace("{id: vllm, tp: 4}", "{id: vllm, tp: 4}").replace("gpu: h100-sxm", "gpu: l40s")
     plan = parse_plan(text.replace("p95: 2000}", "p95: 30000}"))
-    sizing = size_fleet(deployment(catalog, plan), plan)
+    sizing = size_fleet(deployment(catalog, plan), BUILTIN, demand_of(plan))
     assert sizing.dominant == "memory" and "KV cache per replica must grow" in sizing.to_move
 
 
@@ -125,9 +127,9 @@ def test_plan_efficiency_overrides_reach_the_sizing(catalog: Any) -> None:
     text = PLAN.replace("CRITICAL", "false").replace(
         "runtime: {id: vllm, tp: 4}", "runtime: {id: vllm, tp: 4, efficiency: {mbu_decode: 0.3}}"
     )
-    slow = size_fleet(deployment(catalog, parse_plan(text)), parse_plan(text))
+    slow = size_fleet(deployment(catalog, parse_plan(text)), BUILTIN, demand_of(parse_plan(text)))
     normal_plan = parse_plan(PLAN.replace("CRITICAL", "false"))
-    normal = size_fleet(deployment(catalog, normal_plan), normal_plan)
+    normal = size_fleet(deployment(catalog, normal_plan), BUILTIN, demand_of(normal_plan))
     assert slow.latency_cap < normal.latency_cap
     assert "plan override of mbu_decode" in slow.operating_point.efficiency.source
 
@@ -138,6 +140,6 @@ def test_time_axis_is_sized_apart_from_memory(catalog: Any) -> None:
         .replace("itl_ms: 50", "itl_ms: 5000")
         .replace("ttft_ms: 2000", "ttft_ms: 600000")
     )
-    sizing = size_fleet(deployment(catalog, plan), plan)
+    sizing = size_fleet(deployment(catalog, plan), BUILTIN, demand_of(plan))
     assert sizing.latency_cap > sizing.capacity_cap, "latency is searched beyond what memory holds"
     assert sizing.per_replica == sizing.capacity_cap and sizing.dominant in ("memory", "max_num_seqs")

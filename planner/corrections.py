@@ -1,4 +1,4 @@
-"""Which performance model answers which metric, and the corrections fitted to each.
+"""Corrections fitted to each performance backend, their error bands, and ``auto``'s choices.
 
 ``benchmarks/accuracy.py --fit`` predicts every published measurement with every
 registered performance model and writes ``catalogs/efficiency/backends.yaml``:
@@ -14,34 +14,25 @@ registered performance model and writes ``catalogs/efficiency/backends.yaml``:
   ``auto`` uses: the lowest, the built-in model unless another backend covers at least
   ``MIN_FIGURES`` figures and lowers the median.
 
-Configuration classes follow what changes the physics most: ``dense``; ``moe-tp``
-(experts sharded by tensor parallelism only); ``moe-ep`` (expert parallelism, with or
-without attention data parallelism).
+Both are keyed by configuration class (:func:`planner.sizing.deployment.config_class`).
+This module holds data and names only; the models that apply them live in
+:mod:`planner.performance_models`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from planner.catalogfiles import load_entries
 
-if TYPE_CHECKING:
-    from planner.sizing.deployment import Deployment
-
 BACKENDS_FILE = "efficiency/backends.yaml"
-CLASSES = ("dense", "moe-tp", "moe-ep")
+#: The name of the built-in roofline, the model every choice falls back to.
+BUILTIN_NAME = "builtin"
 GROUPS = ("throughput", "itl", "ttft")
 #: Shared held-out figures a backend needs before ``auto`` prefers it over the built-in model.
 MIN_FIGURES = 5
-
-
-def config_class(dep: Deployment) -> str:
-    """``dense``, ``moe-tp`` or ``moe-ep`` (expert or attention-data parallel) for a deployment."""
-    if dep.model.moe is None:
-        return "dense"
-    return "moe-ep" if dep.attention_dp or dep.ep > 1 else "moe-tp"
 
 
 @dataclass(frozen=True)
@@ -59,7 +50,7 @@ CORRECTION_BOUNDS = {"prefill_scale": (0.3, 3.0), "decode_scale": (0.3, 3.0), "o
 
 
 @cache
-def _file() -> dict[str, Any]:
+def _stored_tables() -> dict[str, Any]:
     """Corrections, their bands, and choices from the catalog file (read once)."""
     try:
         entries = load_entries(BACKENDS_FILE)
@@ -90,7 +81,7 @@ def _file() -> dict[str, Any]:
 
 def correction_for(backend: str, cls: str) -> Correction | None:
     """The fitted correction of ``backend`` for a configuration class (or for ``any``), if any."""
-    table: dict[tuple[str, str], Correction] = _file()["corrections"]
+    table: dict[tuple[str, str], Correction] = _stored_tables()["corrections"]
     return table.get((backend, cls)) or table.get((backend, "any"))
 
 
@@ -100,7 +91,7 @@ def correction_band(backend: str, cls: str, group: str) -> tuple[float, float, i
     The class's own band when it rests on at least 3 figures, else the ``any`` band.
     ``auto``'s bands (backend ``auto``) come from its held-out figures per class.
     """
-    table: dict[tuple[str, str], dict[str, tuple[float, float, int]]] = _file()["bands"]
+    table: dict[tuple[str, str], dict[str, tuple[float, float, int]]] = _stored_tables()["bands"]
     for key in ((backend, cls), (backend, "any")):
         band = table.get(key, {}).get(group)
         if band and band[2] >= 3:
@@ -110,8 +101,8 @@ def correction_band(backend: str, cls: str, group: str) -> tuple[float, float, i
 
 def choice_for(cls: str, group: str) -> str:
     """The backend ``auto`` uses for a metric group in a configuration class (``builtin`` by default)."""
-    selection: dict[str, dict[str, str]] = _file()["selection"]
-    return selection.get(cls, {}).get(group, "builtin")
+    selection: dict[str, dict[str, str]] = _stored_tables()["selection"]
+    return selection.get(cls, {}).get(group, BUILTIN_NAME)
 
 
 def selection_entries() -> list[dict[str, Any]]:
@@ -121,4 +112,20 @@ def selection_entries() -> list[dict[str, Any]]:
 
 def reload() -> None:
     """Forget the cached file (after ``benchmarks/accuracy.py --fit`` rewrites it)."""
-    _file.cache_clear()
+    _stored_tables.cache_clear()
+
+
+def blend_name(first: str, second: str, weight: float = 0.5) -> str:
+    """How a blend is named in reports and in ``auto``'s choices: ``first+second``, with
+    ``@weight`` (the share of the second) unless the weights are equal."""
+    return f"{first}+{second}" if weight == 0.5 else f"{first}+{second}@{weight:g}"
+
+
+def parse_choice(choice: str) -> tuple[str, float | None]:
+    """Split one of ``auto``'s choices into (backend, blend weight): ``builtin`` ->
+    (builtin, None); ``NAME`` -> (NAME, None), the backend alone; ``builtin+NAME[@W]`` ->
+    (NAME, W), its blend with the built-in model (W = 0.5 when not written)."""
+    if not choice.startswith(f"{BUILTIN_NAME}+"):
+        return choice, None
+    other, _, weight = choice.removeprefix(f"{BUILTIN_NAME}+").partition("@")
+    return other, float(weight) if weight else 0.5

@@ -1,0 +1,137 @@
+"""Replaying a published measurement through the sizing physics: what the model predicts
+for the figures it reports.
+
+Each measurement mode (static batch, open loop at a rate, closed loop, prefill-only or
+decode-only runs) has its predictor; the accuracy script and the calibration fit call
+:func:`predict_measurement`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from planner.bench.calibration import Measurement, harness_setting
+from planner.catalog import Catalog
+from planner.perfmodel import PerformanceModel
+from planner.performance_models import AnalyticModel, combined_figures
+from planner.sizing.capacity import size_capacity
+from planner.sizing.deployment import Deployment
+from planner.sizing.efficiency import Efficiency
+from planner.sizing.estimate import METRIC_GROUP
+from planner.sizing.steady_state import Timing, steady_state
+
+
+def deployment_for(m: Measurement, catalog: Catalog) -> Deployment:
+    """The deployment a published measurement ran (one replica of it)."""
+    knobs: dict[str, Any] = {}
+    runtime = catalog.runtimes.get(m.runtime_id)
+    if m.max_batch:
+        knobs[runtime.knob_roles.get("max_sequences", "max_num_seqs")] = m.max_batch
+    return Deployment(
+        model=catalog.models.get(m.model_id),
+        gpu=catalog.gpus.get(m.gpu_id),
+        runtime=runtime,
+        weights_dtype=m.weights_dtype,
+        kv_dtype=m.kv_dtype,
+        tp=m.tp,
+        pp=m.pp,
+        ep=m.ep,
+        attention_dp=m.attention_dp,
+        knobs=knobs,
+    )
+
+
+def _solve_rate(dep: Deployment, rate: float, isl: int, osl: int, cap: int, model: PerformanceModel) -> Timing:
+    """Open loop at ``rate`` requests/s: the running batch B with B = rate x E2E(B) (Little's law)."""
+    batch = max(rate * 0.1, 1.0)
+    timing = steady_state(dep, batch, isl, osl, model)
+    for _ in range(60):
+        target = min(max(rate * timing.e2e_s, 1.0), float(cap))
+        if abs(target - batch) < 0.01 * batch:
+            break
+        batch = 0.5 * batch + 0.5 * target
+        timing = steady_state(dep, batch, isl, osl, model)
+    return timing
+
+
+def _prefill_latency(m: Measurement, dep: Deployment, cap: int, model: PerformanceModel) -> dict[str, float]:
+    return {"ttft_ms": model.prefill_s(dep, 1, m.isl) * 1000}
+
+
+def _prefill_throughput(m: Measurement, dep: Deployment, cap: int, model: PerformanceModel) -> dict[str, float]:
+    """A prefill-only node packs whole prompts into steps of the harness's token budget on every GPU."""
+    prompts = max(harness_setting("sglang_prefill_tokens_per_gpu") // m.isl, 1) * dep.ep
+    return {"total_tok_s": prompts * m.isl / model.prefill_s(dep, prompts, m.isl) * m.replicas}
+
+
+def _decode_throughput(m: Measurement, dep: Deployment, cap: int, model: PerformanceModel) -> dict[str, float]:
+    return {"output_tok_s": cap / model.decode_step_s(dep, cap, m.isl) * m.replicas}
+
+
+def _static_batch(m: Measurement, dep: Deployment, cap: int, model: PerformanceModel) -> dict[str, float]:
+    """One batch prefilled together, then decoded to the end (no new arrivals)."""
+    batch = min(m.batch or 1, cap)
+    prefill = model.prefill_s(dep, batch, m.isl)
+    step = model.decode_step_s(dep, batch, m.isl + m.osl // 2)
+    e2e = prefill + (m.osl - 1) * step
+    return {
+        "output_tok_s": batch * m.osl / e2e * m.replicas,
+        "total_tok_s": batch * (m.isl + m.osl) / e2e * m.replicas,
+        "ttft_ms": prefill * 1000,
+        # latency tables report e2e / output tokens as their per-token figure
+        "itl_ms": e2e / m.osl * 1000 if m.source_type == "vendor_doc_latency" else step * 1000,
+        "e2e_ms": e2e * 1000,
+    }
+
+
+def _open_loop(m: Measurement, dep: Deployment, cap: int, model: PerformanceModel) -> dict[str, float]:
+    """Requests arriving at a rate: the system delivers the offered load unless it saturates."""
+    if not m.rate_per_s:
+        return _closed_loop(m, dep, cap, model)
+    timing = _solve_rate(dep, m.rate_per_s / m.replicas, m.isl, m.osl, cap, model)
+    out = min(m.rate_per_s * m.osl, timing.output_tok_s * m.replicas)
+    return {
+        "output_tok_s": out,
+        "total_tok_s": out * (m.isl + m.osl) / m.osl,
+        "ttft_ms": timing.ttft_s * 1000,
+        "itl_ms": timing.itl_s * 1000,
+    }
+
+
+def _closed_loop(m: Measurement, dep: Deployment, cap: int, model: PerformanceModel) -> dict[str, float]:
+    """A fixed number in flight (or the largest batch, offline)."""
+    running = min(m.requests or m.batch or cap, cap)
+    timing = steady_state(dep, running, m.isl, m.osl, model)
+    result = {
+        "output_tok_s": timing.output_tok_s * m.replicas,
+        "total_tok_s": timing.total_tok_s * m.replicas,
+        "itl_ms": timing.itl_s * 1000,
+        "ttft_ms": timing.ttft_s * 1000,
+    }
+    if m.requests:  # all requests at once: the average one waits for half the prefills
+        result["ttft_ms"] = model.prefill_s(dep, running, m.isl) / 2 * 1000
+    return result
+
+
+_PREDICTORS = {
+    "prefill_latency": _prefill_latency,
+    "prefill_throughput": _prefill_throughput,
+    "decode_throughput": _decode_throughput,
+    "static": _static_batch,
+    "rate": _open_loop,
+}
+
+
+def predict_measurement(m: Measurement, catalog: Catalog, timing: Efficiency | PerformanceModel) -> dict[str, float]:
+    """Predict the figures a measurement reports, for the whole system it ran.
+
+    :param timing: the built-in model's factors, or any performance model (which must
+        cover the configuration: check ``coverage`` first).
+    """
+    dep = deployment_for(m, catalog)
+    cap = size_capacity(dep, m.isl + m.osl).max_concurrency
+    if cap <= 0:
+        return {}
+    model = AnalyticModel(fixed=timing) if isinstance(timing, Efficiency) else timing
+    predictor = _PREDICTORS.get(m.mode, _closed_loop)
+    return combined_figures(model, dep, lambda one: predictor(m, dep, cap, one), METRIC_GROUP)

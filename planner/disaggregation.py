@@ -1,0 +1,196 @@
+"""Disaggregated serving: separate prefill and decode pools with the KV cache moved between them.
+
+:func:`disaggregation` simulates one split (prefill replicas, decode replicas, a KV
+transport); :func:`compare_disaggregation` sweeps every split of the same GPUs and says
+whether disaggregated or aggregated serving gives more good requests per GPU and per EUR.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import random
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from planner.catalogfiles import load_entries
+from planner.perfmodel import PerformanceModel
+from planner.plan import Plan
+from planner.plan_simulation import DEFAULT_DURATION_S, context_of, make_replicas, targets_of, workload_of
+from planner.simulate import Workload, percentile, poisson_arrivals, run
+from planner.sizing.capacity import kv_bytes_per_sequence
+from planner.sizing.deployment import Deployment
+from planner.tco import yearly_cost_eur
+
+#: Per-GPU bandwidth and latency of each KV transport between pools, with sources.
+TRANSPORTS_FILE = "physics/kv-transports.yaml"
+
+
+@cache
+def transports() -> dict[str, tuple[float, float]]:
+    """(GB/s per GPU, latency in seconds) of every KV transport in the catalog."""
+    return {e["id"]: (float(e["gb_s"]), float(e["latency_s"])) for e in load_entries(TRANSPORTS_FILE)}
+
+
+def kv_transfer_s(dep: Deployment, tokens: int, transport: str) -> float:
+    """Time to move one request's KV cache (all of its GPUs in parallel) between pools."""
+    gb_s, latency = transports()[transport]
+    return kv_bytes_per_sequence(dep, tokens) / (gb_s * 1e9) + latency
+
+
+def disaggregation(
+    plan: Plan,
+    prefill_pool: tuple[Deployment, PerformanceModel],
+    decode_pool: tuple[Deployment, PerformanceModel],
+    rate: float,
+    prefill_replicas: int,
+    decode_replicas: int,
+    transport: str,
+    *,
+    duration_s: float = DEFAULT_DURATION_S,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Separate prefill and decode pools with KV transfer between them, at ``rate`` requests/s.
+
+    Prefill replicas run the prompts (each request leaves with its first token); its KV
+    then crosses ``transport``; a decode replica holds that KV (its prompt arrives cached)
+    and generates the rest. Each pool is a deployment with the model that times it.
+    Returns percentiles, goodput per GPU, and the transfer time.
+    """
+    (prefill, prefill_model), (decode, decode_model) = prefill_pool, decode_pool
+    rng = random.Random(seed + 1)
+    sampler = workload_of(plan, prefill).lengths
+    count = int(rate * duration_s * 1.5) + 10
+    lengths = [sampler(rng) for _ in range(count)]
+    prompts = Workload(lengths=_replay([(isl, 1) for isl, _ in lengths]))
+    first = run(
+        make_replicas(prefill, prefill_model, prefill_replicas, context_of(plan)),
+        prompts,
+        duration_s=duration_s,
+        seed=seed,
+        gaps=poisson_arrivals(rate, random.Random(seed + 2)),
+    )
+    handoffs = sorted(((r.finish_s or 0.0) + kv_transfer_s(prefill, r.isl, transport), r.id, r) for r in first.requests)
+    times = [0.0, *[t for t, _, _ in handoffs]]
+    decode_lengths = [lengths[request_id] for _, request_id, _ in handoffs]
+    cached = Workload(lengths=_replay(decode_lengths), shared_prefix_tokens=10**9, prefix_hit_rate=1.0)
+    second = run(
+        make_replicas(decode, decode_model, decode_replicas, context_of(plan)),
+        cached,
+        duration_s=times[-1] + 1e-6,
+        seed=seed,
+        gaps=iter([b - a for a, b in itertools.pairwise(times)]),
+        warmup_s=0.0,
+    )
+    finished = {r.id: r for r in second.requests}
+    targets = targets_of(plan)
+    ttfts, e2es, gaps, good = [], [], [], 0
+    window = duration_s * 0.9
+    for order, (_handoff, _, p) in enumerate(handoffs):
+        d = finished.get(order)
+        if d is None or p.arrival_s < duration_s * 0.1:
+            continue
+        ttft = (p.finish_s or 0.0) - p.arrival_s
+        e2e = (d.finish_s or 0.0) - p.arrival_s
+        itl = sum(d.gaps_s) / len(d.gaps_s) if d.gaps_s else 0.0
+        ttfts.append(ttft)
+        e2es.append(e2e)
+        gaps += d.gaps_s
+        checks = ((targets.ttft_s, ttft), (targets.itl_s, itl), (targets.e2e_s, e2e))
+        good += all(t is None or v <= t for t, v in checks)
+    gpus = prefill_replicas * prefill.gpus + decode_replicas * decode.gpus
+    transfer = [kv_transfer_s(prefill, r.isl, transport) for r in first.requests]
+    return {
+        "prefill": f"{prefill_replicas} x {prefill.label}",
+        "decode": f"{decode_replicas} x {decode.label}",
+        "transport": transport,
+        "gpus": gpus,
+        "prefill_gpus": prefill_replicas * prefill.gpus,
+        "decode_gpus": decode_replicas * decode.gpus,
+        "requests": len(ttfts),
+        "ttft_p95_ms": percentile(ttfts, 95) * 1000,
+        "itl_p95_ms": percentile(gaps, 95) * 1000,
+        "itl_p99_ms": percentile(gaps, 99) * 1000,
+        "e2e_p95_ms": percentile(e2es, 95) * 1000,
+        "goodput_req_s": good / window,
+        "goodput_per_gpu": good / window / gpus,
+        "kv_transfer_ms_mean": sum(transfer) / max(len(transfer), 1) * 1000,
+    }
+
+
+def _replay(pairs: list[tuple[int, int]]) -> Any:
+    """A length sampler that returns ``pairs`` in order."""
+    queue = iter(pairs)
+
+    def draw(_rng: random.Random) -> tuple[int, int]:
+        return next(queue, pairs[-1])
+
+    return draw
+
+
+@dataclass(frozen=True)
+class DisaggregationComparison:
+    """Every split of the same GPUs into prefill and decode pools against the aggregated fleet."""
+
+    splits: list[dict[str, Any]]
+    best: dict[str, Any] | None
+    aggregated_goodput_per_gpu: float
+    aggregated_goodput_per_keur_year: float | None
+    verdict: str
+
+
+def compare_disaggregation(
+    plan: Plan,
+    prefill_pool: tuple[Deployment, PerformanceModel],
+    decode_pool: tuple[Deployment, PerformanceModel],
+    rate: float,
+    aggregated: dict[str, Any],
+    transport: str,
+    *,
+    duration_s: float = DEFAULT_DURATION_S,
+    seed: int = 0,
+) -> DisaggregationComparison:
+    """Sweep the splits of the aggregated fleet's GPUs into prefill and decode pools at ``rate``.
+
+    :param prefill_pool: the aggregated fleet's deployment and model (prefill runs on it).
+    :param decode_pool: the decode pool's deployment (another GPU class, or the same) and model.
+    :param aggregated: the aggregated fleet's simulation summary at the same rate (its
+        ``replicas``, ``gpus`` and ``goodput_req_s``).
+    :returns: every split with its goodput per GPU and per thousand EUR a year (catalog
+        price hints, default cost assumptions), the best split by goodput per GPU, and a
+        one-line verdict.
+    """
+    dep, decode_dep = prefill_pool[0], decode_pool[0]
+    gpus = max(aggregated["replicas"] * dep.gpus, 2)
+    splits = []
+    for prefill in range(1, gpus // dep.gpus):
+        decode = gpus // dep.gpus - prefill
+        split = disaggregation(
+            plan, prefill_pool, decode_pool, rate, prefill, decode, transport, duration_s=duration_s, seed=seed
+        )
+        yearly = (yearly_cost_eur(dep.gpu, split["prefill_gpus"]) or 0) + (
+            yearly_cost_eur(decode_dep.gpu, split["decode_gpus"]) or 0
+        )
+        split["goodput_per_keur_year"] = split["goodput_req_s"] / (yearly / 1000) if yearly else None
+        splits.append(split)
+    best = max(splits, key=lambda s: s["goodput_per_gpu"]) if splits else None
+    per_gpu = aggregated["goodput_req_s"] / max(aggregated["gpus"], 1)
+    agg_yearly = yearly_cost_eur(dep.gpu, aggregated["gpus"])
+    per_keur = aggregated["goodput_req_s"] / (agg_yearly / 1000) if agg_yearly else None
+    return DisaggregationComparison(splits, best, per_gpu, per_keur, _verdict(best, per_gpu, per_keur))
+
+
+def _verdict(best: dict[str, Any] | None, per_gpu: float, per_keur: float | None) -> str:
+    """Which serving mode wins on goodput per GPU, and per EUR where both are priced."""
+    if not best:
+        return ""
+    gain = best["goodput_per_gpu"] / per_gpu - 1 if per_gpu else math.inf
+    per_eur = ""
+    if best.get("goodput_per_keur_year") and per_keur:
+        eur_gain = best["goodput_per_keur_year"] / per_keur - 1
+        per_eur = f"; per EUR {'disaggregated' if eur_gain > 0 else 'aggregated'} wins by {abs(eur_gain):.0%}"
+    return (
+        f"{'disaggregated' if gain > 0 else 'aggregated'} wins on goodput per GPU by {abs(gain):.0%}: "
+        f"{best['goodput_per_gpu']:.3f} vs {per_gpu:.3f} good requests/s per GPU{per_eur}"
+    )

@@ -1,0 +1,379 @@
+"""The built-in performance model and the composite models that combine it with others.
+
+- :class:`AnalyticModel` (``builtin``): the roofline of :mod:`planner.sizing.roofline`
+  with the calibrated factors of the deployment's class;
+- :class:`Fallback`: the built-in model answering where the chosen one does not cover a
+  configuration, and saying so;
+- :class:`Corrected`: another backend's phase times with its fitted correction;
+- :class:`Blend`: the weighted geometric mean of two models;
+- :class:`AutoModel` (``auto``): per metric group and configuration class, the backend
+  (or blend) with the lowest held-out error.
+
+Callers time a deployment with :func:`choose` (the model they were asked for, or the
+built-in one where it does not cover the deployment). Figures that are not phase times
+(a steady-state timing, a replayed measurement) are combined with
+:func:`combined_figures`, so that ``auto`` takes each metric group from its own model and
+a blend mixes the figures rather than the phases.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from planner.corrections import (
+    BUILTIN_NAME,
+    GROUPS,
+    Correction,
+    blend_name,
+    choice_for,
+    correction_band,
+    correction_for,
+    parse_choice,
+)
+from planner.perfmodel import PerformanceModel
+from planner.sizing import roofline
+from planner.sizing.deployment import Deployment, config_class
+from planner.sizing.efficiency import Band, Efficiency, band_for, efficiency_for
+
+#: Figures by name, as returned by the function handed to :func:`combined_figures`.
+Figures = dict[str, float]
+
+
+@dataclass(frozen=True)
+class AnalyticModel:
+    """The built-in roofline with efficiency factors calibrated per class.
+
+    With ``fixed`` efficiency (calibration fits, tests) every deployment uses those
+    factors; otherwise each deployment gets its class's calibrated factors with the
+    plan's overrides applied.
+    """
+
+    fixed: Efficiency | None = None
+    name: str = BUILTIN_NAME
+
+    def efficiency(self, dep: Deployment) -> Efficiency:
+        """The factors this model uses for ``dep``."""
+        return self.fixed if self.fixed is not None else efficiency_for(dep)
+
+    def coverage(self, dep: Deployment) -> str | None:
+        """The roofline covers every configuration (its bands say how well)."""
+        return None
+
+    def prefill_s(self, dep: Deployment, requests: float, length: int) -> float:
+        """Compute-bound prefill (see :func:`planner.sizing.roofline.prefill_s`)."""
+        return roofline.prefill_s(dep, requests, length, self.efficiency(dep))
+
+    def decode_step_s(self, dep: Deployment, batch: float, context: int) -> float:
+        """Bandwidth- or compute-bound decode step (see ``roofline.decode_step_s``)."""
+        return roofline.decode_step_s(dep, batch, context, self.efficiency(dep))
+
+    def mixed_step_s(
+        self, dep: Deployment, prefill_tokens: float, prefill_keys: float, decode_batch: float, decode_keys: float
+    ) -> float:
+        """A chunked-prefill step (see ``roofline.mixed_step_s``)."""
+        return roofline.mixed_step_s(dep, prefill_tokens, prefill_keys, decode_batch, decode_keys, self.efficiency(dep))
+
+    def overhead_s(self, dep: Deployment) -> float:
+        """The calibrated per-step overhead."""
+        return self.efficiency(dep).overhead_ms / 1000
+
+    def source(self, dep: Deployment) -> str:
+        """Which calibration the factors come from."""
+        return f"builtin roofline; {self.efficiency(dep).source}"
+
+
+BUILTIN = AnalyticModel()
+
+
+@dataclass(frozen=True)
+class Fallback:
+    """The built-in model answering where the chosen model does not cover a configuration."""
+
+    preferred: str
+    reason: str
+    name: str = BUILTIN_NAME
+
+    def coverage(self, dep: Deployment) -> str | None:
+        """The built-in model covers everything."""
+        return None
+
+    def prefill_s(self, dep: Deployment, requests: float, length: int) -> float:
+        """As the built-in model."""
+        return BUILTIN.prefill_s(dep, requests, length)
+
+    def decode_step_s(self, dep: Deployment, batch: float, context: int) -> float:
+        """As the built-in model."""
+        return BUILTIN.decode_step_s(dep, batch, context)
+
+    def mixed_step_s(
+        self, dep: Deployment, prefill_tokens: float, prefill_keys: float, decode_batch: float, decode_keys: float
+    ) -> float:
+        """As the built-in model."""
+        return BUILTIN.mixed_step_s(dep, prefill_tokens, prefill_keys, decode_batch, decode_keys)
+
+    def overhead_s(self, dep: Deployment) -> float:
+        """As the built-in model."""
+        return BUILTIN.overhead_s(dep)
+
+    def efficiency(self, dep: Deployment) -> Efficiency:
+        """The built-in model's factors."""
+        return BUILTIN.efficiency(dep)
+
+    def source(self, dep: Deployment) -> str:
+        """Says which model was asked for and why the built-in one answered."""
+        return f"{self.preferred} does not cover this configuration ({self.reason}); {BUILTIN.source(dep)}"
+
+
+@dataclass(frozen=True)
+class Corrected:
+    """A backend's phase times with a fitted :class:`~planner.corrections.Correction` applied.
+
+    Prefill times are scaled; decode and mixed steps are scaled and get the per-step
+    overhead the profiled kernels leave out.
+    """
+
+    base: PerformanceModel
+    correction: Correction
+
+    @property
+    def name(self) -> str:
+        """The corrected backend's name."""
+        return self.base.name
+
+    def coverage(self, dep: Deployment) -> str | None:
+        """As the corrected backend."""
+        return self.base.coverage(dep)
+
+    def prefill_s(self, dep: Deployment, requests: float, length: int) -> float:
+        """The backend's prefill time x the prefill scale."""
+        return self.base.prefill_s(dep, requests, length) * self.correction.prefill_scale
+
+    def decode_step_s(self, dep: Deployment, batch: float, context: int) -> float:
+        """The backend's decode step x the decode scale, plus the fitted overhead."""
+        step = self.base.decode_step_s(dep, batch, context)
+        return step * self.correction.decode_scale + self.correction.overhead_ms / 1000
+
+    def mixed_step_s(
+        self, dep: Deployment, prefill_tokens: float, prefill_keys: float, decode_batch: float, decode_keys: float
+    ) -> float:
+        """The backend's mixed step x the decode scale, plus the fitted overhead."""
+        step = self.base.mixed_step_s(dep, prefill_tokens, prefill_keys, decode_batch, decode_keys)
+        return step * self.correction.decode_scale + self.correction.overhead_ms / 1000
+
+    def overhead_s(self, dep: Deployment) -> float:
+        """The backend's overhead plus the fitted one."""
+        return self.base.overhead_s(dep) + self.correction.overhead_ms / 1000
+
+    def source(self, dep: Deployment) -> str:
+        """The backend's provenance and the correction's."""
+        c = self.correction
+        return (
+            f"{self.base.source(dep)}; x{c.prefill_scale:.2f} prefill, x{c.decode_scale:.2f} decode, "
+            f"+{c.overhead_ms:.2f} ms a step ({c.source})"
+        )
+
+
+def calibrated(model: PerformanceModel, dep: Deployment) -> PerformanceModel:
+    """``model`` with its fitted correction for ``dep``'s configuration class, when it has one."""
+    if isinstance(model, AnalyticModel | Fallback | Corrected | AutoModel | Blend):
+        return model
+    correction = correction_for(model.name, config_class(dep))
+    return Corrected(model, correction) if correction else model
+
+
+def readiness(model: PerformanceModel, dep: Deployment) -> str | None:
+    """``None`` when ``model`` can time ``dep``, else why not: its cheap ``coverage``, then
+    its optional ``prepare`` (the expensive check, memoised by the model)."""
+    reason = model.coverage(dep)
+    if reason is not None:
+        return reason
+    prepare = getattr(model, "prepare", None)
+    return prepare(dep) if callable(prepare) else None
+
+
+def choose(model: PerformanceModel | None, dep: Deployment) -> PerformanceModel:
+    """``model`` (with its fitted correction) where it can time ``dep``; otherwise the built-in
+    model, saying why."""
+    if model is None:
+        return BUILTIN
+    reason = readiness(model, dep)
+    return calibrated(model, dep) if reason is None else Fallback(model.name, reason)
+
+
+@dataclass(frozen=True)
+class AutoModel:
+    """Per metric and configuration class, the backend with the lower held-out error.
+
+    The choice comes from ``catalogs/efficiency/backends.yaml`` (see
+    :mod:`planner.corrections`). Figures take each metric group from its chosen backend
+    (:func:`combined_figures`); phase-level callers (the simulator) get prefill from the
+    TTFT choice and decode steps from the throughput choice. A chosen backend that cannot
+    time the configuration gives way to the built-in model.
+    """
+
+    others: tuple[PerformanceModel, ...] = ()
+    name: str = "auto"
+
+    def pick(self, dep: Deployment, group: str) -> PerformanceModel:
+        """The (corrected) model ``auto`` uses for ``group`` (throughput, itl, ttft) on ``dep``."""
+        other, weight = parse_choice(choice_for(config_class(dep), group))
+        for model in self.others:
+            if model.name == other and readiness(model, dep) is None:
+                return calibrated(model, dep) if weight is None else Blend(BUILTIN, calibrated(model, dep), weight)
+        return BUILTIN
+
+    def per_group(self, dep: Deployment) -> dict[str, PerformanceModel]:
+        """The model answering each metric group on ``dep``."""
+        return {group: self.pick(dep, group) for group in GROUPS}
+
+    def coverage(self, dep: Deployment) -> str | None:
+        """Covers everything (the built-in model is always there)."""
+        return None
+
+    def prefill_s(self, dep: Deployment, requests: float, length: int) -> float:
+        """From the TTFT choice."""
+        return self.pick(dep, "ttft").prefill_s(dep, requests, length)
+
+    def decode_step_s(self, dep: Deployment, batch: float, context: int) -> float:
+        """From the throughput choice."""
+        return self.pick(dep, "throughput").decode_step_s(dep, batch, context)
+
+    def mixed_step_s(
+        self, dep: Deployment, prefill_tokens: float, prefill_keys: float, decode_batch: float, decode_keys: float
+    ) -> float:
+        """From the throughput choice."""
+        return self.pick(dep, "throughput").mixed_step_s(dep, prefill_tokens, prefill_keys, decode_batch, decode_keys)
+
+    def overhead_s(self, dep: Deployment) -> float:
+        """From the throughput choice."""
+        return self.pick(dep, "throughput").overhead_s(dep)
+
+    def source(self, dep: Deployment) -> str:
+        """Which backend answers each metric, and where each one's numbers come from."""
+        picks = self.per_group(dep)
+        by_model: dict[str, list[str]] = {}
+        for group, model in picks.items():
+            by_model.setdefault(model.name, []).append(group.upper() if group != "throughput" else group)
+        parts = [f"{', '.join(groups)} from {name}" for name, groups in by_model.items()]
+        sources = "; ".join(dict.fromkeys(m.source(dep) for m in picks.values()))
+        return f"auto ({config_class(dep)} class: {'; '.join(parts)}) - {sources}"
+
+
+@dataclass(frozen=True)
+class Blend:
+    """The geometric mean of two models' figures (``weight`` on the second).
+
+    Two estimators whose errors are partly independent land closer together than
+    either alone; ``auto`` uses a blend where its held-out error is the lowest. Figure
+    callers (estimates, measurement replays) blend each figure; phase callers (the
+    simulator) blend the phase times.
+    """
+
+    first: PerformanceModel
+    second: PerformanceModel
+    weight: float = 0.5
+
+    @property
+    def name(self) -> str:
+        """e.g. builtin+aiconfigurator (equal weights) or builtin+aiconfigurator@0.75."""
+        return blend_name(self.first.name, self.second.name, self.weight)
+
+    def mix(self, a: float, b: float) -> float:
+        """Weighted geometric mean of two positive figures (the first when one is not positive)."""
+        if a <= 0 or b <= 0:
+            return a
+        return math.exp((1 - self.weight) * math.log(a) + self.weight * math.log(b))
+
+    def coverage(self, dep: Deployment) -> str | None:
+        """Both models must cover ``dep``."""
+        return self.first.coverage(dep) or self.second.coverage(dep)
+
+    def prefill_s(self, dep: Deployment, requests: float, length: int) -> float:
+        """Blended prefill time."""
+        return self.mix(self.first.prefill_s(dep, requests, length), self.second.prefill_s(dep, requests, length))
+
+    def decode_step_s(self, dep: Deployment, batch: float, context: int) -> float:
+        """Blended decode step."""
+        return self.mix(self.first.decode_step_s(dep, batch, context), self.second.decode_step_s(dep, batch, context))
+
+    def mixed_step_s(
+        self, dep: Deployment, prefill_tokens: float, prefill_keys: float, decode_batch: float, decode_keys: float
+    ) -> float:
+        """Blended mixed step."""
+        args = (dep, prefill_tokens, prefill_keys, decode_batch, decode_keys)
+        return self.mix(self.first.mixed_step_s(*args), self.second.mixed_step_s(*args))
+
+    def overhead_s(self, dep: Deployment) -> float:
+        """Blended overhead."""
+        return self.mix(self.first.overhead_s(dep), self.second.overhead_s(dep))
+
+    def source(self, dep: Deployment) -> str:
+        """Both sources."""
+        return f"geometric mean of {self.first.source(dep)} and {self.second.source(dep)}"
+
+
+def answering_models(model: PerformanceModel, dep: Deployment) -> dict[str, PerformanceModel]:
+    """The model that answers each metric group (throughput, itl, ttft) on ``dep``:
+    ``auto``'s choice per group, else ``model`` itself for all three."""
+    per_group = getattr(model, "per_group", None)
+    return dict(per_group(dep)) if callable(per_group) else dict.fromkeys(GROUPS, model)
+
+
+def combined_figures(
+    model: PerformanceModel,
+    dep: Deployment,
+    evaluate: Callable[[PerformanceModel], Figures],
+    group_of: Mapping[str, str],
+) -> Figures:
+    """The figures ``evaluate`` computes with one plain model, combined as ``model`` says.
+
+    Each metric group comes from the model answering it (:func:`answering_models`); a
+    blend is the weighted geometric mean of its two models' figures. ``group_of`` maps
+    every figure name to its metric group. Each distinct model is evaluated once.
+
+    :param evaluate: computes the figures of ``dep`` timed by one (non-composite) model.
+    """
+    computed: list[tuple[PerformanceModel, Figures]] = []
+    out: Figures = {}
+    for group, chosen in answering_models(model, dep).items():
+        found = next((figures for seen, figures in computed if seen == chosen), None)
+        if found is None:
+            found = _figures_of(chosen, dep, evaluate, group_of)
+            computed.append((chosen, found))
+        out.update({name: value for name, value in found.items() if group_of[name] == group})
+    return out
+
+
+def _figures_of(
+    model: PerformanceModel,
+    dep: Deployment,
+    evaluate: Callable[[PerformanceModel], Figures],
+    group_of: Mapping[str, str],
+) -> Figures:
+    if not isinstance(model, Blend):
+        return evaluate(model)
+    first = combined_figures(model.first, dep, evaluate, group_of)
+    second = combined_figures(model.second, dep, evaluate, group_of)
+    return {name: model.mix(value, second[name]) for name, value in first.items() if name in second}
+
+
+def builtin_factors(model: PerformanceModel, dep: Deployment) -> Efficiency | None:
+    """The built-in model's factors when it is what times ``dep``, else ``None``."""
+    return model.efficiency(dep) if isinstance(model, AnalyticModel | Fallback) else None
+
+
+def error_band(model: PerformanceModel, answering: PerformanceModel, dep: Deployment, group: str) -> tuple[Band, str]:
+    """The held-out error band of one metric group, and what it rests on.
+
+    ``auto``'s own band for the class where another backend answers; else that of the
+    corrected backend answering; else the built-in model's class band.
+    """
+    cls = config_class(dep)
+    found = correction_band("auto", cls, group) if isinstance(model, AutoModel) and answering is not BUILTIN else None
+    if found is None and isinstance(answering, Corrected):
+        found = correction_band(answering.name, cls, group)
+    if found:
+        return Band(found[0], found[1], found[2]), found[3]
+    return band_for(dep.runtime.id, dep.gpu.generation, cls, group)

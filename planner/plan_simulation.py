@@ -1,0 +1,184 @@
+"""Simulating a plan's deployment: one load through the discrete-event simulator.
+
+Builds simulator replicas from a :class:`Deployment` and the performance model that
+times it (KV blocks from the capacity sizing, step times from the model's mixed steps,
+the runtime's knobs), then ``simulate_plan`` runs one load (open or closed loop) and
+``fleet_check`` runs the sized fleet at its peak with every replica, then with its
+N+1 (N+2) spares down. Envelopes (:mod:`planner.envelope`), disaggregated pools
+(:mod:`planner.disaggregation`) and GPU mixes (:mod:`planner.mix`) build on these.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+from planner.perfmodel import PerformanceModel
+from planner.plan import Plan
+from planner.simulate import (
+    ROUTERS,
+    Replica,
+    SchedulerConfig,
+    Targets,
+    Workload,
+    daily_arrivals,
+    gamma_arrivals,
+    lognormal_lengths,
+    meets,
+    poisson_arrivals,
+    run,
+    summarise,
+)
+from planner.sizing.capacity import knob, size_capacity
+from planner.sizing.deployment import Deployment
+from planner.sizing.fleet import FleetSizing
+
+DEFAULT_DURATION_S = 300.0
+
+
+def scheduler_for(dep: Deployment, context: int) -> SchedulerConfig:
+    """Scheduler limits of one replica: batch limit, step token budget, KV blocks."""
+    cap = size_capacity(dep, context)
+    ranks = dep.ep if dep.attention_dp else 1
+    return SchedulerConfig(
+        max_num_seqs=int(knob(dep, "max_sequences")) * ranks,
+        token_budget=max(int(knob(dep, "batched_tokens")), 1) * ranks,
+        block_tokens=cap.kv_block_tokens,
+        kv_blocks=cap.kv_blocks_per_gpu * ranks,
+    )
+
+
+def make_replicas(dep: Deployment, model: PerformanceModel, count: int, context: int) -> list[Replica]:
+    """``count`` simulator replicas of ``dep``, timed by ``model``."""
+    step = partial(model.mixed_step_s, dep)
+    return [Replica(i, scheduler_for(dep, context), step) for i in range(count)]
+
+
+def workload_of(plan: Plan, dep: Deployment) -> Workload:
+    """Request lengths fitted to the plan's p50/p95, and its shared prefix."""
+    w = plan.workload
+    p50_in, p50_out = w.input_tokens.typical, w.output_tokens.typical
+    p95_in = w.input_tokens.p95 or w.input_tokens.worst_case
+    p95_out = w.output_tokens.p95 or w.output_tokens.worst_case
+    lengths = lognormal_lengths(p50_in, p95_in, p50_out, p95_out, dep.model.max_context)
+    hit = (w.prefix_cache_hit_rate if w.prefix_cache_hit_rate is not None else 1.0) if w.shared_prefix_tokens else 0.0
+    return Workload(lengths=lengths, shared_prefix_tokens=w.shared_prefix_tokens, prefix_hit_rate=hit)
+
+
+def targets_of(plan: Plan) -> Targets:
+    """The plan's SLO targets in seconds."""
+    s = plan.slo
+
+    def to_s(ms: float | None) -> float | None:
+        return ms / 1000 if ms is not None else None
+
+    return Targets(to_s(s.ttft_ms), to_s(s.itl_ms), to_s(s.e2e_ms), s.percentile)
+
+
+def context_of(plan: Plan) -> int:
+    """The p95 context that sizes KV."""
+    return plan.workload.context_p95_tokens
+
+
+@dataclass(frozen=True)
+class LoadSpec:
+    """How load is applied: open loop at a rate, or closed loop with users."""
+
+    mode: str  # open or closed
+    rate: float | None = None
+    concurrency: int | None = None
+    arrival: str = "poisson"  # poisson, gamma, daily
+    cv: float = 2.0
+    peak_factor: float = 1.0
+    think_s: float = 0.0
+
+
+def default_load(
+    fleet: FleetSizing,
+    replicas: int,
+    *,
+    mode: str | None = None,
+    rate: float | None = None,
+    concurrency: int | None = None,
+    **shape: Any,
+) -> LoadSpec:
+    """The load to simulate ``replicas`` replicas of a sized fleet with, where the user gave none.
+
+    Closed loop when a concurrency is given, else open loop; the open-loop rate defaults to
+    what the replicas complete at the sizing's operating point, the closed-loop users to
+    the concurrency each replica holds. ``shape`` passes arrival, cv, peak_factor, think_s.
+    """
+    mode = mode or ("closed" if concurrency else "open")
+    if mode == "open" and rate is None:
+        rate = (fleet.replica_rate_req_s or 1.0) * replicas
+    return LoadSpec(mode, rate=rate, concurrency=concurrency or fleet.per_replica * replicas, **shape)
+
+
+def simulate_plan(
+    plan: Plan,
+    dep: Deployment,
+    model: PerformanceModel,
+    load: LoadSpec,
+    *,
+    replicas: int = 1,
+    duration_s: float = DEFAULT_DURATION_S,
+    seed: int = 0,
+    router: str = "least-outstanding",
+    lengths: Any = None,
+) -> dict[str, Any]:
+    """Simulate ``replicas`` replicas of ``dep`` under ``load``; return the summary.
+
+    :param lengths: a JSONL/CSV path of input/output token counts to replay instead of
+        the plan's fitted distribution.
+    """
+    from planner.simulate import replay_lengths
+
+    fleet = make_replicas(dep, model, replicas, context_of(plan))
+    workload = workload_of(plan, dep)
+    if lengths is not None:
+        workload = Workload(replay_lengths(lengths), workload.shared_prefix_tokens, workload.prefix_hit_rate)
+    rng = random.Random(seed + 1)
+    gaps = None
+    users = None
+    if load.mode == "open":
+        rate = load.rate or 1.0
+        gaps = {
+            "poisson": lambda: poisson_arrivals(rate, rng),
+            "gamma": lambda: gamma_arrivals(rate, load.cv, rng),
+            "daily": lambda: daily_arrivals(rate, load.peak_factor, rng, period_s=duration_s),
+        }[load.arrival]()
+    else:
+        users = load.concurrency or 1
+    result = run(
+        fleet,
+        workload,
+        duration_s=duration_s,
+        seed=seed,
+        gaps=gaps,
+        users=users,
+        think_s=load.think_s,
+        router=ROUTERS[router],
+    )
+    summary = summarise(result, targets_of(plan))
+    summary["load"] = {"mode": load.mode, "rate": load.rate, "concurrency": load.concurrency, "arrival": load.arrival}
+    summary["replicas"] = replicas
+    summary["gpus"] = replicas * dep.gpus
+    summary["meets_slo"] = meets(summary, targets_of(plan))
+    return summary
+
+
+def fleet_check(plan: Plan, fleet: FleetSizing, *, rate: float | None = None, **kw: Any) -> dict[str, Any]:
+    """Run the sized fleet at its peak rate with every replica, then with its spares down.
+
+    :param rate: requests/s for the whole fleet; by default its peak, what the replicas
+        carrying load complete at the sizing's operating point.
+    """
+    dep, model = fleet.deployment, fleet.model
+    rate = fleet.replica_rate_req_s * fleet.replicas_for_load if rate is None else rate
+    full = simulate_plan(plan, dep, model, LoadSpec("open", rate=rate), replicas=fleet.replicas, **kw)
+    degraded = simulate_plan(
+        plan, dep, model, LoadSpec("open", rate=rate), replicas=max(fleet.replicas - fleet.spares, 1), **kw
+    )
+    return {"all_up": full, "spares_down": degraded, "survives_failure": bool(degraded["meets_slo"])}

@@ -1,0 +1,254 @@
+"""Traffic to fleet (step 3 meets 6): per-replica concurrency on both axes, replicas, nodes.
+
+Sits above the estimator and receives what it needs: a deployment, the performance
+model that times it, and the plan's :class:`~planner.traffic.Demand`. Each replica
+carries the largest concurrency that holds on BOTH axes: memory (its KV cache holds
+the sequences at the p95 context) and time (its predicted TTFT, ITL and E2E meet the
+SLOs). A plan that gives requests/s gets its peak concurrency from Little's law,
+requests/s x E2E, solved to a fixed point because E2E grows with load. Provisioned
+concurrency adds the explicit headroom; replicas = ceil(provisioned / per replica) plus
+spares for N+1 (N+2 if critical).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from planner.perfmodel import PerformanceModel
+from planner.sizing.deployment import Deployment
+from planner.sizing.estimate import Estimate, estimate
+from planner.traffic import Demand, SloTargets
+
+
+@dataclass(frozen=True)
+class FleetSizing:
+    """Replicas, GPUs and nodes for one deployment under the plan's traffic and SLOs."""
+
+    deployment: Deployment
+    model: PerformanceModel
+    isl: int
+    osl: int
+    peak_concurrency: float
+    concurrency_source: str
+    headroom: float
+    provisioned_concurrency: float
+    capacity_cap: int
+    latency_cap: int
+    per_replica: int
+    dominant: str
+    replicas_for_load: int
+    spares: int
+    replicas: int
+    gpus: int
+    nodes: int
+    operating_point: Estimate | None
+    to_move: str
+    e2e_at_peak_ms: float | None = None
+
+    @property
+    def feasible(self) -> bool:
+        """True when a replica carries at least one request on both axes."""
+        return self.per_replica > 0
+
+    @property
+    def fleet_output_tok_s(self) -> float:
+        """Output tokens/s the replicas carrying load deliver at the operating point."""
+        if not self.operating_point:
+            return 0.0
+        return self.operating_point.output_tok_s * self.replicas_for_load
+
+    @property
+    def replica_rate_req_s(self) -> float:
+        """Requests/s one replica completes at the operating point (its batch over its E2E)."""
+        op = self.operating_point
+        if op is None or op.timing is None:
+            return 0.0
+        return op.timing.batch / (op.e2e_ms / 1000)
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready summary (the operating point's full estimate included)."""
+        return {
+            "deployment": self.deployment.label,
+            "isl_p95": self.isl,
+            "osl_p95": self.osl,
+            "peak_concurrency": round(self.peak_concurrency, 2),
+            "concurrency_source": self.concurrency_source,
+            "headroom": self.headroom,
+            "provisioned_concurrency": round(self.provisioned_concurrency, 2),
+            "per_replica": {
+                "capacity_cap": self.capacity_cap,
+                "latency_cap": self.latency_cap,
+                "holds": self.per_replica,
+            },
+            "dominant_constraint": self.dominant,
+            "to_move_it": self.to_move,
+            "replicas_for_load": self.replicas_for_load,
+            "spares": self.spares,
+            "replicas": self.replicas,
+            "gpus": self.gpus,
+            "nodes": self.nodes,
+            "fleet_output_tok_s": round(self.fleet_output_tok_s, 1),
+            "operating_point": self.operating_point.to_json() if self.operating_point else None,
+        }
+
+
+#: The time axis is searched up to this many concurrent requests per replica.
+LATENCY_SEARCH_LIMIT = 16384
+
+
+def meets_targets(targets: SloTargets, est: Estimate) -> bool:
+    """True when the estimate's TTFT, ITL and E2E meet every target."""
+    return targets.met_by(est.ttft_ms, est.itl_ms, est.e2e_ms)
+
+
+def latency_cap(
+    dep: Deployment,
+    model: PerformanceModel,
+    isl: int,
+    osl: int,
+    targets: SloTargets,
+    upper: int = LATENCY_SEARCH_LIMIT,
+) -> int:
+    """Largest concurrency (up to ``upper``) whose latency meets every target, memory aside.
+
+    The time axis on its own: the estimate runs the whole batch even where memory
+    could not hold it. Latency grows with the running batch, so a bisection finds the edge.
+    """
+
+    def meets(concurrency: int) -> bool:
+        return meets_targets(
+            targets, estimate(dep, isl, osl, model=model, concurrency=concurrency, ignore_capacity=True)
+        )
+
+    if upper <= 0 or not meets(1):
+        return 0
+    low, high = 1, upper
+    if meets(high):
+        return high
+    while high - low > 1:
+        middle = (low + high) // 2
+        if meets(middle):
+            low = middle
+        else:
+            high = middle
+    return low
+
+
+def _what_moves_it(dominant: str, capacity: int, latency: int) -> str:
+    """Say what binds, and what would have to change to move it."""
+    limit = "the latency search limit" if latency >= LATENCY_SEARCH_LIMIT else f"{latency}"
+    if dominant == "memory":
+        return (
+            f"memory binds at {capacity} sequences while latency would allow {limit}: KV cache per replica must "
+            f"grow {latency / max(capacity, 1):.1f}x (more HBM per GPU, higher TP, fp8 KV, or a shorter context) "
+            "before latency binds"
+        )
+    if dominant == "latency":
+        return (
+            f"latency binds at {latency} sequences while memory holds {capacity}: a faster step is needed "
+            f"(higher TP, lower precision, a faster GPU) or looser SLOs; more memory would not help"
+        )
+    if dominant == "both":
+        return f"memory and latency both bind at {capacity} sequences: moving one axis alone gains nothing"
+    if dominant == "none fits":
+        return (
+            "no concurrency meets the SLOs on this configuration: more GPUs per replica, "
+            "a faster GPU or a smaller model"
+        )
+    if dominant in ("weights", "context"):
+        return (
+            "the weights do not fit this replica: more GPUs per replica (TP/PP) or lower precision"
+            if dominant == "weights"
+            else "the p95 context is longer than the model or max_model_len allows"
+        )
+    return (
+        f"the runtime's batch limit ({dominant}) binds at {capacity} while latency would allow {limit}: "
+        f"raise {dominant} if memory allows"
+    )
+
+
+def _dominant(capacity: int, latency: int, binding_cap: str) -> str:
+    """Which axis binds: memory (or the cap that binds it), latency, both, or none fits."""
+    if capacity <= 0:
+        return binding_cap
+    if latency <= 0:
+        return "none fits"
+    if latency < capacity:
+        return "latency"
+    if latency == capacity:
+        return "both"
+    return "memory" if binding_cap == "memory" else binding_cap
+
+
+def size_fleet(dep: Deployment, model: PerformanceModel, demand: Demand) -> FleetSizing:
+    """Size the fleet for ``demand`` on ``dep`` timed by ``model``: per-replica concurrency on
+    both axes, replicas, GPUs, nodes."""
+    isl, osl = demand.isl, demand.osl
+    memory = estimate(dep, isl, osl, model=model, offline=True).capacity
+    capacity = memory.max_concurrency
+    latency = latency_cap(dep, model, isl, osl, demand.targets) if capacity > 0 else 0
+    per_replica = min(capacity, latency)
+    dominant = _dominant(capacity, latency, memory.binding_cap)
+    peak, source = demand.peak_concurrency, demand.concurrency_source
+    operating: Estimate | None = None
+    replicas_for_load = 0
+    e2e_at_peak: float | None = None
+    if per_replica > 0:
+        if peak is None:
+            peak, at_peak, source = _littles_law(dep, model, demand, per_replica)
+            e2e_at_peak = at_peak.e2e_ms
+        provisioned = peak * (1 + demand.headroom)
+        replicas_for_load = max(math.ceil(provisioned / per_replica - 1e-9), 1)
+        load_each = max(math.ceil(provisioned / replicas_for_load), 1)
+        operating = estimate(dep, isl, osl, model=model, concurrency=load_each)
+    else:
+        peak = peak or 0.0
+        provisioned = peak * (1 + demand.headroom)
+    spares = demand.spares if replicas_for_load else 0
+    replicas = replicas_for_load + spares
+    gpus = replicas * dep.gpus
+    per_node = dep.gpu.gpus_per_node
+    nodes = replicas * math.ceil(dep.gpus / per_node) if dep.gpus > per_node else math.ceil(gpus / per_node)
+    return FleetSizing(
+        deployment=dep,
+        model=model,
+        isl=isl,
+        osl=osl,
+        peak_concurrency=peak,
+        concurrency_source=source,
+        headroom=demand.headroom,
+        provisioned_concurrency=provisioned,
+        capacity_cap=capacity,
+        latency_cap=latency,
+        per_replica=per_replica,
+        dominant=dominant,
+        replicas_for_load=replicas_for_load,
+        spares=spares,
+        replicas=replicas,
+        gpus=gpus,
+        nodes=nodes,
+        operating_point=operating,
+        to_move=_what_moves_it(dominant, capacity, latency),
+        e2e_at_peak_ms=e2e_at_peak,
+    )
+
+
+def _littles_law(
+    dep: Deployment, model: PerformanceModel, demand: Demand, per_replica: int
+) -> tuple[float, Estimate, str]:
+    """Concurrency = requests/s x E2E, iterated until the E2E at the resulting load settles."""
+    isl, osl, rate = demand.isl, demand.osl, demand.peak_rate_req_s
+    op = estimate(dep, isl, osl, model=model, concurrency=1)
+    concurrency = rate * op.e2e_ms / 1000
+    for _ in range(30):
+        replicas = max(math.ceil(concurrency * (1 + demand.headroom) / per_replica - 1e-9), 1)
+        load_each = max(math.ceil(concurrency / replicas), 1)
+        op = estimate(dep, isl, osl, model=model, concurrency=load_each)
+        updated = rate * op.e2e_ms / 1000
+        if abs(updated - concurrency) <= 0.005 * max(concurrency, 1):
+            break
+        concurrency = 0.5 * concurrency + 0.5 * updated
+    source = f"{demand.rate_source} x E2E {op.e2e_ms / 1000:.2f} s (Little's law)"
+    return concurrency, op, source

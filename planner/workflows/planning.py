@@ -1,0 +1,261 @@
+"""Steps 1-9 as user actions: read a plan, size it, check it, search it, estimate one configuration."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from planner.envelope import EnvelopeSizing, size_on_envelope
+from planner.errors import PlannerError
+from planner.performance_models import choose
+from planner.plan import Plan
+from planner.planfile import load_plan
+from planner.resolve import ResolvedPlan, resolve_plan
+from planner.sizing.deployment import Deployment
+from planner.sizing.estimate import Estimate
+from planner.sizing.estimate import estimate as estimate_one
+from planner.sizing.plan_sizing import PlanSizing, size_plan
+from planner.sizing.search import Candidate
+from planner.sizing.search import search as search_candidates
+from planner.specs import BYTES_PER_ELEMENT
+from planner.validation import Validation, validate_plan
+from planner.workflows.session import Progress, Session
+
+EXAMPLE_PLAN = "knowledge-assistant.yaml"
+
+
+def example_plan_path() -> Path:
+    """The bundled example plan (use case 1: an internal knowledge assistant)."""
+    return Path(str(resources.files("planner") / "examples" / EXAMPLE_PLAN))
+
+
+def read_plan(path: str | Path) -> Plan:
+    """Read and validate a plan file (YAML or JSON).
+
+    :raises InputError: naming the file, each bad field with its line, and the fix.
+    """
+    return load_plan(path)
+
+
+def _resolve(session: Session, plan: Plan, source: str) -> ResolvedPlan:
+    return resolve_plan(plan, session.catalog, source)
+
+
+def _sizing_progress(progress: Progress | None) -> Any:
+    if progress is None:
+        return None
+    return lambda done, total: progress(done, total, "sizing candidate configurations")
+
+
+@dataclass
+class PlanReport:
+    """A plan sized and checked: what ``planner plan`` prints and the desktop app shows."""
+
+    source: str
+    resolved: ResolvedPlan
+    sizing: PlanSizing
+    validation: Validation
+    envelope: EnvelopeSizing | None = None
+
+    @property
+    def warnings(self) -> list[str]:
+        """Rule packs that could not run (the findings of the others still hold)."""
+        return [str(p) for p in self.validation.problems]
+
+    def to_json(self) -> dict[str, Any]:
+        """The resolved plan, its sizing, the envelope sizing (full-envelope plans) and the findings."""
+        return {
+            **self.resolved.to_json(),
+            "sizing": self.sizing.to_json(),
+            "envelope": self.envelope.to_json() if self.envelope else None,
+            "findings": [f.model_dump(mode="json") for f in self.validation.findings],
+        }
+
+
+def _sized(
+    session: Session, plan_: Plan, source: str, backend: str | None, progress: Progress | None
+) -> tuple[ResolvedPlan, PlanSizing, Validation]:
+    resolved = _resolve(session, plan_, source)
+    sizing = size_plan(resolved, session.catalog, session.performance_model(backend), _sizing_progress(progress))
+    return resolved, sizing, validate_plan(resolved, session.catalog, sizing, session.rules)
+
+
+def plan(
+    session: Session,
+    plan_: Plan,
+    source: str = "<plan>",
+    *,
+    backend: str | None = None,
+    progress: Progress | None = None,
+) -> PlanReport:
+    """Resolve a plan's ids, size it (the cheapest configuration meeting the SLOs on both axes),
+    check it against the rules, and, for a full-envelope plan, size its replicas on the
+    simulated envelope.
+
+    :param source: what the plan came from (a file name), used in messages.
+    :param backend: the performance model's name (default ``auto``, see :class:`Session`).
+    """
+    resolved, sizing, validation = _sized(session, plan_, source, backend, progress)
+    envelope = None
+    if plan_.slo.effective_scenario == "full-envelope" and sizing.best is not None:
+        envelope = size_on_envelope(plan_, sizing.best.sizing, progress=_message_progress(progress))
+    return PlanReport(source, resolved, sizing, validation, envelope)
+
+
+def _message_progress(progress: Progress | None) -> Any:
+    if progress is None:
+        return None
+    steps = iter(range(1, 10**6))
+    return lambda message: progress(next(steps), None, message)
+
+
+@dataclass
+class CheckReport:
+    """Findings of the rules on a sized plan: what ``planner check`` gates a review with."""
+
+    source: str
+    validation: Validation
+
+    @property
+    def has_errors(self) -> bool:
+        """True when any finding is an error."""
+        return self.validation.has_errors
+
+    @property
+    def warnings(self) -> list[str]:
+        """Rule packs that could not run."""
+        return [str(p) for p in self.validation.problems]
+
+    def to_json(self) -> dict[str, Any]:
+        """Error count, findings, and rule-pack problems."""
+        return {
+            "errors": sum(f.severity == "error" for f in self.validation.findings),
+            "findings": [f.model_dump(mode="json") for f in self.validation.findings],
+            "rule_problems": [str(p) for p in self.validation.problems],
+        }
+
+
+def check(
+    session: Session,
+    plan_: Plan,
+    source: str = "<plan>",
+    *,
+    backend: str | None = None,
+    progress: Progress | None = None,
+) -> CheckReport:
+    """Size a plan and run the rules on it: findings by severity with evidence and remedy."""
+    _, _, validation = _sized(session, plan_, source, backend, progress)
+    return CheckReport(source, validation)
+
+
+@dataclass
+class SearchReport:
+    """Every candidate that meets the plan on both axes, cheapest first, and how many were tried."""
+
+    ranked: list[Candidate]
+    tried: int
+
+    def to_json(self, top: int | None = None) -> dict[str, Any]:
+        """The ``top`` candidates (all when ``None``) with their full sizing."""
+        shown = self.ranked if top is None else self.ranked[:top]
+        return {
+            "candidates_tried": self.tried,
+            "feasible": len(self.ranked),
+            "candidates": [{**c.sizing.to_json(), "eur_per_1m_tokens": c.eur_per_m_tokens} for c in shown],
+        }
+
+
+def search(
+    session: Session,
+    plan_: Plan,
+    source: str = "<plan>",
+    *,
+    backend: str | None = None,
+    progress: Progress | None = None,
+) -> SearchReport:
+    """Size every configuration the plan allows and rank those that meet it by EUR per 1M tokens."""
+    resolved = _resolve(session, plan_, source)
+    ranked, tried = search_candidates(
+        resolved, session.catalog, session.performance_model(backend), progress=_sizing_progress(progress)
+    )
+    return SearchReport(ranked, tried)
+
+
+@dataclass(frozen=True)
+class EstimateRequest:
+    """One configuration to estimate, as a user states it (ids, aliases, optional sizes).
+
+    Unset values take the defaults ``planner estimate`` documents: TP = GPUs / PP (1 with
+    attention data parallelism), the checkpoint's weight precision, a bf16 KV cache, vLLM.
+    """
+
+    model: str
+    gpu: str
+    isl: int
+    osl: int
+    concurrency: int | None = None
+    offline: bool = False
+    gpus: int | None = None
+    tp: int | None = None
+    pp: int = 1
+    ep: int = 1
+    attention_dp: bool = False
+    weights: str | None = None
+    kv_dtype: str | None = None
+    runtime: str = "vllm"
+    backend: str | None = None
+
+
+def estimate(session: Session, request: EstimateRequest) -> Estimate:
+    """Capacity and performance of one configuration, with error bands and provenance.
+
+    :raises UnknownIdError: for an id no plugin provides.
+    :raises PlannerError: listing every inconsistent value (precision, TP x PP, heads) with its fix.
+    """
+    catalog = session.catalog
+    model, gpu, runtime = (
+        catalog.models.get(request.model),
+        catalog.gpus.get(request.gpu),
+        catalog.runtimes.get(request.runtime),
+    )
+    tp = request.tp or (request.gpus // request.pp if request.gpus and not request.attention_dp else 1)
+    weights = request.weights or model.native_weight_dtype
+    kv = request.kv_dtype or "bf16"
+    problems = _estimate_problems(request, model, gpu, tp, weights, kv)
+    if problems:
+        raise PlannerError(
+            "; ".join(p[0] for p in problems), path="planner estimate", fix="; ".join(p[1] for p in problems)
+        )
+    dep = Deployment(
+        model, gpu, runtime, weights, kv, tp=tp, pp=request.pp, ep=request.ep, attention_dp=request.attention_dp
+    )
+    timed_by = choose(session.performance_model(request.backend), dep)
+    return estimate_one(
+        dep, request.isl, request.osl, model=timed_by, concurrency=request.concurrency, offline=request.offline
+    )
+
+
+def _estimate_problems(
+    request: EstimateRequest, model: Any, gpu: Any, tp: int, weights: str, kv: str
+) -> list[tuple[str, str]]:
+    """(what is wrong, the fix) for each inconsistent value of an estimate request."""
+    problems = []
+    if weights not in BYTES_PER_ELEMENT:
+        problems.append((f"--weights {weights} is not a known precision", f"use one of {', '.join(BYTES_PER_ELEMENT)}"))
+    if kv not in BYTES_PER_ELEMENT:
+        problems.append((f"--kv-dtype {kv} is not a known precision", "use bf16, fp16, fp8 or nvfp4"))
+    if kv in ("fp8", "nvfp4") and not gpu.supports("fp8"):
+        problems.append((f"{gpu.id} has no fp8", "use --kv-dtype bf16"))
+    if request.gpus and not request.attention_dp and tp * request.pp != request.gpus:
+        problems.append((f"--gpus {request.gpus} is not TP {tp} x PP {request.pp}", "make --gpus equal --tp x --pp"))
+    if model.num_attention_heads % tp:
+        problems.append(
+            (f"TP {tp} does not divide {model.num_attention_heads} attention heads", "choose a TP that divides them")
+        )
+    for name in ("isl", "osl", "concurrency"):
+        value = getattr(request, name)
+        if value is not None and value < 1:
+            problems.append((f"--{name} must be at least 1", f"give a positive --{name}"))
+    return problems
