@@ -144,6 +144,9 @@ def planner_rule_packs() -> list[Any]:
 def planner_benchmark_importers() -> list[Any]:
     """Contribute parsers for benchmark result files (vLLM bench, GuideLLM, AIPerf...).
 
+    Reserved: the core does not call this hook yet (``planner bench import`` will); a
+    plugin may implement it now and ``planner plugins`` lists it.
+
     :returns: a list of importer objects, each with a ``name``, a
         ``can_read(path) -> bool`` and a ``read(path)`` that returns measured runs.
     """

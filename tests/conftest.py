@@ -35,9 +35,15 @@ def catalog(tmp_path_factory: pytest.TempPathFactory) -> Catalog:
         return build_catalog(make_plugin_manager())
 
 
+#: Command-line tests time deployments with the built-in model unless they test a backend
+#: (they pass --perf-backend, or PLANNER_PERF_BACKEND in ``env``): it is what they check,
+#: and it keeps them fast.
+CLI_BACKEND = {"PLANNER_PERF_BACKEND": "builtin"}
+
+
 def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     """Run ``python -m planner ARGS`` in a real subprocess and capture its output."""
-    full_env = {**os.environ, **(env or {})}
+    full_env = {**os.environ, **CLI_BACKEND, **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "planner", *args],
         capture_output=True,

@@ -158,6 +158,7 @@ def test_plugins_lists_the_backend_with_its_sdk_version() -> None:
     assert models["analytic"] == ["builtin"] and sdk_version().startswith("0.12")
 
 
+@pytest.mark.slow
 def test_auto_on_the_calibration_set(catalog: Any) -> None:
     """``auto`` with the catalog's choices, over the whole calibration file: no worse than
     aiconfigurator alone (which leaves uncovered rows to the built-in model) on any metric

@@ -200,9 +200,11 @@ def test_no_command_opens_a_network_connection(tmp_path: Path, planner_home: Pat
         "socket.socket.connect = _refuse\nsocket.create_connection = _refuse\nsocket.getaddrinfo = _refuse\n"
     )
     env = {"PYTHONPATH": str(tmp_path), "PLANNER_HOME": str(planner_home), "HF_HUB_OFFLINE": ""}
+    env["PLANNER_PERF_BACKEND"] = "auto"  # the default, which reaches into aiconfigurator's databases
     for args in (
         ["demo"],
-        ["plan", str(PLANS / "reasoning-agent.yaml"), "--json"],
+        ["plan", str(PLANS / "reasoning-agent.yaml"), "--json", "--perf-backend", "builtin"],
+        ["search", str(PLANS / "code-assistant.yaml")],
         ["catalog", "models"],
         ["plugins"],
         ["model", "import", str(CONFIGS / "qwen2.5-7b.json")],

@@ -66,7 +66,7 @@ def test_estimate_that_does_not_fit() -> None:
 
 def test_estimate_text_shows_every_term() -> None:
     out = run_cli("estimate", "--model", "deepseek-v3", "--gpu", "h200-sxm", "--tp", "8", "--isl", "2000", "--osl", "500",
-                  "--concurrency", "64", "--runtime", "sglang").stdout  # fmt: skip
+                  "--concurrency", "64", "--runtime", "sglang", "--perf-backend", "auto").stdout  # fmt: skip
     for word in ("weights", "activation peak", "runtime reserve", "KV cache budget", "KV per sequence", "binding cap",
                  "TTFT", "ITL", "Performance model: auto ("):  # fmt: skip
         assert word in out

@@ -15,8 +15,11 @@ import pytest
 
 from tests.conftest import DATA, REPO
 
+pytestmark = pytest.mark.slow  # builds three wheels and a virtual environment
+
 PIP_QUIET = ["--disable-pip-version-check", "-q"]
-IGNORED = (".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", ".mypy_cache", ".ruff_cache")
+IGNORED = (".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", ".mypy_cache", ".ruff_cache",
+           ".import_linter_cache")  # fmt: skip
 
 
 def _run(*cmd: str | Path, cwd: Path | None = None, env: dict[str, str] | None = None) -> str:

@@ -183,6 +183,7 @@ def test_replay_lengths_from_files(tmp_path: Path) -> None:
     assert "lacks numeric input and output token counts" in info.value.problems[0].what
 
 
+@pytest.mark.slow
 def test_envelopes_bracket_the_slo_edge(catalog: Any) -> None:
     plan, fleet = plan_and_deployment(catalog)
     result = envelopes(plan, fleet.deployment, fleet.model, duration_s=60, seed=0)
@@ -193,6 +194,7 @@ def test_envelopes_bracket_the_slo_edge(catalog: Any) -> None:
     assert result["cr_open_req_s"] > 0 and opened[result["cr_open_req_s"]]
 
 
+@pytest.mark.slow
 def test_fleet_survives_or_not_with_spares_down(catalog: Any) -> None:
     plan, fleet = plan_and_deployment(catalog)
     check = fleet_check(plan, replace(fleet, replicas=3, spares=1), rate=0.5, duration_s=100, seed=0)
@@ -237,13 +239,20 @@ def test_cli_simulate_envelope_mix() -> None:
     assert env.returncode == 0 and env.stdout.startswith("mode,load,meets_slo")
     mix = json.loads(run_cli("mix", plan, "--json").stdout)
     assert mix["mix"] and mix["best_single_class"]
+    bad = run_cli("simulate", str(PLANS / "trap-multinode-tp-pcie.yaml"))
+    assert bad.returncode == 2 and "nothing to simulate" in bad.stderr
+
+
+@pytest.mark.slow
+def test_cli_simulate_failure_and_disaggregation() -> None:
+    plan = str(PLANS / "code-assistant.yaml")
     both = run_cli("simulate", plan, "--duration", "40", "--replicas", "2", "--failure", "--disaggregated", "--json")
     assert both.returncode == 0, both.stderr
     data = json.loads(both.stdout)
     assert "survives_failure" in data["failure"] and "spares_down" in data["failure"]
     assert "wins on goodput per GPU" in data["disaggregation_verdict"]
-    bad = run_cli("simulate", str(PLANS / "trap-multinode-tp-pcie.yaml"))
-    assert bad.returncode == 2 and "nothing to simulate" in bad.stderr
+    text = run_cli("simulate", plan, "--duration", "40", "--replicas", "2", "--failure", "--disaggregated")
+    assert "with spares down" in text.stdout and "P/D:" in text.stdout and "open loop" in text.stdout
 
 
 def test_prefix_cache_hits_shorten_prefill(catalog: Any) -> None:
