@@ -5,8 +5,9 @@ each, prefills advance in chunks within the step's token budget (max_num_batched
 new requests are admitted while max_num_seqs and the KV blocks allow, KV blocks grow as
 sequences grow and are freed when they end, and when a decode needs a block that is not
 there the most recently admitted sequence is preempted (its KV is dropped and it is
-recomputed later). Step times come from :func:`planner.sizing.performance.mixed_step_s`,
-the physics the estimator uses, so the two never disagree.
+recomputed later). Step times come from the mixed steps of the performance model that
+times the deployment (``PerformanceModel.mixed_step_s``), the physics the estimator uses,
+so the two never disagree.
 
 Arrivals are open loop (Poisson, bursty Gamma, a daily profile) or closed loop (users
 with think time); request lengths are log-normal fitted to the workload's p50/p95 or
