@@ -469,11 +469,13 @@ def simulation_text(report: SimulationReport) -> str:
     """Render ``planner simulate``: load, percentiles, throughput and goodput, KV use; failure and P/D."""
     s = report.summary
     load = s["load"]
-    shown = load["rate"] if load["mode"] == "open" else load["concurrency"]
-    unit = "requests/s" if load["mode"] == "open" else "users"
+    applied = (
+        f"open loop, {load['rate']:,.3g} requests/s ({load['arrival']} arrivals)"
+        if load["mode"] == "open"
+        else f"closed loop, {load['concurrency']:,} users"
+    )
     lines = [
-        f"{report.deployment}: {s['replicas']} replica(s), {s['gpus']} GPU(s); "
-        f"{load['mode']} loop, {shown:,.3g} {unit} ({load['arrival']} arrivals)",
+        f"{report.deployment}: {s['replicas']} replica(s), {s['gpus']} GPU(s); {applied}",
         f"requests measured {s['requests']}, dropped {s['dropped']}, unfinished {s['unfinished']}, "
         f"preemptions {s['preemptions']}",
     ]

@@ -200,3 +200,76 @@ def test_the_sdk_is_imported_only_when_a_configuration_asks_for_it() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "CATALOG []" in out and "AMD []" in out
+
+
+@pytest.fixture
+def fresh_memo() -> Any:
+    """Memos of this process forgotten (they are class-level), before and after the test."""
+    aic.Memo.forget()
+    yield aic.Memo
+    aic.Memo.forget()
+
+
+def test_coverage_is_a_lookup_and_prepare_builds_once(catalog: Any, fresh_memo: Any) -> None:
+    model = aic.AiconfiguratorModel()
+    dep = deployment(catalog, model="llama-3.1-70b", tp=4, weights_dtype="fp8", kv_dtype="fp8")
+    assert model.coverage(dep) is None and model._handles == {}, "coverage loads no database"
+    assert model.prepare(dep) is None and len(model._handles) == 1
+    assert model.prepare(dep) is None and len(model._handles) == 1, "handles are built once per configuration"
+    first = model.decode_step_s(dep, 32, 3000)
+    assert model.decode_step_s(dep, 32, 3000) == first
+
+
+def test_a_data_hole_is_found_by_prepare_and_the_builtin_model_answers(catalog: Any, fresh_memo: Any) -> None:
+    # vLLM's databases hold no fp8 context attention: only the data shows it
+    dep = deployment(catalog, model="llama-3.3-70b", gpu="h100-sxm", runtime="vllm", tp=2, weights_dtype="fp8",
+                     kv_dtype="fp8")  # fmt: skip
+    model = aic.AiconfiguratorModel()
+    assert model.coverage(dep) is None
+    reason = model.prepare(dep)
+    assert reason and "context attention data missing" in reason
+    chosen = choose(model, dep)
+    assert isinstance(chosen, Fallback) and "context attention data missing" in chosen.source(dep)
+
+
+def test_a_configuration_seen_before_answers_without_the_sdk(planner_home: Any) -> None:
+    """The second process answers from PLANNER_HOME/cache: same figures, no SDK import."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, json\n"
+        "from planner import workflows\n"
+        "s = workflows.open_session()\n"
+        "r = workflows.EstimateRequest(model='llama-3.1-8b', gpu='h100-sxm', isl=2000, osl=200, concurrency=16,\n"
+        "                              runtime='trtllm', backend='auto')\n"
+        "e = workflows.estimate(s, r)\n"
+        "loaded = sorted(m for m in sys.modules if m.startswith('aiconfigurator_core'))\n"
+        "print(json.dumps({'itl': e.itl_ms, 'tok': e.output_tok_s, 'sdk': bool(loaded), 'by': e.model.name}))\n"
+    )
+    env = {**os.environ, "PLANNER_HOME": str(planner_home)}
+    command = [sys.executable, "-c", code]
+    runs = [json.loads(subprocess.run(command, capture_output=True, text=True, env=env, check=True).stdout)
+            for _ in range(2)]  # fmt: skip
+    assert runs[0]["sdk"] and not runs[1]["sdk"], "the first run queried the SDK, the second the memo"
+    assert runs[0] == {**runs[1], "sdk": True} and runs[0]["by"] == "auto"
+    assert list((planner_home / "cache" / "aiconfigurator").glob("*.json"))
+
+
+def test_a_memo_that_cannot_be_read_is_ignored(planner_home: Any, fresh_memo: Any) -> None:
+    folder = planner_home / "cache" / "aiconfigurator"
+    folder.mkdir(parents=True)
+    (folder / "broken.json").write_text("{not json", encoding="utf-8")
+    memo = fresh_memo.named("broken")
+    assert memo.get("verdict") is None
+    memo.put("verdict", "")
+    memo.flush()
+    assert json.loads((folder / "broken.json").read_text(encoding="utf-8")) == {"verdict": ""}
+
+
+def test_the_memo_key_covers_the_sdk_version(catalog: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = aic.AiconfiguratorModel()._config(deployment(catalog))
+    assert isinstance(config, aic.Config)
+    before = config.digest
+    monkeypatch.setattr(aic, "sdk_version", lambda: "9.9.9")
+    assert config.digest != before

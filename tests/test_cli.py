@@ -17,7 +17,7 @@ def test_help_lists_commands_without_heavy_imports() -> None:
     code = (
         "import sys; from planner.cli import main\n"
         "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
-        "heavy = [m for m in sys.modules if m.split('.')[0] in ('PySide6', 'openpyxl', 'pydantic', 'yaml')]\n"
+        "heavy = [m for m in sys.modules if m.split('.')[0] in ('PySide6', 'openpyxl', 'pydantic', 'yaml', 'rich')]\n"
         "print('HEAVY', heavy)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

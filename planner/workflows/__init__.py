@@ -7,7 +7,7 @@ plain inputs, and raises only :class:`planner.errors.PlannerError` for what the 
 fix. Results carry ``to_json()`` where the command line prints them as JSON.
 
 - steps 1-9: :func:`read_plan`, :func:`plan`, :func:`check`, :func:`search`, :func:`estimate`;
-- step 10 predictions: :func:`simulate`, :func:`envelope`, :func:`mix`;
+- step 10 predictions: :func:`simulate`, :func:`compare_disaggregation`, :func:`envelope`, :func:`mix`;
 - the catalog and plugins: :func:`plugin_report`, :func:`catalog_entries`,
   :func:`import_model`, :func:`plan_schema`.
 """
@@ -41,6 +41,7 @@ from planner.workflows.simulation import (
     MixReport,
     SimulationReport,
     SimulationRequest,
+    compare_disaggregation,
     envelope,
     mix,
     simulate,
@@ -63,6 +64,7 @@ __all__ = [
     "SimulationRequest",
     "catalog_entries",
     "check",
+    "compare_disaggregation",
     "envelope",
     "estimate",
     "example_plan_path",

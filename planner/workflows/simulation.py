@@ -6,7 +6,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from planner.disaggregation import DisaggregationComparison, compare_disaggregation
+from planner.disaggregation import DisaggregationComparison
+from planner.disaggregation import compare_disaggregation as compare_pools
 from planner.envelope import envelopes
 from planner.errors import PlannerError
 from planner.mix import Bucket, heterogeneous_mix, priced_classes, size_buckets
@@ -122,10 +123,17 @@ def simulate(session: Session, plan_: Plan, source: str, request: SimulationRequ
             decode_dep = replace(dep, gpu=session.catalog.gpus.get(request.decode_gpu))
             decode = (decode_dep, choose(session.performance_model(request.backend), decode_dep))
         transport = plan_.serving_stack.kv_transport or "nixl"
-        report.disaggregation = compare_disaggregation(
+        report.disaggregation = compare_pools(
             plan_, (dep, model), decode, load.rate, summary, transport, duration_s=duration_s, seed=seed
         )
     return report
+
+
+def compare_disaggregation(session: Session, plan_: Plan, source: str, request: SimulationRequest) -> SimulationReport:
+    """Aggregated serving against every split of the same GPUs into prefill and decode pools,
+    at the same open-loop rate (the request's, else the rate the sizing holds), with the KV
+    cache moved over the plan's transport; the report's ``disaggregation`` says which wins."""
+    return simulate(session, plan_, source, replace(request, mode="open", concurrency=None, disaggregated=True))
 
 
 @dataclass
