@@ -76,8 +76,9 @@ def installed() -> bool:
         return False
 
 
+@lru_cache(maxsize=1)
 def sdk_version() -> str:
-    """The installed aiconfigurator-core version, or '' when absent."""
+    """The installed aiconfigurator-core version, or '' when absent (read once: it parses metadata)."""
     from importlib.metadata import PackageNotFoundError, version
 
     try:
@@ -104,6 +105,12 @@ class Config:
     def digest(self) -> str:
         """A stable name for this configuration's memo (the SDK version and everything above)."""
         return hashlib.sha256(repr((sdk_version(), MEMO_SCHEMA, self)).encode()).hexdigest()[:24]
+
+
+@lru_cache(maxsize=4096)
+def _digest_of(config: Config) -> str:
+    """``config.digest``, computed once per configuration (queries ask for it thousands of times)."""
+    return config.digest
 
 
 @dataclass(frozen=True, eq=False)  # hashed by identity: the SDK objects are cache keys
@@ -150,7 +157,7 @@ class AiconfiguratorModel:
         found = self._config(dep)
         if isinstance(found, str):
             return found
-        memo = Memo.named(found.digest)
+        memo = self._memo(found)
         if memo.get("verdict") is None:
             built = self._build(found)
             memo.put("verdict", "" if isinstance(built, Handles) else built)
@@ -212,6 +219,9 @@ class AiconfiguratorModel:
             self._configs[key] = _map_configuration(dep)
         return self._configs[key]
 
+    def _memo(self, config: Config) -> Memo:
+        return Memo.named(_digest_of(config))
+
     def _build(self, config: Config) -> Handles | str:
         if config not in self._handles:
             built = _build_handles(config)
@@ -225,7 +235,7 @@ class AiconfiguratorModel:
         config = self._config(dep)
         if isinstance(config, str):
             raise ValueError(f"aiconfigurator does not cover {dep.label}: {config}")
-        memo = Memo.named(config.digest)
+        memo = self._memo(config)
         key = f"{op}:{':'.join(str(a) for a in args)}"
         found = memo.get(key)
         if found is None:

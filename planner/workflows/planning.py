@@ -21,7 +21,7 @@ from planner.sizing.search import Candidate
 from planner.sizing.search import search as search_candidates
 from planner.specs import BYTES_PER_ELEMENT
 from planner.validation import Validation, validate_plan
-from planner.workflows.session import Progress, Session
+from planner.workflows.session import Progress, Session, counted_steps
 
 EXAMPLE_PLAN = "knowledge-assistant.yaml"
 
@@ -43,10 +43,8 @@ def _resolve(session: Session, plan: Plan, source: str) -> ResolvedPlan:
     return resolve_plan(plan, session.catalog, source)
 
 
-def _sizing_progress(progress: Progress | None) -> Any:
-    if progress is None:
-        return None
-    return lambda done, total: progress(done, total, "sizing candidate configurations")
+#: What the progress of a search says it is doing.
+SIZING = "sizing candidate configurations"
 
 
 @dataclass
@@ -78,7 +76,7 @@ def _sized(
     session: Session, plan_: Plan, source: str, backend: str | None, progress: Progress | None
 ) -> tuple[ResolvedPlan, PlanSizing, Validation]:
     resolved = _resolve(session, plan_, source)
-    sizing = size_plan(resolved, session.catalog, session.performance_model(backend), _sizing_progress(progress))
+    sizing = size_plan(resolved, session.catalog, session.performance_model(backend), counted_steps(progress, SIZING))
     return resolved, sizing, validate_plan(resolved, session.catalog, sizing, session.rules)
 
 
@@ -100,15 +98,8 @@ def plan(
     resolved, sizing, validation = _sized(session, plan_, source, backend, progress)
     envelope = None
     if plan_.slo.effective_scenario == "full-envelope" and sizing.best is not None:
-        envelope = size_on_envelope(plan_, sizing.best.sizing, progress=_message_progress(progress))
+        envelope = size_on_envelope(plan_, sizing.best.sizing, progress=counted_steps(progress))
     return PlanReport(source, resolved, sizing, validation, envelope)
-
-
-def _message_progress(progress: Progress | None) -> Any:
-    if progress is None:
-        return None
-    steps = iter(range(1, 10**6))
-    return lambda message: progress(next(steps), None, message)
 
 
 @dataclass
@@ -178,7 +169,7 @@ def search(
     """Size every configuration the plan allows and rank those that meet it by EUR per 1M tokens."""
     resolved = _resolve(session, plan_, source)
     ranked, tried = search_candidates(
-        resolved, session.catalog, session.performance_model(backend), progress=_sizing_progress(progress)
+        resolved, session.catalog, session.performance_model(backend), progress=counted_steps(progress, SIZING)
     )
     return SearchReport(ranked, tried)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -65,3 +66,17 @@ def open_session(disabled: tuple[str, ...] = (), *, entry_points: bool = True) -
     """Load the plugins (honouring ``PLANNER_LOAD_PLUGINS``; ``disabled`` ones blocked) and their catalog."""
     host, catalog = load_catalog(blocked=disabled, entry_points=entry_points)
     return Session(host, catalog)
+
+
+def counted_steps(progress: Progress | None, what: str | None = None) -> Callable[..., None] | None:
+    """Adapt ``progress`` to the core's two callback shapes.
+
+    With ``what``: a ``(done, total)`` callback (search), reported as ``what``. Without:
+    a ``(message)`` callback (simulated points, total unknown), numbered as they come.
+    """
+    if progress is None:
+        return None
+    if what is not None:
+        return lambda done, total: progress(done, total, what)
+    steps = itertools.count(1)
+    return lambda message: progress(next(steps), None, message)

@@ -17,7 +17,7 @@ from planner.plan_simulation import DEFAULT_DURATION_S, default_load, fleet_chec
 from planner.resolve import ResolvedPlan, resolve_plan
 from planner.sizing.fleet import FleetSizing
 from planner.sizing.plan_sizing import size_plan
-from planner.workflows.session import Progress, Session
+from planner.workflows.session import Progress, Session, counted_steps
 
 
 def _chosen(session: Session, plan_: Plan, source: str, backend: str | None) -> tuple[ResolvedPlan, FleetSizing]:
@@ -167,9 +167,9 @@ def envelope(
 ) -> EnvelopeReport:
     """Find Cr_closed and Cr_open of the chosen deployment by simulation, per replica."""
     resolved, fleet = _chosen(session, plan_, source, backend)
-    steps = iter(range(1, 10**6))
-    on_point = (lambda message: progress(next(steps), None, message)) if progress else None
-    found = envelopes(resolved.plan, fleet.deployment, fleet.model, duration_s=duration_s, seed=seed, progress=on_point)
+    found = envelopes(
+        resolved.plan, fleet.deployment, fleet.model, duration_s=duration_s, seed=seed, progress=counted_steps(progress)
+    )
     return EnvelopeReport(found["deployment"], found["cr_closed"], found["cr_open_req_s"], found["curve"])
 
 
