@@ -34,6 +34,20 @@ def normalise_ref(ref: str) -> str:
     return re.sub(r"[\s_]+", "-", ref.strip().lower())
 
 
+#: Words that name a vendor or a product line rather than the part, dropped when matching
+#: names written in another order ("AMD Instinct MI300X" is "mi300x").
+_VENDOR_WORDS = frozenset({"nvidia", "amd", "intel", "instinct", "hgx", "dgx"})
+#: Board generations written with their form factor: "SXM5" and "SXM" name the same H100 board.
+_FORM_GENERATION = re.compile(r"^(sxm|oam)\d$")
+
+
+def word_key(ref: str) -> tuple[str, ...]:
+    """The words of a name in any order and case, vendor words dropped: ``A100 80GB SXM``,
+    ``a100-sxm-80gb`` and ``NVIDIA A100-SXM4-80GB`` have the same key."""
+    words = [w for w in re.split(r"[-/()\s_,]+", ref.strip().lower()) if w and w not in _VENDOR_WORDS]
+    return tuple(sorted(_FORM_GENERATION.sub(r"\1", w) for w in words))
+
+
 @dataclass(frozen=True)
 class Entry(Generic[SpecT]):
     """A spec and the plugin that contributed it."""
@@ -50,6 +64,7 @@ class Section(Generic[SpecT]):
     word: str
     entries: dict[str, Entry[SpecT]] = field(default_factory=dict)
     _index: dict[str, str] = field(default_factory=dict)
+    _words: dict[tuple[str, ...], set[str]] = field(default_factory=dict)
 
     def add(self, spec: SpecT, plugin: str, problems: list[PluginProblem]) -> None:
         """Add one spec unless its id or an alias is taken (then report both plugins)."""
@@ -71,15 +86,24 @@ class Section(Generic[SpecT]):
         self.entries[spec_id] = Entry(spec, plugin)
         for key in keys:
             self._index[key] = spec_id
+        for name in [*names, getattr(spec, "name", "")]:
+            if name:
+                self._words.setdefault(word_key(name), set()).add(spec_id)
 
     def get(self, ref: str) -> SpecT:
-        """Resolve an id, alias or Hugging Face id to a spec.
+        """Resolve an id, alias, Hugging Face id or display name to a spec.
+
+        Names match whatever their case, spacing and word order, vendor words aside
+        (``A100 80GB SXM``, ``NVIDIA H100 SXM5 80GB``), as long as they name one entry.
 
         :raises UnknownIdError: with close matches and the command that lists the ids.
         """
         key = normalise_ref(ref)
         if key in self._index:
             return self.entries[self._index[key]].spec
+        owners = self._words.get(word_key(ref), set())
+        if len(owners) == 1:
+            return self.entries[next(iter(owners))].spec
         close = difflib.get_close_matches(key, list(self._index), n=3, cutoff=0.6)
         hint = f"did you mean {', '.join(sorted({self._index[c] for c in close}))}? " if close else ""
         raise UnknownIdError(
@@ -123,6 +147,26 @@ class Catalog:
 
         return [describe(model) for owner, model in self.performance_models.values() if owner == plugin]
 
+    def model_and_precision(self, ref: str) -> tuple[ModelSpec, str | None]:
+        """A model by id, alias or Hugging Face id, and the weight precision the name implies.
+
+        A checkpoint named with a precision suffix (``Qwen/Qwen3-32B-FP8``,
+        ``RedHatAI/Llama-3.3-70B-Instruct-FP8-dynamic``, ``...-AWQ``) is the base model in that
+        precision: ``(spec, "fp8")``. Otherwise the precision is ``None``.
+
+        :raises UnknownIdError: for a name that is neither (with close matches).
+        """
+        try:
+            return self.models.get(ref), None
+        except UnknownIdError:
+            implied = _strip_precision(ref)
+            for base in implied[0] if implied else ():
+                try:
+                    return self.models.get(base), implied[1]  # type: ignore[index]
+                except UnknownIdError:
+                    continue
+            raise
+
     def section(self, kind: str) -> Section[Any]:
         """Return the section for ``gpus``, ``models``, ``runtimes`` or ``stacks``."""
         section: Section[Any] = getattr(self, kind)
@@ -136,6 +180,41 @@ class Catalog:
                 per_plugin = counts.setdefault(entry.plugin, {})
                 per_plugin[kind] = per_plugin.get(kind, 0) + 1
         return counts
+
+
+#: Hugging Face checkpoint suffixes that name a weight precision, longest first.
+PRECISION_SUFFIXES = (
+    ("-fp8-dynamic", "fp8"),
+    ("-fp8-static", "fp8"),
+    ("-awq-int4", "int4"),
+    ("-gptq-int4", "int4"),
+    ("-gptq-int8", "int8"),
+    ("-nvfp4", "nvfp4"),
+    ("-mxfp4", "mxfp4"),
+    ("-w4a16", "int4"),
+    ("-w8a8", "int8"),
+    ("-gptq", "int4"),
+    ("-int4", "int4"),
+    ("-int8", "int8"),
+    ("-fp8", "fp8"),
+    ("-fp4", "fp4"),
+    ("-awq", "int4"),
+    ("-bf16", "bf16"),
+    ("-fp16", "fp16"),
+)
+
+
+def _strip_precision(ref: str) -> tuple[list[str], str] | None:
+    """(base names to try, precision) for a name ending in a precision suffix, else ``None``.
+
+    The base is tried with and without its organisation (``RedHatAI/`` re-publishes others' models).
+    """
+    key = normalise_ref(ref)
+    for suffix, dtype in PRECISION_SUFFIXES:
+        if key.endswith(suffix):
+            base = key[: -len(suffix)]
+            return list(dict.fromkeys([base, base.rsplit("/", 1)[-1]])), dtype
+    return None
 
 
 def build_catalog(host: PluginHost) -> Catalog:

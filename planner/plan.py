@@ -11,13 +11,41 @@ from __future__ import annotations
 from itertools import pairwise
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from planner.specs import KvDtype, WeightDtype
 
 SCHEMA_VERSION = 1
 
-Fraction = Annotated[float, Field(gt=0, le=1)]
+
+def _any_case(value: object) -> object:
+    """A choice matches whatever its case: ``FP8`` is ``fp8``, ``Greenfield`` is ``greenfield``."""
+    return value.lower() if isinstance(value, str) else value
+
+
+def _percent_as_fraction(value: object) -> object:
+    """A share written as a percentage is read as the fraction it means: ``30%`` is 0.3."""
+    if isinstance(value, str) and value.strip().endswith("%"):
+        try:
+            return float(value.strip()[:-1]) / 100
+        except ValueError:
+            return value
+    return value
+
+
+def _percent_sign(value: object) -> object:
+    """A percentage field may carry its sign: ``99.9%`` is 99.9."""
+    if isinstance(value, str) and value.strip().endswith("%"):
+        try:
+            return float(value.strip()[:-1])
+        except ValueError:
+            return value
+    return value
+
+
+#: A choice among fixed values, matched whatever its case.
+AnyCase = BeforeValidator(_any_case)
+Fraction = Annotated[float, BeforeValidator(_percent_as_fraction), Field(gt=0, le=1)]
 Tokens = Annotated[int, Field(ge=1, le=10_000_000)]
 Parallelism = Annotated[int, Field(ge=1, le=1024)]
 
@@ -37,22 +65,25 @@ class UseCase(_Strict):
     title: str = Field(min_length=1, description="Short name of the use case.")
     problem: str = Field(default="", description="The business problem it solves.")
     actor: str = Field(default="", description="Who sends the requests (employees, developers, a batch job).")
-    task: Literal[
-        "question-answering",
-        "chat",
-        "code-assistant",
-        "summarisation",
-        "agent",
-        "extraction",
-        "classification",
-        "translation",
-        "batch",
-        "other",
+    task: Annotated[
+        Literal[
+            "question-answering",
+            "chat",
+            "code-assistant",
+            "summarisation",
+            "agent",
+            "extraction",
+            "classification",
+            "translation",
+            "batch",
+            "other",
+        ],
+        AnyCase,
     ] = Field(description="Type of task.")
-    deployment: Literal["greenfield", "brownfield"] = Field(
+    deployment: Annotated[Literal["greenfield", "brownfield"], AnyCase] = Field(
         description="greenfield: the runtime drives the hardware; brownfield: an existing fleet constrains it."
     )
-    hosting: Literal["on-prem", "cloud", "hybrid", "edge"] = "on-prem"
+    hosting: Annotated[Literal["on-prem", "cloud", "hybrid", "edge"], AnyCase] = "on-prem"
     data_residency: str = Field(default="", description="Where data must stay, e.g. 'own data centre'.")
     success_criteria: list[str] = Field(default_factory=list, description="How the business measures success.")
     commercial_use: bool = Field(default=True, description="Serves a business (licences may forbid this).")
@@ -151,14 +182,14 @@ class TrafficProfile(_Strict):
     peak_factor: float = Field(
         default=1.0, ge=1, le=100, description="Peak load / declared load; 1 when the declared load is the peak."
     )
-    growth: float | None = Field(
+    growth: Annotated[float | None, BeforeValidator(_percent_as_fraction)] = Field(
         default=None, ge=0, description="Expected growth over the planning horizon (0.4 = 40%)."
     )
     burst_factor: float | None = Field(
         default=None, ge=1, le=100, description="Short bursts above peak, as a factor (1.5 = 50% above)."
     )
     horizon_months: int = Field(default=12, ge=1, le=120, description="Planning horizon the growth applies to.")
-    provisioning_headroom: float | None = Field(
+    provisioning_headroom: Annotated[float | None, BeforeValidator(_percent_as_fraction)] = Field(
         default=None, ge=0, le=10, description="Explicit headroom (0.5 = 50%); default max(growth, burst - 1)."
     )
 
@@ -213,9 +244,11 @@ class Slo(_Strict):
     ttft_ms: float | None = Field(default=None, gt=0, description="Time to first token, milliseconds.")
     itl_ms: float | None = Field(default=None, gt=0, description="Inter-token latency, milliseconds.")
     e2e_ms: float | None = Field(default=None, gt=0, description="End-to-end latency including the queue, ms.")
-    availability_pct: float = Field(description="Availability target in percent, e.g. 99.9.")
+    availability_pct: Annotated[float, BeforeValidator(_percent_sign)] = Field(
+        description="Availability target in percent, e.g. 99.9."
+    )
     critical: bool = Field(default=False, description="Critical workloads keep N+2 failure domains, others N+1.")
-    scenario: Literal["latency-first", "throughput-first", "full-envelope"] | None = Field(
+    scenario: Annotated[Literal["latency-first", "throughput-first", "full-envelope"] | None, AnyCase] = Field(
         default=None, description="Benchmark scenario; derived from the targets when omitted."
     )
 
@@ -254,8 +287,12 @@ class ModelChoice(_Strict):
     """Step 5: the model, its weight and KV precision, and the context to serve."""
 
     id: str = Field(min_length=1, description="Catalog id, alias or Hugging Face id, e.g. llama-3.3-70b.")
-    weights: WeightDtype | None = Field(default=None, description="Weight precision; the checkpoint's when omitted.")
-    kv_cache: KvDtype | None = Field(default=None, description="KV-cache precision; bf16 when omitted.")
+    weights: Annotated[WeightDtype | None, AnyCase] = Field(
+        default=None, description="Weight precision; the checkpoint's when omitted."
+    )
+    kv_cache: Annotated[KvDtype | None, AnyCase] = Field(
+        default=None, description="KV-cache precision; bf16 when omitted."
+    )
     context_tokens: Tokens | None = Field(
         default=None, description="Longest context the deployment serves (max_model_len); model maximum when omitted."
     )
@@ -285,9 +322,9 @@ class HardwareChoice(_Strict):
     gpu: str | None = Field(default=None, description="GPU id or alias, e.g. h100-sxm; open when omitted.")
     gpus_per_node: Parallelism | None = None
     nodes: int | None = Field(default=None, ge=1, description="Existing nodes (brownfield).")
-    inter_node_fabric: Literal["infiniband", "roce", "ethernet", "nvlink", "none"] | None = None
+    inter_node_fabric: Annotated[Literal["infiniband", "roce", "ethernet", "nvlink", "none"] | None, AnyCase] = None
     inter_node_gb_s: float | None = Field(default=None, gt=0, description="Per-GPU inter-node bandwidth, GB/s.")
-    placement: Literal["one-node", "one-rack", "multi-rack", "multi-site"] | None = Field(
+    placement: Annotated[Literal["one-node", "one-rack", "multi-rack", "multi-site"] | None, AnyCase] = Field(
         default=None, description="How far apart replicas are spread (failure domains)."
     )
 
@@ -305,7 +342,9 @@ class ServingStackChoice(_Strict):
 
     id: str | None = Field(default=None, description="Stack id (runtime-server, kserve, llm-d, dynamo, ray-serve).")
     disaggregated: bool | None = Field(default=None, description="Separate prefill and decode pools.")
-    kv_transport: Literal["nixl", "rdma", "nvlink", "tcp", "ucx", "mooncake", "lmcache"] | None = None
+    kv_transport: Annotated[Literal["nixl", "rdma", "nvlink", "tcp", "ucx", "mooncake", "lmcache"] | None, AnyCase] = (
+        None
+    )
     observability: Observability | None = None
 
 

@@ -197,9 +197,10 @@ def resolved_plan_text(resolved: ResolvedPlan, filename: str) -> str:
         f"5 Model      {m.id} ({m.name}): {_attention(m)}, "
         + (f"MoE {m.moe.num_experts} experts top-{m.moe.experts_per_token}, " if m.moe else "")
         + f"{billions(m.total_params)} total / {billions(m.active_params)} active; "
-        f"weights {resolved.weights_dtype}, KV {resolved.kv_dtype}, context {resolved.context_tokens:,}; "
+        f"{_precision_text(resolved)}, context {resolved.context_tokens:,}; "
         f"licence {m.license}"
     )
+    lines += [f"             note: {note}" for note in resolved.notes]
     lines.append(f"7 Runtime    {_runtime_text(resolved)}")
     lines.append(f"8 Hardware   {_hardware_text(resolved)}")
     lines.append(f"9 Stack      {_stack_text(resolved)}")
@@ -209,6 +210,14 @@ def resolved_plan_text(resolved: ResolvedPlan, filename: str) -> str:
     else:
         lines.append("No open choices: every step 5-9 choice is pinned.")
     return "\n".join(lines)
+
+
+def _precision_text(r: ResolvedPlan) -> str:
+    """Weights and KV as pinned, or open (the planner chooses) with the checkpoint's precision."""
+    pinned = r.plan.model
+    weights = f"weights {pinned.weights}" if pinned.weights else f"weights open (checkpoint {r.weights_dtype})"
+    kv = f"KV {pinned.kv_cache}" if pinned.kv_cache else "KV open"
+    return f"{weights}, {kv}"
 
 
 def _tokens_text(d: Any) -> str:

@@ -29,6 +29,7 @@ class ResolvedPlan:
     kv_dtype: str
     context_tokens: int
     open_choices: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # how a name was read, e.g. a checkpoint's precision suffix
 
     def to_json(self) -> dict[str, Any]:
         """Return a JSON-ready dict: the plan, resolved specs, effective values, open choices."""
@@ -50,6 +51,7 @@ class ResolvedPlan:
                 "spare_failure_domains": self.plan.slo.spare_failure_domains,
             },
             "open_choices": self.open_choices,
+            "notes": self.notes,
         }
 
 
@@ -70,7 +72,20 @@ def resolve_plan(plan: Plan, catalog: Catalog, filename: str = "<plan>") -> Reso
             problems.append(Problem(where, exc.message, exc.fix))
             return None
 
-    model = lookup("models", plan.model.id, "model.id")
+    model, implied = _model_of(plan, catalog, problems)
+    notes = []
+    if model is not None and implied is not None:
+        if plan.model.weights is not None and plan.model.weights != implied:
+            problems.append(
+                Problem(
+                    "model.weights",
+                    f"{plan.model.weights} contradicts model.id {plan.model.id!r}, "
+                    f"a {implied} checkpoint of {model.id}",
+                    f"write model.id: {model.id} to use {plan.model.weights}, or drop model.weights",
+                )
+            )
+        plan = plan.model_copy(update={"model": plan.model.model_copy(update={"weights": implied})})
+        notes.append(f"model.id {plan.model.id!r} is {model.id} with {implied} weights (the checkpoint's name says so)")
     gpu = lookup("gpus", plan.hardware.gpu, "hardware.gpu")
     runtime = lookup("runtimes", plan.runtime.id, "runtime.id")
     stack = lookup("stacks", plan.serving_stack.id, "serving_stack.id")
@@ -97,7 +112,17 @@ def resolve_plan(plan: Plan, catalog: Catalog, filename: str = "<plan>") -> Reso
         kv_dtype=plan.model.kv_cache or "bf16",
         context_tokens=plan.model.context_tokens or model.max_context,
         open_choices=open_choices(plan),
+        notes=notes,
     )
+
+
+def _model_of(plan: Plan, catalog: Catalog, problems: list[Problem]) -> tuple[ModelSpec | None, str | None]:
+    """The plan's model and the precision its name implies (see ``Catalog.model_and_precision``)."""
+    try:
+        return catalog.model_and_precision(plan.model.id)
+    except UnknownIdError as exc:
+        problems.append(Problem("model.id", exc.message, exc.fix))
+        return None, None
 
 
 def _unknown_knobs(plan: Plan, runtime: RuntimeSpec) -> list[Problem]:
@@ -119,7 +144,7 @@ def _unknown_knobs(plan: Plan, runtime: RuntimeSpec) -> list[Problem]:
 
 def open_choices(plan: Plan) -> list[str]:
     """List the plan fields left for the planner to choose (steps 7-9)."""
-    choices = []
+    choices = [f"model.{axis}" for axis in ("weights", "kv_cache") if getattr(plan.model, axis) is None]
     if plan.runtime.id is None:
         choices.append("runtime.id")
     choices += [f"runtime.{axis}" for axis in ("tp", "pp", "ep") if getattr(plan.runtime, axis) is None]

@@ -128,3 +128,48 @@ def test_model_architecture_features(catalog: Any) -> None:
     assert catalog.models.get("llama-2-7b").attention == "mha"
     assert catalog.models.get("qwen3-32b").max_context == 32768, "native context from the card, not 40960"
     assert catalog.models.get("mixtral-8x7b").moe.experts_per_token == 2
+
+
+@pytest.mark.parametrize(
+    ("kind", "ref", "expected"),
+    [
+        ("gpus", "A100 80GB SXM", "a100-sxm-80gb"),
+        ("gpus", "H100 SXM5 80GB", "h100-sxm"),
+        ("gpus", "NVIDIA A100 80GB SXM", "a100-sxm-80gb"),
+        ("gpus", "80GB SXM A100", "a100-sxm-80gb"),
+        ("gpus", "AMD Instinct MI300X 192GB", "mi300x"),
+        ("gpus", "NVIDIA H200 SXM 141GB", "h200-sxm"),
+        ("models", "Llama 3.3 70B Instruct", "llama-3.3-70b"),
+        ("stacks", "NVIDIA Dynamo", "dynamo"),
+    ],
+)
+def test_display_names_and_other_orderings_resolve(catalog: Any, kind: str, ref: str, expected: str) -> None:
+    assert catalog.section(kind).get(ref).id == expected
+
+
+def test_a_word_set_that_names_two_entries_is_not_guessed(catalog: Any) -> None:
+    with pytest.raises(UnknownIdError):
+        catalog.gpus.get("NVIDIA 80GB")  # the H100 PCIe and SXM, the A100 all have 80 GB
+
+
+@pytest.mark.parametrize(
+    ("ref", "model", "precision"),
+    [
+        ("Qwen/Qwen3-32B-FP8", "qwen3-32b", "fp8"),
+        ("RedHatAI/Llama-3.3-70B-Instruct-FP8-dynamic", "llama-3.3-70b", "fp8"),
+        ("hugging-quants/Meta-Llama-3.1-70B-Instruct-AWQ-INT4", "llama-3.1-70b", "int4"),
+        ("Qwen/Qwen3-30B-A3B-GPTQ-Int4", "qwen3-30b-a3b", "int4"),
+        ("qwen3-32b", "qwen3-32b", None),
+    ],
+)
+def test_a_checkpoint_name_with_a_precision_suffix_is_the_base_model(
+    catalog: Any, ref: str, model: str, precision: str | None
+) -> None:
+    spec, implied = catalog.model_and_precision(ref)
+    assert (spec.id, implied) == (model, precision)
+
+
+def test_an_unknown_checkpoint_still_suggests_close_matches(catalog: Any) -> None:
+    with pytest.raises(UnknownIdError) as info:
+        catalog.model_and_precision("Qwen/Qwen3-33B-FP8")
+    assert "did you mean" in info.value.fix

@@ -59,7 +59,7 @@ def test_plan_resolves_ids_to_specs() -> None:
     assert resolved["model"]["attention"] == "mla"
     assert resolved["gpu"]["hbm_tb_s"] == 4.8
     assert resolved["serving_stack"]["disaggregated_prefill_decode"] is True
-    assert data["open_choices"] == ["runtime.pp"]
+    assert data["open_choices"] == ["model.weights", "runtime.pp"]
     assert data["effective"]["spare_failure_domains"] == 2
 
 

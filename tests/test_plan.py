@@ -37,7 +37,9 @@ def test_minimal_plan_is_valid_and_leaves_choices_open() -> None:
     assert plan.slo.spare_failure_domains == 1
 
 
-@pytest.mark.parametrize("name", sorted(p.name for p in PLANS.glob("*") if not p.name.startswith("bad-")))
+@pytest.mark.parametrize(
+    "name", sorted(str(p.relative_to(PLANS)) for p in PLANS.rglob("*.*") if not p.name.startswith("bad-"))
+)
 def test_fixture_plans_validate(name: str) -> None:
     plan = load_plan(PLANS / name)
     assert plan.schema_version == 1
@@ -153,3 +155,24 @@ def test_plan_round_trips_through_json() -> None:
     plan = load_plan(PLANS / "reasoning-agent.yaml")
     again = Plan.model_validate_json(plan.model_dump_json(), strict=True)
     assert again == plan
+
+
+def test_choices_match_whatever_their_case() -> None:
+    text = MINIMAL.replace("task: chat, deployment: greenfield", "task: Chat, deployment: GreenField")
+    text = text.replace("model: {id: llama-3.1-8b}", "model: {id: llama-3.1-8b, weights: FP8, kv_cache: Fp8}")
+    plan = parse_plan(text.replace("availability_pct: 99.0}", "availability_pct: 99.0, scenario: Latency-First}"))
+    assert (plan.use_case.task, plan.use_case.deployment) == ("chat", "greenfield")
+    assert (plan.model.weights, plan.model.kv_cache, plan.slo.scenario) == ("fp8", "fp8", "latency-first")
+    [(where, what, _)] = problems_of(MINIMAL.replace("task: chat", "task: Gossip"))
+    assert where.startswith("use_case.task") and "gossip" in what.lower()
+
+
+def test_percentages_are_read_as_what_they_mean() -> None:
+    text = MINIMAL.replace(
+        "traffic: {concurrency: 4, growth: 0.2}", 'traffic: {users: 100, duty_cycle: "10%", growth: 30%}'
+    )
+    plan = parse_plan(text.replace("availability_pct: 99.0", "availability_pct: 99.9%"))
+    assert plan.traffic.growth == pytest.approx(0.3) and plan.traffic.duty_cycle == pytest.approx(0.1)
+    assert plan.slo.availability_pct == pytest.approx(99.9)
+    [(where, _, _)] = problems_of(MINIMAL.replace("growth: 0.2", "growth: lots%"))
+    assert where.startswith("traffic.growth")

@@ -13,6 +13,7 @@ from planner import workflows
 from planner.errors import PlannerError, UnknownIdError
 from planner.performance_models import BUILTIN
 from planner.plan import Plan
+from planner.planfile import parse_plan
 from tests.conftest import CONFIGS, PLANS, run_cli
 
 CODE = PLANS / "code-assistant.yaml"
@@ -148,3 +149,22 @@ def test_disaggregation_comparison(session: workflows.Session) -> None:
     assert d is not None and d.best is not None and d.splits
     assert d.best["goodput_per_gpu"] == max(s["goodput_per_gpu"] for s in d.splits)
     assert "wins on goodput per GPU" in d.verdict and report.to_json()["disaggregation_verdict"] == d.verdict
+
+
+def test_a_checkpoint_with_a_precision_suffix_pins_that_precision_and_says_so(session: workflows.Session) -> None:
+    from planner.errors import InputError
+
+    text = CODE.read_text(encoding="utf-8").replace("id: Qwen/Qwen3-32B, weights: fp8", "id: Qwen/Qwen3-32B-FP8")
+    plan = parse_plan(text, "fp8.yaml")
+    report = workflows.plan(session, plan, "fp8.yaml", backend="builtin")
+    assert report.resolved.plan.model.weights == "fp8" and report.resolved.model.id == "qwen3-32b"
+    assert report.resolved.notes == [
+        "model.id 'Qwen/Qwen3-32B-FP8' is qwen3-32b with fp8 weights (the checkpoint's name says so)"
+    ]
+    assert report.sizing.best is not None and report.sizing.best.sizing.deployment.weights_dtype == "fp8"
+    clash = parse_plan(text.replace("Qwen/Qwen3-32B-FP8", "Qwen/Qwen3-32B-FP8, weights: bf16"), "clash.yaml")
+    with pytest.raises(InputError) as info:
+        workflows.plan(session, clash, "clash.yaml", backend="builtin")
+    assert (
+        info.value.problems[0].where == "model.weights" and "fp8 checkpoint of qwen3-32b" in info.value.problems[0].what
+    )
