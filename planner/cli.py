@@ -47,9 +47,15 @@ def _report_error(exc: Exception) -> int:
         return exc.exit_code
     if os.environ.get("PLANNER_DEBUG") == "1":
         raise exc
+    from planner.errors import EXIT_INTERNAL
+
     print(f"internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
-    print("  this is a bug in the planner or a plugin; rerun with PLANNER_DEBUG=1 for details", file=sys.stderr)
-    return 1
+    print(
+        "  this is a bug in the planner or a plugin: please report it with the command and its input; "
+        "rerun with PLANNER_DEBUG=1 for the traceback",
+        file=sys.stderr,
+    )
+    return EXIT_INTERNAL
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -229,6 +235,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def _show_plan(plan: Any, source: str, args: argparse.Namespace) -> int:
     from planner import workflows
+    from planner.errors import EXIT_NOTHING_FITS, EXIT_OK
     from planner.render import plan_report_text
 
     session = open_session(args)
@@ -239,12 +246,13 @@ def _show_plan(plan: Any, source: str, args: argparse.Namespace) -> int:
         print_json(report.to_json())
     else:
         print(plan_report_text(report))
-    return 0
+    return EXIT_OK if report.feasible else EXIT_NOTHING_FITS
 
 
 def cmd_check(args: argparse.Namespace) -> int:
     """``planner check PLAN``: findings by severity; exit 1 when any is an error (a review gate)."""
     from planner import workflows
+    from planner.errors import EXIT_FINDINGS, EXIT_OK
     from planner.render import check_text
 
     session = open_session(args)
@@ -256,7 +264,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         print_json(report.to_json())
     else:
         print(check_text(report))
-    return 1 if report.has_errors else 0
+    return EXIT_FINDINGS if report.has_errors else EXIT_OK
 
 
 def cmd_search(args: argparse.Namespace) -> int:

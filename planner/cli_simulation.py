@@ -15,19 +15,23 @@ def add_simulation_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     """Register ``simulate``, ``envelope`` and ``mix`` on the command line's sub-parsers."""
     from planner.cli import add_backend_option
 
-    p = sub.add_parser("simulate", parents=[common], help="simulate the plan's deployment with the queue")
+    p = sub.add_parser(
+        "simulate", parents=[common], help="simulate the plan's fleet at its peak (or another load) with the queue"
+    )
     p.add_argument("file", type=Path, help="plan file")
     p.add_argument("--mode", choices=["open", "closed"], default=None, help="open loop (rate) or closed loop (users)")
     load = p.add_mutually_exclusive_group()
     load.add_argument("--rate", type=float, help="requests/s for the whole fleet (open loop)")
     load.add_argument("--concurrency", type=int, help="users in the closed loop")
-    p.add_argument("--replicas", type=int, default=1, help="replicas behind the router (default 1)")
+    p.add_argument("--replicas", type=int, help="replicas behind the router (default: the plan's)")
     p.add_argument("--router", choices=["least-outstanding", "round-robin"], default="least-outstanding")
     p.add_argument("--arrival", choices=["poisson", "gamma", "daily"], default="poisson")
     p.add_argument("--cv", type=float, default=2.0, help="coefficient of variation of gamma arrivals")
     p.add_argument("--think", type=float, default=0.0, help="closed loop think time, seconds")
     p.add_argument("--lengths", type=Path, help="replay input/output token counts from a JSONL or CSV file")
-    p.add_argument("--duration", type=float, default=300.0, help="seconds of arrivals (default 300)")
+    p.add_argument(
+        "--duration", type=float, help="seconds of arrivals (default: as long as the plan's decision ran it)"
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--disaggregated", action="store_true", help="compare with separate prefill/decode pools")
     p.add_argument("--decode-gpu", metavar="ID", help="GPU class of the decode pool (default: the same)")
@@ -38,7 +42,9 @@ def add_simulation_commands(sub: Any, common: argparse.ArgumentParser) -> None:
 
     p = sub.add_parser("envelope", parents=[common], help="Cr_closed, Cr_open and the latency-vs-load curve")
     p.add_argument("file", type=Path, help="plan file")
-    p.add_argument("--duration", type=float, default=200.0, help="simulated seconds per point (default 200)")
+    p.add_argument(
+        "--duration", type=float, help="simulated seconds of every run (default: long enough for its requests)"
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--csv", action="store_true", help="print the curve as CSV")
     p.add_argument("--json", action="store_true", help="print JSON")

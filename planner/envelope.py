@@ -2,37 +2,46 @@
 
 Cr_closed is the largest closed-loop concurrency per replica whose simulated percentiles
 meet the SLOs; Cr_open the largest open-loop rate (queue included in E2E). Both are
-found by bracketed search over simulated loads; every point tried is kept for the curve.
-:func:`size_on_envelope` sizes a full-envelope plan's replicas on the simulated Cr_closed.
+found by bracketed search over simulated loads from a guess; every point tried is kept
+for the curve. The sizing decision (:mod:`planner.decision`) runs this search.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from planner.perfmodel import PerformanceModel
 from planner.plan import Plan
-from planner.plan_simulation import DEFAULT_DURATION_S, LoadSpec, context_of, simulate_plan
+from planner.plan_simulation import DEFAULT_DURATION_S, LoadSpec, RunLength, context_of, simulate_plan
 from planner.sizing.capacity import size_capacity
 from planner.sizing.deployment import Deployment
-from planner.sizing.fleet import FleetSizing
+
+#: How close to the edge the envelope search stops: the answer is within this share of the largest load that holds.
+PRECISION = 0.1
 
 
-def _largest(ok: Callable[[float], bool], start: float, integer: bool, limit: float) -> float:
-    """Bracketed search for the largest value where ``ok`` holds (0 when even ``start`` fails)."""
-    if not ok(start):
-        return 0.0
-    low, high = start, start * 2
-    while high <= limit and ok(high):
-        low, high = high, high * 2
-    if high > limit:
-        return low
-    for _ in range(12 if not integer else 40):
-        if (integer and high - low <= 1) or (not integer and high - low <= 0.02 * low):
-            break
+def _largest(ok: Callable[[float], bool], start: float, *, integer: bool, floor: float, limit: float) -> float:
+    """The largest value in [floor, limit] where ``ok`` holds (0 when even ``floor`` fails).
+
+    Searched from ``start``, a guess: up by doubling while it holds, down by halving while
+    it fails, then bisection to within ``PRECISION`` of the answer (and one unit for
+    integers). A good guess (the estimate's) needs only a few simulations.
+    """
+    value = min(max(start, floor), limit)
+    if ok(value):
+        low, high = value, value * 2
+        while high <= limit and ok(high):
+            low, high = high, high * 2
+        if high > limit:
+            return low
+    else:
+        high, low = value, (value // 2 if integer else value / 2)
+        while low >= floor and not ok(low):
+            high, low = low, (low // 2 if integer else low / 2)
+        if low < floor:
+            return 0.0
+    while high - low > max(PRECISION * low, 1 if integer else 0):
         middle = (low + high) // 2 if integer else (low + high) / 2
         if ok(middle):
             low = middle
@@ -46,36 +55,41 @@ def envelopes(
     dep: Deployment,
     model: PerformanceModel,
     *,
-    duration_s: float = DEFAULT_DURATION_S,
+    length: RunLength | None = None,
     seed: int = 0,
     progress: Callable[[str], None] | None = None,
+    start: int = 1,
 ) -> dict[str, Any]:
-    """Cr_closed (largest closed-loop concurrency meeting the SLOs) and Cr_open (largest rate).
+    """Cr_closed (largest closed-loop concurrency meeting the SLOs) and Cr_open (largest rate), per replica.
 
-    Also returns the latency-vs-load curve of every point tried, for plotting.
+    :param length: how long each point runs (default: ``DEFAULT_DURATION_S`` seconds each).
+    :param start: a guess of Cr_closed (the estimate's per-replica concurrency); Cr_open is
+        searched from Cr_closed over its end-to-end latency (Little's law).
+    :returns: both envelopes and the latency-vs-load curve of every point tried.
     """
+    length = length or RunLength(fixed_s=DEFAULT_DURATION_S)
     curve: list[dict[str, Any]] = []
 
     def closed(n: float) -> bool:
-        summary = simulate_plan(
-            plan, dep, model, LoadSpec("closed", concurrency=int(n)), duration_s=duration_s, seed=seed
-        )
+        load = LoadSpec("closed", concurrency=int(n))
+        summary = simulate_plan(plan, dep, model, load, duration_s=length.for_load(load), seed=seed)
         curve.append(_point("closed", n, summary))
         if progress:
             progress(f"closed loop, {int(n)} users: {'meets' if summary['meets_slo'] else 'misses'} the SLOs")
         return bool(summary["meets_slo"])
 
     def open_(rate: float) -> bool:
-        summary = simulate_plan(plan, dep, model, LoadSpec("open", rate=rate), duration_s=duration_s, seed=seed)
+        load = LoadSpec("open", rate=rate)
+        summary = simulate_plan(plan, dep, model, load, duration_s=length.for_load(load), seed=seed)
         curve.append(_point("open", rate, summary))
         if progress:
             progress(f"open loop, {rate:.3g} req/s: {'meets' if summary['meets_slo'] else 'misses'} the SLOs")
         return bool(summary["meets_slo"])
 
     cap = size_capacity(dep, context_of(plan)).max_concurrency
-    cr_closed = int(_largest(closed, 1, True, max(cap * 4, 8)))
-    first_guess = max(cr_closed, 1) / max(_mean_e2e_s(curve), 0.1)
-    cr_open = _largest(open_, max(first_guess / 4, 0.01), False, first_guess * 64)
+    cr_closed = int(_largest(closed, max(start, 1), integer=True, floor=1, limit=max(cap * 4, 8)))
+    guess = max(cr_closed, 1) / max(_mean_e2e_s(curve), 0.1)
+    cr_open = _largest(open_, guess, integer=False, floor=guess / 64, limit=guess * 64)
     curve.sort(key=lambda p: (p["mode"], p["load"]))
     return {"cr_closed": cr_closed, "cr_open_req_s": cr_open, "curve": curve, "deployment": dep.label}
 
@@ -98,54 +112,3 @@ def _point(mode: str, load: float, s: dict[str, Any]) -> dict[str, Any]:
         "output_tok_s": s["output_tok_s"],
         "goodput_share": s["goodput_share"],
     }
-
-
-#: Simulated seconds per point when a full-envelope plan is sized on its envelope.
-PLAN_ENVELOPE_S = 60.0
-
-
-@dataclass(frozen=True)
-class EnvelopeSizing:
-    """Replicas sized on the simulated Cr_closed instead of the analytic estimate."""
-
-    simulated_s: float
-    cr_closed: int
-    cr_open_req_s: float
-    replicas_for_load: int
-    spares: int
-    replicas: int
-    curve: list[dict[str, Any]]
-
-    def to_json(self) -> dict[str, Any]:
-        """JSON-ready: the figures and the curve."""
-        return {
-            "simulated_s": self.simulated_s,
-            "cr_closed": self.cr_closed,
-            "cr_open_req_s": self.cr_open_req_s,
-            "replicas_for_load": self.replicas_for_load,
-            "spares": self.spares,
-            "replicas": self.replicas,
-            "curve": self.curve,
-        }
-
-
-def size_on_envelope(
-    plan: Plan,
-    fleet: FleetSizing,
-    duration_s: float = PLAN_ENVELOPE_S,
-    progress: Callable[[str], None] | None = None,
-) -> EnvelopeSizing:
-    """Replicas for the fleet's provisioned concurrency at the simulated Cr_closed per replica."""
-    result = envelopes(plan, fleet.deployment, fleet.model, duration_s=duration_s, progress=progress)
-    per_replica = max(result["cr_closed"], 0)
-    replicas = math.ceil(fleet.provisioned_concurrency / per_replica) if per_replica else 0
-    spares = plan.slo.spare_failure_domains
-    return EnvelopeSizing(
-        simulated_s=duration_s,
-        cr_closed=result["cr_closed"],
-        cr_open_req_s=result["cr_open_req_s"],
-        replicas_for_load=replicas,
-        spares=spares,
-        replicas=replicas + spares if replicas else 0,
-        curve=result["curve"],
-    )

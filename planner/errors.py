@@ -8,6 +8,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+#: Exit codes of the command line, one meaning each (the README lists them).
+EXIT_OK = 0
+#: ``planner check``: the plan has findings of severity error (a review gate, like a linter).
+EXIT_FINDINGS = 1
+#: A problem with the user's input: a file, a field, a flag, an id.
+EXIT_INPUT = 2
+#: ``planner plan``: no configuration meets the plan (what each misses is printed).
+EXIT_NOTHING_FITS = 3
+#: A bug in the planner or a plugin (EX_SOFTWARE of sysexits.h).
+EXIT_INTERNAL = 70
+
 
 @dataclass(frozen=True)
 class Problem:
@@ -25,7 +36,7 @@ class Problem:
 class PlannerError(Exception):
     """Base of all errors meant for the user."""
 
-    exit_code = 2
+    exit_code = EXIT_INPUT
 
     def __init__(self, message: str, *, path: str = "", fix: str = "") -> None:
         super().__init__(message)

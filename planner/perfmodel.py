@@ -34,7 +34,10 @@ class PerformanceModel(Protocol):
       just before the model first times it, and memoised by the model; ``None`` when
       ready, else why not (the built-in model then answers, and says so);
     - ``describe() -> str``: one line for ``planner plugins`` (its version, or what is
-      missing to make it work).
+      missing to make it work);
+    - ``step_function(dep)``: a callable ``(prefill_tokens, prefill_keys, decode_batch,
+      decode_keys) -> seconds`` equal to ``mixed_step_s`` for ``dep``, with whatever depends
+      only on the deployment done once (the simulator calls it at every step).
     """
 
     @property

@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 
 from planner.corrections import (
     BUILTIN_NAME,
@@ -79,6 +80,10 @@ class AnalyticModel:
         """The calibrated per-step overhead."""
         return self.efficiency(dep).overhead_ms / 1000
 
+    def step_function(self, dep: Deployment) -> Callable[[float, float, float, float], float]:
+        """``mixed_step_s`` of ``dep`` with its factors looked up once (the simulator calls it every step)."""
+        return partial(roofline.mixed_step_s, dep, eff=self.efficiency(dep))
+
     def source(self, dep: Deployment) -> str:
         """Which calibration the factors come from."""
         return f"builtin roofline; {self.efficiency(dep).source}"
@@ -120,6 +125,10 @@ class Fallback:
     def efficiency(self, dep: Deployment) -> Efficiency:
         """The built-in model's factors."""
         return BUILTIN.efficiency(dep)
+
+    def step_function(self, dep: Deployment) -> Callable[[float, float, float, float], float]:
+        """As the built-in model."""
+        return BUILTIN.step_function(dep)
 
     def source(self, dep: Deployment) -> str:
         """Says which model was asked for and why the built-in one answered."""

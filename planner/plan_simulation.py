@@ -36,6 +36,38 @@ from planner.sizing.deployment import Deployment
 from planner.sizing.fleet import FleetSizing
 
 DEFAULT_DURATION_S = 300.0
+#: A run lasts at least this many typical end-to-end latencies: requests reach a steady state, then complete.
+E2E_SPANS = 2.0
+
+
+@dataclass(frozen=True)
+class RunLength:
+    """How long a simulated run lasts: ``fixed_s`` seconds, or long enough that about
+    ``requests`` requests complete after the warm-up (at least ``shortest_s`` and a few
+    end-to-end latencies, at most ``longest_s``)."""
+
+    fixed_s: float | None = None
+    requests: int = 150
+    e2e_s: float = 1.0
+    shortest_s: float = 60.0
+    longest_s: float = 1800.0
+
+    def at_rate(self, rate_req_s: float) -> float:
+        """Seconds of arrivals for an open loop at ``rate_req_s`` (or a closed loop completing that many)."""
+        if self.fixed_s is not None:
+            return self.fixed_s
+        wanted = self.requests / max(rate_req_s, 1e-9) / 0.9  # the first 10% is warm-up
+        return min(max(self.shortest_s, E2E_SPANS * self.e2e_s, wanted), self.longest_s)
+
+    def in_flight(self, concurrency: float) -> float:
+        """Seconds for a closed loop with ``concurrency`` requests in flight (Little's law at ``e2e_s``)."""
+        return self.at_rate(concurrency / max(self.e2e_s, 1e-9))
+
+    def for_load(self, load: LoadSpec) -> float:
+        """Seconds for ``load``."""
+        if load.mode == "open":
+            return self.at_rate(load.rate or 1.0)
+        return self.in_flight(load.concurrency or 1)
 
 
 def scheduler_for(dep: Deployment, context: int) -> SchedulerConfig:
@@ -51,8 +83,10 @@ def scheduler_for(dep: Deployment, context: int) -> SchedulerConfig:
 
 
 def make_replicas(dep: Deployment, model: PerformanceModel, count: int, context: int) -> list[Replica]:
-    """``count`` simulator replicas of ``dep``, timed by ``model``."""
-    step = partial(model.mixed_step_s, dep)
+    """``count`` simulator replicas of ``dep``, timed by ``model`` (through its optional
+    ``step_function(dep)``, the same mixed step with per-deployment work done once)."""
+    fast = getattr(model, "step_function", None)
+    step = fast(dep) if callable(fast) else partial(model.mixed_step_s, dep)
     return [Replica(i, scheduler_for(dep, context), step) for i in range(count)]
 
 
@@ -93,27 +127,6 @@ class LoadSpec:
     cv: float = 2.0
     peak_factor: float = 1.0
     think_s: float = 0.0
-
-
-def default_load(
-    fleet: FleetSizing,
-    replicas: int,
-    *,
-    mode: str | None = None,
-    rate: float | None = None,
-    concurrency: int | None = None,
-    **shape: Any,
-) -> LoadSpec:
-    """The load to simulate ``replicas`` replicas of a sized fleet with, where the user gave none.
-
-    Closed loop when a concurrency is given, else open loop; the open-loop rate defaults to
-    what the replicas complete at the sizing's operating point, the closed-loop users to
-    the concurrency each replica holds. ``shape`` passes arrival, cv, peak_factor, think_s.
-    """
-    mode = mode or ("closed" if concurrency else "open")
-    if mode == "open" and rate is None:
-        rate = (fleet.replica_rate_req_s or 1.0) * replicas
-    return LoadSpec(mode, rate=rate, concurrency=concurrency or fleet.per_replica * replicas, **shape)
 
 
 def simulate_plan(
@@ -169,16 +182,9 @@ def simulate_plan(
     return summary
 
 
-def fleet_check(plan: Plan, fleet: FleetSizing, *, rate: float | None = None, **kw: Any) -> dict[str, Any]:
-    """Run the sized fleet at its peak rate with every replica, then with its spares down.
-
-    :param rate: requests/s for the whole fleet; by default its peak, what the replicas
-        carrying load complete at the sizing's operating point.
-    """
+def fleet_check(plan: Plan, fleet: FleetSizing, load: LoadSpec, **kw: Any) -> dict[str, Any]:
+    """Run the fleet at ``load`` with every replica, spares included, then with its spares down."""
     dep, model = fleet.deployment, fleet.model
-    rate = fleet.replica_rate_req_s * fleet.replicas_for_load if rate is None else rate
-    full = simulate_plan(plan, dep, model, LoadSpec("open", rate=rate), replicas=fleet.replicas, **kw)
-    degraded = simulate_plan(
-        plan, dep, model, LoadSpec("open", rate=rate), replicas=max(fleet.replicas - fleet.spares, 1), **kw
-    )
+    full = simulate_plan(plan, dep, model, load, replicas=fleet.replicas, **kw)
+    degraded = simulate_plan(plan, dep, model, load, replicas=max(fleet.replicas - fleet.spares, 1), **kw)
     return {"all_up": full, "spares_down": degraded, "survives_failure": bool(degraded["meets_slo"])}

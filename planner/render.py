@@ -347,15 +347,16 @@ def estimate_text(est: Any) -> str:
     return "\n".join(lines)
 
 
-def fleet_text(sizing: Any, cost: float | None) -> str:
-    """Render a fleet sizing: both axes, the dominant constraint, replicas and cost."""
-    s = sizing
+def fleet_text(candidate: Any) -> str:
+    """Render the chosen fleet: both axes by the estimate, the simulation's check, replicas and cost."""
+    s, d = candidate.sizing, candidate.decision
     lines = [
         f"6 Sizing     {s.deployment.label}",
-        f"             p95 request: {s.isl:,} in / {s.osl:,} out; peak concurrency {s.peak_concurrency:,.1f} "
-        f"({s.concurrency_source}); +{s.headroom:.0%} headroom -> {s.provisioned_concurrency:,.1f} provisioned",
-        f"             per replica: memory holds {s.capacity_cap:,}, SLOs hold {s.latency_cap:,} -> {s.per_replica:,} "
-        f"(dominant: {s.dominant})",
+        f"             p{s.percentile} request: {s.isl:,} in / {s.osl:,} out; peak concurrency "
+        f"{s.peak_concurrency:,.1f} ({s.concurrency_source}); +{s.headroom:.0%} headroom -> "
+        f"{s.provisioned_concurrency:,.1f} provisioned",
+        f"             estimate per replica: memory holds {s.capacity_cap:,}, SLOs hold {s.latency_cap:,} -> "
+        f"{s.per_replica:,} (dominant: {s.dominant})",
         f"             {s.to_move}",
     ]
     op = s.operating_point
@@ -366,21 +367,53 @@ def fleet_text(sizing: Any, cost: float | None) -> str:
             f"ITL {op.itl_ms:,.1f} ms{_band_text(op, 'itl_ms', 1)}, E2E {op.e2e_ms / 1000:,.1f} s, "
             f"{op.output_tok_s:,.0f} output tok/s per replica"
         )
+    if d is not None:
+        lines += decision_lines(d)
     spares = "N+2" if s.spares == 2 else "N+1"
     lines.append(
         f"7-8 Fleet    {s.replicas_for_load} replicas for the load + {s.spares} spare ({spares}) "
         f"= {s.replicas} replicas "
         f"x {s.deployment.gpus} GPU = {s.gpus} x {s.deployment.gpu.id} in {s.nodes} node(s)"
     )
+    cost = candidate.eur_per_m_tokens
+    basis = "at Cr_closed" if d is not None else "at the estimate's operating point"
     lines.append(
         "             cost: "
         + (
-            f"{cost:,.3f} EUR per 1M output tokens (estimate: catalog price hint, default power and amortisation)"
+            f"{cost:,.3f} EUR per 1M output tokens {basis} (estimate: catalog price hint, default power and "
+            "amortisation)"
             if cost is not None
             else "no price hint for this GPU"
         )
     )
     return "\n".join(lines)
+
+
+def decision_lines(d: Any) -> list[str]:
+    """The simulation's check of a fleet: per-replica envelopes, the fleet at its peak, the estimate's error."""
+    lines = [
+        f"10 Envelope  simulated per replica: Cr_closed {d.cr_closed:,} requests in flight, "
+        f"Cr_open {d.cr_open_req_s:,.3f} requests/s (queue included)"
+    ]
+    for check in d.final_checks():
+        p = check.summary
+        lines.append(
+            f"             {check.replicas} replicas at {check.load.describe()}: "
+            f"{'meet' if check.meets else 'miss'} the SLOs (p95 TTFT {p['ttft_ms']['p95']:,.0f} ms, "
+            f"ITL {p['itl_ms']['p95']:,.1f} ms, E2E {p['e2e_ms']['p95'] / 1000:,.1f} s; {p['requests']:,} requests, "
+            f"{check.duration_s:,.0f} s simulated)"
+        )
+    fewer = [c for c in d.checks if c.replicas == d.replicas_for_load - 1 and not c.meets]
+    if fewer:
+        lines.append(f"             {fewer[0].replicas} replicas miss them at {fewer[0].load.describe()}")
+    off = d.estimate_off_by
+    if off is not None and d.estimated_replicas != d.replicas_for_load:
+        direction = "too many" if off > 0 else "too few"
+        lines.append(
+            f"             the estimate said {d.estimated_replicas} replicas, {abs(off):.0%} {direction}; "
+            "the simulation decides"
+        )
+    return lines
 
 
 def candidates_table(candidates: Sequence[Any], limit: int, *, styled: bool = False) -> str:
@@ -443,19 +476,11 @@ def plan_report_text(report: PlanReport) -> str:
         lines += [f"             - {line}" for line in sizing.why_none]
         lines.append("             pin fewer choices (`planner search` shows what else is possible) or relax the SLOs")
     else:
-        lines.append(fleet_text(sizing.best.sizing, sizing.best.eur_per_m_tokens))
+        lines.append(fleet_text(sizing.best))
         lines.append(
-            f"             chosen as the cheapest of {sizing.feasible} feasible configurations out of {sizing.tried};"
-            " `planner search` lists them"
+            f"             chosen as the cheapest of {sizing.feasible} feasible configurations out of {sizing.tried}"
+            " (the cheapest by estimate checked in simulation); `planner search` lists them"
         )
-        e = report.envelope
-        if e:
-            lines.append(
-                f"10 Envelope  simulated ({e.simulated_s:g} s a point): "
-                f"Cr_closed {e.cr_closed} per replica, "
-                f"Cr_open {e.cr_open_req_s:.3f} req/s per replica -> {e.replicas} replicas "
-                f"({e.replicas_for_load} + {e.spares} spare) sized on the simulated envelope"
-            )
     lines += ["", findings_text(report.validation)]
     return "\n".join(lines)
 
@@ -483,7 +508,10 @@ def simulation_text(report: SimulationReport) -> str:
         if load["mode"] == "open"
         else f"closed loop, {load['concurrency']:,} users"
     )
+    d = report.decision
     lines = [
+        f"plan: {d.replicas_for_load} replicas for the load + {d.spares} spare; per replica Cr_closed {d.cr_closed:,}, "
+        f"Cr_open {d.cr_open_req_s:,.3f} requests/s",
         f"{report.deployment}: {s['replicas']} replica(s), {s['gpus']} GPU(s); {applied}",
         f"requests measured {s['requests']}, dropped {s['dropped']}, unfinished {s['unfinished']}, "
         f"preemptions {s['preemptions']}",
@@ -511,9 +539,9 @@ def simulation_text(report: SimulationReport) -> str:
             f"with spares down ({f['spares_down']['replicas']} left) they "
             f"{'still meet them' if f['survives_failure'] else 'miss them: N+1/N+2 fails'}"
         )
-    d = report.disaggregation
-    if d and d.best:
-        lines.append(f"P/D: {d.best['prefill']} + {d.best['decode']}: {d.verdict}")
+    pd = report.disaggregation
+    if pd and pd.best:
+        lines.append(f"P/D: {pd.best['prefill']} + {pd.best['decode']}: {pd.verdict}")
     return "\n".join(lines)
 
 
@@ -547,6 +575,7 @@ def envelope_text(report: EnvelopeReport, *, styled: bool = False) -> str:
             report.deployment,
             f"Cr_closed = {report.cr_closed} concurrent requests (closed loop, per replica)",
             f"Cr_open   = {report.cr_open_req_s:.3f} requests/s (open loop, queue included, per replica)",
+            f"plan: {report.replicas_for_load} replicas for the load + {report.spares} spare",
             table(ENVELOPE_COLUMNS, rows, styled=styled),
         ]
     )

@@ -32,7 +32,7 @@ from planner.errors import InputError, Problem
 # ------------------------------------------------------------------ requests
 
 
-@dataclass
+@dataclass(eq=False)  # a request is itself: membership tests in the scheduler compare identity
 class Request:
     """One request's life in the simulation (times in seconds)."""
 
@@ -256,20 +256,13 @@ class Replica:
     def step(self, now: float) -> tuple[float, list[Request]]:
         """Run one step starting at ``now``; return its end time and the requests that finished."""
         budget = self.config.token_budget
-        decode = [r for r in self.running if r.prefill_left == 0]
-        for request in list(decode):
-            while request in self.running and not self._grow(request, request.context + 1):
-                if not self._preempt_one(request):
-                    self._drop(request)  # alone and still out of KV: it can never finish here
-            if request not in self.running:
-                decode.remove(request)
-        decode = [r for r in decode if r in self.running][:budget]
+        decode = self._decoders()
         budget -= len(decode)
         chunks: list[tuple[Request, int]] = []
-        for request in [r for r in self.running if r.prefill_left > 0]:
+        for request in [r for r in self.running if r.prefilled < r.isl]:
             if budget <= 0:
                 break
-            chunk = min(request.prefill_left, budget)
+            chunk = min(request.isl - request.prefilled, budget)
             if self._grow(request, request.prefilled + chunk):
                 chunks.append((request, chunk))
                 budget -= chunk
@@ -290,13 +283,42 @@ class Replica:
             return now, []
         prefill_tokens = sum(c for _, c in chunks)
         prefill_keys = sum(c * (r.prefilled + c / 2) for r, c in chunks)
-        decode_keys = sum(r.context for r in decode)
+        decode_keys = sum(r.prefilled + r.decoded for r in decode)
         duration = self.step_model(prefill_tokens, prefill_keys, len(decode), decode_keys)
         end = now + max(duration, 1e-9)
+        return end, self._advance(end, chunks, decode)
+
+    def _decoders(self) -> list[Request]:
+        """The sequences that decode this step, each given the KV block its next token needs.
+
+        A sequence that cannot grow preempts the most recently admitted other one (or is
+        dropped when alone); the step's token budget caps how many decode.
+        """
+        block = self.config.block_tokens
+        decode: list[Request] = []
+        upset = False  # a preemption or drop changed the running batch
+        for request in [r for r in self.running if r.prefilled >= r.isl]:
+            if upset and request not in self.running:
+                continue  # preempted by an earlier sequence of this step
+            if (request.prefilled + request.decoded + block) // block <= request.blocks:
+                decode.append(request)  # its next token fits the blocks it holds
+                continue
+            while request in self.running and not self._grow(request, request.context + 1):
+                upset = True
+                if not self._preempt_one(request):
+                    self._drop(request)  # alone and still out of KV: it can never finish here
+            if request in self.running:
+                decode.append(request)
+        if upset:
+            decode = [r for r in decode if r in self.running]
+        return decode[: self.config.token_budget]
+
+    def _advance(self, end: float, chunks: list[tuple[Request, int]], decode: list[Request]) -> list[Request]:
+        """Apply a step that ends at ``end``; return the requests that finished."""
         finished = []
         for request, chunk in chunks:
             request.prefilled += chunk
-            if request.prefill_left == 0 and request.first_token_s is None:
+            if request.prefilled >= request.isl and request.first_token_s is None:
                 request.first_token_s = end
                 request.last_token_s = end
                 request.decoded = 1
@@ -304,16 +326,17 @@ class Replica:
             request.decoded += 1
             request.gaps_s.append(end - request.last_token_s)
             request.last_token_s = end
-        for request in list(self.running):
-            if request.prefill_left == 0 and request.decoded >= request.osl:
-                request.finish_s = end
-                self.running.remove(request)
-                self._free(request)
-                finished.append(request)
+        if any(r.decoded >= r.osl and r.prefilled >= r.isl for r in self.running):
+            for request in list(self.running):
+                if request.prefilled >= request.isl and request.decoded >= request.osl:
+                    request.finish_s = end
+                    self.running.remove(request)
+                    self._free(request)
+                    finished.append(request)
         used = 1 - self.free_blocks / self.config.kv_blocks if self.config.kv_blocks else 0.0
         self.samples.append((end, len(self.running), used))
         self.busy_until = end
-        return end, finished
+        return finished
 
 
 # ------------------------------------------------------------------ the run

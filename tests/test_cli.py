@@ -187,8 +187,8 @@ def test_unexpected_errors_are_one_line_not_a_traceback(tmp_path: Path) -> None:
     )
     env: dict[str, Any] = {"PYTHONPATH": str(tmp_path)}
     result = run_cli("demo", env=env)
-    assert result.returncode == 1
-    assert "internal error: ZeroDivisionError: simulated bug" in result.stderr
+    assert result.returncode == 70
+    assert "internal error: ZeroDivisionError: simulated bug" in result.stderr and "please report it" in result.stderr
     assert "Traceback" not in result.stderr and "PLANNER_DEBUG=1" in result.stderr
 
 
@@ -203,7 +203,7 @@ def test_no_command_opens_a_network_connection(tmp_path: Path, planner_home: Pat
     env["PLANNER_PERF_BACKEND"] = "auto"  # the default, which reaches into aiconfigurator's databases
     for args in (
         ["demo"],
-        ["plan", str(PLANS / "reasoning-agent.yaml"), "--json", "--perf-backend", "builtin"],
+        ["plan", str(PLANS / "usecases" / "1-knowledge-assistant.yaml"), "--json", "--perf-backend", "builtin"],
         ["search", str(PLANS / "code-assistant.yaml")],
         ["catalog", "models"],
         ["plugins"],

@@ -115,7 +115,7 @@ def test_plan_and_demo_print_the_sizing() -> None:
 
 def test_infeasible_plan_says_what_each_candidate_misses() -> None:
     result = run_cli("plan", str(PLANS / "trap-multinode-tp-pcie.yaml"))
-    assert result.returncode == 0
+    assert result.returncode == 3, "a plan nothing can serve exits 3 so scripts can tell it from findings (1)"
     assert "none of the 2 candidate configurations meets the SLOs" in result.stdout
     assert "TTFT" in result.stdout and "> 2,000 ms" in result.stdout
     data = json.loads(run_cli("plan", str(PLANS / "trap-multinode-tp-pcie.yaml"), "--json").stdout)

@@ -119,8 +119,13 @@ def test_search_ranks_by_cost_then_gpus(catalog: Any) -> None:
     priced = [c.eur_per_m_tokens for c in ranked if c.eur_per_m_tokens is not None]
     assert priced == sorted(priced)
     assert all(c.sizing.feasible for c in ranked)
-    sizing = size_plan(resolve_plan(plan, catalog), catalog)
-    assert sizing.best == ranked[0] and sizing.feasible == len(ranked)
+    by_estimate = size_plan(resolve_plan(plan, catalog), catalog, simulate=False)
+    assert by_estimate.best == ranked[0] and by_estimate.feasible == len(ranked)
+    checked = size_plan(resolve_plan(plan, catalog), catalog)
+    best = checked.best
+    assert best is not None and best.decision is not None and best.decision.feasible
+    assert best.sizing.deployment in [c.sizing.deployment for c in ranked[:4]]
+    assert best.sizing.replicas == best.decision.replicas and best.eur_per_m_tokens == best.decision.eur_per_m_tokens
 
 
 def test_plan_efficiency_overrides_reach_the_sizing(catalog: Any) -> None:

@@ -16,7 +16,7 @@ from planner.disaggregation import disaggregation, kv_transfer_s
 from planner.envelope import envelopes
 from planner.errors import InputError
 from planner.mix import heterogeneous_mix
-from planner.plan_simulation import LoadSpec, fleet_check, simulate_plan
+from planner.plan_simulation import LoadSpec, RunLength, fleet_check, simulate_plan
 from planner.planfile import load_plan
 from planner.resolve import resolve_plan
 from planner.simulate import (
@@ -186,7 +186,7 @@ def test_replay_lengths_from_files(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_envelopes_bracket_the_slo_edge(catalog: Any) -> None:
     plan, fleet = plan_and_deployment(catalog)
-    result = envelopes(plan, fleet.deployment, fleet.model, duration_s=60, seed=0)
+    result = envelopes(plan, fleet.deployment, fleet.model, length=RunLength(fixed_s=60), seed=0)
     closed = {p["load"]: p["meets_slo"] for p in result["curve"] if p["mode"] == "closed"}
     cr = result["cr_closed"]
     assert cr >= 1 and closed[cr] and any(not ok for load, ok in closed.items() if load > cr)
@@ -197,9 +197,9 @@ def test_envelopes_bracket_the_slo_edge(catalog: Any) -> None:
 @pytest.mark.slow
 def test_fleet_survives_or_not_with_spares_down(catalog: Any) -> None:
     plan, fleet = plan_and_deployment(catalog)
-    check = fleet_check(plan, replace(fleet, replicas=3, spares=1), rate=0.5, duration_s=100, seed=0)
+    check = fleet_check(plan, replace(fleet, replicas=3, spares=1), LoadSpec("open", rate=0.5), duration_s=100, seed=0)
     assert check["all_up"]["meets_slo"] and check["survives_failure"]
-    heavy = fleet_check(plan, replace(fleet, replicas=2, spares=1), rate=4.0, duration_s=100, seed=0)
+    heavy = fleet_check(plan, replace(fleet, replicas=2, spares=1), LoadSpec("open", rate=4.0), duration_s=100, seed=0)
     assert not heavy["survives_failure"]
 
 

@@ -46,7 +46,9 @@ def test_plan_sizes_checks_and_says_so(session: workflows.Session) -> None:
     report = workflows.plan(session, workflows.read_plan(CODE), "code.yaml", backend="builtin")
     best = report.sizing.best
     assert best is not None and best.sizing.model is BUILTIN and best.sizing.replicas > 0
-    assert report.envelope is None, "latency-first plans are sized on the estimate"
+    decision = best.decision
+    assert decision is not None and decision.feasible, "every plan's choice is checked in simulation"
+    assert best.sizing.replicas == decision.replicas and decision.loads[0].mode == "open"
     assert report.validation.findings and report.warnings == []
     data = report.to_json()
     assert data["sizing"]["chosen"]["replicas"] == best.sizing.replicas
@@ -58,10 +60,12 @@ def test_a_full_envelope_plan_is_sized_on_the_simulated_envelope(session: workfl
     plan = code.model_copy(update={"slo": code.slo.model_copy(update={"scenario": "full-envelope"})})
     steps: list[tuple[int, int | None, str]] = []
     report = workflows.plan(session, plan, "c.yaml", backend="builtin", progress=lambda *a: steps.append(a))
-    assert report.envelope is not None and report.envelope.cr_closed >= 1
-    assert report.envelope.replicas == report.envelope.replicas_for_load + report.envelope.spares
+    assert report.decision is not None and report.decision.cr_closed >= 1
+    assert report.decision.replicas == report.decision.replicas_for_load + report.decision.spares
+    assert {load.mode for load in report.decision.loads} == {"open", "closed"}, "both loops for a full envelope"
     assert any(total is not None for _, total, _ in steps), "the search reports its progress"
     assert any(total is None and "closed loop" in what for _, total, what in steps), "so do the simulated points"
+    assert any(total is None and what.startswith("fleet of") for _, total, what in steps), "and the fleet runs"
 
 
 def test_check_search_and_estimate(session: workflows.Session) -> None:

@@ -46,6 +46,7 @@ class FleetSizing:
     operating_point: Estimate | None
     to_move: str
     e2e_at_peak_ms: float | None = None
+    percentile: int = 95  # the workload percentile isl and osl were taken at
 
     @property
     def feasible(self) -> bool:
@@ -73,6 +74,7 @@ class FleetSizing:
             "deployment": self.deployment.label,
             "isl_p95": self.isl,
             "osl_p95": self.osl,
+            "sizing_percentile": self.percentile,
             "peak_concurrency": round(self.peak_concurrency, 2),
             "concurrency_source": self.concurrency_source,
             "headroom": self.headroom,
@@ -182,6 +184,15 @@ def _dominant(capacity: int, latency: int, binding_cap: str) -> str:
     return "memory" if binding_cap == "memory" else binding_cap
 
 
+def nodes_for(dep: Deployment, replicas: int) -> int:
+    """Nodes ``replicas`` replicas of ``dep`` occupy: a replica wider than a node takes whole nodes,
+    smaller ones pack several to a node."""
+    per_node = dep.gpu.gpus_per_node
+    if dep.gpus > per_node:
+        return replicas * math.ceil(dep.gpus / per_node)
+    return math.ceil(replicas * dep.gpus / per_node)
+
+
 def size_fleet(dep: Deployment, model: PerformanceModel, demand: Demand) -> FleetSizing:
     """Size the fleet for ``demand`` on ``dep`` timed by ``model``: per-replica concurrency on
     both axes, replicas, GPUs, nodes."""
@@ -209,8 +220,7 @@ def size_fleet(dep: Deployment, model: PerformanceModel, demand: Demand) -> Flee
     spares = demand.spares if replicas_for_load else 0
     replicas = replicas_for_load + spares
     gpus = replicas * dep.gpus
-    per_node = dep.gpu.gpus_per_node
-    nodes = replicas * math.ceil(dep.gpus / per_node) if dep.gpus > per_node else math.ceil(gpus / per_node)
+    nodes = nodes_for(dep, replicas)
     return FleetSizing(
         deployment=dep,
         model=model,
@@ -232,6 +242,7 @@ def size_fleet(dep: Deployment, model: PerformanceModel, demand: Demand) -> Flee
         operating_point=operating,
         to_move=_what_moves_it(dominant, capacity, latency),
         e2e_at_peak_ms=e2e_at_peak,
+        percentile=demand.percentile,
     )
 
 

@@ -1,12 +1,20 @@
-"""Steps 6-8 for a whole plan: search what the plan leaves open, size the best fleet."""
+"""Steps 6-8 for a whole plan: search what the plan leaves open, check the cheapest in
+simulation, and keep the fleet the simulation settles.
+
+The search ranks every candidate by the estimate (fast); the cheapest are then checked
+in the discrete-event simulator (:func:`planner.decision.decide`), whose replica count
+and cost replace the estimate's, and the cheapest checked candidate is the plan's
+choice. Every command that shows the plan's fleet shows this one.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from planner.catalog import Catalog
+from planner.decision import Decision, decide
 from planner.perfmodel import PerformanceModel
 from planner.performance_models import BUILTIN
 from planner.resolve import ResolvedPlan
@@ -16,6 +24,13 @@ from planner.sizing.search import Candidate, candidate_deployments, search
 from planner.traffic import demand_of
 
 ALTERNATIVES = 3
+#: Candidates checked in simulation, cheapest estimate first: at most this many once one holds ...
+VERIFIED = 2
+#: ... and at most this many in all when the cheapest fail in simulation.
+VERIFY_LIMIT = 4
+#: Once a candidate holds, the next is checked only when its estimated cost is below this
+#: share of the held one's simulated cost (the estimate would have to be that far off for it to win).
+COMPETITIVE = 1.1
 
 
 @dataclass(frozen=True)
@@ -38,19 +53,23 @@ class PlanSizing:
                 "replicas": c.sizing.replicas,
                 "dominant_constraint": c.sizing.dominant,
                 "eur_per_1m_tokens": None if c.eur_per_m_tokens is None else round(c.eur_per_m_tokens, 4),
+                "checked_in_simulation": c.decision is not None,
             }
 
-        return {
-            "candidates_tried": self.tried,
-            "feasible": self.feasible,
-            "chosen": None
-            if self.best is None
-            else {
+        chosen = None
+        if self.best is not None:
+            decision = self.best.decision
+            chosen = {
                 **self.best.sizing.to_json(),
                 "eur_per_1m_tokens": None
                 if self.best.eur_per_m_tokens is None
                 else round(self.best.eur_per_m_tokens, 4),
-            },
+                "simulation": decision.to_json() if decision else None,
+            }
+        return {
+            "candidates_tried": self.tried,
+            "feasible": self.feasible,
+            "chosen": chosen,
             "alternatives": [brief(c) for c in self.alternatives],
             "why_none": self.why_none,
         }
@@ -61,12 +80,82 @@ def size_plan(
     catalog: Catalog,
     model: PerformanceModel = BUILTIN,
     progress: Callable[[int, int], None] | None = None,
+    *,
+    simulate: bool = True,
+    seed: int = 0,
+    fixed_s: float | None = None,
+    on_point: Callable[[str], None] | None = None,
 ) -> PlanSizing:
-    """Search the plan's open choices and keep the cheapest fleet that meets the SLOs on both axes."""
+    """Search the plan's open choices; check the cheapest in simulation; keep the cheapest that holds.
+
+    :param simulate: check candidates in simulation (``False``: the estimate's ranking only).
+    :param seed: the simulations' seed; :param fixed_s: their length (default: automatic).
+    :param on_point: told about each simulated run.
+    """
     ranked, tried = search(resolved, catalog, model, progress=progress)
     if not ranked:
         return PlanSizing(None, [], tried, 0, why_infeasible(resolved, catalog))
-    return PlanSizing(ranked[0], ranked[1 : 1 + ALTERNATIVES], tried, len(ranked))
+    if not simulate:
+        return PlanSizing(ranked[0], ranked[1 : 1 + ALTERNATIVES], tried, len(ranked))
+    checked = _checked(resolved, ranked, seed=seed, fixed_s=fixed_s, on_point=on_point)
+    holding = sorted((c for c in checked if c.decision and c.decision.feasible), key=lambda c: c.sort_key)
+    if not holding:
+        return PlanSizing(None, [], tried, 0, [_why_not(c.decision) for c in checked if c.decision])
+    unchecked = ranked[len(checked) :]
+    others = sorted(holding[1:] + unchecked, key=lambda c: c.sort_key)
+    return PlanSizing(holding[0], others[:ALTERNATIVES], tried, len(holding) + len(unchecked))
+
+
+def _checked(
+    resolved: ResolvedPlan,
+    ranked: list[Candidate],
+    *,
+    seed: int,
+    fixed_s: float | None,
+    on_point: Callable[[str], None] | None,
+) -> list[Candidate]:
+    """The cheapest candidates by estimate, each checked in simulation (see ``VERIFIED``)."""
+    checked: list[Candidate] = []
+    for candidate in ranked[:VERIFY_LIMIT]:
+        holding = [c.eur_per_m_tokens for c in checked if c.decision and c.decision.feasible]
+        if len(holding) >= VERIFIED:
+            break
+        best = min((cost for cost in holding if cost is not None), default=None)
+        if best is not None and (candidate.eur_per_m_tokens is None or candidate.eur_per_m_tokens > COMPETITIVE * best):
+            break
+        decision = decide(resolved.plan, candidate.sizing, fixed_s=fixed_s, seed=seed, progress=on_point)
+        checked.append(with_decision(candidate, decision))
+    return checked
+
+
+def with_decision(candidate: Candidate, decision: Decision) -> Candidate:
+    """The candidate with the replicas, GPUs, nodes and cost the simulation settled."""
+    fleet = replace(
+        candidate.sizing,
+        replicas_for_load=decision.replicas_for_load,
+        spares=decision.spares,
+        replicas=decision.replicas,
+        gpus=decision.gpus,
+        nodes=decision.nodes,
+    )
+    return Candidate(fleet, decision.eur_per_m_tokens, decision)
+
+
+def _why_not(decision: Decision) -> str:
+    """What a candidate misses in simulation."""
+    label = decision.deployment.label
+    if not decision.fleet.feasible:
+        return f"{label}: {decision.fleet.to_move}"
+    if decision.cr_closed == 0:
+        return f"{label}: in simulation even one request at a time misses the SLOs"
+    worst = decision.checks[-1] if decision.checks else None
+    if worst is None:
+        return f"{label}: in simulation no open-loop rate meets the SLOs"
+    return (
+        f"{label}: in simulation {worst.replicas} replicas, several times the estimate, still miss the SLOs at "
+        f"{worst.load.describe()} (p95 TTFT {worst.summary['ttft_ms']['p95']:,.0f} ms, "
+        f"ITL {worst.summary['itl_ms']['p95']:,.1f} ms, E2E {worst.summary['e2e_ms']['p95'] / 1000:,.1f} s)"
+    )
 
 
 def why_infeasible(resolved: ResolvedPlan, catalog: Catalog, limit: int = 5) -> list[str]:

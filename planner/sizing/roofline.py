@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 
 from planner.catalogfiles import load_entries
 from planner.sizing.capacity import kv_bytes_per_sequence
@@ -150,10 +150,7 @@ def prefill_s(dep: Deployment, requests: float, length: int, eff: Efficiency) ->
     compute = matmul_s(dep, tokens, eff.mfu_prefill, thin=False) + attention / (
         _compute_gpus(dep) * dep.peak_tflops * 1e12 * eff.mfu_prefill
     )
-    layers = dep.model.num_layers
-    comm = 2 * layers * allreduce_s(dep, tokens * dep.model.hidden_size * 2)
-    if dep.model.moe:
-        comm += dep.model.moe.moe_layers * all_to_all_s(dep, tokens / (dep.ep if dep.attention_dp else 1))
+    comm = step_comm_s(dep, tokens)
     if dep.pp > 1:
         link = collective_link(dep, dep.tp * dep.pp)
         comm += (
@@ -171,6 +168,14 @@ def experts_touched(num_experts: int, top_k: int, tokens: float) -> float:
 
 def decode_bytes_per_gpu(dep: Deployment, batch: float, context: int) -> float:
     """Bytes one GPU reads in one decode step: its weights (touched experts only) and KV."""
+    kv_per_gpu_batch = batch / dep.ep if dep.attention_dp else batch
+    kv = kv_per_gpu_batch * kv_bytes_per_sequence(dep, context)
+    return weight_bytes_read(dep, batch) + kv
+
+
+@lru_cache(maxsize=16384)
+def weight_bytes_read(dep: Deployment, batch: float) -> float:
+    """Weight bytes one GPU reads in a decode step of ``batch`` sequences (touched experts only)."""
     p, m = dep.params, dep.model
     shard = dep.ep if dep.attention_dp else dep.tp * dep.pp
     dense = p.dense * dep.weight_bytes("dense") / (1 if dep.attention_dp else dep.tp * dep.pp)
@@ -180,9 +185,7 @@ def decode_bytes_per_gpu(dep: Deployment, batch: float, context: int) -> float:
     if m.moe:
         touched = experts_touched(m.moe.num_experts, m.moe.experts_per_token, batch)
         experts = m.moe.moe_layers * touched * p.expert_each * dep.weight_bytes("experts") / shard
-    kv_per_gpu_batch = batch / dep.ep if dep.attention_dp else batch
-    kv = kv_per_gpu_batch * kv_bytes_per_sequence(dep, context)
-    return dense + experts + kv
+    return dense + experts
 
 
 def gemm_fill(rows: float) -> float:
@@ -207,6 +210,7 @@ def expert_imbalance(routed_tokens: float, ranks: int) -> float:
     return min(1.0 + math.sqrt(2 * math.log(ranks) / max(per_rank, 1.0)), 2.0)
 
 
+@lru_cache(maxsize=65536)
 def matmul_s(dep: Deployment, tokens: float, mfu: float, *, thin: bool) -> float:
     """Weight GEMMs for ``tokens`` tokens: dense layers, then the routed experts.
 
@@ -246,10 +250,7 @@ def decode_step_s(dep: Deployment, batch: float, context: int, eff: Efficiency) 
     compute = matmul_s(dep, batch, eff.mfu_decode, thin=True) + attention / (
         _compute_gpus(dep) * dep.peak_tflops * 1e12 * eff.mfu_decode * gemm_fill(rows)
     )
-    comm = 2 * m.num_layers * allreduce_s(dep, batch * m.hidden_size * 2)
-    if m.moe:
-        comm += m.moe.moe_layers * all_to_all_s(dep, batch / (dep.ep if dep.attention_dp else 1))
-    return max(memory, compute) + comm + eff.overhead_ms / 1000
+    return max(memory, compute) + step_comm_s(dep, batch) + eff.overhead_ms / 1000
 
 
 def mixed_step_s(
@@ -287,7 +288,15 @@ def mixed_step_s(
     if decode_batch:
         compute += matmul_s(dep, decode_batch, eff.mfu_decode, thin=True)
         compute += decode_attention / (gpus * eff.mfu_decode * gemm_fill(rows))
+    return max(memory, compute) + step_comm_s(dep, tokens) + eff.overhead_ms / 1000
+
+
+@lru_cache(maxsize=65536)
+def step_comm_s(dep: Deployment, tokens: float) -> float:
+    """Collectives of one step over ``tokens`` tokens: two TP all-reduces a layer and the
+    expert-parallel all-to-all of every MoE layer."""
+    m = dep.model
     comm = 2 * m.num_layers * allreduce_s(dep, tokens * m.hidden_size * 2)
     if m.moe:
         comm += m.moe.moe_layers * all_to_all_s(dep, tokens / (dep.ep if dep.attention_dp else 1))
-    return max(memory, compute) + comm + eff.overhead_ms / 1000
+    return comm

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from planner.catalog import Catalog
+from planner.decision import Decision
 from planner.perfmodel import PerformanceModel
 from planner.performance_models import BUILTIN, choose
 from planner.resolve import ResolvedPlan
@@ -26,10 +27,12 @@ TP_CHOICES = (1, 2, 4, 8, 16)
 
 @dataclass(frozen=True)
 class Candidate:
-    """A sized candidate and its cost."""
+    """A sized candidate and its cost: by the estimate, or, once checked in simulation
+    (``decision``), the replicas and cost the simulation settled (``sizing`` then holds them)."""
 
     sizing: FleetSizing
     eur_per_m_tokens: float | None
+    decision: Decision | None = None
 
     @property
     def sort_key(self) -> tuple[int, float, int]:

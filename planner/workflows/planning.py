@@ -7,7 +7,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from planner.envelope import EnvelopeSizing, size_on_envelope
+from planner.decision import Decision
 from planner.errors import PlannerError
 from planner.performance_models import choose
 from planner.plan import Plan
@@ -55,7 +55,16 @@ class PlanReport:
     resolved: ResolvedPlan
     sizing: PlanSizing
     validation: Validation
-    envelope: EnvelopeSizing | None = None
+
+    @property
+    def decision(self) -> Decision | None:
+        """The chosen fleet as the simulation settled it (replicas, envelopes, cost), if any."""
+        return self.sizing.best.decision if self.sizing.best else None
+
+    @property
+    def feasible(self) -> bool:
+        """True when some configuration meets the plan."""
+        return self.sizing.best is not None
 
     @property
     def warnings(self) -> list[str]:
@@ -63,20 +72,40 @@ class PlanReport:
         return [str(p) for p in self.validation.problems]
 
     def to_json(self) -> dict[str, Any]:
-        """The resolved plan, its sizing, the envelope sizing (full-envelope plans) and the findings."""
+        """The resolved plan, its sizing (the chosen fleet with its simulation) and the findings."""
         return {
             **self.resolved.to_json(),
             "sizing": self.sizing.to_json(),
-            "envelope": self.envelope.to_json() if self.envelope else None,
             "findings": [f.model_dump(mode="json") for f in self.validation.findings],
         }
+
+
+def size(
+    session: Session,
+    plan_: Plan,
+    source: str = "<plan>",
+    *,
+    backend: str | None = None,
+    progress: Progress | None = None,
+    seed: int = 0,
+) -> tuple[ResolvedPlan, PlanSizing]:
+    """Resolve a plan and size it: search by estimate, check the cheapest in simulation."""
+    resolved = _resolve(session, plan_, source)
+    sizing = size_plan(
+        resolved,
+        session.catalog,
+        session.performance_model(backend),
+        counted_steps(progress, SIZING),
+        seed=seed,
+        on_point=counted_steps(progress),
+    )
+    return resolved, sizing
 
 
 def _sized(
     session: Session, plan_: Plan, source: str, backend: str | None, progress: Progress | None
 ) -> tuple[ResolvedPlan, PlanSizing, Validation]:
-    resolved = _resolve(session, plan_, source)
-    sizing = size_plan(resolved, session.catalog, session.performance_model(backend), counted_steps(progress, SIZING))
+    resolved, sizing = size(session, plan_, source, backend=backend, progress=progress)
     return resolved, sizing, validate_plan(resolved, session.catalog, sizing, session.rules)
 
 
@@ -88,18 +117,15 @@ def plan(
     backend: str | None = None,
     progress: Progress | None = None,
 ) -> PlanReport:
-    """Resolve a plan's ids, size it (the cheapest configuration meeting the SLOs on both axes),
-    check it against the rules, and, for a full-envelope plan, size its replicas on the
-    simulated envelope.
+    """Resolve a plan's ids, size it (the cheapest configuration meeting the SLOs on both axes,
+    its replica count checked in simulation of the whole fleet at the peak) and check it
+    against the rules.
 
     :param source: what the plan came from (a file name), used in messages.
     :param backend: the performance model's name (default ``auto``, see :class:`Session`).
     """
     resolved, sizing, validation = _sized(session, plan_, source, backend, progress)
-    envelope = None
-    if plan_.slo.effective_scenario == "full-envelope" and sizing.best is not None:
-        envelope = size_on_envelope(plan_, sizing.best.sizing, progress=counted_steps(progress))
-    return PlanReport(source, resolved, sizing, validation, envelope)
+    return PlanReport(source, resolved, sizing, validation)
 
 
 @dataclass

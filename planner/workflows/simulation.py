@@ -6,51 +6,68 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from planner.decision import Decision, run_lengths
 from planner.disaggregation import DisaggregationComparison
 from planner.disaggregation import compare_disaggregation as compare_pools
-from planner.envelope import envelopes
 from planner.errors import PlannerError
 from planner.mix import Bucket, heterogeneous_mix, priced_classes, size_buckets
 from planner.performance_models import choose
 from planner.plan import Plan
-from planner.plan_simulation import DEFAULT_DURATION_S, default_load, fleet_check, simulate_plan
+from planner.plan_simulation import LoadSpec, fleet_check, simulate_plan
 from planner.resolve import ResolvedPlan, resolve_plan
-from planner.sizing.fleet import FleetSizing
 from planner.sizing.plan_sizing import size_plan
+from planner.sizing.search import Candidate
+from planner.workflows.planning import SIZING
 from planner.workflows.session import Progress, Session, counted_steps
 
 
-def _chosen(session: Session, plan_: Plan, source: str, backend: str | None) -> tuple[ResolvedPlan, FleetSizing]:
-    """The plan sized; its chosen fleet, or an error saying there is none to simulate."""
+def _chosen(
+    session: Session,
+    plan_: Plan,
+    source: str,
+    backend: str | None,
+    fixed_s: float | None = None,
+    progress: Progress | None = None,
+) -> tuple[ResolvedPlan, Candidate]:
+    """The plan sized and checked in simulation; its chosen candidate, or an error saying there is none."""
     resolved = resolve_plan(plan_, session.catalog, source)
-    sizing = size_plan(resolved, session.catalog, session.performance_model(backend))
-    if sizing.best is None:
+    sizing = size_plan(
+        resolved,
+        session.catalog,
+        session.performance_model(backend),
+        counted_steps(progress, SIZING),
+        fixed_s=fixed_s,
+        on_point=counted_steps(progress),
+    )
+    if sizing.best is None or sizing.best.decision is None:
         raise PlannerError(
             "no configuration meets the SLOs on both axes, so there is nothing to simulate",
             path=source,
             fix="run `planner plan` to see what each candidate misses",
         )
-    return resolved, sizing.best.sizing
+    return resolved, sizing.best
 
 
 @dataclass(frozen=True)
 class SimulationRequest:
-    """How to load the plan's chosen deployment in the simulator.
+    """How to load the plan's chosen deployment in the simulator; every unset value is the plan's.
 
-    Closed loop when ``concurrency`` is given (or ``mode`` says so), else open loop at
-    ``rate`` (default: what the replicas complete at the sizing's operating point).
+    By default the run is the one that decided the plan's fleet: its replicas at the
+    peak load, as long as the decision ran it. ``concurrency`` (or ``mode='closed'``)
+    asks for a closed loop, ``rate`` for an open loop at that rate; ``replicas`` and
+    ``duration_s`` replace the decision's.
     """
 
     mode: str | None = None
     rate: float | None = None
     concurrency: int | None = None
-    replicas: int = 1
+    replicas: int | None = None
     router: str = "least-outstanding"
     arrival: str = "poisson"
     cv: float = 2.0
     think_s: float = 0.0
     lengths: Path | None = None
-    duration_s: float = DEFAULT_DURATION_S
+    duration_s: float | None = None
     seed: int = 0
     failure: bool = False
     disaggregated: bool = False
@@ -60,10 +77,11 @@ class SimulationRequest:
 
 @dataclass
 class SimulationReport:
-    """Percentiles with the queue for one load, and optionally the fleet with its spares down
-    and the prefill/decode split against aggregated serving."""
+    """Percentiles with the queue for one load, the plan's decision it belongs to, and optionally
+    the fleet with its spares down and the prefill/decode split against aggregated serving."""
 
     deployment: str
+    decision: Decision
     summary: dict[str, Any]
     failure: dict[str, Any] | None = None
     disaggregation: DisaggregationComparison | None = None
@@ -74,8 +92,14 @@ class SimulationReport:
         return bool(self.summary["meets_slo"])
 
     def to_json(self) -> dict[str, Any]:
-        """The simulator's summary with the deployment, failure check and P/D comparison."""
-        out = {**self.summary, "deployment": self.deployment}
+        """The simulator's summary with the deployment, the plan's decision, failure check and P/D comparison."""
+        d = self.decision
+        out = {
+            **self.summary,
+            "deployment": self.deployment,
+            "plan": {"replicas_for_load": d.replicas_for_load, "spares": d.spares, "replicas": d.replicas,
+                     "cr_closed": d.cr_closed, "cr_open_req_s": round(d.cr_open_req_s, 6)},
+        }  # fmt: skip
         if self.failure is not None:
             out["failure"] = self.failure
         if self.disaggregation is not None:
@@ -86,37 +110,44 @@ class SimulationReport:
         return out
 
 
+def _load_of(request: SimulationRequest, decision: Decision, peak_factor: float) -> LoadSpec:
+    """The request's load, or the decision's first peak load where it names none."""
+    shape = {"arrival": request.arrival, "cv": request.cv, "peak_factor": peak_factor, "think_s": request.think_s}
+    mode = request.mode or ("closed" if request.concurrency else "open" if request.rate else None)
+    peak = decision.loads[0]
+    if mode is None:
+        mode = peak.mode
+    if mode == "open":
+        rate = request.rate or peak.rate_req_s or decision.cr_open_req_s * decision.replicas_for_load
+        return LoadSpec("open", rate=rate, **shape)  # type: ignore[arg-type]
+    users = request.concurrency or peak.concurrency or decision.cr_closed * decision.replicas_for_load
+    return LoadSpec("closed", concurrency=users, **shape)  # type: ignore[arg-type]
+
+
 def simulate(session: Session, plan_: Plan, source: str, request: SimulationRequest) -> SimulationReport:
-    """Simulate the plan's chosen deployment under one load (see :class:`SimulationRequest`)."""
-    resolved, fleet = _chosen(session, plan_, source, request.backend)
-    plan_ = resolved.plan
-    dep, model = fleet.deployment, fleet.model
-    load = default_load(
-        fleet,
-        request.replicas,
-        mode=request.mode,
-        rate=request.rate,
-        concurrency=request.concurrency,
-        arrival=request.arrival,
-        cv=request.cv,
-        peak_factor=plan_.traffic.peak_factor,
-        think_s=request.think_s,
-    )
-    duration_s, seed = request.duration_s, request.seed
+    """Simulate the plan's chosen fleet: by default the run that decided its replica count."""
+    resolved, chosen = _chosen(session, plan_, source, request.backend)
+    plan_, decision = resolved.plan, chosen.decision
+    assert decision is not None
+    dep, model = decision.deployment, decision.model
+    load = _load_of(request, decision, plan_.traffic.peak_factor)
+    replicas = request.replicas or decision.replicas_for_load
+    duration_s = request.duration_s or run_lengths(decision.fleet)[1].for_load(load)
+    seed = request.seed
     summary = simulate_plan(
         plan_,
         dep,
         model,
         load,
-        replicas=request.replicas,
+        replicas=replicas,
         router=request.router,
         lengths=request.lengths,
         duration_s=duration_s,
         seed=seed,
     )
-    report = SimulationReport(dep.label, summary)
+    report = SimulationReport(dep.label, decision, summary)
     if request.failure:
-        report.failure = fleet_check(plan_, fleet, duration_s=duration_s, seed=seed)
+        report.failure = fleet_check(plan_, chosen.sizing, load, duration_s=duration_s, seed=seed)
     if request.disaggregated and load.mode == "open" and load.rate:
         decode = (dep, model)
         if request.decode_gpu:
@@ -131,8 +162,8 @@ def simulate(session: Session, plan_: Plan, source: str, request: SimulationRequ
 
 def compare_disaggregation(session: Session, plan_: Plan, source: str, request: SimulationRequest) -> SimulationReport:
     """Aggregated serving against every split of the same GPUs into prefill and decode pools,
-    at the same open-loop rate (the request's, else the rate the sizing holds), with the KV
-    cache moved over the plan's transport; the report's ``disaggregation`` says which wins."""
+    at the same open-loop rate (the request's, else the plan's peak), with the KV cache moved
+    over the plan's transport; the report's ``disaggregation`` says which wins."""
     return simulate(session, plan_, source, replace(request, mode="open", concurrency=None, disaggregated=True))
 
 
@@ -144,12 +175,22 @@ class EnvelopeReport:
     cr_closed: int
     cr_open_req_s: float
     curve: list[dict[str, Any]]
+    replicas_for_load: int
+    spares: int
+
+    @property
+    def replicas(self) -> int:
+        """The plan's replicas, spares included."""
+        return self.replicas_for_load + self.spares
 
     def to_json(self) -> dict[str, Any]:
-        """The envelopes and every simulated point."""
+        """The envelopes, the plan's replicas and every simulated point."""
         return {
             "cr_closed": self.cr_closed,
             "cr_open_req_s": self.cr_open_req_s,
+            "replicas_for_load": self.replicas_for_load,
+            "spares": self.spares,
+            "replicas": self.replicas,
             "curve": self.curve,
             "deployment": self.deployment,
         }
@@ -160,17 +201,20 @@ def envelope(
     plan_: Plan,
     source: str = "<plan>",
     *,
-    duration_s: float = 200.0,
+    duration_s: float | None = None,
     seed: int = 0,
     backend: str | None = None,
     progress: Progress | None = None,
 ) -> EnvelopeReport:
-    """Find Cr_closed and Cr_open of the chosen deployment by simulation, per replica."""
-    resolved, fleet = _chosen(session, plan_, source, backend)
-    found = envelopes(
-        resolved.plan, fleet.deployment, fleet.model, duration_s=duration_s, seed=seed, progress=counted_steps(progress)
-    )
-    return EnvelopeReport(found["deployment"], found["cr_closed"], found["cr_open_req_s"], found["curve"])
+    """Cr_closed and Cr_open of the chosen deployment per replica, as the plan's decision found
+    them by simulation, with the fleet's replicas and the latency-vs-load curve.
+
+    :param duration_s: simulated seconds of every run (default: as the plan decides them).
+    """
+    _, chosen = _chosen(session, plan_, source, backend, fixed_s=duration_s, progress=progress)
+    d = chosen.decision
+    assert d is not None
+    return EnvelopeReport(d.deployment.label, d.cr_closed, d.cr_open_req_s, d.curve, d.replicas_for_load, d.spares)
 
 
 @dataclass

@@ -1,0 +1,358 @@
+"""The sizing decision: the replicas that meet the SLO percentiles in simulation, and the envelopes.
+
+The analytic fleet sizing (:mod:`planner.sizing.fleet`) proposes a replica count from the
+estimate; this module checks it in the discrete-event simulator, whole fleet behind its
+router at the peak load, and moves it until the percentiles hold with as few replicas as
+possible. Where the two disagree the simulation wins, and the decision says by how much
+the estimate was off. The same module finds the per-replica envelopes, Cr_closed and
+Cr_open, by simulation (starting from the estimate, so a few points suffice), and prices
+the fleet from its throughput at Cr_closed. ``planner plan``, ``simulate`` and
+``envelope`` all print this one decision.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+from planner.envelope import envelopes
+from planner.perfmodel import PerformanceModel
+from planner.plan import Plan
+from planner.plan_simulation import LoadSpec, RunLength, simulate_plan, targets_of
+from planner.simulate import Targets
+from planner.sizing.deployment import Deployment
+from planner.sizing.fleet import FleetSizing, nodes_for
+from planner.tco import eur_per_million_tokens
+from planner.traffic import demand_of
+
+#: Requests each single-replica envelope point measures (its percentiles rest on them).
+POINT_REQUESTS = 100
+#: Requests each run of the whole fleet measures.
+FLEET_REQUESTS = 300
+#: Simulated seconds a run lasts at least: one replica, the whole fleet (its many requests
+#: reach their count sooner).
+SHORTEST_S = 60.0
+SHORTEST_FLEET_S = 20.0
+#: and at most: one replica, the whole fleet.
+LONGEST_POINT_S = 900.0
+LONGEST_FLEET_S = 400.0
+
+
+@dataclass(frozen=True)
+class PeakLoad:
+    """A load the fleet must carry at its peak, as the simulator applies it to the whole fleet."""
+
+    mode: str  # "open": Poisson arrivals at rate_req_s; "closed": concurrency requests always in flight
+    rate_req_s: float | None
+    concurrency: int | None
+    source: str
+
+    def spec(self, peak_factor: float = 1.0) -> LoadSpec:
+        """The simulator's load."""
+        return LoadSpec(self.mode, rate=self.rate_req_s, concurrency=self.concurrency, peak_factor=peak_factor)
+
+    def describe(self) -> str:
+        """e.g. 'open loop at 52.0 requests/s (40 requests/s x peak 1 x (1 + 30% headroom))'."""
+        if self.mode == "open":
+            return f"open loop at {self.rate_req_s:,.3g} requests/s ({self.source})"
+        return f"closed loop with {self.concurrency:,} requests in flight ({self.source})"
+
+
+def peak_loads(plan: Plan, fleet: FleetSizing) -> list[PeakLoad]:
+    """The loads the fleet is checked at: the peak as the plan states it, with headroom.
+
+    A plan that gives requests/s is checked in open loop at that rate with headroom
+    (arrivals do not wait for answers; the queue counts in E2E); a plan that gives users
+    or concurrency is checked in closed loop with the provisioned concurrency always in
+    flight. A full-envelope plan is checked both ways: the rate plan also in closed loop
+    at the concurrency the fleet sizing's fixed point gives, the concurrency plan also in
+    open loop at the rate Little's law gives at the estimate's operating point.
+    """
+    demand = demand_of(plan)
+    headroom = 1 + demand.headroom
+    if demand.peak_concurrency is None:
+        rate = demand.peak_rate_req_s * headroom
+        rate_source = f"{demand.rate_source} x (1 + {demand.headroom:.0%} headroom)"
+    else:
+        e2e_s = fleet.operating_point.e2e_ms / 1000 if fleet.operating_point else 1.0
+        rate = fleet.provisioned_concurrency / e2e_s
+        rate_source = f"{fleet.provisioned_concurrency:,.1f} provisioned concurrent / E2E {e2e_s:.1f} s (Little's law)"
+    concurrency = max(math.ceil(fleet.provisioned_concurrency - 1e-9), 1)
+    open_loop = PeakLoad("open", rate, None, rate_source)
+    closed_loop = PeakLoad("closed", None, concurrency, f"{fleet.provisioned_concurrency:,.1f} provisioned")
+    stated = [open_loop] if demand.peak_concurrency is None else [closed_loop]
+    if plan.slo.effective_scenario != "full-envelope":
+        return stated
+    return [open_loop, closed_loop]
+
+
+@dataclass(frozen=True)
+class FleetCheck:
+    """One simulated run of the whole fleet at one peak load."""
+
+    replicas: int
+    load: PeakLoad
+    duration_s: float
+    summary: dict[str, Any]
+
+    @property
+    def meets(self) -> bool:
+        """True when the simulated percentiles meet every SLO target."""
+        return bool(self.summary["meets_slo"])
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The replicas a plan gets, checked by simulation, with its envelopes and cost.
+
+    ``replicas_for_load`` carries the peak in simulation; ``estimated_replicas`` is what the
+    analytic estimate said. ``checks`` are the simulated fleet runs that decided it (the
+    last per load at the chosen count), ``envelope`` the per-replica search.
+    """
+
+    fleet: FleetSizing
+    estimated_replicas: int
+    replicas_for_load: int
+    spares: int
+    cr_closed: int
+    cr_open_req_s: float
+    output_tok_s_at_cr_closed: float
+    eur_per_m_tokens: float | None
+    loads: list[PeakLoad]
+    checks: list[FleetCheck]
+    curve: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def deployment(self) -> Deployment:
+        """The deployment decided on."""
+        return self.fleet.deployment
+
+    @property
+    def model(self) -> PerformanceModel:
+        """The performance model that timed it."""
+        return self.fleet.model
+
+    @property
+    def replicas(self) -> int:
+        """Replicas including the N+1/N+2 spares."""
+        return self.replicas_for_load + self.spares if self.replicas_for_load else 0
+
+    @property
+    def gpus(self) -> int:
+        """GPUs of the whole fleet, spares included."""
+        return self.replicas * self.deployment.gpus
+
+    @property
+    def nodes(self) -> int:
+        """Nodes the fleet occupies."""
+        return nodes_for(self.deployment, self.replicas)
+
+    @property
+    def feasible(self) -> bool:
+        """True when some replica count meets the SLOs in simulation."""
+        return self.replicas_for_load > 0
+
+    @property
+    def estimate_off_by(self) -> float | None:
+        """How far the estimate's replica count was from the simulated one (0.25 = 25% too many)."""
+        if not self.replicas_for_load:
+            return None
+        return self.estimated_replicas / self.replicas_for_load - 1
+
+    def final_checks(self) -> list[FleetCheck]:
+        """The runs of the whole fleet at the decided replica count, one per peak load."""
+        found: dict[str, FleetCheck] = {}
+        for c in self.checks:
+            if c.replicas == self.replicas_for_load and c.meets:
+                found.setdefault(c.load.describe(), c)
+        return list(found.values())
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready: replicas (simulated and estimated), envelopes, cost, and the runs that decided them."""
+        return {
+            "deployment": self.deployment.label,
+            "replicas_for_load": self.replicas_for_load,
+            "spares": self.spares,
+            "replicas": self.replicas,
+            "gpus": self.gpus,
+            "nodes": self.nodes,
+            "estimated_replicas_for_load": self.estimated_replicas,
+            "estimate_off_by": None if self.estimate_off_by is None else round(self.estimate_off_by, 4),
+            "cr_closed": self.cr_closed,
+            "cr_open_req_s": round(self.cr_open_req_s, 6),
+            "output_tok_s_at_cr_closed": round(self.output_tok_s_at_cr_closed, 3),
+            "eur_per_1m_tokens": None if self.eur_per_m_tokens is None else round(self.eur_per_m_tokens, 4),
+            "peak_loads": [load.describe() for load in self.loads],
+            "checks": [
+                {
+                    "replicas": c.replicas,
+                    "load": c.load.describe(),
+                    "simulated_s": c.duration_s,
+                    "meets_slo": c.meets,
+                    "requests": c.summary["requests"],
+                    "ttft_p95_ms": c.summary["ttft_ms"]["p95"],
+                    "itl_p95_ms": c.summary["itl_ms"]["p95"],
+                    "e2e_p95_ms": c.summary["e2e_ms"]["p95"],
+                }
+                for c in self.checks
+            ],
+            "curve": self.curve,
+        }
+
+
+def run_lengths(fleet: FleetSizing, fixed_s: float | None = None) -> tuple[RunLength, RunLength]:
+    """How long envelope points and fleet runs last: long enough for their requests to
+    reach a steady state and complete (the estimate's E2E sets the pace), or ``fixed_s``."""
+    e2e_s = fleet.operating_point.e2e_ms / 1000 if fleet.operating_point else SHORTEST_S
+    point = RunLength(fixed_s, POINT_REQUESTS, e2e_s, SHORTEST_S, LONGEST_POINT_S)
+    whole = RunLength(fixed_s, FLEET_REQUESTS, e2e_s, SHORTEST_FLEET_S, LONGEST_FLEET_S)
+    return point, whole
+
+
+def decide(
+    plan: Plan,
+    fleet: FleetSizing,
+    *,
+    fixed_s: float | None = None,
+    seed: int = 0,
+    progress: Callable[[str], None] | None = None,
+) -> Decision:
+    """Check the analytic fleet in simulation and settle its replica count and envelopes.
+
+    First the per-replica envelopes, searched from the estimate. Then the replicas each
+    peak load needs. In closed loop the router spreads the requests in flight evenly
+    (least outstanding first), so the fleet needs ceil(concurrency / Cr_closed) replicas.
+    In open loop the fleet pools its replicas' queues, so the count is searched with runs
+    of the whole fleet from ceil(rate / Cr_open), down while it holds, else up. The
+    decision takes the most replicas any load needs and runs the whole fleet at that count
+    at every peak load; where a run misses, one more replica (at most ``CONFIRMATIONS``
+    times).
+
+    :param fleet: the analytic sizing of one deployment (feasible or not).
+    :param fixed_s: simulated seconds of every run (default: as :func:`run_lengths` says).
+    :param seed: the simulations' seed (the same seed gives the same decision).
+    """
+    dep, model = fleet.deployment, fleet.model
+    point, whole = run_lengths(fleet, fixed_s)
+    found = envelopes(plan, dep, model, length=point, seed=seed, progress=progress, start=max(fleet.per_replica, 1))
+    cr_closed, cr_open = int(found["cr_closed"]), float(found["cr_open_req_s"])
+    at_cr = next((p for p in found["curve"] if p["mode"] == "closed" and p["load"] == cr_closed), None)
+    output_at_cr = float(at_cr["output_tok_s"]) if at_cr else 0.0
+    loads = peak_loads(plan, fleet) if fleet.feasible and cr_closed > 0 and cr_open > 0 else []
+    checks: list[FleetCheck] = []
+    targets = targets_of(plan)
+
+    def run(load: PeakLoad, replicas: int) -> float:
+        """The worst percentile over its target of the whole fleet at ``load``."""
+        spec = load.spec(plan.traffic.peak_factor)
+        duration_s = whole.for_load(spec)
+        summary = simulate_plan(plan, dep, model, spec, replicas=replicas, duration_s=duration_s, seed=seed)
+        checks.append(FleetCheck(replicas, load, duration_s, summary))
+        if progress:
+            progress(f"fleet of {replicas} at {load.describe()}: {'meets' if summary['meets_slo'] else 'misses'}")
+        return worst_ratio(summary, targets)
+
+    replicas = 0
+    for load in loads:
+        if load.mode == "closed":
+            needed = math.ceil((load.concurrency or 1) / cr_closed)
+        else:
+            guess = math.ceil((load.rate_req_s or 0.0) / cr_open - 1e-9)
+            needed = _fewest(partial(run, load), max(guess, 1), down=True)
+        if not needed:
+            replicas = 0
+            break
+        replicas = max(replicas, needed)
+    if replicas:
+        for _ in range(CONFIRMATIONS):
+            missed = [load for load in loads if not _whole_run(checks, load, replicas) and run(load, replicas) > 1]
+            if not missed:
+                break
+            replicas += 1
+        else:
+            replicas = 0
+    spares = plan.slo.spare_failure_domains if replicas else 0
+    gpus = (replicas + spares) * dep.gpus
+    cost = eur_per_million_tokens(dep.gpu, gpus, output_at_cr * replicas) if replicas else None
+    return Decision(
+        fleet=fleet,
+        estimated_replicas=fleet.replicas_for_load,
+        replicas_for_load=replicas,
+        spares=spares,
+        cr_closed=cr_closed,
+        cr_open_req_s=cr_open,
+        output_tok_s_at_cr_closed=output_at_cr,
+        eur_per_m_tokens=cost,
+        loads=loads,
+        checks=checks,
+        curve=found["curve"],
+    )
+
+
+#: Times the decided count is raised by one when a run of the whole fleet misses the SLOs.
+CONFIRMATIONS = 3
+
+
+def _whole_run(checks: list[FleetCheck], load: PeakLoad, replicas: int) -> bool:
+    """True when a run of the whole fleet of ``replicas`` at ``load`` met the SLOs."""
+    return any(c.load == load and c.replicas == replicas and c.meets for c in checks)
+
+
+#: A fleet is never grown past this many times its first guess.
+GROWTH_LIMIT = 4
+#: Growing the fleet stops when doubling the step improves the worst percentile by less than this
+#: share: the SLO then sits at the deployment's floor (a prompt's own prefill, say), which more
+#: replicas of it cannot lower.
+FLOOR_GAIN = 0.02
+
+
+def _fewest(shortfall: Callable[[int], float], guess: int, *, down: bool) -> int:
+    """The fewest replicas whose run meets the SLOs, searched from ``guess``; 0 when none does
+    (past ``GROWTH_LIMIT`` x ``guess``, or when more replicas stop helping).
+
+    :param shortfall: the worst percentile over its target for a fleet size (at most 1 meets).
+
+    Down from the guess while the fleet meets them (when ``down``), else up by doubling
+    steps; then a bisection between the last count that failed and the first that held.
+    """
+    first = shortfall(guess)
+    if first <= 1:
+        if not down:
+            return guess
+        high, step = guess, 1
+        while high - step >= 1 and shortfall(high - step) <= 1:
+            high -= step
+            step *= 2
+        low = max(high - step, 0)
+    else:
+        low, step, worst = guess, 1, first
+        high = guess + step
+        while (found := shortfall(high)) > 1:
+            if found > worst * (1 - FLOOR_GAIN) or guess + 2 * step > guess * GROWTH_LIMIT:
+                return 0
+            low, worst, step = high, found, step * 2
+            high = guess + step
+    while high - low > 1:
+        middle = (low + high) // 2
+        if shortfall(middle) <= 1:
+            high = middle
+        else:
+            low = middle
+    return high
+
+
+def worst_ratio(summary: dict[str, Any], targets: Targets) -> float:
+    """The worst of p(SLO) TTFT, ITL and E2E over their targets (at most 1 meets them all); inf when
+    the run dropped requests or measured none."""
+    if not summary["requests"] or summary["dropped"]:
+        return math.inf
+    q = f"p{int(targets.percentile)}" if f"p{int(targets.percentile)}" in summary["ttft_ms"] else "p95"
+    ratios = [
+        summary[name][q] / (target * 1000)
+        for target, name in ((targets.ttft_s, "ttft_ms"), (targets.itl_s, "itl_ms"), (targets.e2e_s, "e2e_ms"))
+        if target is not None
+    ]
+    return max(ratios, default=0.0)
