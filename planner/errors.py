@@ -66,7 +66,7 @@ class CatalogError(PlannerError):
 
 
 class StoreError(PlannerError):
-    """The project database (or a project file) cannot be used as asked; nothing in it was changed."""
+    """The project database or a project export cannot be used as asked; nothing in it was changed."""
 
 
 class StoreLockedError(StoreError):
@@ -74,7 +74,7 @@ class StoreLockedError(StoreError):
 
 
 class StoreCorruptError(StoreError):
-    """The file is not a SQLite database, not a planner project database, or is damaged."""
+    """The file is not what the planner expects (a SQLite project database, a project export), or is damaged."""
 
 
 class StoreVersionError(StoreError):
