@@ -9,13 +9,13 @@
 - :mod:`planner.store.diff`: what changed between two revisions.
 
 It sits under the application layer (:mod:`planner.workflows`), which is what front ends call.
-Importing it imports sqlite-utils, so the command line imports it only inside commands.
+Only :mod:`planner.store.database` imports sqlite-utils, and only :func:`open_store` imports it,
+so importing the workflows (every command does) costs nothing until a project is opened.
 """
 
 from __future__ import annotations
 
 from planner.store.content import Revision, RevisionDraft, RevisionSummary
-from planner.store.database import ProjectStore, default_database_path, open_store
 from planner.store.diff import Change, RevisionDiff
 from planner.store.portable import Exported, Imported
 from planner.store.projects import Project
@@ -28,7 +28,6 @@ __all__ = [
     "Exported",
     "Imported",
     "Project",
-    "ProjectStore",
     "Revision",
     "RevisionDiff",
     "RevisionDraft",
@@ -36,6 +35,4 @@ __all__ = [
     "Run",
     "RunDraft",
     "RunSummary",
-    "default_database_path",
-    "open_store",
 ]

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from planner.errors import StoreCorruptError, StoreError, StoreLockedError, StoreVersionError
-from planner.paths import user_home
+from planner.paths import default_projects_database, user_home
 
 
 @contextlib.contextmanager
@@ -49,8 +49,6 @@ with _without_numeric_stacks():
     from sqlite_utils.migrations import Migrations as Migrations
 
 
-#: The file name of the default database in the user's planner folder.
-DEFAULT_FILE = "projects.db"
 #: ``PRAGMA application_id`` of a planner database ("PLNR"): tells our files from other programs'.
 APPLICATION_ID = 0x504C4E52
 #: The first 16 bytes of every SQLite 3 database file (sqlite.org/fileformat.html, 1.3).
@@ -65,11 +63,6 @@ _LOCKED = ("database is locked", "database table is locked", "database schema is
 _DAMAGED = ("file is not a database", "malformed", "database disk image", "not a database")
 #: SQLite's messages for a file the operating system will not let it read or write.
 _UNREADABLE = ("unable to open", "disk i/o error", "readonly database", "disk is full", "access permission")
-
-
-def default_database_path() -> Path:
-    """The database used when no ``--db`` is given: ``projects.db`` in :func:`planner.paths.user_home`."""
-    return user_home() / DEFAULT_FILE
 
 
 class ProjectStore:
@@ -206,7 +199,9 @@ def open_store(
     migrations: Migrations | None = None,
     busy_timeout_s: float = BUSY_TIMEOUT_S,
 ) -> ProjectStore:
-    """Open the project database at ``path`` (default :func:`default_database_path`), upgrading its schema.
+    """Open the project database at ``path`` and bring its schema up to date.
+
+    The default ``path`` is :func:`planner.paths.default_projects_database`.
 
     :param create: create the file (user-only permissions on POSIX) when it does not exist;
         otherwise a missing file is an error.
@@ -216,7 +211,7 @@ def open_store(
     """
     from planner.store.schema import MIGRATIONS, upgrade
 
-    path = Path(path) if path is not None else default_database_path()
+    path = Path(path) if path is not None else default_projects_database()
     _prepare_file(path, create=create)
     with translated_errors(path, busy_timeout_s):
         conn = sqlite3.connect(path, timeout=busy_timeout_s)

@@ -18,13 +18,12 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from planner.errors import InputError, Problem, StoreCorruptError, StoreError, StoreVersionError
 from planner.store.content import RevisionDraft, canonical_json, current_user, digest_of, inputs_of, now_utc
-from planner.store.database import Database, ProjectStore
 from planner.store.projects import checked_name, insert_revision, next_number, project_id, set_inputs
 from planner.store.runs import (
     Baseline,
@@ -35,6 +34,10 @@ from planner.store.runs import (
     insert_decision,
     insert_run,
 )
+
+if TYPE_CHECKING:
+    from planner.store.database import Database, ProjectStore
+
 
 #: What ``format`` says in every project file.
 FORMAT = "planner-project"

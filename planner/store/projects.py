@@ -12,7 +12,7 @@ import json
 import unicodedata
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from planner.errors import PlannerError, StoreError
 from planner.store.content import (
@@ -26,7 +26,10 @@ from planner.store.content import (
     now_utc,
     summary_figures,
 )
-from planner.store.database import Database, ProjectStore
+
+if TYPE_CHECKING:
+    from planner.store.database import Database, ProjectStore
+
 
 #: Longest project name accepted (a name is a label, not a note).
 MAX_NAME_CHARS = 200

@@ -10,13 +10,16 @@ content: adding the same one twice keeps one.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from planner.errors import PlannerError, StoreError
 from planner.store.content import canonical_json, current_user, digest_of, now_utc
-from planner.store.database import Database, ProjectStore
 from planner.store.projects import MIN_DIGEST_PREFIX, next_number, project_id
+
+if TYPE_CHECKING:
+    from planner.store.database import Database, ProjectStore
 
 
 @dataclass(frozen=True)
@@ -192,7 +195,7 @@ def baseline_digest(runs: list[str], note: str, author: str, created_at: str) ->
     return digest_of({"runs": runs, "note": note, "author": author, "created_at": created_at})
 
 
-def set_baseline(store: ProjectStore, name: str, run_refs: list[str | int], note: str = "") -> Baseline:
+def set_baseline(store: ProjectStore, name: str, run_refs: Sequence[str | int], note: str = "") -> Baseline:
     """Make these runs the project's baseline; earlier baselines are kept as its history."""
     with store.writing() as db:
         pid = project_id(store, db, name)
