@@ -376,15 +376,15 @@ class Imported:
     decisions_added: int
 
 
-def import_project(store: ProjectStore, path: Path, *, rename_to: str | None = None) -> Imported:
-    """Add a project file's project to the database, or what is new in it to the same project.
+def import_project(store: ProjectStore, file: ProjectFile, source: Path, *, rename_to: str | None = None) -> Imported:
+    """Add a project file's project (read by :func:`read_project_file` from ``source``) to the
+    database, or what is new in it to the same project.
 
     The project is the same when its ``uid`` is (an earlier import or export of it); then
     ``rename_to`` is not needed and the local name stays. A new project whose name is taken
     by another one needs ``rename_to``. All of it is written in one transaction, or nothing.
     """
-    file = read_project_file(path)
-    _check_digests(path, file.project)
+    _check_digests(source, file.project)
     with store.writing() as db:
         pid, name, created = _target(store, db, file.project, rename_to)
         revisions, runs = file.project.revisions, file.project.runs
@@ -399,16 +399,8 @@ def import_project(store: ProjectStore, path: Path, *, rename_to: str | None = N
                 "SELECT plan_json FROM revisions WHERE project_id = ? ORDER BY number DESC LIMIT 1", [pid]
             )
             set_inputs(db, pid, inputs_of(json.loads(head.fetchone()[0])))
-    return Imported(
-        name,
-        created,
-        added,
-        len(revisions) - added,
-        runs_added,
-        len(runs) - runs_added,
-        baselines_added,
-        decisions_added,
-    )
+    present = len(revisions) - added
+    return Imported(name, created, added, present, runs_added, len(runs) - runs_added, baselines_added, decisions_added)
 
 
 def _check_digests(path: Path, project: FileProject) -> None:

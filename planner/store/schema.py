@@ -111,8 +111,9 @@ _INITIAL = (
 
 @MIGRATIONS()
 def m002_revision_summaries(db: Database) -> None:
-    """Each revision's one-line figures as columns, so history reads no JSON; filled in for
-    the revisions already stored (the same figures as ``content.summary_figures``)."""
+    """Each revision's one-line figures as columns, so history reads no JSON, filled in for
+    the revisions already stored (the same figures as ``content.summary_figures``); and a
+    trigger that refuses any change to a stored revision."""
     for column, kind in _SUMMARY_COLUMNS:
         db.execute(f"ALTER TABLE revisions ADD COLUMN {column} {kind}")
     db.execute(
@@ -125,6 +126,11 @@ def m002_revision_summaries(db: Database) -> None:
             errors = (SELECT count(*) FROM findings f WHERE f.revision_id = revisions.id AND f.severity = 'error'),
             warnings = (SELECT count(*) FROM findings f WHERE f.revision_id = revisions.id AND f.severity = 'warning')
         """
+    )
+    # From here on a revision, once written, is never changed: a change is a new revision.
+    db.execute(
+        "CREATE TRIGGER revisions_are_never_changed BEFORE UPDATE ON revisions "
+        "BEGIN SELECT RAISE(ABORT, 'a revision is never changed: save a new one'); END"
     )
     db.execute("PRAGMA user_version = 2")
 

@@ -42,6 +42,7 @@ from planner.store.content import INPUT_STEPS, inputs_of
 from planner.store.diff import diff_revisions, flatten, history_changes
 from planner.store.portable import export_project as write_project_file
 from planner.store.portable import import_project as read_into_store
+from planner.store.portable import read_project_file
 from planner.workflows.planning import PlanReport, plan
 from planner.workflows.session import Progress, Session, default_backend
 
@@ -371,10 +372,12 @@ def import_project(file: Path, *, rename_to: str | None = None, db: Path | None 
 
     :raises StoreError: a foreign or damaged file, a bad checksum, a newer schema, or a name taken.
     """
-    if not Path(file).is_file():
+    source = Path(file)
+    if not source.is_file():
         raise StoreError("no such file", path=str(file), fix="give the path of a file from `planner project export`")
+    checked = read_project_file(source)  # before the database is opened: a refused file creates nothing
     with _store(db, create=True) as store:
-        return ImportReport(store.path, read_into_store(store, Path(file), rename_to=rename_to))
+        return ImportReport(store.path, read_into_store(store, checked, source, rename_to=rename_to))
 
 
 # ------------------------------------------- benchmark runs, baseline, decisions (steps 10-11)
