@@ -220,8 +220,9 @@ def cmd_plan(args: argparse.Namespace) -> int:
     from planner import workflows
     from planner.errors import PlannerError
 
-    if args.message and not args.save:
-        raise PlannerError("-m/--message goes with --save", path="planner plan", fix="add --save PROJECT, or drop -m")
+    for given, option in ((args.message, "-m/--message"), (args.db, "--db")):
+        if given and not args.save:
+            raise PlannerError(f"{option} goes with --save", path="planner plan", fix="add --save PROJECT, or drop it")
     return _show_plan(workflows.read_plan(args.file), str(args.file), args)
 
 

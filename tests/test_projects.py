@@ -6,8 +6,6 @@ from __future__ import annotations
 import getpass
 import json
 import os
-import pty
-import select
 import sqlite3
 import subprocess
 import sys
@@ -246,8 +244,9 @@ def test_project_mistakes_are_one_clear_error(tmp_path: Path) -> None:
         assert result.returncode == 2 and expected in result.stderr and "Traceback" not in result.stderr, args
     missing = run_cli("plan", str(CODE), "--save", "Bnak", "--db", str(db))
     assert missing.returncode == 2 and "no project named 'Bnak'" in missing.stderr
-    stray = run_cli("plan", str(CODE), "-m", "why")
-    assert stray.returncode == 2 and "goes with --save" in stray.stderr
+    for stray in (("-m", "why"), ("--db", str(db))):
+        result = run_cli("plan", str(CODE), *stray)
+        assert result.returncode == 2 and "goes with --save" in result.stderr, stray
 
 
 def test_a_corrupt_database_on_the_command_line(tmp_path: Path) -> None:
@@ -275,6 +274,9 @@ def test_delete_needs_yes_off_a_terminal_and_is_complete(tmp_path: Path) -> None
 
 def _on_a_terminal(args: list[str], answer: str) -> str:
     """Run the planner with stdin and stdout on a pseudo-terminal, answer its question, return the output."""
+    import pty  # POSIX only
+    import select
+
     pid, fd = pty.fork()
     if pid == 0:  # the child: become the planner
         os.execvpe(sys.executable, [sys.executable, "-m", "planner", *args], {**os.environ, **CLI_BACKEND})

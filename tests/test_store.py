@@ -81,8 +81,10 @@ def test_a_new_database_is_wal_with_foreign_keys_full_sync_and_ours(store: Proje
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX permissions")
 def test_the_database_and_its_wal_are_user_only(store: ProjectStore, report_json: dict[str, Any]) -> None:
     stored.add_revision(store, "P", draft_of(report_json))
-    for path in (store.path, store.path.with_name("p.db-wal")):
+    for path in (store.path, store.path.with_name("p.db-wal"), store.path.with_name("p.db-shm")):
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+    exported = workflows.export_project("P", store.path.with_name("p.json"), store.path)
+    assert stat.S_IMODE(exported.path.stat().st_mode) == 0o600, "a project file holds the customer's data too"
 
 
 def test_the_default_database_follows_planner_home(planner_home: Path) -> None:

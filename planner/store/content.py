@@ -136,7 +136,9 @@ def summary_figures(result: dict[str, Any], findings: list[dict[str, Any]]) -> d
     chosen = (result.get("sizing") or {}).get("chosen") or {}
     envelope = result.get("envelope") or {}
     operating = (chosen.get("operating_point") or {}).get("deployment") or {}
-    replicas = envelope.get("replicas", chosen.get("replicas"))
+    replicas = envelope.get("replicas")
+    if replicas is None:
+        replicas = chosen.get("replicas")
     return {
         "deployment": chosen.get("deployment"),
         "gpu": operating.get("gpu"),

@@ -1,7 +1,7 @@
 """The project database: one SQLite file opened safely, its settings, its transactions, its errors.
 
 Every project lives in one SQLite database (by default ``projects.db`` in the user's planner
-folder, see :func:`planner.paths.user_home`). Opening it never replaces or resets a file: a
+folder, :func:`planner.paths.default_projects_database`). Opening it never replaces or resets a file: a
 file that is not SQLite, a SQLite file of another program, a damaged one or one written by
 a newer planner is refused with a :class:`~planner.errors.StoreError` naming the file, and
 left as it was. The settings follow SQLite's advice for data that must survive a crash
@@ -155,14 +155,17 @@ def translated_errors(path: Path, busy_timeout_s: float = BUSY_TIMEOUT_S) -> Ite
     except sqlite3.IntegrityError:
         raise
     except sqlite3.DatabaseError as exc:
-        raise _store_error(path, exc, busy_timeout_s) from exc
+        translated = _store_error(path, exc, busy_timeout_s)
+        if translated is None:
+            raise
+        raise translated from exc
 
 
 def _is_locked(exc: sqlite3.Error) -> bool:
     return any(phrase in str(exc).lower() for phrase in _LOCKED)
 
 
-def _store_error(path: Path, exc: sqlite3.DatabaseError, busy_timeout_s: float) -> Exception:
+def _store_error(path: Path, exc: sqlite3.DatabaseError, busy_timeout_s: float) -> StoreError | None:
     text = str(exc).lower()
     if _is_locked(exc):
         waited = busy_timeout_s * LOCK_ATTEMPTS
@@ -179,7 +182,7 @@ def _store_error(path: Path, exc: sqlite3.DatabaseError, busy_timeout_s: float) 
             path=str(path),
             fix="check that the file and its folder are yours, writable and on a local disk (not a network share)",
         )
-    return exc
+    return None
 
 
 def damaged(path: Path, detail: str) -> StoreCorruptError:
@@ -297,7 +300,11 @@ def _check_identity(store: ProjectStore, migrations: Migrations) -> None:
 
 
 def migrations_of(migrations: Migrations) -> list[Any]:
-    """The steps of a migration set, in order."""
+    """The steps of a migration set, in order: their count is the schema version it writes.
+
+    sqlite-utils 4 lists them publicly only relative to a database (``pending``, ``applied``),
+    so this reads its list of registered steps (pinned ``<5`` in pyproject.toml).
+    """
     return list(migrations._migrations)
 
 
