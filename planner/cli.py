@@ -60,6 +60,7 @@ def _report_error(exc: Exception) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser with every sub-command."""
+    from planner.cli_projects import add_db_option, add_project_commands
     from planner.cli_simulation import add_simulation_commands
 
     common = argparse.ArgumentParser(add_help=False)
@@ -87,6 +88,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("file", type=Path, help="plan file (.yaml, .yml or .json)")
     p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument(
+        "--save", metavar="PROJECT", help="store the plan, its sizing and findings as PROJECT's next revision"
+    )
+    p.add_argument("-m", "--message", default="", help="with --save: what changed and why")
+    add_db_option(p)
     add_backend_option(p)
     p.set_defaults(handler=cmd_plan)
 
@@ -130,6 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=cmd_search)
 
     add_simulation_commands(sub, common)
+    add_project_commands(sub, common)
 
     p = sub.add_parser("schema", parents=[common], help="print the JSON Schema of plan files")
     p.set_defaults(handler=cmd_schema)
@@ -215,9 +222,13 @@ def progress(args: argparse.Namespace) -> AbstractContextManager[Any]:
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    """``planner plan FILE``: validate, resolve, size and check a plan."""
+    """``planner plan FILE [--save PROJECT]``: validate, resolve, size and check a plan (and store it)."""
     from planner import workflows
+    from planner.errors import PlannerError
 
+    for given, option in ((args.message, "-m/--message"), (args.db, "--db")):
+        if given and not args.save:
+            raise PlannerError(f"{option} goes with --save", path="planner plan", fix="add --save PROJECT, or drop it")
     return _show_plan(workflows.read_plan(args.file), str(args.file), args)
 
 
@@ -239,6 +250,8 @@ def _show_plan(plan: Any, source: str, args: argparse.Namespace) -> int:
     from planner.render import plan_report_text
 
     session = open_session(args)
+    if getattr(args, "save", None):
+        return _plan_and_save(session, plan, source, args)
     with progress(args) as bar:
         report = workflows.plan(session, plan, source, backend=args.perf_backend, progress=bar)
     warn(report.warnings)
@@ -247,6 +260,23 @@ def _show_plan(plan: Any, source: str, args: argparse.Namespace) -> int:
     else:
         print(plan_report_text(report))
     return EXIT_OK if report.feasible else EXIT_NOTHING_FITS
+
+
+def _plan_and_save(session: Any, plan: Any, source: str, args: argparse.Namespace) -> int:
+    from planner import workflows
+    from planner.render import plan_report_text
+    from planner.render_projects import saved_text
+
+    with progress(args) as bar:
+        done = workflows.plan_and_save(
+            session, plan, source, args.save, args.message, backend=args.perf_backend, progress=bar, db=args.db
+        )
+    warn(done.report.warnings)
+    if args.json:
+        print_json(done.to_json())
+    else:
+        print(plan_report_text(done.report) + "\n\n" + saved_text(done.saved))
+    return 0
 
 
 def cmd_check(args: argparse.Namespace) -> int:

@@ -74,3 +74,19 @@ class UnknownIdError(PlannerError):
 
 class CatalogError(PlannerError):
     """The user's own catalog folder could not be written or read."""
+
+
+class StoreError(PlannerError):
+    """The project database or a project export cannot be used as asked; nothing in it was changed."""
+
+
+class StoreLockedError(StoreError):
+    """Another program kept the project database busy for longer than the planner waits."""
+
+
+class StoreCorruptError(StoreError):
+    """The file is not what the planner expects (a SQLite project database, a project export), or is damaged."""
+
+
+class StoreVersionError(StoreError):
+    """The database or project file was written by a newer planner than this one."""

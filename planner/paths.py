@@ -29,3 +29,8 @@ def user_models_dir() -> Path:
 def user_cache_dir() -> Path:
     """Return the folder for answers worth keeping between runs (safe to delete at any time)."""
     return user_home() / "cache"
+
+
+def default_projects_database() -> Path:
+    """Return the project database used when no ``--db`` is given (``projects.db``)."""
+    return user_home() / "projects.db"

@@ -202,3 +202,16 @@ def _child(node: Any, part: Any) -> Any:
     if isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
         return node.value[part]
     return None
+
+
+def plan_text(plan: Plan, *, as_json: bool = False) -> str:
+    """Write ``plan`` as a plan file (YAML, or JSON with ``as_json``) that :func:`parse_plan` reads back equal.
+
+    Fields left at their defaults are left out, so the file reads like one a person wrote.
+    """
+    data = plan.model_dump(mode="json", exclude_defaults=True)
+    data = {"schema_version": plan.schema_version, **data}
+    if as_json:
+        return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+    return str(yaml.dump(data, Dumper=dumper, sort_keys=False, allow_unicode=True, default_flow_style=False))

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -33,6 +34,19 @@ def catalog(tmp_path_factory: pytest.TempPathFactory) -> Catalog:
         mp.setenv("PLANNER_HOME", str(tmp_path_factory.mktemp("session-home")))
         mp.delenv("PLANNER_LOAD_PLUGINS", raising=False)
         return build_catalog(make_plugin_manager())
+
+
+@pytest.fixture(scope="session")
+def report_json(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """A real plan report as JSON (the code-assistant plan sized with the built-in model): what
+    store tests save as revisions, so they run on the data the store meets."""
+    from planner import workflows
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PLANNER_HOME", str(tmp_path_factory.mktemp("report-home")))
+        session = workflows.open_session()
+        plan = workflows.read_plan(PLANS / "code-assistant.yaml")
+        return workflows.plan(session, plan, "code.yaml", backend="builtin").to_json()
 
 
 #: Command-line tests time deployments with the built-in model unless they test a backend

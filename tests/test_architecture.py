@@ -62,7 +62,7 @@ def _planner_imports(path: Path) -> set[str]:
     return found
 
 
-@pytest.mark.parametrize("name", ["cli.py", "cli_simulation.py"])
+@pytest.mark.parametrize("name", ["cli.py", "cli_simulation.py", "cli_projects.py", "render_projects.py"])
 def test_the_command_line_only_calls_workflows_and_renders(name: str) -> None:
     imported = _planner_imports(REPO / "planner" / name)
     assert imported, "the parser finds the imports"

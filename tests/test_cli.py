@@ -17,12 +17,12 @@ def test_help_lists_commands_without_heavy_imports() -> None:
     code = (
         "import sys; from planner.cli import main\n"
         "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
-        "heavy = [m for m in sys.modules if m.split('.')[0] in ('PySide6', 'openpyxl', 'pydantic', 'yaml', 'rich')]\n"
+        "heavy = [m for m in sys.modules if m.split('.')[0] in ('PySide6', 'openpyxl', 'pydantic', 'yaml', 'rich', 'sqlite_utils')]\n"
         "print('HEAVY', heavy)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "HEAVY []" in out
-    for command in ("plan", "demo", "schema", "plugins", "catalog", "model"):
+    for command in ("plan", "demo", "schema", "plugins", "catalog", "model", "project", "history", "diff", "checkout"):
         assert command in out
 
 

@@ -90,3 +90,16 @@ def test_broken_plugin_is_reported_not_fatal(installed: dict[str, Path]) -> None
 def test_disabling_the_broken_plugin_silences_it(installed: dict[str, Path]) -> None:
     result = _planner(installed, "--disable-plugin", "broken", "catalog", "gpus")
     assert result.returncode == 0 and result.stderr == ""
+
+
+def test_projects_work_from_the_wheel(installed: dict[str, Path]) -> None:
+    assert _planner(installed, "project", "new", "Wheel").returncode == 0
+    demo = _planner(installed, "demo", "--show").stdout
+    plan = installed["cwd"] / "demo.yaml"
+    plan.write_text(demo, encoding="utf-8")
+    saved = _planner(
+        installed, "plan", str(plan), "--save", "Wheel", "-m", "from the wheel", "--perf-backend", "builtin"
+    )
+    assert saved.returncode == 0 and "saved as revision 1" in saved.stdout, saved.stderr
+    assert "from the wheel" in _planner(installed, "history", "Wheel").stdout
+    assert (installed["home"] / "projects.db").exists()
