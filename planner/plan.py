@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from planner.plan_costs import CostInputs
 from planner.specs import KvDtype, WeightDtype
 
 SCHEMA_VERSION = 1
@@ -344,6 +345,9 @@ class Plan(_Strict):
     serving_stack: ServingStackChoice = Field(default_factory=ServingStackChoice)
     exit_plan: ExitPlan | None = None
     baseline: Baseline | None = None
+    costs: CostInputs | None = Field(
+        default=None, description="Cost assumptions; each one left out takes the catalog's sourced default."
+    )
 
 
 def plan_json_schema() -> dict[str, object]:
