@@ -182,6 +182,15 @@ def _dominant(capacity: int, latency: int, binding_cap: str) -> str:
     return "memory" if binding_cap == "memory" else binding_cap
 
 
+def nodes_for(dep: Deployment, replicas: int) -> int:
+    """Nodes ``replicas`` replicas of ``dep`` occupy: whole nodes each when a replica spans
+    nodes, else the GPUs packed onto as few nodes as hold them."""
+    per_node = dep.gpu.gpus_per_node
+    if dep.gpus > per_node:
+        return replicas * math.ceil(dep.gpus / per_node)
+    return math.ceil(replicas * dep.gpus / per_node)
+
+
 def size_fleet(dep: Deployment, model: PerformanceModel, demand: Demand) -> FleetSizing:
     """Size the fleet for ``demand`` on ``dep`` timed by ``model``: per-replica concurrency on
     both axes, replicas, GPUs, nodes."""
@@ -209,8 +218,7 @@ def size_fleet(dep: Deployment, model: PerformanceModel, demand: Demand) -> Flee
     spares = demand.spares if replicas_for_load else 0
     replicas = replicas_for_load + spares
     gpus = replicas * dep.gpus
-    per_node = dep.gpu.gpus_per_node
-    nodes = replicas * math.ceil(dep.gpus / per_node) if dep.gpus > per_node else math.ceil(gpus / per_node)
+    nodes = nodes_for(dep, replicas)
     return FleetSizing(
         deployment=dep,
         model=model,

@@ -8,6 +8,7 @@ fix. Results carry ``to_json()`` where the command line prints them as JSON.
 
 - steps 1-9: :func:`read_plan`, :func:`plan`, :func:`check`, :func:`search`, :func:`estimate`;
 - step 10 predictions: :func:`simulate`, :func:`compare_disaggregation`, :func:`envelope`, :func:`mix`;
+- costs: :func:`tco`, :func:`export` (the Excel TCO workbook);
 - the catalog and plugins: :func:`plugin_report`, :func:`catalog_entries`,
   :func:`import_model`, :func:`plan_schema`.
 """
@@ -23,6 +24,7 @@ from planner.workflows.catalogs import (
     plan_schema,
     plugin_report,
 )
+from planner.workflows.costs import ExportResult, TcoReport, export, tco
 from planner.workflows.planning import (
     CheckReport,
     EstimateRequest,
@@ -53,6 +55,7 @@ __all__ = [
     "CheckReport",
     "EnvelopeReport",
     "EstimateRequest",
+    "ExportResult",
     "MixReport",
     "PlanReport",
     "PluginReport",
@@ -62,12 +65,14 @@ __all__ = [
     "Session",
     "SimulationReport",
     "SimulationRequest",
+    "TcoReport",
     "catalog_entries",
     "check",
     "compare_disaggregation",
     "envelope",
     "estimate",
     "example_plan_path",
+    "export",
     "import_model",
     "mix",
     "open_session",
@@ -77,4 +82,5 @@ __all__ = [
     "read_plan",
     "search",
     "simulate",
+    "tco",
 ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -11,6 +11,7 @@ from planner.envelope import EnvelopeSizing, size_on_envelope
 from planner.errors import PlannerError
 from planner.performance_models import choose
 from planner.plan import Plan
+from planner.plan_tco import PlanTco, plan_tco
 from planner.planfile import load_plan
 from planner.resolve import ResolvedPlan, resolve_plan
 from planner.sizing.deployment import Deployment
@@ -20,6 +21,7 @@ from planner.sizing.plan_sizing import PlanSizing, size_plan
 from planner.sizing.search import Candidate
 from planner.sizing.search import search as search_candidates
 from planner.specs import BYTES_PER_ELEMENT
+from planner.tco import Assumption, CostAssumptions, assumption_table, cost_assumptions, default_costs
 from planner.validation import Validation, validate_plan
 from planner.workflows.session import Progress, Session, counted_steps
 
@@ -56,18 +58,31 @@ class PlanReport:
     sizing: PlanSizing
     validation: Validation
     envelope: EnvelopeSizing | None = None
+    costs: CostAssumptions = field(default_factory=default_costs)
+    tco: PlanTco | None = None
 
     @property
     def warnings(self) -> list[str]:
         """Rule packs that could not run (the findings of the others still hold)."""
         return [str(p) for p in self.validation.problems]
 
+    @property
+    def assumptions(self) -> list[Assumption]:
+        """Every cost assumption with its value, origin (plan or catalog) and source."""
+        gpu = self.sizing.best.sizing.deployment.gpu if self.sizing.best else self.resolved.gpu
+        return assumption_table(self.costs, gpu, self.resolved.model.id)
+
     def to_json(self) -> dict[str, Any]:
-        """The resolved plan, its sizing, the envelope sizing (full-envelope plans) and the findings."""
+        """The resolved plan, its sizing, the envelope sizing (full-envelope plans), the cost
+        assumptions with their origins and the TCO, and the findings."""
         return {
             **self.resolved.to_json(),
             "sizing": self.sizing.to_json(),
             "envelope": self.envelope.to_json() if self.envelope else None,
+            "costs": {
+                "assumptions": [vars(a) for a in self.assumptions],
+                "tco": self.tco.to_json() if self.tco else None,
+            },
             "findings": [f.model_dump(mode="json") for f in self.validation.findings],
         }
 
@@ -99,7 +114,9 @@ def plan(
     envelope = None
     if plan_.slo.effective_scenario == "full-envelope" and sizing.best is not None:
         envelope = size_on_envelope(plan_, sizing.best.sizing, progress=counted_steps(progress))
-    return PlanReport(source, resolved, sizing, validation, envelope)
+    costs = cost_assumptions(resolved.plan.costs, resolved.model.id)
+    tco = plan_tco(resolved.plan, sizing.best.sizing, envelope, costs) if sizing.best else None
+    return PlanReport(source, resolved, sizing, validation, envelope, costs, tco)
 
 
 @dataclass
