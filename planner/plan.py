@@ -323,7 +323,9 @@ class Baseline(_Strict):
     """Step 10: what a benchmark measured on the deployed stack."""
 
     cr_closed_concurrency: int | None = Field(default=None, ge=1, description="Closed-loop envelope, requests.")
-    cr_closed_output_tok_s: float | None = Field(default=None, gt=0, description="Output tok/s at Cr_closed.")
+    cr_closed_output_tok_s: float | None = Field(
+        default=None, gt=0, description="Output tok/s one replica delivered at Cr_closed (EUR per token uses it)."
+    )
     cr_open_requests_per_s: float | None = Field(default=None, gt=0, description="Open-loop envelope, requests/s.")
     measured_on: str = Field(default="", description="When and on what it was measured.")
     tool: str = Field(default="", description="Benchmark tool, e.g. guidellm, vllm bench serve, aiperf.")

@@ -14,7 +14,8 @@ from openpyxl import load_workbook
 
 from planner import workflows
 from planner.export.content import SHEETS
-from tests.conftest import PLANS, run_cli
+from planner.plan_costs import CostInputs
+from tests.conftest import PLANS, REPO, run_cli
 
 DEMO = workflows.example_plan_path()
 
@@ -123,19 +124,31 @@ def test_an_output_that_cannot_be_written_is_one_clear_error(tmp_path: Path) -> 
     assert sorted(p.name for p in tmp_path.iterdir()) == ["taken.xlsx"], "nothing half-written"
 
 
-def test_only_export_loads_openpyxl() -> None:
+def test_only_export_loads_openpyxl(tmp_path: Path) -> None:
     code = (
         "import sys\nfrom planner.cli import main\n"
         f"main(['tco', {str(DEMO)!r}, '--json'])\n"
         "print('AFTER-TCO', 'openpyxl' in sys.modules)\n"
         f"main(['export', {str(DEMO)!r}, '--xlsx', sys.argv[1]])\n"
-        "print('AFTER-EXPORT', 'openpyxl' in sys.modules)\n"
+        "print('AFTER-EXPORT', 'openpyxl' in sys.modules, 'numpy' in sys.modules)\n"
+        "import numpy\nprint('NUMPY-STILL-IMPORTS', numpy.zeros(1).size == 1)\n"
     )
     out = subprocess.run(
-        [sys.executable, "-c", code, "/dev/null/never.xlsx"],
+        [sys.executable, "-c", code, str(tmp_path / "tco.xlsx")],
         capture_output=True,
         text=True,
         timeout=120,
         env={**__import__("os").environ, "PLANNER_PERF_BACKEND": "builtin"},
     )
-    assert "AFTER-TCO False" in out.stdout and "AFTER-EXPORT True" in out.stdout, out.stdout[-500:] + out.stderr
+    assert "AFTER-TCO False" in out.stdout, out.stdout[-500:] + out.stderr
+    assert "AFTER-EXPORT True False" in out.stdout, "openpyxl loaded, numpy kept out of a one-off export"
+    assert "NUMPY-STILL-IMPORTS True" in out.stdout and (tmp_path / "tco.xlsx").stat().st_size > 10_000
+
+
+def test_the_readme_and_docs_describe_the_commands_every_sheet_and_every_field() -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    assert "`planner tco FILE" in readme and "`planner export FILE --xlsx OUT.xlsx" in readme and "costs:" in readme
+    doc = (REPO / "docs" / "tco.md").read_text(encoding="utf-8")
+    missing_sheets = [sheet for sheet in SHEETS if f"| {sheet} |" not in doc]
+    missing_fields = [name for name in CostInputs.model_fields if f"  {name}:" not in doc]
+    assert not missing_sheets and not missing_fields, (missing_sheets, missing_fields)

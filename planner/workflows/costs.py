@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 from planner import __version__
 from planner.errors import PlannerError
+from planner.export import write_workbook
 from planner.export.content import SHEETS, TcoWorkbook
 from planner.growth import GrowthView, growth_view
 from planner.load_curve import estimated_curve
@@ -133,8 +134,6 @@ def export(
 
     :raises PlannerError: as :func:`tco` does, and when ``out`` is not an ``.xlsx`` path that can be written.
     """
-    from planner.export.xlsx import write_workbook
-
     costed = tco(session, plan_, source, years=years, backend=backend, progress=progress)
     content = workbook_content(costed, revision_of(plan_))
     size = write_workbook(content, out)
