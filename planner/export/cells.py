@@ -120,16 +120,22 @@ def _shown_length(value: Any) -> int:
     """Characters a value takes on screen (a formula's result is assumed short)."""
     if isinstance(value, str) and value.startswith("="):
         return 14
-    if isinstance(value, float):
-        return len(f"{value:,.3f}")
+    if isinstance(value, int | float):
+        return len(f"{value:,.3f}") + 4  # room for a unit such as " EUR"
     return max((len(line) for line in str(value).splitlines()), default=0)
 
 
-def finish_sheet(ws: Worksheet, freeze: str = "A2") -> None:
-    """Freeze the header rows, fit the columns, set the print area, protect without a password."""
+#: Rows a chart of the workbook covers below the table it plots (12 cm at the default row height).
+CHART_ROWS = 26
+
+
+def finish_sheet(ws: Worksheet, freeze: str = "A2", chart_rows: int = 0) -> None:
+    """Freeze the header rows, fit the columns, set the print area (charts below the table
+    included), protect without a password."""
     ws.freeze_panes = freeze
     fit_columns(ws)
-    ws.print_area = f"A1:{get_column_letter(max(ws.max_column, 1))}{max(ws.max_row, 1)}"
+    last_row = max(ws.max_row, 1) + chart_rows
+    ws.print_area = f"A1:{get_column_letter(max(ws.max_column, 1))}{last_row}"
     ws.page_setup.orientation = "landscape"
     ws.page_setup.fitToWidth = 1
     ws.page_setup.fitToHeight = 0

@@ -17,6 +17,7 @@ from openpyxl.workbook.workbook import Workbook
 from openpyxl.worksheet.worksheet import Worksheet
 
 from planner.export.cells import (
+    CHART_ROWS,
     COUNT,
     DECIMAL,
     EUR,
@@ -100,8 +101,8 @@ def _fixed_inputs(wb: Workbook, ws: Worksheet, row: int, c: TcoWorkbook) -> int:
     g = c.growth.inputs
     groups: list[tuple[str, list[tuple[str, float | int, str, str, str]]]] = [
         ("Hardware (catalog)", [
-            ("gpu_tdp_w", gpu.tdp_w, "W", f"{gpu.id} TDP", gpu.source),
-            ("gpus_per_node", gpu.gpus_per_node, "GPUs", f"{gpu.id} GPUs per node", gpu.source),
+            ("gpu_tdp_w", gpu.tdp_w, "W", f"{gpu.id} TDP", "catalog"),
+            ("gpus_per_node", gpu.gpus_per_node, "GPUs", f"{gpu.id} GPUs per node", "catalog"),
         ]),
         ("Fleet (sizing)", [
             ("fleet_replicas_for_load", t.fleet.replicas_for_load, "replicas", "Replicas carrying the load", "sizing"),
@@ -131,7 +132,8 @@ def _fixed_inputs(wb: Workbook, ws: Worksheet, row: int, c: TcoWorkbook) -> int:
         section(ws, row, title)
         for name, value, unit, label, origin in items:
             row += 1
-            cell = _input_row(wb, ws, row, label, value, unit, origin, name, "")
+            source = gpu.source if origin == "catalog" else ""
+            cell = _input_row(wb, ws, row, label, value, unit, origin, name, source)
             if name in editable:
                 mark_editable(cell)
         row += 2
@@ -342,7 +344,7 @@ def growth_sheet(wb: Workbook, ws: Worksheet, c: TcoWorkbook) -> None:
     _show_axes(chart)
     chart.width, chart.height = 24, 12
     ws.add_chart(chart, f"B{last + 3}")
-    finish_sheet(ws, "B2")
+    finish_sheet(ws, "B2", chart_rows=CHART_ROWS)
 
 
 def _show_axes(chart: LineChart | ScatterChart) -> None:
@@ -380,7 +382,7 @@ def sensitivity_sheet(wb: Workbook, ws: Worksheet, c: TcoWorkbook) -> None:
         put_formula(ws, r, prices + 2, "rented_eur_per_1m_output_tokens", EUR_PER_TOKEN)
         put_formula(ws, r, prices + 3, "api_eur_per_1m_output_tokens", EUR_PER_TOKEN)
     _utilisation_chart(ws, c, top, prices)
-    finish_sheet(ws, f"B{top + 1}")
+    finish_sheet(ws, f"B{top + 1}", chart_rows=CHART_ROWS)
 
 
 def _utilisation_chart(ws: Worksheet, c: TcoWorkbook, top: int, prices: int) -> None:
@@ -389,7 +391,6 @@ def _utilisation_chart(ws: Worksheet, c: TcoWorkbook, top: int, prices: int) -> 
     chart.title = "EUR per 1M output tokens against utilisation"
     chart.x_axis.title = "Utilisation"
     chart.y_axis.title = "EUR per 1M output tokens"
-    chart.style = 13
     utilisation = Reference(ws, min_col=1, min_row=top + 1, max_row=last)
     plan_price = 2 + SENSITIVITY_PRICE_FACTORS.index(1.0)
     series = [(plan_price, "Owned at the plan's electricity price")]

@@ -38,7 +38,7 @@ SEVERITIES = ("error", "warning", "info")
 def summary_sheet(wb: Workbook, ws: Worksheet, c: TcoWorkbook) -> None:
     """The decision, the key figures (live) and the findings by severity."""
     put_text(ws, 1, 1, f"TCO: {c.plan_name}").font = TITLE_FONT
-    put_text(ws, 2, 1, c.description).alignment = WRAP
+    put_text(ws, 2, 1, c.description)
     put_text(ws, 3, 1, f"Plan file {c.source}, revision {c.revision}; written by planner {c.planner_version}")
     last = 1 + len(c.growth.quarters)
     years = len(c.growth.quarters) // 4
