@@ -22,6 +22,7 @@ from planner.envelope import EnvelopeSizing
 from planner.plan import Plan
 from planner.sizing.deployment import Deployment
 from planner.sizing.fleet import FleetSizing, nodes_for
+from planner.specs import GpuSpec
 from planner.tco import (
     HOURS_PER_YEAR,
     LINE_LABELS,
@@ -147,7 +148,7 @@ class PlanTco:
     server_eur_per_gpu: float
 
     @property
-    def gpu(self) -> Any:
+    def gpu(self) -> GpuSpec:
         """The GPU class of the fleet."""
         return self.fleet.deployment.gpu
 

@@ -382,6 +382,7 @@ def assumption_table(costs: CostAssumptions, gpu: GpuSpec | None, model_id: str 
     """Every input with its value, unit, origin (``plan``, ``catalog``, or ``none``) and source."""
 
     def origin(key: str, value: float | None) -> str:
+        """Where the value of ``key`` came from."""
         return "plan" if key in costs.from_plan else ("catalog" if value is not None else "none")
 
     rows = [
