@@ -13,6 +13,7 @@ the fleet from its throughput at Cr_closed. ``planner plan``, ``simulate`` and
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
@@ -25,7 +26,7 @@ from planner.plan_simulation import LoadSpec, RunLength, simulate_plan, targets_
 from planner.simulate import Targets
 from planner.sizing.deployment import Deployment
 from planner.sizing.fleet import FleetSizing, nodes_for
-from planner.tco import eur_per_million_tokens
+from planner.tco import cost_assumptions, eur_per_million_tokens
 from planner.traffic import demand_of
 
 #: Requests each single-replica envelope point measures (its percentiles rest on them).
@@ -105,7 +106,7 @@ class FleetCheck:
 
 
 @dataclass(frozen=True)
-class Decision:
+class FleetDecision:
     """The replicas a plan gets, checked by simulation, with its envelopes and cost.
 
     ``replicas_for_load`` carries the peak in simulation; ``estimated_replicas`` is what the
@@ -212,6 +213,12 @@ def run_lengths(fleet: FleetSizing, fixed_s: float | None = None) -> tuple[RunLe
     return point, whole
 
 
+#: Decisions kept in memory (the least recently used dropped first): ``plan`` then ``simulate`` or ``envelope``
+#: on the same plan in one session (the desktop app's tabs) reuse the decision.
+MEMO_SIZE = 32
+_memo: OrderedDict[tuple[Any, ...], tuple[PerformanceModel, FleetDecision]] = OrderedDict()
+
+
 def decide(
     plan: Plan,
     fleet: FleetSizing,
@@ -219,7 +226,30 @@ def decide(
     fixed_s: float | None = None,
     seed: int = 0,
     progress: Callable[[str], None] | None = None,
-) -> Decision:
+) -> FleetDecision:
+    """The decision of :func:`simulate_decision`, reused when the same plan, deployment,
+    performance model, run length and seed were decided before in this process."""
+    # The fleet sizing follows from the plan, the deployment and the model, so they are the key.
+    key = (plan.model_dump_json(), fleet.deployment, fleet.model.name, id(fleet.model), fixed_s, seed)
+    found = _memo.get(key)
+    if found is not None and found[0] is fleet.model:
+        _memo.move_to_end(key)
+        return found[1]
+    decision = simulate_decision(plan, fleet, fixed_s=fixed_s, seed=seed, progress=progress)
+    _memo[key] = (fleet.model, decision)  # holding the model keeps its id from being reused
+    while len(_memo) > MEMO_SIZE:
+        _memo.popitem(last=False)
+    return decision
+
+
+def simulate_decision(
+    plan: Plan,
+    fleet: FleetSizing,
+    *,
+    fixed_s: float | None = None,
+    seed: int = 0,
+    progress: Callable[[str], None] | None = None,
+) -> FleetDecision:
     """Check the analytic fleet in simulation and settle its replica count and envelopes.
 
     First the per-replica envelopes, searched from the estimate. Then the replicas each
@@ -260,8 +290,8 @@ def decide(
         if load.mode == "closed":
             needed = math.ceil((load.concurrency or 1) / cr_closed)
         else:
-            guess = math.ceil((load.rate_req_s or 0.0) / cr_open - 1e-9)
-            needed = _fewest(partial(run, load), max(guess, 1), down=True)
+            floor, guess, likely = _open_loop_bracket(load, cr_open, float(found["sustainable_req_s"]))
+            needed = _fewest(partial(run, load), guess, likely, floor=floor)
         if not needed:
             replicas = 0
             break
@@ -276,8 +306,9 @@ def decide(
             replicas = 0
     spares = plan.slo.spare_failure_domains if replicas else 0
     gpus = (replicas + spares) * dep.gpus
-    cost = eur_per_million_tokens(dep.gpu, gpus, output_at_cr * replicas) if replicas else None
-    return Decision(
+    costs = cost_assumptions(plan.costs)
+    cost = eur_per_million_tokens(dep.gpu, gpus, output_at_cr * replicas, costs) if replicas else None
+    return FleetDecision(
         fleet=fleet,
         estimated_replicas=fleet.replicas_for_load,
         replicas_for_load=replicas,
@@ -301,6 +332,9 @@ def _whole_run(checks: list[FleetCheck], load: PeakLoad, replicas: int) -> bool:
     return any(c.load == load and c.replicas == replicas and c.meets for c in checks)
 
 
+#: The open-loop search stops within this share above the fewest replicas that hold (one
+#: replica more in a fleet of 100 is not worth two more runs of the whole fleet).
+FLEET_PRECISION = 0.03
 #: A fleet is never grown past this many times its first guess.
 GROWTH_LIMIT = 4
 #: Growing the fleet stops when doubling the step improves the worst percentile by less than this
@@ -309,33 +343,52 @@ GROWTH_LIMIT = 4
 FLOOR_GAIN = 0.02
 
 
-def _fewest(shortfall: Callable[[int], float], guess: int, *, down: bool) -> int:
-    """The fewest replicas whose run meets the SLOs, searched from ``guess``; 0 when none does
-    (past ``GROWTH_LIMIT`` x ``guess``, or when more replicas stop helping).
+def _open_loop_bracket(load: PeakLoad, cr_open: float, sustainable: float) -> tuple[int, int, int]:
+    """The fewest replicas that can keep up, where the open-loop search starts, and the count
+    that very likely holds.
+
+    The fleet needs at least rate / (what one replica sustains) replicas, or its queue grows
+    (:func:`planner.envelope.sustainable_req_s`). One replica alone meets the SLOs up to
+    Cr_open, so ceil(rate / Cr_open) very likely hold; a pool behind the router queues less
+    than one replica alone, so the search starts halfway between the two.
+    """
+    rate = load.rate_req_s or 0.0
+    floor = max(math.ceil(rate / sustainable - 1e-9), 1) if math.isfinite(sustainable) else 1
+    likely = max(math.ceil(rate / cr_open - 1e-9), floor)
+    return floor, (floor + likely) // 2, likely
+
+
+def _fewest(shortfall: Callable[[int], float], guess: int, likely: int, *, floor: int = 1) -> int:
+    """The fewest replicas, at least ``floor``, whose run meets the SLOs, searched from
+    ``guess``; 0 when none does (past ``GROWTH_LIMIT`` x ``likely``, or when more replicas
+    stop helping).
 
     :param shortfall: the worst percentile over its target for a fleet size (at most 1 meets).
+    :param likely: a count at least ``guess`` that very likely holds, tried when ``guess`` fails.
 
-    Down from the guess while the fleet meets them (when ``down``), else up by doubling
-    steps; then a bisection between the last count that failed and the first that held.
+    Down from the guess while the fleet meets them, by doubling steps; up from ``likely``
+    the same way when it does not hold; then a bisection between the last count that failed
+    and the first that held, to within ``FLEET_PRECISION``.
     """
-    first = shortfall(guess)
-    if first <= 1:
-        if not down:
-            return guess
+    if shortfall(guess) <= 1:
         high, step = guess, 1
-        while high - step >= 1 and shortfall(high - step) <= 1:
+        while high - step >= floor and shortfall(high - step) <= 1:
             high -= step
             step *= 2
-        low = max(high - step, 0)
+        low = max(high - step, floor - 1)
+    elif likely > guess and shortfall(likely) <= 1:
+        low, high = guess, likely
     else:
-        low, step, worst = guess, 1, first
-        high = guess + step
+        start = max(likely, guess)
+        worst = shortfall(start)
+        low, step = start, 1
+        high = start + step
         while (found := shortfall(high)) > 1:
-            if found > worst * (1 - FLOOR_GAIN) or guess + 2 * step > guess * GROWTH_LIMIT:
+            if found > worst * (1 - FLOOR_GAIN) or start + 2 * step > start * GROWTH_LIMIT:
                 return 0
             low, worst, step = high, found, step * 2
-            high = guess + step
-    while high - low > 1:
+            high = start + step
+    while high - low > max(1, FLEET_PRECISION * high):
         middle = (low + high) // 2
         if shortfall(middle) <= 1:
             high = middle

@@ -8,6 +8,7 @@ for the curve. The sizing decision (:mod:`planner.decision`) runs this search.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -79,6 +80,11 @@ def envelopes(
         return bool(summary["meets_slo"])
 
     def open_(rate: float) -> bool:
+        if rate > sustainable:
+            # A finite run would pass while the queue grows, when the E2E target is long against the run.
+            if progress:
+                progress(f"open loop, {rate:.3g} req/s: above the {sustainable:.3g} req/s one replica sustains")
+            return False
         load = LoadSpec("open", rate=rate)
         summary = simulate_plan(plan, dep, model, load, duration_s=length.for_load(load), seed=seed)
         curve.append(_point("open", rate, summary))
@@ -88,10 +94,32 @@ def envelopes(
 
     cap = size_capacity(dep, context_of(plan)).max_concurrency
     cr_closed = int(_largest(closed, max(start, 1), integer=True, floor=1, limit=max(cap * 4, 8)))
+    sustainable = sustainable_req_s(curve, cr_closed)
     guess = max(cr_closed, 1) / max(_mean_e2e_s(curve), 0.1)
-    cr_open = _largest(open_, guess, integer=False, floor=guess / 64, limit=guess * 64)
+    cr_open = _largest(open_, min(guess, sustainable), integer=False, floor=guess / 64, limit=guess * 64)
     curve.sort(key=lambda p: (p["mode"], p["load"]))
-    return {"cr_closed": cr_closed, "cr_open_req_s": cr_open, "curve": curve, "deployment": dep.label}
+    return {
+        "cr_closed": cr_closed,
+        "cr_open_req_s": cr_open,
+        "sustainable_req_s": sustainable,
+        "curve": curve,
+        "deployment": dep.label,
+    }
+
+
+def sustainable_req_s(curve: list[dict[str, Any]], cr_closed: int) -> float:
+    """The most requests/s one replica can sustain within the SLOs (inf when unknown).
+
+    In open loop at a rate above what the replica completes with the first closed-loop
+    concurrency that misses the SLOs, the requests in flight settle above that concurrency
+    (Little's law), so the percentiles miss too; the queue only grows. A finite run does
+    not always show it (a ten-minute E2E target outlasts the run), so the envelope and the
+    fleet search hold rates to this bound.
+    """
+    missing = [p for p in curve if p["mode"] == "closed" and not p["meets_slo"] and p["load"] > cr_closed]
+    if not missing:
+        return math.inf
+    return float(min(missing, key=lambda p: p["load"])["throughput_req_s"]) or math.inf
 
 
 def _mean_e2e_s(curve: list[dict[str, Any]]) -> float:
@@ -110,5 +138,6 @@ def _point(mode: str, load: float, s: dict[str, Any]) -> dict[str, Any]:
         "e2e_p50_ms": s["e2e_ms"]["p50"],
         "e2e_p95_ms": s["e2e_ms"]["p95"],
         "output_tok_s": s["output_tok_s"],
+        "throughput_req_s": s["throughput_req_s"],
         "goodput_share": s["goodput_share"],
     }

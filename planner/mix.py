@@ -26,7 +26,7 @@ from planner.sizing.deployment import Deployment
 from planner.sizing.estimate import estimate
 from planner.sizing.fleet import latency_cap
 from planner.sizing.search import candidate_deployments
-from planner.tco import yearly_cost_eur
+from planner.tco import cost_assumptions, yearly_cost_eur
 from planner.traffic import declared_concurrency, slo_targets
 
 #: (GPU class, EUR per GPU-hour, requests/s one GPU sustains for a bucket's (isl, osl)).
@@ -160,8 +160,9 @@ def priced_classes(
     for dep in candidate_deployments(replace(resolved, gpu=None), catalog):
         by_gpu.setdefault(dep.gpu.id, []).append(dep)
     classes = []
+    costs = cost_assumptions(resolved.plan.costs)
     for gpu_id, deps in sorted(by_gpu.items()):
-        yearly = yearly_cost_eur(deps[0].gpu, 1)
+        yearly = yearly_cost_eur(deps[0].gpu, 1, costs)
         if yearly is not None:
             classes.append((gpu_id, yearly / 8760, class_throughput(resolved.plan, deps, performance)))
     if not classes:

@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
+from planner.plan_costs import CostInputs
 from planner.specs import KvDtype, WeightDtype
 
 SCHEMA_VERSION = 1
@@ -361,7 +362,9 @@ class Baseline(_Strict):
     """Step 10: what a benchmark measured on the deployed stack."""
 
     cr_closed_concurrency: int | None = Field(default=None, ge=1, description="Closed-loop envelope, requests.")
-    cr_closed_output_tok_s: float | None = Field(default=None, gt=0, description="Output tok/s at Cr_closed.")
+    cr_closed_output_tok_s: float | None = Field(
+        default=None, gt=0, description="Output tok/s one replica delivered at Cr_closed (EUR per token uses it)."
+    )
     cr_open_requests_per_s: float | None = Field(default=None, gt=0, description="Open-loop envelope, requests/s.")
     measured_on: str = Field(default="", description="When and on what it was measured.")
     tool: str = Field(default="", description="Benchmark tool, e.g. guidellm, vllm bench serve, aiperf.")
@@ -383,6 +386,9 @@ class Plan(_Strict):
     serving_stack: ServingStackChoice = Field(default_factory=ServingStackChoice)
     exit_plan: ExitPlan | None = None
     baseline: Baseline | None = None
+    costs: CostInputs | None = Field(
+        default=None, description="Cost assumptions; each one left out takes the catalog's sourced default."
+    )
 
 
 def plan_json_schema() -> dict[str, object]:

@@ -15,11 +15,13 @@ from planner.specs import GpuSpec, ModelSpec, RuntimeSpec, ServingStackSpec
 from planner.workflows import (
     CheckReport,
     EnvelopeReport,
+    ExportResult,
     MixReport,
     PlanReport,
     PluginReport,
     SearchReport,
     SimulationReport,
+    TcoReport,
 )
 
 
@@ -380,10 +382,9 @@ def fleet_text(candidate: Any) -> str:
     lines.append(
         "             cost: "
         + (
-            f"{cost:,.3f} EUR per 1M output tokens {basis} (estimate: catalog price hint, default power and "
-            "amortisation)"
+            f"{cost:,.3f} EUR per 1M output tokens {basis} for GPU servers and GPU power (what search ranks by)"
             if cost is not None
-            else "no price hint for this GPU"
+            else "no price hint for this GPU (give a quote: costs.server_price_eur)"
         )
     )
     return "\n".join(lines)
@@ -477,12 +478,32 @@ def plan_report_text(report: PlanReport) -> str:
         lines.append("             pin fewer choices (`planner search` shows what else is possible) or relax the SLOs")
     else:
         lines.append(fleet_text(sizing.best))
+        lines += _tco_lines(report)
         lines.append(
             f"             chosen as the cheapest of {sizing.feasible} feasible configurations out of {sizing.tried}"
             " (the cheapest by estimate checked in simulation); `planner search` lists them"
         )
+    lines.append(_assumptions_line(report))
     lines += ["", findings_text(report.validation)]
     return "\n".join(lines)
+
+
+def _tco_lines(report: PlanReport) -> list[str]:
+    tco = report.tco
+    if tco is None or tco.eur_per_million_output is None:
+        return []
+    return [
+        f"             total cost of ownership: {tco.eur_per_million_output:,.3f} EUR per 1M output tokens with "
+        f"every cost line ({tco.throughput.kind} Cr_closed x utilisation {tco.costs.utilisation:.0%}; `planner tco`)"
+    ]
+
+
+def _assumptions_line(report: PlanReport) -> str:
+    rows = [a for a in report.assumptions if a.value is not None and a.plan_field]
+    given = [f"{a.plan_field} {a.value:g}" for a in rows if a.origin == "plan"]
+    defaults = [f"{a.plan_field} {a.value:g}" for a in rows if a.origin == "catalog"]
+    text = "Costs        " + (f"from the plan: {', '.join(given)}; " if given else "")
+    return text + f"catalog defaults: {', '.join(defaults)} (set any under `costs:` in the plan)"
 
 
 def check_text(report: CheckReport) -> str:
@@ -602,4 +623,88 @@ def imported_model_text(imported: Any) -> str:
         f"imported {spec.id} ({spec.architecture}, via plugin {imported.plugin}): "
         f"{billions(spec.total_params)} total, {billions(spec.active_params)} active parameters, "
         f"weights {spec.native_weight_dtype}, context {spec.max_context:,}"
+    )
+
+
+# ------------------------------------------------------------------ costs
+
+
+def _eur(value: float | None, digits: int = 0) -> str:
+    return "-" if value is None else f"{value:,.{digits}f}"
+
+
+def _share(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0%}"
+
+
+def tco_text(report: TcoReport, *, styled: bool = False) -> str:
+    """Render ``planner tco``: the fleet, each cost line, EUR per token against renting and the API,
+    break-even utilisations, the growth view quarter by quarter, and the assumptions."""
+    t, f = report.tco, report.tco.fleet
+    spares = "N+2" if f.spares == 2 else "N+1"
+    lines = [
+        f"{report.plan.resolved.plan.name}: {f.deployment.label}",
+        f"Fleet: {f.replicas_for_load} replicas for the load + {f.spares} spare ({spares}) = {f.gpus} x "
+        f"{f.deployment.gpu.id} in {f.nodes} node(s)",
+        f"EUR per token at {t.throughput.label}: {t.output_tok_s:,.0f} output tok/s for the fleet x utilisation "
+        f"{t.costs.utilisation:.0%}",
+        "",
+    ]
+    rows = [(label, _eur(value), _eur(spares)) for label, value, spares in t.line_items()]
+    rows.append(("total", _eur(t.eur_per_year), _eur(t.spare_lines.total)))
+    lines.append(table(("cost line", "EUR a year", "of which spares"), rows, styled=styled))
+    lines += ["", *_alternatives_lines(t), "", *_growth_lines(report, styled), "", "Assumptions"]
+    assumptions = [(a.plan_field or a.key, "-" if a.value is None else f"{a.value:,g}", a.unit, a.origin)
+                   for a in report.plan.assumptions]  # fmt: skip
+    lines.append(table(("input (costs.)", "value", "unit", "from"), assumptions, styled=styled))
+    return "\n".join(lines)
+
+
+def _alternatives_lines(t: Any) -> list[str]:
+    rent = t.costs.rent(t.gpu)
+    api_in, api_out = t.costs.api_eur_per_million_input_tokens, t.costs.api_eur_per_million_output_tokens
+    rented = (
+        f"rented {_eur(t.rented_eur_per_million_output, 3)} ({rent:.2f} EUR per GPU-hour)"
+        if rent
+        else "rented: no price (costs.rented_eur_per_gpu_hour)"
+    )
+    api = (
+        f"API {_eur(t.api_eur_per_million_output, 3)} ({api_in:g} in / {api_out:g} out per 1M tokens)"
+        if t.api_eur_per_million_output is not None
+        else "API: no price (costs.api_eur_per_million_input_tokens and _output_tokens)"
+    )
+    return [
+        f"EUR per 1M output tokens: owned {_eur(t.eur_per_million_output, 3)} (GPU servers and GPU power alone "
+        f"{_eur(t.ranked_eur_per_million_output, 3)}), {rented}, {api}",
+        f"EUR per 1M tokens, input and output: owned {_eur(t.eur_per_million_total, 3)}",
+        f"owned cost per GPU-hour {t.eur_per_gpu_hour:.2f} EUR; the spares (N+1/N+2) cost "
+        f"{_eur(t.spare_lines.total)} EUR a year",
+        f"break-even utilisation (owning is cheaper above it): against renting {_share(t.break_even_vs_rent)}, "
+        f"against the API {_share(t.break_even_vs_api)}; cheapest at {t.costs.utilisation:.0%}: {t.cheapest}",
+    ]
+
+
+def _growth_lines(report: TcoReport, styled: bool) -> list[str]:
+    g = report.growth
+    head = (
+        f"Growth over {report.years} year(s): traffic +{g.growth_per_year:.0%} a year, each quarter provisioned "
+        f"for its peak + {g.inputs.burst_headroom:.0%} burst at {g.inputs.concurrency_per_replica:g} per replica"
+    )
+    rows = [
+        (f"Q{q.number}", q.replicas, q.gpus, q.nodes, _eur(q.cumulative_owned_eur), _eur(q.cumulative_rented_eur),
+         _eur(q.cumulative_api_eur), "yes" if q.class_change_needed else "")
+        for q in g.quarters
+    ]  # fmt: skip
+    headers = ("quarter", "replicas", "GPUs", "nodes", "owned EUR (cum.)", "rented EUR (cum.)", "API EUR (cum.)",
+               "class change")  # fmt: skip
+    first = g.quarters[0]
+    events = [f"Q1: start with {first.replicas} replicas, {first.gpus} GPUs, {first.nodes} nodes", *g.events]
+    return [head, table(headers, rows, styled=styled), "Events:", *(f"  {e}" for e in events)]
+
+
+def export_text(result: ExportResult) -> str:
+    """Render ``planner export``: what was written."""
+    return (
+        f"wrote {result.path} ({result.size_bytes / 1024:,.0f} KiB; sheets {', '.join(result.sheets)}; "
+        f"plan revision {result.revision})"
     )

@@ -91,6 +91,7 @@ def resolve_plan(plan: Plan, catalog: Catalog, filename: str = "<plan>") -> Reso
     stack = lookup("stacks", plan.serving_stack.id, "serving_stack.id")
     if runtime is not None:
         problems += _unknown_knobs(plan, runtime)
+    plan = _with_gpu_ids_in_costs(plan, catalog, problems)
     if model is not None and plan.model.context_tokens and plan.model.context_tokens > model.max_context:
         problems.append(
             Problem(
@@ -140,6 +141,21 @@ def _unknown_knobs(plan: Plan, runtime: RuntimeSpec) -> list[Problem]:
                 )
             )
     return problems
+
+
+def _with_gpu_ids_in_costs(plan: Plan, catalog: Catalog, problems: list[Problem]) -> Plan:
+    """The plan with the GPU keys of its quotes and rented prices resolved to catalog ids."""
+    if plan.costs is None:
+        return plan
+    resolved: dict[str, dict[str, float]] = {}
+    for name in ("server_price_eur", "rented_eur_per_gpu_hour"):
+        resolved[name] = {}
+        for ref, price in getattr(plan.costs, name).items():
+            try:
+                resolved[name][catalog.gpus.get(ref).id] = price
+            except UnknownIdError as exc:
+                problems.append(Problem(f"costs.{name}.{ref}", exc.message, exc.fix))
+    return plan.model_copy(update={"costs": plan.costs.model_copy(update=resolved)})
 
 
 def open_choices(plan: Plan) -> list[str]:

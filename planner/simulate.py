@@ -32,7 +32,9 @@ from planner.errors import InputError, Problem
 # ------------------------------------------------------------------ requests
 
 
-@dataclass(eq=False)  # a request is itself: membership tests in the scheduler compare identity
+# eq=False: a request is itself (membership tests in the scheduler compare identity);
+# slots: the scheduler reads its fields several times a step.
+@dataclass(eq=False, slots=True)
 class Request:
     """One request's life in the simulation (times in seconds)."""
 
@@ -316,17 +318,20 @@ class Replica:
     def _advance(self, end: float, chunks: list[tuple[Request, int]], decode: list[Request]) -> list[Request]:
         """Apply a step that ends at ``end``; return the requests that finished."""
         finished = []
+        done = False  # some sequence produced its last token this step
         for request, chunk in chunks:
             request.prefilled += chunk
             if request.prefilled >= request.isl and request.first_token_s is None:
                 request.first_token_s = end
                 request.last_token_s = end
                 request.decoded = 1
+                done = done or request.osl <= 1
         for request in decode:
             request.decoded += 1
             request.gaps_s.append(end - request.last_token_s)
             request.last_token_s = end
-        if any(r.decoded >= r.osl and r.prefilled >= r.isl for r in self.running):
+            done = done or request.decoded >= request.osl
+        if done:
             for request in list(self.running):
                 if request.prefilled >= request.isl and request.decoded >= request.osl:
                     request.finish_s = end
@@ -485,15 +490,18 @@ def run(
 # -------------------------------------------------------------- summaries
 
 
-def percentile(values: Sequence[float], q: float) -> float:
-    """The q-th percentile (0-100) by linear interpolation; nan for no values."""
+def percentile(values: Sequence[float], q: float, *, ordered: bool = False) -> float:
+    """The q-th percentile (0-100) by linear interpolation; nan for no values.
+
+    :param ordered: ``values`` are already sorted (several percentiles of one long list sort it once).
+    """
     if not values:
         return float("nan")
-    ordered = sorted(values)
-    position = q / 100 * (len(ordered) - 1)
+    values = values if ordered else sorted(values)
+    position = q / 100 * (len(values) - 1)
     low = math.floor(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+    high = min(low + 1, len(values) - 1)
+    return values[low] + (values[high] - values[low]) * (position - low)
 
 
 PERCENTILES = (50, 90, 95, 99)
@@ -535,9 +543,9 @@ def summarise(result: SimResult, targets: Targets) -> dict[str, Any]:
     good = [r for r in measured if targets.met(r)]
 
     def dist(values: list[float]) -> dict[str, float]:
-        return {f"p{q}": percentile(values, q) * 1000 for q in PERCENTILES} | {
-            "mean": (sum(values) / len(values) * 1000) if values else float("nan")
-        }
+        mean = (sum(values) / len(values) * 1000) if values else float("nan")  # summed in arrival order
+        ordered = sorted(values)
+        return {f"p{q}": percentile(ordered, q, ordered=True) * 1000 for q in PERCENTILES} | {"mean": mean}
 
     return {
         "requests": len(measured),

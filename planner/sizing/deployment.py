@@ -69,6 +69,11 @@ class Deployment:
     runtime_version: str | None = None  # the plan's pinned engine version, for models with per-version data
 
     def __hash__(self) -> int:
+        return self._hash
+
+    @cached_property
+    def _hash(self) -> int:
+        # Computed once: the roofline's caches hash the deployment several times a simulated step.
         return hash((self.model.id, self.gpu.id, self.runtime.id, self.weights_dtype, self.kv_dtype, self.tp,
                      self.pp, self.ep, self.attention_dp))  # fmt: skip
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from planner.catalog import Catalog
-from planner.decision import Decision, decide
+from planner.decision import FleetDecision, decide
 from planner.perfmodel import PerformanceModel
 from planner.performance_models import BUILTIN
 from planner.resolve import ResolvedPlan
@@ -128,7 +128,7 @@ def _checked(
     return checked
 
 
-def with_decision(candidate: Candidate, decision: Decision) -> Candidate:
+def with_decision(candidate: Candidate, decision: FleetDecision) -> Candidate:
     """The candidate with the replicas, GPUs, nodes and cost the simulation settled."""
     fleet = replace(
         candidate.sizing,
@@ -141,7 +141,7 @@ def with_decision(candidate: Candidate, decision: Decision) -> Candidate:
     return Candidate(fleet, decision.eur_per_m_tokens, decision)
 
 
-def _why_not(decision: Decision) -> str:
+def _why_not(decision: FleetDecision) -> str:
     """What a candidate misses in simulation."""
     label = decision.deployment.label
     if not decision.fleet.feasible:

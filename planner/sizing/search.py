@@ -12,14 +12,14 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from planner.catalog import Catalog
-from planner.decision import Decision
+from planner.decision import FleetDecision
 from planner.perfmodel import PerformanceModel
 from planner.performance_models import BUILTIN, choose
 from planner.resolve import ResolvedPlan
 from planner.sizing.deployment import Deployment
 from planner.sizing.fleet import FleetSizing, size_fleet
 from planner.specs import GpuSpec, ModelSpec, RuntimeSpec
-from planner.tco import eur_per_million_tokens
+from planner.tco import cost_assumptions, eur_per_million_tokens
 from planner.traffic import demand_of
 
 TP_CHOICES = (1, 2, 4, 8, 16)
@@ -32,7 +32,7 @@ class Candidate:
 
     sizing: FleetSizing
     eur_per_m_tokens: float | None
-    decision: Decision | None = None
+    decision: FleetDecision | None = None
 
     @property
     def sort_key(self) -> tuple[int, float, int]:
@@ -136,6 +136,7 @@ def search(
     """
     deployments = list(candidate_deployments(resolved, catalog))
     demand = demand_of(resolved.plan)
+    costs = cost_assumptions(resolved.plan.costs)
     screening = model is not BUILTIN
     total = len(deployments) + (min(SHORTLIST, len(deployments)) if screening else 0)
     done = 0
@@ -150,7 +151,7 @@ def search(
                 progress(done, max(total, done))
             if sizing.feasible:
                 feasible.append(
-                    Candidate(sizing, eur_per_million_tokens(dep.gpu, sizing.gpus, sizing.fleet_output_tok_s))
+                    Candidate(sizing, eur_per_million_tokens(dep.gpu, sizing.gpus, sizing.fleet_output_tok_s, costs))
                 )
         return sorted(feasible, key=lambda c: c.sort_key)
 

@@ -14,6 +14,7 @@ fix. Results carry ``to_json()`` where the command line prints them as JSON.
   :func:`export_project`, :func:`import_project`; runs, baseline and decisions: :func:`add_run`,
   :func:`list_runs`, :func:`load_run`, :func:`set_baseline`, :func:`record_decision` (the types they
   take and return come from :mod:`planner.store`);
+- costs: :func:`tco`, :func:`export` (the Excel TCO workbook);
 - the catalog and plugins: :func:`plugin_report`, :func:`catalog_entries`,
   :func:`import_model`, :func:`plan_schema`.
 """
@@ -43,6 +44,7 @@ from planner.workflows.catalogs import (
     plan_schema,
     plugin_report,
 )
+from planner.workflows.costs import ExportResult, TcoReport, export, tco
 from planner.workflows.planning import (
     CheckReport,
     EstimateRequest,
@@ -107,6 +109,7 @@ __all__ = [
     "Decision",
     "EnvelopeReport",
     "EstimateRequest",
+    "ExportResult",
     "Exported",
     "History",
     "HistoryEntry",
@@ -133,6 +136,7 @@ __all__ = [
     "Session",
     "SimulationReport",
     "SimulationRequest",
+    "TcoReport",
     "add_run",
     "catalog_entries",
     "check",
@@ -145,6 +149,7 @@ __all__ = [
     "envelope",
     "estimate",
     "example_plan_path",
+    "export",
     "export_project",
     "history",
     "import_model",
@@ -167,4 +172,5 @@ __all__ = [
     "set_baseline",
     "show_project",
     "simulate",
+    "tco",
 ]

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from planner.decision import Decision
+from planner.decision import FleetDecision
 from planner.errors import PlannerError
 from planner.performance_models import choose
 from planner.plan import Plan
+from planner.plan_tco import PlanTco, plan_tco
 from planner.planfile import load_plan
 from planner.resolve import ResolvedPlan, resolve_plan
 from planner.sizing.deployment import Deployment
@@ -20,6 +21,7 @@ from planner.sizing.plan_sizing import PlanSizing, size_plan
 from planner.sizing.search import Candidate
 from planner.sizing.search import search as search_candidates
 from planner.specs import BYTES_PER_ELEMENT
+from planner.tco import Assumption, CostAssumptions, assumption_table, cost_assumptions, default_costs
 from planner.validation import Validation, validate_plan
 from planner.workflows.session import Progress, Session, counted_steps
 
@@ -55,9 +57,11 @@ class PlanReport:
     resolved: ResolvedPlan
     sizing: PlanSizing
     validation: Validation
+    costs: CostAssumptions = field(default_factory=default_costs)
+    tco: PlanTco | None = None
 
     @property
-    def decision(self) -> Decision | None:
+    def decision(self) -> FleetDecision | None:
         """The chosen fleet as the simulation settled it (replicas, envelopes, cost), if any."""
         return self.sizing.best.decision if self.sizing.best else None
 
@@ -71,11 +75,22 @@ class PlanReport:
         """Rule packs that could not run (the findings of the others still hold)."""
         return [str(p) for p in self.validation.problems]
 
+    @property
+    def assumptions(self) -> list[Assumption]:
+        """Every cost assumption with its value, origin (plan or catalog) and source."""
+        gpu = self.sizing.best.sizing.deployment.gpu if self.sizing.best else self.resolved.gpu
+        return assumption_table(self.costs, gpu, self.resolved.model.id)
+
     def to_json(self) -> dict[str, Any]:
-        """The resolved plan, its sizing (the chosen fleet with its simulation) and the findings."""
+        """The resolved plan, its sizing (the chosen fleet with its simulation), the cost
+        assumptions with their origins and the TCO, and the findings."""
         return {
             **self.resolved.to_json(),
             "sizing": self.sizing.to_json(),
+            "costs": {
+                "assumptions": [vars(a) for a in self.assumptions],
+                "tco": self.tco.to_json() if self.tco else None,
+            },
             "findings": [f.model_dump(mode="json") for f in self.validation.findings],
         }
 
@@ -125,7 +140,10 @@ def plan(
     :param backend: the performance model's name (default ``auto``, see :class:`Session`).
     """
     resolved, sizing, validation = _sized(session, plan_, source, backend, progress)
-    return PlanReport(source, resolved, sizing, validation)
+    costs = cost_assumptions(resolved.plan.costs, resolved.model.id)
+    best = sizing.best
+    tco = plan_tco(resolved.plan, best.sizing, best.decision, costs) if best else None
+    return PlanReport(source, resolved, sizing, validation, costs, tco)
 
 
 @dataclass

@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from planner.decision import Decision, run_lengths
+from planner.decision import FleetDecision, run_lengths
 from planner.disaggregation import DisaggregationComparison
 from planner.disaggregation import compare_disaggregation as compare_pools
 from planner.errors import PlannerError
@@ -81,7 +81,7 @@ class SimulationReport:
     the fleet with its spares down and the prefill/decode split against aggregated serving."""
 
     deployment: str
-    decision: Decision
+    decision: FleetDecision
     summary: dict[str, Any]
     failure: dict[str, Any] | None = None
     disaggregation: DisaggregationComparison | None = None
@@ -110,7 +110,7 @@ class SimulationReport:
         return out
 
 
-def _load_of(request: SimulationRequest, decision: Decision, peak_factor: float) -> LoadSpec:
+def _load_of(request: SimulationRequest, decision: FleetDecision, peak_factor: float) -> LoadSpec:
     """The request's load, or the decision's first peak load where it names none."""
     shape = {"arrival": request.arrival, "cv": request.cv, "peak_factor": peak_factor, "think_s": request.think_s}
     mode = request.mode or ("closed" if request.concurrency else "open" if request.rate else None)
