@@ -370,17 +370,20 @@ def _fewest(shortfall: Callable[[int], float], guess: int, likely: int, *, floor
     the same way when it does not hold; then a bisection between the last count that failed
     and the first that held, to within ``FLEET_PRECISION``.
     """
-    if shortfall(guess) <= 1:
+    guess = max(guess, floor)
+    likely = max(likely, guess)
+    at_guess = shortfall(guess)
+    at_likely = shortfall(likely) if likely > guess and at_guess > 1 else at_guess
+    if at_guess <= 1:
         high, step = guess, 1
         while high - step >= floor and shortfall(high - step) <= 1:
             high -= step
             step *= 2
         low = max(high - step, floor - 1)
-    elif likely > guess and shortfall(likely) <= 1:
+    elif at_likely <= 1:
         low, high = guess, likely
     else:
-        start = max(likely, guess)
-        worst = shortfall(start)
+        start, worst = max(likely, guess), at_likely
         low, step = start, 1
         high = start + step
         while (found := shortfall(high)) > 1:

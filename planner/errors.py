@@ -68,6 +68,12 @@ class InputError(PlannerError):
         return "\n".join(lines)
 
 
+class NothingFitsError(PlannerError):
+    """No configuration meets the plan, so there is nothing to simulate or measure."""
+
+    exit_code = EXIT_NOTHING_FITS
+
+
 class UnknownIdError(PlannerError):
     """An id or alias that no plugin provides."""
 

@@ -240,7 +240,7 @@ def test_cli_simulate_envelope_mix() -> None:
     mix = json.loads(run_cli("mix", plan, "--json").stdout)
     assert mix["mix"] and mix["best_single_class"]
     bad = run_cli("simulate", str(PLANS / "trap-multinode-tp-pcie.yaml"))
-    assert bad.returncode == 2 and "nothing to simulate" in bad.stderr
+    assert bad.returncode == 3 and "nothing to simulate" in bad.stderr, "the exit code of `plan` when nothing fits"
 
 
 @pytest.mark.slow

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from planner import __version__
-from planner.errors import PlannerError
+from planner.errors import NothingFitsError, PlannerError
 from planner.export import write_workbook
 from planner.export.content import SHEETS, TcoWorkbook
 from planner.growth import GrowthView, growth_view
@@ -86,7 +86,7 @@ def tco(
 def _priced(report: PlanReport, source: str) -> tuple[FleetSizing, PlanTco]:
     """The plan's sized fleet and its TCO, or the error that says why there is none."""
     if report.sizing.best is None:
-        raise PlannerError(
+        raise NothingFitsError(
             "no configuration meets the SLOs on both axes, so there is nothing to cost",
             path=source,
             fix="run `planner plan` to see what each candidate misses",

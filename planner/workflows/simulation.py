@@ -9,7 +9,7 @@ from typing import Any
 from planner.decision import FleetDecision, run_lengths
 from planner.disaggregation import DisaggregationComparison
 from planner.disaggregation import compare_disaggregation as compare_pools
-from planner.errors import PlannerError
+from planner.errors import NothingFitsError
 from planner.mix import Bucket, heterogeneous_mix, priced_classes, size_buckets
 from planner.performance_models import choose
 from planner.plan import Plan
@@ -40,7 +40,7 @@ def _chosen(
         on_point=counted_steps(progress),
     )
     if sizing.best is None or sizing.best.decision is None:
-        raise PlannerError(
+        raise NothingFitsError(
             "no configuration meets the SLOs on both axes, so there is nothing to simulate",
             path=source,
             fix="run `planner plan` to see what each candidate misses",

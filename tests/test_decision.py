@@ -1,0 +1,116 @@
+"""The sizing decision: one replica count, settled in simulation, printed alike by every command."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pytest
+
+from planner import workflows
+from planner.decision import FLEET_PRECISION, _fewest, decide, peak_loads
+from planner.envelope import sustainable_req_s
+from planner.plan_simulation import simulate_plan
+from planner.resolve import resolve_plan
+from planner.sizing.plan_sizing import size_plan
+from tests.conftest import PLANS, REPO
+
+EXAMPLE = REPO / "planner" / "examples" / "knowledge-assistant.yaml"
+USE_CASES = PLANS / "usecases"
+
+
+@pytest.fixture(scope="module")
+def session() -> workflows.Session:
+    return workflows.open_session()
+
+
+@pytest.mark.slow
+def test_the_workflows_agree_on_a_full_envelope_plan_of_a_large_moe(session: workflows.Session) -> None:
+    plan = workflows.read_plan(USE_CASES / "4-reasoning-agent.yaml")
+    planned = workflows.plan(session, plan, "4.yaml", backend="builtin")
+    decision, best = planned.decision, planned.sizing.best
+    assert decision is not None and decision.feasible and best is not None
+    assert [load.mode for load in decision.loads] == ["open", "closed"], "full envelope: both loads"
+    simulated = workflows.simulate(session, plan, "4.yaml", workflows.SimulationRequest(backend="builtin"))
+    enveloped = workflows.envelope(session, plan, "4.yaml", backend="builtin")
+    figures = (decision.cr_closed, decision.cr_open_req_s, decision.replicas_for_load)
+    assert (enveloped.cr_closed, enveloped.cr_open_req_s, enveloped.replicas_for_load) == figures
+    assert simulated.to_json()["plan"]["replicas"] == decision.replicas == best.sizing.replicas
+    assert simulated.to_json()["meets_slo"], "the deciding run of the fleet meets the SLOs"
+
+
+def test_the_simulated_count_holds_and_one_fewer_does_not(session: workflows.Session) -> None:
+    plan = workflows.read_plan(PLANS / "code-assistant.yaml")
+    resolved = resolve_plan(plan, session.catalog, "code.yaml")
+    best = size_plan(resolved, session.catalog, session.performance_model("builtin")).best
+    assert best is not None and best.decision is not None
+    d = best.decision
+    assert d.feasible and d.final_checks() and all(c.meets for c in d.final_checks())
+    fewer = [c for c in d.checks if c.replicas < d.replicas_for_load and c.load == d.loads[0]]
+    assert not any(c.meets for c in fewer), "no smaller fleet that was run held"
+    assert d.estimate_off_by == pytest.approx(d.estimated_replicas / d.replicas_for_load - 1)
+    # `planner simulate` runs this same fleet: rerun its deciding run and get the same percentiles
+    check = d.final_checks()[0]
+    again = simulate_plan(
+        plan, d.deployment, d.model, check.load.spec(plan.traffic.peak_factor), replicas=check.replicas,
+        duration_s=check.duration_s, seed=0,
+    )  # fmt: skip
+    assert again["ttft_ms"] == check.summary["ttft_ms"] and again["meets_slo"]
+
+
+def test_a_decision_is_reused_for_the_same_question_only(session: workflows.Session) -> None:
+    plan = workflows.read_plan(PLANS / "trap-averages-only.yaml")
+    resolved = resolve_plan(plan, session.catalog, "t.yaml")
+    best = size_plan(resolved, session.catalog, session.performance_model("builtin"), simulate=False).best
+    assert best is not None
+    told: list[str] = []
+    first = decide(plan, best.sizing, fixed_s=30, seed=5, progress=told.append)
+    assert told, "the first decision simulates"
+    told.clear()
+    assert decide(plan, best.sizing, fixed_s=30, seed=5, progress=told.append) is first and not told
+    assert decide(plan, best.sizing, fixed_s=30, seed=6) is not first, "another seed is another question"
+
+
+def test_user_plans_are_checked_in_closed_loop_and_rate_plans_in_open_loop(session: workflows.Session) -> None:
+    users = workflows.read_plan(EXAMPLE)
+    rate = workflows.read_plan(PLANS / "code-assistant.yaml")
+    for plan, mode in ((users, "closed"), (rate, "open")):
+        resolved = resolve_plan(plan, session.catalog, "p.yaml")
+        best = size_plan(resolved, session.catalog, session.performance_model("builtin"), simulate=False).best
+        assert best is not None
+        assert [load.mode for load in peak_loads(plan, best.sizing)] == [mode]
+    envelope = rate.model_copy(update={"slo": rate.slo.model_copy(update={"scenario": "full-envelope"})})
+    assert best is not None
+    assert [load.mode for load in peak_loads(envelope, best.sizing)] == ["open", "closed"]
+
+
+def test_the_fleet_search_finds_the_fewest_within_its_precision() -> None:
+    calls: list[int] = []
+
+    def shortfall(threshold: int) -> Any:
+        def run(replicas: int) -> float:
+            calls.append(replicas)
+            return threshold / replicas  # at most 1 from ``threshold`` replicas on
+
+        return run
+
+    for threshold, guess, likely in ((37, 20, 60), (37, 50, 80), (37, 10, 20), (100, 60, 120)):
+        calls.clear()
+        found = _fewest(shortfall(threshold), guess, likely)
+        assert threshold <= found <= threshold * (1 + FLEET_PRECISION) + 1, (threshold, guess, likely, found)
+        assert len(calls) <= 12
+    calls.clear()
+    assert _fewest(shortfall(5), 3, 10, floor=8) == 8 and min(calls) >= 8, "never below what can be sustained"
+    plateau = lambda replicas: max(1.5, 40 / replicas)  # noqa: E731  a floor more replicas cannot lower
+    assert _fewest(plateau, 10, 20) == 0
+
+
+def test_an_open_loop_rate_above_what_a_replica_sustains_is_refused() -> None:
+    curve = [
+        {"mode": "closed", "load": 8, "meets_slo": True, "throughput_req_s": 1.0},
+        {"mode": "closed", "load": 12, "meets_slo": False, "throughput_req_s": 1.3},
+        {"mode": "closed", "load": 16, "meets_slo": False, "throughput_req_s": 1.5},
+        {"mode": "open", "load": 3.0, "meets_slo": True, "throughput_req_s": 3.0},
+    ]
+    assert sustainable_req_s(curve, 8) == 1.3, "the first closed-loop load that misses bounds the rate"
+    assert math.isinf(sustainable_req_s(curve[:1], 8)), "unknown when no closed-loop load missed"

@@ -1,0 +1,71 @@
+"""Plan, simulate and envelope print one decision: the same replicas, Cr_closed and Cr_open, from
+separate processes of the CLI (kept apart from test_decision.py so that the two spread over workers)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import PLANS, REPO, run_cli
+
+EXAMPLE = REPO / "planner" / "examples" / "knowledge-assistant.yaml"
+USE_CASES = PLANS / "usecases"
+
+#: Bundled and test plans that some configuration can serve. Use case 1 is the bundled example
+#: itself; the reasoning agent (use case 4) is checked in process by test_decision.py, one
+#: decision for the three workflows rather than three; the nightly batch job is left out: its
+#: open-loop fleet search runs a hundred loaded replicas for minutes (sizing batch jobs on their
+#: window is still open in issue 12).
+FEASIBLE = [
+    EXAMPLE,
+    PLANS / "code-assistant.yaml",
+    PLANS / "trap-averages-only.yaml",
+    USE_CASES / "2-code-assistant.yaml",
+]
+NOTHING_FITS = [PLANS / "reasoning-agent.yaml", PLANS / "trap-multinode-tp-pcie.yaml"]
+
+
+def _json(*args: str) -> dict[str, Any]:
+    result = run_cli(*args, "--json")
+    assert result.returncode == 0, result.stderr
+    data: dict[str, Any] = json.loads(result.stdout)
+    return data
+
+
+def _figures(block: dict[str, Any]) -> tuple[int, float, int, int]:
+    return block["cr_closed"], round(block["cr_open_req_s"], 6), block["replicas_for_load"], block["replicas"]
+
+
+@pytest.mark.parametrize("path", FEASIBLE, ids=lambda p: p.stem)
+def test_plan_simulate_and_envelope_print_one_decision(path: Path) -> None:
+    planned = _json("plan", str(path))["sizing"]["chosen"]
+    decision = planned["simulation"]
+    simulated = _json("simulate", str(path))
+    enveloped = _json("envelope", str(path))
+    assert _figures(decision) == _figures(simulated["plan"]) == _figures(enveloped)
+    assert planned["replicas"] == decision["replicas"], "the fleet line uses it too"
+    assert simulated["replicas"] == decision["replicas_for_load"], "simulate runs the replicas that carry the load"
+    assert simulated["deployment"] == enveloped["deployment"] == planned["deployment"]
+    assert simulated["meets_slo"], "the simulated fleet at the plan's peak meets the SLOs"
+
+
+def test_the_text_of_each_command_shows_the_same_decision() -> None:
+    path = str(PLANS / "code-assistant.yaml")
+    decision = _json("plan", path)["sizing"]["chosen"]["simulation"]
+    cr_open = f"Cr_open {decision['cr_open_req_s']:,.3f} requests/s"
+    load = f"{decision['replicas_for_load']} replicas for the load + {decision['spares']} spare"
+    planned, simulated, enveloped = (run_cli(c, path).stdout for c in ("plan", "simulate", "envelope"))
+    assert f"Cr_closed {decision['cr_closed']:,} requests in flight" in planned and cr_open in planned
+    assert load in planned and load in simulated
+    assert f"per replica Cr_closed {decision['cr_closed']:,}, {cr_open}" in simulated
+    assert load in enveloped and f"Cr_closed = {decision['cr_closed']} concurrent" in enveloped
+    assert f"Cr_open   = {decision['cr_open_req_s']:,.3f} requests/s" in enveloped
+
+
+@pytest.mark.parametrize("path", NOTHING_FITS, ids=lambda p: p.stem)
+def test_every_command_says_when_nothing_fits_with_one_exit_code(path: Path) -> None:
+    for command in ("plan", "simulate", "envelope"):
+        assert run_cli(command, str(path)).returncode == 3, command
