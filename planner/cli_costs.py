@@ -14,6 +14,7 @@ from typing import Any
 def add_cost_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     """Register ``tco`` and ``export`` on the command line's sub-parsers."""
     from planner.cli import add_backend_option
+    from planner.cli_projects import add_db_option
 
     p = sub.add_parser(
         "tco",
@@ -21,10 +22,11 @@ def add_cost_commands(sub: Any, common: argparse.ArgumentParser) -> None:
         help="size a plan and price its fleet: yearly cost by line, EUR per 1M tokens, owned vs rented vs API, "
         "break-even utilisation, and the fleet and costs quarter by quarter as traffic grows",
     )
-    p.add_argument("file", type=Path, help="plan file")
+    p.add_argument("file", help="plan file, or a saved project (PROJECT or PROJECT@REV)")
     p.add_argument("--years", type=int, help="years of the growth view (default: costs.horizon_years, else 3)")
     p.add_argument("--json", action="store_true", help="print JSON")
     add_backend_option(p)
+    add_db_option(p)
     p.set_defaults(handler=cmd_tco)
 
     p = sub.add_parser(
@@ -32,24 +34,27 @@ def add_cost_commands(sub: Any, common: argparse.ArgumentParser) -> None:
         parents=[common],
         help="size, check and price a plan, and write the Excel TCO workbook for finance (live formulas)",
     )
-    p.add_argument("file", type=Path, help="plan file (a saved project once projects exist)")
+    p.add_argument("file", help="plan file, or a saved project (PROJECT or PROJECT@REV)")
     p.add_argument("--xlsx", type=Path, required=True, metavar="OUT.xlsx", help="workbook to write")
     p.add_argument("--years", type=int, help="years of the Growth sheet (default: costs.horizon_years, else 3)")
     p.add_argument("--json", action="store_true", help="print what was written as JSON")
     add_backend_option(p)
+    add_db_option(p)
     p.set_defaults(handler=cmd_export)
 
 
 def cmd_tco(args: argparse.Namespace) -> int:
-    """``planner tco PLAN``: the plan's TCO and its growth over the years."""
+    """``planner tco PLAN_OR_PROJECT``: the plan's TCO and its growth over the years."""
     from planner import workflows
     from planner.cli import open_session, print_json, progress, styled, warn
     from planner.render import tco_text
 
     session = open_session(args)
-    plan = workflows.read_plan(args.file)
+    given = workflows.open_plan(args.file, args.db)
     with progress(args) as bar:
-        report = workflows.tco(session, plan, str(args.file), years=args.years, backend=args.perf_backend, progress=bar)
+        report = workflows.tco(
+            session, given.plan, given.source, years=args.years, backend=args.perf_backend, progress=bar
+        )
     warn(report.plan.warnings)
     if args.json:
         print_json(report.to_json())
@@ -59,17 +64,18 @@ def cmd_tco(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    """``planner export PLAN --xlsx OUT.xlsx``: write the TCO workbook."""
+    """``planner export PLAN_OR_PROJECT --xlsx OUT.xlsx``: write the TCO workbook."""
     from planner import workflows
     from planner.cli import open_session, print_json, progress
     from planner.render import export_text
 
     session = open_session(args)
-    plan = workflows.read_plan(args.file)
+    given = workflows.open_plan(args.file, args.db)
     with progress(args) as bar:
         result = workflows.export(
-            session, plan, args.xlsx, str(args.file), years=args.years, backend=args.perf_backend, progress=bar
-        )
+            session, given.plan, args.xlsx, given.source, years=args.years, backend=args.perf_backend,
+            progress=bar, version=given.version,
+        )  # fmt: skip
     if args.json:
         print_json(result.to_json())
     else:

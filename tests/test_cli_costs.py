@@ -155,3 +155,30 @@ def test_the_readme_and_docs_describe_the_commands_every_sheet_and_every_field()
     missing_sheets = [sheet for sheet in SHEETS if f"| {sheet} |" not in doc]
     missing_fields = [name for name in CostInputs.model_fields if f"  {name}:" not in doc]
     assert not missing_sheets and not missing_fields, (missing_sheets, missing_fields)
+
+
+def test_a_saved_project_is_priced_and_exported_like_its_plan_file(tmp_path: Path) -> None:
+    db, plan = tmp_path / "projects.db", PLANS / "trap-averages-only.yaml"
+    assert run_cli("project", "new", "trial", "--db", str(db)).returncode == 0
+    assert run_cli("plan", str(plan), "--save", "trial", "-m", "first", "--db", str(db)).returncode == 0
+    by_file = json.loads(run_cli("tco", str(plan), "--json").stdout)
+    by_project = json.loads(run_cli("tco", "trial", "--db", str(db), "--json").stdout)
+    assert by_project["tco"] == by_file["tco"] and by_project["growth"] == by_file["growth"]
+    assert by_project["source"] == "trial revision 1"
+    out = tmp_path / "trial.xlsx"
+    result = run_cli("export", "trial@1", "--db", str(db), "--xlsx", str(out), "--json")
+    assert result.returncode == 0, result.stderr
+    revision = json.loads(result.stdout)["revision"]
+    assert revision.startswith("trial revision 1 (sha256:")
+    book = load_workbook(out)
+    assert book.properties.version == revision
+    assert any(
+        str(cell.value).startswith(f"Project {revision}; written by planner")
+        for row in book["Summary"].iter_rows()
+        for cell in row
+    )
+    one_clear_error(run_cli("tco", "trial@9", "--db", str(db)), "matches no revision", "revisions 1 to 1")
+    one_clear_error(
+        run_cli("export", "missing", "--db", str(tmp_path / "none.db"), "--xlsx", str(out)),
+        "neither a plan file nor a saved project", "planner plan PLAN --save NAME",
+    )  # fmt: skip

@@ -35,8 +35,8 @@ SHEETS = (
 class TcoWorkbook:
     """Everything the workbook shows.
 
-    :param revision: names this version of the plan (a hash of its content until projects
-        number their revisions).
+    :param revision: names this version of the plan: a project's revision number and digest, or
+        the SHA-256 of a plan file's content.
     :param decision: the fleet as the simulation settled it (``None`` when it was not simulated).
     :param curve: latency-vs-load points, simulated or estimated.
     :param cr_open_req_s: open-loop capacity per replica (simulated, or the estimate's

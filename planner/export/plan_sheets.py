@@ -39,7 +39,7 @@ def summary_sheet(wb: Workbook, ws: Worksheet, c: TcoWorkbook) -> None:
     """The decision, the key figures (live) and the findings by severity."""
     put_text(ws, 1, 1, f"TCO: {c.plan_name}").font = TITLE_FONT
     put_text(ws, 2, 1, c.description)
-    put_text(ws, 3, 1, f"Plan file {c.source}, revision {c.revision}; written by planner {c.planner_version}")
+    put_text(ws, 3, 1, f"{_plan_version(c)}; written by planner {c.planner_version}")
     last = 1 + len(c.growth.quarters)
     years = len(c.growth.quarters) // 4
     rows: list[tuple[str, str, str]] = [
@@ -254,3 +254,10 @@ def sources_sheet(wb: Workbook, ws: Worksheet, c: TcoWorkbook) -> None:
         put_text(ws, row, 1, item)
         put_text(ws, row, 2, source)
     finish_sheet(ws)
+
+
+def _plan_version(c: TcoWorkbook) -> str:
+    """Which plan the workbook was made from: a project's revision, or a plan file and its hash."""
+    if c.revision.startswith(f"{c.source} ("):  # a project's revision names itself in full
+        return f"Project {c.revision}"
+    return f"Plan file {c.source}, revision {c.revision}"

@@ -129,13 +129,16 @@ def export(
     years: int | None = None,
     backend: str | None = None,
     progress: Progress | None = None,
+    version: str | None = None,
 ) -> ExportResult:
     """Write the Excel TCO workbook of a plan file to ``out`` (see ``docs/tco.md`` for its sheets).
 
+    :param version: the plan's version in the workbook's properties and Summary (a project's
+        revision, see :class:`~planner.workflows.projects.PlanInput`; default: its content's SHA-256).
     :raises PlannerError: as :func:`tco` does, and when ``out`` is not an ``.xlsx`` path that can be written.
     """
     costed = tco(session, plan_, source, years=years, backend=backend, progress=progress)
-    content = workbook_content(costed, revision_of(plan_))
+    content = workbook_content(costed, version or revision_of(plan_))
     size = write_workbook(content, out)
     return ExportResult(out, SHEETS, size, content.revision)
 

@@ -43,7 +43,8 @@ from planner.store.diff import diff_revisions, flatten, history_changes
 from planner.store.portable import export_project as write_project_file
 from planner.store.portable import import_project as read_into_store
 from planner.store.portable import read_project_file
-from planner.workflows.planning import PlanReport, plan
+from planner.workflows.costs import revision_of
+from planner.workflows.planning import PlanReport, plan, read_plan
 from planner.workflows.session import Progress, Session, default_backend
 
 if TYPE_CHECKING:
@@ -307,6 +308,59 @@ def open_revision(project: str, ref: str = "head", db: Path | None = None) -> Op
             raise damaged(store.path, f"revision {revision.summary.number} of {project!r} does not match its digest")
     where = f"{project} revision {revision.summary.number}.json"
     return OpenedRevision(project, revision, parse_plan(json.dumps(revision.plan), where))
+
+
+#: File name endings that make a command's argument a plan file rather than a project's name.
+PLAN_SUFFIXES = (".yaml", ".yml", ".json")
+
+
+@dataclass(frozen=True)
+class PlanInput:
+    """The plan a command acts on: read from a plan file, or a saved project's revision.
+
+    ``source`` names it in messages; ``revision`` says which version it is in a workbook's or a
+    generated file's header: the project's revision number and digest, else the SHA-256 of the
+    plan file's content.
+    """
+
+    plan: Plan
+    source: str
+    project: str | None = None
+    revision: RevisionSummary | None = None
+
+    @property
+    def version(self) -> str:
+        """The version of the plan, as written into the files made from it."""
+        if self.revision is not None:
+            return f"{self.project} revision {self.revision.number} (sha256:{self.revision.digest[:12]})"
+        return revision_of(self.plan)
+
+
+def open_plan(ref: str | Path, db: Path | None = None) -> PlanInput:
+    """The plan named by a command's argument: a plan file when one is there (or the name ends in
+    .yaml, .yml or .json, or has a folder in it), else a saved project, ``PROJECT`` for its latest
+    revision or ``PROJECT@REV`` for another (a number or a digest prefix).
+
+    :raises InputError: for a plan file that is missing or invalid.
+    :raises StoreError: when the project or the revision is not in the database.
+    """
+    text = str(ref)
+    path = Path(text)
+    if path.exists() or path.suffix.lower() in PLAN_SUFFIXES or len(path.parts) > 1:
+        return PlanInput(read_plan(path), text)
+    project, _, rev = text.partition("@")
+    database = database_path(db)
+    if not database.exists():
+        raise PlannerError(
+            f"{text!r} is neither a plan file nor a saved project: there is no file of that name and no "
+            f"projects database at {database}",
+            path=text,
+            fix="give the path of a plan file (.yaml or .json), or save the plan first: planner plan PLAN --save NAME",
+        )
+    opened = open_revision(project, rev or "head", db)
+    return PlanInput(
+        opened.plan, f"{project} revision {opened.revision.summary.number}", project, opened.revision.summary
+    )
 
 
 @dataclass
