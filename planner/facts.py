@@ -19,6 +19,7 @@ from planner.sizing.deployment import Deployment
 from planner.sizing.efficiency import calibrated_range
 from planner.sizing.estimate import estimate
 from planner.sizing.fleet import FleetSizing, size_fleet
+from planner.sizing.pins import nearest_divisor
 from planner.sizing.plan_sizing import PlanSizing
 from planner.sizing.search import candidate_deployments, gpu_runs, search
 from planner.traffic import demand_of, sizing_shape
@@ -32,6 +33,9 @@ USER_CAPS = {"llama2": 700_000_000, "llama3": 700_000_000, "llama3.1": 700_000_0
              "llama3.3": 700_000_000, "llama4": 700_000_000}  # fmt: skip
 #: KV transports that move the cache over RDMA (NIXL picks UCX/RDMA under the hood).
 RDMA_TRANSPORTS = ("rdma", "nixl", "ucx", "mooncake", "nvlink")
+#: Inter-node fabrics without RDMA, too slow for expert all-to-all (an unspecified fabric is sized
+#: as InfiniBand, as the search assumes).
+SLOW_FABRICS = ("ethernet", "none")
 
 
 def _fact(kind: str, **fields: Any) -> Fact:
@@ -73,6 +77,7 @@ def plan_facts(resolved: ResolvedPlan, catalog: Catalog, sizing: PlanSizing) -> 
         _parallelism(resolved, dep, fleet),
         _disaggregation(resolved),
         _cost(resolved, sizing),
+        _sizing(sizing),
     ]
     if dep is not None and fleet is not None:
         facts += [_fleet(resolved, dep, fleet), _prediction(resolved, dep, fleet), _knobs(resolved, dep)]
@@ -94,6 +99,9 @@ def _workload(r: ResolvedPlan) -> Fact:
         slo_percentile=float(slo.percentile),
         percentile_gap=float(slo.percentile) - used,
         context_p95=w.context_p95_tokens,
+        model=r.model.id,
+        model_max_context=r.model.max_context,
+        context_exceeds_model=w.context_p95_tokens > r.model.max_context,
     )
 
 
@@ -198,6 +206,10 @@ def _parallelism(r: ResolvedPlan, dep: Deployment | None, fleet: FleetSizing | N
     load = op.timing.batch if op and op.timing else -1
     per_node = r.plan.hardware.gpus_per_node or (gpu.gpus_per_node if gpu else 8)
     domain = gpu.nvlink_domain if gpu else 1
+    replica_gpus = dep.gpus if dep else tp * pp
+    fabric = r.plan.hardware.inter_node_fabric or "unspecified"
+    # Expert all-to-all leaves the NVLink domain when the replica's GPUs span nodes beyond it.
+    ep_spans_nodes = ep > 1 and replica_gpus > per_node and replica_gpus > domain
     return _fact(
         "parallelism",
         tp=tp,
@@ -205,8 +217,15 @@ def _parallelism(r: ResolvedPlan, dep: Deployment | None, fleet: FleetSizing | N
         ep=ep,
         heads=m.num_attention_heads,
         tp_divides_heads=m.num_attention_heads % tp == 0,
+        nearest_tp=nearest_divisor(m.num_attention_heads, tp),
         experts=experts,
         ep_divides_experts=experts == 0 or experts % ep == 0,
+        nearest_ep=nearest_divisor(experts, ep) if experts else 1,
+        replica_gpus=replica_gpus,
+        ep_exceeds_replica=ep > 1 and ep > replica_gpus,
+        ep_spans_nodes=ep_spans_nodes,
+        ep_over_ethernet=ep_spans_nodes and fabric in SLOW_FABRICS,
+        ep_over_rdma=ep_spans_nodes and fabric not in SLOW_FABRICS,
         gpus_per_node=per_node,
         nvlink_domain=domain,
         tp_spans_nodes=tp > per_node,
@@ -227,6 +246,9 @@ def _disaggregation(r: ResolvedPlan) -> Fact:
         rdma=transport in RDMA_TRANSPORTS,
         stack=r.stack.id if r.stack else "open",
         stack_supports=bool(r.stack and r.stack.disaggregated_prefill_decode),
+        stack_lacks_disaggregation=bool(s.disaggregated and r.stack and not r.stack.disaggregated_prefill_decode),
+        stack_transports=", ".join(r.stack.kv_transfer) if r.stack and r.stack.kv_transfer else "none",
+        stack_lacks_transport=bool(s.kv_transport and r.stack and s.kv_transport not in r.stack.kv_transfer),
     )
 
 
@@ -236,6 +258,23 @@ def _cost(r: ResolvedPlan, sizing: PlanSizing) -> Fact:
     cost = sizing.best.eur_per_m_tokens if sizing.best else None
     return _fact(
         "cost", basis="measured Cr_closed" if measured else "estimated", measured=measured, eur_per_1m_tokens=cost
+    )
+
+
+def _sizing(sizing: PlanSizing) -> Fact:
+    """Whether anything met the plan, and how far the simulation moved the estimate's replicas."""
+    decision = sizing.best.decision if sizing.best else None
+    estimated = decision.estimated_replicas if decision else -1
+    simulated = decision.replicas_for_load if decision else -1
+    return _fact(
+        "sizing",
+        feasible=sizing.best is not None,
+        tried=sizing.tried,
+        why="; ".join(sizing.why_none[:3]) or "no candidate configuration",
+        estimated_replicas=estimated,
+        simulated_replicas=simulated,
+        off_by_pct=round(100 * off_by) if decision and (off_by := decision.estimate_off_by) is not None else 0,
+        corrected=decision is not None and estimated != simulated,
     )
 
 
@@ -263,6 +302,7 @@ def _fleet(r: ResolvedPlan, dep: Deployment, fleet: FleetSizing) -> Fact:
         nodes=hw.nodes or fleet.nodes,
         placement=hw.placement or ("one-node" if fleet.nodes <= 1 else "unspecified"),
         one_failure_domain=_too_concentrated(hw.placement, fleet, slo.availability_pct),
+        spares_share_domain=spares >= 2 and (hw.placement or ("one-node" if fleet.nodes <= 1 else "")) == "one-node",
         availability_pct=slo.availability_pct,
         per_replica=fleet.per_replica,
         capacity_cap=fleet.capacity_cap,

@@ -472,7 +472,10 @@ def plan_report_text(report: PlanReport) -> str:
     """Render ``planner plan``: the resolved plan, the sizing (or why nothing fits), the envelope, the checks."""
     sizing = report.sizing
     lines = [resolved_plan_text(report.resolved, report.source), ""]
-    if sizing.best is None:
+    if sizing.best is None and sizing.tried == 0 and sizing.why_none:
+        lines.append("6 Sizing     nothing sized: the plan pins what cannot hold")
+        lines += [f"             - {line}" for line in sizing.why_none]
+    elif sizing.best is None:
         lines.append(f"6 Sizing     none of the {sizing.tried} candidate configurations meets the SLOs on both axes:")
         lines += [f"             - {line}" for line in sizing.why_none]
         lines.append("             pin fewer choices (`planner search` shows what else is possible) or relax the SLOs")
@@ -517,6 +520,8 @@ def search_text(report: SearchReport, top: int, *, styled: bool = False) -> str:
         f"{len(report.ranked)} of {report.tried} configurations meet the SLOs on both axes; "
         "ranked by EUR per 1M tokens, then GPUs"
     )
+    if report.conflicts:
+        return "\n".join(["No configuration can be searched: the plan pins what cannot hold", *report.conflicts])
     return "\n".join([head, candidates_table(report.ranked, top, styled=styled)] if report.ranked else [head])
 
 

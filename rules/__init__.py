@@ -17,5 +17,6 @@ MODULES = (
     "observability",
     "tco_method",
     "assumptions",
+    "sizing",
     "heterogeneous",
 )

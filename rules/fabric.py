@@ -19,6 +19,31 @@ PACK = RulePack(
             evidence=["tp", "gpus_per_node", "nvlink_domain", "inter_node_fabric"],
         ),
         Rule(
+            id="trap.ep-across-nodes-without-rdma",
+            principle="Structural trap",
+            severity="error",
+            fact="parallelism",
+            when={"ep_over_ethernet": True},
+            message="EP {ep} spreads a replica of {replica_gpus} GPUs over nodes of {gpus_per_node} joined by "
+            "{inter_node_fabric}: every MoE layer's all-to-all leaves the NVLink domain ({nvlink_domain}) without RDMA.",
+            remedy="Keep EP inside one node or NVLink domain (EP <= {gpus_per_node}), or join the nodes with "
+            "InfiniBand or RoCE (hardware.inter_node_fabric) and size the all-to-all on it.",
+            evidence=["ep", "replica_gpus", "gpus_per_node", "nvlink_domain", "inter_node_fabric"],
+        ),
+        Rule(
+            id="trap.ep-across-nodes",
+            principle="Structural trap",
+            severity="warning",
+            fact="parallelism",
+            when={"ep_over_rdma": True},
+            message="EP {ep} spreads a replica of {replica_gpus} GPUs over nodes of {gpus_per_node}: every MoE "
+            "layer's all-to-all crosses {inter_node_fabric} (unspecified is sized as InfiniBand), outside the "
+            "NVLink domain ({nvlink_domain}).",
+            remedy="Benchmark the all-to-all at the planned batch (step 10) before committing; wide EP needs "
+            "a rail-optimised RDMA fabric and the runtime's EP kernels (e.g. DeepEP).",
+            evidence=["ep", "replica_gpus", "gpus_per_node", "nvlink_domain", "inter_node_fabric"],
+        ),
+        Rule(
             id="trap.disaggregation-without-rdma",
             principle="Structural trap",
             severity="error",

@@ -28,5 +28,17 @@ PACK = RulePack(
             "99.95% two racks, 99.99% two sites) so one failure does not take the service down.",
             evidence=["replicas", "nodes", "placement", "availability_pct"],
         ),
+        Rule(
+            id="resilience.spares-share-the-failure-domain",
+            principle="N+1 failure domain (N+2 when critical)",
+            severity="error",
+            fact="fleet",
+            when={"spares_share_domain": True},
+            message="A critical service keeps its {spares} spare replica(s) on the one node that holds all "
+            "{replicas}: one node failure takes the service and its spares down together.",
+            remedy="Place the replicas on at least {spares_needed} + 1 nodes (hardware.placement: one-rack or wider) "
+            "so that the spares survive what they protect against.",
+            evidence=["replicas", "spares", "spares_needed", "placement", "nodes"],
+        ),
     ],
 )

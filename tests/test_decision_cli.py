@@ -69,3 +69,5 @@ def test_the_text_of_each_command_shows_the_same_decision() -> None:
 def test_every_command_says_when_nothing_fits_with_one_exit_code(path: Path) -> None:
     for command in ("plan", "simulate", "envelope"):
         assert run_cli(command, str(path)).returncode == 3, command
+    checked = run_cli("check", str(path))
+    assert checked.returncode == 1 and "sizing.nothing-meets-the-plan" in checked.stdout, "check gates on it too"

@@ -62,6 +62,26 @@ BREAKS: dict[str, Any] = {
     "trap.multi-node-tp-without-nvlink": ("tp: 4}", "tp: 16}"),
     "trap.disaggregation-without-rdma": ("id: llm-d, ", "id: llm-d, disaggregated: true, kv_transport: tcp, "),
     "trap.pipeline-underfilled": [("tp: 4}", "tp: 4, pp: 4}"), ("users: 4000", "users: 40")],
+    "trap.ep-across-nodes-without-rdma": [
+        ("model: {id: llama-3.1-70b", "model: {id: qwen3-235b-a22b"),
+        ("tp: 4}", "tp: 16, ep: 16}"),
+        ("placement: multi-rack}", "placement: multi-rack, inter_node_fabric: ethernet}"),
+    ],
+    "trap.ep-across-nodes": [
+        ("model: {id: llama-3.1-70b", "model: {id: qwen3-235b-a22b"),
+        ("tp: 4}", "tp: 16, ep: 16}"),
+        ("placement: multi-rack}", "placement: multi-rack, inter_node_fabric: roce}"),
+    ],
+    "seams.ep-exceeds-replica": ("model: {id: llama-3.1-70b", "model: {id: mixtral-8x7b"),
+    "seams.context-exceeds-model": ("{p50: 1000, p95: 2000, p99: 3000}", "{p50: 1000, p95: 140000, p99: 150000}"),
+    "seams.stack-lacks-disaggregation": ("id: llm-d, ", "id: runtime-server, disaggregated: true, "),
+    "seams.stack-lacks-kv-transport": ("id: llm-d, ", "id: ray-serve, disaggregated: true, kv_transport: rdma, "),
+    "resilience.spares-share-the-failure-domain": [
+        ("availability_pct: 99.9}", "availability_pct: 99.9, critical: true}"),
+        ("placement: multi-rack", "placement: one-node"),
+    ],
+    "sizing.nothing-meets-the-plan": ("ttft_ms: 3000", "ttft_ms: 5"),
+    "sizing.simulation-corrected-estimate": ("", ""),  # fires on CLEAN: the simulation moves its estimate
     "trap.model-does-not-fit": ("model: {id: llama-3.1-70b", "model: {id: llama-3.1-405b"),
     "exit.not-recorded": (
         "exit_plan: {alternative_models: [qwen3-32b], alternative_runtimes: [sglang], alternative_hardware: [mi300x]}\n",
@@ -78,8 +98,11 @@ BREAKS: dict[str, Any] = {
     "assumptions.efficiency-out-of-range": ("tp: 4}", "tp: 4, efficiency: {mbu_decode: 0.99}}"),
     "heterogeneous.cheaper-gpu-class": ("", ""),  # fires on CLEAN, which pins h100-sxm
 }
-FIRES_ON_CLEAN = {"axes.dominant-constraint", "heterogeneous.cheaper-gpu-class"}
-EP_CASE = {"seams.ep-does-not-divide-experts": "runtime: {id: vllm, tp: 4, ep: 3}"}
+FIRES_ON_CLEAN = {"axes.dominant-constraint", "heterogeneous.cheaper-gpu-class", "sizing.simulation-corrected-estimate"}
+EP_CASE = {
+    "seams.ep-does-not-divide-experts": "runtime: {id: vllm, tp: 4, ep: 3}",
+    "seams.ep-exceeds-replica": "runtime: {id: vllm, tp: 2, ep: 4}",
+}
 
 
 def broken(rule_id: str) -> str:
@@ -161,6 +184,15 @@ def test_failure_domains_follow_the_availability_target(
         "placement: multi-rack", f"placement: {placement}"
     )
     assert ("resilience.one-failure-domain" in findings(setup, text)) is fires
+
+
+def test_the_estimate_is_reported_only_when_the_simulation_moved_it(setup: Any) -> None:
+    catalog, engine = setup
+    resolved = resolve_plan(parse_plan(CLEAN), catalog)
+    unchecked = validate_plan(resolved, catalog, size_plan(resolved, catalog, simulate=False), engine)
+    assert "sizing.simulation-corrected-estimate" not in {f.rule_id for f in unchecked.findings}
+    f = findings(setup, CLEAN)["sizing.simulation-corrected-estimate"]
+    assert f.evidence["estimated_replicas"] != f.evidence["simulated_replicas"] > 0
 
 
 def test_slo_breach_reports_the_margin(setup: Any) -> None:

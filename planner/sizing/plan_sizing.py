@@ -20,6 +20,7 @@ from planner.performance_models import BUILTIN
 from planner.resolve import ResolvedPlan
 from planner.sizing.estimate import estimate
 from planner.sizing.fleet import size_fleet
+from planner.sizing.pins import pin_conflicts
 from planner.sizing.search import Candidate, candidate_deployments, search
 from planner.traffic import demand_of
 
@@ -92,6 +93,9 @@ def size_plan(
     :param seed: the simulations' seed; :param fixed_s: their length (default: automatic).
     :param on_point: told about each simulated run.
     """
+    conflicts = pin_conflicts(resolved, catalog)
+    if conflicts:  # a pin that cannot hold fails the plan rather than being replaced quietly
+        return PlanSizing(None, [], 0, 0, [c.line for c in conflicts])
     ranked, tried = search(resolved, catalog, model, progress=progress)
     if not ranked:
         return PlanSizing(None, [], tried, 0, why_infeasible(resolved, catalog))

@@ -72,9 +72,10 @@ def kv_options(gpu: GpuSpec, runtime: RuntimeSpec, pinned: str | None) -> list[s
 
 
 def tp_options(model: ModelSpec, gpu: GpuSpec, pinned: int | None, max_gpus: int | None) -> list[int]:
-    """Tensor-parallel sizes that divide the attention heads and stay inside one NVLink domain or node."""
+    """Tensor-parallel sizes that divide the attention heads and stay inside one NVLink domain or node
+    (a pinned size as given, when it divides the heads: see :mod:`planner.sizing.pins`)."""
     if pinned:
-        return [pinned]
+        return [pinned] if model.num_attention_heads % pinned == 0 else []
     limit = max(gpu.gpus_per_node, gpu.nvlink_domain if gpu.nvlink_domain <= 8 else 8)
     if max_gpus:
         limit = min(limit, max_gpus)

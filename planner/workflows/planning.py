@@ -17,6 +17,7 @@ from planner.resolve import ResolvedPlan, resolve_plan
 from planner.sizing.deployment import Deployment
 from planner.sizing.estimate import Estimate
 from planner.sizing.estimate import estimate as estimate_one
+from planner.sizing.pins import pin_conflicts
 from planner.sizing.plan_sizing import PlanSizing, size_plan
 from planner.sizing.search import Candidate
 from planner.sizing.search import search as search_candidates
@@ -191,6 +192,7 @@ class SearchReport:
 
     ranked: list[Candidate]
     tried: int
+    conflicts: list[str] = field(default_factory=list)
 
     def to_json(self, top: int | None = None) -> dict[str, Any]:
         """The ``top`` candidates (all when ``None``) with their full sizing."""
@@ -198,6 +200,7 @@ class SearchReport:
         return {
             "candidates_tried": self.tried,
             "feasible": len(self.ranked),
+            "pins_that_cannot_hold": self.conflicts,
             "candidates": [{**c.sizing.to_json(), "eur_per_1m_tokens": c.eur_per_m_tokens} for c in shown],
         }
 
@@ -210,8 +213,12 @@ def search(
     backend: str | None = None,
     progress: Progress | None = None,
 ) -> SearchReport:
-    """Size every configuration the plan allows and rank those that meet it by EUR per 1M tokens."""
+    """Size every configuration the plan allows and rank those that meet it by EUR per 1M tokens
+    (none, with the reasons, when a pinned choice cannot hold)."""
     resolved = _resolve(session, plan_, source)
+    conflicts = pin_conflicts(resolved, session.catalog)
+    if conflicts:
+        return SearchReport([], 0, [c.line for c in conflicts])
     ranked, tried = search_candidates(
         resolved, session.catalog, session.performance_model(backend), progress=counted_steps(progress, SIZING)
     )

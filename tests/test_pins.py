@@ -1,0 +1,108 @@
+"""Pinned choices are used as given, or the plan fails naming the pin, why, and the nearest choice
+that holds; nothing is quietly replaced."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from planner import workflows
+from planner.catalog import build_catalog
+from planner.manager import make_plugin_manager
+from planner.planfile import parse_plan
+from planner.resolve import resolve_plan
+from planner.sizing.pins import nearest_divisor, pin_conflicts
+from planner.sizing.plan_sizing import size_plan
+from planner.sizing.search import candidate_deployments
+from tests.conftest import run_cli
+from tests.test_validation import CLEAN
+
+# pin -> (edit of CLEAN, words the conflict's line must hold: why, and the nearest that holds)
+CONFLICTS: dict[str, tuple[tuple[str, str], tuple[str, ...]]] = {
+    "runtime.tp": (("tp: 4}", "tp: 3}"), ("does not divide the 64 attention heads", "runtime.tp: 4")),
+    "runtime.ep": (
+        ("model: {id: llama-3.1-70b", "model: {id: mixtral-8x7b"),
+        ("it does not divide the 8 experts", "runtime.ep: 4"),
+    ),
+    "model.id": (
+        ("{p50: 1000, p95: 2000, p99: 3000}", "{p50: 1000, p95: 140000, p99: 150000}"),
+        ("p95 context (140,400 tokens) is longer than the 131,072", "a model with a longer context"),
+    ),
+    "model.weights": (("gpu: h100-sxm", "gpu: a100-sxm-80gb"), ("a100-sxm-80gb (ampere) does not compute fp8", "bf16")),
+    "runtime.id": (("gpu: h100-sxm", "gpu: mi300x"), ("it does not run on amd GPUs (mi300x)", "runtime.id: sglang")),
+    "serving_stack.disaggregated": (
+        ("id: llm-d, ", "id: runtime-server, disaggregated: true, "),
+        ("runtime-server has no separate prefill and decode pools", "serving_stack.id: dynamo"),
+    ),
+    "serving_stack.kv_transport": (
+        ("id: llm-d, ", "id: ray-serve, disaggregated: true, kv_transport: rdma, "),
+        ("ray-serve moves the KV cache over nixl, lmcache, ucx", "serving_stack.kv_transport: nixl"),
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def catalog() -> Any:
+    return build_catalog(make_plugin_manager())
+
+
+def _resolved(catalog: Any, text: str) -> Any:
+    return resolve_plan(parse_plan(text), catalog)
+
+
+def test_a_plan_without_conflicting_pins_has_none(catalog: Any) -> None:
+    assert pin_conflicts(_resolved(catalog, CLEAN), catalog) == []
+
+
+@pytest.mark.parametrize("pin", sorted(CONFLICTS))
+def test_a_pin_that_cannot_hold_is_named_with_why_and_the_nearest_that_holds(catalog: Any, pin: str) -> None:
+    (old, new), words = CONFLICTS[pin]
+    assert old in CLEAN
+    text = CLEAN.replace(old, new)
+    runtime = {"runtime.ep": "runtime: {id: vllm, tp: 4, ep: 3}", "runtime.id": "runtime: {id: trtllm, tp: 4}"}
+    text = text.replace("runtime: {id: vllm, tp: 4}", runtime.get(pin, "runtime: {id: vllm, tp: 4}"))
+    resolved = _resolved(catalog, text)
+    found = {c.pin: c for c in pin_conflicts(resolved, catalog)}
+    assert pin in found, sorted(found)
+    for word in words:
+        assert word in found[pin].line, found[pin].line
+    sizing = size_plan(resolved, catalog, simulate=False)
+    assert sizing.best is None and sizing.tried == 0, "the plan fails instead of sizing something else"
+    assert found[pin].line in sizing.why_none
+
+
+def test_the_search_never_offers_a_tp_that_does_not_divide_the_heads(catalog: Any) -> None:
+    resolved = _resolved(catalog, CLEAN.replace("tp: 4}", "tp: 3}"))
+    assert list(candidate_deployments(resolved, catalog)) == []
+    open_tp = _resolved(catalog, CLEAN.replace("runtime: {id: vllm, tp: 4}", "runtime: {id: vllm}"))
+    assert {d.tp for d in candidate_deployments(open_tp, catalog)} <= {1, 2, 4, 8}
+
+
+def test_an_ep_wider_than_the_replica_names_both_ways_out(catalog: Any) -> None:
+    text = CLEAN.replace("model: {id: llama-3.1-70b", "model: {id: mixtral-8x7b").replace(
+        "runtime: {id: vllm, tp: 4}", "runtime: {id: vllm, tp: 2, ep: 4}"
+    )
+    (conflict,) = pin_conflicts(_resolved(catalog, text), catalog)
+    assert "TP 2 x PP 1 gives 2" in conflict.why and conflict.nearest == "runtime.ep: 2, or runtime.tp: 4"
+
+
+def test_nearest_divisor_prefers_the_closest_then_the_larger() -> None:
+    assert nearest_divisor(64, 3) == 4 and nearest_divisor(64, 6) == 8 and nearest_divisor(8, 3) == 4
+    assert nearest_divisor(128, 16, limit=12) == 8 and nearest_divisor(40, 3) == 4
+
+
+def test_plan_search_and_check_agree_that_a_pin_cannot_hold(tmp_path: Any) -> None:
+    path = tmp_path / "tp3.yaml"
+    path.write_text(CLEAN.replace("tp: 4}", "tp: 3}"), encoding="utf-8")
+    planned = run_cli("plan", str(path))
+    assert planned.returncode == 3 and "runtime.tp: 3 cannot hold" in planned.stdout, planned.stdout
+    assert "nothing sized: the plan pins what cannot hold" in planned.stdout
+    searched = run_cli("search", str(path))
+    assert "runtime.tp: 3 cannot hold" in searched.stdout
+    checked = run_cli("check", str(path))
+    assert checked.returncode == 1
+    assert "sizing.nothing-meets-the-plan" in checked.stdout and "seams.tp-does-not-divide-heads" in checked.stdout
+    assert "the nearest is runtime.tp: 4" in checked.stdout
+    plan = workflows.read_plan(path)
+    assert plan.runtime.tp == 3, "the plan file keeps what the user wrote"
