@@ -15,14 +15,14 @@ from __future__ import annotations
 import math
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any
 
 from planner.envelope import envelopes
 from planner.perfmodel import PerformanceModel
 from planner.plan import Plan
-from planner.plan_simulation import LoadSpec, RunLength, simulate_plan, targets_of
+from planner.plan_simulation import LoadSpec, RunLength, balanced_share, simulate_plan, targets_of
 from planner.simulate import Targets
 from planner.sizing.deployment import Deployment
 from planner.sizing.fleet import FleetSizing, nodes_for
@@ -46,19 +46,27 @@ LONGEST_FLEET_S = 400.0
 class PeakLoad:
     """A load the fleet must carry at its peak, as the simulator applies it to the whole fleet."""
 
-    mode: str  # "open": Poisson arrivals at rate_req_s; "closed": concurrency requests always in flight
+    mode: str  # "open": Poisson arrivals at rate_req_s; "closed": concurrency requests always in flight;
+    # "filled": carry rate_req_s with the queue allowed to fill (throughput-first), run as a closed
+    # loop with every replica at Cr_closed once the envelope is known (see filled_load)
     rate_req_s: float | None
     concurrency: int | None
     source: str
+    #: A closed loop that keeps this many requests in flight on every replica, however many
+    #: replicas run (the queue full); its ``rate_req_s`` is the rate the fleet must complete.
+    per_replica: int | None = None
 
-    def spec(self, peak_factor: float = 1.0) -> LoadSpec:
-        """The simulator's load."""
-        return LoadSpec(self.mode, rate=self.rate_req_s, concurrency=self.concurrency, peak_factor=peak_factor)
+    def spec(self, peak_factor: float = 1.0, replicas: int = 1) -> LoadSpec:
+        """The simulator's load on ``replicas`` replicas."""
+        concurrency = self.per_replica * replicas if self.per_replica else self.concurrency
+        return LoadSpec(self.mode, rate=self.rate_req_s, concurrency=concurrency, peak_factor=peak_factor)
 
     def describe(self) -> str:
         """e.g. 'open loop at 52.0 requests/s (40 requests/s x peak 1 x (1 + 30% headroom))'."""
         if self.mode == "open":
             return f"open loop at {self.rate_req_s:,.3g} requests/s ({self.source})"
+        if self.mode == "filled" or self.per_replica:
+            return f"{self.rate_req_s:,.3g} requests/s with the queue allowed to fill ({self.source})"
         return f"closed loop with {self.concurrency:,} requests in flight ({self.source})"
 
 
@@ -68,9 +76,11 @@ def peak_loads(plan: Plan, fleet: FleetSizing) -> list[PeakLoad]:
     A plan that gives requests/s is checked in open loop at that rate with headroom
     (arrivals do not wait for answers; the queue counts in E2E); a plan that gives users
     or concurrency is checked in closed loop with the provisioned concurrency always in
-    flight. A full-envelope plan is checked both ways: the rate plan also in closed loop
-    at the concurrency the fleet sizing's fixed point gives, the concurrency plan also in
-    open loop at the rate Little's law gives at the estimate's operating point.
+    flight. A throughput-first plan that gives a rate (a batch job) lets the queue fill: every
+    replica runs at its Cr_closed, and the fleet needs the replicas whose throughput there
+    carries the rate (see :func:`filled_load`). A full-envelope plan is checked both ways:
+    the rate plan also in closed loop at the concurrency the fleet sizing's fixed point gives,
+    the concurrency plan also in open loop at the rate Little's law gives at the estimate's operating point.
     """
     demand = demand_of(plan)
     headroom = 1 + demand.headroom
@@ -82,6 +92,8 @@ def peak_loads(plan: Plan, fleet: FleetSizing) -> list[PeakLoad]:
         rate = fleet.provisioned_concurrency / e2e_s
         rate_source = f"{fleet.provisioned_concurrency:,.1f} provisioned concurrent / E2E {e2e_s:.1f} s (Little's law)"
     concurrency = max(math.ceil(fleet.provisioned_concurrency - 1e-9), 1)
+    if demand.peak_concurrency is None and plan.slo.effective_scenario == "throughput-first":
+        return [PeakLoad("filled", rate, None, rate_source)]
     open_loop = PeakLoad("open", rate, None, rate_source)
     closed_loop = PeakLoad("closed", None, concurrency, f"{fleet.provisioned_concurrency:,.1f} provisioned")
     stated = [open_loop] if demand.peak_concurrency is None else [closed_loop]
@@ -100,9 +112,17 @@ class FleetCheck:
     summary: dict[str, Any]
 
     @property
+    def rate_shortfall(self) -> float:
+        """For a closed loop that must complete a rate (a batch job's): that rate over the
+        throughput simulated (above 1 when it falls short); 0 for other loads."""
+        if self.load.mode != "closed" or not self.load.rate_req_s:
+            return 0.0
+        return float(self.load.rate_req_s / max(self.summary["throughput_req_s"], 1e-12))
+
+    @property
     def meets(self) -> bool:
-        """True when the simulated percentiles meet every SLO target."""
-        return bool(self.summary["meets_slo"])
+        """True when the simulated percentiles meet every SLO target (and the rate is carried)."""
+        return bool(self.summary["meets_slo"]) and self.rate_shortfall <= 1
 
 
 @dataclass(frozen=True)
@@ -155,6 +175,12 @@ class FleetDecision:
     def feasible(self) -> bool:
         """True when some replica count meets the SLOs in simulation."""
         return self.replicas_for_load > 0
+
+    @property
+    def req_s_at_cr_closed(self) -> float:
+        """Requests one replica completes per second with Cr_closed in flight (simulated)."""
+        at_cr = next((p for p in self.curve if p["mode"] == "closed" and p["load"] == self.cr_closed), None)
+        return float(at_cr["throughput_req_s"]) if at_cr else 0.0
 
     @property
     def estimate_off_by(self) -> float | None:
@@ -213,6 +239,19 @@ def run_lengths(fleet: FleetSizing, fixed_s: float | None = None) -> tuple[RunLe
     return point, whole
 
 
+def fleet_run_s(
+    fleet: FleetSizing, spec: LoadSpec, replicas: int, fixed_s: float | None = None, router: str = "least-outstanding"
+) -> float:
+    """Seconds a run of ``replicas`` replicas at ``spec`` lasts: a whole-fleet run's length, or, for a
+    closed loop the simulator runs as one replica's share (see :func:`balanced_share`), the length
+    of one envelope point at that share (the same run, so the same answer)."""
+    point, whole = run_lengths(fleet, fixed_s)
+    share = balanced_share(spec, replicas, router)
+    if share is not None:
+        return point.for_load(replace(spec, concurrency=share))
+    return whole.for_load(spec)
+
+
 #: Decisions kept in memory (the least recently used dropped first): ``plan`` then ``simulate`` or ``envelope``
 #: on the same plan in one session (the desktop app's tabs) reuse the decision.
 MEMO_SIZE = 32
@@ -266,28 +305,34 @@ def simulate_decision(
     :param seed: the simulations' seed (the same seed gives the same decision).
     """
     dep, model = fleet.deployment, fleet.model
-    point, whole = run_lengths(fleet, fixed_s)
+    point = run_lengths(fleet, fixed_s)[0]
     found = envelopes(plan, dep, model, length=point, seed=seed, progress=progress, start=max(fleet.per_replica, 1))
     cr_closed, cr_open = int(found["cr_closed"]), float(found["cr_open_req_s"])
     at_cr = next((p for p in found["curve"] if p["mode"] == "closed" and p["load"] == cr_closed), None)
     output_at_cr = float(at_cr["output_tok_s"]) if at_cr else 0.0
     loads = peak_loads(plan, fleet) if fleet.feasible and cr_closed > 0 and cr_open > 0 else []
+    rate_at_cr = float(at_cr["throughput_req_s"]) if at_cr else 0.0
+    loads = [filled_load(load, cr_closed, rate_at_cr) if load.mode == "filled" else load for load in loads]
     checks: list[FleetCheck] = []
     targets = targets_of(plan)
 
     def run(load: PeakLoad, replicas: int) -> float:
-        """The worst percentile over its target of the whole fleet at ``load``."""
-        spec = load.spec(plan.traffic.peak_factor)
-        duration_s = whole.for_load(spec)
+        """The worst percentile over its target of the whole fleet at ``load`` (or the rate it
+        falls short of, for a load that must complete a rate)."""
+        spec = load.spec(plan.traffic.peak_factor, replicas)
+        duration_s = fleet_run_s(fleet, spec, replicas, fixed_s)
         summary = simulate_plan(plan, dep, model, spec, replicas=replicas, duration_s=duration_s, seed=seed)
-        checks.append(FleetCheck(replicas, load, duration_s, summary))
+        check = FleetCheck(replicas, load, duration_s, summary)
+        checks.append(check)
         if progress:
-            progress(f"fleet of {replicas} at {load.describe()}: {'meets' if summary['meets_slo'] else 'misses'}")
-        return worst_ratio(summary, targets)
+            progress(f"fleet of {replicas} at {load.describe()}: {'meets' if check.meets else 'misses'}")
+        return max(worst_ratio(summary, targets), check.rate_shortfall)
 
     replicas = 0
     for load in loads:
-        if load.mode == "closed":
+        if load.per_replica:
+            needed = math.ceil((load.concurrency or 1) / load.per_replica)
+        elif load.mode == "closed":
             needed = math.ceil((load.concurrency or 1) / cr_closed)
         else:
             floor, guess, likely = _open_loop_bracket(load, cr_open, float(found["sustainable_req_s"]))
@@ -321,6 +366,19 @@ def simulate_decision(
         checks=checks,
         curve=found["curve"],
     )
+
+
+def filled_load(load: PeakLoad, cr_closed: int, rate_at_cr_req_s: float) -> PeakLoad:
+    """The closed loop that carries a rate with the queue allowed to fill: the replicas whose
+    throughput at Cr_closed carries the rate, each with Cr_closed requests in flight (its E2E
+    there is each item's time in the server, checked against the target)."""
+    rate = load.rate_req_s or 0.0
+    replicas = math.ceil(rate / rate_at_cr_req_s - 1e-9) if rate_at_cr_req_s > 0 else 0
+    source = (
+        f"{load.source}; every replica at Cr_closed {cr_closed} completes {rate_at_cr_req_s:,.3g} requests/s, "
+        f"so {replicas} replicas"
+    )
+    return PeakLoad("closed", rate, max(replicas, 1) * cr_closed, source, per_replica=cr_closed)
 
 
 #: Times the decided count is raised by one when a run of the whole fleet misses the SLOs.

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from planner.brownfield import existing_fleet
 from planner.catalog import Catalog
 from planner.performance_models import BUILTIN
 from planner.resolve import ResolvedPlan
@@ -283,11 +284,9 @@ def _fleet(r: ResolvedPlan, dep: Deployment, fleet: FleetSizing) -> Fact:
     spares = slo.spare_failure_domains
     # Sizing adds the spares itself; only a fleet the plan pins (brownfield nodes) can fall short.
     available, surviving, shortfall = -1, -1, 0
-    if hw.nodes and fleet.feasible:
-        per_node = hw.gpus_per_node or dep.gpu.gpus_per_node
-        available = hw.nodes * per_node // dep.gpus
-        surviving = available - spares
-        shortfall = max(fleet.replicas_for_load - surviving, 0)
+    existing = existing_fleet(r.plan, dep, fleet.replicas_for_load, spares, 0.0) if fleet.feasible else None
+    if existing is not None:
+        available, surviving, shortfall = existing.replicas, existing.replicas - spares, existing.shortfall
     capacity = size_capacity(dep, fleet.isl + fleet.osl)
     return _fact(
         "fleet",

@@ -100,7 +100,7 @@ def size_buckets(plan: Plan, count: int = 3, samples: int = 4000, seed: int = 0)
     )
     pairs = sorted(draw(rng) for _ in range(samples))
     peak, _ = declared_concurrency(plan)
-    rate = (plan.traffic.requests_per_s or 0.0) * plan.traffic.peak_factor
+    rate = (plan.traffic.rate_req_s or 0.0) * plan.traffic.peak_factor
     if not rate:
         mean_osl = sum(o for _, o in pairs) / len(pairs)
         rate = (peak or 1.0) / max(mean_osl * 0.03, 1.0)  # rough: ~30 ms a token while in flight

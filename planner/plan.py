@@ -170,8 +170,25 @@ class WorkloadProfile(_Strict):
 # -------------------------------------------------------------- 3 Traffic profile
 
 
+class BatchWindow(_Strict):
+    """A batch job: this many items (requests) must be processed within a window of time.
+
+    The planner sizes it on the work the window must hold (the queue is allowed to fill, so
+    every replica runs at its closed-loop envelope Cr_closed) and checks each item's E2E at
+    that load separately.
+    """
+
+    items: int = Field(ge=1, description="Items (requests) the job must process in one window.")
+    window_hours: float = Field(gt=0, le=24 * 7, description="Hours the job may take, e.g. 8 for a night.")
+
+    @property
+    def rate_req_s(self) -> float:
+        """The mean rate that finishes the job exactly in its window."""
+        return self.items / (self.window_hours * 3600)
+
+
 class TrafficProfile(_Strict):
-    """Step 3: volume over time, as users x duty cycle, requests/s, or concurrency."""
+    """Step 3: volume over time, as users x duty cycle, requests/s, concurrency, or a batch window."""
 
     users: int | None = Field(default=None, ge=1, description="Users who may send requests.")
     active_fraction: Fraction = Field(default=1.0, description="Share of users active in the peak hour (0-1).")
@@ -180,6 +197,9 @@ class TrafficProfile(_Strict):
     )
     requests_per_s: float | None = Field(default=None, gt=0, description="Arrival rate, requests per second.")
     concurrency: int | None = Field(default=None, ge=1, description="Requests in flight, when known directly.")
+    batch: BatchWindow | None = Field(
+        default=None, description="A batch job: items to process within a window (throughput-first)."
+    )
     peak_factor: float = Field(
         default=1.0, ge=1, le=100, description="Peak load / declared load; 1 when the declared load is the peak."
     )
@@ -209,13 +229,15 @@ class TrafficProfile(_Strict):
                 ("users", self.users is not None),
                 ("requests_per_s", self.requests_per_s is not None),
                 ("concurrency", self.concurrency is not None),
+                ("batch", self.batch is not None),
             )
             if present
         ]
         if len(given) != 1:
             raise ValueError(
                 f"{len(given)} load definitions given ({', '.join(given) or 'none'}); "
-                "fix: give exactly one of users (with duty_cycle), requests_per_s or concurrency"
+                "fix: give exactly one of users (with duty_cycle), requests_per_s, concurrency "
+                "or batch (items and window_hours)"
             )
         if self.users is not None and self.duty_cycle is None:
             raise ValueError(
@@ -223,6 +245,11 @@ class TrafficProfile(_Strict):
                 "fix: add duty_cycle, the share of an active user's time with a request in flight (0-1)"
             )
         return self
+
+    @property
+    def rate_req_s(self) -> float | None:
+        """The declared arrival rate: requests_per_s, or the rate that finishes a batch in its window."""
+        return self.batch.rate_req_s if self.batch is not None else self.requests_per_s
 
     @property
     def required_headroom(self) -> float:

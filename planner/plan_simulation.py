@@ -11,7 +11,7 @@ N+1 (N+2) spares down. Envelopes (:mod:`planner.envelope`), disaggregated pools
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
 
@@ -143,10 +143,25 @@ def simulate_plan(
 ) -> dict[str, Any]:
     """Simulate ``replicas`` replicas of ``dep`` under ``load``; return the summary.
 
+    A closed loop without think time whose requests in flight divide evenly over the
+    replicas behind the least-outstanding router is simulated as one replica with its
+    share: the router keeps every replica at exactly that share (each finished request's
+    successor goes to the one replica below it), so the fleet is that many independent
+    copies of one replica. The summary then gives the fleet's rates and says
+    ``simulated_replicas: 1``.
+
     :param lengths: a JSONL/CSV path of input/output token counts to replay instead of
         the plan's fitted distribution.
     """
     from planner.simulate import replay_lengths
+
+    share = balanced_share(load, replicas, router)
+    if share is not None:
+        one = simulate_plan(
+            plan, dep, model, replace(load, concurrency=share), duration_s=duration_s, seed=seed, router=router,
+            lengths=lengths,
+        )  # fmt: skip
+        return _as_fleet(one, load, replicas, dep.gpus)
 
     fleet = make_replicas(dep, model, replicas, context_of(plan))
     workload = workload_of(plan, dep)
@@ -180,6 +195,28 @@ def simulate_plan(
     summary["gpus"] = replicas * dep.gpus
     summary["meets_slo"] = meets(summary, targets_of(plan))
     return summary
+
+
+def balanced_share(load: LoadSpec, replicas: int, router: str) -> int | None:
+    """Requests in flight per replica when a closed loop splits exactly over the fleet, else None."""
+    concurrency = load.concurrency or 1
+    if load.mode != "closed" or router != "least-outstanding" or load.think_s > 0 or replicas < 2:
+        return None
+    return concurrency // replicas if concurrency % replicas == 0 else None
+
+
+def _as_fleet(one: dict[str, Any], load: LoadSpec, replicas: int, gpus_per_replica: int) -> dict[str, Any]:
+    """The summary of one replica's share as the fleet's: its rates times the replicas (percentiles,
+    batch and KV use are per replica either way; counts are of the requests simulated)."""
+    fleet = dict(one)
+    for rate in ("goodput_req_s", "throughput_req_s", "output_tok_s"):
+        fleet[rate] = one[rate] * replicas
+    little = one["littles_law"]
+    fleet["littles_law"] = {**little, "arrival_rate": little["arrival_rate"] * replicas,
+                            "mean_in_system": little["mean_in_system"] * replicas}  # fmt: skip
+    fleet["load"] = {**one["load"], "concurrency": load.concurrency}
+    fleet["replicas"], fleet["gpus"], fleet["simulated_replicas"] = replicas, replicas * gpus_per_replica, 1
+    return fleet
 
 
 def fleet_check(plan: Plan, fleet: FleetSizing, load: LoadSpec, **kw: Any) -> dict[str, Any]:

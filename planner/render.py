@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from planner.resolve import ResolvedPlan
+from planner.simulate import PERCENTILES
 from planner.specs import GpuSpec, ModelSpec, RuntimeSpec, ServingStackSpec
 from planner.workflows import (
     CheckReport,
@@ -233,6 +234,8 @@ def _traffic_text(p: Any) -> str:
         base = f"{t.users:,} users x {t.active_fraction:.0%} active x duty cycle {t.duty_cycle:g}"
     elif t.requests_per_s is not None:
         base = f"{t.requests_per_s:g} requests/s"
+    elif t.batch is not None:
+        base = f"batch of {t.batch.items:,} items in {t.batch.window_hours:g} h ({t.batch.rate_req_s:,.3g} requests/s)"
     else:
         base = f"{t.concurrency} concurrent requests"
     extras = [f"peak factor {t.peak_factor:g}"]
@@ -349,8 +352,9 @@ def estimate_text(est: Any) -> str:
     return "\n".join(lines)
 
 
-def fleet_text(candidate: Any) -> str:
-    """Render the chosen fleet: both axes by the estimate, the simulation's check, replicas and cost."""
+def fleet_text(candidate: Any, slo_percentile: float = 95) -> str:
+    """Render the chosen fleet: both axes by the estimate, the simulation's check (its percentiles at
+    the SLO's ``slo_percentile``), replicas and cost."""
     s, d = candidate.sizing, candidate.decision
     lines = [
         f"6 Sizing     {s.deployment.label}",
@@ -370,7 +374,7 @@ def fleet_text(candidate: Any) -> str:
             f"{op.output_tok_s:,.0f} output tok/s per replica"
         )
     if d is not None:
-        lines += decision_lines(d)
+        lines += decision_lines(d, slo_percentile)
     spares = "N+2" if s.spares == 2 else "N+1"
     lines.append(
         f"7-8 Fleet    {s.replicas_for_load} replicas for the load + {s.spares} spare ({spares}) "
@@ -390,8 +394,10 @@ def fleet_text(candidate: Any) -> str:
     return "\n".join(lines)
 
 
-def decision_lines(d: Any) -> list[str]:
-    """The simulation's check of a fleet: per-replica envelopes, the fleet at its peak, the estimate's error."""
+def decision_lines(d: Any, slo_percentile: float = 95) -> list[str]:
+    """The simulation's check of a fleet: per-replica envelopes, the fleet at its peak (percentiles at
+    the SLO's, p95 where the simulator keeps no such percentile), the estimate's error."""
+    q = f"p{int(slo_percentile)}" if int(slo_percentile) in PERCENTILES else "p95"
     lines = [
         f"10 Envelope  simulated per replica: Cr_closed {d.cr_closed:,} requests in flight, "
         f"Cr_open {d.cr_open_req_s:,.3f} requests/s (queue included)"
@@ -400,8 +406,8 @@ def decision_lines(d: Any) -> list[str]:
         p = check.summary
         lines.append(
             f"             {check.replicas} replicas at {check.load.describe()}: "
-            f"{'meet' if check.meets else 'miss'} the SLOs (p95 TTFT {p['ttft_ms']['p95']:,.0f} ms, "
-            f"ITL {p['itl_ms']['p95']:,.1f} ms, E2E {p['e2e_ms']['p95'] / 1000:,.1f} s; {p['requests']:,} requests, "
+            f"{'meet' if check.meets else 'miss'} the SLOs ({q} TTFT {p['ttft_ms'][q]:,.0f} ms, "
+            f"ITL {p['itl_ms'][q]:,.1f} ms, E2E {p['e2e_ms'][q] / 1000:,.1f} s; {p['requests']:,} requests, "
             f"{check.duration_s:,.0f} s simulated)"
         )
     fewer = [c for c in d.checks if c.replicas == d.replicas_for_load - 1 and not c.meets]
@@ -480,8 +486,11 @@ def plan_report_text(report: PlanReport) -> str:
         lines += [f"             - {line}" for line in sizing.why_none]
         lines.append("             pin fewer choices (`planner search` shows what else is possible) or relax the SLOs")
     else:
-        lines.append(fleet_text(sizing.best))
+        lines.append(fleet_text(sizing.best, report.resolved.plan.slo.percentile))
         lines += _tco_lines(report)
+        existing = report.existing_fleet
+        if existing is not None and report.decision is not None:
+            lines.append(f"Existing     {existing.describe(report.decision.deployment)}")
         lines.append(
             f"             chosen as the cheapest of {sizing.feasible} feasible configurations out of {sizing.tried}"
             " (the cheapest by estimate checked in simulation); `planner search` lists them"

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from planner.plan import Plan
+from planner.plan import Plan, TrafficProfile
 
 
 @dataclass(frozen=True)
@@ -67,10 +67,18 @@ def demand_of(plan: Plan) -> Demand:
         headroom=t.headroom,
         peak_concurrency=peak,
         concurrency_source=source,
-        peak_rate_req_s=(t.requests_per_s or 0.0) * t.peak_factor,
-        rate_source=f"{t.requests_per_s:g} requests/s x peak {t.peak_factor:g}" if t.requests_per_s else "",
+        peak_rate_req_s=(t.rate_req_s or 0.0) * t.peak_factor,
+        rate_source=_rate_source(t),
         spares=plan.slo.spare_failure_domains,
     )
+
+
+def _rate_source(t: TrafficProfile) -> str:
+    """Where the peak rate comes from, in words ('' when the plan states concurrency instead)."""
+    if t.batch is not None:
+        b = t.batch
+        return f"{b.items:,} items in a {b.window_hours:g} h window = {b.rate_req_s:,.3g} requests/s"
+    return f"{t.requests_per_s:g} requests/s x peak {t.peak_factor:g}" if t.requests_per_s else ""
 
 
 def _tokens_at(dist: Any, percentile: float) -> tuple[int, int]:

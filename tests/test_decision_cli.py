@@ -16,14 +16,13 @@ USE_CASES = PLANS / "usecases"
 
 #: Bundled and test plans that some configuration can serve. Use case 1 is the bundled example
 #: itself; the reasoning agent (use case 4) is checked in process by test_decision.py, one
-#: decision for the three workflows rather than three; the nightly batch job is left out: its
-#: open-loop fleet search runs a hundred loaded replicas for minutes (sizing batch jobs on their
-#: window is still open in issue 12).
+#: decision for the three workflows rather than three.
 FEASIBLE = [
     EXAMPLE,
     PLANS / "code-assistant.yaml",
     PLANS / "trap-averages-only.yaml",
     USE_CASES / "2-code-assistant.yaml",
+    USE_CASES / "3-nightly-summarisation.yaml",
 ]
 NOTHING_FITS = [PLANS / "reasoning-agent.yaml", PLANS / "trap-multinode-tp-pcie.yaml"]
 

@@ -7,6 +7,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from planner.brownfield import ExistingFleet, existing_fleet
 from planner.decision import FleetDecision
 from planner.errors import PlannerError
 from planner.performance_models import choose
@@ -67,6 +68,14 @@ class PlanReport:
         return self.sizing.best.decision if self.sizing.best else None
 
     @property
+    def existing_fleet(self) -> ExistingFleet | None:
+        """The plan's existing nodes (brownfield) against the decided fleet, if it declares any."""
+        d = self.decision
+        if d is None or not d.feasible:
+            return None
+        return existing_fleet(self.resolved.plan, d.deployment, d.replicas_for_load, d.spares, d.req_s_at_cr_closed)
+
+    @property
     def feasible(self) -> bool:
         """True when some configuration meets the plan."""
         return self.sizing.best is not None
@@ -85,9 +94,11 @@ class PlanReport:
     def to_json(self) -> dict[str, Any]:
         """The resolved plan, its sizing (the chosen fleet with its simulation), the cost
         assumptions with their origins and the TCO, and the findings."""
+        existing = self.existing_fleet
         return {
             **self.resolved.to_json(),
             "sizing": self.sizing.to_json(),
+            "existing_fleet": existing.to_json(self.decision.deployment) if existing and self.decision else None,
             "costs": {
                 "assumptions": [vars(a) for a in self.assumptions],
                 "tco": self.tco.to_json() if self.tco else None,

@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from planner.decision import FleetDecision, run_lengths
+from planner.decision import FleetDecision, fleet_run_s
 from planner.disaggregation import DisaggregationComparison
 from planner.disaggregation import compare_disaggregation as compare_pools
 from planner.errors import NothingFitsError
@@ -120,7 +120,9 @@ def _load_of(request: SimulationRequest, decision: FleetDecision, peak_factor: f
     if mode == "open":
         rate = request.rate or peak.rate_req_s or decision.cr_open_req_s * decision.replicas_for_load
         return LoadSpec("open", rate=rate, **shape)  # type: ignore[arg-type]
-    users = request.concurrency or peak.concurrency or decision.cr_closed * decision.replicas_for_load
+    replicas = request.replicas or decision.replicas_for_load
+    filled = peak.spec(peak_factor, replicas).concurrency if peak.per_replica else None
+    users = request.concurrency or filled or peak.concurrency or decision.cr_closed * decision.replicas_for_load
     return LoadSpec("closed", concurrency=users, **shape)  # type: ignore[arg-type]
 
 
@@ -132,7 +134,7 @@ def simulate(session: Session, plan_: Plan, source: str, request: SimulationRequ
     dep, model = decision.deployment, decision.model
     load = _load_of(request, decision, plan_.traffic.peak_factor)
     replicas = request.replicas or decision.replicas_for_load
-    duration_s = request.duration_s or run_lengths(decision.fleet)[1].for_load(load)
+    duration_s = request.duration_s or fleet_run_s(decision.fleet, load, replicas, router=request.router)
     seed = request.seed
     summary = simulate_plan(
         plan_,

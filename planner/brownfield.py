@@ -1,0 +1,132 @@
+"""An existing fleet (brownfield): what it carries of the plan, and what must be added.
+
+A plan declares its fleet with ``hardware.nodes`` (and ``gpus_per_node``, ``gpu``). Sizing
+still finds the replicas the load needs; this says how many of them the existing nodes
+hold, the share of the peak they carry (after the N+1/N+2 spares), for a batch job how
+long it would take on them and whether that fits its window, and what must be added.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from planner.plan import Plan
+from planner.sizing.deployment import Deployment
+
+
+@dataclass(frozen=True)
+class ExistingFleet:
+    """The plan's existing nodes measured against the replicas the load needs.
+
+    ``replicas`` of the chosen deployment fit on the nodes; ``for_load`` are left after the
+    spares; ``needed`` is what the peak (or the batch window) needs. ``batch_hours`` is the
+    time the batch job would take on ``for_load`` replicas (``None`` for other plans).
+    """
+
+    nodes: int
+    gpus_per_node: int
+    replicas: int
+    spares: int
+    needed: int
+    batch_hours: float | None
+    window_hours: float | None
+
+    @property
+    def gpus(self) -> int:
+        """GPUs in the existing fleet."""
+        return self.nodes * self.gpus_per_node
+
+    @property
+    def for_load(self) -> int:
+        """Replicas that carry load once the spares are set aside."""
+        return max(self.replicas - self.spares, 0)
+
+    @property
+    def share(self) -> float:
+        """The share of the peak (or of the batch's rate) the existing fleet carries."""
+        return self.for_load / self.needed if self.needed else 0.0
+
+    @property
+    def shortfall(self) -> int:
+        """Replicas to add so that the load is carried with the spares kept."""
+        return max(self.needed - self.for_load, 0)
+
+    @property
+    def fits_window(self) -> bool | None:
+        """For a batch job: True when it finishes within its window on the existing fleet."""
+        if self.batch_hours is None or self.window_hours is None:
+            return None
+        return self.batch_hours <= self.window_hours
+
+    def to_add(self, dep: Deployment) -> tuple[int, int]:
+        """GPUs and nodes to add for the shortfall (whole replicas, whole nodes of this size)."""
+        gpus = self.shortfall * dep.gpus
+        return gpus, math.ceil(gpus / self.gpus_per_node)
+
+    def to_json(self, dep: Deployment) -> dict[str, Any]:
+        """JSON-ready, with what to add."""
+        gpus, nodes = self.to_add(dep)
+        return {
+            "nodes": self.nodes,
+            "gpus": self.gpus,
+            "replicas": self.replicas,
+            "replicas_for_load": self.for_load,
+            "replicas_needed": self.needed,
+            "share_of_load": round(self.share, 4),
+            "batch_hours": None if self.batch_hours is None else round(self.batch_hours, 3),
+            "window_hours": self.window_hours,
+            "fits_window": self.fits_window,
+            "add_replicas": self.shortfall,
+            "add_gpus": gpus,
+            "add_nodes": nodes,
+        }
+
+    def describe(self, dep: Deployment) -> str:
+        """One line: what the existing fleet holds and carries, and what to add."""
+        gpus, nodes = self.to_add(dep)
+        return self.describe_for(dep.gpu.id, gpus, nodes)
+
+    def describe_for(self, gpu: str, add_gpus: int = 0, add_nodes: int = 0) -> str:
+        """:meth:`describe` for nodes of ``gpu``, with the GPUs and nodes the shortfall adds."""
+        line = (
+            f"{self.nodes} node(s) x {self.gpus_per_node} {gpu} hold {self.replicas} replica(s) "
+            f"({self.for_load} after {self.spares} spare): {self.share:.0%} of the load"
+        )
+        if self.batch_hours is not None:
+            verdict = "fits" if self.fits_window else "does not fit"
+            line += f"; the batch takes {self.batch_hours:,.1f} h on them, which {verdict} "
+            line += f"its {self.window_hours:g} h window"
+        if self.shortfall:
+            line += f"; add {self.shortfall} replica(s) = {add_gpus:,} GPUs in {add_nodes:,} node(s)"
+        return line
+
+
+def existing_fleet(
+    plan: Plan, dep: Deployment, needed: int, spares: int, rate_per_replica_req_s: float
+) -> ExistingFleet | None:
+    """The plan's existing fleet against ``needed`` replicas of ``dep``, or None when it declares none.
+
+    :param rate_per_replica_req_s: what one replica completes per second at the load it is
+        sized for (its Cr_closed for a batch job), for the batch's time on the existing fleet.
+    """
+    hw = plan.hardware
+    if not hw.nodes:
+        return None
+    per_node = hw.gpus_per_node or dep.gpu.gpus_per_node
+    replicas = hw.nodes * per_node // dep.gpus
+    batch = plan.traffic.batch
+    hours = None
+    if batch is not None:
+        carried_req_s = max(replicas - spares, 0) * rate_per_replica_req_s
+        hours = batch.items / carried_req_s / 3600 if carried_req_s > 0 else math.inf
+    return ExistingFleet(
+        nodes=hw.nodes,
+        gpus_per_node=per_node,
+        replicas=replicas,
+        spares=spares,
+        needed=needed,
+        batch_hours=hours,
+        window_hours=batch.window_hours if batch else None,
+    )
