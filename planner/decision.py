@@ -145,6 +145,9 @@ class FleetDecision:
     loads: list[PeakLoad]
     checks: list[FleetCheck]
     curve: list[dict[str, Any]] = field(default_factory=list)
+    #: Disaggregated serving's prefill and decode pools, when the plan asks for them; the
+    #: replicas for the load are then theirs.
+    pools: PoolDecision | None = None
 
     @property
     def deployment(self) -> Deployment:
@@ -227,6 +230,7 @@ class FleetDecision:
                 for c in self.checks
             ],
             "curve": self.curve,
+            "disaggregated": self.pools.to_json() if self.pools else None,
         }
 
 
@@ -350,9 +354,15 @@ def simulate_decision(
         else:
             replicas = 0
     spares = plan.slo.spare_failure_domains if replicas else 0
+    pools = None
+    if replicas and plan.serving_stack.disaggregated:
+        pools = size_pools(plan, fleet, _pool_rate(loads, replicas, rate_at_cr), replicas, fixed_s, seed, progress)
+        replicas = pools.replicas if pools else 0
+        spares = 2 * plan.slo.spare_failure_domains if pools else 0  # a spare in each pool
     gpus = (replicas + spares) * dep.gpus
     costs = cost_assumptions(plan.costs)
-    cost = eur_per_million_tokens(dep.gpu, gpus, output_at_cr * replicas, costs) if replicas else None
+    output_tok_s = pools.summary["output_tok_s"] if pools else output_at_cr * replicas
+    cost = eur_per_million_tokens(dep.gpu, gpus, output_tok_s, costs) if replicas else None
     return FleetDecision(
         fleet=fleet,
         estimated_replicas=fleet.replicas_for_load,
@@ -365,7 +375,110 @@ def simulate_decision(
         loads=loads,
         checks=checks,
         curve=found["curve"],
+        pools=pools,
     )
+
+
+@dataclass(frozen=True)
+class PoolDecision:
+    """Disaggregated serving sized in simulation: prefill and decode pools of the deployment with
+    the KV cache moved between them, at the peak rate (``summary``: the deciding run)."""
+
+    prefill_replicas: int
+    decode_replicas: int
+    aggregated_replicas: int
+    rate_req_s: float
+    transport: str
+    summary: dict[str, Any]
+
+    @property
+    def replicas(self) -> int:
+        """Replicas of both pools (spares apart)."""
+        return self.prefill_replicas + self.decode_replicas
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready: the pools, the run that decided them and the aggregated fleet's count."""
+        return {
+            "prefill_replicas": self.prefill_replicas,
+            "decode_replicas": self.decode_replicas,
+            "aggregated_replicas": self.aggregated_replicas,
+            "rate_req_s": round(self.rate_req_s, 6),
+            "transport": self.transport,
+            "run": {k: v for k, v in self.summary.items() if k not in ("prefill", "decode")},
+        }
+
+    def describe(self, label: str) -> str:
+        """One line: the pools, their run at the peak and the aggregated count beside them."""
+        s, q = self.summary, int(self.summary["percentile"])
+        at = s["at_percentile_ms"]
+        return (
+            f"{self.prefill_replicas} prefill + {self.decode_replicas} decode replicas of {label}, KV over "
+            f"{self.transport} ({s['kv_transfer_ms_mean']:,.1f} ms a request): at {self.rate_req_s:,.3g} requests/s "
+            f"p{q} TTFT {at['ttft']:,.0f} ms, ITL {at['itl']:,.1f} ms, E2E {at['e2e'] / 1000:,.1f} s; "
+            f"aggregated serving needs {self.aggregated_replicas}"
+        )
+
+
+def _pool_rate(loads: list[PeakLoad], replicas: int, rate_at_cr_req_s: float) -> float:
+    """The peak rate the pools must serve: the open-loop load's, else what the fleet completes at Cr_closed."""
+    rate = next((load.rate_req_s for load in loads if load.mode == "open" and load.rate_req_s), None)
+    return rate if rate is not None else replicas * rate_at_cr_req_s
+
+
+def size_pools(
+    plan: Plan,
+    fleet: FleetSizing,
+    rate: float,
+    aggregated: int,
+    fixed_s: float | None,
+    seed: int,
+    progress: Callable[[str], None] | None,
+) -> PoolDecision | None:
+    """The fewest prefill replicas whose pool meets TTFT at ``rate`` (the first token leaves the
+    prefill pool, so the decode pool does not change it), then the fewest decode replicas that
+    meet ITL and E2E with them; None when no split holds. The KV cache moves over the plan's
+    transport (NIXL when it names none)."""
+    from planner.disaggregation import disaggregation
+
+    dep, model = fleet.deployment, fleet.model
+    transport = plan.serving_stack.kv_transport or "nixl"
+    duration_s = run_lengths(fleet, fixed_s)[0].at_rate(rate)
+    runs: dict[tuple[int, int], dict[str, Any]] = {}
+
+    def split(prefill: int, decode: int) -> dict[str, Any]:
+        if (prefill, decode) not in runs:
+            runs[prefill, decode] = disaggregation(
+                plan, (dep, model), (dep, model), rate, prefill, decode, transport, duration_s=duration_s, seed=seed
+            )
+            runs[prefill, decode]["simulated_s"] = duration_s
+            if progress:
+                progress(f"{prefill} prefill + {decode} decode replicas at {rate:,.3g} requests/s")
+        return runs[prefill, decode]
+
+    targets = targets_of(plan)
+
+    def prefill_short(prefill: int) -> float:
+        at = split(prefill, aggregated)["at_percentile_ms"]["ttft"]
+        return at / (targets.ttft_s * 1000) if targets.ttft_s else 0.0
+
+    prefill = _fewest(prefill_short, max(aggregated // 2, 1), aggregated) if targets.ttft_s else 1
+    if not prefill:
+        return None
+    decode = _fewest(lambda d: split(prefill, d)["worst_ratio"], max(aggregated - prefill, 1), aggregated)
+    if not decode:
+        return None
+    return PoolDecision(prefill, decode, aggregated, rate, transport, split(prefill, decode))
+
+
+def rerun_pools(plan: Plan, decision: FleetDecision, pools: PoolDecision, seed: int = 0) -> dict[str, Any]:
+    """The run that decided the pools, again (the same seed gives the same percentiles)."""
+    from planner.disaggregation import disaggregation
+
+    pool = (decision.deployment, decision.model)
+    return disaggregation(
+        plan, pool, pool, pools.rate_req_s, pools.prefill_replicas, pools.decode_replicas, pools.transport,
+        duration_s=pools.summary["simulated_s"], seed=seed,
+    )  # fmt: skip
 
 
 def filled_load(load: PeakLoad, cr_closed: int, rate_at_cr_req_s: float) -> PeakLoad:

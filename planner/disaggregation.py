@@ -18,7 +18,7 @@ from planner.catalogfiles import load_entries
 from planner.perfmodel import PerformanceModel
 from planner.plan import Plan
 from planner.plan_simulation import DEFAULT_DURATION_S, context_of, make_replicas, targets_of, workload_of
-from planner.simulate import Workload, percentile, poisson_arrivals, run
+from planner.simulate import Workload, distribution_ms, percentile, poisson_arrivals, run, summarise
 from planner.sizing.capacity import kv_bytes_per_sequence
 from planner.sizing.deployment import Deployment
 from planner.tco import yearly_cost_eur
@@ -85,7 +85,7 @@ def disaggregation(
     )
     finished = {r.id: r for r in second.requests}
     targets = targets_of(plan)
-    ttfts, e2es, gaps, good = [], [], [], 0
+    ttfts, e2es, gaps, good, output_tokens = [], [], [], 0, 0
     window = duration_s * 0.9
     for order, (_handoff, _, p) in enumerate(handoffs):
         d = finished.get(order)
@@ -97,10 +97,19 @@ def disaggregation(
         ttfts.append(ttft)
         e2es.append(e2e)
         gaps += d.gaps_s
+        output_tokens += 1 + d.osl  # the first token came from the prefill pool
         checks = ((targets.ttft_s, ttft), (targets.itl_s, itl), (targets.e2e_s, e2e))
         good += all(t is None or v <= t for t, v in checks)
     gpus = prefill_replicas * prefill.gpus + decode_replicas * decode.gpus
     transfer = [kv_transfer_s(prefill, r.isl, transport) for r in first.requests]
+    q = min(max(targets.percentile, 50), 99.9)
+    at_q = {"ttft": percentile(ttfts, q) * 1000, "itl": percentile(gaps, q) * 1000, "e2e": percentile(e2es, q) * 1000}
+    ratios = [
+        at_q[name] / (target * 1000)
+        for name, target in (("ttft", targets.ttft_s), ("itl", targets.itl_s), ("e2e", targets.e2e_s))
+        if target is not None
+    ]
+    decode_stage = summarise(second, targets)
     return {
         "prefill": f"{prefill_replicas} x {prefill.label}",
         "decode": f"{decode_replicas} x {decode.label}",
@@ -115,7 +124,25 @@ def disaggregation(
         "e2e_p95_ms": percentile(e2es, 95) * 1000,
         "goodput_req_s": good / window,
         "goodput_per_gpu": good / window / gpus,
+        "output_tok_s": output_tokens / window,
         "kv_transfer_ms_mean": sum(transfer) / max(len(transfer), 1) * 1000,
+        "percentile": q,
+        "at_percentile_ms": at_q,
+        "worst_ratio": max(ratios, default=0.0) if ttfts else math.inf,
+        "meets_slo": bool(ttfts) and max(ratios, default=0.0) <= 1,
+        # the same fields as a single fleet's summary (planner.simulate.summarise), for `planner simulate`
+        "ttft_ms": distribution_ms(ttfts),
+        "itl_ms": distribution_ms(gaps),
+        "e2e_ms": distribution_ms(e2es),
+        "throughput_req_s": len(ttfts) / window,
+        "goodput_share": good / len(ttfts) if ttfts else 0.0,
+        "dropped": len(first.dropped) + len(second.dropped),
+        "unfinished": len(second.unfinished),
+        "preemptions": decode_stage["preemptions"],
+        "kv_utilisation": decode_stage["kv_utilisation"],
+        "batch": decode_stage["batch"],
+        "replicas": prefill_replicas + decode_replicas,
+        "load": {"mode": "open", "rate": rate, "concurrency": None, "arrival": "poisson"},
     }
 
 

@@ -95,6 +95,15 @@ def throughput_basis(plan: Plan, fleet: FleetSizing, decision: FleetDecision | N
             baseline.cr_closed_output_tok_s,
             concurrency,
         )
+    if decision is not None and decision.pools is not None:
+        pools = decision.pools
+        return Throughput(
+            "simulated",
+            f"simulated prefill/decode pools at the peak ({pools.prefill_replicas} + {pools.decode_replicas} "
+            f"replicas at {pools.rate_req_s:,.3g} requests/s)",
+            pools.summary["output_tok_s"] / pools.replicas,
+            decision.cr_closed,
+        )
     if decision is not None and decision.cr_closed > 0 and decision.output_tok_s_at_cr_closed > 0:
         return Throughput(
             "simulated",

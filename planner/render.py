@@ -376,6 +376,8 @@ def fleet_text(candidate: Any, slo_percentile: float = 95) -> str:
     if d is not None:
         lines += decision_lines(d, slo_percentile)
     spares = "N+2" if s.spares == 2 else "N+1"
+    if d is not None and d.pools is not None:
+        spares = f"N+{s.spares // 2} in each pool"
     lines.append(
         f"7-8 Fleet    {s.replicas_for_load} replicas for the load + {s.spares} spare ({spares}) "
         f"= {s.replicas} replicas "
@@ -383,6 +385,8 @@ def fleet_text(candidate: Any, slo_percentile: float = 95) -> str:
     )
     cost = candidate.eur_per_m_tokens
     basis = "at Cr_closed" if d is not None else "at the estimate's operating point"
+    if d is not None and d.pools is not None:
+        basis = "at the pools' throughput at the peak"
     lines.append(
         "             cost: "
         + (
@@ -410,6 +414,8 @@ def decision_lines(d: Any, slo_percentile: float = 95) -> list[str]:
             f"ITL {p['itl_ms'][q]:,.1f} ms, E2E {p['e2e_ms'][q] / 1000:,.1f} s; {p['requests']:,} requests, "
             f"{check.duration_s:,.0f} s simulated)"
         )
+    if d.pools is not None:
+        lines.append(f"             disaggregated: {d.pools.describe(d.deployment.label)}")
     fewer = [c for c in d.checks if c.replicas == d.replicas_for_load - 1 and not c.meets]
     if fewer:
         lines.append(f"             {fewer[0].replicas} replicas miss them at {fewer[0].load.describe()}")

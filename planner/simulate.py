@@ -527,6 +527,13 @@ class Targets:
         )
 
 
+def distribution_ms(values_s: list[float]) -> dict[str, float]:
+    """The percentiles of :data:`PERCENTILES` and the mean of durations in seconds, in milliseconds."""
+    mean = (sum(values_s) / len(values_s) * 1000) if values_s else float("nan")  # summed in arrival order
+    ordered = sorted(values_s)
+    return {f"p{q}": percentile(ordered, q, ordered=True) * 1000 for q in PERCENTILES} | {"mean": mean}
+
+
 def summarise(result: SimResult, targets: Targets) -> dict[str, Any]:
     """Percentiles, goodput, throughput, KV use, batch size, preemptions and a Little's-law check."""
     measured = result.measured()
@@ -542,18 +549,13 @@ def summarise(result: SimResult, targets: Targets) -> dict[str, Any]:
     in_system = _mean_in_system(measured, result.warmup_s, result.duration_s)
     good = [r for r in measured if targets.met(r)]
 
-    def dist(values: list[float]) -> dict[str, float]:
-        mean = (sum(values) / len(values) * 1000) if values else float("nan")  # summed in arrival order
-        ordered = sorted(values)
-        return {f"p{q}": percentile(ordered, q, ordered=True) * 1000 for q in PERCENTILES} | {"mean": mean}
-
     return {
         "requests": len(measured),
         "dropped": len(result.dropped),
         "unfinished": len(result.unfinished),
-        "ttft_ms": dist(ttft),
-        "itl_ms": dist(itl),
-        "e2e_ms": dist(e2e),
+        "ttft_ms": distribution_ms(ttft),
+        "itl_ms": distribution_ms(itl),
+        "e2e_ms": distribution_ms(e2e),
         "goodput_share": len(good) / len(measured) if measured else 0.0,
         "goodput_req_s": len(good) / window,
         "throughput_req_s": len(measured) / window,

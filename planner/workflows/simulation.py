@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from planner.decision import FleetDecision, fleet_run_s
+from planner.decision import FleetDecision, fleet_run_s, rerun_pools
 from planner.disaggregation import DisaggregationComparison
 from planner.disaggregation import compare_disaggregation as compare_pools
 from planner.errors import NothingFitsError
@@ -102,6 +102,8 @@ class SimulationReport:
         }  # fmt: skip
         if self.failure is not None:
             out["failure"] = self.failure
+        if d.pools is not None:
+            out["pools"] = d.pools.to_json()
         if self.disaggregation is not None:
             out["goodput_per_keur_year"] = self.disaggregation.aggregated_goodput_per_keur_year
             out["disaggregated"] = self.disaggregation.best
@@ -126,12 +128,22 @@ def _load_of(request: SimulationRequest, decision: FleetDecision, peak_factor: f
     return LoadSpec("closed", concurrency=users, **shape)  # type: ignore[arg-type]
 
 
+def _as_decided(request: SimulationRequest) -> bool:
+    """True when the request names no load, replicas, length or comparison of its own."""
+    own = (request.mode, request.rate, request.concurrency, request.replicas, request.duration_s, request.lengths)
+    return all(v is None for v in own) and not (request.failure or request.disaggregated)
+
+
 def simulate(session: Session, plan_: Plan, source: str, request: SimulationRequest) -> SimulationReport:
     """Simulate the plan's chosen fleet: by default the run that decided its replica count."""
     resolved, chosen = _chosen(session, plan_, source, request.backend)
     plan_, decision = resolved.plan, chosen.decision
     assert decision is not None
     dep, model = decision.deployment, decision.model
+    if decision.pools is not None and _as_decided(request):
+        pools = decision.pools
+        label = f"{dep.label} as {pools.prefill_replicas} prefill + {pools.decode_replicas} decode replicas"
+        return SimulationReport(f"{label} (KV over {pools.transport})", decision, rerun_pools(plan_, decision, pools))
     load = _load_of(request, decision, plan_.traffic.peak_factor)
     replicas = request.replicas or decision.replicas_for_load
     duration_s = request.duration_s or fleet_run_s(decision.fleet, load, replicas, router=request.router)

@@ -1,0 +1,71 @@
+"""A plan that asks for disaggregated prefill/decode is sized as two pools in simulation, with the
+KV cache moved over its transport, and every command reports the pools."""
+
+from __future__ import annotations
+
+import pytest
+
+from planner import workflows
+from planner.decision import rerun_pools
+from planner.disaggregation import disaggregation
+from planner.render import simulation_text
+from tests.conftest import PLANS
+
+DISAGGREGATED = PLANS / "code-assistant-disaggregated.yaml"
+
+
+@pytest.fixture(scope="module")
+def session() -> workflows.Session:
+    return workflows.open_session()
+
+
+@pytest.fixture(scope="module")
+def planned(session: workflows.Session) -> workflows.PlanReport:
+    return workflows.plan(session, workflows.read_plan(DISAGGREGATED), "pd.yaml", backend="builtin")
+
+
+def test_the_pools_are_the_fewest_that_meet_the_slos(planned: workflows.PlanReport) -> None:
+    d = planned.decision
+    assert d is not None and d.pools is not None
+    pools, plan = d.pools, planned.resolved.plan
+    assert d.replicas_for_load == pools.prefill_replicas + pools.decode_replicas
+    assert d.spares == 2, "a spare in each pool (N+1)"
+    assert pools.summary["meets_slo"] and pools.transport == "nixl"
+    assert pools.rate_req_s == pytest.approx(40 * 1.3), "the peak with headroom"
+    pool = (d.deployment, d.model)
+    duration_s = pools.summary["simulated_s"]
+    if pools.prefill_replicas > 1:
+        fewer = disaggregation(
+            plan, pool, pool, pools.rate_req_s, pools.prefill_replicas - 1, pools.aggregated_replicas, "nixl",
+            duration_s=duration_s,
+        )  # fmt: skip
+        assert fewer["at_percentile_ms"]["ttft"] > 500, "one prefill replica fewer misses TTFT"
+    if pools.decode_replicas > 1:
+        fewer = disaggregation(
+            plan, pool, pool, pools.rate_req_s, pools.prefill_replicas, pools.decode_replicas - 1, "nixl",
+            duration_s=duration_s,
+        )  # fmt: skip
+        assert not fewer["meets_slo"], "one decode replica fewer misses ITL or E2E"
+    again = rerun_pools(plan, d, pools)
+    assert again["at_percentile_ms"] == pools.summary["at_percentile_ms"], "simulate reruns the same run"
+
+
+def test_plan_text_and_json_report_the_pools(planned: workflows.PlanReport) -> None:
+    chosen = planned.to_json()["sizing"]["chosen"]["simulation"]
+    pools = chosen["disaggregated"]
+    assert pools["prefill_replicas"] + pools["decode_replicas"] == chosen["replicas_for_load"]
+    assert pools["run"]["meets_slo"] and pools["transport"] == "nixl"
+    assert planned.tco is not None and "prefill/decode pools" in planned.tco.to_json()["throughput"]["label"]
+
+
+def test_simulate_runs_the_pools_by_default(session: workflows.Session, planned: workflows.PlanReport) -> None:
+    plan = workflows.read_plan(DISAGGREGATED)
+    report = workflows.simulate(session, plan, "pd.yaml", workflows.SimulationRequest(backend="builtin"))
+    data = report.to_json()
+    assert data["meets_slo"] and data["pools"]["prefill_replicas"] >= 1
+    assert "prefill +" in data["deployment"] and "decode replicas (KV over nixl)" in data["deployment"]
+    assert (
+        data["replicas"] == data["plan"]["replicas_for_load"] == planned.to_json()["sizing"]["chosen"]["replicas"] - 2
+    )
+    text = simulation_text(report)
+    assert "meets the SLOs" in text and "decode replicas (KV over nixl)" in text
