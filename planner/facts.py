@@ -200,7 +200,7 @@ def _precision(r: ResolvedPlan) -> Fact:
 
 def _parallelism(r: ResolvedPlan, dep: Deployment | None, fleet: FleetSizing | None) -> Fact:
     rt, m = r.plan.runtime, r.model
-    tp, ep, pp = rt.tp or (dep.tp if dep else 1), rt.ep or (dep.ep if dep else 1), rt.pp or 1
+    tp, ep, pp = rt.tp or (dep.tp if dep else 1), rt.ep or (dep.ep if dep else 1), rt.pp or (dep.pp if dep else 1)
     experts = m.moe.num_experts if m.moe else 0
     gpu = r.gpu or (dep.gpu if dep else None)
     op = fleet.operating_point if fleet else None

@@ -11,7 +11,6 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from planner.resolve import ResolvedPlan
-from planner.simulate import PERCENTILES
 from planner.specs import GpuSpec, ModelSpec, RuntimeSpec, ServingStackSpec
 from planner.workflows import (
     CheckReport,
@@ -401,13 +400,13 @@ def fleet_text(candidate: Any, slo_percentile: float = 95) -> str:
 def decision_lines(d: Any, slo_percentile: float = 95) -> list[str]:
     """The simulation's check of a fleet: per-replica envelopes, the fleet at its peak (percentiles at
     the SLO's, p95 where the simulator keeps no such percentile), the estimate's error."""
-    q = f"p{int(slo_percentile)}" if int(slo_percentile) in PERCENTILES else "p95"
     lines = [
         f"10 Envelope  simulated per replica: Cr_closed {d.cr_closed:,} requests in flight, "
         f"Cr_open {d.cr_open_req_s:,.3f} requests/s (queue included)"
     ]
     for check in d.final_checks():
         p = check.summary
+        q = f"p{int(slo_percentile)}" if f"p{int(slo_percentile)}" in p["ttft_ms"] else "p95"
         lines.append(
             f"             {check.replicas} replicas at {check.load.describe()}: "
             f"{'meet' if check.meets else 'miss'} the SLOs ({q} TTFT {p['ttft_ms'][q]:,.0f} ms, "

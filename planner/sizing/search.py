@@ -9,13 +9,14 @@ ranks them by EUR per 1M tokens, then by GPU count.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from planner.catalog import Catalog
 from planner.decision import FleetDecision
 from planner.perfmodel import PerformanceModel
 from planner.performance_models import BUILTIN, choose
 from planner.resolve import ResolvedPlan
+from planner.sizing.capacity import GIB, weights_bytes_per_gpu
 from planner.sizing.deployment import Deployment
 from planner.sizing.fleet import FleetSizing, size_fleet
 from planner.specs import GpuSpec, ModelSpec, RuntimeSpec
@@ -94,24 +95,64 @@ def candidate_deployments(resolved: ResolvedPlan, catalog: Catalog) -> Iterator[
                 continue
             for weights in weight_options(model, gpu, runtime, plan.model.weights):
                 for kv in kv_options(gpu, runtime, plan.model.kv_cache):
-                    for tp in tp_options(model, gpu, plan.runtime.tp, max_gpus):
-                        eps = [plan.runtime.ep] if plan.runtime.ep else ([1, tp] if model.moe and tp > 1 else [1])
-                        for ep in sorted(set(eps)):
-                            yield Deployment(
-                                model=model,
-                                gpu=gpu,
-                                runtime=runtime,
-                                weights_dtype=weights,
-                                kv_dtype=kv,
-                                tp=tp,
-                                pp=plan.runtime.pp or 1,
-                                ep=ep,
-                                knobs=dict(plan.runtime.knobs),
-                                efficiency={str(k): v for k, v in plan.runtime.efficiency.items()},
-                                inter_node_fabric=plan.hardware.inter_node_fabric or "infiniband",
-                                inter_node_gb_s=plan.hardware.inter_node_gb_s,
-                                runtime_version=plan.runtime.version,
-                            )
+                    base = Deployment(
+                        model=model,
+                        gpu=gpu,
+                        runtime=runtime,
+                        weights_dtype=weights,
+                        kv_dtype=kv,
+                        knobs=dict(plan.runtime.knobs),
+                        efficiency={str(k): v for k, v in plan.runtime.efficiency.items()},
+                        inter_node_fabric=plan.hardware.inter_node_fabric or "infiniband",
+                        inter_node_gb_s=plan.hardware.inter_node_gb_s,
+                        runtime_version=plan.runtime.version,
+                    )
+                    yield from _parallel_layouts(resolved, base, max_gpus)
+
+
+def _parallel_layouts(resolved: ResolvedPlan, base: Deployment, max_gpus: int | None) -> Iterator[Deployment]:
+    """The parallel layouts of one GPU x runtime x precision: TP within a node (with EP over the TP
+    group for MoE), PP across nodes when the weights do not fit one node, and attention data
+    parallelism with the experts split over a node (or two, over an RDMA fabric) for MoE."""
+    plan, model, gpu = resolved.plan, resolved.model, base.gpu
+    pinned = plan.runtime
+    tps = tp_options(model, gpu, pinned.tp, max_gpus)
+    for tp in tps:
+        eps = [pinned.ep] if pinned.ep else ([1, tp] if model.moe and tp > 1 else [1])
+        for pp in pp_options(base, tp, pinned.pp, max_gpus, widest=tp == max(tps)):
+            for ep in sorted(set(eps)):
+                yield replace(base, tp=tp, pp=pp, ep=ep)
+    if model.moe and "attention-dp" in base.runtime.parallelism and not (pinned.tp or pinned.pp):
+        for ep in attention_dp_sizes(resolved, gpu, max_gpus):
+            yield replace(base, tp=1, pp=1, ep=ep, attention_dp=True)
+
+
+#: Pipeline stages tried across nodes when one node cannot hold the weights.
+PP_CHOICES = (2, 4)
+#: Share of a GPU's memory the weights may take and leave room for the KV cache.
+WEIGHTS_SHARE = 0.85
+
+
+def pp_options(base: Deployment, tp: int, pinned: int | None, max_gpus: int | None, *, widest: bool) -> list[int]:
+    """Pipeline sizes to try with ``tp``: the pinned one, else 1, and, for the widest TP (a full
+    node) when the weights do not fit it, the stages across nodes that make them fit."""
+    if pinned:
+        return [pinned]
+    one = replace(base, tp=tp, pp=1)
+    if not widest or weights_bytes_per_gpu(one) <= base.gpu.hbm_gib * GIB * WEIGHTS_SHARE:
+        return [1]
+    return [1, *(pp for pp in PP_CHOICES if max_gpus is None or tp * pp <= max_gpus)]
+
+
+def attention_dp_sizes(resolved: ResolvedPlan, gpu: GpuSpec, max_gpus: int | None) -> list[int]:
+    """Expert-parallel sizes with attention data parallelism: the pinned EP, else a node's GPUs and,
+    over an RDMA fabric (InfiniBand or RoCE, assumed when unspecified), two nodes'."""
+    experts = resolved.model.moe.num_experts if resolved.model.moe else 0
+    if resolved.plan.runtime.ep:
+        return [resolved.plan.runtime.ep]
+    fabric = resolved.plan.hardware.inter_node_fabric or "infiniband"
+    sizes = [gpu.gpus_per_node] + ([2 * gpu.gpus_per_node] if fabric in ("infiniband", "roce") else [])
+    return [n for n in sizes if n > 1 and experts % n == 0 and (max_gpus is None or n <= max_gpus)]
 
 
 #: Candidates that a slower performance model re-times after the built-in model's screen.
