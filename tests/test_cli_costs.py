@@ -150,7 +150,11 @@ def test_only_export_loads_openpyxl(tmp_path: Path) -> None:
 
 def test_the_readme_and_docs_describe_the_commands_every_sheet_and_every_field() -> None:
     readme = (REPO / "README.md").read_text(encoding="utf-8")
-    assert "`planner tco FILE" in readme and "`planner export FILE --xlsx OUT.xlsx" in readme and "costs:" in readme
+    assert (
+        "`planner tco PLAN_OR_PROJECT" in readme
+        and "`planner export PLAN_OR_PROJECT --xlsx OUT.xlsx" in readme
+        and "costs:" in readme
+    )
     doc = (REPO / "docs" / "tco.md").read_text(encoding="utf-8")
     missing_sheets = [sheet for sheet in SHEETS if f"| {sheet} |" not in doc]
     missing_fields = [name for name in CostInputs.model_fields if f"  {name}:" not in doc]

@@ -82,7 +82,10 @@ BREAKS: dict[str, Any] = {
     ],
     "sizing.nothing-meets-the-plan": ("ttft_ms: 3000", "ttft_ms: 5"),
     "sizing.simulation-corrected-estimate": ("", ""),  # fires on CLEAN: the simulation moves its estimate
-    "trap.model-does-not-fit": [("model: {id: llama-3.1-70b", "model: {id: llama-3.1-405b"), ("tp: 4}", "tp: 4, pp: 1}")],
+    "trap.model-does-not-fit": [
+        ("model: {id: llama-3.1-70b", "model: {id: llama-3.1-405b"),
+        ("tp: 4}", "tp: 4, pp: 1}"),
+    ],
     "exit.not-recorded": (
         "exit_plan: {alternative_models: [qwen3-32b], alternative_runtimes: [sglang], alternative_hardware: [mi300x]}\n",
         "",
