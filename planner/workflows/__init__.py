@@ -14,6 +14,7 @@ fix. Results carry ``to_json()`` where the command line prints them as JSON.
   :func:`export_project`, :func:`import_project`; runs, baseline and decisions: :func:`add_run`,
   :func:`list_runs`, :func:`load_run`, :func:`set_baseline`, :func:`record_decision` (the types they
   take and return come from :mod:`planner.store`);
+- benchmarks (step 10): :func:`import_benchmarks` (runs as :class:`MeasuredRun`);
 - costs: :func:`tco`, :func:`export` (the Excel TCO workbook);
 - the catalog and plugins: :func:`plugin_report`, :func:`catalog_entries`,
   :func:`import_model`, :func:`plan_schema`.
@@ -21,6 +22,7 @@ fix. Results carry ``to_json()`` where the command line prints them as JSON.
 
 from __future__ import annotations
 
+from planner.measured_run import MeasuredRun
 from planner.store import (
     Baseline,
     Change,
@@ -35,6 +37,7 @@ from planner.store import (
     RunDraft,
     RunSummary,
 )
+from planner.workflows.bench import BenchImportReport, import_benchmarks
 from planner.workflows.catalogs import (
     CatalogEntry,
     PluginReport,
@@ -102,6 +105,7 @@ from planner.workflows.simulation import (
 __all__ = [
     "DEFAULT_BACKEND",
     "Baseline",
+    "BenchImportReport",
     "CatalogEntry",
     "Change",
     "CheckReport",
@@ -115,6 +119,7 @@ __all__ = [
     "HistoryEntry",
     "ImportReport",
     "Imported",
+    "MeasuredRun",
     "MixReport",
     "OpenedRevision",
     "PlanReport",
@@ -152,6 +157,7 @@ __all__ = [
     "export",
     "export_project",
     "history",
+    "import_benchmarks",
     "import_model",
     "import_project",
     "list_projects",
