@@ -20,11 +20,12 @@ This module is a contract for plugins: it imports nothing of the core but its er
 
 from __future__ import annotations
 
+import copy
 import csv
 import io
 import json
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -103,8 +104,8 @@ class MeasuredRun:
 
     def metadata(self) -> dict[str, Any]:
         """Everything but the records, as the store keeps it (JSON: no infinity, so ``load`` may be ``"inf"``)."""
-        out = asdict(self)
-        del out["records"]
+        # Not asdict(): it would deep-copy every record only to drop them.
+        out = {f.name: copy.deepcopy(getattr(self, f.name)) for f in fields(self) if f.name != "records"}
         out["load"] = "inf" if math.isinf(self.load) else self.load
         return out
 
@@ -171,8 +172,14 @@ class FileReader:
 
     def json_lines(self) -> list[Any]:
         """The file parsed as JSON Lines (one document per non-blank line)."""
+        lines = self.text().splitlines()
+        try:
+            # One parse of the whole file is several times faster than one per line.
+            return list(json.loads("[" + ",".join(line for line in lines if line.strip()) + "]"))
+        except json.JSONDecodeError:
+            pass
         out = []
-        for number, line in enumerate(self.text().splitlines(), 1):
+        for number, line in enumerate(lines, 1):
             if line.strip():
                 try:
                     out.append(json.loads(line))

@@ -40,11 +40,12 @@ class ProfileExportJson:
 
     def can_read(self, path: Path, head: str) -> bool:
         """A JSON object of metrics with units, like ``"time_to_first_token": {"unit": "ms"``."""
-        per_request = '"request_start_ns"' in head  # the JSONL's records look alike
+        # The per-request JSONL and GuideLLM's reports have metrics of the same names.
+        others = '"request_start_ns"' in head or '"benchmarks"' in head
         return (
             head.lstrip().startswith("{")
-            and not per_request
-            and bool(re.search(r'"(time_to_first_token|request_latency|request_throughput)"\s*:\s*\{', head))
+            and not others
+            and bool(re.search(r'"(time_to_first_token|request_latency|request_throughput)"\s*:\s*\{\s*"unit"', head))
         )
 
     def read(self, path: Path) -> list[MeasuredRun]:
@@ -222,14 +223,14 @@ class ProfileExportJsonl:
         reader = FileReader(path, self.title)
         records, starts, ends = [], [], []
         for i, line in enumerate(reader.json_lines()):
-            at = f"line {i + 1}"
-            line = reader.mapping(line, at)
-            meta = reader.mapping(line.get("metadata"), f"{at}.metadata")
-            start = reader.number(meta.get("request_start_ns"), f"{at}.metadata.request_start_ns") or 0.0
-            end = reader.number(meta.get("request_end_ns"), f"{at}.metadata.request_end_ns", required=False)
+            try:
+                record, start, end = _well_formed_record(line)
+            except (KeyError, TypeError, AttributeError):
+                # Only a malformed line takes the slow path, which names the field that fails.
+                record, start, end = _checked_record(reader, line, f"line {i + 1}")
             starts.append(start)
-            ends.append(end or start)
-            records.append(_jsonl_record(reader, line, at, start))
+            ends.append(end)
+            records.append(record)
         if not records:
             raise reader.fail("", "no request in the file")
         first = min(starts)
@@ -256,6 +257,50 @@ class ProfileExportJsonl:
         ]
 
 
+_RECORD_FIELDS = (
+    ("ttft_ms", "time_to_first_token", True),
+    ("tpot_ms", "inter_token_latency", True),
+    ("e2e_ms", "request_latency", True),
+    ("input_tokens", "input_sequence_length", False),
+    ("output_tokens", "output_sequence_length", False),
+)
+
+
+def _well_formed_record(line: Any) -> tuple[dict[str, Any], float, float]:
+    """A record of a line as AIPerf writes it, fast; raises KeyError or TypeError on anything else."""
+    meta, metrics = line["metadata"], line["metrics"] or {}
+    start = meta["request_start_ns"]
+    end = meta.get("request_end_ns") or start
+    if type(start) is not int or type(end) is not int:
+        raise TypeError("timestamps")
+    record: dict[str, Any] = {"start_s": start}
+    for ours, theirs, time in _RECORD_FIELDS:
+        node = metrics.get(theirs)
+        if node is None:
+            record[ours] = None
+            continue
+        value = node["value"]
+        if type(value) not in (int, float):
+            raise TypeError(theirs)
+        record[ours] = value * _TO_MS[node.get("unit", "ms").lower()] if time else value
+    record["error"] = _error_text(line.get("error"))
+    return record, float(start), float(end)
+
+
+def _error_text(error: Any) -> str | None:
+    if not error:
+        return None
+    return str(error.get("type") or error.get("message")) if isinstance(error, dict) else str(error)
+
+
+def _checked_record(reader: FileReader, line: Any, at: str) -> tuple[dict[str, Any], float, float]:
+    line = reader.mapping(line, at)
+    meta = reader.mapping(line.get("metadata"), f"{at}.metadata")
+    start = reader.number(meta.get("request_start_ns"), f"{at}.metadata.request_start_ns") or 0.0
+    end = reader.number(meta.get("request_end_ns"), f"{at}.metadata.request_end_ns", required=False)
+    return _jsonl_record(reader, line, at, start), start, end or start
+
+
 def _jsonl_record(reader: FileReader, line: dict[str, Any], at: str, start_ns: float) -> dict[str, Any]:
     metrics = line.get("metrics") or {}
     metrics = reader.mapping(metrics, f"{at}.metrics")
@@ -272,7 +317,6 @@ def _jsonl_record(reader: FileReader, line: dict[str, Any], at: str, start_ns: f
             raise reader.fail(f"{at}.metrics.{name}.unit", f"unknown time unit {unit!r}")
         return number * _TO_MS[unit]
 
-    error = line.get("error")
     return {
         "ttft_ms": value("time_to_first_token", time=True),
         "tpot_ms": value("inter_token_latency", time=True),
@@ -280,9 +324,7 @@ def _jsonl_record(reader: FileReader, line: dict[str, Any], at: str, start_ns: f
         "input_tokens": value("input_sequence_length", time=False),
         "output_tokens": value("output_sequence_length", time=False),
         "start_s": start_ns,
-        "error": (str(error.get("type") or error.get("message")) if isinstance(error, dict) else str(error))
-        if error
-        else None,
+        "error": _error_text(line.get("error")),
     }
 
 
