@@ -32,6 +32,41 @@ def add_bench_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     add_db_option(p)
     p.set_defaults(handler=cmd_bench_import)
 
+    p = commands.add_parser(
+        "envelope",
+        parents=[common],
+        help="Cr_closed, Cr_open, goodput and the latency-vs-load curve from measured runs, against the SLOs",
+    )
+    p.add_argument("source", nargs="+", metavar="PROJECT|FILE", help="a project name, or result files")
+    p.add_argument("--plan", type=Path, metavar="FILE", help="take the SLOs from this plan file")
+    _add_slo_options(p)
+    p.add_argument("--json", action="store_true", help="print JSON")
+    add_db_option(p)
+    p.set_defaults(handler=cmd_bench_envelope)
+
+    p = commands.add_parser(
+        "baseline",
+        parents=[common],
+        help="make runs the project's baseline (step 10) and compare them with what the plan predicted",
+    )
+    p.add_argument("project", help="project name")
+    p.add_argument("runset", metavar="RUNSET", help="runs: numbers and ranges (1,3,5-8), digest prefixes, or all")
+    p.add_argument("--note", default="", help="why this is the baseline (what was deployed, when)")
+    p.add_argument(
+        "--save", action="store_true", help="store the plan with its measured baseline section as the next revision"
+    )
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--perf-backend", dest="backend", metavar="NAME", help="performance model of the prediction")
+    add_db_option(p)
+    p.set_defaults(handler=cmd_bench_baseline)
+
+
+def _add_slo_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--ttft-ms", type=float, help="TTFT target (replaces the plan's)")
+    p.add_argument("--itl-ms", type=float, help="ITL target (replaces the plan's)")
+    p.add_argument("--e2e-ms", type=float, help="end-to-end target (replaces the plan's)")
+    p.add_argument("--percentile", type=float, help="the percentile the targets hold at (default: the plan's, or 95)")
+
 
 def _help(parser: argparse.ArgumentParser) -> int:
     parser.print_help()
@@ -49,4 +84,42 @@ def cmd_bench_import(args: argparse.Namespace) -> int:
         print_json(report.to_json())
     else:
         print(imported_runs_text(report, styled=styled(args)))
+    return 0
+
+
+def cmd_bench_envelope(args: argparse.Namespace) -> int:
+    """``planner bench envelope PROJECT|FILE...``."""
+    from planner import workflows
+    from planner.cli import open_session, print_json, styled
+    from planner.render_bench import measured_envelope_text
+
+    slo = workflows.SloTargets(args.ttft_ms, args.itl_ms, args.e2e_ms, args.percentile)
+    # One argument that is not a file names a project.
+    project = args.source[0] if len(args.source) == 1 and not args.source[0].endswith(_RESULT_SUFFIXES) else None
+    files = [] if project else [Path(f) for f in args.source]
+    report = workflows.bench_envelope(open_session(args), project=project, files=files, plan_file=args.plan, slo=slo,
+                                      db=args.db)  # fmt: skip
+    if args.json:
+        print_json(report.to_json())
+    else:
+        print(measured_envelope_text(report, styled=styled(args)))
+    return 0
+
+
+_RESULT_SUFFIXES = (".json", ".jsonl", ".yaml", ".yml", ".csv")
+
+
+def cmd_bench_baseline(args: argparse.Namespace) -> int:
+    """``planner bench baseline PROJECT RUNSET``."""
+    from planner import workflows
+    from planner.cli import open_session, print_json, styled
+    from planner.render_bench import baseline_text
+
+    report = workflows.bench_baseline(
+        open_session(args), args.project, args.runset, note=args.note, save=args.save, backend=args.backend, db=args.db
+    )
+    if args.json:
+        print_json(report.to_json())
+    else:
+        print(baseline_text(report, styled=styled(args)))
     return 0

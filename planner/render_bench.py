@@ -7,7 +7,7 @@ from typing import Any
 
 from planner.render import table
 from planner.render_projects import safe
-from planner.workflows import BenchImportReport
+from planner.workflows import BaselineReport, BenchEnvelopeReport, BenchImportReport
 
 
 def _ms(stats: dict[str, float] | None, key: str) -> str:
@@ -52,4 +52,72 @@ def imported_runs_text(report: BenchImportReport, *, styled: bool = False) -> st
             lines.append(f"  already stored (same file, same place): runs {known}")
     else:
         lines.append("not stored: give --project NAME to keep these runs in a project")
+    return "\n".join(lines)
+
+
+def _load(mode: str, load: float) -> str:
+    return f"c={load:g}" if mode == "closed" else ("all at once" if math.isinf(load) else f"{load:.4g} req/s")
+
+
+def _verdict(point: dict[str, Any]) -> str:
+    if not point["judged"]:
+        return "cannot judge"
+    return "meets" if point["meets_slo"] else "misses"
+
+
+def measured_envelope_text(report: BenchEnvelopeReport, *, styled: bool = False) -> str:
+    """The SLOs, Cr_closed and Cr_open with their brackets, the curve, and the notes."""
+    t = report.targets
+    shown = [f"{name} {value * 1000:g} ms" for name, value in (("TTFT", t.ttft_s), ("ITL", t.itl_s), ("E2E", t.e2e_s))
+             if value is not None]  # fmt: skip
+    env = report.envelope
+    lines = [f"SLOs at p{t.percentile:g}: {', '.join(shown)} (from {safe(report.slo_from)}); {report.runs} runs"]
+    lines.append(f"Cr_closed: {_bracket(env.cr_closed, env.closed_bracket, 'users')}")
+    lines.append(f"Cr_open:   {_bracket(env.cr_open_req_s, env.open_bracket, 'req/s')}")
+    if env.goodput_req_s is not None:
+        lines.append(f"goodput:   {env.goodput_req_s:.3g} req/s meeting every target (best run that meets the SLOs)")
+    rows = [
+        [p["mode"], _load(p["mode"], p["load"]), _verdict(p), _num(p["ttft_p50_ms"]), _num(p["ttft_p95_ms"]),
+         _num(p["itl_p95_ms"]), _num(p["e2e_p95_ms"]), _num(p["output_tok_s"]), _num(p["throughput_req_s"], 2),
+         "-" if p["goodput_share"] is None else f"{p['goodput_share']:.0%}"]
+        for p in env.curve
+    ]  # fmt: skip
+    headers = ["mode", "load", "SLOs", "TTFT p50", "TTFT p95", "ITL p95", "E2E p95", "out tok/s", "req/s", "goodput"]
+    lines.append(table(headers, rows, styled=styled))
+    for p in env.curve:
+        lines.extend(f"  {_load(p['mode'], p['load'])}: {safe(note)}" for note in p["notes"])
+    lines.extend(f"note: {safe(n)}" for n in env.notes)
+    return "\n".join(lines)
+
+
+def _bracket(value: float | None, bracket: tuple[float | None, float | None], unit: str) -> str:
+    if value is None:
+        return "none measured meets the SLOs" if bracket[1] is not None else "not measured"
+    above = f", {bracket[1]:g} {unit} misses" if bracket[1] is not None else ", no load measured misses"
+    return f"{value:g} {unit} (largest measured that meets{above})"
+
+
+def baseline_text(report: BaselineReport, *, styled: bool = False) -> str:
+    """The baseline set, its envelope, measured against predicted, and the plan section."""
+    lines = [
+        f"project {safe(report.project)}: baseline of {len(report.baseline.runs)} runs set "
+        f"({report.baseline.digest[:12]})",
+        measured_envelope_text(report.envelope, styled=styled),
+        f"measured against the prediction for {safe(report.deployment)} (one replica, simulated at each run's load):",
+    ]
+    rows = [
+        [safe(c.run), c.figure, _num(c.measured), _num(c.predicted), f"{_num(c.band[0])}-{_num(c.band[1])}",
+         f"{c.error_pct:+.0f}%", "yes" if c.inside else "NO"]
+        for c in report.comparisons
+    ]  # fmt: skip
+    lines.append(table(["run", "figure", "measured", "predicted", "band", "error", "in band"], rows, styled=styled))
+    inside = sum(c.inside for c in report.comparisons)
+    lines.append(f"{inside} of {len(report.comparisons)} figures lie in the predicted band")
+    if report.plan_baseline:
+        fields = ", ".join(f"{k}: {v}" for k, v in report.plan_baseline.items())
+        lines.append(f"plan baseline section: {safe(fields)}")
+    if report.saved is not None:
+        lines.append(f"saved as revision {report.saved.saved.revision.number} (TCO and rules now use the measurement)")
+    elif report.plan_baseline:
+        lines.append("give --save to store the plan with this baseline as the next revision")
     return "\n".join(lines)

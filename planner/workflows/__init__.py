@@ -14,7 +14,8 @@ fix. Results carry ``to_json()`` where the command line prints them as JSON.
   :func:`export_project`, :func:`import_project`; runs, baseline and decisions: :func:`add_run`,
   :func:`list_runs`, :func:`load_run`, :func:`set_baseline`, :func:`record_decision` (the types they
   take and return come from :mod:`planner.store`);
-- benchmarks (step 10): :func:`import_benchmarks` (runs as :class:`MeasuredRun`);
+- benchmarks (step 10): :func:`import_benchmarks` (runs as :class:`MeasuredRun`),
+  :func:`bench_envelope`, :func:`bench_baseline`;
 - costs: :func:`tco`, :func:`export` (the Excel TCO workbook);
 - the catalog and plugins: :func:`plugin_report`, :func:`catalog_entries`,
   :func:`import_model`, :func:`plan_schema`.
@@ -37,7 +38,15 @@ from planner.store import (
     RunDraft,
     RunSummary,
 )
-from planner.workflows.bench import BenchImportReport, import_benchmarks
+from planner.workflows.bench import (
+    BaselineReport,
+    BenchEnvelopeReport,
+    BenchImportReport,
+    SloTargets,
+    bench_baseline,
+    bench_envelope,
+    import_benchmarks,
+)
 from planner.workflows.catalogs import (
     CatalogEntry,
     PluginReport,
@@ -105,6 +114,8 @@ from planner.workflows.simulation import (
 __all__ = [
     "DEFAULT_BACKEND",
     "Baseline",
+    "BaselineReport",
+    "BenchEnvelopeReport",
     "BenchImportReport",
     "CatalogEntry",
     "Change",
@@ -141,8 +152,11 @@ __all__ = [
     "Session",
     "SimulationReport",
     "SimulationRequest",
+    "SloTargets",
     "TcoReport",
     "add_run",
+    "bench_baseline",
+    "bench_envelope",
     "catalog_entries",
     "check",
     "checkout",

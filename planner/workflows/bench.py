@@ -14,9 +14,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from planner.bench.baseline import Comparison, compare, stored_deployment
 from planner.bench.importing import benchmark_importers, read_benchmark_files
+from planner.bench.measured import MeasuredEnvelope, measured_envelope
+from planner.errors import PlannerError
 from planner.measured_run import MeasuredRun
-from planner.store import RunDraft, RunSummary
+from planner.plan import Baseline as PlanBaseline
+from planner.plan import Plan
+from planner.simulate import Targets
+from planner.store import Baseline, RunDraft, RunSummary
+from planner.workflows.projects import SavedPlan, database_path
 from planner.workflows.session import Session
 
 
@@ -53,7 +60,6 @@ def import_benchmarks(
         return report
     from planner.store import runs as measured
     from planner.store.database import open_store
-    from planner.workflows.projects import database_path
 
     drafts = _drafts(runs)
     with open_store(database_path(db)) as store:
@@ -80,3 +86,239 @@ def _identity(metadata: dict[str, Any]) -> tuple[Any, Any]:
     """A run is the same run when it comes from the same bytes at the same place in the file."""
     source = str(metadata.get("source", ""))
     return metadata.get("file_sha256"), source.rsplit("#", 1)[1] if "#" in source else ""
+
+
+# --------------------------------------------------------------- envelopes and baseline
+
+
+@dataclass(frozen=True)
+class SloTargets:
+    """SLO targets given on the command line; each one set replaces the plan's."""
+
+    ttft_ms: float | None = None
+    itl_ms: float | None = None
+    e2e_ms: float | None = None
+    percentile: float | None = None
+
+    def given(self) -> bool:
+        """True when any target is set."""
+        return any(v is not None for v in (self.ttft_ms, self.itl_ms, self.e2e_ms))
+
+
+@dataclass
+class BenchEnvelopeReport:
+    """Measured envelopes against the SLOs they were judged on."""
+
+    envelope: MeasuredEnvelope
+    targets: Targets
+    slo_from: str
+    runs: int
+
+    def to_json(self) -> dict[str, Any]:
+        """The envelope, the targets (ms) and where they came from."""
+        t = self.targets
+        targets = {"ttft_ms": _ms(t.ttft_s), "itl_ms": _ms(t.itl_s), "e2e_ms": _ms(t.e2e_s), "percentile": t.percentile}
+        return {"slo": targets, "slo_from": self.slo_from, "runs": self.runs, **self.envelope.to_json()}
+
+
+def _ms(seconds: float | None) -> float | None:
+    return seconds * 1000 if seconds is not None else None
+
+
+def bench_envelope(
+    session: Session,
+    *,
+    project: str | None = None,
+    files: Sequence[Path] = (),
+    plan_file: Path | None = None,
+    slo: SloTargets = SloTargets(),
+    db: Path | None = None,
+) -> BenchEnvelopeReport:
+    """Cr_closed, Cr_open, goodput and the curve from a project's runs or from result files.
+
+    The SLOs are ``slo``'s where set, else the plan file's, else the project's head revision's.
+
+    :raises PlannerError: when there are no runs, or no SLO to judge them against.
+    """
+    runs = project_runs(project, db) if project is not None else _read_files(session, files)
+    if not runs:
+        raise PlannerError(
+            f"project {project!r} has no benchmark runs" if project else "no runs to judge",
+            path=str(database_path(db)) if project else "",
+            fix="import results first: planner bench import FILE... --project NAME",
+        )
+    targets, slo_from = _targets(slo, plan_file, project, db)
+    return BenchEnvelopeReport(measured_envelope(runs, targets), targets, slo_from, len(runs))
+
+
+def _read_files(session: Session, files: Sequence[Path]) -> list[MeasuredRun]:
+    return read_benchmark_files([Path(f) for f in files], benchmark_importers(session.host))
+
+
+def project_runs(project: str, db: Path | None = None, refs: Sequence[str] | None = None) -> list[MeasuredRun]:
+    """The project's runs (all, or those of ``refs``: numbers or digest prefixes) as measured runs."""
+    from planner.store import runs as measured
+    from planner.store.database import open_store
+
+    with open_store(database_path(db)) as store:
+        wanted = refs if refs is not None else [str(s.number) for s in measured.run_summaries(store, project)]
+        stored = [measured.load_run(store, project, ref) for ref in wanted]
+    return [MeasuredRun.from_stored(r.summary.metadata, r.records) for r in stored]
+
+
+def _targets(slo: SloTargets, plan_file: Path | None, project: str | None, db: Path | None) -> tuple[Targets, str]:
+    from planner.plan_simulation import targets_of
+    from planner.workflows.planning import read_plan
+
+    base, source = None, "the command line"
+    if plan_file is not None:
+        base, source = targets_of(read_plan(plan_file)), str(plan_file)
+    elif project is not None and not (slo.given() and slo.percentile is not None):
+        plan = _head_plan(project, db)
+        if plan is not None:
+            base, source = targets_of(plan), f"project {project}'s head revision"
+    if base is None and not slo.given():
+        raise PlannerError(
+            "no SLO to judge the runs against",
+            path=str(plan_file or ""),
+            fix="give --plan FILE, save a revision of the project (planner plan FILE --save P), "
+            "or set --ttft-ms/--itl-ms/--e2e-ms",
+        )
+
+    def pick(given: float | None, planned: float | None) -> float | None:
+        return given / 1000 if given is not None else planned
+
+    percentile = slo.percentile or (base.percentile if base else 95.0)
+    if base is None:
+        return Targets(pick(slo.ttft_ms, None), pick(slo.itl_ms, None), pick(slo.e2e_ms, None), percentile), source
+    if slo.given() or slo.percentile:
+        source += " with the command line's targets"
+    targets = Targets(
+        pick(slo.ttft_ms, base.ttft_s), pick(slo.itl_ms, base.itl_s), pick(slo.e2e_ms, base.e2e_s), percentile
+    )
+    return targets, source
+
+
+def _head_plan(project: str, db: Path | None) -> Plan | None:
+    from planner.workflows.projects import history, open_revision
+
+    if not history(project, db).entries:
+        return None
+    return open_revision(project, "head", db).plan
+
+
+def run_refs(runset: str) -> list[str] | None:
+    """``all`` (``None``), or numbers and ranges: ``1,3,5-8``; a digest prefix is kept as it is."""
+    if runset.strip().lower() == "all":
+        return None
+    refs: list[str] = []
+    for part in (p.strip() for p in runset.split(",") if p.strip()):
+        low, dash, high = part.partition("-")
+        if dash and low.isdigit() and high.isdigit():
+            refs.extend(str(n) for n in range(int(low), int(high) + 1))
+        else:
+            refs.append(part)
+    if not refs:
+        raise PlannerError("no run named", path="RUNSET", fix="name runs like 1,2,5-8, digest prefixes, or 'all'")
+    return refs
+
+
+@dataclass
+class BaselineReport:
+    """The project's new baseline, its measured envelope, the plan's baseline section, and the runs
+    measured against what the plan's deployment predicts."""
+
+    project: str
+    baseline: Baseline
+    envelope: BenchEnvelopeReport
+    plan_baseline: dict[str, Any]
+    deployment: str
+    comparisons: list[Comparison]
+    saved: SavedPlan | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """Every part by name."""
+        return {
+            "project": self.project,
+            "baseline": self.baseline.to_json(),
+            "envelope": self.envelope.to_json(),
+            "plan_baseline": self.plan_baseline,
+            "deployment": self.deployment,
+            "comparisons": [c.to_json() for c in self.comparisons],
+            "inside_band": sum(c.inside for c in self.comparisons),
+            "saved_revision": self.saved.saved.to_json() if self.saved else None,
+        }
+
+
+def bench_baseline(
+    session: Session,
+    project: str,
+    runset: str,
+    *,
+    note: str = "",
+    save: bool = False,
+    backend: str | None = None,
+    db: Path | None = None,
+) -> BaselineReport:
+    """Make runs the project's baseline (step 10) and measure them against the head revision's prediction.
+
+    The baseline's envelope becomes the plan's ``baseline:`` section (Cr_closed, the output tokens/s
+    at it, Cr_open), which the TCO and the rules use instead of the estimate; with ``save`` the plan
+    with that section is sized again and stored as the project's next revision.
+
+    :raises PlannerError: when the project has no revision to compare with, or a run is unknown.
+    """
+    from planner.workflows.projects import open_revision, plan_and_save, set_baseline
+
+    refs = run_refs(runset)
+    head = open_revision(project, "head", db) if _head_plan(project, db) is not None else None
+    if head is None:
+        raise PlannerError(
+            f"project {project!r} has no revision to measure the runs against",
+            path=str(database_path(db)),
+            fix=f"save the plan first: planner plan FILE --save {project!r}",
+        )
+    runs = project_runs(project, db, refs)
+    report = bench_envelope(session, project=project, db=db)
+    envelope = measured_envelope(runs, report.targets)
+    chosen = (head.revision.result.get("sizing", {}).get("chosen") or {}).get("operating_point", {}).get("deployment")
+    if not chosen:
+        raise PlannerError(
+            f"the head revision of {project!r} chose no deployment", fix="save a plan whose sizing finds one"
+        )
+    dep = stored_deployment(head.plan, chosen, session.catalog)
+    comparisons = compare(head.plan, dep, session.performance_model(backend or head.revision.summary.backend), runs)
+    stored = set_baseline(project, [str(r) for r in refs] if refs else _all_numbers(project, db), note, db)
+    section = plan_baseline(envelope, runs)
+    result = BaselineReport(
+        project, stored, BenchEnvelopeReport(envelope, report.targets, report.slo_from, len(runs)), section,
+        dep.label, comparisons,
+    )  # fmt: skip
+    if save and section:
+        plan_ = head.plan.model_copy(update={"baseline": PlanBaseline(**section)})
+        message = f"baseline: measured Cr_closed {section.get('cr_closed_concurrency')} from runs {runset}"
+        result.saved = plan_and_save(session, plan_, f"{project} baseline", project, message, backend=backend, db=db)
+    return result
+
+
+def _all_numbers(project: str, db: Path | None) -> list[str]:
+    from planner.workflows.projects import list_runs
+
+    return [str(s.number) for s in list_runs(project, db)]
+
+
+def plan_baseline(envelope: MeasuredEnvelope, runs: Sequence[MeasuredRun]) -> dict[str, Any]:
+    """The plan's ``baseline:`` section from a measured envelope (only what was measured)."""
+    section: dict[str, Any] = {}
+    at_cr = [r for r in runs if r.mode == "closed" and r.load == envelope.cr_closed]
+    if envelope.cr_closed is not None and envelope.cr_closed >= 1:
+        section["cr_closed_concurrency"] = int(envelope.cr_closed)
+        if at_cr and at_cr[0].output_tok_s:
+            section["cr_closed_output_tok_s"] = at_cr[0].output_tok_s
+    if envelope.cr_open_req_s:
+        section["cr_open_requests_per_s"] = envelope.cr_open_req_s
+    if section:
+        tools = sorted({r.format for r in runs})
+        section["tool"] = ", ".join(tools)
+        section["measured_on"] = ", ".join(sorted({r.hardware or r.model or "" for r in runs} - {""}))
+    return section
