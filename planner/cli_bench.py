@@ -22,6 +22,17 @@ def add_bench_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     bench.set_defaults(handler=lambda args: _help(bench))
 
     p = commands.add_parser(
+        "plan",
+        parents=[common],
+        help="what to benchmark for a plan: loads, request shape, run lengths, vllm/GuideLLM/AIPerf command lines",
+    )
+    p.add_argument("file", type=Path, help="plan file")
+    p.add_argument("--replicas", type=int, default=1, help="replicas behind the URL: loads are divided by it")
+    p.add_argument("--url", default="http://localhost:8000", help="the endpoint to load (default %(default)s)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(handler=cmd_bench_plan)
+
+    p = commands.add_parser(
         "import",
         parents=[common],
         help="read benchmark result files (format detected) into runs; with --project, store them",
@@ -122,4 +133,19 @@ def cmd_bench_baseline(args: argparse.Namespace) -> int:
         print_json(report.to_json())
     else:
         print(baseline_text(report, styled=styled(args)))
+    return 0
+
+
+def cmd_bench_plan(args: argparse.Namespace) -> int:
+    """``planner bench plan PLAN``."""
+    from planner import workflows
+    from planner.cli import open_session, print_json, styled
+    from planner.render_bench import benchmark_plan_text
+
+    session = open_session(args)
+    report = workflows.bench_plan(session, workflows.read_plan(args.file), replicas=args.replicas, url=args.url)
+    if args.json:
+        print_json(report.to_json())
+    else:
+        print(benchmark_plan_text(report, styled=styled(args)))
     return 0

@@ -7,7 +7,7 @@ from typing import Any
 
 from planner.render import table
 from planner.render_projects import safe
-from planner.workflows import BaselineReport, BenchEnvelopeReport, BenchImportReport
+from planner.workflows import BaselineReport, BenchEnvelopeReport, BenchImportReport, BenchmarkPlan
 
 
 def _ms(stats: dict[str, float] | None, key: str) -> str:
@@ -120,4 +120,22 @@ def baseline_text(report: BaselineReport, *, styled: bool = False) -> str:
         lines.append(f"saved as revision {report.saved.saved.revision.number} (TCO and rules now use the measurement)")
     elif report.plan_baseline:
         lines.append("give --save to store the plan with this baseline as the next revision")
+    return "\n".join(lines)
+
+
+def benchmark_plan_text(report: BenchmarkPlan, *, styled: bool = False) -> str:
+    """The scenario, the request shape, the load points and the commands per tool."""
+    s = report.shape
+    lines = [
+        f"scenario: {report.scenario}",
+        f"request shape: input {s.input_p50} tokens p50 / {s.input_p95} p95 (stdev {s.input_stdev}), "
+        f"output {s.output_p50} p50 / {s.output_p95} p95 (stdev {s.output_stdev})",
+    ]
+    rows = [[p.mode, _load(p.mode, p.load), p.requests, p.warmup, _num(p.duration_s, 0), p.why] for p in report.points]
+    lines.append(table(["mode", "load", "requests", "warm-up", "about s", "why"], rows, styled=styled))
+    for tool, commands in report.commands.items():
+        lines.append(f"\n# {tool}")
+        lines.extend(commands)
+    lines.extend(f"note: {safe(n)}" for n in report.notes)
+    lines.append("then: planner bench import RESULTS... --project NAME")
     return "\n".join(lines)

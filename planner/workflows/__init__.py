@@ -15,7 +15,7 @@ fix. Results carry ``to_json()`` where the command line prints them as JSON.
   :func:`list_runs`, :func:`load_run`, :func:`set_baseline`, :func:`record_decision` (the types they
   take and return come from :mod:`planner.store`);
 - benchmarks (step 10): :func:`import_benchmarks` (runs as :class:`MeasuredRun`),
-  :func:`bench_envelope`, :func:`bench_baseline`;
+  :func:`bench_envelope`, :func:`bench_baseline`, :func:`bench_plan`;
 - costs: :func:`tco`, :func:`export` (the Excel TCO workbook);
 - the catalog and plugins: :func:`plugin_report`, :func:`catalog_entries`,
   :func:`import_model`, :func:`plan_schema`.
@@ -23,6 +23,7 @@ fix. Results carry ``to_json()`` where the command line prints them as JSON.
 
 from __future__ import annotations
 
+from planner.bench.scenario import BenchmarkPlan
 from planner.measured_run import MeasuredRun
 from planner.store import (
     Baseline,
@@ -45,6 +46,7 @@ from planner.workflows.bench import (
     SloTargets,
     bench_baseline,
     bench_envelope,
+    bench_plan,
     import_benchmarks,
 )
 from planner.workflows.catalogs import (
@@ -117,6 +119,7 @@ __all__ = [
     "BaselineReport",
     "BenchEnvelopeReport",
     "BenchImportReport",
+    "BenchmarkPlan",
     "CatalogEntry",
     "Change",
     "CheckReport",
@@ -157,6 +160,7 @@ __all__ = [
     "add_run",
     "bench_baseline",
     "bench_envelope",
+    "bench_plan",
     "catalog_entries",
     "check",
     "checkout",

@@ -17,6 +17,7 @@ from typing import Any
 from planner.bench.baseline import Comparison, compare, stored_deployment
 from planner.bench.importing import benchmark_importers, read_benchmark_files
 from planner.bench.measured import MeasuredEnvelope, measured_envelope
+from planner.bench.scenario import BenchmarkPlan, benchmark_plan
 from planner.errors import PlannerError
 from planner.measured_run import MeasuredRun
 from planner.plan import Baseline as PlanBaseline
@@ -322,3 +323,22 @@ def plan_baseline(envelope: MeasuredEnvelope, runs: Sequence[MeasuredRun]) -> di
         section["tool"] = ", ".join(tools)
         section["measured_on"] = ", ".join(sorted({r.hardware or r.model or "" for r in runs} - {""}))
     return section
+
+
+# ------------------------------------------------------------------------ benchmark plan
+
+
+def bench_plan(
+    session: Session, plan_: Plan, *, replicas: int = 1, url: str = "http://localhost:8000"
+) -> BenchmarkPlan:
+    """What to run to measure ``plan_``: its scenario's loads, the request shape, run lengths and the
+    command lines of vllm bench serve, GuideLLM and AIPerf (the model by its Hugging Face id).
+
+    :raises PlannerError: for fewer than one replica.
+    """
+    if replicas < 1:
+        raise PlannerError("--replicas must be at least 1", path="--replicas", fix="give the replicas behind the URL")
+    # Servers are addressed by the Hugging Face id: the plan's when it names one, else the catalog's alias.
+    spec = session.catalog.models.get(plan_.model.id)
+    served = plan_.model.id if "/" in plan_.model.id else next((a for a in spec.aliases if "/" in a), spec.id)
+    return benchmark_plan(plan_, replicas=replicas, url=url, model=served)
