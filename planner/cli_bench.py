@@ -20,6 +20,7 @@ def add_bench_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     )
     commands = bench.add_subparsers(title="bench commands", metavar="COMMAND")
     bench.set_defaults(handler=lambda args: _help(bench))
+    add_scale_command(sub, common)
 
     p = commands.add_parser(
         "plan",
@@ -70,6 +71,23 @@ def add_bench_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--perf-backend", dest="backend", metavar="NAME", help="performance model of the prediction")
     add_db_option(p)
     p.set_defaults(handler=cmd_bench_baseline)
+
+
+def add_scale_command(sub: Any, common: argparse.ArgumentParser) -> None:
+    """Register ``scale`` (step 11) on the command line's sub-parsers."""
+    from planner.cli_projects import add_db_option
+
+    p = sub.add_parser(
+        "scale",
+        parents=[common],
+        help="step 11: the dominant bottleneck in the measured runs and the next lever (stored as a decision)",
+    )
+    p.add_argument("project", help="project name")
+    p.add_argument("--dry-run", action="store_true", help="say what would be decided without recording it")
+    p.add_argument("--perf-backend", dest="backend", metavar="NAME", help="performance model of the expected effect")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    add_db_option(p)
+    p.set_defaults(handler=cmd_scale)
 
 
 def _add_slo_options(p: argparse.ArgumentParser) -> None:
@@ -148,4 +166,20 @@ def cmd_bench_plan(args: argparse.Namespace) -> int:
         print_json(report.to_json())
     else:
         print(benchmark_plan_text(report, styled=styled(args)))
+    return 0
+
+
+def cmd_scale(args: argparse.Namespace) -> int:
+    """``planner scale PROJECT``."""
+    from planner import workflows
+    from planner.cli import open_session, print_json
+    from planner.render_bench import scale_text
+
+    report = workflows.scale(
+        open_session(args), args.project, backend=args.backend, record=not args.dry_run, db=args.db
+    )
+    if args.json:
+        print_json(report.to_json())
+    else:
+        print(scale_text(report))
     return 0

@@ -7,7 +7,7 @@ from typing import Any
 
 from planner.render import table
 from planner.render_projects import safe
-from planner.workflows import BaselineReport, BenchEnvelopeReport, BenchImportReport, BenchmarkPlan
+from planner.workflows import BaselineReport, BenchEnvelopeReport, BenchImportReport, BenchmarkPlan, ScaleReport
 
 
 def _ms(stats: dict[str, float] | None, key: str) -> str:
@@ -139,3 +139,42 @@ def benchmark_plan_text(report: BenchmarkPlan, *, styled: bool = False) -> str:
     lines.extend(f"note: {safe(n)}" for n in report.notes)
     lines.append("then: planner bench import RESULTS... --project NAME")
     return "\n".join(lines)
+
+
+def scale_text(report: ScaleReport) -> str:
+    """The signals, the bottleneck, the lever with its effect and cost, and the ladder after it."""
+    d, s = report.decision, report.decision.signals
+    lines = [
+        f"project {safe(report.project)}, {safe(report.deployment)}, reading {report.runs_from}",
+        f"at {safe(s.run)}: KV {_share(s.kv_pressure)} full ({_num(s.in_flight)} in flight of {s.kv_capacity}), "
+        f"queue {_share(s.queue_share)} of E2E, TTFT {_times(s.ttft_vs_target)} and ITL {_times(s.itl_vs_target)} "
+        f"their targets, output {_times(s.throughput_vs_predicted)} the prediction",
+        f"bottleneck: {d.bottleneck} ({safe(d.why)})",
+    ]
+    if d.lever is None:
+        lines.append("no lever: " + ("nothing to change" if d.bottleneck == "none" else "every lever was decided"))
+        return "\n".join(lines)
+    lever = d.lever
+    change = f"{lever.knob}: {lever.old} -> {lever.new}" if lever.knob else lever.action
+    lines.append(f"next lever ({lever.family}): {safe(change)}; {safe(lever.action)}")
+    if "before" in d.expected:
+        b, a = d.expected["before"], d.expected["after"]
+        lines.extend(f"  expected {k}: {_num(b[k])} -> {_num(a[k])}" for k in b if k != "meets_slo")
+        lines.append(f"  expected to meet the SLOs: {a['meets_slo']}")
+    cost = d.cost_eur_per_year
+    lines.append(
+        "  cost: " + ("none (a setting)" if cost == 0 else "unknown" if cost is None else f"{cost:,.0f} EUR/year")
+    )
+    rest = [f"{lv.family}: {lv.knob or lv.action}" for lv in d.ladder if lv.id != lever.id and lv.id not in d.tried]
+    if rest:
+        lines.append("then, one at a time: " + "; ".join(safe(r) for r in rest))
+    lines.append("recorded as a decision" if report.recorded else "not recorded (--dry-run)")
+    return "\n".join(lines)
+
+
+def _share(value: float | None) -> str:
+    return "?" if value is None else f"{value:.0%}"
+
+
+def _times(value: float | None) -> str:
+    return "?" if value is None else f"{value:.2f}x"

@@ -154,12 +154,10 @@ def test_runs_simulated_for_the_plan_lie_in_the_band_and_a_slowed_one_does_not(
 def test_the_baseline_saved_as_a_revision_fills_the_plans_baseline_section(
     saved_project: tuple[workflows.Session, Path],
 ) -> None:
-    _session, db = saved_project
+    session, db = saved_project
     if not workflows.list_runs("Code", db):
         pytest.skip("needs the runs of the test above")
-    done = run_cli("bench", "baseline", "Code", "1,2", "--save", "--perf-backend", "builtin", "--json", "--db", str(db))
-    assert done.returncode == 0, done.stderr
-    report = json.loads(done.stdout)
+    report = workflows.bench_baseline(session, "Code", "1,2", save=True, backend="builtin", db=db).to_json()
     assert report["envelope"]["closed_bracket"] == [4, 16]
     assert report["plan_baseline"]["cr_closed_concurrency"] == 4 and report["saved_revision"]["revision"]["number"] == 2
     saved = workflows.open_revision("Code", "head", db).plan
@@ -167,3 +165,19 @@ def test_the_baseline_saved_as_a_revision_fills_the_plans_baseline_section(
     assert saved.baseline.tool == "synthetic"
     unknown = run_cli("bench", "baseline", "Code", "9", "--db", str(db))
     assert unknown.returncode == 2 and "matches no run" in unknown.stderr
+
+
+def test_scale_records_one_lever_at_a_time(saved_project: tuple[workflows.Session, Path]) -> None:
+    _session, db = saved_project
+    if not workflows.list_runs("Code", db):
+        pytest.skip("needs the runs of the test above")
+    first = run_cli("scale", "Code", "--perf-backend", "builtin", "--json", "--db", str(db))
+    assert first.returncode == 0, first.stderr
+    decided = json.loads(first.stdout)
+    assert decided["runs_from"] == "the baseline" and decided["lever"]["family"] == "serving stack"
+    assert decided["recorded"]["rationale"].startswith(decided["bottleneck"])
+    second = workflows.scale(_session, "Code", backend="builtin", db=db).to_json()
+    assert second["lever"]["id"] != decided["lever"]["id"] and decided["lever"]["id"] in second["already_decided"]
+    assert [d.details["lever"]["id"] for d in workflows.show_project("Code", db).decisions] == [
+        decided["lever"]["id"], second["lever"]["id"],
+    ]  # fmt: skip

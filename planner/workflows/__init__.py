@@ -15,7 +15,7 @@ fix. Results carry ``to_json()`` where the command line prints them as JSON.
   :func:`list_runs`, :func:`load_run`, :func:`set_baseline`, :func:`record_decision` (the types they
   take and return come from :mod:`planner.store`);
 - benchmarks (step 10): :func:`import_benchmarks` (runs as :class:`MeasuredRun`),
-  :func:`bench_envelope`, :func:`bench_baseline`, :func:`bench_plan`;
+  :func:`bench_envelope`, :func:`bench_baseline`, :func:`bench_plan`; step 11: :func:`scale`;
 - costs: :func:`tco`, :func:`export` (the Excel TCO workbook);
 - the catalog and plugins: :func:`plugin_report`, :func:`catalog_entries`,
   :func:`import_model`, :func:`plan_schema`.
@@ -43,11 +43,13 @@ from planner.workflows.bench import (
     BaselineReport,
     BenchEnvelopeReport,
     BenchImportReport,
+    ScaleReport,
     SloTargets,
     bench_baseline,
     bench_envelope,
     bench_plan,
     import_benchmarks,
+    scale,
 )
 from planner.workflows.catalogs import (
     CatalogEntry,
@@ -151,6 +153,7 @@ __all__ = [
     "RunSummary",
     "SavedPlan",
     "SavedRevision",
+    "ScaleReport",
     "SearchReport",
     "Session",
     "SimulationReport",
@@ -192,6 +195,7 @@ __all__ = [
     "record_decision",
     "rename_project",
     "save_revision",
+    "scale",
     "search",
     "set_baseline",
     "show_project",

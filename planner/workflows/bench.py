@@ -9,6 +9,7 @@ nothing: a run is known by its file's SHA-256 and its place in the file.
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,9 +23,11 @@ from planner.errors import PlannerError
 from planner.measured_run import MeasuredRun
 from planner.plan import Baseline as PlanBaseline
 from planner.plan import Plan
+from planner.scaling import ScalingDecision, decide
 from planner.simulate import Targets
-from planner.store import Baseline, RunDraft, RunSummary
-from planner.workflows.projects import SavedPlan, database_path
+from planner.sizing.deployment import Deployment
+from planner.store import Baseline, Decision, RunDraft, RunSummary
+from planner.workflows.projects import OpenedRevision, SavedPlan, database_path
 from planner.workflows.session import Session
 
 
@@ -269,25 +272,13 @@ def bench_baseline(
 
     :raises PlannerError: when the project has no revision to compare with, or a run is unknown.
     """
-    from planner.workflows.projects import open_revision, plan_and_save, set_baseline
+    from planner.workflows.projects import plan_and_save, set_baseline
 
     refs = run_refs(runset)
-    head = open_revision(project, "head", db) if _head_plan(project, db) is not None else None
-    if head is None:
-        raise PlannerError(
-            f"project {project!r} has no revision to measure the runs against",
-            path=str(database_path(db)),
-            fix=f"save the plan first: planner plan FILE --save {project!r}",
-        )
+    head, dep = _head_deployment(session, project, db)
     runs = project_runs(project, db, refs)
     report = bench_envelope(session, project=project, db=db)
     envelope = measured_envelope(runs, report.targets)
-    chosen = (head.revision.result.get("sizing", {}).get("chosen") or {}).get("operating_point", {}).get("deployment")
-    if not chosen:
-        raise PlannerError(
-            f"the head revision of {project!r} chose no deployment", fix="save a plan whose sizing finds one"
-        )
-    dep = stored_deployment(head.plan, chosen, session.catalog)
     comparisons = compare(head.plan, dep, session.performance_model(backend or head.revision.summary.backend), runs)
     stored = set_baseline(project, [str(r) for r in refs] if refs else _all_numbers(project, db), note, db)
     section = plan_baseline(envelope, runs)
@@ -300,6 +291,25 @@ def bench_baseline(
         message = f"baseline: measured Cr_closed {section.get('cr_closed_concurrency')} from runs {runset}"
         result.saved = plan_and_save(session, plan_, f"{project} baseline", project, message, backend=backend, db=db)
     return result
+
+
+def _head_deployment(session: Session, project: str, db: Path | None) -> tuple[OpenedRevision, Deployment]:
+    """The project's head revision and the deployment it chose."""
+    from planner.workflows.projects import open_revision
+
+    if _head_plan(project, db) is None:
+        raise PlannerError(
+            f"project {project!r} has no revision to measure the runs against",
+            path=str(database_path(db)),
+            fix=f"save the plan first: planner plan FILE --save {project!r}",
+        )
+    head = open_revision(project, "head", db)
+    chosen = (head.revision.result.get("sizing", {}).get("chosen") or {}).get("operating_point", {}).get("deployment")
+    if not chosen:
+        raise PlannerError(
+            f"the head revision of {project!r} chose no deployment", fix="save a plan whose sizing finds one"
+        )
+    return head, stored_deployment(head.plan, chosen, session.catalog)
 
 
 def _all_numbers(project: str, db: Path | None) -> list[str]:
@@ -342,3 +352,65 @@ def bench_plan(
     spec = session.catalog.models.get(plan_.model.id)
     served = plan_.model.id if "/" in plan_.model.id else next((a for a in spec.aliases if "/" in a), spec.id)
     return benchmark_plan(plan_, replicas=replicas, url=url, model=served)
+
+
+# ---------------------------------------------------------------------- scaling decision
+
+
+@dataclass
+class ScaleReport:
+    """The scaling decision for a project and whether it was recorded."""
+
+    project: str
+    decision: ScalingDecision
+    deployment: str
+    runs_from: str
+    recorded: Decision | None
+
+    def to_json(self) -> dict[str, Any]:
+        """The decision, the deployment, which runs it read, and the record."""
+        return {
+            "project": self.project, "deployment": self.deployment, "runs_from": self.runs_from,
+            **self.decision.to_json(), "recorded": self.recorded.to_json() if self.recorded else None,
+        }  # fmt: skip
+
+
+def scale(
+    session: Session, project: str, *, backend: str | None = None, record: bool = True, db: Path | None = None
+) -> ScaleReport:
+    """Step 11: the dominant bottleneck in the project's baseline runs (all its runs without a
+    baseline) and the next lever not yet decided, stored as a decision with its rationale.
+
+    :raises PlannerError: without a revision or runs.
+    """
+    from planner.store import runs as measured
+    from planner.store.database import open_store
+    from planner.workflows.projects import record_decision
+
+    head, dep = _head_deployment(session, project, db)
+    with open_store(database_path(db)) as store:
+        history_ = measured.baselines(store, project)
+        decided = measured.decisions(store, project)
+    refs = history_[-1].runs if history_ else None
+    runs = [r for r in project_runs(project, db, refs) if not math.isinf(r.load)]
+    if not runs:
+        raise PlannerError(
+            f"project {project!r} has no benchmark run to read", path=str(database_path(db)),
+            fix="import results first: planner bench import FILE... --project NAME",
+        )  # fmt: skip
+    tried = [d.details["lever"]["id"] for d in decided if d.details.get("kind") == "scaling" and d.details.get("lever")]
+    model = session.performance_model(backend or head.revision.summary.backend)
+    decision = decide(head.plan, dep, model, runs, tried)
+    runs_from = "the baseline" if refs else "every run (no baseline set)"
+    recorded = None
+    if record and decision.lever is not None:
+        lever = decision.lever
+        change = f"{lever.knob} {lever.old} -> {lever.new}" if lever.knob else lever.action
+        text = f"{lever.family}: {change}"
+        details = decision.to_json() | {"kind": "scaling", "deployment": dep.label}
+        recorded = record_decision(
+            project,
+            Decision(text, f"{decision.bottleneck}-bound: {decision.why}", details, head.revision.summary.digest),
+            db,
+        )
+    return ScaleReport(project, decision, dep.label, runs_from, recorded)
