@@ -21,6 +21,7 @@ def add_bench_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     commands = bench.add_subparsers(title="bench commands", metavar="COMMAND")
     bench.set_defaults(handler=lambda args: _help(bench))
     add_scale_command(sub, common)
+    add_calibrate_command(sub, common)
 
     p = commands.add_parser(
         "plan",
@@ -88,6 +89,22 @@ def add_scale_command(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print JSON")
     add_db_option(p)
     p.set_defaults(handler=cmd_scale)
+
+
+def add_calibrate_command(sub: Any, common: argparse.ArgumentParser) -> None:
+    """Register ``calibrate`` on the command line's sub-parsers."""
+    from planner.cli_projects import add_db_option
+
+    p = sub.add_parser(
+        "calibrate",
+        parents=[common],
+        help="fit the efficiency factors to a project's measured runs and re-size the plan with them",
+    )
+    p.add_argument("project", help="project name")
+    p.add_argument("--dry-run", action="store_true", help="fit and show, but store no revision")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    add_db_option(p)
+    p.set_defaults(handler=cmd_calibrate)
 
 
 def _add_slo_options(p: argparse.ArgumentParser) -> None:
@@ -182,4 +199,18 @@ def cmd_scale(args: argparse.Namespace) -> int:
         print_json(report.to_json())
     else:
         print(scale_text(report))
+    return 0
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    """``planner calibrate PROJECT``."""
+    from planner import workflows
+    from planner.cli import open_session, print_json
+    from planner.render_bench import calibration_text
+
+    report = workflows.calibrate(open_session(args), args.project, save=not args.dry_run, db=args.db)
+    if args.json:
+        print_json(report.to_json())
+    else:
+        print(calibration_text(report))
     return 0

@@ -7,7 +7,14 @@ from typing import Any
 
 from planner.render import table
 from planner.render_projects import safe
-from planner.workflows import BaselineReport, BenchEnvelopeReport, BenchImportReport, BenchmarkPlan, ScaleReport
+from planner.workflows import (
+    BaselineReport,
+    BenchEnvelopeReport,
+    BenchImportReport,
+    BenchmarkPlan,
+    CalibrationReport,
+    ScaleReport,
+)
 
 
 def _ms(stats: dict[str, float] | None, key: str) -> str:
@@ -178,3 +185,23 @@ def _share(value: float | None) -> str:
 
 def _times(value: float | None) -> str:
     return "?" if value is None else f"{value:.2f}x"
+
+
+def calibration_text(report: CalibrationReport) -> str:
+    """Factors before and after, the errors on the fitted and held-out runs, and the revision saved."""
+    c = report.calibration
+    lines = [f"project {safe(report.project)}, {safe(report.deployment)}: {c.fitted_runs} runs fitted, "
+             f"{c.held_out_runs} held out"]  # fmt: skip
+    for name in ("mfu_prefill", "mbu_decode", "mfu_decode", "overhead_ms"):
+        lines.append(f"  {name:<12} {getattr(c.before, name):.4g} -> {getattr(c.after, name):.4g}")
+    lines.append(f"median error on the fitted runs: {c.fitted_error_pct[0]:.1f}% -> {c.fitted_error_pct[1]:.1f}%")
+    held = c.held_out_error_pct
+    if held[0] is not None and held[1] is not None:
+        lines.append(f"median error on the held-out runs: {held[0]:.1f}% -> {held[1]:.1f}%")
+    lines.extend(f"skipped: {safe(s)}" for s in c.skipped)
+    if report.saved is not None:
+        r = report.saved.saved.revision
+        lines.append(f"saved as revision {r.number}: {safe(r.message)} (the plan re-sized with these factors)")
+    else:
+        lines.append("not saved (--dry-run)")
+    return "\n".join(lines)

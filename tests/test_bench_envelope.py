@@ -151,6 +151,7 @@ def test_runs_simulated_for_the_plan_lie_in_the_band_and_a_slowed_one_does_not(
     assert workflows.show_project("Code", db).baseline is not None
 
 
+@pytest.mark.slow  # sizing the plan again at the measured Cr_closed of 4 takes half a minute
 def test_the_baseline_saved_as_a_revision_fills_the_plans_baseline_section(
     saved_project: tuple[workflows.Session, Path],
 ) -> None:

@@ -84,13 +84,14 @@ class Comparison:
 
 
 def predicted_summary(plan: Plan, dep: Deployment, model: PerformanceModel, run: MeasuredRun) -> dict[str, Any]:
-    """The simulator's summary of one replica at the run's load (as long as the run, at least 200 requests)."""
+    """The simulator's summary of one replica at the run's load (300 requests after the warm-up: the p95
+    rests on 15 of them)."""
     if run.mode == "closed":
         load = LoadSpec("closed", concurrency=max(round(run.load), 1))
     else:
         load = LoadSpec("open", rate=run.load)
     e2e_s = (run.figure("e2e_ms", "p50") or 1000.0) / 1000
-    length = RunLength(requests=max(200, min(run.completed, 1000)), e2e_s=e2e_s)
+    length = RunLength(requests=300, e2e_s=e2e_s)
     return simulate_plan(plan, dep, model, load, duration_s=length.for_load(load))
 
 

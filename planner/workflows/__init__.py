@@ -15,7 +15,8 @@ fix. Results carry ``to_json()`` where the command line prints them as JSON.
   :func:`list_runs`, :func:`load_run`, :func:`set_baseline`, :func:`record_decision` (the types they
   take and return come from :mod:`planner.store`);
 - benchmarks (step 10): :func:`import_benchmarks` (runs as :class:`MeasuredRun`),
-  :func:`bench_envelope`, :func:`bench_baseline`, :func:`bench_plan`; step 11: :func:`scale`;
+  :func:`bench_envelope`, :func:`bench_baseline`, :func:`bench_plan`, :func:`calibrate` (the factors fitted
+  to the project's runs); step 11: :func:`scale`;
 - costs: :func:`tco`, :func:`export` (the Excel TCO workbook);
 - the catalog and plugins: :func:`plugin_report`, :func:`catalog_entries`,
   :func:`import_model`, :func:`plan_schema`.
@@ -43,11 +44,13 @@ from planner.workflows.bench import (
     BaselineReport,
     BenchEnvelopeReport,
     BenchImportReport,
+    CalibrationReport,
     ScaleReport,
     SloTargets,
     bench_baseline,
     bench_envelope,
     bench_plan,
+    calibrate,
     import_benchmarks,
     scale,
 )
@@ -122,6 +125,7 @@ __all__ = [
     "BenchEnvelopeReport",
     "BenchImportReport",
     "BenchmarkPlan",
+    "CalibrationReport",
     "CatalogEntry",
     "Change",
     "CheckReport",
@@ -164,6 +168,7 @@ __all__ = [
     "bench_baseline",
     "bench_envelope",
     "bench_plan",
+    "calibrate",
     "catalog_entries",
     "check",
     "checkout",

@@ -18,6 +18,7 @@ from typing import Any
 from planner.bench.baseline import Comparison, compare, stored_deployment
 from planner.bench.importing import benchmark_importers, read_benchmark_files
 from planner.bench.measured import MeasuredEnvelope, measured_envelope
+from planner.bench.project_calibration import ProjectCalibration, calibrate_on_runs
 from planner.bench.scenario import BenchmarkPlan, benchmark_plan
 from planner.errors import PlannerError
 from planner.measured_run import MeasuredRun
@@ -414,3 +415,59 @@ def scale(
             db,
         )
     return ScaleReport(project, decision, dep.label, runs_from, recorded)
+
+
+# --------------------------------------------------------------------------- calibration
+
+
+@dataclass
+class CalibrationReport:
+    """Factors fitted to the project's runs, the errors before and after, and the revision it became."""
+
+    project: str
+    deployment: str
+    calibration: ProjectCalibration
+    saved: SavedPlan | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """Every figure by name."""
+        c = self.calibration
+        return {
+            "project": self.project, "deployment": self.deployment, "before": c.before.__dict__,
+            "after": c.after.__dict__, "fitted_runs": c.fitted_runs, "held_out_runs": c.held_out_runs,
+            "fitted_error_pct": list(c.fitted_error_pct), "held_out_error_pct": list(c.held_out_error_pct),
+            "skipped": c.skipped, "saved_revision": self.saved.saved.to_json() if self.saved else None,
+        }  # fmt: skip
+
+
+def calibrate(session: Session, project: str, *, save: bool = True, db: Path | None = None) -> CalibrationReport:
+    """Fit the built-in model's efficiency factors to the project's baseline runs (every run without
+    a baseline), with a quarter held out; with ``save``, size the plan with them and store it as the
+    next revision (its message says what they were calibrated on).
+
+    :raises CalibrationRefused: with too few runs, or runs that contradict each other.
+    """
+    from planner.performance_models import BUILTIN
+    from planner.store import runs as measured
+    from planner.store.database import open_store
+    from planner.workflows.projects import plan_and_save
+
+    head, dep = _head_deployment(session, project, db)
+    with open_store(database_path(db)) as store:
+        history_ = measured.baselines(store, project)
+    runs = project_runs(project, db, history_[-1].runs if history_ else None)
+    where = f"project {project}"
+    result = calibrate_on_runs(runs, dep, session.catalog, BUILTIN.efficiency(dep), where)
+    report = CalibrationReport(project, dep.label, result)
+    if save:
+        runtime = head.plan.runtime.model_copy(update={"efficiency": result.factors()})
+        held = result.held_out_error_pct
+        error = (
+            f"; held-out error {held[0]:.0f}% -> {held[1]:.0f}%" if held[0] is not None and held[1] is not None else ""
+        )
+        message = f"calibrated on {result.fitted_runs + result.held_out_runs} runs of {where}{error}"
+        plan_ = head.plan.model_copy(update={"runtime": runtime})
+        report.saved = plan_and_save(
+            session, plan_, f"{project} calibrated", project, message, backend="builtin", db=db
+        )
+    return report
