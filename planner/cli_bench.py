@@ -1,4 +1,5 @@
-"""The benchmark commands of the command line (step 10): ``bench import``.
+"""The measurement commands of the command line (steps 10-11): ``bench plan|import|envelope|baseline``,
+``calibrate`` and ``scale``.
 
 Like the rest of the command line, each command parses, calls one workflow and prints what it
 returns.
@@ -7,6 +8,7 @@ returns.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -119,98 +121,86 @@ def _help(parser: argparse.ArgumentParser) -> int:
     return 0
 
 
-def cmd_bench_import(args: argparse.Namespace) -> int:
-    """``planner bench import FILE... [--project P]``."""
-    from planner import workflows
-    from planner.cli import open_session, print_json, styled
-    from planner.render_bench import imported_runs_text
+def _show(args: argparse.Namespace, report: Any, text: Callable[[], str]) -> int:
+    """Print ``report`` as JSON with ``--json``, else the text ``text()`` renders."""
+    from planner.cli import print_json
 
-    report = workflows.import_benchmarks(open_session(args), args.files, project=args.project, db=args.db)
     if args.json:
         print_json(report.to_json())
     else:
-        print(imported_runs_text(report, styled=styled(args)))
+        print(text())
     return 0
+
+
+def cmd_bench_import(args: argparse.Namespace) -> int:
+    """``planner bench import FILE... [--project P]``."""
+    from planner import workflows
+    from planner.cli import open_session, styled
+    from planner.render_bench import imported_runs_text
+
+    report = workflows.import_benchmarks(open_session(args), args.files, project=args.project, db=args.db)
+    return _show(args, report, lambda: imported_runs_text(report, styled=styled(args)))
+
+
+#: Result files end so; one argument that does not names a project.
+_RESULT_SUFFIXES = (".json", ".jsonl", ".yaml", ".yml", ".csv")
 
 
 def cmd_bench_envelope(args: argparse.Namespace) -> int:
     """``planner bench envelope PROJECT|FILE...``."""
     from planner import workflows
-    from planner.cli import open_session, print_json, styled
+    from planner.cli import open_session, styled
     from planner.render_bench import measured_envelope_text
 
     slo = workflows.SloTargets(args.ttft_ms, args.itl_ms, args.e2e_ms, args.percentile)
-    # One argument that is not a file names a project.
     project = args.source[0] if len(args.source) == 1 and not args.source[0].endswith(_RESULT_SUFFIXES) else None
     files = [] if project else [Path(f) for f in args.source]
-    report = workflows.bench_envelope(open_session(args), project=project, files=files, plan_file=args.plan, slo=slo,
-                                      db=args.db)  # fmt: skip
-    if args.json:
-        print_json(report.to_json())
-    else:
-        print(measured_envelope_text(report, styled=styled(args)))
-    return 0
-
-
-_RESULT_SUFFIXES = (".json", ".jsonl", ".yaml", ".yml", ".csv")
+    report = workflows.bench_envelope(
+        open_session(args), project=project, files=files, plan_file=args.plan, slo=slo, db=args.db
+    )
+    return _show(args, report, lambda: measured_envelope_text(report, styled=styled(args)))
 
 
 def cmd_bench_baseline(args: argparse.Namespace) -> int:
     """``planner bench baseline PROJECT RUNSET``."""
     from planner import workflows
-    from planner.cli import open_session, print_json, styled
+    from planner.cli import open_session, styled
     from planner.render_bench import baseline_text
 
     report = workflows.bench_baseline(
         open_session(args), args.project, args.runset, note=args.note, save=args.save, backend=args.backend, db=args.db
     )
-    if args.json:
-        print_json(report.to_json())
-    else:
-        print(baseline_text(report, styled=styled(args)))
-    return 0
+    return _show(args, report, lambda: baseline_text(report, styled=styled(args)))
 
 
 def cmd_bench_plan(args: argparse.Namespace) -> int:
     """``planner bench plan PLAN``."""
     from planner import workflows
-    from planner.cli import open_session, print_json, styled
+    from planner.cli import open_session, styled
     from planner.render_bench import benchmark_plan_text
 
     session = open_session(args)
     report = workflows.bench_plan(session, workflows.read_plan(args.file), replicas=args.replicas, url=args.url)
-    if args.json:
-        print_json(report.to_json())
-    else:
-        print(benchmark_plan_text(report, styled=styled(args)))
-    return 0
+    return _show(args, report, lambda: benchmark_plan_text(report, styled=styled(args)))
 
 
 def cmd_scale(args: argparse.Namespace) -> int:
     """``planner scale PROJECT``."""
     from planner import workflows
-    from planner.cli import open_session, print_json
+    from planner.cli import open_session
     from planner.render_bench import scale_text
 
     report = workflows.scale(
         open_session(args), args.project, backend=args.backend, record=not args.dry_run, db=args.db
     )
-    if args.json:
-        print_json(report.to_json())
-    else:
-        print(scale_text(report))
-    return 0
+    return _show(args, report, lambda: scale_text(report))
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
     """``planner calibrate PROJECT``."""
     from planner import workflows
-    from planner.cli import open_session, print_json
+    from planner.cli import open_session
     from planner.render_bench import calibration_text
 
     report = workflows.calibrate(open_session(args), args.project, save=not args.dry_run, db=args.db)
-    if args.json:
-        print_json(report.to_json())
-    else:
-        print(calibration_text(report))
-    return 0
+    return _show(args, report, lambda: calibration_text(report))
