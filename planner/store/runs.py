@@ -92,16 +92,29 @@ _RUN_COLUMNS = "number, digest, name, source, revision_digest, author, created_a
 
 def add_run(store: ProjectStore, name: str, draft: RunDraft) -> tuple[RunSummary, bool]:
     """Store a run and its records in one transaction; ``(the run, False)`` when it was there already."""
-    if not draft.name.strip():
-        raise PlannerError("a run needs a name", path="run", fix="name it after its load, e.g. 'closed loop c=64'")
-    digest = digest_of(draft.content())
+    return add_runs(store, name, [draft])[0]
+
+
+def add_runs(store: ProjectStore, name: str, drafts: Sequence[RunDraft]) -> list[tuple[RunSummary, bool]]:
+    """Store several runs with their records in one transaction: all of them, or none when one fails.
+
+    :returns: per run, ``(the run, True)`` when added, ``(the stored run, False)`` when it was there already.
+    """
+    for draft in drafts:
+        if not draft.name.strip():
+            raise PlannerError("a run needs a name", path="run", fix="name it after its load, e.g. 'closed loop c=64'")
+    out = []
     with store.writing() as db:
         pid = project_id(store, db, name)
-        existing = db.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE project_id = ? AND digest = ?", [pid, digest])
-        row = existing.fetchone()
-        if row:
-            return _run_summary(row), False
-        return insert_run(db, pid, next_number(db, "runs", pid), digest, draft), True
+        for draft in drafts:
+            digest = digest_of(draft.content())
+            query = f"SELECT {_RUN_COLUMNS} FROM runs WHERE project_id = ? AND digest = ?"
+            row = db.execute(query, [pid, digest]).fetchone()
+            if row:
+                out.append((_run_summary(row), False))
+            else:
+                out.append((insert_run(db, pid, next_number(db, "runs", pid), digest, draft), True))
+    return out
 
 
 def insert_run(db: Database, pid: int, number: int, digest: str, draft: RunDraft) -> RunSummary:

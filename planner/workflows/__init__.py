@@ -14,6 +14,9 @@ fix. Results carry ``to_json()`` where the command line prints them as JSON.
   :func:`export_project`, :func:`import_project`; runs, baseline and decisions: :func:`add_run`,
   :func:`list_runs`, :func:`load_run`, :func:`set_baseline`, :func:`record_decision` (the types they
   take and return come from :mod:`planner.store`);
+- benchmarks (step 10): :func:`import_benchmarks` (runs as :class:`MeasuredRun`),
+  :func:`bench_envelope`, :func:`bench_baseline`, :func:`bench_plan`, :func:`calibrate` (the factors fitted
+  to the project's runs); step 11: :func:`scale`;
 - costs: :func:`tco`, :func:`export` (the Excel TCO workbook);
 - the catalog and plugins: :func:`plugin_report`, :func:`catalog_entries`,
   :func:`import_model`, :func:`plan_schema`.
@@ -21,6 +24,8 @@ fix. Results carry ``to_json()`` where the command line prints them as JSON.
 
 from __future__ import annotations
 
+from planner.bench.scenario import BenchmarkPlan
+from planner.measured_run import MeasuredRun
 from planner.store import (
     Baseline,
     Change,
@@ -34,6 +39,20 @@ from planner.store import (
     Run,
     RunDraft,
     RunSummary,
+)
+from planner.workflows.bench import (
+    BaselineReport,
+    BenchEnvelopeReport,
+    BenchImportReport,
+    CalibrationReport,
+    ScaleReport,
+    SloTargets,
+    bench_baseline,
+    bench_envelope,
+    bench_plan,
+    calibrate,
+    import_benchmarks,
+    scale,
 )
 from planner.workflows.catalogs import (
     CatalogEntry,
@@ -104,6 +123,11 @@ from planner.workflows.simulation import (
 __all__ = [
     "DEFAULT_BACKEND",
     "Baseline",
+    "BaselineReport",
+    "BenchEnvelopeReport",
+    "BenchImportReport",
+    "BenchmarkPlan",
+    "CalibrationReport",
     "CatalogEntry",
     "Change",
     "CheckReport",
@@ -117,6 +141,7 @@ __all__ = [
     "HistoryEntry",
     "ImportReport",
     "Imported",
+    "MeasuredRun",
     "MixReport",
     "OpenedRevision",
     "PlanInput",
@@ -135,12 +160,18 @@ __all__ = [
     "RunSummary",
     "SavedPlan",
     "SavedRevision",
+    "ScaleReport",
     "SearchReport",
     "Session",
     "SimulationReport",
     "SimulationRequest",
+    "SloTargets",
     "TcoReport",
     "add_run",
+    "bench_baseline",
+    "bench_envelope",
+    "bench_plan",
+    "calibrate",
     "catalog_entries",
     "check",
     "checkout",
@@ -155,6 +186,7 @@ __all__ = [
     "export",
     "export_project",
     "history",
+    "import_benchmarks",
     "import_model",
     "import_project",
     "list_projects",
@@ -172,6 +204,7 @@ __all__ = [
     "record_decision",
     "rename_project",
     "save_revision",
+    "scale",
     "search",
     "set_baseline",
     "show_project",

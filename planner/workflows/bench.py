@@ -1,0 +1,473 @@
+"""Benchmarks as user actions (step 10): import result files, keep them in a project.
+
+The importers come from the plugins (``planner_benchmark_importers``); a file is read whole,
+every file before anything is stored, and the runs of one call are stored in one
+transaction, so a bad file leaves the project as it was. Importing a file again adds
+nothing: a run is known by its file's SHA-256 and its place in the file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from planner.bench.baseline import Comparison, compare, stored_deployment
+from planner.bench.importing import benchmark_importers, read_benchmark_files
+from planner.bench.measured import MeasuredEnvelope, measured_envelope
+from planner.bench.project_calibration import ProjectCalibration, calibrate_on_runs
+from planner.bench.scenario import BenchmarkPlan, benchmark_plan
+from planner.errors import PlannerError
+from planner.measured_run import MeasuredRun
+from planner.plan import Baseline as PlanBaseline
+from planner.plan import Plan
+from planner.scaling import ScalingDecision, decide
+from planner.simulate import Targets
+from planner.sizing.deployment import Deployment
+from planner.store import Baseline, Decision, RunDraft, RunSummary
+from planner.workflows.projects import OpenedRevision, SavedPlan, database_path
+from planner.workflows.session import Session
+
+
+@dataclass
+class BenchImportReport:
+    """The runs read from the files, and what was stored in the project (when one was named)."""
+
+    runs: list[MeasuredRun]
+    project: str | None = None
+    stored: list[RunSummary] = field(default_factory=list)
+    already: list[RunSummary] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        """Each run without its records (their count instead), and the stored runs' numbers."""
+        return {
+            "project": self.project,
+            "runs": [run.metadata() | {"name": run.name, "records": len(run.records)} for run in self.runs],
+            "stored": [s.number for s in self.stored],
+            "already_stored": [s.number for s in self.already],
+        }
+
+
+def import_benchmarks(
+    session: Session, files: Sequence[Path], *, project: str | None = None, db: Path | None = None
+) -> BenchImportReport:
+    """Read benchmark result files (format detected per file) and, with ``project``, store their runs.
+
+    :raises BenchmarkFileError: naming the file, the format guessed and the field that failed;
+        nothing is stored then.
+    """
+    runs = read_benchmark_files([Path(f) for f in files], benchmark_importers(session.host))
+    report = BenchImportReport(runs, project)
+    if project is None:
+        return report
+    from planner.store import runs as measured
+    from planner.store.database import open_store
+
+    drafts = _drafts(runs)
+    with open_store(database_path(db)) as store:
+        known = {_identity(s.metadata): s for s in measured.run_summaries(store, project)}
+        fresh = [d for d in drafts if _identity(d.metadata) not in known]
+        report.already = [known[_identity(d.metadata)] for d in drafts if _identity(d.metadata) in known]
+        report.stored = [summary for summary, _added in measured.add_runs(store, project, fresh)]
+    return report
+
+
+def _drafts(runs: Sequence[MeasuredRun]) -> list[RunDraft]:
+    digests: dict[str, str] = {}
+    drafts = []
+    for run in runs:
+        path = run.source.split("#", 1)[0]
+        if path not in digests:
+            digests[path] = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+        metadata = run.metadata() | {"file_sha256": digests[path]}
+        drafts.append(RunDraft(name=run.name, source=run.source, metadata=metadata, records=run.records))
+    return drafts
+
+
+def _identity(metadata: dict[str, Any]) -> tuple[Any, Any]:
+    """A run is the same run when it comes from the same bytes at the same place in the file."""
+    source = str(metadata.get("source", ""))
+    return metadata.get("file_sha256"), source.rsplit("#", 1)[1] if "#" in source else ""
+
+
+# --------------------------------------------------------------- envelopes and baseline
+
+
+@dataclass(frozen=True)
+class SloTargets:
+    """SLO targets given on the command line; each one set replaces the plan's."""
+
+    ttft_ms: float | None = None
+    itl_ms: float | None = None
+    e2e_ms: float | None = None
+    percentile: float | None = None
+
+    def given(self) -> bool:
+        """True when any target is set."""
+        return any(v is not None for v in (self.ttft_ms, self.itl_ms, self.e2e_ms))
+
+
+@dataclass
+class BenchEnvelopeReport:
+    """Measured envelopes against the SLOs they were judged on."""
+
+    envelope: MeasuredEnvelope
+    targets: Targets
+    slo_from: str
+    runs: int
+
+    def to_json(self) -> dict[str, Any]:
+        """The envelope, the targets (ms) and where they came from."""
+        t = self.targets
+        targets = {"ttft_ms": _ms(t.ttft_s), "itl_ms": _ms(t.itl_s), "e2e_ms": _ms(t.e2e_s), "percentile": t.percentile}
+        return {"slo": targets, "slo_from": self.slo_from, "runs": self.runs, **self.envelope.to_json()}
+
+
+def _ms(seconds: float | None) -> float | None:
+    return seconds * 1000 if seconds is not None else None
+
+
+def bench_envelope(
+    session: Session,
+    *,
+    project: str | None = None,
+    files: Sequence[Path] = (),
+    plan_file: Path | None = None,
+    slo: SloTargets = SloTargets(),
+    db: Path | None = None,
+) -> BenchEnvelopeReport:
+    """Cr_closed, Cr_open, goodput and the curve from a project's runs or from result files.
+
+    The SLOs are ``slo``'s where set, else the plan file's, else the project's head revision's.
+
+    :raises PlannerError: when there are no runs, or no SLO to judge them against.
+    """
+    runs = project_runs(project, db) if project is not None else _read_files(session, files)
+    if not runs:
+        raise PlannerError(
+            f"project {project!r} has no benchmark runs" if project else "no runs to judge",
+            path=str(database_path(db)) if project else "",
+            fix="import results first: planner bench import FILE... --project NAME",
+        )
+    targets, slo_from = _targets(slo, plan_file, project, db)
+    return BenchEnvelopeReport(measured_envelope(runs, targets), targets, slo_from, len(runs))
+
+
+def _read_files(session: Session, files: Sequence[Path]) -> list[MeasuredRun]:
+    return read_benchmark_files([Path(f) for f in files], benchmark_importers(session.host))
+
+
+def project_runs(project: str, db: Path | None = None, refs: Sequence[str] | None = None) -> list[MeasuredRun]:
+    """The project's runs (all, or those of ``refs``: numbers or digest prefixes) as measured runs."""
+    from planner.store import runs as measured
+    from planner.store.database import open_store
+
+    with open_store(database_path(db)) as store:
+        wanted = refs if refs is not None else [str(s.number) for s in measured.run_summaries(store, project)]
+        stored = [measured.load_run(store, project, ref) for ref in wanted]
+    return [MeasuredRun.from_stored(r.summary.metadata, r.records) for r in stored]
+
+
+def _targets(slo: SloTargets, plan_file: Path | None, project: str | None, db: Path | None) -> tuple[Targets, str]:
+    from planner.plan_simulation import targets_of
+    from planner.workflows.planning import read_plan
+
+    base, source = None, "the command line"
+    if plan_file is not None:
+        base, source = targets_of(read_plan(plan_file)), str(plan_file)
+    elif project is not None and not (slo.given() and slo.percentile is not None):
+        plan = _head_plan(project, db)
+        if plan is not None:
+            base, source = targets_of(plan), f"project {project}'s head revision"
+    if base is None and not slo.given():
+        raise PlannerError(
+            "no SLO to judge the runs against",
+            path=str(plan_file or ""),
+            fix="give --plan FILE, save a revision of the project (planner plan FILE --save P), "
+            "or set --ttft-ms/--itl-ms/--e2e-ms",
+        )
+
+    def pick(given: float | None, planned: float | None) -> float | None:
+        return given / 1000 if given is not None else planned
+
+    percentile = slo.percentile or (base.percentile if base else 95.0)
+    if base is None:
+        return Targets(pick(slo.ttft_ms, None), pick(slo.itl_ms, None), pick(slo.e2e_ms, None), percentile), source
+    if slo.given() or slo.percentile:
+        source += " with the command line's targets"
+    targets = Targets(
+        pick(slo.ttft_ms, base.ttft_s), pick(slo.itl_ms, base.itl_s), pick(slo.e2e_ms, base.e2e_s), percentile
+    )
+    return targets, source
+
+
+def _head_plan(project: str, db: Path | None) -> Plan | None:
+    from planner.workflows.projects import history, open_revision
+
+    if not history(project, db).entries:
+        return None
+    return open_revision(project, "head", db).plan
+
+
+def run_refs(runset: str) -> list[str] | None:
+    """``all`` (``None``), or numbers and ranges: ``1,3,5-8``; a digest prefix is kept as it is."""
+    if runset.strip().lower() == "all":
+        return None
+    refs: list[str] = []
+    for part in (p.strip() for p in runset.split(",") if p.strip()):
+        low, dash, high = part.partition("-")
+        if dash and low.isdigit() and high.isdigit():
+            refs.extend(str(n) for n in range(int(low), int(high) + 1))
+        else:
+            refs.append(part)
+    if not refs:
+        raise PlannerError("no run named", path="RUNSET", fix="name runs like 1,2,5-8, digest prefixes, or 'all'")
+    return refs
+
+
+@dataclass
+class BaselineReport:
+    """The project's new baseline, its measured envelope, the plan's baseline section, and the runs
+    measured against what the plan's deployment predicts."""
+
+    project: str
+    baseline: Baseline
+    envelope: BenchEnvelopeReport
+    plan_baseline: dict[str, Any]
+    deployment: str
+    comparisons: list[Comparison]
+    saved: SavedPlan | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """Every part by name."""
+        return {
+            "project": self.project,
+            "baseline": self.baseline.to_json(),
+            "envelope": self.envelope.to_json(),
+            "plan_baseline": self.plan_baseline,
+            "deployment": self.deployment,
+            "comparisons": [c.to_json() for c in self.comparisons],
+            "inside_band": sum(c.inside for c in self.comparisons),
+            "saved_revision": self.saved.saved.to_json() if self.saved else None,
+        }
+
+
+def bench_baseline(
+    session: Session,
+    project: str,
+    runset: str,
+    *,
+    note: str = "",
+    save: bool = False,
+    backend: str | None = None,
+    db: Path | None = None,
+) -> BaselineReport:
+    """Make runs the project's baseline (step 10) and measure them against the head revision's prediction.
+
+    The baseline's envelope becomes the plan's ``baseline:`` section (Cr_closed, the output tokens/s
+    at it, Cr_open), which the TCO and the rules use instead of the estimate; with ``save`` the plan
+    with that section is sized again and stored as the project's next revision.
+
+    :raises PlannerError: when the project has no revision to compare with, or a run is unknown.
+    """
+    from planner.workflows.projects import plan_and_save, set_baseline
+
+    refs = run_refs(runset)
+    head, dep = _head_deployment(session, project, db)
+    runs = project_runs(project, db, refs)
+    report = bench_envelope(session, project=project, db=db)
+    envelope = measured_envelope(runs, report.targets)
+    comparisons = compare(head.plan, dep, session.performance_model(backend or head.revision.summary.backend), runs)
+    stored = set_baseline(project, [str(r) for r in refs] if refs else _all_numbers(project, db), note, db)
+    section = plan_baseline(envelope, runs)
+    result = BaselineReport(
+        project, stored, BenchEnvelopeReport(envelope, report.targets, report.slo_from, len(runs)), section,
+        dep.label, comparisons,
+    )  # fmt: skip
+    if save and section:
+        plan_ = head.plan.model_copy(update={"baseline": PlanBaseline(**section)})
+        message = f"baseline: measured Cr_closed {section.get('cr_closed_concurrency')} from runs {runset}"
+        result.saved = plan_and_save(session, plan_, f"{project} baseline", project, message, backend=backend, db=db)
+    return result
+
+
+def _head_deployment(session: Session, project: str, db: Path | None) -> tuple[OpenedRevision, Deployment]:
+    """The project's head revision and the deployment it chose."""
+    from planner.workflows.projects import open_revision
+
+    if _head_plan(project, db) is None:
+        raise PlannerError(
+            f"project {project!r} has no revision to measure the runs against",
+            path=str(database_path(db)),
+            fix=f"save the plan first: planner plan FILE --save {project!r}",
+        )
+    head = open_revision(project, "head", db)
+    chosen = (head.revision.result.get("sizing", {}).get("chosen") or {}).get("operating_point", {}).get("deployment")
+    if not chosen:
+        raise PlannerError(
+            f"the head revision of {project!r} chose no deployment", fix="save a plan whose sizing finds one"
+        )
+    return head, stored_deployment(head.plan, chosen, session.catalog)
+
+
+def _all_numbers(project: str, db: Path | None) -> list[str]:
+    from planner.workflows.projects import list_runs
+
+    return [str(s.number) for s in list_runs(project, db)]
+
+
+def plan_baseline(envelope: MeasuredEnvelope, runs: Sequence[MeasuredRun]) -> dict[str, Any]:
+    """The plan's ``baseline:`` section from a measured envelope (only what was measured)."""
+    section: dict[str, Any] = {}
+    at_cr = [r for r in runs if r.mode == "closed" and r.load == envelope.cr_closed]
+    if envelope.cr_closed is not None and envelope.cr_closed >= 1:
+        section["cr_closed_concurrency"] = int(envelope.cr_closed)
+        if at_cr and at_cr[0].output_tok_s:
+            section["cr_closed_output_tok_s"] = at_cr[0].output_tok_s
+    if envelope.cr_open_req_s:
+        section["cr_open_requests_per_s"] = envelope.cr_open_req_s
+    if section:
+        tools = sorted({r.format for r in runs})
+        section["tool"] = ", ".join(tools)
+        section["measured_on"] = ", ".join(sorted({r.hardware or r.model or "" for r in runs} - {""}))
+    return section
+
+
+# ------------------------------------------------------------------------ benchmark plan
+
+
+def bench_plan(
+    session: Session, plan_: Plan, *, replicas: int = 1, url: str = "http://localhost:8000"
+) -> BenchmarkPlan:
+    """What to run to measure ``plan_``: its scenario's loads, the request shape, run lengths and the
+    command lines of vllm bench serve, GuideLLM and AIPerf (the model by its Hugging Face id).
+
+    :raises PlannerError: for fewer than one replica.
+    """
+    if replicas < 1:
+        raise PlannerError("--replicas must be at least 1", path="--replicas", fix="give the replicas behind the URL")
+    # Servers are addressed by the Hugging Face id: the plan's when it names one, else the catalog's alias.
+    spec = session.catalog.models.get(plan_.model.id)
+    served = plan_.model.id if "/" in plan_.model.id else next((a for a in spec.aliases if "/" in a), spec.id)
+    return benchmark_plan(plan_, replicas=replicas, url=url, model=served)
+
+
+# ---------------------------------------------------------------------- scaling decision
+
+
+@dataclass
+class ScaleReport:
+    """The scaling decision for a project and whether it was recorded."""
+
+    project: str
+    decision: ScalingDecision
+    deployment: str
+    runs_from: str
+    recorded: Decision | None
+
+    def to_json(self) -> dict[str, Any]:
+        """The decision, the deployment, which runs it read, and the record."""
+        return {
+            "project": self.project, "deployment": self.deployment, "runs_from": self.runs_from,
+            **self.decision.to_json(), "recorded": self.recorded.to_json() if self.recorded else None,
+        }  # fmt: skip
+
+
+def scale(
+    session: Session, project: str, *, backend: str | None = None, record: bool = True, db: Path | None = None
+) -> ScaleReport:
+    """Step 11: the dominant bottleneck in the project's baseline runs (all its runs without a
+    baseline) and the next lever not yet decided, stored as a decision with its rationale.
+
+    :raises PlannerError: without a revision or runs.
+    """
+    from planner.store import runs as measured
+    from planner.store.database import open_store
+    from planner.workflows.projects import record_decision
+
+    head, dep = _head_deployment(session, project, db)
+    with open_store(database_path(db)) as store:
+        history_ = measured.baselines(store, project)
+        decided = measured.decisions(store, project)
+    refs = history_[-1].runs if history_ else None
+    runs = [r for r in project_runs(project, db, refs) if not math.isinf(r.load)]
+    if not runs:
+        raise PlannerError(
+            f"project {project!r} has no benchmark run to read", path=str(database_path(db)),
+            fix="import results first: planner bench import FILE... --project NAME",
+        )  # fmt: skip
+    tried = [d.details["lever"]["id"] for d in decided if d.details.get("kind") == "scaling" and d.details.get("lever")]
+    model = session.performance_model(backend or head.revision.summary.backend)
+    decision = decide(head.plan, dep, model, runs, tried)
+    runs_from = "the baseline" if refs else "every run (no baseline set)"
+    recorded = None
+    if record and decision.lever is not None:
+        lever = decision.lever
+        change = f"{lever.knob} {lever.old} -> {lever.new}" if lever.knob else lever.action
+        text = f"{lever.family}: {change}"
+        details = decision.to_json() | {"kind": "scaling", "deployment": dep.label}
+        recorded = record_decision(
+            project,
+            Decision(text, f"{decision.bottleneck}-bound: {decision.why}", details, head.revision.summary.digest),
+            db,
+        )
+    return ScaleReport(project, decision, dep.label, runs_from, recorded)
+
+
+# --------------------------------------------------------------------------- calibration
+
+
+@dataclass
+class CalibrationReport:
+    """Factors fitted to the project's runs, the errors before and after, and the revision it became."""
+
+    project: str
+    deployment: str
+    calibration: ProjectCalibration
+    saved: SavedPlan | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """Every figure by name."""
+        c = self.calibration
+        return {
+            "project": self.project, "deployment": self.deployment, "before": c.before.__dict__,
+            "after": c.after.__dict__, "fitted_runs": c.fitted_runs, "held_out_runs": c.held_out_runs,
+            "fitted_error_pct": list(c.fitted_error_pct), "held_out_error_pct": list(c.held_out_error_pct),
+            "skipped": c.skipped, "saved_revision": self.saved.saved.to_json() if self.saved else None,
+        }  # fmt: skip
+
+
+def calibrate(session: Session, project: str, *, save: bool = True, db: Path | None = None) -> CalibrationReport:
+    """Fit the built-in model's efficiency factors to the project's baseline runs (every run without
+    a baseline), with a quarter held out; with ``save``, size the plan with them and store it as the
+    next revision (its message says what they were calibrated on).
+
+    :raises CalibrationRefused: with too few runs, or runs that contradict each other.
+    """
+    from planner.performance_models import BUILTIN
+    from planner.store import runs as measured
+    from planner.store.database import open_store
+    from planner.workflows.projects import plan_and_save
+
+    head, dep = _head_deployment(session, project, db)
+    with open_store(database_path(db)) as store:
+        history_ = measured.baselines(store, project)
+    runs = project_runs(project, db, history_[-1].runs if history_ else None)
+    where = f"project {project}"
+    result = calibrate_on_runs(runs, dep, session.catalog, BUILTIN.efficiency(dep), where)
+    report = CalibrationReport(project, dep.label, result)
+    if save:
+        runtime = head.plan.runtime.model_copy(update={"efficiency": result.factors()})
+        held = result.held_out_error_pct
+        error = (
+            f"; held-out error {held[0]:.0f}% -> {held[1]:.0f}%" if held[0] is not None and held[1] is not None else ""
+        )
+        message = f"calibrated on {result.fitted_runs + result.held_out_runs} runs of {where}{error}"
+        plan_ = head.plan.model_copy(update={"runtime": runtime})
+        report.saved = plan_and_save(
+            session, plan_, f"{project} calibrated", project, message, backend="builtin", db=db
+        )
+    return report

@@ -1,0 +1,95 @@
+"""The benchmark plan: loads by SLO profile, the request shape, and commands whose results import
+back into the same loads."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import shutil
+from pathlib import Path
+
+import pytest
+
+from planner import workflows
+from planner.bench.scenario import MIN_REQUESTS, benchmark_plan
+from tests.conftest import REPO, run_cli
+
+PLANS = REPO / "tests" / "data" / "plans"
+DATA = REPO / "tests" / "data" / "benchmarks"
+
+
+def plan_with(name: str, **slo: object) -> workflows.Plan:  # type: ignore[name-defined]
+    plan = workflows.read_plan(PLANS / name)
+    return plan.model_copy(update={"slo": plan.slo.model_copy(update=slo)})
+
+
+def test_latency_first_runs_open_loops_at_the_target_and_peak_rates() -> None:
+    plan = workflows.read_plan(PLANS / "code-assistant.yaml")
+    plan = plan.model_copy(
+        update={"traffic": plan.traffic.model_copy(update={"requests_per_s": 10.0, "peak_factor": 2.0})}
+    )
+    bench = benchmark_plan(plan)
+    assert bench.scenario == "latency-first"
+    assert [(p.mode, p.load, p.why) for p in bench.points] == [
+        ("open", 10.0, "target rate"),
+        ("open", 20.0, "peak rate"),
+    ]
+    assert [p.requests for p in bench.points] == [1200, 2400] and bench.points[0].warmup == 120
+    halves = benchmark_plan(plan, replicas=2)
+    assert [p.load for p in halves.points] == [5.0, 10.0]
+
+
+def test_throughput_first_sweeps_concurrency_past_twice_the_expected() -> None:
+    plan = plan_with("reasoning-agent.yaml", scenario="throughput-first")
+    bench = benchmark_plan(plan)
+    loads = [p.load for p in bench.points]
+    assert all(p.mode == "closed" for p in bench.points) and loads[0] == 1
+    assert loads == [2**i for i in range(len(loads))] and loads[-1] >= 2 * 150  # the plan's 150 in flight
+    assert all(p.requests >= MIN_REQUESTS for p in bench.points)
+
+
+def test_the_shape_and_the_commands_carry_the_plans_lengths() -> None:
+    bench = benchmark_plan(workflows.read_plan(PLANS / "reasoning-agent.yaml"), model="org/m")
+    assert bench.scenario == "full-envelope" and {p.mode for p in bench.points} == {"open", "closed"}
+    assert (bench.shape.input_p50, bench.shape.output_p95) == (12000, 4000)
+    assert bench.shape.output_stdev == round((4000 - 1500) / 1.645)
+    vllm = shlex.split(bench.commands["vllm bench serve"][-1])
+    assert vllm[vllm.index("--random-input-len") + 1] == "12000" and vllm[vllm.index("--request-rate") + 1] == "inf"
+    guidellm = shlex.split(bench.commands["guidellm"][0])
+    assert "prompt_tokens=12000" in guidellm[guidellm.index("--data") + 1]
+
+
+def test_each_tools_result_imports_back_into_the_load_the_plan_asked_for(tmp_path: Path) -> None:
+    bench = benchmark_plan(workflows.read_plan(PLANS / "reasoning-agent.yaml"), model="org/m")
+    point, command = bench.points[3], shlex.split(bench.commands["aiperf"][3])
+    folder = tmp_path / command[command.index("--artifact-dir") + 1]
+    folder.mkdir(parents=True)
+    csv = (
+        DATA
+        / "genai-perf"
+        / "meta-llama_Llama-3.1-8B-Instruct-openai-chat-concurrency8"
+        / "profile_export_genai_perf.csv"
+    )
+    shutil.copy(csv, folder)
+    (run,) = workflows.import_benchmarks(workflows.open_session(), [folder / csv.name]).runs
+    assert (run.mode, run.load) == (point.mode, point.load)
+
+
+def test_bench_plan_from_the_command_line() -> None:
+    done = run_cli("bench", "plan", str(PLANS / "code-assistant.yaml"), "--json")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["scenario"] == "latency-first" and set(report["commands"]) == {
+        "vllm bench serve",
+        "guidellm",
+        "aiperf",
+    }
+    assert "Qwen/Qwen3-32B" in report["commands"]["aiperf"][0]
+    text = run_cli("bench", "plan", str(PLANS / "code-assistant.yaml"), "--replicas", "0")
+    assert text.returncode == 2 and "--replicas" in text.stderr
+
+
+@pytest.mark.parametrize("scenario", ["latency-first", "throughput-first", "full-envelope"])
+def test_every_scenario_has_commands_for_every_point(scenario: str) -> None:
+    bench = benchmark_plan(plan_with("code-assistant.yaml", scenario=scenario))
+    assert len(bench.commands["vllm bench serve"]) == len(bench.commands["aiperf"]) == len(bench.points) > 0
