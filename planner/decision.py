@@ -272,8 +272,16 @@ def decide(
 ) -> FleetDecision:
     """The decision of :func:`simulate_decision`, reused when the same plan, deployment,
     performance model, run length and seed were decided before in this process."""
-    # The fleet sizing follows from the plan, the deployment and the model, so they are the key.
-    key = (plan.model_dump_json(), fleet.deployment, fleet.model.name, id(fleet.model), fixed_s, seed)
+    # The fleet sizing follows from the plan, the deployment and the model, so they are the key; a
+    # measured baseline changes what the TCO is priced at, not what the simulation decides.
+    key = (
+        plan.model_dump_json(exclude={"baseline"}),
+        fleet.deployment,
+        fleet.model.name,
+        id(fleet.model),
+        fixed_s,
+        seed,
+    )
     found = _memo.get(key)
     if found is not None and found[0] is fleet.model:
         _memo.move_to_end(key)

@@ -164,6 +164,8 @@ def test_the_baseline_saved_as_a_revision_fills_the_plans_baseline_section(
     saved = workflows.open_revision("Code", "head", db).plan
     assert saved.baseline is not None and saved.baseline.cr_closed_concurrency == 4
     assert saved.baseline.tool == "synthetic"
+    costed = workflows.tco(session, saved, "Code revision 2", backend="builtin").tco.to_json()["throughput"]
+    assert costed["basis"] == "measured" and "measured Cr_closed" in costed["label"], "priced at the measurement"
     unknown = run_cli("bench", "baseline", "Code", "9", "--db", str(db))
     assert unknown.returncode == 2 and "matches no run" in unknown.stderr
 
