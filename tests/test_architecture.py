@@ -63,7 +63,7 @@ def _planner_imports(path: Path) -> set[str]:
 
 
 @pytest.mark.parametrize(
-    "name", ["cli.py", "cli_simulation.py", "cli_projects.py", "render_projects.py", "cli_costs.py"]
+    "name", ["cli.py", "cli_simulation.py", "cli_projects.py", "render_projects.py", "cli_costs.py", "cli_deploy.py"]
 )
 def test_the_command_line_only_calls_workflows_and_renders(name: str) -> None:
     imported = _planner_imports(REPO / "planner" / name)
