@@ -30,6 +30,10 @@ CONFIG_FILES = (
 )
 
 
+#: Arguments the manifests add around the engine settings (model, address), not settings of the plan.
+_PLATFORM_ARGS = {"--host", "--model", "--model-path", "--model_name", "--model_id"}
+
+
 @dataclass(frozen=True)
 class ReadConfig:
     """What a configuration folder says: engine settings by role, replicas and GPUs per replica."""
@@ -103,7 +107,7 @@ def _from_args(path: Path, args: list[str], values: DeployValues, replicas: int 
         name = flag.split("=", 1)[0]
         spec = by_flag.get(name) or by_flag.get(name.replace("--", "--no-", 1))
         if spec is None:
-            if name.startswith("--") and name not in ("--host", "--model", "--model-path"):
+            if name.startswith("--") and name not in _PLATFORM_ARGS:
                 unknown.append(name)
             continue
         settings[spec.role] = _role_value(spec.style, value)
@@ -193,8 +197,8 @@ def disagreements(config: ReadConfig, values: DeployValues) -> list[Disagreement
         if have is None or _same(have, setting.value):
             continue
         flag = flag_for(values.runtime, role, values.runtime_version)
-        if role in ("max_sequences", "max_context", "tensor_parallel", "pipeline_parallel"):
-            continue  # judged by the invariants with their reasons
+        if role in ("tensor_parallel", "pipeline_parallel") or _breaks_a_seam(role, have, values):
+            continue  # the invariants and the seam rules report these with their reasons
         out.append(
             Disagreement(
                 f"{flag.flag if flag else role}", have, setting.value, f"the plan: {setting.why}", severity="warning"
@@ -211,6 +215,16 @@ def disagreements(config: ReadConfig, values: DeployValues) -> list[Disagreement
             )
         )
     return out
+
+
+def _breaks_a_seam(role: str, have: Any, values: DeployValues) -> bool:
+    """True when the seam rules report this value (more sequences than KV holds, context below p95)."""
+    number = _number({role: have}, role, 0)
+    if role == "max_sequences":
+        return number > values.capacity_cap
+    if role == "max_context":
+        return number < values.context_p95
+    return False
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -255,26 +269,6 @@ def _invariants(config: ReadConfig, values: DeployValues) -> list[Disagreement]:
                 config.replicas,
                 values.replicas,
                 f"{values.replicas_for_load} carry the peak and {values.spares} are spares (N+{values.spares})",
-            )
-        )
-    seqs = s.get("max_sequences")
-    if seqs is not None and _number(s, "max_sequences", 0) > values.capacity_cap:
-        out.append(
-            Disagreement(
-                "max sequences per replica",
-                seqs,
-                values.value("max_sequences"),
-                f"above what the KV cache holds at the p95 context ({values.capacity_cap}): the engine would preempt",
-            )
-        )
-    length = s.get("max_context")
-    if length is not None and _number(s, "max_context", 0) < values.context_p95:
-        out.append(
-            Disagreement(
-                "max context length",
-                length,
-                values.value("max_context"),
-                f"below the workload's p95 context ({values.context_p95} tokens): those requests would be rejected",
             )
         )
     return out
