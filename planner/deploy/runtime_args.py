@@ -101,6 +101,11 @@ def _set_dotted(options: dict[str, Any], key: str, value: Any) -> None:
 
 def _version_fix(runtime: RuntimeSpec, role: str, version: str) -> str:
     """Where the capability exists: the versions that have a flag for it."""
+    if role == "quantization":
+        return (
+            "use a checkpoint already quantized to the plan's weight precision (set model.id to it: the engine "
+            f"reads its quantization config), or a runtime with online quantization; {runtime.id} has no flag for it"
+        )
     spans = [
         f"{f.flag} ({'from ' + f.since if f.since else 'early releases'}{' until ' + f.until if f.until else ''})"
         for f in runtime.flags

@@ -15,6 +15,7 @@ fix. Results carry ``to_json()`` where the command line prints them as JSON.
   :func:`list_runs`, :func:`load_run`, :func:`set_baseline`, :func:`record_decision` (the types they
   take and return come from :mod:`planner.store`);
 - costs: :func:`tco`, :func:`export` (the Excel TCO workbook);
+- step 9 configuration: :func:`read_plan_or_project`, :func:`deploy`, :func:`check_config`;
 - the catalog and plugins: :func:`plugin_report`, :func:`catalog_entries`,
   :func:`import_model`, :func:`plan_schema`.
 """
@@ -45,6 +46,7 @@ from planner.workflows.catalogs import (
     plugin_report,
 )
 from planner.workflows.costs import ExportResult, TcoReport, export, tco
+from planner.workflows.deploy import ConfigCheck, DeployReport, PlanInput, check_config, deploy, read_plan_or_project
 from planner.workflows.planning import (
     CheckReport,
     EstimateRequest,
@@ -106,7 +108,9 @@ __all__ = [
     "Change",
     "CheckReport",
     "CheckedOut",
+    "ConfigCheck",
     "Decision",
+    "DeployReport",
     "EnvelopeReport",
     "EstimateRequest",
     "ExportResult",
@@ -117,6 +121,7 @@ __all__ = [
     "Imported",
     "MixReport",
     "OpenedRevision",
+    "PlanInput",
     "PlanReport",
     "PluginReport",
     "PluginRow",
@@ -140,11 +145,13 @@ __all__ = [
     "add_run",
     "catalog_entries",
     "check",
+    "check_config",
     "checkout",
     "compare_disaggregation",
     "create_project",
     "database_path",
     "delete_project",
+    "deploy",
     "diff",
     "envelope",
     "estimate",
@@ -165,6 +172,7 @@ __all__ = [
     "plan_schema",
     "plugin_report",
     "read_plan",
+    "read_plan_or_project",
     "record_decision",
     "rename_project",
     "save_revision",
