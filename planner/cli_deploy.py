@@ -43,6 +43,19 @@ def add_deploy_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     add_backend_option(p)
     p.set_defaults(handler=cmd_check_config)
 
+    p = sub.add_parser(
+        "tune",
+        parents=[common],
+        help="size a plan and print step 9's tuning experiments: engine defaults first, then one lever at a time "
+        "(the dominant constraint's family first), each with the metric to watch, the model's expectation and "
+        "when to stop",
+    )
+    p.add_argument("plan", metavar="PLAN_OR_PROJECT", help="plan file, or a saved project (NAME or NAME@REV)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    add_db_option(p)
+    add_backend_option(p)
+    p.set_defaults(handler=cmd_tune)
+
 
 def cmd_deploy(args: argparse.Namespace) -> int:
     """``planner deploy PLAN --target T [--out DIR]``: write the configuration."""
@@ -95,3 +108,26 @@ def _check_text(report: Any) -> str:
         lines.append(f"  {f.severity}: [{f.rule_id}] {f.message}")
         lines.append(f"    fix: {f.remedy}")
     return "\n".join(lines)
+
+
+def cmd_tune(args: argparse.Namespace) -> int:
+    """``planner tune PLAN``: the ordered one-lever-at-a-time experiments."""
+    from planner.cli import open_session, print_json, progress
+    from planner.workflows.deploy import read_plan_or_project, tune
+
+    given = read_plan_or_project(args.plan, args.db)
+    session = open_session(args)
+    with progress(args) as bar:
+        plan = tune(session, given, backend=args.perf_backend, progress=bar)
+    if args.json:
+        print_json(plan.to_json())
+        return 0
+    print(f"Tuning {plan.deployment} (dominant constraint: {plan.dominant}); one lever per run, in this order:")
+    for e in plan.experiments:
+        print(f"\n{e.step}. [{e.family}] {e.lever}: {e.change}")
+        print(f"   watch:  {', '.join(e.watch)}")
+        print(f"   expect: {e.expect}")
+        print(f"   stop:   {e.stop}")
+    for s in plan.skipped:
+        print(f"\nnot planned: [{s.family}] {s.lever}: {s.why}")
+    return 0

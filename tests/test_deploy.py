@@ -18,6 +18,8 @@ from planner import workflows
 from planner.deploy.bundle import DASHBOARD_FILE, RULES_FILE, TRACE_FILE, bundle
 from planner.deploy.check import disagreements, read_config
 from planner.deploy.values import TARGETS, DeployError, DeployValues, Origin, deploy_values, kubernetes_name
+from planner.resolve import resolve_plan
+from planner.sizing.plan_sizing import size_plan
 from planner.specs import in_versions
 from planner.workflows.deploy import write_files
 from tests.conftest import PLANS, run_cli
@@ -47,11 +49,17 @@ def session() -> workflows.Session:
 
 @pytest.fixture(scope="module")
 def sized(session: workflows.Session) -> dict[str, tuple[Any, Any]]:
-    """The code-assistant plan sized once per runtime (TRT-LLM with 16-bit weights: it has no online FP8)."""
+    """The code-assistant plan sized per runtime (TRT-LLM with 16-bit weights: it has no online FP8).
+
+    These in-process tests take the estimate's choice without the simulation (which only moves
+    the replica count, in seconds per plan): what they check is that the files realise the fleet
+    they are given. The command-line test below deploys the simulated fleet end to end.
+    """
     plans = {"vllm": _plan("vllm"), "sglang": _plan("sglang"), "trtllm": _plan("trtllm", weights="bf16")}
     out = {}
     for runtime, plan in plans.items():
-        resolved, sizing = workflows.planning.size(session, plan, f"{runtime}.yaml", backend="builtin")
+        resolved = resolve_plan(plan, session.catalog, f"{runtime}.yaml")
+        sizing = size_plan(resolved, session.catalog, session.performance_model("builtin"), simulate=False)
         assert sizing.best is not None, runtime
         out[runtime] = (resolved, sizing.best.sizing)
     return out
@@ -216,20 +224,25 @@ def test_a_runtime_version_without_a_needed_flag_is_refused(session: workflows.S
     assert "checkpoint" in err.value.fix
 
 
-def test_deploy_and_check_config_from_the_command_line(tmp_path: Path) -> None:
+def test_deploy_a_saved_project_and_check_an_edited_config(tmp_path: Path) -> None:
+    db = tmp_path / "projects.db"
+    assert run_cli("project", "new", "Code Assistant", "--db", str(db)).returncode == 0
+    saved = run_cli("plan", str(CODE), "--save", "Code Assistant", "--db", str(db))
+    assert saved.returncode == 0, saved.stderr
     out = tmp_path / "out"
-    done = run_cli("deploy", str(CODE), "--target", "sglang", "--out", str(out))
+    done = run_cli("deploy", "Code Assistant@1", "--target", "sglang", "--out", str(out), "--db", str(db))
     assert done.returncode == 0, done.stderr
     assert {"serve.sh", "deployment.yaml", RULES_FILE, DASHBOARD_FILE, TRACE_FILE} <= {p.name for p in out.iterdir()}
+    doc = (out / "deployment.yaml").read_text(encoding="utf-8")
+    assert any("Project 'Code Assistant' revision 1" in line for line in doc.splitlines()[:3])
     assert "--max-running-requests" in (out / "serve.sh").read_text(encoding="utf-8")
     edited = tmp_path / "edited"
     shutil.copytree(out, edited)
-    doc = (edited / "deployment.yaml").read_text(encoding="utf-8")
     seqs = re.search(r"- --max-running-requests\n\s+- '(\d+)'", doc)
     assert seqs
     doc = doc.replace(seqs.group(0), seqs.group(0).replace(seqs.group(1), str(int(seqs.group(1)) * 10)))
     (edited / "deployment.yaml").write_text(re.sub(r"replicas: (\d+)", "replicas: 1", doc, count=1), encoding="utf-8")
-    check = run_cli("check-config", str(CODE), str(edited), "--json")
+    check = run_cli("check-config", "Code Assistant", str(edited), "--json", "--db", str(db))
     assert check.returncode == 1, check.stderr
     report = json.loads(check.stdout)
     assert not report["agrees"]
@@ -245,13 +258,43 @@ def test_deploy_refusals_exit_2_with_the_missing_capability(tmp_path: Path) -> N
     assert missing.returncode == 2 and "neither a plan file nor a saved project" in missing.stderr
 
 
-def test_deploy_a_saved_project_names_its_revision(tmp_path: Path) -> None:
-    db = tmp_path / "projects.db"
-    assert run_cli("project", "new", "Code Assistant", "--db", str(db)).returncode == 0
-    saved = run_cli("plan", str(CODE), "--save", "Code Assistant", "--db", str(db))
-    assert saved.returncode == 0, saved.stderr
-    out = tmp_path / "out"
-    done = run_cli("deploy", "Code Assistant@1", "--target", "sglang", "--out", str(out), "--db", str(db))
+def test_the_tuning_plan_moves_one_lever_at_a_time(session: workflows.Session, sized: dict[str, Any]) -> None:
+    from planner.deploy.tuning import CAPACITY, FIRST_FAMILY, tuning_plan
+
+    resolved, fleet = sized["vllm"]
+    plan = tuning_plan(resolved, fleet, "0.11.0")
+    steps = plan.experiments
+    assert [e.step for e in steps] == list(range(1, len(steps) + 1))
+    assert steps[0].family == "baseline" and "defaults" in steps[0].lever
+    assert steps[1].family == FIRST_FAMILY[fleet.dominant]
+    levers = [e.lever for e in steps[1:]]
+    assert len(levers) == len(set(levers)) and all(" and " not in lever and "," not in lever for lever in levers)
+    families = [e.family for e in steps[1:]]
+    assert families == sorted(families, key=families.index)  # a family's experiments run together
+    exported = {m.name for m in fleet.deployment.runtime.metrics}
+    assert all(e.watch and set(e.watch) <= exported and e.expect and e.stop for e in steps)
+    seqs = next(e for e in steps if e.lever == "max_num_seqs")
+    assert seqs.change.startswith(f"{fleet.capacity_cap} ") and f"-> {fleet.latency_cap} " in seqs.change
+    itl = re.search(r"ITL ([\d.]+) -> ([\d.]+) ms", seqs.expect)
+    assert itl and float(itl.group(2)) < float(itl.group(1))
+    budget = next(e for e in steps if e.lever == "gpu_memory_utilization")
+    held = re.search(r"held (\d+) -> (\d+)", budget.expect)
+    assert budget.family == CAPACITY and held and int(held.group(2)) > int(held.group(1))
+    assert any(s.lever == "speculative decoding" for s in plan.skipped)
+
+
+def test_tune_from_the_command_line() -> None:
+    done = run_cli("tune", str(CODE), "--json")
     assert done.returncode == 0, done.stderr
-    head = (out / "deployment.yaml").read_text(encoding="utf-8").splitlines()[:3]
-    assert any("Project 'Code Assistant' revision 1" in line for line in head), head
+    plan = json.loads(done.stdout)
+    assert plan["experiments"][0]["family"] == "baseline"
+    assert any(e["lever"] == "max_running_requests" for e in plan["experiments"])  # SGLang's own knob name
+
+
+@pytest.mark.parametrize("runtime", ["vllm", "sglang", "trtllm"])
+def test_every_flag_and_metric_in_the_catalog_cites_a_source(catalog: Any, runtime: str) -> None:
+    spec = catalog.runtimes.get(runtime)
+    assert spec.version and spec.launch and spec.serve_port
+    assert {m.role for m in spec.metrics} >= {"ttft", "itl", "e2e", "kv_usage", "waiting", "running", "errors"}
+    for item in [*spec.flags, *spec.metrics]:
+        assert re.search(r"https?://\S+\.[a-z]{2,}", item.source), item

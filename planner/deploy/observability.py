@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from planner.deploy.values import DeployError, DeployValues
-from planner.specs import RuntimeMetric, in_versions
+from planner.specs import RuntimeMetric, RuntimeSpec, in_versions
 
 #: The window rates and quantiles are computed over, and how long a breach must last.
 RATE_WINDOW = "5m"
@@ -38,11 +38,15 @@ class Signal:
 
 
 def metric_for(values: DeployValues, role: str) -> RuntimeMetric:
-    """The metric that plays ``role`` in the deployed engine version.
+    """The metric that plays ``role`` in the deployed engine version (see :func:`runtime_metric`)."""
+    return runtime_metric(values.runtime, values.runtime_version, role)
+
+
+def runtime_metric(runtime: RuntimeSpec, version: str, role: str) -> RuntimeMetric:
+    """The metric that plays ``role`` in ``version`` of ``runtime``.
 
     :raises DeployError: when the catalog has none for that version.
     """
-    runtime, version = values.runtime, values.runtime_version
     for metric in runtime.metrics:
         if metric.role == role and in_versions(metric.since, metric.until, version):
             return metric

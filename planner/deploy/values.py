@@ -13,6 +13,7 @@ from typing import Any
 
 from planner.catalog import Catalog
 from planner.errors import PlannerError, UnknownIdError
+from planner.plan import Plan
 from planner.resolve import ResolvedPlan
 from planner.sizing.capacity import knob, size_capacity
 from planner.sizing.fleet import FleetSizing
@@ -127,7 +128,7 @@ def deploy_values(
     """
     dep = fleet.deployment
     runtime = dep.runtime
-    stack = _stack_for(catalog, target, runtime)
+    stack = _stack_for(catalog, target, runtime.id)
     version = resolved.plan.runtime.version or runtime.version or ""
     if not version:
         raise DeployError(
@@ -135,7 +136,7 @@ def deploy_values(
             path="runtime.version",
             fix=f"pin runtime.version in the plan to the {runtime.id} release you deploy",
         )
-    _refuse_disaggregation(resolved, stack, target)
+    _refuse_disaggregation(resolved.plan, stack, target)
     settings = {s.role: s for s in [*_parallel(dep), *_memory(resolved, fleet), *_features(resolved, fleet)]}
     model = dep.model
     slo = resolved.plan.slo
@@ -166,34 +167,53 @@ def deploy_values(
     )
 
 
-def _stack_for(catalog: Catalog, target: str, runtime: RuntimeSpec) -> ServingStackSpec | None:
-    """The serving stack of a platform target, checked to run the plan's runtime."""
+def check_target(plan: Plan, catalog: Catalog, target: str) -> None:
+    """Refuse, before any sizing, what the plan as written already rules out on ``target``
+    (a pinned runtime the target does not run, disaggregation it cannot realise).
+
+    :raises DeployError: naming the missing capability.
+    """
+    stack = _stack_for(catalog, target, _pinned_runtime(plan, catalog))
+    _refuse_disaggregation(plan, stack, target)
+
+
+def _pinned_runtime(plan: Plan, catalog: Catalog) -> str | None:
+    if not plan.runtime.id:
+        return None
+    try:
+        return catalog.runtimes.get(plan.runtime.id).id
+    except UnknownIdError:
+        return None  # resolving the plan reports it with its close matches
+
+
+def _stack_for(catalog: Catalog, target: str, runtime_id: str | None) -> ServingStackSpec | None:
+    """The serving stack of a platform target, checked to run the plan's runtime (when known)."""
     if target not in TARGETS:
         raise DeployError(f"unknown target {target!r}", fix=f"choose one of {', '.join(TARGETS)}")
     if target in RUNTIME_TARGETS:
-        if target != runtime.id:
+        if runtime_id is not None and target != runtime_id:
             raise DeployError(
-                f"the plan's chosen runtime is {runtime.id}, not {target}",
+                f"the plan's chosen runtime is {runtime_id}, not {target}",
                 path="runtime.id",
-                fix=f"use --target {runtime.id}, or pin runtime.id: {target} in the plan and plan again",
+                fix=f"use --target {runtime_id}, or pin runtime.id: {target} in the plan and plan again",
             )
         return None
     try:
         stack = catalog.stacks.get(target)
     except UnknownIdError:
         raise DeployError(f"the catalog has no serving stack {target!r}", fix="see `planner catalog stacks`") from None
-    if runtime.id not in stack.runtimes:
+    if runtime_id is not None and runtime_id not in stack.runtimes:
         raise DeployError(
-            f"{stack.name} does not run {runtime.id} (it runs {', '.join(stack.runtimes)})",
+            f"{stack.name} does not run {runtime_id} (it runs {', '.join(stack.runtimes)})",
             path="runtime.id",
             fix=f"pin runtime.id to one of {', '.join(stack.runtimes)} and plan again, or choose another target",
         )
     return stack
 
 
-def _refuse_disaggregation(resolved: ResolvedPlan, stack: ServingStackSpec | None, target: str) -> None:
+def _refuse_disaggregation(plan: Plan, stack: ServingStackSpec | None, target: str) -> None:
     """Disaggregated prefill/decode needs a stack with it and a sizing that produced the pools."""
-    if not resolved.plan.serving_stack.disaggregated:
+    if not plan.serving_stack.disaggregated:
         return
     if stack is None or not stack.disaggregated_prefill_decode:
         raise DeployError(

@@ -15,13 +15,14 @@ fix. Results carry ``to_json()`` where the command line prints them as JSON.
   :func:`list_runs`, :func:`load_run`, :func:`set_baseline`, :func:`record_decision` (the types they
   take and return come from :mod:`planner.store`);
 - costs: :func:`tco`, :func:`export` (the Excel TCO workbook);
-- step 9 configuration: :func:`read_plan_or_project`, :func:`deploy`, :func:`check_config`;
+- step 9 configuration: :func:`read_plan_or_project`, :func:`deploy`, :func:`check_config`, :func:`tune`;
 - the catalog and plugins: :func:`plugin_report`, :func:`catalog_entries`,
   :func:`import_model`, :func:`plan_schema`.
 """
 
 from __future__ import annotations
 
+from planner.deploy.tuning import TuningPlan
 from planner.store import (
     Baseline,
     Change,
@@ -46,7 +47,15 @@ from planner.workflows.catalogs import (
     plugin_report,
 )
 from planner.workflows.costs import ExportResult, TcoReport, export, tco
-from planner.workflows.deploy import ConfigCheck, DeployReport, PlanInput, check_config, deploy, read_plan_or_project
+from planner.workflows.deploy import (
+    ConfigCheck,
+    DeployReport,
+    PlanInput,
+    check_config,
+    deploy,
+    read_plan_or_project,
+    tune,
+)
 from planner.workflows.planning import (
     CheckReport,
     EstimateRequest,
@@ -142,6 +151,7 @@ __all__ = [
     "SimulationReport",
     "SimulationRequest",
     "TcoReport",
+    "TuningPlan",
     "add_run",
     "catalog_entries",
     "check",
@@ -181,4 +191,5 @@ __all__ = [
     "show_project",
     "simulate",
     "tco",
+    "tune",
 ]

@@ -12,7 +12,15 @@ from typing import Any
 from planner import __version__
 from planner.deploy.bundle import bundle
 from planner.deploy.check import Disagreement, config_knobs, disagreements, read_config
-from planner.deploy.values import DeployError, DeployValues, Origin, deploy_values, kubernetes_name
+from planner.deploy.tuning import TuningPlan, tuning_plan
+from planner.deploy.values import (
+    DeployError,
+    DeployValues,
+    Origin,
+    check_target,
+    deploy_values,
+    kubernetes_name,
+)
 from planner.errors import NothingFitsError, PlannerError
 from planner.plan import Plan
 from planner.resolve import resolve_plan
@@ -113,6 +121,7 @@ def deploy_values_for(
     session: Session, given: PlanInput, target: str, *, backend: str | None = None, progress: Progress | None = None
 ) -> tuple[DeployValues, Any, PlanSizing]:
     """Size the plan and turn its chosen deployment into settings for ``target``."""
+    check_target(given.plan, session.catalog, target)
     resolved, sizing = size(session, given.plan, given.source, backend=backend, progress=progress)
     values = deploy_values(resolved, _chosen(sizing), session.catalog, target, given.origin())
     return values, resolved, sizing
@@ -232,3 +241,16 @@ def _seam_findings(
     resolved = resolve_plan(edited, session.catalog, given.source)
     validation = validate_plan(resolved, session.catalog, sizing, session.rules)
     return [f for f in validation.findings if f.rule_id.startswith("seams.")]
+
+
+def tune(
+    session: Session, given: PlanInput, *, backend: str | None = None, progress: Progress | None = None
+) -> TuningPlan:
+    """Size the plan and order step 9's one-lever-at-a-time experiments for its chosen deployment.
+
+    :raises NothingFitsError: when nothing meets the plan.
+    """
+    resolved, sizing = size(session, given.plan, given.source, backend=backend, progress=progress)
+    fleet = _chosen(sizing)
+    version = given.plan.runtime.version or fleet.deployment.runtime.version or ""
+    return tuning_plan(resolved, fleet, version)
