@@ -26,6 +26,9 @@ def add_deploy_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("plan", metavar="PLAN_OR_PROJECT", help="plan file, or a saved project (NAME or NAME@REV)")
     p.add_argument("--target", required=True, choices=TARGETS, help="engine server or platform to configure")
     p.add_argument("--out", type=Path, help="folder to write (default: deploy-<plan name>-<target>)")
+    p.add_argument(
+        "--image", help="the engine's container image, e.g. your registry's mirror (default: the public image)"
+    )
     p.add_argument("--json", action="store_true", help="print what was written as JSON")
     add_db_option(p)
     add_backend_option(p)
@@ -66,7 +69,7 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     out = args.out or default_out(given, args.target)
     session = open_session(args)
     with progress(args) as bar:
-        report = deploy(session, given, args.target, out, backend=args.perf_backend, progress=bar)
+        report = deploy(session, given, args.target, out, image=args.image, backend=args.perf_backend, progress=bar)
     if args.json:
         print_json(report.to_json())
         return 0

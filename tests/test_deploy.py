@@ -17,7 +17,7 @@ import yaml
 from planner import workflows
 from planner.deploy.bundle import DASHBOARD_FILE, RULES_FILE, TRACE_FILE, bundle
 from planner.deploy.check import disagreements, read_config
-from planner.deploy.values import TARGETS, DeployError, DeployValues, Origin, deploy_values, kubernetes_name
+from planner.deploy.values import IMAGES, TARGETS, DeployError, DeployValues, Origin, deploy_values, kubernetes_name
 from planner.resolve import resolve_plan
 from planner.sizing.plan_sizing import size_plan
 from planner.specs import in_versions
@@ -65,14 +65,19 @@ def sized(session: workflows.Session) -> dict[str, tuple[Any, Any]]:
     return out
 
 
+MIRROR = "registry.internal/llm/engine:pinned"
+
+
 def _values(
     session: workflows.Session, sized: dict[str, Any], runtime: str, target: str, name: str = ""
 ) -> DeployValues:
+    """Values for one target; an engine without a public image for the GPU vendor gets a mirror's."""
     resolved, fleet = sized[runtime]
     if name:
         resolved = replace(resolved, plan=resolved.plan.model_copy(update={"name": name}))
     origin = Origin(resolved.plan.name, "code.yaml", "0.1.0")
-    return deploy_values(resolved, fleet, session.catalog, target, origin)
+    public = (runtime, str(fleet.deployment.gpu.vendor)) in IMAGES
+    return deploy_values(resolved, fleet, session.catalog, target, origin, None if public else MIRROR)
 
 
 CASES = [("vllm", t) for t in ("vllm", "kserve", "llm-d", "dynamo", "ray-serve")] + [
@@ -213,6 +218,19 @@ def test_capabilities_the_target_lacks_are_refused(session: workflows.Session, s
         deploy_values(disagg, fleet, session.catalog, "sglang", origin)
     with pytest.raises(DeployError, match="its chosen deployment is aggregated"):
         deploy_values(disagg, fleet, session.catalog, "llm-d", origin)
+
+
+def test_an_engine_without_a_public_image_for_the_gpu_needs_one(
+    session: workflows.Session, sized: dict[str, Any]
+) -> None:
+    resolved, fleet = sized["sglang"]
+    amd = replace(fleet, deployment=replace(fleet.deployment, gpu=session.catalog.gpus.get("mi300x")))
+    values = deploy_values(resolved, amd, session.catalog, "sglang", Origin("p", "p.yaml", "0.1.0"))
+    with pytest.raises(DeployError, match="no public sglang image for amd GPUs") as err:
+        bundle(values)
+    assert "--image" in err.value.fix
+    mirrored = deploy_values(resolved, amd, session.catalog, "sglang", Origin("p", "p.yaml", "0.1.0"), MIRROR)
+    assert f"image: {MIRROR}" in bundle(mirrored)["deployment.yaml"]
 
 
 def test_a_runtime_version_without_a_needed_flag_is_refused(session: workflows.Session, sized: dict[str, Any]) -> None:

@@ -34,6 +34,8 @@ def trace_text(values: DeployValues) -> str:
         f"Fleet: {values.replicas} replicas ({values.replicas_for_load} for the peak + {values.spares} spare) x "
         f"{values.gpus_per_replica} {values.gpu_id} = {values.gpus} GPUs.",
         "",
+        f"Image: `{values.image}` ({values.image_why}).",
+        "",
         "| setting | flag | value | why |",
         "|---|---|---|---|",
     ]

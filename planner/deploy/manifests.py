@@ -21,18 +21,7 @@ import yaml
 from planner.deploy.runtime_args import ServeCommand, serve_command
 from planner.deploy.values import HF_TOKEN_SECRET, DeployError, DeployValues
 
-#: Container images per engine (public registries; the tag is the catalog's engine version).
-IMAGES = {
-    "vllm": "vllm/vllm-openai:v{version}",
-    "sglang": "lmsysorg/sglang:v{version}",
-    "trtllm": "nvcr.io/nvidia/tensorrt-llm/release:{version}",
-}
 OPTIONS_FILE = "extra-llm-api-options.yaml"
-
-
-def image(values: DeployValues) -> str:
-    """The engine's public container image at the deployed version."""
-    return IMAGES[values.runtime.id].format(version=values.runtime_version)
 
 
 def launch_argv(values: DeployValues, command: ServeCommand) -> list[str]:
@@ -77,7 +66,7 @@ def _container(values: DeployValues, command: ServeCommand) -> dict[str, Any]:
     argv = launch_argv(values, command)
     container: dict[str, Any] = {
         "name": values.runtime.id,
-        "image": image(values),
+        "image": values.require_image(),
         "command": argv[:1],
         "args": argv[1:],
         "ports": [{"name": "http", "containerPort": values.value("port")}],
@@ -94,9 +83,10 @@ def _single_node(values: DeployValues) -> None:
     if values.gpus_per_replica > values.gpus_per_node:
         raise DeployError(
             f"one replica needs {values.gpus_per_replica} GPUs but a {values.gpu_id} node has {values.gpus_per_node}; "
-            f"the {values.target} manifests here place a replica on one node",
+            f"the manifests this planner writes place a replica on one node (multi-node replicas, e.g. with "
+            "LeaderWorkerSet, are not generated yet)",
             path="runtime.pp",
-            fix="deploy with --target llm-d or dynamo (multi-node replicas), or choose a deployment within one node",
+            fix=f"pin runtime.tp x runtime.pp to at most {values.gpus_per_node} GPUs and plan again",
         )
 
 
@@ -174,9 +164,10 @@ def kserve(values: DeployValues, command: ServeCommand) -> dict[str, Any]:
 
 def llm_d(values: DeployValues, command: ServeCommand) -> dict[str, Any]:
     """Values for the llm-d modelservice chart: one decode pool (aggregated), no prefill pool."""
+    _single_node(values)
     container = {
         "name": values.runtime.id,
-        "image": image(values),
+        "image": values.require_image(),
         "modelCommand": "custom",
         "command": launch_argv(values, command)[:1],
         "args": launch_argv(values, command)[1:],
@@ -212,6 +203,7 @@ _DYNAMO_WORKER = {"vllm": "dynamo.vllm", "sglang": "dynamo.sglang", "trtllm": "d
 
 def dynamo(values: DeployValues, command: ServeCommand) -> dict[str, Any]:
     """A DynamoGraphDeployment: the frontend and one aggregated worker pool."""
+    _single_node(values)
     worker_args = [a for a in command.args if not a.startswith("--port")]
     graph = {
         "apiVersion": "nvidia.com/v1alpha1",
@@ -227,7 +219,7 @@ def dynamo(values: DeployValues, command: ServeCommand) -> dict[str, Any]:
                     "resources": {"limits": {"gpu": str(values.gpus_per_replica)}},
                     "extraPodSpec": {
                         "mainContainer": {
-                            "image": image(values),
+                            "image": values.require_image(),
                             "command": ["python3", "-m", _DYNAMO_WORKER[values.runtime.id]],
                             "args": ["--model", values.model_source, *_without_port(worker_args)],
                         }

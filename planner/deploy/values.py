@@ -31,6 +31,18 @@ KV_DTYPE_VALUES: dict[str, dict[str, str]] = {
 #: Kubernetes device-plugin resource of each GPU vendor (NVIDIA, AMD and Intel Gaudi device plugins).
 GPU_RESOURCE = {"nvidia": "nvidia.com/gpu", "amd": "amd.com/gpu", "intel": "habana.ai/gaudi"}
 
+#: Public container images per engine and GPU vendor; ``{version}`` is the engine version deployed.
+#: vLLM: https://docs.vllm.ai/en/v0.11.0/deployment/docker.html (vllm/vllm-openai, CUDA) and AMD's ROCm
+#: build https://hub.docker.com/r/rocm/vllm (tags carry ROCm and vLLM versions, so none is pinned here);
+#: SGLang: https://docs.sglang.io/get_started/install.html (lmsysorg/sglang); TRT-LLM:
+#: https://catalog.ngc.nvidia.com/orgs/nvidia/teams/tensorrt-llm/containers/release.
+IMAGES: dict[tuple[str, str], str] = {
+    ("vllm", "nvidia"): "vllm/vllm-openai:v{version}",
+    ("vllm", "amd"): "rocm/vllm:latest",
+    ("sglang", "nvidia"): "lmsysorg/sglang:v{version}",
+    ("trtllm", "nvidia"): "nvcr.io/nvidia/tensorrt-llm/release:{version}",
+}
+
 #: The Kubernetes secret the generated manifests read a Hugging Face token from (by name only).
 HF_TOKEN_SECRET = "hf-token"
 
@@ -86,6 +98,8 @@ class DeployValues:
     model_source: str
     gpu_id: str
     gpu_resource: str
+    image: str
+    image_why: str
     gpus_per_node: int
     gpus_per_replica: int
     replicas: int
@@ -104,6 +118,18 @@ class DeployValues:
         setting = self.settings.get(role)
         return None if setting is None else setting.value
 
+    def require_image(self) -> str:
+        """The engine's image.
+
+        :raises DeployError: when none was given and no public one is recorded for the GPU vendor.
+        """
+        if not self.image:
+            raise DeployError(
+                f"{self.image_why}, so the manifests cannot name one",
+                fix="pass --image REGISTRY/IMAGE:TAG (for example your registry's mirror of the engine build)",
+            )
+        return self.image
+
     @property
     def gpus(self) -> int:
         """GPUs of the whole fleet, spares included."""
@@ -120,9 +146,17 @@ def kubernetes_name(text: str, limit: int = 63) -> str:
 
 
 def deploy_values(
-    resolved: ResolvedPlan, fleet: FleetSizing, catalog: Catalog, target: str, origin: Origin
+    resolved: ResolvedPlan,
+    fleet: FleetSizing,
+    catalog: Catalog,
+    target: str,
+    origin: Origin,
+    image: str | None = None,
 ) -> DeployValues:
     """The settings that realise ``fleet`` (the plan's chosen deployment) on ``target``.
+
+    :param image: the engine's container image (e.g. from an internal registry mirror); default:
+        the public image for the engine version and GPU vendor (:data:`IMAGES`).
 
     :raises DeployError: naming the capability the target or the runtime version lacks.
     """
@@ -151,6 +185,8 @@ def deploy_values(
         model_id=model.id,
         model_source=model.hf_id or model.id,
         gpu_id=dep.gpu.id,
+        image=image or _image(runtime.id, str(dep.gpu.vendor), version),
+        image_why="given with --image" if image else _image_why(runtime.id, str(dep.gpu.vendor), version),
         gpu_resource=GPU_RESOURCE.get(str(dep.gpu.vendor), f"{dep.gpu.vendor}.com/gpu"),
         gpus_per_node=gpus_per_node,
         gpus_per_replica=dep.gpus,
@@ -165,6 +201,19 @@ def deploy_values(
         targets_ms={k: v for k, v in (("ttft", slo.ttft_ms), ("itl", slo.itl_ms), ("e2e", slo.e2e_ms)) if v},
         settings=settings,
     )
+
+
+def _image(runtime_id: str, vendor: str, version: str) -> str:
+    """The public image for the engine version and vendor, or "" when none is recorded."""
+    return IMAGES.get((runtime_id, vendor), "").format(version=version)
+
+
+def _image_why(runtime_id: str, vendor: str, version: str) -> str:
+    if (runtime_id, vendor) not in IMAGES:
+        return f"no public {runtime_id} image for {vendor} GPUs is recorded"
+    if "{version}" in IMAGES.get((runtime_id, vendor), ""):
+        return f"the public {runtime_id} image of version {version} for {vendor} GPUs"
+    return f"the public {runtime_id} build for {vendor} GPUs: not pinned, choose the tag with {runtime_id} {version}"
 
 
 def check_target(plan: Plan, catalog: Catalog, target: str) -> None:

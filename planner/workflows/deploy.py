@@ -118,12 +118,18 @@ class DeployReport:
 
 
 def deploy_values_for(
-    session: Session, given: PlanInput, target: str, *, backend: str | None = None, progress: Progress | None = None
+    session: Session,
+    given: PlanInput,
+    target: str,
+    *,
+    image: str | None = None,
+    backend: str | None = None,
+    progress: Progress | None = None,
 ) -> tuple[DeployValues, Any, PlanSizing]:
     """Size the plan and turn its chosen deployment into settings for ``target``."""
     check_target(given.plan, session.catalog, target)
     resolved, sizing = size(session, given.plan, given.source, backend=backend, progress=progress)
-    values = deploy_values(resolved, _chosen(sizing), session.catalog, target, given.origin())
+    values = deploy_values(resolved, _chosen(sizing), session.catalog, target, given.origin(), image)
     return values, resolved, sizing
 
 
@@ -133,15 +139,18 @@ def deploy(
     target: str,
     out: Path,
     *,
+    image: str | None = None,
     backend: str | None = None,
     progress: Progress | None = None,
 ) -> DeployReport:
     """Size the plan and write the target's configuration, alert rules, dashboard and trace to ``out``.
 
+    :param image: the engine's container image (default: the public one for the version and GPU vendor).
+
     :raises DeployError: naming the capability the target or engine version lacks (nothing is written).
     :raises NothingFitsError: when nothing meets the plan.
     """
-    values, _, _ = deploy_values_for(session, given, target, backend=backend, progress=progress)
+    values, _, _ = deploy_values_for(session, given, target, image=image, backend=backend, progress=progress)
     files = bundle(values)
     write_files(out, files)
     return DeployReport(target, out, values, files)
