@@ -316,3 +316,19 @@ def test_every_flag_and_metric_in_the_catalog_cites_a_source(catalog: Any, runti
     assert {m.role for m in spec.metrics} >= {"ttft", "itl", "e2e", "kv_usage", "waiting", "running", "errors"}
     for item in [*spec.flags, *spec.metrics]:
         assert re.search(r"https?://\S+\.[a-z]{2,}", item.source), item
+
+
+def test_an_unreadable_or_foreign_config_is_named_with_the_fix(
+    session: workflows.Session, sized: dict[str, Any], tmp_path: Path
+) -> None:
+    values = _values(session, sized, "vllm", "kserve")
+    (tmp_path / "inferenceservice.yaml").write_text("spec: [unclosed\n", encoding="utf-8")
+    with pytest.raises(DeployError, match="cannot read it") as err:
+        read_config(tmp_path, values)
+    assert err.value.path.endswith("inferenceservice.yaml")
+    (tmp_path / "inferenceservice.yaml").write_text("kind: InferenceService\nspec: {}\n", encoding="utf-8")
+    with pytest.raises(DeployError, match="not the one `planner deploy` writes"):
+        read_config(tmp_path, values)
+    (tmp_path / "inferenceservice.yaml").unlink()
+    with pytest.raises(DeployError, match="no configuration found"):
+        read_config(tmp_path, values)

@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from planner.deploy.manifests import OPTIONS_FILE, flag_pairs
+from planner.deploy.manifests import OPTIONS_FILE, flag_pairs, typed_word
 from planner.deploy.runtime_args import flag_for
 from planner.deploy.values import DeployError, DeployValues
 
@@ -285,15 +285,5 @@ def config_knobs(config: ReadConfig, values: DeployValues) -> dict[str, Any]:
         value = config.settings.get(role)
         if isinstance(value, bool) or value is None:
             continue
-        out[knob_name] = value if isinstance(value, int | float) else _scalar(value)
+        out[knob_name] = value if isinstance(value, int | float) else typed_word(str(value))
     return out
-
-
-def _scalar(value: Any) -> Any:
-    text = str(value)
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            continue
-    return text

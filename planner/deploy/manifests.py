@@ -282,7 +282,7 @@ def flag_pairs(args: list[str]) -> list[tuple[str, Any]]:
     while i < len(args):
         flag = args[i]
         if i + 1 < len(args) and not args[i + 1].startswith("--"):
-            out.append((flag, _typed(args[i + 1])))
+            out.append((flag, typed_word(args[i + 1])))
             i += 2
         else:
             out.append((flag.replace("--no-", "--", 1), not flag.startswith("--no-")))
@@ -290,7 +290,7 @@ def flag_pairs(args: list[str]) -> list[tuple[str, Any]]:
     return out
 
 
-def _typed(text: str) -> Any:
+def typed_word(text: str) -> Any:
     """A command-line word as the number it spells, else the text."""
     for kind in (int, float):
         try:

@@ -304,12 +304,13 @@ def _memory(resolved: ResolvedPlan, fleet: FleetSizing) -> list[Setting]:
     dep = fleet.deployment
     context = fleet.isl + fleet.osl
     cap = size_capacity(dep, context)
-    max_len = min(resolved.context_tokens, max(cap.kv_tokens_per_replica, context))
+    allowed = min(resolved.context_tokens, int(knob(dep, "max_context") or resolved.context_tokens))
+    max_len = min(allowed, max(cap.kv_tokens_per_replica, context))
     if max_len < context:
         raise DeployError(
-            f"the plan's context ({resolved.context_tokens}) is below the sized p{fleet.percentile} context {context}",
+            f"the plan allows {allowed} tokens per request, below the sized p{fleet.percentile} context {context}",
             path="model.context_tokens",
-            fix=f"raise model.context_tokens to at least {context}",
+            fix=f"raise model.context_tokens (and any max context knob in runtime.knobs) to at least {context}",
         )
     ranks = dep.ep if dep.attention_dp else 1
     seqs = max(fleet.capacity_cap // ranks, 1)
@@ -322,11 +323,10 @@ def _memory(resolved: ResolvedPlan, fleet: FleetSizing) -> list[Setting]:
             fix=f"use one of {', '.join(KV_DTYPE_VALUES.get(dep.runtime.id, {}))} for the KV cache",
         )
     why_len = (
-        f"the plan's context {resolved.context_tokens} tokens (>= p{fleet.percentile} context "
-        f"{fleet.isl} + {fleet.osl} = {context})"
-        if max_len == resolved.context_tokens
+        f"the plan's context {allowed} tokens (>= p{fleet.percentile} context {fleet.isl} + {fleet.osl} = {context})"
+        if max_len == allowed
         else f"what one replica's KV cache holds ({cap.kv_tokens_per_replica} tokens; the plan allows "
-        f"{resolved.context_tokens}), >= p{fleet.percentile} context {context}"
+        f"{allowed}), >= p{fleet.percentile} context {context}"
     )
     out = [
         Setting("max_context", max_len, why_len),
