@@ -137,7 +137,9 @@ def runtime_server(values: DeployValues, command: ServeCommand) -> dict[str, Any
 def kserve(values: DeployValues, command: ServeCommand) -> dict[str, Any]:
     """A KServe InferenceService on the Hugging Face (vLLM) serving runtime."""
     _single_node(values)
-    args = [f"--model_name={values.model_id}", f"--model_id={values.model_source}", *command.args]
+    # KServe's server owns the port and names the model (--model_name), so those two engine flags stay out.
+    engine = _without(_without_port(command.args), "--served-model-name")
+    args = [f"--model_name={values.model_id}", f"--model_id={values.model_source}", *engine]
     service = {
         "apiVersion": "serving.kserve.io/v1beta1",
         "kind": "InferenceService",
@@ -204,14 +206,14 @@ _DYNAMO_WORKER = {"vllm": "dynamo.vllm", "sglang": "dynamo.sglang", "trtllm": "d
 def dynamo(values: DeployValues, command: ServeCommand) -> dict[str, Any]:
     """A DynamoGraphDeployment: the frontend and one aggregated worker pool."""
     _single_node(values)
-    worker_args = [a for a in command.args if not a.startswith("--port")]
     graph = {
         "apiVersion": "nvidia.com/v1alpha1",
         "kind": "DynamoGraphDeployment",
         "metadata": {"name": values.name, "labels": _labels(values)},
         "spec": {
             "services": {
-                "Frontend": {"componentType": "frontend", "replicas": 2},
+                # The HTTP frontend keeps the same spares as the workers (N+1 or N+2).
+                "Frontend": {"componentType": "frontend", "replicas": 1 + values.spares},
                 "Worker": {
                     "componentType": "worker",
                     "replicas": values.replicas,
@@ -221,7 +223,7 @@ def dynamo(values: DeployValues, command: ServeCommand) -> dict[str, Any]:
                         "mainContainer": {
                             "image": values.require_image(),
                             "command": ["python3", "-m", _DYNAMO_WORKER[values.runtime.id]],
-                            "args": ["--model", values.model_source, *_without_port(worker_args)],
+                            "args": ["--model", values.model_source, *_without_port(command.args)],
                         }
                     },
                 },
@@ -232,24 +234,31 @@ def dynamo(values: DeployValues, command: ServeCommand) -> dict[str, Any]:
 
 
 def _without_port(args: list[str]) -> list[str]:
-    """Drop ``--port N``: Dynamo's frontend owns the HTTP port."""
+    """Drop ``--port N``: the platform's frontend owns the HTTP port."""
+    return _without(args, "--port")
+
+
+def _without(args: list[str], flag: str) -> list[str]:
+    """``args`` without ``flag`` and its value."""
     out: list[str] = []
     skip = False
     for arg in args:
         if skip:
             skip = False
-            continue
-        if arg == "--port":
+        elif arg == flag:
             skip = True
-            continue
-        out.append(arg)
+        else:
+            out.append(arg)
     return out
 
 
 def ray_serve(values: DeployValues, command: ServeCommand) -> dict[str, Any]:
     """A Ray Serve LLM application config with the engine settings as engine_kwargs."""
     _single_node(values)
-    engine = {k.lstrip("-").replace("-", "_"): v for k, v in flag_pairs(_without_port(command.args))}
+    # Ray Serve names the model (model_id) and owns the port; the HF token reaches the Ray pods from the
+    # cluster (e.g. a RayService env from the hf-token secret), not from this file.
+    args = _without(_without_port(command.args), "--served-model-name")
+    engine = {k.lstrip("-").replace("-", "_"): v for k, v in flag_pairs(args)}
     config = {
         "applications": [
             {
@@ -260,11 +269,9 @@ def ray_serve(values: DeployValues, command: ServeCommand) -> dict[str, Any]:
                     "llm_configs": [
                         {
                             "model_loading_config": {"model_id": values.model_id, "model_source": values.model_source},
-                            "accelerator_type": values.gpu_id.upper(),
                             "deployment_config": {
                                 "autoscaling_config": {"min_replicas": values.replicas, "max_replicas": values.replicas}
                             },
-                            "runtime_env": {"env_vars": {"HF_TOKEN_SECRET_NAME": HF_TOKEN_SECRET}},
                             "engine_kwargs": engine,
                         }
                     ]
