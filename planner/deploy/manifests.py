@@ -269,6 +269,9 @@ def ray_serve(values: DeployValues, command: ServeCommand) -> dict[str, Any]:
                     "llm_configs": [
                         {
                             "model_loading_config": {"model_id": values.model_id, "model_source": values.model_source},
+                            # Engine metrics through Ray's metrics export
+                            # (https://docs.ray.io/en/master/serve/llm/user-guides/observability.html).
+                            "log_engine_metrics": True,
                             "deployment_config": {
                                 "autoscaling_config": {"min_replicas": values.replicas, "max_replicas": values.replicas}
                             },
