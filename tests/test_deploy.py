@@ -333,3 +333,25 @@ def test_an_unreadable_or_foreign_config_is_named_with_the_fix(
     (tmp_path / "inferenceservice.yaml").unlink()
     with pytest.raises(DeployError, match="no configuration found"):
         read_config(tmp_path, values)
+
+
+@pytest.mark.parametrize(("runtime", "flag"), [("vllm", "--enable-expert-parallel"), ("sglang", "--ep-size")])
+def test_expert_parallelism_of_a_moe_plan_is_written_and_read_back(
+    session: workflows.Session, runtime: str, flag: str, tmp_path: Path
+) -> None:
+    plan = _plan(runtime, id="qwen3-30b-a3b")
+    plan = plan.model_copy(
+        update={
+            "runtime": plan.runtime.model_copy(update={"tp": 4, "ep": 4}),
+            "hardware": plan.hardware.model_copy(update={"gpu": "h100-sxm"}),
+        }
+    )
+    resolved = resolve_plan(plan, session.catalog, "moe.yaml")
+    sizing = size_plan(resolved, session.catalog, session.performance_model("builtin"), simulate=False)
+    assert sizing.best is not None and sizing.best.sizing.deployment.ep == 4
+    values = deploy_values(resolved, sizing.best.sizing, session.catalog, runtime, Origin("moe", "moe.yaml", "0.1.0"))
+    files = bundle(values)
+    assert flag in files["serve.sh"]
+    write_files(tmp_path, files)
+    config = read_config(tmp_path, values)
+    assert config.settings["expert_parallel"] in (True, 4) and disagreements(config, values) == []
