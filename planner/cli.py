@@ -62,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser with every sub-command."""
     from planner.cli_bench import add_bench_commands
     from planner.cli_costs import add_cost_commands
+    from planner.cli_deploy import add_deploy_commands
     from planner.cli_projects import add_db_option, add_project_commands
     from planner.cli_simulation import add_simulation_commands
 
@@ -141,6 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_project_commands(sub, common)
     add_cost_commands(sub, common)
     add_bench_commands(sub, common)
+    add_deploy_commands(sub, common)
 
     p = sub.add_parser("schema", parents=[common], help="print the JSON Schema of plan files")
     p.set_defaults(handler=cmd_schema)

@@ -9,6 +9,7 @@ is an estimate, not a published figure, and its source says whose estimate.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -224,6 +225,55 @@ class RuntimeKnob(_Spec):
     source: SourceText
 
 
+#: What a serving flag sets, by role, so one deployment value maps to each engine's own flag.
+FlagRole = Literal[
+    "tensor_parallel", "pipeline_parallel", "data_parallel", "expert_parallel", "attention_dp", "max_context",
+    "max_sequences", "batched_tokens", "kv_budget", "kv_dtype", "kv_block_tokens", "quantization",
+    "prefix_caching", "chunked_prefill", "served_model_name", "port", "metrics", "options_file",
+]  # fmt: skip
+
+
+class RuntimeFlag(_Spec):
+    """A serving setting under the name the engine's server takes it, and the versions that have it."""
+
+    role: FlagRole = Field(description="What the flag sets (the same role across engines).")
+    flag: str = Field(min_length=1, description="The server's own flag (--max-num-seqs) or options-file key.")
+    where: Literal["cli", "config"] = Field(
+        default="cli", description="cli: a command-line flag; config: a (dotted) key of the engine's options file."
+    )
+    style: Literal["value", "switch", "inverted", "pair"] = Field(
+        default="value",
+        description="value: `--flag V`; switch: `--flag` when true; inverted: `--flag` when false "
+        "(e.g. --disable-radix-cache); pair: `--flag` / `--no-flag`.",
+    )
+    since: str | None = Field(default=None, description="First release with the flag; None: not recorded.")
+    until: str | None = Field(default=None, description="First release without it; None: still present.")
+    source: SourceText
+
+
+class RuntimeMetric(_Spec):
+    """A Prometheus metric the engine exports, the role it plays in SLO alerts, and the versions that export it."""
+
+    role: Literal["ttft", "itl", "e2e", "kv_usage", "waiting", "running", "finished", "errors"]
+    name: str = Field(min_length=1, description="The exported name, e.g. vllm:time_to_first_token_seconds.")
+    kind: Literal["histogram", "gauge", "counter"]
+    selector: str = Field(default="", description='Label matchers the role needs, e.g. finished_reason="abort".')
+    since: str | None = Field(default=None, description="First release that exports it; None: not recorded.")
+    until: str | None = Field(default=None, description="First release that no longer exports it by default.")
+    source: SourceText
+
+
+def version_key(version: str) -> tuple[int, ...]:
+    """A release string as comparable numbers: '0.11.0' -> (0, 11, 0); 'v1.0.0rc6' -> (1, 0, 0)."""
+    return tuple(int(m.group()) if (m := re.match(r"\d+", piece)) else 0 for piece in version.lstrip("vV").split("."))
+
+
+def in_versions(since: str | None, until: str | None, version: str) -> bool:
+    """True when ``version`` is at or after ``since`` and before ``until`` (unset bounds are open)."""
+    key = version_key(version)
+    return (since is None or key >= version_key(since)) and (until is None or key < version_key(until))
+
+
 class RuntimeSpec(_Catalogued):
     """An inference engine: what it can run and how it budgets memory."""
 
@@ -248,6 +298,15 @@ class RuntimeSpec(_Catalogued):
             "(tokens per scheduler step), kv_block_tokens (KV page size), max_context (longest sequence)."
         ),
     )
+
+    version: str | None = Field(
+        default=None, description="The release the serving flags and metrics below were checked against."
+    )
+    launch: list[str] = Field(default_factory=list, description="The server's launch command, e.g. [vllm, serve].")
+    serve_port: int | None = Field(default=None, description="The server's default HTTP port.")
+    metrics_path: str = Field(default="/metrics", description="Where the server exports Prometheus metrics.")
+    flags: list[RuntimeFlag] = Field(default_factory=list, description="Serving flags and the versions that have them.")
+    metrics: list[RuntimeMetric] = Field(default_factory=list, description="Exported Prometheus metrics by role.")
 
     @model_validator(mode="after")
     def _budget_knob_listed(self) -> RuntimeSpec:

@@ -72,6 +72,7 @@ def _planner_imports(path: Path) -> set[str]:
         "cli_costs.py",
         "cli_bench.py",
         "render_bench.py",
+        "cli_deploy.py",
     ],
 )
 def test_the_command_line_only_calls_workflows_and_renders(name: str) -> None:

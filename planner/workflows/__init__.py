@@ -18,6 +18,8 @@ fix. Results carry ``to_json()`` where the command line prints them as JSON.
   :func:`bench_envelope`, :func:`bench_baseline`, :func:`bench_plan`, :func:`calibrate` (the factors fitted
   to the project's runs); step 11: :func:`scale`;
 - costs: :func:`tco`, :func:`export` (the Excel TCO workbook);
+- step 9 configuration: :func:`deploy`, :func:`check_config`, :func:`tune`, of the plan
+  :func:`open_plan` reads from a plan file or a project's revision;
 - the catalog and plugins: :func:`plugin_report`, :func:`catalog_entries`,
   :func:`import_model`, :func:`plan_schema`.
 """
@@ -25,6 +27,7 @@ fix. Results carry ``to_json()`` where the command line prints them as JSON.
 from __future__ import annotations
 
 from planner.bench.scenario import BenchmarkPlan
+from planner.deploy.tuning import TuningPlan
 from planner.measured_run import MeasuredRun
 from planner.store import (
     Baseline,
@@ -64,6 +67,13 @@ from planner.workflows.catalogs import (
     plugin_report,
 )
 from planner.workflows.costs import ExportResult, TcoReport, export, tco
+from planner.workflows.deploy import (
+    ConfigCheck,
+    DeployReport,
+    check_config,
+    deploy,
+    tune,
+)
 from planner.workflows.planning import (
     CheckReport,
     EstimateRequest,
@@ -132,7 +142,9 @@ __all__ = [
     "Change",
     "CheckReport",
     "CheckedOut",
+    "ConfigCheck",
     "Decision",
+    "DeployReport",
     "EnvelopeReport",
     "EstimateRequest",
     "ExportResult",
@@ -167,6 +179,7 @@ __all__ = [
     "SimulationRequest",
     "SloTargets",
     "TcoReport",
+    "TuningPlan",
     "add_run",
     "bench_baseline",
     "bench_envelope",
@@ -174,11 +187,13 @@ __all__ = [
     "calibrate",
     "catalog_entries",
     "check",
+    "check_config",
     "checkout",
     "compare_disaggregation",
     "create_project",
     "database_path",
     "delete_project",
+    "deploy",
     "diff",
     "envelope",
     "estimate",
@@ -210,4 +225,5 @@ __all__ = [
     "show_project",
     "simulate",
     "tco",
+    "tune",
 ]

@@ -1,0 +1,289 @@
+"""Read a (possibly hand-edited) configuration back and say where it and the plan disagree.
+
+The engine arguments are found wherever the target keeps them (a Deployment's container,
+an InferenceService's model args, the llm-d chart's decode containers, a Dynamo worker,
+Ray Serve's engine_kwargs, serve.sh) and read back into roles through the runtime catalog's
+flags, so the comparison is by meaning, not by text.
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from planner.deploy.manifests import OPTIONS_FILE, flag_pairs, typed_word
+from planner.deploy.runtime_args import flag_for
+from planner.deploy.values import DeployError, DeployValues
+
+#: Where each target keeps the engine arguments, in the order they are looked for.
+CONFIG_FILES = (
+    "deployment.yaml",
+    "inferenceservice.yaml",
+    "llm-d-values.yaml",
+    "dynamo-graph.yaml",
+    "ray-serve.yaml",
+    "serve.sh",
+)
+
+
+#: Arguments the manifests add around the engine settings (model, address), not settings of the plan.
+_PLATFORM_ARGS = {"--host", "--model", "--model-path", "--model_name", "--model_id"}
+
+
+@dataclass(frozen=True)
+class ReadConfig:
+    """What a configuration folder says: engine settings by role, replicas and GPUs per replica."""
+
+    file: str
+    settings: dict[str, Any]
+    replicas: int | None
+    gpus_per_replica: int | None
+    unknown_flags: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Disagreement:
+    """One place where the configuration and the plan differ."""
+
+    what: str
+    config: Any
+    plan: Any
+    why: str
+    severity: str = "error"  # error: the plan's sizing no longer holds; warning: differs, still within it
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready."""
+        return {"what": self.what, "config": self.config, "plan": self.plan, "why": self.why, "severity": self.severity}
+
+
+def read_config(folder: Path, values: DeployValues) -> ReadConfig:
+    """Read the engine settings, replicas and GPUs from ``folder``.
+
+    :raises DeployError: naming the folder and the files looked for when none is there or readable.
+    """
+    for name in CONFIG_FILES:
+        path = folder / name
+        if path.is_file():
+            return _read(path, values)
+    raise DeployError(
+        "no configuration found",
+        path=str(folder),
+        fix=f"point at a folder written by `planner deploy` (one of {', '.join(CONFIG_FILES)})",
+    )
+
+
+def _load_yaml(path: Path) -> list[Any]:
+    try:
+        return [d for d in yaml.safe_load_all(path.read_text(encoding="utf-8")) if d is not None]
+    except (OSError, yaml.YAMLError) as exc:
+        raise DeployError(f"cannot read it: {exc}", path=str(path), fix="fix the YAML syntax") from None
+
+
+def _read(path: Path, values: DeployValues) -> ReadConfig:
+    if path.name == "serve.sh":
+        text = path.read_text(encoding="utf-8").replace("\\\n", " ")
+        line = next((ln for ln in text.splitlines() if ln.startswith("exec ")), "")
+        return _from_args(path, shlex.split(line)[1:], values, None, None)
+    docs = _load_yaml(path)
+    try:
+        return _READERS[path.name](path, docs, values)
+    except (KeyError, IndexError, TypeError, ValueError) as exc:
+        raise DeployError(
+            f"its layout is not the one `planner deploy` writes (missing {exc})",
+            path=str(path),
+            fix="regenerate it with `planner deploy`, then edit values only",
+        ) from None
+
+
+def _from_args(path: Path, args: list[str], values: DeployValues, replicas: int | None, gpus: int | None) -> ReadConfig:
+    by_flag = {f.flag: f for f in values.runtime.flags if f.where == "cli"}
+    settings: dict[str, Any] = {}
+    unknown: list[str] = []
+    for flag, value in flag_pairs([a for a in args if a.startswith("--") or not a.startswith("-")]):
+        name = flag.split("=", 1)[0]
+        spec = by_flag.get(name) or by_flag.get(name.replace("--", "--no-", 1))
+        if spec is None:
+            if name.startswith("--") and name not in _PLATFORM_ARGS:
+                unknown.append(name)
+            continue
+        settings[spec.role] = _role_value(spec.style, value)
+    options = path.parent / OPTIONS_FILE
+    if options.is_file():
+        settings |= _from_options(_load_yaml(options)[0] or {}, values)
+    return ReadConfig(path.name, settings, replicas, gpus, unknown)
+
+
+def _role_value(style: str, value: Any) -> Any:
+    if style == "inverted":
+        return not value
+    return value
+
+
+def _from_options(options: dict[str, Any], values: DeployValues) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for flag in values.runtime.flags:
+        if flag.where != "config":
+            continue
+        node: Any = options
+        for part in flag.flag.split("."):
+            node = node.get(part) if isinstance(node, dict) else None
+        if node is not None:
+            out[flag.role] = node
+    return out
+
+
+def _gpus(resources: dict[str, Any], values: DeployValues) -> int:
+    return int(resources["limits"][values.gpu_resource])
+
+
+def _deployment(path: Path, docs: list[Any], values: DeployValues) -> ReadConfig:
+    deployment = next(d for d in docs if d.get("kind") == "Deployment")
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    gpus = _gpus(container["resources"], values)
+    return _from_args(path, container["args"], values, deployment["spec"]["replicas"], gpus)
+
+
+def _inferenceservice(path: Path, docs: list[Any], values: DeployValues) -> ReadConfig:
+    predictor = docs[0]["spec"]["predictor"]
+    model = predictor["model"]
+    return _from_args(path, model["args"], values, predictor["minReplicas"], _gpus(model["resources"], values))
+
+
+def _llm_d(path: Path, docs: list[Any], values: DeployValues) -> ReadConfig:
+    decode = docs[0]["decode"]
+    container = decode["containers"][0]
+    return _from_args(path, container["args"], values, decode["replicas"], _gpus(container["resources"], values))
+
+
+def _dynamo(path: Path, docs: list[Any], values: DeployValues) -> ReadConfig:
+    worker = docs[0]["spec"]["services"]["Worker"]
+    args = worker["extraPodSpec"]["mainContainer"]["args"]
+    return _from_args(path, args, values, worker["replicas"], int(worker["resources"]["limits"]["gpu"]))
+
+
+def _ray(path: Path, docs: list[Any], values: DeployValues) -> ReadConfig:
+    llm = docs[0]["applications"][0]["args"]["llm_configs"][0]
+    args: list[str] = []
+    for key, value in llm["engine_kwargs"].items():
+        flag = "--" + key.replace("_", "-")
+        if isinstance(value, bool):
+            args.append(flag if value else flag.replace("--", "--no-", 1))
+        else:
+            args += [flag, str(value)]
+    replicas = llm["deployment_config"]["autoscaling_config"]["min_replicas"]
+    return _from_args(path, args, values, replicas, None)
+
+
+_READERS = {
+    "deployment.yaml": _deployment,
+    "inferenceservice.yaml": _inferenceservice,
+    "llm-d-values.yaml": _llm_d,
+    "dynamo-graph.yaml": _dynamo,
+    "ray-serve.yaml": _ray,
+}
+
+
+def disagreements(config: ReadConfig, values: DeployValues) -> list[Disagreement]:
+    """Where ``config`` departs from the plan: the fleet invariants first, then each setting."""
+    out = _invariants(config, values)
+    for role, setting in values.settings.items():
+        if role in ("served_model_name", "metrics", "options_file"):
+            continue
+        have = config.settings.get(role)
+        if have is None or _same(have, setting.value):
+            continue
+        flag = flag_for(values.runtime, role, values.runtime_version)
+        if role in ("tensor_parallel", "pipeline_parallel") or _breaks_a_seam(role, have, values):
+            continue  # the invariants and the seam rules report these with their reasons
+        out.append(
+            Disagreement(
+                f"{flag.flag if flag else role}", have, setting.value, f"the plan: {setting.why}", severity="warning"
+            )
+        )
+    for name in config.unknown_flags:
+        out.append(
+            Disagreement(
+                name,
+                "set",
+                None,
+                f"{values.runtime.name} {values.runtime_version} has no such flag in the catalog",
+                severity="warning",
+            )
+        )
+    return out
+
+
+def _breaks_a_seam(role: str, have: Any, values: DeployValues) -> bool:
+    """True when the seam rules report this value (more sequences than KV holds, context below p95)."""
+    number = _number({role: have}, role, 0)
+    if role == "max_sequences":
+        return number > values.capacity_cap
+    if role == "max_context":
+        return number < values.context_p95
+    return False
+
+
+def _same(a: Any, b: Any) -> bool:
+    try:
+        return float(a) == float(b)
+    except (TypeError, ValueError):
+        return str(a).lower() == str(b).lower()
+
+
+def _number(settings: dict[str, Any], role: str, default: float) -> float:
+    try:
+        return float(settings.get(role, default))
+    except (TypeError, ValueError):
+        return default
+
+
+def _invariants(config: ReadConfig, values: DeployValues) -> list[Disagreement]:
+    s = config.settings
+    out: list[Disagreement] = []
+    tp, pp = _number(s, "tensor_parallel", 1), _number(s, "pipeline_parallel", 1)
+    dp = _number(s, "data_parallel", 1) if values.runtime.id == "vllm" else 1
+    ranks = int(tp * pp * dp)
+    if ranks != values.gpus_per_replica:
+        out.append(
+            Disagreement(
+                "TP x PP (x DP) per replica",
+                ranks,
+                values.gpus_per_replica,
+                f"the plan sized replicas of {values.gpus_per_replica} GPUs ({values.value('tensor_parallel')} x "
+                f"{values.value('pipeline_parallel') or 1})",
+            )
+        )
+    if config.gpus_per_replica is not None and config.gpus_per_replica != ranks:
+        out.append(
+            Disagreement("GPUs requested per replica", config.gpus_per_replica, ranks, "must equal TP x PP (x DP)")
+        )
+    needed = values.replicas_for_load + values.spares
+    if config.replicas is not None and config.replicas < needed:
+        out.append(
+            Disagreement(
+                "replicas",
+                config.replicas,
+                values.replicas,
+                f"{values.replicas_for_load} carry the peak and {values.spares} are spares (N+{values.spares})",
+            )
+        )
+    return out
+
+
+def config_knobs(config: ReadConfig, values: DeployValues) -> dict[str, Any]:
+    """The configuration's settings under the runtime's knob names (for the plan's seam rules)."""
+    runtime = values.runtime
+    names: dict[str, str] = {role: name for role, name in runtime.knob_roles.items() if role != "kv_block_tokens"}
+    names["kv_budget"] = runtime.kv_budget_knob
+    names["kv_dtype"] = next((k.name for k in runtime.knobs if k.name.endswith("dtype")), "kv_cache_dtype")
+    out: dict[str, Any] = {}
+    for role, knob_name in names.items():
+        value = config.settings.get(role)
+        if isinstance(value, bool) or value is None:
+            continue
+        out[knob_name] = value if isinstance(value, int | float) else typed_word(str(value))
+    return out

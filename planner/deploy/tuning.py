@@ -1,0 +1,288 @@
+"""Step 9's tuning plan: start from the engine's defaults, then one lever at a time.
+
+The levers come in three families (throughput/prefill, latency/decode, VRAM/capacity); the
+family of the plan's dominant constraint goes first. Each experiment changes exactly one
+knob, names the engine metric to watch (from the runtime catalog for the engine version),
+and says what the sizing model predicts when the knob moves (the same capacity and
+estimate functions the plan was sized with), and when to stop.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+from planner.deploy.observability import runtime_metric
+from planner.resolve import ResolvedPlan
+from planner.sizing.capacity import knob, size_capacity
+from planner.sizing.deployment import Deployment
+from planner.sizing.estimate import Estimate, estimate
+from planner.sizing.fleet import FleetSizing
+
+THROUGHPUT, LATENCY, CAPACITY = "throughput/prefill", "latency/decode", "VRAM/capacity"
+#: Which family attacks each dominant constraint first (the others follow in this order).
+FIRST_FAMILY = {"latency": LATENCY, "memory": CAPACITY, "capacity": CAPACITY, "throughput": THROUGHPUT}
+#: A change is kept when the watched percentile improves by at least this share of what the
+#: model predicts (measurement noise of a repeated benchmark run is typically a few percent).
+KEEP_SHARE = 0.5
+#: How far the KV budget knob is raised in one step, and its ceiling: above ~0.95 the CUDA
+#: context, graphs and NCCL buffers outside the budget no longer fit (see the vLLM knob notes).
+BUDGET_STEP, BUDGET_CEILING = 0.05, 0.95
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """One run of the tuning plan: one lever moved, what to watch, what the model expects, when to stop."""
+
+    step: int
+    family: str
+    lever: str
+    change: str
+    watch: list[str]
+    expect: str
+    stop: str
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready."""
+        return dict(vars(self))
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A lever the plan does not try, and why."""
+
+    family: str
+    lever: str
+    why: str
+
+
+@dataclass(frozen=True)
+class TuningPlan:
+    """The ordered experiments and the levers left out."""
+
+    deployment: str
+    dominant: str
+    experiments: list[Experiment]
+    skipped: list[Skipped]
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready."""
+        return {
+            "deployment": self.deployment,
+            "dominant_constraint": self.dominant,
+            "experiments": [e.to_json() for e in self.experiments],
+            "skipped": [vars(s) for s in self.skipped],
+        }
+
+
+@dataclass(frozen=True)
+class _Context:
+    resolved: ResolvedPlan
+    fleet: FleetSizing
+    version: str
+    concurrency: int
+
+    @property
+    def dep(self) -> Deployment:
+        return self.fleet.deployment
+
+    def metric(self, role: str) -> str:
+        return runtime_metric(self.dep.runtime, self.version, role).name
+
+    def run(self, dep: Deployment, isl: int | None = None, concurrency: int | None = None) -> Estimate:
+        return estimate(
+            dep,
+            isl or self.fleet.isl,
+            self.fleet.osl,
+            model=self.fleet.model,
+            concurrency=concurrency or self.concurrency,
+        )
+
+    def knob_name(self, role: str) -> str:
+        return self.dep.runtime.knob_roles.get(role, role)  # type: ignore[call-overload, no-any-return]
+
+    def with_knob(self, name: str, value: Any) -> Deployment:
+        return replace(self.dep, knobs={**self.dep.knobs, name: value})
+
+
+def tuning_plan(resolved: ResolvedPlan, fleet: FleetSizing, version: str) -> TuningPlan:
+    """The plan's one-lever-at-a-time experiments, the dominant constraint's family first."""
+    ctx = _Context(resolved, fleet, version, max(fleet.per_replica, 1))
+    built: dict[str, list[Experiment | Skipped]] = {
+        THROUGHPUT: [_batched_tokens(ctx), _chunked_prefill(ctx)],
+        LATENCY: [_max_sequences(ctx), _speculative(ctx)],
+        CAPACITY: [_kv_budget(ctx), _kv_dtype(ctx), _prefix_caching(ctx)],
+    }
+    first = FIRST_FAMILY.get(fleet.dominant, LATENCY)
+    order = [first, *(f for f in (THROUGHPUT, LATENCY, CAPACITY) if f != first)]
+    experiments = [_baseline(ctx)]
+    skipped: list[Skipped] = []
+    for family in order:
+        for item in built[family]:
+            if isinstance(item, Skipped):
+                skipped.append(item)
+            else:
+                experiments.append(replace(item, step=len(experiments) + 1))
+    return TuningPlan(fleet.deployment.label, fleet.dominant, experiments, skipped)
+
+
+def _pct(before: float, after: float) -> str:
+    if before <= 0 or before == float("inf") or after == float("inf"):
+        return "n/a"
+    return f"{(after - before) / before:+.0%}"
+
+
+def _ttft_change(before: Estimate, after: Estimate) -> str:
+    if abs(after.ttft_ms - before.ttft_ms) <= 0.005 * before.ttft_ms:
+        return f"TTFT {before.ttft_ms:.0f} ms: no change the model can see (it does not time the chunk size; measure)"
+    return f"TTFT {before.ttft_ms:.0f} -> {after.ttft_ms:.0f} ms ({_pct(before.ttft_ms, after.ttft_ms)})"
+
+
+def _slo_stop(ctx: _Context, metric: str) -> str:
+    p = ctx.resolved.plan.slo.percentile
+    return (
+        f"keep it if p{p:g} of {metric} improves by at least {KEEP_SHARE:.0%} of the predicted change and no other "
+        "SLO breaks at the planned peak; otherwise revert before the next experiment"
+    )
+
+
+def _baseline(ctx: _Context) -> Experiment:
+    dep = replace(ctx.dep, knobs={})
+    est = ctx.run(dep)
+    return Experiment(
+        1,
+        "baseline",
+        "none (engine defaults)",
+        f"{ctx.dep.runtime.name} {ctx.version} defaults with the plan's parallelism, model and max context",
+        [ctx.metric("ttft"), ctx.metric("itl"), ctx.metric("kv_usage"), ctx.metric("waiting")],
+        f"at {ctx.concurrency} concurrent requests per replica the model predicts TTFT {est.ttft_ms:.0f} ms, "
+        f"ITL {est.itl_ms:.1f} ms, {est.output_tok_s:.0f} output tok/s per replica",
+        "measure Cr_closed and Cr_open (planner bench) and record the baseline; every later run compares to it",
+    )
+
+
+def _batched_tokens(ctx: _Context) -> Experiment:
+    name = ctx.knob_name("batched_tokens")
+    now = int(knob(ctx.dep, "batched_tokens"))
+    new = now * 2
+    before, after = ctx.run(ctx.dep), ctx.run(ctx.with_knob(name, new))
+    cap_before = size_capacity(ctx.dep, ctx.fleet.isl + ctx.fleet.osl).max_concurrency
+    cap_after = size_capacity(ctx.with_knob(name, new), ctx.fleet.isl + ctx.fleet.osl).max_concurrency
+    return Experiment(
+        0,
+        THROUGHPUT,
+        name,
+        f"{now} -> {new}",
+        [ctx.metric("ttft"), ctx.metric("itl")],
+        f"{_ttft_change(before, after)}; larger prefill chunks raise the activation peak: sequences held "
+        f"{cap_before} -> {cap_after}; ITL may spike while long prompts prefill",
+        _slo_stop(ctx, ctx.metric("ttft")) + f"; stop doubling when p{ctx.resolved.plan.slo.percentile:g} ITL "
+        "crosses its SLO",
+    )
+
+
+def _chunked_prefill(ctx: _Context) -> Experiment | Skipped:
+    flags = [f for f in ctx.dep.runtime.flags if f.role == "chunked_prefill"]
+    if not flags:
+        return Skipped(THROUGHPUT, "chunked prefill", f"{ctx.dep.runtime.name} sets it through the chunk size")
+    return Experiment(
+        0,
+        THROUGHPUT,
+        flags[0].flag,
+        "on -> off (only if long prompts dominate TTFT)",
+        [ctx.metric("ttft"), ctx.metric("itl")],
+        "direction from the method, size not modelled: whole prompts in one step lower TTFT of long prompts and "
+        "raise ITL for the running decodes",
+        _slo_stop(ctx, ctx.metric("ttft")) + "; revert at once if ITL breaks its SLO",
+    )
+
+
+def _max_sequences(ctx: _Context) -> Experiment:
+    name = ctx.knob_name("max_sequences")
+    cap, latency = ctx.fleet.capacity_cap, ctx.fleet.latency_cap
+    at_cap, at_latency = ctx.run(ctx.dep, concurrency=cap), ctx.run(ctx.dep, concurrency=max(latency, 1))
+    return Experiment(
+        0,
+        LATENCY,
+        name,
+        f"{cap} (what the KV cache holds) -> {latency} (what meets the SLOs)",
+        [ctx.metric("itl"), ctx.metric("waiting")],
+        f"ITL {at_cap.itl_ms:.1f} -> {at_latency.itl_ms:.1f} ms ({_pct(at_cap.itl_ms, at_latency.itl_ms)}) when "
+        f"a replica runs full; requests beyond {latency} wait instead (the fleet was sized so they do not at peak)",
+        _slo_stop(ctx, ctx.metric("itl")) + f"; stop lowering when {ctx.metric('waiting')} stays above 0 at the "
+        "planned peak (then add replicas, not tuning)",
+    )
+
+
+def _speculative(ctx: _Context) -> Skipped:
+    return Skipped(
+        LATENCY,
+        "speculative decoding",
+        f"the model catalog records no draft model or MTP head for {ctx.dep.model.id}, so the planner cannot "
+        "predict its acceptance rate; add one to the catalog to plan it",
+    )
+
+
+def _kv_budget(ctx: _Context) -> Experiment | Skipped:
+    name = ctx.dep.runtime.kv_budget_knob
+    now = float(knob(ctx.dep, name))
+    new = round(min(now + BUDGET_STEP, BUDGET_CEILING), 3)
+    if new <= now:
+        return Skipped(CAPACITY, name, f"already at {now:g}, the ceiling of {BUDGET_CEILING:g}")
+    context = ctx.fleet.isl + ctx.fleet.osl
+    before, after = size_capacity(ctx.dep, context), size_capacity(ctx.with_knob(name, new), context)
+    return Experiment(
+        0,
+        CAPACITY,
+        name,
+        f"{now:g} -> {new:g}",
+        [ctx.metric("kv_usage"), ctx.metric("waiting")],
+        f"KV cache {before.kv_budget_gib_per_gpu:.1f} -> {after.kv_budget_gib_per_gpu:.1f} GiB per GPU: "
+        f"sequences of {context} tokens held {before.max_concurrency} -> {after.max_concurrency} "
+        f"({_pct(before.max_concurrency, after.max_concurrency)})",
+        f"stop at the first out-of-memory at start-up or under load, or when {ctx.metric('kv_usage')} stays "
+        "below 90% at the planned peak (memory no longer limits)",
+    )
+
+
+def _kv_dtype(ctx: _Context) -> Experiment | Skipped:
+    if ctx.dep.kv_dtype not in ("bf16", "fp16"):
+        return Skipped(CAPACITY, "KV-cache dtype", f"the plan already stores KV in {ctx.dep.kv_dtype}")
+    if "fp8" not in ctx.dep.runtime.kv_dtypes or not ctx.dep.gpu.supports("fp8"):
+        return Skipped(CAPACITY, "KV-cache dtype", f"no fp8 KV cache for {ctx.dep.runtime.id} on {ctx.dep.gpu.id}")
+    fp8 = replace(ctx.dep, kv_dtype="fp8")
+    context = ctx.fleet.isl + ctx.fleet.osl
+    held_before, held_after = (
+        size_capacity(ctx.dep, context).max_concurrency,
+        size_capacity(fp8, context).max_concurrency,
+    )
+    before, after = ctx.run(ctx.dep), ctx.run(fp8)
+    return Experiment(
+        0,
+        CAPACITY,
+        "kv_cache_dtype",
+        f"{ctx.dep.kv_dtype} -> fp8",
+        [ctx.metric("kv_usage"), ctx.metric("itl")],
+        f"sequences held {held_before} -> {held_after} ({_pct(held_before, held_after)}); ITL {before.itl_ms:.1f} -> "
+        f"{after.itl_ms:.1f} ms at {ctx.concurrency} requests; check answer quality on the plan's evaluation set",
+        _slo_stop(ctx, ctx.metric("itl")) + "; revert if answer quality drops",
+    )
+
+
+def _prefix_caching(ctx: _Context) -> Experiment | Skipped:
+    shared = ctx.resolved.plan.workload.shared_prefix_tokens
+    flags = [f for f in ctx.dep.runtime.flags if f.role == "prefix_caching"]
+    if not shared or not flags:
+        why = "the workload declares no shared prefix" if not shared else f"{ctx.dep.runtime.name} has no such flag"
+        return Skipped(CAPACITY, "prefix caching", why)
+    before, after = ctx.run(ctx.dep), ctx.run(ctx.dep, isl=max(ctx.fleet.isl - shared, 1))
+    return Experiment(
+        0,
+        CAPACITY,
+        flags[0].flag,
+        "off -> on (the generated configuration turns it on; this run measures what it brings)",
+        [ctx.metric("ttft")],
+        f"{shared} shared prefix tokens skip prefill when cached: TTFT {before.ttft_ms:.0f} -> {after.ttft_ms:.0f} "
+        f"ms ({_pct(before.ttft_ms, after.ttft_ms)}) at a full hit rate",
+        _slo_stop(ctx, ctx.metric("ttft")),
+    )

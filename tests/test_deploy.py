@@ -1,0 +1,357 @@
+"""planner deploy and check-config: the generated configuration realises the plan, is read back
+and checked against it, carries no secrets, and a plan the target cannot realise is refused."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from planner import workflows
+from planner.deploy.bundle import DASHBOARD_FILE, RULES_FILE, TRACE_FILE, bundle
+from planner.deploy.check import disagreements, read_config
+from planner.deploy.values import IMAGES, TARGETS, DeployError, DeployValues, Origin, deploy_values, kubernetes_name
+from planner.resolve import resolve_plan
+from planner.sizing.plan_sizing import size_plan
+from planner.specs import in_versions
+from planner.workflows.deploy import write_files
+from tests.conftest import PLANS, run_cli
+
+CODE = PLANS / "code-assistant.yaml"
+K8S_NAME = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+#: What a leaked credential looks like: Hugging Face tokens, bearer tokens, inline secret values.
+SECRET = re.compile(
+    r"hf_[A-Za-z0-9]{20,}|Bearer\s+\S+|(api[_-]?key|password|token)\s*[:=]\s*['\"]?[A-Za-z0-9+/]{12,}", re.I
+)
+
+
+def _plan(runtime: str, **model: Any) -> Any:
+    plan = workflows.read_plan(CODE)
+    return plan.model_copy(
+        update={
+            "runtime": plan.runtime.model_copy(update={"id": runtime}),
+            "model": plan.model.model_copy(update=model),
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def session() -> workflows.Session:
+    return workflows.open_session()
+
+
+@pytest.fixture(scope="module")
+def sized(session: workflows.Session) -> dict[str, tuple[Any, Any]]:
+    """The code-assistant plan sized per runtime (TRT-LLM with 16-bit weights: it has no online FP8).
+
+    These in-process tests take the estimate's choice without the simulation (which only moves
+    the replica count, in seconds per plan): what they check is that the files realise the fleet
+    they are given. The command-line test below deploys the simulated fleet end to end.
+    """
+    plans = {"vllm": _plan("vllm"), "sglang": _plan("sglang"), "trtllm": _plan("trtllm", weights="bf16")}
+    out = {}
+    for runtime, plan in plans.items():
+        resolved = resolve_plan(plan, session.catalog, f"{runtime}.yaml")
+        sizing = size_plan(resolved, session.catalog, session.performance_model("builtin"), simulate=False)
+        assert sizing.best is not None, runtime
+        out[runtime] = (resolved, sizing.best.sizing)
+    return out
+
+
+MIRROR = "registry.internal/llm/engine:pinned"
+
+
+def _values(
+    session: workflows.Session, sized: dict[str, Any], runtime: str, target: str, name: str = ""
+) -> DeployValues:
+    """Values for one target; an engine without a public image for the GPU vendor gets a mirror's."""
+    resolved, fleet = sized[runtime]
+    if name:
+        resolved = replace(resolved, plan=resolved.plan.model_copy(update={"name": name}))
+    origin = Origin(resolved.plan.name, "code.yaml", "0.1.0")
+    public = (runtime, str(fleet.deployment.gpu.vendor)) in IMAGES
+    return deploy_values(resolved, fleet, session.catalog, target, origin, None if public else MIRROR)
+
+
+CASES = [("vllm", t) for t in ("vllm", "kserve", "llm-d", "dynamo", "ray-serve")] + [
+    ("sglang", "sglang"),
+    ("sglang", "llm-d"),
+    ("trtllm", "trtllm"),
+]
+
+
+@pytest.mark.parametrize(("runtime", "target"), CASES)
+def test_generated_files_realise_the_plan(
+    session: workflows.Session, sized: dict[str, Any], runtime: str, target: str, tmp_path: Path
+) -> None:
+    values = _values(session, sized, runtime, target)
+    files = bundle(values)
+    write_files(tmp_path, files)
+    _, fleet = sized[runtime]
+    for name, text in files.items():
+        if name.endswith((".yaml", ".sh")):
+            assert "from plan 'Code assistant'" in text and "planner 0.1.0" in text, name
+        if name.endswith(".yaml"):
+            assert list(yaml.safe_load_all(text)), name
+    config = read_config(tmp_path, values)
+    tp = int(config.settings.get("tensor_parallel", 1))
+    pp = int(config.settings.get("pipeline_parallel", 1))
+    assert tp * pp * (config.replicas or 0) == fleet.gpus == values.gpus
+    assert (config.replicas or 0) == fleet.replicas_for_load + fleet.spares
+    assert 0 < int(config.settings["max_sequences"]) <= fleet.capacity_cap
+    assert int(config.settings["max_context"]) >= fleet.isl + fleet.osl
+    assert config.unknown_flags == []
+    if config.gpus_per_replica is not None:
+        assert config.gpus_per_replica == fleet.deployment.gpus
+    assert disagreements(config, values) == []
+
+
+@pytest.mark.parametrize("runtime", ["vllm", "sglang", "trtllm"])
+def test_every_flag_and_metric_exists_in_the_runtime_version(
+    session: workflows.Session, sized: dict[str, Any], runtime: str
+) -> None:
+    values = _values(session, sized, runtime, runtime)
+    files = bundle(values)
+    known = {f.flag for f in values.runtime.flags if in_versions(f.since, f.until, values.runtime_version)}
+    argv = [w for w in files["serve.sh"].split() if w.startswith("--")]
+    assert argv and all(a in known or a == "--host" or a == "--model-path" for a in argv), argv
+    exported = {m.name for m in values.runtime.metrics if in_versions(m.since, m.until, values.runtime_version)}
+    rules = yaml.safe_load(files[RULES_FILE])
+    text = json.dumps(rules) + files[DASHBOARD_FILE]
+    used = set(re.findall(r"\b((?:vllm:|sglang:|trtllm_)[a-z_:]+?)(?:_bucket)?[{(]", text))
+    assert used and used <= exported, used - exported
+
+
+def test_an_older_vllm_gets_the_metric_names_it_exports(session: workflows.Session, sized: dict[str, Any]) -> None:
+    resolved, fleet = sized["vllm"]
+    old = replace(
+        resolved,
+        plan=resolved.plan.model_copy(
+            update={"runtime": resolved.plan.runtime.model_copy(update={"version": "0.9.2"})}
+        ),
+    )
+    values = deploy_values(old, fleet, session.catalog, "vllm", Origin("p", "p.yaml", "0.1.0"))
+    rules = bundle(values)[RULES_FILE]
+    assert "vllm:time_per_output_token_seconds_bucket" in rules and "vllm:gpu_cache_usage_perc" in rules
+    assert "inter_token_latency" not in rules and "kv_cache_usage_perc" not in rules
+
+
+def test_alert_rules_pass_promtool(session: workflows.Session, sized: dict[str, Any], tmp_path: Path) -> None:
+    promtool = shutil.which("promtool")
+    for runtime in ("vllm", "sglang", "trtllm"):
+        values = _values(session, sized, runtime, runtime)
+        path = tmp_path / f"{runtime}.yaml"
+        path.write_text(bundle(values)[RULES_FILE], encoding="utf-8")
+        rules = yaml.safe_load(path.read_text(encoding="utf-8"))["groups"][0]["rules"]
+        assert {r["alert"].removeprefix("CodeAssistant") for r in rules} == {
+            "Ttft",
+            "Itl",
+            "KvUsage",
+            "Waiting",
+            "Errors",
+            "Replicas",
+        }  # fmt: skip (the plan sets no E2E target)
+        assert all(r["expr"] and r["for"] and r["labels"]["severity"] for r in rules)
+        if promtool:
+            done = subprocess.run([promtool, "check", "rules", str(path)], capture_output=True, text=True, timeout=60)
+            assert done.returncode == 0 and "SUCCESS: 6 rules found" in done.stdout, done.stdout + done.stderr
+    ttft = next(r for r in rules if r["alert"].endswith("Ttft"))
+    assert ttft["expr"].startswith("histogram_quantile(0.95, ") and ttft["expr"].endswith(" > 0.5")
+
+
+def test_the_dashboard_is_a_grafana_model_with_slo_lines(session: workflows.Session, sized: dict[str, Any]) -> None:
+    board = json.loads(bundle(_values(session, sized, "vllm", "kserve"))[DASHBOARD_FILE])
+    assert {"title", "uid", "schemaVersion", "panels", "time", "templating"} <= set(board)
+    assert "Code assistant" in board["description"]
+    titles = {p["title"]: p for p in board["panels"]}
+    itl = next(p for t, p in titles.items() if t.startswith("Inter-token latency"))
+    steps = itl["fieldConfig"]["defaults"]["thresholds"]["steps"]
+    assert steps[-1]["value"] == 0.025 and itl["fieldConfig"]["defaults"]["custom"]["thresholdsStyle"]["mode"] == "line"
+    assert all({"id", "type", "gridPos", "targets"} <= set(p) for p in board["panels"])
+
+
+@pytest.mark.parametrize(
+    "odd", ["Code Assistant (EU) v2!", "--x--", "123 numbers first", "ÜBER_Plan.prod", "a" * 90, "!!!"]
+)
+def test_names_from_the_plan_become_valid_kubernetes_names(
+    session: workflows.Session, sized: dict[str, Any], odd: str
+) -> None:
+    assert K8S_NAME.match(kubernetes_name(odd)) and len(kubernetes_name(odd)) <= 63
+    values = _values(session, sized, "vllm", "kserve", name=odd)
+    service = yaml.safe_load(bundle(values)["inferenceservice.yaml"])
+    assert K8S_NAME.match(service["metadata"]["name"]), service["metadata"]["name"]
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_no_secret_is_written_only_a_secret_name(
+    session: workflows.Session, sized: dict[str, Any], target: str
+) -> None:
+    runtime = target if target in ("sglang", "trtllm") else "vllm"
+    files = bundle(_values(session, sized, runtime, target))
+    text = "\n".join(files.values())
+    assert not SECRET.search(text), SECRET.search(text)
+    if target != "ray-serve":  # a Serve config has no pod spec: the cluster passes the token
+        manifest = next(t for n, t in files.items() if n.endswith(".yaml") and n != RULES_FILE and "options" not in n)
+        assert "hf-token" in manifest  # the token is referenced by the secret's name
+
+
+def test_capabilities_the_target_lacks_are_refused(session: workflows.Session, sized: dict[str, Any]) -> None:
+    resolved, fleet = sized["sglang"]
+    origin = Origin("p", "p.yaml", "0.1.0")
+    with pytest.raises(DeployError, match="KServe does not run sglang"):
+        deploy_values(resolved, fleet, session.catalog, "kserve", origin)
+    with pytest.raises(DeployError, match="chosen runtime is sglang, not vllm"):
+        deploy_values(resolved, fleet, session.catalog, "vllm", origin)
+    disagg = replace(
+        resolved,
+        plan=resolved.plan.model_copy(
+            update={"serving_stack": resolved.plan.serving_stack.model_copy(update={"disaggregated": True})}
+        ),
+    )
+    with pytest.raises(DeployError, match="disaggregated prefill/decode, which sglang cannot run"):
+        deploy_values(disagg, fleet, session.catalog, "sglang", origin)
+    with pytest.raises(DeployError, match="its chosen deployment is aggregated"):
+        deploy_values(disagg, fleet, session.catalog, "llm-d", origin)
+
+
+def test_an_engine_without_a_public_image_for_the_gpu_needs_one(
+    session: workflows.Session, sized: dict[str, Any]
+) -> None:
+    resolved, fleet = sized["sglang"]
+    amd = replace(fleet, deployment=replace(fleet.deployment, gpu=session.catalog.gpus.get("mi300x")))
+    values = deploy_values(resolved, amd, session.catalog, "sglang", Origin("p", "p.yaml", "0.1.0"))
+    with pytest.raises(DeployError, match="no public sglang image for amd GPUs") as err:
+        bundle(values)
+    assert "--image" in err.value.fix
+    mirrored = deploy_values(resolved, amd, session.catalog, "sglang", Origin("p", "p.yaml", "0.1.0"), MIRROR)
+    assert f"image: {MIRROR}" in bundle(mirrored)["deployment.yaml"]
+
+
+def test_a_runtime_version_without_a_needed_flag_is_refused(session: workflows.Session, sized: dict[str, Any]) -> None:
+    resolved, fleet = sized["trtllm"]
+    fp8 = replace(fleet, deployment=replace(fleet.deployment, weights_dtype="fp8"))
+    values = deploy_values(resolved, fp8, session.catalog, "trtllm", Origin("p", "p.yaml", "0.1.0"))
+    with pytest.raises(DeployError, match=r"TensorRT-LLM 1\.0\.0 has no flag for online weight quantization") as err:
+        bundle(values)
+    assert "checkpoint" in err.value.fix
+
+
+def test_deploy_a_saved_project_and_check_an_edited_config(tmp_path: Path) -> None:
+    db = tmp_path / "projects.db"
+    assert run_cli("project", "new", "Code Assistant", "--db", str(db)).returncode == 0
+    saved = run_cli("plan", str(CODE), "--save", "Code Assistant", "--db", str(db))
+    assert saved.returncode == 0, saved.stderr
+    out = tmp_path / "out"
+    done = run_cli("deploy", "Code Assistant@1", "--target", "sglang", "--out", str(out), "--db", str(db))
+    assert done.returncode == 0, done.stderr
+    assert {"serve.sh", "deployment.yaml", RULES_FILE, DASHBOARD_FILE, TRACE_FILE} <= {p.name for p in out.iterdir()}
+    doc = (out / "deployment.yaml").read_text(encoding="utf-8")
+    assert any("Project 'Code Assistant' revision 1" in line for line in doc.splitlines()[:3])
+    assert "--max-running-requests" in (out / "serve.sh").read_text(encoding="utf-8")
+    edited = tmp_path / "edited"
+    shutil.copytree(out, edited)
+    seqs = re.search(r"- --max-running-requests\n\s+- '(\d+)'", doc)
+    assert seqs
+    doc = doc.replace(seqs.group(0), seqs.group(0).replace(seqs.group(1), str(int(seqs.group(1)) * 10)))
+    (edited / "deployment.yaml").write_text(re.sub(r"replicas: (\d+)", "replicas: 1", doc, count=1), encoding="utf-8")
+    check = run_cli("check-config", "Code Assistant", str(edited), "--json", "--db", str(db))
+    assert check.returncode == 1, check.stderr
+    report = json.loads(check.stdout)
+    assert not report["agrees"]
+    assert any(d["what"] == "replicas" and d["config"] == 1 for d in report["disagreements"])
+    assert any(f["rule_id"] == "seams.max-num-seqs-above-kv" for f in report["findings"])
+
+
+def test_deploy_refusals_exit_2_with_the_missing_capability(tmp_path: Path) -> None:
+    done = run_cli("deploy", str(CODE), "--target", "kserve", "--out", str(tmp_path / "k"))
+    assert done.returncode == 2 and "KServe does not run sglang" in done.stderr and "fix:" in done.stderr
+    assert "Traceback" not in done.stderr and not (tmp_path / "k").exists()
+    missing = run_cli("deploy", "no-such-project", "--target", "vllm", "--db", str(tmp_path / "p.db"))
+    assert missing.returncode == 2 and "neither a plan file nor a saved project" in missing.stderr
+
+
+def test_the_tuning_plan_moves_one_lever_at_a_time(session: workflows.Session, sized: dict[str, Any]) -> None:
+    from planner.deploy.tuning import CAPACITY, FIRST_FAMILY, tuning_plan
+
+    resolved, fleet = sized["vllm"]
+    plan = tuning_plan(resolved, fleet, "0.11.0")
+    steps = plan.experiments
+    assert [e.step for e in steps] == list(range(1, len(steps) + 1))
+    assert steps[0].family == "baseline" and "defaults" in steps[0].lever
+    assert steps[1].family == FIRST_FAMILY[fleet.dominant]
+    levers = [e.lever for e in steps[1:]]
+    assert len(levers) == len(set(levers)) and all(" and " not in lever and "," not in lever for lever in levers)
+    families = [e.family for e in steps[1:]]
+    assert families == sorted(families, key=families.index)  # a family's experiments run together
+    exported = {m.name for m in fleet.deployment.runtime.metrics}
+    assert all(e.watch and set(e.watch) <= exported and e.expect and e.stop for e in steps)
+    seqs = next(e for e in steps if e.lever == "max_num_seqs")
+    assert seqs.change.startswith(f"{fleet.capacity_cap} ") and f"-> {fleet.latency_cap} " in seqs.change
+    itl = re.search(r"ITL ([\d.]+) -> ([\d.]+) ms", seqs.expect)
+    assert itl and float(itl.group(2)) < float(itl.group(1))
+    budget = next(e for e in steps if e.lever == "gpu_memory_utilization")
+    held = re.search(r"held (\d+) -> (\d+)", budget.expect)
+    assert budget.family == CAPACITY and held and int(held.group(2)) > int(held.group(1))
+    assert any(s.lever == "speculative decoding" for s in plan.skipped)
+
+
+def test_tune_from_the_command_line() -> None:
+    done = run_cli("tune", str(CODE), "--json")
+    assert done.returncode == 0, done.stderr
+    plan = json.loads(done.stdout)
+    assert plan["experiments"][0]["family"] == "baseline"
+    assert any(e["lever"] == "max_running_requests" for e in plan["experiments"])  # SGLang's own knob name
+
+
+@pytest.mark.parametrize("runtime", ["vllm", "sglang", "trtllm"])
+def test_every_flag_and_metric_in_the_catalog_cites_a_source(catalog: Any, runtime: str) -> None:
+    spec = catalog.runtimes.get(runtime)
+    assert spec.version and spec.launch and spec.serve_port
+    assert {m.role for m in spec.metrics} >= {"ttft", "itl", "e2e", "kv_usage", "waiting", "running", "errors"}
+    for item in [*spec.flags, *spec.metrics]:
+        assert re.search(r"https?://\S+\.[a-z]{2,}", item.source), item
+
+
+def test_an_unreadable_or_foreign_config_is_named_with_the_fix(
+    session: workflows.Session, sized: dict[str, Any], tmp_path: Path
+) -> None:
+    values = _values(session, sized, "vllm", "kserve")
+    (tmp_path / "inferenceservice.yaml").write_text("spec: [unclosed\n", encoding="utf-8")
+    with pytest.raises(DeployError, match="cannot read it") as err:
+        read_config(tmp_path, values)
+    assert err.value.path.endswith("inferenceservice.yaml")
+    (tmp_path / "inferenceservice.yaml").write_text("kind: InferenceService\nspec: {}\n", encoding="utf-8")
+    with pytest.raises(DeployError, match="not the one `planner deploy` writes"):
+        read_config(tmp_path, values)
+    (tmp_path / "inferenceservice.yaml").unlink()
+    with pytest.raises(DeployError, match="no configuration found"):
+        read_config(tmp_path, values)
+
+
+@pytest.mark.parametrize(("runtime", "flag"), [("vllm", "--enable-expert-parallel"), ("sglang", "--ep-size")])
+def test_expert_parallelism_of_a_moe_plan_is_written_and_read_back(
+    session: workflows.Session, runtime: str, flag: str, tmp_path: Path
+) -> None:
+    plan = _plan(runtime, id="qwen3-30b-a3b")
+    plan = plan.model_copy(
+        update={
+            "runtime": plan.runtime.model_copy(update={"tp": 4, "ep": 4}),
+            "hardware": plan.hardware.model_copy(update={"gpu": "h100-sxm"}),
+        }
+    )
+    resolved = resolve_plan(plan, session.catalog, "moe.yaml")
+    sizing = size_plan(resolved, session.catalog, session.performance_model("builtin"), simulate=False)
+    assert sizing.best is not None and sizing.best.sizing.deployment.ep == 4
+    values = deploy_values(resolved, sizing.best.sizing, session.catalog, runtime, Origin("moe", "moe.yaml", "0.1.0"))
+    files = bundle(values)
+    assert flag in files["serve.sh"]
+    write_files(tmp_path, files)
+    config = read_config(tmp_path, values)
+    assert config.settings["expert_parallel"] in (True, 4) and disagreements(config, values) == []
