@@ -217,8 +217,10 @@ def test_capabilities_the_target_lacks_are_refused(session: workflows.Session, s
     )
     with pytest.raises(DeployError, match="disaggregated prefill/decode, which sglang cannot run"):
         deploy_values(disagg, fleet, session.catalog, "sglang", origin)
-    with pytest.raises(DeployError, match="its chosen deployment is aggregated"):
+    with pytest.raises(DeployError, match="does not write prefill/decode pools for llm-d with sglang"):
         deploy_values(disagg, fleet, session.catalog, "llm-d", origin)
+    with pytest.raises(DeployError, match="its sizing gives no pools to deploy"):
+        deploy_values(disagg, fleet, session.catalog, "dynamo", origin)
 
 
 def test_an_engine_without_a_public_image_for_the_gpu_needs_one(

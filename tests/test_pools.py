@@ -3,11 +3,15 @@ KV cache moved over its transport, and every command reports the pools."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+import yaml
 
 from planner import workflows
 from planner.decision import rerun_pools
 from planner.disaggregation import disaggregation
+from planner.errors import PlannerError
 from planner.render import simulation_text
 from tests.conftest import PLANS
 
@@ -69,3 +73,27 @@ def test_simulate_runs_the_pools_by_default(session: workflows.Session, planned:
     )
     text = simulation_text(report)
     assert "meets the SLOs" in text and "decode replicas (KV over nixl)" in text
+
+
+def test_deploy_writes_the_pools_and_check_config_reads_them_back(
+    session: workflows.Session, planned: workflows.PlanReport, tmp_path: Path
+) -> None:
+    d = planned.decision
+    assert d is not None and d.pools is not None
+    given = workflows.open_plan(DISAGGREGATED)
+    out = tmp_path / "dynamo"
+    workflows.deploy(session, given, "dynamo", out, image="registry.local/sglang:0.5.3", backend="builtin")
+    (graph,) = [doc for doc in yaml.safe_load_all((out / "dynamo-graph.yaml").read_text()) if doc]
+    services = graph["spec"]["services"]
+    prefill, decode = services["PrefillWorker"], services["DecodeWorker"]
+    assert "Worker" not in services
+    assert prefill["replicas"] == d.pools.prefill_replicas + 1 and decode["replicas"] == d.pools.decode_replicas + 1
+    args = prefill["extraPodSpec"]["mainContainer"]["args"]
+    assert args[args.index("--disaggregation-mode") + 1] == "prefill"
+    assert args[args.index("--disaggregation-transfer-backend") + 1] == "nixl"
+    checked = workflows.check_config(session, given, out, backend="builtin")
+    assert not checked.disagreements and not checked.findings, checked.to_json()
+    with pytest.raises(PlannerError, match="KServe does not run sglang"):
+        workflows.deploy(session, given, "kserve", tmp_path / "k", backend="builtin")
+    with pytest.raises(PlannerError, match="does not write prefill/decode pools for llm-d with sglang"):
+        workflows.deploy(session, given, "llm-d", tmp_path / "l", backend="builtin")

@@ -32,6 +32,13 @@ CONFIG_FILES = (
 
 #: Arguments the manifests add around the engine settings (model, address), not settings of the plan.
 _PLATFORM_ARGS = {"--host", "--model", "--model-path", "--model_name", "--model_id"}
+#: Arguments that make a worker part of a prefill or decode pool (written for disaggregated plans).
+_POOL_ARGS = {
+    "--is-prefill-worker",
+    "--disaggregation-mode",
+    "--disaggregation-transfer-backend",
+    "--kv-transfer-config",
+}
 
 
 @dataclass(frozen=True)
@@ -107,7 +114,7 @@ def _from_args(path: Path, args: list[str], values: DeployValues, replicas: int 
         name = flag.split("=", 1)[0]
         spec = by_flag.get(name) or by_flag.get(name.replace("--", "--no-", 1))
         if spec is None:
-            if name.startswith("--") and name not in _PLATFORM_ARGS:
+            if name.startswith("--") and name not in _PLATFORM_ARGS | _POOL_ARGS:
                 unknown.append(name)
             continue
         settings[spec.role] = _role_value(spec.style, value)
@@ -154,15 +161,19 @@ def _inferenceservice(path: Path, docs: list[Any], values: DeployValues) -> Read
 
 
 def _llm_d(path: Path, docs: list[Any], values: DeployValues) -> ReadConfig:
-    decode = docs[0]["decode"]
+    decode, prefill = docs[0]["decode"], docs[0].get("prefill") or {}
     container = decode["containers"][0]
-    return _from_args(path, container["args"], values, decode["replicas"], _gpus(container["resources"], values))
+    replicas = decode["replicas"] + (prefill.get("replicas", 0) if prefill.get("create") else 0)
+    return _from_args(path, container["args"], values, replicas, _gpus(container["resources"], values))
 
 
 def _dynamo(path: Path, docs: list[Any], values: DeployValues) -> ReadConfig:
-    worker = docs[0]["spec"]["services"]["Worker"]
+    services = docs[0]["spec"]["services"]
+    workers = [services[name] for name in ("Worker", "PrefillWorker", "DecodeWorker") if name in services]
+    worker = workers[-1]  # the decode pool's settings when there are pools
     args = worker["extraPodSpec"]["mainContainer"]["args"]
-    return _from_args(path, args, values, worker["replicas"], int(worker["resources"]["limits"]["gpu"]))
+    replicas = sum(w["replicas"] for w in workers)
+    return _from_args(path, args, values, replicas, int(worker["resources"]["limits"]["gpu"]))
 
 
 def _ray(path: Path, docs: list[Any], values: DeployValues) -> ReadConfig:

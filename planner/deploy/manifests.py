@@ -165,7 +165,8 @@ def kserve(values: DeployValues, command: ServeCommand) -> dict[str, Any]:
 
 
 def llm_d(values: DeployValues, command: ServeCommand) -> dict[str, Any]:
-    """Values for the llm-d modelservice chart: one decode pool (aggregated), no prefill pool."""
+    """Values for the llm-d modelservice chart: one decode pool (aggregated, no prefill pool), or the
+    prefill and decode pools of a disaggregated plan."""
     _single_node(values)
     container = {
         "name": values.runtime.id,
@@ -177,6 +178,22 @@ def llm_d(values: DeployValues, command: ServeCommand) -> dict[str, Any]:
         "ports": [{"containerPort": values.value("port"), "name": "metrics", "protocol": "TCP"}],
         "resources": _resources(values),
     }
+    pools = values.pools
+    if pools is not None:  # both pools move the KV cache through vLLM's NIXL connector
+        container["args"] = [*container["args"], "--kv-transfer-config", NIXL_CONNECTOR]
+
+    def pool(replicas: int) -> dict[str, Any]:
+        return {
+            "create": True,
+            "replicas": replicas,
+            "parallelism": {
+                "tensor": values.value("tensor_parallel"),
+                "data": values.value("data_parallel") or 1,
+            },
+            "monitoring": {"podmonitor": {"enabled": True, "path": values.runtime.metrics_path}},
+            "containers": [container],
+        }
+
     chart = {
         "modelArtifacts": {
             "uri": f"hf://{values.model_source}",
@@ -184,19 +201,14 @@ def llm_d(values: DeployValues, command: ServeCommand) -> dict[str, Any]:
             "authSecretName": HF_TOKEN_SECRET,
         },
         "routing": {"servicePort": values.value("port"), "proxy": {"enabled": False}},
-        "decode": {
-            "create": True,
-            "replicas": values.replicas,
-            "parallelism": {
-                "tensor": values.value("tensor_parallel"),
-                "data": values.value("data_parallel") or 1,
-            },
-            "monitoring": {"podmonitor": {"enabled": True, "path": values.runtime.metrics_path}},
-            "containers": [container],
-        },
-        "prefill": {"create": False},
+        "decode": pool(pools.decode_replicas if pools else values.replicas),
+        "prefill": pool(pools.prefill_replicas) if pools else {"create": False},
     }
     return {"llm-d-values.yaml": chart}
+
+
+#: vLLM's KV transfer through NIXL, for both pools (https://docs.vllm.ai/en/latest/features/nixl_connector_usage.html).
+NIXL_CONNECTOR = '{"kv_connector":"NixlConnector","kv_role":"kv_both"}'
 
 
 #: Dynamo's engine worker module per runtime (python -m dynamo.<name>).
@@ -204,7 +216,8 @@ _DYNAMO_WORKER = {"vllm": "dynamo.vllm", "sglang": "dynamo.sglang", "trtllm": "d
 
 
 def dynamo(values: DeployValues, command: ServeCommand) -> dict[str, Any]:
-    """A DynamoGraphDeployment: the frontend and one aggregated worker pool."""
+    """A DynamoGraphDeployment: the frontend and one aggregated worker pool, or prefill and decode
+    worker pools for a disaggregated plan."""
     _single_node(values)
     graph = {
         "apiVersion": "nvidia.com/v1alpha1",
@@ -214,23 +227,49 @@ def dynamo(values: DeployValues, command: ServeCommand) -> dict[str, Any]:
             "services": {
                 # The HTTP frontend keeps the same spares as the workers (N+1 or N+2).
                 "Frontend": {"componentType": "frontend", "replicas": 1 + values.spares},
-                "Worker": {
-                    "componentType": "worker",
-                    "replicas": values.replicas,
-                    "envFromSecret": HF_TOKEN_SECRET,
-                    "resources": {"limits": {"gpu": str(values.gpus_per_replica)}},
-                    "extraPodSpec": {
-                        "mainContainer": {
-                            "image": values.require_image(),
-                            "command": ["python3", "-m", _DYNAMO_WORKER[values.runtime.id]],
-                            "args": ["--model", values.model_source, *_without_port(command.args)],
-                        }
-                    },
-                },
+                **_dynamo_workers(values, command),
             }
         },
     }
     return {"dynamo-graph.yaml": graph}
+
+
+#: The arguments that make a Dynamo worker a prefill or a decode worker, per engine (Dynamo's
+#: disaggregated examples: components/backends/{vllm,sglang}/deploy/disagg.yaml).
+_DYNAMO_ROLE_ARGS = {
+    ("vllm", "prefill"): ["--is-prefill-worker"],
+    ("vllm", "decode"): [],
+    ("sglang", "prefill"): ["--disaggregation-mode", "prefill"],
+    ("sglang", "decode"): ["--disaggregation-mode", "decode"],
+}
+
+
+def _dynamo_workers(values: DeployValues, command: ServeCommand) -> dict[str, Any]:
+    """Dynamo's worker services: one aggregated pool, or a prefill and a decode pool."""
+
+    def worker(replicas: int, extra: list[str]) -> dict[str, Any]:
+        return {
+            "componentType": "worker",
+            "replicas": replicas,
+            "envFromSecret": HF_TOKEN_SECRET,
+            "resources": {"limits": {"gpu": str(values.gpus_per_replica)}},
+            "extraPodSpec": {
+                "mainContainer": {
+                    "image": values.require_image(),
+                    "command": ["python3", "-m", _DYNAMO_WORKER[values.runtime.id]],
+                    "args": ["--model", values.model_source, *_without_port(command.args), *extra],
+                }
+            },
+        }
+
+    pools = values.pools
+    if pools is None:
+        return {"Worker": worker(values.replicas, [])}
+    transport = ["--disaggregation-transfer-backend", pools.transport] if values.runtime.id == "sglang" else []
+    return {
+        "PrefillWorker": worker(pools.prefill_replicas, [*_DYNAMO_ROLE_ARGS[values.runtime.id, "prefill"], *transport]),
+        "DecodeWorker": worker(pools.decode_replicas, [*_DYNAMO_ROLE_ARGS[values.runtime.id, "decode"], *transport]),
+    }
 
 
 def _without_port(args: list[str]) -> list[str]:

@@ -85,6 +85,16 @@ class Origin:
 
 
 @dataclass(frozen=True)
+class Pools:
+    """Disaggregated serving as the sizing decided it: replicas of each pool (a spare in each
+    included) and the KV transport between them."""
+
+    prefill_replicas: int
+    decode_replicas: int
+    transport: str
+
+
+@dataclass(frozen=True)
 class DeployValues:
     """The plan's chosen deployment as serving settings and fleet numbers."""
 
@@ -112,6 +122,7 @@ class DeployValues:
     availability_pct: float
     targets_ms: dict[str, float] = field(default_factory=dict)  # ttft, itl, e2e where the plan sets them
     settings: dict[str, Setting] = field(default_factory=dict)
+    pools: Pools | None = None  # prefill and decode pools, for a disaggregated plan
 
     def value(self, role: str) -> Any:
         """The value of one role, or None when the configuration leaves it to the engine."""
@@ -152,11 +163,13 @@ def deploy_values(
     target: str,
     origin: Origin,
     image: str | None = None,
+    pools: Pools | None = None,
 ) -> DeployValues:
     """The settings that realise ``fleet`` (the plan's chosen deployment) on ``target``.
 
     :param image: the engine's container image (e.g. from an internal registry mirror); default:
         the public image for the engine version and GPU vendor (:data:`IMAGES`).
+    :param pools: the prefill and decode pools the sizing decided, for a disaggregated plan.
 
     :raises DeployError: naming the capability the target or the runtime version lacks.
     """
@@ -170,7 +183,7 @@ def deploy_values(
             path="runtime.version",
             fix=f"pin runtime.version in the plan to the {runtime.id} release you deploy",
         )
-    _refuse_disaggregation(resolved.plan, stack, target)
+    _refuse_disaggregation(resolved.plan, stack, target, pools, runtime.id)
     settings = {s.role: s for s in [*_parallel(dep), *_memory(resolved, fleet), *_features(resolved, fleet)]}
     model = dep.model
     slo = resolved.plan.slo
@@ -200,6 +213,7 @@ def deploy_values(
         availability_pct=slo.availability_pct,
         targets_ms={k: v for k, v in (("ttft", slo.ttft_ms), ("itl", slo.itl_ms), ("e2e", slo.e2e_ms)) if v},
         settings=settings,
+        pools=pools if resolved.plan.serving_stack.disaggregated else None,
     )
 
 
@@ -223,7 +237,7 @@ def check_target(plan: Plan, catalog: Catalog, target: str) -> None:
     :raises DeployError: naming the missing capability.
     """
     stack = _stack_for(catalog, target, _pinned_runtime(plan, catalog))
-    _refuse_disaggregation(plan, stack, target)
+    _refuse_disaggregation(plan, stack, target, None, _pinned_runtime(plan, catalog), sized=False)
 
 
 def _pinned_runtime(plan: Plan, catalog: Catalog) -> str | None:
@@ -260,22 +274,44 @@ def _stack_for(catalog: Catalog, target: str, runtime_id: str | None) -> Serving
     return stack
 
 
-def _refuse_disaggregation(plan: Plan, stack: ServingStackSpec | None, target: str) -> None:
-    """Disaggregated prefill/decode needs a stack with it and a sizing that produced the pools."""
+#: Targets whose pools the planner writes, and the engines their prefill and decode workers run.
+POOL_TARGETS = {"llm-d": ("vllm",), "dynamo": ("vllm", "sglang")}
+
+
+def _refuse_disaggregation(
+    plan: Plan,
+    stack: ServingStackSpec | None,
+    target: str,
+    pools: Pools | None,
+    runtime_id: str | None,
+    *,
+    sized: bool = True,
+) -> None:
+    """Disaggregated prefill/decode needs a stack with it, pools the planner writes for that target
+    and engine, and a sizing that produced the pools."""
     if not plan.serving_stack.disaggregated:
         return
     if stack is None or not stack.disaggregated_prefill_decode:
         raise DeployError(
             f"the plan asks for disaggregated prefill/decode, which {target} cannot run",
             path="serving_stack.disaggregated",
-            fix="choose a stack with prefill/decode pools (llm-d, dynamo, kserve, ray-serve) or set it to false",
+            fix="choose a stack with prefill/decode pools (llm-d, dynamo) or set it to false",
         )
-    raise DeployError(
-        "the plan asks for disaggregated prefill/decode, but its chosen deployment is aggregated: the sizing "
-        "gives no prefill and decode pool sizes to deploy",
-        path="serving_stack.disaggregated",
-        fix="set serving_stack.disaggregated: false to deploy the aggregated fleet the plan sized",
-    )
+    engines = POOL_TARGETS.get(target)
+    if engines is None or (runtime_id is not None and runtime_id not in engines):
+        writes = "; ".join(f"{t} with {', '.join(e)}" for t, e in POOL_TARGETS.items())
+        raise DeployError(
+            f"the planner does not write prefill/decode pools for {target}"
+            + (f" with {runtime_id}" if runtime_id else ""),
+            path="serving_stack.disaggregated",
+            fix=f"deploy the pools with --target {' or '.join(POOL_TARGETS)} ({writes}), or serve aggregated",
+        )
+    if sized and pools is None:
+        raise DeployError(
+            "the plan asks for disaggregated prefill/decode, but its sizing gives no pools to deploy",
+            path="serving_stack.disaggregated",
+            fix="run `planner plan` to see why the pools could not be sized, or set it to false",
+        )
 
 
 def _parallel(dep: Any) -> list[Setting]:

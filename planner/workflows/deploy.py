@@ -17,6 +17,7 @@ from planner.deploy.values import (
     DeployError,
     DeployValues,
     Origin,
+    Pools,
     check_target,
     deploy_values,
     kubernetes_name,
@@ -95,8 +96,18 @@ def deploy_values_for(
     """Size the plan and turn its chosen deployment into settings for ``target``."""
     check_target(given.plan, session.catalog, target)
     resolved, sizing = size(session, given.plan, given.source, backend=backend, progress=progress)
-    values = deploy_values(resolved, _chosen(sizing), session.catalog, target, origin_of(given), image)
+    values = deploy_values(resolved, _chosen(sizing), session.catalog, target, origin_of(given), image, _pools(sizing))
     return values, resolved, sizing
+
+
+def _pools(sizing: PlanSizing) -> Pools | None:
+    """The prefill and decode pools the sizing decided (a spare in each), if it decided any."""
+    decision = sizing.best.decision if sizing.best else None
+    if decision is None or decision.pools is None:
+        return None
+    spare = decision.spares // 2
+    pools = decision.pools
+    return Pools(pools.prefill_replicas + spare, pools.decode_replicas + spare, pools.transport)
 
 
 def deploy(
@@ -201,7 +212,7 @@ def check_config(
     resolved, sizing = size(session, given.plan, given.source, backend=backend, progress=progress)
     fleet = _chosen(sizing)
     target = target or fleet.deployment.runtime.id
-    values = deploy_values(resolved, fleet, session.catalog, target, origin_of(given))
+    values = deploy_values(resolved, fleet, session.catalog, target, origin_of(given), pools=_pools(sizing))
     config = read_config(folder, values)
     found = disagreements(config, values)
     return ConfigCheck(folder, config.file, target, found, _seam_findings(session, given, sizing, config, values))
