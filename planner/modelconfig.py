@@ -8,12 +8,12 @@ and the native weight dtype are computed here once for every family.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from planner.errors import InputError, Problem
+from planner.inputfiles import parse_json, read_text_file
 from planner.specs import MlaSpec, ModelSpec, MoeSpec, SlidingWindowSpec
 
 _MISSING = object()
@@ -378,23 +378,11 @@ def read_config_file(path: Path) -> dict[str, Any]:
 
     :raises InputError: naming the file when it is missing or not a JSON object.
     """
-    try:
-        raw = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InputError(str(path), [Problem("", f"cannot read the file: {exc.strerror}", "check the path")]) from exc
-    try:
-        config = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        where = f"line {exc.lineno}, column {exc.colno}"
-        fix = "the file must be the model's config.json, valid JSON"
-        raise InputError(str(path), [Problem(where, f"not valid JSON: {exc.msg}", fix)]) from exc
+    config = parse_json(read_text_file(path), str(path))
     if not isinstance(config, dict):
         raise InputError(str(path), [Problem("", "expected a JSON object at the top level", "use the config.json")])
     sidecar = path.with_name("hf_quant_config.json")
     if sidecar.is_file():
-        try:
-            config["_hf_quant_config"] = json.loads(sidecar.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as exc:
-            raise InputError(str(sidecar), [Problem("", f"unreadable: {exc}", "fix or remove the file")]) from exc
+        config["_hf_quant_config"] = parse_json(read_text_file(sidecar), str(sidecar))
     config["_source"] = str(path)
     return config

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import csv
 import heapq
-import json
 import math
 import random
 from collections import deque
@@ -28,6 +27,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from planner.errors import InputError, Problem
+from planner.inputfiles import parse_json, read_text_file
 
 # ------------------------------------------------------------------ requests
 
@@ -113,34 +113,35 @@ _OUT_KEYS = ("output_tokens", "osl", "completion_tokens", "output_len")
 
 
 def _read_lengths(path: Path) -> Iterator[tuple[int, int]]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InputError(str(path), [Problem("", f"cannot read: {exc.strerror}", "check the path")]) from exc
-    rows: list[dict[str, Any]]
+    text = read_text_file(path)
+    rows: list[Any]
     if path.suffix == ".jsonl":
-        rows = []
-        for number, line in enumerate(text.splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError as exc:
-                raise InputError(
-                    str(path), [Problem(f"line {number}", f"not JSON: {exc.msg}", "one object a line")]
-                ) from None
+        rows = [parse_json(line, f"{path}, line {n}") for n, line in enumerate(text.splitlines(), 1) if line.strip()]
     else:
         rows = list(csv.DictReader(text.splitlines()))
     for number, row in enumerate(rows, start=1):
-        isl = next((row[k] for k in _IN_KEYS if k in row), None)
-        osl = next((row[k] for k in _OUT_KEYS if k in row), None)
-        try:
-            yield max(int(float(isl)), 1), max(int(float(osl)), 1)  # type: ignore[arg-type]
-        except (TypeError, ValueError):
-            what = f"row {number} lacks numeric input and output token counts"
-            raise InputError(
-                str(path), [Problem(f"row {number}", what, f"use columns {_IN_KEYS[0]}, {_OUT_KEYS[0]}")]
-            ) from None
+        pair = _token_pair(row) if isinstance(row, dict) else None
+        if pair is None:
+            what = f"row {number} lacks numeric input and output token counts (each at most {MAX_TRACE_TOKENS:,})"
+            raise InputError(str(path), [Problem(f"row {number}", what, f"use columns {_IN_KEYS[0]}, {_OUT_KEYS[0]}")])
+        yield pair
+
+
+#: Longest request a trace may hold, in tokens (the plan's own token fields stop there too).
+MAX_TRACE_TOKENS = 10_000_000
+
+
+def _token_pair(row: dict[str, Any]) -> tuple[int, int] | None:
+    """The row's (input, output) token counts, at least 1 each; None when absent or not numbers."""
+    isl = next((row[k] for k in _IN_KEYS if k in row), None)
+    osl = next((row[k] for k in _OUT_KEYS if k in row), None)
+    try:
+        counts = (float(isl), float(osl))  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    if not all(math.isfinite(c) and c <= MAX_TRACE_TOKENS for c in counts):
+        return None
+    return max(int(counts[0]), 1), max(int(counts[1]), 1)
 
 
 # -------------------------------------------------------------------- arrivals

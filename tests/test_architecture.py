@@ -86,6 +86,7 @@ CONTRACTS_FOR_PLUGINS = (
     "planner.errors",
     "planner.paths",
     "planner.catalogfiles",
+    "planner.inputfiles",
     "planner.modelconfig",
     "planner.vision",
     "planner.sizing.deployment",
