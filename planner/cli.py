@@ -29,7 +29,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     handler: Callable[[argparse.Namespace], int] = args.handler
     try:
-        return handler(args)
+        return _bounded(handler, args)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
@@ -37,6 +37,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     except Exception as exc:
         return _report_error(exc)
+
+
+def _bounded(handler: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
+    """Run a command with its simulations under one budget, and say where they stopped early."""
+    from planner.simulate import simulation_budget
+
+    with simulation_budget(getattr(args, "time_limit", None)) as budget:
+        try:
+            return handler(args)
+        finally:
+            warn([f"{why}: stopped early; runs cut short count their unfinished requests" for why in budget.stops])
 
 
 def _report_error(exc: Exception) -> int:
@@ -63,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     from planner.cli_costs import add_cost_commands
     from planner.cli_projects import add_db_option, add_project_commands
     from planner.cli_simulation import add_simulation_commands
+    from planner.limits import CONCURRENCY, PARALLEL, TOKENS, TOP
 
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
@@ -106,18 +118,18 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("estimate", parents=[common], help="capacity and performance of one configuration")
     p.add_argument("--model", required=True, help="model id, alias or Hugging Face id")
     p.add_argument("--gpu", required=True, help="GPU id or alias")
-    p.add_argument("--gpus", type=int, help="GPUs in the replica (default TP x PP)")
-    p.add_argument("--tp", type=int, help="tensor-parallel size (default: --gpus / --pp, else 1)")
-    p.add_argument("--pp", type=int, default=1, help="pipeline-parallel size")
-    p.add_argument("--ep", type=int, default=1, help="expert-parallel size (MoE)")
+    p.add_argument("--gpus", type=bounded(PARALLEL), help="GPUs in the replica (default TP x PP)")
+    p.add_argument("--tp", type=bounded(PARALLEL), help="tensor-parallel size (default: --gpus / --pp, else 1)")
+    p.add_argument("--pp", type=bounded(PARALLEL), default=1, help="pipeline-parallel size")
+    p.add_argument("--ep", type=bounded(PARALLEL), default=1, help="expert-parallel size (MoE)")
     p.add_argument("--attention-dp", action="store_true", help="attention data parallel over --ep GPUs (MoE)")
     p.add_argument("--weights", help="weight precision (default: the checkpoint's)")
     p.add_argument("--kv-dtype", help="KV-cache precision (default bf16)")
     p.add_argument("--runtime", default="vllm", help="runtime id (default vllm)")
-    p.add_argument("--isl", type=int, required=True, help="input tokens per request")
-    p.add_argument("--osl", type=int, required=True, help="output tokens per request")
+    p.add_argument("--isl", type=bounded(TOKENS), required=True, help="input tokens per request")
+    p.add_argument("--osl", type=bounded(TOKENS), required=True, help="output tokens per request")
     load = p.add_mutually_exclusive_group(required=True)
-    load.add_argument("--concurrency", type=int, help="requests in flight")
+    load.add_argument("--concurrency", type=bounded(CONCURRENCY), help="requests in flight")
     load.add_argument("--offline", action="store_true", help="the largest batch the replica holds")
     p.add_argument("--json", action="store_true", help="print JSON")
     add_backend_option(p)
@@ -131,7 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("search", parents=[common], help="rank the configurations that meet a plan's SLOs")
     p.add_argument("file", type=Path, help="plan file")
-    p.add_argument("--top", type=int, default=10, help="how many to print (default 10)")
+    p.add_argument("--top", type=bounded(TOP), default=10, help="how many to print (default 10)")
     p.add_argument("--json", action="store_true", help="print JSON")
     add_backend_option(p)
     p.set_defaults(handler=cmd_search)
@@ -165,8 +177,37 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def bounded(bound: Any) -> Callable[[str], float]:
+    """An argparse type for a number within a :class:`planner.limits.Bound`; argparse exits 2
+    naming the flag, the value and the range when it is not."""
+
+    def parse(text: str) -> float:
+        try:
+            value: float = int(text) if bound.integer else float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {bound.text()}") from None
+        problem = bound.problem(value)
+        if problem:
+            raise argparse.ArgumentTypeError(f"{problem}; give {bound.text()}")
+        return value
+
+    parse.__name__ = "whole number" if bound.integer else "number"
+    return parse
+
+
 def add_backend_option(parser: argparse.ArgumentParser) -> None:
-    """``--perf-backend NAME`` (default: ``PLANNER_PERF_BACKEND``, else auto)."""
+    """The options of every command that sizes: ``--perf-backend NAME`` (default:
+    ``PLANNER_PERF_BACKEND``, else auto) and ``--time-limit SECONDS`` for its simulations."""
+    from planner.limits import WALL
+
+    parser.add_argument(
+        "--time-limit",
+        type=bounded(WALL),
+        metavar="SECONDS",
+        default=None,
+        help="wall-clock budget of the command's simulations; runs still going then stop early and say so "
+        "(default: PLANNER_SIM_WALL_S, else 900)",
+    )
     parser.add_argument(
         "--perf-backend",
         metavar="NAME",

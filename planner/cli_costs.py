@@ -13,7 +13,8 @@ from typing import Any
 
 def add_cost_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     """Register ``tco`` and ``export`` on the command line's sub-parsers."""
-    from planner.cli import add_backend_option
+    from planner.cli import add_backend_option, bounded
+    from planner.limits import YEARS
 
     p = sub.add_parser(
         "tco",
@@ -22,7 +23,9 @@ def add_cost_commands(sub: Any, common: argparse.ArgumentParser) -> None:
         "break-even utilisation, and the fleet and costs quarter by quarter as traffic grows",
     )
     p.add_argument("file", type=Path, help="plan file")
-    p.add_argument("--years", type=int, help="years of the growth view (default: costs.horizon_years, else 3)")
+    p.add_argument(
+        "--years", type=bounded(YEARS), help="years of the growth view (default: costs.horizon_years, else 3)"
+    )
     p.add_argument("--json", action="store_true", help="print JSON")
     add_backend_option(p)
     p.set_defaults(handler=cmd_tco)
@@ -34,7 +37,9 @@ def add_cost_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     )
     p.add_argument("file", type=Path, help="plan file (a saved project once projects exist)")
     p.add_argument("--xlsx", type=Path, required=True, metavar="OUT.xlsx", help="workbook to write")
-    p.add_argument("--years", type=int, help="years of the Growth sheet (default: costs.horizon_years, else 3)")
+    p.add_argument(
+        "--years", type=bounded(YEARS), help="years of the Growth sheet (default: costs.horizon_years, else 3)"
+    )
     p.add_argument("--json", action="store_true", help="print what was written as JSON")
     add_backend_option(p)
     p.set_defaults(handler=cmd_export)

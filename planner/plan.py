@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
+from planner.limits import MAX_CONCURRENCY, MAX_LATENCY_MS, MAX_PARALLEL, MAX_RATE_PER_S, MAX_TOKENS, MAX_USERS
 from planner.plan_costs import CostInputs
 from planner.specs import KvDtype, WeightDtype
 
@@ -47,18 +48,9 @@ def _percent_sign(value: object) -> object:
 #: A choice among fixed values, matched whatever its case.
 AnyCase = BeforeValidator(_any_case)
 Fraction = Annotated[float, BeforeValidator(_percent_as_fraction), Field(gt=0, le=1)]
-Tokens = Annotated[int, Field(ge=1, le=10_000_000)]
-Parallelism = Annotated[int, Field(ge=1, le=1024)]
+Tokens = Annotated[int, Field(ge=1, le=MAX_TOKENS)]
+Parallelism = Annotated[int, Field(ge=1, le=MAX_PARALLEL)]
 
-
-#: Sanity bounds on the load and the targets (estimates, not measurements): far beyond any one
-#: deployment the method sizes, and they keep a typo of a few extra zeros from asking the
-#: simulator for years of events. A value above is refused with the bound.
-MAX_USERS = 1_000_000_000
-MAX_RATE_PER_S = 1_000_000.0
-MAX_CONCURRENCY = 10_000_000
-#: A day: no latency target is longer.
-MAX_LATENCY_MS = 86_400_000.0
 
 #: Ranges of the efficiency overrides: MFU and MBU are shares of the GPU's peak, so above 0
 #: and at most 1 (by definition); the per-step overhead is at least 0 and, as a sanity bound,

@@ -9,6 +9,7 @@ from typing import Any
 
 from planner.decision import FleetDecision
 from planner.errors import PlannerError
+from planner.limits import CONCURRENCY, PARALLEL, TOKENS
 from planner.performance_models import choose
 from planner.plan import Plan
 from planner.plan_tco import PlanTco, plan_tco
@@ -249,6 +250,7 @@ def estimate(session: Session, request: EstimateRequest) -> Estimate:
     :raises UnknownIdError: for an id no plugin provides.
     :raises PlannerError: listing every inconsistent value (precision, TP x PP, heads) with its fix.
     """
+    _check_estimate_sizes(request)
     catalog = session.catalog
     model, gpu, runtime = (
         catalog.models.get(request.model),
@@ -289,8 +291,43 @@ def _estimate_problems(
         problems.append(
             (f"TP {tp} does not divide {model.num_attention_heads} attention heads", "choose a TP that divides them")
         )
-    for name in ("isl", "osl", "concurrency"):
-        value = getattr(request, name)
-        if value is not None and value < 1:
-            problems.append((f"--{name} must be at least 1", f"give a positive --{name}"))
+    if request.ep > 1 and model.moe is None:
+        problems.append((f"--ep {request.ep} on {model.id}, which has no experts", "drop --ep"))
+    elif model.moe is not None and model.moe.num_experts % request.ep:
+        problems.append(
+            (f"EP {request.ep} does not divide {model.moe.num_experts} experts", "choose an --ep that divides them")
+        )
+    replica_gpus = request.ep if request.attention_dp else tp * request.pp
+    if request.ep > replica_gpus:
+        problems.append(
+            (f"EP {request.ep} is more than the replica's {replica_gpus} GPUs", "make --ep at most TP x PP")
+        )
     return problems
+
+
+#: The bounds of each size an estimate takes, by request field.
+_ESTIMATE_BOUNDS = {
+    "gpus": PARALLEL,
+    "tp": PARALLEL,
+    "pp": PARALLEL,
+    "ep": PARALLEL,
+    "isl": TOKENS,
+    "osl": TOKENS,
+    "concurrency": CONCURRENCY,
+}
+
+
+def _check_estimate_sizes(request: EstimateRequest) -> None:
+    """Refuse sizes out of range, and GPUs that TP x PP cannot split, before any is divided by."""
+    problems = []
+    for name, bound in _ESTIMATE_BOUNDS.items():
+        value = getattr(request, name)
+        problem = None if value is None else bound.problem(value)
+        if problem:
+            problems.append((f"--{name.replace('_', '-')} {problem}", f"give {bound.text()}"))
+    if not problems and request.gpus and not request.tp and not request.attention_dp and request.gpus % request.pp:
+        problems.append((f"--gpus {request.gpus} is not a multiple of --pp {request.pp}", "make --gpus TP x PP"))
+    if problems:
+        raise PlannerError(
+            "; ".join(p[0] for p in problems), path="planner estimate", fix="; ".join(p[1] for p in problems)
+        )

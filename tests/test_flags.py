@@ -1,0 +1,137 @@
+"""Command-line flags are typed and ranged; simulations stop at their budget and say so.
+
+The flag cases run :func:`planner.cli.main` in process (argparse exits 2 before any plan is
+read); one case per class also runs the real command in a subprocess.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from planner import workflows
+from planner.cli import main
+from planner.errors import PlannerError
+from planner.limits import PARALLEL, RATE, Bound
+from tests.conftest import PLANS, run_cli
+
+PLAN = str(PLANS / "trap-averages-only.yaml")
+ESTIMATE = ["estimate", "--model", "llama-3.1-8b", "--gpu", "h100-sxm", "--isl", "100", "--osl", "10"]
+
+
+def _exit_code(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    with pytest.raises(SystemExit) as caught:
+        main(argv)
+    return int(caught.value.code or 0), capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        ([*ESTIMATE, "--concurrency", "1", "--pp", "0"], "--pp: 0 is out of range"),
+        ([*ESTIMATE, "--concurrency", "1", "--ep", "0", "--attention-dp"], "--ep: 0 is out of range"),
+        ([*ESTIMATE, "--concurrency", "1", "--tp", "2.5"], "--tp: '2.5' is not a whole number"),
+        ([*ESTIMATE, "--concurrency", "-3"], "--concurrency: -3 is out of range"),
+        ([*ESTIMATE[:-2], "--osl", "99999999999", "--offline"], "--osl: 99,999,999,999 is out of range"),
+        (["simulate", PLAN, "--replicas", "-1"], "--replicas: -1 is out of range"),
+        (["simulate", PLAN, "--rate", "nan"], "--rate: nan is not a finite number"),
+        (["simulate", PLAN, "--rate", "inf"], "--rate: inf is not a finite number"),
+        (["simulate", PLAN, "--rate", "0"], "--rate: 0 is out of range"),
+        (["simulate", PLAN, "--cv", "-1"], "--cv: -1 is out of range"),
+        (["simulate", PLAN, "--think", "1e9"], "--think: 1,000,000,000 is out of range"),
+        (["simulate", PLAN, "--duration", "-5"], "--duration: -5 is out of range"),
+        (["envelope", PLAN, "--duration", "1e400"], "--duration: inf is not a finite number"),
+        (["envelope", PLAN, "--seed", "-1"], "--seed: -1 is out of range"),
+        (["mix", PLAN, "--buckets", "0"], "--buckets: 0 is out of range"),
+        (["search", PLAN, "--top", "0"], "--top: 0 is out of range"),
+        (["tco", PLAN, "--years", "500"], "--years: 500 is out of range"),
+        (["plan", PLAN, "--time-limit", "0"], "--time-limit: 0 is out of range"),
+    ],
+)
+def test_flags_out_of_range_exit_2_naming_the_flag_and_the_range(
+    argv: list[str], expected: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, err = _exit_code(argv, capsys)
+    assert code == 2 and expected in err and "Traceback" not in err
+    assert "give a" in err or "is not a" in err
+
+
+def test_gpus_that_tp_times_pp_cannot_split_are_refused_before_dividing() -> None:
+    session = workflows.open_session()
+    request = workflows.EstimateRequest(
+        model="llama-3.1-8b", gpu="h100-sxm", isl=100, osl=10, concurrency=1, gpus=1, pp=4
+    )
+    with pytest.raises(PlannerError, match="--gpus 1 is not a multiple of --pp 4"):
+        workflows.estimate(session, request)
+    for bad in ({"pp": 0}, {"ep": 0, "attention_dp": True}, {"tp": -2}, {"isl": 0}):
+        args: dict[str, Any] = {"model": "llama-3.1-8b", "gpu": "h100-sxm", "isl": 100, "osl": 10, "concurrency": 1}
+        with pytest.raises(PlannerError, match="out of range"):
+            workflows.estimate(session, workflows.EstimateRequest(**(args | bad)))
+
+
+def test_expert_parallelism_must_fit_the_model_and_the_replica() -> None:
+    session = workflows.open_session()
+    base: dict[str, Any] = {"gpu": "h100-sxm", "isl": 100, "osl": 10, "concurrency": 1}
+    with pytest.raises(PlannerError, match="has no experts"):
+        workflows.estimate(session, workflows.EstimateRequest(model="llama-3.1-8b", ep=2, tp=2, **base))
+    with pytest.raises(PlannerError, match="does not divide 8 experts"):
+        workflows.estimate(session, workflows.EstimateRequest(model="mixtral-8x7b", ep=3, tp=4, **base))
+    with pytest.raises(PlannerError, match="more than the replica's 2 GPUs"):
+        workflows.estimate(session, workflows.EstimateRequest(model="mixtral-8x7b", ep=4, tp=2, **base))
+
+
+def test_the_simulation_workflow_refuses_what_the_flags_refuse() -> None:
+    session = workflows.open_session()
+    plan = workflows.read_plan(PLANS / "trap-averages-only.yaml")
+    for bad in ({"replicas": -1}, {"rate": float("nan")}, {"duration_s": 1e9}, {"cv": 0.0}):
+        with pytest.raises(PlannerError, match=r"out of range|not a finite number"):
+            workflows.simulate(session, plan, "p.yaml", workflows.SimulationRequest(**bad))  # type: ignore[arg-type]
+    with pytest.raises(PlannerError, match="--duration"):
+        workflows.envelope(session, plan, "p.yaml", duration_s=-1)
+
+
+@pytest.mark.parametrize(
+    ("bound", "value", "expected"),
+    [
+        (PARALLEL, 4, None),
+        (PARALLEL, 4.0, None),
+        (PARALLEL, 4.5, "4.5 is not a whole number"),
+        (PARALLEL, True, "True is not a number"),
+        (RATE, 0.0, "0 is out of range"),
+        (RATE, float("-inf"), "-inf is not a finite number"),
+        (Bound(0, 1), 1.0, None),
+    ],
+)
+def test_a_bound_says_what_is_wrong(bound: Bound, value: float, expected: str | None) -> None:
+    assert bound.problem(value) == expected
+
+
+def test_a_run_stops_at_its_event_budget_and_reports_it(catalog: Any) -> None:
+    from planner.plan_simulation import LoadSpec, simulate_plan
+    from planner.resolve import resolve_plan
+    from planner.simulate import simulation_budget
+    from planner.sizing.plan_sizing import size_plan
+
+    plan = workflows.read_plan(PLANS / "trap-averages-only.yaml")
+    fleet = size_plan(resolve_plan(plan, catalog), catalog).best.sizing
+    with simulation_budget(wall_s=600) as budget:
+        budget.max_events = 3000
+        summary = simulate_plan(plan, fleet.deployment, fleet.model, LoadSpec("open", rate=50.0), duration_s=600)
+    assert summary["stopped_early"] == "a simulated run reached 3,000 events"
+    assert budget.stops == ["a simulated run reached 3,000 events"]
+    assert summary["unfinished"] > 0 and not summary["meets_slo"]
+
+
+def test_a_command_over_its_time_limit_finishes_and_says_it_stopped_early() -> None:
+    result = run_cli("simulate", PLAN, "--time-limit", "1")
+    # The budget ran out while the plan was being sized: exit 3, and it says why, not "nothing fits".
+    assert result.returncode == 3, result.stderr
+    assert "before the simulations stopped early (the simulations used their 1 s of wall time)" in result.stderr
+    assert "--time-limit" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_flags_are_refused_by_the_real_command(tmp_path: Path) -> None:
+    result = run_cli("simulate", PLAN, "--rate", "nan")
+    assert result.returncode == 2 and "--rate: nan is not a finite number" in result.stderr
