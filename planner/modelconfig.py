@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from pydantic import ValidationError
+
 from planner.errors import InputError, Problem
 from planner.inputfiles import parse_json, read_text_file
 from planner.specs import MlaSpec, ModelSpec, MoeSpec, SlidingWindowSpec
@@ -308,7 +310,52 @@ def build_model_spec(
     license: str = "unknown",
     source: str = "",
 ) -> ModelSpec:
-    """Turn a shape into a :class:`ModelSpec`, computing parameter counts and dtype."""
+    """Turn a shape into a :class:`ModelSpec`, computing parameter counts and dtype.
+
+    :raises InputError: naming the config.json fields when the shape they describe is not a
+        model (KV heads that do not divide the heads, more active experts than experts).
+    """
+    try:
+        return _model_spec(shape, config, family, max_context, model_id, name, license, source)
+    except ValidationError as exc:
+        problems = [_shape_problem(err) for err in exc.errors(include_url=False)]
+        raise InputError(str(config.get("_source", "config.json")), problems) from None
+
+
+#: The config.json keys behind the spec fields a converter fills, for messages.
+_CONFIG_KEY_OF = {
+    "num_kv_heads": "num_key_value_heads",
+    "num_attention_heads": "num_attention_heads",
+    "num_layers": "num_hidden_layers",
+    "experts_per_token": "num_experts_per_tok",
+    "num_experts": "num_experts",
+    "max_context": "max_position_embeddings",
+    "active_params": "num_experts_per_tok",
+}
+
+
+def _shape_problem(err: Any) -> Problem:
+    """A pydantic error on the spec, told in the config's own field names."""
+    message = str(err["msg"]).removeprefix("Value error, ")
+    for spec_name, key in _CONFIG_KEY_OF.items():
+        message = message.replace(spec_name, f"{spec_name} (config.json `{key}`)", 1) if key != spec_name else message
+    where = ".".join(str(p) for p in err["loc"])
+    got = err.get("input")
+    value = f", got {got!r}" if isinstance(got, int | float | str) and where else ""
+    fix = "check these values against the model's published config.json; a converted spec must describe a real model"
+    return Problem(where, f"{message}{value}", fix)
+
+
+def _model_spec(
+    shape: TransformerShape,
+    config: dict[str, Any],
+    family: str,
+    max_context: int,
+    model_id: str,
+    name: str,
+    license: str,
+    source: str,
+) -> ModelSpec:
     total, active = count_params(shape)
     dtype, quantized = weight_format(config, config.get("_source", "config.json"))
     attention: Literal["mha", "gqa", "mqa", "mla"] = "gqa"

@@ -250,17 +250,20 @@ def estimate(session: Session, request: EstimateRequest) -> Estimate:
     :raises UnknownIdError: for an id no plugin provides.
     :raises PlannerError: listing every inconsistent value (precision, TP x PP, heads) with its fix.
     """
-    _check_estimate_sizes(request)
     catalog = session.catalog
     model, gpu, runtime = (
         catalog.models.get(request.model),
         catalog.gpus.get(request.gpu),
         catalog.runtimes.get(request.runtime),
     )
-    tp = request.tp or (request.gpus // request.pp if request.gpus and not request.attention_dp else 1)
     weights = request.weights or model.native_weight_dtype
     kv = request.kv_dtype or "bf16"
-    problems = _estimate_problems(request, model, gpu, tp, weights, kv)
+    problems = _size_problems(request)
+    tp = 1
+    if not any(p[0].startswith(_SPLIT_FLAGS) for p in problems):
+        # The GPU split is sound, so it can be divided and checked against the model.
+        tp = request.tp or (request.gpus // request.pp if request.gpus and not request.attention_dp else 1)
+        problems += _estimate_problems(request, model, gpu, tp, weights, kv)
     if problems:
         raise PlannerError(
             "; ".join(p[0] for p in problems), path="planner estimate", fix="; ".join(p[1] for p in problems)
@@ -317,17 +320,19 @@ _ESTIMATE_BOUNDS = {
 }
 
 
-def _check_estimate_sizes(request: EstimateRequest) -> None:
-    """Refuse sizes out of range, and GPUs that TP x PP cannot split, before any is divided by."""
+def _size_problems(request: EstimateRequest) -> list[tuple[str, str]]:
+    """(what is wrong, the fix) for each size out of range, and for GPUs that TP x PP cannot split."""
     problems = []
     for name, bound in _ESTIMATE_BOUNDS.items():
         value = getattr(request, name)
         problem = None if value is None else bound.problem(value)
         if problem:
-            problems.append((f"--{name.replace('_', '-')} {problem}", f"give {bound.text()}"))
-    if not problems and request.gpus and not request.tp and not request.attention_dp and request.gpus % request.pp:
+            problems.append((f"--{name} {problem}", f"give {bound.text()}"))
+    split_ok = not any(p[0].startswith(_SPLIT_FLAGS) for p in problems)
+    if split_ok and request.gpus and not request.tp and not request.attention_dp and request.gpus % request.pp:
         problems.append((f"--gpus {request.gpus} is not a multiple of --pp {request.pp}", "make --gpus TP x PP"))
-    if problems:
-        raise PlannerError(
-            "; ".join(p[0] for p in problems), path="planner estimate", fix="; ".join(p[1] for p in problems)
-        )
+    return problems
+
+
+#: Flags whose problems leave no sound GPU split to divide by.
+_SPLIT_FLAGS = ("--gpus", "--tp", "--pp", "--ep")
