@@ -4,8 +4,8 @@ No decision about a plan is taken here: every command is one call into
 :mod:`planner.workflows` and one rendering from :mod:`planner.render`. Imports stay
 inside the command functions so ``planner --help`` starts fast and never loads
 pydantic, rich, Qt or openpyxl. User errors print one clear message and exit with code
-2; an unexpected error prints a one-line report (set ``PLANNER_DEBUG=1`` for the
-traceback) and exits with code 1.
+2; an unexpected error prints a short report with where it was raised (set
+``PLANNER_DEBUG=1`` for the traceback) and exits with code 70 (EX_SOFTWARE).
 """
 
 from __future__ import annotations
@@ -62,11 +62,29 @@ def _report_error(exc: Exception) -> int:
 
     print(f"internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
     print(
-        "  this is a bug in the planner or a plugin: please report it with the command and its input; "
+        f"  raised at {_raised_at(exc)} (planner {_version()}); this is a bug in the planner or a plugin: "
+        "please report it with the command, its input and this message to whoever maintains your planner "
+        "installation, or to the plugin's author when the place above is in a plugin; "
         "rerun with PLANNER_DEBUG=1 for the traceback",
         file=sys.stderr,
     )
     return EXIT_INTERNAL
+
+
+def _raised_at(exc: BaseException) -> str:
+    """``file:line`` of the innermost frame of ``exc``, shortened to the package path."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    if tb is None:
+        return "an unknown place"
+    path = Path(tb.tb_frame.f_code.co_filename)
+    parts = path.parts
+    for anchor in ("planner", "plugins", "site-packages"):
+        if anchor in parts:
+            path = Path(*parts[len(parts) - parts[::-1].index(anchor) - 1 :])
+            break
+    return f"{path.as_posix()}:{tb.tb_lineno}"
 
 
 def build_parser() -> argparse.ArgumentParser:
