@@ -20,6 +20,13 @@ from planner.specs import MlaSpec, ModelSpec, MoeSpec, SlidingWindowSpec
 
 _MISSING = object()
 
+#: Sanity bound of any integer in a config (estimates, far above any published model: the
+#: largest vocabularies are ~10^6 tokens, contexts ~10^7, hidden sizes ~10^5).
+CONFIG_INT_MAXIMUM = 10**9
+#: Tighter bounds where converters loop over the value (the deepest published LLMs have a few
+#: hundred layers).
+CONFIG_INT_MAXIMA = {"num_hidden_layers": 100_000, "decoder_sparse_step": 100_000, "first_k_dense_replace": 100_000}
+
 
 class ConfigReader:
     """Typed access to a config dict that collects every problem with its field path."""
@@ -45,7 +52,8 @@ class ConfigReader:
         return self.config.get(key) is not None
 
     def integer(self, key: str, default: Any = _MISSING, *, minimum: int = 1) -> int:
-        """Read an integer field of at least ``minimum``; a problem (and 0) if absent or bad."""
+        """Read an integer field of at least ``minimum`` and at most its sanity bound
+        (:data:`CONFIG_INT_MAXIMA`); a problem (and 0) if absent or bad."""
         value = self.config.get(key, default)
         if value is _MISSING or value is None:
             self._problem(key, "missing", f"add `{key}` (an integer) as in the model's published config.json")
@@ -55,6 +63,10 @@ class ConfigReader:
             return 0
         if value < minimum:
             self._problem(key, f"must be at least {minimum}, got {value}", f"correct `{key}`")
+            return 0
+        maximum = CONFIG_INT_MAXIMA.get(key, CONFIG_INT_MAXIMUM)
+        if value > maximum:
+            self._problem(key, f"must be at most {maximum:,}, got {value}", f"correct `{key}`")
             return 0
         return value
 

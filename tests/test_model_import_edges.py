@@ -96,3 +96,16 @@ def test_the_command_shows_the_converter_error_with_exit_2(tmp_path: Path) -> No
     result = run_cli("model", "import", str(long / "config.json"), env={"PLANNER_HOME": str(tmp_path)})
     assert result.returncode == 0, result.stderr
     assert "y" * MAX_ID_LENGTH in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [({"num_hidden_layers": 2**63}, "num_hidden_layers"), ({"vocab_size": 10**40}, "vocab_size")],
+    ids=["layers-a-converter-loops-over", "vocab"],
+)
+def test_absurd_config_integers_are_refused_not_looped_over(
+    tmp_path: Path, host: Any, changes: dict[str, Any], field: str
+) -> None:
+    with pytest.raises(InputError) as caught:
+        convert_config_file(_config(tmp_path, **changes), host)
+    assert f"{field}: must be at most" in caught.value.render()
