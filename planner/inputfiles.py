@@ -213,7 +213,9 @@ class _StrictLoader(_BaseLoader):  # type: ignore[misc]
             raise _Refused("the number is out of range", node.start_mark, fix)
         try:
             value = super().construct_object(node, deep=deep)
-        except (ValueError, TypeError, OverflowError) as exc:
+        # PyYAML's constructors fail on malformed values with whatever the parsing step
+        # raises (a timestamp that does not match its pattern gives AttributeError).
+        except (ValueError, TypeError, OverflowError, AttributeError, KeyError, IndexError) as exc:
             tag = node.tag.removeprefix("tag:yaml.org,2002:")
             what = f"the value {node.value!r} is not a valid {tag} ({exc})"
             raise _Refused(what, node.start_mark, f"correct the value, or drop the `!!{tag}` tag") from None

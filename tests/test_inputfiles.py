@@ -101,6 +101,12 @@ def test_a_bad_yaml_tag_value_names_the_line_and_the_tag() -> None:
     assert "line 10" in text and "not a valid float" in text and "!!float" in text
 
 
+@pytest.mark.parametrize("tagged", ["!!timestamp 'yesterday'", "!!float '1,5'", "!!int 'x'"])
+def test_any_malformed_tagged_value_is_refused_with_its_tag(tagged: str) -> None:
+    text = _refused(lambda: parse_plan(BASE + f"extra: {tagged}\n", "p.yaml"))
+    assert "line 10" in text and "is not a valid" in text and "drop the `!!" in text
+
+
 def test_unsafe_yaml_tags_are_refused() -> None:
     assert "line 2" in _refused(
         lambda: parse_plan("schema_version: 1\nname: !!python/object/apply:os.system ['true']\n", "p.yaml")
