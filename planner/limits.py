@@ -11,6 +11,7 @@ from it before pydantic is loaded.
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
 
 #: GPUs in one replica, and each parallel size (TP, PP, EP, DP): a rack-scale NVLink domain is 72.
@@ -85,3 +86,13 @@ TOP = Bound(1, 100_000, integer=True)
 BUCKETS = Bound(1, 20, integer=True)
 #: Wall-clock budget of the simulations of one command, seconds.
 WALL = Bound(1, MAX_DURATION_S)
+
+
+def seconds_from_env(name: str, default: float) -> float:
+    """A time budget from the environment variable ``name``: ``default`` when it is unset or
+    not a positive finite number (a budget that is never spent would not bound anything)."""
+    try:
+        value = float(os.environ.get(name, default))
+    except ValueError:
+        return default
+    return value if math.isfinite(value) and value > 0 else default

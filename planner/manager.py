@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextvars
 import importlib
-import math
 import os
 import threading
 import time
@@ -28,6 +27,7 @@ import pluggy
 
 from planner import __version__, hookspecs
 from planner.errors import PlannerError
+from planner.limits import seconds_from_env
 
 ENTRY_POINT_GROUP = "planner"
 
@@ -88,11 +88,7 @@ class _OverBudget(Exception):
 
 def plugin_budget_from_env() -> float:
     """Read ``PLANNER_PLUGIN_BUDGET_S`` (seconds); the default when unset or not a positive number."""
-    try:
-        value = float(os.environ.get("PLANNER_PLUGIN_BUDGET_S", DEFAULT_PLUGIN_BUDGET_S))
-    except ValueError:
-        return DEFAULT_PLUGIN_BUDGET_S
-    return value if math.isfinite(value) and value > 0 else DEFAULT_PLUGIN_BUDGET_S
+    return seconds_from_env("PLANNER_PLUGIN_BUDGET_S", DEFAULT_PLUGIN_BUDGET_S)
 
 
 @dataclass

@@ -19,7 +19,6 @@ from __future__ import annotations
 import csv
 import heapq
 import math
-import os
 import random
 import time
 from collections import deque
@@ -32,7 +31,7 @@ from typing import Any, Protocol
 
 from planner.errors import InputError, Problem
 from planner.inputfiles import parse_json, read_text_file
-from planner.limits import MAX_TOKENS
+from planner.limits import MAX_TOKENS, seconds_from_env
 
 # ------------------------------------------------------------------ requests
 
@@ -394,20 +393,14 @@ def simulation_budget(wall_s: float | None = None) -> Iterator[SimulationBudget]
 
     :param wall_s: seconds of wall time; default ``PLANNER_SIM_WALL_S``, else :data:`DEFAULT_WALL_S`.
     """
-    budget = SimulationBudget(wall_s=wall_s if wall_s is not None else _wall_s_from_env())
+    budget = SimulationBudget(
+        wall_s=wall_s if wall_s is not None else seconds_from_env("PLANNER_SIM_WALL_S", DEFAULT_WALL_S)
+    )
     token = _BUDGET.set(budget)
     try:
         yield budget
     finally:
         _BUDGET.reset(token)
-
-
-def _wall_s_from_env() -> float:
-    try:
-        value = float(os.environ.get("PLANNER_SIM_WALL_S", DEFAULT_WALL_S))
-    except ValueError:
-        return DEFAULT_WALL_S
-    return value if math.isfinite(value) and value > 0 else DEFAULT_WALL_S
 
 
 def active_budget() -> SimulationBudget:
