@@ -70,6 +70,16 @@ def _number(value: float) -> str:
     return f"{int(value):,}" if float(value).is_integer() and abs(value) < 1e18 else f"{value:g}"
 
 
+def out_of_bounds(values: list[tuple[str, float | None, Bound]]) -> list[tuple[str, str]]:
+    """(what is wrong, the fix) for each ``(flag, value, bound)`` whose value is set and out of bounds."""
+    found = []
+    for flag, value, bound in values:
+        problem = None if value is None else bound.problem(value)
+        if problem:
+            found.append((f"{flag} {problem}", f"give {bound.text()}"))
+    return found
+
+
 #: Bounds of the counts and sizes that commands take.
 PARALLEL = Bound(1, MAX_PARALLEL, integer=True)
 TOKENS = Bound(1, MAX_TOKENS, integer=True)

@@ -9,7 +9,7 @@ from typing import Any
 
 from planner.decision import FleetDecision
 from planner.errors import PlannerError
-from planner.limits import CONCURRENCY, PARALLEL, TOKENS
+from planner.limits import CONCURRENCY, PARALLEL, TOKENS, out_of_bounds
 from planner.performance_models import choose
 from planner.plan import Plan
 from planner.plan_tco import PlanTco, plan_tco
@@ -322,12 +322,7 @@ _ESTIMATE_BOUNDS = {
 
 def _size_problems(request: EstimateRequest) -> list[tuple[str, str]]:
     """(what is wrong, the fix) for each size out of range, and for GPUs that TP x PP cannot split."""
-    problems = []
-    for name, bound in _ESTIMATE_BOUNDS.items():
-        value = getattr(request, name)
-        problem = None if value is None else bound.problem(value)
-        if problem:
-            problems.append((f"--{name} {problem}", f"give {bound.text()}"))
+    problems = out_of_bounds([(f"--{name}", getattr(request, name), bound) for name, bound in _ESTIMATE_BOUNDS.items()])
     split_ok = not any(p[0].startswith(_SPLIT_FLAGS) for p in problems)
     if split_ok and request.gpus and not request.tp and not request.attention_dp and request.gpus % request.pp:
         problems.append((f"--gpus {request.gpus} is not a multiple of --pp {request.pp}", "make --gpus TP x PP"))

@@ -10,7 +10,7 @@ from planner.decision import FleetDecision, run_lengths
 from planner.disaggregation import DisaggregationComparison
 from planner.disaggregation import compare_disaggregation as compare_pools
 from planner.errors import NothingFitsError, PlannerError
-from planner.limits import CONCURRENCY, CV, DURATION, RATE, REPLICAS, SEED, THINK
+from planner.limits import CONCURRENCY, CV, DURATION, RATE, REPLICAS, SEED, THINK, out_of_bounds
 from planner.mix import Bucket, heterogeneous_mix, priced_classes, size_buckets
 from planner.performance_models import choose
 from planner.plan import Plan
@@ -133,11 +133,10 @@ _REQUEST_BOUNDS = {
 
 def _check_request(request: SimulationRequest) -> None:
     """Refuse a rate, count or duration out of range before anything is simulated with it."""
-    for name, (bound, flag) in _REQUEST_BOUNDS.items():
-        value = getattr(request, name)
-        problem = None if value is None else bound.problem(value)
-        if problem:
-            raise PlannerError(f"{flag} {problem}", path="planner simulate", fix=f"give {bound.text()}")
+    problems = out_of_bounds([(flag, getattr(request, name), bound) for name, (bound, flag) in _REQUEST_BOUNDS.items()])
+    if problems:
+        what, fix = "; ".join(p[0] for p in problems), "; ".join(p[1] for p in problems)
+        raise PlannerError(what, path="planner simulate", fix=fix)
 
 
 def _load_of(request: SimulationRequest, decision: FleetDecision, peak_factor: float) -> LoadSpec:
