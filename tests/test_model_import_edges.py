@@ -109,3 +109,19 @@ def test_absurd_config_integers_are_refused_not_looped_over(
     with pytest.raises(InputError) as caught:
         convert_config_file(_config(tmp_path, **changes), host)
     assert f"{field}: must be at most" in caught.value.render()
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (b'{"architectures": ["LlamaForCausalLM"], "x": "\xe9"}', "is not UTF-8"),
+        ('{"a": 1}'.encode("utf-16"), "UTF-16"),
+    ],
+    ids=["latin-1", "utf-16"],
+)
+def test_a_config_that_is_not_utf8_is_one_input_error(tmp_path: Path, host: Any, data: bytes, expected: str) -> None:
+    path = tmp_path / "config.json"
+    path.write_bytes(data)
+    with pytest.raises(InputError) as caught:
+        convert_config_file(path, host)
+    assert expected in caught.value.render() and "save" in caught.value.render()
