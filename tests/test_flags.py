@@ -135,3 +135,21 @@ def test_a_command_over_its_time_limit_finishes_and_says_it_stopped_early() -> N
 def test_flags_are_refused_by_the_real_command(tmp_path: Path) -> None:
     result = run_cli("simulate", PLAN, "--rate", "nan")
     assert result.returncode == 2 and "--rate: nan is not a finite number" in result.stderr
+
+
+def test_a_mix_search_too_large_to_try_is_refused_and_the_rest_rate_each_class_once() -> None:
+    from planner.mix import MAX_ASSIGNMENTS, heterogeneous_mix
+
+    calls: list[tuple[int, int]] = []
+
+    def rated(isl: int, osl: int) -> float:
+        calls.append((isl, osl))
+        return 1.0
+
+    classes = [(f"gpu{i}", 1.0 + i, rated) for i in range(6)]
+    buckets = [(f"b{i}", 1.0, 100 * (i + 1), 10) for i in range(8)]
+    result = heterogeneous_mix(buckets[:3], classes)
+    assert len(calls) == 6 * 3 and result["best_single_class"] == "gpu0"
+    with pytest.raises(PlannerError, match=f"6\\^8 assignments, more than the {MAX_ASSIGNMENTS:,}") as caught:
+        heterogeneous_mix(buckets, classes)
+    assert "--buckets 7 or fewer" in caught.value.fix
