@@ -6,6 +6,8 @@ read); one case per class also runs the real command in a subprocess.
 
 from __future__ import annotations
 
+import random
+import time
 from pathlib import Path
 from typing import Any
 
@@ -108,20 +110,40 @@ def test_a_bound_says_what_is_wrong(bound: Bound, value: float, expected: str | 
     assert bound.problem(value) == expected
 
 
-def test_a_run_stops_at_its_event_budget_and_reports_it(catalog: Any) -> None:
-    from planner.plan_simulation import LoadSpec, simulate_plan
-    from planner.resolve import resolve_plan
-    from planner.simulate import simulation_budget
-    from planner.sizing.plan_sizing import size_plan
+def _endless_run(budget_wall_s: float, max_events: int) -> tuple[Any, Any]:
+    """A replica offered 100 requests/s it serves at 10/s for a simulated day: millions of events."""
+    from planner.simulate import (
+        Replica,
+        SchedulerConfig,
+        Targets,
+        Workload,
+        poisson_arrivals,
+        run,
+        simulation_budget,
+        summarise,
+    )
 
-    plan = workflows.read_plan(PLANS / "trap-averages-only.yaml")
-    fleet = size_plan(resolve_plan(plan, catalog), catalog).best.sizing
-    with simulation_budget(wall_s=600) as budget:
-        budget.max_events = 3000
-        summary = simulate_plan(plan, fleet.deployment, fleet.model, LoadSpec("open", rate=50.0), duration_s=600)
-    assert summary["stopped_early"] == "a simulated run reached 3,000 events"
-    assert budget.stops == ["a simulated run reached 3,000 events"]
-    assert summary["unfinished"] > 0 and not summary["meets_slo"]
+    replica = Replica(0, SchedulerConfig(max_num_seqs=1, token_budget=10**9, block_tokens=16, kv_blocks=10**9),
+                      lambda prefill, keys, batch, decode_keys: 0.1)  # fmt: skip
+    with simulation_budget(wall_s=budget_wall_s) as budget:
+        budget.max_events = max_events
+        result = run([replica], Workload(lengths=lambda rng: (10, 1)), duration_s=86_400,
+                     gaps=poisson_arrivals(100.0, random.Random(1)))  # fmt: skip
+    return summarise(result, Targets(ttft_s=1.0, itl_s=None, e2e_s=None)), budget
+
+
+def test_a_run_stops_at_its_event_budget_and_reports_it() -> None:
+    summary, budget = _endless_run(600, 5000)
+    assert summary["stopped_early"] == "a simulated run reached 5,000 events"
+    assert budget.stops == ["a simulated run reached 5,000 events"]
+    assert summary["unfinished"] > 0
+
+
+def test_a_run_stops_when_the_commands_wall_time_is_spent() -> None:
+    started = time.monotonic()
+    summary, budget = _endless_run(0.3, 10**9)
+    assert time.monotonic() - started < 5
+    assert summary["stopped_early"] == "the simulations used their 0.3 s of wall time" and budget.stops
 
 
 def test_a_command_over_its_time_limit_finishes_and_says_it_stopped_early() -> None:
