@@ -17,7 +17,7 @@ import sys
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -41,7 +41,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _bounded(handler: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
     """Run a command with its simulations under one budget, and say where they stopped early."""
-    from planner.simulate import simulation_budget
+    from planner.workflows import simulation_budget
 
     with simulation_budget(getattr(args, "time_limit", None)) as budget:
         try:
@@ -94,7 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     from planner.cli_simulation import add_simulation_commands
     from planner.limits import CONCURRENCY, PARALLEL, TOKENS, TOP
 
-    common = argparse.ArgumentParser(add_help=False)
+    common = Parser(add_help=False)
     common.add_argument(
         "--disable-plugin",
         action="append",
@@ -102,7 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=argparse.SUPPRESS,
         help="do not load plugin NAME (repeatable); see `planner plugins`",
     )
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="planner",
         description="Size, check and cost an LLM inference deployment, offline (the 11-step method).",
         epilog="Environment: PLANNER_LOAD_PLUGINS=a,b loads only those plugins; PLANNER_HOME sets the user folder; "
@@ -195,6 +195,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse, with its errors written like the planner's own: ``error:``, then ``fix:``."""
+
+    def error(self, message: str) -> NoReturn:
+        """Print the problem and its fix (exit code 2, as for any bad input)."""
+        flag, _, problem = message.partition(": ")
+        what, _, fix = problem.partition("; give ")
+        if flag.startswith("argument ") and fix:  # a bounded number: "--rate nan is not a finite number"
+            message, fix = f"{flag.removeprefix('argument ')} {what}", f"give {fix}"
+        else:
+            fix = f"see `{self.prog} --help`"
+        self.exit(2, f"error: {self.prog}: {message}\n  fix: {fix}\n")
+
+
 def bounded(bound: Any) -> Callable[[str], float]:
     """An argparse type for a number within a :class:`planner.limits.Bound`; argparse exits 2
     naming the flag, the value and the range when it is not."""
@@ -203,7 +217,8 @@ def bounded(bound: Any) -> Callable[[str], float]:
         try:
             value: float = int(text) if bound.integer else float(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not {bound.text()}") from None
+            kind = "a whole number" if bound.integer else "a number"
+            raise argparse.ArgumentTypeError(f"{text!r} is not {kind}; give {bound.text()}") from None
         problem = bound.problem(value)
         if problem:
             raise argparse.ArgumentTypeError(f"{problem}; give {bound.text()}")

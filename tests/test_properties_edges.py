@@ -190,7 +190,7 @@ def test_numeric_flags_parse_into_range_or_exit_2(command: str, data: Any) -> No
         with contextlib.redirect_stderr(err):
             args = _PARSER.parse_args(argv)
     except SystemExit as exc:
-        assert exc.code == 2 and "error: argument" in err.getvalue()
+        assert exc.code == 2 and err.getvalue().startswith("error: planner") and "fix: " in err.getvalue()
         return
     for flag in flags:
         value = getattr(args, flag.lstrip("-").replace("-", "_"))

@@ -15,12 +15,14 @@ fix. Results carry ``to_json()`` where the command line prints them as JSON.
   :func:`list_runs`, :func:`load_run`, :func:`set_baseline`, :func:`record_decision` (the types they
   take and return come from :mod:`planner.store`);
 - costs: :func:`tco`, :func:`export` (the Excel TCO workbook);
+- the simulation budget of a command: :func:`simulation_budget`;
 - the catalog and plugins: :func:`plugin_report`, :func:`catalog_entries`,
   :func:`import_model`, :func:`plan_schema`.
 """
 
 from __future__ import annotations
 
+from planner.simulate import simulation_budget
 from planner.store import (
     Baseline,
     Change,
@@ -172,5 +174,6 @@ __all__ = [
     "set_baseline",
     "show_project",
     "simulate",
+    "simulation_budget",
     "tco",
 ]
