@@ -95,8 +95,9 @@ def _leaf_paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]
     return found
 
 
-def mutate_structure(doc: Any, rng: random.Random) -> Any:
-    """Replace, delete or add one to three values anywhere in ``doc``."""
+def mutate_structure(doc: Any, rng: random.Random, *, mild: bool = False) -> Any:
+    """Replace, delete or add one to three values anywhere in ``doc``; ``mild`` only rescales
+    numbers (the type stays right, so the input gets past validation into sizing)."""
     doc = copy.deepcopy(doc)
     for _ in range(rng.randint(1, 3)):
         paths = _leaf_paths(doc)
@@ -106,7 +107,7 @@ def mutate_structure(doc: Any, rng: random.Random) -> Any:
         parent = doc
         for part in path[:-1]:
             parent = parent[part]
-        action = rng.choice(["perturb", "perturb", "perturb", "replace", "replace", "delete", "add", "swap"])
+        action = "perturb" if mild else rng.choice(["perturb"] * 3 + ["replace", "replace", "delete", "add", "swap"])
         value = parent[path[-1]]
         if action == "perturb" and isinstance(value, int | float) and not isinstance(value, bool):
             # Same type, another size: the values that pass validation and trip what comes after.
@@ -180,7 +181,7 @@ def plan_case(rng: random.Random, full: bool) -> Case:
     as_json = rng.random() < 0.3
     text = seed.read_text(encoding="utf-8")
     if rng.random() < 0.75:
-        doc = mutate_structure(yaml.safe_load(text), rng)
+        doc = mutate_structure(yaml.safe_load(text), rng, mild=full and rng.random() < 0.7)
         text = json.dumps(doc, allow_nan=True) if as_json else _yaml_text(doc)
         data = text.encode() if rng.random() < 0.8 else mutate_text(text, rng, as_json)
     else:
