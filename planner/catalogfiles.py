@@ -10,13 +10,10 @@ from collections.abc import Callable
 from importlib import resources
 from typing import Any
 
-import yaml
-
 from planner.hookspecs import hookimpl
+from planner.inputfiles import decode_text, parse_yaml
 from planner.modelconfig import architecture_of
 from planner.specs import ModelSpec
-
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 #: Catalog keys that describe a model entry rather than its architecture.
 _MODEL_METADATA = ("id", "name", "hf_id", "aliases", "license", "license_url", "source", "field_sources", "notes")
@@ -24,8 +21,8 @@ _MODEL_METADATA = ("id", "name", "hf_id", "aliases", "license", "license_url", "
 
 def load_entries(relative_path: str, package: str = "planner.catalogs") -> list[dict[str, Any]]:
     """Return the ``entries`` list of a catalog YAML file inside ``package``."""
-    text = (resources.files(package) / relative_path).read_text(encoding="utf-8")
-    data = yaml.load(text, Loader=_Loader)
+    raw = (resources.files(package) / relative_path).read_bytes()
+    data = parse_yaml(decode_text(raw, f"{package}/{relative_path}"), f"{package}/{relative_path}")
     entries = data.get("entries") if isinstance(data, dict) else None
     if not isinstance(entries, list):
         raise ValueError(f"{relative_path}: expected a top-level `entries:` list")

@@ -4,8 +4,8 @@ No decision about a plan is taken here: every command is one call into
 :mod:`planner.workflows` and one rendering from :mod:`planner.render`. Imports stay
 inside the command functions so ``planner --help`` starts fast and never loads
 pydantic, rich, Qt or openpyxl. User errors print one clear message and exit with code
-2; an unexpected error prints a one-line report (set ``PLANNER_DEBUG=1`` for the
-traceback) and exits with code 1.
+2; an unexpected error prints a short report with where it was raised (set
+``PLANNER_DEBUG=1`` for the traceback) and exits with code 70 (EX_SOFTWARE).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import sys
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -29,7 +29,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     handler: Callable[[argparse.Namespace], int] = args.handler
     try:
-        return handler(args)
+        return _bounded(handler, args)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
@@ -37,6 +37,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     except Exception as exc:
         return _report_error(exc)
+
+
+def _bounded(handler: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
+    """Run a command with its simulations under one budget, and say where they stopped early."""
+    from planner.workflows import simulation_budget
+
+    with simulation_budget(getattr(args, "time_limit", None)) as budget:
+        try:
+            return handler(args)
+        finally:
+            warn([f"{why}: stopped early; runs cut short count their unfinished requests" for why in budget.stops])
 
 
 def _report_error(exc: Exception) -> int:
@@ -51,11 +62,29 @@ def _report_error(exc: Exception) -> int:
 
     print(f"internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
     print(
-        "  this is a bug in the planner or a plugin: please report it with the command and its input; "
+        f"  raised at {_raised_at(exc)} (planner {_version()}); this is a bug in the planner or a plugin: "
+        "please report it with the command, its input and this message to whoever maintains your planner "
+        "installation, or to the plugin's author when the place above is in a plugin; "
         "rerun with PLANNER_DEBUG=1 for the traceback",
         file=sys.stderr,
     )
     return EXIT_INTERNAL
+
+
+def _raised_at(exc: BaseException) -> str:
+    """``file:line`` of the innermost frame of ``exc``, shortened to the package path."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    if tb is None:
+        return "an unknown place"
+    path = Path(tb.tb_frame.f_code.co_filename)
+    parts = path.parts
+    for anchor in ("planner", "plugins", "site-packages"):
+        if anchor in parts:
+            path = Path(*parts[len(parts) - parts[::-1].index(anchor) - 1 :])
+            break
+    return f"{path.as_posix()}:{tb.tb_lineno}"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -65,8 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
     from planner.cli_deploy import add_deploy_commands
     from planner.cli_projects import add_db_option, add_project_commands
     from planner.cli_simulation import add_simulation_commands
+    from planner.limits import CONCURRENCY, PARALLEL, TOKENS, TOP
 
-    common = argparse.ArgumentParser(add_help=False)
+    common = Parser(add_help=False)
     common.add_argument(
         "--disable-plugin",
         action="append",
@@ -74,7 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=argparse.SUPPRESS,
         help="do not load plugin NAME (repeatable); see `planner plugins`",
     )
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="planner",
         description="Size, check and cost an LLM inference deployment, offline (the 11-step method).",
         epilog="Environment: PLANNER_LOAD_PLUGINS=a,b loads only those plugins; PLANNER_HOME sets the user folder; "
@@ -108,18 +138,18 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("estimate", parents=[common], help="capacity and performance of one configuration")
     p.add_argument("--model", required=True, help="model id, alias or Hugging Face id")
     p.add_argument("--gpu", required=True, help="GPU id or alias")
-    p.add_argument("--gpus", type=int, help="GPUs in the replica (default TP x PP)")
-    p.add_argument("--tp", type=int, help="tensor-parallel size (default: --gpus / --pp, else 1)")
-    p.add_argument("--pp", type=int, default=1, help="pipeline-parallel size")
-    p.add_argument("--ep", type=int, default=1, help="expert-parallel size (MoE)")
+    p.add_argument("--gpus", type=bounded(PARALLEL), help="GPUs in the replica (default TP x PP)")
+    p.add_argument("--tp", type=bounded(PARALLEL), help="tensor-parallel size (default: --gpus / --pp, else 1)")
+    p.add_argument("--pp", type=bounded(PARALLEL), default=1, help="pipeline-parallel size")
+    p.add_argument("--ep", type=bounded(PARALLEL), default=1, help="expert-parallel size (MoE)")
     p.add_argument("--attention-dp", action="store_true", help="attention data parallel over --ep GPUs (MoE)")
     p.add_argument("--weights", help="weight precision (default: the checkpoint's)")
     p.add_argument("--kv-dtype", help="KV-cache precision (default bf16)")
     p.add_argument("--runtime", default="vllm", help="runtime id (default vllm)")
-    p.add_argument("--isl", type=int, required=True, help="input tokens per request")
-    p.add_argument("--osl", type=int, required=True, help="output tokens per request")
+    p.add_argument("--isl", type=bounded(TOKENS), required=True, help="input tokens per request")
+    p.add_argument("--osl", type=bounded(TOKENS), required=True, help="output tokens per request")
     load = p.add_mutually_exclusive_group(required=True)
-    load.add_argument("--concurrency", type=int, help="requests in flight")
+    load.add_argument("--concurrency", type=bounded(CONCURRENCY), help="requests in flight")
     load.add_argument("--offline", action="store_true", help="the largest batch the replica holds")
     p.add_argument("--json", action="store_true", help="print JSON")
     add_backend_option(p)
@@ -133,7 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("search", parents=[common], help="rank the configurations that meet a plan's SLOs")
     p.add_argument("file", type=Path, help="plan file")
-    p.add_argument("--top", type=int, default=10, help="how many to print (default 10)")
+    p.add_argument("--top", type=bounded(TOP), default=10, help="how many to print (default 10)")
     p.add_argument("--json", action="store_true", help="print JSON")
     add_backend_option(p)
     p.set_defaults(handler=cmd_search)
@@ -169,8 +199,52 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse, with its errors written like the planner's own: ``error:``, then ``fix:``."""
+
+    def error(self, message: str) -> NoReturn:
+        """Print the problem and its fix (exit code 2, as for any bad input)."""
+        flag, _, problem = message.partition(": ")
+        what, _, fix = problem.partition("; give ")
+        if flag.startswith("argument ") and fix:  # a bounded number: "--rate nan is not a finite number"
+            message, fix = f"{flag.removeprefix('argument ')} {what}", f"give {fix}"
+        else:
+            fix = f"see `{self.prog} --help`"
+        self.exit(2, f"error: {self.prog}: {message}\n  fix: {fix}\n")
+
+
+def bounded(bound: Any) -> Callable[[str], float]:
+    """An argparse type for a number within a :class:`planner.limits.Bound`; argparse exits 2
+    naming the flag, the value and the range when it is not."""
+
+    def parse(text: str) -> float:
+        try:
+            value: float = int(text) if bound.integer else float(text)
+        except ValueError:
+            kind = "a whole number" if bound.integer else "a number"
+            raise argparse.ArgumentTypeError(f"{text!r} is not {kind}; give {bound.text()}") from None
+        problem = bound.problem(value)
+        if problem:
+            raise argparse.ArgumentTypeError(f"{problem}; give {bound.text()}")
+        return value
+
+    parse.__name__ = "whole number" if bound.integer else "number"
+    return parse
+
+
 def add_backend_option(parser: argparse.ArgumentParser) -> None:
-    """``--perf-backend NAME`` (default: ``PLANNER_PERF_BACKEND``, else auto)."""
+    """The options of every command that sizes: ``--perf-backend NAME`` (default:
+    ``PLANNER_PERF_BACKEND``, else auto) and ``--time-limit SECONDS`` for its simulations."""
+    from planner.limits import WALL
+
+    parser.add_argument(
+        "--time-limit",
+        type=bounded(WALL),
+        metavar="SECONDS",
+        default=None,
+        help="wall-clock budget of the command's simulations; runs still going then stop early and say so "
+        "(default: PLANNER_SIM_WALL_S, else 900)",
+    )
     parser.add_argument(
         "--perf-backend",
         metavar="NAME",

@@ -13,8 +13,9 @@ from typing import Any
 
 def add_cost_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     """Register ``tco`` and ``export`` on the command line's sub-parsers."""
-    from planner.cli import add_backend_option
+    from planner.cli import add_backend_option, bounded
     from planner.cli_projects import add_db_option
+    from planner.limits import YEARS
 
     p = sub.add_parser(
         "tco",
@@ -23,7 +24,9 @@ def add_cost_commands(sub: Any, common: argparse.ArgumentParser) -> None:
         "break-even utilisation, and the fleet and costs quarter by quarter as traffic grows",
     )
     p.add_argument("file", help="plan file, or a saved project (PROJECT or PROJECT@REV)")
-    p.add_argument("--years", type=int, help="years of the growth view (default: costs.horizon_years, else 3)")
+    p.add_argument(
+        "--years", type=bounded(YEARS), help="years of the growth view (default: costs.horizon_years, else 3)"
+    )
     p.add_argument("--json", action="store_true", help="print JSON")
     add_backend_option(p)
     add_db_option(p)
@@ -36,7 +39,9 @@ def add_cost_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     )
     p.add_argument("file", help="plan file, or a saved project (PROJECT or PROJECT@REV)")
     p.add_argument("--xlsx", type=Path, required=True, metavar="OUT.xlsx", help="workbook to write")
-    p.add_argument("--years", type=int, help="years of the Growth sheet (default: costs.horizon_years, else 3)")
+    p.add_argument(
+        "--years", type=bounded(YEARS), help="years of the Growth sheet (default: costs.horizon_years, else 3)"
+    )
     p.add_argument("--json", action="store_true", help="print what was written as JSON")
     add_backend_option(p)
     add_db_option(p)

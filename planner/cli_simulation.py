@@ -13,7 +13,8 @@ from typing import Any
 
 def add_simulation_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     """Register ``simulate``, ``envelope`` and ``mix`` on the command line's sub-parsers."""
-    from planner.cli import add_backend_option
+    from planner.cli import add_backend_option, bounded
+    from planner.limits import BUCKETS, CONCURRENCY, CV, DURATION, RATE, REPLICAS, SEED, THINK
 
     p = sub.add_parser(
         "simulate", parents=[common], help="simulate the plan's fleet at its peak (or another load) with the queue"
@@ -21,18 +22,20 @@ def add_simulation_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("file", type=Path, help="plan file")
     p.add_argument("--mode", choices=["open", "closed"], default=None, help="open loop (rate) or closed loop (users)")
     load = p.add_mutually_exclusive_group()
-    load.add_argument("--rate", type=float, help="requests/s for the whole fleet (open loop)")
-    load.add_argument("--concurrency", type=int, help="users in the closed loop")
-    p.add_argument("--replicas", type=int, help="replicas behind the router (default: the plan's)")
+    load.add_argument("--rate", type=bounded(RATE), help="requests/s for the whole fleet (open loop)")
+    load.add_argument("--concurrency", type=bounded(CONCURRENCY), help="users in the closed loop")
+    p.add_argument("--replicas", type=bounded(REPLICAS), help="replicas behind the router (default: the plan's)")
     p.add_argument("--router", choices=["least-outstanding", "round-robin"], default="least-outstanding")
     p.add_argument("--arrival", choices=["poisson", "gamma", "daily"], default="poisson")
-    p.add_argument("--cv", type=float, default=2.0, help="coefficient of variation of gamma arrivals")
-    p.add_argument("--think", type=float, default=0.0, help="closed loop think time, seconds")
+    p.add_argument("--cv", type=bounded(CV), default=2.0, help="coefficient of variation of gamma arrivals")
+    p.add_argument("--think", type=bounded(THINK), default=0.0, help="closed loop think time, seconds")
     p.add_argument("--lengths", type=Path, help="replay input/output token counts from a JSONL or CSV file")
     p.add_argument(
-        "--duration", type=float, help="seconds of arrivals (default: as long as the plan's decision ran it)"
+        "--duration",
+        type=bounded(DURATION),
+        help="seconds of arrivals (default: as long as the plan's decision ran it)",
     )
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=bounded(SEED), default=0, help="random seed of the run")
     p.add_argument("--disaggregated", action="store_true", help="compare with separate prefill/decode pools")
     p.add_argument("--decode-gpu", metavar="ID", help="GPU class of the decode pool (default: the same)")
     p.add_argument("--failure", action="store_true", help="run the sized fleet at peak, then with N+1/N+2 spares down")
@@ -43,9 +46,11 @@ def add_simulation_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("envelope", parents=[common], help="Cr_closed, Cr_open and the latency-vs-load curve")
     p.add_argument("file", type=Path, help="plan file")
     p.add_argument(
-        "--duration", type=float, help="simulated seconds of every run (default: long enough for its requests)"
+        "--duration",
+        type=bounded(DURATION),
+        help="simulated seconds of every run (default: long enough for its requests)",
     )
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=bounded(SEED), default=0, help="random seed of the run")
     p.add_argument("--csv", action="store_true", help="print the curve as CSV")
     p.add_argument("--json", action="store_true", help="print JSON")
     add_backend_option(p)
@@ -53,7 +58,7 @@ def add_simulation_commands(sub: Any, common: argparse.ArgumentParser) -> None:
 
     p = sub.add_parser("mix", parents=[common], help="cheapest mix of GPU classes by request size")
     p.add_argument("file", type=Path, help="plan file")
-    p.add_argument("--buckets", type=int, default=3, help="request-size buckets (default 3)")
+    p.add_argument("--buckets", type=bounded(BUCKETS), default=3, help="request-size buckets (default 3)")
     p.add_argument("--json", action="store_true", help="print JSON")
     add_backend_option(p)
     p.set_defaults(handler=cmd_mix)

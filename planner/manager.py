@@ -12,8 +12,11 @@ authors), and ``PLANNER_LOAD_PLUGINS=a,b`` to load only the named plugins.
 
 from __future__ import annotations
 
+import contextvars
 import importlib
 import os
+import threading
+import time
 import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -24,6 +27,7 @@ import pluggy
 
 from planner import __version__, hookspecs
 from planner.errors import PlannerError
+from planner.limits import seconds_from_env
 
 ENTRY_POINT_GROUP = "planner"
 
@@ -76,14 +80,37 @@ class PluginInfo:
     status: str  # loaded, disabled, failed, not selected
 
 
+#: Seconds the hooks of one third-party plugin may take in all, per plugin manager; set
+#: ``PLANNER_PLUGIN_BUDGET_S`` to change it. Loading the built-in catalog takes well under
+#: a second, so a plugin that needs more than this is stuck or doing work at the wrong time.
+DEFAULT_PLUGIN_BUDGET_S = 2.0
+
+
+class _OverBudget(Exception):
+    """A plugin's hooks used their time budget; its call was skipped (already reported)."""
+
+
+def plugin_budget_from_env() -> float:
+    """Read ``PLANNER_PLUGIN_BUDGET_S`` (seconds); the default when unset or not a positive number."""
+    return seconds_from_env("PLANNER_PLUGIN_BUDGET_S", DEFAULT_PLUGIN_BUDGET_S)
+
+
 @dataclass
 class PluginHost:
-    """A plugin manager plus what happened while loading it."""
+    """A plugin manager plus what happened while loading it.
+
+    Hooks of third-party plugins run off the main thread, and all the hooks of one plugin
+    share ``budget_s`` seconds: a plugin over it is marked slow, reported, and its
+    contributions from then on are skipped, so the command still finishes in time. Built-in
+    plugins run inline: their speed is the planner's own, measured by its benchmarks.
+    """
 
     pm: pluggy.PluginManager
     plugins: dict[str, PluginInfo] = field(default_factory=dict)
     problems: list[PluginProblem] = field(default_factory=list)
     strict: bool = False
+    budget_s: float = DEFAULT_PLUGIN_BUDGET_S
+    spent_s: dict[str, float] = field(default_factory=dict)
 
     def report(self, plugin: str, error: str, exc: BaseException | None = None) -> None:
         """Record a problem with ``plugin``; in strict mode re-raise the cause."""
@@ -125,6 +152,8 @@ class PluginHost:
             return True, self._call(impl, hook_name, kwargs)
         except PlannerError:
             raise
+        except _OverBudget:
+            return False, None
         except Exception as exc:
             self.report(impl.plugin_name, f"{hook_name}() raised {type(exc).__name__}: {exc}", exc)
             return False, None
@@ -137,10 +166,46 @@ class PluginHost:
         """
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            result = impl.function(**{arg: kwargs[arg] for arg in impl.argnames})
+            result = self._timed(impl, hook_name, {arg: kwargs[arg] for arg in impl.argnames})
         for warning in caught:
             self.report(impl.plugin_name, f"{hook_name}(): {warning.message}")
         return result
+
+    def _timed(self, impl: Any, hook_name: str, arguments: dict[str, Any]) -> Any:
+        """Call a hook implementation; a third-party one on a worker thread, within its plugin's budget."""
+        name = impl.plugin_name
+        info = self.plugins.get(name)
+        if info is None or info.builtin:
+            return impl.function(**arguments)
+        left = self.budget_s - self.spent_s.get(name, 0.0)
+        if left <= 0:
+            raise _OverBudget
+        outcome: dict[str, Any] = {}
+        context = contextvars.copy_context()
+
+        def work() -> None:
+            try:
+                outcome["result"] = context.run(impl.function, **arguments)
+            except BaseException as exc:  # re-raised on the calling thread
+                outcome["error"] = exc
+
+        # A daemon thread: a hook that never returns must not keep the process alive at exit.
+        worker = threading.Thread(target=work, name=f"planner-plugin-{name}", daemon=True)
+        started = time.monotonic()
+        worker.start()
+        worker.join(left)
+        self.spent_s[name] = self.spent_s.get(name, 0.0) + time.monotonic() - started
+        if worker.is_alive():
+            info.status = "slow"
+            self.report(
+                name,
+                f"slow: {hook_name}() ran past the plugin's {self.budget_s:g} s budget, so it and the plugin's "
+                "later hooks were skipped (PLANNER_PLUGIN_BUDGET_S sets the budget)",
+            )
+            raise _OverBudget
+        if "error" in outcome:
+            raise outcome["error"]
+        return outcome.get("result")
 
     def _impls(self, hook_name: str) -> list[Any]:
         hook = getattr(self.pm.hook, hook_name)
@@ -179,7 +244,7 @@ def make_plugin_manager(
         strict = os.environ.get("PLANNER_STRICT_PLUGINS") == "1"
     pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
     pm.add_hookspecs(hookspecs)
-    host = PluginHost(pm=pm, strict=strict)
+    host = PluginHost(pm=pm, strict=strict, budget_s=plugin_budget_from_env())
     blocked = frozenset(blocked)
     for name in blocked:
         pm.set_blocked(name)
@@ -196,9 +261,13 @@ def make_plugin_manager(
 
     if entry_points:
         for ep in _planner_entry_points():
-            if ep.name in host.plugins:
-                continue
             dist = ep.dist
+            if ep.name in host.plugins:
+                if host.plugins[ep.name].module != ep.value:
+                    taken_by = "the built-in plugin" if host.plugins[ep.name].builtin else "another plugin"
+                    origin = f"{ep.value} ({dist.name if dist else 'unknown distribution'})"
+                    host.problems.append(PluginProblem(ep.name, f"{origin} was not loaded: {taken_by} has its name"))
+                continue
             info = PluginInfo(
                 name=ep.name,
                 module=ep.value,
@@ -226,7 +295,11 @@ def make_plugin_manager(
 
 
 def _planner_entry_points() -> list[Any]:
-    return sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda ep: ep.name)
+    """The ``planner`` entry points, built-ins first: the catalog keeps the first entry of an
+    id, so a third-party plugin never replaces a built-in GPU or model by sorting before it."""
+    return sorted(
+        entry_points(group=ENTRY_POINT_GROUP), key=lambda ep: (BUILTIN_PLUGINS.get(ep.name) != ep.value, ep.name)
+    )
 
 
 def _register(host: PluginHost, info: PluginInfo, load: Callable[[], object]) -> None:

@@ -45,11 +45,15 @@ def heterogeneous_mix(buckets: list[Bucket], classes: list[PricedClass]) -> dict
         single class, with the saving.
     """
 
+    _check_assignments(len(classes), len(buckets))
+    # Each class is rated on each bucket once: the search below tries every assignment.
+    capacities = {(c, name): f(isl, osl) for c, _, f in classes for name, _, isl, osl in buckets}
+
     def cost_of(assignment: dict[str, str]) -> tuple[float, dict[str, float]]:
         gpus: dict[str, float] = {}
-        for name, rate, isl, osl in buckets:
+        for name, rate, _, _ in buckets:
             cls = assignment[name]
-            capacity = next(f for c, _, f in classes if c == cls)(isl, osl)
+            capacity = capacities[(cls, name)]
             if capacity <= 0:
                 return math.inf, {}
             gpus[cls] = gpus.get(cls, 0.0) + rate / capacity
@@ -59,7 +63,7 @@ def heterogeneous_mix(buckets: list[Bucket], classes: list[PricedClass]) -> dict
     best_mix, best_cost, best_gpus = {}, math.inf, {}
     names = [b[0] for b in buckets]
     options = [c for c, _, _ in classes]
-    for combo in _product(options, len(names)):
+    for combo in itertools.product(options, repeat=len(names)):
         assignment = dict(zip(names, combo, strict=True))
         cost, gpus = cost_of(assignment)
         if cost < best_cost:
@@ -81,8 +85,20 @@ def heterogeneous_mix(buckets: list[Bucket], classes: list[PricedClass]) -> dict
     }
 
 
-def _product(options: list[str], length: int) -> list[tuple[str, ...]]:
-    return list(itertools.product(options, repeat=length))
+#: Most assignments of buckets to classes the exhaustive search tries (a few seconds).
+MAX_ASSIGNMENTS = 1_000_000
+
+
+def _check_assignments(classes: int, buckets: int) -> None:
+    """Refuse a search of classes ** buckets assignments beyond :data:`MAX_ASSIGNMENTS`."""
+    if classes > 1 and classes**buckets > MAX_ASSIGNMENTS:
+        most = max(1, int(math.log(MAX_ASSIGNMENTS) / math.log(classes)))
+        raise PlannerError(
+            f"{buckets} buckets over {classes} GPU classes are {classes}^{buckets} assignments, "
+            f"more than the {MAX_ASSIGNMENTS:,} the mix search tries",
+            path="planner mix",
+            fix=f"use --buckets {most} or fewer, or name fewer GPU classes in the plan",
+        )
 
 
 def size_buckets(plan: Plan, count: int = 3, samples: int = 4000, seed: int = 0) -> list[Bucket]:

@@ -8,15 +8,24 @@ and the native weight dtype are computed here once for every family.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from pydantic import ValidationError
+
 from planner.errors import InputError, Problem
+from planner.inputfiles import parse_json, read_text_file
 from planner.specs import MlaSpec, ModelSpec, MoeSpec, SlidingWindowSpec
 
 _MISSING = object()
+
+#: Sanity bound of any integer in a config (estimates, far above any published model: the
+#: largest vocabularies are ~10^6 tokens, contexts ~10^7, hidden sizes ~10^5).
+CONFIG_INT_MAXIMUM = 10**9
+#: Tighter bounds where converters loop over the value (the deepest published LLMs have a few
+#: hundred layers).
+CONFIG_INT_MAXIMA = {"num_hidden_layers": 100_000, "decoder_sparse_step": 100_000, "first_k_dense_replace": 100_000}
 
 
 class ConfigReader:
@@ -43,7 +52,8 @@ class ConfigReader:
         return self.config.get(key) is not None
 
     def integer(self, key: str, default: Any = _MISSING, *, minimum: int = 1) -> int:
-        """Read an integer field of at least ``minimum``; a problem (and 0) if absent or bad."""
+        """Read an integer field of at least ``minimum`` and at most its sanity bound
+        (:data:`CONFIG_INT_MAXIMA`); a problem (and 0) if absent or bad."""
         value = self.config.get(key, default)
         if value is _MISSING or value is None:
             self._problem(key, "missing", f"add `{key}` (an integer) as in the model's published config.json")
@@ -53,6 +63,10 @@ class ConfigReader:
             return 0
         if value < minimum:
             self._problem(key, f"must be at least {minimum}, got {value}", f"correct `{key}`")
+            return 0
+        maximum = CONFIG_INT_MAXIMA.get(key, CONFIG_INT_MAXIMUM)
+        if value > maximum:
+            self._problem(key, f"must be at most {maximum:,}, got {value}", f"correct `{key}`")
             return 0
         return value
 
@@ -308,7 +322,52 @@ def build_model_spec(
     license: str = "unknown",
     source: str = "",
 ) -> ModelSpec:
-    """Turn a shape into a :class:`ModelSpec`, computing parameter counts and dtype."""
+    """Turn a shape into a :class:`ModelSpec`, computing parameter counts and dtype.
+
+    :raises InputError: naming the config.json fields when the shape they describe is not a
+        model (KV heads that do not divide the heads, more active experts than experts).
+    """
+    try:
+        return _model_spec(shape, config, family, max_context, model_id, name, license, source)
+    except ValidationError as exc:
+        problems = [_shape_problem(err) for err in exc.errors(include_url=False)]
+        raise InputError(str(config.get("_source", "config.json")), problems) from None
+
+
+#: The config.json keys behind the spec fields a converter fills, for messages.
+_CONFIG_KEY_OF = {
+    "num_kv_heads": "num_key_value_heads",
+    "num_attention_heads": "num_attention_heads",
+    "num_layers": "num_hidden_layers",
+    "experts_per_token": "num_experts_per_tok",
+    "num_experts": "num_experts",
+    "max_context": "max_position_embeddings",
+    "active_params": "num_experts_per_tok",
+}
+
+
+def _shape_problem(err: Any) -> Problem:
+    """A pydantic error on the spec, told in the config's own field names."""
+    message = str(err["msg"]).removeprefix("Value error, ")
+    for spec_name, key in _CONFIG_KEY_OF.items():
+        message = message.replace(spec_name, f"{spec_name} (config.json `{key}`)", 1) if key != spec_name else message
+    where = ".".join(str(p) for p in err["loc"])
+    got = err.get("input")
+    value = f", got {got!r}" if isinstance(got, int | float | str) and where else ""
+    fix = "check these values against the model's published config.json; a converted spec must describe a real model"
+    return Problem(where, f"{message}{value}", fix)
+
+
+def _model_spec(
+    shape: TransformerShape,
+    config: dict[str, Any],
+    family: str,
+    max_context: int,
+    model_id: str,
+    name: str,
+    license: str,
+    source: str,
+) -> ModelSpec:
     total, active = count_params(shape)
     dtype, quantized = weight_format(config, config.get("_source", "config.json"))
     attention: Literal["mha", "gqa", "mqa", "mla"] = "gqa"
@@ -378,23 +437,11 @@ def read_config_file(path: Path) -> dict[str, Any]:
 
     :raises InputError: naming the file when it is missing or not a JSON object.
     """
-    try:
-        raw = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InputError(str(path), [Problem("", f"cannot read the file: {exc.strerror}", "check the path")]) from exc
-    try:
-        config = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        where = f"line {exc.lineno}, column {exc.colno}"
-        fix = "the file must be the model's config.json, valid JSON"
-        raise InputError(str(path), [Problem(where, f"not valid JSON: {exc.msg}", fix)]) from exc
+    config = parse_json(read_text_file(path), str(path))
     if not isinstance(config, dict):
         raise InputError(str(path), [Problem("", "expected a JSON object at the top level", "use the config.json")])
     sidecar = path.with_name("hf_quant_config.json")
     if sidecar.is_file():
-        try:
-            config["_hf_quant_config"] = json.loads(sidecar.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as exc:
-            raise InputError(str(sidecar), [Problem("", f"unreadable: {exc}", "fix or remove the file")]) from exc
+        config["_hf_quant_config"] = parse_json(read_text_file(sidecar), str(sidecar))
     config["_source"] = str(path)
     return config

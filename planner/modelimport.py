@@ -18,12 +18,15 @@ from pydantic import ValidationError
 
 from planner.catalog import Catalog, describe_validation_error, normalise_ref
 from planner.errors import CatalogError, InputError, Problem, UnknownIdError
-from planner.manager import PluginHost
+from planner.manager import PluginHost, PluginProblem
 from planner.modelconfig import architecture_of, read_config_file
 from planner.paths import user_models_dir
 from planner.specs import ModelSpec
 
 _HASH_LIKE = re.compile(r"^[0-9a-f]{20,}$")
+_HF_ID = re.compile(r"^[A-Za-z0-9][\w.-]{0,95}/[A-Za-z0-9][\w.-]{0,95}$")
+#: Longest id (the ``Slug`` type of :mod:`planner.specs`).
+MAX_ID_LENGTH = 80
 
 
 @dataclass(frozen=True)
@@ -53,8 +56,10 @@ def convert_config_file(path: Path, host: PluginHost) -> tuple[str, ModelSpec]:
                 )
             ],
         )
+    before = len(host.problems)
     answer = host.call_first("planner_model_from_config", config=config)
     if answer is None:
+        _raise_converter_failure(path, arch, host.problems[before:])
         known = sorted({a for plugin in host.pm.get_plugins() for a in getattr(plugin, "ARCHITECTURES", ())})
         raise InputError(
             str(path),
@@ -74,9 +79,33 @@ def convert_config_file(path: Path, host: PluginHost) -> tuple[str, ModelSpec]:
         raise InputError(str(path), [Problem("", what, "report this to the plugin's author")]) from None
 
 
+def _raise_converter_failure(path: Path, arch: str, problems: list[PluginProblem]) -> None:
+    """Show the converter's own error when a plugin that knows ``arch`` failed on this config.
+
+    The plugin manager isolates a raising converter (another plugin may still answer); when
+    none did, its error, not "no plugin converts", is what the user needs.
+    """
+    failures = [p for p in problems if p.error.startswith("planner_model_from_config()")]
+    if failures:
+        raise InputError(
+            str(path),
+            [
+                Problem(
+                    "",
+                    f"plugin {p.plugin} could not convert this {arch} config: "
+                    f"{p.error.removeprefix('planner_model_from_config() raised ')}",
+                    "check the field named there against the model's published config.json; "
+                    f"if the file is right, report it to the author of plugin {p.plugin}",
+                )
+                for p in failures
+            ],
+        )
+
+
 def derive_model_id(config_path: Path, hf_name: str) -> str:
     """Pick an id from the config's ``_name_or_path`` or its folder name."""
-    candidate = hf_name.rsplit("/", 1)[-1] if hf_name else config_path.resolve().parent.name
+    last = hf_name.strip().rstrip("/").rsplit("/", 1)[-1]
+    candidate = last or config_path.resolve().parent.name
     if not candidate or _HASH_LIKE.match(candidate):
         raise InputError(
             str(config_path),
@@ -85,10 +114,31 @@ def derive_model_id(config_path: Path, hf_name: str) -> str:
     return slugify(candidate)
 
 
+#: The rule every id follows (``Slug`` in :mod:`planner.specs`), in words for messages.
+ID_RULE = f"an id is 1 to {MAX_ID_LENGTH} characters of a-z, 0-9, '.', '_' and '-', starting with a letter or digit"
+
+
 def slugify(text: str) -> str:
-    """Lowercase ``text`` and keep only characters allowed in ids."""
+    """Lowercase ``text``, keep only characters allowed in ids, and cut it to the longest id."""
     slug = re.sub(r"[^a-z0-9._-]+", "-", text.lower()).strip("-._")
-    return slug or "model"
+    return slug[:MAX_ID_LENGTH].rstrip("-._") or "model"
+
+
+def checked_id(name: str) -> str:
+    """The id ``--name`` asks for, slugged (``Llama 3 Custom`` is ``llama-3-custom``).
+
+    :raises InputError: when nothing of it is left, or it is longer than an id may be.
+    """
+    slug = re.sub(r"[^a-z0-9._-]+", "-", name.lower()).strip("-._")
+    if not slug or len(slug) > MAX_ID_LENGTH:
+        what = f"--name {name[:40]!r}{'...' if len(name) > 40 else ''} cannot be an id"
+        raise InputError("planner model import", [Problem("--name", what, f"give another: {ID_RULE}")])
+    return slug
+
+
+def _hf_id(hf_name: str) -> str:
+    """``hf_name`` when it looks like a Hugging Face repository id (``org/name``), else ''."""
+    return hf_name if _HF_ID.match(hf_name) else ""
 
 
 def import_model(
@@ -108,25 +158,31 @@ def import_model(
     :raises InputError: for a bad config; :class:`CatalogError` when the id is taken
         by another plugin's model or the folder cannot be written.
     """
+    requested_id = checked_id(name) if name else None
     plugin, spec = convert_config_file(config_path, host)
-    hf_name = str(read_config_file(config_path).get("_name_or_path") or "")
-    model_id = slugify(name) if name else derive_model_id(config_path, hf_name)
+    raw_name = read_config_file(config_path).get("_name_or_path")
+    hf_name = raw_name if isinstance(raw_name, str) else ""
+    model_id = requested_id or derive_model_id(config_path, hf_name)
     _check_id_free(model_id, catalog, force)
+    hf_id = _hf_id(hf_name)
     # A Hugging Face id that already names a catalog model stays with that model.
-    shared = hf_name and _resolves(catalog, hf_name)
-    final = ModelSpec.model_validate(
-        {
-            **spec.model_dump(),
-            "id": model_id,
-            "name": hf_name.rsplit("/", 1)[-1] if hf_name else model_id,
-            "license": license or spec.license,
-            "hf_id": "" if shared else hf_name,
-            "source": f"imported from {config_path.resolve()}",
-            "notes": f"config of {hf_name}, which the catalog already lists as {catalog.models.get(hf_name).id}"
-            if shared
-            else "",
-        }
-    )
+    shared = hf_id and _resolves(catalog, hf_id)
+    fields = {
+        **spec.model_dump(),
+        "id": model_id,
+        "name": (hf_name.rsplit("/", 1)[-1].strip() or model_id)[:200],
+        "license": license or spec.license,
+        "hf_id": "" if shared else hf_id,
+        "source": f"imported from {config_path.resolve()}",
+        "notes": f"config of {hf_id}, which the catalog already lists as {catalog.models.get(hf_id).id}"
+        if shared
+        else "",
+    }
+    try:
+        final = ModelSpec.model_validate(fields)
+    except ValidationError as exc:
+        fix = "check --name and --license, and `_name_or_path` in the config.json"
+        raise InputError(str(config_path), [Problem("", describe_validation_error(exc), fix)]) from None
     return ImportedModel(final, _write_atomically(final), plugin)
 
 

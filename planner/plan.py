@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
+from planner.limits import MAX_CONCURRENCY, MAX_LATENCY_MS, MAX_PARALLEL, MAX_RATE_PER_S, MAX_TOKENS, MAX_USERS
 from planner.plan_costs import CostInputs
 from planner.specs import KvDtype, WeightDtype
 
@@ -47,14 +48,31 @@ def _percent_sign(value: object) -> object:
 #: A choice among fixed values, matched whatever its case.
 AnyCase = BeforeValidator(_any_case)
 Fraction = Annotated[float, BeforeValidator(_percent_as_fraction), Field(gt=0, le=1)]
-Tokens = Annotated[int, Field(ge=1, le=10_000_000)]
-Parallelism = Annotated[int, Field(ge=1, le=1024)]
+Tokens = Annotated[int, Field(ge=1, le=MAX_TOKENS)]
+Parallelism = Annotated[int, Field(ge=1, le=MAX_PARALLEL)]
+
+
+#: Ranges of the efficiency overrides: MFU and MBU are shares of the GPU's peak, so above 0
+#: and at most 1 (by definition); the per-step overhead is at least 0 and, as a sanity bound,
+#: at most 1000 ms (measured engine overheads are a few ms: catalogs/efficiency/calibrated.yaml).
+EFFICIENCY_RANGES: dict[str, tuple[float, float]] = {
+    "mfu_prefill": (0.0, 1.0),
+    "mbu_decode": (0.0, 1.0),
+    "mfu_decode": (0.0, 1.0),
+    "overhead_ms": (0.0, 1000.0),
+}
+EFFICIENCY_RANGE_TEXT = {
+    "mfu_prefill": "give a share of peak FLOP/s above 0 and at most 1",
+    "mbu_decode": "give a share of peak memory bandwidth above 0 and at most 1",
+    "mfu_decode": "give a share of peak FLOP/s above 0 and at most 1",
+    "overhead_ms": "give milliseconds per step from 0 to 1000",
+}
 
 
 class _Strict(BaseModel):
-    """Unknown keys are errors and values are never coerced from text."""
+    """Unknown keys are errors, values are never coerced from text, numbers are finite."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
 
 # ------------------------------------------------------------------- 1 Use case
@@ -178,7 +196,9 @@ class BatchWindow(_Strict):
     that load separately.
     """
 
-    items: int = Field(ge=1, description="Items (requests) the job must process in one window.")
+    items: int = Field(
+        ge=1, le=int(MAX_RATE_PER_S * 3600 * 24 * 7), description="Items (requests) the job must process in one window."
+    )
     window_hours: float = Field(gt=0, le=24 * 7, description="Hours the job may take, e.g. 8 for a night.")
 
     @property
@@ -190,13 +210,17 @@ class BatchWindow(_Strict):
 class TrafficProfile(_Strict):
     """Step 3: volume over time, as users x duty cycle, requests/s, concurrency, or a batch window."""
 
-    users: int | None = Field(default=None, ge=1, description="Users who may send requests.")
+    users: int | None = Field(default=None, ge=1, le=MAX_USERS, description="Users who may send requests.")
     active_fraction: Fraction = Field(default=1.0, description="Share of users active in the peak hour (0-1).")
     duty_cycle: Fraction | None = Field(
         default=None, description="Share of an active user's time with a request in flight (0-1)."
     )
-    requests_per_s: float | None = Field(default=None, gt=0, description="Arrival rate, requests per second.")
-    concurrency: int | None = Field(default=None, ge=1, description="Requests in flight, when known directly.")
+    requests_per_s: float | None = Field(
+        default=None, gt=0, le=MAX_RATE_PER_S, description="Arrival rate, requests per second."
+    )
+    concurrency: int | None = Field(
+        default=None, ge=1, le=MAX_CONCURRENCY, description="Requests in flight, when known directly."
+    )
     batch: BatchWindow | None = Field(
         default=None, description="A batch job: items to process within a window (throughput-first)."
     )
@@ -269,9 +293,15 @@ class Slo(_Strict):
     """Step 4: the service contract; a validation constraint on sizing, not an input to it."""
 
     percentile: float = Field(default=95, ge=50, lt=100, description="Percentile the latency targets apply to.")
-    ttft_ms: float | None = Field(default=None, gt=0, description="Time to first token, milliseconds.")
-    itl_ms: float | None = Field(default=None, gt=0, description="Inter-token latency, milliseconds.")
-    e2e_ms: float | None = Field(default=None, gt=0, description="End-to-end latency including the queue, ms.")
+    ttft_ms: float | None = Field(
+        default=None, gt=0, le=MAX_LATENCY_MS, description="Time to first token, milliseconds."
+    )
+    itl_ms: float | None = Field(
+        default=None, gt=0, le=MAX_LATENCY_MS, description="Inter-token latency, milliseconds."
+    )
+    e2e_ms: float | None = Field(
+        default=None, gt=0, le=MAX_LATENCY_MS, description="End-to-end latency including the queue, ms."
+    )
     availability_pct: Annotated[float, BeforeValidator(_percent_sign)] = Field(
         description="Availability target in percent, e.g. 99.9."
     )
@@ -340,8 +370,18 @@ class RuntimeChoice(_Strict):
     )
     efficiency: dict[Literal["mfu_prefill", "mbu_decode", "mfu_decode", "overhead_ms"], float] = Field(
         default_factory=dict,
-        description="Override calibrated efficiency factors (MFU 0-1, MBU 0-1, per-step overhead in ms).",
+        description="Override calibrated efficiency factors (MFU 0-1, MBU 0-1, per-step overhead 0-1000 ms).",
     )
+
+    @field_validator("efficiency")
+    @classmethod
+    def _efficiency_in_range(cls, value: dict[str, float]) -> dict[str, float]:
+        for name, factor in value.items():
+            low, high = EFFICIENCY_RANGES[name]
+            inside = low <= factor <= high if name == "overhead_ms" else low < factor <= high
+            if not inside:
+                raise ValueError(f"{name} {factor} is outside its range; fix: {EFFICIENCY_RANGE_TEXT[name]}")
+        return value
 
 
 class HardwareChoice(_Strict):

@@ -21,7 +21,7 @@ PositiveEur = Annotated[float, Field(gt=0)]
 class CostInputs(BaseModel):
     """Cost assumptions of a plan; every field defaults to the catalog's sourced value."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     # Owned hardware and its life
     server_price_eur: dict[str, PositiveEur] = Field(

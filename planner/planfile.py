@@ -12,9 +12,9 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from planner.errors import InputError, Problem
+from planner.inputfiles import parse_document, read_text_file
 from planner.plan import SCHEMA_VERSION, Plan
 
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _QUANTITY = re.compile(r"^\s*([-+]?\d+(?:\.\d+)?)\s*([a-zA-Z%]+)\s*$")
 _TO_MS = {"ms": 1.0, "s": 1000.0, "sec": 1000.0, "min": 60_000.0, "h": 3_600_000.0}
 
@@ -25,12 +25,7 @@ def load_plan(path: str | Path) -> Plan:
     :raises InputError: naming the file, each bad field (with its line) and the fix;
         never a raw pydantic or YAML exception.
     """
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InputError(str(path), [Problem("", f"cannot read the file: {exc.strerror}", "check the path")]) from exc
-    return parse_plan(text, str(path))
+    return parse_plan(read_text_file(path), str(path))
 
 
 def parse_plan(text: str, filename: str = "<plan>") -> Plan:
@@ -45,16 +40,7 @@ def parse_plan(text: str, filename: str = "<plan>") -> Plan:
 
 
 def _parse_document(text: str, filename: str) -> dict[str, Any]:
-    try:
-        data = json.loads(text) if filename.endswith(".json") else yaml.load(text, Loader=_Loader)
-    except json.JSONDecodeError as exc:
-        problem = Problem(f"line {exc.lineno}, column {exc.colno}", f"not valid JSON: {exc.msg}", "fix the syntax")
-        raise InputError(filename, [problem]) from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        what = f"not valid YAML: {getattr(exc, 'problem', None) or exc}"
-        raise InputError(filename, [Problem(where, what, "fix the indentation or quoting there")]) from None
+    data = parse_document(text, filename)
     if not isinstance(data, dict):
         fix = "a plan is a mapping that starts with `schema_version: 1`; see `planner schema`"
         raise InputError(filename, [Problem("", "the file does not hold a mapping of plan fields", fix)])

@@ -556,6 +556,8 @@ def simulation_text(report: SimulationReport) -> str:
         f"requests measured {s['requests']}, dropped {s['dropped']}, unfinished {s['unfinished']}, "
         f"preemptions {s['preemptions']}",
     ]
+    if s.get("stopped_early"):
+        lines.append(f"stopped early: {s['stopped_early']} (raise --time-limit for a complete run)")
     for name in ("ttft_ms", "itl_ms", "e2e_ms"):
         d = s[name]
         lines.append(

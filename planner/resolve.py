@@ -91,6 +91,7 @@ def resolve_plan(plan: Plan, catalog: Catalog, filename: str = "<plan>") -> Reso
     stack = lookup("stacks", plan.serving_stack.id, "serving_stack.id")
     if runtime is not None:
         problems += _unknown_knobs(plan, runtime)
+    problems += _bad_knob_values(plan, [runtime] if runtime is not None else catalog.runtimes.specs())
     plan = _with_gpu_ids_in_costs(plan, catalog, problems)
     if model is not None and plan.model.context_tokens and plan.model.context_tokens > model.max_context:
         problems.append(
@@ -140,6 +141,26 @@ def _unknown_knobs(plan: Plan, runtime: RuntimeSpec) -> list[Problem]:
                     f"{hint}known knobs: {', '.join(sorted(known))}",
                 )
             )
+    return problems
+
+
+def _bad_knob_values(plan: Plan, runtimes: list[RuntimeSpec]) -> list[Problem]:
+    """A problem for each knob value outside its schema in a runtime that has the knob.
+
+    With the runtime left open, a knob is checked against every runtime that knows it.
+    """
+    problems = []
+    for name, value in plan.runtime.knobs.items():
+        for runtime in runtimes:
+            try:
+                knob = runtime.knob(name)
+            except KeyError:
+                continue
+            refusal = knob.refusal(value)
+            if refusal is not None:
+                where, fix = f"runtime.knobs.{name}", f"{runtime.name}'s {name} takes {knob.range_text()}"
+                problems.append(Problem(where, refusal, fix))
+                break
     return problems
 
 

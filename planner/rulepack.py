@@ -33,7 +33,7 @@ Severity = Literal["error", "warning", "info"]
 class Rule(BaseModel):
     """One rule: which fact it looks at, when it fires, and what it says."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]*$", description="Stable id, e.g. headroom.missing.")
     principle: str = Field(min_length=1, description="The guiding principle or trap it encodes.")
@@ -48,7 +48,7 @@ class Rule(BaseModel):
 class RulePack(BaseModel):
     """A named set of rules about one concern."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
     concern: str = Field(min_length=1)
@@ -58,7 +58,7 @@ class RulePack(BaseModel):
 class Finding(BaseModel):
     """A rule that fired: what, why (the evidence), and how to fix it."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, allow_inf_nan=False)
 
     rule_id: str
     principle: str

@@ -18,16 +18,20 @@ from __future__ import annotations
 
 import csv
 import heapq
-import json
 import math
 import random
+import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 from planner.errors import InputError, Problem
+from planner.inputfiles import parse_json, read_text_file
+from planner.limits import MAX_TOKENS, seconds_from_env
 
 # ------------------------------------------------------------------ requests
 
@@ -113,34 +117,31 @@ _OUT_KEYS = ("output_tokens", "osl", "completion_tokens", "output_len")
 
 
 def _read_lengths(path: Path) -> Iterator[tuple[int, int]]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InputError(str(path), [Problem("", f"cannot read: {exc.strerror}", "check the path")]) from exc
-    rows: list[dict[str, Any]]
+    text = read_text_file(path)
+    rows: list[Any]
     if path.suffix == ".jsonl":
-        rows = []
-        for number, line in enumerate(text.splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError as exc:
-                raise InputError(
-                    str(path), [Problem(f"line {number}", f"not JSON: {exc.msg}", "one object a line")]
-                ) from None
+        rows = [parse_json(line, f"{path}, line {n}") for n, line in enumerate(text.splitlines(), 1) if line.strip()]
     else:
         rows = list(csv.DictReader(text.splitlines()))
     for number, row in enumerate(rows, start=1):
-        isl = next((row[k] for k in _IN_KEYS if k in row), None)
-        osl = next((row[k] for k in _OUT_KEYS if k in row), None)
-        try:
-            yield max(int(float(isl)), 1), max(int(float(osl)), 1)  # type: ignore[arg-type]
-        except (TypeError, ValueError):
-            what = f"row {number} lacks numeric input and output token counts"
-            raise InputError(
-                str(path), [Problem(f"row {number}", what, f"use columns {_IN_KEYS[0]}, {_OUT_KEYS[0]}")]
-            ) from None
+        pair = _token_pair(row) if isinstance(row, dict) else None
+        if pair is None:
+            what = f"row {number} lacks numeric input and output token counts (each at most {MAX_TOKENS:,})"
+            raise InputError(str(path), [Problem(f"row {number}", what, f"use columns {_IN_KEYS[0]}, {_OUT_KEYS[0]}")])
+        yield pair
+
+
+def _token_pair(row: dict[str, Any]) -> tuple[int, int] | None:
+    """The row's (input, output) token counts, at least 1 each; None when absent or not numbers."""
+    isl = next((row[k] for k in _IN_KEYS if k in row), None)
+    osl = next((row[k] for k in _OUT_KEYS if k in row), None)
+    try:
+        counts = (float(isl), float(osl))  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    if not all(math.isfinite(c) and c <= MAX_TOKENS for c in counts):
+        return None
+    return max(int(counts[0]), 1), max(int(counts[1]), 1)
 
 
 # -------------------------------------------------------------------- arrivals
@@ -344,6 +345,69 @@ class Replica:
         return finished
 
 
+# ------------------------------------------------------------------ the budget
+
+#: Most events (arrivals and scheduler steps) one run processes. The longest run of the
+#: bundled and test plans takes about 600,000 (nightly-summarisation.json); this simulator
+#: does about 5,000 events a second on one shared core (measured), so a run stops within minutes.
+MAX_EVENTS_PER_RUN = 2_000_000
+#: Wall-clock seconds all the simulations of one command may take by default
+#: (``PLANNER_SIM_WALL_S`` or a command's ``--time-limit`` change it).
+DEFAULT_WALL_S = 900.0
+
+
+@dataclass
+class SimulationBudget:
+    """How much simulating one command may do, and where its runs stopped early.
+
+    A run that reaches ``max_events`` events, or finds the command's ``wall_s`` spent, stops
+    where it is: requests not finished by then are reported as unfinished, and the reason
+    is kept in ``stops`` for the command to print.
+    """
+
+    wall_s: float = DEFAULT_WALL_S
+    max_events: int = MAX_EVENTS_PER_RUN
+    started_s: float = field(default_factory=time.monotonic)
+    stops: list[str] = field(default_factory=list)
+
+    def stop_reason(self, events: int) -> str | None:
+        """Why a run that has processed ``events`` must stop now, or None."""
+        if events >= self.max_events:
+            return f"a simulated run reached {self.max_events:,} events"
+        if time.monotonic() - self.started_s > self.wall_s:
+            return f"the simulations used their {self.wall_s:g} s of wall time"
+        return None
+
+    def record(self, reason: str) -> None:
+        """Keep ``reason`` once."""
+        if reason not in self.stops:
+            self.stops.append(reason)
+
+
+_BUDGET: ContextVar[SimulationBudget | None] = ContextVar("planner_simulation_budget", default=None)
+
+
+@contextmanager
+def simulation_budget(wall_s: float | None = None) -> Iterator[SimulationBudget]:
+    """Bound every run simulated inside the block by one shared budget (wall time and events).
+
+    :param wall_s: seconds of wall time; default ``PLANNER_SIM_WALL_S``, else :data:`DEFAULT_WALL_S`.
+    """
+    budget = SimulationBudget(
+        wall_s=wall_s if wall_s is not None else seconds_from_env("PLANNER_SIM_WALL_S", DEFAULT_WALL_S)
+    )
+    token = _BUDGET.set(budget)
+    try:
+        yield budget
+    finally:
+        _BUDGET.reset(token)
+
+
+def active_budget() -> SimulationBudget:
+    """The budget of the command under way; outside one, a fresh budget (events per run still bounded)."""
+    return _BUDGET.get() or SimulationBudget()
+
+
 # ------------------------------------------------------------------ the run
 
 
@@ -367,6 +431,7 @@ class SimResult:
     warmup_s: float
     replicas: list[Replica]
     gpus: int = 1
+    stopped_early: str = ""
 
     def measured(self) -> list[Request]:
         """Finished requests that arrived after the warm-up."""
@@ -438,7 +503,13 @@ def run(
     limit = max_sim_s if max_sim_s is not None else duration_s * 20 + 600
     now = 0.0
     all_requests: list[Request] = []
+    budget, processed, stopped = active_budget(), 0, ""
     while events:
+        # Checked every 1024 events: time.monotonic() on each would cost more than the step.
+        if not processed & 1023 and (stopped := budget.stop_reason(processed) or ""):
+            budget.record(stopped)
+            break
+        processed += 1
         now, _, kind, who = heapq.heappop(events)
         if now > limit:
             break
@@ -484,6 +555,7 @@ def run(
         duration_s=duration_s,
         warmup_s=duration_s * 0.1 if warmup_s is None else warmup_s,
         replicas=list(replicas),
+        stopped_early=stopped,
     )
 
 
@@ -574,6 +646,7 @@ def summarise(result: SimResult, targets: Targets) -> dict[str, Any]:
         },
         "over_time": _over_time(samples, result.warmup_s, result.duration_s),
         "preemptions": sum(r.preemptions for r in result.replicas),
+        "stopped_early": result.stopped_early,
         "littles_law": {"arrival_rate": rate, "mean_e2e_s": mean_e2e, "mean_in_system": in_system},
     }
 

@@ -44,7 +44,7 @@ BYTES_PER_ELEMENT: dict[str, float] = {
 class _Spec(BaseModel):
     """Base of every spec: unknown keys are errors, values never coerced from text."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False)
 
 
 class _Sourced(_Spec):
@@ -217,12 +217,62 @@ class ModelSpec(_Catalogued):
 
 
 class RuntimeKnob(_Spec):
-    """One engine setting under its real name, with its default and where that is documented."""
+    """One engine setting under its real name, with its default, its schema and where they are documented.
+
+    The schema (``type``, ``minimum``/``maximum``, ``choices``) is what a plan's value is checked
+    against at load time; ``type`` left out means the type of ``default`` (any when that is null).
+    """
 
     name: str = Field(min_length=1, description="The engine's own flag or field name.")
     default: float | int | bool | str | None
     meaning: str = Field(min_length=1)
     source: SourceText
+    type: Literal["int", "float", "bool", "str"] | None = Field(default=None, description="The value's type.")
+    unit: str = Field(default="", description="Unit of a number (tokens, bytes, fraction, sequences, GPUs).")
+    minimum: float | None = Field(default=None, description="Smallest value allowed.")
+    exclusive_minimum: bool = Field(default=False, description="The value must be above `minimum`, not equal.")
+    maximum: float | None = Field(default=None, description="Largest value allowed.")
+    choices: list[str] = Field(default_factory=list, description="The values a text knob takes.")
+
+    def value_type(self) -> str | None:
+        """The knob's type: declared, else that of its default (None: any)."""
+        if self.type is not None or self.default is None:
+            return self.type
+        return {bool: "bool", int: "int", float: "float", str: "str"}[type(self.default)]
+
+    def refusal(self, value: object) -> str | None:
+        """Why ``value`` is not a valid setting of this knob, or None when it is."""
+        kind = self.value_type()
+        numeric = isinstance(value, int | float) and not isinstance(value, bool)
+        if kind == "bool" and not isinstance(value, bool):
+            return f"{value!r} is not true or false"
+        if kind == "int" and not (numeric and float(value).is_integer()):  # type: ignore[arg-type]
+            return f"{value!r} is not a whole number"
+        if kind == "float" and not numeric:
+            return f"{value!r} is not a number"
+        if kind == "str" and not isinstance(value, str):
+            return f"{value!r} is not text"
+        if numeric and not self._in_range(float(value)):  # type: ignore[arg-type]
+            return f"{value!r} is outside {self.range_text()}"
+        if self.choices and value not in self.choices:
+            return f"{value!r} is not one of {', '.join(self.choices)}"
+        return None
+
+    def _in_range(self, value: float) -> bool:
+        low_ok = self.minimum is None or (value > self.minimum if self.exclusive_minimum else value >= self.minimum)
+        return low_ok and (self.maximum is None or value <= self.maximum)
+
+    def range_text(self) -> str:
+        """The allowed values in words, e.g. ``a number > 0 and <= 1 (fraction)``."""
+        if self.choices:
+            return "one of " + ", ".join(self.choices)
+        kind = {"int": "a whole number", "float": "a number", "bool": "true or false", "str": "text"}
+        words = [kind.get(self.value_type() or "", "a value")]
+        if self.minimum is not None:
+            words.append(f"{'>' if self.exclusive_minimum else '>='} {self.minimum:g}")
+        if self.maximum is not None:
+            words.append(f"{'and ' if self.minimum is not None else ''}<= {self.maximum:g}")
+        return " ".join(words) + (f" ({self.unit})" if self.unit else "")
 
 
 #: What a serving flag sets, by role, so one deployment value maps to each engine's own flag.

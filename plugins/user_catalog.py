@@ -6,11 +6,12 @@ problem of this plugin) and the other files still load.
 
 from __future__ import annotations
 
-import json
 import warnings
 from typing import Any
 
 from planner import hookimpl
+from planner.errors import InputError
+from planner.inputfiles import read_document
 from planner.paths import user_models_dir
 
 
@@ -23,9 +24,9 @@ def planner_models() -> list[dict[str, Any]]:
     specs = []
     for path in sorted(folder.glob("*.json")):
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as exc:
-            warnings.warn(f"skipped {path}: {exc}; re-run `planner model import` or delete the file", stacklevel=1)
+            data = read_document(path)
+        except InputError as exc:
+            warnings.warn(f"skipped {exc.render()}; re-run `planner model import` or delete the file", stacklevel=1)
             continue
         if not isinstance(data, dict):
             warnings.warn(f"skipped {path}: not a JSON object", stacklevel=1)

@@ -21,7 +21,15 @@ LAYERS = next(c for c in CONTRACTS if c["type"] == "layers")["layers"]
 LAYERED = [module.strip() for layer in LAYERS for module in layer.replace("|", ":").split(":")]
 #: What the command line may import from the planner: the application layer, the renderers and
 #: the terminal helpers, errors, and its own modules.
-CLI_MAY_IMPORT = ("planner.workflows", "planner.render", "planner.terminal", "planner.errors", "planner.cli")
+#: planner.limits: the bounds of the flags, light enough for the parser to import before pydantic.
+CLI_MAY_IMPORT = (
+    "planner.workflows",
+    "planner.render",
+    "planner.terminal",
+    "planner.errors",
+    "planner.cli",
+    "planner.limits",
+)
 
 
 def all_modules() -> list[str]:
@@ -97,6 +105,7 @@ CONTRACTS_FOR_PLUGINS = (
     "planner.errors",
     "planner.paths",
     "planner.catalogfiles",
+    "planner.inputfiles",
     "planner.modelconfig",
     "planner.vision",
     "planner.sizing.deployment",

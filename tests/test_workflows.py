@@ -96,7 +96,7 @@ def test_an_inconsistent_estimate_is_one_error_listing_every_problem(session: wo
         workflows.estimate(session, request)
     assert (
         "TP 3 does not divide 32 attention heads" in info.value.message
-        and "--isl must be at least 1" in info.value.message
+        and "--isl 0 is out of range" in info.value.message
     )
 
 

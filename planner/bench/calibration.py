@@ -8,6 +8,7 @@ and the measured figures. The accuracy script and the calibration fit both read 
 from __future__ import annotations
 
 import csv
+import io
 import re
 from dataclasses import dataclass, field
 from functools import cache
@@ -16,7 +17,8 @@ from typing import Any
 
 from planner.catalog import Catalog
 from planner.catalogfiles import load_entries
-from planner.errors import PlannerError, UnknownIdError
+from planner.errors import InputError, PlannerError, UnknownIdError
+from planner.inputfiles import read_text_file
 
 #: Settings of the benchmark harnesses behind the calibration rows, each with its source.
 HARNESSES_FILE = "calibration/harnesses.yaml"
@@ -236,13 +238,14 @@ def load_measurements(path: Path, catalog: Catalog) -> tuple[list[Measurement], 
     """Read a calibration CSV.
 
     :returns: the usable measurements, and ``(row id, reason)`` for rows left out.
-    :raises CalibrationFileError: when the file is missing or lacks required columns.
+    :raises CalibrationFileError: when the file is missing, not UTF-8 text, or lacks required columns.
     """
     try:
-        with path.open(newline="", encoding="utf-8") as handle:
-            rows = list(csv.DictReader(handle))
-    except OSError as exc:
-        raise CalibrationFileError(f"cannot read {path}: {exc.strerror}", fix="check the path") from exc
+        text = read_text_file(path)
+    except InputError as exc:
+        problem = exc.problems[0]
+        raise CalibrationFileError(f"cannot read {path}: {problem.what}", fix=problem.fix) from None
+    rows = list(csv.DictReader(io.StringIO(text, newline="")))
     required = {"id", "model", "gpu", "scenario", "tp", "num_gpus", "input_len", "output_len", "runtime"}
     missing = required - set(rows[0] if rows else ())
     if missing:

@@ -68,6 +68,11 @@ class Deployment:
     inter_node_gb_s: float | None = None
     runtime_version: str | None = None  # the plan's pinned engine version, for models with per-version data
 
+    def __post_init__(self) -> None:
+        # Every per-GPU share divides by these; the input edges refuse 0, this keeps it so.
+        if min(self.tp, self.pp, self.ep) < 1:
+            raise ValueError(f"parallel sizes must be at least 1, got TP {self.tp}, PP {self.pp}, EP {self.ep}")
+
     def __hash__(self) -> int:
         return self._hash
 

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from planner.errors import InputError, Problem, StoreCorruptError, StoreError, StoreVersionError
+from planner.inputfiles import MAX_PROJECT_FILE_BYTES, parse_json
 from planner.store.content import RevisionDraft, canonical_json, current_user, digest_of, inputs_of, now_utc
 from planner.store.projects import checked_name, insert_revision, next_number, project_id, set_inputs
 from planner.store.runs import (
@@ -46,7 +47,7 @@ FILE_SCHEMA_VERSION = 1
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
 
 class FileRevision(_Strict):
@@ -340,15 +341,21 @@ def read_project_file(path: Path) -> ProjectFile:
 
 def _json_document(path: Path) -> dict[str, Any]:
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as handle:
+            data = handle.read(MAX_PROJECT_FILE_BYTES + 1)
     except OSError as exc:
         raise StoreError(f"cannot read the file: {exc.strerror}", path=str(path), fix="check the path") from exc
+    if len(data) > MAX_PROJECT_FILE_BYTES:
+        raise _foreign(path, f"it is larger than {MAX_PROJECT_FILE_BYTES // 2**20} MiB, more than any project export")
+    try:
+        text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise _foreign(path, "it is not UTF-8 text (a SQLite database is opened with --db, not imported)") from None
     try:
-        document = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise _foreign(path, f"it is not JSON ({exc.msg} at line {exc.lineno})") from None
+        document = parse_json(text, str(path))
+    except InputError as exc:
+        problem = exc.problems[0]
+        raise _foreign(path, f"it is not JSON a planner wrote ({problem.what}, {problem.where or 'line 1'})") from None
     if not isinstance(document, dict):
         raise _foreign(path, "it does not hold a JSON object")
     return document

@@ -20,6 +20,7 @@ fix. Results carry ``to_json()`` where the command line prints them as JSON.
 - costs: :func:`tco`, :func:`export` (the Excel TCO workbook);
 - step 9 configuration: :func:`deploy`, :func:`check_config`, :func:`tune`, of the plan
   :func:`open_plan` reads from a plan file or a project's revision;
+- the simulation budget of a command: :func:`simulation_budget`;
 - the catalog and plugins: :func:`plugin_report`, :func:`catalog_entries`,
   :func:`import_model`, :func:`plan_schema`.
 """
@@ -29,6 +30,7 @@ from __future__ import annotations
 from planner.bench.scenario import BenchmarkPlan
 from planner.deploy.tuning import TuningPlan
 from planner.measured_run import MeasuredRun
+from planner.simulate import simulation_budget
 from planner.store import (
     Baseline,
     Change,
@@ -224,6 +226,7 @@ __all__ = [
     "set_baseline",
     "show_project",
     "simulate",
+    "simulation_budget",
     "tco",
     "tune",
 ]

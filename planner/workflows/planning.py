@@ -10,6 +10,7 @@ from typing import Any
 from planner.brownfield import ExistingFleet, existing_fleet
 from planner.decision import FleetDecision
 from planner.errors import PlannerError
+from planner.limits import CONCURRENCY, PARALLEL, TOKENS, out_of_bounds
 from planner.performance_models import choose
 from planner.plan import Plan
 from planner.plan_tco import PlanTco, plan_tco
@@ -273,10 +274,14 @@ def estimate(session: Session, request: EstimateRequest) -> Estimate:
         catalog.gpus.get(request.gpu),
         catalog.runtimes.get(request.runtime),
     )
-    tp = request.tp or (request.gpus // request.pp if request.gpus and not request.attention_dp else 1)
     weights = request.weights or model.native_weight_dtype
     kv = request.kv_dtype or "bf16"
-    problems = _estimate_problems(request, model, gpu, tp, weights, kv)
+    problems = _size_problems(request)
+    tp = 1
+    if not any(p[0].startswith(_SPLIT_FLAGS) for p in problems):
+        # The GPU split is sound, so it can be divided and checked against the model.
+        tp = request.tp or (request.gpus // request.pp if request.gpus and not request.attention_dp else 1)
+        problems += _estimate_problems(request, model, gpu, tp, weights, kv)
     if problems:
         raise PlannerError(
             "; ".join(p[0] for p in problems), path="planner estimate", fix="; ".join(p[1] for p in problems)
@@ -307,8 +312,40 @@ def _estimate_problems(
         problems.append(
             (f"TP {tp} does not divide {model.num_attention_heads} attention heads", "choose a TP that divides them")
         )
-    for name in ("isl", "osl", "concurrency"):
-        value = getattr(request, name)
-        if value is not None and value < 1:
-            problems.append((f"--{name} must be at least 1", f"give a positive --{name}"))
+    if request.ep > 1 and model.moe is None:
+        problems.append((f"--ep {request.ep} on {model.id}, which has no experts", "drop --ep"))
+    elif model.moe is not None and model.moe.num_experts % request.ep:
+        problems.append(
+            (f"EP {request.ep} does not divide {model.moe.num_experts} experts", "choose an --ep that divides them")
+        )
+    replica_gpus = request.ep if request.attention_dp else tp * request.pp
+    if request.ep > replica_gpus:
+        problems.append(
+            (f"EP {request.ep} is more than the replica's {replica_gpus} GPUs", "make --ep at most TP x PP")
+        )
     return problems
+
+
+#: The bounds of each size an estimate takes, by request field.
+_ESTIMATE_BOUNDS = {
+    "gpus": PARALLEL,
+    "tp": PARALLEL,
+    "pp": PARALLEL,
+    "ep": PARALLEL,
+    "isl": TOKENS,
+    "osl": TOKENS,
+    "concurrency": CONCURRENCY,
+}
+
+
+def _size_problems(request: EstimateRequest) -> list[tuple[str, str]]:
+    """(what is wrong, the fix) for each size out of range, and for GPUs that TP x PP cannot split."""
+    problems = out_of_bounds([(f"--{name}", getattr(request, name), bound) for name, bound in _ESTIMATE_BOUNDS.items()])
+    split_ok = not any(p[0].startswith(_SPLIT_FLAGS) for p in problems)
+    if split_ok and request.gpus and not request.tp and not request.attention_dp and request.gpus % request.pp:
+        problems.append((f"--gpus {request.gpus} is not a multiple of --pp {request.pp}", "make --gpus TP x PP"))
+    return problems
+
+
+#: Flags whose problems leave no sound GPU split to divide by.
+_SPLIT_FLAGS = ("--gpus", "--tp", "--pp", "--ep")

@@ -9,12 +9,14 @@ from typing import Any
 from planner.decision import FleetDecision, fleet_run_s, rerun_pools
 from planner.disaggregation import DisaggregationComparison
 from planner.disaggregation import compare_disaggregation as compare_pools
-from planner.errors import NothingFitsError
+from planner.errors import NothingFitsError, PlannerError
+from planner.limits import CONCURRENCY, CV, DURATION, RATE, REPLICAS, SEED, THINK, out_of_bounds
 from planner.mix import Bucket, heterogeneous_mix, priced_classes, size_buckets
 from planner.performance_models import choose
 from planner.plan import Plan
 from planner.plan_simulation import LoadSpec, fleet_check, simulate_plan
 from planner.resolve import ResolvedPlan, resolve_plan
+from planner.simulate import active_budget
 from planner.sizing.plan_sizing import size_plan
 from planner.sizing.search import Candidate
 from planner.workflows.planning import SIZING
@@ -40,6 +42,13 @@ def _chosen(
         on_point=counted_steps(progress),
     )
     if sizing.best is None or sizing.best.decision is None:
+        stops = active_budget().stops
+        if stops:
+            raise NothingFitsError(
+                f"no configuration was shown to meet the SLOs before the simulations stopped early ({stops[0]})",
+                path=source,
+                fix="give the command more time: --time-limit SECONDS (or PLANNER_SIM_WALL_S)",
+            )
         raise NothingFitsError(
             "no configuration meets the SLOs on both axes, so there is nothing to simulate",
             path=source,
@@ -112,6 +121,26 @@ class SimulationReport:
         return out
 
 
+#: The bounds of each number a simulation request takes, by field, and the flag that sets it.
+_REQUEST_BOUNDS = {
+    "rate": (RATE, "--rate"),
+    "concurrency": (CONCURRENCY, "--concurrency"),
+    "replicas": (REPLICAS, "--replicas"),
+    "cv": (CV, "--cv"),
+    "think_s": (THINK, "--think"),
+    "duration_s": (DURATION, "--duration"),
+    "seed": (SEED, "--seed"),
+}
+
+
+def _check_request(request: SimulationRequest) -> None:
+    """Refuse a rate, count or duration out of range before anything is simulated with it."""
+    problems = out_of_bounds([(flag, getattr(request, name), bound) for name, (bound, flag) in _REQUEST_BOUNDS.items()])
+    if problems:
+        what, fix = "; ".join(p[0] for p in problems), "; ".join(p[1] for p in problems)
+        raise PlannerError(what, path="planner simulate", fix=fix)
+
+
 def _load_of(request: SimulationRequest, decision: FleetDecision, peak_factor: float) -> LoadSpec:
     """The request's load, or the decision's first peak load where it names none."""
     shape = {"arrival": request.arrival, "cv": request.cv, "peak_factor": peak_factor, "think_s": request.think_s}
@@ -136,6 +165,7 @@ def _as_decided(request: SimulationRequest) -> bool:
 
 def simulate(session: Session, plan_: Plan, source: str, request: SimulationRequest) -> SimulationReport:
     """Simulate the plan's chosen fleet: by default the run that decided its replica count."""
+    _check_request(request)
     resolved, chosen = _chosen(session, plan_, source, request.backend)
     plan_, decision = resolved.plan, chosen.decision
     assert decision is not None
@@ -225,6 +255,7 @@ def envelope(
 
     :param duration_s: simulated seconds of every run (default: as the plan decides them).
     """
+    _check_request(SimulationRequest(duration_s=duration_s, seed=seed))
     _, chosen = _chosen(session, plan_, source, backend, fixed_s=duration_s, progress=progress)
     d = chosen.decision
     assert d is not None
