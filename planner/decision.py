@@ -466,8 +466,7 @@ def size_pools(
     targets = targets_of(plan)
 
     def prefill_short(prefill: int) -> float:
-        at = split(prefill, aggregated)["at_percentile_ms"]["ttft"]
-        return at / (targets.ttft_s * 1000) if targets.ttft_s else 0.0
+        return float(split(prefill, 0)["worst_ratio"])  # the prefill pool alone sets TTFT
 
     prefill = _fewest(prefill_short, max(aggregated // 2, 1), aggregated) if targets.ttft_s else 1
     if not prefill:

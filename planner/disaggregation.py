@@ -55,8 +55,9 @@ def disaggregation(
 
     Prefill replicas run the prompts (each request leaves with its first token); its KV
     then crosses ``transport``; a decode replica holds that KV (its prompt arrives cached)
-    and generates the rest. Each pool is a deployment with the model that times it.
-    Returns percentiles, goodput per GPU, and the transfer time.
+    and generates the rest. With ``decode_replicas=0`` only the prefill pool runs and only
+    its TTFT is returned (``at_percentile_ms["ttft"]``, ``worst_ratio``). Each pool is a
+    deployment with the model that times it. Returns percentiles, goodput per GPU, and the transfer time.
     """
     (prefill, prefill_model), (decode, decode_model) = prefill_pool, decode_pool
     rng = random.Random(seed + 1)
@@ -71,6 +72,8 @@ def disaggregation(
         seed=seed,
         gaps=poisson_arrivals(rate, random.Random(seed + 2)),
     )
+    if decode_replicas == 0:  # the prefill pool alone: its TTFT does not depend on the decode pool
+        return _prefill_only(first, duration_s, targets_of(plan))
     handoffs = sorted(((r.finish_s or 0.0) + kv_transfer_s(prefill, r.isl, transport), r.id, r) for r in first.requests)
     times = [0.0, *[t for t, _, _ in handoffs]]
     decode_lengths = [lengths[request_id] for _, request_id, _ in handoffs]
@@ -143,6 +146,20 @@ def disaggregation(
         "batch": decode_stage["batch"],
         "replicas": prefill_replicas + decode_replicas,
         "load": {"mode": "open", "rate": rate, "concurrency": None, "arrival": "poisson"},
+    }
+
+
+def _prefill_only(first: Any, duration_s: float, targets: Any) -> dict[str, Any]:
+    """TTFT of the prefill pool alone (after the warm-up), at the SLO's percentile."""
+    ttfts = [(r.finish_s or 0.0) - r.arrival_s for r in first.requests if r.arrival_s >= duration_s * 0.1]
+    q = min(max(targets.percentile, 50), 99.9)
+    at = percentile(ttfts, q) * 1000 if ttfts else math.inf
+    ratio = at / (targets.ttft_s * 1000) if targets.ttft_s and ttfts else (math.inf if not ttfts else 0.0)
+    return {
+        "requests": len(ttfts),
+        "at_percentile_ms": {"ttft": at},
+        "worst_ratio": ratio,
+        "dropped": len(first.dropped),
     }
 
 
