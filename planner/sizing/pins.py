@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from planner.catalog import Catalog
 from planner.resolve import ResolvedPlan
+from planner.sizing.search import gpu_runs  # the search's own test of what a GPU computes
 
 
 @dataclass(frozen=True)
@@ -103,8 +104,6 @@ def _parallelism_conflicts(r: ResolvedPlan) -> list[PinConflict]:
 
 
 def _hardware_conflicts(r: ResolvedPlan, catalog: Catalog) -> list[PinConflict]:
-    from planner.sizing.search import gpu_runs  # the search's own test of what a GPU computes
-
     gpu, runtime, found = r.gpu, r.runtime, []
     if gpu is None:
         return []
