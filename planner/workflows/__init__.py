@@ -27,8 +27,9 @@ fix. Results carry ``to_json()`` where the command line prints them as JSON.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
+from planner.bench.scenario import BenchmarkPlan
+from planner.deploy.tuning import TuningPlan
+from planner.measured_run import MeasuredRun
 from planner.simulate import simulation_budget
 from planner.store import (
     Baseline,
@@ -44,6 +45,20 @@ from planner.store import (
     RunDraft,
     RunSummary,
 )
+from planner.workflows.bench import (
+    BaselineReport,
+    BenchEnvelopeReport,
+    BenchImportReport,
+    CalibrationReport,
+    ScaleReport,
+    SloTargets,
+    bench_baseline,
+    bench_envelope,
+    bench_plan,
+    calibrate,
+    import_benchmarks,
+    scale,
+)
 from planner.workflows.catalogs import (
     CatalogEntry,
     PluginReport,
@@ -54,6 +69,13 @@ from planner.workflows.catalogs import (
     plugin_report,
 )
 from planner.workflows.costs import ExportResult, TcoReport, export, tco
+from planner.workflows.deploy import (
+    ConfigCheck,
+    DeployReport,
+    check_config,
+    deploy,
+    tune,
+)
 from planner.workflows.planning import (
     CheckReport,
     EstimateRequest,
@@ -109,68 +131,6 @@ from planner.workflows.simulation import (
     mix,
     simulate,
 )
-
-if TYPE_CHECKING:  # loaded on first use (below): commands that do not measure or deploy start faster
-    from planner.bench.scenario import BenchmarkPlan
-    from planner.deploy.tuning import TuningPlan
-    from planner.measured_run import MeasuredRun
-    from planner.workflows.bench import (
-        BaselineReport,
-        BenchEnvelopeReport,
-        BenchImportReport,
-        CalibrationReport,
-        ScaleReport,
-        SloTargets,
-        bench_baseline,
-        bench_envelope,
-        bench_plan,
-        calibrate,
-        import_benchmarks,
-        scale,
-    )
-    from planner.workflows.deploy import (
-        ConfigCheck,
-        DeployReport,
-        check_config,
-        deploy,
-        tune,
-    )
-
-#: Names of the step 9-11 workflows and the modules that define them, imported on first use.
-_LAZY = {
-    "BaselineReport": "planner.workflows.bench",
-    "BenchEnvelopeReport": "planner.workflows.bench",
-    "BenchImportReport": "planner.workflows.bench",
-    "BenchmarkPlan": "planner.bench.scenario",
-    "CalibrationReport": "planner.workflows.bench",
-    "ConfigCheck": "planner.workflows.deploy",
-    "DeployReport": "planner.workflows.deploy",
-    "MeasuredRun": "planner.measured_run",
-    "ScaleReport": "planner.workflows.bench",
-    "SloTargets": "planner.workflows.bench",
-    "TuningPlan": "planner.deploy.tuning",
-    "bench_baseline": "planner.workflows.bench",
-    "bench_envelope": "planner.workflows.bench",
-    "bench_plan": "planner.workflows.bench",
-    "calibrate": "planner.workflows.bench",
-    "check_config": "planner.workflows.deploy",
-    "deploy": "planner.workflows.deploy",
-    "import_benchmarks": "planner.workflows.bench",
-    "scale": "planner.workflows.bench",
-    "tune": "planner.workflows.deploy",
-}
-
-
-def __getattr__(name: str) -> Any:
-    """Import a step 9-11 workflow when it is first used (PEP 562)."""
-    if name in _LAZY:
-        import importlib
-
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
 
 __all__ = [
     "DEFAULT_BACKEND",
