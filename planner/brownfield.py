@@ -12,8 +12,9 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from planner.plan import Plan
+from planner.plan import ModelChoice, Plan
 from planner.sizing.deployment import Deployment
+from planner.specs import BYTES_PER_ELEMENT, ModelSpec, RuntimeSpec
 
 
 @dataclass(frozen=True)
@@ -130,3 +131,52 @@ def existing_fleet(
         batch_hours=hours,
         window_hours=batch.window_hours if batch else None,
     )
+
+
+#: The weight precision tried as the narrower alternative: 4-bit weight-only quantisation
+#: (AWQ/GPTQ, w4a16), which every catalogued runtime serves and which dequantises on the fly,
+#: so it runs on GPUs without FP8 or FP4 units (A100, MI250).
+NARROW_WEIGHTS = "int4"
+
+
+@dataclass(frozen=True)
+class AlternativeChoice:
+    """A change to the plan's model section that may let an existing fleet carry more.
+
+    ``change`` says what changes, for a person; ``model`` is the plan's model section with it.
+    """
+
+    change: str
+    model: ModelChoice
+
+
+def alternative_choices(
+    plan: Plan, dep: Deployment, models: list[ModelSpec], runtime: RuntimeSpec
+) -> list[AlternativeChoice]:
+    """The changes worth sizing when the existing fleet cannot carry the plan as chosen.
+
+    At most two, so that a brownfield plan costs at most three sizings: the same model with
+    4-bit weights (when the chosen weights are wider and the runtime serves them), and the
+    largest smaller model of the same family that still holds the workload's p95 context
+    (precision left open, so the search picks it). Both trade quality for capacity, which the
+    report says.
+    """
+    choices = []
+    chosen_bytes = BYTES_PER_ELEMENT[dep.weights_dtype]
+    if NARROW_WEIGHTS in runtime.weight_dtypes and BYTES_PER_ELEMENT[NARROW_WEIGHTS] < chosen_bytes:
+        narrower = plan.model.model_copy(update={"weights": NARROW_WEIGHTS})
+        choices.append(AlternativeChoice(f"{dep.model.id} with int4 weights (AWQ/GPTQ, w4a16)", narrower))
+    smaller = _smaller_sibling(dep.model, models, plan.workload.context_p95_tokens)
+    if smaller is not None:
+        other = ModelChoice(id=smaller.id, kv_cache=plan.model.kv_cache)
+        choices.append(AlternativeChoice(f"{smaller.id}, the next smaller {smaller.family} model", other))
+    return choices
+
+
+def _smaller_sibling(model: ModelSpec, models: list[ModelSpec], context_tokens: int) -> ModelSpec | None:
+    siblings = [
+        m
+        for m in models
+        if m.family == model.family and m.total_params < model.total_params and m.max_context >= context_tokens
+    ]
+    return max(siblings, key=lambda m: m.total_params, default=None)

@@ -493,16 +493,28 @@ def plan_report_text(report: PlanReport) -> str:
     else:
         lines.append(fleet_text(sizing.best, report.resolved.plan.slo.percentile))
         lines += _tco_lines(report)
-        existing = report.existing_fleet
-        if existing is not None and report.decision is not None:
-            lines.append(f"Existing     {existing.describe(report.decision.deployment)}")
         lines.append(
             f"             chosen as the cheapest of {sizing.feasible} feasible configurations out of {sizing.tried}"
             " (the cheapest by estimate checked in simulation); `planner search` lists them"
         )
+        lines += _existing_fleet_lines(report)
     lines.append(_assumptions_line(report))
     lines += ["", findings_text(report.validation)]
     return "\n".join(lines)
+
+
+def _existing_fleet_lines(report: PlanReport) -> list[str]:
+    existing, decision = report.existing_fleet, report.decision
+    if existing is None or decision is None:
+        return []
+    lines = [f"Existing     {existing.describe(decision.deployment)}"]
+    for alternative in report.alternatives:
+        lines.append(f"  instead    {alternative.describe()}")
+    if report.alternatives:
+        lines.append(
+            "             (a smaller model or 4-bit weights trade quality for capacity: check them on the task first)"
+        )
+    return lines
 
 
 def _tco_lines(report: PlanReport) -> list[str]:

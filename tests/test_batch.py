@@ -17,6 +17,7 @@ from planner.decision import peak_loads
 from planner.errors import InputError
 from planner.plan_simulation import LoadSpec, balanced_share, simulate_plan
 from planner.planfile import parse_plan
+from planner.render import plan_report_text
 from planner.resolve import resolve_plan
 from planner.sizing.plan_sizing import size_plan
 from tests.conftest import PLANS, run_cli
@@ -89,14 +90,47 @@ def test_an_existing_fleet_that_holds_the_job_fits_its_window() -> None:
     assert "fits its 8 h window" in fleet.describe_for("h100-sxm") and "add" not in fleet.describe_for("h100-sxm")
 
 
-def test_plan_prints_and_writes_the_existing_fleet() -> None:
+def test_plan_prints_and_writes_the_existing_fleet(nightly: workflows.PlanReport) -> None:
     result = run_cli("plan", str(NIGHTLY), "--json")
     assert result.returncode == 0, result.stderr
     existing = json.loads(result.stdout)["existing_fleet"]
     assert existing["gpus"] == 32 and existing["fits_window"] is False and existing["add_replicas"] > 0
-    text = run_cli("plan", str(NIGHTLY)).stdout
+    changes = [a["change"] for a in existing["alternatives"]]
+    assert changes == [
+        "llama-3.1-70b with int4 weights (AWQ/GPTQ, w4a16)",
+        "llama-3.1-8b, the next smaller llama model",
+    ]
+    text = plan_report_text(nightly)
     assert "Existing     4 node(s) x 8 a100-sxm-80gb hold 4 replica(s) (3 after 1 spare)" in text
     assert "which does not fit its 8 h window; add" in text
+    assert "  instead    llama-3.1-8b, the next smaller llama model (llama-3.1-8b on a100-sxm-80gb" in text
+
+
+def test_a_short_existing_fleet_is_offered_a_smaller_model_or_narrower_weights(nightly: workflows.PlanReport) -> None:
+    existing = nightly.existing_fleet
+    assert existing is not None
+    narrower, smaller = nightly.alternatives
+    assert narrower.decision is not None and narrower.decision.deployment.weights_dtype == "int4"
+    assert narrower.decision.deployment.gpu.id == "a100-sxm-80gb", "sized on the existing GPUs"
+    assert smaller.decision is not None and smaller.decision.deployment.model.id == "llama-3.1-8b"
+    assert smaller.fleet is not None and smaller.fleet.gpus == existing.gpus
+    # the smaller model carries a larger share of the same job on the same 32 GPUs
+    assert smaller.fleet.share > existing.share and smaller.fleet.batch_hours < existing.batch_hours
+    assert smaller.fleet.batch_hours == pytest.approx(
+        2_000_000 / (smaller.fleet.for_load * smaller.decision.req_s_at_cr_closed) / 3600
+    )
+
+
+def test_an_existing_fleet_that_carries_the_load_gets_no_alternatives(session: workflows.Session) -> None:
+    plan = workflows.read_plan(NIGHTLY)
+    small_job = plan.model_copy(
+        update={
+            "traffic": plan.traffic.model_copy(update={"batch": plan.traffic.batch.model_copy(update={"items": 2_000})})
+        }
+    )
+    report = workflows.plan(session, small_job, "small.yaml", backend="builtin")
+    assert report.existing_fleet is not None and report.existing_fleet.fits_window
+    assert report.alternatives == []
 
 
 def test_a_balanced_closed_loop_is_one_replica_s_share(session: workflows.Session, monkeypatch: Any) -> None:

@@ -7,7 +7,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from planner.brownfield import ExistingFleet, existing_fleet
+from planner.brownfield import AlternativeChoice, ExistingFleet, alternative_choices, existing_fleet
 from planner.decision import FleetDecision
 from planner.errors import PlannerError
 from planner.limits import CONCURRENCY, PARALLEL, TOKENS, out_of_bounds
@@ -52,6 +52,34 @@ def _resolve(session: Session, plan: Plan, source: str) -> ResolvedPlan:
 SIZING = "sizing candidate configurations"
 
 
+@dataclass(frozen=True)
+class BrownfieldAlternative:
+    """A change to the model or its precision, sized on the same existing fleet.
+
+    ``decision`` is ``None`` when nothing meets the plan with the change; ``fleet`` is what
+    the existing nodes carry with it.
+    """
+
+    change: str
+    decision: FleetDecision | None
+    fleet: ExistingFleet | None
+
+    def to_json(self) -> dict[str, Any]:
+        """What changes, the deployment it leads to and what the existing nodes carry with it."""
+        d, fleet = self.decision, self.fleet
+        return {
+            "change": self.change,
+            "deployment": d.deployment.label if d else None,
+            "existing_fleet": fleet.to_json(d.deployment) if fleet and d else None,
+        }
+
+    def describe(self) -> str:
+        """One line: the change and what the existing fleet carries with it."""
+        if self.decision is None or self.fleet is None:
+            return f"{self.change}: nothing meets the plan"
+        return f"{self.change} ({self.decision.deployment.label}): {self.fleet.describe(self.decision.deployment)}"
+
+
 @dataclass
 class PlanReport:
     """A plan sized and checked: what ``planner plan`` prints and the desktop app shows."""
@@ -62,6 +90,8 @@ class PlanReport:
     validation: Validation
     costs: CostAssumptions = field(default_factory=default_costs)
     tco: PlanTco | None = None
+    #: For an existing fleet that cannot carry the plan: the model and precision changes sized on it.
+    alternatives: list[BrownfieldAlternative] = field(default_factory=list)
 
     @property
     def decision(self) -> FleetDecision | None:
@@ -71,10 +101,7 @@ class PlanReport:
     @property
     def existing_fleet(self) -> ExistingFleet | None:
         """The plan's existing nodes (brownfield) against the decided fleet, if it declares any."""
-        d = self.decision
-        if d is None or not d.feasible:
-            return None
-        return existing_fleet(self.resolved.plan, d.deployment, d.replicas_for_load, d.spares, d.req_s_at_cr_closed)
+        return _existing_fleet_of(self.resolved.plan, self.decision)
 
     @property
     def feasible(self) -> bool:
@@ -99,7 +126,14 @@ class PlanReport:
         return {
             **self.resolved.to_json(),
             "sizing": self.sizing.to_json(),
-            "existing_fleet": existing.to_json(self.decision.deployment) if existing and self.decision else None,
+            "existing_fleet": (
+                {
+                    **existing.to_json(self.decision.deployment),
+                    "alternatives": [a.to_json() for a in self.alternatives],
+                }
+                if existing and self.decision
+                else None
+            ),
             "costs": {
                 "assumptions": [vars(a) for a in self.assumptions],
                 "tco": self.tco.to_json() if self.tco else None,
@@ -156,7 +190,49 @@ def plan(
     costs = cost_assumptions(resolved.plan.costs, resolved.model.id)
     best = sizing.best
     tco = plan_tco(resolved.plan, best.sizing, best.decision, costs) if best else None
-    return PlanReport(source, resolved, sizing, validation, costs, tco)
+    report = PlanReport(source, resolved, sizing, validation, costs, tco)
+    report.alternatives = brownfield_alternatives(session, report, backend=backend, progress=progress)
+    return report
+
+
+def _existing_fleet_of(plan_: Plan, decision: FleetDecision | None) -> ExistingFleet | None:
+    if decision is None or not decision.feasible:
+        return None
+    d = decision
+    return existing_fleet(plan_, d.deployment, d.replicas_for_load, d.spares, d.req_s_at_cr_closed)
+
+
+def brownfield_alternatives(
+    session: Session, report: PlanReport, *, backend: str | None = None, progress: Progress | None = None
+) -> list[BrownfieldAlternative]:
+    """When the plan's existing fleet cannot carry it, size the model and precision changes
+    that might (see :func:`planner.brownfield.alternative_choices`) on the same fleet.
+
+    Empty when the plan declares no existing fleet, nothing was sized, or the fleet carries
+    the load (and finishes a batch in its window).
+    """
+    existing, decision = report.existing_fleet, report.decision
+    if existing is None or decision is None or (not existing.shortfall and existing.fits_window is not False):
+        return []
+    plan_ = report.resolved.plan
+    choices = alternative_choices(
+        plan_, decision.deployment, session.catalog.models.specs(), decision.deployment.runtime
+    )
+    return [_sized_alternative(session, plan_, report.source, c, backend, progress) for c in choices]
+
+
+def _sized_alternative(
+    session: Session,
+    plan_: Plan,
+    source: str,
+    choice: AlternativeChoice,
+    backend: str | None,
+    progress: Progress | None,
+) -> BrownfieldAlternative:
+    changed = plan_.model_copy(update={"model": choice.model})
+    resolved, sizing = size(session, changed, source, backend=backend, progress=progress)
+    decision = sizing.best.decision if sizing.best else None
+    return BrownfieldAlternative(choice.change, decision, _existing_fleet_of(resolved.plan, decision))
 
 
 @dataclass
