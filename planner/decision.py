@@ -269,9 +269,10 @@ def decide(
     fixed_s: float | None = None,
     seed: int = 0,
     progress: Callable[[str], None] | None = None,
+    pool_stacks: tuple[str, ...] = (),
 ) -> FleetDecision:
     """The decision of :func:`simulate_decision`, reused when the same plan, deployment,
-    performance model, run length and seed were decided before in this process."""
+    performance model, run length, seed and pool choice were decided before in this process."""
     # The fleet sizing follows from the plan, the deployment and the model, so they are the key; a
     # measured baseline changes what the TCO is priced at, not what the simulation decides.
     key = (
@@ -281,12 +282,13 @@ def decide(
         id(fleet.model),
         fixed_s,
         seed,
+        pool_stacks,
     )
     found = _memo.get(key)
     if found is not None and found[0] is fleet.model:
         _memo.move_to_end(key)
         return found[1]
-    decision = simulate_decision(plan, fleet, fixed_s=fixed_s, seed=seed, progress=progress)
+    decision = simulate_decision(plan, fleet, fixed_s=fixed_s, seed=seed, progress=progress, pool_stacks=pool_stacks)
     _memo[key] = (fleet.model, decision)  # holding the model keeps its id from being reused
     while len(_memo) > MEMO_SIZE:
         _memo.popitem(last=False)
@@ -300,6 +302,7 @@ def simulate_decision(
     fixed_s: float | None = None,
     seed: int = 0,
     progress: Callable[[str], None] | None = None,
+    pool_stacks: tuple[str, ...] = (),
 ) -> FleetDecision:
     """Check the analytic fleet in simulation and settle its replica count and envelopes.
 
@@ -313,6 +316,11 @@ def simulate_decision(
     times).
 
     :param fleet: the analytic sizing of one deployment (feasible or not).
+    A plan that pins disaggregated serving is then sized as prefill and decode pools
+    (:func:`size_pools`). With ``pool_stacks`` (the plan leaves disaggregation open; these
+    stacks could run the pools), pools are sized too and kept only when they need fewer GPUs
+    than the aggregated fleet, their extra spare (one per pool) included.
+
     :param fixed_s: simulated seconds of every run (default: as :func:`run_lengths` says).
     :param seed: the simulations' seed (the same seed gives the same decision).
     """
@@ -363,10 +371,16 @@ def simulate_decision(
             replicas = 0
     spares = plan.slo.spare_failure_domains if replicas else 0
     pools = None
-    if replicas and plan.serving_stack.disaggregated:
-        pools = size_pools(plan, fleet, _pool_rate(loads, replicas, rate_at_cr), replicas, fixed_s, seed, progress)
-        replicas = pools.replicas if pools else 0
-        spares = 2 * plan.slo.spare_failure_domains if pools else 0  # a spare in each pool
+    pinned = bool(plan.serving_stack.disaggregated)
+    if replicas and (pinned or pool_stacks):
+        # open: the pools must save more than the second spare they need to be worth it
+        limit = None if pinned else replicas - spares - 1
+        rate = _pool_rate(loads, replicas, rate_at_cr)
+        pools = size_pools(plan, fleet, rate, replicas, fixed_s, seed, progress, limit=limit)
+        pools = replace(pools, stacks=pool_stacks) if pools and not pinned else pools
+        if pools or pinned:
+            replicas = pools.replicas if pools else 0
+            spares = 2 * plan.slo.spare_failure_domains if pools else 0  # a spare in each pool
     gpus = (replicas + spares) * dep.gpus
     costs = cost_assumptions(plan.costs)
     output_tok_s = pools.summary["output_tok_s"] if pools else output_at_cr * replicas
@@ -398,6 +412,9 @@ class PoolDecision:
     rate_req_s: float
     transport: str
     summary: dict[str, Any]
+    #: For a plan that leaves disaggregation open: the stacks that could run these pools (they were
+    #: chosen because they need fewer GPUs); empty when the plan pins disaggregation.
+    stacks: tuple[str, ...] = ()
 
     @property
     def replicas(self) -> int:
@@ -412,6 +429,8 @@ class PoolDecision:
             "aggregated_replicas": self.aggregated_replicas,
             "rate_req_s": round(self.rate_req_s, 6),
             "transport": self.transport,
+            "chosen_over_aggregated": bool(self.stacks),
+            "stacks": list(self.stacks),
             "run": {k: v for k, v in self.summary.items() if k not in ("prefill", "decode")},
         }
 
@@ -424,6 +443,11 @@ class PoolDecision:
             f"{self.transport} ({s['kv_transfer_ms_mean']:,.1f} ms a request): at {self.rate_req_s:,.3g} requests/s "
             f"p{q} TTFT {at['ttft']:,.0f} ms, ITL {at['itl']:,.1f} ms, E2E {at['e2e'] / 1000:,.1f} s; "
             f"aggregated serving needs {self.aggregated_replicas}"
+            + (
+                f" (disaggregation was left open: the pools need fewer GPUs; serve them with {' or '.join(self.stacks)})"
+                if self.stacks
+                else ""
+            )
         )
 
 
@@ -441,11 +465,17 @@ def size_pools(
     fixed_s: float | None,
     seed: int,
     progress: Callable[[str], None] | None,
+    *,
+    limit: int | None = None,
 ) -> PoolDecision | None:
     """The fewest prefill replicas whose pool meets TTFT at ``rate`` (the first token leaves the
     prefill pool, so the decode pool does not change it), then the fewest decode replicas that
     meet ITL and E2E with them; None when no split holds. The KV cache moves over the plan's
-    transport (NIXL when it names none)."""
+    transport (NIXL when it names none).
+
+    :param limit: the most replicas both pools may have together; None (and few runs spent)
+        as soon as no split within it can hold.
+    """
     from planner.disaggregation import disaggregation
 
     dep, model = fleet.deployment, fleet.model
@@ -468,11 +498,17 @@ def size_pools(
     def prefill_short(prefill: int) -> float:
         return float(split(prefill, 0)["worst_ratio"])  # the prefill pool alone sets TTFT
 
-    prefill = _fewest(prefill_short, max(aggregated // 2, 1), aggregated) if targets.ttft_s else 1
+    most = aggregated if limit is None else limit - 1  # the most either pool may have
+    if most < 1 or (limit is not None and targets.ttft_s and prefill_short(most) > 1):
+        return None
+    prefill = _fewest(prefill_short, min(max(aggregated // 2, 1), most), most) if targets.ttft_s else 1
     if not prefill:
         return None
-    decode = _fewest(lambda d: split(prefill, d)["worst_ratio"], max(aggregated - prefill, 1), aggregated)
-    if not decode:
+    decode_most = aggregated if limit is None else limit - prefill
+    if decode_most < 1 or (limit is not None and split(prefill, decode_most)["worst_ratio"] > 1):
+        return None
+    decode = _fewest(lambda d: split(prefill, d)["worst_ratio"], min(max(aggregated - prefill, 1), decode_most), decode_most)
+    if not decode or (limit is not None and prefill + decode > limit):
         return None
     return PoolDecision(prefill, decode, aggregated, rate, transport, split(prefill, decode))
 

@@ -76,7 +76,7 @@ def plan_facts(resolved: ResolvedPlan, catalog: Catalog, sizing: PlanSizing) -> 
         _licence(resolved),
         _precision(resolved),
         _parallelism(resolved, dep, fleet),
-        _disaggregation(resolved),
+        _disaggregation(resolved, sizing),
         _cost(resolved, sizing),
         _sizing(sizing),
     ]
@@ -237,12 +237,16 @@ def _parallelism(r: ResolvedPlan, dep: Deployment | None, fleet: FleetSizing | N
     )
 
 
-def _disaggregation(r: ResolvedPlan) -> Fact:
+def _disaggregation(r: ResolvedPlan, sizing: PlanSizing) -> Fact:
     s = r.plan.serving_stack
-    transport = s.kv_transport or (r.stack.kv_transfer[0] if r.stack and r.stack.kv_transfer else "unspecified")
+    decision = sizing.best.decision if sizing.best else None
+    pools = decision.pools if decision else None
+    transport: str = s.kv_transport or (r.stack.kv_transfer[0] if r.stack and r.stack.kv_transfer else "unspecified")
+    if pools is not None:
+        transport = pools.transport
     return _fact(
         "disaggregation",
-        disaggregated=bool(s.disaggregated),
+        disaggregated=bool(s.disaggregated) or pools is not None,
         kv_transport=transport,
         rdma=transport in RDMA_TRANSPORTS,
         stack=r.stack.id if r.stack else "open",

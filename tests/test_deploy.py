@@ -248,14 +248,23 @@ def test_a_runtime_version_without_a_needed_flag_is_refused(session: workflows.S
 def test_deploy_a_saved_project_and_check_an_edited_config(tmp_path: Path) -> None:
     db = tmp_path / "projects.db"
     assert run_cli("project", "new", "Code Assistant", "--db", str(db)).returncode == 0
-    saved = run_cli("plan", str(CODE), "--save", "Code Assistant", "--db", str(db))
+    # the plan leaves disaggregation open and is sized as prefill/decode pools: a plain runtime cannot run them
+    pooled = run_cli("plan", str(CODE), "--save", "Code Assistant", "--db", str(db))
+    assert pooled.returncode == 0, pooled.stderr
+    refused = run_cli("deploy", "Code Assistant@1", "--target", "sglang", "--out", str(tmp_path / "p"), "--db", str(db))
+    assert refused.returncode == 2 and "was sized as disaggregated prefill/decode, which sglang cannot run" in refused.stderr
+    data = yaml.safe_load(CODE.read_text(encoding="utf-8"))
+    data.setdefault("serving_stack", {})["disaggregated"] = False
+    aggregated = tmp_path / "aggregated.yaml"
+    aggregated.write_text(yaml.safe_dump(data), encoding="utf-8")
+    saved = run_cli("plan", str(aggregated), "--save", "Code Assistant", "--db", str(db))
     assert saved.returncode == 0, saved.stderr
     out = tmp_path / "out"
-    done = run_cli("deploy", "Code Assistant@1", "--target", "sglang", "--out", str(out), "--db", str(db))
+    done = run_cli("deploy", "Code Assistant@2", "--target", "sglang", "--out", str(out), "--db", str(db))
     assert done.returncode == 0, done.stderr
     assert {"serve.sh", "deployment.yaml", RULES_FILE, DASHBOARD_FILE, TRACE_FILE} <= {p.name for p in out.iterdir()}
     doc = (out / "deployment.yaml").read_text(encoding="utf-8")
-    assert any("Project 'Code Assistant' revision 1" in line for line in doc.splitlines()[:3])
+    assert any("Project 'Code Assistant' revision 2" in line for line in doc.splitlines()[:3])
     assert "--max-running-requests" in (out / "serve.sh").read_text(encoding="utf-8")
     edited = tmp_path / "edited"
     shutil.copytree(out, edited)

@@ -213,7 +213,7 @@ def deploy_values(
         availability_pct=slo.availability_pct,
         targets_ms={k: v for k, v in (("ttft", slo.ttft_ms), ("itl", slo.itl_ms), ("e2e", slo.e2e_ms)) if v},
         settings=settings,
-        pools=pools if resolved.plan.serving_stack.disaggregated else None,
+        pools=pools,
     )
 
 
@@ -287,15 +287,18 @@ def _refuse_disaggregation(
     *,
     sized: bool = True,
 ) -> None:
-    """Disaggregated prefill/decode needs a stack with it, pools the planner writes for that target
-    and engine, and a sizing that produced the pools."""
-    if not plan.serving_stack.disaggregated:
+    """Disaggregated prefill/decode (pinned by the plan, or chosen by its sizing where the plan left it
+    open) needs a stack with it, pools the planner writes for that target and engine, and a sizing
+    that produced the pools."""
+    if not plan.serving_stack.disaggregated and pools is None:
         return
+    asks = "asks for" if plan.serving_stack.disaggregated else "was sized as"
     if stack is None or not stack.disaggregated_prefill_decode:
         raise DeployError(
-            f"the plan asks for disaggregated prefill/decode, which {target} cannot run",
+            f"the plan {asks} disaggregated prefill/decode, which {target} cannot run",
             path="serving_stack.disaggregated",
-            fix="choose a stack with prefill/decode pools (llm-d, dynamo) or set it to false",
+            fix="choose a stack with prefill/decode pools (llm-d, dynamo), or set serving_stack.disaggregated: false"
+            " and plan again",
         )
     engines = POOL_TARGETS.get(target)
     if engines is None or (runtime_id is not None and runtime_id not in engines):

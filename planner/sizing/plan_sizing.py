@@ -101,7 +101,7 @@ def size_plan(
         return PlanSizing(None, [], tried, 0, why_infeasible(resolved, catalog))
     if not simulate:
         return PlanSizing(ranked[0], ranked[1 : 1 + ALTERNATIVES], tried, len(ranked))
-    checked = _checked(resolved, ranked, seed=seed, fixed_s=fixed_s, on_point=on_point)
+    checked = _checked(resolved, catalog, ranked, seed=seed, fixed_s=fixed_s, on_point=on_point)
     holding = sorted((c for c in checked if c.decision and c.decision.feasible), key=lambda c: c.sort_key)
     if not holding:
         return PlanSizing(None, [], tried, 0, [_why_not(c.decision) for c in checked if c.decision])
@@ -112,6 +112,7 @@ def size_plan(
 
 def _checked(
     resolved: ResolvedPlan,
+    catalog: Catalog,
     ranked: list[Candidate],
     *,
     seed: int,
@@ -127,9 +128,31 @@ def _checked(
         best = min((cost for cost in holding if cost is not None), default=None)
         if best is not None and (candidate.eur_per_m_tokens is None or candidate.eur_per_m_tokens > COMPETITIVE * best):
             break
-        decision = decide(resolved.plan, candidate.sizing, fixed_s=fixed_s, seed=seed, progress=on_point)
+        stacks = tuple(pool_stacks(resolved, catalog, candidate.sizing.deployment.runtime.id))
+        decision = decide(
+            resolved.plan, candidate.sizing, fixed_s=fixed_s, seed=seed, progress=on_point, pool_stacks=stacks
+        )
         checked.append(with_decision(candidate, decision))
     return checked
+
+
+def pool_stacks(resolved: ResolvedPlan, catalog: Catalog, runtime_id: str) -> list[str]:
+    """The stacks that could serve the plan's deployment as prefill and decode pools when the plan
+    leaves disaggregation open (none when it pins it either way): the pinned stack if it has
+    pools and drives the runtime, else every such stack in the catalog, less those that need RDMA
+    when the plan's inter-node fabric is Ethernet."""
+    plan = resolved.plan
+    if plan.serving_stack.disaggregated is not None:
+        return []
+    stacks = [resolved.stack] if resolved.stack else catalog.stacks.specs()
+    no_rdma = plan.hardware.inter_node_fabric in ("ethernet", "none")
+    return [
+        s.id
+        for s in stacks
+        if s.disaggregated_prefill_decode
+        and runtime_id in s.runtimes
+        and not (no_rdma and s.requires_rdma_for_disaggregation)
+    ]
 
 
 def with_decision(candidate: Candidate, decision: FleetDecision) -> Candidate:
