@@ -334,7 +334,9 @@ def _activation_terms(dep: Deployment) -> list[Term]:
             "  sampler",
             sampler / GIB,
             f"{rows} rows x vocab {dep.model.vocab_size} x {dep.runtime.sampler_bytes_per_logit:g} B + hidden states",
-            f"{dep.runtime.id} sampler_bytes_per_logit",
+            f"{dep.runtime.id} sampler_bytes_per_logit"
+            if "sampler_bytes_per_logit" in dep.runtime.model_fields_set
+            else f"one fp32 copy: {dep.runtime.id}'s sampler is not modelled",
         ),
     ]
     if dep.runtime.kv_budget_rule == "fraction_of_total":
@@ -382,7 +384,13 @@ def size_capacity(dep: Deployment, context: int) -> Capacity:
     terms = [
         *_memory_terms(dep, weights),
         *_activation_terms(dep),
-        Term("runtime reserve", reserve / GIB, f"{dep.runtime.id} memory_reserve_gib", "runtime catalog (estimate)"),
+        Term(
+            "runtime reserve",
+            reserve / GIB,
+            f"{dep.runtime.id} memory_reserve_gib"
+            + ("_one_gpu" if reserve != dep.runtime.memory_reserve_gib * GIB else ""),
+            "runtime catalog (estimate)",
+        ),
         Term("KV cache budget", max(budget, 0) / GIB, rule, f"{dep.runtime.id} budget rule"),
         Term(
             "KV per sequence",
