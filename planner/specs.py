@@ -101,6 +101,14 @@ class GpuSpec(_Catalogued):
     generation: str = Field(min_length=1, description="Architecture, e.g. ampere, hopper, blackwell, cdna3, gaudi3.")
     form_factor: Literal["sxm", "pcie", "oam", "superchip", "mezzanine"]
     hbm_gib: Positive = Field(description="Device memory visible to the runtime, GiB.")
+    reported_gib: Positive | None = Field(
+        default=None,
+        description=(
+            "Total memory the driver reports to a process (torch.cuda.mem_get_info()[1]), GiB, as a "
+            "published runtime log shows it; the figure vLLM's gpu_memory_utilization multiplies. "
+            "Unset: hbm_gib less the share the driver keeps on an H100 (see docs/capacity.md)."
+        ),
+    )
     hbm_tb_s: Positive = Field(description="Peak memory bandwidth, TB/s (1e12 bytes/s).")
     dense_tflops: dict[ComputeDtype, Positive] = Field(
         description="Dense (no sparsity) peak TFLOPS (or TOPS for int8) per dtype; absent means not native."
@@ -340,6 +348,18 @@ class RuntimeSpec(_Catalogued):
     )
     kv_budget_knob: str = Field(description="Name of the knob in `knobs` that sets the KV budget.")
     memory_reserve_gib: float = Field(ge=0, description="Per-GPU memory outside weights and KV (CUDA context etc.).")
+    memory_reserve_gib_one_gpu: float | None = Field(
+        default=None,
+        ge=0,
+        description="memory_reserve_gib for a replica of one GPU (no NCCL or all-reduce buffers); unset: the same.",
+    )
+    sampler_bytes_per_logit: Positive = Field(
+        default=4.0,
+        description=(
+            "Peak bytes per logit (sampled rows x vocabulary) while the runtime's profiling run samples; "
+            "4 (one fp32 copy) where the runtime's sampler is not modelled."
+        ),
+    )
     knobs: list[RuntimeKnob]
     knob_roles: dict[Literal["max_sequences", "batched_tokens", "kv_block_tokens", "max_context"], str] = Field(
         default_factory=dict,

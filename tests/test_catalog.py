@@ -126,7 +126,9 @@ def test_model_architecture_features(catalog: Any) -> None:
     assert gemma.sliding_window.window == 1024 and gemma.sliding_window.layers == 52
     assert gemma.full_attention_layers == 10
     assert catalog.models.get("llama-2-7b").attention == "mha"
-    assert catalog.models.get("qwen3-32b").max_context == 32768, "native context from the card, not 40960"
+    assert catalog.models.get("qwen3-32b").max_context == 40960, (
+        "the config's max_position_embeddings, as vLLM reads it"
+    )
     assert catalog.models.get("mixtral-8x7b").moe.experts_per_token == 2
 
 

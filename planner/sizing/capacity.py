@@ -177,26 +177,86 @@ def kv_bytes_per_sequence(dep: Deployment, context: int, block: int = 1) -> floa
     return (full + sliding) * per_layer
 
 
-def activation_bytes_per_gpu(dep: Deployment) -> float:
-    """Activation peak of the runtime's profiling step (an estimate).
+#: Where the driver's share of memory (what nvidia-smi counts and a process never sees) is
+#: measured: an H100 SXM reports 79.18 GiB to CUDA against nvidia-smi's 79.65 (81,559 MiB);
+#: see the GPU catalog's ``reported_gib`` sources. Used for GPUs without a published figure.
+_REPORTED_SHARE_H100 = 79.18 / 79.65
 
-    ``batched_tokens`` tokens each hold the residual stream, attention projections and
-    the FFN's gate and up outputs in 16-bit; the sampler holds fp32 logits for up to
-    ``max_sequences`` rows.
+#: Memory a serving process holds before it loads weights: CUDA context, cuBLAS and, with more
+#: than one GPU, NCCL communicators and all-reduce buffers. The llm-d vLLM logs on H100 show
+#: 78.57 of 79.18 GiB free at startup on one GPU and 77.64 at TP 2 (an estimate for other GPUs):
+#: https://github.com/llm-d/llm-d-benchmark/blob/259334868c5075da530cc6c90b43fceb11b6e6a7/config_explorer/empirical-vllm-memory-results.md
+_CONTEXT_GIB_ONE_GPU = 79.18 - 78.57
+_CONTEXT_GIB_PARALLEL = 79.18 - 77.64
+
+
+def reported_memory_bytes(dep: Deployment) -> tuple[float, str]:
+    """Total memory the driver reports to the process, and where the figure comes from.
+
+    Runtimes size against ``torch.cuda.mem_get_info()``, not the datasheet or nvidia-smi:
+    the GPU's published ``reported_gib`` where a runtime log gives one, else ``hbm_gib``
+    scaled by the share an H100 reports (an estimate).
+    """
+    if dep.gpu.reported_gib is not None:
+        return dep.gpu.reported_gib * GIB, f"{dep.gpu.id} reported_gib (runtime log)"
+    share = _REPORTED_SHARE_H100 if dep.gpu.vendor == "nvidia" else 1.0
+    return dep.gpu.hbm_gib * share * GIB, f"{dep.gpu.id} hbm_gib x {share:.4f} (H100's reported share, estimate)"
+
+
+def context_bytes(dep: Deployment) -> float:
+    """Memory the process holds before loading weights (CUDA context, NCCL with more than one GPU)."""
+    return (_CONTEXT_GIB_ONE_GPU if dep.gpus == 1 else _CONTEXT_GIB_PARALLEL) * GIB
+
+
+def forward_activation_bytes(dep: Deployment) -> float:
+    """Activation peak of the profiling forward pass over ``batched_tokens`` tokens (an estimate).
+
+    Each token holds the residual stream, attention projections and the FFN's gate and up
+    outputs in 16-bit, split across TP ranks where the layer is.
     """
     m = dep.model
     tokens = int(knob(dep, "batched_tokens"))
-    rows = min(tokens, int(knob(dep, "max_sequences")))
     shard = 1 if dep.attention_dp else dep.tp
     ffn = max(m.intermediate_size, (m.moe.expert_intermediate_size * m.moe.experts_per_token) if m.moe else 0)
     per_token = (4 * m.hidden_size + (m.num_attention_heads + 2 * m.num_kv_heads) * m.head_dim / shard) * 2
     per_token += 2 * ffn / shard * 2
-    return tokens * per_token + rows * m.vocab_size / shard * 4
+    return tokens * per_token
+
+
+def sampler_activation_bytes(dep: Deployment) -> float:
+    """Peak while the profiling run samples: the forward's hidden states plus the sampler's buffers.
+
+    One row of logits per sampled sequence, ``min(max_sequences, batched_tokens)`` rows over
+    the whole vocabulary, at the runtime's ``sampler_bytes_per_logit``; the logits are
+    gathered to every rank, so TP does not split them.
+    """
+    tokens = int(knob(dep, "batched_tokens"))
+    rows = min(tokens, int(knob(dep, "max_sequences")))
+    hidden_states = tokens * dep.model.hidden_size * 2
+    return hidden_states + rows * dep.model.vocab_size * dep.runtime.sampler_bytes_per_logit
+
+
+def activation_bytes_per_gpu(dep: Deployment) -> float:
+    """Activation peak of the runtime's profiling run: the larger of its forward pass and its sampling."""
+    return max(forward_activation_bytes(dep), sampler_activation_bytes(dep))
+
+
+def reserve_bytes(dep: Deployment) -> float:
+    """The runtime's memory outside weights, activations and KV inside its budget (one GPU or several)."""
+    one_gpu = dep.runtime.memory_reserve_gib_one_gpu
+    gib = one_gpu if dep.gpus == 1 and one_gpu is not None else dep.runtime.memory_reserve_gib
+    return gib * GIB
 
 
 def kv_budget_bytes(dep: Deployment, weights: float, activation: float, reserve: float) -> tuple[float, str]:
-    """KV bytes per GPU under the runtime's own budget rule, and the formula used."""
-    total = dep.gpu.hbm_gib * GIB
+    """KV bytes per GPU under the runtime's own budget rule, and the formula used.
+
+    vLLM: reported memory x gpu_memory_utilization less weights, profiled activations and
+    non-torch memory. TensorRT-LLM: free_gpu_memory_fraction of what is free after loading
+    and profiling. SGLang: free memory before loading x mem_fraction_static less weights
+    (``profile_max_num_token``: rest = free now - free before load x (1 - fraction)).
+    """
+    total, _ = reported_memory_bytes(dep)
     rule = dep.runtime.kv_budget_rule
     name = dep.runtime.kv_budget_knob
     fraction = float(knob(dep, name))
@@ -206,30 +266,104 @@ def kv_budget_bytes(dep: Deployment, weights: float, activation: float, reserve:
             return float(explicit), "kv_cache_memory_bytes (set in the plan)"
         return (
             total * fraction - weights - activation - reserve,
-            f"HBM x {name} {fraction} - weights - activation - reserve",
+            f"reported x {name} {fraction} - weights - activation - reserve",
         )
+    free = total - context_bytes(dep)
     if rule == "fraction_of_free_after_load":
         return (
-            total - weights - activation - reserve
-        ) * fraction, f"(HBM - weights - activation - reserve) x {name} {fraction}"
-    return total * fraction - weights, f"HBM x {name} {fraction} - weights (activations live outside the fraction)"
+            free - weights - activation - reserve
+        ) * fraction, f"(reported - context - weights - activation - reserve) x {name} {fraction}"
+    return free * fraction - weights, f"(reported - context) x {name} {fraction} - weights (activations outside)"
 
 
 # --------------------------------------------------------------------- sizing
 
 
+def _memory_terms(dep: Deployment, weights: float) -> list[Term]:
+    """The device's memory as the runtime sees it, and the weights it loads."""
+    reported, reported_source = reported_memory_bytes(dep)
+    p = dep.params
+    terms = [
+        Term("GPU memory", dep.gpu.hbm_gib, f"{dep.gpu.id} hbm_gib (nvidia-smi total)", "datasheet"),
+        Term("reported memory", reported / GIB, "torch.cuda.mem_get_info() total", reported_source),
+    ]
+    if dep.runtime.kv_budget_rule != "fraction_of_total":
+        terms.append(
+            Term(
+                "CUDA context",
+                context_bytes(dep) / GIB,
+                "held before the weights load" + (" (NCCL included)" if dep.gpus > 1 else ""),
+                "llm-d vLLM H100 logs: free at startup (estimate)",
+            )
+        )
+    terms.append(
+        Term(
+            "weights",
+            weights / GIB,
+            f"(experts {p.experts / 1e9:.2f}B x {dep.weight_bytes('experts')} B + rest {p.dense / 1e9:.2f}B x "
+            f"{dep.weight_bytes('dense')} B) / {dep.ep if dep.attention_dp else dep.tp * dep.pp} GPUs + embeddings "
+            f"{(p.embedding + p.head) / 1e9:.2f}B x 2 B" + ("" if dep.attention_dp else f" / TP {dep.tp}"),
+            "model config x precision",
+        )
+    )
+    return terms
+
+
+def _activation_terms(dep: Deployment) -> list[Term]:
+    """The profiling run's peak, the part that sets it, and where CUDA graphs live."""
+    forward, sampler = forward_activation_bytes(dep), sampler_activation_bytes(dep)
+    tokens, rows = (
+        int(knob(dep, "batched_tokens")),
+        min(int(knob(dep, "batched_tokens")), int(knob(dep, "max_sequences"))),
+    )
+    sets_peak = "sampler" if sampler >= forward else "forward pass"
+    terms = [
+        Term(
+            "activation peak",
+            max(forward, sampler) / GIB,
+            f"max(forward {forward / GIB:.2f}, sampler {sampler / GIB:.2f}); the {sets_peak} sets it",
+            f"{dep.runtime.id} profiling run (estimate)",
+        ),
+        Term(
+            "  forward pass",
+            forward / GIB,
+            f"{tokens} batched tokens x (4 x hidden + qkv + 2 x FFN)/shard x 2 B",
+            "roofline estimate",
+        ),
+        Term(
+            "  sampler",
+            sampler / GIB,
+            f"{rows} rows x vocab {dep.model.vocab_size} x {dep.runtime.sampler_bytes_per_logit:g} B + hidden states",
+            f"{dep.runtime.id} sampler_bytes_per_logit"
+            if "sampler_bytes_per_logit" in dep.runtime.model_fields_set
+            else f"one fp32 copy: {dep.runtime.id}'s sampler is not modelled",
+        ),
+    ]
+    if dep.runtime.kv_budget_rule == "fraction_of_total":
+        terms.append(
+            Term(
+                "CUDA graph pool",
+                0.0,
+                "captured after the KV cache is sized: lives in the 1 - gpu_memory_utilization headroom",
+                "vLLM gpu_worker.determine_available_memory (no cudagraph estimate by default)",
+            )
+        )
+    return terms
+
+
 def size_capacity(dep: Deployment, context: int) -> Capacity:
     """Size one replica's memory for sequences of ``context`` tokens (input + output).
 
-    :returns: every term in GiB with its formula, the KV blocks, and the concurrency
-        the replica holds with the cap that binds: ``memory`` (KV cache), ``weights``
-        (they do not fit), ``max_num_seqs`` (the runtime's batch limit, under its own
-        name), or ``context`` (longer than the model or max_model_len allows).
+    :returns: every term in GiB with its formula and source (reported memory, context,
+        weights, the profiling run's activation peak and what sets it, reserve, KV budget),
+        the KV blocks, and the concurrency the replica holds with the cap that binds:
+        ``memory`` (KV cache), ``weights`` (they do not fit), ``max_num_seqs`` (the
+        runtime's batch limit, under its own name), or ``context`` (longer than the
+        model's config or max_model_len allows).
     """
-    gib = GIB
     weights = weights_bytes_per_gpu(dep)
     activation = activation_bytes_per_gpu(dep)
-    reserve = dep.runtime.memory_reserve_gib * gib
+    reserve = reserve_bytes(dep)
     budget, rule = kv_budget_bytes(dep, weights, activation, reserve)
     block = int(knob(dep, "kv_block_tokens") or 1)
     per_token = kv_bytes_per_token(dep)
@@ -242,33 +376,25 @@ def size_capacity(dep: Deployment, context: int) -> Capacity:
     seq_name = dep.runtime.knob_roles.get("max_sequences", "max_num_seqs")
     sequence_cap = int(knob(dep, "max_sequences")) * ranks
     max_context = min(dep.model.max_context, int(knob(dep, "max_context") or dep.model.max_context))
-    weights_fit = weights + activation + reserve < dep.gpu.hbm_gib * gib and budget > 0
+    weights_fit = weights + activation + reserve < reported_memory_bytes(dep)[0] and budget > 0
     caps = [(memory_cap, "memory" if weights_fit else "weights"), (sequence_cap, seq_name)]
     if context > max_context:
         caps.append((0, "context"))
     max_concurrency, binding = min(caps, key=lambda c: c[0])
-    p = dep.params
     terms = [
-        Term("GPU memory", dep.gpu.hbm_gib, f"{dep.gpu.id} hbm_gib", "datasheet"),
+        *_memory_terms(dep, weights),
+        *_activation_terms(dep),
         Term(
-            "weights",
-            weights / gib,
-            f"(experts {p.experts / 1e9:.2f}B x {dep.weight_bytes('experts')} B + rest {p.dense / 1e9:.2f}B x "
-            f"{dep.weight_bytes('dense')} B) / {dep.ep if dep.attention_dp else dep.tp * dep.pp} GPUs + embeddings "
-            f"{(p.embedding + p.head) / 1e9:.2f}B x 2 B" + ("" if dep.attention_dp else f" / TP {dep.tp}"),
-            "model config x precision",
+            "runtime reserve",
+            reserve / GIB,
+            f"{dep.runtime.id} memory_reserve_gib"
+            + ("_one_gpu" if reserve != dep.runtime.memory_reserve_gib * GIB else ""),
+            "runtime catalog (estimate)",
         ),
-        Term(
-            "activation peak",
-            activation / gib,
-            f"{knob(dep, 'batched_tokens')} batched tokens x (4 x hidden + qkv + 2 x FFN)/shard x 2 B + logits",
-            "roofline estimate",
-        ),
-        Term("runtime reserve", reserve / gib, f"{dep.runtime.id} memory_reserve_gib", "catalog default"),
-        Term("KV cache budget", max(budget, 0) / gib, rule, "runtime rule"),
+        Term("KV cache budget", max(budget, 0) / GIB, rule, f"{dep.runtime.id} budget rule"),
         Term(
             "KV per sequence",
-            per_seq / gib,
+            per_seq / GIB,
             f"{context} tokens ({block}-token blocks) x {kv_bytes_per_token_layer_group(dep):.0f} B per layer-token "
             f"x {_layers_per_gpu(dep.model.num_layers, dep):g} layers"
             + (" (sliding layers capped)" if dep.model.sliding_window else ""),
@@ -278,10 +404,10 @@ def size_capacity(dep: Deployment, context: int) -> Capacity:
     return Capacity(
         context_tokens=context,
         gpu_memory_gib=dep.gpu.hbm_gib,
-        weights_gib_per_gpu=weights / gib,
-        activation_gib_per_gpu=activation / gib,
-        reserve_gib_per_gpu=reserve / gib,
-        kv_budget_gib_per_gpu=max(budget, 0) / gib,
+        weights_gib_per_gpu=weights / GIB,
+        activation_gib_per_gpu=activation / GIB,
+        reserve_gib_per_gpu=reserve / GIB,
+        kv_budget_gib_per_gpu=max(budget, 0) / GIB,
         kv_bytes_per_token_per_gpu=per_token,
         kv_bytes_per_sequence_per_gpu=per_seq,
         kv_block_tokens=block,
