@@ -437,15 +437,15 @@ class PoolDecision:
     def describe(self, label: str) -> str:
         """One line: the pools, their run at the peak and the aggregated count beside them."""
         s, q = self.summary, int(self.summary["percentile"])
-        at = s["at_percentile_ms"]
+        at, served = s["at_percentile_ms"], " or ".join(self.stacks)
         return (
             f"{self.prefill_replicas} prefill + {self.decode_replicas} decode replicas of {label}, KV over "
             f"{self.transport} ({s['kv_transfer_ms_mean']:,.1f} ms a request): at {self.rate_req_s:,.3g} requests/s "
             f"p{q} TTFT {at['ttft']:,.0f} ms, ITL {at['itl']:,.1f} ms, E2E {at['e2e'] / 1000:,.1f} s; "
             f"aggregated serving needs {self.aggregated_replicas}"
             + (
-                f" (disaggregation was left open: the pools need fewer GPUs; serve them with {' or '.join(self.stacks)})"
-                if self.stacks
+                f" (disaggregation was left open: the pools need fewer GPUs; serve them with {served})"
+                if served
                 else ""
             )
         )
@@ -507,7 +507,9 @@ def size_pools(
     decode_most = aggregated if limit is None else limit - prefill
     if decode_most < 1 or (limit is not None and split(prefill, decode_most)["worst_ratio"] > 1):
         return None
-    decode = _fewest(lambda d: split(prefill, d)["worst_ratio"], min(max(aggregated - prefill, 1), decode_most), decode_most)
+    decode = _fewest(
+        lambda d: split(prefill, d)["worst_ratio"], min(max(aggregated - prefill, 1), decode_most), decode_most
+    )
     if not decode or (limit is not None and prefill + decode > limit):
         return None
     return PoolDecision(prefill, decode, aggregated, rate, transport, split(prefill, decode))

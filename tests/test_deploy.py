@@ -252,7 +252,10 @@ def test_deploy_a_saved_project_and_check_an_edited_config(tmp_path: Path) -> No
     pooled = run_cli("plan", str(CODE), "--save", "Code Assistant", "--db", str(db))
     assert pooled.returncode == 0, pooled.stderr
     refused = run_cli("deploy", "Code Assistant@1", "--target", "sglang", "--out", str(tmp_path / "p"), "--db", str(db))
-    assert refused.returncode == 2 and "was sized as disaggregated prefill/decode, which sglang cannot run" in refused.stderr
+    assert (
+        refused.returncode == 2
+        and "was sized as disaggregated prefill/decode, which sglang cannot run" in refused.stderr
+    )
     data = yaml.safe_load(CODE.read_text(encoding="utf-8"))
     data.setdefault("serving_stack", {})["disaggregated"] = False
     aggregated = tmp_path / "aggregated.yaml"

@@ -12,6 +12,8 @@ from planner import workflows
 from planner.decision import rerun_pools
 from planner.disaggregation import disaggregation
 from planner.errors import PlannerError
+from planner.plan import Plan
+from planner.planfile import parse_plan
 from planner.render import simulation_text
 from tests.conftest import PLANS
 
@@ -97,3 +99,49 @@ def test_deploy_writes_the_pools_and_check_config_reads_them_back(
         workflows.deploy(session, given, "kserve", tmp_path / "k", backend="builtin")
     with pytest.raises(PlannerError, match="does not write prefill/decode pools for llm-d with sglang"):
         workflows.deploy(session, given, "llm-d", tmp_path / "l", backend="builtin")
+
+
+CODE = PLANS / "code-assistant.yaml"
+
+
+def _with_stack(section: dict[str, object], fabric: str | None = None) -> Plan:
+    data = yaml.safe_load(CODE.read_text(encoding="utf-8"))
+    data["serving_stack"] = {**data.get("serving_stack", {}), **section}
+    if fabric:
+        data.setdefault("hardware", {})["inter_node_fabric"] = fabric
+    return parse_plan(yaml.safe_dump(data))
+
+
+def test_open_disaggregation_is_chosen_when_the_pools_need_fewer_gpus(session: workflows.Session) -> None:
+    report = workflows.plan(session, workflows.read_plan(CODE), "code.yaml", backend="builtin")
+    d = report.decision
+    assert d is not None and d.pools is not None, "the code assistant's prefill-heavy load pools well"
+    pools = d.pools
+    assert set(pools.stacks) >= {"dynamo", "llm-d"} and "runtime-server" not in pools.stacks
+    spare = report.resolved.plan.slo.spare_failure_domains
+    assert d.replicas_for_load + d.spares < pools.aggregated_replicas + spare, "fewer GPUs, both spares counted"
+    chosen = report.to_json()["sizing"]["chosen"]["simulation"]["disaggregated"]
+    assert chosen["chosen_over_aggregated"] and chosen["prefill_replicas"] == pools.prefill_replicas
+    assert "disaggregation was left open" in pools.describe(d.deployment.label)
+    facts = {f["rule_id"] for f in report.to_json()["findings"]}
+    assert "trap.disaggregation-without-rdma" not in facts, "NIXL over the plan's InfiniBand is RDMA"
+
+
+def test_a_plan_that_says_no_to_disaggregation_is_served_aggregated(session: workflows.Session) -> None:
+    report = workflows.plan(session, _with_stack({"disaggregated": False}), "agg.yaml", backend="builtin")
+    d = report.decision
+    assert d is not None and d.pools is None and d.spares == 1
+
+
+def test_only_stacks_that_can_run_the_pools_open_the_choice(session: workflows.Session) -> None:
+    from planner.resolve import resolve_plan
+    from planner.sizing.plan_sizing import pool_stacks
+
+    def stacks(plan: Plan, runtime: str = "vllm") -> list[str]:
+        return pool_stacks(resolve_plan(plan, session.catalog, "p.yaml"), session.catalog, runtime)
+
+    assert set(stacks(_with_stack({}))) == {"dynamo", "llm-d", "kserve", "ray-serve"}
+    assert stacks(_with_stack({"id": "runtime-server"})) == [], "the plain server has no pools"
+    assert stacks(_with_stack({"id": "dynamo"}), "trtllm") == ["dynamo"]
+    assert stacks(_with_stack({"disaggregated": True})) == [], "pinned: sized as pools anyway, not a choice"
+    assert stacks(_with_stack({}, fabric="ethernet")) == ["ray-serve"], "the others need RDMA for the KV cache"
