@@ -192,7 +192,9 @@ def test_a_bad_project_or_output_is_one_clear_error(built: Built, tmp_path: Path
         (PROJECT, tmp_path, built.db, "the record is an HTML page"),
         (f"{PROJECT}@9", tmp_path / "r.html", built.db, "matches no revision"),
         (PROJECT, tmp_path / "r.html", tmp_path / "none.db", "there is no projects database"),
+        ("Empty", tmp_path / "r.html", built.db, "has no revision to sign off"),
     ]
+    workflows.create_project("Empty", db=built.db)
     for ref, out, db, message in cases:
         with pytest.raises(PlannerError, match=message) as raised:
             workflows.report(session, ref, out, db=db)
