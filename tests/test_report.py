@@ -63,8 +63,15 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
         workflows.import_benchmarks(session, files, project=PROJECT, db=db)
         workflows.bench_baseline(session, PROJECT, "all", note="lab, week 12", backend="builtin", db=db)
         workflows.record_decision(PROJECT, workflows.Decision(DECISION, "growth of 30% a year & bursts"), db)
-    out = root / "record.html"
-    cli = run_cli("report", PROJECT, "--out", str(out), "--db", str(db), env={"PLANNER_HOME": str(home)})
+    out, offline = root / "record.html", root / "offline"
+    offline.mkdir()
+    (offline / "sitecustomize.py").write_text(  # the record is written with sockets forbidden
+        "import socket\n"
+        "def _refuse(*args, **kwargs):\n    raise OSError('network use is forbidden in this test')\n"
+        "socket.socket.connect = _refuse\nsocket.create_connection = _refuse\nsocket.getaddrinfo = _refuse\n"
+    )
+    env = {"PLANNER_HOME": str(home), "PYTHONPATH": str(offline)}
+    cli = run_cli("report", PROJECT, "--out", str(out), "--db", str(db), env=env)
     head = workflows.open_revision(PROJECT, "head", db).revision.to_json()
     return Built(db, home, out, head, cli)
 

@@ -192,7 +192,7 @@ def costs(record: DecisionRecord) -> Html:
     )
     lines = [[k.replace("_", " "), number(v, 0)] for k, v in (tco.get("eur_per_year") or {}).items()]
     assumptions = [
-        [a.get("label"), a.get("value"), a.get("unit"), a.get("origin"), a.get("source")]
+        [a.get("label"), _value(a.get("value")), a.get("unit"), a.get("origin"), a.get("source")]
         for a in record.tco.get("assumptions") or []
     ]
     parts = [
@@ -207,6 +207,11 @@ def costs(record: DecisionRecord) -> Html:
     return section("tco", "Total cost of ownership", *parts)
 
 
+def _value(value: Any) -> Any:
+    """An assumption's value with thousands separators and no float noise (28,700 rather than 28700.0)."""
+    return f"{value:,.6g}" if isinstance(value, int | float) and not isinstance(value, bool) else value
+
+
 def _growth(growth: dict[str, Any]) -> Html:
     quarters = growth.get("quarters") or []
     if not quarters:
@@ -219,7 +224,7 @@ def _growth(growth: dict[str, Any]) -> Html:
             ("API", "cumulative_api_eur", TARGET_COLOUR),
         )
     ]
-    chart = line_chart("Cumulative cost as traffic grows", "quarter", "cumulative EUR", series)
+    chart = line_chart("Cumulative cost as traffic grows", "quarter", "cumulative EUR", series, log_x=False)
     rows = [
         [
             f"Q{q['number']}",

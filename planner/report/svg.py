@@ -63,14 +63,17 @@ class _Axes:
         return _HEIGHT - _BOTTOM - value / self.y_max * (_HEIGHT - _TOP - _BOTTOM)
 
 
-def line_chart(title: str, x_label: str, y_label: str, series: Sequence[Series]) -> str:
+def line_chart(title: str, x_label: str, y_label: str, series: Sequence[Series], *, log_x: bool | None = None) -> str:
     """An SVG chart of ``series`` with axes, ticks, a legend and a text description; ``""`` when
-    no series has a point to draw."""
+    no series has a point to draw.
+
+    :param log_x: a logarithmic x axis (default: when the x values span a factor of ten or more).
+    """
     drawn = [s for s in series if s.points]
     data = [s for s in drawn if s.kind != "target"]
     if not data:
         return ""
-    axes = _axes(drawn)
+    axes = _axes(drawn, log_x)
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {_WIDTH} {_HEIGHT}" width="{_WIDTH}" '
         f'height="{_HEIGHT}" role="img" class="chart">',
@@ -86,13 +89,19 @@ def line_chart(title: str, x_label: str, y_label: str, series: Sequence[Series])
     return "\n".join(parts)
 
 
-def _axes(series: Sequence[Series]) -> _Axes:
+def _axes(series: Sequence[Series], log_x: bool | None) -> _Axes:
     xs = [x for s in series if s.kind != "target" for x, _ in s.points if x > 0]
     ys = [y for s in series for _, y in s.points] + [h for s in series for h in s.highs]
     x_min, x_max = (min(xs), max(xs)) if xs else (1.0, 2.0)
-    log_x = x_min > 0 and x_max / x_min >= 10
+    if log_x is None:
+        log_x = x_min > 0 and x_max / x_min >= 10
     if x_max == x_min:
         x_min, x_max = (x_min / 2, x_max * 1.5) if log_x or x_min > 0 else (x_min - 1, x_max + 1)
+    elif log_x:  # a margin, so the first and last points do not sit on the axes
+        x_min, x_max = x_min / 1.15, x_max * 1.15
+    else:
+        margin = (x_max - x_min) * 0.04
+        x_min, x_max = (max(x_min - margin, 0.0) if x_min >= 0 else x_min - margin), x_max + margin
     y_max = max([y for y in ys if math.isfinite(y)] + [1e-9]) * 1.1
     return _Axes(x_min, x_max, _nice_ceiling(y_max), log_x)
 
@@ -114,7 +123,9 @@ def _x_ticks(axes: _Axes) -> list[float]:
 
 
 def _label(value: float) -> str:
-    """A tick label: 1.2k for thousands, no trailing zeros."""
+    """A tick label: 1.5M for millions, 12k for thousands, no trailing zeros."""
+    if abs(value) >= 1_000_000:
+        return f"{value / 1e6:g}M"
     if abs(value) >= 10_000:
         return f"{value / 1000:g}k"
     return f"{value:,.4g}"

@@ -163,8 +163,11 @@ def _measured(
     chosen = ((revision.result.get("sizing") or {}).get("chosen") or {}).get("operating_point", {}).get("deployment")
     if not chosen:
         return MeasuredEvidence(runs_from, envelope.to_json(), [], "no chosen configuration")
-    dep = stored_deployment(plan_, chosen, session.catalog)
-    comparisons = compare(plan_, dep, session.performance_model(backend), runs)
+    try:
+        dep = stored_deployment(plan_, chosen, session.catalog)
+        comparisons = compare(plan_, dep, session.performance_model(backend), runs)
+    except PlannerError as exc:  # e.g. today's catalog lacks the GPU: the envelope still stands
+        return MeasuredEvidence(runs_from, envelope.to_json(), [], f"not predicted again: {exc.message}")
     return MeasuredEvidence(runs_from, envelope.to_json(), [c.to_json() for c in comparisons], dep.label)
 
 
