@@ -131,7 +131,7 @@ def test_the_record_has_every_section_and_the_chosen_figures(built: Built) -> No
     page = _page(built.out)
     assert page.sections == [
         "summary", "figures", "steps", "alternatives", "findings", "envelopes", "baseline", "tco", "scaling",
-        "provenance",
+        "provenance", "signoff",
     ]  # fmt: skip
     for line in _headline(built.head):
         assert line in page.text, line
@@ -220,6 +220,19 @@ def test_an_earlier_revision_of_a_handed_over_project_has_its_own_record(built: 
     assert "exit.not-recorded" in text.split("Findings of revision 1")[1], "still open in revision 1"
 
 
+def test_a_plan_nothing_meets_is_recorded_with_why_and_no_price(built: Built, tmp_path: Path) -> None:
+    session = workflows.open_session()
+    workflows.create_project("Trap", db=built.db)
+    trap = workflows.read_plan(PLANS / "trap-multinode-tp-pcie.yaml")
+    workflows.plan_and_save(session, trap, "trap.yaml", "Trap", "pinned", backend="builtin", db=built.db)
+    done = workflows.report(session, "Trap", tmp_path / "trap.html", db=built.db)
+    text = _page(tmp_path / "trap.html").text
+    assert not done.priced and "No configuration meets this plan, so nothing is signed off." in text
+    why = workflows.open_revision("Trap", "head", built.db).revision.result["sizing"]["why_none"]
+    assert why and all(line in text for line in why), "each candidate with what it misses"
+    assert "Not priced: no configuration meets the SLOs" in text and "trap.multi-node-tp-without-nvlink" in text
+
+
 def _exported(built: Built, tmp_path: Path) -> Path:
     return workflows.export_project(PROJECT, tmp_path / "p.planner.json", built.db).path
 
@@ -240,6 +253,13 @@ def test_chromium_renders_the_record_with_its_figures(built: Built, tmp_path: Pa
     read_back.feed(dom)
     for line in _headline(built.head):
         assert line in read_back.text, line
+    pdf = tmp_path / "record.pdf"
+    subprocess.run([*flags, f"--print-to-pdf={pdf}", "--no-pdf-header-footer", url], capture_output=True, timeout=90,
+                   check=True)  # fmt: skip
+    printed = pdf.read_bytes()
+    assert printed.startswith(b"%PDF") and printed.count(b"/Type /Page\n") + printed.count(b"/Type/Page") >= 3, (
+        "prints to PDF over several pages"
+    )
     shot = tmp_path / "record.png"
     subprocess.run([*flags, f"--screenshot={shot}", "--window-size=1000,1400", url], capture_output=True, timeout=90,
                    check=True)  # fmt: skip

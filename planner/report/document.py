@@ -24,6 +24,7 @@ SECTIONS = (
     ("tco", "Total cost of ownership", evidence.costs),
     ("scaling", "Scaling decisions", evidence.decisions),
     ("provenance", "Provenance", evidence.provenance),
+    ("signoff", "Sign-off", sections.sign_off),
 )
 
 _STYLE = """
@@ -40,6 +41,7 @@ dt { font-weight: bold; } dd { margin: 0; overflow-wrap: anywhere; }
 figure { margin: 0.8rem 0; } figcaption { font-size: 9pt; color: #555555; }
 svg.chart { max-width: 100%; height: auto; border: 1px solid #dddddd; }
 nav ol { columns: 2; }
+table.signatures td { height: 2.2rem; }
 @page { size: A4; margin: 15mm 12mm; }
 @media print {
   body { margin: 0; max-width: none; font-size: 9.5pt; }
@@ -48,6 +50,7 @@ nav ol { columns: 2; }
   figure, tr, dl { break-inside: avoid; page-break-inside: avoid; }
   thead { display: table-header-group; }
   section { break-before: auto; }
+  #signoff { break-inside: avoid; page-break-inside: avoid; }
   a { color: inherit; text-decoration: none; }
 }
 """

@@ -401,3 +401,24 @@ def _raised_in(record: DecisionRecord, finding: dict[str, Any]) -> Any:
     rule = finding.get("rule_id")
     raised = [s.summary["number"] for s in record.history if any(f.get("rule_id") == rule for f in s.raised)]
     return raised[-1] if raised else "-"
+
+
+# ----------------------------------------------------------------------- sign-off
+
+
+#: Blank rows of the sign-off table, for the people who approve the record on paper.
+SIGNATURE_ROWS = 4
+
+
+def sign_off(record: DecisionRecord) -> Html:
+    """A table to sign on paper: who, in what role, approving which revision, when."""
+    rev = record.revision
+    what = (
+        f"I have read this record of {record.project.get('name')} revision {rev.get('number')} "
+        f"(sha256:{str(rev.get('digest'))[:12]}) and approve, approve with the conditions noted, or reject it."
+    )
+    blank = [[Html("&nbsp;")] * 5 for _ in range(SIGNATURE_ROWS)]
+    return section(
+        "signoff", "Sign-off", paragraph(what),
+        table(["name", "role", "approve / conditions / reject", "date", "signature"], blank, "signatures"),
+    )  # fmt: skip
