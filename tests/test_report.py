@@ -209,32 +209,22 @@ def test_a_bad_project_or_output_is_one_clear_error(built: Built, tmp_path: Path
     assert not list(tmp_path.rglob("*.html")) and not (tmp_path / "none.db").exists(), "nothing written on an error"
 
 
-def test_an_earlier_revision_of_a_handed_over_project_has_its_own_record(built: Built, tmp_path: Path) -> None:
-    session = workflows.open_session()
-    workflows.import_project(_exported(built, tmp_path), rename_to="Fresh", db=tmp_path / "fresh.db")
-    workflows.open_revision("Fresh", "1", tmp_path / "fresh.db")
-    done = workflows.report(session, "Fresh@1", tmp_path / "fresh.html", db=tmp_path / "fresh.db")
-    assert done.revision == 1 and done.to_json()["sections"][0] == "Summary"
-    text = _page(tmp_path / "fresh.html").text
-    assert "Revision 1 " in text and "first cut" in text
-    assert "exit.not-recorded" in text.split("Findings of revision 1")[1], "still open in revision 1"
-
-
-def test_a_plan_nothing_meets_is_recorded_with_why_and_no_price(built: Built, tmp_path: Path) -> None:
+def test_an_earlier_revision_of_a_plan_nothing_meets_is_recorded_with_why_and_no_price(
+    built: Built, tmp_path: Path
+) -> None:
     session = workflows.open_session()
     workflows.create_project("Trap", db=built.db)
     trap = workflows.read_plan(PLANS / "trap-multinode-tp-pcie.yaml")
-    workflows.plan_and_save(session, trap, "trap.yaml", "Trap", "pinned", backend="builtin", db=built.db)
-    done = workflows.report(session, "Trap", tmp_path / "trap.html", db=built.db)
+    for message in ("pinned by the customer", "the same, asked again"):
+        workflows.plan_and_save(session, trap, "trap.yaml", "Trap", message, backend="builtin", db=built.db)
+    done = workflows.report(session, "Trap@1", tmp_path / "trap.html", db=built.db)
     text = _page(tmp_path / "trap.html").text
+    assert done.revision == 1 and "Revision 1 " in text and "pinned by the customer" in text
+    assert "the same, asked again" not in text, "the record stops at the revision it signs off"
     assert not done.priced and "No configuration meets this plan, so nothing is signed off." in text
-    why = workflows.open_revision("Trap", "head", built.db).revision.result["sizing"]["why_none"]
+    why = workflows.open_revision("Trap", "1", built.db).revision.result["sizing"]["why_none"]
     assert why and all(line in text for line in why), "each candidate with what it misses"
     assert "Not priced: no configuration meets the SLOs" in text and "trap.multi-node-tp-without-nvlink" in text
-
-
-def _exported(built: Built, tmp_path: Path) -> Path:
-    return workflows.export_project(PROJECT, tmp_path / "p.planner.json", built.db).path
 
 
 # ------------------------------------------------------------------------ browser
