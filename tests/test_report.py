@@ -213,16 +213,18 @@ def test_an_earlier_revision_of_a_plan_nothing_meets_is_recorded_with_why_and_no
     built: Built, tmp_path: Path
 ) -> None:
     session = workflows.open_session()
-    workflows.create_project("Trap", db=built.db)
+    workflows.create_project("Trap@customer", db=built.db)
     trap = workflows.read_plan(PLANS / "trap-multinode-tp-pcie.yaml")
     for message in ("pinned by the customer", "the same, asked again"):
-        workflows.plan_and_save(session, trap, "trap.yaml", "Trap", message, backend="builtin", db=built.db)
-    done = workflows.report(session, "Trap@1", tmp_path / "trap.html", db=built.db)
+        workflows.plan_and_save(session, trap, "trap.yaml", "Trap@customer", message, backend="builtin", db=built.db)
+    done = workflows.report(session, "Trap@customer@1", tmp_path / "trap.html", db=built.db)
     text = _page(tmp_path / "trap.html").text
     assert done.revision == 1 and "Revision 1 " in text and "pinned by the customer" in text
     assert "the same, asked again" not in text, "the record stops at the revision it signs off"
     assert not done.priced and "No configuration meets this plan, so nothing is signed off." in text
-    why = workflows.open_revision("Trap", "1", built.db).revision.result["sizing"]["why_none"]
+    head = workflows.report(session, "Trap@customer", tmp_path / "head.html", db=built.db)
+    assert head.revision == 2 and head.project == "Trap@customer", "a name with @ in it is a name"
+    why = workflows.open_revision("Trap@customer", "1", built.db).revision.result["sizing"]["why_none"]
     assert why and all(line in text for line in why), "each candidate with what it misses"
     assert "Not priced: no configuration meets the SLOs" in text and "trap.multi-node-tp-without-nvlink" in text
 

@@ -17,7 +17,7 @@ from planner.errors import PlannerError
 from planner.report import SECTIONS, DecisionRecord, MeasuredEvidence, RevisionStep, write_record
 from planner.store import Baseline, Revision
 from planner.store.content import now_utc
-from planner.workflows.projects import database_path, diff, open_revision, show_project
+from planner.workflows.projects import database_path, diff, list_projects, open_revision, show_project
 from planner.workflows.session import Progress, Session
 
 #: File name endings the record is written under.
@@ -60,8 +60,8 @@ def report(
         a project or revision that is not there, or a project without a revision.
     """
     out = _checked_output(Path(out))
-    project, _, rev = ref.partition("@")
     _check_database(ref, db)
+    project, rev = _project_and_revision(ref, db)
     shown = show_project(project, db)
     if not shown.revisions:
         raise PlannerError(
@@ -117,6 +117,14 @@ def _check_database(ref: str, db: Path | None) -> None:
             path=str(database),
             fix="pass --db FILE for another database, or save a plan first: planner plan PLAN --save NAME",
         )
+
+
+def _project_and_revision(ref: str, db: Path | None) -> tuple[str, str]:
+    """``PROJECT@REV`` split at its last ``@``, unless a project is named ``ref`` whole (``team@bank``)."""
+    if "@" not in ref or ref in {p.name for p in list_projects(db).projects}:
+        return ref, ""
+    project, _, rev = ref.rpartition("@")
+    return project, rev
 
 
 def _history(project: str, numbers: list[int], db: Path | None) -> list[RevisionStep]:
