@@ -19,8 +19,9 @@ import pytest
 
 from planner import workflows
 from planner.errors import PlannerError
+from planner.report import SECTIONS
 from planner.report.svg import Series, line_chart
-from tests.conftest import DATA, PLANS, run_cli
+from tests.conftest import DATA, PLANS, REPO, run_cli
 
 CODE = PLANS / "usecases" / "2-code-assistant.yaml"
 BENCH = DATA / "benchmarks"
@@ -282,3 +283,9 @@ def test_a_chart_spreads_a_sweep_on_a_log_axis_and_escapes_its_labels() -> None:
     assert svg.count("<circle") == 2 and "stroke-dasharray" in svg, "a legend dot, the point, and the target"
     assert "users" in json.dumps(svg) and "<script" not in svg
     assert line_chart("empty", "x", "y", [Series("target only", "target", "#000000", [(0, 1.0)])]) == ""
+
+
+def test_the_docs_describe_every_section_and_the_readme_the_command() -> None:
+    doc = (REPO / "docs" / "report.md").read_text(encoding="utf-8")
+    assert [title for _, title, _ in SECTIONS if f"| {title} |" not in doc] == []
+    assert "`planner report PROJECT[@REV] --out FILE.html" in (REPO / "README.md").read_text(encoding="utf-8")

@@ -266,7 +266,7 @@ def decisions(record: DecisionRecord) -> Html:
                 d["rationale"],
                 details.get("bottleneck"),
                 lever.get("family"),
-                "; ".join(f"{k} {v}" for k, v in expected.items()) or None,
+                "; ".join(f"{k} {_value(v)}" for k, v in expected.items()) or None,
                 (d.get("revision") or "")[:12] or None,
             ]
         )
