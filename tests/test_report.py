@@ -138,7 +138,14 @@ def test_the_record_has_every_section_and_the_chosen_figures(built: Built) -> No
         assert line in page.text, line
     assert "with every cost line" in page.text and "Cost lines, EUR a year" in page.text, "the TCO summary"
     assert "Growth:" in page.text and "Q12" in page.text, "three years of growth, quarter by quarter"
-    for step in ("Use case", "Workload", "Traffic", "Service levels (SLO)", "Serving stack", "Scaling"):
+    for step in (
+        "Use case",
+        "Workload profile",
+        "Traffic profile",
+        "Workload SLO",
+        "Serving stack",
+        "Scaling decision",
+    ):
         assert step in page.text
     assert "requests_per_s = 40.0" in page.text and "ttft_ms = 500.0" in page.text, "the steps' inputs"
 
@@ -150,6 +157,7 @@ def test_every_figure_has_its_band_and_provenance(built: Built) -> None:
     assert f"TTFT at the operating point {performance['ttft_ms']:,.0f} ms {low:,.0f} - {high:,.0f}" in page.text
     assert "band: 10th-90th percentile of measured/predicted" in page.text
     assert "Cr_closed measured" in page.text and "measured: the baseline (3 runs)" in page.text
+    assert "Every run stored" in page.text and "closed loop c=16" in page.text
     assert "discrete-event simulation of one replica in a closed loop" in page.text
 
 

@@ -151,6 +151,8 @@ def baseline(record: DecisionRecord) -> Html:
             for d in b["runs"]
         ]
         parts.append(table(["run", "name", "source"], rows))
+    if record.runs:
+        parts += ["<h3>Every run stored</h3>", _runs_table(record)]
     if record.measured is not None:
         env = record.measured.envelope
         parts.append(
@@ -170,6 +172,20 @@ def baseline(record: DecisionRecord) -> Html:
         parts.append("<h3>The plan's baseline section (used instead of the estimate)</h3>")
         parts.append(definitions([(k, v) for k, v in section_of_plan.items() if v is not None]))
     return section("baseline", "Baseline", *parts)
+
+
+def _runs_table(record: DecisionRecord) -> Html:
+    in_baseline = set(record.baseline["runs"]) if record.baseline else set()
+    rows = []
+    for r in record.runs:
+        meta = r.get("metadata") or {}
+        rows.append([
+            r["number"], r["name"], meta.get("format"), meta.get("mode"), _value(meta.get("load")),
+            meta.get("completed"), meta.get("errors"), r["author"], r["created_at"][:19].replace("T", " "),
+            "yes" if r["digest"] in in_baseline else "no",
+        ])  # fmt: skip
+    headers = ["run", "name", "tool", "loop", "load", "completed", "failed", "imported by", "on (UTC)", "in baseline"]
+    return table(headers, rows)
 
 
 def costs(record: DecisionRecord) -> Html:

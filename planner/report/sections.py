@@ -25,16 +25,16 @@ from planner.store.diff import flatten
 #: The eleven steps of the method: (number, title, the plan's section holding its inputs).
 STEPS = (
     (1, "Use case", "use_case"),
-    (2, "Workload", "workload"),
-    (3, "Traffic", "traffic"),
-    (4, "Service levels (SLO)", "slo"),
-    (5, "Model", "model"),
-    (6, "Sizing: capacity and performance", None),
-    (7, "Runtime", "runtime"),
-    (8, "Hardware and fleet", "hardware"),
+    (2, "Workload profile", "workload"),
+    (3, "Traffic profile", "traffic"),
+    (4, "Workload SLO", "slo"),
+    (5, "Model architecture", "model"),
+    (6, "Capacity (6a) and performance (6b)", None),
+    (7, "Runtime architecture", "runtime"),
+    (8, "Hardware and fabric", "hardware"),
     (9, "Serving stack", "serving_stack"),
-    (10, "Envelope and baseline", "baseline"),
-    (11, "Scaling", None),
+    (10, "Benchmark and baseline", "baseline"),
+    (11, "Scaling decision", None),
 )
 
 
@@ -257,7 +257,10 @@ def _settled(record: DecisionRecord, step: int) -> str:
         4: f"scenario {effective.get('scenario')}; {effective.get('spare_failure_domains')} spare failure domain(s)",
         5: f"{(resolved.get('model') or {}).get('name')}; weights {effective.get('weights_dtype')}, "
         f"KV {effective.get('kv_dtype')}, context {effective.get('context_tokens')}",
-        6: f"{chosen.get('dominant_constraint')} binds: {chosen.get('to_move_it')}" if chosen else "",
+        6: f"per replica, memory holds {(chosen.get('per_replica') or {}).get('capacity_cap')} sequences and the "
+        f"SLOs {(chosen.get('per_replica') or {}).get('latency_cap')}: {chosen.get('to_move_it')}"
+        if chosen
+        else "",
         7: f"{dep.get('runtime')} TP{dep.get('tp')} PP{dep.get('pp')} EP{dep.get('ep')}" if dep else "",
         8: f"{chosen.get('replicas')} x {dep.get('gpus')} x {dep.get('gpu')} in {chosen.get('nodes')} node(s)"
         if chosen
