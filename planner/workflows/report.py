@@ -52,14 +52,36 @@ def report(
     db: Path | None = None,
 ) -> ReportResult:
     """Write the decision record of a project's revision (``PROJECT`` for its latest, ``PROJECT@REV``
-    for another: a number or a digest prefix) to ``out``.
+    for another: a number or a digest prefix) to ``out``, whole or not at all.
 
     :param years: the growth view's horizon (default: the plan's ``costs.horizon_years``, else 3).
     :param backend: the performance model of the predictions (default: the one the revision was sized with).
     :raises PlannerError: for an output path that is not an ``.html`` file in an existing folder,
-        a project or revision that is not there, or a project without a revision.
+        and as :func:`decision_record` does.
     """
-    out = _checked_output(Path(out))
+    out = _checked_output(Path(out))  # before any work: a typo costs no wait
+    record = decision_record(session, ref, years=years, backend=backend, progress=progress, db=db)
+    size = write_record(record, out)
+    return ReportResult(
+        out, record.project["name"], record.revision["number"], size, len(record.runs), len(record.decisions),
+        record.tco is not None,
+    )  # fmt: skip
+
+
+def decision_record(
+    session: Session,
+    ref: str,
+    *,
+    years: int | None = None,
+    backend: str | None = None,
+    progress: Progress | None = None,
+    db: Path | None = None,
+) -> DecisionRecord:
+    """What the decision record of ``ref`` shows: the revision as stored with every revision before
+    it, the runs against its prediction, its plan priced, the baseline and the decisions.
+
+    :raises PlannerError: for a database, project or revision that is not there, or a project without a revision.
+    """
     _check_database(ref, db)
     project, rev = _project_and_revision(ref, db)
     shown = show_project(project, db)
@@ -72,25 +94,20 @@ def report(
     opened = open_revision(project, rev or "head", db)
     signed = opened.revision
     used = backend or signed.summary.backend
-    measured = _measured(session, project, signed, opened.plan, shown.baseline, used, db)
     tco, note = _priced(session, opened, years, used, progress)
-    record = DecisionRecord(
+    return DecisionRecord(
         project=shown.project.to_json(),
         database=str(shown.path),
         revision=signed.to_json(),
         history=_history(project, [s.number for s in shown.revisions if s.number <= signed.summary.number], db),
         runs=[r.to_json() for r in shown.runs],
         baseline=shown.baseline.to_json() if shown.baseline else None,
-        measured=measured,
+        measured=_measured(session, project, signed, opened.plan, shown.baseline, used, db),
         decisions=[d.to_json() for d in shown.decisions],
         tco=tco,
         tco_note=note,
         planner_version=__version__,
         generated_at=now_utc()[:19].replace("T", " "),
-    )
-    size = write_record(record, out)
-    return ReportResult(
-        out, project, signed.summary.number, size, len(shown.runs), len(shown.decisions), tco is not None
     )
 
 
