@@ -93,6 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     from planner.cli_costs import add_cost_commands
     from planner.cli_deploy import add_deploy_commands
     from planner.cli_projects import add_db_option, add_project_commands
+    from planner.cli_report import add_report_command
     from planner.cli_simulation import add_simulation_commands
     from planner.limits import CONCURRENCY, PARALLEL, TOKENS, TOP
 
@@ -173,6 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_cost_commands(sub, common)
     add_bench_commands(sub, common)
     add_deploy_commands(sub, common)
+    add_report_command(sub, common)
 
     p = sub.add_parser("schema", parents=[common], help="print the JSON Schema of plan files")
     p.set_defaults(handler=cmd_schema)

@@ -18,6 +18,7 @@ fix. Results carry ``to_json()`` where the command line prints them as JSON.
   :func:`bench_envelope`, :func:`bench_baseline`, :func:`bench_plan`, :func:`calibrate` (the factors fitted
   to the project's runs); step 11: :func:`scale`;
 - costs: :func:`tco`, :func:`export` (the Excel TCO workbook);
+- the decision record (sign-off): :func:`report` (what it shows: :func:`decision_record`);
 - step 9 configuration: :func:`deploy`, :func:`check_config`, :func:`tune`, of the plan
   :func:`open_plan` reads from a plan file or a project's revision;
 - the simulation budget of a command: :func:`simulation_budget`;
@@ -120,6 +121,7 @@ from planner.workflows.projects import (
     set_baseline,
     show_project,
 )
+from planner.workflows.report import ReportResult, decision_record, report
 from planner.workflows.session import DEFAULT_BACKEND, Progress, Session, open_session
 from planner.workflows.simulation import (
     EnvelopeReport,
@@ -166,6 +168,7 @@ __all__ = [
     "Project",
     "ProjectList",
     "ProjectReport",
+    "ReportResult",
     "Revision",
     "RevisionDiff",
     "RevisionSummary",
@@ -194,6 +197,7 @@ __all__ = [
     "compare_disaggregation",
     "create_project",
     "database_path",
+    "decision_record",
     "delete_project",
     "deploy",
     "diff",
@@ -220,6 +224,7 @@ __all__ = [
     "read_plan",
     "record_decision",
     "rename_project",
+    "report",
     "save_revision",
     "scale",
     "search",
