@@ -13,7 +13,7 @@ from planner.plan_simulation import make_replicas
 from planner.simulate import Targets, Workload, poisson_arrivals, run, summarise
 from planner.sizing.deployment import Deployment
 from planner.sizing.estimate import estimate
-from planner.sizing.steady_state import steady_state, step_mix, token_budget
+from planner.sizing.steady_state import prefill_first, steady_state, step_mix, token_budget
 
 
 def dep(catalog: Any, model: str, gpu: str, runtime: str = "vllm", **kw: Any) -> Deployment:
@@ -81,17 +81,19 @@ def test_the_budget_defaults_to_the_runtimes_own_for_the_gpu_class(catalog: Any)
 #: analytic taken at the simulated mean batch. Tolerances: mean TTFT 15%, mean ITL 10%, output
 #: 8%; the simulator's batch fluctuates around its mean, which the steady state does not see.
 SIMULATED = [
-    ("llama-3.1-8b", {}, 2000, 200, (4, 16)),
-    ("llama-3.1-8b", {"max_num_batched_tokens": 2048}, 4000, 150, (4, 16)),
-    ("qwen3-30b-a3b", {}, 1000, 300, (4, 16, 64)),
+    ("llama-3.1-8b", "vllm", {}, 2000, 200, (4, 16)),
+    ("llama-3.1-8b", "vllm", {"max_num_batched_tokens": 2048}, 4000, 150, (4, 16)),
+    ("qwen3-30b-a3b", "vllm", {}, 1000, 300, (4, 16, 64)),
+    ("llama-3.1-8b", "sglang", {}, 2000, 200, (4, 16)),
+    ("qwen3-30b-a3b", "sglang", {}, 1000, 300, (4, 16, 64)),
 ]
 
 
-@pytest.mark.parametrize(("model", "knobs", "isl", "osl", "loads"), SIMULATED)
+@pytest.mark.parametrize(("model", "runtime", "knobs", "isl", "osl", "loads"), SIMULATED)
 def test_the_steady_state_agrees_with_the_simulator(
-    catalog: Any, model: str, knobs: dict[str, int], isl: int, osl: int, loads: tuple[int, ...]
+    catalog: Any, model: str, runtime: str, knobs: dict[str, int], isl: int, osl: int, loads: tuple[int, ...]
 ) -> None:
-    d = dep(catalog, model, "h100-sxm", knobs=knobs)
+    d = dep(catalog, model, "h100-sxm", runtime, knobs=knobs)
     for concurrency in loads:
         rate = concurrency / steady_state(d, concurrency, isl, osl, BUILTIN).e2e_s
         replicas = make_replicas(d, BUILTIN, 1, isl + osl)
@@ -104,7 +106,21 @@ def test_the_steady_state_agrees_with_the_simulator(
         )
         simulated = summarise(result, Targets(None, None, None))
         t = steady_state(d, simulated["batch"]["mean"], isl, osl, BUILTIN)
-        where = f"{model} {isl}/{osl} at {concurrency}"
+        where = f"{model} on {runtime} {isl}/{osl} at {concurrency}"
         assert t.ttft_s * 1000 == pytest.approx(simulated["ttft_ms"]["mean"], rel=0.15), where
         assert t.itl_s * 1000 == pytest.approx(simulated["itl_ms"]["mean"], rel=0.10), where
         assert t.output_tok_s == pytest.approx(simulated["output_tok_s"], rel=0.08), where
+
+
+def test_sglang_runs_prefill_on_its_own_and_vllm_mixes_it_into_decode_steps(catalog: Any) -> None:
+    # SGLang's scheduler runs a waiting prefill batch before the decode batch unless
+    # enable_mixed_chunk is set (ServerArgs.enable_mixed_chunk = False); vLLM mixes chunks in.
+    vllm, sglang = (dep(catalog, "llama-3.1-8b", "h100-sxm", runtime) for runtime in ("vllm", "sglang"))
+    mixed = dep(catalog, "llama-3.1-8b", "h100-sxm", "sglang", knobs={"enable_mixed_chunk": True})
+    assert not prefill_first(vllm) and prefill_first(sglang) and not prefill_first(mixed)
+    assert token_budget(vllm) == token_budget(sglang) == 8192
+    a, b = steady_state(vllm, 32, 2000, 200, BUILTIN), steady_state(sglang, 32, 2000, 200, BUILTIN)
+    # the prefill step does not carry the batch's decodes, and every decode gap it falls in grows by it
+    assert b.prefill_step_s < a.prefill_step_s
+    assert b.itl_p95_s == pytest.approx(b.decode_step_s + b.prefill_step_s)
+    assert b.output_tok_s * b.itl_s == pytest.approx(32 * 200 / 200)

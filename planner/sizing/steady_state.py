@@ -59,15 +59,23 @@ def token_budget(dep: Deployment) -> int:
     return max(int(knob(dep, "batched_tokens")), 1) * ranks
 
 
+def prefill_first(dep: Deployment) -> bool:
+    """True when the runtime runs a waiting prefill batch on its own, ahead of the decodes (SGLang
+    unless ``enable_mixed_chunk``), rather than mixing prompt chunks into decode steps (vLLM,
+    TensorRT-LLM's in-flight batching)."""
+    return knob(dep, "enable_mixed_chunk") is False
+
+
 @dataclass(frozen=True)
 class StepMix:
     """The steps of one steady-state cycle, in which each of ``batch`` slots serves one request.
 
     A request spends ``chunks`` steps in prefill (the last yields its first token) and
-    ``osl - 1`` decoding, so a cycle has ``steps`` = chunks + osl - 1 steps, or more when
-    the whole batch's prompts need more steps of the budget than that (prefill-bound).
-    ``prefill_steps`` of them carry ``chunk_tokens`` prompt tokens; ``decoding`` sequences
-    decode in each.
+    ``osl - 1`` decoding. Mixed (vLLM): a cycle has ``steps`` = chunks + osl - 1 steps, or
+    more when the batch's prompts need more steps of the budget (prefill-bound), and
+    ``prefill_steps`` of them also carry ``chunk_tokens`` prompt tokens, while ``decoding``
+    sequences decode in each. Prefill first (SGLang): ``prefill_steps`` prefill-only steps
+    come on top of ``osl - 1`` decode steps of the whole batch.
     """
 
     steps: float
@@ -82,19 +90,18 @@ class StepMix:
         return self.prefill_steps / self.steps
 
 
-def step_mix(batch: float, isl: int, osl: int, budget: int) -> StepMix:
-    """How the runtime's token budget splits a cycle into decode-only and prefill-carrying steps."""
-    room = max(budget - batch, 1.0)  # decodes are scheduled first, prompt chunks fill the rest
+def step_mix(batch: float, isl: int, osl: int, budget: int, *, separate: bool = False) -> StepMix:
+    """How the runtime's token budget splits a cycle into decode and prefill-carrying steps
+    (``separate``: prefill steps on their own, the budget all theirs)."""
+    room = float(budget) if separate else max(budget - batch, 1.0)  # mixed: decodes go first
     chunks = math.ceil(isl / room)
+    if separate:
+        prefill_steps = batch * chunks
+        steps = max(osl - 1, 0) + prefill_steps
+        return StepMix(steps, prefill_steps, chunks, isl / chunks, batch)
     steps = max(max(osl - 1, 0) + chunks, batch * isl / room)
     prefill_steps = min(batch * chunks, steps)
-    return StepMix(
-        steps=steps,
-        prefill_steps=prefill_steps,
-        chunks=chunks,
-        chunk_tokens=batch * isl / prefill_steps,
-        decoding=batch * max(osl - 1, 0) / steps,
-    )
+    return StepMix(steps, prefill_steps, chunks, batch * isl / prefill_steps, batch * max(osl - 1, 0) / steps)
 
 
 def steady_state(dep: Deployment, batch: float, isl: int, osl: int, model: PerformanceModel) -> Timing:
@@ -102,40 +109,51 @@ def steady_state(dep: Deployment, batch: float, isl: int, osl: int, model: Perfo
 
     Every figure comes from two phase times of ``model``: the decode step at the running
     batch and the prefill of the batch's prompts (composite models combine these, never
-    finished figures). A prefill-carrying step is a decode step plus the prefill of the
-    prompt tokens it carries, so a cycle (see :func:`step_mix`) is
-    steps x decode step + prefill of the batch; output = batch x osl / cycle; mean ITL =
-    cycle / steps, so output x ITL = batch x osl / steps (= batch when a prompt takes one
-    step). TTFT: a new request waits for the step in flight (the mean residual,
-    E[S^2] / 2E[S], when others run), then its ``chunks`` steps, each carrying its chunk,
-    the other requests' mean prompt tokens a step and their decodes. E2E = TTFT +
-    (osl - 1) x ITL.
+    finished figures). Mixed steps (vLLM, TensorRT-LLM): a prefill-carrying step is a decode
+    step plus the prefill of the prompt tokens it carries, so a cycle (see :func:`step_mix`)
+    is steps x decode step + prefill of the batch; mean ITL = cycle / steps, and
+    output x ITL = batch x osl / steps (= batch when a prompt takes one step). Prefill first
+    (SGLang): prefill-only steps (``model``'s step with no decodes) run between decode steps,
+    stretching the gaps they fall in; mean ITL = cycle / (chunks + osl - 1), the same
+    identity. Output = batch x osl / cycle. (Counting a request's own prefill steps in its
+    mean gap overstates the gap of a lone request by its prefill / (chunks + osl - 1).)
+    TTFT: a new request waits for the step in flight (the
+    mean residual, E[S^2] / 2E[S], when others run), then its ``chunks`` steps, each
+    carrying its chunk and the other requests' mean prompt tokens a step (and, mixed, their
+    decodes). E2E = TTFT + (osl - 1) x ITL.
     """
-    budget = token_budget(dep)
-    mix = step_mix(batch, isl, osl, budget)
+    budget, separate = token_budget(dep), prefill_first(dep)
+    mix = step_mix(batch, isl, osl, budget, separate=separate)
     context = isl + max(osl, 1) // 2
     decode = model.decode_step_s(dep, max(mix.decoding, 1.0), context)
     prefill_all = model.prefill_s(dep, batch, isl)
     prompt_token_s = prefill_all / (batch * isl)  # prefill time per prompt token at this batch
-    long = decode + mix.chunk_tokens * prompt_token_s
-    cycle = mix.steps * decode + prefill_all
-    itl = cycle / mix.steps
-    share = mix.prefill_share
-    own = _own_prefill_s(
-        batch, isl, mix, budget, model.decode_step_s(dep, max(batch - 1, 1.0), context), prompt_token_s
-    )
-    ttft = _wait_for_step_s(batch, share, decode, long) + own
+    if separate:
+        long = model.mixed_step_s(dep, mix.chunk_tokens, mix.chunk_tokens * isl / 2, 0.0, 0.0)  # prefill alone
+        cycle = max(osl - 1, 0) * decode + mix.prefill_steps * long
+        itl = cycle / (max(osl - 1, 0) + mix.chunks)
+        interrupted = min((mix.prefill_steps - mix.chunks) / max(osl - 1, 1), 1.0)
+        # what a prefill step costs beyond its tokens' compute (weight reads, overhead): paid per step
+        gap_long, step_base = decode + long, max(long - mix.chunk_tokens * prompt_token_s, 0.0)
+    else:
+        long = decode + mix.chunk_tokens * prompt_token_s
+        cycle = mix.steps * decode + prefill_all
+        itl = cycle / mix.steps
+        interrupted, gap_long = mix.prefill_share, long
+        step_base = model.decode_step_s(dep, batch - 1, context) if batch > 1 else model.overhead_s(dep)
+    own = _own_prefill_s(batch, isl, mix, budget, step_base, prompt_token_s, decodes_share=not separate)
+    ttft = _wait_for_step_s(batch, mix.prefill_share, decode, long) + own
     output = batch * osl / cycle
     return Timing(
         batch=batch,
         ttft_s=ttft,
         itl_s=itl,
-        itl_p95_s=long if share > P95_SHARE else max(decode, itl),
+        itl_p95_s=gap_long if interrupted > P95_SHARE else max(decode, itl),
         e2e_s=ttft + max(osl - 1, 0) * itl,
         prefill_s=prefill_all,
         decode_step_s=decode,
         prefill_step_s=long,
-        prefill_step_share=share,
+        prefill_step_share=mix.prefill_share,
         token_budget=budget,
         cycle_s=cycle,
         output_tok_s=output,
@@ -156,13 +174,22 @@ def _wait_for_step_s(batch: float, share: float, decode_s: float, long_s: float)
 
 
 def _own_prefill_s(
-    batch: float, isl: int, mix: StepMix, budget: int, others_decode_s: float, prompt_token_s: float
+    batch: float,
+    isl: int,
+    mix: StepMix,
+    budget: int,
+    step_base_s: float,
+    prompt_token_s: float,
+    *,
+    decodes_share: bool,
 ) -> float:
-    """A new request's prefill: its chunks, each in a step shared with the others' decodes and
-    their mean prompt tokens a step (earlier prompts go first, so they shrink its room)."""
+    """A new request's prefill: its chunks, each in a step that costs ``step_base_s`` (the others'
+    decode step when prompts mix into decode steps; a step's overhead when prefill runs on its
+    own or the request is alone) plus the prompt tokens it carries: its chunk and the others'
+    mean prompt tokens a step (earlier prompts go first, so they shrink its room)."""
     others = max(batch - 1, 0.0)
     others_prompt = others * isl / mix.steps
-    room = max(budget - others - others_prompt, (budget - others) / max(batch, 1.0), 1.0)
+    decodes = others if decodes_share else 0.0
+    room = max(budget - decodes - others_prompt, (budget - decodes) / max(batch, 1.0), 1.0)
     chunks = math.ceil(isl / room)
-    decode = others_decode_s if others else 0.0
-    return chunks * decode + (isl + chunks * others_prompt) * prompt_token_s
+    return chunks * step_base_s + (isl + chunks * others_prompt) * prompt_token_s
