@@ -85,7 +85,7 @@ SIMULATED = [
     ("llama-3.1-8b", "vllm", {"max_num_batched_tokens": 2048}, 4000, 150, (4, 16)),
     ("qwen3-30b-a3b", "vllm", {}, 1000, 300, (4, 16, 64)),
     ("llama-3.1-8b", "sglang", {}, 2000, 200, (4, 16)),
-    ("qwen3-30b-a3b", "sglang", {}, 1000, 300, (4, 16, 64)),
+    ("qwen3-30b-a3b", "sglang", {}, 1000, 300, (4, 16)),
 ]
 
 
