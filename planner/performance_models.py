@@ -10,16 +10,15 @@
   (or blend) with the lowest held-out error.
 
 Callers time a deployment with :func:`choose` (the model they were asked for, or the
-built-in one where it does not cover the deployment). Figures that are not phase times
-(a steady-state timing, a replayed measurement) are combined with
-:func:`combined_figures`, so that ``auto`` takes each metric group from its own model and
-a blend mixes the figures rather than the phases.
+built-in one where it does not cover the deployment). Composite models combine phase
+and step times, never finished figures: every figure of one configuration (throughput,
+ITL, TTFT, E2E) comes from one set of step times, so the figures agree with each other.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 
@@ -37,9 +36,6 @@ from planner.perfmodel import PerformanceModel
 from planner.sizing import roofline
 from planner.sizing.deployment import Deployment, config_class
 from planner.sizing.efficiency import Band, Efficiency, band_for, efficiency_for
-
-#: Figures by name, as returned by the function handed to :func:`combined_figures`.
-Figures = dict[str, float]
 
 
 @dataclass(frozen=True)
@@ -213,13 +209,15 @@ def choose(model: PerformanceModel | None, dep: Deployment) -> PerformanceModel:
 
 @dataclass(frozen=True)
 class AutoModel:
-    """Per metric and configuration class, the backend with the lower held-out error.
+    """Per configuration class, the backend (or blend) with the lower held-out error.
 
-    The choice comes from ``catalogs/efficiency/backends.yaml`` (see
-    :mod:`planner.corrections`). Figures take each metric group from its chosen backend
-    (:func:`combined_figures`); phase-level callers (the simulator) get prefill from the
-    TTFT choice and decode steps from the throughput choice. A chosen backend that cannot
-    time the configuration gives way to the built-in model.
+    The choices come from ``catalogs/efficiency/backends.yaml`` (see
+    :mod:`planner.corrections`). ``auto`` is a model of phase times: decode and mixed steps
+    come from the ITL choice (ITL measures a decode step directly; throughput follows from
+    the same steps, so the throughput choice is reported but does not time anything),
+    prefill from the TTFT choice. Every steady-state figure is built from these phase
+    times, so the figures agree. A chosen backend that cannot time the configuration gives
+    way to the built-in model.
     """
 
     others: tuple[PerformanceModel, ...] = ()
@@ -234,8 +232,10 @@ class AutoModel:
         return BUILTIN
 
     def per_group(self, dep: Deployment) -> dict[str, PerformanceModel]:
-        """The model answering each metric group on ``dep``."""
-        return {group: self.pick(dep, group) for group in GROUPS}
+        """The model whose phase dominates each metric group on ``dep``: decode steps (the ITL
+        choice) for throughput and ITL, prefill (the TTFT choice) for TTFT."""
+        steps = self.pick(dep, "itl")
+        return {"throughput": steps, "itl": steps, "ttft": self.pick(dep, "ttft")}
 
     def coverage(self, dep: Deployment) -> str | None:
         """Covers everything (the built-in model is always there)."""
@@ -246,38 +246,37 @@ class AutoModel:
         return self.pick(dep, "ttft").prefill_s(dep, requests, length)
 
     def decode_step_s(self, dep: Deployment, batch: float, context: int) -> float:
-        """From the throughput choice."""
-        return self.pick(dep, "throughput").decode_step_s(dep, batch, context)
+        """From the ITL choice (the decode steps)."""
+        return self.pick(dep, "itl").decode_step_s(dep, batch, context)
 
     def mixed_step_s(
         self, dep: Deployment, prefill_tokens: float, prefill_keys: float, decode_batch: float, decode_keys: float
     ) -> float:
-        """From the throughput choice."""
-        return self.pick(dep, "throughput").mixed_step_s(dep, prefill_tokens, prefill_keys, decode_batch, decode_keys)
+        """From the ITL choice (the decode steps)."""
+        return self.pick(dep, "itl").mixed_step_s(dep, prefill_tokens, prefill_keys, decode_batch, decode_keys)
 
     def overhead_s(self, dep: Deployment) -> float:
-        """From the throughput choice."""
-        return self.pick(dep, "throughput").overhead_s(dep)
+        """From the ITL choice (the decode steps)."""
+        return self.pick(dep, "itl").overhead_s(dep)
 
     def source(self, dep: Deployment) -> str:
-        """Which backend answers each metric, and where each one's numbers come from."""
-        picks = self.per_group(dep)
-        by_model: dict[str, list[str]] = {}
-        for group, model in picks.items():
-            by_model.setdefault(model.name, []).append(group.upper() if group != "throughput" else group)
-        parts = [f"{', '.join(groups)} from {name}" for name, groups in by_model.items()]
-        sources = "; ".join(dict.fromkeys(m.source(dep) for m in picks.values()))
-        return f"auto ({config_class(dep)} class: {'; '.join(parts)}) - {sources}"
+        """Which backend times the decode steps and the prefill, and where their numbers come from."""
+        steps, prefill = self.pick(dep, "itl"), self.pick(dep, "ttft")
+        if prefill.name == steps.name:
+            parts = f"throughput, ITL, TTFT from {steps.name} (one set of phase times)"
+        else:
+            parts = f"decode steps (throughput, ITL) from {steps.name}; prefill (TTFT) from {prefill.name}"
+        sources = "; ".join(dict.fromkeys(m.source(dep) for m in (steps, prefill)))
+        return f"auto ({config_class(dep)} class: {parts}) - {sources}"
 
 
 @dataclass(frozen=True)
 class Blend:
-    """The geometric mean of two models' figures (``weight`` on the second).
+    """The geometric mean of two models' phase and step times (``weight`` on the second).
 
     Two estimators whose errors are partly independent land closer together than
-    either alone; ``auto`` uses a blend where its held-out error is the lowest. Figure
-    callers (estimates, measurement replays) blend each figure; phase callers (the
-    simulator) blend the phase times.
+    either alone; ``auto`` uses a blend where its held-out error is the lowest. The
+    blend mixes step times, so the figures built from them stay consistent.
     """
 
     first: PerformanceModel
@@ -324,48 +323,10 @@ class Blend:
 
 
 def answering_models(model: PerformanceModel, dep: Deployment) -> dict[str, PerformanceModel]:
-    """The model that answers each metric group (throughput, itl, ttft) on ``dep``:
-    ``auto``'s choice per group, else ``model`` itself for all three."""
+    """The model whose phase times dominate each metric group (throughput, itl, ttft) on ``dep``:
+    ``auto``'s (see :meth:`AutoModel.per_group`), else ``model`` itself for all three."""
     per_group = getattr(model, "per_group", None)
     return dict(per_group(dep)) if callable(per_group) else dict.fromkeys(GROUPS, model)
-
-
-def combined_figures(
-    model: PerformanceModel,
-    dep: Deployment,
-    evaluate: Callable[[PerformanceModel], Figures],
-    group_of: Mapping[str, str],
-) -> Figures:
-    """The figures ``evaluate`` computes with one plain model, combined as ``model`` says.
-
-    Each metric group comes from the model answering it (:func:`answering_models`); a
-    blend is the weighted geometric mean of its two models' figures. ``group_of`` maps
-    every figure name to its metric group. Each distinct model is evaluated once.
-
-    :param evaluate: computes the figures of ``dep`` timed by one (non-composite) model.
-    """
-    computed: list[tuple[PerformanceModel, Figures]] = []
-    out: Figures = {}
-    for group, chosen in answering_models(model, dep).items():
-        found = next((figures for seen, figures in computed if seen == chosen), None)
-        if found is None:
-            found = _figures_of(chosen, dep, evaluate, group_of)
-            computed.append((chosen, found))
-        out.update({name: value for name, value in found.items() if group_of[name] == group})
-    return out
-
-
-def _figures_of(
-    model: PerformanceModel,
-    dep: Deployment,
-    evaluate: Callable[[PerformanceModel], Figures],
-    group_of: Mapping[str, str],
-) -> Figures:
-    if not isinstance(model, Blend):
-        return evaluate(model)
-    first = combined_figures(model.first, dep, evaluate, group_of)
-    second = combined_figures(model.second, dep, evaluate, group_of)
-    return {name: model.mix(value, second[name]) for name, value in first.items() if name in second}
 
 
 def builtin_factors(model: PerformanceModel, dep: Deployment) -> Efficiency | None:

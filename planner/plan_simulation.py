@@ -34,6 +34,7 @@ from planner.simulate import (
 from planner.sizing.capacity import knob, size_capacity
 from planner.sizing.deployment import Deployment
 from planner.sizing.fleet import FleetSizing
+from planner.sizing.steady_state import prefill_first, token_budget
 
 DEFAULT_DURATION_S = 300.0
 #: A run lasts at least this many typical end-to-end latencies: requests reach a steady state, then complete.
@@ -76,7 +77,8 @@ def scheduler_for(dep: Deployment, context: int) -> SchedulerConfig:
     ranks = dep.ep if dep.attention_dp else 1
     return SchedulerConfig(
         max_num_seqs=int(knob(dep, "max_sequences")) * ranks,
-        token_budget=max(int(knob(dep, "batched_tokens")), 1) * ranks,
+        token_budget=token_budget(dep),
+        prefill_first=prefill_first(dep),
         block_tokens=cap.kv_block_tokens,
         kv_blocks=cap.kv_blocks_per_gpu * ranks,
     )

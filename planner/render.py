@@ -338,6 +338,10 @@ def estimate_text(est: Any) -> str:
         f"  prefill of the batch {t.prefill_s * 1000:,.1f} ms, decode step {t.decode_step_s * 1000:,.2f} ms, "
         f"queue {est.queue_s * 1000:,.0f} ms"
     )
+    lines.append(
+        f"  token budget {t.token_budget:,} a step: {t.prefill_step_share:.0%} of steps carry a prompt chunk "
+        f"({t.prefill_step_s * 1000:,.2f} ms), ITL p95 {t.itl_p95_s * 1000:,.2f} ms"
+    )
     lines.append("")
     lines.append(f"Performance model: {est.model.source(dep)}")
     if est.efficiency is not None:
@@ -349,6 +353,16 @@ def estimate_text(est: Any) -> str:
         sources = dict.fromkeys(est.band_sources.values())
         lines.append(f"Bands: 10th-90th percentile of measured/predicted on held-out rows, {'; '.join(sources)}")
     return "\n".join(lines)
+
+
+def budget_text(dep: Any, timing: Any) -> str:
+    """The token budget per step a deployment runs with, where it comes from, and what it does to ITL."""
+    name = dep.runtime.knob_roles.get("batched_tokens", "max_num_batched_tokens")
+    origin = "set by the plan or the search" if name in dep.knobs else f"{dep.runtime.id}'s default on {dep.gpu.id}"
+    return (
+        f"token budget {timing.token_budget:,} a step ({name}, {origin}): {timing.prefill_step_share:.0%} of steps "
+        f"carry a prompt chunk, ITL p95 {timing.itl_p95_s * 1000:,.1f} ms"
+    )
 
 
 def fleet_text(candidate: Any, slo_percentile: float = 95) -> str:
@@ -372,6 +386,7 @@ def fleet_text(candidate: Any, slo_percentile: float = 95) -> str:
             f"ITL {op.itl_ms:,.1f} ms{_band_text(op, 'itl_ms', 1)}, E2E {op.e2e_ms / 1000:,.1f} s, "
             f"{op.output_tok_s:,.0f} output tok/s per replica"
         )
+        lines.append(f"             {budget_text(s.deployment, op.timing)}")
     if d is not None:
         lines += decision_lines(d, slo_percentile)
     spares = "N+2" if s.spares == 2 else "N+1"
@@ -446,6 +461,7 @@ def candidates_table(candidates: Sequence[Any], limit: int, *, styled: bool = Fa
                 d.runtime.id,
                 f"{d.weights_dtype}/{d.kv_dtype}",
                 par,
+                f"{s.operating_point.timing.token_budget:,}" if s.operating_point and s.operating_point.timing else "-",
                 s.per_replica,
                 s.dominant,
                 s.replicas,
@@ -455,8 +471,8 @@ def candidates_table(candidates: Sequence[Any], limit: int, *, styled: bool = Fa
                 f"{s.operating_point.itl_ms:,.1f}" if s.operating_point else "-",
             )
         )
-    headers = ("#", "gpu", "runtime", "weights/KV", "parallel", "per replica", "dominant", "replicas", "GPUs",
-               "EUR/1M tok", "TTFT ms", "ITL ms")  # fmt: skip
+    headers = ("#", "gpu", "runtime", "weights/KV", "parallel", "tok/step", "per replica", "dominant", "replicas",
+               "GPUs", "EUR/1M tok", "TTFT ms", "ITL ms")  # fmt: skip
     return table(headers, rows, styled=styled)
 
 

@@ -196,6 +196,7 @@ class SchedulerConfig:
     token_budget: int
     block_tokens: int
     kv_blocks: int
+    prefill_first: bool = False  # SGLang: a prefill batch runs on its own, the decodes wait
 
 
 class Replica:
@@ -260,7 +261,8 @@ class Replica:
         """Run one step starting at ``now``; return its end time and the requests that finished."""
         budget = self.config.token_budget
         decode = self._decoders()
-        budget -= len(decode)
+        if not self.config.prefill_first:
+            budget -= len(decode)
         chunks: list[tuple[Request, int]] = []
         for request in [r for r in self.running if r.prefilled < r.isl]:
             if budget <= 0:
@@ -280,6 +282,8 @@ class Replica:
             self.running.append(request)
             chunks.append((request, chunk))
             budget -= chunk
+        if chunks and self.config.prefill_first:
+            decode = []
         if not decode and not chunks:
             if self.waiting and not self.running:
                 self._drop(self.waiting.popleft())  # larger than the whole KV cache

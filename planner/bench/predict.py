@@ -13,11 +13,10 @@ from typing import Any
 from planner.bench.calibration import Measurement, harness_setting
 from planner.catalog import Catalog
 from planner.perfmodel import PerformanceModel
-from planner.performance_models import AnalyticModel, combined_figures
+from planner.performance_models import AnalyticModel
 from planner.sizing.capacity import size_capacity
 from planner.sizing.deployment import Deployment
 from planner.sizing.efficiency import Efficiency
-from planner.sizing.estimate import METRIC_GROUP
 from planner.sizing.steady_state import Timing, steady_state
 
 
@@ -134,4 +133,4 @@ def predict_measurement(m: Measurement, catalog: Catalog, timing: Efficiency | P
         return {}
     model = AnalyticModel(fixed=timing) if isinstance(timing, Efficiency) else timing
     predictor = _PREDICTORS.get(m.mode, _closed_loop)
-    return combined_figures(model, dep, lambda one: predictor(m, dep, cap, one), METRIC_GROUP)
+    return predictor(m, dep, cap, model)

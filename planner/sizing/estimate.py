@@ -54,6 +54,11 @@ class Estimate:
         return self.timing.itl_s * 1000 if self.timing else float("inf")
 
     @property
+    def itl_p95_ms(self) -> float:
+        """95th percentile of the gaps between tokens (a prefill-carrying step when they are common), ms."""
+        return self.timing.itl_p95_s * 1000 if self.timing else float("inf")
+
+    @property
     def e2e_ms(self) -> float:
         """End-to-end latency including the queue, ms."""
         return ((self.timing.e2e_s if self.timing else float("inf")) + self.queue_s) * 1000
@@ -83,6 +88,10 @@ class Estimate:
             "batch": self.timing.batch if self.timing else 0,
             "prefill_ms": round(self.timing.prefill_s * 1000, 3) if self.timing else None,
             "decode_step_ms": round(self.timing.decode_step_s * 1000, 3) if self.timing else None,
+            "itl_p95_ms": round(self.itl_p95_ms, 3) if self.timing else None,
+            "prefill_step_ms": round(self.timing.prefill_step_s * 1000, 3) if self.timing else None,
+            "prefill_step_share": round(self.timing.prefill_step_share, 4) if self.timing else None,
+            "token_budget": self.timing.token_budget if self.timing else None,
             "queue_ms": round(self.queue_s * 1000, 3),
         }
         for name, (low, high) in self.bands.items():

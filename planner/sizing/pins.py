@@ -13,7 +13,9 @@ from dataclasses import dataclass
 
 from planner.catalog import Catalog
 from planner.resolve import ResolvedPlan
-from planner.sizing.search import gpu_runs  # the search's own test of what a GPU computes
+from planner.sizing.capacity import knob
+from planner.sizing.deployment import Deployment
+from planner.sizing.search import budget_knob, gpu_runs  # the search's own tests
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,7 @@ def pin_conflicts(resolved: ResolvedPlan, catalog: Catalog) -> list[PinConflict]
         *_context_conflicts(resolved),
         *_parallelism_conflicts(resolved),
         *_hardware_conflicts(resolved, catalog),
+        *_budget_conflicts(resolved),
         *_stack_conflicts(resolved, catalog),
     ]
 
@@ -125,6 +128,28 @@ def _hardware_conflicts(r: ResolvedPlan, catalog: Catalog) -> list[PinConflict]:
                 )
             )  # fmt: skip
     return found
+
+
+def _budget_conflicts(r: ResolvedPlan) -> list[PinConflict]:
+    """A pinned token budget per step that vLLM refuses at start-up: below max_num_seqs, or, with
+    chunked prefill off, below the longest request (vllm/config/scheduler.py SchedulerConfig._verify_args,
+    https://github.com/vllm-project/vllm/blob/f0de1a604cad003379e5bb4dfc3cc5d2a1f25fa8/vllm/config/scheduler.py#L249-L285)."""
+    if r.runtime is None or r.gpu is None or r.runtime.id != "vllm":
+        return []
+    knobs = dict(r.plan.runtime.knobs)
+    dep = Deployment(r.model, r.gpu, r.runtime, r.weights_dtype, r.kv_dtype, knobs=knobs)
+    name = budget_knob(dep)
+    if name not in knobs:
+        return []
+    budget, sequences = int(knobs[name]), int(knob(dep, "max_sequences"))
+    if budget < sequences:
+        why = f"vLLM refuses a budget below max_num_seqs ({sequences:,}: every running sequence needs a token a step)"
+        return [PinConflict(f"runtime.knobs.{name}", str(budget), why, f"runtime.knobs.{name}: {sequences}")]
+    if not knob(dep, "enable_chunked_prefill") and budget < r.context_tokens:
+        why = f"with chunked prefill off a whole request ({r.context_tokens:,} tokens at p95) must fit one step"
+        fix = f"runtime.knobs.{name}: {r.context_tokens}, or runtime.knobs.enable_chunked_prefill: true"
+        return [PinConflict(f"runtime.knobs.{name}", str(budget), why, fix)]
+    return []
 
 
 def _stack_conflicts(r: ResolvedPlan, catalog: Catalog) -> list[PinConflict]:

@@ -1,9 +1,11 @@
-"""Candidate search: every GPU x precision x parallelism x runtime the plan allows.
+"""Candidate search: every GPU x precision x parallelism x runtime x token budget the plan allows.
 
 Respects what the plan pins and what each GPU and runtime support (fp8 only where the
 GPU computes fp8, fp4 only on Blackwell/MI355X, a runtime only on its vendors' GPUs),
 sizes the fleet for each candidate, keeps those that meet the SLOs on both axes, and
-ranks them by EUR per 1M tokens, then by GPU count.
+ranks them by EUR per 1M tokens, then by GPU count. The runtime's token budget per step
+(vLLM ``max_num_batched_tokens``, SGLang ``chunked_prefill_size``, TensorRT-LLM
+``max_num_tokens``) is searched too, on the candidates the default budget ranks cheapest.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from planner.decision import FleetDecision
 from planner.perfmodel import PerformanceModel
 from planner.performance_models import BUILTIN, choose
 from planner.resolve import ResolvedPlan
-from planner.sizing.capacity import GIB, weights_bytes_per_gpu
+from planner.sizing.capacity import GIB, knob, weights_bytes_per_gpu
 from planner.sizing.deployment import Deployment
 from planner.sizing.fleet import FleetSizing, size_fleet
 from planner.specs import GpuSpec, ModelSpec, RuntimeSpec
@@ -155,7 +157,34 @@ def attention_dp_sizes(resolved: ResolvedPlan, gpu: GpuSpec, max_gpus: int | Non
     return [n for n in sizes if n > 1 and experts % n == 0 and (max_gpus is None or n <= max_gpus)]
 
 
-#: Candidates that a slower performance model re-times after the built-in model's screen.
+#: Token budgets per step the search tries beside the runtime's own default for the GPU: the
+#: values the runtimes themselves default to across GPU classes (vLLM 0.11 get_batch_defaults:
+#: 2,048 / 8,192 / 16,384; SGLang's chunked_prefill_size: 2,048 to 16,384 by GPU memory; see
+#: the knobs' ``meaning`` in catalogs/runtimes/).
+BUDGET_CHOICES = (2048, 8192, 16384)
+
+
+def budget_knob(dep: Deployment) -> str:
+    """The name of ``dep``'s runtime knob for the token budget per step."""
+    return dep.runtime.knob_roles.get("batched_tokens", "max_num_batched_tokens")
+
+
+def budget_pinned(dep: Deployment) -> bool:
+    """True when the plan sets the token budget of ``dep``'s runtime (runtime.knobs)."""
+    return budget_knob(dep) in dep.knobs
+
+
+def budget_options(dep: Deployment) -> list[Deployment]:
+    """``dep`` with each token budget the search tries other than its current one (none when pinned)."""
+    if budget_pinned(dep):
+        return []
+    now = int(knob(dep, "batched_tokens"))
+    name = budget_knob(dep)
+    return [replace(dep, knobs={**dep.knobs, name: b}) for b in BUDGET_CHOICES if b != now]
+
+
+#: Candidates that a slower performance model re-times after the built-in model's screen, and
+#: that get the other token budgets tried.
 SHORTLIST = 6
 
 
@@ -167,6 +196,15 @@ def search(
     progress: Callable[[int, int], None] | None = None,
 ) -> tuple[list[Candidate], int]:
     """Size every candidate; return the feasible ones ranked, and how many were tried.
+
+    Every candidate is sized at its runtime's default token budget (or the plan's); the
+    ``SHORTLIST`` cheapest feasible ones (when none is feasible, those that fit in memory
+    but meet no latency target: a budget can only help those) are sized again with
+    each other budget of ``BUDGET_CHOICES``, and each deployment keeps its cheapest budget
+    (the others are dominated: same GPUs, a higher cost). A budget moves a replica's
+    latency (TTFT, the long steps) and a little of its memory (activations), not its
+    weights or its GPU, so it reorders candidates that were close rather than lifting an
+    expensive one past the cheapest: the screen is what keeps the search fast.
 
     With a performance model other than the built-in one (``auto``, a profiled
     database, which can take a fraction of a second per new configuration), every
@@ -180,8 +218,9 @@ def search(
     demand = demand_of(resolved.plan)
     costs = cost_assumptions(resolved.plan.costs)
     screening = model is not BUILTIN
-    total = len(deployments) + (min(SHORTLIST, len(deployments)) if screening else 0)
+    total = len(deployments) + SHORTLIST * len(BUDGET_CHOICES) + (SHORTLIST if screening else 0)
     done = 0
+    too_slow: list[Deployment] = []  # fit in memory, but no concurrency meets the SLOs
 
     def size_all(timed: list[tuple[Deployment, PerformanceModel]]) -> list[Candidate]:
         nonlocal done
@@ -191,6 +230,8 @@ def search(
             done += 1
             if progress:
                 progress(done, max(total, done))
+            if sizing.dominant == "none fits":
+                too_slow.append(dep)
             if sizing.feasible:
                 feasible.append(
                     Candidate(sizing, eur_per_million_tokens(dep.gpu, sizing.gpus, sizing.fleet_output_tok_s, costs))
@@ -200,10 +241,21 @@ def search(
     def chosen(batch: list[Deployment]) -> list[tuple[Deployment, PerformanceModel]]:
         return [(dep, choose(model, dep)) for dep in batch]
 
-    if not screening:
-        return size_all([(dep, BUILTIN) for dep in deployments]), len(deployments)
     screened = size_all([(dep, BUILTIN) for dep in deployments])
+    leaders = [c.sizing.deployment for c in screened[:SHORTLIST]] if screened else list(too_slow)
+    screened = _cheapest_budget(screened + size_all([(d, BUILTIN) for dep in leaders for d in budget_options(dep)]))
+    if not screening:
+        return screened, len(deployments)
     if not screened:
         return size_all(chosen(deployments)), len(deployments)
     shortlist = [c.sizing.deployment for c in screened[:SHORTLIST]]
     return size_all(chosen(shortlist)) + screened[SHORTLIST:], len(deployments)
+
+
+def _cheapest_budget(candidates: list[Candidate]) -> list[Candidate]:
+    """Ranked, one candidate per deployment: the cheapest of its token budgets (the default first on a tie)."""
+    best: dict[Deployment, Candidate] = {}
+    for candidate in sorted(candidates, key=lambda c: c.sort_key):
+        dep = candidate.sizing.deployment
+        best.setdefault(replace(dep, knobs={k: v for k, v in dep.knobs.items() if k != budget_knob(dep)}), candidate)
+    return sorted(best.values(), key=lambda c: c.sort_key)

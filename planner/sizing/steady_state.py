@@ -1,7 +1,15 @@
 """Continuous batching in steady state: latency and throughput of a replica at a running batch.
 
-The model that times the phases is always an argument. Composite models (``auto``, a
-blend) are combined figure by figure (:func:`planner.performance_models.combined_figures`).
+The model that times the steps is always an argument, and every figure of one timing
+comes from its steps: a composite model (``auto``, a blend) combines step times, never
+finished figures, so throughput, ITL, TTFT and E2E of one configuration always agree
+(throughput x mean ITL = the tokens a step yields).
+
+The scheduler modelled is the one the simulator (:mod:`planner.simulate`) runs: each
+step decodes the running sequences first and fills the rest of the runtime's token
+budget per step (vLLM ``max_num_batched_tokens``, SGLang ``chunked_prefill_size``,
+TensorRT-LLM ``max_num_tokens``) with prompt chunks, so some decode steps carry a
+prefill chunk and take longer.
 """
 
 from __future__ import annotations
@@ -10,80 +18,178 @@ import math
 from dataclasses import dataclass
 
 from planner.perfmodel import PerformanceModel
-from planner.performance_models import combined_figures
 from planner.sizing.capacity import knob
 from planner.sizing.deployment import Deployment
+
+#: Above this share of long (prefill-carrying) steps, the 95th-percentile gap is a long step.
+P95_SHARE = 0.05
 
 
 @dataclass(frozen=True)
 class Timing:
-    """Latency and throughput of a replica running ``batch`` requests of isl/osl tokens."""
+    """Latency and throughput of a replica running ``batch`` requests of isl/osl tokens.
+
+    ``itl_s`` is the mean gap between a request's tokens over the steps of a cycle,
+    ``itl_p95_s`` its 95th percentile (a prefill-carrying step once more than 5% of
+    steps carry one); ``decode_step_s`` and ``prefill_step_s`` are the two kinds of step.
+    """
 
     batch: float
     ttft_s: float
     itl_s: float
+    itl_p95_s: float
     e2e_s: float
     prefill_s: float
     decode_step_s: float
+    prefill_step_s: float
+    prefill_step_share: float
+    token_budget: int
     cycle_s: float
     output_tok_s: float
     total_tok_s: float
 
 
-#: The metric group each figure of a :class:`Timing` belongs to (see ``auto``'s choices).
-TIMING_GROUP = {
-    "batch": "throughput",
-    "ttft_s": "ttft",
-    "prefill_s": "ttft",
-    "itl_s": "itl",
-    "decode_step_s": "itl",
-    "e2e_s": "itl",
-    "cycle_s": "throughput",
-    "output_tok_s": "throughput",
-    "total_tok_s": "throughput",
-}
+def token_budget(dep: Deployment) -> int:
+    """Tokens one scheduler step of a replica may carry (decodes plus prompt chunks).
+
+    The runtime's knob (plan value, else the runtime's default for that GPU class);
+    with attention data parallelism every rank schedules its own budget.
+    """
+    ranks = dep.ep if dep.attention_dp else 1
+    return max(int(knob(dep, "batched_tokens")), 1) * ranks
+
+
+def prefill_first(dep: Deployment) -> bool:
+    """True when the runtime runs a waiting prefill batch on its own, ahead of the decodes (SGLang
+    unless ``enable_mixed_chunk``), rather than mixing prompt chunks into decode steps (vLLM,
+    TensorRT-LLM's in-flight batching)."""
+    return knob(dep, "enable_mixed_chunk") is False
+
+
+@dataclass(frozen=True)
+class StepMix:
+    """The steps of one steady-state cycle, in which each of ``batch`` slots serves one request.
+
+    A request spends ``chunks`` steps in prefill (the last yields its first token) and
+    ``osl - 1`` decoding. Mixed (vLLM): a cycle has ``steps`` = chunks + osl - 1 steps, or
+    more when the batch's prompts need more steps of the budget (prefill-bound), and
+    ``prefill_steps`` of them also carry ``chunk_tokens`` prompt tokens, while ``decoding``
+    sequences decode in each. Prefill first (SGLang): ``prefill_steps`` prefill-only steps
+    come on top of ``osl - 1`` decode steps of the whole batch.
+    """
+
+    steps: float
+    prefill_steps: float
+    chunks: int
+    chunk_tokens: float
+    decoding: float
+
+    @property
+    def prefill_share(self) -> float:
+        """Share of steps that carry a prompt chunk."""
+        return self.prefill_steps / self.steps
+
+
+def step_mix(batch: float, isl: int, osl: int, budget: int, *, separate: bool = False) -> StepMix:
+    """How the runtime's token budget splits a cycle into decode and prefill-carrying steps
+    (``separate``: prefill steps on their own, the budget all theirs)."""
+    room = float(budget) if separate else max(budget - batch, 1.0)  # mixed: decodes go first
+    chunks = math.ceil(isl / room)
+    if separate:
+        prefill_steps = batch * chunks
+        steps = max(osl - 1, 0) + prefill_steps
+        return StepMix(steps, prefill_steps, chunks, isl / chunks, batch)
+    steps = max(max(osl - 1, 0) + chunks, batch * isl / room)
+    prefill_steps = min(batch * chunks, steps)
+    return StepMix(steps, prefill_steps, chunks, batch * isl / prefill_steps, batch * max(osl - 1, 0) / steps)
 
 
 def steady_state(dep: Deployment, batch: float, isl: int, osl: int, model: PerformanceModel) -> Timing:
     """Continuous batching at a constant ``batch`` of running requests, timed by ``model``.
 
-    In one cycle every running request decodes ``osl`` tokens and is prefilled once, so
-    cycle = osl x decode step + prefill of ``batch`` prompts; ITL is the cycle spread
-    over the ``osl`` tokens (prefills interleave with decode steps), TTFT the prefill of
-    one prompt in chunks of the step token budget, each chunk sharing a step. E2E is
-    TTFT plus ``osl - 1`` inter-token gaps, also when TTFT and ITL come from different
-    models (``auto``).
+    Every figure comes from two phase times of ``model``: the decode step at the running
+    batch and the prefill of the batch's prompts (composite models combine these, never
+    finished figures). Mixed steps (vLLM, TensorRT-LLM): a prefill-carrying step is a decode
+    step plus the prefill of the prompt tokens it carries, so a cycle (see :func:`step_mix`)
+    is steps x decode step + prefill of the batch; mean ITL = cycle / steps, and
+    output x ITL = batch x osl / steps (= batch when a prompt takes one step). Prefill first
+    (SGLang): prefill-only steps (``model``'s step with no decodes) run between decode steps,
+    stretching the gaps they fall in; mean ITL = cycle / (chunks + osl - 1), the same
+    identity. Output = batch x osl / cycle. (Counting a request's own prefill steps in its
+    mean gap overstates the gap of a lone request by its prefill / (chunks + osl - 1).)
+    TTFT: a new request waits for the step in flight (the
+    mean residual, E[S^2] / 2E[S], when others run), then its ``chunks`` steps, each
+    carrying its chunk and the other requests' mean prompt tokens a step (and, mixed, their
+    decodes). E2E = TTFT + (osl - 1) x ITL.
     """
-    figures = combined_figures(model, dep, lambda one: dict(vars(_timing(dep, batch, isl, osl, one))), TIMING_GROUP)
-    figures["e2e_s"] = figures["ttft_s"] + max(osl - 1, 0) * figures["itl_s"]
-    figures["batch"] = batch  # an input, not a figure to blend
-    return Timing(**figures)
-
-
-def _timing(dep: Deployment, batch: float, isl: int, osl: int, model: PerformanceModel) -> Timing:
-    """The steady state timed by one plain (non-composite) model."""
+    budget, separate = token_budget(dep), prefill_first(dep)
+    mix = step_mix(batch, isl, osl, budget, separate=separate)
     context = isl + max(osl, 1) // 2
-    step = model.decode_step_s(dep, batch, context)
+    decode = model.decode_step_s(dep, max(mix.decoding, 1.0), context)
     prefill_all = model.prefill_s(dep, batch, isl)
-    cycle = max(osl - 1, 0) * step + prefill_all
-    itl = cycle / max(osl - 1, 1) if osl > 1 else step
-    itl = max(itl, step)
-    chunks = math.ceil(isl / max(int(knob(dep, "batched_tokens")), 1))
-    # Alone, the prefill pass yields the first token. Under load a new request waits on
-    # average half an iteration, then needs one iteration per prefill chunk, each
-    # iteration as long as the running batch's (prefill-stretched) inter-token gap.
-    own = model.prefill_s(dep, 1, isl)
-    ttft = own + model.overhead_s(dep) if batch <= 1 else own + (chunks + 0.5) * itl
-    e2e = ttft + max(osl - 1, 0) * itl
-    output = batch * osl / (cycle + step)
+    prompt_token_s = prefill_all / (batch * isl)  # prefill time per prompt token at this batch
+    if separate:
+        long = model.mixed_step_s(dep, mix.chunk_tokens, mix.chunk_tokens * isl / 2, 0.0, 0.0)  # prefill alone
+        cycle = max(osl - 1, 0) * decode + mix.prefill_steps * long
+        itl = cycle / (max(osl - 1, 0) + mix.chunks)
+        interrupted = min((mix.prefill_steps - mix.chunks) / max(osl - 1, 1), 1.0)
+        # what a prefill step costs beyond its tokens' compute (weight reads, overhead): paid per step
+        gap_long, step_base = decode + long, max(long - mix.chunk_tokens * prompt_token_s, 0.0)
+    else:
+        long = decode + mix.chunk_tokens * prompt_token_s
+        cycle = mix.steps * decode + prefill_all
+        itl = cycle / mix.steps
+        interrupted, gap_long = mix.prefill_share, long
+        step_base = model.decode_step_s(dep, batch - 1, context) if batch > 1 else model.overhead_s(dep)
+    own = _own_prefill_s(batch, isl, mix, budget, step_base, prompt_token_s, decodes_share=not separate)
+    ttft = _wait_for_step_s(batch, mix.prefill_share, decode, long) + own
+    output = batch * osl / cycle
     return Timing(
         batch=batch,
         ttft_s=ttft,
         itl_s=itl,
-        e2e_s=e2e,
+        itl_p95_s=gap_long if interrupted > P95_SHARE else max(decode, itl),
+        e2e_s=ttft + max(osl - 1, 0) * itl,
         prefill_s=prefill_all,
-        decode_step_s=step,
-        cycle_s=cycle + step,
+        decode_step_s=decode,
+        prefill_step_s=long,
+        prefill_step_share=mix.prefill_share,
+        token_budget=budget,
+        cycle_s=cycle,
         output_tok_s=output,
         total_tok_s=output * (isl + osl) / max(osl, 1),
     )
+
+
+def _wait_for_step_s(batch: float, share: float, decode_s: float, long_s: float) -> float:
+    """Mean residual of the step in flight when a request arrives (none when nothing else runs).
+
+    Arrivals land in a step with probability proportional to its length, so the mean
+    residual is E[S^2] / (2 E[S]) over the mix of decode-only and prefill-carrying steps.
+    """
+    if batch <= 1:
+        return 0.0
+    mean = (1 - share) * decode_s + share * long_s
+    return ((1 - share) * decode_s**2 + share * long_s**2) / (2 * mean) if mean > 0 else 0.0
+
+
+def _own_prefill_s(
+    batch: float,
+    isl: int,
+    mix: StepMix,
+    budget: int,
+    step_base_s: float,
+    prompt_token_s: float,
+    *,
+    decodes_share: bool,
+) -> float:
+    """A new request's prefill: its chunks, each in a step that costs ``step_base_s`` (the others'
+    decode step when prompts mix into decode steps; a step's overhead when prefill runs on its
+    own or the request is alone) plus the prompt tokens it carries: its chunk and the others'
+    mean prompt tokens a step (earlier prompts go first, so they shrink its room)."""
+    others = max(batch - 1, 0.0)
+    others_prompt = others * isl / mix.steps
+    decodes = others if decodes_share else 0.0
+    room = max(budget - decodes - others_prompt, (budget - decodes) / max(batch, 1.0), 1.0)
+    chunks = math.ceil(isl / room)
+    return chunks * step_base_s + (isl + chunks * others_prompt) * prompt_token_s

@@ -1,0 +1,126 @@
+"""Steady state (issue 14 items 3 and 4): one consistent timing under every backend, the token
+budget per step in ITL and TTFT, and agreement with the discrete-event simulator."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import pytest
+
+from planner.performance_models import BUILTIN, choose
+from planner.plan_simulation import make_replicas
+from planner.simulate import Targets, Workload, poisson_arrivals, run, summarise
+from planner.sizing.deployment import Deployment
+from planner.sizing.estimate import estimate
+from planner.sizing.steady_state import prefill_first, steady_state, step_mix, token_budget
+
+
+def dep(catalog: Any, model: str, gpu: str, runtime: str = "vllm", **kw: Any) -> Deployment:
+    knobs = kw.pop("knobs", {})
+    spec = catalog.models.get(model)
+    return Deployment(
+        spec, catalog.gpus.get(gpu), catalog.runtimes.get(runtime), spec.native_weight_dtype, "bf16", knobs=knobs, **kw
+    )
+
+
+#: The configurations issue 14 names (DeepSeek-V3 on 8 H200, Qwen3-30B-A3B at TP1) and a dense one.
+ISSUE_CASES = [
+    ("deepseek-v3", "h200-sxm", {"tp": 8, "ep": 8}, 44),
+    ("qwen3-30b-a3b", "h100-sxm", {"tp": 1}, 32),
+    ("llama-3.1-8b", "h100-sxm", {"tp": 1}, 64),
+]
+
+
+@pytest.mark.parametrize("backend", ["builtin", "aiconfigurator", "auto"])
+@pytest.mark.parametrize(("model", "gpu", "layout", "batch"), ISSUE_CASES)
+def test_throughput_is_batch_over_itl_under_every_backend(
+    catalog: Any, backend: str, model: str, gpu: str, layout: dict[str, int], batch: int
+) -> None:
+    d = dep(catalog, model, gpu, **layout)
+    chosen = choose(catalog.performance_model(backend), d)
+    est = estimate(d, 1024, 1024, model=chosen, concurrency=batch)
+    assert est.timing is not None and est.timing.batch == batch
+    # a prompt of 1,024 tokens takes one step of the budget, so tokens a step = the batch
+    assert est.output_tok_s * est.itl_ms / 1000 / batch == pytest.approx(1.0, abs=1e-3)
+    assert est.e2e_ms == pytest.approx(est.ttft_ms + 1023 * est.itl_ms)
+
+
+def test_throughput_times_itl_is_the_tokens_a_step_yields_when_prompts_take_several_steps(catalog: Any) -> None:
+    d = dep(catalog, "llama-3.1-8b", "h100-sxm", knobs={"max_num_batched_tokens": 2048})
+    t = steady_state(d, 16, 8000, 100, BUILTIN)
+    mix = step_mix(16, 8000, 100, 2048)
+    assert mix.chunks == 4 and t.token_budget == 2048
+    assert t.output_tok_s * t.itl_s == pytest.approx(16 * 100 / mix.steps)
+
+
+def test_the_token_budget_enters_itl_and_ttft(catalog: Any) -> None:
+    small = dep(catalog, "llama-3.1-8b", "h100-sxm", knobs={"max_num_batched_tokens": 1024})
+    large = dep(catalog, "llama-3.1-8b", "h100-sxm", knobs={"max_num_batched_tokens": 16384})
+    a, b = steady_state(small, 32, 4000, 200, BUILTIN), steady_state(large, 32, 4000, 200, BUILTIN)
+    # a small budget splits each prompt over more steps: more, shorter prefill-carrying steps
+    assert a.prefill_step_share > b.prefill_step_share
+    assert a.prefill_step_s < b.prefill_step_s and a.itl_p95_s < b.itl_p95_s
+    assert a.ttft_s > b.ttft_s  # the prompt waits for more steps
+    # more steps a cycle, each reading the weights again: less output, though the mean gap is shorter
+    assert a.output_tok_s < b.output_tok_s and a.itl_s < b.itl_s
+    # the 95th-percentile gap is a prefill-carrying step once more than 5% of steps carry one
+    assert b.prefill_step_share > 0.05 and b.itl_p95_s == b.prefill_step_s > b.decode_step_s
+
+
+def test_the_budget_defaults_to_the_runtimes_own_for_the_gpu_class(catalog: Any) -> None:
+    assert token_budget(dep(catalog, "llama-3.1-8b", "h100-sxm")) == 8192  # vLLM API server, >= 70 GiB
+    assert token_budget(dep(catalog, "llama-3.1-8b", "a100-sxm-80gb")) == 2048  # vLLM: A100 is excluded
+    assert token_budget(dep(catalog, "llama-3.1-8b", "h200-sxm", runtime="sglang")) == 8192  # 60-160 GiB
+    assert token_budget(dep(catalog, "llama-3.1-8b", "h100-sxm", runtime="trtllm")) == 8192
+    moe = dep(catalog, "deepseek-v3", "h200-sxm", tp=1, ep=8, attention_dp=True)
+    assert token_budget(moe) == 8 * 8192  # each attention-DP rank schedules its own budget
+
+
+#: Analytic vs simulated, open loop at the rate whose Little's-law batch is the concurrency, the
+#: analytic taken at the simulated mean batch. Tolerances: mean TTFT 15%, mean ITL 10%, output
+#: 8%; the simulator's batch fluctuates around its mean, which the steady state does not see.
+SIMULATED = [
+    ("llama-3.1-8b", "vllm", {}, 2000, 200, (4, 16)),
+    ("llama-3.1-8b", "vllm", {"max_num_batched_tokens": 2048}, 4000, 150, (4, 16)),
+    ("qwen3-30b-a3b", "vllm", {}, 1000, 300, (4, 16, 64)),
+    ("llama-3.1-8b", "sglang", {}, 2000, 200, (4, 16)),
+    ("qwen3-30b-a3b", "sglang", {}, 1000, 300, (4, 16)),
+]
+
+
+@pytest.mark.parametrize(("model", "runtime", "knobs", "isl", "osl", "loads"), SIMULATED)
+def test_the_steady_state_agrees_with_the_simulator(
+    catalog: Any, model: str, runtime: str, knobs: dict[str, int], isl: int, osl: int, loads: tuple[int, ...]
+) -> None:
+    d = dep(catalog, model, "h100-sxm", runtime, knobs=knobs)
+    for concurrency in loads:
+        rate = concurrency / steady_state(d, concurrency, isl, osl, BUILTIN).e2e_s
+        replicas = make_replicas(d, BUILTIN, 1, isl + osl)
+        result = run(
+            replicas,
+            Workload(lengths=lambda _rng: (isl, osl)),
+            duration_s=max(300 / rate, 30 * steady_state(d, concurrency, isl, osl, BUILTIN).e2e_s),
+            gaps=poisson_arrivals(rate, random.Random(3)),
+            seed=1,
+        )
+        simulated = summarise(result, Targets(None, None, None))
+        t = steady_state(d, simulated["batch"]["mean"], isl, osl, BUILTIN)
+        where = f"{model} on {runtime} {isl}/{osl} at {concurrency}"
+        assert t.ttft_s * 1000 == pytest.approx(simulated["ttft_ms"]["mean"], rel=0.15), where
+        assert t.itl_s * 1000 == pytest.approx(simulated["itl_ms"]["mean"], rel=0.10), where
+        assert t.output_tok_s == pytest.approx(simulated["output_tok_s"], rel=0.08), where
+
+
+def test_sglang_runs_prefill_on_its_own_and_vllm_mixes_it_into_decode_steps(catalog: Any) -> None:
+    # SGLang's scheduler runs a waiting prefill batch before the decode batch unless
+    # enable_mixed_chunk is set (ServerArgs.enable_mixed_chunk = False); vLLM mixes chunks in.
+    vllm, sglang = (dep(catalog, "llama-3.1-8b", "h100-sxm", runtime) for runtime in ("vllm", "sglang"))
+    mixed = dep(catalog, "llama-3.1-8b", "h100-sxm", "sglang", knobs={"enable_mixed_chunk": True})
+    assert not prefill_first(vllm) and prefill_first(sglang) and not prefill_first(mixed)
+    assert token_budget(vllm) == token_budget(sglang) == 8192
+    a, b = steady_state(vllm, 32, 2000, 200, BUILTIN), steady_state(sglang, 32, 2000, 200, BUILTIN)
+    # the prefill step does not carry the batch's decodes, and every decode gap it falls in grows by it
+    assert b.prefill_step_s < a.prefill_step_s
+    assert b.itl_p95_s == pytest.approx(b.decode_step_s + b.prefill_step_s)
+    assert b.output_tok_s * b.itl_s == pytest.approx(32 * 200 / 200)

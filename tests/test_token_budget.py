@@ -1,0 +1,86 @@
+"""The runtime's token budget per step as a searched knob (issue 12 item 4): tried beside the
+runtime's default on the cheapest candidates, one budget kept per deployment, a pinned budget
+honoured, and a pinned budget vLLM would refuse named with the fix."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from planner.catalog import build_catalog
+from planner.manager import make_plugin_manager
+from planner.planfile import parse_plan
+from planner.render import candidates_table
+from planner.resolve import resolve_plan
+from planner.sizing.estimate import estimate
+from planner.sizing.pins import pin_conflicts
+from planner.sizing.search import BUDGET_CHOICES, budget_knob, search
+from planner.sizing.steady_state import token_budget
+from tests.test_validation import CLEAN
+
+#: CLEAN with TP open, so search has layouts to rank, and a tight TTFT that the budget moves.
+OPEN_TP = CLEAN.replace("runtime: {id: vllm, tp: 4}", "runtime: {id: vllm}").replace(
+    "input_tokens: {p50: 1000, p95: 2000, p99: 3000}", "input_tokens: {p50: 6000, p95: 12000, p99: 14000}"
+)
+
+
+@pytest.fixture(scope="module")
+def catalog() -> Any:
+    return build_catalog(make_plugin_manager())
+
+
+def _search(catalog: Any, text: str) -> tuple[list[Any], int]:
+    return search(resolve_plan(parse_plan(text), catalog), catalog)
+
+
+def test_search_tries_the_other_budgets_on_the_cheapest_and_keeps_one_per_deployment(catalog: Any) -> None:
+    ranked, _ = _search(catalog, OPEN_TP)
+    deployments = [c.sizing.deployment for c in ranked]
+    plain = [(d.gpu.id, d.weights_dtype, d.kv_dtype, d.tp, d.pp, d.ep, d.attention_dp) for d in deployments]
+    assert len(plain) == len(set(plain))  # the other budgets of a deployment are dominated and dropped
+    budgets = {token_budget(d) for d in deployments}
+    assert budgets - {8192} and budgets <= {8192, *BUDGET_CHOICES}  # vLLM's default on H100 is 8,192
+    assert "tok/step" in candidates_table(ranked, 3)
+    best = deployments[0]
+    for other in {8192, *BUDGET_CHOICES} - {token_budget(best)}:
+        knobs = f"knobs: {{{budget_knob(best)}: {other}}}"
+        pinned, _ = _search(
+            catalog, OPEN_TP.replace("runtime: {id: vllm}", f"runtime: {{id: vllm, tp: {best.tp}, {knobs}}}")
+        )
+        assert all(token_budget(c.sizing.deployment) == other for c in pinned)  # a pin is honoured, never searched
+        assert not pinned or ranked[0].sort_key <= pinned[0].sort_key, other  # the kept budget is the cheapest
+
+
+def test_the_budget_trades_ttft_for_itl_as_vllm_documents(catalog: Any) -> None:
+    # "Smaller values (e.g., 2048) achieve better inter-token latency ... Higher values achieve better
+    # time to first token" (https://docs.vllm.ai/en/v0.11.0/configuration/optimization.html)
+    small, _ = _search(
+        catalog,
+        OPEN_TP.replace("runtime: {id: vllm}", "runtime: {id: vllm, tp: 8, knobs: {max_num_batched_tokens: 2048}}"),
+    )
+    large, _ = _search(
+        catalog,
+        OPEN_TP.replace("runtime: {id: vllm}", "runtime: {id: vllm, tp: 8, knobs: {max_num_batched_tokens: 16384}}"),
+    )
+    at = [estimate(s[0].sizing.deployment, 12000, 400, model=s[0].sizing.model, concurrency=16) for s in (small, large)]
+    assert at[0].itl_ms < at[1].itl_ms and at[0].ttft_ms > at[1].ttft_ms
+
+
+def test_a_budget_vllm_refuses_is_a_pin_conflict_with_the_fix(catalog: Any) -> None:
+    below_seqs = CLEAN.replace(
+        "runtime: {id: vllm, tp: 4}", "runtime: {id: vllm, tp: 4, knobs: {max_num_batched_tokens: 512}}"
+    )
+    [conflict] = pin_conflicts(resolve_plan(parse_plan(below_seqs), catalog), catalog)
+    assert conflict.pin == "runtime.knobs.max_num_batched_tokens" and "max_num_seqs (1,024" in conflict.why
+    assert conflict.nearest == "runtime.knobs.max_num_batched_tokens: 1024"
+    unchunked = CLEAN.replace(
+        "runtime: {id: vllm, tp: 4}",
+        "runtime: {id: vllm, tp: 4, knobs: {max_num_batched_tokens: 2048, enable_chunked_prefill: false}}",
+    )
+    [conflict] = pin_conflicts(resolve_plan(parse_plan(unchunked), catalog), catalog)
+    assert "chunked prefill off" in conflict.why and "enable_chunked_prefill: true" in conflict.nearest
+    fine = CLEAN.replace(
+        "runtime: {id: vllm, tp: 4}", "runtime: {id: vllm, tp: 4, knobs: {max_num_batched_tokens: 4096}}"
+    )
+    assert pin_conflicts(resolve_plan(parse_plan(fine), catalog), catalog) == []
