@@ -6,7 +6,7 @@ a :class:`Session` (the loaded plugins and catalog, kept by a long-lived front e
 plain inputs, and raises only :class:`planner.errors.PlannerError` for what the user can
 fix. Results carry ``to_json()`` where the command line prints them as JSON.
 
-- steps 1-9: :func:`read_plan`, :func:`plan`, :func:`check`, :func:`search`, :func:`estimate`;
+- steps 1-9: :func:`read_plan`, :func:`plan_from_fields`, :func:`write_plan`, :func:`plan`, :func:`check`, :func:`search`, :func:`estimate`;
 - step 10 predictions: :func:`simulate`, :func:`compare_disaggregation`, :func:`envelope`, :func:`mix`;
 - projects (the 5-9 loop's revisions, hand-over): :func:`create_project`, :func:`list_projects`,
   :func:`show_project`, :func:`rename_project`, :func:`delete_project`, :func:`plan_and_save`,
@@ -85,8 +85,10 @@ from planner.workflows.planning import (
     estimate,
     example_plan_path,
     plan,
+    plan_from_fields,
     read_plan,
     search,
+    write_plan,
 )
 from planner.workflows.projects import (
     CheckedOut,
@@ -215,6 +217,7 @@ __all__ = [
     "open_session",
     "plan",
     "plan_and_save",
+    "plan_from_fields",
     "plan_schema",
     "plugin_report",
     "read_plan",
@@ -229,4 +232,5 @@ __all__ = [
     "simulation_budget",
     "tco",
     "tune",
+    "write_plan",
 ]

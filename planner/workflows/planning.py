@@ -14,7 +14,7 @@ from planner.limits import CONCURRENCY, PARALLEL, TOKENS, out_of_bounds
 from planner.performance_models import choose
 from planner.plan import Plan
 from planner.plan_tco import PlanTco, plan_tco
-from planner.planfile import load_plan
+from planner.planfile import load_plan, plan_from_data, plan_text
 from planner.resolve import ResolvedPlan, resolve_plan
 from planner.sizing.deployment import Deployment
 from planner.sizing.estimate import Estimate
@@ -42,6 +42,32 @@ def read_plan(path: str | Path) -> Plan:
     :raises InputError: naming the file, each bad field with its line, and the fix.
     """
     return load_plan(path)
+
+
+def plan_from_fields(data: dict[str, Any], source: str = "<plan>") -> Plan:
+    """Validate plan fields edited in memory (the desktop app's forms) as a plan file is validated.
+
+    :raises InputError: naming each bad field by its dotted path, with the fix (the messages
+        ``planner plan`` prints for the same values in a file).
+    """
+    return plan_from_data(data, source)
+
+
+def write_plan(plan_: Plan, path: str | Path) -> Path:
+    """Write ``plan_`` as a plan file, JSON when ``path`` ends in ``.json``, else YAML; returns the path.
+
+    The file is written beside its final name and moved over it, so a failed write leaves the old one.
+    """
+    target = Path(path)
+    text = plan_text(plan_, as_json=target.suffix.lower() == ".json")
+    partial = target.with_name(f".{target.name}.partial")
+    try:
+        partial.write_text(text, encoding="utf-8")
+        partial.replace(target)
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        raise PlannerError(f"cannot write the plan: {exc.strerror}", path=str(target), fix="choose a folder you can write to") from None
+    return target
 
 
 def _resolve(session: Session, plan: Plan, source: str) -> ResolvedPlan:
