@@ -43,7 +43,9 @@ def main(argv: list[str] | None = None) -> int:
     """Run the desktop app until its window closes; returns the exit code."""
     parser = argparse.ArgumentParser(prog="planner-gui", description="The planner's desktop app.")
     parser.add_argument("plan", nargs="?", type=Path, help="a plan file (YAML/JSON) or project file to open")
-    parser.add_argument("--perf-backend", default=None, help="performance model (default: PLANNER_PERF_BACKEND or auto)")
+    parser.add_argument(
+        "--perf-backend", default=None, help="performance model (default: PLANNER_PERF_BACKEND or auto)"
+    )
     args = parser.parse_args(argv)
     app = application()
     window = open_window(args.plan, args.perf_backend)

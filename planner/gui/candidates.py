@@ -39,11 +39,11 @@ class CandidateModel(QAbstractTableModel):
         self.candidates = list(candidates)
         self.endResetModel()
 
-    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008, N802 (Qt's signature)
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008 (Qt's signature)
         """Candidates shown."""
         return 0 if parent.isValid() else len(self.candidates)
 
-    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008, N802
+    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
         """Columns shown."""
         return 0 if parent.isValid() else len(COLUMNS)
 
@@ -58,7 +58,7 @@ class CandidateModel(QAbstractTableModel):
             return "-" if value is None else f"{value:,.3f}" if isinstance(value, float) else str(value)
         return None
 
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:  # noqa: N802
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         """Column titles; rows numbered by rank."""
         if role != Qt.ItemDataRole.DisplayRole:
             return None

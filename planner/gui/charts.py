@@ -18,6 +18,7 @@ from PySide6.QtCharts import (
     QLineSeries,
     QScatterSeries,
     QValueAxis,
+    QXYSeries,
 )
 from PySide6.QtCore import QPointF, Qt
 from PySide6.QtGui import QColor, QPainter, QPen
@@ -141,7 +142,7 @@ class Plot(QChartView):
         axis_y.setRange(*y_range)
 
     def _add_band(self, chart: QChart, band: tuple[Line, Line], axis_x: QValueAxis, axis_y: QValueAxis) -> None:
-        lower, upper = (_line_series(chart, line, QColor(COLOURS[0])) for line in band)
+        lower, upper = (_boundary(chart, line) for line in band)
         area = QAreaSeries(upper, lower)
         # The area does not own its boundary series: without a parent they are collected and
         # drawing the chart crashes (reliability-and-deps.md, PySide6).
@@ -179,10 +180,17 @@ class Plot(QChartView):
         series.attachAxis(axis_y)
 
 
-def _line_series(chart: QChart, line: Line, colour: QColor) -> QLineSeries:
+def _line_series(chart: QChart, line: Line, colour: QColor) -> QXYSeries:
     series = QLineSeries(chart) if len(line.points) > 1 else QScatterSeries(chart)
     series.setName(line.name)
     series.setColor(colour)
+    for x, y in line.points:
+        series.append(QPointF(x, y))
+    return series
+
+
+def _boundary(chart: QChart, line: Line) -> QLineSeries:
+    series = QLineSeries(chart)
     for x, y in line.points:
         series.append(QPointF(x, y))
     return series

@@ -126,18 +126,20 @@ class StepForm(QWidget):
 
     def _combo(self, spec: FieldSpec, picks: list[tuple[str, str]]) -> QComboBox:
         combo = QComboBox()
+        entries: list[tuple[str, Any]]
         if spec.kind is Kind.OPEN_FLAG:
             entries = [(OPEN, None), ("yes", True), ("no", False)]
         elif spec.kind is Kind.PICK:
             combo.setEditable(True)  # an alias or a Hugging Face id is accepted too
-            entries = ([] if spec.required else [(OPEN, None)]) + [(f"{i}  {figures}", i) for i, figures in picks]
+            entries = [] if spec.required else [(OPEN, None)]
+            entries += [(f"{i}  {figures}", i) for i, figures in picks]
         else:
             entries = [(UNSET, None), *((c, c) for c in spec.choices)]
         for text, value in entries:
             combo.addItem(text, value)
         combo.activated.connect(lambda index, p=spec.path, c=combo: self._emit(p, c.itemData(index)))
-        if combo.isEditable():
-            edit = combo.lineEdit()
+        edit = combo.lineEdit()
+        if edit is not None:
             edit.editingFinished.connect(lambda p=spec.path, c=combo: self._emit_typed_pick(p, c))
         return combo
 

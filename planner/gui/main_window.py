@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QSettings, Qt, QTimer, Signal
+from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence, QUndoStack
 from PySide6.QtWidgets import (
     QDockWidget,
@@ -537,10 +537,14 @@ class MainWindow(QMainWindow):
             return True
         answer = self.ask_save()
         if answer == QMessageBox.StandardButton.Save:
-            return self.save_revision(self.pending_revision or "saved on close") is not None if self.project else self.save()
+            return (
+                self.save_revision(self.pending_revision or "saved on close") is not None
+                if self.project
+                else self.save()
+            )
         return answer == QMessageBox.StandardButton.Discard
 
-    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt's name)
+    def closeEvent(self, event: QCloseEvent) -> None:
         """Offer to save, keep the window state, and let running work finish."""
         if not self.maybe_save():
             event.ignore()
@@ -580,12 +584,12 @@ class MainWindow(QMainWindow):
         for name in _as_list(settings().value("recent")):
             self._action(self.recent_menu, name, lambda _=False, p=name: self.open_path(Path(p)))
 
-    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         """Accept dragged plan and project files."""
         if event.mimeData().hasUrls():
             event.acceptProposedAction()
 
-    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802
+    def dropEvent(self, event: QDropEvent) -> None:
         """Open the first dropped file."""
         urls = event.mimeData().urls()
         if urls and urls[0].isLocalFile():

@@ -66,7 +66,8 @@ class HistoryDialog(QDialog):
 
     def _selected_numbers(self) -> list[int]:
         rows = sorted({index.row() for index in self.revisions.selectedIndexes()})
-        return [int(self.revisions.item(row, 0).text()) for row in rows]
+        items = [self.revisions.item(row, 0) for row in rows]
+        return [int(item.text()) for item in items if item is not None]
 
     def compare_selected(self) -> None:
         """Fill the diff table with the changes between the two selected revisions."""

@@ -113,9 +113,12 @@ STEPS: tuple[Step, ...] = (
           _f("use_case.commercial_use", "Commercial use"))),
     Step(2, "Workload profile", "The shape of one request at p95: input and output tokens, the shared prefix.",
          (("workload",),),
-         (_f("workload.input_tokens.p50", "Input p50", "tokens"), _f("workload.input_tokens.p95", "Input p95", "tokens"),
-          _f("workload.input_tokens.p99", "Input p99", "tokens"), _f("workload.output_tokens.p50", "Output p50", "tokens"),
-          _f("workload.output_tokens.p95", "Output p95", "tokens"), _f("workload.output_tokens.p99", "Output p99", "tokens"),
+         (_f("workload.input_tokens.p50", "Input p50", "tokens"),
+          _f("workload.input_tokens.p95", "Input p95", "tokens"),
+          _f("workload.input_tokens.p99", "Input p99", "tokens"),
+          _f("workload.output_tokens.p50", "Output p50", "tokens"),
+          _f("workload.output_tokens.p95", "Output p95", "tokens"),
+          _f("workload.output_tokens.p99", "Output p99", "tokens"),
           _f("workload.shared_prefix_tokens", "Shared prefix", "tokens"),
           _f("workload.prefix_cache_hit_rate", "Prefix cache hit rate", "0-1"))),
     Step(3, "Traffic profile", "Volume over time: users x duty cycle, requests/s or concurrency, and the headroom.",
@@ -135,7 +138,7 @@ STEPS: tuple[Step, ...] = (
          (("model",),),
          (_f("model.id", "Model", catalog="models"), _f("model.weights", "Weights"),
           _f("model.kv_cache", "KV cache"), _f("model.context_tokens", "Context", "tokens"))),
-    Step(6, "Sizing", "6a capacity (memory per GPU) then 6b performance against the SLOs: the same concurrency on both."),
+    Step(6, "Sizing", "6a capacity (memory per GPU), then 6b performance against the SLOs, at one concurrency."),
     Step(7, "Runtime architecture", "The engine and the parallelism of one replica; open fields are searched.",
          (("runtime",),),
          (_f("runtime.id", "Runtime", catalog="runtimes"), _f("runtime.tp", "Tensor parallel", "GPUs"),
@@ -154,7 +157,8 @@ STEPS: tuple[Step, ...] = (
           _f("serving_stack.observability.metrics_endpoint", "Metrics endpoint"),
           _f("serving_stack.observability.dashboards", "Dashboards"),
           _f("serving_stack.observability.alerts", "Alerts"))),
-    Step(10, "Benchmark & baseline", "What a benchmark measured on the deployed stack; the envelope simulated on demand.",
+    Step(10, "Benchmark & baseline",
+         "What a benchmark measured on the deployed stack; the envelope, simulated on demand.",
          (("baseline",),),
          (_f("baseline.cr_closed_concurrency", "Cr_closed", "requests"),
           _f("baseline.cr_closed_output_tok_s", "Output at Cr_closed", "tok/s"),
@@ -183,9 +187,11 @@ def field_named(where: str) -> FieldSpec | None:
         for spec in step.fields:
             if spec.name == where:
                 return spec
-    step = step_of(where)
-    fields = [f for f in step.fields if f.name.startswith(where)] if step else []
-    return fields[0] if fields else (step.fields[0] if step and step.fields else None)
+    section = step_of(where)
+    if section is None:
+        return None
+    inside = [f for f in section.fields if f.name.startswith(where)]
+    return inside[0] if inside else (section.fields[0] if section.fields else None)
 
 
 def step_state(step: Step, data: dict[str, Any], checked: Checked, warned_steps: set[int]) -> StepState:

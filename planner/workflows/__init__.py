@@ -6,7 +6,8 @@ a :class:`Session` (the loaded plugins and catalog, kept by a long-lived front e
 plain inputs, and raises only :class:`planner.errors.PlannerError` for what the user can
 fix. Results carry ``to_json()`` where the command line prints them as JSON.
 
-- steps 1-9: :func:`read_plan`, :func:`plan_from_fields`, :func:`write_plan`, :func:`plan`, :func:`check`, :func:`search`, :func:`estimate`;
+- steps 1-9: :func:`read_plan`, :func:`plan_from_fields` (a form's fields), :func:`write_plan`,
+  :func:`plan`, :func:`check`, :func:`search`, :func:`estimate`;
 - step 10 predictions: :func:`simulate`, :func:`compare_disaggregation`, :func:`envelope`, :func:`mix`;
 - projects (the 5-9 loop's revisions, hand-over): :func:`create_project`, :func:`list_projects`,
   :func:`show_project`, :func:`rename_project`, :func:`delete_project`, :func:`plan_and_save`,

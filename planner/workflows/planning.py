@@ -66,7 +66,9 @@ def write_plan(plan_: Plan, path: str | Path) -> Path:
         partial.replace(target)
     except OSError as exc:
         partial.unlink(missing_ok=True)
-        raise PlannerError(f"cannot write the plan: {exc.strerror}", path=str(target), fix="choose a folder you can write to") from None
+        raise PlannerError(
+            f"cannot write the plan: {exc.strerror}", path=str(target), fix="choose a folder you can write to"
+        ) from None
     return target
 
 
