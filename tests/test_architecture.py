@@ -96,12 +96,16 @@ def test_the_command_line_only_calls_workflows_and_renders(name: str) -> None:
 
 @pytest.mark.parametrize("path", sorted((REPO / "planner" / "gui").glob("*.py")), ids=lambda p: p.name)
 def test_the_desktop_app_only_calls_workflows(path: Path) -> None:
-    outside = sorted(i for i in _planner_imports(path) if not i.startswith(GUI_MAY_IMPORT) and i != "planner.__version__")
+    outside = sorted(
+        i for i in _planner_imports(path) if not i.startswith(GUI_MAY_IMPORT) and i != "planner.__version__"
+    )
     assert not outside, f"gui/{path.name} reaches past the application layer: {outside}"
 
 
 def test_the_core_starts_without_qt() -> None:
-    code = "import sys, planner.workflows, planner.cli; print(sorted(m for m in sys.modules if m.startswith('PySide6')))"
+    code = (
+        "import sys, planner.workflows, planner.cli; print(sorted(m for m in sys.modules if m.startswith('PySide6')))"
+    )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.stdout.strip() == "[]", result.stdout + result.stderr
 
