@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Qt
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, QSortFilterProxyModel, Qt
 
 #: Column titles and how each reads a candidate (sorting uses the raw value).
 COLUMNS: tuple[tuple[str, Any], ...] = (
@@ -29,8 +29,8 @@ Index = QModelIndex | QPersistentModelIndex
 class CandidateModel(QAbstractTableModel):
     """The ranked candidates of a search, one row each (cheapest first until sorted)."""
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
         self.candidates: list[Any] = []
 
     def set_candidates(self, candidates: list[Any]) -> None:
@@ -65,9 +65,13 @@ class CandidateModel(QAbstractTableModel):
         return COLUMNS[section][0] if orientation == Qt.Orientation.Horizontal else str(section + 1)
 
 
-def candidate_proxy(model: CandidateModel) -> QSortFilterProxyModel:
-    """Sorting by raw values, filtering on every column's text (case-insensitive)."""
-    proxy = QSortFilterProxyModel(model)
+def candidate_proxy(model: CandidateModel, parent: QObject) -> QSortFilterProxyModel:
+    """Sorting by raw values, filtering on every column's text (case-insensitive).
+
+    Both models belong to ``parent`` (the view's page): a model left to Python's collector can be
+    deleted after its view, and Qt crashes.
+    """
+    proxy = QSortFilterProxyModel(parent)
     proxy.setSourceModel(model)
     proxy.setSortRole(Qt.ItemDataRole.UserRole)
     proxy.setFilterKeyColumn(-1)

@@ -131,6 +131,7 @@ class StepForm(QWidget):
             entries = [(OPEN, None), ("yes", True), ("no", False)]
         elif spec.kind is Kind.PICK:
             combo.setEditable(True)  # an alias or a Hugging Face id is accepted too
+            combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
             entries = [] if spec.required else [(OPEN, None)]
             entries += [(f"{i}  {figures}", i) for i, figures in picks]
         else:
@@ -145,7 +146,8 @@ class StepForm(QWidget):
 
     def _emit_typed_pick(self, path: FieldPath, combo: QComboBox) -> None:
         index = combo.findText(combo.currentText())
-        value = combo.itemData(index) if index >= 0 else (combo.currentText().strip() or None)
+        typed = combo.currentText().strip() or None
+        value = combo.itemData(index) if index >= 0 else typed
         self._emit(path, value)
 
     def _emit(self, path: FieldPath, value: Any) -> None:

@@ -193,15 +193,17 @@ class MainWindow(QMainWindow):
         self.findings.field_requested.connect(self.focus_field)
         self.sizer.finished.connect(self._show_report)
         self.sizer.failed.connect(self._show_failure)
-        self.sizer.busy_changed.connect(lambda busy: self.state_label.setText("sizing..." if busy else "up to date"))
+        self.sizer.busy_changed.connect(self._show_busy)
         self.decision_page.apply_requested.connect(self.apply_candidate)
         self.baseline_page.simulate_requested.connect(self.simulate_envelope)
         self.baseline_page.cancel_requested.connect(self.simulator.cancel)
         self.simulator.busy_changed.connect(self.baseline_page.set_running)
         self.simulator.progressed.connect(self.baseline_page.show_progress)
         self.simulator.finished.connect(self._show_envelope)
-        self.simulator.failed.connect(lambda message: self.error("Simulation failed", message))
-        self.undo_stack.cleanChanged.connect(lambda _clean: self._update_title())
+        self.simulator.failed.connect(self._show_simulation_failure)
+        # Bound methods, not lambdas: Qt drops a method's connections when the window dies, so a
+        # signal sent while its children are deleted never reaches a half-deleted window.
+        self.undo_stack.cleanChanged.connect(self._update_title)
 
     # ------------------------------------------------------------------ the plan
 
@@ -245,6 +247,12 @@ class MainWindow(QMainWindow):
             message, self.pending_revision = self.pending_revision, None
             self.save_revision(message)
         self.sized.emit(report)
+
+    def _show_busy(self, busy: bool) -> None:
+        self.state_label.setText("sizing..." if busy else "up to date")
+
+    def _show_simulation_failure(self, message: str) -> None:
+        self.error("The simulation failed", message)
 
     def _show_failure(self, message: str) -> None:
         self.report = None
@@ -568,7 +576,7 @@ class MainWindow(QMainWindow):
         if state is not None:
             self.restoreState(state)
 
-    def _update_title(self) -> None:
+    def _update_title(self, _clean: bool = True) -> None:
         where = f"project {self.project}" if self.project else self.document.source
         star = "" if self.undo_stack.isClean() and not self.document.dirty else " *"
         self.setWindowTitle(f"LLM inference planner - {where}{star}")

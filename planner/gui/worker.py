@@ -7,6 +7,8 @@ while it runs stops at its next progress report, so an edit never waits behind s
 
 from __future__ import annotations
 
+import gc
+import threading
 import traceback
 from collections.abc import Callable
 from typing import Any
@@ -15,6 +17,28 @@ from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
 from planner.errors import PlannerError
 from planner.workflows import Progress
+
+_gc_lock = threading.Lock()
+_gc_holds = 0
+
+
+def _hold_collector() -> None:
+    """Keep Python's cycle collector off while a worker runs: a collection started on a worker
+    thread would destroy unreachable Qt widgets there, and Qt crashes when a widget dies off the
+    UI thread. Collections then happen on the UI thread, between jobs."""
+    global _gc_holds
+    with _gc_lock:
+        if _gc_holds == 0:
+            gc.disable()
+        _gc_holds += 1
+
+
+def _release_collector() -> None:
+    global _gc_holds
+    with _gc_lock:
+        _gc_holds -= 1
+        if _gc_holds == 0:
+            gc.enable()
 
 
 class Superseded(Exception):
@@ -34,6 +58,13 @@ class _Job(QRunnable):
         self.runner, self.ticket, self.action = runner, ticket, action
 
     def run(self) -> None:
+        _hold_collector()
+        try:
+            self._run()
+        finally:
+            _release_collector()  # last: nothing after it allocates on this thread
+
+    def _run(self) -> None:
         signals, ticket = self.runner.signals, self.ticket
         if not self.runner.is_current(ticket):
             return
