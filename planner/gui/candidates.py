@@ -23,6 +23,9 @@ COLUMNS: tuple[tuple[str, Any], ...] = (
     ("ITL ms", lambda c: c.sizing.operating_point.itl_ms if c.sizing.operating_point else None),
 )
 
+#: The column of the cost the search ranks by.
+COST_COLUMN = [title for title, _ in COLUMNS].index("EUR/1M tok")
+
 Index = QModelIndex | QPersistentModelIndex
 
 

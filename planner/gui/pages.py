@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from planner import workflows
-from planner.gui.candidates import CandidateModel, candidate_proxy
+from planner.gui.candidates import COST_COLUMN, CandidateModel, candidate_proxy
 from planner.gui.charts import Curves, Line, Marker, Plot
 from planner.gui.forms import StepForm
 from planner.gui.results import CapacityPanel, FleetPanel, PerformancePanel
@@ -164,6 +164,7 @@ class DecisionPage(QWidget):
         self.table.setObjectName("candidates")
         self.table.setModel(self.proxy)
         self.table.setSortingEnabled(True)
+        self.table.sortByColumn(COST_COLUMN, Qt.SortOrder.AscendingOrder)  # the search's own order
         self.table.setSelectionBehavior(QTableView.SelectionBehavior.SelectRows)
         self.filter.textChanged.connect(self.proxy.setFilterFixedString)
         self.apply = QPushButton("Apply the selected candidate (pins it, new revision in a project)")
