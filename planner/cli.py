@@ -436,6 +436,8 @@ def cmd_gui(args: argparse.Namespace) -> int:
     argv = [str(args.plan)] if args.plan is not None else []
     if args.perf_backend:
         argv += ["--perf-backend", args.perf_backend]
+    for name in getattr(args, "disable_plugin", []):
+        argv += ["--disable-plugin", name]
     return gui_main(argv)
 
 

@@ -29,9 +29,10 @@ def application(argv: list[str] | None = None) -> QApplication:
     return app
 
 
-def open_window(plan: Path | None = None, backend: str | None = None) -> MainWindow:
-    """The main window over a fresh session, showing ``plan`` or the bundled example."""
-    window = MainWindow(workflows.open_session(), backend)
+def open_window(plan: Path | None = None, backend: str | None = None, disabled: tuple[str, ...] = ()) -> MainWindow:
+    """The main window over a fresh session (``disabled`` plugins blocked), showing ``plan`` or the
+    bundled example."""
+    window = MainWindow(workflows.open_session(disabled), backend)
     if plan is not None:
         window.open_path(plan)
     else:
@@ -46,9 +47,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--perf-backend", default=None, help="performance model (default: PLANNER_PERF_BACKEND or auto)"
     )
+    parser.add_argument("--disable-plugin", action="append", default=[], metavar="NAME", help="do not load plugin NAME")
     args = parser.parse_args(argv)
     app = application()
-    window = open_window(args.plan, args.perf_backend)
+    window = open_window(args.plan, args.perf_backend, tuple(args.disable_plugin))
     window.show()
     return int(app.exec())
 
