@@ -13,18 +13,22 @@ import os
 import sys
 from pathlib import Path
 
-#: The views shown, by the navigator row they are on, and the file each is saved to.
-VIEWS = {
-    "use-case.png": 0,
-    "sizing.png": 5,
-    "serving-stack.png": 8,
-    "scaling-decision.png": 10,
-    "plugins.png": 11,
+#: The views shown: the file each is saved to, the navigator row it is on and, on step 11, its tab.
+VIEWS: dict[str, tuple[int, int]] = {
+    "use-case.png": (0, 0),
+    "sizing.png": (5, 0),
+    "serving-stack.png": (8, 0),
+    "scaling-decision.png": (10, 0),
+    "cost.png": (10, 1),
+    "growth.png": (10, 2),
+    "plugins.png": (11, 0),
 }
 SIZING_TIMEOUT_MS = 120_000
 
 
-def take_screenshots(out: Path, plan: Path | None = None, views: dict[str, int] | None = None) -> list[Path]:
+def take_screenshots(
+    out: Path, plan: Path | None = None, views: dict[str, tuple[int, int]] | None = None
+) -> list[Path]:
     """Open the app on ``plan`` (the bundled example by default), wait for its sizing, and save
     each view in ``views`` as a PNG under ``out``; returns the files written."""
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -44,8 +48,9 @@ def take_screenshots(out: Path, plan: Path | None = None, views: dict[str, int] 
         loop.exec()
     out.mkdir(parents=True, exist_ok=True)
     written = []
-    for name, row in (views or VIEWS).items():
+    for name, (row, tab) in (views or VIEWS).items():
         window.navigator.setCurrentRow(row)
+        window.decision_page.tabs.setCurrentIndex(tab)
         app.processEvents()
         path = out / name
         window.grab().save(str(path))

@@ -6,8 +6,6 @@ only this module knows QtCharts, so Qt Graphs (its successor) can replace it her
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from PySide6.QtCharts import (
     QAreaSeries,
     QBarCategoryAxis,
@@ -24,47 +22,12 @@ from PySide6.QtCore import QPointF, Qt
 from PySide6.QtGui import QColor, QPainter, QPen
 from PySide6.QtWidgets import QWidget
 
+from planner.gui.charts_data import Bars, Curves, Line, Marker
+
+__all__ = ["Bars", "Curves", "Line", "Marker", "Plot"]
+
 #: Colours of the named segments and lines, readable on light and dark palettes.
 COLOURS = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#bab0ac", "#59a14f", "#edc948", "#b07aa1"]
-
-
-@dataclass(frozen=True)
-class Bars:
-    """One horizontal bar split in named segments (memory per GPU)."""
-
-    title: str
-    category: str
-    segments: list[tuple[str, float]]
-    unit: str
-
-
-@dataclass(frozen=True)
-class Line:
-    """A named series of (x, y) points."""
-
-    name: str
-    points: list[tuple[float, float]]
-
-
-@dataclass(frozen=True)
-class Marker:
-    """A threshold drawn across the chart: horizontal at ``y`` or vertical at ``x``."""
-
-    name: str
-    x: float | None = None
-    y: float | None = None
-
-
-@dataclass(frozen=True)
-class Curves:
-    """Lines over a numeric x axis, an optional band between two lines, and thresholds."""
-
-    title: str
-    x_title: str
-    y_title: str
-    lines: list[Line]
-    band: tuple[Line, Line] | None = None
-    markers: list[Marker] = field(default_factory=list)
 
 
 class Plot(QChartView):

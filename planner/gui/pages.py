@@ -20,17 +20,19 @@ from PySide6.QtWidgets import (
     QTableView,
     QTableWidget,
     QTableWidgetItem,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
 from planner import workflows
+from planner.errors import PlannerError
 from planner.gui.candidates import COST_COLUMN, CandidateModel, candidate_proxy
 from planner.gui.charts import Curves, Line, Marker, Plot
 from planner.gui.forms import StepForm
 from planner.gui.results import CapacityPanel, FleetPanel, PerformancePanel
 from planner.gui.steps import LOOP, STEPS, Step, StepState
-from planner.gui.viewmodels import load_curve
+from planner.gui.viewmodels import cost_curves, growth_events, growth_lines, load_curve
 
 STATE_COLOURS = {
     StepState.NOT_STARTED: "#8c8c8c",
@@ -170,16 +172,49 @@ class DecisionPage(QWidget):
         self.apply = QPushButton("Apply the selected candidate (pins it, new revision in a project)")
         self.apply.setObjectName("apply-candidate")
         self.apply.clicked.connect(self._apply_selected)
-        layout.addWidget(QLabel("Candidates that meet the plan, cheapest first:"))
-        layout.addWidget(self.filter)
-        layout.addWidget(self.table, 1)
-        layout.addWidget(self.apply)
+        candidates = QWidget()
+        box = QVBoxLayout(candidates)
+        box.addWidget(QLabel("Candidates that meet the plan, cheapest first:"))
+        box.addWidget(self.filter)
+        box.addWidget(self.table, 1)
+        box.addWidget(self.apply)
+        self.cost_plot = Plot(self)
+        self.cost_plot.setObjectName("cost-chart")
+        self.growth_plot = Plot(self)
+        self.growth_plot.setObjectName("growth-chart")
+        self.growth_events = QLabel()
+        self.growth_events.setWordWrap(True)
+        growth = QWidget()
+        growth_box = QVBoxLayout(growth)
+        growth_box.addWidget(self.growth_plot, 1)
+        growth_box.addWidget(self.growth_events)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(candidates, "Candidates")
+        self.tabs.addTab(self.cost_plot, "EUR per 1M tokens vs utilisation")
+        self.tabs.addTab(growth, "Growth per quarter")
+        layout.addWidget(self.tabs, 1)
 
     def show_report(self, report: workflows.PlanReport) -> None:
         """Show the chosen fleet and every feasible candidate."""
         self.fleet.show_report(report)
         best = report.sizing.best
         self.model.set_candidates(([best] if best else []) + list(report.sizing.alternatives))
+        self._show_costs(report)
+
+    def _show_costs(self, report: workflows.PlanReport) -> None:
+        try:
+            costed = workflows.price(report)
+        except PlannerError as exc:
+            self.cost_plot.clear(exc.message)
+            self.growth_plot.clear(exc.message)
+            self.growth_events.setText(exc.fix)
+            return
+        owned, markers = cost_curves(costed)
+        self.cost_plot.show_curves(Curves("EUR per 1M output tokens (every cost line)", "utilisation %", "EUR", [owned],
+                                          markers=markers))  # fmt: skip
+        self.growth_plot.show_curves(Curves(f"Cumulative cost over {costed.years} years as the traffic grows",
+                                            "quarter", "thousand EUR", growth_lines(costed)))  # fmt: skip
+        self.growth_events.setText("\n".join(growth_events(costed)) or "No replica, node or GPU class change needed.")
 
     def _apply_selected(self) -> None:
         rows = self.table.selectionModel().selectedRows()

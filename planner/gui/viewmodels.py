@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from planner import workflows
+from planner.gui.charts_data import Line, Marker
 
 #: Evidence keys of findings that name a plan field, and the field a user changes to act on them.
 EVIDENCE_FIELDS: dict[str, str] = {
@@ -209,3 +210,33 @@ def load_curve(curve: list[dict[str, Any]], metric: str = "ttft") -> list[LoadPo
         median = point.get(f"{metric}_p50_ms", tail)
         points.append(LoadPoint(str(point["mode"]), float(point["load"]), median, tail, bool(point.get("meets_slo"))))
     return points
+
+
+def cost_curves(costed: workflows.TcoReport) -> tuple[Line, list[Marker]]:
+    """EUR per 1M output tokens against utilisation at the plan's electricity price, with renting
+    and the API as the lines to beat."""
+    grid = costed.sensitivity
+    column = min(range(len(grid.eur_per_kwh)), key=lambda i: abs(grid.eur_per_kwh[i] - costed.tco.costs.eur_per_kwh))
+    costs = [(u * 100, row[column]) for u, row in zip(grid.utilisations, grid.grid, strict=True)]
+    points = [(u, cost) for u, cost in costs if cost is not None]
+    markers = [Marker(f"rented {grid.rented:,.2f} EUR", y=grid.rented)] if grid.rented is not None else []
+    if grid.api is not None:
+        markers.append(Marker(f"API {grid.api:,.2f} EUR", y=grid.api))
+    markers.append(Marker(f"plan {costed.tco.costs.utilisation:.0%}", x=costed.tco.costs.utilisation * 100))
+    return Line(f"owned at {grid.eur_per_kwh[column]:.2f} EUR/kWh", points), markers
+
+
+def growth_lines(costed: workflows.TcoReport) -> list[Line]:
+    """Cumulative cost per quarter (thousand EUR) of owning, renting and the API as traffic grows."""
+    quarters = costed.growth.quarters
+    lines = [Line("owned", [(q.number, q.cumulative_owned_eur / 1000) for q in quarters])]
+    for name, attr in (("rented", "cumulative_rented_eur"), ("API", "cumulative_api_eur")):
+        values = [(q.number, getattr(q, attr)) for q in quarters]
+        if all(v is not None for _, v in values):
+            lines.append(Line(name, [(n, v / 1000) for n, v in values]))
+    return lines
+
+
+def growth_events(costed: workflows.TcoReport) -> list[str]:
+    """The quarters in which a replica, a node or a change of GPU class is needed."""
+    return list(costed.growth.events)

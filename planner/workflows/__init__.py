@@ -18,7 +18,7 @@ fix. Results carry ``to_json()`` where the command line prints them as JSON.
 - benchmarks (step 10): :func:`import_benchmarks` (runs as :class:`MeasuredRun`),
   :func:`bench_envelope`, :func:`bench_baseline`, :func:`bench_plan`, :func:`calibrate` (the factors fitted
   to the project's runs); step 11: :func:`scale`;
-- costs: :func:`tco`, :func:`export` (the Excel TCO workbook);
+- costs: :func:`tco`, :func:`price` (of a plan already sized), :func:`export` (the Excel TCO workbook);
 - step 9 configuration: :func:`deploy`, :func:`check_config`, :func:`tune`, of the plan
   :func:`open_plan` reads from a plan file or a project's revision;
 - the simulation budget of a command: :func:`simulation_budget`;
@@ -69,7 +69,7 @@ from planner.workflows.catalogs import (
     plan_schema,
     plugin_report,
 )
-from planner.workflows.costs import ExportResult, TcoReport, export, tco
+from planner.workflows.costs import ExportResult, TcoReport, export, price, tco
 from planner.workflows.deploy import (
     ConfigCheck,
     DeployReport,
@@ -221,6 +221,7 @@ __all__ = [
     "plan_from_fields",
     "plan_schema",
     "plugin_report",
+    "price",
     "read_plan",
     "record_decision",
     "rename_project",

@@ -26,6 +26,7 @@ def test_a_candidate_is_filtered_sorted_and_applied_as_a_new_revision(
     report = sized(qtbot, window, lambda: window.set_document(PlanDocument.open(CODE_ASSISTANT)))
     assert window.new_project("ide") and window.save_revision("open choices")
     page = window.decision_page
+    assert page.cost_plot.chart().series() and page.growth_plot.chart().series(), "cost and growth are drawn"
     assert page.proxy.rowCount() == 1 + len(report.sizing.alternatives)
     page.filter.setText(report.sizing.best.sizing.deployment.gpu.id)
     assert 0 < page.proxy.rowCount() <= page.model.rowCount()
@@ -76,7 +77,7 @@ def test_a_screenshot_is_not_blank(qtbot: Any, tmp_path: Path, monkeypatch: Any,
     sys.modules.pop("screenshots", None)
     import screenshots
 
-    [path] = screenshots.take_screenshots(tmp_path, CODE_ASSISTANT, {"sizing.png": 5})
+    [path] = screenshots.take_screenshots(tmp_path, CODE_ASSISTANT, {"sizing.png": (5, 0)})
     image = QImage(str(path))
     assert image.width() > 800 and image.height() > 500
     colours = {image.pixel(x, y) for x in range(0, image.width(), 7) for y in range(0, image.height(), 7)}
