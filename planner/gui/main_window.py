@@ -185,6 +185,9 @@ class MainWindow(QMainWindow):
         self.state_label.setObjectName("sizing-state")
         self.statusBar().addPermanentWidget(self.state_label)
         self.statusBar().addPermanentWidget(self.backend_label)
+        problems = self.session.problems
+        if problems:
+            self.statusBar().showMessage(f"{len(problems)} plugin problem(s): see the Plugins page", 15_000)
 
     def _connect(self) -> None:
         self.navigator.currentRowChanged.connect(self.stack.setCurrentIndex)

@@ -217,3 +217,36 @@ def test_an_edit_during_a_sizing_shows_only_the_newer_result(
     report = sized(qtbot, window, lambda: type_into(qtbot, window, "name", "Code assistant v2"))
     assert [r.resolved.plan.name for r in shown] == ["Code assistant v2"], "the older sizing is never shown"
     assert window.findChild(QLabel, "fleet:GPUs").text() == str(report.sizing.best.sizing.gpus)
+
+
+def test_a_damaged_project_database_is_a_dialog_not_a_crash(
+    make_window: Callable[..., MainWindow], planner_home: Path, dialogs: Dialogs
+) -> None:
+    (planner_home / "projects.db").write_bytes(b"not a database at all" * 100)
+    window = make_window()
+    assert not window.open_project("bank")
+    assert dialogs.errors and "projects.db" in dialogs.errors[-1][1]
+    window.open_project_dialog()
+    assert len(dialogs.errors) == 2
+
+
+def test_a_dropped_plan_file_opens(qtbot: Any, make_window: Callable[..., MainWindow]) -> None:
+    from PySide6.QtCore import QMimeData, QPointF, QUrl
+    from PySide6.QtGui import QDropEvent
+
+    window = make_window()
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(CODE_ASSISTANT))])
+    drop = QDropEvent(
+        QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier
+    )
+    window.dropEvent(drop)
+    assert window.document.path == CODE_ASSISTANT
+    assert window.findChild(QLineEdit, "slo.ttft_ms").text() == "500"
+
+
+def test_planner_gui_is_a_command() -> None:
+    from tests.conftest import run_cli
+
+    result = run_cli("gui", "--help")
+    assert result.returncode == 0 and "plan file" in result.stdout
