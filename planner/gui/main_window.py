@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,11 +34,20 @@ from planner.gui.steps import STEPS, StepState, field_named, step_of, step_state
 from planner.gui.viewmodels import finding_field
 from planner.gui.worker import Runner
 from planner.paths import user_home
+from planner.plan import Plan
 
 PLAN_FILTER = "Plan files (*.yaml *.yml *.json)"
 PROJECT_FILTER = "Project files (*.planner.json *.json)"
 #: Steps the pages are built for in order; index 11 is the plugins page.
 PLUGINS_PAGE = len(STEPS)
+
+
+@dataclass(frozen=True)
+class Sized:
+    """A live sizing's report and where its simulations stopped early (the CLI warns of the same)."""
+
+    report: workflows.PlanReport
+    stops: list[str]
 
 
 def settings() -> QSettings:
@@ -194,7 +204,7 @@ class MainWindow(QMainWindow):
         for form in self.forms.values():
             form.edited.connect(self.edit)
         self.findings.field_requested.connect(self.focus_field)
-        self.sizer.finished.connect(self._show_report)
+        self.sizer.finished.connect(self._show_sized)
         self.sizer.failed.connect(self._show_failure)
         self.sizer.busy_changed.connect(self._show_busy)
         self.decision_page.apply_requested.connect(self.apply_candidate)
@@ -233,11 +243,21 @@ class MainWindow(QMainWindow):
         plan = self.document.checked.plan
         if plan is not None:
             source = self.document.source
-            self.sizer.request(lambda progress: workflows.plan(self.session, plan, source, backend=self.backend,
-                                                               progress=progress))  # fmt: skip
+            self.sizer.request(lambda progress: self._sized(plan, source, progress))
         else:
             self.sizer.cancel()
             self.state_label.setText(f"{len(self.document.checked.problems)} field problem(s): not sized")
+
+    def _sized(self, plan: Plan, source: str, progress: workflows.Progress) -> Sized:
+        """Size and check ``plan`` (on the worker thread) under the command line's simulation budget."""
+        with workflows.simulation_budget() as budget:
+            report = workflows.plan(self.session, plan, source, backend=self.backend, progress=progress)
+        return Sized(report, list(budget.stops))
+
+    def _show_sized(self, sized: Sized) -> None:
+        if sized.stops:
+            self.statusBar().showMessage("simulation stopped early: " + "; ".join(sized.stops), 15_000)
+        self._show_report(sized.report)
 
     def _show_report(self, report: workflows.PlanReport) -> None:
         self.report = report
