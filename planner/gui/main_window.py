@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -85,6 +86,8 @@ class MainWindow(QMainWindow):
 
     #: Emitted after each sizing is shown (tests and the benchmark wait on it).
     sized = Signal(object)
+    #: Emitted when the search's estimate of an edit is shown, before its simulation ends.
+    estimated = Signal(object)
 
     def __init__(self, session: workflows.Session, backend: str | None = None, db: Path | None = None) -> None:
         super().__init__()
@@ -205,6 +208,7 @@ class MainWindow(QMainWindow):
             form.edited.connect(self.edit)
         self.findings.field_requested.connect(self.focus_field)
         self.sizer.finished.connect(self._show_sized)
+        self.sizer.previewed.connect(self._show_estimate)
         self.sizer.failed.connect(self._show_failure)
         self.sizer.busy_changed.connect(self._show_busy)
         self.decision_page.apply_requested.connect(self.apply_candidate)
@@ -243,16 +247,34 @@ class MainWindow(QMainWindow):
         plan = self.document.checked.plan
         if plan is not None:
             source = self.document.source
-            self.sizer.request(lambda progress: self._sized(plan, source, progress))
+            self.sizer.request(lambda progress, preview: self._sized(plan, source, progress, preview))
         else:
             self.sizer.cancel()
             self.state_label.setText(f"{len(self.document.checked.problems)} field problem(s): not sized")
 
-    def _sized(self, plan: Plan, source: str, progress: workflows.Progress) -> Sized:
-        """Size and check ``plan`` (on the worker thread) under the command line's simulation budget."""
+    def _sized(self, plan: Plan, source: str, progress: workflows.Progress, preview: Callable[[object], None]) -> Sized:
+        """Size and check ``plan`` on the worker thread, under the command line's simulation budget.
+
+        The search by estimate answers in well under a second and is shown first (``preview``); the
+        simulation that settles the replicas, and the rules, follow.
+        """
+        preview(workflows.search(self.session, plan, source, backend=self.backend))
         with workflows.simulation_budget() as budget:
             report = workflows.plan(self.session, plan, source, backend=self.backend, progress=progress)
         return Sized(report, list(budget.stops))
+
+    def _show_estimate(self, search: workflows.SearchReport) -> None:
+        plan = self.document.checked.plan
+        best = search.ranked[0] if search.ranked else None
+        if best is None or plan is None:
+            return
+        self.sizing_page.capacity.show_estimate(best)
+        self.sizing_page.performance.show_estimate(best, plan.slo)
+        self.fleet.show_estimate(search)
+        self.decision_page.fleet.show_estimate(search)
+        self.decision_page.model.set_candidates(search.ranked)
+        self.state_label.setText("estimate shown; simulating...")
+        self.estimated.emit(search)
 
     def _show_sized(self, sized: Sized) -> None:
         if sized.stops:
@@ -542,8 +564,12 @@ class MainWindow(QMainWindow):
             self.error("Nothing to simulate", "Fix the fields marked in red first.")
             return
         source = self.document.source
-        self.simulator.request(lambda progress: workflows.envelope(self.session, plan, source, backend=self.backend,
-                                                                   progress=progress))  # fmt: skip
+        backend = self.backend
+        self.simulator.request(
+            lambda progress, _preview: workflows.envelope(
+                self.session, plan, source, backend=backend, progress=progress
+            )
+        )
 
     def _show_envelope(self, report: workflows.EnvelopeReport) -> None:
         plan = self.document.checked.plan

@@ -24,9 +24,15 @@ from PySide6.QtWidgets import (
 from planner import workflows
 from planner.gui.charts import Bars, Curves, Line, Marker, Plot
 from planner.gui.viewmodels import (
+    CapacityView,
+    FleetSummary,
+    LatencyRow,
+    capacity_of,
     capacity_view,
     finding_field,
+    fleet_of,
     fleet_summary,
+    latency_of,
     latency_rows,
     load_curve,
     why_nothing_fits,
@@ -60,8 +66,18 @@ class CapacityPanel(QWidget):
             self.plot.clear("Nothing sized")
             self.caption.setText("\n".join(why_nothing_fits(report)) or "Nothing sized.")
             return
+        self._draw(view, "")
+
+    def show_estimate(self, best: Any) -> None:
+        """Draw the search's cheapest candidate while the simulation checks it."""
+        view = capacity_of(best)
+        if view is not None:
+            self._draw(view, " (estimate; simulation running)")
+
+    def _draw(self, view: CapacityView, note: str) -> None:
         segments = [(s.name, s.gib) for s in view.segments]
-        self.plot.show_bars(Bars(f"Memory per GPU ({view.gpu}, {view.total_gib:,.0f} GiB)", view.gpu, segments, "GiB"))
+        title = f"Memory per GPU ({view.gpu}, {view.total_gib:,.0f} GiB){note}"
+        self.plot.show_bars(Bars(title, view.gpu, segments, "GiB"))
         self.caption.setText(
             f"Binding memory cap: {view.binding_cap}. Dominant constraint: {view.dominant}. {view.to_move}"
         )
@@ -88,7 +104,20 @@ class PerformancePanel(QWidget):
 
     def show_report(self, report: workflows.PlanReport) -> None:
         """Fill the table and draw the simulated TTFT against load with the SLO and the envelopes."""
-        rows = latency_rows(report)
+        self._fill(latency_rows(report))
+        best = report.sizing.best
+        self.throughput.setText(
+            f"Fleet output: {best.sizing.fleet_output_tok_s:,.0f} tok/s" if best else "Nothing meets the plan."
+        )
+        self._draw_curve(report)
+
+    def show_estimate(self, best: Any, slo: Any) -> None:
+        """The search's cheapest candidate by the estimate, while the simulation runs."""
+        self._fill(latency_of(best, slo))
+        self.throughput.setText("Estimate shown; the simulation is checking it.")
+        self.plot.clear("Simulating...")
+
+    def _fill(self, rows: list[LatencyRow]) -> None:
         self.table.setRowCount(len(rows))
         for i, row in enumerate(rows):
             band = f"{row.band_ms[0]:,.1f} - {row.band_ms[1]:,.1f}" if row.band_ms else "-"
@@ -96,11 +125,6 @@ class PerformancePanel(QWidget):
             meets = {True: "yes", False: "no", None: "-"}[row.meets]
             for j, text in enumerate((row.metric, f"{row.value_ms:,.1f}", band, slo, meets)):
                 self.table.setItem(i, j, QTableWidgetItem(text))
-        best = report.sizing.best
-        self.throughput.setText(
-            f"Fleet output: {best.sizing.fleet_output_tok_s:,.0f} tok/s" if best else "Nothing meets the plan."
-        )
-        self._draw_curve(report)
 
     def _draw_curve(self, report: workflows.PlanReport) -> None:
         decision = report.decision
@@ -135,19 +159,29 @@ class FleetPanel(QWidget):
 
     def show_report(self, report: workflows.PlanReport) -> None:
         """Fill the summary from the chosen fleet (dashes when nothing meets the plan)."""
-        fleet = fleet_summary(report)
+        self._fill(fleet_summary(report), report, "")
+
+    def show_estimate(self, search: workflows.SearchReport) -> None:
+        """The search's cheapest candidate, by the estimate, while the simulation runs."""
+        best = search.ranked[0] if search.ranked else None
+        self._fill(fleet_of(best, None, len(search.ranked), search.tried), None, " (estimate; simulating)")
+
+    def _fill(self, fleet: FleetSummary | None, report: workflows.PlanReport | None, note: str) -> None:
         if fleet is None:
             for label in self.values.values():
                 label.setText("-")
-            self.values["deployment"].setText("Nothing meets the plan: " + "; ".join(why_nothing_fits(report))[:400])
+            why = "; ".join(why_nothing_fits(report))[:400] if report else ""
+            self.values["deployment"].setText("Nothing meets the plan: " + why)
             return
         texts = {
-            "deployment": f"{fleet.deployment} (cheapest of {fleet.feasible} feasible out of {fleet.tried})",
+            "deployment": f"{fleet.deployment} (cheapest of {fleet.feasible} feasible out of {fleet.tried}){note}",
             "replicas": f"{fleet.replicas} = {fleet.replicas_for_load} for the load + {fleet.spares} spare",
             "GPUs": f"{fleet.gpus}",
             "nodes": f"{fleet.nodes}",
             "EUR per 1M tokens": _money(fleet.eur_per_m_tokens) + " (GPU servers and power)",
-            "TCO per 1M tokens": _money(fleet.tco_eur_per_m_tokens) + " (every cost line)",
+            "TCO per 1M tokens": _money(fleet.tco_eur_per_m_tokens) + " (every cost line)"
+            if report is not None
+            else "after the simulation",
             "envelope": f"Cr_closed {fleet.cr_closed} in flight, Cr_open {fleet.cr_open_req_s:,.3f} req/s per replica"
             if fleet.cr_closed is not None and fleet.cr_open_req_s is not None
             else "-",

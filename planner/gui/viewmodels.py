@@ -90,7 +90,11 @@ class CapacityView:
 def capacity_view(report: workflows.PlanReport) -> CapacityView | None:
     """The chosen deployment's memory per GPU: weights, KV of the sequences it holds, activations,
     runtime reserve and what stays free; ``None`` when nothing was sized."""
-    best = report.sizing.best
+    return capacity_of(report.sizing.best)
+
+
+def capacity_of(best: Any) -> CapacityView | None:
+    """:func:`capacity_view` of one candidate (the search's cheapest, while the simulation runs)."""
     op = best.sizing.operating_point if best else None
     if best is None or op is None:
         return None
@@ -130,11 +134,14 @@ class LatencyRow:
 
 def latency_rows(report: workflows.PlanReport) -> list[LatencyRow]:
     """TTFT, ITL and E2E of one replica at its operating point against the plan's SLO."""
-    best = report.sizing.best
+    return latency_of(report.sizing.best, report.resolved.plan.slo)
+
+
+def latency_of(best: Any, slo: Any) -> list[LatencyRow]:
+    """:func:`latency_rows` of one candidate against ``slo`` (the plan's)."""
     op = best.sizing.operating_point if best else None
     if op is None:
         return []
-    slo = report.resolved.plan.slo
     return [
         LatencyRow(name, getattr(op, key), op.bands.get(key), getattr(slo, key))
         for name, key in (("TTFT", "ttft_ms"), ("ITL", "itl_ms"), ("E2E", "e2e_ms"))
@@ -162,11 +169,15 @@ class FleetSummary:
 
 def fleet_summary(report: workflows.PlanReport) -> FleetSummary | None:
     """Replicas, spares, GPUs, nodes and EUR per 1M output tokens of the chosen fleet."""
-    best = report.sizing.best
+    tco = report.tco.eur_per_million_output if report.tco else None
+    return fleet_of(report.sizing.best, tco, report.sizing.feasible, report.sizing.tried)
+
+
+def fleet_of(best: Any, tco_eur: float | None, feasible: int, tried: int) -> FleetSummary | None:
+    """:func:`fleet_summary` of one candidate: by the estimate until the simulation settled it."""
     if best is None:
         return None
     s, d = best.sizing, best.decision
-    tco = report.tco.eur_per_million_output if report.tco else None
     return FleetSummary(
         s.deployment.label,
         s.replicas_for_load,
@@ -175,12 +186,12 @@ def fleet_summary(report: workflows.PlanReport) -> FleetSummary | None:
         s.gpus,
         s.nodes,
         best.eur_per_m_tokens,
-        tco,
+        tco_eur,
         s.fleet_output_tok_s,
         d.cr_closed if d else None,
         d.cr_open_req_s if d else None,
-        report.sizing.feasible,
-        report.sizing.tried,
+        feasible,
+        tried,
     )
 
 

@@ -41,18 +41,24 @@ def _release_collector() -> None:
             gc.enable()
 
 
+#: A long action: called with a progress callback and a preview callback (a first answer to show
+#: while the rest runs, e.g. the estimate before the simulation).
+Action = Callable[[Progress, Callable[[object], None]], Any]
+
+
 class Superseded(Exception):
     """Raised inside a running action whose answer nobody waits for any more."""
 
 
 class _Signals(QObject):
     progressed = Signal(int, int, int, str)  # ticket, done, total (0 when unknown), message
+    previewed = Signal(int, object)
     finished = Signal(int, object)
     failed = Signal(int, str)
 
 
 class _Job(QRunnable):
-    def __init__(self, runner: Runner, ticket: int, action: Callable[[Progress], Any]) -> None:
+    def __init__(self, runner: Runner, ticket: int, action: Action) -> None:
         super().__init__()
         self.setAutoDelete(True)
         self.runner, self.ticket, self.action = runner, ticket, action
@@ -69,7 +75,7 @@ class _Job(QRunnable):
         if not self.runner.is_current(ticket):
             return
         try:
-            result = self.action(self._progress)
+            result = self.action(self._progress, self._preview)
         except Superseded:
             return
         except PlannerError as exc:
@@ -78,6 +84,11 @@ class _Job(QRunnable):
             signals.failed.emit(ticket, "internal error (please report it):\n" + traceback.format_exc(limit=6))
         else:
             signals.finished.emit(ticket, result)
+
+    def _preview(self, partial: object) -> None:
+        if not self.runner.is_current(self.ticket):
+            raise Superseded
+        self.runner.signals.previewed.emit(self.ticket, partial)
 
     def _progress(self, done: int, total: int | None, message: str) -> None:
         if not self.runner.is_current(self.ticket):
@@ -88,11 +99,12 @@ class _Job(QRunnable):
 class Runner(QObject):
     """Runs actions on its own worker thread and reports only the newest one's result.
 
-    ``finished(result)``, ``failed(message)`` and ``progressed(done, total, message)`` are
-    emitted on the UI thread, and only for the request made last.
+    ``finished(result)``, ``previewed(partial)``, ``failed(message)`` and ``progressed(done, total,
+    message)`` are emitted on the UI thread, and only for the request made last.
     """
 
     finished = Signal(object)
+    previewed = Signal(object)
     failed = Signal(str)
     progressed = Signal(int, int, str)
     busy_changed = Signal(bool)
@@ -105,6 +117,7 @@ class Runner(QObject):
         self.signals.finished.connect(self._on_finished)
         self.signals.failed.connect(self._on_failed)
         self.signals.progressed.connect(self._on_progress)
+        self.signals.previewed.connect(self._on_preview)
         self._ticket = 0
         self.busy = False
 
@@ -112,8 +125,8 @@ class Runner(QObject):
         """True while ``ticket`` is the newest request (read from the worker thread)."""
         return ticket == self._ticket
 
-    def request(self, action: Callable[[Progress], Any]) -> int:
-        """Run ``action(progress)`` after the running one; any older request's answer is dropped."""
+    def request(self, action: Action) -> int:
+        """Run ``action(progress, preview)`` after the running one; any older request's answer is dropped."""
         self._ticket += 1
         self._set_busy(True)
         self.pool.start(_Job(self, self._ticket, action))
@@ -137,6 +150,10 @@ class Runner(QObject):
         if ticket == self._ticket:
             self._set_busy(False)
             self.failed.emit(message)
+
+    def _on_preview(self, ticket: int, partial: object) -> None:
+        if ticket == self._ticket:
+            self.previewed.emit(partial)
 
     def _on_progress(self, ticket: int, done: int, total: int, message: str) -> None:
         if ticket == self._ticket:

@@ -92,3 +92,15 @@ def test_nothing_keeps_running_after_the_window_closes(qtbot: Any, make_window: 
     assert window.sizer.pool.activeThreadCount() == 0 and window.simulator.pool.activeThreadCount() == 0
     assert QThreadPool.globalInstance().activeThreadCount() == 0
     assert not [w for w in QApplication.topLevelWidgets() if w.isVisible()]
+
+
+def test_the_estimate_is_shown_before_the_simulation_ends(qtbot: Any, make_window: Callable[..., MainWindow]) -> None:
+    window = make_window()
+    sized(qtbot, window, lambda: window.set_document(PlanDocument.open(CODE_ASSISTANT)))
+    with qtbot.waitSignal(window.estimated, timeout=SIZING_TIMEOUT_MS) as blocker:
+        type_into(qtbot, window, "traffic.requests_per_s", "48")
+    search: workflows.SearchReport = blocker.args[0]
+    assert "estimate" in window.fleet.values["deployment"].text()
+    assert window.decision_page.model.candidates == search.ranked
+    assert "estimate" in window.sizing_page.capacity.plot.chart().title()
+    window.sizer.cancel()  # the simulation of 48 req/s is not what this test waits for
