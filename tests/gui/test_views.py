@@ -104,3 +104,14 @@ def test_the_estimate_is_shown_before_the_simulation_ends(qtbot: Any, make_windo
     assert window.decision_page.model.candidates == search.ranked
     assert "estimate" in window.sizing_page.capacity.plot.chart().title()
     window.sizer.cancel()  # the simulation of 48 req/s is not what this test waits for
+
+
+def test_the_window_state_is_restored(make_window: Callable[..., MainWindow], planner_home: Path) -> None:
+    window = make_window()
+    window.resize(640, 480)  # inside the offscreen screen (800 x 800)
+    window.show()
+    shown = (window.width(), window.height())  # at least the layout's minimum
+    assert window.close()
+    assert (planner_home / "gui.ini").is_file()
+    again = make_window()
+    assert (again.width(), again.height()) == shown != (1400, 900)
