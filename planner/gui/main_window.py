@@ -255,12 +255,13 @@ class MainWindow(QMainWindow):
     def _sized(self, plan: Plan, source: str, progress: workflows.Progress, preview: Callable[[object], None]) -> Sized:
         """Size and check ``plan`` on the worker thread, under the command line's simulation budget.
 
-        The search by estimate answers in well under a second and is shown first (``preview``); the
-        simulation that settles the replicas, and the rules, follow.
+        The sizing's search by estimate is shown as soon as it is ranked (``preview``); the simulation
+        that settles the replicas, and the rules, follow.
         """
-        preview(workflows.search(self.session, plan, source, backend=self.backend))
         with workflows.simulation_budget() as budget:
-            report = workflows.plan(self.session, plan, source, backend=self.backend, progress=progress)
+            report = workflows.plan(
+                self.session, plan, source, backend=self.backend, progress=progress, on_estimate=preview
+            )
         return Sized(report, list(budget.stops))
 
     def _show_estimate(self, search: workflows.SearchReport) -> None:

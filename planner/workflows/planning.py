@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -144,8 +145,9 @@ def size(
     backend: str | None = None,
     progress: Progress | None = None,
     seed: int = 0,
+    on_estimate: Callable[[SearchReport], None] | None = None,
 ) -> tuple[ResolvedPlan, PlanSizing]:
-    """Resolve a plan and size it: search by estimate, check the cheapest in simulation."""
+    """Resolve a plan and size it: search by estimate (told to ``on_estimate``), check the cheapest in simulation."""
     resolved = _resolve(session, plan_, source)
     sizing = size_plan(
         resolved,
@@ -154,14 +156,20 @@ def size(
         counted_steps(progress, SIZING),
         seed=seed,
         on_point=counted_steps(progress),
+        on_ranked=(lambda ranked, tried: on_estimate(SearchReport(ranked, tried))) if on_estimate else None,
     )
     return resolved, sizing
 
 
 def _sized(
-    session: Session, plan_: Plan, source: str, backend: str | None, progress: Progress | None
+    session: Session,
+    plan_: Plan,
+    source: str,
+    backend: str | None,
+    progress: Progress | None,
+    on_estimate: Callable[[SearchReport], None] | None = None,
 ) -> tuple[ResolvedPlan, PlanSizing, Validation]:
-    resolved, sizing = size(session, plan_, source, backend=backend, progress=progress)
+    resolved, sizing = size(session, plan_, source, backend=backend, progress=progress, on_estimate=on_estimate)
     return resolved, sizing, validate_plan(resolved, session.catalog, sizing, session.rules)
 
 
@@ -172,6 +180,7 @@ def plan(
     *,
     backend: str | None = None,
     progress: Progress | None = None,
+    on_estimate: Callable[[SearchReport], None] | None = None,
 ) -> PlanReport:
     """Resolve a plan's ids, size it (the cheapest configuration meeting the SLOs on both axes,
     its replica count checked in simulation of the whole fleet at the peak) and check it
@@ -179,8 +188,10 @@ def plan(
 
     :param source: what the plan came from (a file name), used in messages.
     :param backend: the performance model's name (default ``auto``, see :class:`Session`).
+    :param on_estimate: told the candidates ranked by estimate before the simulation checks them
+        (what ``search`` returns; the desktop app shows it while the simulation runs).
     """
-    resolved, sizing, validation = _sized(session, plan_, source, backend, progress)
+    resolved, sizing, validation = _sized(session, plan_, source, backend, progress, on_estimate)
     costs = cost_assumptions(resolved.plan.costs, resolved.model.id)
     best = sizing.best
     tco = plan_tco(resolved.plan, best.sizing, best.decision, costs) if best else None
