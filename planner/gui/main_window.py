@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QSettings, Qt, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence, QUndoStack
 from PySide6.QtWidgets import (
     QDockWidget,
@@ -31,10 +31,10 @@ from planner.gui.forms import StepForm
 from planner.gui.pages import BaselinePage, DecisionPage, Navigator, PluginsPage, SizingPage, scrolled
 from planner.gui.projects import HistoryDialog
 from planner.gui.results import FindingsPanel, FleetPanel
+from planner.gui.settings import as_list, autosave_path, key_figures, settings
 from planner.gui.steps import STEPS, StepState, field_named, step_of, step_state
 from planner.gui.viewmodels import finding_field
 from planner.gui.worker import Runner
-from planner.paths import user_home
 from planner.plan import Plan
 
 PLAN_FILTER = "Plan files (*.yaml *.yml *.json)"
@@ -49,36 +49,6 @@ class Sized:
 
     report: workflows.PlanReport
     stops: list[str]
-
-
-def settings() -> QSettings:
-    """The app's settings (window state, recent files), kept beside the planner's own files."""
-    return QSettings(str(user_home() / "gui.ini"), QSettings.Format.IniFormat)
-
-
-def autosave_path() -> Path:
-    """Where every edit is written at once, so a crash loses at most the last one."""
-    return user_home() / "autosave.json"
-
-
-def key_figures(session: workflows.Session) -> dict[str, list[tuple[str, str]]]:
-    """Each pick list's ids with the figures a planner chooses by."""
-
-    def gpu(s: Any) -> str:
-        fp8 = s.dense_tflops.get("fp8")
-        return f"{s.hbm_gib:,.0f} GiB, {s.hbm_tb_s:,.2f} TB/s" + (f", fp8 {fp8:,.0f} TFLOP/s" if fp8 else "")
-
-    def model(s: Any) -> str:
-        return f"{s.total_params / 1e9:,.0f}B params, {s.max_context:,} context, {s.license}"
-
-    def named(s: Any) -> str:
-        return str(s.name)
-
-    describe = {"gpus": gpu, "models": model, "runtimes": named, "stacks": named}
-    return {
-        kind: [(e.spec.id, describe[kind](e.spec)) for e in workflows.catalog_entries(session, kind)]
-        for kind in describe
-    }
 
 
 class MainWindow(QMainWindow):
@@ -633,13 +603,13 @@ class MainWindow(QMainWindow):
 
     def _remember(self, path: Path) -> None:
         store = settings()
-        recent = [str(path.resolve())] + [p for p in _as_list(store.value("recent")) if p != str(path.resolve())]
+        recent = [str(path.resolve())] + [p for p in as_list(store.value("recent")) if p != str(path.resolve())]
         store.setValue("recent", recent[:8])
         self._fill_recent()
 
     def _fill_recent(self) -> None:
         self.recent_menu.clear()
-        for name in _as_list(settings().value("recent")):
+        for name in as_list(settings().value("recent")):
             self._action(self.recent_menu, name, lambda _=False, p=name: self.open_path(Path(p)))
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
@@ -652,9 +622,3 @@ class MainWindow(QMainWindow):
         urls = event.mimeData().urls()
         if urls and urls[0].isLocalFile():
             self.open_path(Path(urls[0].toLocalFile()))
-
-
-def _as_list(value: object) -> list[str]:
-    if value is None:
-        return []
-    return [str(v) for v in value] if isinstance(value, list) else [str(value)]

@@ -246,12 +246,7 @@ def _model_in(annotation: Any) -> type[BaseModel] | None:
 
 def _bare(annotation: Any) -> list[Any]:
     """The types inside Optional/Annotated/Union, ``None`` left out."""
-    origin = typing.get_origin(annotation)
-    if origin is typing.Annotated:
-        return _bare(typing.get_args(annotation)[0])
-    if origin in (typing.Union, types.UnionType):
-        return [t for arg in typing.get_args(annotation) for t in _bare(arg)]
-    return [] if annotation is type(None) else [annotation]
+    return [t for t in _all_args(annotation) if t is not type(None)]
 
 
 def _literals(annotation: Any) -> list[Any]:
