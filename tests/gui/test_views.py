@@ -115,3 +115,18 @@ def test_the_window_state_is_restored(make_window: Callable[..., MainWindow], pl
     assert (planner_home / "gui.ini").is_file()
     again = make_window()
     assert (again.width(), again.height()) == shown != (1400, 900)
+
+
+def test_a_cancelled_simulation_shows_nothing(qtbot: Any, make_window: Callable[..., MainWindow]) -> None:
+    window = make_window()
+    sized(qtbot, window, lambda: window.set_document(PlanDocument.open(CODE_ASSISTANT)))
+    page = window.baseline_page
+    shown: list[object] = []
+    window.simulator.finished.connect(shown.append)
+    page.run.click()
+    assert page.cancel.isEnabled() and not page.run.isEnabled()
+    page.cancel.click()
+    assert window.simulator.wait()
+    QApplication.processEvents()  # deliver whatever the worker sent before it stopped
+    assert shown == [] and "Cr_closed" not in page.plot.chart().title()
+    assert page.run.isEnabled() and not page.cancel.isEnabled()
