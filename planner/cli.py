@@ -176,6 +176,11 @@ def build_parser() -> argparse.ArgumentParser:
     add_deploy_commands(sub, common)
     add_report_command(sub, common)
 
+    p = sub.add_parser("gui", parents=[common], help="open the desktop app (also `planner-gui`), with a plan file")
+    p.add_argument("plan", nargs="?", type=Path, help="a plan file (YAML/JSON) or project file to open")
+    p.add_argument("--perf-backend", default=None, help="performance model (default: PLANNER_PERF_BACKEND, else auto)")
+    p.set_defaults(handler=cmd_gui)
+
     p = sub.add_parser("schema", parents=[common], help="print the JSON Schema of plan files")
     p.set_defaults(handler=cmd_schema)
 
@@ -424,6 +429,18 @@ def cmd_estimate(args: argparse.Namespace) -> int:
     else:
         print(estimate_text(est))
     return 0
+
+
+def cmd_gui(args: argparse.Namespace) -> int:
+    """Open the desktop app (Qt is imported here only, so other commands start without it)."""
+    from planner.gui.app import main as gui_main
+
+    argv = [str(args.plan)] if args.plan is not None else []
+    if args.perf_backend:
+        argv += ["--perf-backend", args.perf_backend]
+    for name in getattr(args, "disable_plugin", []):
+        argv += ["--disable-plugin", name]
+    return gui_main(argv)
 
 
 def cmd_schema(args: argparse.Namespace) -> int:

@@ -259,6 +259,14 @@ def fleet_run_s(
 #: Decisions kept in memory (the least recently used dropped first): ``plan`` then ``simulate`` or ``envelope``
 #: on the same plan in one session (the desktop app's tabs) reuse the decision.
 MEMO_SIZE = 32
+#: Plan fields no simulation reads (checked by tests/gui/test_main_window.py's rename).
+WORDS_NOT_SIMULATED: dict[str, Any] = {
+    "baseline": True,
+    "name": True,
+    "description": True,
+    "exit_plan": True,
+    "use_case": {"title", "problem", "actor", "data_residency", "success_criteria"},
+}
 _memo: OrderedDict[tuple[Any, ...], tuple[PerformanceModel, FleetDecision]] = OrderedDict()
 
 
@@ -274,9 +282,11 @@ def decide(
     """The decision of :func:`simulate_decision`, reused when the same plan, deployment,
     performance model, run length, seed and pool choice were decided before in this process."""
     # The fleet sizing follows from the plan, the deployment and the model, so they are the key; a
-    # measured baseline changes what the TCO is priced at, not what the simulation decides.
+    # measured baseline changes what the TCO is priced at, not what the simulation decides, and the
+    # plan's words (its name, the use case's prose, the exit plan) change nothing the simulation reads,
+    # so renaming a plan in the desktop app does not simulate it again.
     key = (
-        plan.model_dump_json(exclude={"baseline"}),
+        plan.model_dump_json(exclude=WORDS_NOT_SIMULATED),
         fleet.deployment,
         fleet.model.name,
         id(fleet.model),

@@ -31,11 +31,24 @@ def load_plan(path: str | Path) -> Plan:
 def parse_plan(text: str, filename: str = "<plan>") -> Plan:
     """Validate plan text (YAML, of which JSON is a subset) as a :class:`Plan`."""
     data = _parse_document(text, filename)
+    return _validated(data, filename, _line_finder(text))
+
+
+def plan_from_data(data: dict[str, Any], filename: str = "<plan>") -> Plan:
+    """Validate plan fields held in memory (a form's values) with the messages a plan file gets.
+
+    The problems name the field by its dotted path (``slo.ttft_ms``), without a line number.
+
+    :raises InputError: naming each bad field and the fix.
+    """
+    return _validated(data, filename, lambda loc: None)
+
+
+def _validated(data: dict[str, Any], filename: str, lines: Any) -> Plan:
     _check_schema_version(data, filename)
     try:
         return Plan.model_validate(data, strict=True)
     except ValidationError as exc:
-        lines = _line_finder(text)
         raise InputError(filename, [_problem(err, lines) for err in exc.errors(include_url=False)]) from None
 
 

@@ -29,7 +29,11 @@ CLI_MAY_IMPORT = (
     "planner.errors",
     "planner.cli",
     "planner.limits",
+    "planner.gui",  # `planner gui` only, imported inside the command
 )
+#: What the desktop app may import from the planner: the application layer, the errors, the plan
+#: model (its forms are typed from it), the user folder (settings, autosave) and its own modules.
+GUI_MAY_IMPORT = ("planner.workflows", "planner.errors", "planner.plan", "planner.paths", "planner.gui")
 
 
 def all_modules() -> list[str]:
@@ -88,6 +92,21 @@ def test_the_command_line_only_calls_workflows_and_renders(name: str) -> None:
     assert imported, "the parser finds the imports"
     outside = sorted(i for i in imported if not i.startswith(CLI_MAY_IMPORT) and i != "planner.__version__")
     assert not outside, f"{name} reaches past the application layer: {outside}"
+
+
+@pytest.mark.parametrize("path", sorted((REPO / "planner" / "gui").glob("*.py")), ids=lambda p: p.name)
+def test_the_desktop_app_only_calls_workflows(path: Path) -> None:
+    allowed = {*GUI_MAY_IMPORT, "planner.__version__"}
+    outside = sorted(i for i in _planner_imports(path) if i not in allowed and not i.startswith("planner.gui."))
+    assert not outside, f"gui/{path.name} reaches past the application layer: {outside}"
+
+
+def test_the_core_starts_without_qt() -> None:
+    code = (
+        "import sys, planner.workflows, planner.cli; print(sorted(m for m in sys.modules if m.startswith('PySide6')))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.stdout.strip() == "[]", result.stdout + result.stderr
 
 
 def test_render_takes_results_and_decides_nothing() -> None:

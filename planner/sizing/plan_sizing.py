@@ -86,17 +86,22 @@ def size_plan(
     seed: int = 0,
     fixed_s: float | None = None,
     on_point: Callable[[str], None] | None = None,
+    on_ranked: Callable[[list[Candidate], int], None] | None = None,
 ) -> PlanSizing:
     """Search the plan's open choices; check the cheapest in simulation; keep the cheapest that holds.
 
     :param simulate: check candidates in simulation (``False``: the estimate's ranking only).
     :param seed: the simulations' seed; :param fixed_s: their length (default: automatic).
     :param on_point: told about each simulated run.
+    :param on_ranked: told the candidates ranked by estimate and how many were tried, before any
+        simulation (a front end shows them while the simulation runs).
     """
     conflicts = pin_conflicts(resolved, catalog)
     if conflicts:  # a pin that cannot hold fails the plan rather than being replaced quietly
         return PlanSizing(None, [], 0, 0, [c.line for c in conflicts])
     ranked, tried = search(resolved, catalog, model, progress=progress)
+    if on_ranked is not None:
+        on_ranked(ranked, tried)
     if not ranked:
         return PlanSizing(None, [], tried, 0, why_infeasible(resolved, catalog))
     if not simulate:

@@ -6,7 +6,8 @@ a :class:`Session` (the loaded plugins and catalog, kept by a long-lived front e
 plain inputs, and raises only :class:`planner.errors.PlannerError` for what the user can
 fix. Results carry ``to_json()`` where the command line prints them as JSON.
 
-- steps 1-9: :func:`read_plan`, :func:`plan`, :func:`check`, :func:`search`, :func:`estimate`;
+- steps 1-9: :func:`read_plan`, :func:`plan_from_fields` (a form's fields), :func:`write_plan`,
+  :func:`plan`, :func:`check`, :func:`search`, :func:`estimate`;
 - step 10 predictions: :func:`simulate`, :func:`compare_disaggregation`, :func:`envelope`, :func:`mix`;
 - projects (the 5-9 loop's revisions, hand-over): :func:`create_project`, :func:`list_projects`,
   :func:`show_project`, :func:`rename_project`, :func:`delete_project`, :func:`plan_and_save`,
@@ -17,7 +18,7 @@ fix. Results carry ``to_json()`` where the command line prints them as JSON.
 - benchmarks (step 10): :func:`import_benchmarks` (runs as :class:`MeasuredRun`),
   :func:`bench_envelope`, :func:`bench_baseline`, :func:`bench_plan`, :func:`calibrate` (the factors fitted
   to the project's runs); step 11: :func:`scale`;
-- costs: :func:`tco`, :func:`export` (the Excel TCO workbook);
+- costs: :func:`tco`, :func:`price` (of a plan already sized), :func:`export` (the Excel TCO workbook);
 - the decision record (sign-off): :func:`report` (what it shows: :func:`decision_record`);
 - step 9 configuration: :func:`deploy`, :func:`check_config`, :func:`tune`, of the plan
   :func:`open_plan` reads from a plan file or a project's revision;
@@ -69,7 +70,7 @@ from planner.workflows.catalogs import (
     plan_schema,
     plugin_report,
 )
-from planner.workflows.costs import ExportResult, TcoReport, export, tco
+from planner.workflows.costs import ExportResult, TcoReport, export, price, tco
 from planner.workflows.deploy import (
     ConfigCheck,
     DeployReport,
@@ -86,8 +87,10 @@ from planner.workflows.planning import (
     estimate,
     example_plan_path,
     plan,
+    plan_from_fields,
     read_plan,
     search,
+    write_plan,
 )
 from planner.workflows.projects import (
     CheckedOut,
@@ -219,8 +222,10 @@ __all__ = [
     "open_session",
     "plan",
     "plan_and_save",
+    "plan_from_fields",
     "plan_schema",
     "plugin_report",
+    "price",
     "read_plan",
     "record_decision",
     "rename_project",
@@ -234,4 +239,5 @@ __all__ = [
     "simulation_budget",
     "tco",
     "tune",
+    "write_plan",
 ]

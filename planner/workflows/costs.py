@@ -77,8 +77,16 @@ def tco(
     """
     if years is not None and not 1 <= years <= MAX_YEARS:
         raise PlannerError(f"--years {years} is out of range", path=source, fix=f"give 1 to {MAX_YEARS} years")
-    report = plan(session, plan_, source, backend=backend, progress=progress)
-    fleet, priced = _priced(report, source)
+    return price(plan(session, plan_, source, backend=backend, progress=progress), years)
+
+
+def price(report: PlanReport, years: int | None = None) -> TcoReport:
+    """Price a plan already sized and checked (what :func:`planner.workflows.plan` returned), without
+    sizing it again: what :func:`tco` adds to it (the desktop app prices each live sizing).
+
+    :raises PlannerError: when nothing meets the SLOs or the GPU has no price.
+    """
+    fleet, priced = _priced(report, report.source)
     horizon = years or report.costs.horizon_years
     return TcoReport(report, fleet, priced, growth_view(report.resolved.plan, priced, horizon), sensitivity(priced))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -14,7 +15,7 @@ from planner.limits import CONCURRENCY, PARALLEL, TOKENS, out_of_bounds
 from planner.performance_models import choose
 from planner.plan import Plan
 from planner.plan_tco import PlanTco, plan_tco
-from planner.planfile import load_plan
+from planner.planfile import load_plan, plan_from_data, plan_text
 from planner.resolve import ResolvedPlan, resolve_plan
 from planner.sizing.deployment import Deployment
 from planner.sizing.estimate import Estimate
@@ -42,6 +43,34 @@ def read_plan(path: str | Path) -> Plan:
     :raises InputError: naming the file, each bad field with its line, and the fix.
     """
     return load_plan(path)
+
+
+def plan_from_fields(data: dict[str, Any], source: str = "<plan>") -> Plan:
+    """Validate plan fields edited in memory (the desktop app's forms) as a plan file is validated.
+
+    :raises InputError: naming each bad field by its dotted path, with the fix (the messages
+        ``planner plan`` prints for the same values in a file).
+    """
+    return plan_from_data(data, source)
+
+
+def write_plan(plan_: Plan, path: str | Path) -> Path:
+    """Write ``plan_`` as a plan file, JSON when ``path`` ends in ``.json``, else YAML; returns the path.
+
+    The file is written beside its final name and moved over it, so a failed write leaves the old one.
+    """
+    target = Path(path)
+    text = plan_text(plan_, as_json=target.suffix.lower() == ".json")
+    partial = target.with_name(f".{target.name}.partial")
+    try:
+        partial.write_text(text, encoding="utf-8")
+        partial.replace(target)
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        raise PlannerError(
+            f"cannot write the plan: {exc.strerror}", path=str(target), fix="choose a folder you can write to"
+        ) from None
+    return target
 
 
 def _resolve(session: Session, plan: Plan, source: str) -> ResolvedPlan:
@@ -150,8 +179,9 @@ def size(
     backend: str | None = None,
     progress: Progress | None = None,
     seed: int = 0,
+    on_estimate: Callable[[SearchReport], None] | None = None,
 ) -> tuple[ResolvedPlan, PlanSizing]:
-    """Resolve a plan and size it: search by estimate, check the cheapest in simulation."""
+    """Resolve a plan and size it: search by estimate (told to ``on_estimate``), check the cheapest in simulation."""
     resolved = _resolve(session, plan_, source)
     sizing = size_plan(
         resolved,
@@ -160,14 +190,20 @@ def size(
         counted_steps(progress, SIZING),
         seed=seed,
         on_point=counted_steps(progress),
+        on_ranked=(lambda ranked, tried: on_estimate(SearchReport(ranked, tried))) if on_estimate else None,
     )
     return resolved, sizing
 
 
 def _sized(
-    session: Session, plan_: Plan, source: str, backend: str | None, progress: Progress | None
+    session: Session,
+    plan_: Plan,
+    source: str,
+    backend: str | None,
+    progress: Progress | None,
+    on_estimate: Callable[[SearchReport], None] | None = None,
 ) -> tuple[ResolvedPlan, PlanSizing, Validation]:
-    resolved, sizing = size(session, plan_, source, backend=backend, progress=progress)
+    resolved, sizing = size(session, plan_, source, backend=backend, progress=progress, on_estimate=on_estimate)
     return resolved, sizing, validate_plan(resolved, session.catalog, sizing, session.rules)
 
 
@@ -178,6 +214,7 @@ def plan(
     *,
     backend: str | None = None,
     progress: Progress | None = None,
+    on_estimate: Callable[[SearchReport], None] | None = None,
 ) -> PlanReport:
     """Resolve a plan's ids, size it (the cheapest configuration meeting the SLOs on both axes,
     its replica count checked in simulation of the whole fleet at the peak) and check it
@@ -185,8 +222,10 @@ def plan(
 
     :param source: what the plan came from (a file name), used in messages.
     :param backend: the performance model's name (default ``auto``, see :class:`Session`).
+    :param on_estimate: told the candidates ranked by estimate before the simulation checks them
+        (what ``search`` returns; the desktop app shows it while the simulation runs).
     """
-    resolved, sizing, validation = _sized(session, plan_, source, backend, progress)
+    resolved, sizing, validation = _sized(session, plan_, source, backend, progress, on_estimate)
     costs = cost_assumptions(resolved.plan.costs, resolved.model.id)
     best = sizing.best
     tco = plan_tco(resolved.plan, best.sizing, best.decision, costs) if best else None

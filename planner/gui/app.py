@@ -1,0 +1,59 @@
+"""Starting the desktop app: ``planner-gui [PLAN]`` and ``planner gui [PLAN]``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QApplication
+
+from planner import __version__, workflows
+from planner.gui.main_window import MainWindow
+
+
+def application(argv: list[str] | None = None) -> QApplication:
+    """The process's QApplication (created once), high-DPI, in Qt's Fusion style with the system's
+    light or dark palette."""
+    existing = QApplication.instance()
+    if isinstance(existing, QApplication):
+        return existing
+    QGuiApplication.setHighDpiScaleFactorRoundingPolicy(Qt.HighDpiScaleFactorRoundingPolicy.PassThrough)
+    app = QApplication(argv or sys.argv[:1])
+    app.setApplicationName("LLM inference planner")
+    app.setApplicationVersion(__version__)
+    # Fusion draws the system's colour scheme (light or dark, Qt >= 6.5) the same on every platform.
+    app.setStyle("Fusion")
+    return app
+
+
+def open_window(plan: Path | None = None, backend: str | None = None, disabled: tuple[str, ...] = ()) -> MainWindow:
+    """The main window over a fresh session (``disabled`` plugins blocked), showing ``plan`` or the
+    bundled example."""
+    window = MainWindow(workflows.open_session(disabled), backend)
+    if plan is not None:
+        window.open_path(plan)
+    else:
+        window.new_plan()
+    return window
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the desktop app until its window closes; returns the exit code."""
+    parser = argparse.ArgumentParser(prog="planner-gui", description="The planner's desktop app.")
+    parser.add_argument("plan", nargs="?", type=Path, help="a plan file (YAML/JSON) or project file to open")
+    parser.add_argument(
+        "--perf-backend", default=None, help="performance model (default: PLANNER_PERF_BACKEND or auto)"
+    )
+    parser.add_argument("--disable-plugin", action="append", default=[], metavar="NAME", help="do not load plugin NAME")
+    args = parser.parse_args(argv)
+    app = application()
+    window = open_window(args.plan, args.perf_backend, tuple(args.disable_plugin))
+    window.show()
+    return int(app.exec())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,132 @@
+"""The result views and the extras: candidates applied as a revision, the envelope on demand,
+undo and redo, a screenshot that is not blank, nothing left running at teardown."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QThreadPool
+from PySide6.QtGui import QImage
+from PySide6.QtWidgets import QApplication
+
+from planner import workflows
+from planner.gui.document import PlanDocument
+from planner.gui.main_window import MainWindow
+from tests.conftest import REPO
+from tests.gui.test_main_window import CODE_ASSISTANT, SIZING_TIMEOUT_MS, sized, type_into
+
+
+def test_a_candidate_is_filtered_sorted_and_applied_as_a_new_revision(
+    qtbot: Any, make_window: Callable[..., MainWindow], planner_home: Path
+) -> None:
+    window = make_window()
+    report = sized(qtbot, window, lambda: window.set_document(PlanDocument.open(CODE_ASSISTANT)))
+    assert window.new_project("ide") and window.save_revision("open choices")
+    page = window.decision_page
+    assert page.cost_plot.chart().series() and page.growth_plot.chart().series(), "cost and growth are drawn"
+    assert page.proxy.rowCount() == 1 + len(report.sizing.alternatives)
+    page.filter.setText(report.sizing.best.sizing.deployment.gpu.id)
+    assert 0 < page.proxy.rowCount() <= page.model.rowCount()
+    page.table.selectRow(0)
+    chosen = page.model.candidates[page.proxy.mapToSource(page.proxy.index(0, 0)).row()]
+    with qtbot.waitSignal(window.sized, timeout=SIZING_TIMEOUT_MS):
+        page.apply.click()
+    assert window.document.get(("hardware", "gpu")) == chosen.sizing.deployment.gpu.id
+    assert window.document.get(("runtime", "tp")) == chosen.sizing.deployment.tp
+    entries = workflows.history("ide", planner_home / "projects.db").entries
+    assert [e.revision.message for e in entries][-1].startswith("applied candidate")
+    assert len(entries) == 2
+
+
+def test_the_envelope_is_simulated_on_demand(qtbot: Any, make_window: Callable[..., MainWindow]) -> None:
+    window = make_window()
+    sized(qtbot, window, lambda: window.set_document(PlanDocument.open(CODE_ASSISTANT)))
+    with qtbot.waitSignal(window.simulator.finished, timeout=SIZING_TIMEOUT_MS) as blocker:
+        window.baseline_page.run.click()
+    report: workflows.EnvelopeReport = blocker.args[0]
+    assert report.cr_closed == window.report.decision.cr_closed
+    chart = window.baseline_page.plot.chart()
+    assert str(report.cr_closed) in chart.title()
+    assert len(chart.series()) >= 3, "median, band and markers are drawn"
+    assert window.baseline_page.run.isEnabled() and not window.baseline_page.cancel.isEnabled()
+
+
+def test_undo_and_redo_walk_the_edits(qtbot: Any, make_window: Callable[..., MainWindow]) -> None:
+    window = make_window()
+    window.set_document(PlanDocument.open(CODE_ASSISTANT))
+    type_into(qtbot, window, "traffic.requests_per_s", "50")
+    type_into(qtbot, window, "traffic.requests_per_s", "60")
+    assert window.document.get(("traffic", "requests_per_s")) == 60
+    window.undo_stack.undo()
+    window.undo_stack.undo()
+    assert window.document.get(("traffic", "requests_per_s")) == 40
+    window.undo_stack.redo()
+    assert window.document.get(("traffic", "requests_per_s")) == 50
+    assert (
+        window.findChild(type(window.forms[3].editors[("traffic", "requests_per_s")]), "traffic.requests_per_s").text()
+        == "50"
+    )
+
+
+def test_a_screenshot_is_not_blank(qtbot: Any, tmp_path: Path, monkeypatch: Any, dialogs: Any) -> None:
+    monkeypatch.setenv("PLANNER_PERF_BACKEND", "builtin")
+    monkeypatch.syspath_prepend(str(REPO / "packaging"))
+    sys.modules.pop("screenshots", None)
+    import screenshots
+
+    [path] = screenshots.take_screenshots(tmp_path, CODE_ASSISTANT, {"sizing.png": (5, 0)})
+    image = QImage(str(path))
+    assert image.width() > 800 and image.height() > 500
+    colours = {image.pixel(x, y) for x in range(0, image.width(), 7) for y in range(0, image.height(), 7)}
+    assert len(colours) > 50, "the chart, the table and the text are drawn"
+
+
+def test_nothing_keeps_running_after_the_window_closes(qtbot: Any, make_window: Callable[..., MainWindow]) -> None:
+    window = make_window()
+    window.show()
+    window.set_document(PlanDocument.open(CODE_ASSISTANT))  # a sizing starts
+    assert window.close()
+    assert window.sizer.pool.activeThreadCount() == 0 and window.simulator.pool.activeThreadCount() == 0
+    assert QThreadPool.globalInstance().activeThreadCount() == 0
+    assert not [w for w in QApplication.topLevelWidgets() if w.isVisible()]
+
+
+def test_the_estimate_is_shown_before_the_simulation_ends(qtbot: Any, make_window: Callable[..., MainWindow]) -> None:
+    window = make_window()
+    sized(qtbot, window, lambda: window.set_document(PlanDocument.open(CODE_ASSISTANT)))
+    with qtbot.waitSignal(window.estimated, timeout=SIZING_TIMEOUT_MS) as blocker:
+        type_into(qtbot, window, "traffic.requests_per_s", "48")
+    search: workflows.SearchReport = blocker.args[0]
+    assert "estimate" in window.fleet.values["deployment"].text()
+    assert window.decision_page.model.candidates == search.ranked
+    assert "estimate" in window.sizing_page.capacity.plot.chart().title()
+    window.sizer.cancel()  # the simulation of 48 req/s is not what this test waits for
+
+
+def test_the_window_state_is_restored(make_window: Callable[..., MainWindow], planner_home: Path) -> None:
+    window = make_window()
+    window.resize(640, 480)  # inside the offscreen screen (800 x 800)
+    window.show()
+    shown = (window.width(), window.height())  # at least the layout's minimum
+    assert window.close()
+    assert (planner_home / "gui.ini").is_file()
+    again = make_window()
+    assert (again.width(), again.height()) == shown != (1400, 900)
+
+
+def test_a_cancelled_simulation_shows_nothing(qtbot: Any, make_window: Callable[..., MainWindow]) -> None:
+    window = make_window()
+    sized(qtbot, window, lambda: window.set_document(PlanDocument.open(CODE_ASSISTANT)))
+    page = window.baseline_page
+    shown: list[object] = []
+    window.simulator.finished.connect(shown.append)
+    page.run.click()
+    assert page.cancel.isEnabled() and not page.run.isEnabled()
+    page.cancel.click()
+    assert window.simulator.wait()
+    QApplication.processEvents()  # deliver whatever the worker sent before it stopped
+    assert shown == [] and "Cr_closed" not in page.plot.chart().title()
+    assert page.run.isEnabled() and not page.cancel.isEnabled()
