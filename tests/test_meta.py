@@ -105,3 +105,12 @@ def test_builtin_plugins_have_documented_hooks() -> None:
             fn = getattr(module, attr)
             if attr.startswith("planner_") and callable(fn):
                 assert fn.__doc__, f"{name}.{attr} needs a docstring"
+
+
+def test_every_planner_package_ships_in_the_wheel() -> None:
+    """A sub-package missing from the explicit setuptools list installs as a broken CLI
+    (the editable install the other tests use does not notice)."""
+    config = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+    listed = set(config["tool"]["setuptools"]["packages"])
+    found = {".".join(init.parent.relative_to(REPO).parts) for init in (REPO / "planner").rglob("__init__.py")}
+    assert found <= listed, f"add {sorted(found - listed)} to [tool.setuptools] packages"
