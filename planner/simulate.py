@@ -291,6 +291,68 @@ class Replica:
         end = now + max(duration, 1e-9)
         return end, self._advance(end, chunks, decode)
 
+    def decode_run(self, now: float, horizon_s: float, limit_s: float, max_steps: int) -> tuple[float, int]:
+        """Fast-forward: run identical decode-only steps from ``now`` in one go; return the end and the count.
+
+        Applies only when every running sequence decodes from the blocks it holds, none
+        finishes, nothing waiting can be admitted and each took its last token at ``now``:
+        then each step is the one :meth:`step` would take, with the decode keys growing by
+        the batch each step. Stops before the step that would finish a sequence or need a
+        block, or once a step ends at or after ``horizon_s`` (the next event that could
+        change this replica) or past ``limit_s``. Returns ``(now, 0)`` when it does not apply.
+        """
+        steps = min(self._steady_steps(now), max_steps)
+        if steps <= 0:
+            return now, 0
+        batch = len(self.running)
+        keys = sum(r.prefilled + r.decoded for r in self.running)
+        used = 1 - self.free_blocks / self.config.kv_blocks if self.config.kv_blocks else 0.0
+        gaps: list[float] = []
+        samples = self.samples
+        start = now
+        for _ in range(steps):
+            end = start + max(self.step_model(0, 0, batch, keys), 1e-9)
+            gaps.append(end - start)
+            samples.append((end, batch, used))
+            keys += batch
+            start = end
+            if end >= horizon_s or end > limit_s:
+                break
+        for request in self.running:
+            request.decoded += len(gaps)
+            request.gaps_s.extend(gaps)
+            request.last_token_s = start
+        self.busy_until = start
+        return start, len(gaps)
+
+    def _steady_steps(self, now: float) -> int:
+        """How many decode-only steps from ``now`` change nothing but the sequences' lengths (0: none)."""
+        config = self.config
+        if not self.running or len(self.running) > config.token_budget or self._can_admit():
+            return 0
+        steps = MAX_EVENTS_PER_RUN
+        block = config.block_tokens
+        for r in self.running:
+            if r.prefilled < r.isl or r.last_token_s != now:
+                return 0
+            # Steps left before its next token needs a new block, and before its last token.
+            steps = min(steps, r.blocks * block - r.prefilled - r.decoded, r.osl - r.decoded - 1)
+        return steps
+
+    def _can_admit(self) -> bool:
+        """True when :meth:`step` would admit the head of the queue now (its prefill would start)."""
+        if not self.waiting or len(self.running) >= self.config.max_num_seqs:
+            return False
+        budget = self.config.token_budget - len(self.running)
+        if budget <= 0:
+            return False
+        head = self.waiting[0]
+        prefilled = (
+            min(head.cached_tokens, head.isl - 1) if head.prefilled == 0 and head.cached_tokens else head.prefilled
+        )
+        chunk = min(max(head.isl - prefilled, 0), budget)
+        return self._blocks_for(prefilled + chunk) - head.blocks <= self.free_blocks
+
     def _decoders(self) -> list[Request]:
         """The sequences that decode this step, each given the KV block its next token needs.
 
@@ -462,6 +524,12 @@ def _new_request(index: int, now: float, workload: Workload, rng: random.Random)
     return Request(id=index, arrival_s=now, isl=isl, osl=osl, cached_tokens=cached)
 
 
+#: Simulate runs of identical decode steps in one go (:meth:`Replica.decode_run`) and chain a
+#: replica's steps while no other event can intervene; False steps one event at a time (the
+#: reference the fast path is tested against).
+_FAST_FORWARD = True
+
+
 def run(
     replicas: Sequence[Replica],
     workload: Workload,
@@ -481,82 +549,158 @@ def run(
     request, wait for it, think (exponential, mean ``think_s``), and send the next.
     Requests still unfinished when ``max_sim_s`` is reached are reported, not lost.
     """
-    rng = random.Random(seed)
-    events: list[tuple[float, int, int, int]] = []  # (time, order, kind, replica or user); kind 0 arrival, 1 step end
-    order = 0
-
-    def push(time: float, kind: int, who: int) -> None:
-        nonlocal order
-        heapq.heappush(events, (time, order, kind, who))
-        order += 1
-
-    if users is not None:
-        for user in range(users):
-            push(rng.uniform(0, think_s) if think_s else 0.0, 0, user)
-    elif gaps is not None:
-        first = next(gaps, None)
-        if first is not None:
-            push(first, 0, -1)
-    stepping = [False] * len(replicas)
-    finished: list[Request] = []
-    created = 0
-    limit = max_sim_s if max_sim_s is not None else duration_s * 20 + 600
-    now = 0.0
-    all_requests: list[Request] = []
-    budget, processed, stopped = active_budget(), 0, ""
-    while events:
-        # Checked every 1024 events: time.monotonic() on each would cost more than the step.
-        if not processed & 1023 and (stopped := budget.stop_reason(processed) or ""):
-            budget.record(stopped)
-            break
-        processed += 1
-        now, _, kind, who = heapq.heappop(events)
-        if now > limit:
-            break
-        if kind == 0:
-            if now > duration_s:
-                continue
-            request = _new_request(created, now, workload, rng)
-            request.user = who
-            all_requests.append(request)
-            target = router(replicas, created)
-            created += 1
-            target.waiting.append(request)
-            if users is None and gaps is not None:
-                gap = next(gaps, None)  # a replayed stream ends
-                if gap is not None:
-                    push(now + gap, 0, -1)
-            if not stepping[target.index]:
-                stepping[target.index] = True
-                push(now, 1, target.index)
-        else:
-            replica = replicas[who]
-            if not replica.running and not replica.waiting:
-                stepping[who] = False
-                continue
-            end, done = replica.step(now)
-            if end == now and not done:
-                stepping[who] = bool(replica.running or replica.waiting)
-                if stepping[who]:
-                    push(now, 1, who)
-                continue
-            finished += done
-            for request in done:
-                if users is not None and end <= duration_s:
-                    push(end + (rng.expovariate(1 / think_s) if think_s else 0.0), 0, request.user)
-            push(end, 1, who)
+    loop = _EventLoop(replicas, workload, duration_s, seed, users, think_s, router)
+    loop.limit_s = max_sim_s if max_sim_s is not None else duration_s * 20 + 600
+    loop.start(gaps)
+    loop.process(active_budget())
     dropped = [r for replica in replicas for r in replica.dropped]
-    accounted = {r.id for r in finished} | {r.id for r in dropped}
-    unfinished = [r for r in all_requests if r.id not in accounted]
+    accounted = {r.id for r in loop.finished} | {r.id for r in dropped}
+    unfinished = [r for r in loop.all_requests if r.id not in accounted]
     return SimResult(
-        requests=finished,
+        requests=loop.finished,
         unfinished=unfinished,
         dropped=dropped,
         duration_s=duration_s,
         warmup_s=duration_s * 0.1 if warmup_s is None else warmup_s,
         replicas=list(replicas),
-        stopped_early=stopped,
+        stopped_early=loop.stopped,
     )
+
+
+class _EventLoop:
+    """The events of one run: arrivals (kind 0) and scheduler steps (kind 1), in time order."""
+
+    def __init__(
+        self,
+        replicas: Sequence[Replica],
+        workload: Workload,
+        duration_s: float,
+        seed: int,
+        users: int | None,
+        think_s: float,
+        router: Router,
+    ) -> None:
+        self.replicas, self.workload, self.duration_s = replicas, workload, duration_s
+        self.rng = random.Random(seed)
+        self.users, self.think_s, self.router = users, think_s, router
+        self.events: list[tuple[float, int, int, int]] = []  # (time, order, kind, replica or user)
+        self.arrival_times: list[tuple[float, int]] = []  # the arrivals among the events, to see the next one
+        self.order = 0
+        self.gaps: Iterator[float] | None = None
+        self.stepping = [False] * len(replicas)
+        self.finished: list[Request] = []
+        self.all_requests: list[Request] = []
+        self.limit_s = math.inf
+        self.processed = 0
+        self.stopped = ""
+        self.fast_forward = _FAST_FORWARD
+        # Another replica's step can change this one only in a closed loop (its finished
+        # users send their next requests, and draw think times, in time order).
+        self.steps_interact = users is not None and len(replicas) > 1
+
+    def push(self, time: float, kind: int, who: int) -> None:
+        """Schedule an event."""
+        heapq.heappush(self.events, (time, self.order, kind, who))
+        if kind == 0:
+            heapq.heappush(self.arrival_times, (time, self.order))
+        self.order += 1
+
+    def start(self, gaps: Iterator[float] | None) -> None:
+        """Schedule the first arrivals: every user's (closed loop) or the first gap's (open loop)."""
+        if self.users is not None:
+            for user in range(self.users):
+                self.push(self.rng.uniform(0, self.think_s) if self.think_s else 0.0, 0, user)
+        elif gaps is not None:
+            self.gaps = gaps
+            first = next(gaps, None)
+            if first is not None:
+                self.push(first, 0, -1)
+
+    def process(self, budget: SimulationBudget) -> None:
+        """Process events until none is left, the time limit is passed or the budget stops the run."""
+        while self.events:
+            # Checked every 1024 events: time.monotonic() on each would cost more than the step.
+            if not self.processed & 1023 and (stopped := budget.stop_reason(self.processed) or ""):
+                budget.record(stopped)
+                self.stopped = stopped
+                return
+            self.processed += 1
+            now, _, kind, who = heapq.heappop(self.events)
+            if now > self.limit_s:
+                return
+            if kind == 0:
+                heapq.heappop(self.arrival_times)
+                self.arrive(now, who)
+            else:
+                self.step(now, who)
+
+    def arrive(self, now: float, who: int) -> None:
+        """A request arrives: route it, schedule the next arrival, start its replica stepping."""
+        if now > self.duration_s:
+            return
+        created = len(self.all_requests)
+        request = _new_request(created, now, self.workload, self.rng)
+        request.user = who
+        self.all_requests.append(request)
+        target = self.router(self.replicas, created)
+        target.waiting.append(request)
+        if self.users is None and self.gaps is not None:
+            gap = next(self.gaps, None)  # a replayed stream ends
+            if gap is not None:
+                self.push(now + gap, 0, -1)
+        if not self.stepping[target.index]:
+            self.stepping[target.index] = True
+            self.push(now, 1, target.index)
+
+    def step(self, now: float, who: int) -> None:
+        """Replica ``who`` runs its next step (and, fast-forwarding, every later one no event can change)."""
+        replica = self.replicas[who]
+        while True:
+            if not replica.running and not replica.waiting:
+                self.stepping[who] = False
+                return
+            end, done = replica.step(now)
+            if end == now and not done:
+                self.stepping[who] = bool(replica.running or replica.waiting)
+                if self.stepping[who]:
+                    self.push(now, 1, who)
+                return
+            self.finished += done
+            for request in done:
+                if self.users is not None and end <= self.duration_s:
+                    think = self.rng.expovariate(1 / self.think_s) if self.think_s else 0.0
+                    self.push(end + think, 0, request.user)
+            if self.fast_forward:
+                end = self.decode_run(replica, end)
+            if not self.fast_forward or not self.chains(end):
+                self.push(end, 1, who)
+                return
+            now = end
+            self.processed += 1
+
+    def chains(self, next_step_s: float) -> bool:
+        """True when a replica's step at ``next_step_s`` may run now: it is the next event that
+        matters to it (a tie goes to the event scheduled first), within the time limit, and
+        the event count is not due for a budget check."""
+        return next_step_s < self.horizon_s() and next_step_s <= self.limit_s and bool((self.processed + 1) & 1023)
+
+    def decode_run(self, replica: Replica, now: float) -> float:
+        """Fast-forward ``replica``'s identical decode steps from ``now`` up to the next event; return the last end."""
+        if not self.chains(now):
+            return now
+        room = 1024 - (self.processed & 1023)  # steps left before the budget's next check
+        end, steps = replica.decode_run(now, self.horizon_s(), self.limit_s, room)
+        self.processed += steps
+        return end
+
+    def horizon_s(self) -> float:
+        """When the next event that could change a stepping replica happens (inf: none)."""
+        horizon = self.arrival_times[0][0] if self.arrival_times else math.inf
+        if horizon > self.duration_s:
+            horizon = math.inf  # arrivals after the run's arrivals are ignored
+        if self.steps_interact and self.events:
+            horizon = min(horizon, self.events[0][0])
+        return horizon
 
 
 # -------------------------------------------------------------- summaries
