@@ -27,7 +27,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from planner.errors import InputError, Problem
 from planner.inputfiles import parse_json, read_text_file
@@ -180,12 +180,9 @@ def daily_arrivals(
 # ------------------------------------------------------------------- replica
 
 
-class StepModel(Protocol):
-    """Time of one scheduler step for a batch composition (seconds)."""
-
-    def __call__(
-        self, prefill_tokens: float, prefill_keys: float, decode_batch: float, decode_keys: float
-    ) -> float: ...
+#: Seconds of one scheduler step for a batch composition: (prefill tokens, the keys they
+#: attend to, decoding sequences, the keys those read).
+StepModel = Callable[[float, float, float, float], float]
 
 
 @dataclass
@@ -291,53 +288,103 @@ class Replica:
         end = now + max(duration, 1e-9)
         return end, self._advance(end, chunks, decode)
 
-    def decode_run(self, now: float, horizon_s: float, limit_s: float, max_steps: int) -> tuple[float, int]:
-        """Fast-forward: run identical decode-only steps from ``now`` in one go; return the end and the count.
+    def decode_run(
+        self, now: float, horizon_s: float, limit_s: float, max_steps: int
+    ) -> tuple[float, int, list[Request]]:
+        """Fast-forward: run the decode-only steps from ``now`` in one go, each the one :meth:`step` would take.
 
-        Applies only when every running sequence decodes from the blocks it holds, none
-        finishes, nothing waiting can be admitted and each took its last token at ``now``:
-        then each step is the one :meth:`step` would take, with the decode keys growing by
-        the batch each step. Stops before the step that would finish a sequence or need a
-        block, or once a step ends at or after ``horizon_s`` (the next event that could
-        change this replica) or past ``limit_s``. Returns ``(now, 0)`` when it does not apply.
+        Applies while every running sequence decodes, nothing waiting can be admitted and
+        each took its last token at ``now``: then a step only lengthens the sequences (the
+        decode keys grow by the batch) and takes the KV blocks they grow into. Stops before
+        a step whose blocks are not free (it preempts), after the step where a sequence
+        finishes, or once a step ends at or after ``horizon_s`` (the next event that could
+        change this replica) or past ``limit_s``.
+
+        :returns: the last step's end, the number of steps (0: it does not apply) and the
+            requests that finished.
         """
-        steps = min(self._steady_steps(now), max_steps)
+        steps = min(self._decode_only_steps(now), max_steps)
         if steps <= 0:
-            return now, 0
+            return now, 0, []
+        growth = self._blocks_taken(steps)
         batch = len(self.running)
         keys = sum(r.prefilled + r.decoded for r in self.running)
-        used = 1 - self.free_blocks / self.config.kv_blocks if self.config.kv_blocks else 0.0
+        kv_blocks, free = self.config.kv_blocks, self.free_blocks
         gaps: list[float] = []
         samples = self.samples
         start = now
-        for _ in range(steps):
+        for taken in growth[1 : steps + 1]:
+            if taken > free:
+                break  # this step preempts: :meth:`step` takes it
+            free -= taken
             end = start + max(self.step_model(0, 0, batch, keys), 1e-9)
             gaps.append(end - start)
-            samples.append((end, batch, used))
+            samples.append((end, batch, 1 - free / kv_blocks if kv_blocks else 0.0))
             keys += batch
             start = end
             if end >= horizon_s or end > limit_s:
                 break
-        for request in self.running:
-            request.decoded += len(gaps)
-            request.gaps_s.extend(gaps)
-            request.last_token_s = start
-        self.busy_until = start
-        return start, len(gaps)
+        return start, len(gaps), self._apply_decode_run(gaps, start, free)
 
-    def _steady_steps(self, now: float) -> int:
-        """How many decode-only steps from ``now`` change nothing but the sequences' lengths (0: none)."""
-        config = self.config
-        if not self.running or len(self.running) > config.token_budget or self._can_admit():
+    def _apply_decode_run(self, gaps: list[float], end: float, free: int) -> list[Request]:
+        """Give every running sequence the tokens (and blocks) of ``gaps``; retire the finished ones."""
+        if not gaps:
+            return []
+        block, steps = self.config.block_tokens, len(gaps)
+        finished = []
+        for request in self.running:
+            request.decoded += steps
+            request.gaps_s.extend(gaps)
+            request.last_token_s = end
+            request.blocks = max(request.blocks, -(-(request.prefilled + request.decoded) // block))
+            if request.decoded >= request.osl:
+                finished.append(request)
+        self.free_blocks = free
+        self.busy_until = end
+        if finished:
+            for request in finished:
+                request.finish_s = end
+                self.running.remove(request)
+                self._free(request)
+            used = 1 - self.free_blocks / self.config.kv_blocks if self.config.kv_blocks else 0.0
+            self.samples[-1] = (end, len(self.running), used)
+        return finished
+
+    def _decode_only_steps(self, now: float) -> int:
+        """Decode-only steps from ``now`` that may run in one go: up to the first that finishes a sequence."""
+        if not self.running or len(self.running) > self.config.token_budget or self._can_admit():
             return 0
         steps = MAX_EVENTS_PER_RUN
-        block = config.block_tokens
         for r in self.running:
             if r.prefilled < r.isl or r.last_token_s != now:
                 return 0
-            # Steps left before its next token needs a new block, and before its last token.
-            steps = min(steps, r.blocks * block - r.prefilled - r.decoded, r.osl - r.decoded - 1)
+            steps = min(steps, r.osl - r.decoded)
         return steps
+
+    def _blocks_taken(self, steps: int) -> list[int]:
+        """KV blocks the running sequences take at each of the next ``steps`` decode steps (index 1 on).
+
+        A sequence of context c grows to ceil((c + 1) / block) blocks before its next token:
+        first when its context reaches what its blocks hold (by as many as it lacks), then
+        one block every ``block`` steps.
+        """
+        block = self.config.block_tokens
+        taken = [0] * (steps + 1)
+        periodic = [0] * (steps + 1)  # sequences that take one block every ``block`` steps from here
+        for r in self.running:
+            context = r.prefilled + r.decoded
+            first = max(r.blocks * block - context + 1, 1)
+            if first > steps:
+                continue
+            taken[first] += -(-(context + first) // block) - r.blocks
+            following = first + 1 + (-(context + first)) % block
+            if following <= steps:
+                periodic[following] += 1
+        for j in range(1, steps + 1):
+            if j > block:
+                periodic[j] += periodic[j - block]
+            taken[j] += periodic[j]
+        return taken
 
     def _can_admit(self) -> bool:
         """True when :meth:`step` would admit the head of the queue now (its prefill would start)."""
@@ -665,33 +712,40 @@ class _EventLoop:
                 if self.stepping[who]:
                     self.push(now, 1, who)
                 return
-            self.finished += done
-            for request in done:
-                if self.users is not None and end <= self.duration_s:
-                    think = self.rng.expovariate(1 / self.think_s) if self.think_s else 0.0
-                    self.push(end + think, 0, request.user)
+            self.finish(done, end)
             if self.fast_forward:
-                end = self.decode_run(replica, end)
+                end = self.decode_runs(replica, end)
             if not self.fast_forward or not self.chains(end):
                 self.push(end, 1, who)
                 return
             now = end
             self.processed += 1
 
+    def finish(self, done: list[Request], end: float) -> None:
+        """Keep requests that finished at ``end``; in a closed loop their users think, then send the next."""
+        self.finished += done
+        for request in done:
+            if self.users is not None and end <= self.duration_s:
+                think = self.rng.expovariate(1 / self.think_s) if self.think_s else 0.0
+                self.push(end + think, 0, request.user)
+
     def chains(self, next_step_s: float) -> bool:
         """True when a replica's step at ``next_step_s`` may run now: it is the next event that
         matters to it (a tie goes to the event scheduled first), within the time limit, and
         the event count is not due for a budget check."""
-        return next_step_s < self.horizon_s() and next_step_s <= self.limit_s and bool((self.processed + 1) & 1023)
+        return next_step_s < self.horizon_s() and next_step_s <= self.limit_s and bool(self.processed & 1023)
 
-    def decode_run(self, replica: Replica, now: float) -> float:
-        """Fast-forward ``replica``'s identical decode steps from ``now`` up to the next event; return the last end."""
-        if not self.chains(now):
-            return now
-        room = 1024 - (self.processed & 1023)  # steps left before the budget's next check
-        end, steps = replica.decode_run(now, self.horizon_s(), self.limit_s, room)
-        self.processed += steps
-        return end
+    def decode_runs(self, replica: Replica, now: float) -> float:
+        """Fast-forward ``replica``'s decode-only steps from ``now`` while no event intervenes; return the last end."""
+        while self.chains(now):
+            room = 1024 - (self.processed & 1023)  # steps left before the budget's next check
+            end, steps, done = replica.decode_run(now, self.horizon_s(), self.limit_s, room)
+            if not steps:
+                break
+            self.processed += steps
+            self.finish(done, end)
+            now = end
+        return now
 
     def horizon_s(self) -> float:
         """When the next event that could change a stepping replica happens (inf: none)."""
