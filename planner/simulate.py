@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import csv
 import heapq
+import itertools
 import math
 import random
 import time
@@ -256,7 +257,7 @@ class Replica:
     def step(self, now: float) -> tuple[float, list[Request]]:
         """Run one step starting at ``now``; return its end time and the requests that finished."""
         budget = self.config.token_budget
-        decode = self._decoders()
+        decode, decode_keys = self._decoders()
         budget -= len(decode)
         chunks: list[tuple[Request, int]] = []
         for request in [r for r in self.running if r.prefilled < r.isl]:
@@ -283,7 +284,6 @@ class Replica:
             return now, []
         prefill_tokens = sum(c for _, c in chunks)
         prefill_keys = sum(c * (r.prefilled + c / 2) for r, c in chunks)
-        decode_keys = sum(r.prefilled + r.decoded for r in decode)
         duration = self.step_model(prefill_tokens, prefill_keys, len(decode), decode_keys)
         end = now + max(duration, 1e-9)
         return end, self._advance(end, chunks, decode)
@@ -400,20 +400,30 @@ class Replica:
         chunk = min(max(head.isl - prefilled, 0), budget)
         return self._blocks_for(prefilled + chunk) - head.blocks <= self.free_blocks
 
-    def _decoders(self) -> list[Request]:
-        """The sequences that decode this step, each given the KV block its next token needs.
+    def _decoders(self) -> tuple[list[Request], int]:
+        """The sequences that decode this step, each given the KV block its next token needs,
+        and the keys they read (their contexts summed).
 
         A sequence that cannot grow preempts the most recently admitted other one (or is
         dropped when alone); the step's token budget caps how many decode.
         """
         block = self.config.block_tokens
         decode: list[Request] = []
+        keys = 0
         upset = False  # a preemption or drop changed the running batch
         for request in [r for r in self.running if r.prefilled >= r.isl]:
             if upset and request not in self.running:
                 continue  # preempted by an earlier sequence of this step
-            if (request.prefilled + request.decoded + block) // block <= request.blocks:
+            context = request.prefilled + request.decoded
+            keys += context
+            if context < request.blocks * block:
                 decode.append(request)  # its next token fits the blocks it holds
+                continue
+            need = -(-(context + 1) // block) - request.blocks
+            if need <= self.free_blocks:  # the common case of the loop below, without its list scans
+                self.free_blocks -= need
+                request.blocks += need
+                decode.append(request)
                 continue
             while request in self.running and not self._grow(request, request.context + 1):
                 upset = True
@@ -421,9 +431,10 @@ class Replica:
                     self._drop(request)  # alone and still out of KV: it can never finish here
             if request in self.running:
                 decode.append(request)
-        if upset:
-            decode = [r for r in decode if r in self.running]
-        return decode[: self.config.token_budget]
+        if upset or len(decode) > self.config.token_budget:
+            decode = [r for r in decode if r in self.running][: self.config.token_budget]
+            keys = sum(r.prefilled + r.decoded for r in decode)
+        return decode, keys
 
     def _advance(self, end: float, chunks: list[tuple[Request, int]], decode: list[Request]) -> list[Request]:
         """Apply a step that ends at ``end``; return the requests that finished."""
@@ -644,9 +655,11 @@ class _EventLoop:
         # Another replica's step can change this one only in a closed loop (its finished
         # users send their next requests, and draw think times, in time order).
         self.steps_interact = users is not None and len(replicas) > 1
+        self.horizon, self.horizon_known = math.inf, False
 
     def push(self, time: float, kind: int, who: int) -> None:
         """Schedule an event."""
+        self.horizon_known = False
         heapq.heappush(self.events, (time, self.order, kind, who))
         if kind == 0:
             heapq.heappush(self.arrival_times, (time, self.order))
@@ -673,6 +686,7 @@ class _EventLoop:
                 return
             self.processed += 1
             now, _, kind, who = heapq.heappop(self.events)
+            self.horizon_known = False
             if now > self.limit_s:
                 return
             if kind == 0:
@@ -749,6 +763,13 @@ class _EventLoop:
 
     def horizon_s(self) -> float:
         """When the next event that could change a stepping replica happens (inf: none)."""
+        if not self.horizon_known:
+            self.horizon = self._next_event_s()
+            self.horizon_known = True
+        return self.horizon
+
+    def _next_event_s(self) -> float:
+        """:meth:`horizon_s` from the events scheduled now."""
         horizon = self.arrival_times[0][0] if self.arrival_times else math.inf
         if horizon > self.duration_s:
             horizon = math.inf  # arrivals after the run's arrivals are ignored
@@ -814,7 +835,7 @@ def summarise(result: SimResult, targets: Targets) -> dict[str, Any]:
     window = max(result.duration_s - result.warmup_s, 1e-9)
     ttft = [(r.first_token_s or 0) - r.arrival_s for r in measured]
     e2e = [(r.finish_s or 0) - r.arrival_s for r in measured]
-    itl = [gap for r in measured for gap in r.gaps_s]
+    itl = list(itertools.chain.from_iterable(r.gaps_s for r in measured))
     out_tokens = sum(r.osl for r in measured)
     samples = [s for replica in result.replicas for s in replica.samples if s[0] >= result.warmup_s]
     arrivals = [r for r in result.requests + result.dropped + result.unfinished if r.arrival_s >= result.warmup_s]
