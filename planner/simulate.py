@@ -210,11 +210,14 @@ class Replica:
         self.preemptions = 0
         self.dropped: list[Request] = []
         self.samples: list[tuple[float, int, float]] = []  # (time, running, kv used share)
+        # Fast-forwarded ahead of the run's clock, the replica keeps (time, requests before)
+        # of each change of its outstanding requests that the clock has not reached.
+        self.ahead: deque[tuple[float, int]] = deque()
 
     @property
     def outstanding(self) -> int:
-        """Requests queued or running here."""
-        return len(self.waiting) + len(self.running)
+        """Requests queued or running here (as of the run's clock, when fast-forwarded ahead of it)."""
+        return self.ahead[0][1] if self.ahead else len(self.waiting) + len(self.running)
 
     def _blocks_for(self, tokens: int) -> int:
         return -(-tokens // self.config.block_tokens)
@@ -290,7 +293,7 @@ class Replica:
 
     def decode_run(
         self, now: float, horizon_s: float, limit_s: float, max_steps: int
-    ) -> tuple[float, int, list[Request]]:
+    ) -> tuple[float, float, int, list[Request]]:
         """Fast-forward: run the decode-only steps from ``now`` in one go, each the one :meth:`step` would take.
 
         Applies while every running sequence decodes, nothing waiting can be admitted and
@@ -300,19 +303,19 @@ class Replica:
         finishes, or once a step ends at or after ``horizon_s`` (the next event that could
         change this replica) or past ``limit_s``.
 
-        :returns: the last step's end, the number of steps (0: it does not apply) and the
-            requests that finished.
+        :returns: the last step's start and end, the number of steps (0: it does not apply)
+            and the requests that finished.
         """
         steps = min(self._decode_only_steps(now), max_steps)
         if steps <= 0:
-            return now, 0, []
+            return now, now, 0, []
         growth = self._blocks_taken(steps)
         batch = len(self.running)
         keys = sum(r.prefilled + r.decoded for r in self.running)
         kv_blocks, free = self.config.kv_blocks, self.free_blocks
         gaps: list[float] = []
         samples = self.samples
-        start = now
+        start = last_start = now
         for taken in growth[1 : steps + 1]:
             if taken > free:
                 break  # this step preempts: :meth:`step` takes it
@@ -321,10 +324,10 @@ class Replica:
             gaps.append(end - start)
             samples.append((end, batch, 1 - free / kv_blocks if kv_blocks else 0.0))
             keys += batch
-            start = end
+            last_start, start = start, end
             if end >= horizon_s or end > limit_s:
                 break
-        return start, len(gaps), self._apply_decode_run(gaps, start, free)
+        return last_start, start, len(gaps), self._apply_decode_run(gaps, start, free)
 
     def _apply_decode_run(self, gaps: list[float], end: float, free: int) -> list[Request]:
         """Give every running sequence the tokens (and blocks) of ``gaps``; retire the finished ones."""
@@ -655,11 +658,12 @@ class _EventLoop:
         # Another replica's step can change this one only in a closed loop (its finished
         # users send their next requests, and draw think times, in time order).
         self.steps_interact = users is not None and len(replicas) > 1
-        self.horizon, self.horizon_known = math.inf, False
+        self.clock_s = 0.0
+        self.upcoming: deque[float] = deque()  # open-loop arrivals drawn ahead, after the scheduled one
+        self.ahead: set[int] = set()  # replicas fast-forwarded ahead of the clock
 
     def push(self, time: float, kind: int, who: int) -> None:
         """Schedule an event."""
-        self.horizon_known = False
         heapq.heappush(self.events, (time, self.order, kind, who))
         if kind == 0:
             heapq.heappush(self.arrival_times, (time, self.order))
@@ -686,9 +690,9 @@ class _EventLoop:
                 return
             self.processed += 1
             now, _, kind, who = heapq.heappop(self.events)
-            self.horizon_known = False
             if now > self.limit_s:
                 return
+            self.clock_s = now
             if kind == 0:
                 heapq.heappop(self.arrival_times)
                 self.arrive(now, who)
@@ -703,11 +707,13 @@ class _EventLoop:
         request = _new_request(created, now, self.workload, self.rng)
         request.user = who
         self.all_requests.append(request)
+        self.catch_up(now)
         target = self.router(self.replicas, created)
         target.waiting.append(request)
         if self.users is None and self.gaps is not None:
-            gap = next(self.gaps, None)  # a replayed stream ends
-            if gap is not None:
+            if self.upcoming:
+                self.push(self.upcoming.popleft(), 0, -1)
+            elif (gap := next(self.gaps, None)) is not None:  # a replayed stream ends
                 self.push(now + gap, 0, -1)
         if not self.stepping[target.index]:
             self.stepping[target.index] = True
@@ -716,10 +722,13 @@ class _EventLoop:
     def step(self, now: float, who: int) -> None:
         """Replica ``who`` runs its next step (and, fast-forwarding, every later one no event can change)."""
         replica = self.replicas[who]
+        replica.ahead.clear()  # its changes so far took effect by now
+        horizon = math.nan
         while True:
             if not replica.running and not replica.waiting:
                 self.stepping[who] = False
                 return
+            before = len(replica.waiting) + len(replica.running)
             end, done = replica.step(now)
             if end == now and not done:
                 self.stepping[who] = bool(replica.running or replica.waiting)
@@ -727,13 +736,35 @@ class _EventLoop:
                     self.push(now, 1, who)
                 return
             self.finish(done, end)
+            if self.changed(replica, now, before):
+                horizon = math.nan
             if self.fast_forward:
-                end = self.decode_runs(replica, end)
-            if not self.fast_forward or not self.chains(end):
+                end, horizon = self.decode_runs(replica, end, horizon)
+                horizon = self.horizon_s(replica) if math.isnan(horizon) else horizon
+            if not self.fast_forward or not self.chains(end, horizon):
                 self.push(end, 1, who)
                 return
             now = end
             self.processed += 1
+
+    def changed(self, replica: Replica, start_s: float, before: int) -> bool:
+        """True when a step that started at ``start_s`` changed ``replica``'s outstanding requests
+        (``before`` it); a change ahead of the clock is kept for the router to see when due."""
+        if len(replica.waiting) + len(replica.running) == before:
+            return False
+        if start_s > self.clock_s:
+            replica.ahead.append((start_s, before))
+            self.ahead.add(replica.index)
+        return True
+
+    def catch_up(self, now: float) -> None:
+        """Let the router see each replica fast-forwarded ahead as it is at ``now``."""
+        for index in list(self.ahead):
+            ahead = self.replicas[index].ahead
+            while ahead and ahead[0][0] <= now:
+                ahead.popleft()
+            if not ahead:
+                self.ahead.discard(index)
 
     def finish(self, done: list[Request], end: float) -> None:
         """Keep requests that finished at ``end``; in a closed loop their users think, then send the next."""
@@ -743,39 +774,71 @@ class _EventLoop:
                 think = self.rng.expovariate(1 / self.think_s) if self.think_s else 0.0
                 self.push(end + think, 0, request.user)
 
-    def chains(self, next_step_s: float) -> bool:
-        """True when a replica's step at ``next_step_s`` may run now: it is the next event that
-        matters to it (a tie goes to the event scheduled first), within the time limit, and
-        the event count is not due for a budget check."""
-        return next_step_s < self.horizon_s() and next_step_s <= self.limit_s and bool(self.processed & 1023)
+    def chains(self, next_step_s: float, horizon_s: float) -> bool:
+        """True when a replica's step at ``next_step_s`` may run now: before its ``horizon_s``
+        (a tie goes to the event scheduled first), within the time limit, and the event count
+        is not due for a budget check."""
+        return next_step_s < horizon_s and next_step_s <= self.limit_s and bool(self.processed & 1023)
 
-    def decode_runs(self, replica: Replica, now: float) -> float:
-        """Fast-forward ``replica``'s decode-only steps from ``now`` while no event intervenes; return the last end."""
-        while self.chains(now):
+    def decode_runs(self, replica: Replica, now: float, horizon_s: float) -> tuple[float, float]:
+        """Fast-forward ``replica``'s decode-only steps from ``now`` while no event intervenes;
+        return the last end and the replica's horizon (nan: to be worked out again)."""
+        while True:
+            if math.isnan(horizon_s):
+                horizon_s = self.horizon_s(replica)
+            if not self.chains(now, horizon_s):
+                return now, horizon_s
             room = 1024 - (self.processed & 1023)  # steps left before the budget's next check
-            end, steps, done = replica.decode_run(now, self.horizon_s(), self.limit_s, room)
+            before = len(replica.waiting) + len(replica.running)
+            last_start, end, steps, done = replica.decode_run(now, horizon_s, self.limit_s, room)
             if not steps:
-                break
+                return now, horizon_s
             self.processed += steps
             self.finish(done, end)
+            if self.changed(replica, last_start, before):
+                horizon_s = math.nan
             now = end
-        return now
 
-    def horizon_s(self) -> float:
-        """When the next event that could change a stepping replica happens (inf: none)."""
-        if not self.horizon_known:
-            self.horizon = self._next_event_s()
-            self.horizon_known = True
-        return self.horizon
+    def horizon_s(self, replica: Replica) -> float:
+        """When the next event that could change ``replica`` happens (inf: none): the first
+        arrival that may be routed to it or, in a closed loop over several replicas, any event."""
+        if self.steps_interact:
+            horizon = self.arrival_s(0)
+            return min(horizon, self.events[0][0]) if self.events else horizon
+        return self.arrival_s(self.arrivals_elsewhere(replica))
 
-    def _next_event_s(self) -> float:
-        """:meth:`horizon_s` from the events scheduled now."""
-        horizon = self.arrival_times[0][0] if self.arrival_times else math.inf
-        if horizon > self.duration_s:
-            horizon = math.inf  # arrivals after the run's arrivals are ignored
-        if self.steps_interact and self.events:
-            horizon = min(horizon, self.events[0][0])
-        return horizon
+    def arrivals_elsewhere(self, replica: Replica) -> int:
+        """How many of the next arrivals certainly go to other replicas (while ``replica`` keeps
+        its outstanding requests): round robin's turns before its own; least outstanding's
+        room the others have below it (ties go to the lower index)."""
+        if len(self.replicas) == 1 or self.users is not None:
+            return 0
+        if self.router is round_robin:
+            return (replica.index - len(self.all_requests)) % len(self.replicas)
+        if self.router is not least_outstanding:
+            return 0
+        mine = len(replica.waiting) + len(replica.running)
+        room = 0
+        for other in self.replicas:
+            if other is not replica:
+                room += max(mine - other.outstanding + (other.index < replica.index), 0)
+        return room
+
+    def arrival_s(self, number: int) -> float:
+        """When the arrival ``number`` places after the next happens (inf: none within the run's arrivals)."""
+        if not self.arrival_times:
+            return math.inf
+        when = self.arrival_times[0][0]
+        if when > self.duration_s:
+            return math.inf
+        if number and self.users is None and self.gaps is not None:
+            while len(self.upcoming) < number:
+                base = self.upcoming[-1] if self.upcoming else when
+                if base > self.duration_s or (gap := next(self.gaps, None)) is None:
+                    return math.inf
+                self.upcoming.append(base + gap)
+            when = self.upcoming[number - 1]
+        return math.inf if when > self.duration_s else when
 
 
 # -------------------------------------------------------------- summaries

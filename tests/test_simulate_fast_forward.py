@@ -97,8 +97,16 @@ CASES: dict[str, Callable[[], SimResult]] = {
     "chunked prefill (budget 256)": lambda: run(
         replicas(1, budget=256), WORKLOAD, duration_s=30, seed=3, gaps=poisson_arrivals(3.0, random.Random(4))
     ),
-    "open loop, three replicas": lambda: run(
-        replicas(3), WORKLOAD, duration_s=15, seed=5, gaps=poisson_arrivals(10.0, random.Random(6))
+    "open loop, six replicas": lambda: run(
+        replicas(6), WORKLOAD, duration_s=15, seed=5, gaps=poisson_arrivals(20.0, random.Random(6))
+    ),
+    "open loop, eight replicas, round robin": lambda: run(
+        replicas(8),
+        WORKLOAD,
+        duration_s=10,
+        seed=12,
+        gaps=poisson_arrivals(25.0, random.Random(13)),
+        router=simulate.round_robin,
     ),
     "closed loop at batch 32": lambda: run(replicas(1), WORKLOAD, duration_s=15, seed=7, users=32),
     "closed loop, think time, two replicas": lambda: run(
