@@ -12,6 +12,13 @@ so the two never disagree.
 Arrivals are open loop (Poisson, bursty Gamma, a daily profile) or closed loop (users
 with think time); request lengths are log-normal fitted to the workload's p50/p95 or
 replayed from a file. Everything is seeded.
+
+Fast-forward: a replica runs its next steps at once while no event can change them (the
+next arrival its router may send it; in a closed loop over several replicas, any event),
+and a run of decode-only steps (every sequence decoding, none admitted) is taken in one go
+up to the step that finishes a sequence or lacks KV blocks. Each step is still timed and
+recorded as stepping would, so the results are the same; ``_FAST_FORWARD = False`` steps
+one event at a time (tests/test_simulate_fast_forward.py compares the two).
 """
 
 from __future__ import annotations
@@ -661,12 +668,15 @@ class _EventLoop:
         self.clock_s = 0.0
         self.upcoming: deque[float] = deque()  # open-loop arrivals drawn ahead, after the scheduled one
         self.ahead: set[int] = set()  # replicas fast-forwarded ahead of the clock
+        self.next_step_s = [math.inf] * len(replicas)  # each replica's scheduled step
 
     def push(self, time: float, kind: int, who: int) -> None:
         """Schedule an event."""
         heapq.heappush(self.events, (time, self.order, kind, who))
         if kind == 0:
             heapq.heappush(self.arrival_times, (time, self.order))
+        else:
+            self.next_step_s[who] = time
         self.order += 1
 
     def start(self, gaps: Iterator[float] | None) -> None:
@@ -697,6 +707,7 @@ class _EventLoop:
                 heapq.heappop(self.arrival_times)
                 self.arrive(now, who)
             else:
+                self.next_step_s[who] = math.inf
                 self.step(now, who)
 
     def arrive(self, now: float, who: int) -> None:
@@ -801,28 +812,46 @@ class _EventLoop:
 
     def horizon_s(self, replica: Replica) -> float:
         """When the next event that could change ``replica`` happens (inf: none): the first
-        arrival that may be routed to it or, in a closed loop over several replicas, any event."""
+        arrival that may be routed to it or, in a closed loop over several replicas, the
+        first step of another replica whose finished user may be (see :meth:`users_horizon_s`)."""
         if self.steps_interact:
-            horizon = self.arrival_s(0)
-            return min(horizon, self.events[0][0]) if self.events else horizon
-        return self.arrival_s(self.arrivals_elsewhere(replica))
-
-    def arrivals_elsewhere(self, replica: Replica) -> int:
-        """How many of the next arrivals certainly go to other replicas (while ``replica`` keeps
-        its outstanding requests): round robin's turns before its own; least outstanding's
-        room the others have below it (ties go to the lower index)."""
+            return self.users_horizon_s(replica)
         if len(self.replicas) == 1 or self.users is not None:
-            return 0
+            return self.arrival_s(0)
         if self.router is round_robin:
-            return (replica.index - len(self.all_requests)) % len(self.replicas)
-        if self.router is not least_outstanding:
-            return 0
+            return self.arrival_s((replica.index - len(self.all_requests)) % len(self.replicas))
+        return self.arrival_s(self.room_below(replica)) if self.router is least_outstanding else self.arrival_s(0)
+
+    def room_below(self, replica: Replica) -> int:
+        """How many arrivals the least-outstanding router certainly sends to other replicas
+        before ``replica`` (while it keeps its outstanding requests): the room the others
+        have below it (ties go to the lower index)."""
         mine = len(replica.waiting) + len(replica.running)
         room = 0
         for other in self.replicas:
             if other is not replica:
                 room += max(mine - other.outstanding + (other.index < replica.index), 0)
         return room
+
+    def users_horizon_s(self, replica: Replica) -> float:
+        """:meth:`horizon_s` of a closed loop over several replicas.
+
+        Without think time and behind the least-outstanding router, a user whose request
+        finishes on a replica level with or below ``replica`` adds one to the room below
+        it before its next request takes one, so while the room exceeds the requests
+        already on their way, only a replica above it can bring one here: its next step is
+        the horizon. Otherwise any event is (think times and routing are drawn in time order).
+        """
+        if self.think_s or self.router is not least_outstanding:
+            return min(self.arrival_s(0), self.events[0][0] if self.events else math.inf)
+        if self.room_below(replica) <= len(self.arrival_times):
+            return min(self.arrival_s(0), self.events[0][0] if self.events else math.inf)
+        mine = len(replica.waiting) + len(replica.running)
+        horizon = math.inf
+        for other in self.replicas:
+            if other is not replica and other.outstanding > mine + (other.index < replica.index):
+                horizon = min(horizon, self.next_step_s[other.index])
+        return horizon
 
     def arrival_s(self, number: int) -> float:
         """When the arrival ``number`` places after the next happens (inf: none within the run's arrivals)."""

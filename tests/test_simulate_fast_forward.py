@@ -109,6 +109,7 @@ CASES: dict[str, Callable[[], SimResult]] = {
         router=simulate.round_robin,
     ),
     "closed loop at batch 32": lambda: run(replicas(1), WORKLOAD, duration_s=15, seed=7, users=32),
+    "closed loop, 50 users over six replicas": lambda: run(replicas(6), WORKLOAD, duration_s=10, seed=14, users=50),
     "closed loop, think time, two replicas": lambda: run(
         replicas(2), WORKLOAD, duration_s=15, seed=8, users=24, think_s=0.5, router=simulate.round_robin
     ),
