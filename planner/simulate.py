@@ -592,6 +592,8 @@ def _new_request(index: int, now: float, workload: Workload, rng: random.Random)
     return Request(id=index, arrival_s=now, isl=isl, osl=osl, cached_tokens=cached)
 
 
+#: Open-loop arrivals drawn ahead at most to see past those routed elsewhere (a bound on work, not on results).
+LOOKAHEAD_ARRIVALS = 64
 #: Simulate runs of identical decode steps in one go (:meth:`Replica.decode_run`) and chain a
 #: replica's steps while no other event can intervene; False steps one event at a time (the
 #: reference the fast path is tested against).
@@ -820,17 +822,22 @@ class _EventLoop:
             return self.arrival_s(0)
         if self.router is round_robin:
             return self.arrival_s((replica.index - len(self.all_requests)) % len(self.replicas))
-        return self.arrival_s(self.room_below(replica)) if self.router is least_outstanding else self.arrival_s(0)
+        if self.router is not least_outstanding:
+            return self.arrival_s(0)
+        return self.arrival_s(self.room_below(replica, LOOKAHEAD_ARRIVALS))
 
-    def room_below(self, replica: Replica) -> int:
+    def room_below(self, replica: Replica, enough: int) -> int:
         """How many arrivals the least-outstanding router certainly sends to other replicas
         before ``replica`` (while it keeps its outstanding requests): the room the others
-        have below it (ties go to the lower index)."""
-        mine = len(replica.waiting) + len(replica.running)
-        room = 0
-        for other in self.replicas:
-            if other is not replica:
-                room += max(mine - other.outstanding + (other.index < replica.index), 0)
+        have below it (ties go to the lower index), counted up to ``enough``."""
+        mine, index, room = len(replica.waiting) + len(replica.running), replica.index, 0
+        for other in self.replicas:  # ``replica`` itself adds nothing
+            ahead = other.ahead
+            below = mine - (ahead[0][1] if ahead else len(other.waiting) + len(other.running)) + (other.index < index)
+            if below > 0:
+                room += below
+                if room >= enough:
+                    break
         return room
 
     def users_horizon_s(self, replica: Replica) -> float:
@@ -844,7 +851,7 @@ class _EventLoop:
         """
         if self.think_s or self.router is not least_outstanding:
             return min(self.arrival_s(0), self.events[0][0] if self.events else math.inf)
-        if self.room_below(replica) <= len(self.arrival_times):
+        if self.room_below(replica, len(self.arrival_times) + 1) <= len(self.arrival_times):
             return min(self.arrival_s(0), self.events[0][0] if self.events else math.inf)
         mine = len(replica.waiting) + len(replica.running)
         horizon = math.inf
