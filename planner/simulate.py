@@ -623,6 +623,8 @@ def run(
     loop.limit_s = max_sim_s if max_sim_s is not None else duration_s * 20 + 600
     loop.start(gaps)
     loop.process(active_budget())
+    for replica in replicas:
+        replica.ahead.clear()  # the run is over: no change is still to come
     dropped = [r for replica in replicas for r in replica.dropped]
     accounted = {r.id for r in loop.finished} | {r.id for r in dropped}
     unfinished = [r for r in loop.all_requests if r.id not in accounted]
