@@ -14,11 +14,12 @@ with think time); request lengths are log-normal fitted to the workload's p50/p9
 replayed from a file. Everything is seeded.
 
 Fast-forward: a replica runs its next steps at once while no event can change them (the
-next arrival its router may send it; in a closed loop over several replicas, any event),
-and a run of decode-only steps (every sequence decoding, none admitted) is taken in one go
-up to the step that finishes a sequence or lacks KV blocks. Each step is still timed and
-recorded as stepping would, so the results are the same; ``_FAST_FORWARD = False`` steps
-one event at a time (tests/test_simulate_fast_forward.py compares the two).
+next arrival its router may send it; in a closed loop over several replicas, the next step
+of a replica whose finished user may come to it), and a run of decode-only steps (every
+sequence decoding, none admitted) is taken in one go up to the step that finishes a
+sequence or lacks KV blocks. Each step is still timed and recorded as stepping would, so
+the results are the same; ``_FAST_FORWARD = False`` steps one event at a time
+(tests/test_simulate_fast_forward.py compares the two).
 """
 
 from __future__ import annotations
