@@ -369,7 +369,8 @@ class Replica:
         for r in self.running:
             if r.prefilled < r.isl or r.last_token_s != now:
                 return 0
-            steps = min(steps, r.osl - r.decoded)
+            if r.osl - r.decoded < steps:  # (not min(): this runs for every sequence of every run)
+                steps = r.osl - r.decoded
         return steps
 
     def _blocks_taken(self, steps: int) -> list[int]:
@@ -462,7 +463,8 @@ class Replica:
             request.decoded += 1
             request.gaps_s.append(end - request.last_token_s)
             request.last_token_s = end
-            done = done or request.decoded >= request.osl
+            if request.decoded >= request.osl:
+                done = True
         if done:
             for request in list(self.running):
                 if request.prefilled >= request.isl and request.decoded >= request.osl:
@@ -859,8 +861,8 @@ class _EventLoop:
         mine = len(replica.waiting) + len(replica.running)
         horizon = math.inf
         for other in self.replicas:
-            if other is not replica and other.outstanding > mine + (other.index < replica.index):
-                horizon = min(horizon, self.next_step_s[other.index])
+            if other.outstanding > mine + (other.index < replica.index) and self.next_step_s[other.index] < horizon:
+                horizon = self.next_step_s[other.index]  # ``replica`` itself is never above itself
         return horizon
 
     def arrival_s(self, number: int) -> float:
