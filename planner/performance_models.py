@@ -78,7 +78,7 @@ class AnalyticModel:
 
     def step_function(self, dep: Deployment) -> Callable[[float, float, float, float], float]:
         """``mixed_step_s`` of ``dep`` with its factors looked up once (the simulator calls it every step)."""
-        return partial(roofline.mixed_step_s, dep, eff=self.efficiency(dep))
+        return roofline.mixed_step_function(dep, self.efficiency(dep))
 
     def source(self, dep: Deployment) -> str:
         """Which calibration the factors come from."""
@@ -166,6 +166,19 @@ class Corrected:
         """The backend's mixed step x the decode scale, plus the fitted overhead."""
         step = self.base.mixed_step_s(dep, prefill_tokens, prefill_keys, decode_batch, decode_keys)
         return step * self.correction.decode_scale + self.correction.overhead_ms / 1000
+
+    def step_function(self, dep: Deployment) -> Callable[[float, float, float, float], float]:
+        """The backend's step function, scaled and with the fitted overhead (as :meth:`mixed_step_s`)."""
+        base, scale, overhead_s = (
+            step_function_of(self.base, dep),
+            self.correction.decode_scale,
+            self.correction.overhead_ms / 1000,
+        )
+
+        def step(prefill_tokens: float, prefill_keys: float, decode_batch: float, decode_keys: float) -> float:
+            return base(prefill_tokens, prefill_keys, decode_batch, decode_keys) * scale + overhead_s
+
+        return step
 
     def overhead_s(self, dep: Deployment) -> float:
         """The backend's overhead plus the fitted one."""
@@ -255,6 +268,10 @@ class AutoModel:
         """From the ITL choice (the decode steps)."""
         return self.pick(dep, "itl").mixed_step_s(dep, prefill_tokens, prefill_keys, decode_batch, decode_keys)
 
+    def step_function(self, dep: Deployment) -> Callable[[float, float, float, float], float]:
+        """The throughput choice's step function (chosen once, not at every step)."""
+        return step_function_of(self.pick(dep, "throughput"), dep)
+
     def overhead_s(self, dep: Deployment) -> float:
         """From the ITL choice (the decode steps)."""
         return self.pick(dep, "itl").overhead_s(dep)
@@ -313,6 +330,16 @@ class Blend:
         args = (dep, prefill_tokens, prefill_keys, decode_batch, decode_keys)
         return self.mix(self.first.mixed_step_s(*args), self.second.mixed_step_s(*args))
 
+    def step_function(self, dep: Deployment) -> Callable[[float, float, float, float], float]:
+        """Both models' step functions, blended (as :meth:`mixed_step_s`)."""
+        first, second = step_function_of(self.first, dep), step_function_of(self.second, dep)
+
+        def step(prefill_tokens: float, prefill_keys: float, decode_batch: float, decode_keys: float) -> float:
+            args = (prefill_tokens, prefill_keys, decode_batch, decode_keys)
+            return self.mix(first(*args), second(*args))
+
+        return step
+
     def overhead_s(self, dep: Deployment) -> float:
         """Blended overhead."""
         return self.mix(self.first.overhead_s(dep), self.second.overhead_s(dep))
@@ -320,6 +347,13 @@ class Blend:
     def source(self, dep: Deployment) -> str:
         """Both sources."""
         return f"geometric mean of {self.first.source(dep)} and {self.second.source(dep)}"
+
+
+def step_function_of(model: PerformanceModel, dep: Deployment) -> Callable[[float, float, float, float], float]:
+    """``model.mixed_step_s`` for ``dep``: through the model's optional ``step_function(dep)``
+    (per-deployment work done once), else the method itself."""
+    fast = getattr(model, "step_function", None)
+    return fast(dep) if callable(fast) else partial(model.mixed_step_s, dep)
 
 
 def answering_models(model: PerformanceModel, dep: Deployment) -> dict[str, PerformanceModel]:

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, replace
-from functools import partial
 from typing import Any
 
 from planner.perfmodel import PerformanceModel
+from planner.performance_models import step_function_of
 from planner.plan import Plan
 from planner.simulate import (
     ROUTERS,
@@ -87,9 +87,7 @@ def scheduler_for(dep: Deployment, context: int) -> SchedulerConfig:
 def make_replicas(dep: Deployment, model: PerformanceModel, count: int, context: int) -> list[Replica]:
     """``count`` simulator replicas of ``dep``, timed by ``model`` (through its optional
     ``step_function(dep)``, the same mixed step with per-deployment work done once)."""
-    fast = getattr(model, "step_function", None)
-    step = fast(dep) if callable(fast) else partial(model.mixed_step_s, dep)
-    return [Replica(i, scheduler_for(dep, context), step) for i in range(count)]
+    return [Replica(i, scheduler_for(dep, context), step_function_of(model, dep)) for i in range(count)]
 
 
 def workload_of(plan: Plan, dep: Deployment) -> Workload:

@@ -12,12 +12,21 @@ so the two never disagree.
 Arrivals are open loop (Poisson, bursty Gamma, a daily profile) or closed loop (users
 with think time); request lengths are log-normal fitted to the workload's p50/p95 or
 replayed from a file. Everything is seeded.
+
+Fast-forward: a replica runs its next steps at once while no event can change them (the
+next arrival its router may send it; in a closed loop over several replicas, the next step
+of a replica whose finished user may come to it), and a run of decode-only steps (every
+sequence decoding, none admitted) is taken in one go up to the step that finishes a
+sequence or lacks KV blocks. Each step is still timed and recorded as stepping would, so
+the results are the same; ``_FAST_FORWARD = False`` steps one event at a time
+(tests/test_simulate_fast_forward.py compares the two).
 """
 
 from __future__ import annotations
 
 import csv
 import heapq
+import itertools
 import math
 import random
 import time
@@ -27,7 +36,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from planner.errors import InputError, Problem
 from planner.inputfiles import parse_json, read_text_file
@@ -180,12 +189,9 @@ def daily_arrivals(
 # ------------------------------------------------------------------- replica
 
 
-class StepModel(Protocol):
-    """Time of one scheduler step for a batch composition (seconds)."""
-
-    def __call__(
-        self, prefill_tokens: float, prefill_keys: float, decode_batch: float, decode_keys: float
-    ) -> float: ...
+#: Seconds of one scheduler step for a batch composition: (prefill tokens, the keys they
+#: attend to, decoding sequences, the keys those read).
+StepModel = Callable[[float, float, float, float], float]
 
 
 @dataclass
@@ -213,11 +219,14 @@ class Replica:
         self.preemptions = 0
         self.dropped: list[Request] = []
         self.samples: list[tuple[float, int, float]] = []  # (time, running, kv used share)
+        # Fast-forwarded ahead of the run's clock, the replica keeps (time, requests before)
+        # of each change of its outstanding requests that the clock has not reached.
+        self.ahead: deque[tuple[float, int]] = deque()
 
     @property
     def outstanding(self) -> int:
-        """Requests queued or running here."""
-        return len(self.waiting) + len(self.running)
+        """Requests queued or running here (as of the run's clock, when fast-forwarded ahead of it)."""
+        return self.ahead[0][1] if self.ahead else len(self.waiting) + len(self.running)
 
     def _blocks_for(self, tokens: int) -> int:
         return -(-tokens // self.config.block_tokens)
@@ -260,7 +269,7 @@ class Replica:
     def step(self, now: float) -> tuple[float, list[Request]]:
         """Run one step starting at ``now``; return its end time and the requests that finished."""
         budget = self.config.token_budget
-        decode = self._decoders()
+        decode, decode_keys = self._decoders()
         if not self.config.prefill_first:
             budget -= len(decode)
         chunks: list[tuple[Request, int]] = []
@@ -283,32 +292,154 @@ class Replica:
             chunks.append((request, chunk))
             budget -= chunk
         if chunks and self.config.prefill_first:
-            decode = []
+            decode, decode_keys = [], 0
         if not decode and not chunks:
             if self.waiting and not self.running:
                 self._drop(self.waiting.popleft())  # larger than the whole KV cache
             return now, []
         prefill_tokens = sum(c for _, c in chunks)
         prefill_keys = sum(c * (r.prefilled + c / 2) for r, c in chunks)
-        decode_keys = sum(r.prefilled + r.decoded for r in decode)
         duration = self.step_model(prefill_tokens, prefill_keys, len(decode), decode_keys)
         end = now + max(duration, 1e-9)
         return end, self._advance(end, chunks, decode)
 
-    def _decoders(self) -> list[Request]:
-        """The sequences that decode this step, each given the KV block its next token needs.
+    def decode_run(
+        self, now: float, horizon_s: float, limit_s: float, max_steps: int
+    ) -> tuple[float, float, int, list[Request]]:
+        """Fast-forward: run the decode-only steps from ``now`` in one go, each the one :meth:`step` would take.
+
+        Applies while every running sequence decodes, nothing waiting can be admitted and
+        each took its last token at ``now``: then a step only lengthens the sequences (the
+        decode keys grow by the batch) and takes the KV blocks they grow into. Stops before
+        a step whose blocks are not free (it preempts), after the step where a sequence
+        finishes, or once a step ends at or after ``horizon_s`` (the next event that could
+        change this replica) or past ``limit_s``.
+
+        :returns: the last step's start and end, the number of steps (0: it does not apply)
+            and the requests that finished.
+        """
+        steps = min(self._decode_only_steps(now), max_steps)
+        if steps <= 0:
+            return now, now, 0, []
+        growth = self._blocks_taken(steps)
+        batch = len(self.running)
+        keys = sum(r.prefilled + r.decoded for r in self.running)
+        kv_blocks, free = self.config.kv_blocks, self.free_blocks
+        gaps: list[float] = []
+        samples = self.samples
+        start = last_start = now
+        for taken in growth[1 : steps + 1]:
+            if taken > free:
+                break  # this step preempts: :meth:`step` takes it
+            free -= taken
+            end = start + max(self.step_model(0, 0, batch, keys), 1e-9)
+            gaps.append(end - start)
+            samples.append((end, batch, 1 - free / kv_blocks if kv_blocks else 0.0))
+            keys += batch
+            last_start, start = start, end
+            if end >= horizon_s or end > limit_s:
+                break
+        return last_start, start, len(gaps), self._apply_decode_run(gaps, start, free)
+
+    def _apply_decode_run(self, gaps: list[float], end: float, free: int) -> list[Request]:
+        """Give every running sequence the tokens (and blocks) of ``gaps``; retire the finished ones."""
+        if not gaps:
+            return []
+        block, steps = self.config.block_tokens, len(gaps)
+        finished = []
+        for request in self.running:
+            request.decoded += steps
+            request.gaps_s.extend(gaps)
+            request.last_token_s = end
+            request.blocks = max(request.blocks, -(-(request.prefilled + request.decoded) // block))
+            if request.decoded >= request.osl:
+                finished.append(request)
+        self.free_blocks = free
+        self.busy_until = end
+        if finished:
+            for request in finished:
+                request.finish_s = end
+                self.running.remove(request)
+                self._free(request)
+            used = 1 - self.free_blocks / self.config.kv_blocks if self.config.kv_blocks else 0.0
+            self.samples[-1] = (end, len(self.running), used)
+        return finished
+
+    def _decode_only_steps(self, now: float) -> int:
+        """Decode-only steps from ``now`` that may run in one go: up to the first that finishes a sequence."""
+        if not self.running or len(self.running) > self.config.token_budget or self._can_admit():
+            return 0
+        steps = MAX_EVENTS_PER_RUN
+        for r in self.running:
+            if r.prefilled < r.isl or r.last_token_s != now:
+                return 0
+            if r.osl - r.decoded < steps:  # (not min(): this runs for every sequence of every run)
+                steps = r.osl - r.decoded
+        return steps
+
+    def _blocks_taken(self, steps: int) -> list[int]:
+        """KV blocks the running sequences take at each of the next ``steps`` decode steps (index 1 on).
+
+        A sequence of context c grows to ceil((c + 1) / block) blocks before its next token:
+        first when its context reaches what its blocks hold (by as many as it lacks), then
+        one block every ``block`` steps.
+        """
+        block = self.config.block_tokens
+        taken = [0] * (steps + 1)
+        periodic = [0] * (steps + 1)  # sequences that take one block every ``block`` steps from here
+        for r in self.running:
+            context = r.prefilled + r.decoded
+            first = max(r.blocks * block - context + 1, 1)
+            if first > steps:
+                continue
+            taken[first] += -(-(context + first) // block) - r.blocks
+            following = first + 1 + (-(context + first)) % block
+            if following <= steps:
+                periodic[following] += 1
+        for j in range(1, steps + 1):
+            if j > block:
+                periodic[j] += periodic[j - block]
+            taken[j] += periodic[j]
+        return taken
+
+    def _can_admit(self) -> bool:
+        """True when :meth:`step` would admit the head of the queue now (its prefill would start)."""
+        if not self.waiting or len(self.running) >= self.config.max_num_seqs:
+            return False
+        budget = self.config.token_budget - len(self.running)
+        if budget <= 0:
+            return False
+        head = self.waiting[0]
+        prefilled = (
+            min(head.cached_tokens, head.isl - 1) if head.prefilled == 0 and head.cached_tokens else head.prefilled
+        )
+        chunk = min(max(head.isl - prefilled, 0), budget)
+        return self._blocks_for(prefilled + chunk) - head.blocks <= self.free_blocks
+
+    def _decoders(self) -> tuple[list[Request], int]:
+        """The sequences that decode this step, each given the KV block its next token needs,
+        and the keys they read (their contexts summed).
 
         A sequence that cannot grow preempts the most recently admitted other one (or is
         dropped when alone); the step's token budget caps how many decode.
         """
         block = self.config.block_tokens
         decode: list[Request] = []
+        keys = 0
         upset = False  # a preemption or drop changed the running batch
         for request in [r for r in self.running if r.prefilled >= r.isl]:
             if upset and request not in self.running:
                 continue  # preempted by an earlier sequence of this step
-            if (request.prefilled + request.decoded + block) // block <= request.blocks:
+            context = request.prefilled + request.decoded
+            keys += context
+            if context < request.blocks * block:
                 decode.append(request)  # its next token fits the blocks it holds
+                continue
+            need = -(-(context + 1) // block) - request.blocks
+            if need <= self.free_blocks:  # the common case of the loop below, without its list scans
+                self.free_blocks -= need
+                request.blocks += need
+                decode.append(request)
                 continue
             while request in self.running and not self._grow(request, request.context + 1):
                 upset = True
@@ -316,9 +447,10 @@ class Replica:
                     self._drop(request)  # alone and still out of KV: it can never finish here
             if request in self.running:
                 decode.append(request)
-        if upset:
-            decode = [r for r in decode if r in self.running]
-        return decode[: self.config.token_budget]
+        if upset or len(decode) > self.config.token_budget:
+            decode = [r for r in decode if r in self.running][: self.config.token_budget]
+            keys = sum(r.prefilled + r.decoded for r in decode)
+        return decode, keys
 
     def _advance(self, end: float, chunks: list[tuple[Request, int]], decode: list[Request]) -> list[Request]:
         """Apply a step that ends at ``end``; return the requests that finished."""
@@ -335,7 +467,8 @@ class Replica:
             request.decoded += 1
             request.gaps_s.append(end - request.last_token_s)
             request.last_token_s = end
-            done = done or request.decoded >= request.osl
+            if request.decoded >= request.osl:
+                done = True
         if done:
             for request in list(self.running):
                 if request.prefilled >= request.isl and request.decoded >= request.osl:
@@ -466,6 +599,14 @@ def _new_request(index: int, now: float, workload: Workload, rng: random.Random)
     return Request(id=index, arrival_s=now, isl=isl, osl=osl, cached_tokens=cached)
 
 
+#: Open-loop arrivals drawn ahead at most to see past those routed elsewhere (a bound on work, not on results).
+LOOKAHEAD_ARRIVALS = 64
+#: Simulate runs of identical decode steps in one go (:meth:`Replica.decode_run`) and chain a
+#: replica's steps while no other event can intervene; False steps one event at a time (the
+#: reference the fast path is tested against).
+_FAST_FORWARD = True
+
+
 def run(
     replicas: Sequence[Replica],
     workload: Workload,
@@ -485,82 +626,264 @@ def run(
     request, wait for it, think (exponential, mean ``think_s``), and send the next.
     Requests still unfinished when ``max_sim_s`` is reached are reported, not lost.
     """
-    rng = random.Random(seed)
-    events: list[tuple[float, int, int, int]] = []  # (time, order, kind, replica or user); kind 0 arrival, 1 step end
-    order = 0
-
-    def push(time: float, kind: int, who: int) -> None:
-        nonlocal order
-        heapq.heappush(events, (time, order, kind, who))
-        order += 1
-
-    if users is not None:
-        for user in range(users):
-            push(rng.uniform(0, think_s) if think_s else 0.0, 0, user)
-    elif gaps is not None:
-        first = next(gaps, None)
-        if first is not None:
-            push(first, 0, -1)
-    stepping = [False] * len(replicas)
-    finished: list[Request] = []
-    created = 0
-    limit = max_sim_s if max_sim_s is not None else duration_s * 20 + 600
-    now = 0.0
-    all_requests: list[Request] = []
-    budget, processed, stopped = active_budget(), 0, ""
-    while events:
-        # Checked every 1024 events: time.monotonic() on each would cost more than the step.
-        if not processed & 1023 and (stopped := budget.stop_reason(processed) or ""):
-            budget.record(stopped)
-            break
-        processed += 1
-        now, _, kind, who = heapq.heappop(events)
-        if now > limit:
-            break
-        if kind == 0:
-            if now > duration_s:
-                continue
-            request = _new_request(created, now, workload, rng)
-            request.user = who
-            all_requests.append(request)
-            target = router(replicas, created)
-            created += 1
-            target.waiting.append(request)
-            if users is None and gaps is not None:
-                gap = next(gaps, None)  # a replayed stream ends
-                if gap is not None:
-                    push(now + gap, 0, -1)
-            if not stepping[target.index]:
-                stepping[target.index] = True
-                push(now, 1, target.index)
-        else:
-            replica = replicas[who]
-            if not replica.running and not replica.waiting:
-                stepping[who] = False
-                continue
-            end, done = replica.step(now)
-            if end == now and not done:
-                stepping[who] = bool(replica.running or replica.waiting)
-                if stepping[who]:
-                    push(now, 1, who)
-                continue
-            finished += done
-            for request in done:
-                if users is not None and end <= duration_s:
-                    push(end + (rng.expovariate(1 / think_s) if think_s else 0.0), 0, request.user)
-            push(end, 1, who)
+    loop = _EventLoop(replicas, workload, duration_s, seed, users, think_s, router)
+    loop.limit_s = max_sim_s if max_sim_s is not None else duration_s * 20 + 600
+    loop.start(gaps)
+    loop.process(active_budget())
+    for replica in replicas:
+        replica.ahead.clear()  # the run is over: no change is still to come
     dropped = [r for replica in replicas for r in replica.dropped]
-    accounted = {r.id for r in finished} | {r.id for r in dropped}
-    unfinished = [r for r in all_requests if r.id not in accounted]
+    accounted = {r.id for r in loop.finished} | {r.id for r in dropped}
+    unfinished = [r for r in loop.all_requests if r.id not in accounted]
     return SimResult(
-        requests=finished,
+        requests=loop.finished,
         unfinished=unfinished,
         dropped=dropped,
         duration_s=duration_s,
         warmup_s=duration_s * 0.1 if warmup_s is None else warmup_s,
         replicas=list(replicas),
-        stopped_early=stopped,
+        stopped_early=loop.stopped,
     )
+
+
+class _EventLoop:
+    """The events of one run: arrivals (kind 0) and scheduler steps (kind 1), in time order."""
+
+    def __init__(
+        self,
+        replicas: Sequence[Replica],
+        workload: Workload,
+        duration_s: float,
+        seed: int,
+        users: int | None,
+        think_s: float,
+        router: Router,
+    ) -> None:
+        self.replicas, self.workload, self.duration_s = replicas, workload, duration_s
+        self.rng = random.Random(seed)
+        self.users, self.think_s, self.router = users, think_s, router
+        self.events: list[tuple[float, int, int, int]] = []  # (time, order, kind, replica or user)
+        self.arrival_times: list[tuple[float, int]] = []  # the arrivals among the events, to see the next one
+        self.order = 0
+        self.gaps: Iterator[float] | None = None
+        self.stepping = [False] * len(replicas)
+        self.finished: list[Request] = []
+        self.all_requests: list[Request] = []
+        self.limit_s = math.inf
+        self.processed = 0
+        self.stopped = ""
+        self.fast_forward = _FAST_FORWARD
+        # Another replica's step can change this one only in a closed loop (its finished
+        # users send their next requests, and draw think times, in time order).
+        self.steps_interact = users is not None and len(replicas) > 1
+        self.clock_s = 0.0
+        self.upcoming: deque[float] = deque()  # open-loop arrivals drawn ahead, after the scheduled one
+        self.ahead: set[int] = set()  # replicas fast-forwarded ahead of the clock
+        self.next_step_s = [math.inf] * len(replicas)  # each replica's scheduled step
+
+    def push(self, time: float, kind: int, who: int) -> None:
+        """Schedule an event."""
+        heapq.heappush(self.events, (time, self.order, kind, who))
+        if kind == 0:
+            heapq.heappush(self.arrival_times, (time, self.order))
+        else:
+            self.next_step_s[who] = time
+        self.order += 1
+
+    def start(self, gaps: Iterator[float] | None) -> None:
+        """Schedule the first arrivals: every user's (closed loop) or the first gap's (open loop)."""
+        if self.users is not None:
+            for user in range(self.users):
+                self.push(self.rng.uniform(0, self.think_s) if self.think_s else 0.0, 0, user)
+        elif gaps is not None:
+            self.gaps = gaps
+            first = next(gaps, None)
+            if first is not None:
+                self.push(first, 0, -1)
+
+    def process(self, budget: SimulationBudget) -> None:
+        """Process events until none is left, the time limit is passed or the budget stops the run."""
+        while self.events:
+            # Checked every 1024 events: time.monotonic() on each would cost more than the step.
+            if not self.processed & 1023 and (stopped := budget.stop_reason(self.processed) or ""):
+                budget.record(stopped)
+                self.stopped = stopped
+                return
+            self.processed += 1
+            now, _, kind, who = heapq.heappop(self.events)
+            if now > self.limit_s:
+                return
+            self.clock_s = now
+            if kind == 0:
+                heapq.heappop(self.arrival_times)
+                self.arrive(now, who)
+            else:
+                self.next_step_s[who] = math.inf
+                self.step(now, who)
+
+    def arrive(self, now: float, who: int) -> None:
+        """A request arrives: route it, schedule the next arrival, start its replica stepping."""
+        if now > self.duration_s:
+            return
+        created = len(self.all_requests)
+        request = _new_request(created, now, self.workload, self.rng)
+        request.user = who
+        self.all_requests.append(request)
+        self.catch_up(now)
+        target = self.router(self.replicas, created)
+        target.waiting.append(request)
+        if self.users is None and self.gaps is not None:
+            if self.upcoming:
+                self.push(self.upcoming.popleft(), 0, -1)
+            elif (gap := next(self.gaps, None)) is not None:  # a replayed stream ends
+                self.push(now + gap, 0, -1)
+        if not self.stepping[target.index]:
+            self.stepping[target.index] = True
+            self.push(now, 1, target.index)
+
+    def step(self, now: float, who: int) -> None:
+        """Replica ``who`` runs its next step (and, fast-forwarding, every later one no event can change)."""
+        replica = self.replicas[who]
+        replica.ahead.clear()  # its changes so far took effect by now
+        horizon = math.nan
+        while True:
+            if not replica.running and not replica.waiting:
+                self.stepping[who] = False
+                return
+            before = len(replica.waiting) + len(replica.running)
+            end, done = replica.step(now)
+            if end == now and not done:
+                self.stepping[who] = bool(replica.running or replica.waiting)
+                if self.stepping[who]:
+                    self.push(now, 1, who)
+                return
+            self.finish(done, end)
+            if self.changed(replica, now, before):
+                horizon = math.nan
+            if self.fast_forward:
+                end, horizon = self.decode_runs(replica, end, horizon)
+                horizon = self.horizon_s(replica) if math.isnan(horizon) else horizon
+            if not self.fast_forward or not self.chains(end, horizon):
+                self.push(end, 1, who)
+                return
+            now = end
+            self.processed += 1
+
+    def changed(self, replica: Replica, start_s: float, before: int) -> bool:
+        """True when a step that started at ``start_s`` changed ``replica``'s outstanding requests
+        (``before`` it); a change ahead of the clock is kept for the router to see when due."""
+        if len(replica.waiting) + len(replica.running) == before:
+            return False
+        if start_s > self.clock_s:
+            replica.ahead.append((start_s, before))
+            self.ahead.add(replica.index)
+        return True
+
+    def catch_up(self, now: float) -> None:
+        """Let the router see each replica fast-forwarded ahead as it is at ``now``."""
+        for index in list(self.ahead):
+            ahead = self.replicas[index].ahead
+            while ahead and ahead[0][0] <= now:
+                ahead.popleft()
+            if not ahead:
+                self.ahead.discard(index)
+
+    def finish(self, done: list[Request], end: float) -> None:
+        """Keep requests that finished at ``end``; in a closed loop their users think, then send the next."""
+        self.finished += done
+        for request in done:
+            if self.users is not None and end <= self.duration_s:
+                think = self.rng.expovariate(1 / self.think_s) if self.think_s else 0.0
+                self.push(end + think, 0, request.user)
+
+    def chains(self, next_step_s: float, horizon_s: float) -> bool:
+        """True when a replica's step at ``next_step_s`` may run now: before its ``horizon_s``
+        (a tie goes to the event scheduled first), within the time limit, and the event count
+        is not due for a budget check."""
+        return next_step_s < horizon_s and next_step_s <= self.limit_s and bool(self.processed & 1023)
+
+    def decode_runs(self, replica: Replica, now: float, horizon_s: float) -> tuple[float, float]:
+        """Fast-forward ``replica``'s decode-only steps from ``now`` while no event intervenes;
+        return the last end and the replica's horizon (nan: to be worked out again)."""
+        while True:
+            if math.isnan(horizon_s):
+                horizon_s = self.horizon_s(replica)
+            if not self.chains(now, horizon_s):
+                return now, horizon_s
+            room = 1024 - (self.processed & 1023)  # steps left before the budget's next check
+            before = len(replica.waiting) + len(replica.running)
+            last_start, end, steps, done = replica.decode_run(now, horizon_s, self.limit_s, room)
+            if not steps:
+                return now, horizon_s
+            self.processed += steps
+            self.finish(done, end)
+            if self.changed(replica, last_start, before):
+                horizon_s = math.nan
+            now = end
+
+    def horizon_s(self, replica: Replica) -> float:
+        """When the next event that could change ``replica`` happens (inf: none): the first
+        arrival that may be routed to it or, in a closed loop over several replicas, the
+        first step of another replica whose finished user may be (see :meth:`users_horizon_s`)."""
+        if self.steps_interact:
+            return self.users_horizon_s(replica)
+        if len(self.replicas) == 1 or self.users is not None:
+            return self.arrival_s(0)
+        if self.router is round_robin:
+            return self.arrival_s((replica.index - len(self.all_requests)) % len(self.replicas))
+        if self.router is not least_outstanding:
+            return self.arrival_s(0)
+        return self.arrival_s(self.room_below(replica, LOOKAHEAD_ARRIVALS))
+
+    def room_below(self, replica: Replica, enough: int) -> int:
+        """How many arrivals the least-outstanding router certainly sends to other replicas
+        before ``replica`` (while it keeps its outstanding requests): the room the others
+        have below it (ties go to the lower index), counted up to ``enough``."""
+        mine, index, room = len(replica.waiting) + len(replica.running), replica.index, 0
+        for other in self.replicas:  # ``replica`` itself adds nothing
+            ahead = other.ahead
+            below = mine - (ahead[0][1] if ahead else len(other.waiting) + len(other.running)) + (other.index < index)
+            if below > 0:
+                room += below
+                if room >= enough:
+                    break
+        return room
+
+    def users_horizon_s(self, replica: Replica) -> float:
+        """:meth:`horizon_s` of a closed loop over several replicas.
+
+        Without think time and behind the least-outstanding router, a user whose request
+        finishes on a replica level with or below ``replica`` adds one to the room below
+        it before its next request takes one, so while the room exceeds the requests
+        already on their way, only a replica above it can bring one here: its next step is
+        the horizon. Otherwise any event is (think times and routing are drawn in time order).
+        """
+        if self.think_s or self.router is not least_outstanding:
+            return min(self.arrival_s(0), self.events[0][0] if self.events else math.inf)
+        if self.room_below(replica, len(self.arrival_times) + 1) <= len(self.arrival_times):
+            return min(self.arrival_s(0), self.events[0][0] if self.events else math.inf)
+        mine = len(replica.waiting) + len(replica.running)
+        horizon = math.inf
+        for other in self.replicas:
+            if other.outstanding > mine + (other.index < replica.index) and self.next_step_s[other.index] < horizon:
+                horizon = self.next_step_s[other.index]  # ``replica`` itself is never above itself
+        return horizon
+
+    def arrival_s(self, number: int) -> float:
+        """When the arrival ``number`` places after the next happens (inf: none within the run's arrivals)."""
+        if not self.arrival_times:
+            return math.inf
+        when = self.arrival_times[0][0]
+        if when > self.duration_s:
+            return math.inf
+        if number and self.users is None and self.gaps is not None:
+            while len(self.upcoming) < number:
+                base = self.upcoming[-1] if self.upcoming else when
+                if base > self.duration_s or (gap := next(self.gaps, None)) is None:
+                    return math.inf
+                self.upcoming.append(base + gap)
+            when = self.upcoming[number - 1]
+        return math.inf if when > self.duration_s else when
 
 
 # -------------------------------------------------------------- summaries
@@ -620,7 +943,7 @@ def summarise(result: SimResult, targets: Targets) -> dict[str, Any]:
     window = max(result.duration_s - result.warmup_s, 1e-9)
     ttft = [(r.first_token_s or 0) - r.arrival_s for r in measured]
     e2e = [(r.finish_s or 0) - r.arrival_s for r in measured]
-    itl = [gap for r in measured for gap in r.gaps_s]
+    itl = list(itertools.chain.from_iterable(r.gaps_s for r in measured))
     out_tokens = sum(r.osl for r in measured)
     samples = [s for replica in result.replicas for s in replica.samples if s[0] >= result.warmup_s]
     arrivals = [r for r in result.requests + result.dropped + result.unfinished if r.arrival_s >= result.warmup_s]

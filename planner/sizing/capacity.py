@@ -169,12 +169,35 @@ def kv_bytes_per_sequence(dep: Deployment, context: int, block: int = 1) -> floa
     Full-attention layers keep every token (rounded up to whole KV blocks); sliding-window
     layers keep at most ``window`` tokens.
     """
-    per_layer = kv_bytes_per_token_layer_group(dep)
-    tokens = math.ceil(context / block) * block
-    full = _layers_per_gpu(dep.model.full_attention_layers, dep) * tokens
+    return kv_layout(dep).sequence_bytes(math.ceil(context / block) * block)
+
+
+@dataclass(frozen=True)
+class KvLayout:
+    """How one GPU's KV grows with a sequence: bytes a token adds per layer, and the layers
+    that keep every token or only the last ``window`` (0: no sliding-window layers)."""
+
+    per_layer_bytes: float
+    full_layers: float
+    window_layers: float
+    window: int
+
+    def sequence_bytes(self, tokens: int) -> float:
+        """KV bytes of one sequence of ``tokens`` tokens (already rounded to whole blocks)."""
+        full = self.full_layers * tokens
+        sliding = self.window_layers * min(tokens, self.window) if self.window_layers else 0
+        return (full + sliding) * self.per_layer_bytes
+
+
+def kv_layout(dep: Deployment) -> KvLayout:
+    """The KV layout of ``dep`` on one GPU."""
     window = dep.model.sliding_window
-    sliding = _layers_per_gpu(window.layers, dep) * min(tokens, window.window) if window else 0
-    return (full + sliding) * per_layer
+    return KvLayout(
+        per_layer_bytes=kv_bytes_per_token_layer_group(dep),
+        full_layers=_layers_per_gpu(dep.model.full_attention_layers, dep),
+        window_layers=_layers_per_gpu(window.layers, dep) if window else 0,
+        window=window.window if window else 0,
+    )
 
 
 #: Where the driver's share of memory (what nvidia-smi counts and a process never sees) is

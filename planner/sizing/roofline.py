@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from functools import cache, lru_cache
 
 from planner.catalogfiles import load_entries
-from planner.sizing.capacity import kv_bytes_per_sequence
+from planner.sizing.capacity import kv_bytes_per_sequence, kv_layout
 from planner.sizing.deployment import Deployment
 from planner.sizing.efficiency import Efficiency
 
@@ -270,25 +270,69 @@ def mixed_step_s(
     :param prefill_keys: sum over prefill tokens of the keys each attends to.
     :param decode_keys: sum over decoding sequences of their context lengths.
     """
-    m = dep.model
-    tokens = prefill_tokens + decode_batch
-    if tokens <= 0:
-        return 0.0
-    average_context = int(decode_keys / decode_batch) if decode_batch else 0
-    memory = decode_bytes_per_gpu(dep, max(decode_batch, 1.0), average_context) / (
-        dep.gpu.hbm_tb_s * 1e12 * eff.mbu_decode
-    )
-    per_key = attention_flops_per_key(dep)
-    layers_share = m.full_attention_layers / m.num_layers
-    gpus = _compute_gpus(dep) * dep.peak_tflops * 1e12
-    prefill_attention = per_key * m.num_layers * layers_share * prefill_keys
-    decode_attention = per_key * m.num_layers * layers_share * decode_keys
-    rows = decode_batch / dep.ep if dep.attention_dp else decode_batch
-    compute = matmul_s(dep, prefill_tokens, eff.mfu_prefill, thin=False) + prefill_attention / (gpus * eff.mfu_prefill)
-    if decode_batch:
-        compute += matmul_s(dep, decode_batch, eff.mfu_decode, thin=True)
-        compute += decode_attention / (gpus * eff.mfu_decode * gemm_fill(rows))
-    return max(memory, compute) + step_comm_s(dep, tokens) + eff.overhead_ms / 1000
+    return mixed_step_function(dep, eff)(prefill_tokens, prefill_keys, decode_batch, decode_keys)
+
+
+@lru_cache(maxsize=256)
+def mixed_step_function(dep: Deployment, eff: Efficiency) -> MixedStep:
+    """:func:`mixed_step_s` of ``dep`` (the simulator calls it every step)."""
+    return MixedStep(dep, eff)
+
+
+class MixedStep:
+    """:func:`mixed_step_s` of one deployment: its per-deployment terms computed once, its
+    terms per batch and per token count kept (a simulation asks for the same few thousand)."""
+
+    def __init__(self, dep: Deployment, eff: Efficiency) -> None:
+        m = dep.model
+        self.dep, self.eff = dep, eff
+        self.bandwidth = dep.gpu.hbm_tb_s * 1e12 * eff.mbu_decode
+        gpus = _compute_gpus(dep) * dep.peak_tflops * 1e12
+        self.gpus = gpus
+        self.attention_per_key = attention_flops_per_key(dep) * m.num_layers * (m.full_attention_layers / m.num_layers)
+        self.prefill_peak = gpus * eff.mfu_prefill
+        self.overhead_s = eff.overhead_ms / 1000
+        self.kv = kv_layout(dep)
+        self.prefill_matmul: dict[float, float] = {}
+        self.decode_terms: dict[float, tuple[float, float, float, float]] = {}
+        self.comm: dict[float, float] = {}
+
+    def __call__(self, prefill_tokens: float, prefill_keys: float, decode_batch: float, decode_keys: float) -> float:
+        """Seconds of the step (see :func:`mixed_step_s`)."""
+        tokens = prefill_tokens + decode_batch
+        if tokens <= 0:
+            return 0.0
+        average_context = int(decode_keys / decode_batch) if decode_batch else 0
+        weights, kv_sequences, decode_matmul, decode_peak = self._decode(decode_batch)
+        memory = (weights + kv_sequences * self.kv.sequence_bytes(average_context)) / self.bandwidth
+        prefill = self.prefill_matmul.get(prefill_tokens)
+        if prefill is None:
+            prefill = self.prefill_matmul[prefill_tokens] = matmul_s(
+                self.dep, prefill_tokens, self.eff.mfu_prefill, thin=False
+            )
+        compute = prefill + self.attention_per_key * prefill_keys / self.prefill_peak
+        if decode_batch:
+            compute += decode_matmul
+            compute += self.attention_per_key * decode_keys / decode_peak
+        comm = self.comm.get(tokens)
+        if comm is None:
+            comm = self.comm[tokens] = step_comm_s(self.dep, tokens)
+        return max(memory, compute) + comm + self.overhead_s
+
+    def _decode(self, decode_batch: float) -> tuple[float, float, float, float]:
+        """Per decode batch: weight bytes read, sequences whose KV one GPU reads, decode GEMMs, attention peak."""
+        terms = self.decode_terms.get(decode_batch)
+        if terms is None:
+            dep, eff = self.dep, self.eff
+            batch = max(decode_batch, 1.0)
+            rows = decode_batch / dep.ep if dep.attention_dp else decode_batch
+            terms = self.decode_terms[decode_batch] = (
+                weight_bytes_read(dep, batch),
+                batch / dep.ep if dep.attention_dp else batch,
+                matmul_s(dep, decode_batch, eff.mfu_decode, thin=True) if decode_batch else 0.0,
+                self.gpus * eff.mfu_decode * gemm_fill(rows) if decode_batch else 1.0,
+            )
+        return terms
 
 
 @lru_cache(maxsize=65536)

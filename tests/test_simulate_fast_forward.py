@@ -1,0 +1,171 @@
+"""The simulator's fast-forward (runs of identical decode steps in one go, a replica's steps
+chained between events) gives the same run as stepping one event at a time: every request's
+times and gaps, every percentile and goodput, on seeded aggregated, chunked-prefill,
+multi-replica, closed-loop, KV-pressure and disaggregated runs."""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from planner import simulate
+from planner.disaggregation import disaggregation
+from planner.plan_simulation import LoadSpec, simulate_plan
+from planner.planfile import load_plan
+from planner.resolve import resolve_plan
+from planner.simulate import Replica, Request, SchedulerConfig, SimResult, Targets, Workload, poisson_arrivals, run
+from planner.sizing.plan_sizing import size_plan
+
+
+def plan_and_deployment(catalog: Any) -> tuple[Any, Any]:
+    """The demo plan and its cheapest deployment by estimate (not simulated: that is what is tested)."""
+    from planner.workflows import example_plan_path
+
+    plan = load_plan(example_plan_path())
+    sizing = size_plan(resolve_plan(plan, catalog), catalog, simulate=False)
+    return plan, sizing.best.sizing
+
+
+def both_ways(monkeypatch: pytest.MonkeyPatch, simulation: Callable[[], Any]) -> tuple[Any, Any]:
+    """The simulation stepped one event at a time, then fast-forwarded."""
+    monkeypatch.setattr(simulate, "_FAST_FORWARD", False)
+    stepped = simulation()
+    monkeypatch.setattr(simulate, "_FAST_FORWARD", True)
+    return stepped, simulation()
+
+
+def assert_close(stepped: Any, fast: Any, where: str = "") -> None:
+    """Equal, floats to a relative 1e-9 (nan equal to nan)."""
+    if isinstance(stepped, dict):
+        assert stepped.keys() == fast.keys(), where
+        for key in stepped:
+            assert_close(stepped[key], fast[key], f"{where}.{key}")
+    elif isinstance(stepped, list | tuple):
+        assert len(stepped) == len(fast), where
+        for i, (a, b) in enumerate(zip(stepped, fast, strict=True)):
+            assert_close(a, b, f"{where}[{i}]")
+    elif isinstance(stepped, float) and math.isnan(stepped):
+        assert isinstance(fast, float) and math.isnan(fast), where
+    elif isinstance(stepped, float):
+        assert fast == pytest.approx(stepped, rel=1e-9, abs=1e-12), where
+    else:
+        assert stepped == fast, where
+
+
+def request_times(requests: list[Request]) -> list[tuple[Any, ...]]:
+    """What a request's life recorded: lengths, times, gaps, preemptions (by id: replicas
+    chained between events hand in their finished requests in another order)."""
+    return [
+        (r.id, r.isl, r.osl, r.arrival_s, r.first_token_s, r.finish_s, r.gaps_s, r.preemptions, r.decoded)
+        for r in sorted(requests, key=lambda r: r.id)
+    ]
+
+
+def assert_same_run(stepped: SimResult, fast: SimResult) -> None:
+    """Same requests with the same times, same drops, same unfinished, same percentiles and goodput."""
+    assert_close(request_times(stepped.requests), request_times(fast.requests), "requests")
+    assert_close(request_times(stepped.unfinished), request_times(fast.unfinished), "unfinished")
+    assert_close(request_times(stepped.dropped), request_times(fast.dropped), "dropped")
+    targets = Targets(ttft_s=0.5, itl_s=0.03, e2e_s=20.0)
+    assert_close(simulate.summarise(stepped, targets), simulate.summarise(fast, targets), "summary")
+
+
+def linear_step(prefill: float, keys: float, batch: float, decode_keys: float) -> float:
+    """A test machine whose decode steps grow with the keys they read."""
+    return 1e-5 * prefill + 1e-9 * keys + (0.004 + 2e-4 * batch + 1e-8 * decode_keys if batch else 0.0)
+
+
+def replicas(count: int, *, seqs: int = 32, budget: int = 4096, blocks: int = 10**6) -> list[Replica]:
+    config = SchedulerConfig(max_num_seqs=seqs, token_budget=budget, block_tokens=16, kv_blocks=blocks)
+    return [Replica(i, config, linear_step) for i in range(count)]
+
+
+def lengths(rng: random.Random) -> tuple[int, int]:
+    return max(round(rng.lognormvariate(6.0, 0.8)), 1), max(round(rng.lognormvariate(5.0, 0.9)), 1)
+
+
+WORKLOAD = Workload(lengths=lengths, shared_prefix_tokens=200, prefix_hit_rate=0.5)
+
+CASES: dict[str, Callable[[], SimResult]] = {
+    "open loop, one replica": lambda: run(
+        replicas(1), WORKLOAD, duration_s=40, seed=1, gaps=poisson_arrivals(4.0, random.Random(2))
+    ),
+    "chunked prefill (budget 256)": lambda: run(
+        replicas(1, budget=256), WORKLOAD, duration_s=30, seed=3, gaps=poisson_arrivals(3.0, random.Random(4))
+    ),
+    "open loop, six replicas": lambda: run(
+        replicas(6), WORKLOAD, duration_s=15, seed=5, gaps=poisson_arrivals(20.0, random.Random(6))
+    ),
+    "open loop, eight replicas, round robin": lambda: run(
+        replicas(8),
+        WORKLOAD,
+        duration_s=10,
+        seed=12,
+        gaps=poisson_arrivals(25.0, random.Random(13)),
+        router=simulate.round_robin,
+    ),
+    "closed loop at batch 32": lambda: run(replicas(1), WORKLOAD, duration_s=15, seed=7, users=32),
+    "closed loop, 50 users over six replicas": lambda: run(replicas(6), WORKLOAD, duration_s=10, seed=14, users=50),
+    "closed loop, think time, two replicas": lambda: run(
+        replicas(2), WORKLOAD, duration_s=15, seed=8, users=24, think_s=0.5, router=simulate.round_robin
+    ),
+    "KV pressure: preemptions": lambda: run(replicas(1, blocks=300), WORKLOAD, duration_s=5, seed=9, users=12),
+    "cut off by the time limit": lambda: run(
+        replicas(1), WORKLOAD, duration_s=10, seed=10, gaps=poisson_arrivals(20.0, random.Random(11)), max_sim_s=12
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_fast_forward_equals_stepping(case: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    stepped, fast = both_ways(monkeypatch, CASES[case])
+    assert len(stepped.requests) > 20, "the case simulates something"
+    if case.startswith("KV pressure"):
+        assert sum(r.preemptions for r in stepped.replicas) > 0
+    assert_same_run(stepped, fast)
+
+
+def test_fast_forward_equals_stepping_on_a_real_plan(catalog: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    plan, fleet = plan_and_deployment(catalog)
+
+    def simulation() -> dict[str, Any]:
+        return simulate_plan(plan, fleet.deployment, fleet.model, LoadSpec("closed", concurrency=8), duration_s=20)
+
+    stepped, fast = both_ways(monkeypatch, simulation)
+    assert stepped["requests"] > 10
+    assert_close(stepped, fast, "summary")
+
+
+def test_fast_forward_equals_stepping_disaggregated(catalog: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    plan, fleet = plan_and_deployment(catalog)
+    dep = fleet.deployment
+
+    def simulation() -> dict[str, Any]:
+        pool = (dep, fleet.model)
+        return disaggregation(plan, pool, pool, 2.0, 1, 2, "nvlink", duration_s=120, seed=3)
+
+    stepped, fast = both_ways(monkeypatch, simulation)
+    assert_close(stepped, fast, "disaggregation")
+
+
+def test_fast_forward_takes_fewer_events(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fast-forwarding is not stepping under another name: decode runs are taken in one go."""
+    calls = {"steps": 0}
+    original = Replica.step
+
+    def counted(self: Replica, now: float) -> tuple[float, list[Request]]:
+        calls["steps"] += 1
+        return original(self, now)
+
+    monkeypatch.setattr(Replica, "step", counted)
+    monkeypatch.setattr(simulate, "_FAST_FORWARD", False)
+    stepped = CASES["open loop, one replica"]()
+    stepped_calls, calls["steps"] = calls["steps"], 0
+    monkeypatch.setattr(simulate, "_FAST_FORWARD", True)
+    fast = CASES["open loop, one replica"]()
+    assert calls["steps"] * 3 < stepped_calls
+    assert_same_run(stepped, fast)
