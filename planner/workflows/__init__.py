@@ -14,7 +14,8 @@ fix. Results carry ``to_json()`` where the command line prints them as JSON.
   :func:`export_project`, :func:`import_project`; runs, baseline and decisions: :func:`add_run`,
   :func:`list_runs`, :func:`load_run`, :func:`set_baseline`, :func:`record_decision` (the types they
   take and return come from :mod:`planner.store`);
-- benchmarks (step 10): :func:`import_benchmarks` (runs as :class:`MeasuredRun`),
+- benchmarks (step 10): :func:`bench_run` (measure an endpoint, :class:`LoadRequest`),
+  :func:`import_benchmarks` (runs as :class:`MeasuredRun`),
   :func:`bench_envelope`, :func:`bench_baseline`, :func:`bench_plan`, :func:`calibrate` (the factors fitted
   to the project's runs); step 11: :func:`scale`;
 - costs: :func:`tco`, :func:`export` (the Excel TCO workbook);
@@ -27,6 +28,7 @@ fix. Results carry ``to_json()`` where the command line prints them as JSON.
 
 from __future__ import annotations
 
+from planner.bench.loadgen import Endpoint, Limits
 from planner.bench.scenario import BenchmarkPlan
 from planner.deploy.tuning import TuningPlan
 from planner.measured_run import MeasuredRun
@@ -49,12 +51,15 @@ from planner.workflows.bench import (
     BaselineReport,
     BenchEnvelopeReport,
     BenchImportReport,
+    BenchRunReport,
     CalibrationReport,
+    LoadRequest,
     ScaleReport,
     SloTargets,
     bench_baseline,
     bench_envelope,
     bench_plan,
+    bench_run,
     calibrate,
     import_benchmarks,
     scale,
@@ -138,6 +143,7 @@ __all__ = [
     "BaselineReport",
     "BenchEnvelopeReport",
     "BenchImportReport",
+    "BenchRunReport",
     "BenchmarkPlan",
     "CalibrationReport",
     "CatalogEntry",
@@ -147,6 +153,7 @@ __all__ = [
     "ConfigCheck",
     "Decision",
     "DeployReport",
+    "Endpoint",
     "EnvelopeReport",
     "EstimateRequest",
     "ExportResult",
@@ -155,6 +162,8 @@ __all__ = [
     "HistoryEntry",
     "ImportReport",
     "Imported",
+    "Limits",
+    "LoadRequest",
     "MeasuredRun",
     "MixReport",
     "OpenedRevision",
@@ -186,6 +195,7 @@ __all__ = [
     "bench_baseline",
     "bench_envelope",
     "bench_plan",
+    "bench_run",
     "calibrate",
     "catalog_entries",
     "check",
