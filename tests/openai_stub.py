@@ -26,6 +26,8 @@ class StubServer:
     token_delay_s: float = 0.0
     stall_s: float = 5.0
     requests: int = 0
+    in_flight: int = 0
+    max_in_flight: int = 0
     bodies: list[dict] = field(default_factory=list)
     keep_bodies: bool = True
     port: int = 0
@@ -106,8 +108,13 @@ async def _connection(
             stub.requests += 1
             if stub.keep_bodies:
                 stub.bodies.append(body)
-            keep = await _serve_one(stub, next(turns), body, writer)
-            await writer.drain()
+            stub.in_flight += 1
+            stub.max_in_flight = max(stub.max_in_flight, stub.in_flight)
+            try:
+                keep = await _serve_one(stub, next(turns), body, writer)
+                await writer.drain()
+            finally:
+                stub.in_flight -= 1
             if not keep:
                 break
     except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError):

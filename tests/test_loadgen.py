@@ -1,0 +1,177 @@
+"""The load generator (``planner bench run``) against a small in-test OpenAI-compatible server:
+faults by kind, the two loops, tokenizer calibration, storing runs, bad input, Ctrl-C."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from planner import workflows
+from planner.bench.loadgen import Endpoint, Limits, Prompt, measured_run, run_sweep
+from planner.workflows.bench import project_runs
+from tests.conftest import CLI_BACKEND, run_cli
+from tests.openai_stub import StubServer, serving
+
+FAULTS = ("ok", "429", "500", "503", "stall", "drop", "malformed", "no_usage")
+
+
+def _prompts(tokens: int = 4) -> itertools.repeat[Prompt]:
+    return itertools.repeat(Prompt("a short prompt", tokens))
+
+
+def test_each_fault_is_recorded_as_its_kind_and_the_run_survives() -> None:
+    with serving(StubServer(behaviours=FAULTS, tokens=4, stall_s=2.0)) as stub:
+        endpoint = Endpoint(stub.url, "m", stall_timeout_s=0.3)
+        [result] = run_sweep(endpoint, _prompts(), "closed", [2], Limits(2 * len(FAULTS), 20))
+    run = measured_run(result, endpoint, "stub")
+    kinds = {r["error"] for r in result.records}
+    assert run.server["error_kinds"] == {"rate_limited": 2, "server_error": 4, "stalled": 2, "dropped": 2,
+                                         "malformed": 2}  # fmt: skip
+    assert kinds >= {None} and run.completed == 4 and run.errors == 12
+    # The server that ignored stream_options: completed, tokens counted from chunks and flagged.
+    counted = [r for r in result.records if r["tokens_counted"] and not r["error"]]
+    assert len(counted) == 2 and all(r["output_tokens"] == 4 for r in counted)
+    assert run.server["tokens_counted"] == 2
+    assert any("counted from text chunks" in n for n in run.notes)
+    # Summary figures come from the successful requests only.
+    assert run.output_tokens_mean == 4 and run.latency["ttft_ms"]["p50"] > 0
+
+
+def test_closed_loop_holds_the_users_in_flight_and_records_streams() -> None:
+    with serving(StubServer(tokens=5, token_delay_s=0.01)) as stub:
+        endpoint = Endpoint(stub.url, "m")
+        [result] = run_sweep(endpoint, _prompts(5), "closed", [3], Limits(12, 20))
+        assert stub.max_in_flight == 3
+        body = stub.bodies[0]
+    assert body["stream"] is True and body["stream_options"] == {"include_usage": True}
+    assert body["messages"] == [{"role": "user", "content": "a short prompt"}]
+    assert len(result.records) == 12 and all(r["error"] is None for r in result.records)
+    record = result.records[0]
+    # First chunk carries only the role: TTFT is the first text; 5 tokens give 4 gaps of ~10 ms.
+    assert len(record["itl_ms"]) == 4 and all(g >= 8 for g in record["itl_ms"])
+    assert record["e2e_ms"] >= record["ttft_ms"] + 35 and record["output_tokens"] == 5
+    assert record["tpot_ms"] == pytest.approx((record["e2e_ms"] - record["ttft_ms"]) / 4, abs=0.01)
+
+
+def test_open_loop_arrivals_are_not_slowed_by_a_slow_server() -> None:
+    # Each request takes ~0.25 s; at 40 req/s a closed loop could not keep up, an open loop must.
+    with serving(StubServer(tokens=5, token_delay_s=0.05, keep_bodies=False)) as stub:
+        endpoint = Endpoint(stub.url, "m", api="completions")
+        [result] = run_sweep(endpoint, _prompts(5), "open", [40], Limits(30, 10))
+        assert stub.max_in_flight >= 5
+    starts = [r["start_s"] for r in result.records]
+    assert len(starts) == 30 and all(r["error"] is None for r in result.records)
+    # 30 Poisson arrivals at 40/s span about 0.75 s, whatever the server's pace.
+    assert starts[-1] - starts[0] < 2.0
+    assert all(r["e2e_ms"] >= 200 for r in result.records)
+    run = measured_run(result, endpoint, "stub")
+    assert run.mode == "open" and run.load == 40 and run.name == "open loop 40 req/s"
+
+
+def test_connection_refused_is_a_connection_error(tmp_path: Path) -> None:
+    with serving(StubServer()) as stub:
+        url = stub.url  # the port is free again once the server is gone
+    endpoint = Endpoint(url, "m", request_timeout_s=5)
+    [result] = run_sweep(endpoint, _prompts(), "closed", [1], Limits(3, 5))
+    assert [r["error"] for r in result.records] == ["connection"] * 3
+
+
+def _project(tmp_path: Path) -> Path:
+    db = tmp_path / "projects.db"
+    workflows.create_project("Live", db=db)
+    return db
+
+
+def test_cli_measures_calibrates_prompt_lengths_and_stores_runs(tmp_path: Path) -> None:
+    db = _project(tmp_path)
+    with serving(StubServer(tokens=6)) as stub:
+        out = run_cli("bench", "run", "--endpoint", stub.url + "/v1", "--model", "tiny", "--concurrency", "1,2",
+                      "--requests", "8", "--input-tokens", "40", "--output-tokens", "6", "--project", "Live",
+                      "--db", str(db), "--json")  # fmt: skip
+        probes = stub.bodies[:2]
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout)
+    # The stub counts whitespace words of the message list: 1 per word plus 3 of template.
+    assert report["tokenizer"]["measured"] and report["tokenizer"]["tokens_per_word"] == pytest.approx(1.0)
+    assert [p["max_tokens"] for p in probes] == [1, 1]
+    assert [r["name"] for r in report["runs"]] == ["closed loop c=1", "closed loop c=2"]
+    assert all(r["input_tokens_mean"] == pytest.approx(40, abs=1) for r in report["runs"])
+    assert report["stored"] == [1, 2]
+    envelope = run_cli("bench", "envelope", "Live", "--ttft-ms", "2000", "--itl-ms", "200", "--e2e-ms", "5000",
+                       "--db", str(db), "--json")  # fmt: skip
+    assert envelope.returncode == 0, envelope.stderr
+    assert json.loads(envelope.stdout)["runs"] == 2
+    runs = project_runs("Live", db)
+    assert runs[0].format == "planner-loadgen" and len(runs[0].records) == 8
+    assert runs[1].records[0]["itl_ms"] and runs[1].latency["itl_ms"]["p50"] >= 0
+
+
+def test_cli_plain_text_and_dataset_prompts(tmp_path: Path) -> None:
+    data = tmp_path / "prompts.jsonl"
+    data.write_text('{"prompt": "one two three", "max_tokens": 3}\n{"prompt": "four five"}\n', encoding="utf-8")
+    with serving(StubServer()) as stub:
+        out = run_cli("bench", "run", "--endpoint", stub.url, "--model", "m", "--rate", "50", "--requests", "4",
+                      "--dataset", str(data), "--output-tokens", "2", "--api", "completions")  # fmt: skip
+        bodies = stub.bodies
+    assert out.returncode == 0, out.stderr
+    # Open-loop arrivals may overtake each other on the wire: compare as sets of pairs.
+    assert sorted((b["prompt"], b["max_tokens"]) for b in bodies) == [("four five", 2)] * 2 + [("one two three", 3)] * 2
+    assert "open loop 50 req/s" in out.stdout and "not stored" in out.stdout
+    assert "prompts: dataset" in out.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "names"),
+    [
+        (["--concurrency", "0"], ["--concurrency"]),
+        (["--concurrency", "1.5"], ["--concurrency"]),
+        (["--concurrency", "1", "--requests", "0"], ["--requests"]),
+        (["--concurrency", "1", "--project", "Nope"], ["no project named 'Nope'"]),
+        (["--concurrency", "1", "--dataset", "BAD"], ["line 2, max_tokens", "prompts.jsonl"]),
+    ],
+)
+def test_bad_input_is_refused_before_anything_is_sent(tmp_path: Path, args: list[str], names: list[str]) -> None:
+    db = _project(tmp_path)
+    data = tmp_path / "prompts.jsonl"
+    data.write_text('{"prompt": "fine"}\n{"prompt": "x", "max_tokens": "many"}\n', encoding="utf-8")
+    args = [str(data) if a == "BAD" else a for a in args]
+    with serving(StubServer()) as stub:
+        out = run_cli("bench", "run", "--endpoint", stub.url, "--model", "m", *args, "--db", str(db))
+        assert stub.requests == 0
+    assert out.returncode == 2, out.stdout + out.stderr
+    assert all(name in out.stderr for name in names), out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_an_endpoint_that_is_down_fails_the_probe_with_one_clear_error() -> None:
+    with serving(StubServer()) as stub:
+        url = stub.url
+    out = run_cli("bench", "run", "--endpoint", url, "--model", "m", "--concurrency", "1", "--timeout", "5")
+    assert out.returncode == 2 and "probe request (connection" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_ctrl_c_stops_cleanly_and_keeps_what_was_measured(tmp_path: Path) -> None:
+    db = _project(tmp_path)
+    with serving(StubServer(tokens=4, token_delay_s=0.05, keep_bodies=False)) as stub:
+        command = [sys.executable, "-m", "planner", "bench", "run", "--endpoint", stub.url, "--model", "m",
+                   "--concurrency", "2,4", "--duration", "60", "--requests", "100000", "--input-tokens", "8", "--output-tokens", "4",
+                   "--project", "Live", "--db", str(db)]  # fmt: skip
+        env = {**__import__("os").environ, **CLI_BACKEND}
+        with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env) as proc:
+            deadline = time.monotonic() + 30
+            while stub.requests < 12 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            proc.send_signal(signal.SIGINT)
+            stdout, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 0, stderr
+    assert "stopped (Ctrl-C)" in stdout and "stored runs 1" in stdout
+    [run] = project_runs("Live", db)
+    assert run.load == 2 and run.completed >= 4 and run.server["stopped"] == "stopped (Ctrl-C)"
+    assert all(r["error"] is None for r in run.records)
