@@ -9,12 +9,14 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from planner import workflows
 from planner.bench.loadgen import Endpoint, Limits, Prompt, measured_run, run_sweep
+from planner.errors import PlannerError
 from planner.workflows.bench import project_runs
 from tests.conftest import CLI_BACKEND, run_cli
 from tests.openai_stub import StubServer, serving
@@ -128,26 +130,37 @@ def test_cli_plain_text_and_dataset_prompts(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("args", "names"),
+    ("change", "names"),
     [
-        (["--concurrency", "0"], ["--concurrency"]),
-        (["--concurrency", "1.5"], ["--concurrency"]),
-        (["--concurrency", "1", "--requests", "0"], ["--requests"]),
-        (["--concurrency", "1", "--project", "Nope"], ["no project named 'Nope'"]),
-        (["--concurrency", "1", "--dataset", "BAD"], ["line 2, max_tokens", "prompts.jsonl"]),
+        ({"loads": [0.0]}, ["--concurrency"]),
+        ({"loads": [1.5]}, ["--concurrency"]),
+        ({"limits": Limits(0, 10)}, ["--requests"]),
+        ({"limits": Limits(5, -1)}, ["--duration"]),
+        ({"output_tokens": 0}, ["--output-tokens"]),
+        ({"project": "Nope"}, ["no project named 'Nope'"]),
     ],
 )
-def test_bad_input_is_refused_before_anything_is_sent(tmp_path: Path, args: list[str], names: list[str]) -> None:
+def test_bad_input_is_refused_before_anything_is_sent(tmp_path: Path, change: dict, names: list[str]) -> None:
     db = _project(tmp_path)
+    project = change.pop("project", "Live")
+    with serving(StubServer()) as stub:
+        request = workflows.LoadRequest(Endpoint(stub.url, "m"), "closed", [1.0], Limits(5, 10))
+        with pytest.raises(PlannerError) as caught:
+            workflows.bench_run(workflows.open_session(), replace(request, **change), project=project, db=db)
+        assert stub.requests == 0
+    assert all(name in str(caught.value) + caught.value.path for name in names), str(caught.value)
+
+
+def test_cli_bad_dataset_line_exits_2_naming_file_line_and_field(tmp_path: Path) -> None:
     data = tmp_path / "prompts.jsonl"
     data.write_text('{"prompt": "fine"}\n{"prompt": "x", "max_tokens": "many"}\n', encoding="utf-8")
-    args = [str(data) if a == "BAD" else a for a in args]
     with serving(StubServer()) as stub:
-        out = run_cli("bench", "run", "--endpoint", stub.url, "--model", "m", *args, "--db", str(db))
+        out = run_cli(
+            "bench", "run", "--endpoint", stub.url, "--model", "m", "--concurrency", "1", "--dataset", str(data)
+        )
         assert stub.requests == 0
     assert out.returncode == 2, out.stdout + out.stderr
-    assert all(name in out.stderr for name in names), out.stderr
-    assert "Traceback" not in out.stderr
+    assert "prompts.jsonl" in out.stderr and "line 2, max_tokens" in out.stderr and "Traceback" not in out.stderr
 
 
 def test_an_endpoint_that_is_down_fails_the_probe_with_one_clear_error() -> None:

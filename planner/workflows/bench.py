@@ -169,6 +169,7 @@ def bench_run(
     from planner.bench.loadgen import check_loads, measured_run, run_sweep
 
     check_loads(request.mode, request.loads)
+    _check_bounds(request)
     if project is not None:
         _check_project(project, db)
     prompts, prompts_from, fit = _prompts(request)
@@ -181,6 +182,21 @@ def bench_run(
         report.stored = _store_measured(project, db, runs, {"prompts_from": prompts_from} | (
             {"tokenizer": fit.to_json()} if fit else {}))  # fmt: skip
     return report
+
+
+def _check_bounds(request: LoadRequest) -> None:
+    """Every bound and length above 0, named by its command-line flag."""
+    e, limits = request.endpoint, request.limits
+    bounds = {
+        "--requests": limits.requests, "--duration": limits.duration_s, "--timeout": e.request_timeout_s,
+        "--stall-timeout": e.stall_timeout_s, "--input-tokens": request.input_tokens,
+        "--output-tokens": request.output_tokens,
+    }  # fmt: skip
+    for flag, value in bounds.items():
+        if not value > 0:
+            raise PlannerError(
+                f"{flag} must be above 0, found {value:g}", path=flag, fix=f"give {flag} a number above 0"
+            )
 
 
 def _check_project(project: str, db: Path | None) -> None:
