@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import sys
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -161,3 +162,15 @@ async def _shut(server: asyncio.Server) -> None:
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def main() -> None:
+    """``python -m tests.openai_stub [TOKENS]``: serve until stdin closes, printing the URL first."""
+    tokens = int(sys.argv[1]) if len(sys.argv) > 1 else 4
+    with serving(StubServer(tokens=tokens, keep_bodies=False)) as stub:
+        print(stub.url, flush=True)
+        sys.stdin.read()
+
+
+if __name__ == "__main__":
+    main()
