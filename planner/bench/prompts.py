@@ -32,8 +32,9 @@ _COMMON_WORDS = (
     "teacher force education"
 )
 _WORDS = tuple(_COMMON_WORDS.split())
-#: Probe lengths in words: far enough apart for a slope, short enough for any context.
-PROBE_WORDS = (16, 256)
+#: Probe lengths in words: far enough apart for a slope, short enough for a small context (a
+#: tokenizer of single characters makes some 400 tokens of the longer one).
+PROBE_WORDS = (8, 64)
 #: Tokens per English word when the endpoint reports no usage: the common rule of thumb of
 #: about 4 tokens per 3 words (OpenAI, "What are tokens and how to count them",
 #: https://help.openai.com/en/articles/4936856). An estimate; the runs say it was used.
