@@ -107,7 +107,7 @@ def llama_sweep(seconds: float) -> None:
             prompts = synthetic_prompts(fit, LengthDistribution.fixed(96), LengthDistribution.fixed(48))
             results = run_sweep(endpoint, prompts, "closed", [1, 2, 4, 8, 12, 16], Limits(100_000, seconds))
     print(
-        f"\nllama-server ({binary.parent.name}), random-weight llama 4 x 256, 8 slots, 2 threads; 96 tokens in, 48 out"
+        f"\nllama-server ({binary.parent.name}), random-weight llama 4 x 256, 8 slots, 1 thread; 96 tokens in, 48 out"
     )
     print(f"tokenizer fit: {fit.tokens_per_word:.2f} tokens per word + {fit.overhead_tokens:.1f}")
     print(f"{'c':>3} {'requests':>9} {'TTFT p50':>9} {'TTFT p90':>9} {'ITL p50':>8} {'ITL p90':>8} {'E2E p50':>8} "

@@ -7,6 +7,10 @@ SentencePiece-style vocabulary of single characters with the 256 byte-fallback t
 them a character outside the vocabulary aborts the server), and an output projection whose
 rows for the special and byte tokens are zero while the others give large logits, so
 generation practically never ends early and every request runs to ``max_tokens``.
+
+The server runs one thread without polling (``-t 1 --poll 0``): on a shared 2-core machine two
+threads that meet at a barrier every step stall whenever either is descheduled, which made the
+measured latencies noise (ITL gaps of seconds); one thread keeps the batching effects clear.
 """
 
 from __future__ import annotations
@@ -140,7 +144,7 @@ def llama_server(binary: Path, model: Path, *, slots: int, context: int = 4096, 
     """Serve ``model`` on 127.0.0.1 with ``slots`` parallel slots; yields the base URL."""
     port = _free_port()
     command = [str(binary), "-m", str(model), "-a", name, "--host", "127.0.0.1", "--port", str(port),
-               "-c", str(context * slots), "-np", str(slots), "-t", "2", "--no-webui"]  # fmt: skip
+               "-c", str(context * slots), "-np", str(slots), "-t", "1", "--poll", "0", "--no-webui"]  # fmt: skip
     log = model.with_suffix(f".{port}.log")
     with log.open("wb") as out:
         proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
