@@ -3,7 +3,8 @@
     python benchmarks/loadgen.py [--seconds 3] [--no-llama]
 
 Prints
-- requests per second the generator sustains (closed loop, c = 1, 8, 32) against the stub
+- requests per second the generator sustains (closed loop, c = 1, 8, 32), by the wall clock and
+  per second of its own CPU time, against the stub
   OpenAI-compatible server of the tests (tests/openai_stub.py, 4 tokens per answer) running
   in a process of its own on this machine (target: at least 500 requests/s);
 - its own overhead on TTFT at c = 1: the median TTFT it records minus the median TTFT a
@@ -18,6 +19,7 @@ import argparse
 import asyncio
 import itertools
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -45,18 +47,27 @@ def stub_process() -> tuple[subprocess.Popen[str], str]:
 
 
 def sustained(url: str, seconds: float) -> None:
-    """Requests per second at c = 1, 8, 32."""
+    """Requests per second at c = 1, 8, 32: by the wall clock, and per second of the client's own
+    CPU time (what one core sustains, whatever else runs on the machine)."""
     endpoint = Endpoint(url, "stub")
     prompts = itertools.repeat(Prompt("a short prompt of a few words", 4))
-    print("load generator against the stub (4 tokens per answer, server in its own process)")
-    print(f"{'users':>6} {'requests':>9} {'req/s':>8} {'TTFT p50 ms':>12} {'errors':>7}")
+    print(f"load generator against the stub (4 tokens per answer, server in its own process); load {_load()}")
+    print(f"{'users':>6} {'requests':>9} {'req/s':>8} {'client CPU ms/req':>18} {'req per CPU-s':>14} "
+          f"{'TTFT p50 ms':>12} {'errors':>7}")  # fmt: skip
     for users in (1, 8, 32):
+        cpu_s = time.process_time()
         [result] = run_sweep(endpoint, prompts, "closed", [users], Limits(1_000_000, seconds))
+        cpu_s = time.process_time() - cpu_s
         run = measured_run(result, endpoint, "stub")
-        rate = len(result.records) / result.duration_s
-        print(
-            f"{users:>6} {len(result.records):>9} {rate:>8.0f} {run.latency['ttft_ms']['p50']:>12.3f} {run.errors:>7}"
-        )
+        done = len(result.records)
+        print(f"{users:>6} {done:>9} {done / result.duration_s:>8.0f} {cpu_s / done * 1000:>18.2f} "
+              f"{done / cpu_s:>14.0f} {run.latency['ttft_ms']['p50']:>12.3f} {run.errors:>7}")  # fmt: skip
+
+
+def _load() -> str:
+    """The machine's load average: figures measured on a busy machine say so."""
+    one, five, _ = os.getloadavg()
+    return f"average {one:.1f} (1 min), {five:.1f} (5 min) on {os.cpu_count()} CPUs"
 
 
 async def raw_ttft_ms(url: str, requests: int) -> list[float]:
@@ -90,7 +101,7 @@ def overhead(url: str, requests: int = 2000) -> None:
     [result] = run_sweep(endpoint, prompts, "closed", [1], Limits(requests, 60))
     ours = statistics.median(r["ttft_ms"] for r in result.records)
     print(f"TTFT at c=1, median of {requests}: raw socket {raw:.3f} ms, load generator {ours:.3f} ms, "
-          f"client overhead {ours - raw:.3f} ms")  # fmt: skip
+          f"client overhead {ours - raw:.3f} ms; load {_load()}")  # fmt: skip
 
 
 def llama_sweep(seconds: float) -> None:
