@@ -20,7 +20,6 @@ given. This module holds no printing: callers pass a progress callback and a sto
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import functools
 import json
@@ -35,6 +34,7 @@ from planner.errors import PlannerError
 from planner.measured_run import MeasuredRun
 
 if TYPE_CHECKING:
+    import asyncio
     import ssl
 
     import httpx
@@ -245,6 +245,8 @@ async def send_request(client: httpx.AsyncClient, endpoint: Endpoint, prompt: Pr
 
     TTFT and E2E count from ``due_s``, so time waiting for a connection is part of them.
     """
+    import asyncio
+
     sent_s = time.perf_counter()
     stream = _Stream()
     error: _Failure | None = None
@@ -315,6 +317,8 @@ async def closed_loop(
     on_record: Callable[[dict[str, Any]], None], stop: asyncio.Event,
 ) -> None:  # fmt: skip
     """``users`` users, each sending its next prompt when its last request ends, until a limit or ``stop``."""
+    import asyncio
+
     deadline = time.perf_counter() + limits.duration_s
     budget = iter(range(limits.requests))
 
@@ -334,6 +338,8 @@ async def open_loop(
 ) -> None:  # fmt: skip
     """Poisson arrivals at ``rate_per_s`` (exponential gaps), each request started at its time
     whatever the server's state, until a limit or ``stop``; then waits for those in flight."""
+    import asyncio
+
     arrivals = random.Random(seed)
     start = time.perf_counter()
     due = start
@@ -370,6 +376,8 @@ async def open_loop(
 
 
 async def _sleep_until(when_s: float, stop: asyncio.Event) -> None:
+    import asyncio
+
     delay = when_s - time.perf_counter()
     if delay > 0:
         with contextlib.suppress(TimeoutError):
@@ -386,6 +394,8 @@ async def run_level(
     rest are kept. Requests still running ``request_timeout_s`` after the time limit are cancelled
     the same way.
     """
+    import asyncio
+
     records: list[dict[str, Any]] = []
     drawn = _Counted(prompts)
 
@@ -432,6 +442,8 @@ def run_sweep(
 ) -> list[LevelResult]:  # fmt: skip
     """Each load level in turn (a fresh connection pool for each); Ctrl-C ends the sweep and
     returns what was measured, the level it interrupted included."""
+    import asyncio
+
     return asyncio.run(_sweep(endpoint, prompts, mode, loads, limits, progress))
 
 
@@ -439,6 +451,7 @@ async def _sweep(
     endpoint: Endpoint, prompts: Iterator[Prompt], mode: str, loads: list[float], limits: Limits,
     progress: Callable[[float, dict[str, Any]], None] | None,
 ) -> list[LevelResult]:  # fmt: skip
+    import asyncio
     import signal
 
     stop = asyncio.Event()
