@@ -3,7 +3,8 @@
 Raw asyncio HTTP/1.1 with keep-alive and chunked SSE, in a thread of its own, so it costs the
 client little CPU. Each request takes the next behaviour of ``behaviours`` (cycled): ``ok``,
 ``429``/``500``/``503``, ``stall`` (one token then silence), ``drop`` (the connection closed
-mid-stream), ``malformed`` (a chunk that is not JSON), ``no_usage`` (``stream_options`` ignored).
+mid-stream), ``malformed`` (a chunk that is not JSON), ``no_usage`` (``stream_options`` ignored),
+``close`` (the connection closed before any answer, as a server dropping a keep-alive one).
 """
 
 from __future__ import annotations
@@ -55,6 +56,8 @@ _HEAD = (
 
 async def _serve_one(stub: StubServer, behaviour: str, body: dict, writer: asyncio.StreamWriter) -> bool:
     """Answer one request; False when the connection must close."""
+    if behaviour == "close":
+        return False
     if behaviour in ("429", "500", "503"):
         text = json.dumps({"error": {"message": f"stub {behaviour}"}}).encode()
         writer.write(

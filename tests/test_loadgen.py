@@ -77,6 +77,15 @@ def test_open_loop_arrivals_are_not_slowed_by_a_slow_server() -> None:
     assert run.mode == "open" and run.load == 40 and run.name == "open loop 40 req/s"
 
 
+def test_a_connection_closed_before_any_answer_is_sent_again_once() -> None:
+    with serving(StubServer(behaviours=("close", "ok", "close", "close"), tokens=3)) as stub:
+        endpoint = Endpoint(stub.url, "m")
+        [result] = run_sweep(endpoint, _prompts(3), "closed", [1], Limits(2, 10))
+    first, second = result.records
+    assert first["retried"] and first["error"] is None and first["output_tokens"] == 3
+    assert second["retried"] and second["error"] == "connection"
+
+
 def test_connection_refused_is_a_connection_error(tmp_path: Path) -> None:
     with serving(StubServer()) as stub:
         url = stub.url  # the port is free again once the server is gone

@@ -121,7 +121,8 @@ def test_the_loop_closes_predict_measure_calibrate_predict_better(server: str, t
     loads = ",".join(str(c) for c in range(1, SLOTS + 1))
     measured = cli("bench", "run", "--endpoint", server, "--model", "tiny", "--concurrency", loads, "--duration", "0.8",
                    "--plan", str(plan), "--ignore-eos", "--project", "Loop", "--json")  # fmt: skip
-    assert [r["completed"] > 0 and r["errors"] == 0 for r in measured["runs"]] == [True] * SLOTS
+    assert all(r["completed"] > 0 and r["errors"] == 0 for r in measured["runs"]), [
+        (r["name"], r["completed"], r["notes"]) for r in measured["runs"]]  # fmt: skip
     before = cli("bench", "baseline", "Loop", "all", "--perf-backend", "builtin", "--json")
     calibrated = cli("calibrate", "Loop", "--json")
     after = cli("bench", "baseline", "Loop", "all", "--perf-backend", "builtin", "--json")

@@ -243,21 +243,30 @@ async def _stream_one(client: httpx.AsyncClient, endpoint: Endpoint, prompt: Pro
 async def send_request(client: httpx.AsyncClient, endpoint: Endpoint, prompt: Prompt, due_s: float) -> dict[str, Any]:
     """Send one request due at ``due_s`` (``perf_counter`` seconds) and return its record.
 
-    TTFT and E2E count from ``due_s``, so time waiting for a connection is part of them.
+    TTFT and E2E count from ``due_s``, so time waiting for a connection is part of them. A request
+    whose connection closed before any answer (a server dropping an idle keep-alive connection as
+    the request went out) is sent again once, as the OpenAI client does; the record says so.
     """
     import asyncio
 
     sent_s = time.perf_counter()
     stream = _Stream()
     error: _Failure | None = None
+    retried = False
     try:
         async with asyncio.timeout(endpoint.request_timeout_s):
-            await _stream_one(client, endpoint, prompt, stream)
+            try:
+                await _stream_one(client, endpoint, prompt, stream)
+            except _Failure as failure:
+                if failure.kind != "connection" or stream.first_text_s is not None:
+                    raise
+                retried = True
+                await _stream_one(client, endpoint, prompt, stream)
     except _Failure as failure:
         error = failure
     except TimeoutError:
         error = _Failure("timeout", f"over {endpoint.request_timeout_s:g} s")
-    return _record(stream, error, due_s, sent_s, time.perf_counter())
+    return _record(stream, error, due_s, sent_s, time.perf_counter()) | {"retried": retried}
 
 
 def _ms(seconds: float) -> float:
