@@ -29,8 +29,9 @@ def _prompts(tokens: int = 4) -> itertools.repeat[Prompt]:
 
 
 def test_each_fault_is_recorded_as_its_kind_and_the_run_survives() -> None:
-    with serving(StubServer(behaviours=FAULTS, tokens=4, stall_s=2.0)) as stub:
-        endpoint = Endpoint(stub.url, "m", stall_timeout_s=0.3)
+    # The stall timeout leaves a busy machine's slow answers well clear of it.
+    with serving(StubServer(behaviours=FAULTS, tokens=4, stall_s=3.0)) as stub:
+        endpoint = Endpoint(stub.url, "m", stall_timeout_s=1.0)
         [result] = run_sweep(endpoint, _prompts(), "closed", [2], Limits(2 * len(FAULTS), 20))
     run = measured_run(result, endpoint, "stub")
     kinds = {r["error"] for r in result.records}
@@ -56,9 +57,11 @@ def test_closed_loop_holds_the_users_in_flight_and_records_streams() -> None:
     assert body["messages"] == [{"role": "user", "content": "a short prompt"}]
     assert len(result.records) == 12 and all(r["error"] is None for r in result.records)
     record = result.records[0]
-    # First chunk carries only the role: TTFT is the first text; 5 tokens give 4 gaps of ~10 ms.
-    assert len(record["itl_ms"]) == 4 and all(g >= 8 for g in record["itl_ms"])
-    assert record["e2e_ms"] >= record["ttft_ms"] + 35 and record["output_tokens"] == 5
+    # First chunk carries only the role: TTFT is the first text; 5 tokens 10 ms apart give 4 gaps
+    # (a late read can merge two chunks, so only their sum is certain, less the first one's lateness).
+    assert len(record["itl_ms"]) == 4 and sum(record["itl_ms"]) >= 25
+    assert record["e2e_ms"] == pytest.approx(record["ttft_ms"] + sum(record["itl_ms"]), abs=0.01)
+    assert record["output_tokens"] == 5
     assert record["tpot_ms"] == pytest.approx((record["e2e_ms"] - record["ttft_ms"]) / 4, abs=0.01)
 
 
