@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
+import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -188,7 +191,7 @@ def test_ctrl_c_stops_cleanly_and_keeps_what_was_measured(tmp_path: Path) -> Non
         command = [sys.executable, "-m", "planner", "bench", "run", "--endpoint", stub.url, "--model", "m",
                    "--concurrency", "2,4", "--duration", "60", "--requests", "100000", "--input-tokens", "8", "--output-tokens", "4",
                    "--project", "Live", "--db", str(db)]  # fmt: skip
-        env = {**__import__("os").environ, **CLI_BACKEND}
+        env = {**os.environ, **CLI_BACKEND}
         with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env) as proc:
             deadline = time.monotonic() + 30
             while stub.requests < 12 and time.monotonic() < deadline:
@@ -200,3 +203,17 @@ def test_ctrl_c_stops_cleanly_and_keeps_what_was_measured(tmp_path: Path) -> Non
     [run] = project_runs("Live", db)
     assert run.load == 2 and run.completed >= 4 and run.server["stopped"] == "stopped (Ctrl-C)"
     assert all(r["error"] is None for r in run.records)
+
+
+@pytest.mark.skipif(shutil.which("script") is None, reason="util-linux `script` (a pseudo-terminal) is not installed")
+def test_a_terminal_gets_a_progress_bar_per_level_and_a_pipe_none() -> None:
+    with serving(StubServer(tokens=2, keep_bodies=False)) as stub:
+        command = (f"{sys.executable} -m planner bench run --endpoint {stub.url} --model m --concurrency 1,2 "
+                   "--requests 20 --input-tokens 4 --output-tokens 2")  # fmt: skip
+        env = {**os.environ, **CLI_BACKEND, "COLUMNS": "120"}
+        tty = subprocess.run(["script", "-qec", command, "/dev/null"], capture_output=True, text=True, env=env,
+                             timeout=60)  # fmt: skip
+        piped = run_cli(*shlex.split(command)[3:])
+    assert tty.returncode == 0 and piped.returncode == 0
+    assert "c=1: 0 errors" in tty.stdout and "20/20" in tty.stdout
+    assert "errors" not in piped.stderr and "20/20" not in piped.stdout + piped.stderr
