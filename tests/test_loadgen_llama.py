@@ -119,7 +119,7 @@ def test_the_loop_closes_predict_measure_calibrate_predict_better(server: str, t
     predicted = cli("plan", str(plan), "--save", "Loop", "--db", db, "--json")
     cr_predicted = predicted["sizing"]["chosen"]["simulation"]["cr_closed"]
     loads = ",".join(str(c) for c in range(1, SLOTS + 1))
-    measured = cli("bench", "run", "--endpoint", server, "--model", "tiny", "--concurrency", loads, "--duration", "0.8",
+    measured = cli("bench", "run", "--endpoint", server, "--model", "tiny", "--concurrency", loads, "--duration", "0.6",
                    "--plan", str(plan), "--ignore-eos", "--project", "Loop", "--json")  # fmt: skip
     assert all(r["completed"] > 0 and r["errors"] == 0 for r in measured["runs"]), [
         (r["name"], r["completed"], r["notes"]) for r in measured["runs"]]  # fmt: skip
