@@ -91,6 +91,14 @@ def test_a_connection_closed_before_any_answer_is_sent_again_once() -> None:
     assert second["retried"] and second["error"] == "connection"
 
 
+def test_a_request_longer_than_the_timeout_is_a_timeout_though_tokens_keep_coming() -> None:
+    with serving(StubServer(tokens=20, token_delay_s=0.05)) as stub:
+        endpoint = Endpoint(stub.url, "m", request_timeout_s=0.3, stall_timeout_s=5)
+        [result] = run_sweep(endpoint, _prompts(20), "closed", [1], Limits(2, 10))
+    assert [r["error"] for r in result.records] == ["timeout", "timeout"]
+    assert all(300 <= r["e2e_ms"] < 1000 and r["ttft_ms"] is not None for r in result.records)
+
+
 def test_connection_refused_is_a_connection_error(tmp_path: Path) -> None:
     with serving(StubServer()) as stub:
         url = stub.url  # the port is free again once the server is gone
