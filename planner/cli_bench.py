@@ -98,16 +98,6 @@ def add_bench_run_command(commands: Any, common: argparse.ArgumentParser) -> Non
     loads.add_argument(
         "--rate", metavar="R,R,...", type=_numbers, help="open loop: Poisson arrivals per second per level"
     )
-    p.add_argument(
-        "--requests", type=int, default=200, metavar="N", help="at most N requests per level (default %(default)s)"
-    )
-    p.add_argument(
-        "--duration",
-        type=float,
-        default=60.0,
-        metavar="S",
-        help="no new request after S seconds per level (default %(default)s)",
-    )
     prompts = p.add_mutually_exclusive_group()
     prompts.add_argument(
         "--plan", type=Path, metavar="FILE", help="draw prompt and output lengths from this plan's workload"
@@ -115,24 +105,10 @@ def add_bench_run_command(commands: Any, common: argparse.ArgumentParser) -> Non
     prompts.add_argument(
         "--dataset", type=Path, metavar="FILE", help='JSON Lines prompts: {"prompt": "...", "max_tokens": 128}'
     )
-    p.add_argument(
-        "--input-tokens", type=int, default=512, metavar="N", help="prompt tokens without --plan (default %(default)s)"
-    )
-    p.add_argument(
-        "--output-tokens", type=int, default=128, metavar="N", help="max_tokens without --plan (default %(default)s)"
-    )
+    for flag, kind, default, metavar, text in _NUMBER_OPTIONS:
+        p.add_argument(flag, type=kind, default=default, metavar=metavar, help=f"{text} (default %(default)s)")
     p.add_argument(
         "--api", choices=["chat", "completions"], default="chat", help="the API to call (default %(default)s)"
-    )
-    p.add_argument(
-        "--timeout", type=float, default=120.0, metavar="S", help="a request taking longer fails (default %(default)s)"
-    )
-    p.add_argument(
-        "--stall-timeout",
-        type=float,
-        default=30.0,
-        metavar="S",
-        help="a stream silent longer fails (default %(default)s)",
     )
     p.add_argument(
         "--ignore-eos",
@@ -143,6 +119,17 @@ def add_bench_run_command(commands: Any, common: argparse.ArgumentParser) -> Non
     p.add_argument("--json", action="store_true", help="print JSON")
     add_db_option(p)
     p.set_defaults(handler=cmd_bench_run)
+
+
+#: The numeric options of ``bench run``: flag, type, default, metavar, help.
+_NUMBER_OPTIONS: tuple[tuple[str, type, float, str, str], ...] = (
+    ("--requests", int, 200, "N", "at most N requests per level"),
+    ("--duration", float, 60.0, "S", "no new request after S seconds per level"),
+    ("--input-tokens", int, 512, "N", "prompt tokens without --plan or --dataset"),
+    ("--output-tokens", int, 128, "N", "max_tokens without --plan (and for dataset lines without one)"),
+    ("--timeout", float, 120.0, "S", "a request taking longer fails as a timeout"),
+    ("--stall-timeout", float, 30.0, "S", "a stream silent longer fails as stalled"),
+)
 
 
 def _numbers(text: str) -> list[float]:
