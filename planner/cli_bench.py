@@ -1,4 +1,4 @@
-"""The measurement commands of the command line (steps 10-11): ``bench plan|import|envelope|baseline``,
+"""The measurement commands of the command line (steps 10-11): ``bench plan|run|import|envelope|baseline``,
 ``calibrate`` and ``scale``.
 
 Like the rest of the command line, each command parses, calls one workflow and prints what it
@@ -35,6 +35,8 @@ def add_bench_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--url", default="http://localhost:8000", help="the endpoint to load (default %(default)s)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(handler=cmd_bench_plan)
+
+    add_bench_run_command(commands, common)
 
     p = commands.add_parser(
         "import",
@@ -74,6 +76,68 @@ def add_bench_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--perf-backend", dest="backend", metavar="NAME", help="performance model of the prediction")
     add_db_option(p)
     p.set_defaults(handler=cmd_bench_baseline)
+
+
+def add_bench_run_command(commands: Any, common: argparse.ArgumentParser) -> None:
+    """Register ``bench run``: measure an OpenAI-compatible endpoint with the planner's own load generator."""
+    from planner.cli_projects import add_db_option
+
+    p = commands.add_parser(
+        "run",
+        parents=[common],
+        help="measure an OpenAI-compatible endpoint (streaming, closed or open loop); with --project, store the runs",
+        description="Stream requests to one OpenAI-compatible endpoint at each load level and record TTFT, "
+        "ITL, E2E and tokens per request. Only --endpoint is contacted. Ctrl-C stops and keeps what was measured.",
+    )
+    p.add_argument(
+        "--endpoint", required=True, metavar="URL", help="the server (http://host:port), its /v1, or the full URL"
+    )
+    p.add_argument("--model", required=True, metavar="NAME", help="the model name the server serves")
+    loads = p.add_mutually_exclusive_group(required=True)
+    loads.add_argument("--concurrency", metavar="N,N,...", type=_numbers, help="closed loop: users in flight per level")
+    loads.add_argument(
+        "--rate", metavar="R,R,...", type=_numbers, help="open loop: Poisson arrivals per second per level"
+    )
+    prompts = p.add_mutually_exclusive_group()
+    prompts.add_argument(
+        "--plan", type=Path, metavar="FILE", help="draw prompt and output lengths from this plan's workload"
+    )
+    prompts.add_argument(
+        "--dataset", type=Path, metavar="FILE", help='JSON Lines prompts: {"prompt": "...", "max_tokens": 128}'
+    )
+    for flag, kind, default, metavar, text in _NUMBER_OPTIONS:
+        p.add_argument(flag, type=kind, default=default, metavar=metavar, help=f"{text} (default %(default)s)")
+    p.add_argument(
+        "--api", choices=["chat", "completions"], default="chat", help="the API to call (default %(default)s)"
+    )
+    p.add_argument(
+        "--ignore-eos",
+        action="store_true",
+        help="ask the server to generate exactly max_tokens (vLLM, SGLang, llama.cpp)",
+    )
+    p.add_argument("--project", metavar="P", help="store the runs in project P")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    add_db_option(p)
+    p.set_defaults(handler=cmd_bench_run)
+
+
+#: The numeric options of ``bench run``: flag, type, default, metavar, help.
+_NUMBER_OPTIONS: tuple[tuple[str, type, float, str, str], ...] = (
+    ("--requests", int, 200, "N", "at most N requests per level"),
+    ("--duration", float, 60.0, "S", "no new request after S seconds per level"),
+    ("--input-tokens", int, 512, "N", "prompt tokens without --plan or --dataset"),
+    ("--output-tokens", int, 128, "N", "max_tokens without --plan (and for dataset lines without one)"),
+    ("--timeout", float, 120.0, "S", "a request taking longer fails as a timeout"),
+    ("--stall-timeout", float, 30.0, "S", "a stream silent longer fails as stalled"),
+)
+
+
+def _numbers(text: str) -> list[float]:
+    """``1,2,4`` as numbers (argparse reports a bad one with the option's name)."""
+    try:
+        return [float(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected numbers separated by commas, found {text!r}") from None
 
 
 def add_scale_command(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -130,6 +194,46 @@ def _show(args: argparse.Namespace, report: Any, text: Callable[[], str]) -> int
     else:
         print(text())
     return 0
+
+
+def cmd_bench_run(args: argparse.Namespace) -> int:
+    """``planner bench run --endpoint URL --model NAME (--concurrency ...|--rate ...)``."""
+    from planner import workflows
+    from planner.cli import open_session, styled
+    from planner.render_bench import measured_runs_text
+    from planner.terminal import progress_bar
+
+    mode, loads = ("closed", args.concurrency) if args.concurrency else ("open", args.rate)
+    endpoint = workflows.Endpoint(
+        args.endpoint, args.model, args.api, request_timeout_s=args.timeout, stall_timeout_s=args.stall_timeout,
+        ignore_eos=args.ignore_eos,
+    )  # fmt: skip
+    request = workflows.LoadRequest(
+        endpoint, mode, loads, workflows.Limits(args.requests, args.duration), plan_file=args.plan,
+        dataset=args.dataset, input_tokens=args.input_tokens, output_tokens=args.output_tokens,
+    )  # fmt: skip
+    session = open_session(args)
+    with progress_bar(not args.json) as update:
+        report = workflows.bench_run(
+            session, request, project=args.project, db=args.db, progress=_ticker(update, mode, args.requests)
+        )
+    return _show(args, report, lambda: measured_runs_text(report, styled=styled(args)))
+
+
+def _ticker(update: Any, mode: str, requests: int) -> Callable[[float, dict[str, Any]], None] | None:
+    """The progress callback for the bar: one bar per load level, with its errors so far."""
+    if update is None:
+        return None
+    counts: dict[float, list[int]] = {}
+
+    def tick(load: float, record: dict[str, Any]) -> None:
+        done = counts.setdefault(load, [0, 0])
+        done[0] += 1
+        done[1] += bool(record.get("error"))
+        level = f"c={load:g}" if mode == "closed" else f"{load:g} req/s"
+        update(done[0], requests, f"{level}: {done[1]} errors")
+
+    return tick
 
 
 def cmd_bench_import(args: argparse.Namespace) -> int:

@@ -12,6 +12,7 @@ from planner.workflows import (
     BenchEnvelopeReport,
     BenchImportReport,
     BenchmarkPlan,
+    BenchRunReport,
     CalibrationReport,
     ScaleReport,
 )
@@ -57,6 +58,35 @@ def imported_runs_text(report: BenchImportReport, *, styled: bool = False) -> st
         if report.already:
             known = ", ".join(str(s.number) for s in report.already)
             lines.append(f"  already stored (same file, same place): runs {known}")
+    else:
+        lines.append("not stored: give --project NAME to keep these runs in a project")
+    return "\n".join(lines)
+
+
+def measured_runs_text(report: BenchRunReport, *, styled: bool = False) -> str:
+    """One row per load level measured, the errors by kind, then what was stored."""
+    rows: list[list[Any]] = []
+    for run in report.runs:
+        latency = run.latency
+        rows.append(
+            [
+                safe(run.name), run.completed, run.errors, _ms(latency.get("ttft_ms"), "p50"),
+                _ms(latency.get("ttft_ms"), "p99"), _ms(latency.get("itl_ms"), "p50"),
+                _ms(latency.get("tpot_ms"), "p50"), _ms(latency.get("e2e_ms"), "p50"),
+                _num(run.input_tokens_mean), _num(run.output_tokens_mean),
+                _num(run.output_tok_s), _num(run.request_s, 2),
+            ]
+        )  # fmt: skip
+    headers = ["run", "ok", "errors", "TTFT p50", "TTFT p99", "ITL p50", "TPOT p50", "E2E p50", "in tok", "out tok",
+               "out tok/s", "req/s"]  # fmt: skip
+    lines = [f"prompts: {safe(report.prompts_from)}", table(headers, rows, styled=styled)]
+    for run in report.runs:
+        lines.extend(f"  {safe(run.name)}: {safe(note)}" for note in run.notes)
+    if report.stopped:
+        lines.append(f"{safe(report.stopped)}: the sweep ended early; what was measured is kept")
+    if report.project is not None:
+        added = ", ".join(str(s.number) for s in report.stored) or "none"
+        lines.append(f"project {safe(report.project)}: stored runs {added}")
     else:
         lines.append("not stored: give --project NAME to keep these runs in a project")
     return "\n".join(lines)

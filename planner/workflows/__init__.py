@@ -15,7 +15,8 @@ fix. Results carry ``to_json()`` where the command line prints them as JSON.
   :func:`export_project`, :func:`import_project`; runs, baseline and decisions: :func:`add_run`,
   :func:`list_runs`, :func:`load_run`, :func:`set_baseline`, :func:`record_decision` (the types they
   take and return come from :mod:`planner.store`);
-- benchmarks (step 10): :func:`import_benchmarks` (runs as :class:`MeasuredRun`),
+- benchmarks (step 10): :func:`bench_run` (measure an endpoint, :class:`LoadRequest`),
+  :func:`import_benchmarks` (runs as :class:`MeasuredRun`),
   :func:`bench_envelope`, :func:`bench_baseline`, :func:`bench_plan`, :func:`calibrate` (the factors fitted
   to the project's runs); step 11: :func:`scale`;
 - costs: :func:`tco`, :func:`price` (of a plan already sized), :func:`export` (the Excel TCO workbook);
@@ -29,6 +30,7 @@ fix. Results carry ``to_json()`` where the command line prints them as JSON.
 
 from __future__ import annotations
 
+from planner.bench.loadgen import Endpoint, Limits
 from planner.bench.scenario import BenchmarkPlan
 from planner.deploy.tuning import TuningPlan
 from planner.measured_run import MeasuredRun
@@ -51,12 +53,15 @@ from planner.workflows.bench import (
     BaselineReport,
     BenchEnvelopeReport,
     BenchImportReport,
+    BenchRunReport,
     CalibrationReport,
+    LoadRequest,
     ScaleReport,
     SloTargets,
     bench_baseline,
     bench_envelope,
     bench_plan,
+    bench_run,
     calibrate,
     import_benchmarks,
     scale,
@@ -143,6 +148,7 @@ __all__ = [
     "BaselineReport",
     "BenchEnvelopeReport",
     "BenchImportReport",
+    "BenchRunReport",
     "BenchmarkPlan",
     "CalibrationReport",
     "CatalogEntry",
@@ -152,6 +158,7 @@ __all__ = [
     "ConfigCheck",
     "Decision",
     "DeployReport",
+    "Endpoint",
     "EnvelopeReport",
     "EstimateRequest",
     "ExportResult",
@@ -160,6 +167,8 @@ __all__ = [
     "HistoryEntry",
     "ImportReport",
     "Imported",
+    "Limits",
+    "LoadRequest",
     "MeasuredRun",
     "MixReport",
     "OpenedRevision",
@@ -192,6 +201,7 @@ __all__ = [
     "bench_baseline",
     "bench_envelope",
     "bench_plan",
+    "bench_run",
     "calibrate",
     "catalog_entries",
     "check",

@@ -1,4 +1,4 @@
-"""Benchmarks as user actions (step 10): import result files, keep them in a project.
+"""Benchmarks as user actions (step 10): measure an endpoint or import result files, keep them in a project.
 
 The importers come from the plugins (``planner_benchmark_importers``); a file is read whole,
 every file before anything is stored, and the runs of one call are stored in one
@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from planner.bench.baseline import Comparison, compare, stored_deployment
 from planner.bench.importing import benchmark_importers, read_benchmark_files
+from planner.bench.loadgen import Endpoint, Limits, Prompt
 from planner.bench.measured import MeasuredEnvelope, measured_envelope
 from planner.bench.project_calibration import ProjectCalibration, calibrate_on_runs
+from planner.bench.prompts import TokenizerFit
 from planner.bench.scenario import BenchmarkPlan, benchmark_plan
 from planner.errors import PlannerError
 from planner.measured_run import MeasuredRun
@@ -91,6 +94,155 @@ def _identity(metadata: dict[str, Any]) -> tuple[Any, Any]:
     """A run is the same run when it comes from the same bytes at the same place in the file."""
     source = str(metadata.get("source", ""))
     return metadata.get("file_sha256"), source.rsplit("#", 1)[1] if "#" in source else ""
+
+
+# ------------------------------------------------------------------- measuring live
+
+
+@dataclass(frozen=True)
+class LoadRequest:
+    """What ``planner bench run`` measures: the endpoint, the loads, the bounds and the prompts.
+
+    :param mode: ``closed`` (``loads`` are users) or ``open`` (``loads`` are requests per second).
+    :param plan_file: draw prompt and output lengths from this plan's workload.
+    :param dataset: send the prompts of this JSON Lines file instead of synthetic ones.
+    :param input_tokens: the prompt length without a plan or dataset.
+    :param output_tokens: the output length (``max_tokens``) without a plan, and for dataset
+        lines that do not set one.
+    """
+
+    endpoint: Endpoint
+    mode: str
+    loads: list[float]
+    limits: Limits
+    plan_file: Path | None = None
+    dataset: Path | None = None
+    input_tokens: int = 512
+    output_tokens: int = 128
+    seed: int = 0
+
+
+@dataclass
+class BenchRunReport:
+    """The runs measured (one per load level), how prompts were made, and what was stored."""
+
+    runs: list[MeasuredRun]
+    prompts_from: str
+    tokenizer: TokenizerFit | None
+    project: str | None = None
+    stored: list[RunSummary] = field(default_factory=list)
+
+    @property
+    def stopped(self) -> str:
+        """Why the sweep ended early (Ctrl-C, a hard time limit), ``""`` when it ran to the end."""
+        return next((r.server["stopped"] for r in self.runs if r.server.get("stopped")), "")
+
+    def to_json(self) -> dict[str, Any]:
+        """Each run without its records (their count instead), the prompt source and the stored numbers."""
+        return {
+            "project": self.project,
+            "prompts_from": self.prompts_from,
+            "tokenizer": self.tokenizer.to_json() if self.tokenizer else None,
+            "stopped": self.stopped,
+            "runs": [run.metadata() | {"name": run.name, "records": len(run.records)} for run in self.runs],
+            "stored": [s.number for s in self.stored],
+        }
+
+
+def bench_run(
+    session: Session,
+    request: LoadRequest,
+    *,
+    project: str | None = None,
+    db: Path | None = None,
+    progress: Callable[[float, dict[str, Any]], None] | None = None,
+) -> BenchRunReport:
+    """Measure an OpenAI-compatible endpoint at each load level (step 10) and, with ``project``,
+    store the runs like imported ones (so ``bench envelope``, ``bench baseline`` and ``calibrate``
+    read them). Ctrl-C ends the sweep; what was measured is kept and stored.
+
+    ``progress(load, record)`` is called after every request.
+
+    :raises PlannerError: for bad loads, an unreadable dataset or plan, an unknown project, or an
+        endpoint that fails the tokenizer probes; nothing is sent for the first three.
+    """
+    from planner.bench.loadgen import check_loads, measured_run, run_sweep
+
+    check_loads(request.mode, request.loads)
+    _check_bounds(request)
+    if project is not None:
+        _check_project(project, db)
+    prompts, prompts_from, fit = _prompts(request)
+    started = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    results = run_sweep(request.endpoint, prompts, request.mode, request.loads, request.limits, progress)
+    source = f"{request.endpoint.completions_url} at {started}"
+    runs = [measured_run(result, request.endpoint, f"{source}#{i + 1}") for i, result in enumerate(results)]
+    report = BenchRunReport(runs, prompts_from, fit, project)
+    if project is not None and runs:
+        report.stored = _store_measured(project, db, runs, {"prompts_from": prompts_from} | (
+            {"tokenizer": fit.to_json()} if fit else {}))  # fmt: skip
+    return report
+
+
+def _check_bounds(request: LoadRequest) -> None:
+    """Every bound and length above 0, named by its command-line flag."""
+    e, limits = request.endpoint, request.limits
+    bounds = {
+        "--requests": limits.requests, "--duration": limits.duration_s, "--timeout": e.request_timeout_s,
+        "--stall-timeout": e.stall_timeout_s, "--input-tokens": request.input_tokens,
+        "--output-tokens": request.output_tokens,
+    }  # fmt: skip
+    for flag, value in bounds.items():
+        if not value > 0:
+            raise PlannerError(
+                f"{flag} must be above 0, found {value:g}", path=flag, fix=f"give {flag} a number above 0"
+            )
+
+
+def _check_project(project: str, db: Path | None) -> None:
+    """Fail before measuring, not after, when the project does not exist."""
+    from planner.store import runs as measured
+    from planner.store.database import open_store
+
+    with open_store(database_path(db)) as store:
+        measured.run_summaries(store, project)
+
+
+def _prompts(request: LoadRequest) -> tuple[Iterator[Prompt], str, TokenizerFit | None]:
+    """The prompts to send, where they come from, and the tokenizer fit they were sized with."""
+    import asyncio
+
+    from planner.bench.prompts import LengthDistribution, dataset_prompts, fit_tokenizer, synthetic_prompts
+
+    if request.dataset is not None:
+        return dataset_prompts(request.dataset, request.output_tokens), f"dataset {request.dataset}", None
+    if request.plan_file is not None:
+        from planner.workflows.planning import read_plan
+
+        workload = read_plan(request.plan_file).workload
+        inputs, outputs = LengthDistribution.of(workload.input_tokens), LengthDistribution.of(workload.output_tokens)
+        where = f"synthetic, lengths of {request.plan_file}"
+    else:
+        inputs, outputs = (
+            LengthDistribution.fixed(request.input_tokens),
+            LengthDistribution.fixed(request.output_tokens),
+        )
+        where = f"synthetic, {request.input_tokens} tokens in, {request.output_tokens} out"
+    fit = asyncio.run(fit_tokenizer(request.endpoint))
+    if not fit.measured:
+        where += " (the endpoint reports no usage: prompt lengths estimated)"
+    return synthetic_prompts(fit, inputs, outputs, request.seed), where, fit
+
+
+def _store_measured(
+    project: str, db: Path | None, runs: Sequence[MeasuredRun], extra: dict[str, Any]
+) -> list[RunSummary]:
+    from planner.store import runs as measured
+    from planner.store.database import open_store
+
+    drafts = [RunDraft(name=r.name, source=r.source, metadata=r.metadata() | extra, records=r.records) for r in runs]
+    with open_store(database_path(db)) as store:
+        return [summary for summary, _added in measured.add_runs(store, project, drafts)]
 
 
 # --------------------------------------------------------------- envelopes and baseline
