@@ -77,11 +77,13 @@ def test_the_batch_gets_the_replicas_whose_throughput_at_cr_closed_carries_its_r
 def test_the_existing_fleet_says_what_it_carries_and_what_to_add(nightly: workflows.PlanReport) -> None:
     d, existing = nightly.decision, nightly.existing_fleet
     assert d is not None and existing is not None
-    assert (existing.nodes, existing.gpus, existing.replicas, existing.for_load) == (4, 32, 4, 3)
-    assert existing.batch_hours == pytest.approx(2_000_000 / (3 * d.req_s_at_cr_closed) / 3600)
-    assert existing.fits_window is False and existing.shortfall == d.replicas_for_load - 3
-    assert existing.to_add(d.deployment) == (existing.shortfall * 8, existing.shortfall)
-    assert existing.share == pytest.approx(3 / d.replicas_for_load)
+    held = 32 // d.deployment.gpus
+    assert (existing.nodes, existing.gpus, existing.replicas, existing.for_load) == (4, 32, held, held - 1)
+    assert existing.batch_hours == pytest.approx(2_000_000 / ((held - 1) * d.req_s_at_cr_closed) / 3600)
+    assert existing.fits_window is False and existing.shortfall == d.replicas_for_load - (held - 1)
+    gpus = existing.shortfall * d.deployment.gpus
+    assert existing.to_add(d.deployment) == (gpus, -(-gpus // 8))
+    assert existing.share == pytest.approx((held - 1) / d.replicas_for_load)
 
 
 def test_an_existing_fleet_that_holds_the_job_fits_its_window() -> None:
@@ -101,7 +103,8 @@ def test_plan_prints_and_writes_the_existing_fleet(nightly: workflows.PlanReport
         "llama-3.1-8b, the next smaller llama model",
     ]
     text = plan_report_text(nightly)
-    assert "Existing     4 node(s) x 8 a100-sxm-80gb hold 4 replica(s) (3 after 1 spare)" in text
+    held = 32 // nightly.decision.deployment.gpus if nightly.decision else 0
+    assert f"Existing     4 node(s) x 8 a100-sxm-80gb hold {held} replica(s) ({held - 1} after 1 spare)" in text
     assert "which does not fit its 8 h window; add" in text
     assert "  instead    llama-3.1-8b, the next smaller llama model (llama-3.1-8b on a100-sxm-80gb" in text
 

@@ -41,6 +41,8 @@ def test_the_workflows_agree_on_a_full_envelope_plan_of_a_large_moe(session: wor
 
 def test_the_simulated_count_holds_and_one_fewer_does_not(session: workflows.Session) -> None:
     plan = workflows.read_plan(PLANS / "code-assistant.yaml")
+    # aggregated: left open, disaggregation would pool this plan (tests/test_pools.py checks that)
+    plan = plan.model_copy(update={"serving_stack": plan.serving_stack.model_copy(update={"disaggregated": False})})
     resolved = resolve_plan(plan, session.catalog, "code.yaml")
     best = size_plan(resolved, session.catalog, session.performance_model("builtin")).best
     assert best is not None and best.decision is not None

@@ -47,7 +47,14 @@ def test_plan_simulate_and_envelope_print_one_decision(path: Path) -> None:
     assert _figures(decision) == _figures(simulated["plan"]) == _figures(enveloped)
     assert planned["replicas"] == decision["replicas"], "the fleet line uses it too"
     assert simulated["replicas"] == decision["replicas_for_load"], "simulate runs the replicas that carry the load"
-    assert simulated["deployment"] == enveloped["deployment"] == planned["deployment"]
+    pools = decision["disaggregated"]
+    as_pools = (
+        f" as {pools['prefill_replicas']} prefill + {pools['decode_replicas']} decode replicas (KV over {pools['transport']})"
+        if pools
+        else ""
+    )
+    assert enveloped["deployment"] == planned["deployment"], "the envelope is one replica's"
+    assert simulated["deployment"] == planned["deployment"] + as_pools
     assert simulated["meets_slo"], "the simulated fleet at the plan's peak meets the SLOs"
 
 

@@ -58,7 +58,7 @@ def test_real_server_batches_and_queues_past_its_slots(server: str) -> None:
         assert all(r["output_tokens"] == 48 and not r["tokens_counted"] for r in result.records)
         # Random words vary in length: the prompt tokens scatter around the 96 asked for.
         assert abs(statistics.median(r["input_tokens"] for r in result.records) - 96) <= 10
-        assert all(abs(r["input_tokens"] - 96) <= 24 for r in result.records)
+        assert all(abs(r["input_tokens"] - 96) <= 36 for r in result.records)
     one, full, over = levels[1], levels[SLOTS], levels[2 * SLOTS]
     print(
         f"\nllama-server, {SLOTS} slots: TTFT p50 {_p50(one, 'ttft_ms'):.1f} / {_p50(full, 'ttft_ms'):.1f} / "

@@ -30,8 +30,11 @@ def session() -> workflows.Session:
 
 @pytest.fixture(scope="module")
 def demo(session: workflows.Session) -> workflows.PlanReport:
-    """The bundled example, planned with the built-in model."""
-    return workflows.plan(session, workflows.read_plan(workflows.example_plan_path()), "demo", backend="builtin")
+    """The bundled example, planned with the built-in model, served aggregated (left open, it is
+    sized as prefill/decode pools, priced at their peak run: tests/test_pools.py)."""
+    plan = workflows.read_plan(workflows.example_plan_path())
+    plan = plan.model_copy(update={"serving_stack": plan.serving_stack.model_copy(update={"disaggregated": False})})
+    return workflows.plan(session, plan, "demo", backend="builtin")
 
 
 def chosen(report: workflows.PlanReport) -> FleetSizing:
