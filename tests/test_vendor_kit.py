@@ -18,7 +18,7 @@ from planner.errors import PlannerError
 from planner.plugin_install import install_wheel, installed_plugins, plugins_dir, remove_plugin
 from planner.render import plugins_table
 from planner.rulepack import Rule, RulePack
-from tests.conftest import REPO, run_cli
+from tests.conftest import REPO, build_template_wheel, run_cli
 
 TEMPLATE = REPO / "packaging" / "plugin-template"
 IGNORED = ("build", "dist", "*.egg-info", "__pycache__", ".pytest_cache")
@@ -168,14 +168,7 @@ def test_the_command_line_names_the_file_the_hash_and_the_fix(tmp_path: Path) ->
 @pytest.fixture(scope="module")
 def template_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A wheel of a copy of the template, built offline as a vendor builds it."""
-    root = tmp_path_factory.mktemp("template")
-    project = root / "planner-vendor-template"
-    shutil.copytree(TEMPLATE, project, ignore=shutil.ignore_patterns(*IGNORED))
-    command = [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(root)]
-    command.append(str(project))
-    result = subprocess.run(command, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr
-    return next(root.glob("planner_vendor_template-*.whl"))
+    return build_template_wheel(tmp_path_factory.mktemp("template"))
 
 
 def _demo_on_the_vendor_gpu(folder: Path) -> Path:
