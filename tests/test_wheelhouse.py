@@ -40,7 +40,18 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("wheelhouse")
     source = root / "src"
     # Build from a copy: the build writes build/ and *.egg-info next to the sources.
-    shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(".git", ".venv", "build", "dist", "*.egg-info"))
+    ignored = (
+        ".git",
+        ".venv",
+        "build",
+        "dist",
+        "*.egg-info",
+        "__pycache__",
+        ".mypy_cache",
+        ".ruff_cache",
+        ".import_linter_cache",
+    )
+    shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(*ignored))
     env = {**os.environ, "OUT": str(root / "wheelhouse"), "PYTHONS": sys.executable}
     _run(["bash", str(source / "packaging" / "build_wheelhouse.sh")], env=env)
     venv = root / "env"
