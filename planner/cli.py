@@ -187,6 +187,20 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("plugins", parents=[common], help="list plugins, what they contribute and any problem")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(handler=cmd_plugins)
+    actions = p.add_subparsers(dest="plugins_action", metavar="{install,remove}")
+    a = actions.add_parser(
+        "install",
+        parents=[common],
+        help="install a plugin wheel offline, after checking the sha256 the administrator approved",
+        description="Checks WHEEL against --hash, then installs it with no network and no dependencies into "
+        "the planner's plugins folder (PLANNER_HOME/plugins); commands started afterwards load it.",
+    )
+    a.add_argument("wheel", type=Path, help="the plugin's .whl file")
+    a.add_argument("--hash", required=True, metavar="sha256:HEX", help="the approved hash (`pip hash WHEEL`)")
+    a.set_defaults(handler=cmd_plugins_install)
+    a = actions.add_parser("remove", parents=[common], help="remove a plugin installed with `planner plugins install`")
+    a.add_argument("name", help="its distribution or plugin name (see `planner plugins`)")
+    a.set_defaults(handler=cmd_plugins_remove)
 
     p = sub.add_parser("catalog", parents=[common], help="list GPUs, models, runtimes or serving stacks")
     p.add_argument("kind", choices=["gpus", "models", "runtimes", "stacks"])
@@ -461,6 +475,25 @@ def cmd_plugins(args: argparse.Namespace) -> int:
         print_json(report.to_json())
     else:
         print(plugins_table(report, styled=styled(args)))
+    return 0
+
+
+def cmd_plugins_install(args: argparse.Namespace) -> int:
+    """``planner plugins install WHEEL --hash sha256:...``: verify, then install offline."""
+    from planner import workflows
+
+    installed = workflows.install_plugin(args.wheel, args.hash)
+    names = ", ".join(installed.plugin_names)
+    print(f"installed {installed.distribution} {installed.version} (plugin {names}) into {installed.folder}")
+    return 0
+
+
+def cmd_plugins_remove(args: argparse.Namespace) -> int:
+    """``planner plugins remove NAME``: delete a plugin installed with ``planner plugins install``."""
+    from planner import workflows
+
+    removed = workflows.uninstall_plugin(args.name)
+    print(f"removed {removed.distribution} {removed.version} from {removed.folder}")
     return 0
 
 

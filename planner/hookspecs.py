@@ -20,6 +20,8 @@ The built-in plugins in ``plugins/`` are registered the same way. Rules for all 
 - Import heavy libraries inside your hook functions, never at module import time:
   every ``planner`` command imports your module.
 - Hook arguments are only ever added, never renamed or removed.
+- Declare the hook API your plugin was written for with a module attribute
+  ``PLANNER_HOOK_API = "1"`` (see :data:`HOOK_API_VERSION`).
 """
 
 from __future__ import annotations
@@ -31,6 +33,17 @@ import pluggy
 PROJECT_NAME = "planner"
 
 hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+
+#: The hook API this planner provides. A plugin module declares the version it was written
+#: for as ``PLANNER_HOOK_API = "1"``. The promise: within one version, hooks, hook arguments
+#: and spec fields are only ever added (a new field always has a default), never renamed,
+#: removed or given another meaning; anything else raises this number. A plugin that
+#: declares another version still loads (its hooks are isolated like every plugin's), and
+#: ``planner plugins`` and the desktop app's Plugins page show the mismatch as a problem.
+HOOK_API_VERSION = "1"
+
+#: The module attribute in which a plugin declares the hook API it was written for.
+HOOK_API_ATTRIBUTE = "PLANNER_HOOK_API"
 
 #: Decorate your hook functions with this (also importable as ``planner.hookimpl``).
 hookimpl = pluggy.HookimplMarker(PROJECT_NAME)

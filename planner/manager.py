@@ -2,7 +2,8 @@
 
 (``planner.plugins`` is the package of built-in plugins; this module loads them.)
 
-Plugins come from the ``planner`` entry point group. The built-ins are also known by
+Plugins come from the ``planner`` entry point group, found in the environment and in the
+folders of ``planner plugins install`` (:mod:`planner.plugin_install`). The built-ins are also known by
 import path (:data:`BUILTIN_PLUGINS`), so a frozen bundle without package metadata
 still finds them. One broken plugin never takes the app down: a plugin that fails to
 import, or whose hook raises, becomes a :class:`PluginProblem` and the rest keep
@@ -28,6 +29,7 @@ import pluggy
 from planner import __version__, hookspecs
 from planner.errors import PlannerError
 from planner.limits import seconds_from_env
+from planner.plugin_install import add_installed_plugins_to_path
 
 ENTRY_POINT_GROUP = "planner"
 
@@ -78,6 +80,7 @@ class PluginInfo:
     distribution: str
     builtin: bool
     status: str  # loaded, disabled, failed, not selected
+    hook_api: str = ""  # the hook API version the plugin declares; "" when it declares none
 
 
 #: Seconds the hooks of one third-party plugin may take in all, per plugin manager; set
@@ -260,6 +263,7 @@ def make_plugin_manager(
         return False
 
     if entry_points:
+        add_installed_plugins_to_path()
         for ep in _planner_entry_points():
             dist = ep.dist
             if ep.name in host.plugins:
@@ -285,6 +289,8 @@ def make_plugin_manager(
         if wanted(name, info):
             _register(host, info, lambda module=module: importlib.import_module(module))  # type: ignore[misc]
     for name, plugin in extra_plugins:
+        if host.pm.get_plugin(name) is plugin:
+            continue  # installed too, and already loaded from its entry point
         info = PluginInfo(name, getattr(plugin, "__name__", repr(plugin)), "?", "?", builtin=False, status="loaded")
         if wanted(name, info):
             _register(host, info, lambda plugin=plugin: plugin)  # type: ignore[misc]
@@ -310,6 +316,29 @@ def _register(host: PluginHost, info: PluginInfo, load: Callable[[], object]) ->
     except Exception as exc:
         info.status = "failed"
         host.report(info.name, f"failed to load: {type(exc).__name__}: {exc}", exc)
+        return
+    _check_hook_api(host, info, plugin)
+
+
+def _check_hook_api(host: PluginHost, info: PluginInfo, plugin: object) -> None:
+    """Record the hook API a plugin declares; a different one is reported, and the plugin stays loaded.
+
+    Built-in plugins ship with the core, so they are written for its hook API by definition.
+    """
+    declared = getattr(plugin, hookspecs.HOOK_API_ATTRIBUTE, None)
+    if declared is None:
+        info.hook_api = hookspecs.HOOK_API_VERSION if info.builtin else ""
+        return
+    info.hook_api = str(declared)
+    if info.hook_api != hookspecs.HOOK_API_VERSION:
+        host.problems.append(
+            PluginProblem(
+                info.name,
+                f"written for hook API {info.hook_api}, but planner {__version__} provides hook API "
+                f"{hookspecs.HOOK_API_VERSION}; it is loaded, but ask its vendor for a release written "
+                f'for API {hookspecs.HOOK_API_VERSION} (docs/plugins.md, "Versioning")',
+            )
+        )
 
 
 def _check_unknown_hooks(host: PluginHost) -> None:

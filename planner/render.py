@@ -174,8 +174,18 @@ def plugins_table(report: PluginReport, *, styled: bool = False) -> str:
             extras.append(label)
         provides = ", ".join(filter(None, [provides, *extras]))
         origin = "built-in" if row.builtin else row.distribution
-        rows.append((row.name, row.version, row.status, origin, provides or "-", "; ".join(row.problems) or "-"))
-    text = table(("plugin", "version", "status", "from", "contributes", "problems"), rows, styled=styled)
+        rows.append(
+            (
+                row.name,
+                row.version,
+                row.hook_api or "?",
+                row.status,
+                origin,
+                provides or "-",
+                "; ".join(row.problems) or "-",
+            )
+        )
+    text = table(("plugin", "version", "hook API", "status", "from", "contributes", "problems"), rows, styled=styled)
     return "\n".join([text, *(f"problem: {problem}" for problem in report.orphan_problems)])
 
 

@@ -66,3 +66,16 @@ def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = No
         cwd=cwd,
         timeout=120,
     )
+
+
+def build_template_wheel(root: Path) -> Path:
+    """Build a wheel of a copy of packaging/plugin-template in ``root``, offline, as a vendor would."""
+    import shutil
+
+    project = root / "planner-vendor-template"
+    ignored = shutil.ignore_patterns("build", "dist", "*.egg-info", "__pycache__", ".pytest_cache")
+    shutil.copytree(REPO / "packaging" / "plugin-template", project, ignore=ignored)
+    command = [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(root)]
+    result = subprocess.run([*command, str(project)], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    return next(root.glob("planner_vendor_template-*.whl"))

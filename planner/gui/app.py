@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication
 
@@ -48,11 +49,50 @@ def main(argv: list[str] | None = None) -> int:
         "--perf-backend", default=None, help="performance model (default: PLANNER_PERF_BACKEND or auto)"
     )
     parser.add_argument("--disable-plugin", action="append", default=[], metavar="NAME", help="do not load plugin NAME")
+    parser.add_argument(
+        "--smoke-test",
+        action="store_true",
+        help="open the window, wait for it to size the plan, print the answer and exit (checks an install or a "
+        "bundle; with QT_QPA_PLATFORM=offscreen it needs no display)",
+    )
     args = parser.parse_args(argv)
     app = application()
     window = open_window(args.plan, args.perf_backend, tuple(args.disable_plugin))
     window.show()
-    return int(app.exec())
+    return smoke_test(app, window) if args.smoke_test else int(app.exec())
+
+
+#: How long ``--smoke-test`` waits for the window's first sizing (the demo plan takes seconds).
+SMOKE_TEST_TIMEOUT_S = 180.0
+
+
+def smoke_test(app: QApplication, window: MainWindow, timeout_s: float = SMOKE_TEST_TIMEOUT_S) -> int:
+    """Run the event loop until the window has sized its plan, print the chosen fleet, stop the work.
+
+    :returns: 0 when the plan was sized, 1 when nothing fits or the sizing did not finish in time.
+    """
+    deadline = time.monotonic() + timeout_s
+    timer = QTimer()
+    timer.timeout.connect(lambda: (window.report is not None or time.monotonic() > deadline) and app.quit())
+    timer.start(100)
+    app.exec()
+    timer.stop()
+    for worker in (window.sizer, window.simulator):
+        worker.cancel()
+        worker.wait()
+    report = window.report
+    if report is None:
+        print(f"planner-gui {__version__}: the plan was not sized within {timeout_s:g} s", file=sys.stderr)
+        return 1
+    best = report.sizing.best
+    if best is None:
+        print(f"planner-gui {__version__}: nothing fits the plan: {report.sizing.why_none[:1]}", file=sys.stderr)
+        return 1
+    print(
+        f"planner-gui {__version__}: {report.resolved.plan.name}: {best.sizing.deployment.label}, "
+        f"{best.sizing.replicas} replicas"
+    )
+    return 0
 
 
 if __name__ == "__main__":

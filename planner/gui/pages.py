@@ -229,15 +229,17 @@ class PluginsPage(QWidget):
     def __init__(self, report: workflows.PluginReport, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         layout = QVBoxLayout(self)
-        table = QTableWidget(len(report.rows), 5, self)
+        headers = ["plugin", "version", "hook API", "status", "contributes", "problems"]
+        table = QTableWidget(len(report.rows), len(headers), self)
         table.setObjectName("plugins")
-        table.setHorizontalHeaderLabels(["plugin", "version", "status", "contributes", "problems"])
+        table.setHorizontalHeaderLabels(headers)
         table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         for i, row in enumerate(report.rows):
             contributes = ", ".join(f"{n} {k}" for k, n in row.contributes.items() if n)
             if row.performance_models:
                 contributes = ", ".join(filter(None, [contributes, "models: " + ", ".join(row.performance_models)]))
-            values: list[Any] = [row.name, row.version, row.status, contributes, "; ".join(row.problems)]
+            problems = "; ".join(row.problems)
+            values: list[Any] = [row.name, row.version, row.hook_api or "?", row.status, contributes, problems]
             for j, value in enumerate(values):
                 item = QTableWidgetItem(str(value))
                 if row.problems:

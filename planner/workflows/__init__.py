@@ -72,8 +72,10 @@ from planner.workflows.catalogs import (
     PluginRow,
     catalog_entries,
     import_model,
+    install_plugin,
     plan_schema,
     plugin_report,
+    uninstall_plugin,
 )
 from planner.workflows.costs import ExportResult, TcoReport, export, price, tco
 from planner.workflows.deploy import (
@@ -223,6 +225,7 @@ __all__ = [
     "import_benchmarks",
     "import_model",
     "import_project",
+    "install_plugin",
     "list_projects",
     "list_runs",
     "load_run",
@@ -249,5 +252,6 @@ __all__ = [
     "simulation_budget",
     "tco",
     "tune",
+    "uninstall_plugin",
     "write_plan",
 ]

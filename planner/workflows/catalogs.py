@@ -9,6 +9,7 @@ from typing import Any
 from planner.modelimport import ImportedModel
 from planner.modelimport import import_model as store_model
 from planner.plan import plan_json_schema
+from planner.plugin_install import InstalledPlugin, install_wheel, remove_plugin
 from planner.workflows.session import Session
 
 #: Hooks beyond the catalog kinds that ``planner plugins`` names for each plugin.
@@ -34,6 +35,7 @@ class PluginRow:
     hooks: list[str]
     performance_models: list[str]
     problems: list[str]
+    hook_api: str = ""
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready row (``hooks`` left out: ``contributes`` and ``performance_models`` say it)."""
@@ -46,6 +48,7 @@ class PluginRow:
             "module": self.module,
             "contributes": self.contributes,
             "performance_models": self.performance_models,
+            "hook_api": self.hook_api,
             "problems": self.problems,
         }
 
@@ -82,6 +85,7 @@ def plugin_report(session: Session) -> PluginReport:
             hooks=hooks.get(info.name, []),
             performance_models=catalog.performance_models_of(info.name),
             problems=[p.error for p in catalog.problems if p.plugin == info.name],
+            hook_api=info.hook_api,
         )
         for info in sorted(host.plugins.values(), key=lambda i: i.name)
     ]
@@ -126,3 +130,16 @@ def import_model(
 def plan_schema() -> dict[str, object]:
     """The JSON Schema of plan files (for editors and CI)."""
     return plan_json_schema()
+
+
+def install_plugin(wheel: Path, expected_hash: str) -> InstalledPlugin:
+    """Install a plugin wheel offline into the plugins folder after checking the approved sha256.
+
+    Commands started afterwards load it; see :func:`planner.plugin_install.install_wheel`.
+    """
+    return install_wheel(wheel, expected_hash)
+
+
+def uninstall_plugin(name: str) -> InstalledPlugin:
+    """Remove a plugin installed with :func:`install_plugin`, by distribution or plugin name."""
+    return remove_plugin(name)

@@ -199,7 +199,7 @@ def test_a_broken_plugin_is_listed_and_the_app_starts(
     window = make_window(workflows.open_session())
     window.navigator.setCurrentRow(11)
     table = window.findChild(QTableWidget, "plugins")
-    rows = {table.item(r, 0).text(): table.item(r, 4).text() for r in range(table.rowCount())}
+    rows = {table.item(r, 0).text(): table.item(r, 5).text() for r in range(table.rowCount())}
     assert "broken.json" in rows["user_catalog"]
     assert rows["nvidia"] == ""
     assert window.findChild(QComboBox, "hardware.gpu").count() > 5, "the catalog still fills the pick lists"
