@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QSplitter,
     QStackedWidget,
+    QTabWidget,
     QWidget,
 )
 
@@ -28,6 +29,7 @@ from planner.gui.candidates import candidate_pins
 from planner.gui.commands import SetField
 from planner.gui.document import FieldPath, PlanDocument
 from planner.gui.forms import StepForm
+from planner.gui.measured import MeasuredPanel
 from planner.gui.pages import BaselinePage, DecisionPage, Navigator, PluginsPage, SizingPage, scrolled
 from planner.gui.projects import HistoryDialog
 from planner.gui.results import FindingsPanel, FleetPanel
@@ -64,7 +66,7 @@ class MainWindow(QMainWindow):
         self.session, self.backend, self.db = session, backend, db
         self.document = PlanDocument()
         self.report: workflows.PlanReport | None = None
-        self.project: str | None = None
+        self._project: str | None = None
         self.pending_revision: str | None = None
         self.undo_stack = QUndoStack(self)
         self.sizer = Runner(self)
@@ -94,8 +96,7 @@ class MainWindow(QMainWindow):
             if step.number == 6:
                 page: QWidget = self.sizing_page
             elif step.number == 10 and form is not None:
-                self.baseline_page = BaselinePage(form)
-                page = scrolled(self.baseline_page)
+                page = self._measurement_page(form)
             elif step.number == 11:
                 page = self.decision_page
             else:
@@ -108,6 +109,16 @@ class MainWindow(QMainWindow):
         split.addWidget(self.stack)
         split.setStretchFactor(1, 1)
         self.setCentralWidget(split)
+
+    def _measurement_page(self, form: StepForm) -> QTabWidget:
+        """Step 10: the baseline's fields with the predicted envelope, and the project's measured runs."""
+        self.baseline_page = BaselinePage(form)
+        self.measured = MeasuredPanel(self.session, self.backend, self.db)
+        tabs = QTabWidget()
+        tabs.setObjectName("step-10-tabs")
+        tabs.addTab(scrolled(self.baseline_page), "Baseline and predicted envelope")
+        tabs.addTab(self.measured, "Measured runs, calibration, step 11")
+        return tabs
 
     def _build_docks(self) -> None:
         self.findings = FindingsPanel()
@@ -188,11 +199,24 @@ class MainWindow(QMainWindow):
         self.simulator.progressed.connect(self.baseline_page.show_progress)
         self.simulator.finished.connect(self._show_envelope)
         self.simulator.failed.connect(self._show_simulation_failure)
+        self.measured.failed.connect(self.error)
+        self.measured.calibrated.connect(self.apply_calibration)
         # Bound methods, not lambdas: Qt drops a method's connections when the window dies, so a
         # signal sent while its children are deleted never reaches a half-deleted window.
         self.undo_stack.cleanChanged.connect(self._update_title)
 
     # ------------------------------------------------------------------ the plan
+
+    @property
+    def project(self) -> str | None:
+        """The open project's name (None: a plan file or a new plan)."""
+        return self._project
+
+    @project.setter
+    def project(self, name: str | None) -> None:
+        if name != self._project:
+            self._project = name
+            self.measured.set_project(name)
 
     def edit(self, path: FieldPath, value: Any) -> None:
         """Change one field (undoable), then re-check and re-size."""
@@ -256,6 +280,7 @@ class MainWindow(QMainWindow):
         self.report = report
         self.sizing_page.show_report(report)
         self.decision_page.show_report(report)
+        self.measured.show_predicted(report)
         self.fleet.show_report(report)
         self.findings.show_findings(report.validation.findings)
         self._show_states()
@@ -313,6 +338,14 @@ class MainWindow(QMainWindow):
         if self.project:
             self.pending_revision = f"applied candidate {candidate.sizing.deployment.label}"
         self.refresh()
+
+    def apply_calibration(self, report: workflows.CalibrationReport) -> None:
+        """Write calibrated efficiency factors into the plan (undoable); in a project the sizing with them
+        is saved as a revision, as ``planner bench calibrate`` does."""
+        c = report.calibration
+        if self.project:
+            self.pending_revision = f"calibrated on {c.fitted_runs + c.held_out_runs} runs of project {self.project}"
+        self.edit(("runtime", "efficiency"), c.factors())
 
     # ------------------------------------------------------------------ files
 
