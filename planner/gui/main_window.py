@@ -19,7 +19,6 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QSplitter,
     QStackedWidget,
-    QTabWidget,
     QWidget,
 )
 
@@ -27,13 +26,14 @@ from planner import workflows
 from planner.errors import PlannerError
 from planner.gui.candidates import candidate_pins
 from planner.gui.commands import SetField
+from planner.gui.deploy import DeployPanel
 from planner.gui.document import FieldPath, PlanDocument
 from planner.gui.forms import StepForm
 from planner.gui.measured import MeasuredPanel
-from planner.gui.pages import BaselinePage, DecisionPage, Navigator, PluginsPage, SizingPage, scrolled
+from planner.gui.pages import BaselinePage, DecisionPage, Navigator, PluginsPage, SizingPage, scrolled, tabbed
 from planner.gui.projects import HistoryDialog
 from planner.gui.results import FindingsPanel, FleetPanel
-from planner.gui.settings import as_list, autosave_path, key_figures, settings
+from planner.gui.settings import as_list, autosave_path, key_figures, remember, settings
 from planner.gui.steps import STEPS, StepState, field_named, step_of, step_state
 from planner.gui.viewmodels import finding_field
 from planner.gui.worker import Runner
@@ -95,8 +95,15 @@ class MainWindow(QMainWindow):
                 self.forms[step.number] = form
             if step.number == 6:
                 page: QWidget = self.sizing_page
+            elif step.number == 9 and form is not None:
+                self.deploy = DeployPanel(self.session, self.backend, self.plan_input)
+                page = tabbed("step-9-tabs", (scrolled(form), "Serving stack"),
+                              (self.deploy, "Configuration"))  # fmt: skip
             elif step.number == 10 and form is not None:
-                page = self._measurement_page(form)
+                self.baseline_page = BaselinePage(form)
+                self.measured = MeasuredPanel(self.session, self.backend, self.db)
+                page = tabbed("step-10-tabs", (scrolled(self.baseline_page), "Baseline, predicted envelope"),
+                              (self.measured, "Measured runs"))  # fmt: skip
             elif step.number == 11:
                 page = self.decision_page
             else:
@@ -109,16 +116,6 @@ class MainWindow(QMainWindow):
         split.addWidget(self.stack)
         split.setStretchFactor(1, 1)
         self.setCentralWidget(split)
-
-    def _measurement_page(self, form: StepForm) -> QTabWidget:
-        """Step 10: the baseline's fields with the predicted envelope, and the project's measured runs."""
-        self.baseline_page = BaselinePage(form)
-        self.measured = MeasuredPanel(self.session, self.backend, self.db)
-        tabs = QTabWidget()
-        tabs.setObjectName("step-10-tabs")
-        tabs.addTab(scrolled(self.baseline_page), "Baseline and predicted envelope")
-        tabs.addTab(self.measured, "Measured runs, calibration, step 11")
-        return tabs
 
     def _build_docks(self) -> None:
         self.findings = FindingsPanel()
@@ -143,6 +140,7 @@ class MainWindow(QMainWindow):
         self._action(file, "&New plan", self.new_plan, QKeySequence.StandardKey.New)
         self._action(file, "&Open plan or project file...", self.open_dialog, QKeySequence.StandardKey.Open)
         self.recent_menu = file.addMenu("Open &recent")
+        self.recent_projects_menu = file.addMenu("Recent &projects")
         self._action(file, "&Save plan", self.save, QKeySequence.StandardKey.Save)
         self._action(file, "Save plan &as (YAML or JSON)...", self.save_as, QKeySequence.StandardKey.SaveAs)
         file.addSeparator()
@@ -200,6 +198,7 @@ class MainWindow(QMainWindow):
         self.simulator.finished.connect(self._show_envelope)
         self.simulator.failed.connect(self._show_simulation_failure)
         self.measured.failed.connect(self.error)
+        self.deploy.failed.connect(self.error)
         self.measured.calibrated.connect(self.apply_calibration)
         # Bound methods, not lambdas: Qt drops a method's connections when the window dies, so a
         # signal sent while its children are deleted never reaches a half-deleted window.
@@ -339,6 +338,14 @@ class MainWindow(QMainWindow):
             self.pending_revision = f"applied candidate {candidate.sizing.deployment.label}"
         self.refresh()
 
+    def plan_input(self) -> workflows.PlanInput | None:
+        """The plan as the configuration actions take it; None (and a dialog) while a field does not hold."""
+        plan = self.document.checked.plan
+        if plan is None:
+            self.error("The plan has field problems", "Fix the fields marked in red first.")
+            return None
+        return workflows.PlanInput(plan, self.document.source, self.project)
+
     def apply_calibration(self, report: workflows.CalibrationReport) -> None:
         """Write calibrated efficiency factors into the plan (undoable); in a project the sizing with them
         is saved as a revision, as ``planner bench calibrate`` does."""
@@ -464,6 +471,7 @@ class MainWindow(QMainWindow):
             self.error("The project was not created", exc.render())
             return False
         self.project = name
+        self._remember_project(name)
         self._update_title()
         return True
 
@@ -506,6 +514,7 @@ class MainWindow(QMainWindow):
             return False
         self.set_document(PlanDocument.from_plan(opened.plan))
         self.project = name
+        self._remember_project(name)
         self._update_title()
         return True
 
@@ -613,11 +622,16 @@ class MainWindow(QMainWindow):
         store = settings()
         store.setValue("geometry", self.saveGeometry())
         store.setValue("state", self.saveState())
-        self.sizer.cancel()
-        self.simulator.cancel()
-        self.sizer.wait()
-        self.simulator.wait()
+        for runner in self.runners:
+            runner.cancel()
+        for runner in self.runners:
+            runner.wait()
         event.accept()
+
+    @property
+    def runners(self) -> tuple[Runner, ...]:
+        """Every worker of the window: live sizing, simulations on demand, configurations."""
+        return (self.sizer, self.simulator, self.deploy.runner)
 
     def _restore_state(self) -> None:
         store = settings()
@@ -635,15 +649,24 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"LLM inference planner - {where}{star}")
 
     def _remember(self, path: Path) -> None:
-        store = settings()
-        recent = [str(path.resolve())] + [p for p in as_list(store.value("recent")) if p != str(path.resolve())]
-        store.setValue("recent", recent[:8])
+        remember("recent", str(path.resolve()))
+        self._fill_recent()
+
+    def _remember_project(self, name: str) -> None:
+        remember("recent_projects", name)
         self._fill_recent()
 
     def _fill_recent(self) -> None:
         self.recent_menu.clear()
         for name in as_list(settings().value("recent")):
             self._action(self.recent_menu, name, lambda _=False, p=name: self.open_path(Path(p)))
+        self.recent_projects_menu.clear()
+        for name in as_list(settings().value("recent_projects")):
+            self._action(self.recent_projects_menu, name, lambda _=False, n=name: self.open_recent_project(n))
+
+    def open_recent_project(self, name: str) -> bool:
+        """Open a project of the recent list (after the dirty-state prompt)."""
+        return self.maybe_save() and self.open_project(name)
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         """Accept dragged plan and project files."""

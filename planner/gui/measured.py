@@ -9,7 +9,7 @@ from pathlib import Path
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QFileDialog,
-    QHBoxLayout,
+    QGridLayout,
     QLabel,
     QPushButton,
     QTableWidget,
@@ -60,16 +60,16 @@ class MeasuredPanel(QWidget):
         layout = QVBoxLayout(self)
         self.hint = _text_label("measured-hint")
         layout.addWidget(self.hint)
-        buttons = QHBoxLayout()
+        buttons = QGridLayout()  # two by two: the panel fits beside the navigator on a small screen
         self.import_button = QPushButton("Import benchmark files...")
-        self.calibrate_button = QPushButton("Calibrate the built-in model on these runs")
-        self.apply_button = QPushButton("Use the calibrated factors in the plan")
-        self.recommend_button = QPushButton("Recommend the next step (step 11)")
+        self.calibrate_button = QPushButton("Calibrate the model on the runs")
+        self.apply_button = QPushButton("Use the calibrated factors")
+        self.recommend_button = QPushButton("Recommend the next step (11)")
         named = {"import-benchmarks": self.import_button, "calibrate": self.calibrate_button,
                  "apply-calibration": self.apply_button, "recommend": self.recommend_button}  # fmt: skip
-        for name, button in named.items():
+        for i, (name, button) in enumerate(named.items()):
             button.setObjectName(name)
-            buttons.addWidget(button)
+            buttons.addWidget(button, i // 2, i % 2)
         layout.addLayout(buttons)
         self.runs = QTableWidget(0, len(RUN_COLUMNS))
         self.runs.setObjectName("measured-runs")

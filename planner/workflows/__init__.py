@@ -30,6 +30,8 @@ fix. Results carry ``to_json()`` where the command line prints them as JSON.
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -76,6 +78,7 @@ if TYPE_CHECKING:
     )
     from planner.workflows.costs import ExportResult, TcoReport, export, price, tco
     from planner.workflows.deploy import (
+        DEPLOY_TARGETS,
         ConfigCheck,
         DeployReport,
         check_config,
@@ -184,6 +187,7 @@ _HOMES: dict[str, str] = {
     "export": "planner.workflows.costs",
     "price": "planner.workflows.costs",
     "tco": "planner.workflows.costs",
+    "DEPLOY_TARGETS": "planner.workflows.deploy",
     "ConfigCheck": "planner.workflows.deploy",
     "DeployReport": "planner.workflows.deploy",
     "check_config": "planner.workflows.deploy",
@@ -249,6 +253,21 @@ _HOMES: dict[str, str] = {
 }
 
 
+class _Package(types.ModuleType):
+    """This package, keeping its actions' names when a submodule of the same name loads.
+
+    Importing ``planner.workflows.deploy`` (or ``.report``) binds the submodule on the package, which
+    would hide the action :func:`deploy` (or :func:`report`) once it is imported lazily."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if isinstance(value, types.ModuleType) and name in _HOMES:
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
+
+
 def __getattr__(name: str) -> Any:
     """Import the module that holds ``name`` on first use and keep the name here."""
     home = _HOMES.get(name)
@@ -265,6 +284,7 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "DEFAULT_BACKEND",
+    "DEPLOY_TARGETS",
     "Baseline",
     "BaselineReport",
     "BenchEnvelopeReport",

@@ -63,6 +63,14 @@ class CliPlan:
         return self._answer
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _cli_started_first(request: pytest.FixtureRequest) -> None:
+    """Start the command line's sizing with the first GUI test when a test compares with it, so the
+    subprocess runs on the other core while the tests before that one run."""
+    if any("cli_code_assistant" in getattr(item, "fixturenames", ()) for item in request.session.items):
+        request.getfixturevalue("cli_code_assistant")
+
+
 @pytest.fixture(scope="session")
 def cli_code_assistant() -> Iterator[CliPlan]:
     """The command line's sizing of the example plan, running beside the GUI's sizing of it."""
@@ -105,6 +113,6 @@ def make_window(
 
     yield make
     for window in made:
-        window.sizer.cancel()
-        window.simulator.cancel()
-        assert window.sizer.wait() and window.simulator.wait(), "a worker thread outlived its window"
+        for runner in window.runners:
+            runner.cancel()
+        assert all(runner.wait() for runner in window.runners), "a worker thread outlived its window"
