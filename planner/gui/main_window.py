@@ -36,6 +36,7 @@ from planner.gui.results import FindingsPanel, FleetPanel
 from planner.gui.settings import as_list, autosave_path, key_figures, remember, settings
 from planner.gui.steps import STEPS, StepState, field_named, step_of, step_state
 from planner.gui.viewmodels import finding_field
+from planner.gui.whatif import WhatIfPanel
 from planner.gui.worker import Runner
 from planner.plan import Plan
 
@@ -110,6 +111,8 @@ class MainWindow(QMainWindow):
                 assert form is not None
                 page = scrolled(form)
             self.stack.addWidget(page)
+        self.whatif = WhatIfPanel(self.session, self.backend, self.plan_input)
+        self.decision_page.tabs.addTab(self.whatif, "Failure and disaggregation")
         self.stack.addWidget(PluginsPage(workflows.plugin_report(self.session)))
         split = QSplitter()
         split.addWidget(self.navigator)
@@ -199,6 +202,7 @@ class MainWindow(QMainWindow):
         self.simulator.failed.connect(self._show_simulation_failure)
         self.measured.failed.connect(self.error)
         self.deploy.failed.connect(self.error)
+        self.whatif.failed.connect(self.error)
         self.measured.calibrated.connect(self.apply_calibration)
         # Bound methods, not lambdas: Qt drops a method's connections when the window dies, so a
         # signal sent while its children are deleted never reaches a half-deleted window.
@@ -631,7 +635,7 @@ class MainWindow(QMainWindow):
     @property
     def runners(self) -> tuple[Runner, ...]:
         """Every worker of the window: live sizing, simulations on demand, configurations."""
-        return (self.sizer, self.simulator, self.deploy.runner)
+        return (self.sizer, self.simulator, self.deploy.runner, self.whatif.runner)
 
     def _restore_state(self) -> None:
         store = settings()
