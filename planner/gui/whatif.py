@@ -69,10 +69,13 @@ class WhatIfPanel(QWidget):
         self.cancel.setEnabled(False)
         self.progress = QProgressBar()
         self.progress.setRange(0, 1)
-        for widget in (self.failure_button, self.split_button, self.cancel):
-            row.addWidget(widget)
-        row.addWidget(self.progress, 1)
+        row.addWidget(self.failure_button)
+        row.addWidget(self.split_button)
         layout.addLayout(row)
+        running = QHBoxLayout()  # a row of its own: the tab fits beside the navigator on a small screen
+        running.addWidget(self.cancel)
+        running.addWidget(self.progress, 1)
+        layout.addLayout(running)
         self.result = QLabel("Each simulation runs the fleet the plan chose; it can take a while.")
         self.result.setObjectName("what-if-result")
         self.result.setWordWrap(True)
