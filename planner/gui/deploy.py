@@ -3,7 +3,6 @@ and a folder's configuration checked against the plan (``planner deploy`` and ``
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import Signal
@@ -23,28 +22,24 @@ from PySide6.QtWidgets import (
 )
 
 from planner import workflows
-from planner.gui.worker import Runner
+from planner.gui.plan_actions import PlanActionPanel, PlanSource
 
-#: What the panel acts on: the plan and the source its messages name, or None while fields do not hold.
-PlanSource = Callable[[], workflows.PlanInput | None]
 CHECK_COLUMNS = ("severity", "what", "configuration", "plan", "why")
 
 
-class DeployPanel(QWidget):
+class DeployPanel(PlanActionPanel):
     """Writes and checks deployment configurations on a worker thread (the plan is sized first).
 
     ``failed(title, message)`` carries an error for the window's dialog.
     """
 
-    failed = Signal(str, str)
+    failure_title = "The configuration step failed"
     written = Signal(object)
     checked = Signal(object)
 
     def __init__(self, session: workflows.Session, backend: str | None, plan_input: PlanSource,
                  parent: QWidget | None = None) -> None:  # fmt: skip
-        super().__init__(parent)
-        self.session, self.backend, self.plan_input = session, backend, plan_input
-        self.runner = Runner(self)
+        super().__init__(session, backend, plan_input, parent)
         layout = QVBoxLayout(self)
         row = QHBoxLayout()
         self.target = QComboBox()
@@ -90,7 +85,6 @@ class DeployPanel(QWidget):
         self.check_button.clicked.connect(self.check_folder)
         self.runner.busy_changed.connect(self._set_running)
         self.runner.progressed.connect(lambda done, total, message: self.progress.setFormat(f"{message} ({done})"))
-        self.runner.failed.connect(lambda message: self.failed.emit("The configuration step failed", message))
         self.runner.finished.connect(self._show)
 
     def write(self) -> None:

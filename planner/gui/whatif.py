@@ -3,17 +3,12 @@ pools against aggregated serving (``planner simulate --failure`` and ``--disaggr
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
 from planner import workflows
-from planner.gui.worker import Runner
-
-#: What the panel simulates: the plan and the source its messages name, or None while fields do not hold.
-PlanSource = Callable[[], workflows.PlanInput | None]
+from planner.gui.plan_actions import PlanActionPanel, PlanSource
 
 
 def failure_text(report: workflows.SimulationReport) -> str:
@@ -48,16 +43,14 @@ def disaggregation_text(report: workflows.SimulationReport) -> str:
     return "\n".join(lines)
 
 
-class WhatIfPanel(QWidget):
+class WhatIfPanel(PlanActionPanel):
     """Runs one what-if simulation at a time on its own worker, with a busy bar and Cancel."""
 
-    failed = Signal(str, str)
+    failure_title = "The simulation failed"
 
     def __init__(self, session: workflows.Session, backend: str | None, plan_input: PlanSource,
                  parent: QWidget | None = None) -> None:  # fmt: skip
-        super().__init__(parent)
-        self.session, self.backend, self.plan_input = session, backend, plan_input
-        self.runner = Runner(self)
+        super().__init__(session, backend, plan_input, parent)
         layout = QVBoxLayout(self)
         row = QHBoxLayout()
         self.failure_button = QPushButton("Simulate with the spares down")
@@ -84,7 +77,6 @@ class WhatIfPanel(QWidget):
         self.split_button.clicked.connect(lambda: self._run(disaggregated=True))
         self.cancel.clicked.connect(self._cancel)
         self.runner.busy_changed.connect(self._set_running)
-        self.runner.failed.connect(lambda message: self.failed.emit("The simulation failed", message))
         self.runner.finished.connect(self._show)
 
     def _run(self, *, failure: bool = False, disaggregated: bool = False) -> None:
