@@ -267,6 +267,17 @@ WORDS_NOT_SIMULATED: dict[str, Any] = {
     "exit_plan": True,
     "use_case": {"title", "problem", "actor", "data_residency", "success_criteria"},
 }
+#: Plan fields that only pin the deployment: the memo's key holds the deployment itself, so a plan that
+#: pins the configuration its search chose (the desktop app's "Apply") reuses the open plan's decision.
+DEPLOYMENT_PINS: dict[str, Any] = {
+    "hardware": {"gpu"},
+    "runtime": {"id", "tp", "pp", "ep"},
+    "model": {"weights", "kv_cache"},
+}
+_NOT_IN_KEY: dict[str, Any] = {
+    **WORDS_NOT_SIMULATED,
+    **{part: set(fields) | set(WORDS_NOT_SIMULATED.get(part, ())) for part, fields in DEPLOYMENT_PINS.items()},
+}
 _memo: OrderedDict[tuple[Any, ...], tuple[PerformanceModel, FleetDecision]] = OrderedDict()
 
 
@@ -286,7 +297,7 @@ def decide(
     # plan's words (its name, the use case's prose, the exit plan) change nothing the simulation reads,
     # so renaming a plan in the desktop app does not simulate it again.
     key = (
-        plan.model_dump_json(exclude=WORDS_NOT_SIMULATED),
+        plan.model_dump_json(exclude=_NOT_IN_KEY),
         fleet.deployment,
         fleet.model.name,
         id(fleet.model),

@@ -73,6 +73,23 @@ def test_a_decision_is_reused_for_the_same_question_only(session: workflows.Sess
     assert decide(plan, best.sizing, fixed_s=30, seed=6) is not first, "another seed is another question"
 
 
+def test_pinning_the_chosen_deployment_reuses_its_decision(session: workflows.Session) -> None:
+    plan = workflows.read_plan(PLANS / "trap-averages-only.yaml")
+    resolved = resolve_plan(plan, session.catalog, "t.yaml")
+    best = size_plan(resolved, session.catalog, session.performance_model("builtin"), simulate=False).best
+    assert best is not None
+    dep = best.sizing.deployment
+    first = decide(plan, best.sizing, fixed_s=30, seed=7)
+    pinned = plan.model_copy(
+        update={
+            "hardware": plan.hardware.model_copy(update={"gpu": dep.gpu.id}),
+            "runtime": plan.runtime.model_copy(update={"id": dep.runtime.id, "tp": dep.tp, "pp": dep.pp, "ep": dep.ep}),
+            "model": plan.model.model_copy(update={"weights": dep.weights_dtype, "kv_cache": dep.kv_dtype}),
+        }
+    )
+    assert decide(pinned, best.sizing, fixed_s=30, seed=7) is first, "the pins only name the deployment decided"
+
+
 def test_user_plans_are_checked_in_closed_loop_and_rate_plans_in_open_loop(session: workflows.Session) -> None:
     users = workflows.read_plan(EXAMPLE)
     rate = workflows.read_plan(PLANS / "code-assistant.yaml")

@@ -4,6 +4,8 @@ shows, errors are the planner's own, and the command line prints exactly what it
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -172,3 +174,16 @@ def test_a_checkpoint_with_a_precision_suffix_pins_that_precision_and_says_so(se
     assert (
         info.value.problems[0].where == "model.weights" and "fp8 checkpoint of qwen3-32b" in info.value.problems[0].what
     )
+
+
+def test_actions_load_on_first_use_and_keep_their_names() -> None:
+    probe = """
+import sys
+from planner import workflows
+print(sorted(m for m in sys.modules if m.startswith(("planner.store", "planner.deploy", "planner.bench"))))
+import planner.workflows.deploy, planner.workflows.report
+print(callable(workflows.deploy), callable(workflows.report))
+print(all(getattr(workflows, name) is not None for name in workflows.__all__))
+"""
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.splitlines() == ["[]", "True True", "True"], "nothing heavy at import; deploy stays the action"

@@ -26,14 +26,17 @@ from planner import workflows
 from planner.errors import PlannerError
 from planner.gui.candidates import candidate_pins
 from planner.gui.commands import SetField
+from planner.gui.deploy import DeployPanel
 from planner.gui.document import FieldPath, PlanDocument
 from planner.gui.forms import StepForm
-from planner.gui.pages import BaselinePage, DecisionPage, Navigator, PluginsPage, SizingPage, scrolled
+from planner.gui.measured import MeasuredPanel
+from planner.gui.pages import BaselinePage, DecisionPage, Navigator, PluginsPage, SizingPage, scrolled, tabbed
 from planner.gui.projects import HistoryDialog
 from planner.gui.results import FindingsPanel, FleetPanel
-from planner.gui.settings import as_list, autosave_path, key_figures, settings
+from planner.gui.settings import as_list, autosave_path, key_figures, remember, settings
 from planner.gui.steps import STEPS, StepState, field_named, step_of, step_state
 from planner.gui.viewmodels import finding_field
+from planner.gui.whatif import WhatIfPanel
 from planner.gui.worker import Runner
 from planner.plan import Plan
 
@@ -64,7 +67,7 @@ class MainWindow(QMainWindow):
         self.session, self.backend, self.db = session, backend, db
         self.document = PlanDocument()
         self.report: workflows.PlanReport | None = None
-        self.project: str | None = None
+        self._project: str | None = None
         self.pending_revision: str | None = None
         self.undo_stack = QUndoStack(self)
         self.sizer = Runner(self)
@@ -93,15 +96,23 @@ class MainWindow(QMainWindow):
                 self.forms[step.number] = form
             if step.number == 6:
                 page: QWidget = self.sizing_page
+            elif step.number == 9 and form is not None:
+                self.deploy = DeployPanel(self.session, self.backend, self.plan_input)
+                page = tabbed("step-9-tabs", (scrolled(form), "Serving stack"),
+                              (self.deploy, "Configuration"))  # fmt: skip
             elif step.number == 10 and form is not None:
                 self.baseline_page = BaselinePage(form)
-                page = scrolled(self.baseline_page)
+                self.measured = MeasuredPanel(self.session, self.backend, self.db)
+                page = tabbed("step-10-tabs", (scrolled(self.baseline_page), "Baseline, predicted envelope"),
+                              (self.measured, "Measured runs"))  # fmt: skip
             elif step.number == 11:
                 page = self.decision_page
             else:
                 assert form is not None
                 page = scrolled(form)
             self.stack.addWidget(page)
+        self.whatif = WhatIfPanel(self.session, self.backend, self.plan_input)
+        self.decision_page.tabs.addTab(self.whatif, "Failure and disaggregation")
         self.stack.addWidget(PluginsPage(workflows.plugin_report(self.session)))
         split = QSplitter()
         split.addWidget(self.navigator)
@@ -132,6 +143,7 @@ class MainWindow(QMainWindow):
         self._action(file, "&New plan", self.new_plan, QKeySequence.StandardKey.New)
         self._action(file, "&Open plan or project file...", self.open_dialog, QKeySequence.StandardKey.Open)
         self.recent_menu = file.addMenu("Open &recent")
+        self.recent_projects_menu = file.addMenu("Recent &projects")
         self._action(file, "&Save plan", self.save, QKeySequence.StandardKey.Save)
         self._action(file, "Save plan &as (YAML or JSON)...", self.save_as, QKeySequence.StandardKey.SaveAs)
         file.addSeparator()
@@ -188,11 +200,26 @@ class MainWindow(QMainWindow):
         self.simulator.progressed.connect(self.baseline_page.show_progress)
         self.simulator.finished.connect(self._show_envelope)
         self.simulator.failed.connect(self._show_simulation_failure)
+        self.measured.failed.connect(self.error)
+        self.deploy.failed.connect(self.error)
+        self.whatif.failed.connect(self.error)
+        self.measured.calibrated.connect(self.apply_calibration)
         # Bound methods, not lambdas: Qt drops a method's connections when the window dies, so a
         # signal sent while its children are deleted never reaches a half-deleted window.
         self.undo_stack.cleanChanged.connect(self._update_title)
 
     # ------------------------------------------------------------------ the plan
+
+    @property
+    def project(self) -> str | None:
+        """The open project's name (None: a plan file or a new plan)."""
+        return self._project
+
+    @project.setter
+    def project(self, name: str | None) -> None:
+        if name != self._project:
+            self._project = name
+            self.measured.set_project(name)
 
     def edit(self, path: FieldPath, value: Any) -> None:
         """Change one field (undoable), then re-check and re-size."""
@@ -256,6 +283,7 @@ class MainWindow(QMainWindow):
         self.report = report
         self.sizing_page.show_report(report)
         self.decision_page.show_report(report)
+        self.measured.show_predicted(report)
         self.fleet.show_report(report)
         self.findings.show_findings(report.validation.findings)
         self._show_states()
@@ -313,6 +341,22 @@ class MainWindow(QMainWindow):
         if self.project:
             self.pending_revision = f"applied candidate {candidate.sizing.deployment.label}"
         self.refresh()
+
+    def plan_input(self) -> workflows.PlanInput | None:
+        """The plan as the configuration actions take it; None (and a dialog) while a field does not hold."""
+        plan = self.document.checked.plan
+        if plan is None:
+            self.error("The plan has field problems", "Fix the fields marked in red first.")
+            return None
+        return workflows.PlanInput(plan, self.document.source, self.project)
+
+    def apply_calibration(self, report: workflows.CalibrationReport) -> None:
+        """Write calibrated efficiency factors into the plan (undoable); in a project the sizing with them
+        is saved as a revision, as ``planner bench calibrate`` does."""
+        c = report.calibration
+        if self.project:
+            self.pending_revision = f"calibrated on {c.fitted_runs + c.held_out_runs} runs of project {self.project}"
+        self.edit(("runtime", "efficiency"), c.factors())
 
     # ------------------------------------------------------------------ files
 
@@ -431,6 +475,7 @@ class MainWindow(QMainWindow):
             self.error("The project was not created", exc.render())
             return False
         self.project = name
+        self._remember_project(name)
         self._update_title()
         return True
 
@@ -473,6 +518,7 @@ class MainWindow(QMainWindow):
             return False
         self.set_document(PlanDocument.from_plan(opened.plan))
         self.project = name
+        self._remember_project(name)
         self._update_title()
         return True
 
@@ -580,11 +626,16 @@ class MainWindow(QMainWindow):
         store = settings()
         store.setValue("geometry", self.saveGeometry())
         store.setValue("state", self.saveState())
-        self.sizer.cancel()
-        self.simulator.cancel()
-        self.sizer.wait()
-        self.simulator.wait()
+        for runner in self.runners:
+            runner.cancel()
+        for runner in self.runners:
+            runner.wait()
         event.accept()
+
+    @property
+    def runners(self) -> tuple[Runner, ...]:
+        """Every worker of the window: live sizing, simulations on demand, configurations."""
+        return (self.sizer, self.simulator, self.deploy.runner, self.whatif.runner)
 
     def _restore_state(self) -> None:
         store = settings()
@@ -602,15 +653,24 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"LLM inference planner - {where}{star}")
 
     def _remember(self, path: Path) -> None:
-        store = settings()
-        recent = [str(path.resolve())] + [p for p in as_list(store.value("recent")) if p != str(path.resolve())]
-        store.setValue("recent", recent[:8])
+        remember("recent", str(path.resolve()))
+        self._fill_recent()
+
+    def _remember_project(self, name: str) -> None:
+        remember("recent_projects", name)
         self._fill_recent()
 
     def _fill_recent(self) -> None:
         self.recent_menu.clear()
         for name in as_list(settings().value("recent")):
             self._action(self.recent_menu, name, lambda _=False, p=name: self.open_path(Path(p)))
+        self.recent_projects_menu.clear()
+        for name in as_list(settings().value("recent_projects")):
+            self._action(self.recent_projects_menu, name, lambda _=False, n=name: self.open_recent_project(n))
+
+    def open_recent_project(self, name: str) -> bool:
+        """Open a project of the recent list (after the dirty-state prompt)."""
+        return self.maybe_save() and self.open_project(name)
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         """Accept dragged plan and project files."""

@@ -77,6 +77,15 @@ def scrolled(widget: QWidget) -> QScrollArea:
     return area
 
 
+def tabbed(name: str, *pages: tuple[QWidget, str]) -> QTabWidget:
+    """A step's pages as tabs, each ``(widget, title)``."""
+    tabs = QTabWidget()
+    tabs.setObjectName(name)
+    for widget, title in pages:
+        tabs.addTab(widget, title)
+    return tabs
+
+
 class SizingPage(QSplitter):
     """Step 6: capacity (6a) beside performance (6b)."""
 

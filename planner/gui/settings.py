@@ -16,6 +16,14 @@ def settings() -> QSettings:
     return QSettings(str(user_home() / "gui.ini"), QSettings.Format.IniFormat)
 
 
+def remember(key: str, value: str, keep: int = 8) -> list[str]:
+    """Put ``value`` first in the list of recent ones kept under ``key`` (no repeats, the newest ``keep``)."""
+    store = settings()
+    recent = [value] + [v for v in as_list(store.value(key)) if v != value]
+    store.setValue(key, recent[:keep])
+    return recent[:keep]
+
+
 def autosave_path() -> Path:
     """Where every edit is written at once, so a crash loses at most the last one."""
     return user_home() / "autosave.json"

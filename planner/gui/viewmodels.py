@@ -251,3 +251,74 @@ def growth_lines(costed: workflows.TcoReport) -> list[Line]:
 def growth_events(costed: workflows.TcoReport) -> list[str]:
     """The quarters in which a replica, a node or a change of GPU class is needed."""
     return list(costed.growth.events)
+
+
+def measured_vs_predicted(
+    measured: workflows.BenchEnvelopeReport, predicted: workflows.PlanReport | None
+) -> tuple[list[Line], list[Marker]]:
+    """TTFT at the SLO's percentile against requests in flight: the closed-loop runs as measured, and
+    the plan's simulated curve beside them; the SLO and both Cr_closed as markers."""
+    percentile = f"p{measured.targets.percentile:g}"
+    runs = sorted(
+        (float(p["load"]), float(p[f"ttft_{percentile}_ms"]))
+        for p in measured.envelope.curve
+        if p["mode"] == "closed" and p.get(f"ttft_{percentile}_ms") is not None
+    )
+    lines = [Line(f"measured TTFT {percentile}", runs)]
+    markers = []
+    if measured.targets.ttft_s is not None:
+        markers.append(Marker(f"TTFT SLO {measured.targets.ttft_s * 1000:,.0f} ms", y=measured.targets.ttft_s * 1000))
+    if measured.envelope.cr_closed is not None:
+        markers.append(Marker(f"measured Cr_closed {measured.envelope.cr_closed:g}", x=measured.envelope.cr_closed))
+    decision = predicted.decision if predicted is not None else None
+    if decision is not None:
+        closed = [p for p in load_curve(decision.curve, "ttft") if p.mode == "closed"]
+        lines.append(Line("predicted TTFT (tail)", [(p.load, p.tail_ms) for p in closed]))
+        markers.append(Marker(f"predicted Cr_closed {decision.cr_closed}", x=decision.cr_closed))
+    return lines, markers
+
+
+def measured_summary(report: workflows.BenchEnvelopeReport) -> str:
+    """Cr_closed, Cr_open and goodput as measured, the SLOs they were judged on, and the notes."""
+    env = report.envelope
+    figures = [
+        f"Cr_closed {env.cr_closed:g}" if env.cr_closed is not None else "Cr_closed: no closed-loop run meets the SLOs",
+        f"Cr_open {env.cr_open_req_s:g} req/s" if env.cr_open_req_s is not None else "Cr_open: no open-loop run holds",
+    ]
+    if env.goodput_req_s is not None:
+        figures.append(f"goodput {env.goodput_req_s:,.2f} req/s")
+    lines = [f"{report.runs} runs judged on the SLOs of {report.slo_from}: " + ", ".join(figures)]
+    return "\n".join(lines + env.notes)
+
+
+def calibration_summary(report: workflows.CalibrationReport) -> str:
+    """The built-in model's factors before and after, and its error on the fitted and held-out runs."""
+    c = report.calibration
+    lines = [f"{report.deployment}: {c.fitted_runs} runs fitted, {c.held_out_runs} held out"]
+    for name in ("mfu_prefill", "mbu_decode", "mfu_decode", "overhead_ms"):
+        lines.append(f"{name}: {getattr(c.before, name):.4g} -> {getattr(c.after, name):.4g}")
+    lines.append(f"median error on the fitted runs: {c.fitted_error_pct[0]:.1f}% -> {c.fitted_error_pct[1]:.1f}%")
+    held = c.held_out_error_pct
+    if held[0] is not None and held[1] is not None:
+        lines.append(f"median error on the held-out runs: {held[0]:.1f}% -> {held[1]:.1f}%")
+    lines.extend(f"skipped: {s}" for s in c.skipped)
+    return "\n".join(lines)
+
+
+def recommendation_summary(report: workflows.ScaleReport) -> str:
+    """Step 11: the bottleneck the runs show, the next lever with its expected effect, and the ladder."""
+    d = report.decision
+    lines = [f"{report.deployment}, reading {report.runs_from}", f"Bottleneck: {d.bottleneck} ({d.why})"]
+    if d.lever is None:
+        lines.append("No lever: " + ("nothing to change." if d.bottleneck == "none" else "every lever was decided."))
+        return "\n".join(lines)
+    lever = d.lever
+    change = f"{lever.knob}: {lever.old} -> {lever.new}" if lever.knob else lever.action
+    lines.append(f"Next lever ({lever.family}): {change}; {lever.action}")
+    if "before" in d.expected:
+        before, after = d.expected["before"], d.expected["after"]
+        lines.extend(f"  expected {k}: {before[k]} -> {after[k]}" for k in before if k != "meets_slo")
+    rest = [f"{lv.family}: {lv.knob or lv.action}" for lv in d.ladder if lv.id != lever.id and lv.id not in d.tried]
+    if rest:
+        lines.append("Then, one at a time: " + "; ".join(rest))
+    return "\n".join(lines)

@@ -14,6 +14,7 @@ from planner.deploy.bundle import bundle
 from planner.deploy.check import Disagreement, config_knobs, disagreements, read_config
 from planner.deploy.tuning import TuningPlan, tuning_plan
 from planner.deploy.values import (
+    TARGETS,
     DeployError,
     DeployValues,
     Origin,
@@ -30,6 +31,9 @@ from planner.validation import validate_plan
 from planner.workflows.planning import size
 from planner.workflows.projects import PlanInput
 from planner.workflows.session import Progress, Session
+
+#: The engine servers and platforms ``deploy`` writes a configuration for.
+DEPLOY_TARGETS: tuple[str, ...] = TARGETS
 
 
 def origin_of(given: PlanInput) -> Origin:

@@ -3,10 +3,6 @@ inline errors, findings that lead to their field, projects, export, plugins, sta
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,11 +17,9 @@ from planner.errors import InputError
 from planner.gui.document import PlanDocument
 from planner.gui.main_window import MainWindow
 from planner.gui.projects import HistoryDialog
-from tests.conftest import CLI_BACKEND, PLANS
-from tests.gui.conftest import Dialogs
+from tests.gui.conftest import CODE_ASSISTANT, CliPlan, Dialogs
 
 SIZING_TIMEOUT_MS = 60_000
-CODE_ASSISTANT = PLANS / "code-assistant.yaml"
 
 
 def type_into(qtbot: Any, window: MainWindow, name: str, text: str) -> None:
@@ -77,17 +71,14 @@ def fill_code_assistant(qtbot: Any, window: MainWindow) -> None:
         choose(window, name, value)
 
 
-def test_the_forms_size_a_plan_as_the_command_line_does(qtbot: Any, make_window: Callable[..., MainWindow]) -> None:
-    env = {**os.environ, **CLI_BACKEND}
-    cli = subprocess.Popen([sys.executable, "-m", "planner", "plan", str(CODE_ASSISTANT), "--json"],
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)  # fmt: skip
+def test_the_forms_size_a_plan_as_the_command_line_does(
+    qtbot: Any, make_window: Callable[..., MainWindow], cli_code_assistant: CliPlan
+) -> None:
     window = make_window()
     window.show()
     fill_code_assistant(qtbot, window)
     report = sized(qtbot, window, lambda: choose(window, "runtime.id", "sglang"))
-    out, err = cli.communicate(timeout=120)
-    assert cli.returncode == 0, err
-    expected = json.loads(out)
+    expected = cli_code_assistant.answer()
     chosen = report.sizing.to_json()["chosen"]
     assert chosen["deployment"] == expected["sizing"]["chosen"]["deployment"]
     assert chosen["replicas"] == expected["sizing"]["chosen"]["replicas"]

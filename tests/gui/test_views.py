@@ -16,7 +16,8 @@ from planner import workflows
 from planner.gui.document import PlanDocument
 from planner.gui.main_window import MainWindow
 from tests.conftest import REPO
-from tests.gui.test_main_window import CODE_ASSISTANT, SIZING_TIMEOUT_MS, sized, type_into
+from tests.gui.conftest import CODE_ASSISTANT
+from tests.gui.test_main_window import SIZING_TIMEOUT_MS, sized, type_into
 
 
 def test_a_candidate_is_filtered_sorted_and_applied_as_a_new_revision(
