@@ -105,3 +105,21 @@ def test_windowed_layers_attend_at_most_their_window_in_a_mixed_step(catalog: An
 def test_a_dense_model_attends_every_key_in_every_layer(catalog: Any) -> None:
     d = dep(catalog, "llama-3.1-8b", gpu="h100-sxm", runtime="vllm")
     assert attended_keys(d, 1000, 1) == d.model.num_layers * 1000
+
+
+@pytest.mark.parametrize(
+    ("model", "gpu", "weights", "bytes_per_weight"),
+    [
+        ("deepseek-r1", "b200", "nvfp4", 0.5 + 1 / 16),  # E2M1 + one FP8 scale per 16
+        ("gpt-oss-120b", "mi355x", "mxfp4", 0.5 + 1 / 32),  # E2M1 + one E8M0 scale per 32
+    ],
+)
+def test_fp4_runs_at_the_fp4_tensor_core_rate_where_the_gpu_has_one(
+    catalog: Any, model: str, gpu: str, weights: str, bytes_per_weight: float
+) -> None:
+    d = dep(catalog, model, gpu=gpu, weights_dtype=weights)
+    assert d.compute_dtype == "fp4"
+    assert d.peak_tflops == d.gpu.dense_tflops["fp4"] >= 2 * d.gpu.dense_tflops["fp8"]
+    assert d.weight_bytes("experts") == pytest.approx(bytes_per_weight)
+    hopper = dep(catalog, model, gpu="h200-sxm", weights_dtype=weights)
+    assert hopper.compute_dtype == "bf16", "no FP4 tensor cores before Blackwell: weight-only"
