@@ -24,15 +24,12 @@ from planner.sizing.roofline import (
     mixed_step_s,
     weight_bytes_read,
 )
-
-UNIT = Efficiency(mfu_prefill=1.0, mbu_decode=1.0, mfu_decode=1.0, overhead_ms=0.0)
+from tests.test_performance import dep as performance_dep
 
 
 def dep(catalog: Any, model: str, gpu: str = "h200-sxm", **kw: Any) -> Deployment:
-    m = catalog.models.get(model)
-    kw.setdefault("weights_dtype", m.native_weight_dtype)
-    kw.setdefault("kv_dtype", "bf16")
-    return Deployment(m, catalog.gpus.get(gpu), catalog.runtimes.get(kw.pop("runtime", "sglang")), **kw)
+    """A deployment on an H200 under SGLang unless told otherwise (see tests/test_performance.py)."""
+    return performance_dep(catalog, model, gpu, **{"runtime": "sglang", **kw})
 
 
 def test_the_busiest_expert_parallel_rank_serves_more_experts_than_the_average() -> None:
