@@ -56,8 +56,7 @@ def test_decode_step_is_bytes_over_bandwidth_at_batch_one(catalog: Any) -> None:
     weights = (m.total_params - m.vocab_size * m.hidden_size) * 2  # the embedding lookup is not read
     kv = kv_bytes_per_sequence(d, 1100)
     assert decode_bytes_per_gpu(d, 1, 1100) == pytest.approx(weights + kv, rel=1e-6)
-    kv_share = constants().paged_attention_bandwidth_share  # paged attention streams KV at its own share
-    assert decode_step_s(d, 1, 1100, UNIT) == pytest.approx((weights + kv / kv_share) / 3.35e12, rel=1e-6)
+    assert decode_step_s(d, 1, 1100, UNIT) == pytest.approx((weights + kv) / 3.35e12, rel=1e-6)
 
 
 def test_moe_reads_only_the_experts_a_batch_touches(catalog: Any) -> None:

@@ -85,55 +85,25 @@ FactorsT = TypeVar("FactorsT")
 def coordinate_search(
     start: FactorsT, bounds: dict[str, tuple[float, float]], loss: Callable[[FactorsT], float]
 ) -> FactorsT:
-    """Minimise ``loss`` over the named fields of a frozen dataclass on log-spaced steps that
-    shrink each pass (fields named ``*_ms`` step additively near 0): one field at a time, then,
-    where no single field improves, two at once (factors that trade off, such as MBU against
-    the per-step overhead, leave a diagonal valley that single-field steps cannot descend)."""
+    """Minimise ``loss`` over the named fields of a frozen dataclass, one field at a time,
+    on log-spaced steps that shrink each pass (fields named ``*_ms`` step additively near 0)."""
     best, best_loss = start, loss(start)
     for step in (1.6, 1.25, 1.1, 1.04):
         improved = True
         while improved:
             improved = False
-            for moves in (_single_moves(bounds, step), _paired_moves(bounds, step)):
-                for move in moves:
-                    candidate = _moved(best, move, bounds)
-                    if candidate is None:
+            for name, (low, high) in bounds.items():
+                for direction in (step, 1 / step):
+                    value = getattr(best, name)
+                    shifted = (value + 0.05) * direction - 0.05 if name.endswith("_ms") else value * direction
+                    candidate_value = min(max(shifted, low), high)
+                    if candidate_value == value:
                         continue
+                    candidate = replace(best, **{name: candidate_value})  # type: ignore[type-var]
                     candidate_loss = loss(candidate)
                     if candidate_loss < best_loss - 1e-9:
                         best, best_loss, improved = candidate, candidate_loss, True
-                if improved:
-                    break
     return best
-
-
-def _single_moves(bounds: dict[str, tuple[float, float]], step: float) -> list[dict[str, float]]:
-    """Each field up and down by ``step``."""
-    return [{name: direction} for name in bounds for direction in (step, 1 / step)]
-
-
-def _paired_moves(bounds: dict[str, tuple[float, float]], step: float) -> list[dict[str, float]]:
-    """Every pair of fields moved together, in all four direction combinations."""
-    names = list(bounds)
-    return [
-        {first: a, second: b}
-        for i, first in enumerate(names)
-        for second in names[i + 1 :]
-        for a in (step, 1 / step)
-        for b in (step, 1 / step)
-    ]
-
-
-def _moved(best: FactorsT, move: dict[str, float], bounds: dict[str, tuple[float, float]]) -> FactorsT | None:
-    """``best`` with each named field scaled by its factor (within bounds); None if nothing changes."""
-    changes = {}
-    for name, direction in move.items():
-        value = getattr(best, name)
-        shifted = (value + 0.05) * direction - 0.05 if name.endswith("_ms") else value * direction
-        low, high = bounds[name]
-        if min(max(shifted, low), high) != value:
-            changes[name] = min(max(shifted, low), high)
-    return replace(best, **changes) if changes else None  # type: ignore[type-var]
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,6 @@ class RooflineConstants:
     default_inter_node_gb_s: float
     gemm_half_rows: float
     weight_only_efficiency: float
-    paged_attention_bandwidth_share: float
 
 
 @cache
@@ -49,7 +48,6 @@ def constants() -> RooflineConstants:
         default_inter_node_gb_s=float(values["default_inter_node_bandwidth"]["gb_s"]),
         gemm_half_rows=float(values["gemm_half_rows"]["value"]),
         weight_only_efficiency=float(values["weight_only_efficiency"]["value"]),
-        paged_attention_bandwidth_share=float(values["paged_attention_bandwidth_share"]["value"]),
     )
 
 
@@ -98,15 +96,9 @@ def allreduce_s(dep: Deployment, message_bytes: float) -> float:
 
 
 def all_to_all_s(dep: Deployment, tokens: float) -> float:
-    """Expert-parallel dispatch and combine of ``tokens`` tokens across ``ep`` GPUs (one MoE layer).
-
-    Only with attention data parallelism: under tensor-parallel attention every rank
-    already holds every token, so each computes its local experts and the layer's TP
-    all-reduce (counted in :func:`step_comm_s`) combines them; vLLM turns its all-to-all
-    kernels on only when data parallelism is above 1 (``use_all2all_kernels``).
-    """
+    """Expert-parallel dispatch and combine of ``tokens`` tokens across ``ep`` GPUs (one MoE layer)."""
     ep = dep.ep
-    if ep <= 1 or dep.model.moe is None or not dep.attention_dp:
+    if ep <= 1 or dep.model.moe is None:
         return 0.0
     link = collective_link(dep, ep)
     k = dep.model.moe.experts_per_token
@@ -176,78 +168,23 @@ def experts_touched(num_experts: int, top_k: int, tokens: float) -> float:
 
 def decode_bytes_per_gpu(dep: Deployment, batch: float, context: int) -> float:
     """Bytes one GPU reads in one decode step: its weights (touched experts only) and KV."""
-    return weight_bytes_read(dep, batch) + decode_kv_bytes_per_gpu(dep, batch, context)
-
-
-def decode_kv_bytes_per_gpu(dep: Deployment, batch: float, context: int) -> float:
-    """KV bytes one GPU streams in a decode step: each sequence's cache, sliding-window layers
-    only their window (:func:`planner.sizing.capacity.kv_bytes_per_sequence`)."""
     kv_per_gpu_batch = batch / dep.ep if dep.attention_dp else batch
-    return kv_per_gpu_batch * kv_bytes_per_sequence(dep, context)
-
-
-def decode_memory_s(dep: Deployment, batch: float, context: int, eff: Efficiency) -> float:
-    """Memory time of a decode step: weights at the calibrated MBU, KV at the paged
-    attention kernels' own bandwidth share (the catalog's ``paged_attention_bandwidth_share``)."""
-    bandwidth = dep.gpu.hbm_tb_s * 1e12
-    weights = weight_bytes_read(dep, batch) / (bandwidth * eff.mbu_decode)
-    kv = decode_kv_bytes_per_gpu(dep, batch, context) / (bandwidth * constants().paged_attention_bandwidth_share)
-    return weights + kv
-
-
-def attended_keys(dep: Deployment, keys: float, queries: float) -> float:
-    """Keys attended over all layers when ``queries`` tokens attend to ``keys`` keys in total.
-
-    Full-attention layers see every key; a sliding-window layer sees at most ``window``
-    keys per query (gpt-oss: 128, Gemma 3: 1024), so long contexts cost it nothing more.
-    """
-    m = dep.model
-    window = m.sliding_window
-    full = m.full_attention_layers * keys
-    if not window:
-        return full
-    return full + window.layers * min(keys, queries * window.window)
-
-
-def experts_on_busiest_rank(num_experts: int, top_k: int, tokens: float, ranks: int) -> float:
-    """Distinct experts the busiest of ``ranks`` expert-parallel ranks serves for ``tokens`` tokens.
-
-    Each rank owns E / ranks experts, each touched with probability p = 1 - (1 - k/E)^tokens,
-    so a rank serves a binomial count of mean E/ranks x p; the busiest of ``ranks`` such
-    counts lies about sqrt(2 ln(ranks) x variance) above the mean (the same Gaussian
-    maximum as :func:`expert_imbalance`), and never beyond the rank's own experts. At
-    batch 1 with k = 8 over 8 ranks that is about 3 experts where the average is 1: the
-    step waits for the rank that reads the most weights.
-    """
-    if ranks <= 1:
-        return experts_touched(num_experts, top_k, tokens)
-    if tokens <= 0:
-        return 0.0
-    local = num_experts / ranks
-    p = 1 - (1 - top_k / num_experts) ** tokens
-    mean = local * p
-    return float(min(mean + math.sqrt(2 * math.log(ranks) * local * p * (1 - p)), local))
+    kv = kv_per_gpu_batch * kv_bytes_per_sequence(dep, context)
+    return weight_bytes_read(dep, batch) + kv
 
 
 @lru_cache(maxsize=16384)
 def weight_bytes_read(dep: Deployment, batch: float) -> float:
-    """Weight bytes the busiest GPU reads in a decode step of ``batch`` sequences (touched experts only).
-
-    Under tensor parallelism every GPU holds a slice of every expert and reads its slice of
-    each touched one; under expert parallelism a GPU reads whole experts, as many as the
-    busiest rank serves (:func:`experts_on_busiest_rank`).
-    """
+    """Weight bytes one GPU reads in a decode step of ``batch`` sequences (touched experts only)."""
     p, m = dep.params, dep.model
+    shard = dep.ep if dep.attention_dp else dep.tp * dep.pp
     dense = p.dense * dep.weight_bytes("dense") / (1 if dep.attention_dp else dep.tp * dep.pp)
     head = p.head if p.head else p.embedding
     dense += head * dep.weight_bytes("embedding") / (1 if dep.attention_dp else dep.tp)
-    if not m.moe:
-        return dense
-    k, ranks = m.moe.experts_per_token, max(dep.ep, 1)
-    # expert-parallel ranks hold whole experts; what the EP group leaves of TP x PP slices them
-    slices = 1 if dep.attention_dp else max(dep.tp * dep.pp // ranks, 1)
-    per_rank = experts_on_busiest_rank(m.moe.num_experts, k, batch, ranks)
-    experts = m.moe.moe_layers * per_rank * p.expert_each * dep.weight_bytes("experts") / slices
+    experts = 0.0
+    if m.moe:
+        touched = experts_touched(m.moe.num_experts, m.moe.experts_per_token, batch)
+        experts = m.moe.moe_layers * touched * p.expert_each * dep.weight_bytes("experts") / shard
     return dense + experts
 
 
@@ -300,11 +237,15 @@ def matmul_s(dep: Deployment, tokens: float, mfu: float, *, thin: bool) -> float
 def decode_step_s(dep: Deployment, batch: float, context: int, eff: Efficiency) -> float:
     """One decode step for ``batch`` sequences at ``context`` tokens of context.
 
-    The larger of memory time (:func:`decode_memory_s`) and compute time (FLOPs / (peak x
-    MFU)), plus collectives and the per-step scheduler overhead.
+    The larger of memory time (bytes / (HBM bandwidth x MBU)) and compute time
+    (FLOPs / (peak x MFU)), plus collectives and the per-step scheduler overhead.
     """
-    memory = decode_memory_s(dep, batch, context, eff)
-    attention = attention_flops_per_key(dep) * attended_keys(dep, batch * context, batch)
+    m = dep.model
+    memory = decode_bytes_per_gpu(dep, batch, context) / (dep.gpu.hbm_tb_s * 1e12 * eff.mbu_decode)
+    keys = m.full_attention_layers * context
+    if m.sliding_window:
+        keys += m.sliding_window.layers * min(context, m.sliding_window.window)
+    attention = attention_flops_per_key(dep) * batch * keys
     rows = batch / dep.ep if dep.attention_dp else batch
     compute = matmul_s(dep, batch, eff.mfu_decode, thin=True) + attention / (
         _compute_gpus(dep) * dep.peak_tflops * 1e12 * eff.mfu_decode * gemm_fill(rows)
@@ -343,14 +284,12 @@ class MixedStep:
     terms per batch and per token count kept (a simulation asks for the same few thousand)."""
 
     def __init__(self, dep: Deployment, eff: Efficiency) -> None:
+        m = dep.model
         self.dep, self.eff = dep, eff
-        bandwidth = dep.gpu.hbm_tb_s * 1e12
-        # weights at the calibrated MBU, KV at the paged attention kernels' share (see decode_memory_s)
-        self.weight_bandwidth = bandwidth * eff.mbu_decode
-        self.kv_bandwidth = bandwidth * constants().paged_attention_bandwidth_share
+        self.bandwidth = dep.gpu.hbm_tb_s * 1e12 * eff.mbu_decode
         gpus = _compute_gpus(dep) * dep.peak_tflops * 1e12
         self.gpus = gpus
-        self.per_key = attention_flops_per_key(dep)
+        self.attention_per_key = attention_flops_per_key(dep) * m.num_layers * (m.full_attention_layers / m.num_layers)
         self.prefill_peak = gpus * eff.mfu_prefill
         self.overhead_s = eff.overhead_ms / 1000
         self.kv = kv_layout(dep)
@@ -365,17 +304,16 @@ class MixedStep:
             return 0.0
         average_context = int(decode_keys / decode_batch) if decode_batch else 0
         weights, kv_sequences, decode_matmul, decode_peak = self._decode(decode_batch)
-        kv_bytes = kv_sequences * self.kv.sequence_bytes(average_context)
-        memory = weights / self.weight_bandwidth + kv_bytes / self.kv_bandwidth
+        memory = (weights + kv_sequences * self.kv.sequence_bytes(average_context)) / self.bandwidth
         prefill = self.prefill_matmul.get(prefill_tokens)
         if prefill is None:
             prefill = self.prefill_matmul[prefill_tokens] = matmul_s(
                 self.dep, prefill_tokens, self.eff.mfu_prefill, thin=False
             )
-        compute = prefill + self.per_key * attended_keys(self.dep, prefill_keys, prefill_tokens) / self.prefill_peak
+        compute = prefill + self.attention_per_key * prefill_keys / self.prefill_peak
         if decode_batch:
             compute += decode_matmul
-            compute += self.per_key * attended_keys(self.dep, decode_keys, decode_batch) / decode_peak
+            compute += self.attention_per_key * decode_keys / decode_peak
         comm = self.comm.get(tokens)
         if comm is None:
             comm = self.comm[tokens] = step_comm_s(self.dep, tokens)
