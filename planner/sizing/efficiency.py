@@ -28,6 +28,14 @@ FACTOR_RANGES = {
 }
 
 
+#: A class's band needs at least this many held-out figures to be used at all.
+MIN_BAND_ROWS = 3
+#: Below this many figures the empirical 10th and 90th percentiles are the sample's minimum
+#: and maximum (the 10th percentile of n values is the smallest one while n < 10), so the
+#: band is not yet estimable from the class alone and borrows its broader class's spread.
+SOLID_BAND_ROWS = 10
+
+
 @dataclass(frozen=True)
 class Efficiency:
     """Calibrated efficiency factors for one runtime family on one GPU generation."""
@@ -48,8 +56,26 @@ class Band:
     rows: int
 
     def apply(self, value: float) -> tuple[float, float]:
-        """Return ``[low, high]`` around a predicted value."""
-        return value * self.low, value * self.high
+        """Return ``[low, high]`` around a predicted value, always containing it.
+
+        Where a class's measured/predicted ratios all lie on one side of 1 (the model is
+        biased there), the band reaches from the point to the far percentile: the point
+        is what the planner reports, so its own band must hold it.
+        """
+        return value * min(self.low, 1.0), value * max(self.high, 1.0)
+
+    @property
+    def straddles_point(self) -> bool:
+        """Whether the measured/predicted ratios at the 10th and 90th percentile bracket 1."""
+        return self.low <= 1.0 <= self.high
+
+    def union(self, other: Band) -> Band:
+        """The smallest band covering both (rows: the larger evidence of the two)."""
+        return Band(min(self.low, other.low), max(self.high, other.high), max(self.rows, other.rows))
+
+
+#: Where nothing comparable was measured: a factor of two either way (a stated guess, not a fit).
+DEFAULT_BAND = Band(0.5, 2.0, 0)
 
 
 @dataclass(frozen=True)
@@ -112,13 +138,39 @@ def calibration_for(
 def band_for(
     runtime: str, generation: str, kind: str, metric: str, table: tuple[Calibration, ...] | None = None
 ) -> tuple[Band, str]:
-    """The error band for ``metric`` from the most specific class with at least 3 such residuals."""
+    """The error band for ``metric`` and a sentence saying what it rests on.
+
+    The most specific class with at least ``MIN_BAND_ROWS`` such residuals gives the band.
+    Where that class rests on fewer than ``SOLID_BAND_ROWS``, the band widens to also cover
+    the next broader class that does (or a factor of two either way, if none does), and
+    the sentence says why.
+    """
+    chain = _classes_with_band(runtime, generation, kind, metric, table)
+    if not chain:
+        return DEFAULT_BAND, "no comparable measurements: a factor of two either way"
+    first = chain[0]
+    band, label = first.bands[metric], first.label
+    if band.rows < SOLID_BAND_ROWS:
+        broader = next((c for c in chain[1:] if c.bands[metric].rows >= SOLID_BAND_ROWS), None)
+        wider, what = (broader.bands[metric], broader.label) if broader else (DEFAULT_BAND, "a factor of two")
+        band = band.union(wider)
+        label += (
+            f"; only {first.bands[metric].rows} held-out figures (under {SOLID_BAND_ROWS}, its 10th and 90th"
+            f" percentiles are its extremes), so widened to also cover {what}"
+        )
+    if not band.straddles_point:
+        ratios = f"{band.low:.2f}-{band.high:.2f}"
+        label += f"; the model is biased here (measured/predicted {ratios}), so the band reaches to the point"
+    return band, label
+
+
+def _classes_with_band(
+    runtime: str, generation: str, kind: str, metric: str, table: tuple[Calibration, ...] | None
+) -> list[Calibration]:
+    """Classes along the lookup chain that carry a band for ``metric`` on at least ``MIN_BAND_ROWS`` figures."""
     by_key = {c.key: c for c in (calibrations() if table is None else table)}
-    for key in lookup_chain(runtime, generation, kind):
-        calibration = by_key.get(key)
-        if calibration and metric in calibration.bands and calibration.bands[metric].rows >= 3:
-            return calibration.bands[metric], calibration.label
-    return Band(0.5, 2.0, 0), "no comparable measurements: a factor of two either way"
+    found = [by_key.get(key) for key in lookup_chain(runtime, generation, kind)]
+    return [c for c in found if c and metric in c.bands and c.bands[metric].rows >= MIN_BAND_ROWS]
 
 
 def calibrated_range(factor: str) -> tuple[float, float]:

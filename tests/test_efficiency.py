@@ -1,0 +1,111 @@
+"""Error bands: the point always lies inside its band, and thin evidence widens the band and says so."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from planner.performance_models import BUILTIN
+from planner.sizing.deployment import Deployment
+from planner.sizing.efficiency import (
+    DEFAULT_BAND,
+    SOLID_BAND_ROWS,
+    Band,
+    Calibration,
+    Efficiency,
+    band_for,
+)
+from planner.sizing.estimate import estimate
+
+RATIO = st.floats(min_value=0.05, max_value=20.0, allow_nan=False)
+
+
+@given(low=RATIO, high=RATIO, value=st.floats(min_value=1e-3, max_value=1e7, allow_nan=False))
+def test_a_band_always_contains_its_point(low: float, high: float, value: float) -> None:
+    band = Band(min(low, high), max(low, high), 10)
+    lower, upper = band.apply(value)
+    assert lower <= value <= upper
+    assert lower == pytest.approx(value * min(band.low, 1.0))
+    assert upper == pytest.approx(value * max(band.high, 1.0))
+
+
+def _class(runtime: str, generation: str, kind: str, band: Band) -> Calibration:
+    return Calibration(runtime, generation, kind, Efficiency(0.5, 0.8, 0.3, 1.0), band.rows, {"ttft": band})
+
+
+def test_a_thin_class_widens_to_its_broader_class_and_says_why() -> None:
+    thin = _class("vllm", "cdna3", "dense", Band(2.3, 3.0, 4))
+    broad = _class("*", "*", "dense", Band(0.76, 2.98, 45))
+    band, label = band_for("vllm", "cdna3", "dense", "ttft", (thin, broad))
+    assert (band.low, band.high) == (0.76, 3.0)
+    assert "only 4 held-out figures" in label and "* x * x dense" in label
+
+
+def test_a_solid_class_keeps_its_own_band() -> None:
+    solid = _class("vllm", "cdna3", "dense", Band(0.9, 1.2, SOLID_BAND_ROWS))
+    broad = _class("*", "*", "dense", Band(0.5, 3.0, 45))
+    band, label = band_for("vllm", "cdna3", "dense", "ttft", (solid, broad))
+    assert (band.low, band.high) == (0.9, 1.2)
+    assert "widened" not in label and "biased" not in label
+
+
+def test_thin_evidence_with_nothing_broader_falls_back_to_a_factor_of_two() -> None:
+    thin = _class("vllm", "cdna3", "dense", Band(1.1, 1.3, 3))
+    band, label = band_for("vllm", "cdna3", "dense", "ttft", (thin,))
+    assert (band.low, band.high) == (DEFAULT_BAND.low, DEFAULT_BAND.high)
+    assert "a factor of two" in label
+
+
+def test_a_biased_class_says_so() -> None:
+    biased = _class("vllm", "cdna3", "dense", Band(1.4, 2.0, 30))
+    band, label = band_for("vllm", "cdna3", "dense", "ttft", (biased,))
+    assert "biased" in label
+    assert band.apply(100.0) == pytest.approx((100.0, 200.0))
+
+
+#: Deployments spanning dense, MoE-TP and MoE-EP, NVIDIA and AMD, three runtimes and four formats.
+CONFIGS = [
+    ("llama-3.3-70b", "mi300x", "vllm", "fp8", 2, 1, False),  # the demo plan's answer
+    ("llama-3.1-8b", "h100-sxm", "vllm", "bf16", 1, 1, False),
+    ("llama-3.1-70b", "h200-sxm", "trtllm", "fp8", 4, 1, False),
+    ("qwen3-30b-a3b", "h100-sxm", "sglang", "bf16", 1, 1, False),
+    ("deepseek-r1", "h200-sxm", "sglang", "fp8", 8, 8, False),
+    ("deepseek-r1", "b200", "trtllm", "nvfp4", 1, 8, True),
+    ("gpt-oss-120b", "mi355x", "vllm", "mxfp4", 1, 1, False),
+]
+
+
+def _deployment(catalog: Any, config: tuple[str, str, str, str, int, int, bool]) -> Deployment:
+    model, gpu, runtime, weights, tp, ep, attention_dp = config
+    return Deployment(
+        catalog.models.get(model),
+        catalog.gpus.get(gpu),
+        catalog.runtimes.get(runtime),
+        weights,
+        "fp8",
+        tp=tp,
+        ep=ep,
+        attention_dp=attention_dp,
+    )
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    config=st.sampled_from(CONFIGS),
+    isl=st.integers(min_value=64, max_value=8000),
+    osl=st.integers(min_value=16, max_value=2000),
+    concurrency=st.integers(min_value=1, max_value=256),
+)
+def test_every_point_estimate_lies_inside_its_band(
+    catalog: Any, config: tuple[str, str, str, str, int, int, bool], isl: int, osl: int, concurrency: int
+) -> None:
+    est = estimate(_deployment(catalog, config), isl, osl, model=BUILTIN, concurrency=concurrency)
+    if est.timing is None:
+        return
+    for metric in ("ttft_ms", "itl_ms", "e2e_ms", "output_tok_s", "total_tok_s"):
+        low, high = est.bands[metric]
+        value = est.metrics()[metric]
+        assert low <= value <= high, (metric, config, low, value, high)
