@@ -30,10 +30,11 @@ FACTOR_RANGES = {
 
 #: A class's band needs at least this many held-out figures to be used at all.
 MIN_BAND_ROWS = 3
-#: Below this many figures the empirical 10th and 90th percentiles are the sample's minimum
-#: and maximum (the 10th percentile of n values is the smallest one while n < 10), so the
-#: band is not yet estimable from the class alone and borrows its broader class's spread.
-SOLID_BAND_ROWS = 10
+#: Below this many figures the 10th and 90th percentiles are read between a sample's two
+#: most extreme values (the fit interpolates at position 0.1 x (n - 1), under 1 while
+#: n < 11), so they say where the extremes lie, not the spread; such a band borrows its
+#: broader class's spread.
+SOLID_BAND_ROWS = 11
 
 
 @dataclass(frozen=True)
@@ -156,7 +157,7 @@ def band_for(
         band = band.union(wider)
         label += (
             f"; only {first.bands[metric].rows} held-out figures (under {SOLID_BAND_ROWS}, its 10th and 90th"
-            f" percentiles are its extremes), so widened to also cover {what}"
+            f" percentiles lie among its extremes), so widened to also cover {what}"
         )
     if not band.straddles_point:
         ratios = f"{band.low:.2f}-{band.high:.2f}"
