@@ -40,7 +40,11 @@ def _figures(block: dict[str, Any]) -> tuple[int, float, int, int]:
 
 @pytest.mark.parametrize("path", FEASIBLE, ids=lambda p: p.stem)
 def test_plan_simulate_and_envelope_print_one_decision(path: Path) -> None:
-    planned = _json("plan", str(path))["sizing"]["chosen"]
+    printed = _json("plan", str(path))
+    planned = printed["sizing"]["chosen"]
+    if printed["existing_fleet"]:  # brownfield: the command prints what the nodes carry, and the what-ifs
+        assert printed["existing_fleet"]["replicas_needed"] == planned["simulation"]["replicas_for_load"]
+        assert all(a["existing_fleet"] for a in printed["existing_fleet"]["alternatives"])
     decision = planned["simulation"]
     simulated = _json("simulate", str(path))
     enveloped = _json("envelope", str(path))

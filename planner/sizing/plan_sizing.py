@@ -87,6 +87,7 @@ def size_plan(
     fixed_s: float | None = None,
     on_point: Callable[[str], None] | None = None,
     on_ranked: Callable[[list[Candidate], int], None] | None = None,
+    verified: int = VERIFIED,
 ) -> PlanSizing:
     """Search the plan's open choices; check the cheapest in simulation; keep the cheapest that holds.
 
@@ -95,6 +96,8 @@ def size_plan(
     :param on_point: told about each simulated run.
     :param on_ranked: told the candidates ranked by estimate and how many were tried, before any
         simulation (a front end shows them while the simulation runs).
+    :param verified: how many candidates that hold in simulation settle the choice (1: the
+        first that holds, for a what-if beside the plan's own decision).
     """
     conflicts = pin_conflicts(resolved, catalog)
     if conflicts:  # a pin that cannot hold fails the plan rather than being replaced quietly
@@ -106,7 +109,7 @@ def size_plan(
         return PlanSizing(None, [], tried, 0, why_infeasible(resolved, catalog))
     if not simulate:
         return PlanSizing(ranked[0], ranked[1 : 1 + ALTERNATIVES], tried, len(ranked))
-    checked = _checked(resolved, catalog, ranked, seed=seed, fixed_s=fixed_s, on_point=on_point)
+    checked = _checked(resolved, catalog, ranked, seed=seed, fixed_s=fixed_s, on_point=on_point, verified=verified)
     holding = sorted((c for c in checked if c.decision and c.decision.feasible), key=lambda c: c.sort_key)
     if not holding:
         return PlanSizing(None, [], tried, 0, [_why_not(c.decision) for c in checked if c.decision])
@@ -123,12 +126,13 @@ def _checked(
     seed: int,
     fixed_s: float | None,
     on_point: Callable[[str], None] | None,
+    verified: int = VERIFIED,
 ) -> list[Candidate]:
     """The cheapest candidates by estimate, each checked in simulation (see ``VERIFIED``)."""
     checked: list[Candidate] = []
     for candidate in ranked[:VERIFY_LIMIT]:
         holding = [c.eur_per_m_tokens for c in checked if c.decision and c.decision.feasible]
-        if len(holding) >= VERIFIED:
+        if len(holding) >= verified:
             break
         best = min((cost for cost in holding if cost is not None), default=None)
         if best is not None and (candidate.eur_per_m_tokens is None or candidate.eur_per_m_tokens > COMPETITIVE * best):

@@ -269,7 +269,12 @@ def _sized_alternative(
     progress: Progress | None,
 ) -> BrownfieldAlternative:
     changed = plan_.model_copy(update={"model": choice.model})
-    resolved, sizing = size(session, changed, source, backend=backend, progress=progress)
+    resolved = _resolve(session, changed, source)
+    # a what-if beside the plan's own decision: the first candidate that holds in simulation
+    sizing = size_plan(
+        resolved, session.catalog, session.performance_model(backend), counted_steps(progress, SIZING),
+        on_point=counted_steps(progress), verified=1,
+    )  # fmt: skip
     decision = sizing.best.decision if sizing.best else None
     return BrownfieldAlternative(choice.change, decision, _existing_fleet_of(resolved.plan, decision))
 
