@@ -8,7 +8,28 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from planner.errors import PlannerError
 from planner.export.content import TcoWorkbook
+
+
+def check_workbook_path(path: Path) -> None:
+    """Refuse, before any sizing, a workbook path that cannot be written: not ``.xlsx``, a folder,
+    or in a folder that does not exist (the write itself still reports what only it can find).
+
+    :raises PlannerError: naming the path and the fix.
+    """
+    if path.suffix.lower() != ".xlsx":
+        raise PlannerError(
+            "the workbook must be an .xlsx file", path=str(path), fix=f"name it {path.with_suffix('.xlsx').name}"
+        )
+    folder = path.parent if str(path.parent) else Path(".")
+    if path.is_dir() or not folder.is_dir():
+        reason = "it is a folder" if path.is_dir() else f"the folder {folder} does not exist"
+        raise PlannerError(
+            f"cannot write the workbook: {reason}",
+            path=str(path),
+            fix="choose a file in a folder that exists and that you may write to",
+        )
 
 
 def write_workbook(content: TcoWorkbook, path: Path) -> int:

@@ -18,6 +18,7 @@ from openpyxl import Workbook
 from openpyxl.worksheet.worksheet import Worksheet
 
 from planner.errors import PlannerError
+from planner.export import check_workbook_path
 from planner.export.cells import safe_text
 from planner.export.content import SHEETS, TcoWorkbook
 from planner.export.cost_sheets import assumptions_sheet, growth_sheet, sensitivity_sheet, tco_sheet
@@ -72,10 +73,7 @@ def write_workbook(content: TcoWorkbook, path: Path) -> int:
 
     :raises PlannerError: when ``path`` does not end in ``.xlsx`` or cannot be written.
     """
-    if path.suffix.lower() != ".xlsx":
-        raise PlannerError(
-            "the workbook must be an .xlsx file", path=str(path), fix=f"name it {path.with_suffix('.xlsx').name}"
-        )
+    check_workbook_path(path)
     wb = build_workbook(content)
     folder = path.parent if str(path.parent) else Path(".")
     try:

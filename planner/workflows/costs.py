@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from planner import __version__
 from planner.errors import NothingFitsError, PlannerError
-from planner.export import write_workbook
+from planner.export import check_workbook_path, write_workbook
 from planner.export.content import SHEETS, TcoWorkbook
 from planner.growth import GrowthView, growth_view
 from planner.load_curve import estimated_curve
@@ -145,6 +145,7 @@ def export(
         revision, see :class:`~planner.workflows.projects.PlanInput`; default: its content's SHA-256).
     :raises PlannerError: as :func:`tco` does, and when ``out`` is not an ``.xlsx`` path that can be written.
     """
+    check_workbook_path(out)  # before the sizing: a bad path costs no simulation
     costed = tco(session, plan_, source, years=years, backend=backend, progress=progress)
     content = workbook_content(costed, version or revision_of(plan_))
     size = write_workbook(content, out)
