@@ -21,7 +21,7 @@ from planner.sizing.deployment import Deployment
 from planner.sizing.estimate import Estimate
 from planner.sizing.estimate import estimate as estimate_one
 from planner.sizing.pins import pin_conflicts
-from planner.sizing.plan_sizing import PlanSizing, size_plan
+from planner.sizing.plan_sizing import VERIFIED, PlanSizing, size_plan
 from planner.sizing.search import Candidate
 from planner.sizing.search import search as search_candidates
 from planner.specs import BYTES_PER_ELEMENT
@@ -180,8 +180,10 @@ def size(
     progress: Progress | None = None,
     seed: int = 0,
     on_estimate: Callable[[SearchReport], None] | None = None,
+    verified: int = VERIFIED,
 ) -> tuple[ResolvedPlan, PlanSizing]:
-    """Resolve a plan and size it: search by estimate (told to ``on_estimate``), check the cheapest in simulation."""
+    """Resolve a plan and size it: search by estimate (told to ``on_estimate``), check the cheapest in
+    simulation (until ``verified`` hold, see :func:`planner.sizing.plan_sizing.size_plan`)."""
     resolved = _resolve(session, plan_, source)
     sizing = size_plan(
         resolved,
@@ -191,6 +193,7 @@ def size(
         seed=seed,
         on_point=counted_steps(progress),
         on_ranked=(lambda ranked, tried: on_estimate(SearchReport(ranked, tried))) if on_estimate else None,
+        verified=verified,
     )
     return resolved, sizing
 
@@ -237,8 +240,9 @@ def plan(
 def _existing_fleet_of(plan_: Plan, decision: FleetDecision | None) -> ExistingFleet | None:
     if decision is None or not decision.feasible:
         return None
-    d = decision
-    return existing_fleet(plan_, d.deployment, d.replicas_for_load, d.spares, d.req_s_at_cr_closed)
+    return existing_fleet(
+        plan_, decision.deployment, decision.replicas_for_load, decision.spares, decision.req_s_at_cr_closed
+    )
 
 
 def brownfield_alternatives(
@@ -269,12 +273,8 @@ def _sized_alternative(
     progress: Progress | None,
 ) -> BrownfieldAlternative:
     changed = plan_.model_copy(update={"model": choice.model})
-    resolved = _resolve(session, changed, source)
     # a what-if beside the plan's own decision: the first candidate that holds in simulation
-    sizing = size_plan(
-        resolved, session.catalog, session.performance_model(backend), counted_steps(progress, SIZING),
-        on_point=counted_steps(progress), verified=1,
-    )  # fmt: skip
+    resolved, sizing = size(session, changed, source, backend=backend, progress=progress, verified=1)
     decision = sizing.best.decision if sizing.best else None
     return BrownfieldAlternative(choice.change, decision, _existing_fleet_of(resolved.plan, decision))
 
