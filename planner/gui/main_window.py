@@ -250,16 +250,16 @@ class MainWindow(QMainWindow):
             self.state_label.setText(f"{len(self.document.checked.problems)} field problem(s): not sized")
 
     def _sized(self, plan: Plan, source: str, progress: workflows.Progress, preview: Callable[[object], None]) -> Sized:
-        """Size and check ``plan`` on the worker thread, under the command line's simulation budget.
+        """Size and check ``plan`` on the worker thread (under the worker's simulation budget, the
+        command line's).
 
         The sizing's search by estimate is shown as soon as it is ranked (``preview``); the simulation
         that settles the replicas, and the rules, follow.
         """
-        with workflows.simulation_budget() as budget:
-            report = workflows.plan(
-                self.session, plan, source, backend=self.backend, progress=progress, on_estimate=preview
-            )
-        return Sized(report, list(budget.stops))
+        report = workflows.plan(
+            self.session, plan, source, backend=self.backend, progress=progress, on_estimate=preview
+        )
+        return Sized(report, list(workflows.active_budget().stops))
 
     def _show_estimate(self, search: workflows.SearchReport) -> None:
         plan = self.document.checked.plan

@@ -1,8 +1,10 @@
 """Long actions off the UI thread: each request numbered, only the newest one's answer shown.
 
 One worker thread runs the workflow calls in turn (the session's rules engine and caches are
-not shared between threads). A request superseded before it starts is skipped; one superseded
-while it runs stops at its next progress report, so an edit never waits behind stale work.
+not shared between threads). A request superseded or cancelled before it starts is skipped; one
+superseded while it runs stops at its next progress report or at the next check of its
+simulation budget (every 1,024 events of a simulated run), so an edit never waits behind stale
+work and Cancel stops the computation, not only its answer.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
+from planner import workflows
 from planner.errors import PlannerError
 from planner.workflows import Progress
 
@@ -84,7 +87,10 @@ class _Job(QRunnable):
         if not self.runner.is_current(ticket):
             return
         try:
-            result = self.action(self._progress, self._preview)
+            # Every action runs under one simulation budget, as a command of the CLI does; its checks
+            # are where a superseded or cancelled action stops inside a simulated run.
+            with workflows.simulation_budget(on_check=self._stop_if_superseded):
+                result = self.action(self._progress, self._preview)
         except Superseded:
             return
         except PlannerError as exc:
@@ -94,14 +100,16 @@ class _Job(QRunnable):
         else:
             signals.finished.emit(ticket, result)
 
-    def _preview(self, partial: object) -> None:
+    def _stop_if_superseded(self) -> None:
         if not self.runner.is_current(self.ticket):
             raise Superseded
+
+    def _preview(self, partial: object) -> None:
+        self._stop_if_superseded()
         self.runner.signals.previewed.emit(self.ticket, partial)
 
     def _progress(self, done: int, total: int | None, message: str) -> None:
-        if not self.runner.is_current(self.ticket):
-            raise Superseded
+        self._stop_if_superseded()
         now_s = time.monotonic()
         if now_s - self._reported_s >= PROGRESS_INTERVAL_S:
             self._reported_s = now_s
@@ -145,7 +153,7 @@ class Runner(QObject):
         return self._ticket
 
     def cancel(self) -> None:
-        """Drop the running request's answer and stop it at its next progress report."""
+        """Drop the running request's answer and stop it at its next progress report or budget check."""
         self._ticket += 1
         self._set_busy(False)
 
