@@ -33,7 +33,7 @@ from planner.gui.main_window import MainWindow
 from planner import workflows
 app = application()
 window = MainWindow(workflows.open_session(), "builtin")
-window.new_plan()
+window.files.new_plan()
 window.show()
 app.processEvents()
 print(time.perf_counter() - start)
@@ -63,7 +63,7 @@ def edit_ms(backend: str, edits: int) -> tuple[float, float, float]:
     from planner.gui.main_window import MainWindow
 
     window = MainWindow(workflows.open_session(), backend)
-    window.new_plan()
+    window.files.new_plan()
 
     def timed(path: tuple[str, ...], value: object) -> tuple[float, float]:
         marks: dict[str, float] = {}
@@ -116,7 +116,7 @@ def project_rss_mib(revisions: int) -> tuple[float, float, float]:
     before = _rss_mib()
     began = time.perf_counter()
     window = MainWindow(session, "builtin", db=db)
-    window.open_project("big")
+    window.projects.open_project("big")
     dialog = HistoryDialog("big", db, window)
     dialog.show_diff(1, revisions)
     took = time.perf_counter() - began

@@ -74,7 +74,7 @@ def take_screenshots(
         window.sized.connect(loop.quit)
         QTimer.singleShot(SIZING_TIMEOUT_MS, loop.quit)
         loop.exec()
-    if runs and window.new_project("screenshots") and window.save_revision("predicted"):
+    if runs and window.projects.new_project("screenshots") and window.projects.save_revision("predicted"):
         window.measured.import_files(list(runs))
     out.mkdir(parents=True, exist_ok=True)
     written = []

@@ -27,7 +27,7 @@ def test_a_candidate_is_filtered_sorted_and_applied_as_a_new_revision(
 ) -> None:
     window = make_window()
     report = sized(qtbot, window, lambda: window.set_document(PlanDocument.open(CODE_ASSISTANT)))
-    assert window.new_project("ide") and window.save_revision("open choices")
+    assert window.projects.new_project("ide") and window.projects.save_revision("open choices")
     page = window.decision_page
     assert page.cost_plot.chart().series() and page.growth_plot.chart().series(), "cost and growth are drawn"
     assert page.proxy.rowCount() == 1 + len(report.sizing.alternatives)
