@@ -55,6 +55,10 @@ Action = Callable[[Progress, Callable[[object], None]], Any]
 #: each report crossing threads lets the UI thread take the GIL from the worker (a search reports
 #: every candidate, hundreds in a tenth of a second).
 PROGRESS_INTERVAL_S = 0.1
+#: How long a worker waits for the UI thread to show a preview before it goes on: the work after a
+#: preview (a simulation) holds the GIL, and the UI thread drawing the preview waits for it at each
+#: Qt call that lets it go, so without the wait an estimate takes several times longer to appear.
+PREVIEW_WAIT_S = 0.5
 
 
 class Superseded(Exception):
@@ -63,7 +67,7 @@ class Superseded(Exception):
 
 class _Signals(QObject):
     progressed = Signal(int, int, int, str)  # ticket, done, total (0 when unknown), message
-    previewed = Signal(int, object)
+    previewed = Signal(int, object, object)  # ticket, partial, the threading.Event set once it is shown
     finished = Signal(int, object)
     failed = Signal(int, str)
 
@@ -106,7 +110,9 @@ class _Job(QRunnable):
 
     def _preview(self, partial: object) -> None:
         self._stop_if_superseded()
-        self.runner.signals.previewed.emit(self.ticket, partial)
+        shown = threading.Event()
+        self.runner.signals.previewed.emit(self.ticket, partial, shown)
+        shown.wait(PREVIEW_WAIT_S)
 
     def _progress(self, done: int, total: int | None, message: str) -> None:
         self._stop_if_superseded()
@@ -171,9 +177,12 @@ class Runner(QObject):
             self._set_busy(False)
             self.failed.emit(message)
 
-    def _on_preview(self, ticket: int, partial: object) -> None:
-        if ticket == self._ticket:
-            self.previewed.emit(partial)
+    def _on_preview(self, ticket: int, partial: object, shown: threading.Event) -> None:
+        try:
+            if ticket == self._ticket:
+                self.previewed.emit(partial)
+        finally:
+            shown.set()
 
     def _on_progress(self, ticket: int, done: int, total: int, message: str) -> None:
         if ticket == self._ticket:
