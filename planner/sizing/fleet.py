@@ -13,6 +13,7 @@ spares for N+1 (N+2 if critical).
 from __future__ import annotations
 
 import math
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
@@ -109,6 +110,8 @@ def meets_targets(targets: SloTargets, est: Estimate) -> bool:
 #: Time-axis caps kept in memory (the least recently used dropped first): about three searches' worth.
 LATENCY_MEMO_SIZE = 512
 _latency_memo: OrderedDict[tuple[Any, ...], tuple[PerformanceModel, int]] = OrderedDict()
+#: The desktop app sizes on several worker threads at once (live sizing, what-ifs, configurations).
+_latency_lock = threading.Lock()
 
 
 def latency_cap(
@@ -129,14 +132,16 @@ def latency_cap(
     """
     # The model is held with its answer, so its id cannot be reused by another model while in the key.
     key = (dep, model.name, id(model), isl, osl, targets, upper)
-    found = _latency_memo.get(key)
-    if found is not None and found[0] is model:
-        _latency_memo.move_to_end(key)
-        return found[1]
+    with _latency_lock:
+        found = _latency_memo.get(key)
+        if found is not None and found[0] is model:
+            _latency_memo.move_to_end(key)
+            return found[1]
     cap = _bisect_latency_cap(dep, model, isl, osl, targets, upper)
-    _latency_memo[key] = (model, cap)
-    while len(_latency_memo) > LATENCY_MEMO_SIZE:
-        _latency_memo.popitem(last=False)
+    with _latency_lock:
+        _latency_memo[key] = (model, cap)
+        while len(_latency_memo) > LATENCY_MEMO_SIZE:
+            _latency_memo.popitem(last=False)
     return cap
 
 
