@@ -1,9 +1,13 @@
 """Take a screenshot of each main view of the desktop app, offscreen, for docs/screenshots/.
 
     python packaging/screenshots.py [--out docs/screenshots] [--plan PLAN] [--runs FILE...]
+                                    [--dark] [--views NAME...]
 
 With ``--runs`` the plan is saved as a project in a throw-away planner home and the benchmark
-result files are imported into it, so step 10's measured view has runs to draw.
+result files are imported into it, so step 10's measured view has runs to draw. With ``--dark``
+the app runs in a dark palette (what it takes from a system in dark mode; the offscreen platform
+reports no colour scheme of its own) and each file is named ``*-dark.png``; ``--views`` takes
+only the named ones (``sizing.png``...).
 
 Runs without a display (Qt's offscreen platform) and with the built-in performance model, so
 the pictures are the same on every machine. The README shows them.
@@ -34,12 +38,20 @@ VIEWS: dict[str, tuple[int, int]] = {
 SIZING_TIMEOUT_MS = 120_000
 
 
+#: The palette Qt's Fusion style derives from a dark window colour (the one the app shows under a dark scheme).
+DARK_WINDOW = "#353535"
+
+
 def take_screenshots(
-    out: Path, plan: Path | None = None, views: dict[str, tuple[int, int]] | None = None, runs: list[Path] = ()
+    out: Path,
+    plan: Path | None = None,
+    views: dict[str, tuple[int, int]] | None = None,
+    runs: list[Path] = (),
+    dark: bool = False,
 ) -> list[Path]:
     """Open the app on ``plan`` (the bundled example by default), wait for its sizing, and save
-    each view in ``views`` as a PNG under ``out``; with ``runs``, import them into a project of
-    the plan first; returns the files written."""
+    each view in ``views`` as a PNG under ``out`` (``*-dark.png`` in a dark palette with ``dark``);
+    with ``runs``, import them into a project of the plan first; returns the files written."""
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     os.environ.setdefault("PLANNER_PERF_BACKEND", "builtin")
     if runs:  # never into the user's own projects
@@ -50,6 +62,10 @@ def take_screenshots(
     from planner.gui.app import application, open_window
 
     app = application()
+    if dark:
+        from PySide6.QtGui import QColor, QPalette
+
+        app.setPalette(QPalette(QColor(DARK_WINDOW)))
     window = open_window(plan, os.environ["PLANNER_PERF_BACKEND"])
     window.resize(1400, 860)
     window.show()
@@ -58,7 +74,7 @@ def take_screenshots(
         window.sized.connect(loop.quit)
         QTimer.singleShot(SIZING_TIMEOUT_MS, loop.quit)
         loop.exec()
-    if runs and window.new_project("screenshots") and window.save_revision("predicted"):
+    if runs and window.projects.new_project("screenshots") and window.projects.save_revision("predicted"):
         window.measured.import_files(list(runs))
     out.mkdir(parents=True, exist_ok=True)
     written = []
@@ -69,7 +85,7 @@ def take_screenshots(
         if tabs is not None:
             tabs.setCurrentIndex(tab)
         app.processEvents()
-        path = out / name
+        path = out / (name.replace(".png", "-dark.png") if dark else name)
         window.grab().save(str(path))
         written.append(path)
     window.undo_stack.setClean()
@@ -84,8 +100,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path(__file__).parent.parent / "docs" / "screenshots")
     parser.add_argument("--plan", type=Path, default=None, help="plan file (default: the bundled example)")
     parser.add_argument("--runs", type=Path, nargs="*", default=[], help="benchmark result files for step 10")
+    parser.add_argument("--dark", action="store_true", help="a dark palette; files named *-dark.png")
+    parser.add_argument("--views", nargs="*", choices=sorted(VIEWS), default=None, help="only these views")
     args = parser.parse_args(argv)
-    for path in take_screenshots(args.out, args.plan, runs=args.runs):
+    views = {name: VIEWS[name] for name in args.views} if args.views else None
+    for path in take_screenshots(args.out, args.plan, views, runs=args.runs, dark=args.dark):
         print(path)
     return 0
 

@@ -506,9 +506,14 @@ class SimulationBudget:
     max_events: int = MAX_EVENTS_PER_RUN
     started_s: float = field(default_factory=time.monotonic)
     stops: list[str] = field(default_factory=list)
+    #: Called at each check (every 1,024 events of a run): a front end's Cancel raises from it, and the
+    #: exception abandons the run and the command.
+    on_check: Callable[[], None] | None = None
 
     def stop_reason(self, events: int) -> str | None:
         """Why a run that has processed ``events`` must stop now, or None."""
+        if self.on_check is not None:
+            self.on_check()
         if events >= self.max_events:
             return f"a simulated run reached {self.max_events:,} events"
         if time.monotonic() - self.started_s > self.wall_s:
@@ -525,13 +530,17 @@ _BUDGET: ContextVar[SimulationBudget | None] = ContextVar("planner_simulation_bu
 
 
 @contextmanager
-def simulation_budget(wall_s: float | None = None) -> Iterator[SimulationBudget]:
+def simulation_budget(
+    wall_s: float | None = None, on_check: Callable[[], None] | None = None
+) -> Iterator[SimulationBudget]:
     """Bound every run simulated inside the block by one shared budget (wall time and events).
 
     :param wall_s: seconds of wall time; default ``PLANNER_SIM_WALL_S``, else :data:`DEFAULT_WALL_S`.
+    :param on_check: called at each of the budget's checks; what it raises stops the block's work.
     """
     budget = SimulationBudget(
-        wall_s=wall_s if wall_s is not None else seconds_from_env("PLANNER_SIM_WALL_S", DEFAULT_WALL_S)
+        wall_s=wall_s if wall_s is not None else seconds_from_env("PLANNER_SIM_WALL_S", DEFAULT_WALL_S),
+        on_check=on_check,
     )
     token = _BUDGET.set(budget)
     try:

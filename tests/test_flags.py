@@ -110,7 +110,7 @@ def test_a_bound_says_what_is_wrong(bound: Bound, value: float, expected: str | 
     assert bound.problem(value) == expected
 
 
-def _endless_run(budget_wall_s: float, max_events: int) -> tuple[Any, Any]:
+def _endless_run(budget_wall_s: float, max_events: int, on_check: Any = None) -> tuple[Any, Any]:
     """A replica offered 100 requests/s it serves at 10/s for a simulated day: millions of events."""
     from planner.simulate import (
         Replica,
@@ -125,7 +125,7 @@ def _endless_run(budget_wall_s: float, max_events: int) -> tuple[Any, Any]:
 
     replica = Replica(0, SchedulerConfig(max_num_seqs=1, token_budget=10**9, block_tokens=16, kv_blocks=10**9),
                       lambda prefill, keys, batch, decode_keys: 0.1)  # fmt: skip
-    with simulation_budget(wall_s=budget_wall_s) as budget:
+    with simulation_budget(wall_s=budget_wall_s, on_check=on_check) as budget:
         budget.max_events = max_events
         result = run([replica], Workload(lengths=lambda rng: (10, 1)), duration_s=86_400,
                      gaps=poisson_arrivals(100.0, random.Random(1)))  # fmt: skip
@@ -144,6 +144,22 @@ def test_a_run_stops_when_the_commands_wall_time_is_spent() -> None:
     summary, budget = _endless_run(0.3, 10**9)
     assert time.monotonic() - started < 5
     assert summary["stopped_early"] == "the simulations used their 0.3 s of wall time" and budget.stops
+
+
+def test_what_the_budgets_check_raises_abandons_the_run_at_that_check() -> None:
+    class Cancelled(Exception):
+        pass
+
+    checks: list[int] = []
+
+    def cancel_at_the_third_check() -> None:  # the desktop app's Cancel
+        checks.append(1)
+        if len(checks) == 3:
+            raise Cancelled
+
+    with pytest.raises(Cancelled):
+        _endless_run(600, 10**9, cancel_at_the_third_check)
+    assert len(checks) == 3
 
 
 def test_a_command_over_its_time_limit_finishes_and_says_it_stopped_early() -> None:

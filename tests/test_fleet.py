@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
-from planner.performance_models import BUILTIN
+from planner.performance_models import BUILTIN, AnalyticModel
 from planner.planfile import load_plan, parse_plan
 from planner.resolve import resolve_plan
+from planner.sizing import fleet
 from planner.sizing.deployment import Deployment
+from planner.sizing.efficiency import efficiency_for
 from planner.sizing.estimate import estimate
-from planner.sizing.fleet import size_fleet
+from planner.sizing.fleet import latency_cap, size_fleet
 from planner.sizing.plan_sizing import size_plan
 from planner.sizing.search import candidate_deployments, search
 from planner.traffic import demand_of
@@ -148,3 +151,23 @@ def test_time_axis_is_sized_apart_from_memory(catalog: Any) -> None:
     sizing = size_fleet(deployment(catalog, plan), BUILTIN, demand_of(plan))
     assert sizing.latency_cap > sizing.capacity_cap, "latency is searched beyond what memory holds"
     assert sizing.per_replica == sizing.capacity_cap and sizing.dominant in ("memory", "max_num_seqs")
+
+
+def test_an_edit_of_the_traffic_reuses_the_time_axis_cap(catalog: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    plan = parse_plan(PLAN.replace("CRITICAL", "false"))
+    dep = deployment(catalog, plan)
+    first = size_fleet(dep, BUILTIN, demand_of(plan))
+    calls: list[int | None] = []
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        calls.append(kwargs.get("concurrency"))
+        return estimate(*args, **kwargs)
+
+    monkeypatch.setattr(fleet, "estimate", counted)
+    more_users = parse_plan(PLAN.replace("CRITICAL", "false").replace("users: 4000", "users: 9000"))
+    again = size_fleet(dep, BUILTIN, demand_of(more_users))
+    assert len(calls) == 2, "the memory cap and the operating point; the bisection is not run again"
+    assert again.latency_cap == first.latency_cap and again.replicas_for_load > first.replicas_for_load
+    targets = demand_of(plan).targets
+    slower = AnalyticModel(fixed=replace(efficiency_for(dep), mbu_decode=0.3))  # same name, another model
+    assert latency_cap(dep, slower, 2000, 400, targets) < first.latency_cap, "no other model's cap is reused"

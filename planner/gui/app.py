@@ -35,9 +35,9 @@ def open_window(plan: Path | None = None, backend: str | None = None, disabled: 
     bundled example."""
     window = MainWindow(workflows.open_session(disabled), backend)
     if plan is not None:
-        window.open_path(plan)
+        window.files.open_path(plan)
     else:
-        window.new_plan()
+        window.files.new_plan()
     return window
 
 

@@ -6,6 +6,8 @@ only this module knows QtCharts, so Qt Graphs (its successor) can replace it her
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PySide6.QtCharts import (
     QAreaSeries,
     QBarCategoryAxis,
@@ -18,7 +20,7 @@ from PySide6.QtCharts import (
     QValueAxis,
     QXYSeries,
 )
-from PySide6.QtCore import QPointF, Qt
+from PySide6.QtCore import QEvent, QPointF, Qt
 from PySide6.QtGui import QColor, QPainter, QPen
 from PySide6.QtWidgets import QWidget
 
@@ -31,36 +33,46 @@ COLOURS = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#bab0ac", "#59a14f", "#e
 
 
 class Plot(QChartView):
-    """A chart a view fills with :meth:`show_bars` or :meth:`show_curves`; empty until then."""
+    """A chart a view fills with :meth:`show_bars` or :meth:`show_curves`; empty until then.
+
+    The chart takes the light or dark theme of the palette, and is drawn again when the palette
+    turns from one to the other (the system switched its colour scheme).
+    """
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setRenderHint(QPainter.RenderHint.Antialiasing)
         self.setMinimumHeight(180)
-        self._empty("")
+        self._drawn_dark = _dark(self)
+        self._redraw: Callable[[], None] = lambda: self.clear("")
+        self.clear("")
 
-    def _fresh_chart(self, title: str) -> QChart:
+    def changeEvent(self, event: QEvent) -> None:
+        """Draw the chart again in the new palette's theme when it turned light or dark."""
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange and _dark(self) != self._drawn_dark:
+            self._redraw()
+
+    def _fresh_chart(self, title: str, redraw: Callable[[], None]) -> QChart:
         chart = QChart()
         chart.setTitle(title)
         chart.setAnimationOptions(QChart.AnimationOption.NoAnimation)
         chart.legend().setAlignment(Qt.AlignmentFlag.AlignBottom)
-        chart.setTheme(QChart.ChartTheme.ChartThemeDark if _dark(self) else QChart.ChartTheme.ChartThemeLight)
+        self._drawn_dark, self._redraw = _dark(self), redraw
+        chart.setTheme(QChart.ChartTheme.ChartThemeDark if self._drawn_dark else QChart.ChartTheme.ChartThemeLight)
         old = self.chart()
         self.setChart(chart)
         if old is not None:
             old.deleteLater()
         return chart
 
-    def _empty(self, title: str) -> None:
-        self._fresh_chart(title)
-
     def clear(self, message: str = "") -> None:
         """Show an empty chart titled ``message`` (why there is nothing to draw)."""
-        self._empty(message)
+        self._fresh_chart(message, lambda: self.clear(message))
 
     def show_bars(self, bars: Bars) -> None:
         """Draw one stacked horizontal bar."""
-        chart = self._fresh_chart(bars.title)
+        chart = self._fresh_chart(bars.title, lambda: self.show_bars(bars))
         series = QHorizontalStackedBarSeries(chart)
         for i, (name, value) in enumerate(bars.segments):
             bar = QBarSet(f"{name} {value:,.1f} {bars.unit}", series)
@@ -80,7 +92,7 @@ class Plot(QChartView):
 
     def show_curves(self, curves: Curves) -> None:
         """Draw lines, the band between two lines, and threshold markers on shared axes."""
-        chart = self._fresh_chart(curves.title)
+        chart = self._fresh_chart(curves.title, lambda: self.show_curves(curves))
         axis_x, axis_y = QValueAxis(chart), QValueAxis(chart)
         axis_x.setTitleText(curves.x_title)
         axis_y.setTitleText(curves.y_title)
@@ -160,4 +172,5 @@ def _boundary(chart: QChart, line: Line) -> QLineSeries:
 
 
 def _dark(widget: QWidget) -> bool:
+    """True when ``widget``'s palette is dark (its window colour darker than mid-grey)."""
     return widget.palette().window().color().lightness() < 128

@@ -95,8 +95,7 @@ class WhatIfPanel(PlanActionPanel):
         self.progress.setRange(0, 0 if running else 1)  # busy: the simulator does not count its steps ahead
 
     def _cancel(self) -> None:
-        # The simulator reports no progress to stop at, so the run finishes unseen and its answer is dropped.
-        self.runner.cancel()
+        self.runner.cancel()  # the simulation stops at its budget's next check
         self.result.setText("Cancelled: nothing shown.")
 
     def _show(self, report: workflows.SimulationReport) -> None:

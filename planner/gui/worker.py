@@ -1,20 +1,25 @@
 """Long actions off the UI thread: each request numbered, only the newest one's answer shown.
 
 One worker thread runs the workflow calls in turn (the session's rules engine and caches are
-not shared between threads). A request superseded before it starts is skipped; one superseded
-while it runs stops at its next progress report, so an edit never waits behind stale work.
+not shared between threads). A request superseded or cancelled before it starts is skipped; one
+superseded while it runs stops at its next progress report or at the next check of its
+simulation budget (every 1,024 events of a simulated run), so an edit never waits behind stale
+work and Cancel stops the computation, not only its answer.
 """
 
 from __future__ import annotations
 
 import gc
+import math
 import threading
+import time
 import traceback
 from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
+from planner import workflows
 from planner.errors import PlannerError
 from planner.workflows import Progress
 
@@ -46,13 +51,23 @@ def _release_collector() -> None:
 Action = Callable[[Progress, Callable[[object], None]], Any]
 
 
+#: Progress reaches the UI thread at most this often: a bar moved ten times a second looks smooth, and
+#: each report crossing threads lets the UI thread take the GIL from the worker (a search reports
+#: every candidate, hundreds in a tenth of a second).
+PROGRESS_INTERVAL_S = 0.1
+#: How long a worker waits for the UI thread to show a preview before it goes on: the work after a
+#: preview (a simulation) holds the GIL, and the UI thread drawing the preview waits for it at each
+#: Qt call that lets it go, so without the wait an estimate takes several times longer to appear.
+PREVIEW_WAIT_S = 0.5
+
+
 class Superseded(Exception):
     """Raised inside a running action whose answer nobody waits for any more."""
 
 
 class _Signals(QObject):
     progressed = Signal(int, int, int, str)  # ticket, done, total (0 when unknown), message
-    previewed = Signal(int, object)
+    previewed = Signal(int, object, object)  # ticket, partial, the threading.Event set once it is shown
     finished = Signal(int, object)
     failed = Signal(int, str)
 
@@ -62,6 +77,7 @@ class _Job(QRunnable):
         super().__init__()
         self.setAutoDelete(True)
         self.runner, self.ticket, self.action = runner, ticket, action
+        self._reported_s = -math.inf
 
     def run(self) -> None:
         _hold_collector()
@@ -75,7 +91,10 @@ class _Job(QRunnable):
         if not self.runner.is_current(ticket):
             return
         try:
-            result = self.action(self._progress, self._preview)
+            # Every action runs under one simulation budget, as a command of the CLI does; its checks
+            # are where a superseded or cancelled action stops inside a simulated run.
+            with workflows.simulation_budget(on_check=self._stop_if_superseded):
+                result = self.action(self._progress, self._preview)
         except Superseded:
             return
         except PlannerError as exc:
@@ -85,15 +104,22 @@ class _Job(QRunnable):
         else:
             signals.finished.emit(ticket, result)
 
-    def _preview(self, partial: object) -> None:
+    def _stop_if_superseded(self) -> None:
         if not self.runner.is_current(self.ticket):
             raise Superseded
-        self.runner.signals.previewed.emit(self.ticket, partial)
+
+    def _preview(self, partial: object) -> None:
+        self._stop_if_superseded()
+        shown = threading.Event()
+        self.runner.signals.previewed.emit(self.ticket, partial, shown)
+        shown.wait(PREVIEW_WAIT_S)
 
     def _progress(self, done: int, total: int | None, message: str) -> None:
-        if not self.runner.is_current(self.ticket):
-            raise Superseded
-        self.runner.signals.progressed.emit(self.ticket, done, total or 0, message)
+        self._stop_if_superseded()
+        now_s = time.monotonic()
+        if now_s - self._reported_s >= PROGRESS_INTERVAL_S:
+            self._reported_s = now_s
+            self.runner.signals.progressed.emit(self.ticket, done, total or 0, message)
 
 
 class Runner(QObject):
@@ -133,7 +159,7 @@ class Runner(QObject):
         return self._ticket
 
     def cancel(self) -> None:
-        """Drop the running request's answer and stop it at its next progress report."""
+        """Drop the running request's answer and stop it at its next progress report or budget check."""
         self._ticket += 1
         self._set_busy(False)
 
@@ -151,9 +177,12 @@ class Runner(QObject):
             self._set_busy(False)
             self.failed.emit(message)
 
-    def _on_preview(self, ticket: int, partial: object) -> None:
-        if ticket == self._ticket:
-            self.previewed.emit(partial)
+    def _on_preview(self, ticket: int, partial: object, shown: threading.Event) -> None:
+        try:
+            if ticket == self._ticket:
+                self.previewed.emit(partial)
+        finally:
+            shown.set()
 
     def _on_progress(self, ticket: int, done: int, total: int, message: str) -> None:
         if ticket == self._ticket:

@@ -146,7 +146,21 @@ def band_for(
     the next broader class that does (or a factor of two either way, if none does), and
     the sentence says why.
     """
-    chain = _classes_with_band(runtime, generation, kind, metric, table)
+    if table is None:
+        return _catalog_band(runtime, generation, kind, metric)
+    return _band_along(_classes_with_band(runtime, generation, kind, metric, table), metric)
+
+
+@lru_cache(maxsize=1024)
+def _catalog_band(runtime: str, generation: str, kind: str, metric: str) -> tuple[Band, str]:
+    """:func:`band_for` on the catalog's classes, looked up once: every estimate asks for five bands,
+    and a search makes about a thousand estimates."""
+    return _band_along(_classes_with_band(runtime, generation, kind, metric, calibrations()), metric)
+
+
+def _band_along(chain: list[Calibration], metric: str) -> tuple[Band, str]:
+    """The band of the first class of ``chain`` (classes with a band, most specific first), widened
+    where it rests on too few figures, and the sentence saying so."""
     if not chain:
         return DEFAULT_BAND, "no comparable measurements: a factor of two either way"
     first = chain[0]
@@ -207,3 +221,4 @@ def reload() -> None:
     """Forget the cached factors (after ``benchmarks/accuracy.py --fit`` rewrites the file)."""
     calibrations.cache_clear()
     _efficiency_of_class.cache_clear()
+    _catalog_band.cache_clear()

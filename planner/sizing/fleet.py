@@ -13,6 +13,8 @@ spares for N+1 (N+2 if critical).
 from __future__ import annotations
 
 import math
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -105,6 +107,13 @@ def meets_targets(targets: SloTargets, est: Estimate) -> bool:
     return targets.met_by(est.ttft_ms, est.itl_ms, est.e2e_ms)
 
 
+#: Time-axis caps kept in memory (the least recently used dropped first): about three searches' worth.
+LATENCY_MEMO_SIZE = 512
+_latency_memo: OrderedDict[tuple[Any, ...], tuple[PerformanceModel, int]] = OrderedDict()
+#: The desktop app sizes on several worker threads at once (live sizing, what-ifs, configurations).
+_latency_lock = threading.Lock()
+
+
 def latency_cap(
     dep: Deployment,
     model: PerformanceModel,
@@ -117,7 +126,29 @@ def latency_cap(
 
     The time axis on its own: the estimate runs the whole batch even where memory
     could not hold it. Latency grows with the running batch, so a bisection finds the edge.
+    The bisection is most of a search's time and depends on none of the traffic, so a cap found
+    before in this process for the same deployment, model, lengths and targets is reused: an edit
+    of the users, growth or peak (the desktop app re-sizes on each) searches again in a fraction.
     """
+    # The model is held with its answer, so its id cannot be reused by another model while in the key.
+    key = (dep, model.name, id(model), isl, osl, targets, upper)
+    with _latency_lock:
+        found = _latency_memo.get(key)
+        if found is not None and found[0] is model:
+            _latency_memo.move_to_end(key)
+            return found[1]
+    cap = _bisect_latency_cap(dep, model, isl, osl, targets, upper)
+    with _latency_lock:
+        _latency_memo[key] = (model, cap)
+        while len(_latency_memo) > LATENCY_MEMO_SIZE:
+            _latency_memo.popitem(last=False)
+    return cap
+
+
+def _bisect_latency_cap(
+    dep: Deployment, model: PerformanceModel, isl: int, osl: int, targets: SloTargets, upper: int
+) -> int:
+    """:func:`latency_cap` worked out: the estimate at a bisection of concurrencies."""
 
     def meets(concurrency: int) -> bool:
         return meets_targets(

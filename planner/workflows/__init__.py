@@ -23,7 +23,7 @@ fix. Results carry ``to_json()`` where the command line prints them as JSON.
 - the decision record (sign-off): :func:`report` (what it shows: :func:`decision_record`);
 - step 9 configuration: :func:`deploy`, :func:`check_config`, :func:`tune`, of the plan
   :func:`open_plan` reads from a plan file or a project's revision;
-- the simulation budget of a command: :func:`simulation_budget`;
+- the simulation budget of a command: :func:`simulation_budget`, and the one under way: :func:`active_budget`;
 - the catalog and plugins: :func:`plugin_report`, :func:`catalog_entries`,
   :func:`import_model`, :func:`plan_schema`.
 """
@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from planner.bench.scenario import BenchmarkPlan
     from planner.deploy.tuning import TuningPlan
     from planner.measured_run import MeasuredRun
-    from planner.simulate import simulation_budget
+    from planner.simulate import active_budget, simulation_budget
     from planner.store import (
         Baseline,
         Change,
@@ -165,6 +165,7 @@ _HOMES: dict[str, str] = {
     "TuningPlan": "planner.deploy.tuning",
     "MeasuredRun": "planner.measured_run",
     "simulation_budget": "planner.simulate",
+    "active_budget": "planner.simulate",
     "Baseline": "planner.store",
     "Change": "planner.store",
     "Decision": "planner.store",
@@ -352,6 +353,7 @@ __all__ = [
     "SloTargets",
     "TcoReport",
     "TuningPlan",
+    "active_budget",
     "add_run",
     "bench_baseline",
     "bench_envelope",

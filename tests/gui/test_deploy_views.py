@@ -61,10 +61,14 @@ def test_recent_projects_are_in_the_file_menu(
 ) -> None:
     window = make_window()
     sized(qtbot, window, lambda: window.set_document(PlanDocument.open(CODE_ASSISTANT)))
-    assert window.new_project("first") and window.save_revision("kept") and window.new_project("second")
-    assert [a.text() for a in window.recent_projects_menu.actions()] == ["second", "first"]
+    assert (
+        window.projects.new_project("first")
+        and window.projects.save_revision("kept")
+        and window.projects.new_project("second")
+    )
+    assert [a.text() for a in window.menus.recent_projects_menu.actions()] == ["second", "first"]
     again = make_window()
-    assert [a.text() for a in again.recent_projects_menu.actions()] == ["second", "first"], "kept between runs"
-    again.recent_projects_menu.actions()[1].trigger()
+    assert [a.text() for a in again.menus.recent_projects_menu.actions()] == ["second", "first"], "kept between runs"
+    again.menus.recent_projects_menu.actions()[1].trigger()
     assert again.project == "first" and again.document.get(("model", "id")) == "Qwen/Qwen3-32B"
-    assert [a.text() for a in again.recent_projects_menu.actions()] == ["first", "second"] and not dialogs.errors
+    assert [a.text() for a in again.menus.recent_projects_menu.actions()] == ["first", "second"] and not dialogs.errors

@@ -3,6 +3,7 @@ inline errors, findings that lead to their field, projects, export, plugins, sta
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -108,7 +109,7 @@ def test_a_bad_value_shows_the_command_lines_message_and_nothing_is_saved(
     assert "write 1500" in error.text()
     assert window.navigator.item(3).data(Qt.ItemDataRole.UserRole) == "has errors"
     target = tmp_path / "out.yaml"
-    assert not window.write_plan(target)
+    assert not window.files.write_plan(target)
     assert not target.exists()
     assert dialogs.errors and "slo.ttft_ms" in dialogs.errors[-1][1]
     window.undo_stack.undo()
@@ -140,14 +141,14 @@ def test_a_project_survives_closing_and_reopening(
 ) -> None:
     window = make_window()
     sized(qtbot, window, lambda: window.set_document(PlanDocument.open(CODE_ASSISTANT)))
-    assert window.new_project("bank")
-    first = window.save_revision("first sizing")
+    assert window.projects.new_project("bank")
+    first = window.projects.save_revision("first sizing")
     assert first is not None
     sized(qtbot, window, lambda: type_into(qtbot, window, "use_case.actor", "4,000 developers"))
-    assert window.save_revision("more developers") is not None
+    assert window.projects.save_revision("more developers") is not None
     window.close()
     reopened = make_window()
-    assert reopened.open_project("bank")
+    assert reopened.projects.open_project("bank")
     assert reopened.document.get(("use_case", "actor")) == "4,000 developers"
     assert [e.revision.message for e in workflows.history("bank", planner_home / "projects.db").entries] == [
         "first sizing",
@@ -176,7 +177,7 @@ def test_closing_with_unsaved_edits_asks_first(
 def test_export_writes_a_workbook_that_opens(make_window: Callable[..., MainWindow], tmp_path: Path) -> None:
     window = make_window()
     window.set_document(PlanDocument.open(CODE_ASSISTANT))
-    result = window.export_workbook(tmp_path / "tco.xlsx")
+    result = window.files.export_workbook(tmp_path / "tco.xlsx")
     assert result is not None
     book = load_workbook(result.path)
     assert "Summary" in book.sheetnames
@@ -197,15 +198,23 @@ def test_a_broken_plugin_is_listed_and_the_app_starts(
 
 
 def test_an_edit_during_a_sizing_shows_only_the_newer_result(
-    qtbot: Any, make_window: Callable[..., MainWindow]
+    qtbot: Any, make_window: Callable[..., MainWindow], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     window = make_window()
     shown: list[workflows.PlanReport] = []
     window.sized.connect(shown.append)
-    with qtbot.waitSignal(window.sizer.progressed, timeout=SIZING_TIMEOUT_MS):
-        window.set_document(PlanDocument.open(CODE_ASSISTANT))  # a sizing starts and reports progress
+    edited = threading.Event()
+    plan = workflows.plan
+
+    def first_sizing_runs_until_the_edit(*args: Any, **kwargs: Any) -> workflows.PlanReport:
+        # The example's sizing is remembered from the tests before, so it would end before the edit.
+        edited.wait(SIZING_TIMEOUT_MS / 1000)
+        return plan(*args, **kwargs)
+
+    monkeypatch.setattr(workflows, "plan", first_sizing_runs_until_the_edit)
+    window.set_document(PlanDocument.open(CODE_ASSISTANT))  # a sizing starts
     assert window.sizer.busy
-    report = sized(qtbot, window, lambda: type_into(qtbot, window, "name", "Code assistant v2"))
+    report = sized(qtbot, window, lambda: (type_into(qtbot, window, "name", "Code assistant v2"), edited.set()))
     assert [r.resolved.plan.name for r in shown] == ["Code assistant v2"], "the older sizing is never shown"
     assert window.findChild(QLabel, "fleet:GPUs").text() == str(report.sizing.best.sizing.gpus)
 
@@ -215,9 +224,9 @@ def test_a_damaged_project_database_is_a_dialog_not_a_crash(
 ) -> None:
     (planner_home / "projects.db").write_bytes(b"not a database at all" * 100)
     window = make_window()
-    assert not window.open_project("bank")
+    assert not window.projects.open_project("bank")
     assert dialogs.errors and "projects.db" in dialogs.errors[-1][1]
-    window.open_project_dialog()
+    window.projects.open_project_dialog()
     assert len(dialogs.errors) == 2
 
 

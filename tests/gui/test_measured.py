@@ -25,7 +25,7 @@ def measured_project(qtbot: Any, make_window: Callable[..., MainWindow], name: s
     """A window on the example plan, sized and saved as the first revision of project ``name``."""
     window = make_window()
     sized(qtbot, window, lambda: window.set_document(PlanDocument.open(CODE_ASSISTANT)))
-    assert window.new_project(name) and window.save_revision("predicted")
+    assert window.projects.new_project(name) and window.projects.save_revision("predicted")
     return window
 
 
@@ -58,7 +58,7 @@ def test_a_malformed_benchmark_file_is_a_dialog_and_nothing_is_stored(
     assert not window.measured.import_button.isEnabled(), "runs live in a project"
     assert window.measured.import_files(RESULT_FILES) is None
     assert dialogs.errors[-1][0] == "No project"
-    window.new_project("broken-files")
+    window.projects.new_project("broken-files")
     bad = BENCHMARKS / "malformed" / "vllm-truncated.json"
     assert window.measured.import_files([RESULT_FILES[0], bad]) is None
     title, message = dialogs.errors[-1]

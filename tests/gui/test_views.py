@@ -8,11 +8,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from PySide6.QtCharts import QChart
 from PySide6.QtCore import QThreadPool
-from PySide6.QtGui import QImage
+from PySide6.QtGui import QColor, QImage, QPalette
 from PySide6.QtWidgets import QApplication
 
 from planner import workflows
+from planner.gui.charts import Curves, Line, Marker, Plot
 from planner.gui.document import PlanDocument
 from planner.gui.main_window import MainWindow
 from tests.conftest import REPO
@@ -25,7 +27,7 @@ def test_a_candidate_is_filtered_sorted_and_applied_as_a_new_revision(
 ) -> None:
     window = make_window()
     report = sized(qtbot, window, lambda: window.set_document(PlanDocument.open(CODE_ASSISTANT)))
-    assert window.new_project("ide") and window.save_revision("open choices")
+    assert window.projects.new_project("ide") and window.projects.save_revision("open choices")
     page = window.decision_page
     assert page.cost_plot.chart().series() and page.growth_plot.chart().series(), "cost and growth are drawn"
     assert page.proxy.rowCount() == 1 + len(report.sizing.alternatives)
@@ -83,6 +85,42 @@ def test_a_screenshot_is_not_blank(qtbot: Any, tmp_path: Path, monkeypatch: Any,
     assert image.width() > 800 and image.height() > 500
     colours = {image.pixel(x, y) for x in range(0, image.width(), 7) for y in range(0, image.height(), 7)}
     assert len(colours) > 50, "the chart, the table and the text are drawn"
+
+
+def contrast(a: QColor, b: QColor) -> float:
+    """WCAG contrast ratio of two colours (1 to 21; body text wants 4.5)."""
+
+    def luminance(c: QColor) -> float:
+        linear = [
+            v / 12.92 if v <= 0.03928 else ((v + 0.055) / 1.055) ** 2.4 for v in (c.redF(), c.greenF(), c.blueF())
+        ]
+        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+    high, low = sorted((luminance(a), luminance(b)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+def test_a_chart_follows_the_palette_to_dark_and_back(qtbot: Any) -> None:
+    plot = Plot()
+    qtbot.addWidget(plot)
+    plot.show_curves(Curves("TTFT against load", "requests in flight", "ms", [Line("p50", [(1, 10), (8, 40)])],
+                            markers=[Marker("SLO", y=30)]))  # fmt: skip
+    app = QApplication.instance()
+    assert isinstance(app, QApplication)
+    light = app.palette()
+    try:
+        app.setPalette(QPalette(QColor("#353535")))  # what Fusion shows under a dark system colour scheme
+        app.processEvents()  # the palette reaches the widgets as posted events
+        chart = plot.chart()
+        assert chart.theme() == QChart.ChartTheme.ChartThemeDark
+        assert chart.title() == "TTFT against load" and len(chart.series()) == 2, "the same drawing, redrawn"
+        texts = [chart.titleBrush().color(), chart.legend().labelColor()]
+        texts += [axis.labelsBrush().color() for axis in chart.axes()]
+        assert all(contrast(text, chart.backgroundBrush().color()) >= 4.5 for text in texts)
+    finally:
+        app.setPalette(light)
+        app.processEvents()
+    assert plot.chart().theme() == QChart.ChartTheme.ChartThemeLight
 
 
 def test_nothing_keeps_running_after_the_window_closes(qtbot: Any, make_window: Callable[..., MainWindow]) -> None:

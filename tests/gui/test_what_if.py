@@ -11,6 +11,7 @@ import pytest
 from planner import workflows
 from planner.gui.document import PlanDocument
 from planner.gui.main_window import MainWindow
+from planner.simulate import SimulationBudget
 from tests.gui.conftest import CODE_ASSISTANT
 from tests.gui.test_main_window import SIZING_TIMEOUT_MS, sized
 
@@ -22,16 +23,24 @@ def sized_window(qtbot: Any, make_window: Callable[..., MainWindow]) -> MainWind
     return window
 
 
-def test_a_cancelled_what_if_shows_nothing_and_the_spares_down_run_is_shown(
-    qtbot: Any, make_window: Callable[..., MainWindow]
+def test_a_cancelled_what_if_stops_its_simulation_and_the_spares_down_run_is_shown(
+    qtbot: Any, make_window: Callable[..., MainWindow], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     panel = sized_window(qtbot, make_window).whatif
     shown: list[object] = []
     panel.runner.finished.connect(shown.append)
+    checks: list[int] = []  # the simulation budget's checks, one every 1,024 events of a run
+    check = SimulationBudget.stop_reason
+    monkeypatch.setattr(
+        SimulationBudget, "stop_reason", lambda self, events: checks.append(events) or check(self, events)
+    )
     panel.failure_button.click()
     assert panel.cancel.isEnabled() and not panel.failure_button.isEnabled()
+    qtbot.waitUntil(lambda: len(checks) > 1, timeout=SIZING_TIMEOUT_MS)  # well into the simulated run
+    at_cancel = len(checks)
     panel.cancel.click()
     assert panel.runner.wait()
+    assert len(checks) - at_cancel <= 2, "the run stops at its next check, not at its end"
     qtbot.wait(10)  # deliver whatever the worker sent before it stopped
     assert shown == [] and panel.result.text() == "Cancelled: nothing shown."
     assert panel.failure_button.isEnabled() and not panel.cancel.isEnabled()
