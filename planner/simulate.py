@@ -502,9 +502,10 @@ class Replica:
 
 # ------------------------------------------------------------------ the budget
 
-#: Most events (arrivals and scheduler steps) one run processes. The longest run of the
-#: bundled and test plans takes about 600,000 (nightly-summarisation.json); this simulator
-#: does about 5,000 events a second on one shared core (measured), so a run stops within minutes.
+#: Most events (arrivals and scheduler steps, fast-forwarded steps counted one by one) one run
+#: processes. The longest run of `planner simulate` on the bundled and test plans takes about
+#: 210,000 (use case 4's fleet of 15 in open loop; measured); this simulator does about 5,000
+#: events a second on one shared core (measured), so a run stops within minutes.
 MAX_EVENTS_PER_RUN = 2_000_000
 #: Wall-clock seconds all the simulations of one command may take by default
 #: (``PLANNER_SIM_WALL_S`` or a command's ``--time-limit`` change it).
