@@ -364,7 +364,9 @@ class Replica:
             request.decoded += steps
             request.gap_runs.append(gaps)
             request.last_token_s = end
-            request.blocks = max(request.blocks, -(-(request.prefilled + request.decoded) // block))
+            held = -(-(request.prefilled + request.decoded) // block)
+            if held > request.blocks:  # (not max(): this runs for every sequence of every run)
+                request.blocks = held
             if request.decoded >= request.osl:
                 finished.append(request)
         self.free_blocks = free
@@ -405,9 +407,11 @@ class Replica:
         periodic = [0] * (steps + 1)  # sequences that take one block every ``block`` steps from here
         for r in self.running:
             context = r.prefilled + r.decoded
-            first = max(r.blocks * block - context + 1, 1)
+            first = r.blocks * block - context + 1
             if first > steps:
                 continue
+            if first < 1:  # (not max(): this runs for every sequence of every run)
+                first = 1
             taken[first] += -(-(context + first) // block) - r.blocks
             following = first + 1 + (-(context + first)) % block
             if following <= steps:
@@ -944,7 +948,8 @@ class Targets:
         """True when one request met every target (its mean ITL for the ITL target)."""
         ttft = (request.first_token_s or math.inf) - request.arrival_s
         e2e = (request.finish_s or math.inf) - request.arrival_s
-        return self.met_by(ttft, request.mean_gap_s(), e2e)
+        itl = request.mean_gap_s() if self.itl_s is not None else 0.0  # (summing its gaps costs)
+        return self.met_by(ttft, itl, e2e)
 
     def met_by(self, ttft_s: float, itl_s: float, e2e_s: float) -> bool:
         """True when a request with these times met every target (a measured one too: goodput)."""
@@ -978,19 +983,21 @@ class TokenGaps:
     """
 
     def __init__(self, requests: Iterable[Request]) -> None:
-        self.runs = [run for request in requests for run in request.gap_runs]
-        sharing = Counter(map(id, self.runs))
-        distinct = dict(zip(map(id, self.runs), self.runs, strict=True))
+        runs = [run for request in requests for run in request.gap_runs]
+        sharing = Counter(map(id, runs))
+        distinct = dict(zip(map(id, runs), runs, strict=True))
         ranked = sorted((value, sharing[key]) for key, run in distinct.items() for value in run)
         self.values = [value for value, _ in ranked]
         self.up_to = list(itertools.accumulate(weight for _, weight in ranked))  # gaps up to each value
+        self.total_s = sum(value * weight for value, weight in ranked)
 
     def __len__(self) -> int:
         return self.up_to[-1] if self.up_to else 0
 
     def mean_s(self) -> float:
-        """The mean gap (nan for none), summed in the requests' order."""
-        return sum(itertools.chain.from_iterable(self.runs)) / len(self) if self.up_to else float("nan")
+        """The mean gap (nan for none; summed by value, so it may differ from a sum in the
+        requests' order in the last digits)."""
+        return self.total_s / len(self) if self.up_to else float("nan")
 
     def percentile_s(self, q: float) -> float:
         """The q-th percentile (0-100), as :func:`percentile` of the whole list gives it."""
