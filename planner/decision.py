@@ -503,8 +503,11 @@ def size_pools(
     transport = plan.serving_stack.kv_transport or "nixl"
     duration_s = run_lengths(fleet, fixed_s)[0].at_rate(rate)
     runs: dict[tuple[int, int], dict[str, Any]] = {}
+    targets = targets_of(plan)
 
     def split(prefill: int, decode: int) -> dict[str, Any]:
+        if decode and (short := _beyond_e2e(split(prefill, 0), targets)) is not None:
+            return short
         if (prefill, decode) not in runs:
             runs[prefill, decode] = disaggregation(
                 plan, (dep, model), (dep, model), rate, prefill, decode, transport, duration_s=duration_s, seed=seed
@@ -513,8 +516,6 @@ def size_pools(
             if progress:
                 progress(f"{prefill} prefill + {decode} decode replicas at {rate:,.3g} requests/s")
         return runs[prefill, decode]
-
-    targets = targets_of(plan)
 
     def prefill_short(prefill: int) -> float:
         return float(split(prefill, 0)["worst_ratio"])  # the prefill pool alone sets TTFT
@@ -534,6 +535,21 @@ def size_pools(
     if not decode or (limit is not None and prefill + decode > limit):
         return None
     return PoolDecision(prefill, decode, aggregated, rate, transport, split(prefill, decode))
+
+
+def _beyond_e2e(prefill_only: dict[str, Any], targets: Targets) -> dict[str, Any] | None:
+    """A split's result when its prefill pool alone (``prefill_only``, its run with no decode
+    pool) already misses the E2E target, else None.
+
+    Each request's E2E includes its TTFT, which the prefill pool alone sets, so the split
+    misses whatever the decode pool: its worst ratio is at least this one and no decode run
+    is needed (an overloaded prefill pool trickles its requests out over hours of simulated
+    time, each decoded alone on an idle decode replica: millions of steps to simulate).
+    """
+    if targets.e2e_s is None:
+        return None
+    floor = prefill_only["at_percentile_ms"]["ttft"] / (targets.e2e_s * 1000)
+    return {**prefill_only, "worst_ratio": floor, "meets_slo": False} if floor > 1 else None
 
 
 def rerun_pools(plan: Plan, decision: FleetDecision, pools: PoolDecision, seed: int = 0) -> dict[str, Any]:

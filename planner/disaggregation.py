@@ -18,7 +18,7 @@ from planner.catalogfiles import load_entries
 from planner.perfmodel import PerformanceModel
 from planner.plan import Plan
 from planner.plan_simulation import DEFAULT_DURATION_S, context_of, make_replicas, targets_of, workload_of
-from planner.simulate import Workload, distribution_ms, percentile, poisson_arrivals, run, summarise
+from planner.simulate import TokenGaps, Workload, distribution_ms, percentile, poisson_arrivals, replica_use, run
 from planner.sizing.capacity import kv_bytes_per_sequence
 from planner.sizing.deployment import Deployment
 from planner.tco import yearly_cost_eur
@@ -88,7 +88,7 @@ def disaggregation(
     )
     finished = {r.id: r for r in second.requests}
     targets = targets_of(plan)
-    ttfts, e2es, gaps, good, output_tokens = [], [], [], 0, 0
+    ttfts, e2es, decoded, good, output_tokens = [], [], [], 0, 0
     window = duration_s * 0.9
     for order, (_handoff, _, p) in enumerate(handoffs):
         d = finished.get(order)
@@ -96,23 +96,29 @@ def disaggregation(
             continue
         ttft = (p.finish_s or 0.0) - p.arrival_s
         e2e = (d.finish_s or 0.0) - p.arrival_s
-        itl = sum(d.gaps_s) / len(d.gaps_s) if d.gaps_s else 0.0
+        itl = d.mean_gap_s()
         ttfts.append(ttft)
         e2es.append(e2e)
-        gaps += d.gaps_s
+        decoded.append(d)
         output_tokens += 1 + d.osl  # the first token came from the prefill pool
         checks = ((targets.ttft_s, ttft), (targets.itl_s, itl), (targets.e2e_s, e2e))
         good += all(t is None or v <= t for t, v in checks)
     gpus = prefill_replicas * prefill.gpus + decode_replicas * decode.gpus
     transfer = [kv_transfer_s(prefill, r.isl, transport) for r in first.requests]
     q = min(max(targets.percentile, 50), 99.9)
-    at_q = {"ttft": percentile(ttfts, q) * 1000, "itl": percentile(gaps, q) * 1000, "e2e": percentile(e2es, q) * 1000}
+    ordered = {"ttft": sorted(ttfts), "e2e": sorted(e2es)}  # once each, for several percentiles
+    token_gaps = TokenGaps(decoded)
+
+    def at_ms(name: str, at: float) -> float:
+        return (token_gaps.percentile_s(at) if name == "itl" else percentile(ordered[name], at, ordered=True)) * 1000
+
+    at_q = {name: at_ms(name, q) for name in ("ttft", "itl", "e2e")}
     ratios = [
         at_q[name] / (target * 1000)
         for name, target in (("ttft", targets.ttft_s), ("itl", targets.itl_s), ("e2e", targets.e2e_s))
         if target is not None
     ]
-    decode_stage = summarise(second, targets)
+    decode_stage = replica_use(second)
     return {
         "prefill": f"{prefill_replicas} x {prefill.label}",
         "decode": f"{decode_replicas} x {decode.label}",
@@ -121,10 +127,10 @@ def disaggregation(
         "prefill_gpus": prefill_replicas * prefill.gpus,
         "decode_gpus": decode_replicas * decode.gpus,
         "requests": len(ttfts),
-        "ttft_p95_ms": percentile(ttfts, 95) * 1000,
-        "itl_p95_ms": percentile(gaps, 95) * 1000,
-        "itl_p99_ms": percentile(gaps, 99) * 1000,
-        "e2e_p95_ms": percentile(e2es, 95) * 1000,
+        "ttft_p95_ms": at_ms("ttft", 95),
+        "itl_p95_ms": at_ms("itl", 95),
+        "itl_p99_ms": at_ms("itl", 99),
+        "e2e_p95_ms": at_ms("e2e", 95),
         "goodput_req_s": good / window,
         "goodput_per_gpu": good / window / gpus,
         "output_tok_s": output_tokens / window,
@@ -134,9 +140,9 @@ def disaggregation(
         "worst_ratio": max(ratios, default=0.0) if ttfts else math.inf,
         "meets_slo": bool(ttfts) and max(ratios, default=0.0) <= 1,
         # the same fields as a single fleet's summary (planner.simulate.summarise), for `planner simulate`
-        "ttft_ms": distribution_ms(ttfts),
-        "itl_ms": distribution_ms(gaps),
-        "e2e_ms": distribution_ms(e2es),
+        "ttft_ms": distribution_ms(ttfts, ordered["ttft"]),
+        "itl_ms": token_gaps.distribution_ms(),
+        "e2e_ms": distribution_ms(e2es, ordered["e2e"]),
         "throughput_req_s": len(ttfts) / window,
         "goodput_share": good / len(ttfts) if ttfts else 0.0,
         "dropped": len(first.dropped) + len(second.dropped),

@@ -24,14 +24,16 @@ the results are the same; ``_FAST_FORWARD = False`` steps one event at a time
 
 from __future__ import annotations
 
+import bisect
 import csv
 import heapq
 import itertools
 import math
+import operator
 import random
 import time
-from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -62,7 +64,9 @@ class Request:
     first_token_s: float | None = None
     finish_s: float | None = None
     last_token_s: float = 0.0
-    gaps_s: list[float] = field(default_factory=list)
+    #: Its token gaps in seconds, as runs that the sequences decoding in the same steps share (one
+    #: list, not a copy each): see :attr:`gaps_s`, and :class:`TokenGaps` for why.
+    gap_runs: list[list[float]] = field(default_factory=list)
     preemptions: int = 0
     user: int = -1
 
@@ -70,6 +74,16 @@ class Request:
     def context(self) -> int:
         """Tokens in the KV cache now."""
         return self.prefilled + self.decoded
+
+    @property
+    def gaps_s(self) -> list[float]:
+        """Seconds between its consecutive tokens, in order."""
+        return list(itertools.chain.from_iterable(self.gap_runs))
+
+    def mean_gap_s(self) -> float:
+        """Its mean time between tokens (0 with fewer than two tokens), summed in order."""
+        count = sum(map(len, self.gap_runs))
+        return sum(itertools.chain.from_iterable(self.gap_runs)) / count if count else 0.0
 
     @property
     def prefill_left(self) -> int:
@@ -318,21 +332,20 @@ class Replica:
         :returns: the last step's start and end, the number of steps (0: it does not apply)
             and the requests that finished.
         """
-        steps = min(self._decode_only_steps(now), max_steps)
+        steps, keys = self._decode_only_steps(now)
+        steps = min(steps, max_steps)
         if steps <= 0:
             return now, now, 0, []
-        growth = self._blocks_taken(steps)
         batch = len(self.running)
-        keys = sum(r.prefilled + r.decoded for r in self.running)
         kv_blocks, free = self.config.kv_blocks, self.free_blocks
         gaps: list[float] = []
-        samples = self.samples
+        samples, step_model = self.samples, self.step_model
         start = last_start = now
-        for taken in growth[1 : steps + 1]:
+        for taken in self._blocks_taken(steps):
             if taken > free:
                 break  # this step preempts: :meth:`step` takes it
             free -= taken
-            end = start + max(self.step_model(0, 0, batch, keys), 1e-9)
+            end = start + max(step_model(0, 0, batch, keys), 1e-9)
             gaps.append(end - start)
             samples.append((end, batch, 1 - free / kv_blocks if kv_blocks else 0.0))
             keys += batch
@@ -349,9 +362,11 @@ class Replica:
         finished = []
         for request in self.running:
             request.decoded += steps
-            request.gaps_s.extend(gaps)
+            request.gap_runs.append(gaps)
             request.last_token_s = end
-            request.blocks = max(request.blocks, -(-(request.prefilled + request.decoded) // block))
+            held = -(-(request.prefilled + request.decoded) // block)
+            if held > request.blocks:  # (not max(): this runs for every sequence of every run)
+                request.blocks = held
             if request.decoded >= request.osl:
                 finished.append(request)
         self.free_blocks = free
@@ -365,20 +380,23 @@ class Replica:
             self.samples[-1] = (end, len(self.running), used)
         return finished
 
-    def _decode_only_steps(self, now: float) -> int:
-        """Decode-only steps from ``now`` that may run in one go: up to the first that finishes a sequence."""
+    def _decode_only_steps(self, now: float) -> tuple[int, int]:
+        """Decode-only steps from ``now`` that may run in one go (up to the first that finishes a
+        sequence; 0: none), and the keys the first of them reads (the contexts summed)."""
         if not self.running or len(self.running) > self.config.token_budget or self._can_admit():
-            return 0
-        steps = MAX_EVENTS_PER_RUN
+            return 0, 0
+        steps, keys = MAX_EVENTS_PER_RUN, 0
         for r in self.running:
             if r.prefilled < r.isl or r.last_token_s != now:
-                return 0
+                return 0, 0
+            keys += r.prefilled + r.decoded
             if r.osl - r.decoded < steps:  # (not min(): this runs for every sequence of every run)
                 steps = r.osl - r.decoded
-        return steps
+        return steps, keys
 
-    def _blocks_taken(self, steps: int) -> list[int]:
-        """KV blocks the running sequences take at each of the next ``steps`` decode steps (index 1 on).
+    def _blocks_taken(self, steps: int) -> Iterator[int]:
+        """KV blocks the running sequences take at each of the next ``steps`` decode steps, worked
+        out as the steps are taken (a run cut short at its horizon needs only its first few).
 
         A sequence of context c grows to ceil((c + 1) / block) blocks before its next token:
         first when its context reaches what its blocks hold (by as many as it lacks), then
@@ -389,9 +407,11 @@ class Replica:
         periodic = [0] * (steps + 1)  # sequences that take one block every ``block`` steps from here
         for r in self.running:
             context = r.prefilled + r.decoded
-            first = max(r.blocks * block - context + 1, 1)
+            first = r.blocks * block - context + 1
             if first > steps:
                 continue
+            if first < 1:  # (not max(): this runs for every sequence of every run)
+                first = 1
             taken[first] += -(-(context + first) // block) - r.blocks
             following = first + 1 + (-(context + first)) % block
             if following <= steps:
@@ -399,8 +419,7 @@ class Replica:
         for j in range(1, steps + 1):
             if j > block:
                 periodic[j] += periodic[j - block]
-            taken[j] += periodic[j]
-        return taken
+            yield taken[j] + periodic[j]
 
     def _can_admit(self) -> bool:
         """True when :meth:`step` would admit the head of the queue now (its prefill would start)."""
@@ -463,9 +482,12 @@ class Replica:
                 request.last_token_s = end
                 request.decoded = 1
                 done = done or request.osl <= 1
+        since, gap = math.nan, []  # (gap: the list the sequences that decoded at ``since`` share)
         for request in decode:
             request.decoded += 1
-            request.gaps_s.append(end - request.last_token_s)
+            if request.last_token_s != since:  # the sequences that decoded together share their gap
+                since, gap = request.last_token_s, [end - request.last_token_s]
+            request.gap_runs.append(gap)
             request.last_token_s = end
             if request.decoded >= request.osl:
                 done = True
@@ -484,9 +506,10 @@ class Replica:
 
 # ------------------------------------------------------------------ the budget
 
-#: Most events (arrivals and scheduler steps) one run processes. The longest run of the
-#: bundled and test plans takes about 600,000 (nightly-summarisation.json); this simulator
-#: does about 5,000 events a second on one shared core (measured), so a run stops within minutes.
+#: Most events (arrivals and scheduler steps, fast-forwarded steps counted one by one) one run
+#: processes. The longest run of `planner simulate` on the bundled and test plans takes about
+#: 210,000 (use case 4's fleet of 15 in open loop; measured); this simulator does about 5,000
+#: events a second on one shared core (measured), so a run stops within minutes.
 MAX_EVENTS_PER_RUN = 2_000_000
 #: Wall-clock seconds all the simulations of one command may take by default
 #: (``PLANNER_SIM_WALL_S`` or a command's ``--time-limit`` change it).
@@ -903,13 +926,19 @@ def percentile(values: Sequence[float], q: float, *, ordered: bool = False) -> f
 
     :param ordered: ``values`` are already sorted (several percentiles of one long list sort it once).
     """
-    if not values:
-        return float("nan")
     values = values if ordered else sorted(values)
-    position = q / 100 * (len(values) - 1)
+    return _interpolated(values.__getitem__, len(values), q)
+
+
+def _interpolated(at_rank: Callable[[int], float], count: int, q: float) -> float:
+    """The q-th percentile of ``count`` ordered values, each rank's value from ``at_rank``; nan for none."""
+    if not count:
+        return float("nan")
+    position = q / 100 * (count - 1)
     low = math.floor(position)
-    high = min(low + 1, len(values) - 1)
-    return values[low] + (values[high] - values[low]) * (position - low)
+    high = min(low + 1, count - 1)
+    below, above = at_rank(low), at_rank(high)
+    return below + (above - below) * (position - low)
 
 
 PERCENTILES = (50, 90, 95, 99)
@@ -928,7 +957,7 @@ class Targets:
         """True when one request met every target (its mean ITL for the ITL target)."""
         ttft = (request.first_token_s or math.inf) - request.arrival_s
         e2e = (request.finish_s or math.inf) - request.arrival_s
-        itl = sum(request.gaps_s) / len(request.gaps_s) if request.gaps_s else 0.0
+        itl = request.mean_gap_s() if self.itl_s is not None else 0.0  # (summing its gaps costs)
         return self.met_by(ttft, itl, e2e)
 
     def met_by(self, ttft_s: float, itl_s: float, e2e_s: float) -> bool:
@@ -939,11 +968,53 @@ class Targets:
         )
 
 
-def distribution_ms(values_s: list[float]) -> dict[str, float]:
-    """The percentiles of :data:`PERCENTILES` and the mean of durations in seconds, in milliseconds."""
-    mean = (sum(values_s) / len(values_s) * 1000) if values_s else float("nan")  # summed in arrival order
-    ordered = sorted(values_s)
-    return {f"p{q}": percentile(ordered, q, ordered=True) * 1000 for q in PERCENTILES} | {"mean": mean}
+def distribution_ms(values_s: list[float], ordered: list[float] | None = None) -> dict[str, float]:
+    """The percentiles of :data:`PERCENTILES` and the mean of durations in seconds, in milliseconds.
+
+    :param ordered: ``values_s`` sorted, where the caller sorted them for other percentiles too.
+    """
+    mean_s = sum(values_s) / len(values_s) if values_s else float("nan")  # summed in arrival order
+    ordered = sorted(values_s) if ordered is None else ordered
+    return _in_ms(mean_s, lambda q: percentile(ordered, q, ordered=True))
+
+
+def _in_ms(mean_s: float, percentile_s: Callable[[float], float]) -> dict[str, float]:
+    return {f"p{q}": percentile_s(q) * 1000 for q in PERCENTILES} | {"mean": mean_s * 1000}
+
+
+class TokenGaps:
+    """Every token gap of some requests, for their mean and percentiles.
+
+    The sequences that decode in the same steps share their gaps (:attr:`Request.gap_runs`), so
+    a run's hundreds of thousands of gaps hold some thousands of distinct runs: ranking each run's
+    values once, weighted by the requests that share it, gives the percentiles of the whole list
+    without sorting it (which cost more than all else a summary does).
+    """
+
+    def __init__(self, requests: Iterable[Request]) -> None:
+        runs = [run for request in requests for run in request.gap_runs]
+        sharing = Counter(map(id, runs))
+        distinct = dict(zip(map(id, runs), runs, strict=True))
+        ranked = sorted((value, sharing[key]) for key, run in distinct.items() for value in run)
+        self.values = [value for value, _ in ranked]
+        self.up_to = list(itertools.accumulate(weight for _, weight in ranked))  # gaps up to each value
+        self.total_s = sum(value * weight for value, weight in ranked)
+
+    def __len__(self) -> int:
+        return self.up_to[-1] if self.up_to else 0
+
+    def mean_s(self) -> float:
+        """The mean gap (nan for none; summed by value, so it may differ from a sum in the
+        requests' order in the last digits)."""
+        return self.total_s / len(self) if self.up_to else float("nan")
+
+    def percentile_s(self, q: float) -> float:
+        """The q-th percentile (0-100), as :func:`percentile` of the whole list gives it."""
+        return _interpolated(lambda rank: self.values[bisect.bisect_right(self.up_to, rank)], len(self), q)
+
+    def distribution_ms(self) -> dict[str, float]:
+        """:func:`distribution_ms` of the gaps."""
+        return _in_ms(self.mean_s(), self.percentile_s)
 
 
 def summarise(result: SimResult, targets: Targets) -> dict[str, Any]:
@@ -952,9 +1023,8 @@ def summarise(result: SimResult, targets: Targets) -> dict[str, Any]:
     window = max(result.duration_s - result.warmup_s, 1e-9)
     ttft = [(r.first_token_s or 0) - r.arrival_s for r in measured]
     e2e = [(r.finish_s or 0) - r.arrival_s for r in measured]
-    itl = list(itertools.chain.from_iterable(r.gaps_s for r in measured))
     out_tokens = sum(r.osl for r in measured)
-    samples = [s for replica in result.replicas for s in replica.samples if s[0] >= result.warmup_s]
+    use = replica_use(result)
     arrivals = [r for r in result.requests + result.dropped + result.unfinished if r.arrival_s >= result.warmup_s]
     rate = len([r for r in arrivals if r.arrival_s <= result.duration_s]) / window
     mean_e2e = sum(e2e) / len(e2e) if e2e else 0.0
@@ -966,25 +1036,41 @@ def summarise(result: SimResult, targets: Targets) -> dict[str, Any]:
         "dropped": len(result.dropped),
         "unfinished": len(result.unfinished),
         "ttft_ms": distribution_ms(ttft),
-        "itl_ms": distribution_ms(itl),
+        "itl_ms": TokenGaps(measured).distribution_ms(),
         "e2e_ms": distribution_ms(e2e),
         "goodput_share": len(good) / len(measured) if measured else 0.0,
         "goodput_req_s": len(good) / window,
         "throughput_req_s": len(measured) / window,
         "output_tok_s": out_tokens / window,
-        "kv_utilisation": {
-            "mean": sum(s[2] for s in samples) / len(samples) if samples else 0.0,
-            "max": max((s[2] for s in samples), default=0.0),
-        },
-        "batch": {
-            "mean": sum(s[1] for s in samples) / len(samples) if samples else 0.0,
-            "max": max((s[1] for s in samples), default=0),
-        },
-        "over_time": _over_time(samples, result.warmup_s, result.duration_s),
-        "preemptions": sum(r.preemptions for r in result.replicas),
+        "kv_utilisation": use["kv_utilisation"],
+        "batch": use["batch"],
+        "over_time": _over_time(_samples_after_warmup(result), result.warmup_s, result.duration_s),
+        "preemptions": use["preemptions"],
         "stopped_early": result.stopped_early,
         "littles_law": {"arrival_rate": rate, "mean_e2e_s": mean_e2e, "mean_in_system": in_system},
     }
+
+
+def replica_use(result: SimResult) -> dict[str, Any]:
+    """KV use and running batch (mean and max over the steps after the warm-up) and preemptions of
+    the run's replicas: the part of :func:`summarise` that needs no request's percentiles."""
+    samples = _samples_after_warmup(result)
+    count, batch, used = len(samples), operator.itemgetter(1), operator.itemgetter(2)
+    return {
+        "kv_utilisation": {
+            "mean": sum(map(used, samples)) / count if count else 0.0,
+            "max": max(map(used, samples), default=0.0),
+        },
+        "batch": {
+            "mean": sum(map(batch, samples)) / count if count else 0.0,
+            "max": max(map(batch, samples), default=0),
+        },
+        "preemptions": sum(r.preemptions for r in result.replicas),
+    }
+
+
+def _samples_after_warmup(result: SimResult) -> list[tuple[float, int, float]]:
+    return [s for replica in result.replicas for s in replica.samples if s[0] >= result.warmup_s]
 
 
 def _over_time(

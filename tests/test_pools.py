@@ -9,12 +9,13 @@ import pytest
 import yaml
 
 from planner import workflows
-from planner.decision import rerun_pools
+from planner.decision import _beyond_e2e, rerun_pools
 from planner.disaggregation import disaggregation
 from planner.errors import PlannerError
 from planner.plan import Plan
 from planner.planfile import parse_plan
 from planner.render import simulation_text
+from planner.simulate import Targets
 from tests.conftest import PLANS
 
 DISAGGREGATED = PLANS / "code-assistant-disaggregated.yaml"
@@ -54,6 +55,20 @@ def test_the_pools_are_the_fewest_that_meet_the_slos(planned: workflows.PlanRepo
         assert not fewer["meets_slo"], "one decode replica fewer misses ITL or E2E"
     again = rerun_pools(plan, d, pools)
     assert again["at_percentile_ms"] == pools.summary["at_percentile_ms"], "simulate reruns the same run"
+
+
+def test_a_split_whose_prefill_pool_alone_misses_e2e_is_judged_without_its_decode_pool(
+    planned: workflows.PlanReport,
+) -> None:
+    d = planned.decision
+    assert d is not None and d.pools is not None
+    at = d.pools.summary["at_percentile_ms"]
+    assert at["e2e"] >= at["ttft"], "the bound the shortcut rests on: E2E includes TTFT"
+    prefill_only = {"requests": 90, "at_percentile_ms": {"ttft": 1_500.0}, "worst_ratio": 0.5, "dropped": 0}
+    beyond = _beyond_e2e(prefill_only, Targets(ttft_s=None, itl_s=None, e2e_s=1.0))
+    assert beyond is not None and beyond["worst_ratio"] == pytest.approx(1.5) and not beyond["meets_slo"]
+    assert _beyond_e2e(prefill_only, Targets(ttft_s=None, itl_s=None, e2e_s=2.0)) is None, "the decode pool decides"
+    assert _beyond_e2e(prefill_only, Targets(ttft_s=1.0, itl_s=None, e2e_s=None)) is None, "no E2E target"
 
 
 def test_plan_text_and_json_report_the_pools(planned: workflows.PlanReport) -> None:

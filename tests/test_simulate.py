@@ -4,6 +4,7 @@ determinism and preemption; envelopes, fleets, disaggregation and mixes on real 
 from __future__ import annotations
 
 import json
+import math
 import random
 import statistics
 from dataclasses import replace
@@ -21,11 +22,14 @@ from planner.planfile import load_plan
 from planner.resolve import resolve_plan
 from planner.simulate import (
     Replica,
+    Request,
     SchedulerConfig,
     Targets,
+    TokenGaps,
     Workload,
     gamma_arrivals,
     lognormal_lengths,
+    percentile,
     poisson_arrivals,
     replay_lengths,
     run,
@@ -262,3 +266,22 @@ def test_prefix_cache_hits_shorten_prefill(catalog: Any) -> None:
     ttft = [simulate_plan(p, fleet.deployment, fleet.model, LoadSpec("open", rate=0.5), duration_s=200, seed=3)["ttft_ms"]["p50"]
             for p in (cold, warm)]  # fmt: skip
     assert ttft[1] < ttft[0], "the 800-token system prompt is not recomputed on a hit"
+
+
+def test_token_gaps_rank_shared_runs_as_the_whole_list_would() -> None:
+    rng = random.Random(7)
+    runs = [[rng.uniform(0.01, 0.05) for _ in range(rng.randint(1, 6))] for _ in range(40)]
+    requests = []
+    for number in range(25):  # each request holds some of the runs, several shared with others
+        request = Request(id=number, arrival_s=0.0, isl=1, osl=1)
+        request.gap_runs = [runs[rng.randrange(len(runs))] for _ in range(rng.randint(0, 8))]
+        requests.append(request)
+    flat = [gap for request in requests for gap in request.gaps_s]
+    gaps = TokenGaps(requests)
+    assert len(gaps) == len(flat) > 100
+    for q in (0, 10, 50, 90, 95, 99, 99.9, 100):
+        assert gaps.percentile_s(q) == percentile(flat, q), q
+    assert gaps.mean_s() == pytest.approx(statistics.fmean(flat), rel=1e-12)
+    assert gaps.distribution_ms()["p95"] == pytest.approx(percentile(flat, 95) * 1000)
+    none = TokenGaps([Request(id=0, arrival_s=0.0, isl=1, osl=1)])
+    assert len(none) == 0 and math.isnan(none.percentile_s(50)) and math.isnan(none.mean_s())
