@@ -657,7 +657,8 @@ def size_pools(
     return PoolDecision(prefill, decode, aggregated, rate, transport, summary, prefill=prefill_pool, decode=decode_pool)
 
 
-#: A pool's search starts this far above its floor: a pool that is never idle queues without bound.
+#: A pool's search starts this far above its floor (a pool that is never idle queues without bound),
+#: and tries twice that next when it misses.
 POOL_GUESS = 1.25
 
 
@@ -694,7 +695,8 @@ def _fewest_gpus(
         if highest < lowest:
             continue
         shortfall = partial(_within_replicas, shortfall_of(pool), highest)
-        found = _fewest(shortfall, min(math.ceil(lowest * POOL_GUESS), highest), highest, floor=lowest)
+        guess = min(math.ceil(lowest * POOL_GUESS), highest)
+        found = _fewest(shortfall, guess, min(2 * guess + 1, highest), floor=lowest)
         if found:
             best = ((found + spare) * per_replica, pool, found)
             excess = max(found * per_replica / (floors[pool] or 1), 1.0)
