@@ -178,14 +178,14 @@ class FleetDecision:
     @property
     def gpus(self) -> int:
         """GPUs of the whole fleet, spares included (of both pools, each its own layout, when disaggregated)."""
-        if self.pools is not None and self.pools.prefill is not None:
+        if self.pools is not None:
             return self.pools.gpus(self.spares // 2) if self.replicas_for_load else 0
         return self.replicas * self.deployment.gpus
 
     @property
     def nodes(self) -> int:
         """Nodes the fleet occupies."""
-        if self.pools is not None and self.pools.prefill is not None:
+        if self.pools is not None:
             return self.pools.nodes(self.spares // 2) if self.replicas_for_load else 0
         return nodes_for(self.deployment, self.replicas)
 
@@ -361,8 +361,8 @@ def simulate_decision(
     (:func:`size_pools`), each pool in the layout of ``pool_layouts`` (or the fleet's own) that
     needs the fewest GPUs, and priced at the pooled Cr_closed (:func:`price_pools`). With
     ``pool_stacks`` (the plan leaves disaggregation open; these stacks could run the pools), pools
-    are sized too and kept only when they need fewer GPUs than the aggregated fleet, their extra
-    spare (one per pool) included.
+    are sized too, for a plan with a TTFT or ITL target, and kept only when they need fewer GPUs
+    than the aggregated fleet, their extra spare (one per pool) included.
 
     :param fixed_s: simulated seconds of every run (default: as :func:`run_lengths` says).
     :param seed: the simulations' seed (the same seed gives the same decision).
@@ -415,7 +415,10 @@ def simulate_decision(
     spares = plan.slo.spare_failure_domains if replicas else 0
     pools = None
     pinned = bool(plan.serving_stack.disaggregated)
-    if replicas and (pinned or pool_stacks):
+    # Left open, pools are tried where a TTFT or ITL target is at stake (prefill steps stretch the
+    # decode steps beside them); a job judged on E2E alone (a batch window) stays aggregated.
+    latency_bound = targets.ttft_s is not None or targets.itl_s is not None
+    if replicas and (pinned or (pool_stacks and latency_bound)):
         # open: the pools, a spare in each, must need fewer GPUs than the aggregated fleet with its spares
         under = None if pinned else (replicas + spares) * dep.gpus
         rate = _pool_rate(loads, replicas, rate_at_cr)
@@ -459,12 +462,12 @@ class PoolDecision:
     rate_req_s: float
     transport: str
     summary: dict[str, Any]
+    #: Each pool's layout and the model that timed it.
+    prefill: Pool
+    decode: Pool
     #: For a plan that leaves disaggregation open: the stacks that could run these pools (they were
     #: chosen because they need fewer GPUs); empty when the plan pins disaggregation.
     stacks: tuple[str, ...] = ()
-    #: Each pool's layout and the model that timed it.
-    prefill: Pool | None = None
-    decode: Pool | None = None
     #: One replica of each pool in closed loop (:mod:`planner.pool_capacity`).
     prefill_capacity: PoolCapacity | None = None
     decode_capacity: PoolCapacity | None = None
@@ -476,14 +479,12 @@ class PoolDecision:
 
     def gpus(self, spares_per_pool: int = 0) -> int:
         """GPUs of both pools, with ``spares_per_pool`` spare replicas in each."""
-        assert self.prefill is not None and self.decode is not None
         return (self.prefill_replicas + spares_per_pool) * self.prefill[0].gpus + (
             self.decode_replicas + spares_per_pool
         ) * self.decode[0].gpus
 
     def nodes(self, spares_per_pool: int = 0) -> int:
         """Nodes both pools occupy (each packed on its own nodes), spares included."""
-        assert self.prefill is not None and self.decode is not None
         return nodes_for(self.prefill[0], self.prefill_replicas + spares_per_pool) + nodes_for(
             self.decode[0], self.decode_replicas + spares_per_pool
         )
@@ -508,7 +509,6 @@ class PoolDecision:
 
     def layouts_text(self, spares_per_pool: int) -> str:
         """Each pool's replicas (spares included) and GPUs per replica: '(9 prefill x 2 GPU + 4 decode x 1 GPU)'."""
-        assert self.prefill is not None and self.decode is not None
         return (
             f"({self.prefill_replicas + spares_per_pool} prefill x {self.prefill[0].gpus} GPU "
             f"+ {self.decode_replicas + spares_per_pool} decode x {self.decode[0].gpus} GPU)"
@@ -520,8 +520,8 @@ class PoolDecision:
         return {
             "prefill_replicas": self.prefill_replicas,
             "decode_replicas": self.decode_replicas,
-            "prefill_deployment": self.prefill[0].label if self.prefill else None,
-            "decode_deployment": self.decode[0].label if self.decode else None,
+            "prefill_deployment": self.prefill[0].label,
+            "decode_deployment": self.decode[0].label,
             "aggregated_replicas": self.aggregated_replicas,
             "rate_req_s": round(self.rate_req_s, 6),
             "transport": self.transport,
@@ -540,8 +540,7 @@ class PoolDecision:
         """One line: the pools, their run at the peak, their Cr_closed and the aggregated count beside them."""
         s, q = self.summary, int(self.summary["percentile"])
         at, served = s["at_percentile_ms"], " or ".join(self.stacks)
-        prefill = _layout(self.prefill[0]) if self.prefill else label
-        decode = _layout(self.decode[0]) if self.decode else label
+        prefill, decode = _layout(self.prefill[0]), _layout(self.decode[0])
         capacity = ""
         if self.prefill_capacity and self.decode_capacity:
             capacity = (
@@ -597,8 +596,8 @@ def size_pools(
     replicas whose pool meets TTFT at ``rate`` (the first token leaves the prefill pool, so the
     decode pool does not change it); then, fed by the prefill pool that needs the fewest GPUs, the
     fewest decode replicas of each layout that meet ITL and E2E. Their ratio follows. A layout is
-    simulated only when its floor (:mod:`planner.pool_capacity`) is below the GPUs of the best pool
-    found so far: the others cannot beat it. The KV cache moves over the plan's transport (NIXL when
+    simulated only when its floor (:mod:`planner.pool_capacity`), scaled as :func:`_fewest_gpus`
+    says, is below the GPUs of the best pool found so far. The KV cache moves over the plan's transport (NIXL when
     it names none), at the pace of the two layouts (:func:`~planner.disaggregation.kv_transfer_s`).
 
     :param under_gpus: both pools, a spare in each, must need fewer GPUs than this; None: no limit
@@ -654,7 +653,7 @@ def size_pools(
         return None
     _, decode_pool, decode = found_decode
     summary = split(decode_pool, decode)
-    return PoolDecision(prefill, decode, aggregated, rate, transport, summary, prefill=prefill_pool, decode=decode_pool)
+    return PoolDecision(prefill, decode, aggregated, rate, transport, summary, prefill_pool, decode_pool)
 
 
 #: A pool's search starts this far above its floor (a pool that is never idle queues without bound),
@@ -695,6 +694,8 @@ def _fewest_gpus(
         if highest < lowest:
             continue
         shortfall = partial(_within_replicas, shortfall_of(pool), highest)
+        if math.isfinite(under) and shortfall(highest) > 1:
+            continue  # even the most it may have misses: one run rules the layout out
         guess = min(math.ceil(lowest * POOL_GUESS), highest)
         found = _fewest(shortfall, guess, min(2 * guess + 1, highest), floor=lowest)
         if found:
@@ -709,7 +710,6 @@ def price_pools(plan: Plan, fleet: FleetSizing, pools: PoolDecision, fixed_s: fl
     Each search starts from what a replica of that pool held in flight in the deciding run (a load
     that met the SLOs, so just under its Cr_closed: a few points suffice).
     """
-    assert pools.prefill is not None and pools.decode is not None
     shape, s = request_shape(plan, fleet.deployment), pools.summary
     prefill_s = prefill_busy_s(pools.prefill, shape)
     prompts = RunLength(fixed_s, POINT_REQUESTS, prefill_s, SHORTEST_S, LONGEST_POINT_S)
@@ -727,9 +727,8 @@ def rerun_pools(plan: Plan, decision: FleetDecision, pools: PoolDecision, seed: 
     """The run that decided the pools, again (the same seed gives the same percentiles)."""
     from planner.disaggregation import disaggregation
 
-    own = (decision.deployment, decision.model)
     return disaggregation(
-        plan, pools.prefill or own, pools.decode or own, pools.rate_req_s, pools.prefill_replicas,
+        plan, pools.prefill, pools.decode, pools.rate_req_s, pools.prefill_replicas,
         pools.decode_replicas, pools.transport, duration_s=pools.summary["simulated_s"], seed=seed,
     )  # fmt: skip
 

@@ -65,34 +65,30 @@ class OwnedFleet:
         return self.replicas_for_load + self.spares
 
     @property
-    def _pooled(self) -> PoolDecision | None:
-        return self.pools if self.pools is not None and self.pools.prefill is not None else None
-
-    @property
     def gpus(self) -> int:
         """GPUs in all."""
-        if pools := self._pooled:
+        if pools := self.pools:
             return pools.gpus(self.spares // 2)
         return self.replicas * self.deployment.gpus
 
     @property
     def nodes(self) -> int:
         """Nodes in all."""
-        if pools := self._pooled:
+        if pools := self.pools:
             return pools.nodes(self.spares // 2)
         return nodes_for(self.deployment, self.replicas)
 
     @property
     def spare_gpus(self) -> int:
         """GPUs of the spare replicas."""
-        if pools := self._pooled:
+        if pools := self.pools:
             return self.gpus - pools.gpus(0)
         return self.spares * self.deployment.gpus
 
     @property
     def spare_nodes(self) -> int:
         """Nodes the spares add to those the load needs."""
-        if pools := self._pooled:
+        if pools := self.pools:
             return self.nodes - pools.nodes(0)
         return self.nodes - nodes_for(self.deployment, self.replicas_for_load)
 

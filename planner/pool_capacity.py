@@ -6,8 +6,8 @@ prefill pool is compute-bound, so a narrow TP wastes less on communication while
 shortens each prompt; a decode pool is bandwidth- and memory-bound, so its layout is the one
 whose batch under the ITL target yields the most tokens per GPU. Simulating every layout's
 replica search would cost seconds each, so each layout first gets a floor: the fewest GPUs it
-could need with every replica busy all the time. A layout whose floor is no lower than the GPUs
-of a pool already found cannot beat it and is never simulated.
+could need with every replica busy all the time. A layout whose floor (scaled by how far the best
+pool found so far needed more than its own floor) is no lower than that pool's GPUs is never simulated.
 
 The pooled Cr_closed is the analogue of an aggregated replica's Cr_closed: one replica of each
 pool in closed loop, with the most requests in flight that still meet its targets (TTFT for

@@ -46,7 +46,6 @@ def test_the_pools_are_the_fewest_that_meet_the_slos(planned: workflows.PlanRepo
     assert pools.summary["meets_slo"] and pools.transport == "nixl"
     assert pools.rate_req_s == pytest.approx(40 * 1.3), "the peak with headroom"
     prefill, decode = pools.prefill, pools.decode
-    assert prefill is not None and decode is not None
     duration_s = pools.summary["simulated_s"]
     if pools.prefill_replicas > 1:  # the prefill pool alone sets TTFT: no decode pool needed to see it miss
         fewer = disaggregation(
@@ -73,7 +72,7 @@ def test_plan_text_and_json_report_the_pools(planned: workflows.PlanReport) -> N
 
 def test_the_pools_are_priced_at_their_pooled_cr_closed_everywhere(planned: workflows.PlanReport) -> None:
     d = planned.decision
-    assert d is not None and d.pools is not None and d.pools.prefill and d.pools.decode
+    assert d is not None and d.pools is not None
     pools, spare = d.pools, d.spares // 2
     prefill, decode = pools.prefill_capacity, pools.decode_capacity
     assert prefill is not None and decode is not None and prefill.cr_closed >= 1 and decode.cr_closed >= 1

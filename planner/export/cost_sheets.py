@@ -140,10 +140,9 @@ def _fixed_inputs(wb: Workbook, ws: Worksheet, row: int, c: TcoWorkbook) -> int:
                 mark_editable(cell)
         row += 2
     section(ws, row, "Fleet quantities (formulas)")
-    pooled = t.fleet.pools is not None and t.fleet.pools.prefill is not None
     for name, label, formula in (
         ("fleet_replicas", "Replicas in all", "fleet_replicas_for_load+spare_replicas"),
-        *(_POOL_QUANTITIES if pooled else _FLEET_QUANTITIES),
+        *(_FLEET_QUANTITIES if t.fleet.pools is None else _POOL_QUANTITIES),
     ):
         row += 1
         put_text(ws, row, 1, label)
@@ -185,7 +184,7 @@ _POOL_QUANTITIES = (
 
 def _pool_inputs(pools: PoolDecision | None) -> list[tuple[str, float | int, str, str, str]]:
     """Each pool's replicas and GPUs per replica, for a fleet served as prefill and decode pools."""
-    if pools is None or pools.prefill is None or pools.decode is None:
+    if pools is None:
         return []
     prefill, decode = pools.prefill[0], pools.decode[0]
     return [

@@ -111,23 +111,17 @@ def _pools(sizing: PlanSizing) -> Pools | None:
         return None
     spare = decision.spares // 2
     pools = decision.pools
-    layouts = {pool[0] for pool in (pools.prefill, pools.decode) if pool is not None}
-    if layouts - {decision.deployment}:
+    if {pools.prefill[0], pools.decode[0]} != {decision.deployment}:
         # the writers take one engine command for both pools; a pool of another TP needs its own
         raise PlannerError(
             f"the sizing chose pools of their own layouts ({pools.layouts_text(spare)}: prefill "
-            f"{_layout_label(pools.prefill)}, decode {_layout_label(pools.decode)}), and the planner writes "
+            f"{pools.prefill[0].label}, decode {pools.decode[0].label}), and the planner writes "
             f"both pools with the layout of {decision.deployment.label} only",
             path="runtime.tp",
             fix="pin runtime.tp (and runtime.ep) so both pools share one layout, or write each pool's "
             "engine arguments by hand from `planner plan --json` (sizing.chosen.simulation.disaggregated)",
         )
     return Pools(pools.prefill_replicas + spare, pools.decode_replicas + spare, pools.transport)
-
-
-def _layout_label(pool: tuple[Any, Any] | None) -> str:
-    """A pool's deployment label, or 'as aggregated' when it kept the fleet's."""
-    return pool[0].label if pool is not None else "as aggregated"
 
 
 def deploy(
