@@ -13,6 +13,9 @@ import yaml
 
 from planner import workflows
 from planner.decision import _fewest_gpus, rerun_pools
+from planner.deploy.manifests import dynamo
+from planner.deploy.runtime_args import flag_for, serve_command
+from planner.deploy.values import deploy_values
 from planner.disaggregation import disaggregation, kv_transfer_s, transports
 from planner.errors import PlannerError
 from planner.plan import Plan
@@ -21,7 +24,7 @@ from planner.render import plan_report_text, simulation_text
 from planner.sizing.capacity import kv_bytes_per_sequence
 from planner.sizing.plan_sizing import PlanSizing
 from planner.tco import cost_assumptions, eur_per_million_tokens
-from planner.workflows.deploy import _pools
+from planner.workflows.deploy import _pools, origin_of
 from tests.conftest import PLANS
 
 DISAGGREGATED = PLANS / "code-assistant-disaggregated.yaml"
@@ -145,15 +148,23 @@ def test_the_pool_search_skips_layouts_that_cannot_beat_the_best_found() -> None
     assert _fewest_gpus(floors, 6, shortfall_of, spare=1, most=100) is None, "no pool needs fewer than 6 GPUs"
 
 
-def test_deploy_refuses_pools_of_their_own_layout(planned: workflows.PlanReport) -> None:
+def test_deploy_writes_each_pool_with_its_own_layout(session: workflows.Session, planned: workflows.PlanReport) -> None:
     d, best = planned.decision, planned.sizing.best
     assert d is not None and d.pools is not None and best is not None
-    other = (replace(d.deployment, tp=4), d.model)
-    narrower = replace(d, pools=replace(d.pools, decode=other))
-    sizing = PlanSizing(replace(best, decision=narrower), [], 1, 1)
-    with pytest.raises(PlannerError, match="writes both pools with the layout of") as refused:
-        _pools(sizing)
-    assert refused.value.path == "runtime.tp"
+    wider = replace(d.deployment, tp=2 * d.deployment.tp)
+    sizing = PlanSizing(replace(best, decision=replace(d, pools=replace(d.pools, decode=(wider, d.model)))), [], 1, 1)
+    pools = _pools(sizing)
+    assert pools is not None and pools.prefill is None and pools.decode == wider, "only the decode pool differs"
+    given = workflows.open_plan(DISAGGREGATED)
+    values = deploy_values(planned.resolved, best.sizing, session.catalog, "dynamo", origin_of(given),
+                           "registry.local/sglang:0.5.3", pools)  # fmt: skip
+    services = dynamo(values, serve_command(values))["dynamo-graph.yaml"]["spec"]["services"]
+    flag = flag_for(values.runtime, "tensor_parallel", values.runtime_version)
+    assert flag is not None
+    for name, dep in (("PrefillWorker", d.deployment), ("DecodeWorker", wider)):
+        worker = services[name]
+        args = worker["extraPodSpec"]["mainContainer"]["args"]
+        assert args[args.index(flag.flag) + 1] == str(dep.tp) and worker["resources"]["limits"]["gpu"] == str(dep.gpus)
 
 
 def test_simulate_runs_the_pools_by_default(session: workflows.Session, planned: workflows.PlanReport) -> None:
