@@ -613,18 +613,19 @@ def size_pools(
     targets, shape = targets_of(plan), request_shape(plan, fleet.deployment)
     spare = plan.slo.spare_failure_domains
     under = under_gpus if under_gpus is not None else math.inf
-    decode_floors = {pool: decode_floor_gpus(pool, shape, rate, targets.itl_s, plan) for pool in options}
-    least_decode = min((f + spare * p[0].gpus for p, f in decode_floors.items() if f is not None), default=None)
+    # lists, not dicts keyed by pool: a plugin's performance model need not be hashable
+    decode_floors = [(pool, decode_floor_gpus(pool, shape, rate, targets.itl_s, plan)) for pool in options]
+    least_decode = min((f + spare * p[0].gpus for p, f in decode_floors if f is not None), default=None)
     if least_decode is None:
         return None
-    stages: dict[tuple[Pool, int], Any] = {}
+    stages: dict[tuple[Deployment, int], Any] = {}
 
     def stage(pool: Pool, replicas: int) -> Any:
-        if (pool, replicas) not in stages:
-            stages[pool, replicas] = prefill_stage(plan, pool, rate, replicas, duration_s=duration_s, seed=seed)
+        if (pool[0], replicas) not in stages:
+            stages[pool[0], replicas] = prefill_stage(plan, pool, rate, replicas, duration_s=duration_s, seed=seed)
             if progress:
                 progress(f"{replicas} prefill x {_layout(pool[0])} at {rate:,.3g} requests/s")
-        return stages[pool, replicas]
+        return stages[pool[0], replicas]
 
     def ttft_short(pool: Pool) -> Callable[[int], float]:
         if not targets.ttft_s:
@@ -632,21 +633,21 @@ def size_pools(
         return lambda replicas: float(prefill_ttft(plan, stage(pool, replicas))["worst_ratio"])
 
     search = partial(_fewest_gpus, spare=spare, most=aggregated * fleet.deployment.gpus)
-    prefill_floors = {pool: prefill_floor_gpus(pool, shape, rate, targets.ttft_s) for pool in options}
+    prefill_floors = [(pool, prefill_floor_gpus(pool, shape, rate, targets.ttft_s)) for pool in options]
     found_prefill = search(prefill_floors, under - least_decode, ttft_short)
     if found_prefill is None:
         return None
     prefill_gpus, prefill_pool, prefill = found_prefill
     first = stage(prefill_pool, prefill)
-    runs: dict[tuple[Pool, int], dict[str, Any]] = {}
+    runs: dict[tuple[Deployment, int], dict[str, Any]] = {}
 
     def split(pool: Pool, decode: int) -> dict[str, Any]:
-        if (pool, decode) not in runs:
-            runs[pool, decode] = decode_stage(plan, first, pool, decode, transport, seed=seed)
-            runs[pool, decode]["simulated_s"] = duration_s
+        if (pool[0], decode) not in runs:
+            runs[pool[0], decode] = decode_stage(plan, first, pool, decode, transport, seed=seed)
+            runs[pool[0], decode]["simulated_s"] = duration_s
             if progress:
                 progress(f"{prefill} prefill + {decode} decode x {_layout(pool[0])} at {rate:,.3g} requests/s")
-        return runs[pool, decode]
+        return runs[pool[0], decode]
 
     found_decode = search(decode_floors, under - prefill_gpus, lambda pool: lambda d: split(pool, d)["worst_ratio"])
     if found_decode is None:
@@ -667,7 +668,7 @@ def _within_replicas(shortfall: Callable[[int], float], highest: int, replicas: 
 
 
 def _fewest_gpus(
-    floors: dict[Pool, int | None],
+    floors: list[tuple[Pool, int | None]],
     under_gpus: float,
     shortfall_of: Callable[[Pool], Callable[[int], float]],
     *,
@@ -685,12 +686,12 @@ def _fewest_gpus(
     """
     best: tuple[int, Pool, int] | None = None
     excess = 1.0  # the best pool's GPUs over its floor
-    for pool in sorted((p for p, f in floors.items() if f is not None), key=lambda p: floors[p] or 0):
+    for pool, floor in sorted(((p, f) for p, f in floors if f is not None), key=lambda pair: pair[1]):
         per_replica, under = pool[0].gpus, best[0] if best else under_gpus
-        if (floors[pool] or 0) * excess + spare * per_replica >= under:
+        if floor * excess + spare * per_replica >= under:
             continue
         room = (under - 1) // per_replica - spare if math.isfinite(under) else max(most // per_replica, 1)
-        highest, lowest = int(room), max((floors[pool] or 0) // per_replica, 1)
+        highest, lowest = int(room), max(floor // per_replica, 1)
         if highest < lowest:
             continue
         shortfall = partial(_within_replicas, shortfall_of(pool), highest)
@@ -700,7 +701,7 @@ def _fewest_gpus(
         found = _fewest(shortfall, guess, min(2 * guess + 1, highest), floor=lowest)
         if found:
             best = ((found + spare) * per_replica, pool, found)
-            excess = max(found * per_replica / (floors[pool] or 1), 1.0)
+            excess = max(found * per_replica / max(floor, 1), 1.0)
     return best
 
 

@@ -129,7 +129,7 @@ def test_the_pool_search_skips_layouts_that_cannot_beat_the_best_found() -> None
     TP2. TP4's scaled floor (16 GPUs) cannot beat 6: it never runs."""
     needs = {"tp2": 2, "tp1": 6, "tp4": 1}
     layouts = {name: (Layout(name, gpus), "model") for name, gpus in (("tp2", 2), ("tp1", 1), ("tp4", 4))}
-    floors: dict[Any, int | None] = {layouts["tp2"]: 2, layouts["tp1"]: 2, layouts["tp4"]: 8}
+    floors: list[tuple[Any, int | None]] = [(layouts["tp2"], 2), (layouts["tp1"], 2), (layouts["tp4"], 8)]
     runs: list[str] = []
 
     def shortfall_of(layout: Any) -> Any:
