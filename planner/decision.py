@@ -23,6 +23,17 @@ from planner.envelope import envelopes
 from planner.perfmodel import PerformanceModel
 from planner.plan import Plan
 from planner.plan_simulation import LoadSpec, RunLength, balanced_share, simulate_plan, targets_of
+from planner.pool_capacity import (
+    Pool,
+    PoolCapacity,
+    decode_capacity,
+    decode_floor_gpus,
+    fits,
+    prefill_busy_s,
+    prefill_capacity,
+    prefill_floor_gpus,
+    request_shape,
+)
 from planner.simulate import Targets
 from planner.sizing.deployment import Deployment
 from planner.sizing.fleet import FleetSizing, nodes_for
@@ -166,12 +177,16 @@ class FleetDecision:
 
     @property
     def gpus(self) -> int:
-        """GPUs of the whole fleet, spares included."""
+        """GPUs of the whole fleet, spares included (of both pools, each its own layout, when disaggregated)."""
+        if self.pools is not None:
+            return self.pools.gpus(self.spares // 2) if self.replicas_for_load else 0
         return self.replicas * self.deployment.gpus
 
     @property
     def nodes(self) -> int:
         """Nodes the fleet occupies."""
+        if self.pools is not None:
+            return self.pools.nodes(self.spares // 2) if self.replicas_for_load else 0
         return nodes_for(self.deployment, self.replicas)
 
     @property
@@ -289,6 +304,7 @@ def decide(
     seed: int = 0,
     progress: Callable[[str], None] | None = None,
     pool_stacks: tuple[str, ...] = (),
+    pool_layouts: tuple[Pool, ...] = (),
 ) -> FleetDecision:
     """The decision of :func:`simulate_decision`, reused when the same plan, deployment,
     performance model, run length, seed and pool choice were decided before in this process."""
@@ -304,12 +320,15 @@ def decide(
         fixed_s,
         seed,
         pool_stacks,
+        tuple((dep, model.name) for dep, model in pool_layouts),
     )
     found = _memo.get(key)
     if found is not None and found[0] is fleet.model:
         _memo.move_to_end(key)
         return found[1]
-    decision = simulate_decision(plan, fleet, fixed_s=fixed_s, seed=seed, progress=progress, pool_stacks=pool_stacks)
+    decision = simulate_decision(
+        plan, fleet, fixed_s=fixed_s, seed=seed, progress=progress, pool_stacks=pool_stacks, pool_layouts=pool_layouts
+    )
     _memo[key] = (fleet.model, decision)  # holding the model keeps its id from being reused
     while len(_memo) > MEMO_SIZE:
         _memo.popitem(last=False)
@@ -324,6 +343,7 @@ def simulate_decision(
     seed: int = 0,
     progress: Callable[[str], None] | None = None,
     pool_stacks: tuple[str, ...] = (),
+    pool_layouts: tuple[Pool, ...] = (),
 ) -> FleetDecision:
     """Check the analytic fleet in simulation and settle its replica count and envelopes.
 
@@ -338,8 +358,10 @@ def simulate_decision(
 
     :param fleet: the analytic sizing of one deployment (feasible or not).
     A plan that pins disaggregated serving is then sized as prefill and decode pools
-    (:func:`size_pools`). With ``pool_stacks`` (the plan leaves disaggregation open; these
-    stacks could run the pools), pools are sized too and kept only when they need fewer GPUs
+    (:func:`size_pools`), each pool in the layout of ``pool_layouts`` (or the fleet's own) that
+    needs the fewest GPUs, and priced at the pooled Cr_closed (:func:`price_pools`). With
+    ``pool_stacks`` (the plan leaves disaggregation open; these stacks could run the pools), pools
+    are sized too, for a plan with a TTFT or ITL target, and kept only when they need fewer GPUs
     than the aggregated fleet, their extra spare (one per pool) included.
 
     :param fixed_s: simulated seconds of every run (default: as :func:`run_lengths` says).
@@ -393,18 +415,24 @@ def simulate_decision(
     spares = plan.slo.spare_failure_domains if replicas else 0
     pools = None
     pinned = bool(plan.serving_stack.disaggregated)
-    if replicas and (pinned or pool_stacks):
-        # open: the pools must save more than the second spare they need to be worth it
-        limit = None if pinned else replicas - spares - 1
+    # Left open, pools are tried where a TTFT or ITL target is at stake (prefill steps stretch the
+    # decode steps beside them); a job judged on E2E alone (a batch window) stays aggregated.
+    latency_bound = targets.ttft_s is not None or targets.itl_s is not None
+    if replicas and (pinned or (pool_stacks and latency_bound)):
+        # open: the pools, a spare in each, must need fewer GPUs than the aggregated fleet with its spares
+        under = None if pinned else (replicas + spares) * dep.gpus
         rate = _pool_rate(loads, replicas, rate_at_cr)
-        pools = size_pools(plan, fleet, rate, replicas, fixed_s, seed, progress, limit=limit)
+        pools = size_pools(plan, fleet, rate, replicas, fixed_s, seed, progress, under_gpus=under, layouts=pool_layouts)
+        pools = price_pools(plan, fleet, pools, fixed_s, seed) if pools else None
         pools = replace(pools, stacks=pool_stacks) if pools and not pinned else pools
         if pools or pinned:
             replicas = pools.replicas if pools else 0
             spares = 2 * plan.slo.spare_failure_domains if pools else 0  # a spare in each pool
-    gpus = (replicas + spares) * dep.gpus
     costs = cost_assumptions(plan.costs)
-    output_tok_s = pools.summary["output_tok_s"] if pools else output_at_cr * replicas
+    if pools:
+        gpus, output_tok_s = pools.gpus(plan.slo.spare_failure_domains), pools.output_tok_s_at_cr_closed
+    else:
+        gpus, output_tok_s = (replicas + spares) * dep.gpus, output_at_cr * replicas
     cost = eur_per_million_tokens(dep.gpu, gpus, output_tok_s, costs) if replicas else None
     return FleetDecision(
         fleet=fleet,
@@ -424,8 +452,9 @@ def simulate_decision(
 
 @dataclass(frozen=True)
 class PoolDecision:
-    """Disaggregated serving sized in simulation: prefill and decode pools of the deployment with
-    the KV cache moved between them, at the peak rate (``summary``: the deciding run)."""
+    """Disaggregated serving sized in simulation: prefill and decode pools, each with the parallel
+    layout that needs the fewest GPUs, the KV cache moved between them, at the peak rate
+    (``summary``: the deciding run), and priced at the pooled Cr_closed."""
 
     prefill_replicas: int
     decode_replicas: int
@@ -433,43 +462,114 @@ class PoolDecision:
     rate_req_s: float
     transport: str
     summary: dict[str, Any]
+    #: Each pool's layout and the model that timed it.
+    prefill: Pool
+    decode: Pool
     #: For a plan that leaves disaggregation open: the stacks that could run these pools (they were
     #: chosen because they need fewer GPUs); empty when the plan pins disaggregation.
     stacks: tuple[str, ...] = ()
+    #: One replica of each pool in closed loop (:mod:`planner.pool_capacity`).
+    prefill_capacity: PoolCapacity | None = None
+    decode_capacity: PoolCapacity | None = None
 
     @property
     def replicas(self) -> int:
         """Replicas of both pools (spares apart)."""
         return self.prefill_replicas + self.decode_replicas
 
+    def gpus(self, spares_per_pool: int = 0) -> int:
+        """GPUs of both pools, with ``spares_per_pool`` spare replicas in each."""
+        return (self.prefill_replicas + spares_per_pool) * self.prefill[0].gpus + (
+            self.decode_replicas + spares_per_pool
+        ) * self.decode[0].gpus
+
+    def nodes(self, spares_per_pool: int = 0) -> int:
+        """Nodes both pools occupy (each packed on its own nodes), spares included."""
+        return nodes_for(self.prefill[0], self.prefill_replicas + spares_per_pool) + nodes_for(
+            self.decode[0], self.decode_replicas + spares_per_pool
+        )
+
+    @property
+    def req_s_at_cr_closed(self) -> float:
+        """Requests/s the pools complete with each replica at its pool's Cr_closed: the smaller pool's
+        capacity, never below the peak rate the pools were shown to carry within the SLOs."""
+        if self.prefill_capacity is None or self.decode_capacity is None:
+            return float(self.summary["throughput_req_s"])
+        pooled = min(
+            self.prefill_replicas * self.prefill_capacity.req_s, self.decode_replicas * self.decode_capacity.req_s
+        )
+        return max(pooled, float(self.summary["throughput_req_s"]))
+
+    @property
+    def output_tok_s_at_cr_closed(self) -> float:
+        """Output tokens/s of the pools at the pooled Cr_closed (what EUR per token is priced at)."""
+        carried = float(self.summary["throughput_req_s"])
+        per_request = float(self.summary["output_tok_s"]) / carried if carried else 0.0
+        return self.req_s_at_cr_closed * per_request
+
+    def layouts_text(self, spares_per_pool: int) -> str:
+        """Each pool's replicas (spares included) and GPUs per replica: '(9 prefill x 2 GPU + 4 decode x 1 GPU)'."""
+        return (
+            f"({self.prefill_replicas + spares_per_pool} prefill x {self.prefill[0].gpus} GPU "
+            f"+ {self.decode_replicas + spares_per_pool} decode x {self.decode[0].gpus} GPU)"
+        )
+
     def to_json(self) -> dict[str, Any]:
-        """JSON-ready: the pools, the run that decided them and the aggregated fleet's count."""
+        """JSON-ready: the pools with their layouts, the run that decided them, the pooled Cr_closed and
+        the aggregated fleet's count."""
         return {
             "prefill_replicas": self.prefill_replicas,
             "decode_replicas": self.decode_replicas,
+            "prefill_deployment": self.prefill[0].label,
+            "decode_deployment": self.decode[0].label,
             "aggregated_replicas": self.aggregated_replicas,
             "rate_req_s": round(self.rate_req_s, 6),
             "transport": self.transport,
             "chosen_over_aggregated": bool(self.stacks),
             "stacks": list(self.stacks),
+            "cr_closed": {
+                "prefill": self.prefill_capacity.cr_closed if self.prefill_capacity else None,
+                "decode": self.decode_capacity.cr_closed if self.decode_capacity else None,
+                "req_s": round(self.req_s_at_cr_closed, 6),
+                "output_tok_s": round(self.output_tok_s_at_cr_closed, 3),
+            },
             "run": {k: v for k, v in self.summary.items() if k not in ("prefill", "decode")},
         }
 
     def describe(self, label: str) -> str:
-        """One line: the pools, their run at the peak and the aggregated count beside them."""
+        """One line: the pools, their run at the peak, their Cr_closed and the aggregated count beside them."""
         s, q = self.summary, int(self.summary["percentile"])
         at, served = s["at_percentile_ms"], " or ".join(self.stacks)
+        prefill, decode = _layout(self.prefill[0]), _layout(self.decode[0])
+        capacity = ""
+        if self.prefill_capacity and self.decode_capacity:
+            capacity = (
+                f"; Cr_closed {self.prefill_capacity.cr_closed} per prefill and {self.decode_capacity.cr_closed} "
+                f"per decode replica, {self.req_s_at_cr_closed:,.3g} requests/s pooled"
+            )
         return (
-            f"{self.prefill_replicas} prefill + {self.decode_replicas} decode replicas of {label}, KV over "
+            f"{self.prefill_replicas} prefill x {prefill} + {self.decode_replicas} decode x {decode}, KV over "
             f"{self.transport} ({s['kv_transfer_ms_mean']:,.1f} ms a request): at {self.rate_req_s:,.3g} requests/s "
-            f"p{q} TTFT {at['ttft']:,.0f} ms, ITL {at['itl']:,.1f} ms, E2E {at['e2e'] / 1000:,.1f} s; "
-            f"aggregated serving needs {self.aggregated_replicas}"
+            f"p{q} TTFT {at['ttft']:,.0f} ms, ITL {at['itl']:,.1f} ms, E2E {at['e2e'] / 1000:,.1f} s{capacity}; "
+            f"aggregated serving needs {self.aggregated_replicas} x {_layout_of(label)}"
             + (
                 f" (disaggregation was left open: the pools need fewer GPUs; serve them with {served})"
                 if served
                 else ""
             )
         )
+
+
+def _layout(dep: Deployment) -> str:
+    """A pool's layout in brief, e.g. 'TP2 (2 GPUs)'."""
+    return f"{_layout_of(dep.label)} ({dep.gpus} GPU{'s' if dep.gpus > 1 else ''})"
+
+
+def _layout_of(label: str) -> str:
+    """The parallelism of a deployment label ('... x2 TP2 wfp8/kvfp8 sglang' -> 'TP2')."""
+    words = label.split()
+    layout = [w for w in words if w.startswith(("TP", "PP", "EP", "DP-attn"))]
+    return " ".join(layout) or label
 
 
 def _pool_rate(loads: list[PeakLoad], replicas: int, rate_at_cr_req_s: float) -> float:
@@ -487,54 +587,145 @@ def size_pools(
     seed: int,
     progress: Callable[[str], None] | None,
     *,
-    limit: int | None = None,
+    under_gpus: int | None = None,
+    layouts: tuple[Pool, ...] = (),
 ) -> PoolDecision | None:
-    """The fewest prefill replicas whose pool meets TTFT at ``rate`` (the first token leaves the
-    prefill pool, so the decode pool does not change it), then the fewest decode replicas that
-    meet ITL and E2E with them; None when no split holds. The KV cache moves over the plan's
-    transport (NIXL when it names none).
+    """Prefill and decode pools at ``rate`` with the fewest GPUs; None when none holds.
 
-    :param limit: the most replicas both pools may have together; None (and few runs spent)
-        as soon as no split within it can hold.
+    The prefill pool first: for each layout (the fleet's own and ``layouts``), the fewest
+    replicas whose pool meets TTFT at ``rate`` (the first token leaves the prefill pool, so the
+    decode pool does not change it); then, fed by the prefill pool that needs the fewest GPUs, the
+    fewest decode replicas of each layout that meet ITL and E2E. Their ratio follows. A layout is
+    simulated only when its floor (:mod:`planner.pool_capacity`), scaled as :func:`_fewest_gpus`
+    says, is below the GPUs of the best pool found so far. The KV cache moves over the plan's transport (NIXL when
+    it names none), at the pace of the two layouts (:func:`~planner.disaggregation.kv_transfer_s`).
+
+    :param under_gpus: both pools, a spare in each, must need fewer GPUs than this; None: no limit
+        but the aggregated fleet's GPUs for each pool.
+    :param layouts: other parallel layouts each pool may take, each with the model that times it.
     """
-    from planner.disaggregation import disaggregation
+    from planner.disaggregation import decode_stage, prefill_stage, prefill_ttft
 
-    dep, model = fleet.deployment, fleet.model
+    own: Pool = (fleet.deployment, fleet.model)
+    options = [own, *(pool for pool in layouts if pool[0] != fleet.deployment and fits(pool[0], plan))]
     transport = plan.serving_stack.kv_transport or "nixl"
     duration_s = run_lengths(fleet, fixed_s)[0].at_rate(rate)
-    runs: dict[tuple[int, int], dict[str, Any]] = {}
-    targets = targets_of(plan)
+    targets, shape = targets_of(plan), request_shape(plan, fleet.deployment)
+    spare = plan.slo.spare_failure_domains
+    under = under_gpus if under_gpus is not None else math.inf
+    # lists, not dicts keyed by pool: a plugin's performance model need not be hashable
+    decode_floors = [(pool, decode_floor_gpus(pool, shape, rate, targets.itl_s, plan)) for pool in options]
+    least_decode = min((f + spare * p[0].gpus for p, f in decode_floors if f is not None), default=None)
+    if least_decode is None:
+        return None
+    stages: dict[tuple[Deployment, int], Any] = {}
 
-    def split(prefill: int, decode: int) -> dict[str, Any]:
-        if decode and (short := _beyond_e2e(split(prefill, 0), targets)) is not None:
-            return short
-        if (prefill, decode) not in runs:
-            runs[prefill, decode] = disaggregation(
-                plan, (dep, model), (dep, model), rate, prefill, decode, transport, duration_s=duration_s, seed=seed
-            )
-            runs[prefill, decode]["simulated_s"] = duration_s
+    def stage(pool: Pool, replicas: int) -> Any:
+        if (pool[0], replicas) not in stages:
+            stages[pool[0], replicas] = prefill_stage(plan, pool, rate, replicas, duration_s=duration_s, seed=seed)
             if progress:
-                progress(f"{prefill} prefill + {decode} decode replicas at {rate:,.3g} requests/s")
-        return runs[prefill, decode]
+                progress(f"{replicas} prefill x {_layout(pool[0])} at {rate:,.3g} requests/s")
+        return stages[pool[0], replicas]
 
-    def prefill_short(prefill: int) -> float:
-        return float(split(prefill, 0)["worst_ratio"])  # the prefill pool alone sets TTFT
+    def ttft_short(pool: Pool) -> Callable[[int], float]:
+        if not targets.ttft_s:
+            return lambda _replicas: 0.0  # no TTFT target: the floor's replicas keep up
+        return lambda replicas: float(prefill_ttft(plan, stage(pool, replicas))["worst_ratio"])
 
-    most = aggregated if limit is None else limit - 1  # the most either pool may have
-    if most < 1 or (limit is not None and targets.ttft_s and prefill_short(most) > 1):
+    search = partial(_fewest_gpus, spare=spare, most=aggregated * fleet.deployment.gpus)
+    prefill_floors = [(pool, prefill_floor_gpus(pool, shape, rate, targets.ttft_s)) for pool in options]
+    found_prefill = search(prefill_floors, under - least_decode, ttft_short)
+    if found_prefill is None:
         return None
-    prefill = _fewest(prefill_short, min(max(aggregated // 2, 1), most), most) if targets.ttft_s else 1
-    if not prefill:
+    prefill_gpus, prefill_pool, prefill = found_prefill
+    first = stage(prefill_pool, prefill)
+    runs: dict[tuple[Deployment, int], dict[str, Any]] = {}
+
+    beyond_e2e = _beyond_e2e(prefill_ttft(plan, first), targets)
+
+    def split(pool: Pool, decode: int) -> dict[str, Any]:
+        if beyond_e2e is not None:
+            return beyond_e2e
+        if (pool[0], decode) not in runs:
+            runs[pool[0], decode] = decode_stage(plan, first, pool, decode, transport, seed=seed)
+            runs[pool[0], decode]["simulated_s"] = duration_s
+            if progress:
+                progress(f"{prefill} prefill + {decode} decode x {_layout(pool[0])} at {rate:,.3g} requests/s")
+        return runs[pool[0], decode]
+
+    found_decode = search(decode_floors, under - prefill_gpus, lambda pool: lambda d: split(pool, d)["worst_ratio"])
+    if found_decode is None:
         return None
-    decode_most = aggregated if limit is None else limit - prefill
-    if decode_most < 1 or (limit is not None and split(prefill, decode_most)["worst_ratio"] > 1):
-        return None
-    decode = _fewest(
-        lambda d: split(prefill, d)["worst_ratio"], min(max(aggregated - prefill, 1), decode_most), decode_most
-    )
-    if not decode or (limit is not None and prefill + decode > limit):
-        return None
-    return PoolDecision(prefill, decode, aggregated, rate, transport, split(prefill, decode))
+    _, decode_pool, decode = found_decode
+    summary = split(decode_pool, decode)
+    return PoolDecision(prefill, decode, aggregated, rate, transport, summary, prefill_pool, decode_pool)
+
+
+#: A pool's search starts this far above its floor (a pool that is never idle queues without bound),
+#: and tries twice that next when it misses.
+POOL_GUESS = 1.25
+
+
+def _within_replicas(shortfall: Callable[[int], float], highest: int, replicas: int) -> float:
+    """``shortfall`` up to ``highest`` replicas; past it, never met (the search grows no further)."""
+    return shortfall(replicas) if replicas <= highest else math.inf
+
+
+def _fewest_gpus(
+    floors: list[tuple[Pool, int | None]],
+    under_gpus: float,
+    shortfall_of: Callable[[Pool], Callable[[int], float]],
+    *,
+    spare: int,
+    most: int,
+) -> tuple[int, Pool, int] | None:
+    """The pool layout and replica count that meet the SLOs with the fewest GPUs (``spare`` spare
+    replicas counted), fewer than ``under_gpus``: (its GPUs, the layout, replicas for the load).
+
+    Layouts are tried by their floor (fewest GPUs first). A layout is skipped when its floor,
+    scaled by how far the best pool found needed more than its own floor, reaches that pool: the
+    excess over a floor comes from queueing and the tail of the request lengths, which the layouts
+    of one GPU meet alike (an estimate; the unscaled floor alone is a bound, but too loose to spare
+    many runs). ``most``: the GPUs one pool may have when ``under_gpus`` is unbounded.
+    """
+    best: tuple[int, Pool, int] | None = None
+    excess = 1.0  # the best pool's GPUs over its floor
+    for pool, floor in sorted(((p, f) for p, f in floors if f is not None), key=lambda pair: pair[1]):
+        per_replica, under = pool[0].gpus, best[0] if best else under_gpus
+        if floor * excess + spare * per_replica >= under:
+            continue
+        room = (under - 1) // per_replica - spare if math.isfinite(under) else max(most // per_replica, 1)
+        highest, lowest = int(room), max(floor // per_replica, 1)
+        if highest < lowest:
+            continue
+        shortfall = partial(_within_replicas, shortfall_of(pool), highest)
+        if math.isfinite(under) and shortfall(highest) > 1:
+            continue  # even the most it may have misses: one run rules the layout out
+        guess = min(math.ceil(lowest * POOL_GUESS), highest)
+        found = _fewest(shortfall, guess, min(2 * guess + 1, highest), floor=lowest)
+        if found:
+            best = ((found + spare) * per_replica, pool, found)
+            excess = max(found * per_replica / max(floor, 1), 1.0)
+    return best
+
+
+def price_pools(plan: Plan, fleet: FleetSizing, pools: PoolDecision, fixed_s: float | None, seed: int) -> PoolDecision:
+    """``pools`` with each pool's Cr_closed (one replica in closed loop), which EUR per token is priced at.
+
+    Each search starts from what a replica of that pool held in flight in the deciding run (a load
+    that met the SLOs, so just under its Cr_closed: a few points suffice).
+    """
+    shape, s = request_shape(plan, fleet.deployment), pools.summary
+    prefill_s = prefill_busy_s(pools.prefill, shape)
+    prompts = RunLength(fixed_s, POINT_REQUESTS, prefill_s, SHORTEST_S, LONGEST_POINT_S)
+    in_prefill = pools.rate_req_s * s["ttft_ms"]["mean"] / 1000 / pools.prefill_replicas  # Little's law
+    prefill = prefill_capacity(plan, pools.prefill, prompts, seed, start=max(round(in_prefill), 1))
+    in_decode = max(round(s["batch"]["mean"]), 1)
+    generation_s = (s["e2e_ms"]["mean"] - s["ttft_ms"]["mean"]) / 1000
+    tokens = RunLength(fixed_s, POINT_REQUESTS, max(generation_s, 1e-3), SHORTEST_S, LONGEST_POINT_S)
+    first_token_s = (s["at_percentile_ms"]["ttft"] + s["kv_transfer_ms_mean"]) / 1000
+    decode = decode_capacity(plan, pools.decode, tokens, seed, start=in_decode, first_token_s=first_token_s)
+    return replace(pools, prefill_capacity=prefill, decode_capacity=decode)
 
 
 def _beyond_e2e(prefill_only: dict[str, Any], targets: Targets) -> dict[str, Any] | None:
@@ -556,10 +747,9 @@ def rerun_pools(plan: Plan, decision: FleetDecision, pools: PoolDecision, seed: 
     """The run that decided the pools, again (the same seed gives the same percentiles)."""
     from planner.disaggregation import disaggregation
 
-    pool = (decision.deployment, decision.model)
     return disaggregation(
-        plan, pool, pool, pools.rate_req_s, pools.prefill_replicas, pools.decode_replicas, pools.transport,
-        duration_s=pools.summary["simulated_s"], seed=seed,
+        plan, pools.prefill, pools.decode, pools.rate_req_s, pools.prefill_replicas,
+        pools.decode_replicas, pools.transport, duration_s=pools.summary["simulated_s"], seed=seed,
     )  # fmt: skip
 
 

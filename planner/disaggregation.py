@@ -18,7 +18,16 @@ from planner.catalogfiles import load_entries
 from planner.perfmodel import PerformanceModel
 from planner.plan import Plan
 from planner.plan_simulation import DEFAULT_DURATION_S, context_of, make_replicas, targets_of, workload_of
-from planner.simulate import TokenGaps, Workload, distribution_ms, percentile, poisson_arrivals, replica_use, run
+from planner.simulate import (
+    SimResult,
+    TokenGaps,
+    Workload,
+    distribution_ms,
+    percentile,
+    poisson_arrivals,
+    replica_use,
+    run,
+)
 from planner.sizing.capacity import kv_bytes_per_sequence
 from planner.sizing.deployment import Deployment
 from planner.tco import yearly_cost_eur
@@ -33,10 +42,20 @@ def transports() -> dict[str, tuple[float, float]]:
     return {e["id"]: (float(e["gb_s"]), float(e["latency_s"])) for e in load_entries(TRANSPORTS_FILE)}
 
 
-def kv_transfer_s(dep: Deployment, tokens: int, transport: str) -> float:
-    """Time to move one request's KV cache (all of its GPUs in parallel) between pools."""
-    gb_s, latency = transports()[transport]
-    return kv_bytes_per_sequence(dep, tokens) / (gb_s * 1e9) + latency
+def kv_transfer_s(prefill: Deployment, decode: Deployment, tokens: int, transport: str) -> float:
+    """Time to move one request's KV cache from a prefill replica to a decode replica (every GPU
+    of both sides at once).
+
+    The side whose GPUs each hold the larger slice sets the pace: a TP2 prefill replica sends
+    half the KV from each GPU even when a TP8 decode replica takes an eighth on each. Between
+    pools of different TP the slices are re-cut (NIXL and Mooncake move each head range to the
+    rank that owns it), so each GPU of the narrower side exchanges with wider/narrower peers one
+    after another: one set-up latency per peer, an estimate (no published per-message figure).
+    """
+    gb_s, latency_s = transports()[transport]
+    slowest_side_bytes = max(kv_bytes_per_sequence(prefill, tokens), kv_bytes_per_sequence(decode, tokens))
+    peers = math.ceil(max(prefill.tp, decode.tp) / min(prefill.tp, decode.tp))
+    return slowest_side_bytes / (gb_s * 1e9) + latency_s * peers
 
 
 def disaggregation(
@@ -59,22 +78,72 @@ def disaggregation(
     its TTFT is returned (``at_percentile_ms["ttft"]``, ``worst_ratio``). Each pool is a
     deployment with the model that times it. Returns percentiles, goodput per GPU, and the transfer time.
     """
-    (prefill, prefill_model), (decode, decode_model) = prefill_pool, decode_pool
+    first = prefill_stage(plan, prefill_pool, rate, prefill_replicas, duration_s=duration_s, seed=seed)
+    if decode_replicas == 0:  # the prefill pool alone: its TTFT does not depend on the decode pool
+        return prefill_ttft(plan, first)
+    return decode_stage(plan, first, decode_pool, decode_replicas, transport, seed=seed)
+
+
+@dataclass(frozen=True)
+class PrefillStage:
+    """The prefill pool's run at a rate: the request lengths drawn and the prompts it served (the
+    decode pool's arrivals follow from them, so one stage serves every decode pool tried after it)."""
+
+    deployment: Deployment
+    replicas: int
+    rate_req_s: float
+    duration_s: float
+    lengths: list[tuple[int, int]]
+    result: SimResult
+
+
+def prefill_stage(
+    plan: Plan,
+    prefill_pool: tuple[Deployment, PerformanceModel],
+    rate: float,
+    replicas: int,
+    *,
+    duration_s: float = DEFAULT_DURATION_S,
+    seed: int = 0,
+) -> PrefillStage:
+    """Run the prefill pool alone at ``rate`` requests/s (Poisson arrivals, the plan's lengths)."""
+    prefill, prefill_model = prefill_pool
     rng = random.Random(seed + 1)
     sampler = workload_of(plan, prefill).lengths
     count = int(rate * duration_s * 1.5) + 10
     lengths = [sampler(rng) for _ in range(count)]
     prompts = Workload(lengths=_replay([(isl, 1) for isl, _ in lengths]))
     first = run(
-        make_replicas(prefill, prefill_model, prefill_replicas, context_of(plan)),
+        make_replicas(prefill, prefill_model, replicas, context_of(plan)),
         prompts,
         duration_s=duration_s,
         seed=seed,
         gaps=poisson_arrivals(rate, random.Random(seed + 2)),
     )
-    if decode_replicas == 0:  # the prefill pool alone: its TTFT does not depend on the decode pool
-        return _prefill_only(first, duration_s, targets_of(plan))
-    handoffs = sorted(((r.finish_s or 0.0) + kv_transfer_s(prefill, r.isl, transport), r.id, r) for r in first.requests)
+    return PrefillStage(prefill, replicas, rate, duration_s, lengths, first)
+
+
+def prefill_ttft(plan: Plan, stage: PrefillStage) -> dict[str, Any]:
+    """The prefill pool's TTFT at the SLO's percentile and its ratio to the target (the decode pool
+    cannot change it: the first token leaves the prefill pool)."""
+    return _prefill_only(stage.result, stage.duration_s, targets_of(plan))
+
+
+def decode_stage(
+    plan: Plan,
+    first: PrefillStage,
+    decode_pool: tuple[Deployment, PerformanceModel],
+    decode_replicas: int,
+    transport: str,
+    *,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """The decode pool fed by ``first``'s prompts, each after its KV crossed ``transport``: the
+    percentiles of both pools together, goodput per GPU and the transfer time (see :func:`disaggregation`)."""
+    prefill, prefill_replicas, duration_s, lengths = first.deployment, first.replicas, first.duration_s, first.lengths
+    decode, decode_model = decode_pool
+    served = first.result.requests
+    handoffs = sorted(((r.finish_s or 0.0) + kv_transfer_s(prefill, decode, r.isl, transport), r.id, r) for r in served)
     times = [0.0, *[t for t, _, _ in handoffs]]
     decode_lengths = [lengths[request_id] for _, request_id, _ in handoffs]
     cached = Workload(lengths=_replay(decode_lengths), shared_prefix_tokens=10**9, prefix_hit_rate=1.0)
@@ -104,7 +173,7 @@ def disaggregation(
         checks = ((targets.ttft_s, ttft), (targets.itl_s, itl), (targets.e2e_s, e2e))
         good += all(t is None or v <= t for t, v in checks)
     gpus = prefill_replicas * prefill.gpus + decode_replicas * decode.gpus
-    transfer = [kv_transfer_s(prefill, r.isl, transport) for r in first.requests]
+    transfer = [kv_transfer_s(prefill, decode, r.isl, transport) for r in served]
     q = min(max(targets.percentile, 50), 99.9)
     ordered = {"ttft": sorted(ttfts), "e2e": sorted(e2es)}  # once each, for several percentiles
     token_gaps = TokenGaps(decoded)
@@ -118,7 +187,7 @@ def disaggregation(
         for name, target in (("ttft", targets.ttft_s), ("itl", targets.itl_s), ("e2e", targets.e2e_s))
         if target is not None
     ]
-    decode_stage = replica_use(second)
+    use = replica_use(second)
     return {
         "prefill": f"{prefill_replicas} x {prefill.label}",
         "decode": f"{decode_replicas} x {decode.label}",
@@ -145,13 +214,13 @@ def disaggregation(
         "e2e_ms": distribution_ms(e2es, ordered["e2e"]),
         "throughput_req_s": len(ttfts) / window,
         "goodput_share": good / len(ttfts) if ttfts else 0.0,
-        "dropped": len(first.dropped) + len(second.dropped),
+        "dropped": len(first.result.dropped) + len(second.dropped),
         "unfinished": len(second.unfinished),
-        "preemptions": decode_stage["preemptions"],
-        "kv_utilisation": decode_stage["kv_utilisation"],
-        "batch": decode_stage["batch"],
+        "preemptions": use["preemptions"],
+        "kv_utilisation": use["kv_utilisation"],
+        "batch": use["batch"],
         "replicas": prefill_replicas + decode_replicas,
-        "load": {"mode": "open", "rate": rate, "concurrency": None, "arrival": "poisson"},
+        "load": {"mode": "open", "rate": first.rate_req_s, "concurrency": None, "arrival": "poisson"},
     }
 
 

@@ -22,7 +22,9 @@ from planner.sizing.deployment import Deployment
 PRECISION = 0.1
 
 
-def _largest(ok: Callable[[float], bool], start: float, *, integer: bool, floor: float, limit: float) -> float:
+def largest_that_holds(
+    ok: Callable[[float], bool], start: float, *, integer: bool, floor: float, limit: float
+) -> float:
     """The largest value in [floor, limit] where ``ok`` holds (0 when even ``floor`` fails).
 
     Searched from ``start``, a guess: up by doubling while it holds, down by halving while
@@ -93,10 +95,10 @@ def envelopes(
         return bool(summary["meets_slo"])
 
     cap = size_capacity(dep, context_of(plan)).max_concurrency
-    cr_closed = int(_largest(closed, max(start, 1), integer=True, floor=1, limit=max(cap * 4, 8)))
+    cr_closed = int(largest_that_holds(closed, max(start, 1), integer=True, floor=1, limit=max(cap * 4, 8)))
     sustainable = sustainable_req_s(curve, cr_closed)
     guess = max(cr_closed, 1) / max(_mean_e2e_s(curve), 0.1)
-    cr_open = _largest(open_, min(guess, sustainable), integer=False, floor=guess / 64, limit=guess * 64)
+    cr_open = largest_that_holds(open_, min(guess, sustainable), integer=False, floor=guess / 64, limit=guess * 64)
     curve.sort(key=lambda p: (p["mode"], p["load"]))
     return {
         "cr_closed": cr_closed,

@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
-from planner.decision import FleetDecision
+from planner.decision import FleetDecision, PoolDecision
 from planner.plan import Plan
 from planner.sizing.deployment import Deployment
 from planner.sizing.fleet import FleetSizing, nodes_for
@@ -51,11 +51,13 @@ class Throughput:
 
 @dataclass(frozen=True)
 class OwnedFleet:
-    """Replicas of one deployment: those carrying the load and the spares."""
+    """Replicas of one deployment: those carrying the load and the spares; for disaggregated
+    serving, the prefill and decode pools (each its own layout, a share of the spares in each)."""
 
     deployment: Deployment
     replicas_for_load: int
     spares: int
+    pools: PoolDecision | None = None
 
     @property
     def replicas(self) -> int:
@@ -65,21 +67,29 @@ class OwnedFleet:
     @property
     def gpus(self) -> int:
         """GPUs in all."""
+        if pools := self.pools:
+            return pools.gpus(self.spares // 2)
         return self.replicas * self.deployment.gpus
 
     @property
     def nodes(self) -> int:
         """Nodes in all."""
+        if pools := self.pools:
+            return pools.nodes(self.spares // 2)
         return nodes_for(self.deployment, self.replicas)
 
     @property
     def spare_gpus(self) -> int:
         """GPUs of the spare replicas."""
+        if pools := self.pools:
+            return self.gpus - pools.gpus(0)
         return self.spares * self.deployment.gpus
 
     @property
     def spare_nodes(self) -> int:
         """Nodes the spares add to those the load needs."""
+        if pools := self.pools:
+            return self.nodes - pools.nodes(0)
         return self.nodes - nodes_for(self.deployment, self.replicas_for_load)
 
 
@@ -99,10 +109,10 @@ def throughput_basis(plan: Plan, fleet: FleetSizing, decision: FleetDecision | N
         pools = decision.pools
         return Throughput(
             "simulated",
-            f"simulated prefill/decode pools at the peak ({pools.prefill_replicas} + {pools.decode_replicas} "
-            f"replicas at {pools.rate_req_s:,.3g} requests/s)",
-            pools.summary["output_tok_s"] / pools.replicas,
-            decision.cr_closed,
+            f"simulated Cr_closed of the prefill/decode pools ({pools.prefill_replicas} + {pools.decode_replicas} "
+            f"replicas, {pools.req_s_at_cr_closed:,.3g} requests/s), per replica of either pool",
+            pools.output_tok_s_at_cr_closed / pools.replicas,
+            _pooled_concurrency(pools, decision.cr_closed),
         )
     if decision is not None and decision.cr_closed > 0 and decision.output_tok_s_at_cr_closed > 0:
         return Throughput(
@@ -122,6 +132,17 @@ def throughput_basis(plan: Plan, fleet: FleetSizing, decision: FleetDecision | N
     )
 
 
+def _pooled_concurrency(pools: PoolDecision, aggregated_cr_closed: int) -> float:
+    """Requests in flight per replica of either pool when each is at its pool's Cr_closed."""
+    if pools.prefill_capacity is None or pools.decode_capacity is None:
+        return aggregated_cr_closed
+    in_flight = (
+        pools.prefill_replicas * pools.prefill_capacity.cr_closed
+        + pools.decode_replicas * pools.decode_capacity.cr_closed
+    )
+    return in_flight / pools.replicas
+
+
 def _concurrency_per_replica(fleet: FleetSizing, decision: FleetDecision | None) -> float:
     return decision.cr_closed if decision is not None and decision.cr_closed > 0 else fleet.per_replica
 
@@ -129,7 +150,7 @@ def _concurrency_per_replica(fleet: FleetSizing, decision: FleetDecision | None)
 def recommended_fleet(fleet: FleetSizing, decision: FleetDecision | None) -> OwnedFleet:
     """The fleet the plan recommends: the replica count the simulation settled when there is one."""
     if decision is not None and decision.feasible:
-        return OwnedFleet(fleet.deployment, decision.replicas_for_load, decision.spares)
+        return OwnedFleet(fleet.deployment, decision.replicas_for_load, decision.spares, decision.pools)
     return OwnedFleet(fleet.deployment, fleet.replicas_for_load, fleet.spares)
 
 

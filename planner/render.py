@@ -400,17 +400,19 @@ def fleet_text(candidate: Any, slo_percentile: float = 95) -> str:
     if d is not None:
         lines += decision_lines(d, slo_percentile)
     spares = "N+2" if s.spares == 2 else "N+1"
+    per_replica = f"x {s.deployment.gpus} GPU"
     if d is not None and d.pools is not None:
         spares = f"N+{s.spares // 2} in each pool"
+        per_replica = d.pools.layouts_text(s.spares // 2)
     lines.append(
         f"7-8 Fleet    {s.replicas_for_load} replicas for the load + {s.spares} spare ({spares}) "
         f"= {s.replicas} replicas "
-        f"x {s.deployment.gpus} GPU = {s.gpus} x {s.deployment.gpu.id} in {s.nodes} node(s)"
+        f"{per_replica} = {s.gpus} x {s.deployment.gpu.id} in {s.nodes} node(s)"
     )
     cost = candidate.eur_per_m_tokens
     basis = "at Cr_closed" if d is not None else "at the estimate's operating point"
     if d is not None and d.pools is not None:
-        basis = "at the pools' throughput at the peak"
+        basis = "at the pools' Cr_closed"
     lines.append(
         "             cost: "
         + (

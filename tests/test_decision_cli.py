@@ -58,7 +58,8 @@ def test_plan_simulate_and_envelope_print_one_decision(path: Path) -> None:
         else ""
     )
     assert enveloped["deployment"] == planned["deployment"], "the envelope is one replica's"
-    assert simulated["deployment"] == planned["deployment"] + as_pools
+    each_pool = f"{pools['prefill_deployment']} + {pools['decode_deployment']}" if pools else planned["deployment"]
+    assert simulated["deployment"] == each_pool + as_pools, "pools are labelled with each pool's own layout"
     assert simulated["meets_slo"], "the simulated fleet at the plan's peak meets the SLOs"
 
 

@@ -3,19 +3,29 @@ KV cache moved over its transport, and every command reports the pools."""
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
 from planner import workflows
-from planner.decision import _beyond_e2e, rerun_pools
-from planner.disaggregation import disaggregation
+from planner.decision import _beyond_e2e, _fewest_gpus, rerun_pools
+from planner.deploy.manifests import dynamo
+from planner.deploy.runtime_args import flag_for, serve_command
+from planner.deploy.values import deploy_values
+from planner.disaggregation import disaggregation, kv_transfer_s, transports
 from planner.errors import PlannerError
 from planner.plan import Plan
 from planner.planfile import parse_plan
-from planner.render import simulation_text
+from planner.render import plan_report_text, simulation_text
 from planner.simulate import Targets
+from planner.sizing.capacity import kv_bytes_per_sequence
+from planner.sizing.plan_sizing import PlanSizing
+from planner.tco import cost_assumptions, eur_per_million_tokens
+from planner.workflows.deploy import _pools, origin_of
 from tests.conftest import PLANS
 
 DISAGGREGATED = PLANS / "code-assistant-disaggregated.yaml"
@@ -39,17 +49,16 @@ def test_the_pools_are_the_fewest_that_meet_the_slos(planned: workflows.PlanRepo
     assert d.spares == 2, "a spare in each pool (N+1)"
     assert pools.summary["meets_slo"] and pools.transport == "nixl"
     assert pools.rate_req_s == pytest.approx(40 * 1.3), "the peak with headroom"
-    pool = (d.deployment, d.model)
+    prefill, decode = pools.prefill, pools.decode
     duration_s = pools.summary["simulated_s"]
-    if pools.prefill_replicas > 1:
+    if pools.prefill_replicas > 1:  # the prefill pool alone sets TTFT: no decode pool needed to see it miss
         fewer = disaggregation(
-            plan, pool, pool, pools.rate_req_s, pools.prefill_replicas - 1, pools.aggregated_replicas, "nixl",
-            duration_s=duration_s,
-        )  # fmt: skip
+            plan, prefill, decode, pools.rate_req_s, pools.prefill_replicas - 1, 0, "nixl", duration_s=duration_s
+        )
         assert fewer["at_percentile_ms"]["ttft"] > 500, "one prefill replica fewer misses TTFT"
     if pools.decode_replicas > 1:
         fewer = disaggregation(
-            plan, pool, pool, pools.rate_req_s, pools.prefill_replicas, pools.decode_replicas - 1, "nixl",
+            plan, prefill, decode, pools.rate_req_s, pools.prefill_replicas, pools.decode_replicas - 1, "nixl",
             duration_s=duration_s,
         )  # fmt: skip
         assert not fewer["meets_slo"], "one decode replica fewer misses ITL or E2E"
@@ -77,6 +86,100 @@ def test_plan_text_and_json_report_the_pools(planned: workflows.PlanReport) -> N
     assert pools["prefill_replicas"] + pools["decode_replicas"] == chosen["replicas_for_load"]
     assert pools["run"]["meets_slo"] and pools["transport"] == "nixl"
     assert planned.tco is not None and "prefill/decode pools" in planned.tco.to_json()["throughput"]["label"]
+
+
+def test_the_pools_are_priced_at_their_pooled_cr_closed_everywhere(planned: workflows.PlanReport) -> None:
+    d = planned.decision
+    assert d is not None and d.pools is not None
+    pools, spare = d.pools, d.spares // 2
+    prefill, decode = pools.prefill_capacity, pools.decode_capacity
+    assert prefill is not None and decode is not None and prefill.cr_closed >= 1 and decode.cr_closed >= 1
+    pooled = min(pools.prefill_replicas * prefill.req_s, pools.decode_replicas * decode.req_s)
+    carried = pools.summary["throughput_req_s"]
+    assert pools.req_s_at_cr_closed == max(pooled, carried)
+    assert pools.output_tok_s_at_cr_closed > pools.summary["output_tok_s"], "capacity, not the peak's load"
+    gpus = (pools.prefill_replicas + spare) * pools.prefill[0].gpus + (pools.decode_replicas + spare) * pools.decode[
+        0
+    ].gpus
+    assert d.gpus == gpus
+    costs = cost_assumptions(planned.resolved.plan.costs)
+    price = eur_per_million_tokens(d.deployment.gpu, gpus, pools.output_tok_s_at_cr_closed, costs)
+    assert d.eur_per_m_tokens == price
+    assert planned.tco is not None and planned.tco.ranked_eur_per_million_output == pytest.approx(price, rel=1e-12)
+    assert planned.to_json()["sizing"]["chosen"]["eur_per_1m_tokens"] == round(price, 4)
+    text = plan_report_text(planned)
+    assert (
+        f"= {gpus} x {d.deployment.gpu.id}" in text and f"{price:,.3f} EUR per 1M output tokens at the pools'" in text
+    )
+
+
+def test_kv_moves_between_layouts_at_the_pace_of_the_larger_slice(planned: workflows.PlanReport) -> None:
+    d = planned.decision
+    assert d is not None
+    tp2 = replace(d.deployment, tp=2)
+    tp8 = replace(d.deployment, tp=8)
+    gb_s, latency_s = transports()["nixl"]
+    assert kv_transfer_s(tp8, tp8, 8000, "nixl") == pytest.approx(
+        kv_bytes_per_sequence(tp8, 8000) / (gb_s * 1e9) + latency_s
+    )
+    # a TP2 prefill replica sends a quarter of the KV from each GPU to four TP8 ranks, one after another
+    slowest = kv_bytes_per_sequence(tp2, 8000) / (gb_s * 1e9)
+    assert kv_transfer_s(tp2, tp8, 8000, "nixl") == pytest.approx(slowest + 4 * latency_s)
+    assert kv_transfer_s(tp8, tp2, 8000, "nixl") == kv_transfer_s(tp2, tp8, 8000, "nixl")
+    assert kv_transfer_s(tp2, tp8, 8000, "nixl") > kv_transfer_s(tp8, tp8, 8000, "nixl")
+
+
+@dataclass(frozen=True)
+class Layout:
+    """What the pool search reads of a deployment: its GPUs per replica."""
+
+    name: str
+    gpus: int
+
+
+def test_the_pool_search_skips_layouts_that_cannot_beat_the_best_found() -> None:
+    """Layouts of 2, 1 and 4 GPUs per replica with floors of 2, 2 and 8 GPUs. TP2 goes first and
+    needs 2 replicas in simulation (+1 spare: 6 GPUs, twice its floor); TP1's floor scaled so (4
+    GPUs, +1 spare) is below 6, so it runs, and needs 6 replicas: more than the 4 that would beat
+    TP2. TP4's scaled floor (16 GPUs) cannot beat 6: it never runs."""
+    needs = {"tp2": 2, "tp1": 6, "tp4": 1}
+    layouts = {name: (Layout(name, gpus), "model") for name, gpus in (("tp2", 2), ("tp1", 1), ("tp4", 4))}
+    floors: list[tuple[Any, int | None]] = [(layouts["tp2"], 2), (layouts["tp1"], 2), (layouts["tp4"], 8)]
+    runs: list[str] = []
+
+    def shortfall_of(layout: Any) -> Any:
+        name = next(n for n, pool in layouts.items() if pool is layout)
+
+        def shortfall(replicas: int) -> float:
+            runs.append(name)
+            return 0.5 if replicas >= needs[name] else 2.0
+
+        return shortfall
+
+    found = _fewest_gpus(floors, math.inf, shortfall_of, spare=1, most=100)
+    assert found is not None and found[1] is layouts["tp2"] and found[2] == 2 and found[0] == 6
+    assert set(runs) == {"tp2", "tp1"}, "the TP4 layout is dominated: never simulated"
+    assert _fewest_gpus(floors, 7, shortfall_of, spare=1, most=100) == found
+    assert _fewest_gpus(floors, 6, shortfall_of, spare=1, most=100) is None, "no pool needs fewer than 6 GPUs"
+
+
+def test_deploy_writes_each_pool_with_its_own_layout(session: workflows.Session, planned: workflows.PlanReport) -> None:
+    d, best = planned.decision, planned.sizing.best
+    assert d is not None and d.pools is not None and best is not None
+    wider = replace(d.deployment, tp=2 * d.deployment.tp)
+    sizing = PlanSizing(replace(best, decision=replace(d, pools=replace(d.pools, decode=(wider, d.model)))), [], 1, 1)
+    pools = _pools(sizing)
+    assert pools is not None and pools.prefill is None and pools.decode == wider, "only the decode pool differs"
+    given = workflows.open_plan(DISAGGREGATED)
+    values = deploy_values(planned.resolved, best.sizing, session.catalog, "dynamo", origin_of(given),
+                           "registry.local/sglang:0.5.3", pools)  # fmt: skip
+    services = dynamo(values, serve_command(values))["dynamo-graph.yaml"]["spec"]["services"]
+    flag = flag_for(values.runtime, "tensor_parallel", values.runtime_version)
+    assert flag is not None
+    for name, dep in (("PrefillWorker", d.deployment), ("DecodeWorker", wider)):
+        worker = services[name]
+        args = worker["extraPodSpec"]["mainContainer"]["args"]
+        assert args[args.index(flag.flag) + 1] == str(dep.tp) and worker["resources"]["limits"]["gpu"] == str(dep.gpus)
 
 
 def test_simulate_runs_the_pools_by_default(session: workflows.Session, planned: workflows.PlanReport) -> None:

@@ -216,7 +216,7 @@ def test_disaggregation_removes_prefill_interference(catalog: Any) -> None:
     # decoding never waits behind a 6,000-token prefill step when the pools are apart
     assert split["itl_p99_ms"] * 3 < together["itl_ms"]["p99"]
     assert split["kv_transfer_ms_mean"] > 0 and split["gpus"] == 2 * dep.gpus
-    assert kv_transfer_s(dep, 6000, "tcp") > 5 * kv_transfer_s(dep, 6000, "nixl")
+    assert kv_transfer_s(dep, dep, 6000, "tcp") > 5 * kv_transfer_s(dep, dep, 6000, "nixl")
 
 
 def test_heterogeneous_mix_beats_a_single_class() -> None:

@@ -19,7 +19,8 @@ from typing import Any
 import yaml
 
 from planner.deploy.runtime_args import ServeCommand, serve_command
-from planner.deploy.values import HF_TOKEN_SECRET, DeployError, DeployValues
+from planner.deploy.values import HF_TOKEN_SECRET, DeployError, DeployValues, pool_values
+from planner.sizing.deployment import Deployment
 
 OPTIONS_FILE = "extra-llm-api-options.yaml"
 
@@ -168,30 +169,31 @@ def llm_d(values: DeployValues, command: ServeCommand) -> dict[str, Any]:
     """Values for the llm-d modelservice chart: one decode pool (aggregated, no prefill pool), or the
     prefill and decode pools of a disaggregated plan."""
     _single_node(values)
-    container = {
-        "name": values.runtime.id,
-        "image": values.require_image(),
-        "modelCommand": "custom",
-        "command": launch_argv(values, command)[:1],
-        "args": launch_argv(values, command)[1:],
-        "env": _secret_env(),
-        "ports": [{"containerPort": values.value("port"), "name": "metrics", "protocol": "TCP"}],
-        "resources": _resources(values),
-    }
     pools = values.pools
-    if pools is not None:  # both pools move the KV cache through vLLM's NIXL connector
-        container["args"] = [*container["args"], "--kv-transfer-config", NIXL_CONNECTOR]
 
-    def pool(replicas: int) -> dict[str, Any]:
+    def container(own: DeployValues, own_command: ServeCommand) -> dict[str, Any]:
+        argv = launch_argv(own, own_command)
+        if pools is not None:  # both pools move the KV cache through vLLM's NIXL connector
+            argv = [*argv, "--kv-transfer-config", NIXL_CONNECTOR]
+        return {
+            "name": values.runtime.id,
+            "image": values.require_image(),
+            "modelCommand": "custom",
+            "command": argv[:1],
+            "args": argv[1:],
+            "env": _secret_env(),
+            "ports": [{"containerPort": values.value("port"), "name": "metrics", "protocol": "TCP"}],
+            "resources": _resources(own),
+        }
+
+    def pool(replicas: int, layout: Deployment | None = None) -> dict[str, Any]:
+        own = pool_values(values, layout)
         return {
             "create": True,
             "replicas": replicas,
-            "parallelism": {
-                "tensor": values.value("tensor_parallel"),
-                "data": values.value("data_parallel") or 1,
-            },
+            "parallelism": {"tensor": own.value("tensor_parallel"), "data": own.value("data_parallel") or 1},
             "monitoring": {"podmonitor": {"enabled": True, "path": values.runtime.metrics_path}},
-            "containers": [container],
+            "containers": [container(own, command if layout is None else serve_command(own))],
         }
 
     chart = {
@@ -201,8 +203,8 @@ def llm_d(values: DeployValues, command: ServeCommand) -> dict[str, Any]:
             "authSecretName": HF_TOKEN_SECRET,
         },
         "routing": {"servicePort": values.value("port"), "proxy": {"enabled": False}},
-        "decode": pool(pools.decode_replicas if pools else values.replicas),
-        "prefill": pool(pools.prefill_replicas) if pools else {"create": False},
+        "decode": pool(pools.decode_replicas, pools.decode) if pools else pool(values.replicas),
+        "prefill": pool(pools.prefill_replicas, pools.prefill) if pools else {"create": False},
     }
     return {"llm-d-values.yaml": chart}
 
@@ -245,19 +247,22 @@ _DYNAMO_ROLE_ARGS = {
 
 
 def _dynamo_workers(values: DeployValues, command: ServeCommand) -> dict[str, Any]:
-    """Dynamo's worker services: one aggregated pool, or a prefill and a decode pool."""
+    """Dynamo's worker services: one aggregated pool, or a prefill and a decode pool (each with its
+    own parallelism where the sizing gave it its own layout)."""
 
-    def worker(replicas: int, extra: list[str]) -> dict[str, Any]:
+    def worker(replicas: int, extra: list[str], layout: Deployment | None = None) -> dict[str, Any]:
+        own = pool_values(values, layout)
+        args = command.args if layout is None else serve_command(own).args
         return {
             "componentType": "worker",
             "replicas": replicas,
             "envFromSecret": HF_TOKEN_SECRET,
-            "resources": {"limits": {"gpu": str(values.gpus_per_replica)}},
+            "resources": {"limits": {"gpu": str(own.gpus_per_replica)}},
             "extraPodSpec": {
                 "mainContainer": {
                     "image": values.require_image(),
                     "command": ["python3", "-m", _DYNAMO_WORKER[values.runtime.id]],
-                    "args": ["--model", values.model_source, *_without_port(command.args), *extra],
+                    "args": ["--model", values.model_source, *_without_port(args), *extra],
                 }
             },
         }
@@ -266,9 +271,10 @@ def _dynamo_workers(values: DeployValues, command: ServeCommand) -> dict[str, An
     if pools is None:
         return {"Worker": worker(values.replicas, [])}
     transport = ["--disaggregation-transfer-backend", pools.transport] if values.runtime.id == "sglang" else []
+    role = {name: [*_DYNAMO_ROLE_ARGS[values.runtime.id, name], *transport] for name in ("prefill", "decode")}
     return {
-        "PrefillWorker": worker(pools.prefill_replicas, [*_DYNAMO_ROLE_ARGS[values.runtime.id, "prefill"], *transport]),
-        "DecodeWorker": worker(pools.decode_replicas, [*_DYNAMO_ROLE_ARGS[values.runtime.id, "decode"], *transport]),
+        "PrefillWorker": worker(pools.prefill_replicas, role["prefill"], pools.prefill),
+        "DecodeWorker": worker(pools.decode_replicas, role["decode"], pools.decode),
     }
 
 

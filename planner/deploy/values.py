@@ -8,7 +8,7 @@ flag plays (:data:`planner.specs.FlagRole`), so one value is written under each 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from planner.catalog import Catalog
@@ -16,6 +16,7 @@ from planner.errors import PlannerError, UnknownIdError
 from planner.plan import Plan
 from planner.resolve import ResolvedPlan
 from planner.sizing.capacity import knob, size_capacity
+from planner.sizing.deployment import Deployment
 from planner.sizing.fleet import FleetSizing
 from planner.specs import RuntimeSpec, ServingStackSpec
 
@@ -87,11 +88,13 @@ class Origin:
 @dataclass(frozen=True)
 class Pools:
     """Disaggregated serving as the sizing decided it: replicas of each pool (a spare in each
-    included) and the KV transport between them."""
+    included), the KV transport between them and each pool's layout (None: the chosen deployment's)."""
 
     prefill_replicas: int
     decode_replicas: int
     transport: str
+    prefill: Deployment | None = None
+    decode: Deployment | None = None
 
 
 @dataclass(frozen=True)
@@ -184,7 +187,7 @@ def deploy_values(
             fix=f"pin runtime.version in the plan to the {runtime.id} release you deploy",
         )
     _refuse_disaggregation(resolved.plan, stack, target, pools, runtime.id)
-    settings = {s.role: s for s in [*_parallel(dep), *_memory(resolved, fleet), *_features(resolved, fleet)]}
+    settings = {s.role: s for s in [*parallel_settings(dep), *_memory(resolved, fleet), *_features(resolved, fleet)]}
     model = dep.model
     slo = resolved.plan.slo
     gpus_per_node = resolved.plan.hardware.gpus_per_node or dep.gpu.gpus_per_node
@@ -317,7 +320,21 @@ def _refuse_disaggregation(
         )
 
 
-def _parallel(dep: Any) -> list[Setting]:
+#: The settings :func:`parallel_settings` gives (some only for some layouts).
+PARALLEL_ROLES = ("tensor_parallel", "pipeline_parallel", "expert_parallel", "data_parallel", "attention_dp")
+
+
+def pool_values(values: DeployValues, layout: Deployment | None) -> DeployValues:
+    """``values`` for one disaggregated pool: its own parallelism and GPUs per replica when its layout
+    differs from the chosen deployment's (``None``: the chosen deployment's)."""
+    if layout is None:
+        return values
+    kept = {role: s for role, s in values.settings.items() if role not in PARALLEL_ROLES}
+    own = {s.role: s for s in parallel_settings(layout)}
+    return replace(values, settings={**kept, **own}, gpus_per_replica=layout.gpus)
+
+
+def parallel_settings(dep: Any) -> list[Setting]:
     """Parallelism as the runtime's server takes it (attention-DP spreads ranks over ``ep`` GPUs)."""
     split = f"{dep.gpus} GPUs per replica ({dep.label})"
     if dep.attention_dp:

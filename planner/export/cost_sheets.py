@@ -16,6 +16,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.workbook.workbook import Workbook
 from openpyxl.worksheet.worksheet import Worksheet
 
+from planner.decision import PoolDecision
 from planner.export.cells import (
     CHART_ROWS,
     COUNT,
@@ -108,6 +109,7 @@ def _fixed_inputs(wb: Workbook, ws: Worksheet, row: int, c: TcoWorkbook) -> int:
             ("fleet_replicas_for_load", t.fleet.replicas_for_load, "replicas", "Replicas carrying the load", "sizing"),
             ("spare_replicas", t.fleet.spares, "replicas", "Spare replicas (N+1/N+2)", "plan's availability"),
             ("gpus_per_replica", dep.gpus, "GPUs", f"GPUs per replica ({dep.label})", "sizing"),
+            *_pool_inputs(t.fleet.pools),
         ]),
         ("Throughput at Cr_closed", [
             ("output_tok_s_per_replica", t.throughput.output_tok_s_per_replica, "tokens/s",
@@ -138,16 +140,9 @@ def _fixed_inputs(wb: Workbook, ws: Worksheet, row: int, c: TcoWorkbook) -> int:
                 mark_editable(cell)
         row += 2
     section(ws, row, "Fleet quantities (formulas)")
-    nodes = (
-        "IF(gpus_per_replica>gpus_per_node,{r}*ROUNDUP(gpus_per_replica/gpus_per_node,0),"
-        "ROUNDUP({r}*gpus_per_replica/gpus_per_node,0))"
-    )
     for name, label, formula in (
         ("fleet_replicas", "Replicas in all", "fleet_replicas_for_load+spare_replicas"),
-        ("fleet_gpus", "GPUs in all", "fleet_replicas*gpus_per_replica"),
-        ("fleet_nodes", "Nodes in all", nodes.format(r="fleet_replicas")),
-        ("spare_gpus", "GPUs of the spares", "spare_replicas*gpus_per_replica"),
-        ("spare_nodes", "Nodes the spares add", "fleet_nodes-" + nodes.format(r="fleet_replicas_for_load")),
+        *(_FLEET_QUANTITIES if t.fleet.pools is None else _POOL_QUANTITIES),
     ):
         row += 1
         put_text(ws, row, 1, label)
@@ -156,6 +151,54 @@ def _fixed_inputs(wb: Workbook, ws: Worksheet, row: int, c: TcoWorkbook) -> int:
     finish_sheet(ws)
     ws.column_dimensions["A"].width = 60
     return row
+
+
+def _nodes(replicas: str, per_replica: str = "gpus_per_replica") -> str:
+    """Nodes ``replicas`` replicas of ``per_replica`` GPUs take (as :func:`planner.sizing.fleet.nodes_for`)."""
+    return (
+        f"IF({per_replica}>gpus_per_node,{replicas}*ROUNDUP({per_replica}/gpus_per_node,0),"
+        f"ROUNDUP({replicas}*{per_replica}/gpus_per_node,0))"
+    )
+
+
+#: GPUs and nodes of replicas of one deployment, the spares' apart.
+_FLEET_QUANTITIES = (
+    ("fleet_gpus", "GPUs in all", "fleet_replicas*gpus_per_replica"),
+    ("fleet_nodes", "Nodes in all", _nodes("fleet_replicas")),
+    ("spare_gpus", "GPUs of the spares", "spare_replicas*gpus_per_replica"),
+    ("spare_nodes", "Nodes the spares add", "fleet_nodes-" + _nodes("fleet_replicas_for_load")),
+)
+#: The same of disaggregated prefill and decode pools, each its own layout on its own nodes, half the spares in each.
+_PREFILL, _DECODE = "(prefill_replicas_for_load+spare_replicas/2)", "(decode_replicas_for_load+spare_replicas/2)"
+_POOL_QUANTITIES = (
+    ("fleet_gpus", "GPUs in all (both pools)",
+     f"{_PREFILL}*prefill_gpus_per_replica+{_DECODE}*decode_gpus_per_replica"),
+    ("fleet_nodes", "Nodes in all (both pools)",
+     _nodes(_PREFILL, "prefill_gpus_per_replica") + "+" + _nodes(_DECODE, "decode_gpus_per_replica")),
+    ("spare_gpus", "GPUs of the spares", "spare_replicas/2*(prefill_gpus_per_replica+decode_gpus_per_replica)"),
+    ("spare_nodes", "Nodes the spares add", "fleet_nodes-"
+     + _nodes("prefill_replicas_for_load", "prefill_gpus_per_replica") + "-"
+     + _nodes("decode_replicas_for_load", "decode_gpus_per_replica")),
+)  # fmt: skip
+
+
+def _pool_inputs(pools: PoolDecision | None) -> list[tuple[str, float | int, str, str, str]]:
+    """Each pool's replicas and GPUs per replica, for a fleet served as prefill and decode pools."""
+    if pools is None:
+        return []
+    prefill, decode = pools.prefill[0], pools.decode[0]
+    return [
+        (
+            "prefill_replicas_for_load",
+            pools.prefill_replicas,
+            "replicas",
+            "Prefill replicas carrying the load",
+            "sizing",
+        ),
+        ("prefill_gpus_per_replica", prefill.gpus, "GPUs", f"GPUs per prefill replica ({prefill.label})", "sizing"),
+        ("decode_replicas_for_load", pools.decode_replicas, "replicas", "Decode replicas carrying the load", "sizing"),
+        ("decode_gpus_per_replica", decode.gpus, "GPUs", f"GPUs per decode replica ({decode.label})", "sizing"),
+    ]
 
 
 # ------------------------------------------------------------------------- TCO

@@ -16,12 +16,13 @@ from typing import Any
 from planner.catalog import Catalog
 from planner.decision import FleetDecision, decide
 from planner.perfmodel import PerformanceModel
-from planner.performance_models import BUILTIN
+from planner.performance_models import BUILTIN, choose
 from planner.resolve import ResolvedPlan
+from planner.sizing.deployment import Deployment
 from planner.sizing.estimate import estimate
 from planner.sizing.fleet import size_fleet
 from planner.sizing.pins import pin_conflicts
-from planner.sizing.search import Candidate, candidate_deployments, search
+from planner.sizing.search import Candidate, candidate_deployments, pool_layouts, search
 from planner.traffic import demand_of
 
 ALTERNATIVES = 3
@@ -109,7 +110,9 @@ def size_plan(
         return PlanSizing(None, [], tried, 0, why_infeasible(resolved, catalog))
     if not simulate:
         return PlanSizing(ranked[0], ranked[1 : 1 + ALTERNATIVES], tried, len(ranked))
-    checked = _checked(resolved, catalog, ranked, seed=seed, fixed_s=fixed_s, on_point=on_point, verified=verified)
+    checked = _checked(
+        resolved, catalog, ranked, model, seed=seed, fixed_s=fixed_s, on_point=on_point, verified=verified
+    )
     holding = sorted((c for c in checked if c.decision and c.decision.feasible), key=lambda c: c.sort_key)
     if not holding:
         return PlanSizing(None, [], tried, 0, [_why_not(c.decision) for c in checked if c.decision])
@@ -122,6 +125,7 @@ def _checked(
     resolved: ResolvedPlan,
     catalog: Catalog,
     ranked: list[Candidate],
+    model: PerformanceModel,
     *,
     seed: int,
     fixed_s: float | None,
@@ -138,11 +142,33 @@ def _checked(
         if best is not None and (candidate.eur_per_m_tokens is None or candidate.eur_per_m_tokens > COMPETITIVE * best):
             break
         stacks = tuple(pool_stacks(resolved, catalog, candidate.sizing.deployment.runtime.id))
+        layouts = (
+            layouts_of_pools(resolved, candidate, model) if stacks or resolved.plan.serving_stack.disaggregated else ()
+        )
         decision = decide(
-            resolved.plan, candidate.sizing, fixed_s=fixed_s, seed=seed, progress=on_point, pool_stacks=stacks
+            resolved.plan,
+            candidate.sizing,
+            fixed_s=fixed_s,
+            seed=seed,
+            progress=on_point,
+            pool_stacks=stacks,
+            pool_layouts=layouts,
         )
         checked.append(with_decision(candidate, decision))
     return checked
+
+
+def layouts_of_pools(
+    resolved: ResolvedPlan, candidate: Candidate, model: PerformanceModel
+) -> tuple[tuple[Deployment, PerformanceModel], ...]:
+    """The layouts each pool of ``candidate`` may take, each timed as the search times it (the
+    built-in model, or ``model`` where it covers the layout)."""
+    dep = candidate.sizing.deployment
+    return tuple(
+        (layout, BUILTIN if model is BUILTIN else choose(model, layout))
+        for layout in pool_layouts(resolved, dep)
+        if layout != dep
+    )
 
 
 def pool_stacks(resolved: ResolvedPlan, catalog: Catalog, runtime_id: str) -> list[str]:

@@ -90,7 +90,7 @@ def candidate_deployments(resolved: ResolvedPlan, catalog: Catalog) -> Iterator[
     plan, model = resolved.plan, resolved.model
     gpus = [resolved.gpu] if resolved.gpu else catalog.gpus.specs()
     runtimes = [resolved.runtime] if resolved.runtime else catalog.runtimes.specs()
-    max_gpus = (plan.hardware.nodes or 0) * (plan.hardware.gpus_per_node or 0) or None
+    max_gpus = _gpus_allowed(resolved)
     for gpu in gpus:
         for runtime in runtimes:
             if gpu.vendor not in runtime.vendors:
@@ -110,6 +110,19 @@ def candidate_deployments(resolved: ResolvedPlan, catalog: Catalog) -> Iterator[
                         runtime_version=plan.runtime.version,
                     )
                     yield from _parallel_layouts(resolved, base, max_gpus)
+
+
+def _gpus_allowed(resolved: ResolvedPlan) -> int | None:
+    """The most GPUs the plan's hardware section allows one replica (None: no limit)."""
+    hardware = resolved.plan.hardware
+    return (hardware.nodes or 0) * (hardware.gpus_per_node or 0) or None
+
+
+def pool_layouts(resolved: ResolvedPlan, dep: Deployment) -> list[Deployment]:
+    """The parallel layouts a prefill or decode pool of ``dep`` may take: those the search tries
+    for its GPU, runtime, precisions and token budget, the plan's pins held (TP, PP, EP)."""
+    base = replace(dep, tp=1, pp=1, ep=1, attention_dp=False)
+    return list(_parallel_layouts(resolved, base, _gpus_allowed(resolved)))
 
 
 def _parallel_layouts(resolved: ResolvedPlan, base: Deployment, max_gpus: int | None) -> Iterator[Deployment]:

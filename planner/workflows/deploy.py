@@ -22,6 +22,7 @@ from planner.deploy.values import (
     check_target,
     deploy_values,
     kubernetes_name,
+    pool_values,
 )
 from planner.errors import NothingFitsError, PlannerError
 from planner.resolve import resolve_plan
@@ -105,13 +106,20 @@ def deploy_values_for(
 
 
 def _pools(sizing: PlanSizing) -> Pools | None:
-    """The prefill and decode pools the sizing decided (a spare in each), if it decided any."""
+    """The prefill and decode pools the sizing decided (a spare in each, each pool's own layout where it
+    differs from the chosen deployment's), if it decided any."""
     decision = sizing.best.decision if sizing.best else None
     if decision is None or decision.pools is None:
         return None
     spare = decision.spares // 2
     pools = decision.pools
-    return Pools(pools.prefill_replicas + spare, pools.decode_replicas + spare, pools.transport)
+    own = {
+        name: pool[0] if pool[0] != decision.deployment else None
+        for name, pool in (("prefill", pools.prefill), ("decode", pools.decode))
+    }
+    return Pools(
+        pools.prefill_replicas + spare, pools.decode_replicas + spare, pools.transport, own["prefill"], own["decode"]
+    )
 
 
 def deploy(
@@ -217,6 +225,8 @@ def check_config(
     fleet = _chosen(sizing)
     target = target or fleet.deployment.runtime.id
     values = deploy_values(resolved, fleet, session.catalog, target, origin_of(given), pools=_pools(sizing))
+    if values.pools is not None:  # the readers take the decode pool's settings
+        values = pool_values(values, values.pools.decode)
     config = read_config(folder, values)
     found = disagreements(config, values)
     return ConfigCheck(folder, config.file, target, found, _seam_findings(session, given, sizing, config, values))

@@ -172,7 +172,8 @@ def simulate(session: Session, plan_: Plan, source: str, request: SimulationRequ
     dep, model = decision.deployment, decision.model
     if decision.pools is not None and _as_decided(request):
         pools = decision.pools
-        label = f"{dep.label} as {pools.prefill_replicas} prefill + {pools.decode_replicas} decode replicas"
+        layouts = f"{pools.prefill[0].label} + {pools.decode[0].label}"
+        label = f"{layouts} as {pools.prefill_replicas} prefill + {pools.decode_replicas} decode replicas"
         return SimulationReport(f"{label} (KV over {pools.transport})", decision, rerun_pools(plan_, decision, pools))
     load = _load_of(request, decision, plan_.traffic.peak_factor)
     replicas = request.replicas or decision.replicas_for_load
