@@ -6,7 +6,9 @@ The traffic grows at the plan's rate, compounded: ``traffic.growth`` over
 quarter q (1, 2, ...) is peak x (1 + growth) ^ (3q / horizon months). Each quarter is
 provisioned for its peak x (1 + burst headroom) (the growth itself is the curve, so the
 sizing's growth headroom is not added again), at the plan's Cr_closed per replica;
-replicas for the load = max(ceil(provisioned / per replica), 1), plus the N+1/N+2 spares.
+replicas for the load = max(ceil(provisioned / per replica), 1), plus the N+1/N+2 spares;
+disaggregated prefill and decode pools split those replicas in the ratio they were sized at (at
+least one each), and each pool's layout sets its GPUs and nodes.
 The tokens served grow with the provisioned concurrency: a quarter serves the sized
 fleet's tokens a year / 4 x provisioned / the sizing's provisioned concurrency.
 
@@ -26,7 +28,6 @@ from typing import Any
 
 from planner.plan import Plan
 from planner.plan_tco import PlanTco
-from planner.sizing.fleet import nodes_for
 from planner.tco import HOURS_PER_YEAR, eur_per_gpu_year, eur_per_node_year
 
 QUARTERS_PER_YEAR = 4
@@ -126,7 +127,8 @@ class GrowthView:
 def growth_view(plan: Plan, tco: PlanTco, years: int) -> GrowthView:
     """The fleet, its events and the three cumulative costs for each quarter of ``years``."""
     inputs = GrowthInputs.of(plan, tco)
-    dep, costs = tco.fleet.deployment, tco.costs
+    costs = tco.costs
+    least = 1 if tco.fleet.pools is None else 2  # prefill and decode pools: a replica each at least
     per_gpu_year = eur_per_gpu_year(tco.gpu, costs) or 0.0
     per_node_year = eur_per_node_year(costs)
     per_node_bought = costs.network_eur_per_node + costs.storage_eur_per_node
@@ -138,9 +140,9 @@ def growth_view(plan: Plan, tco: PlanTco, years: int) -> GrowthView:
         factor = (1 + inputs.traffic_growth) ** (3 * number / inputs.growth_horizon_months)
         peak = inputs.peak_concurrency * factor
         provisioned = peak * (1 + inputs.burst_headroom)
-        for_load = max(math.ceil(provisioned / inputs.concurrency_per_replica - 1e-9), 1)
-        replicas = for_load + inputs.spare_replicas
-        gpus, nodes = replicas * dep.gpus, nodes_for(dep, replicas)
+        for_load = max(math.ceil(provisioned / inputs.concurrency_per_replica - 1e-9), least)
+        fleet = tco.fleet.carrying(for_load)
+        replicas, gpus, nodes = fleet.replicas, fleet.gpus, fleet.nodes
         tokens = tco.output_tokens_per_year / QUARTERS_PER_YEAR * provisioned / tco.provisioned_concurrency
         prev_replicas, prev_gpus, prev_nodes = (
             (previous.replicas, previous.gpus, previous.nodes) if previous else (0, 0, 0)

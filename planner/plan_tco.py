@@ -15,6 +15,7 @@ The cost lines are those of :mod:`planner.tco`; the spares (N+1/N+2) are priced 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
@@ -78,6 +79,15 @@ class OwnedFleet:
             return pools.nodes(self.spares // 2)
         return nodes_for(self.deployment, self.replicas)
 
+    def carrying(self, replicas_for_load: int) -> OwnedFleet:
+        """The same fleet with ``replicas_for_load`` replicas for the load (the growth view's quarters):
+        prefill and decode pools keep their ratio, each at least one replica (so at least two in all)."""
+        if (pools := self.pools) is None:
+            return replace(self, replicas_for_load=replicas_for_load)
+        prefill = prefill_share_of(replicas_for_load, pools.prefill_replicas, pools.decode_replicas)
+        split = replace(pools, prefill_replicas=prefill, decode_replicas=replicas_for_load - prefill)
+        return replace(self, replicas_for_load=replicas_for_load, pools=split)
+
     @property
     def spare_gpus(self) -> int:
         """GPUs of the spare replicas."""
@@ -91,6 +101,13 @@ class OwnedFleet:
         if pools := self.pools:
             return self.nodes - pools.nodes(0)
         return self.nodes - nodes_for(self.deployment, self.replicas_for_load)
+
+
+def prefill_share_of(replicas_for_load: int, prefill_replicas: int, decode_replicas: int) -> int:
+    """Prefill replicas of ``replicas_for_load`` split in the ratio of the sized pools, at least one
+    in each pool (the workbook's Growth sheet has the same formula)."""
+    share = replicas_for_load * prefill_replicas / (prefill_replicas + decode_replicas)
+    return min(max(math.ceil(share - 1e-9), 1), replicas_for_load - 1)
 
 
 def throughput_basis(plan: Plan, fleet: FleetSizing, decision: FleetDecision | None) -> Throughput:

@@ -155,9 +155,12 @@ def test_growth_follows_the_plans_rate_quarter_by_quarter(demo: workflows.PlanRe
     for quarter in q:
         provisioned = tco.peak_concurrency * quarter.growth_factor * (1 + burst)
         assert quarter.provisioned_concurrency == pytest.approx(provisioned)
-        assert quarter.replicas_for_load == max(-(-provisioned // per_replica), 1)
+        assert quarter.replicas_for_load == max(-(-provisioned // per_replica), 1 if tco.fleet.pools is None else 2)
         assert quarter.replicas == quarter.replicas_for_load + tco.fleet.spares
-        assert quarter.nodes == nodes_for(tco.fleet.deployment, quarter.replicas)
+        fleet = tco.fleet.carrying(quarter.replicas_for_load)
+        assert (quarter.gpus, quarter.nodes) == (fleet.gpus, fleet.nodes)
+        if tco.fleet.pools is None:
+            assert quarter.nodes == nodes_for(tco.fleet.deployment, quarter.replicas)
         assert quarter.output_tokens == pytest.approx(
             tco.output_tokens_per_year / 4 * provisioned / tco.provisioned_concurrency
         )

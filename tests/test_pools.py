@@ -18,6 +18,7 @@ from planner.deploy.runtime_args import flag_for, serve_command
 from planner.deploy.values import deploy_values
 from planner.disaggregation import disaggregation, kv_transfer_s, transports
 from planner.errors import PlannerError
+from planner.growth import growth_view
 from planner.plan import Plan
 from planner.planfile import parse_plan
 from planner.render import plan_report_text, simulation_text
@@ -263,3 +264,22 @@ def test_only_stacks_that_can_run_the_pools_open_the_choice(session: workflows.S
     assert stacks(_with_stack({"id": "dynamo"}), "trtllm") == ["dynamo"]
     assert stacks(_with_stack({"disaggregated": True})) == [], "pinned: sized as pools anyway, not a choice"
     assert stacks(_with_stack({}, fabric="ethernet")) == ["ray-serve"], "the others need RDMA for the KV cache"
+
+
+def test_the_growth_view_grows_each_pool_in_its_own_layout(planned: workflows.PlanReport) -> None:
+    tco = planned.tco
+    assert tco is not None and tco.fleet.pools is not None
+    pools = tco.fleet.pools
+    assert pools.prefill[0].gpus != pools.decode[0].gpus or pools.prefill[0] == pools.decode[0]
+    same = tco.fleet.carrying(tco.fleet.replicas_for_load)
+    assert (same.gpus, same.nodes) == (tco.fleet.gpus, tco.fleet.nodes), "the sized count gives the TCO's fleet"
+    for quarter in growth_view(planned.resolved.plan, tco, 2).quarters:
+        grown = tco.fleet.carrying(quarter.replicas_for_load).pools
+        assert grown is not None and grown.prefill_replicas >= 1 and grown.decode_replicas >= 1
+        assert grown.prefill_replicas + grown.decode_replicas == quarter.replicas_for_load
+        spares = tco.fleet.spares // 2
+        assert (
+            quarter.gpus
+            == (grown.prefill_replicas + spares) * pools.prefill[0].gpus
+            + (grown.decode_replicas + spares) * pools.decode[0].gpus
+        )

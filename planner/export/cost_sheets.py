@@ -337,22 +337,32 @@ GROWTH_COLUMNS = (
 )
 
 
-def _growth_formulas(r: int) -> dict[str, str]:
-    """The formulas of row ``r`` (the first quarter is row 2)."""
+def _pooled_quantities(r: int) -> tuple[str, str]:
+    """GPUs and nodes of row ``r``'s replicas for the load split into prefill and decode pools in
+    the sized pools' ratio, a replica each at least (:func:`planner.plan_tco.prefill_share_of`)."""
+    prefill_q = (
+        f"MIN(MAX(ROUNDUP(E{r}*prefill_replicas_for_load/(prefill_replicas_for_load+decode_replicas_for_load)"
+        f"-0.000000001,0),1),E{r}-1)"
+    )
+    prefill, decode = f"({prefill_q}+spare_replicas/2)", f"(E{r}-{prefill_q}+spare_replicas/2)"
+    gpus = f"{prefill}*prefill_gpus_per_replica+{decode}*decode_gpus_per_replica"
+    nodes = _nodes(prefill, "prefill_gpus_per_replica") + "+" + _nodes(decode, "decode_gpus_per_replica")
+    return gpus, nodes
+
+
+def _growth_formulas(r: int, pooled: bool = False) -> dict[str, str]:
+    """The formulas of row ``r`` (the first quarter is row 2); ``pooled``: the fleet is prefill and decode pools."""
     p = r - 1
     first = r == 2
-    nodes = (
-        "IF(gpus_per_replica>gpus_per_node,F{r}*ROUNDUP(gpus_per_replica/gpus_per_node,0),"
-        "ROUNDUP(G{r}/gpus_per_node,0))"
-    )
+    gpus, nodes = (f"F{r}*gpus_per_replica", _nodes(f"F{r}")) if not pooled else _pooled_quantities(r)
     return {
         "growth_factor": f"(1+traffic_growth)^(3*A{r}/growth_horizon_months)",
         "peak_concurrency": f"peak_concurrency*B{r}",
         "provisioned_concurrency": f"C{r}*(1+burst_headroom)",
-        "replicas_for_load": f"MAX(ROUNDUP(D{r}/concurrency_per_replica-0.000000001,0),1)",
+        "replicas_for_load": f"MAX(ROUNDUP(D{r}/concurrency_per_replica-0.000000001,0),{2 if pooled else 1})",
         "replicas": f"E{r}+spare_replicas",
-        "gpus": f"F{r}*gpus_per_replica",
-        "nodes": nodes.format(r=r),
+        "gpus": gpus,
+        "nodes": nodes,
         "replicas_added": f"F{r}" if first else f"F{r}-F{p}",
         "nodes_added": f"H{r}" if first else f"H{r}-H{p}",
         "class_change_needed": f'IF(AND(existing_nodes>0,H{r}>existing_nodes),"yes","no")',
@@ -372,7 +382,7 @@ def growth_sheet(wb: Workbook, ws: Worksheet, c: TcoWorkbook) -> None:
     """One row per quarter, every column a formula of the growth rate and the cost inputs."""
     header_row(ws, 1, [title for title, _, _ in GROWTH_COLUMNS])
     for r, quarter in enumerate(c.growth.quarters, start=2):
-        formulas = _growth_formulas(r)
+        formulas = _growth_formulas(r, pooled=c.tco.fleet.pools is not None)
         put_value(ws, r, 1, quarter.number, "0")
         for column, (_, key, number_format) in enumerate(GROWTH_COLUMNS[1:], start=2):
             put_formula(ws, r, column, formulas[key], number_format)
