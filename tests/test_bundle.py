@@ -1,8 +1,8 @@
 """The desktop bundle: build it with PyInstaller (packaging/build_bundle.sh), then run the
 command line and the desktop app from it, and add a plugin to it from a wheel.
 
-Building takes about two minutes on 2 shared cores and needs PyInstaller, so it runs only when
-``PLANNER_TEST_BUNDLE=1``.
+Building takes about half a minute on 2 idle cores (two minutes with other jobs on them) and
+needs PyInstaller, so it runs only when ``PLANNER_TEST_BUNDLE=1`` (the README's third command).
 """
 
 from __future__ import annotations
