@@ -6,6 +6,8 @@
 #
 #   bash packaging/build_bundle.sh                 # with python3 on PATH
 #   PYTHON=.venv/bin/python bash packaging/build_bundle.sh
+#   PLANNER_WHEEL=dist/llm_inference_planner-0.1.0-py3-none-any.whl bash packaging/build_bundle.sh
+#                                                  # from a planner wheel built already
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 python="${PYTHON:-python3}"
@@ -21,9 +23,12 @@ fi
 # way (editable or not) the planner is installed in the building environment.
 staging="$work/staging"
 rm -rf "$work/wheel" "$staging"
-"$python" -m pip wheel --quiet --disable-pip-version-check --no-deps --no-build-isolation -w "$work/wheel" "$repo"
-"$python" -m pip install --quiet --disable-pip-version-check --no-deps --no-index --target "$staging" \
-    "$work"/wheel/llm_inference_planner-*.whl
+planner_wheel="${PLANNER_WHEEL:-}"
+if [ -z "$planner_wheel" ]; then
+    "$python" -m pip wheel --quiet --disable-pip-version-check --no-deps --no-build-isolation -w "$work/wheel" "$repo"
+    planner_wheel="$(echo "$work"/wheel/llm_inference_planner-*.whl)"
+fi
+"$python" -m pip install --quiet --disable-pip-version-check --no-deps --no-index --target "$staging" "$planner_wheel"
 PLANNER_BUNDLE_STAGING="$staging" "$python" -m PyInstaller --noconfirm --log-level WARN --distpath "$dist" \
     --workpath "$work" "$repo/packaging/planner.spec"
 echo "$dist/planner: $(du -sh "$dist/planner" | cut -f1)"

@@ -10,6 +10,8 @@
 #   bash packaging/build_wheelhouse.sh --aic                # and dist/wheelhouse-aic/
 #   PYTHONS=python3.12 bash packaging/build_wheelhouse.sh   # one Python only
 #   OUT=/tmp/wh bash packaging/build_wheelhouse.sh          # another folder
+#   PLANNER_WHEEL=dist/llm_inference_planner-0.1.0-py3-none-any.whl bash packaging/build_wheelhouse.sh
+#                                           # with a planner wheel built already (default: built here)
 #
 # Windows (PowerShell, with the MSVC build tools) and macOS (with the Xcode command line
 # tools) build theirs the same way, one line per Python:
@@ -20,6 +22,7 @@ repo="$(cd "$(dirname "$0")/.." && pwd)"
 out="${OUT:-$repo/dist/wheelhouse}"
 aic_out="${AIC_OUT:-${out}-aic}"
 pythons="${PYTHONS:-python3.11 python3.12}"
+planner="${PLANNER_WHEEL:-$repo}"
 with_aic=0
 for arg in "$@"; do
     case "$arg" in
@@ -37,7 +40,7 @@ for python in $pythons; do
         exit 2
     fi
     echo "== $python: the planner and its dependencies"
-    "$python" -m pip wheel --disable-pip-version-check --quiet --wheel-dir "$out" "$repo"
+    "$python" -m pip wheel --disable-pip-version-check --quiet --wheel-dir "$out" "$planner"
 done
 
 if [ "$with_aic" = 1 ]; then

@@ -4,6 +4,7 @@ plugin we ship for vendors (loaded through its ``pytest11`` entry point)."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -68,14 +69,42 @@ def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = No
     )
 
 
+#: What a copy of a project for a build leaves out: version control, environments, caches and
+#: earlier builds' output (which setuptools would otherwise pack again).
+NOT_SOURCES = (".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache", ".mypy_cache",
+               ".ruff_cache", ".import_linter_cache", ".hypothesis")  # fmt: skip
+
+
+def copy_sources(project: Path, destination: Path) -> Path:
+    """Copy ``project`` to ``destination`` without what :data:`NOT_SOURCES` names; returns the copy."""
+    shutil.copytree(project, destination, ignore=shutil.ignore_patterns(*NOT_SOURCES))
+    return destination
+
+
+def build_wheel(project: Path, root: Path) -> Path:
+    """Build a wheel of ``project`` as a vendor or a packager does, offline (no dependencies, no
+    build isolation), from a copy in ``root``: setuptools writes build/ and *.egg-info next to
+    the sources, and the checkout must stay as it was.
+
+    :param root: an empty folder for this build; it receives the copy and the wheel
+    :returns: the wheel
+    """
+    source = copy_sources(project, root / "src" / project.name)
+    command = [sys.executable, "-m", "pip", "wheel", "-q", "--disable-pip-version-check", "--no-deps",
+               "--no-build-isolation", "-w", str(root), str(source)]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    (wheel,) = root.glob("*.whl")
+    return wheel
+
+
 def build_template_wheel(root: Path) -> Path:
     """Build a wheel of a copy of packaging/plugin-template in ``root``, offline, as a vendor would."""
-    import shutil
+    return build_wheel(REPO / "packaging" / "plugin-template", root)
 
-    project = root / "planner-vendor-template"
-    ignored = shutil.ignore_patterns("build", "dist", "*.egg-info", "__pycache__", ".pytest_cache")
-    shutil.copytree(REPO / "packaging" / "plugin-template", project, ignore=ignored)
-    command = [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(root)]
-    result = subprocess.run([*command, str(project)], capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr
-    return next(root.glob("planner_vendor_template-*.whl"))
+
+@pytest.fixture(scope="session")
+def planner_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The planner's own wheel, built once per session from a copy of this checkout: the offline
+    install, the wheelhouse and the desktop bundle tests all start from it."""
+    return build_wheel(REPO, tmp_path_factory.mktemp("planner-wheel"))

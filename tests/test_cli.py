@@ -32,6 +32,8 @@ def test_demo_prints_the_resolved_example() -> None:
     assert "Internal knowledge assistant" in result.stdout
     assert "llama-3.3-70b" in result.stdout and "weights fp8, KV fp8" in result.stdout
     assert "Open choices" in result.stdout and "hardware.gpu" in result.stdout
+    for word in ("6 Sizing", "per replica: memory holds", "dominant:", "7-8 Fleet", "N+1", "EUR per 1M"):
+        assert word in result.stdout
     assert result.stderr == ""
 
 
@@ -50,6 +52,10 @@ def test_demo_json_and_show() -> None:
         "spare_failure_domains": 1,
     }
     assert "hardware.gpu" in data["open_choices"]
+    chosen = data["sizing"]["chosen"]
+    assert chosen["replicas"] == chosen["replicas_for_load"] + chosen["spares"]
+    assert chosen["provisioned_concurrency"] == pytest.approx(450)
+    assert all(a["origin"] in ("catalog", "none") for a in data["costs"]["assumptions"]), "no costs section"
     assert run_cli("demo", "--show").stdout.startswith("# Use case 1")
 
 

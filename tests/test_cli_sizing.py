@@ -101,16 +101,12 @@ def test_search_ranks_feasible_candidates() -> None:
     assert "configurations meet the SLOs on both axes" in text and "EUR/1M tok" in text
 
 
-def test_plan_and_demo_print_the_sizing() -> None:
-    text = run_cli("demo").stdout
-    for word in ("6 Sizing", "per replica: memory holds", "dominant:", "7-8 Fleet", "N+1", "EUR per 1M"):
-        assert word in text
+def test_a_critical_plan_keeps_two_spares() -> None:
+    # The demo's sizing lines and fleet arithmetic are read from its one run in test_cli.py.
     data = json.loads(run_cli("plan", str(PLANS / "reasoning-agent.yaml"), "--json").stdout)
-    chosen = data["sizing"]["chosen"]
-    assert chosen is None or chosen["spares"] == 2, "critical plans keep N+2"
-    demo = json.loads(run_cli("demo", "--json").stdout)["sizing"]["chosen"]
-    assert demo["replicas"] == demo["replicas_for_load"] + demo["spares"]
-    assert demo["provisioned_concurrency"] == pytest.approx(450)
+    assert data["effective"]["spare_failure_domains"] == 2, "critical plans keep N+2"
+    chosen = data["sizing"]["chosen"]  # nothing fits this plan today; if something does, it keeps them
+    assert chosen is None or chosen["spares"] == 2
 
 
 def test_infeasible_plan_says_what_each_candidate_misses() -> None:

@@ -3,6 +3,7 @@ separate processes of the CLI (kept apart from test_decision.py so that the two 
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ FEASIBLE = [
 NOTHING_FITS = [PLANS / "reasoning-agent.yaml", PLANS / "trap-multinode-tp-pcie.yaml"]
 
 
+@functools.cache  # one process per command line: the text test reads the decision a JSON test printed
 def _json(*args: str) -> dict[str, Any]:
     result = run_cli(*args, "--json")
     assert result.returncode == 0, result.stderr

@@ -5,21 +5,17 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
-import sys
 import venv
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import DATA, REPO
+from tests.conftest import DATA, build_wheel
 
 pytestmark = pytest.mark.slow  # builds three wheels and a virtual environment
 
 PIP_QUIET = ["--disable-pip-version-check", "-q"]
-IGNORED = (".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", ".mypy_cache", ".ruff_cache",
-           ".import_linter_cache")  # fmt: skip
 
 
 def _run(*cmd: str | Path, cwd: Path | None = None, env: dict[str, str] | None = None) -> str:
@@ -29,21 +25,14 @@ def _run(*cmd: str | Path, cwd: Path | None = None, env: dict[str, str] | None =
 
 
 @pytest.fixture(scope="module")
-def installed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Build wheels of the planner and both fixture plugins, install them into a new venv."""
+def installed(tmp_path_factory: pytest.TempPathFactory, planner_wheel: Path) -> dict[str, Path]:
+    """The planner wheel and both fixture plugins' wheels, installed into a new venv."""
     root = tmp_path_factory.mktemp("install")
-    wheels = root / "wheels"
-    for source in (REPO, DATA / "plugins" / "planner-acme", DATA / "plugins" / "planner-broken"):
-        # Build from a copy: setuptools writes build/ and *.egg-info next to the sources.
-        project = root / "src" / source.name
-        shutil.copytree(source, project, ignore=shutil.ignore_patterns(*IGNORED))
-        _run(
-            sys.executable, "-m", "pip", "wheel", *PIP_QUIET, "--no-deps", "--no-build-isolation", "-w", wheels, project
-        )
+    plugins = [build_wheel(DATA / "plugins" / name, root / name) for name in ("planner-acme", "planner-broken")]
     env_dir = root / "venv"
     venv.create(env_dir, with_pip=True)
     bin_dir = env_dir / ("Scripts" if os.name == "nt" else "bin")
-    _run(bin_dir / "python", "-m", "pip", "install", *PIP_QUIET, *sorted(wheels.glob("*.whl")))
+    _run(bin_dir / "python", "-m", "pip", "install", *PIP_QUIET, planner_wheel, *plugins)
     elsewhere = root / "elsewhere"
     elsewhere.mkdir()
     return {"bin": bin_dir, "cwd": elsewhere, "home": root / "home"}

@@ -5,6 +5,7 @@ as an entry point and by import path."""
 from __future__ import annotations
 
 import inspect
+import re
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -114,3 +115,16 @@ def test_every_planner_package_ships_in_the_wheel() -> None:
     listed = set(config["tool"]["setuptools"]["packages"])
     found = {".".join(init.parent.relative_to(REPO).parts) for init in (REPO / "planner").rglob("__init__.py")}
     assert found <= listed, f"add {sorted(found - listed)} to [tool.setuptools] packages"
+
+
+def test_ci_runs_the_readmes_test_commands_as_written() -> None:
+    """The README's test command and its packaging tests are what CI runs, word for word, so a
+    reader who runs them runs what CI checks."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    test_commands = [block for block in re.findall(r"```\n(.*?)\n```", readme, re.S) if "pytest" in block][:2]
+    assert len(test_commands) == 2 and "PLANNER_TEST_BUNDLE=1" in test_commands[1], "README: suite, then packaging"
+    # The shell joins a line that ends in a backslash with the next one.
+    ci_lines = re.sub(r"\\\n\s*", "", (REPO / ".ci" / "run").read_text(encoding="utf-8")).splitlines()
+    for command in test_commands:
+        assert command in ci_lines, f".ci/run must run the README's command as written: {command}"
+    assert ci_lines.index(test_commands[0]) < ci_lines.index(test_commands[1]), "the suite runs first"

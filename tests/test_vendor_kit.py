@@ -18,10 +18,9 @@ from planner.errors import PlannerError
 from planner.plugin_install import install_wheel, installed_plugins, plugins_dir, remove_plugin
 from planner.render import plugins_table
 from planner.rulepack import Rule, RulePack
-from tests.conftest import REPO, build_template_wheel, run_cli
+from tests.conftest import REPO, build_template_wheel, copy_sources, run_cli
 
 TEMPLATE = REPO / "packaging" / "plugin-template"
-IGNORED = ("build", "dist", "*.egg-info", "__pycache__", ".pytest_cache")
 
 
 class _Vendor:
@@ -233,8 +232,7 @@ def test_the_desktop_bundle_unpacks_pure_wheels_without_pip(
 
 @pytest.mark.slow  # a second pytest session: about 9 s
 def test_the_template_tests_pass_out_of_the_box(tmp_path: Path) -> None:
-    project = tmp_path / "vendor"
-    shutil.copytree(TEMPLATE, project, ignore=shutil.ignore_patterns(*IGNORED))
+    project = copy_sources(TEMPLATE, tmp_path / "vendor")
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:xdist", "-p", "no:randomly"],
         capture_output=True,

@@ -10,7 +10,6 @@ measured time.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -35,29 +34,23 @@ def _run(command: list[str], env: dict[str, str] | None = None, cwd: Path | None
 
 
 @pytest.fixture(scope="module")
-def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The wheelhouse for this Python, installed offline by packaging/install.sh; returns the venv."""
+def installed(tmp_path_factory: pytest.TempPathFactory, planner_wheel: Path) -> Path:
+    """The wheelhouse for this Python around this checkout's wheel, installed offline by
+    packaging/install.sh; returns the venv."""
     root = tmp_path_factory.mktemp("wheelhouse")
-    source = root / "src"
-    # Build from a copy: the build writes build/ and *.egg-info next to the sources.
-    ignored = (
-        ".git",
-        ".venv",
-        "build",
-        "dist",
-        "*.egg-info",
-        "__pycache__",
-        ".mypy_cache",
-        ".ruff_cache",
-        ".import_linter_cache",
-    )
-    shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(*ignored))
-    env = {**os.environ, "OUT": str(root / "wheelhouse"), "PYTHONS": sys.executable}
-    _run(["bash", str(source / "packaging" / "build_wheelhouse.sh")], env=env)
+    env = {
+        **os.environ,
+        "OUT": str(root / "wheelhouse"),
+        "PYTHONS": sys.executable,
+        "PLANNER_WHEEL": str(planner_wheel),
+    }
+    _run(["bash", str(REPO / "packaging" / "build_wheelhouse.sh")], env=env)
     venv = root / "env"
-    # No pip configuration either: nothing but the wheelhouse may be found.
+    # No pip configuration either: nothing but the wheelhouse may be found. install.sh's own
+    # `planner demo` gets an empty user folder, not the user's.
     offline = {**os.environ, "PYTHON": sys.executable, "PIP_CONFIG_FILE": os.devnull, "PIP_FIND_LINKS": ""}
-    _run(["sh", str(source / "packaging" / "install.sh"), str(root / "wheelhouse"), str(venv)], env=offline)
+    offline["PLANNER_HOME"] = str(root / "home")
+    _run(["sh", str(REPO / "packaging" / "install.sh"), str(root / "wheelhouse"), str(venv)], env=offline)
     return venv
 
 
