@@ -53,23 +53,6 @@ def largest_that_holds(
     return low
 
 
-#: A closed loop whose measured requests fill less than this share of its users on average was still
-#: in its first wave: its few finished requests are the fastest ones, and their percentiles flatter.
-STEADY_IN_SYSTEM_SHARE = 0.5
-
-
-def reached_steady_state(summary: dict[str, Any], users: int) -> bool:
-    """True when a closed loop of ``users`` ran long enough for its measured requests to be in
-    steady state: on average they kept at least half the users busy after the warm-up.
-
-    Every user sends its first request at once; where the run is short against the end-to-end
-    latency at this load (the estimate's E2E, which set the run's length, is that of a lighter
-    load), that first wave is still draining when the run ends, and only the requests that
-    overtook it are measured.
-    """
-    return float(summary["littles_law"]["mean_in_system"]) >= STEADY_IN_SYSTEM_SHARE * users
-
-
 def envelopes(
     plan: Plan,
     dep: Deployment,
@@ -92,11 +75,7 @@ def envelopes(
 
     def closed(n: float) -> bool:
         load = LoadSpec("closed", concurrency=int(n))
-        duration_s = length.for_load(load)
-        summary = simulate_plan(plan, dep, model, load, duration_s=duration_s, seed=seed)
-        while not reached_steady_state(summary, int(n)) and length.fixed_s is None and duration_s < length.longest_s:
-            duration_s = min(duration_s * 2, length.longest_s)
-            summary = simulate_plan(plan, dep, model, load, duration_s=duration_s, seed=seed)
+        summary = simulate_plan(plan, dep, model, load, duration_s=length.for_load(load), seed=seed)
         curve.append(curve_point("closed", n, summary))
         if progress:
             progress(f"closed loop, {int(n)} users: {'meets' if summary['meets_slo'] else 'misses'} the SLOs")
