@@ -536,7 +536,7 @@ class PoolDecision:
             "run": {k: v for k, v in self.summary.items() if k not in ("prefill", "decode")},
         }
 
-    def describe(self, label: str) -> str:
+    def describe(self, aggregated: Deployment) -> str:
         """One line: the pools, their run at the peak, their Cr_closed and the aggregated count beside them."""
         s, q = self.summary, int(self.summary["percentile"])
         at, served = s["at_percentile_ms"], " or ".join(self.stacks)
@@ -551,7 +551,7 @@ class PoolDecision:
             f"{self.prefill_replicas} prefill x {prefill} + {self.decode_replicas} decode x {decode}, KV over "
             f"{self.transport} ({s['kv_transfer_ms_mean']:,.1f} ms a request): at {self.rate_req_s:,.3g} requests/s "
             f"p{q} TTFT {at['ttft']:,.0f} ms, ITL {at['itl']:,.1f} ms, E2E {at['e2e'] / 1000:,.1f} s{capacity}; "
-            f"aggregated serving needs {self.aggregated_replicas} x {_layout_of(label)}"
+            f"aggregated serving needs {self.aggregated_replicas} x {aggregated.parallelism}"
             + (
                 f" (disaggregation was left open: the pools need fewer GPUs; serve them with {served})"
                 if served
@@ -562,14 +562,7 @@ class PoolDecision:
 
 def _layout(dep: Deployment) -> str:
     """A pool's layout in brief, e.g. 'TP2 (2 GPUs)'."""
-    return f"{_layout_of(dep.label)} ({dep.gpus} GPU{'s' if dep.gpus > 1 else ''})"
-
-
-def _layout_of(label: str) -> str:
-    """The parallelism of a deployment label ('... x2 TP2 wfp8/kvfp8 sglang' -> 'TP2')."""
-    words = label.split()
-    layout = [w for w in words if w.startswith(("TP", "PP", "EP", "DP-attn"))]
-    return " ".join(layout) or label
+    return f"{dep.parallelism} ({dep.gpus} GPU{'s' if dep.gpus > 1 else ''})"
 
 
 def _pool_rate(loads: list[PeakLoad], replicas: int, rate_at_cr_req_s: float) -> float:
@@ -641,11 +634,10 @@ def size_pools(
     first = stage(prefill_pool, prefill)
     runs: dict[tuple[Deployment, int], dict[str, Any]] = {}
 
-    beyond_e2e = _beyond_e2e(prefill_ttft(plan, first), targets)
+    if _beyond_e2e(prefill_ttft(plan, first), targets) is not None:
+        return None  # no decode pool can help: each request's E2E includes its TTFT
 
     def split(pool: Pool, decode: int) -> dict[str, Any]:
-        if beyond_e2e is not None:
-            return beyond_e2e
         if (pool[0], decode) not in runs:
             runs[pool[0], decode] = decode_stage(plan, first, pool, decode, transport, seed=seed)
             runs[pool[0], decode]["simulated_s"] = duration_s

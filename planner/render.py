@@ -441,7 +441,7 @@ def decision_lines(d: Any, slo_percentile: float = 95) -> list[str]:
             f"{check.duration_s:,.0f} s simulated)"
         )
     if d.pools is not None:
-        lines.append(f"             disaggregated: {d.pools.describe(d.deployment.label)}")
+        lines.append(f"             disaggregated: {d.pools.describe(d.deployment)}")
     fewer = [c for c in d.checks if c.replicas == d.replicas_for_load - 1 and not c.meets]
     if fewer:
         lines.append(f"             {fewer[0].replicas} replicas miss them at {fewer[0].load.describe()}")

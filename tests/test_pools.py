@@ -241,7 +241,7 @@ def test_open_disaggregation_is_chosen_when_the_pools_need_fewer_gpus(session: w
     assert d.replicas_for_load + d.spares < pools.aggregated_replicas + spare, "fewer GPUs, both spares counted"
     chosen = report.to_json()["sizing"]["chosen"]["simulation"]["disaggregated"]
     assert chosen["chosen_over_aggregated"] and chosen["prefill_replicas"] == pools.prefill_replicas
-    assert "disaggregation was left open" in pools.describe(d.deployment.label)
+    assert "disaggregation was left open" in pools.describe(d.deployment)
     facts = {f["rule_id"] for f in report.to_json()["findings"]}
     assert "trap.disaggregation-without-rdma" not in facts, "NIXL over the plan's InfiniBand is RDMA"
 

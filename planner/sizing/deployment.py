@@ -90,11 +90,15 @@ class Deployment:
     @property
     def label(self) -> str:
         """Short description, e.g. 'h100-sxm x4 TP4 fp8/fp8 vllm'."""
-        par = f"DP-attn+EP{self.ep}" if self.attention_dp else f"TP{self.tp}" + (f" PP{self.pp}" if self.pp > 1 else "")
-        if self.ep > 1 and not self.attention_dp:
-            par += f" EP{self.ep}"
         precision = f"w{self.weights_dtype}/kv{self.kv_dtype}"
-        return f"{self.model.id} on {self.gpu.id} x{self.gpus} {par} {precision} {self.runtime.id}"
+        return f"{self.model.id} on {self.gpu.id} x{self.gpus} {self.parallelism} {precision} {self.runtime.id}"
+
+    @property
+    def parallelism(self) -> str:
+        """The parallel layout in brief, e.g. 'TP4', 'TP8 PP2', 'TP4 EP4', 'DP-attn+EP8'."""
+        if self.attention_dp:
+            return f"DP-attn+EP{self.ep}"
+        return f"TP{self.tp}" + (f" PP{self.pp}" if self.pp > 1 else "") + (f" EP{self.ep}" if self.ep > 1 else "")
 
     @cached_property
     def params(self) -> ParamSplit:
