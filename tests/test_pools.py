@@ -214,6 +214,12 @@ def test_deploy_writes_the_pools_and_check_config_reads_them_back(
     assert args[args.index("--disaggregation-transfer-backend") + 1] == "nixl"
     checked = workflows.check_config(session, given, out, backend="builtin")
     assert not checked.disagreements and not checked.findings, checked.to_json()
+    # A replica moved from the prefill pool to the decode pool keeps the total: each pool is checked.
+    prefill["replicas"] -= 1
+    decode["replicas"] += 1
+    (out / "dynamo-graph.yaml").write_text(yaml.safe_dump(graph), encoding="utf-8")
+    moved = workflows.check_config(session, given, out, backend="builtin")
+    assert [x.what for x in moved.disagreements] == ["prefill pool: replicas"] and not moved.agrees
     with pytest.raises(PlannerError, match="KServe does not run sglang"):
         workflows.deploy(session, given, "kserve", tmp_path / "k", backend="builtin")
     with pytest.raises(PlannerError, match="does not write prefill/decode pools for llm-d with sglang"):

@@ -30,6 +30,9 @@ CONFIG_FILES = (
 )
 
 
+#: The files of targets that write disaggregated prefill and decode pools (read pool by pool).
+POOL_FILES = ("llm-d-values.yaml", "dynamo-graph.yaml")
+
 #: Arguments the manifests add around the engine settings (model, address), not settings of the plan.
 _PLATFORM_ARGS = {"--host", "--model", "--model-path", "--model_name", "--model_id"}
 #: Arguments that make a worker part of a prefill or decode pool (written for disaggregated plans).
@@ -67,15 +70,17 @@ class Disagreement:
         return {"what": self.what, "config": self.config, "plan": self.plan, "why": self.why, "severity": self.severity}
 
 
-def read_config(folder: Path, values: DeployValues) -> ReadConfig:
+def read_config(folder: Path, values: DeployValues, pool: str | None = None) -> ReadConfig:
     """Read the engine settings, replicas and GPUs from ``folder``.
 
+    :param pool: "prefill" or "decode": that pool's workers, for targets that write disaggregated
+        pools (llm-d, Dynamo); None reads the decode (or only) workers, with the replicas of both pools.
     :raises DeployError: naming the folder and the files looked for when none is there or readable.
     """
     for name in CONFIG_FILES:
         path = folder / name
         if path.is_file():
-            return _read(path, values)
+            return _read(path, values, pool)
     raise DeployError(
         "no configuration found",
         path=str(folder),
@@ -90,14 +95,14 @@ def _load_yaml(path: Path) -> list[Any]:
         raise DeployError(f"cannot read it: {exc}", path=str(path), fix="fix the YAML syntax") from None
 
 
-def _read(path: Path, values: DeployValues) -> ReadConfig:
+def _read(path: Path, values: DeployValues, pool: str | None) -> ReadConfig:
     if path.name == "serve.sh":
         text = path.read_text(encoding="utf-8").replace("\\\n", " ")
         line = next((ln for ln in text.splitlines() if ln.startswith("exec ")), "")
         return _from_args(path, shlex.split(line)[1:], values, None, None)
     docs = _load_yaml(path)
     try:
-        return _READERS[path.name](path, docs, values)
+        return _READERS[path.name](path, docs, values, pool)
     except (KeyError, IndexError, TypeError, ValueError) as exc:
         raise DeployError(
             f"its layout is not the one `planner deploy` writes (missing {exc})",
@@ -147,36 +152,53 @@ def _gpus(resources: dict[str, Any], values: DeployValues) -> int:
     return int(resources["limits"][values.gpu_resource])
 
 
-def _deployment(path: Path, docs: list[Any], values: DeployValues) -> ReadConfig:
+def _deployment(path: Path, docs: list[Any], values: DeployValues, pool: str | None) -> ReadConfig:
     deployment = next(d for d in docs if d.get("kind") == "Deployment")
     container = deployment["spec"]["template"]["spec"]["containers"][0]
     gpus = _gpus(container["resources"], values)
     return _from_args(path, container["args"], values, deployment["spec"]["replicas"], gpus)
 
 
-def _inferenceservice(path: Path, docs: list[Any], values: DeployValues) -> ReadConfig:
+def _inferenceservice(path: Path, docs: list[Any], values: DeployValues, pool: str | None) -> ReadConfig:
     predictor = docs[0]["spec"]["predictor"]
     model = predictor["model"]
     return _from_args(path, model["args"], values, predictor["minReplicas"], _gpus(model["resources"], values))
 
 
-def _llm_d(path: Path, docs: list[Any], values: DeployValues) -> ReadConfig:
+def _llm_d(path: Path, docs: list[Any], values: DeployValues, pool: str | None) -> ReadConfig:
     decode, prefill = docs[0]["decode"], docs[0].get("prefill") or {}
+    if pool is not None:
+        part = docs[0][pool]
+        if not part.get("create", True):
+            return _no_pool(path)
+        container = part["containers"][0]
+        return _from_args(path, container["args"], values, part["replicas"], _gpus(container["resources"], values))
     container = decode["containers"][0]
     replicas = decode["replicas"] + (prefill.get("replicas", 0) if prefill.get("create") else 0)
     return _from_args(path, container["args"], values, replicas, _gpus(container["resources"], values))
 
 
-def _dynamo(path: Path, docs: list[Any], values: DeployValues) -> ReadConfig:
+def _dynamo(path: Path, docs: list[Any], values: DeployValues, pool: str | None) -> ReadConfig:
     services = docs[0]["spec"]["services"]
     workers = [services[name] for name in ("Worker", "PrefillWorker", "DecodeWorker") if name in services]
     worker = workers[-1]  # the decode pool's settings when there are pools
+    if pool is not None:
+        name = {"prefill": "PrefillWorker", "decode": "DecodeWorker"}[pool]
+        if name not in services:
+            return _no_pool(path)
+        worker = services[name]
+        workers = [worker]
     args = worker["extraPodSpec"]["mainContainer"]["args"]
     replicas = sum(w["replicas"] for w in workers)
     return _from_args(path, args, values, replicas, int(worker["resources"]["limits"]["gpu"]))
 
 
-def _ray(path: Path, docs: list[Any], values: DeployValues) -> ReadConfig:
+def _no_pool(path: Path) -> ReadConfig:
+    """A pool the plan has and the configuration lacks (written for aggregated serving): no replicas."""
+    return ReadConfig(path.name, {}, 0, None)
+
+
+def _ray(path: Path, docs: list[Any], values: DeployValues, pool: str | None) -> ReadConfig:
     llm = docs[0]["applications"][0]["args"]["llm_configs"][0]
     args: list[str] = []
     for key, value in llm["engine_kwargs"].items():

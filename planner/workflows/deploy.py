@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import os
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from planner import __version__
 from planner.deploy.bundle import bundle
-from planner.deploy.check import Disagreement, config_knobs, disagreements, read_config
+from planner.deploy.check import POOL_FILES, Disagreement, config_knobs, disagreements, read_config
 from planner.deploy.tuning import TuningPlan, tuning_plan
 from planner.deploy.values import (
     TARGETS,
@@ -26,6 +26,7 @@ from planner.deploy.values import (
 )
 from planner.errors import NothingFitsError, PlannerError
 from planner.resolve import resolve_plan
+from planner.sizing.deployment import Deployment
 from planner.sizing.fleet import FleetSizing
 from planner.sizing.plan_sizing import PlanSizing
 from planner.validation import validate_plan
@@ -225,11 +226,31 @@ def check_config(
     fleet = _chosen(sizing)
     target = target or fleet.deployment.runtime.id
     values = deploy_values(resolved, fleet, session.catalog, target, origin_of(given), pools=_pools(sizing))
-    if values.pools is not None:  # the readers take the decode pool's settings
-        values = pool_values(values, values.pools.decode)
-    config = read_config(folder, values)
-    found = disagreements(config, values)
-    return ConfigCheck(folder, config.file, target, found, _seam_findings(session, given, sizing, config, values))
+    found: list[Disagreement] = []
+    findings: list[Any] = []
+    for pool, own in _checked_pools(values, folder):
+        config = read_config(folder, own, pool)
+        found += [replace(d, what=f"{pool} pool: {d.what}") if pool else d for d in disagreements(config, own)]
+        seams = _seam_findings(session, given, sizing, config, own)
+        findings += [f for f in seams if f.model_dump() not in [g.model_dump() for g in findings]]
+    return ConfigCheck(folder, config.file, target, found, findings)
+
+
+def _checked_pools(values: DeployValues, folder: Path) -> list[tuple[str | None, DeployValues]]:
+    """What :func:`check_config` reads: the one pool of an aggregated plan, or each of the prefill and
+    decode pools (its own layout and replicas, its spare included) where the folder holds pools."""
+    pools = values.pools
+    if pools is None or not any((folder / name).is_file() for name in POOL_FILES):
+        return [(None, values)]
+    spare = values.spares // 2  # a spare in each pool
+
+    def own(layout: Deployment | None, replicas: int) -> DeployValues:
+        return replace(pool_values(values, layout), replicas=replicas, replicas_for_load=replicas - spare, spares=spare)
+
+    return [
+        ("prefill", own(pools.prefill, pools.prefill_replicas)),
+        ("decode", own(pools.decode, pools.decode_replicas)),
+    ]
 
 
 def _seam_findings(
