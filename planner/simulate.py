@@ -283,11 +283,11 @@ class Replica:
     def step(self, now: float) -> tuple[float, list[Request]]:
         """Run one step starting at ``now``; return its end time and the requests that finished."""
         budget = self.config.token_budget
-        decode, decode_keys = self._decoders()
+        decode, decode_keys, prefilling = self._decoders()
         if not self.config.prefill_first:
             budget -= len(decode)
         chunks: list[tuple[Request, int]] = []
-        for request in [r for r in self.running if r.prefilled < r.isl]:
+        for request in prefilling:
             if budget <= 0:
                 break
             chunk = min(request.isl - request.prefilled, budget)
@@ -435,27 +435,61 @@ class Replica:
         chunk = min(max(head.isl - prefilled, 0), budget)
         return self._blocks_for(prefilled + chunk) - head.blocks <= self.free_blocks
 
-    def _decoders(self) -> tuple[list[Request], int]:
+    def _decoders(self) -> tuple[list[Request], int, list[Request]]:
         """The sequences that decode this step, each given the KV block its next token needs,
-        and the keys they read (their contexts summed).
+        the keys they read (their contexts summed), and the running sequences still prefilling
+        (once the decoders have their blocks).
 
         A sequence that cannot grow preempts the most recently admitted other one (or is
         dropped when alone); the step's token budget caps how many decode.
         """
-        block = self.config.block_tokens
+        block, free = self.config.block_tokens, self.free_blocks
+        running = self.running
         decode: list[Request] = []
+        prefilling: list[Request] = []
         keys = 0
+        for request in running:  # (the common case, written for speed: no sequence lacks a block)
+            prefilled = request.prefilled
+            if prefilled < request.isl:
+                prefilling.append(request)
+                continue
+            context = prefilled + request.decoded
+            held = request.blocks
+            if context < held * block:
+                keys += context
+                decode.append(request)  # its next token fits the blocks it holds
+                continue
+            need = -(-(context + 1) // block) - held
+            if need > free:
+                self.free_blocks = free
+                return self._decoders_short_of_blocks(running[running.index(request) :], decode, keys)
+            keys += context
+            free -= need
+            request.blocks = held + need
+            decode.append(request)
+        self.free_blocks = free
+        if len(decode) > self.config.token_budget:
+            decode = decode[: self.config.token_budget]
+            keys = sum(r.prefilled + r.decoded for r in decode)
+        return decode, keys, prefilling
+
+    def _decoders_short_of_blocks(
+        self, rest: list[Request], decode: list[Request], keys: int
+    ) -> tuple[list[Request], int, list[Request]]:
+        """:meth:`_decoders` from the first of ``rest`` on, that sequence lacking a block: it
+        preempts (or is dropped), so the running batch is looked at again as it changes."""
+        block = self.config.block_tokens
         upset = False  # a preemption or drop changed the running batch
-        for request in [r for r in self.running if r.prefilled >= r.isl]:
+        for request in [r for r in rest if r.prefilled >= r.isl]:
             if upset and request not in self.running:
                 continue  # preempted by an earlier sequence of this step
             context = request.prefilled + request.decoded
             keys += context
             if context < request.blocks * block:
-                decode.append(request)  # its next token fits the blocks it holds
+                decode.append(request)
                 continue
             need = -(-(context + 1) // block) - request.blocks
-            if need <= self.free_blocks:  # the common case of the loop below, without its list scans
+            if need <= self.free_blocks:
                 self.free_blocks -= need
                 request.blocks += need
                 decode.append(request)
@@ -469,7 +503,7 @@ class Replica:
         if upset or len(decode) > self.config.token_budget:
             decode = [r for r in decode if r in self.running][: self.config.token_budget]
             keys = sum(r.prefilled + r.decoded for r in decode)
-        return decode, keys
+        return decode, keys, [r for r in self.running if r.prefilled < r.isl]
 
     def _advance(self, end: float, chunks: list[tuple[Request, int]], decode: list[Request]) -> list[Request]:
         """Apply a step that ends at ``end``; return the requests that finished."""
@@ -484,12 +518,13 @@ class Replica:
                 done = done or request.osl <= 1
         since, gap = math.nan, []  # (gap: the list the sequences that decoded at ``since`` share)
         for request in decode:
-            request.decoded += 1
-            if request.last_token_s != since:  # the sequences that decoded together share their gap
-                since, gap = request.last_token_s, [end - request.last_token_s]
+            last_s = request.last_token_s
+            if last_s != since:  # the sequences that decoded together share their gap
+                since, gap = last_s, [end - last_s]
             request.gap_runs.append(gap)
             request.last_token_s = end
-            if request.decoded >= request.osl:
+            request.decoded = decoded = request.decoded + 1
+            if decoded >= request.osl:
                 done = True
         if done:
             for request in list(self.running):
@@ -992,13 +1027,18 @@ class TokenGaps:
     """
 
     def __init__(self, requests: Iterable[Request]) -> None:
-        runs = [run for request in requests for run in request.gap_runs]
-        sharing = Counter(map(id, runs))
-        distinct = dict(zip(map(id, runs), runs, strict=True))
-        ranked = sorted((value, sharing[key]) for key, run in distinct.items() for value in run)
-        self.values = [value for value, _ in ranked]
-        self.up_to = list(itertools.accumulate(weight for _, weight in ranked))  # gaps up to each value
-        self.total_s = sum(value * weight for value, weight in ranked)
+        runs = list(itertools.chain.from_iterable(map(operator.attrgetter("gap_runs"), requests)))
+        keys = list(map(id, runs))
+        sharing = Counter(keys)
+        distinct = dict(zip(keys, runs, strict=True))  # (in the order of ``sharing``: first seen first)
+        ranked = [
+            (value, weight) for run, weight in zip(distinct.values(), sharing.values(), strict=True) for value in run
+        ]
+        ranked.sort()
+        self.values = list(map(operator.itemgetter(0), ranked))
+        weights = list(map(operator.itemgetter(1), ranked))
+        self.up_to = list(itertools.accumulate(weights))  # gaps up to each value
+        self.total_s = sum(map(operator.mul, self.values, weights))
 
     def __len__(self) -> int:
         return self.up_to[-1] if self.up_to else 0
