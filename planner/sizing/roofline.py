@@ -302,6 +302,10 @@ class MixedStep:
         """Seconds of the step (see :func:`mixed_step_s`)."""
         if not prefill_tokens and not prefill_keys and decode_batch:
             return self._decode_only(decode_batch, decode_keys)
+        return self._mixed(prefill_tokens, prefill_keys, decode_batch, decode_keys)
+
+    def _mixed(self, prefill_tokens: float, prefill_keys: float, decode_batch: float, decode_keys: float) -> float:
+        """:meth:`__call__` of any step, its terms looked up one by one."""
         tokens = prefill_tokens + decode_batch
         if tokens <= 0:
             return 0.0
