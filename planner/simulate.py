@@ -47,6 +47,17 @@ from planner.limits import MAX_TOKENS, seconds_from_env
 # ------------------------------------------------------------------ requests
 
 
+class GapRun(list[float]):
+    """Token gaps in seconds that the sequences decoding in the same steps share (one list, not a
+    copy each): a run is itself, hashed and compared by identity, so :class:`TokenGaps` counts
+    the requests sharing each run without asking for every run's id."""
+
+    __slots__ = ()
+    __hash__ = object.__hash__  # type: ignore[assignment]
+    __eq__ = object.__eq__
+    __ne__ = object.__ne__
+
+
 # eq=False: a request is itself (membership tests in the scheduler compare identity);
 # slots: the scheduler reads its fields several times a step.
 @dataclass(eq=False, slots=True)
@@ -344,7 +355,7 @@ class Replica:
             return now, now, 0, []
         batch = len(self.running)
         kv_blocks, free = self.config.kv_blocks, self.free_blocks
-        gaps: list[float] = []
+        gaps = GapRun()
         samples, step_model = self.samples, self.step_model
         start = last_start = now
         for taken in self._blocks_taken(steps):
@@ -523,11 +534,11 @@ class Replica:
                 request.last_token_s = end
                 request.decoded = 1
                 done = done or request.osl <= 1
-        since, gap = math.nan, []  # (gap: the list the sequences that decoded at ``since`` share)
+        since, gap = math.nan, GapRun()  # (gap: the run the sequences that decoded at ``since`` share)
         for request in decode:
             last_s = request.last_token_s
             if last_s != since:  # the sequences that decoded together share their gap
-                since, gap = last_s, [end - last_s]
+                since, gap = last_s, GapRun((end - last_s,))
             request.gap_runs.append(gap)
             request.last_token_s = end
             request.decoded = decoded = request.decoded + 1
@@ -1037,13 +1048,7 @@ class TokenGaps:
     """
 
     def __init__(self, requests: Iterable[Request]) -> None:
-        runs = list(itertools.chain.from_iterable(map(operator.attrgetter("gap_runs"), requests)))
-        keys = list(map(id, runs))
-        sharing = Counter(keys)
-        distinct = dict(zip(keys, runs, strict=True))  # (in the order of ``sharing``: first seen first)
-        ranked = [
-            (value, weight) for run, weight in zip(distinct.values(), sharing.values(), strict=True) for value in run
-        ]
+        ranked = [(value, weight) for run, weight in _sharing(requests) for value in run]
         ranked.sort()
         self.values = list(map(operator.itemgetter(0), ranked))
         weights = list(map(operator.itemgetter(1), ranked))
@@ -1065,6 +1070,16 @@ class TokenGaps:
     def distribution_ms(self) -> dict[str, float]:
         """:func:`distribution_ms` of the gaps."""
         return _in_ms(self.mean_s(), self.percentile_s)
+
+
+def _sharing(requests: Iterable[Request]) -> Iterable[tuple[Sequence[float], int]]:
+    """Each distinct gap run of ``requests`` and how many of them hold it."""
+    runs = list(itertools.chain.from_iterable(map(operator.attrgetter("gap_runs"), requests)))
+    try:
+        return Counter(runs).items()  # the simulator's runs: :class:`GapRun`, hashed by identity
+    except TypeError:  # plain lists, built by hand: counted by id
+        keys = list(map(id, runs))
+        return zip(dict(zip(keys, runs, strict=True)).values(), Counter(keys).values(), strict=True)
 
 
 def summarise(result: SimResult, targets: Targets) -> dict[str, Any]:

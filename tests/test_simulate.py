@@ -7,6 +7,7 @@ import json
 import math
 import random
 import statistics
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from planner.plan_simulation import LoadSpec, RunLength, fleet_check, simulate_p
 from planner.planfile import load_plan
 from planner.resolve import resolve_plan
 from planner.simulate import (
+    GapRun,
     Replica,
     Request,
     SchedulerConfig,
@@ -268,9 +270,11 @@ def test_prefix_cache_hits_shorten_prefill(catalog: Any) -> None:
     assert ttft[1] < ttft[0], "the 800-token system prompt is not recomputed on a hit"
 
 
-def test_token_gaps_rank_shared_runs_as_the_whole_list_would() -> None:
+@pytest.mark.parametrize("run_type", [list, GapRun], ids=["plain lists", "the simulator's runs"])
+def test_token_gaps_rank_shared_runs_as_the_whole_list_would(run_type: Callable[[list[float]], list[float]]) -> None:
     rng = random.Random(7)
-    runs = [[rng.uniform(0.01, 0.05) for _ in range(rng.randint(1, 6))] for _ in range(40)]
+    runs = [run_type([rng.uniform(0.01, 0.05) for _ in range(rng.randint(1, 6))]) for _ in range(40)]
+    runs.append(run_type(list(runs[0])))  # equal values, another run: counted apart
     requests = []
     for number in range(25):  # each request holds some of the runs, several shared with others
         request = Request(id=number, arrival_s=0.0, isl=1, osl=1)
