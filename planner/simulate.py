@@ -424,14 +424,18 @@ class Replica:
         taken = [0] * (steps + 1)
         periodic = [0] * (steps + 1)  # sequences that take one block every ``block`` steps from here
         for r in self.running:
-            context = r.prefilled + r.decoded
-            first = r.blocks * block - context + 1
-            if first > steps:
+            held = r.blocks
+            spare = held * block - r.prefilled - r.decoded  # tokens its blocks still have room for
+            if spare >= steps:
                 continue
-            if first < 1:  # (not max(): this runs for every sequence of every run)
-                first = 1
-            taken[first] += -(-(context + first) // block) - r.blocks
-            following = first + 1 + (-(context + first)) % block
+            if spare >= 0:  # (the common case of the lines below, without their divisions)
+                taken[spare + 1] += 1  # it fills its blocks at step spare + 1: one more block
+                if spare + 1 + block <= steps:
+                    periodic[spare + 1 + block] += 1
+                continue
+            context = held * block - spare  # its context is past its blocks: it catches up at the first step
+            taken[1] += -(-(context + 1) // block) - held
+            following = 2 + (-(context + 1)) % block
             if following <= steps:
                 periodic[following] += 1
         for j in range(1, steps + 1):
@@ -473,11 +477,12 @@ class Replica:
                 continue
             context = prefilled + request.decoded
             held = request.blocks
-            if context < held * block:
+            spare = held * block - context  # tokens its blocks still have room for
+            if spare > 0:
                 keys += context
                 decode.append(request)  # its next token fits the blocks it holds
                 continue
-            need = -(-(context + 1) // block) - held
+            need = 1 if not spare else -(-(context + 1) // block) - held  # (full blocks: one more)
             if need > free:
                 self.free_blocks = free
                 return self._decoders_short_of_blocks(running[running.index(request) :], decode, keys)
