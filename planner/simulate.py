@@ -863,10 +863,11 @@ class _EventLoop:
 
     def changed(self, replica: Replica, start_s: float, before: int) -> bool:
         """True when a step that started at ``start_s`` changed ``replica``'s outstanding requests
-        (``before`` it); a change ahead of the clock is kept for the router to see when due."""
+        (``before`` it); a change ahead of the clock is kept for the router to see when due (one
+        replica takes every request unrouted: nothing to keep)."""
         if len(replica.waiting) + len(replica.running) == before:
             return False
-        if start_s > self.clock_s:
+        if start_s > self.clock_s and len(self.replicas) > 1:
             replica.ahead.append((start_s, before))
             self.ahead.add(replica.index)
         return True
