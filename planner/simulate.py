@@ -339,9 +339,10 @@ class Replica:
     ) -> tuple[float, float, int, list[Request]]:
         """Fast-forward: run the decode-only steps from ``now`` in one go, each the one :meth:`step` would take.
 
-        Applies while every running sequence decodes, nothing waiting can be admitted and
-        each took its last token at ``now``: then a step only lengthens the sequences (the
-        decode keys grow by the batch) and takes the KV blocks they grow into. Stops before
+        Applies while every running sequence decodes and nothing waiting can be admitted: then
+        a step only lengthens the sequences (the decode keys grow by the batch) and takes the KV
+        blocks they grow into. Sequences that sat out the last step (a prefill ran alone) close
+        their longer gap at the first step, as :meth:`step` would. Stops before
         a step whose blocks are not free (it preempts), after the step where a sequence
         finishes, or once a step ends at or after ``horizon_s`` (the next event that could
         change this replica) or past ``limit_s``.
@@ -349,7 +350,7 @@ class Replica:
         :returns: the last step's start and end, the number of steps (0: it does not apply)
             and the requests that finished.
         """
-        steps, keys = self._decode_only_steps(now)
+        steps, keys, stale, spares = self._decode_only_steps(now)
         steps = min(steps, max_steps)
         if steps <= 0:
             return now, now, 0, []
@@ -358,7 +359,7 @@ class Replica:
         gaps = GapRun()
         samples, step_model = self.samples, self.step_model
         start = last_start = now
-        for taken in self._blocks_taken(steps):
+        for taken in self._blocks_taken(steps, spares):
             if taken > free:
                 break  # this step preempts: :meth:`step` takes it
             free -= taken
@@ -369,17 +370,25 @@ class Replica:
             last_start, start = start, end
             if end >= horizon_s or end > limit_s:
                 break
-        return last_start, start, len(gaps), self._apply_decode_run(gaps, start, free)
+        return last_start, start, len(gaps), self._apply_decode_run(gaps, start, free, stale)
 
-    def _apply_decode_run(self, gaps: list[float], end: float, free: int) -> list[Request]:
-        """Give every running sequence the tokens (and blocks) of ``gaps``; retire the finished ones."""
+    def _apply_decode_run(self, gaps: GapRun, end: float, free: int, stale: bool) -> list[Request]:
+        """Give every running sequence the tokens (and blocks) of ``gaps``; retire the finished ones.
+
+        :param stale: some sequence did not take its last token at the run's start: the first
+            step's gaps are closed apart (:meth:`_close_first_gaps`) and the others shared.
+        """
         if not gaps:
             return []
         block, steps = self.config.block_tokens, len(gaps)
+        if stale:
+            self._close_first_gaps(self.samples[-steps][0])  # (the first step's end, as recorded)
+            gaps = GapRun(gaps[1:])
         finished = []
         for request in self.running:
             request.decoded = decoded = request.decoded + steps
-            request.gap_runs.append(gaps)
+            if gaps:  # (empty only for a stale run of one step)
+                request.gap_runs.append(gaps)
             request.last_token_s = end
             held = -(-(request.prefilled + decoded) // block)
             if held > request.blocks:  # (not max(): this runs for every sequence of every run)
@@ -397,35 +406,52 @@ class Replica:
             self.samples[-1] = (end, len(self.running), used)
         return finished
 
-    def _decode_only_steps(self, now: float) -> tuple[int, int]:
+    def _close_first_gaps(self, end: float) -> None:
+        """Give each running sequence the gap its first decode step, ending at ``end``, closes:
+        the sequences that took their last token together share it (as :meth:`_advance` does)."""
+        since, gap = math.nan, GapRun()
+        for request in self.running:
+            last_s = request.last_token_s
+            if last_s != since:
+                since, gap = last_s, GapRun((end - last_s,))
+            request.gap_runs.append(gap)
+
+    def _decode_only_steps(self, now: float) -> tuple[int, int, bool, list[int]]:
         """Decode-only steps from ``now`` that may run in one go (up to the first that finishes a
-        sequence; 0: none), and the keys the first of them reads (the contexts summed)."""
+        sequence; 0: none), the keys the first of them reads (the contexts summed), whether some
+        sequence took its last token before ``now``, and the room each sequence's KV blocks still
+        have (see :meth:`_blocks_taken`)."""
         if not self.running or len(self.running) > self.config.token_budget or self._can_admit():
-            return 0, 0
-        steps, keys = MAX_EVENTS_PER_RUN, 0
+            return 0, 0, False, []
+        block = self.config.block_tokens
+        steps, keys, stale = MAX_EVENTS_PER_RUN, 0, False
+        spares = []
         for r in self.running:
             prefilled, decoded = r.prefilled, r.decoded
-            if prefilled < r.isl or r.last_token_s != now:
-                return 0, 0
-            keys += prefilled + decoded
+            if prefilled < r.isl:
+                return 0, 0, False, []
+            if r.last_token_s != now:
+                stale = True
+            context = prefilled + decoded
+            keys += context
+            spares.append(r.blocks * block - context)
             if r.osl - decoded < steps:  # (not min(): this runs for every sequence of every run)
                 steps = r.osl - decoded
-        return steps, keys
+        return steps, keys, stale, spares
 
-    def _blocks_taken(self, steps: int) -> Iterator[int]:
+    def _blocks_taken(self, steps: int, spares: list[int]) -> Iterator[int]:
         """KV blocks the running sequences take at each of the next ``steps`` decode steps, worked
         out as the steps are taken (a run cut short at its horizon needs only its first few).
 
-        A sequence of context c grows to ceil((c + 1) / block) blocks before its next token:
-        first when its context reaches what its blocks hold (by as many as it lacks), then
-        one block every ``block`` steps.
+        A sequence of context c in b blocks grows to ceil((c + 1) / block) blocks before its next
+        token: first when its context reaches what its blocks hold (by as many as it lacks), then
+        one block every ``block`` steps. ``spares`` holds each sequence's b * block - c, the
+        tokens its blocks still have room for (negative: it is past them).
         """
         block = self.config.block_tokens
         taken = [0] * (steps + 1)
         periodic = [0] * (steps + 1)  # sequences that take one block every ``block`` steps from here
-        for r in self.running:
-            held = r.blocks
-            spare = held * block - r.prefilled - r.decoded  # tokens its blocks still have room for
+        for spare in spares:
             if spare >= steps:
                 continue
             if spare >= 0:  # (the common case of the lines below, without their divisions)
@@ -433,9 +459,8 @@ class Replica:
                 if spare + 1 + block <= steps:
                     periodic[spare + 1 + block] += 1
                 continue
-            context = held * block - spare  # its context is past its blocks: it catches up at the first step
-            taken[1] += -(-(context + 1) // block) - held
-            following = 2 + (-(context + 1)) % block
+            taken[1] += -(-(1 - spare) // block)  # past its blocks: it catches up at the first step
+            following = 2 + (spare - 1) % block
             if following <= steps:
                 periodic[following] += 1
         for j in range(1, steps + 1):
