@@ -435,8 +435,9 @@ class Replica:
             context = prefilled + decoded
             keys += context
             spares.append(r.blocks * block - context)
-            if r.osl - decoded < steps:  # (not min(): this runs for every sequence of every run)
-                steps = r.osl - decoded
+            left = r.osl - decoded
+            if left < steps:  # (not min(): this runs for every sequence of every run)
+                steps = left
         return steps, keys, stale, spares
 
     def _blocks_taken(self, steps: int, spares: list[int]) -> Iterator[int]:
@@ -451,18 +452,18 @@ class Replica:
         block = self.config.block_tokens
         taken = [0] * (steps + 1)
         periodic = [0] * (steps + 1)  # sequences that take one block every ``block`` steps from here
-        for spare in spares:
+        for spare, count in Counter(spares).items():  # (a batch holds few distinct spares)
             if spare >= steps:
                 continue
             if spare >= 0:  # (the common case of the lines below, without their divisions)
-                taken[spare + 1] += 1  # it fills its blocks at step spare + 1: one more block
+                taken[spare + 1] += count  # each fills its blocks at step spare + 1: one more block
                 if spare + 1 + block <= steps:
-                    periodic[spare + 1 + block] += 1
+                    periodic[spare + 1 + block] += count
                 continue
-            taken[1] += -(-(1 - spare) // block)  # past its blocks: it catches up at the first step
+            taken[1] += count * -(-(1 - spare) // block)  # past their blocks: they catch up at the first step
             following = 2 + (spare - 1) % block
             if following <= steps:
-                periodic[following] += 1
+                periodic[following] += count
         for j in range(1, steps + 1):
             if j > block:
                 periodic[j] += periodic[j - block]
@@ -1120,7 +1121,8 @@ def summarise(result: SimResult, targets: Targets) -> dict[str, Any]:
     ttft = [(r.first_token_s or 0) - r.arrival_s for r in measured]
     e2e = [(r.finish_s or 0) - r.arrival_s for r in measured]
     out_tokens = sum(r.osl for r in measured)
-    use = replica_use(result)
+    series = _series_after_warmup(result)
+    use = _replica_use(result, list(itertools.chain.from_iterable(series)))
     arrivals = [r for r in result.requests + result.dropped + result.unfinished if r.arrival_s >= result.warmup_s]
     rate = len([r for r in arrivals if r.arrival_s <= result.duration_s]) / window
     mean_e2e = sum(e2e) / len(e2e) if e2e else 0.0
@@ -1140,7 +1142,7 @@ def summarise(result: SimResult, targets: Targets) -> dict[str, Any]:
         "output_tok_s": out_tokens / window,
         "kv_utilisation": use["kv_utilisation"],
         "batch": use["batch"],
-        "over_time": _over_time(_samples_after_warmup(result), result.warmup_s, result.duration_s),
+        "over_time": _over_time(series, result.warmup_s, result.duration_s),
         "preemptions": use["preemptions"],
         "stopped_early": result.stopped_early,
         "littles_law": {"arrival_rate": rate, "mean_e2e_s": mean_e2e, "mean_in_system": in_system},
@@ -1150,7 +1152,16 @@ def summarise(result: SimResult, targets: Targets) -> dict[str, Any]:
 def replica_use(result: SimResult) -> dict[str, Any]:
     """KV use and running batch (mean and max over the steps after the warm-up) and preemptions of
     the run's replicas: the part of :func:`summarise` that needs no request's percentiles."""
-    samples = _samples_after_warmup(result)
+    return _replica_use(result, list(itertools.chain.from_iterable(_series_after_warmup(result))))
+
+
+#: One step's record on a replica: (end time, running sequences, KV used share).
+Sample = tuple[float, int, float]
+_TIME = operator.itemgetter(0)
+
+
+def _replica_use(result: SimResult, samples: list[Sample]) -> dict[str, Any]:
+    """:func:`replica_use` of ``result``, its samples after the warm-up given."""
     count, batch, used = len(samples), operator.itemgetter(1), operator.itemgetter(2)
     return {
         "kv_utilisation": {
@@ -1165,31 +1176,64 @@ def replica_use(result: SimResult) -> dict[str, Any]:
     }
 
 
-def _samples_after_warmup(result: SimResult) -> list[tuple[float, int, float]]:
-    return [s for replica in result.replicas for s in replica.samples if s[0] >= result.warmup_s]
+def _series_after_warmup(result: SimResult) -> list[list[Sample]]:
+    """Each replica's samples from the end of the warm-up on, in their order."""
+    return [_samples_from(replica.samples, result.warmup_s) for replica in result.replicas]
 
 
-def _over_time(
-    samples: list[tuple[float, int, float]], start: float, end: float, points: int = 30
-) -> list[dict[str, float]]:
-    """Running batch (summed over replicas) and KV use, averaged over ``points`` equal windows."""
+def _samples_from(samples: list[Sample], start_s: float) -> list[Sample]:
+    """The samples at or after ``start_s``, in their order (a slice where they are in time order,
+    as a replica records them)."""
+    if _in_time_order(samples):
+        return samples[bisect.bisect_left(samples, start_s, key=_TIME) :]
+    return [s for s in samples if s[0] >= start_s]
+
+
+def _in_time_order(samples: list[Sample]) -> bool:
+    times = list(map(_TIME, samples))
+    return all(map(operator.le, times, itertools.islice(times, 1, None)))
+
+
+def _over_time(series: list[list[Sample]], start: float, end: float, points: int = 30) -> list[dict[str, float]]:
+    """Running batch (summed over replicas) and KV use, averaged over ``points`` equal windows.
+
+    :param series: each replica's samples.
+    """
     width = max(end - start, 1e-9) / points
-    buckets: list[list[tuple[float, int, float]]] = [[] for _ in range(points)]
-    for sample in samples:
-        index = int((sample[0] - start) / width)
-        if 0 <= index < points:
-            buckets[index].append(sample)
+    buckets: list[list[Sample]] = [[] for _ in range(points)]
+    for samples in series:
+        for index, part in _windows(samples, start, width, points):
+            buckets[index] += part
     out = []
     for i, bucket in enumerate(buckets):
         if bucket:
             out.append(
                 {
                     "t_s": round(start + (i + 0.5) * width, 3),
-                    "batch": sum(s[1] for s in bucket) / len(bucket),
-                    "kv_utilisation": sum(s[2] for s in bucket) / len(bucket),
+                    "batch": sum(map(operator.itemgetter(1), bucket)) / len(bucket),
+                    "kv_utilisation": sum(map(operator.itemgetter(2), bucket)) / len(bucket),
                 }
             )
     return out
+
+
+def _windows(samples: list[Sample], start: float, width: float, points: int) -> Iterator[tuple[int, list[Sample]]]:
+    """The samples that fall in each of ``points`` windows of ``width`` seconds from ``start``, in
+    their order (slices found by bisection where the samples are in time order)."""
+
+    def window(sample: Sample) -> int:
+        return int((sample[0] - start) / width)
+
+    if not _in_time_order(samples):
+        for sample in samples:
+            index = window(sample)
+            if 0 <= index < points:
+                yield index, [sample]
+        return
+    bounds = [bisect.bisect_left(samples, i, key=window) for i in range(points + 1)]
+    for i in range(points):
+        if bounds[i] < bounds[i + 1]:
+            yield i, samples[bounds[i] : bounds[i + 1]]
 
 
 def meets(summary: dict[str, Any], targets: Targets) -> bool:
