@@ -363,7 +363,10 @@ class Replica:
             if taken > free:
                 break  # this step preempts: :meth:`step` takes it
             free -= taken
-            end = start + max(step_model(0, 0, batch, keys), 1e-9)
+            duration = step_model(0, 0, batch, keys)
+            if duration < 1e-9:  # (max(duration, 1e-9) as step() takes it, without the call)
+                duration = 1e-9
+            end = start + duration
             gaps.append(end - start)
             samples.append((end, batch, 1 - free / kv_blocks if kv_blocks else 0.0))
             keys += batch
