@@ -79,8 +79,12 @@ def linear_step(prefill: float, keys: float, batch: float, decode_keys: float) -
     return 1e-5 * prefill + 1e-9 * keys + (0.004 + 2e-4 * batch + 1e-8 * decode_keys if batch else 0.0)
 
 
-def replicas(count: int, *, seqs: int = 32, budget: int = 4096, blocks: int = 10**6) -> list[Replica]:
-    config = SchedulerConfig(max_num_seqs=seqs, token_budget=budget, block_tokens=16, kv_blocks=blocks)
+def replicas(
+    count: int, *, seqs: int = 32, budget: int = 4096, blocks: int = 10**6, block: int = 16, alone: bool = False
+) -> list[Replica]:
+    config = SchedulerConfig(
+        max_num_seqs=seqs, token_budget=budget, block_tokens=block, kv_blocks=blocks, prefill_first=alone
+    )
     return [Replica(i, config, linear_step) for i in range(count)]
 
 
@@ -114,6 +118,16 @@ CASES: dict[str, Callable[[], SimResult]] = {
         replicas(2), WORKLOAD, duration_s=15, seed=8, users=24, think_s=0.5, router=simulate.round_robin
     ),
     "KV pressure: preemptions": lambda: run(replicas(1, blocks=300), WORKLOAD, duration_s=5, seed=9, users=12),
+    # prefills run alone (SGLang): the sequences that sat one out close a longer gap at the next step
+    "prefill alone, closed loop at batch 32, one-token blocks": lambda: run(
+        replicas(1, block=1, alone=True), WORKLOAD, duration_s=15, seed=15, users=32
+    ),
+    "prefill alone, open loop, three replicas": lambda: run(
+        replicas(3, alone=True), WORKLOAD, duration_s=15, seed=16, gaps=poisson_arrivals(12.0, random.Random(17))
+    ),
+    "prefill alone, KV pressure": lambda: run(
+        replicas(1, blocks=300, alone=True), WORKLOAD, duration_s=5, seed=18, users=12
+    ),
     "cut off by the time limit": lambda: run(
         replicas(1), WORKLOAD, duration_s=10, seed=10, gaps=poisson_arrivals(20.0, random.Random(11)), max_sim_s=12
     ),
