@@ -249,6 +249,13 @@ class Replica:
         # Fast-forwarded ahead of the run's clock, the replica keeps (time, requests before)
         # of each change of its outstanding requests that the clock has not reached.
         self.ahead: deque[tuple[float, int]] = deque()
+        # What :meth:`_decode_only_steps` would find right after a step, worked out in the step's own
+        # passes over the batch: (the step's end, steps, keys, stale, spares, their shift), or None.
+        self.after_step: tuple[float, int, int, bool, list[int], int] | None = None
+        # The decoders' spare KV room (once given their blocks) and fewest tokens left, from
+        # :meth:`_decoders` (None: it took the preempting path or the token budget cut the batch).
+        self.decoder_spares: list[int] | None = None
+        self.decoders_left = 0
 
     @property
     def outstanding(self) -> int:
@@ -296,6 +303,7 @@ class Replica:
     def step(self, now: float) -> tuple[float, list[Request]]:
         """Run one step starting at ``now``; return its end time and the requests that finished."""
         budget = self.config.token_budget
+        self.after_step = None
         decode, decode_keys, prefilling = self._decoders()
         if not self.config.prefill_first:
             budget -= len(decode)
@@ -318,7 +326,9 @@ class Replica:
             self.running.append(request)
             chunks.append((request, chunk))
             budget -= chunk
-        if chunks and self.config.prefill_first:
+        decoders, decoders_keys = len(decode), decode_keys
+        cancelled = bool(chunks) and self.config.prefill_first
+        if cancelled:
             decode, decode_keys = [], 0
         if not decode and not chunks:
             if self.waiting and not self.running:
@@ -332,7 +342,37 @@ class Replica:
             prefill_keys = sum(c * (r.prefilled + c / 2) for r, c in chunks)
         duration = self.step_model(prefill_tokens, prefill_keys, len(decode), decode_keys)
         end = now + max(duration, 1e-9)
-        return end, self._advance(end, chunks, decode)
+        finished = self._advance(end, chunks, decode)
+        if not finished and self.decoder_spares is not None and decoders + len(chunks) == len(self.running):
+            self.after_step = self._run_after_step(end, chunks, decoders_keys, cancelled)
+        return end, finished
+
+    def _run_after_step(
+        self, end: float, chunks: list[tuple[Request, int]], decoders_keys: int, cancelled: bool
+    ) -> tuple[float, int, int, bool, list[int], int] | None:
+        """What :meth:`_decode_only_steps` finds at ``end`` after a step where no sequence finished
+        and every running one decoded or had a chunk: the decoders' part from :meth:`_decoders`
+        (one token on, unless a prefill ran alone), each chunk's sequence looked at here."""
+        spares = self.decoder_spares
+        assert spares is not None
+        decoders = len(spares)
+        if cancelled:  # the decoders sat the step out: as they were, and stale
+            steps, keys, stale, shift = self.decoders_left, decoders_keys, bool(decoders), 0
+        else:  # each took one more token (none finished) at ``end``
+            steps = self.decoders_left - 1 if decoders else MAX_EVENTS_PER_RUN
+            keys, stale, shift = decoders_keys + decoders, False, -1
+        if chunks:
+            spares = spares.copy()
+        block = self.config.block_tokens
+        for request, _ in chunks:
+            if request.prefilled < request.isl:
+                return None  # still prefilling: no decode run
+            context = request.prefilled + request.decoded
+            keys += context
+            spares.append(request.blocks * block - context - shift)  # (the shift brings it back)
+            steps = min(steps, request.osl - request.decoded)
+            stale = stale or request.last_token_s != end
+        return end, min(steps, MAX_EVENTS_PER_RUN), keys, stale, spares, shift
 
     def decode_run(
         self, now: float, horizon_s: float, limit_s: float, max_steps: int
@@ -350,7 +390,7 @@ class Replica:
         :returns: the last step's start and end, the number of steps (0: it does not apply)
             and the requests that finished.
         """
-        steps, keys, stale, spares = self._decode_only_steps(now)
+        steps, keys, stale, spares, shift = self._decode_only_steps(now)
         steps = min(steps, max_steps)
         if steps <= 0:
             return now, now, 0, []
@@ -359,7 +399,7 @@ class Replica:
         gaps = GapRun()
         samples, step_model = self.samples, self.step_model
         start = last_start = now
-        for taken in self._blocks_taken(steps, spares):
+        for taken in self._blocks_taken(steps, spares, shift):
             if taken > free:
                 break  # this step preempts: :meth:`step` takes it
             free -= taken
@@ -419,20 +459,23 @@ class Replica:
                 since, gap = last_s, GapRun((end - last_s,))
             request.gap_runs.append(gap)
 
-    def _decode_only_steps(self, now: float) -> tuple[int, int, bool, list[int]]:
+    def _decode_only_steps(self, now: float) -> tuple[int, int, bool, list[int], int]:
         """Decode-only steps from ``now`` that may run in one go (up to the first that finishes a
         sequence; 0: none), the keys the first of them reads (the contexts summed), whether some
         sequence took its last token before ``now``, and the room each sequence's KV blocks still
-        have (see :meth:`_blocks_taken`)."""
+        have and their shift (see :meth:`_blocks_taken`); right after a step, as the step found them."""
         if not self.running or len(self.running) > self.config.token_budget or self._can_admit():
-            return 0, 0, False, []
+            return 0, 0, False, [], 0
+        after_step, self.after_step = self.after_step, None
+        if after_step is not None and after_step[0] == now:
+            return after_step[1:]
         block = self.config.block_tokens
         steps, keys, stale = MAX_EVENTS_PER_RUN, 0, False
         spares = []
         for r in self.running:
             prefilled, decoded = r.prefilled, r.decoded
             if prefilled < r.isl:
-                return 0, 0, False, []
+                return 0, 0, False, [], 0
             if r.last_token_s != now:
                 stale = True
             context = prefilled + decoded
@@ -441,21 +484,22 @@ class Replica:
             left = r.osl - decoded
             if left < steps:  # (not min(): this runs for every sequence of every run)
                 steps = left
-        return steps, keys, stale, spares
+        return steps, keys, stale, spares, 0
 
-    def _blocks_taken(self, steps: int, spares: list[int]) -> Iterator[int]:
+    def _blocks_taken(self, steps: int, spares: list[int], shift: int = 0) -> Iterator[int]:
         """KV blocks the running sequences take at each of the next ``steps`` decode steps, worked
         out as the steps are taken (a run cut short at its horizon needs only its first few).
 
         A sequence of context c in b blocks grows to ceil((c + 1) / block) blocks before its next
         token: first when its context reaches what its blocks hold (by as many as it lacks), then
         one block every ``block`` steps. ``spares`` holds each sequence's b * block - c, the
-        tokens its blocks still have room for (negative: it is past them).
+        tokens its blocks still have room for (negative: it is past them), each less ``shift``.
         """
         block = self.config.block_tokens
         taken = [0] * (steps + 1)
         periodic = [0] * (steps + 1)  # sequences that take one block every ``block`` steps from here
         for spare, count in Counter(spares).items():  # (a batch holds few distinct spares)
+            spare += shift
             if spare >= steps:
                 continue
             if spare >= 0:  # (the common case of the lines below, without their divisions)
@@ -498,29 +542,36 @@ class Replica:
         running = self.running
         decode: list[Request] = []
         prefilling: list[Request] = []
-        keys = 0
+        spares: list[int] = []  # each decoder's spare KV room once given its block
+        keys, fewest_left = 0, MAX_EVENTS_PER_RUN
         for request in running:  # (the common case, written for speed: no sequence lacks a block)
             prefilled = request.prefilled
             if prefilled < request.isl:
                 prefilling.append(request)
                 continue
-            context = prefilled + request.decoded
+            decoded = request.decoded
+            context = prefilled + decoded
+            keys += context
+            if request.osl - decoded < fewest_left:
+                fewest_left = request.osl - decoded
             held = request.blocks
             spare = held * block - context  # tokens its blocks still have room for
             if spare > 0:
-                keys += context
+                spares.append(spare)
                 decode.append(request)  # its next token fits the blocks it holds
                 continue
             need = 1 if not spare else -(-(context + 1) // block) - held  # (full blocks: one more)
             if need > free:
-                self.free_blocks = free
-                return self._decoders_short_of_blocks(running[running.index(request) :], decode, keys)
-            keys += context
+                self.free_blocks, self.decoder_spares = free, None
+                return self._decoders_short_of_blocks(running[running.index(request) :], decode, keys - context)
             free -= need
             request.blocks = held + need
+            spares.append(spare + need * block)
             decode.append(request)
         self.free_blocks = free
+        self.decoder_spares, self.decoders_left = spares, fewest_left
         if len(decode) > self.config.token_budget:
+            self.decoder_spares = None
             decode = decode[: self.config.token_budget]
             keys = sum(r.prefilled + r.decoded for r in decode)
         return decode, keys, prefilling

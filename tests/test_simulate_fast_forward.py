@@ -183,3 +183,25 @@ def test_fast_forward_takes_fewer_events(monkeypatch: pytest.MonkeyPatch) -> Non
     fast = CASES["open loop, one replica"]()
     assert calls["steps"] * 3 < stepped_calls
     assert_same_run(stepped, fast)
+
+
+@pytest.mark.parametrize(("block", "alone"), [(16, False), (1, True), (16, True)])
+def test_what_a_step_records_for_the_next_decode_run_is_what_the_batch_shows(block: int, alone: bool) -> None:
+    """A step that leaves every sequence decoding records what :meth:`Replica._decode_only_steps`
+    would find by looking at each sequence: the same steps, keys, staleness and spare KV room."""
+    replica = replicas(1, budget=512, block=block, alone=alone)[0]
+    rng = random.Random(21)
+    for number in range(60):
+        isl, osl = lengths(rng)
+        replica.waiting.append(Request(id=number, arrival_s=0.0, isl=isl, osl=osl))
+    now, compared = 0.0, 0
+    while replica.running or replica.waiting:
+        now, _ = replica.step(now)
+        record, replica.after_step = replica.after_step, None
+        if record is None or replica._can_admit():
+            continue
+        steps, keys, stale, spares, _ = replica._decode_only_steps(now)  # looked at sequence by sequence
+        assert record[:4] == (now, steps, keys, stale)
+        assert sorted(spare + record[5] for spare in record[4]) == sorted(spares)
+        compared += 1
+    assert compared > 20
