@@ -47,6 +47,17 @@ from planner.limits import MAX_TOKENS, seconds_from_env
 # ------------------------------------------------------------------ requests
 
 
+class GapRun(list[float]):
+    """Token gaps in seconds that the sequences decoding in the same steps share (one list, not a
+    copy each): a run is itself, hashed and compared by identity, so :class:`TokenGaps` counts
+    the requests sharing each run without asking for every run's id."""
+
+    __slots__ = ()
+    __hash__ = object.__hash__  # type: ignore[assignment]
+    __eq__ = object.__eq__
+    __ne__ = object.__ne__
+
+
 # eq=False: a request is itself (membership tests in the scheduler compare identity);
 # slots: the scheduler reads its fields several times a step.
 @dataclass(eq=False, slots=True)
@@ -82,7 +93,9 @@ class Request:
 
     def mean_gap_s(self) -> float:
         """Its mean time between tokens (0 with fewer than two tokens), summed in order."""
-        count = sum(map(len, self.gap_runs))
+        # Each token after the first adds one gap; a preempted sequence keeps its gaps but counts
+        # its tokens again, so only then are the gaps counted.
+        count = self.decoded - 1 if not self.preemptions and self.decoded else sum(map(len, self.gap_runs))
         return sum(itertools.chain.from_iterable(self.gap_runs)) / count if count else 0.0
 
     @property
@@ -236,6 +249,13 @@ class Replica:
         # Fast-forwarded ahead of the run's clock, the replica keeps (time, requests before)
         # of each change of its outstanding requests that the clock has not reached.
         self.ahead: deque[tuple[float, int]] = deque()
+        # What :meth:`_decode_only_steps` would find right after a step, worked out in the step's own
+        # passes over the batch: (the step's end, steps, keys, stale, spares, their shift), or None.
+        self.after_step: tuple[float, int, int, bool, list[int], int] | None = None
+        # The decoders' spare KV room (once given their blocks) and fewest tokens left, from
+        # :meth:`_decoders` (None: it took the preempting path or the token budget cut the batch).
+        self.decoder_spares: list[int] | None = None
+        self.decoders_left = 0
 
     @property
     def outstanding(self) -> int:
@@ -283,11 +303,12 @@ class Replica:
     def step(self, now: float) -> tuple[float, list[Request]]:
         """Run one step starting at ``now``; return its end time and the requests that finished."""
         budget = self.config.token_budget
-        decode, decode_keys = self._decoders()
+        self.after_step = None
+        decode, decode_keys, prefilling = self._decoders()
         if not self.config.prefill_first:
             budget -= len(decode)
         chunks: list[tuple[Request, int]] = []
-        for request in [r for r in self.running if r.prefilled < r.isl]:
+        for request in prefilling:
             if budget <= 0:
                 break
             chunk = min(request.isl - request.prefilled, budget)
@@ -305,26 +326,63 @@ class Replica:
             self.running.append(request)
             chunks.append((request, chunk))
             budget -= chunk
-        if chunks and self.config.prefill_first:
+        decoders, decoders_keys = len(decode), decode_keys
+        cancelled = bool(chunks) and self.config.prefill_first
+        if cancelled:
             decode, decode_keys = [], 0
         if not decode and not chunks:
             if self.waiting and not self.running:
                 self._drop(self.waiting.popleft())  # larger than the whole KV cache
             return now, []
-        prefill_tokens = sum(c for _, c in chunks)
-        prefill_keys = sum(c * (r.prefilled + c / 2) for r, c in chunks)
+        if len(chunks) == 1:  # (the common case, without the sums' generators: a sum of one is that one)
+            request, prefill_tokens = chunks[0]
+            prefill_keys = prefill_tokens * (request.prefilled + prefill_tokens / 2)
+        else:
+            prefill_tokens = sum(c for _, c in chunks)
+            prefill_keys = sum(c * (r.prefilled + c / 2) for r, c in chunks)
         duration = self.step_model(prefill_tokens, prefill_keys, len(decode), decode_keys)
         end = now + max(duration, 1e-9)
-        return end, self._advance(end, chunks, decode)
+        finished = self._advance(end, chunks, decode)
+        if not finished and self.decoder_spares is not None and decoders + len(chunks) == len(self.running):
+            self.after_step = self._run_after_step(end, chunks, decoders_keys, cancelled)
+        return end, finished
+
+    def _run_after_step(
+        self, end: float, chunks: list[tuple[Request, int]], decoders_keys: int, cancelled: bool
+    ) -> tuple[float, int, int, bool, list[int], int] | None:
+        """What :meth:`_decode_only_steps` finds at ``end`` after a step where no sequence finished
+        and every running one decoded or had a chunk: the decoders' part from :meth:`_decoders`
+        (one token on, unless a prefill ran alone), each chunk's sequence looked at here."""
+        spares = self.decoder_spares
+        assert spares is not None
+        decoders = len(spares)
+        if cancelled:  # the decoders sat the step out: as they were, and stale
+            steps, keys, stale, shift = self.decoders_left, decoders_keys, bool(decoders), 0
+        else:  # each took one more token (none finished) at ``end``
+            steps = self.decoders_left - 1 if decoders else MAX_EVENTS_PER_RUN
+            keys, stale, shift = decoders_keys + decoders, False, -1
+        if chunks:
+            spares = spares.copy()
+        block = self.config.block_tokens
+        for request, _ in chunks:
+            if request.prefilled < request.isl:
+                return None  # still prefilling: no decode run
+            context = request.prefilled + request.decoded
+            keys += context
+            spares.append(request.blocks * block - context - shift)  # (the shift brings it back)
+            steps = min(steps, request.osl - request.decoded)
+            stale = stale or request.last_token_s != end
+        return end, min(steps, MAX_EVENTS_PER_RUN), keys, stale, spares, shift
 
     def decode_run(
         self, now: float, horizon_s: float, limit_s: float, max_steps: int
     ) -> tuple[float, float, int, list[Request]]:
         """Fast-forward: run the decode-only steps from ``now`` in one go, each the one :meth:`step` would take.
 
-        Applies while every running sequence decodes, nothing waiting can be admitted and
-        each took its last token at ``now``: then a step only lengthens the sequences (the
-        decode keys grow by the batch) and takes the KV blocks they grow into. Stops before
+        Applies while every running sequence decodes and nothing waiting can be admitted: then
+        a step only lengthens the sequences (the decode keys grow by the batch) and takes the KV
+        blocks they grow into. Sequences that sat out the last step (a prefill ran alone) close
+        their longer gap at the first step, as :meth:`step` would. Stops before
         a step whose blocks are not free (it preempts), after the step where a sequence
         finishes, or once a step ends at or after ``horizon_s`` (the next event that could
         change this replica) or past ``limit_s``.
@@ -332,42 +390,53 @@ class Replica:
         :returns: the last step's start and end, the number of steps (0: it does not apply)
             and the requests that finished.
         """
-        steps, keys = self._decode_only_steps(now)
+        steps, keys, stale, spares, shift = self._decode_only_steps(now)
         steps = min(steps, max_steps)
         if steps <= 0:
             return now, now, 0, []
         batch = len(self.running)
         kv_blocks, free = self.config.kv_blocks, self.free_blocks
-        gaps: list[float] = []
+        gaps = GapRun()
         samples, step_model = self.samples, self.step_model
         start = last_start = now
-        for taken in self._blocks_taken(steps):
+        for taken in self._blocks_taken(steps, spares, shift):
             if taken > free:
                 break  # this step preempts: :meth:`step` takes it
             free -= taken
-            end = start + max(step_model(0, 0, batch, keys), 1e-9)
+            duration = step_model(0, 0, batch, keys)
+            if duration < 1e-9:  # (max(duration, 1e-9) as step() takes it, without the call)
+                duration = 1e-9
+            end = start + duration
             gaps.append(end - start)
             samples.append((end, batch, 1 - free / kv_blocks if kv_blocks else 0.0))
             keys += batch
             last_start, start = start, end
             if end >= horizon_s or end > limit_s:
                 break
-        return last_start, start, len(gaps), self._apply_decode_run(gaps, start, free)
+        return last_start, start, len(gaps), self._apply_decode_run(gaps, start, free, stale)
 
-    def _apply_decode_run(self, gaps: list[float], end: float, free: int) -> list[Request]:
-        """Give every running sequence the tokens (and blocks) of ``gaps``; retire the finished ones."""
+    def _apply_decode_run(self, gaps: GapRun, end: float, free: int, stale: bool) -> list[Request]:
+        """Give every running sequence the tokens (and blocks) of ``gaps``; retire the finished ones.
+
+        :param stale: some sequence did not take its last token at the run's start: the first
+            step's gaps are closed apart (:meth:`_close_first_gaps`) and the others shared.
+        """
         if not gaps:
             return []
         block, steps = self.config.block_tokens, len(gaps)
+        if stale:
+            self._close_first_gaps(self.samples[-steps][0])  # (the first step's end, as recorded)
+            gaps = GapRun(gaps[1:])
         finished = []
         for request in self.running:
-            request.decoded += steps
-            request.gap_runs.append(gaps)
+            request.decoded = decoded = request.decoded + steps
+            if gaps:  # (empty only for a stale run of one step)
+                request.gap_runs.append(gaps)
             request.last_token_s = end
-            held = -(-(request.prefilled + request.decoded) // block)
+            held = -(-(request.prefilled + decoded) // block)
             if held > request.blocks:  # (not max(): this runs for every sequence of every run)
                 request.blocks = held
-            if request.decoded >= request.osl:
+            if decoded >= request.osl:
                 finished.append(request)
         self.free_blocks = free
         self.busy_until = end
@@ -380,42 +449,68 @@ class Replica:
             self.samples[-1] = (end, len(self.running), used)
         return finished
 
-    def _decode_only_steps(self, now: float) -> tuple[int, int]:
-        """Decode-only steps from ``now`` that may run in one go (up to the first that finishes a
-        sequence; 0: none), and the keys the first of them reads (the contexts summed)."""
-        if not self.running or len(self.running) > self.config.token_budget or self._can_admit():
-            return 0, 0
-        steps, keys = MAX_EVENTS_PER_RUN, 0
-        for r in self.running:
-            if r.prefilled < r.isl or r.last_token_s != now:
-                return 0, 0
-            keys += r.prefilled + r.decoded
-            if r.osl - r.decoded < steps:  # (not min(): this runs for every sequence of every run)
-                steps = r.osl - r.decoded
-        return steps, keys
+    def _close_first_gaps(self, end: float) -> None:
+        """Give each running sequence the gap its first decode step, ending at ``end``, closes:
+        the sequences that took their last token together share it (as :meth:`_advance` does)."""
+        since, gap = math.nan, GapRun()
+        for request in self.running:
+            last_s = request.last_token_s
+            if last_s != since:
+                since, gap = last_s, GapRun((end - last_s,))
+            request.gap_runs.append(gap)
 
-    def _blocks_taken(self, steps: int) -> Iterator[int]:
+    def _decode_only_steps(self, now: float) -> tuple[int, int, bool, list[int], int]:
+        """Decode-only steps from ``now`` that may run in one go (up to the first that finishes a
+        sequence; 0: none), the keys the first of them reads (the contexts summed), whether some
+        sequence took its last token before ``now``, and the room each sequence's KV blocks still
+        have and their shift (see :meth:`_blocks_taken`); right after a step, as the step found them."""
+        if not self.running or len(self.running) > self.config.token_budget or self._can_admit():
+            return 0, 0, False, [], 0
+        after_step, self.after_step = self.after_step, None
+        if after_step is not None and after_step[0] == now:
+            return after_step[1:]
+        block = self.config.block_tokens
+        steps, keys, stale = MAX_EVENTS_PER_RUN, 0, False
+        spares = []
+        for r in self.running:
+            prefilled, decoded = r.prefilled, r.decoded
+            if prefilled < r.isl:
+                return 0, 0, False, [], 0
+            if r.last_token_s != now:
+                stale = True
+            context = prefilled + decoded
+            keys += context
+            spares.append(r.blocks * block - context)
+            left = r.osl - decoded
+            if left < steps:  # (not min(): this runs for every sequence of every run)
+                steps = left
+        return steps, keys, stale, spares, 0
+
+    def _blocks_taken(self, steps: int, spares: list[int], shift: int = 0) -> Iterator[int]:
         """KV blocks the running sequences take at each of the next ``steps`` decode steps, worked
         out as the steps are taken (a run cut short at its horizon needs only its first few).
 
-        A sequence of context c grows to ceil((c + 1) / block) blocks before its next token:
-        first when its context reaches what its blocks hold (by as many as it lacks), then
-        one block every ``block`` steps.
+        A sequence of context c in b blocks grows to ceil((c + 1) / block) blocks before its next
+        token: first when its context reaches what its blocks hold (by as many as it lacks), then
+        one block every ``block`` steps. ``spares`` holds each sequence's b * block - c, the
+        tokens its blocks still have room for (negative: it is past them), each less ``shift``.
         """
         block = self.config.block_tokens
         taken = [0] * (steps + 1)
         periodic = [0] * (steps + 1)  # sequences that take one block every ``block`` steps from here
-        for r in self.running:
-            context = r.prefilled + r.decoded
-            first = r.blocks * block - context + 1
-            if first > steps:
+        for spare, count in Counter(spares).items():  # (a batch holds few distinct spares)
+            spare += shift
+            if spare >= steps:
                 continue
-            if first < 1:  # (not max(): this runs for every sequence of every run)
-                first = 1
-            taken[first] += -(-(context + first) // block) - r.blocks
-            following = first + 1 + (-(context + first)) % block
+            if spare >= 0:  # (the common case of the lines below, without their divisions)
+                taken[spare + 1] += count  # each fills its blocks at step spare + 1: one more block
+                if spare + 1 + block <= steps:
+                    periodic[spare + 1 + block] += count
+                continue
+            taken[1] += count * -(-(1 - spare) // block)  # past their blocks: they catch up at the first step
+            following = 2 + (spare - 1) % block
             if following <= steps:
-                periodic[following] += 1
+                periodic[following] += count
         for j in range(1, steps + 1):
             if j > block:
                 periodic[j] += periodic[j - block]
@@ -435,27 +530,69 @@ class Replica:
         chunk = min(max(head.isl - prefilled, 0), budget)
         return self._blocks_for(prefilled + chunk) - head.blocks <= self.free_blocks
 
-    def _decoders(self) -> tuple[list[Request], int]:
+    def _decoders(self) -> tuple[list[Request], int, list[Request]]:
         """The sequences that decode this step, each given the KV block its next token needs,
-        and the keys they read (their contexts summed).
+        the keys they read (their contexts summed), and the running sequences still prefilling
+        (once the decoders have their blocks).
 
         A sequence that cannot grow preempts the most recently admitted other one (or is
         dropped when alone); the step's token budget caps how many decode.
         """
-        block = self.config.block_tokens
+        block, free = self.config.block_tokens, self.free_blocks
+        running = self.running
         decode: list[Request] = []
-        keys = 0
+        prefilling: list[Request] = []
+        spares: list[int] = []  # each decoder's spare KV room once given its block
+        keys, fewest_left = 0, MAX_EVENTS_PER_RUN
+        for request in running:  # (the common case, written for speed: no sequence lacks a block)
+            prefilled = request.prefilled
+            if prefilled < request.isl:
+                prefilling.append(request)
+                continue
+            decoded = request.decoded
+            context = prefilled + decoded
+            keys += context
+            if request.osl - decoded < fewest_left:
+                fewest_left = request.osl - decoded
+            held = request.blocks
+            spare = held * block - context  # tokens its blocks still have room for
+            if spare > 0:
+                spares.append(spare)
+                decode.append(request)  # its next token fits the blocks it holds
+                continue
+            need = 1 if not spare else -(-(context + 1) // block) - held  # (full blocks: one more)
+            if need > free:
+                self.free_blocks, self.decoder_spares = free, None
+                return self._decoders_short_of_blocks(running[running.index(request) :], decode, keys - context)
+            free -= need
+            request.blocks = held + need
+            spares.append(spare + need * block)
+            decode.append(request)
+        self.free_blocks = free
+        self.decoder_spares, self.decoders_left = spares, fewest_left
+        if len(decode) > self.config.token_budget:
+            self.decoder_spares = None
+            decode = decode[: self.config.token_budget]
+            keys = sum(r.prefilled + r.decoded for r in decode)
+        return decode, keys, prefilling
+
+    def _decoders_short_of_blocks(
+        self, rest: list[Request], decode: list[Request], keys: int
+    ) -> tuple[list[Request], int, list[Request]]:
+        """:meth:`_decoders` from the first of ``rest`` on, that sequence lacking a block: it
+        preempts (or is dropped), so the running batch is looked at again as it changes."""
+        block = self.config.block_tokens
         upset = False  # a preemption or drop changed the running batch
-        for request in [r for r in self.running if r.prefilled >= r.isl]:
+        for request in [r for r in rest if r.prefilled >= r.isl]:
             if upset and request not in self.running:
                 continue  # preempted by an earlier sequence of this step
             context = request.prefilled + request.decoded
             keys += context
             if context < request.blocks * block:
-                decode.append(request)  # its next token fits the blocks it holds
+                decode.append(request)
                 continue
             need = -(-(context + 1) // block) - request.blocks
-            if need <= self.free_blocks:  # the common case of the loop below, without its list scans
+            if need <= self.free_blocks:
                 self.free_blocks -= need
                 request.blocks += need
                 decode.append(request)
@@ -469,7 +606,7 @@ class Replica:
         if upset or len(decode) > self.config.token_budget:
             decode = [r for r in decode if r in self.running][: self.config.token_budget]
             keys = sum(r.prefilled + r.decoded for r in decode)
-        return decode, keys
+        return decode, keys, [r for r in self.running if r.prefilled < r.isl]
 
     def _advance(self, end: float, chunks: list[tuple[Request, int]], decode: list[Request]) -> list[Request]:
         """Apply a step that ends at ``end``; return the requests that finished."""
@@ -482,14 +619,15 @@ class Replica:
                 request.last_token_s = end
                 request.decoded = 1
                 done = done or request.osl <= 1
-        since, gap = math.nan, []  # (gap: the list the sequences that decoded at ``since`` share)
+        since, gap = math.nan, GapRun()  # (gap: the run the sequences that decoded at ``since`` share)
         for request in decode:
-            request.decoded += 1
-            if request.last_token_s != since:  # the sequences that decoded together share their gap
-                since, gap = request.last_token_s, [end - request.last_token_s]
+            last_s = request.last_token_s
+            if last_s != since:  # the sequences that decoded together share their gap
+                since, gap = last_s, GapRun((end - last_s,))
             request.gap_runs.append(gap)
             request.last_token_s = end
-            if request.decoded >= request.osl:
+            request.decoded = decoded = request.decoded + 1
+            if decoded >= request.osl:
                 done = True
         if done:
             for request in list(self.running):
@@ -761,8 +899,10 @@ class _EventLoop:
         request = _new_request(created, now, self.workload, self.rng)
         request.user = who
         self.all_requests.append(request)
-        self.catch_up(now)
-        target = self.router(self.replicas, created)
+        if self.ahead:
+            self.catch_up(now)
+        # (one replica takes every request: no router to ask)
+        target = self.router(self.replicas, created) if len(self.replicas) > 1 else self.replicas[0]
         target.waiting.append(request)
         if self.users is None and self.gaps is not None:
             if self.upcoming:
@@ -803,10 +943,11 @@ class _EventLoop:
 
     def changed(self, replica: Replica, start_s: float, before: int) -> bool:
         """True when a step that started at ``start_s`` changed ``replica``'s outstanding requests
-        (``before`` it); a change ahead of the clock is kept for the router to see when due."""
+        (``before`` it); a change ahead of the clock is kept for the router to see when due (one
+        replica takes every request unrouted: nothing to keep)."""
         if len(replica.waiting) + len(replica.running) == before:
             return False
-        if start_s > self.clock_s:
+        if start_s > self.clock_s and len(self.replicas) > 1:
             replica.ahead.append((start_s, before))
             self.ahead.add(replica.index)
         return True
@@ -965,9 +1106,10 @@ class Targets:
 
     def met_by(self, ttft_s: float, itl_s: float, e2e_s: float) -> bool:
         """True when a request with these times met every target (a measured one too: goodput)."""
-        return all(
-            target is None or value <= target
-            for target, value in ((self.ttft_s, ttft_s), (self.itl_s, itl_s), (self.e2e_s, e2e_s))
+        return (
+            (self.ttft_s is None or ttft_s <= self.ttft_s)
+            and (self.itl_s is None or itl_s <= self.itl_s)
+            and (self.e2e_s is None or e2e_s <= self.e2e_s)
         )
 
 
@@ -995,13 +1137,12 @@ class TokenGaps:
     """
 
     def __init__(self, requests: Iterable[Request]) -> None:
-        runs = [run for request in requests for run in request.gap_runs]
-        sharing = Counter(map(id, runs))
-        distinct = dict(zip(map(id, runs), runs, strict=True))
-        ranked = sorted((value, sharing[key]) for key, run in distinct.items() for value in run)
-        self.values = [value for value, _ in ranked]
-        self.up_to = list(itertools.accumulate(weight for _, weight in ranked))  # gaps up to each value
-        self.total_s = sum(value * weight for value, weight in ranked)
+        ranked = [(value, weight) for run, weight in _sharing(requests) for value in run]
+        ranked.sort()
+        self.values = list(map(operator.itemgetter(0), ranked))
+        weights = list(map(operator.itemgetter(1), ranked))
+        self.up_to = list(itertools.accumulate(weights))  # gaps up to each value
+        self.total_s = sum(map(operator.mul, self.values, weights))
 
     def __len__(self) -> int:
         return self.up_to[-1] if self.up_to else 0
@@ -1020,6 +1161,16 @@ class TokenGaps:
         return _in_ms(self.mean_s(), self.percentile_s)
 
 
+def _sharing(requests: Iterable[Request]) -> Iterable[tuple[Sequence[float], int]]:
+    """Each distinct gap run of ``requests`` and how many of them hold it."""
+    runs = list(itertools.chain.from_iterable(map(operator.attrgetter("gap_runs"), requests)))
+    try:
+        return Counter(runs).items()  # the simulator's runs: :class:`GapRun`, hashed by identity
+    except TypeError:  # plain lists, built by hand: counted by id
+        keys = list(map(id, runs))
+        return zip(dict(zip(keys, runs, strict=True)).values(), Counter(keys).values(), strict=True)
+
+
 def summarise(result: SimResult, targets: Targets) -> dict[str, Any]:
     """Percentiles, goodput, throughput, KV use, batch size, preemptions and a Little's-law check."""
     measured = result.measured()
@@ -1027,7 +1178,8 @@ def summarise(result: SimResult, targets: Targets) -> dict[str, Any]:
     ttft = [(r.first_token_s or 0) - r.arrival_s for r in measured]
     e2e = [(r.finish_s or 0) - r.arrival_s for r in measured]
     out_tokens = sum(r.osl for r in measured)
-    use = replica_use(result)
+    series = _series_after_warmup(result)
+    use = _replica_use(result, list(itertools.chain.from_iterable(series)))
     arrivals = [r for r in result.requests + result.dropped + result.unfinished if r.arrival_s >= result.warmup_s]
     rate = len([r for r in arrivals if r.arrival_s <= result.duration_s]) / window
     mean_e2e = sum(e2e) / len(e2e) if e2e else 0.0
@@ -1049,7 +1201,7 @@ def summarise(result: SimResult, targets: Targets) -> dict[str, Any]:
         "output_tok_s": out_tokens / window,
         "kv_utilisation": use["kv_utilisation"],
         "batch": use["batch"],
-        "over_time": _over_time(_samples_after_warmup(result), result.warmup_s, result.duration_s),
+        "over_time": _over_time(series, result.warmup_s, result.duration_s),
         "preemptions": use["preemptions"],
         "stopped_early": result.stopped_early,
         "littles_law": {"arrival_rate": rate, "mean_e2e_s": mean_e2e, "mean_in_system": in_system},
@@ -1059,7 +1211,16 @@ def summarise(result: SimResult, targets: Targets) -> dict[str, Any]:
 def replica_use(result: SimResult) -> dict[str, Any]:
     """KV use and running batch (mean and max over the steps after the warm-up) and preemptions of
     the run's replicas: the part of :func:`summarise` that needs no request's percentiles."""
-    samples = _samples_after_warmup(result)
+    return _replica_use(result, list(itertools.chain.from_iterable(_series_after_warmup(result))))
+
+
+#: One step's record on a replica: (end time, running sequences, KV used share).
+Sample = tuple[float, int, float]
+_TIME = operator.itemgetter(0)
+
+
+def _replica_use(result: SimResult, samples: list[Sample]) -> dict[str, Any]:
+    """:func:`replica_use` of ``result``, its samples after the warm-up given."""
     count, batch, used = len(samples), operator.itemgetter(1), operator.itemgetter(2)
     return {
         "kv_utilisation": {
@@ -1074,31 +1235,64 @@ def replica_use(result: SimResult) -> dict[str, Any]:
     }
 
 
-def _samples_after_warmup(result: SimResult) -> list[tuple[float, int, float]]:
-    return [s for replica in result.replicas for s in replica.samples if s[0] >= result.warmup_s]
+def _series_after_warmup(result: SimResult) -> list[list[Sample]]:
+    """Each replica's samples from the end of the warm-up on, in their order."""
+    return [_samples_from(replica.samples, result.warmup_s) for replica in result.replicas]
 
 
-def _over_time(
-    samples: list[tuple[float, int, float]], start: float, end: float, points: int = 30
-) -> list[dict[str, float]]:
-    """Running batch (summed over replicas) and KV use, averaged over ``points`` equal windows."""
+def _samples_from(samples: list[Sample], start_s: float) -> list[Sample]:
+    """The samples at or after ``start_s``, in their order (a slice where they are in time order,
+    as a replica records them)."""
+    if _in_time_order(samples):
+        return samples[bisect.bisect_left(samples, start_s, key=_TIME) :]
+    return [s for s in samples if s[0] >= start_s]
+
+
+def _in_time_order(samples: list[Sample]) -> bool:
+    times = list(map(_TIME, samples))
+    return all(map(operator.le, times, itertools.islice(times, 1, None)))
+
+
+def _over_time(series: list[list[Sample]], start: float, end: float, points: int = 30) -> list[dict[str, float]]:
+    """Running batch (summed over replicas) and KV use, averaged over ``points`` equal windows.
+
+    :param series: each replica's samples.
+    """
     width = max(end - start, 1e-9) / points
-    buckets: list[list[tuple[float, int, float]]] = [[] for _ in range(points)]
-    for sample in samples:
-        index = int((sample[0] - start) / width)
-        if 0 <= index < points:
-            buckets[index].append(sample)
+    buckets: list[list[Sample]] = [[] for _ in range(points)]
+    for samples in series:
+        for index, part in _windows(samples, start, width, points):
+            buckets[index] += part
     out = []
     for i, bucket in enumerate(buckets):
         if bucket:
             out.append(
                 {
                     "t_s": round(start + (i + 0.5) * width, 3),
-                    "batch": sum(s[1] for s in bucket) / len(bucket),
-                    "kv_utilisation": sum(s[2] for s in bucket) / len(bucket),
+                    "batch": sum(map(operator.itemgetter(1), bucket)) / len(bucket),
+                    "kv_utilisation": sum(map(operator.itemgetter(2), bucket)) / len(bucket),
                 }
             )
     return out
+
+
+def _windows(samples: list[Sample], start: float, width: float, points: int) -> Iterator[tuple[int, list[Sample]]]:
+    """The samples that fall in each of ``points`` windows of ``width`` seconds from ``start``, in
+    their order (slices found by bisection where the samples are in time order)."""
+
+    def window(sample: Sample) -> int:
+        return int((sample[0] - start) / width)
+
+    if not _in_time_order(samples):
+        for sample in samples:
+            index = window(sample)
+            if 0 <= index < points:
+                yield index, [sample]
+        return
+    bounds = [bisect.bisect_left(samples, i, key=window) for i in range(points + 1)]
+    for i in range(points):
+        if bounds[i] < bounds[i + 1]:
+            yield i, samples[bounds[i] : bounds[i + 1]]
 
 
 def meets(summary: dict[str, Any], targets: Targets) -> bool:

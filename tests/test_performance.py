@@ -169,3 +169,20 @@ def test_expert_parallel_all_to_all_uses_the_real_link(catalog: Any) -> None:
     across = dep(catalog, "deepseek-v3", gpu="h200-sxm", ep=32, attention_dp=True, inter_node_gb_s=50.0)
     assert all_to_all_s(across, 4096) > 5 * all_to_all_s(nvlink, 4096)
     assert all_to_all_s(dep(catalog, "llama-3.1-70b", tp=8), 4096) == 0.0
+
+
+@pytest.mark.parametrize(
+    ("model", "kw"), [("llama-3.1-8b", {}), ("deepseek-v3", {"gpu": "h200-sxm", "tp": 8, "ep": 8})]
+)
+def test_decode_only_steps_take_the_same_seconds_as_the_mixed_path(
+    catalog: Any, model: str, kw: dict[str, Any]
+) -> None:
+    from planner.sizing.roofline import MixedStep
+
+    d = dep(catalog, model, **kw)
+    eff = Efficiency(mfu_prefill=0.4, mbu_decode=0.7, mfu_decode=0.3, overhead_ms=1.5)
+    fast, plain = MixedStep(d, eff), MixedStep(d, eff)
+    for batch in (1, 2, 7, 32, 33, 256):
+        for keys in (batch, batch * 1000 + 17, batch * 30_011):
+            assert fast(0, 0, batch, keys) == plain._mixed(0, 0, batch, keys), (batch, keys)  # the same bits
+            assert fast(0, 0, batch, keys) == fast(0, 0, batch, keys)  # and again from its cache

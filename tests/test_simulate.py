@@ -7,6 +7,7 @@ import json
 import math
 import random
 import statistics
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from planner.plan_simulation import LoadSpec, RunLength, fleet_check, reached_st
 from planner.planfile import load_plan
 from planner.resolve import resolve_plan
 from planner.simulate import (
+    GapRun,
     Replica,
     Request,
     SchedulerConfig,
@@ -298,9 +300,11 @@ def test_prefix_cache_hits_shorten_prefill(catalog: Any) -> None:
     assert ttft[1] < ttft[0], "the 800-token system prompt is not recomputed on a hit"
 
 
-def test_token_gaps_rank_shared_runs_as_the_whole_list_would() -> None:
+@pytest.mark.parametrize("run_type", [list, GapRun], ids=["plain lists", "the simulator's runs"])
+def test_token_gaps_rank_shared_runs_as_the_whole_list_would(run_type: Callable[[list[float]], list[float]]) -> None:
     rng = random.Random(7)
-    runs = [[rng.uniform(0.01, 0.05) for _ in range(rng.randint(1, 6))] for _ in range(40)]
+    runs = [run_type([rng.uniform(0.01, 0.05) for _ in range(rng.randint(1, 6))]) for _ in range(40)]
+    runs.append(run_type(list(runs[0])))  # equal values, another run: counted apart
     requests = []
     for number in range(25):  # each request holds some of the runs, several shared with others
         request = Request(id=number, arrival_s=0.0, isl=1, osl=1)
@@ -315,3 +319,25 @@ def test_token_gaps_rank_shared_runs_as_the_whole_list_would() -> None:
     assert gaps.distribution_ms()["p95"] == pytest.approx(percentile(flat, 95) * 1000)
     none = TokenGaps([Request(id=0, arrival_s=0.0, isl=1, osl=1)])
     assert len(none) == 0 and math.isnan(none.percentile_s(50)) and math.isnan(none.mean_s())
+
+
+def test_over_time_windows_samples_as_one_pass_in_their_order_would() -> None:
+    from planner.simulate import _over_time
+
+    rng = random.Random(3)
+    samples = sorted((rng.uniform(5.0, 75.0), rng.randint(0, 32), rng.random()) for _ in range(600))
+
+    def one_pass(series: list[list[tuple[float, int, float]]]) -> list[dict[str, float]]:
+        """Every sample put in its window in turn (what the bisection of ordered samples replaces)."""
+        buckets: list[list[tuple[float, int, float]]] = [[] for _ in range(30)]
+        for sample in (s for samples in series for s in samples):
+            if 0 <= (index := int((sample[0] - 10.0) / 2.0)) < 30:
+                buckets[index].append(sample)
+        return [
+            {"t_s": round(10.0 + (i + 0.5) * 2.0, 3), "batch": sum(s[1] for s in b) / len(b),
+             "kv_utilisation": sum(s[2] for s in b) / len(b)}
+            for i, b in enumerate(buckets) if b
+        ]  # fmt: skip
+
+    for series in ([samples], [samples[:250], samples[250:]], [samples[::-1]], [samples[300:], samples[::7]]):
+        assert _over_time(series, 10.0, 70.0) == one_pass(series)

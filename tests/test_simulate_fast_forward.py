@@ -79,8 +79,12 @@ def linear_step(prefill: float, keys: float, batch: float, decode_keys: float) -
     return 1e-5 * prefill + 1e-9 * keys + (0.004 + 2e-4 * batch + 1e-8 * decode_keys if batch else 0.0)
 
 
-def replicas(count: int, *, seqs: int = 32, budget: int = 4096, blocks: int = 10**6) -> list[Replica]:
-    config = SchedulerConfig(max_num_seqs=seqs, token_budget=budget, block_tokens=16, kv_blocks=blocks)
+def replicas(
+    count: int, *, seqs: int = 32, budget: int = 4096, blocks: int = 10**6, block: int = 16, alone: bool = False
+) -> list[Replica]:
+    config = SchedulerConfig(
+        max_num_seqs=seqs, token_budget=budget, block_tokens=block, kv_blocks=blocks, prefill_first=alone
+    )
     return [Replica(i, config, linear_step) for i in range(count)]
 
 
@@ -114,6 +118,16 @@ CASES: dict[str, Callable[[], SimResult]] = {
         replicas(2), WORKLOAD, duration_s=15, seed=8, users=24, think_s=0.5, router=simulate.round_robin
     ),
     "KV pressure: preemptions": lambda: run(replicas(1, blocks=300), WORKLOAD, duration_s=5, seed=9, users=12),
+    # prefills run alone (SGLang): the sequences that sat one out close a longer gap at the next step
+    "prefill alone, closed loop at batch 32, one-token blocks": lambda: run(
+        replicas(1, block=1, alone=True), WORKLOAD, duration_s=15, seed=15, users=32
+    ),
+    "prefill alone, open loop, three replicas": lambda: run(
+        replicas(3, alone=True), WORKLOAD, duration_s=15, seed=16, gaps=poisson_arrivals(12.0, random.Random(17))
+    ),
+    "prefill alone, KV pressure": lambda: run(
+        replicas(1, blocks=300, alone=True), WORKLOAD, duration_s=5, seed=18, users=12
+    ),
     "cut off by the time limit": lambda: run(
         replicas(1), WORKLOAD, duration_s=10, seed=10, gaps=poisson_arrivals(20.0, random.Random(11)), max_sim_s=12
     ),
@@ -169,3 +183,25 @@ def test_fast_forward_takes_fewer_events(monkeypatch: pytest.MonkeyPatch) -> Non
     fast = CASES["open loop, one replica"]()
     assert calls["steps"] * 3 < stepped_calls
     assert_same_run(stepped, fast)
+
+
+@pytest.mark.parametrize(("block", "alone"), [(16, False), (1, True), (16, True)])
+def test_what_a_step_records_for_the_next_decode_run_is_what_the_batch_shows(block: int, alone: bool) -> None:
+    """A step that leaves every sequence decoding records what :meth:`Replica._decode_only_steps`
+    would find by looking at each sequence: the same steps, keys, staleness and spare KV room."""
+    replica = replicas(1, budget=512, block=block, alone=alone)[0]
+    rng = random.Random(21)
+    for number in range(60):
+        isl, osl = lengths(rng)
+        replica.waiting.append(Request(id=number, arrival_s=0.0, isl=isl, osl=osl))
+    now, compared = 0.0, 0
+    while replica.running or replica.waiting:
+        now, _ = replica.step(now)
+        record, replica.after_step = replica.after_step, None
+        if record is None or replica._can_admit():
+            continue
+        steps, keys, stale, spares, _ = replica._decode_only_steps(now)  # looked at sequence by sequence
+        assert record[:4] == (now, steps, keys, stale)
+        assert sorted(spare + record[5] for spare in record[4]) == sorted(spares)
+        compared += 1
+    assert compared > 20

@@ -296,9 +296,25 @@ class MixedStep:
         self.prefill_matmul: dict[float, float] = {}
         self.decode_terms: dict[float, tuple[float, float, float, float]] = {}
         self.comm: dict[float, float] = {}
+        self.decode_only_terms: dict[float, tuple[float, float, float, float, float]] = {}
 
     def __call__(self, prefill_tokens: float, prefill_keys: float, decode_batch: float, decode_keys: float) -> float:
         """Seconds of the step (see :func:`mixed_step_s`)."""
+        if not prefill_tokens and not prefill_keys and decode_batch:
+            # A step without prefill (most of a simulation's) takes its terms per batch at once; the
+            # same operations in the same order as :meth:`_mixed`, so the same seconds.
+            terms = self.decode_only_terms.get(decode_batch)
+            if terms is None:
+                terms = self._decode_only_terms(decode_batch)
+            weights, kv_sequences, compute, decode_peak, comm = terms
+            kv_bytes = kv_sequences * self.kv.sequence_bytes(int(decode_keys / decode_batch))
+            memory = (weights + kv_bytes) / self.bandwidth
+            compute += self.attention_per_key * decode_keys / decode_peak
+            return max(memory, compute) + comm + self.overhead_s
+        return self._mixed(prefill_tokens, prefill_keys, decode_batch, decode_keys)
+
+    def _mixed(self, prefill_tokens: float, prefill_keys: float, decode_batch: float, decode_keys: float) -> float:
+        """:meth:`__call__` of any step, its terms looked up one by one."""
         tokens = prefill_tokens + decode_batch
         if tokens <= 0:
             return 0.0
@@ -318,6 +334,18 @@ class MixedStep:
         if comm is None:
             comm = self.comm[tokens] = step_comm_s(self.dep, tokens)
         return max(memory, compute) + comm + self.overhead_s
+
+    def _decode_only_terms(self, decode_batch: float) -> tuple[float, float, float, float, float]:
+        """Per decode batch, for a step without prefill: weight bytes read, sequences whose KV one GPU
+        reads, the compute seconds before attention (no prefill, then the decode GEMMs), attention
+        peak, collectives."""
+        weights, kv_sequences, decode_matmul, decode_peak = self._decode(decode_batch)
+        prefill = matmul_s(self.dep, 0, self.eff.mfu_prefill, thin=False)
+        compute = prefill + self.attention_per_key * 0 / self.prefill_peak
+        compute += decode_matmul
+        comm = step_comm_s(self.dep, decode_batch)
+        terms = self.decode_only_terms[decode_batch] = (weights, kv_sequences, compute, decode_peak, comm)
+        return terms
 
     def _decode(self, decode_batch: float) -> tuple[float, float, float, float]:
         """Per decode batch: weight bytes read, sequences whose KV one GPU reads, decode GEMMs, attention peak."""
