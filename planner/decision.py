@@ -213,11 +213,18 @@ class FleetDecision:
         return float(at_cr["throughput_req_s"]) if at_cr else 0.0
 
     @property
+    def simulated_aggregated_replicas(self) -> int:
+        """The aggregated replicas the simulation found for the load: the fleet's, or, where pools were
+        chosen, those the pools were weighed against (the estimate sizes aggregated replicas only)."""
+        return self.pools.aggregated_replicas if self.pools is not None else self.replicas_for_load
+
+    @property
     def estimate_off_by(self) -> float | None:
-        """How far the estimate's replica count was from the simulated one (0.25 = 25% too many)."""
-        if not self.replicas_for_load:
+        """How far the estimate's replica count was from the simulated one, aggregated serving against
+        aggregated serving (0.25 = 25% too many)."""
+        if not self.replicas_for_load or not self.simulated_aggregated_replicas:
             return None
-        return self.estimated_replicas / self.replicas_for_load - 1
+        return self.estimated_replicas / self.simulated_aggregated_replicas - 1
 
     def final_checks(self) -> list[FleetCheck]:
         """The runs of the whole fleet at the decided replica count, one per peak load."""

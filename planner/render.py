@@ -447,10 +447,11 @@ def decision_lines(d: Any, slo_percentile: float = 95) -> list[str]:
     if fewer:
         lines.append(f"             {fewer[0].replicas} replicas miss them at {fewer[0].load.describe()}")
     off = d.estimate_off_by
-    if off is not None and d.estimated_replicas != d.replicas_for_load:
+    if off is not None and d.estimated_replicas != d.simulated_aggregated_replicas:
         direction = "too many" if off > 0 else "too few"
+        against = f" against {d.simulated_aggregated_replicas} aggregated in simulation" if d.pools else ""
         lines.append(
-            f"             the estimate said {d.estimated_replicas} replicas, {abs(off):.0%} {direction}; "
+            f"             the estimate said {d.estimated_replicas} replicas, {abs(off):.0%} {direction}{against}; "
             "the simulation decides"
         )
     return lines

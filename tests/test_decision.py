@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from planner import workflows
-from planner.decision import FLEET_PRECISION, _fewest, decide, peak_loads
+from planner.decision import FLEET_PRECISION, PeakLoad, _fewest, decide, peak_loads
 from planner.envelope import sustainable_req_s
-from planner.plan_simulation import simulate_plan
+from planner.plan_simulation import balanced_share, simulate_plan
 from planner.resolve import resolve_plan
 from planner.sizing.plan_sizing import size_plan
 from tests.conftest import PLANS, REPO
@@ -37,6 +37,9 @@ def test_the_workflows_agree_on_a_full_envelope_plan_of_a_large_moe(session: wor
     assert (enveloped.cr_closed, enveloped.cr_open_req_s, enveloped.replicas_for_load) == figures
     assert simulated.to_json()["plan"]["replicas"] == decision.replicas == best.sizing.replicas
     assert simulated.to_json()["meets_slo"], "the deciding run of the fleet meets the SLOs"
+    # the estimate sizes aggregated replicas: it is judged against the aggregated count, not the pools'
+    aggregated = decision.pools.aggregated_replicas if decision.pools else decision.replicas_for_load
+    assert decision.estimate_off_by == pytest.approx(decision.estimated_replicas / aggregated - 1)
 
 
 def test_the_simulated_count_holds_and_one_fewer_does_not(session: workflows.Session) -> None:
@@ -133,3 +136,14 @@ def test_an_open_loop_rate_above_what_a_replica_sustains_is_refused() -> None:
     ]
     assert sustainable_req_s(curve, 8) == 1.3, "the first closed-loop load that misses bounds the rate"
     assert math.isinf(sustainable_req_s(curve[:1], 8)), "unknown when no closed-loop load missed"
+
+
+def test_a_closed_loop_is_checked_with_every_replica_holding_the_same_share() -> None:
+    """225 users on 11 replicas run as 231 (21 each): one replica's run stands for the fleet, a whole
+    fleet's run of uneven shares would cost eleven times as much."""
+    closed = PeakLoad("closed", None, 225, "provisioned")
+    spec = closed.spec(1.0, 11)
+    assert spec.concurrency == 231 and balanced_share(spec, 11, "least-outstanding") == 21
+    assert closed.spec(1.0, 15).concurrency == 225, "an even split is run as given"
+    assert PeakLoad("closed", 4.0, 88, "filled", per_replica=8).spec(1.0, 11).concurrency == 88
+    assert PeakLoad("open", 1.5, None, "peak").spec(1.0, 11).concurrency is None
