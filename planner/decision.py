@@ -34,7 +34,7 @@ from planner.pool_capacity import (
     prefill_floor_gpus,
     request_shape,
 )
-from planner.simulate import Targets
+from planner.simulate import Targets, slo_figure_ms
 from planner.sizing.deployment import Deployment
 from planner.sizing.fleet import FleetSizing, nodes_for
 from planner.tco import cost_assumptions, eur_per_million_tokens
@@ -68,8 +68,20 @@ class PeakLoad:
     per_replica: int | None = None
 
     def spec(self, peak_factor: float = 1.0, replicas: int = 1) -> LoadSpec:
-        """The simulator's load on ``replicas`` replicas."""
-        concurrency = self.per_replica * replicas if self.per_replica else self.concurrency
+        """The simulator's load on ``replicas`` replicas.
+
+        A closed loop's requests in flight are rounded up to fill every replica alike (at most
+        ``replicas - 1`` more, a slightly harsher load): behind the least-outstanding router each
+        replica then holds exactly its share, so one replica's run stands for the fleet
+        (:func:`planner.plan_simulation.balanced_share`) and is the envelope's run at that share,
+        where a run of every replica would cost as many times more.
+        """
+        if self.per_replica:
+            concurrency: int | None = self.per_replica * replicas
+        elif self.mode == "closed" and self.concurrency:
+            concurrency = math.ceil(self.concurrency / replicas) * replicas
+        else:
+            concurrency = self.concurrency
         return LoadSpec(self.mode, rate=self.rate_req_s, concurrency=concurrency, peak_factor=peak_factor)
 
     def describe(self) -> str:
@@ -260,15 +272,16 @@ def run_lengths(fleet: FleetSizing, fixed_s: float | None = None) -> tuple[RunLe
 
 def fleet_run_s(
     fleet: FleetSizing, spec: LoadSpec, replicas: int, fixed_s: float | None = None, router: str = "least-outstanding"
-) -> float:
-    """Seconds a run of ``replicas`` replicas at ``spec`` lasts: a whole-fleet run's length, or, for a
-    closed loop the simulator runs as one replica's share (see :func:`balanced_share`), the length
-    of one envelope point at that share (the same run, so the same answer)."""
+) -> tuple[float, float | None]:
+    """Seconds a run of ``replicas`` replicas at ``spec`` lasts, and how long it may be stretched
+    while a closed loop is still in its first wave (``simulate_plan``'s ``stretch_to_s``): a whole-fleet
+    run's length, or, for a closed loop the simulator runs as one replica's share (see
+    :func:`balanced_share`), the length of one envelope point at that share (the same run, so the same answer)."""
     point, whole = run_lengths(fleet, fixed_s)
     share = balanced_share(spec, replicas, router)
     if share is not None:
-        return point.for_load(replace(spec, concurrency=share))
-    return whole.for_load(spec)
+        return point.for_load(replace(spec, concurrency=share)), point.stretch_to_s
+    return whole.for_load(spec), whole.stretch_to_s
 
 
 #: Decisions kept in memory (the least recently used dropped first): ``plan`` then ``simulate`` or ``envelope``
@@ -383,9 +396,11 @@ def simulate_decision(
         """The worst percentile over its target of the whole fleet at ``load`` (or the rate it
         falls short of, for a load that must complete a rate)."""
         spec = load.spec(plan.traffic.peak_factor, replicas)
-        duration_s = fleet_run_s(fleet, spec, replicas, fixed_s)
-        summary = simulate_plan(plan, dep, model, spec, replicas=replicas, duration_s=duration_s, seed=seed)
-        check = FleetCheck(replicas, load, duration_s, summary)
+        duration_s, stretch_to_s = fleet_run_s(fleet, spec, replicas, fixed_s)
+        summary = simulate_plan(
+            plan, dep, model, spec, replicas=replicas, duration_s=duration_s, seed=seed, stretch_to_s=stretch_to_s
+        )
+        check = FleetCheck(replicas, load, float(summary["simulated_s"]), summary)
         checks.append(check)
         if progress:
             progress(f"fleet of {replicas} at {load.describe()}: {'meets' if check.meets else 'misses'}")
@@ -842,7 +857,7 @@ def worst_ratio(summary: dict[str, Any], targets: Targets) -> float:
         return math.inf
     q = f"p{int(targets.percentile)}" if f"p{int(targets.percentile)}" in summary["ttft_ms"] else "p95"
     ratios = [
-        summary[name][q] / (target * 1000)
+        slo_figure_ms(summary, name, q) / (target * 1000)
         for target, name in ((targets.ttft_s, "ttft_ms"), (targets.itl_s, "itl_ms"), (targets.e2e_s, "e2e_ms"))
         if target is not None
     ]

@@ -75,7 +75,9 @@ def envelopes(
 
     def closed(n: float) -> bool:
         load = LoadSpec("closed", concurrency=int(n))
-        summary = simulate_plan(plan, dep, model, load, duration_s=length.for_load(load), seed=seed)
+        summary = simulate_plan(
+            plan, dep, model, load, duration_s=length.for_load(load), seed=seed, stretch_to_s=length.stretch_to_s
+        )
         curve.append(curve_point("closed", n, summary))
         if progress:
             progress(f"closed loop, {int(n)} users: {'meets' if summary['meets_slo'] else 'misses'} the SLOs")

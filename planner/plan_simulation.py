@@ -11,6 +11,7 @@ N+1 (N+2) spares down. Envelopes (:mod:`planner.envelope`), disaggregated pools
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -39,6 +40,9 @@ from planner.sizing.steady_state import prefill_first, token_budget
 DEFAULT_DURATION_S = 300.0
 #: A run lasts at least this many typical end-to-end latencies: requests reach a steady state, then complete.
 E2E_SPANS = 2.0
+#: A closed loop whose measured requests kept fewer than this share of its users busy on average was
+#: still in its first wave: its few finished requests are the ones that overtook it, and flatter.
+STEADY_IN_SYSTEM_SHARE = 0.5
 
 
 @dataclass(frozen=True)
@@ -69,6 +73,44 @@ class RunLength:
         if load.mode == "open":
             return self.at_rate(load.rate or 1.0)
         return self.in_flight(load.concurrency or 1)
+
+    @property
+    def stretch_to_s(self) -> float | None:
+        """How long a closed loop still in its first wave may run (see :func:`until_steady`);
+        None for a fixed length, which is run as given."""
+        return None if self.fixed_s is not None else self.longest_s
+
+
+def reached_steady_state(summary: dict[str, Any], users: int) -> bool:
+    """True when a closed loop of ``users`` (no think time) ran long enough for its measured
+    requests to be in steady state: on average they kept at least half the users busy.
+
+    Every user sends its first request at once. Where the run is short against the end-to-end
+    latency at this load (the estimate's E2E, which sets the run's length, is that of a lighter
+    load), the first wave is still draining when the run ends and only the requests that
+    overtook it are measured: the fast ones, so the percentiles flatter and the throughput is low.
+    """
+    return float(summary["littles_law"]["mean_in_system"]) >= STEADY_IN_SYSTEM_SHARE * users
+
+
+def until_steady(
+    simulate_for: Callable[[float], dict[str, Any]], duration_s: float, users: int | None, stretch_to_s: float | None
+) -> dict[str, Any]:
+    """``simulate_for(duration_s)``, run again twice as long while a closed loop of ``users`` has
+    not reached its steady state (:func:`reached_steady_state`), up to ``stretch_to_s`` seconds.
+
+    Every closed-loop run whose length follows from a :class:`RunLength` goes through here (the
+    envelope's points, the fleet's checks, ``planner simulate``, the pools' capacities), so the same
+    load gets the same run whichever command asks. ``users`` is None for an open loop or a closed
+    loop with think time; ``stretch_to_s`` None runs ``duration_s`` as given.
+    """
+    summary = simulate_for(duration_s)
+    while users and stretch_to_s is not None and duration_s < stretch_to_s:
+        if reached_steady_state(summary, users):
+            break
+        duration_s = min(duration_s * 2, stretch_to_s)
+        summary = simulate_for(duration_s)
+    return summary
 
 
 def scheduler_for(dep: Deployment, context: int) -> SchedulerConfig:
@@ -140,6 +182,7 @@ def simulate_plan(
     seed: int = 0,
     router: str = "least-outstanding",
     lengths: Any = None,
+    stretch_to_s: float | None = None,
 ) -> dict[str, Any]:
     """Simulate ``replicas`` replicas of ``dep`` under ``load``; return the summary.
 
@@ -152,6 +195,8 @@ def simulate_plan(
 
     :param lengths: a JSONL/CSV path of input/output token counts to replay instead of
         the plan's fitted distribution.
+    :param stretch_to_s: a closed loop still in its first wave after ``duration_s`` runs again
+        longer, up to this many seconds (:func:`until_steady`; ``RunLength.stretch_to_s``).
     """
     from planner.simulate import replay_lengths
 
@@ -159,11 +204,10 @@ def simulate_plan(
     if share is not None:
         one = simulate_plan(
             plan, dep, model, replace(load, concurrency=share), duration_s=duration_s, seed=seed, router=router,
-            lengths=lengths,
+            lengths=lengths, stretch_to_s=stretch_to_s,
         )  # fmt: skip
         return _as_fleet(one, load, replicas, dep.gpus)
 
-    fleet = make_replicas(dep, model, replicas, context_of(plan))
     workload = workload_of(plan, dep)
     if lengths is not None:
         workload = Workload(replay_lengths(lengths), workload.shared_prefix_tokens, workload.prefix_hit_rate)
@@ -179,17 +223,21 @@ def simulate_plan(
         }[load.arrival]()
     else:
         users = load.concurrency or 1
-    result = run(
-        fleet,
-        workload,
-        duration_s=duration_s,
-        seed=seed,
-        gaps=gaps,
-        users=users,
-        think_s=load.think_s,
-        router=ROUTERS[router],
-    )
-    summary = summarise(result, targets_of(plan))
+
+    def simulate_for(seconds: float) -> dict[str, Any]:
+        result = run(
+            make_replicas(dep, model, replicas, context_of(plan)),  # fresh: a run changes its replicas
+            workload,
+            duration_s=seconds,
+            seed=seed,
+            gaps=gaps,
+            users=users,
+            think_s=load.think_s,
+            router=ROUTERS[router],
+        )
+        return summarise(result, targets_of(plan)) | {"simulated_s": seconds}
+
+    summary = until_steady(simulate_for, duration_s, users if not load.think_s else None, stretch_to_s)
     summary["load"] = {"mode": load.mode, "rate": load.rate, "concurrency": load.concurrency, "arrival": load.arrival}
     summary["replicas"] = replicas
     summary["gpus"] = replicas * dep.gpus

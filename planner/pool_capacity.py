@@ -25,7 +25,7 @@ from typing import Any
 from planner.envelope import largest_that_holds
 from planner.perfmodel import PerformanceModel
 from planner.plan import Plan
-from planner.plan_simulation import RunLength, context_of, make_replicas, targets_of, workload_of
+from planner.plan_simulation import RunLength, context_of, make_replicas, targets_of, until_steady, workload_of
 from planner.simulate import Targets, Workload, percentile, run, summarise
 from planner.sizing.capacity import size_capacity
 from planner.sizing.deployment import Deployment
@@ -155,10 +155,12 @@ def _closed_capacity(
 
     def holds(users: float) -> bool:
         n = int(users)
-        result = run(
-            make_replicas(dep, model, 1, context), workload, duration_s=length.in_flight(n), users=n, seed=seed
-        )
-        at[n] = summarise(result, targets)
+
+        def simulate_for(seconds: float) -> dict[str, Any]:
+            result = run(make_replicas(dep, model, 1, context), workload, duration_s=seconds, users=n, seed=seed)
+            return summarise(result, targets)
+
+        at[n] = until_steady(simulate_for, length.in_flight(n), n, length.stretch_to_s)
         return worst_ratio(at[n], targets) <= 1
 
     most = max(size_capacity(dep, context).max_concurrency, 1)

@@ -435,9 +435,10 @@ def decision_lines(d: Any, slo_percentile: float = 95) -> list[str]:
         p = check.summary
         q = f"p{int(slo_percentile)}" if f"p{int(slo_percentile)}" in p["ttft_ms"] else "p95"
         lines.append(
-            f"             {check.replicas} replicas at {check.load.describe()}: "
+            f"             {check.replicas} replicas at {check.load.describe()}{_as_run_text(check)}: "
             f"{'meet' if check.meets else 'miss'} the SLOs ({q} TTFT {p['ttft_ms'][q]:,.0f} ms, "
-            f"ITL {p['itl_ms'][q]:,.1f} ms, E2E {p['e2e_ms'][q] / 1000:,.1f} s; {p['requests']:,} requests, "
+            f"ITL {p['itl_ms'][q]:,.1f} ms{_tpot_text(p, q)}, E2E {p['e2e_ms'][q] / 1000:,.1f} s; "
+            f"{p['requests']:,} requests, "
             f"{check.duration_s:,.0f} s simulated)"
         )
     if d.pools is not None:
@@ -598,7 +599,9 @@ def simulation_text(report: SimulationReport) -> str:
     ]
     if s.get("stopped_early"):
         lines.append(f"stopped early: {s['stopped_early']} (raise --time-limit for a complete run)")
-    for name in ("ttft_ms", "itl_ms", "e2e_ms"):
+    for name in ("ttft_ms", "itl_ms", "tpot_ms", "e2e_ms"):
+        if name not in s:  # (a summary read back from an older project has no TPOT)
+            continue
         d = s[name]
         lines.append(
             f"{name[:-3].upper():5s} p50 {d['p50']:9,.1f}  p90 {d['p90']:9,.1f}  "
@@ -769,3 +772,17 @@ def export_text(result: ExportResult) -> str:
         f"wrote {result.path} ({result.size_bytes / 1024:,.0f} KiB; sheets {', '.join(result.sheets)}; "
         f"plan revision {result.revision})"
     )
+
+
+def _tpot_text(summary: dict[str, Any], q: str) -> str:
+    """ ", TPOT x ms" where the requests' mean gap at ``q`` is worse than the gaps' (then it judges ITL)."""
+    tpot = summary.get("tpot_ms", {}).get(q)
+    return f" (TPOT {tpot:,.1f} ms)" if tpot is not None and tpot > summary["itl_ms"][q] else ""
+
+
+def _as_run_text(check: Any) -> str:
+    """ ", run as N (k on each replica)" where a closed loop's users were rounded up to fill every replica alike."""
+    run = check.summary.get("load", {}).get("concurrency")
+    if check.load.mode != "closed" or check.load.per_replica or not run or run == check.load.concurrency:
+        return ""
+    return f", run as {run:,} ({run // check.replicas:,} on each replica)"

@@ -953,11 +953,14 @@ class Targets:
     e2e_s: float | None
     percentile: float = 95
 
-    def met(self, request: Request) -> bool:
-        """True when one request met every target (its mean ITL for the ITL target)."""
+    def met(self, request: Request, tpot_s: float | None = None) -> bool:
+        """True when one request met every target (its mean time per output token, ``tpot_s`` when
+        the caller has it, for the ITL target)."""
         ttft = (request.first_token_s or math.inf) - request.arrival_s
         e2e = (request.finish_s or math.inf) - request.arrival_s
-        itl = request.mean_gap_s() if self.itl_s is not None else 0.0  # (summing its gaps costs)
+        itl = tpot_s if tpot_s is not None else 0.0
+        if self.itl_s is not None and tpot_s is None:
+            itl = request.mean_gap_s()  # (summing its gaps costs: only where it is judged)
         return self.met_by(ttft, itl, e2e)
 
     def met_by(self, ttft_s: float, itl_s: float, e2e_s: float) -> bool:
@@ -1029,7 +1032,8 @@ def summarise(result: SimResult, targets: Targets) -> dict[str, Any]:
     rate = len([r for r in arrivals if r.arrival_s <= result.duration_s]) / window
     mean_e2e = sum(e2e) / len(e2e) if e2e else 0.0
     in_system = _mean_in_system(measured, result.warmup_s, result.duration_s)
-    good = [r for r in measured if targets.met(r)]
+    tpot = [r.mean_gap_s() for r in measured]
+    good = [r for r, mean_gap_s in zip(measured, tpot, strict=True) if targets.met(r, mean_gap_s)]
 
     return {
         "requests": len(measured),
@@ -1037,6 +1041,7 @@ def summarise(result: SimResult, targets: Targets) -> dict[str, Any]:
         "unfinished": len(result.unfinished),
         "ttft_ms": distribution_ms(ttft),
         "itl_ms": TokenGaps(measured).distribution_ms(),
+        "tpot_ms": distribution_ms([gap for r, gap in zip(measured, tpot, strict=True) if r.gap_runs]),
         "e2e_ms": distribution_ms(e2e),
         "goodput_share": len(good) / len(measured) if measured else 0.0,
         "goodput_req_s": len(good) / window,
@@ -1102,7 +1107,24 @@ def meets(summary: dict[str, Any], targets: Targets) -> bool:
     if summary["requests"] == 0 or summary["dropped"]:
         return False
     checks = ((targets.ttft_s, "ttft_ms"), (targets.itl_s, "itl_ms"), (targets.e2e_s, "e2e_ms"))
-    return all(target is None or summary[name][q] <= target * 1000 for target, name in checks)
+    return all(target is None or slo_figure_ms(summary, name, q) <= target * 1000 for target, name in checks)
+
+
+def slo_figure_ms(summary: dict[str, Any], name: str, q: str) -> float:
+    """The figure a target is judged on: the summary's ``name`` ("ttft_ms", "itl_ms", "e2e_ms") at
+    percentile ``q`` ("p95"), except ITL, judged on the worse of two readings of one target.
+
+    An ITL target holds for the token gaps (the percentile of every gap, what vLLM's and
+    genai-perf's ITL report) and for the requests (the percentile of each request's mean gap, its
+    TPOT, what goodput and AIConfigurator's TPOT judge). Where prompt chunks stall every decoding
+    sequence in a few long steps, a run can keep 95% of its gaps within the target while most of
+    its requests average above it; judged on the gaps alone it would be said to meet the SLOs with
+    a goodput of a few percent.
+    """
+    value = float(summary[name][q])
+    if name == "itl_ms" and "tpot_ms" in summary and summary["tpot_ms"][q] == summary["tpot_ms"][q]:  # not nan
+        return max(value, float(summary["tpot_ms"][q]))
+    return value
 
 
 def _mean_in_system(requests: Sequence[Request], start: float, end: float) -> float:

@@ -92,7 +92,7 @@ def predicted_summary(plan: Plan, dep: Deployment, model: PerformanceModel, run:
         load = LoadSpec("open", rate=run.load)
     e2e_s = (run.figure("e2e_ms", "p50") or 1000.0) / 1000
     length = RunLength(requests=300, e2e_s=e2e_s)
-    return simulate_plan(plan, dep, model, load, duration_s=length.for_load(load))
+    return simulate_plan(plan, dep, model, load, duration_s=length.for_load(load), stretch_to_s=length.stretch_to_s)
 
 
 def _measured(run: MeasuredRun, figure: str, statistic: str | None) -> float | None:

@@ -152,8 +152,8 @@ def _load_of(request: SimulationRequest, decision: FleetDecision, peak_factor: f
         rate = request.rate or peak.rate_req_s or decision.cr_open_req_s * decision.replicas_for_load
         return LoadSpec("open", rate=rate, **shape)  # type: ignore[arg-type]
     replicas = request.replicas or decision.replicas_for_load
-    filled = peak.spec(peak_factor, replicas).concurrency if peak.per_replica else None
-    users = request.concurrency or filled or peak.concurrency or decision.cr_closed * decision.replicas_for_load
+    as_checked = peak.spec(peak_factor, replicas).concurrency if peak.mode == "closed" else None
+    users = request.concurrency or as_checked or decision.cr_closed * decision.replicas_for_load
     return LoadSpec("closed", concurrency=users, **shape)  # type: ignore[arg-type]
 
 
@@ -177,7 +177,10 @@ def simulate(session: Session, plan_: Plan, source: str, request: SimulationRequ
         return SimulationReport(f"{label} (KV over {pools.transport})", decision, rerun_pools(plan_, decision, pools))
     load = _load_of(request, decision, plan_.traffic.peak_factor)
     replicas = request.replicas or decision.replicas_for_load
-    duration_s = request.duration_s or fleet_run_s(decision.fleet, load, replicas, router=request.router)
+    # A length the user gives is run as given; the decision's own length may be stretched as its runs were.
+    duration_s, stretch_to_s = fleet_run_s(decision.fleet, load, replicas, router=request.router)
+    if request.duration_s:
+        duration_s, stretch_to_s = request.duration_s, None
     seed = request.seed
     summary = simulate_plan(
         plan_,
@@ -189,10 +192,13 @@ def simulate(session: Session, plan_: Plan, source: str, request: SimulationRequ
         lengths=request.lengths,
         duration_s=duration_s,
         seed=seed,
+        stretch_to_s=stretch_to_s,
     )
     report = SimulationReport(dep.label, decision, summary)
     if request.failure:
-        report.failure = fleet_check(plan_, chosen.sizing, load, duration_s=duration_s, seed=seed)
+        report.failure = fleet_check(
+            plan_, chosen.sizing, load, duration_s=duration_s, seed=seed, stretch_to_s=stretch_to_s
+        )
     if request.disaggregated and load.mode == "open" and load.rate:
         decode = (dep, model)
         if request.decode_gpu:
