@@ -122,7 +122,7 @@ def fit(data: Path, rows: Sequence[Measurement], catalog: Catalog, held: Results
     digest = hashlib.sha256(data.read_bytes()).hexdigest()[:12]
     label = f"{data.name} sha256:{digest}"
     fits = fit_classes(rows, catalog)
-    entries = calibration_entries(fits, class_bands(fits, rows, held["builtin"], catalog), label)
+    entries = calibration_entries(fits, class_bands([f.key for f in fits], rows, held["builtin"], catalog), label)
     header = (
         "# Efficiency factors per runtime family x GPU generation x configuration class, fitted by\n"
         "# `python benchmarks/accuracy.py --fit` on the published measurements named in `data`\n"

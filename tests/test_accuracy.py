@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from planner.bench.calibration import CalibrationFileError, load_measurements
-from planner.bench.fit import METRIC_GROUP, class_key, fit_efficiency, residuals
+from planner.bench.fit import METRIC_GROUP, Residual, class_key, fit_efficiency, ratio_bands, residuals
 from planner.sizing.efficiency import calibration_for, calibrations
 from tests.conftest import REPO
 
@@ -79,3 +79,16 @@ def test_builtin_throughput_within_12_percent_for_dense_and_moe_alike(catalog: A
         errors = [r.abs_pct for r in members if METRIC_GROUP[r.metric] == "throughput"]
         assert len(errors) >= 20, kind
         assert statistics.median(errors) <= 12.0, f"{kind}: median {statistics.median(errors):.1f}%"
+
+
+def test_a_band_counts_its_figures_and_their_source_documents() -> None:
+    found = [
+        Residual("1", "itl_ms", 10.0, 10.0),
+        Residual("2", "itl_ms", 12.0, 10.0),
+        Residual("3", "e2e_ms", 9.0, 10.0),  # E2E takes the ITL band
+        Residual("1", "output_tok_s", 100.0, 90.0),
+    ]
+    bands = ratio_bands(found, {"1": "vendor-a", "2": "vendor-a", "3": "vendor-b"})
+    assert bands["itl"][2:] == (3, 2)
+    assert bands["throughput"][2:] == (1, 1)
+    assert "ttft" not in bands

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TypeVar
 
@@ -163,19 +163,29 @@ def fit_classes(rows: Sequence[Measurement], catalog: Catalog) -> list[ClassFit]
     Each class starts from its parent's factors and is fitted on its own rows only; a
     class with the same rows as its parent is not repeated.
     """
-    keys = {m.row_id: class_key(m, catalog) for m in rows}
     fitted: dict[ClassKey, ClassFit] = {}
+    for key, members in class_members(rows, catalog).items():
+        parent = next((fitted[k] for k in _chain(key)[1:] if k in fitted), None)
+        eff = fit_efficiency(members, catalog, parent.efficiency if parent else START)
+        fitted[key] = ClassFit(*key, eff, len(members), residuals(members, catalog, _constant(eff)))
+    return list(fitted.values())
+
+
+def class_members(rows: Sequence[Measurement], catalog: Catalog) -> dict[ClassKey, list[Measurement]]:
+    """The classes :func:`fit_classes` fits on ``rows`` and the rows of each, general first,
+    found without fitting (so held-out bands can rebuild a fit's classes cheaply)."""
+    keys = {m.row_id: class_key(m, catalog) for m in rows}
+    kept: dict[ClassKey, list[Measurement]] = {}
     for level in (3, 2, 1, 0):
         groups: dict[ClassKey, list[Measurement]] = {}
         for m in rows:
             groups.setdefault(_chain(keys[m.row_id])[level], []).append(m)
         for key, members in sorted(groups.items()):
-            parent = next((fitted[k] for k in _chain(key)[1:] if k in fitted), None)
-            if key != ("*", "*", "*") and (len(members) < MIN_ROWS or (parent and parent.rows == len(members))):
+            parent = next((kept[k] for k in _chain(key)[1:] if k in kept), None)
+            if key != ("*", "*", "*") and (len(members) < MIN_ROWS or (parent and len(parent) == len(members))):
                 continue
-            eff = fit_efficiency(members, catalog, parent.efficiency if parent else START)
-            fitted[key] = ClassFit(*key, eff, len(members), residuals(members, catalog, _constant(eff)))
-    return list(fitted.values())
+            kept[key] = members
+    return kept
 
 
 def efficiency_lookup(fits: Sequence[ClassFit], catalog: Catalog) -> Callable[[Measurement], Efficiency]:
@@ -209,30 +219,39 @@ def cross_validate(rows: Sequence[Measurement], catalog: Catalog) -> list[Residu
     return out
 
 
+#: low and high ratio (10th and 90th percentile), figures, source documents.
+BandFigures = tuple[float, float, int, int]
+
+
 def class_bands(
-    fits: Sequence[ClassFit], rows: Sequence[Measurement], held_out: Sequence[Residual], catalog: Catalog
-) -> dict[ClassKey, dict[str, tuple[float, float, int]]]:
-    """Error bands per fitted class from held-out residuals of the rows that class covers.
+    keys: Sequence[ClassKey], rows: Sequence[Measurement], held_out: Sequence[Residual], catalog: Catalog
+) -> dict[ClassKey, dict[str, BandFigures]]:
+    """Error bands per fitted class (``keys``) from held-out residuals of the rows that class covers.
 
     Held-out (cross-validated) residuals, not the fit's own, so that a band says how far
     a prediction lands from a measurement the factors never saw.
     """
     chains = {m.row_id: _chain(class_key(m, catalog)) for m in rows}
-    return {fit.key: ratio_bands([r for r in held_out if fit.key in chains[r.row_id]]) for fit in fits}
+    document_of = {m.row_id: source_document(m) for m in rows}
+    mine = [r for r in held_out if r.row_id in chains]
+    return {key: ratio_bands([r for r in mine if key in chains[r.row_id]], document_of) for key in keys}
 
 
-def ratio_bands(found: Sequence[Residual]) -> dict[str, tuple[float, float, int]]:
-    """Per metric group: 10th and 90th percentile of measured/predicted, and how many figures."""
+def ratio_bands(found: Sequence[Residual], document_of: Mapping[str, str]) -> dict[str, BandFigures]:
+    """Per metric group: 10th and 90th percentile of measured/predicted, how many figures,
+    and from how many source documents (``document_of``: row id -> its document)."""
     bands = {}
     for group in GROUPS:
-        ratios = sorted(r.ratio for r in found if METRIC_GROUP[r.metric] == group)
+        mine = [r for r in found if METRIC_GROUP[r.metric] == group]
+        ratios = sorted(r.ratio for r in mine)
         if ratios:
-            bands[group] = (round(_quantile(ratios, 0.1), 3), round(_quantile(ratios, 0.9), 3), len(ratios))
+            documents = len({document_of[r.row_id] for r in mine})
+            bands[group] = (round(_quantile(ratios, 0.1), 3), round(_quantile(ratios, 0.9), 3), len(ratios), documents)
     return bands
 
 
 def calibration_entries(
-    fits: Sequence[ClassFit], bands: dict[ClassKey, dict[str, tuple[float, float, int]]], data_label: str
+    fits: Sequence[ClassFit], bands: dict[ClassKey, dict[str, BandFigures]], data_label: str
 ) -> list[dict[str, object]]:
     """The efficiency catalog entries (``catalogs/efficiency/calibrated.yaml``) for a fit."""
     entries = []
