@@ -12,7 +12,7 @@ from planner.performance_models import BUILTIN
 from planner.sizing.deployment import Deployment
 from planner.sizing.efficiency import (
     DEFAULT_BAND,
-    MIN_BAND_DOCUMENTS,
+    SOLID_BAND_DOCUMENTS,
     SOLID_BAND_ROWS,
     Band,
     Calibration,
@@ -55,18 +55,18 @@ def test_a_solid_class_keeps_its_own_band() -> None:
 
 def test_a_band_from_few_documents_widens_and_says_why() -> None:
     """Many figures from one or two harnesses are not many independent samples."""
-    few = _class("sglang", "hopper", "moe-ep", Band(0.9, 1.2, 30, MIN_BAND_DOCUMENTS - 1))
-    broad = _class("*", "*", "moe-ep", Band(0.7, 1.6, 40, 6))
+    few = _class("sglang", "hopper", "moe-ep", Band(0.9, 1.2, 30, SOLID_BAND_DOCUMENTS - 1))
+    broad = _class("*", "*", "moe-ep", Band(0.7, 1.6, 40, SOLID_BAND_DOCUMENTS))
     band, label = band_for("sglang", "hopper", "moe-ep", "ttft", (few, broad))
     assert (band.low, band.high) == (0.7, 1.6)
-    assert f"from only 30 held-out figures of {MIN_BAND_DOCUMENTS - 1} documents: widened" in label
+    assert f"from only 30 held-out figures of {SOLID_BAND_DOCUMENTS - 1} documents: widened" in label
 
 
 def test_a_broader_class_from_few_documents_is_no_refuge() -> None:
     """Widening skips a broader class that is itself thin, up to one that is not."""
     thin = _class("sglang", "hopper", "moe-ep", Band(0.9, 1.1, 4, 1))
     also_thin = _class("sglang", "*", "moe-ep", Band(0.95, 1.05, 20, 2))
-    solid = _class("*", "*", "moe-ep", Band(0.6, 1.5, 40, 6))
+    solid = _class("*", "*", "moe-ep", Band(0.6, 1.5, 40, SOLID_BAND_DOCUMENTS))
     band, label = band_for("sglang", "hopper", "moe-ep", "ttft", (thin, also_thin, solid))
     assert (band.low, band.high) == (0.6, 1.5)
     assert "* x * x moe-ep" in label
