@@ -86,6 +86,19 @@ def test_a_biased_class_says_so() -> None:
     assert band.apply(100.0) == pytest.approx((100.0, 200.0))
 
 
+def test_a_thin_backend_band_widens_to_the_builtin_band(catalog: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from planner import performance_models
+
+    thin = (0.95, 1.05, 3, None, "auto x moe-tp (3 held-out figures)")
+    monkeypatch.setattr(performance_models, "correction_band", lambda _backend, _cls, _group: thin)
+    dep = _deployment(catalog, CONFIGS[3])
+    auto = catalog.performance_model("auto")
+    band, label = performance_models.error_band(auto, object(), dep, "itl")  # type: ignore[arg-type]
+    builtin, _ = performance_models.error_band(BUILTIN, BUILTIN, dep, "itl")
+    assert (band.low, band.high) == (min(0.95, builtin.low), max(1.05, builtin.high))
+    assert "from only 3 held-out figures: widened to also cover the built-in model's band" in label
+
+
 #: Deployments spanning dense, MoE-TP and MoE-EP, NVIDIA and AMD, three runtimes and four formats.
 CONFIGS = [
     ("llama-3.3-70b", "mi300x", "vllm", "fp8", 2, 1, False),  # the demo plan's answer

@@ -199,12 +199,18 @@ def _band_along(chain: list[Calibration], metric: str) -> tuple[Band, str]:
     if not chain:
         return DEFAULT_BAND, "no comparable measurements: a factor of two either way"
     first = chain[0]
-    band, label = first.bands[metric], first.label
+    broader = next((c for c in chain[1:] if not c.bands[metric].thin), None)
+    wider = (broader.bands[metric], broader.label) if broader else (DEFAULT_BAND, "a factor of two")
+    return widened_if_thin(first.bands[metric], first.label, wider)
+
+
+def widened_if_thin(band: Band, label: str, broader: tuple[Band, str]) -> tuple[Band, str]:
+    """``band`` joined with ``broader`` (a band and what it rests on) where ``band`` is thin,
+    and ``label`` saying so, and saying where the model is biased (the point then lies at
+    one end of its band, see :meth:`Band.apply`)."""
     if band.thin:
-        broader = next((c for c in chain[1:] if not c.bands[metric].thin), None)
-        wider, what = (broader.bands[metric], broader.label) if broader else (DEFAULT_BAND, "a factor of two")
-        label += f"; from only {band.evidence}: widened to also cover {what}"
-        band = band.union(wider)
+        label += f"; from only {band.evidence}: widened to also cover {broader[1]}"
+        band = band.union(broader[0])
     if not band.straddles_point:
         ratios = f"{band.low:.2f}-{band.high:.2f}"
         label += f"; the model is biased here (measured/predicted {ratios}), so the band reaches to the point"
