@@ -57,7 +57,7 @@ def _stored_tables() -> dict[str, Any]:
     except FileNotFoundError:
         return {"corrections": {}, "bands": {}, "selection": {}}
     corrections: dict[tuple[str, str], Correction] = {}
-    bands: dict[tuple[str, str], dict[str, tuple[float, float, int]]] = {}
+    bands: dict[tuple[str, str], dict[str, tuple[float, float, int, int | None]]] = {}
     selection: dict[str, dict[str, str]] = {}
     for entry in entries:
         if entry.get("kind") == "correction":
@@ -68,15 +68,19 @@ def _stored_tables() -> dict[str, Any]:
                 f"{entry['backend']} corrected on {entry['class']}: {entry['rows']} published measurements "
                 f"({entry['data']})",
             )
-            bands[(entry["backend"], entry["class"])] = {
-                group: (float(b[0]), float(b[1]), int(b[2])) for group, b in (entry.get("bands") or {}).items()
-            }
+            bands[(entry["backend"], entry["class"])] = _bands(entry)
         elif entry.get("kind") == "selection":
             selection[entry["class"]] = {group: str(name) for group, name in (entry.get("choice") or {}).items()}
-            bands[("auto", entry["class"])] = {
-                group: (float(b[0]), float(b[1]), int(b[2])) for group, b in (entry.get("bands") or {}).items()
-            }
+            bands[("auto", entry["class"])] = _bands(entry)
     return {"corrections": corrections, "bands": bands, "selection": selection}
+
+
+def _bands(entry: dict[str, Any]) -> dict[str, tuple[float, float, int, int | None]]:
+    """An entry's bands: [low, high, figures] or [low, high, figures, source documents]."""
+    return {
+        group: (float(b[0]), float(b[1]), int(b[2]), int(b[3]) if len(b) > 3 else None)
+        for group, b in (entry.get("bands") or {}).items()
+    }
 
 
 def correction_for(backend: str, cls: str) -> Correction | None:
@@ -85,13 +89,16 @@ def correction_for(backend: str, cls: str) -> Correction | None:
     return table.get((backend, cls)) or table.get((backend, "any"))
 
 
-def correction_band(backend: str, cls: str, group: str) -> tuple[float, float, int, str] | None:
-    """(low, high, figures, which class) of measured/predicted for a corrected backend, held out.
+def correction_band(backend: str, cls: str, group: str) -> tuple[float, float, int, int | None, str] | None:
+    """(low, high, figures, source documents or ``None``, which class) of measured/predicted
+    for a corrected backend, held out.
 
     The class's own band when it rests on at least 3 figures, else the ``any`` band.
-    ``auto``'s bands (backend ``auto``) come from its held-out figures per class.
+    ``auto``'s bands (backend ``auto``) come from its held-out figures per class. Whether
+    the band is too thin to stand alone is the caller's question
+    (:func:`planner.performance_models.error_band`).
     """
-    table: dict[tuple[str, str], dict[str, tuple[float, float, int]]] = _stored_tables()["bands"]
+    table: dict[tuple[str, str], dict[str, tuple[float, float, int, int | None]]] = _stored_tables()["bands"]
     for key in ((backend, cls), (backend, "any")):
         band = table.get(key, {}).get(group)
         if band and band[2] >= 3:

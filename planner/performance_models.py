@@ -35,7 +35,7 @@ from planner.corrections import (
 from planner.perfmodel import PerformanceModel
 from planner.sizing import roofline
 from planner.sizing.deployment import Deployment, config_class
-from planner.sizing.efficiency import Band, Efficiency, band_for, efficiency_for
+from planner.sizing.efficiency import Band, Efficiency, band_for, efficiency_for, widened_if_thin
 
 
 @dataclass(frozen=True)
@@ -372,12 +372,18 @@ def error_band(model: PerformanceModel, answering: PerformanceModel, dep: Deploy
     """The held-out error band of one metric group, and what it rests on.
 
     ``auto``'s own band for the class where another backend answers; else that of the
-    corrected backend answering; else the built-in model's class band.
+    corrected backend answering; else the built-in model's class band. A backend's band
+    that is thin (see :attr:`Band.thin`, e.g. ``auto`` on MoE-TP ITL: 3 figures) is joined
+    with the built-in model's band for the deployment (itself widened where thin, and
+    resting on every document the class chain covers), and says so.
     """
     cls = config_class(dep)
     found = correction_band("auto", cls, group) if isinstance(model, AutoModel) and answering is not BUILTIN else None
     if found is None and isinstance(answering, Corrected):
         found = correction_band(answering.name, cls, group)
-    if found:
-        return Band(found[0], found[1], found[2]), found[3]
-    return band_for(dep.runtime.id, dep.gpu.generation, cls, group)
+    builtin = band_for(dep.runtime.id, dep.gpu.generation, cls, group)
+    if not found:
+        return builtin
+    low, high, figures, documents, label = found
+    broader = (builtin[0], f"the built-in model's band ({builtin[1]})")
+    return widened_if_thin(Band(low, high, figures, documents), label, broader)

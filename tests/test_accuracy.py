@@ -3,6 +3,7 @@ the calibration file, and the fit is per class, reproducible, and honest about h
 
 from __future__ import annotations
 
+import re
 import statistics
 from pathlib import Path
 from typing import Any
@@ -10,12 +11,24 @@ from typing import Any
 import pytest
 
 from planner.bench.calibration import CalibrationFileError, load_measurements
-from planner.bench.fit import METRIC_GROUP, class_key, fit_efficiency, residuals
+from planner.bench.coverage import COVERAGE_TITLE, band_coverage, data_digest, read_residuals
+from planner.bench.fit import (
+    METRIC_GROUP,
+    Residual,
+    class_key,
+    fit_efficiency,
+    ratio_bands,
+    residuals,
+    weighted_quantile,
+)
 from planner.sizing.efficiency import calibration_for, calibrations
 from tests.conftest import REPO
 
 DATA = REPO / "benchmarks" / "data" / "calibration.csv"
 TARGETS = {"throughput": 15.0, "itl": 20.0, "ttft": 20.0}
+#: The built-in model's held-out residuals behind docs/accuracy.md's band coverage.
+HELD_OUT = REPO / "benchmarks" / "data" / "calibration-held-out-builtin.csv"
+REGENERATE = "regenerate: python benchmarks/accuracy.py --cv --markdown docs/accuracy.md"
 
 
 @pytest.fixture(scope="module")
@@ -79,3 +92,55 @@ def test_builtin_throughput_within_12_percent_for_dense_and_moe_alike(catalog: A
         errors = [r.abs_pct for r in members if METRIC_GROUP[r.metric] == "throughput"]
         assert len(errors) >= 20, kind
         assert statistics.median(errors) <= 12.0, f"{kind}: median {statistics.median(errors):.1f}%"
+
+
+def test_a_band_counts_its_figures_and_their_source_documents() -> None:
+    found = [
+        Residual("1", "itl_ms", 10.0, 10.0),
+        Residual("2", "itl_ms", 12.0, 10.0),
+        Residual("3", "e2e_ms", 9.0, 10.0),  # E2E takes the ITL band
+        Residual("1", "output_tok_s", 100.0, 90.0),
+    ]
+    bands = ratio_bands(found, {"1": "vendor-a", "2": "vendor-a", "3": "vendor-b"})
+    assert bands["itl"][2:] == (3, 2)
+    assert bands["throughput"][2:] == (1, 1)
+    assert "ttft" not in bands
+
+
+def test_band_percentiles_are_a_prediction_with_one_vote_per_document() -> None:
+    nine = [(float(v), 1.0) for v in range(1, 10)]  # the k-th of 9 sits at k / 10
+    assert weighted_quantile(nine, 0.1) == 1.0 and weighted_quantile(nine, 0.9) == 9.0
+    assert weighted_quantile(nine[:3], 0.1) == 1.0, "a small sample reads the 10th percentile at its extreme"
+    # one document of 8 figures at 1.0 and 3 documents of one figure: 4 votes, not 11
+    many = [(1.0, 1 / 8)] * 8 + [(0.5, 1.0), (2.0, 1.0), (3.0, 1.0)]
+    assert weighted_quantile(sorted(many), 0.6) == 2.0 and weighted_quantile(sorted(many), 0.2) == 0.5
+    assert weighted_quantile(sorted((v, 1.0) for v, _ in many), 0.6) == 1.0, "figure by figure, one document rules"
+
+
+def _documented_coverage() -> dict[str, tuple[int, int]]:
+    """metric group -> (inside, figures) from docs/accuracy.md's band coverage table."""
+    page = (REPO / "docs" / "accuracy.md").read_text(encoding="utf-8")
+    assert COVERAGE_TITLE in page, REGENERATE
+    section = page.split(COVERAGE_TITLE, 1)[1].split("\n### ", 1)[0]
+    return {m[1]: (int(m[2]), int(m[3])) for m in re.finditer(r"^\| (\w+) \| (\d+) of (\d+) \|", section, re.M)}
+
+
+def test_the_band_coverage_in_the_docs_is_what_the_code_computes(catalog: Any, measurements: list[Any]) -> None:
+    """The held-out coverage the page quotes, recomputed by today's band code from the stored
+    held-out residuals (which must come from today's calibration file)."""
+    label, held_out = read_residuals(HELD_OUT)
+    assert label == f"{DATA.name} sha256:{data_digest(DATA)}", REGENERATE
+    computed = {c.group: (c.inside, c.figures) for c in band_coverage(measurements, held_out, catalog)}
+    assert _documented_coverage() == computed, REGENERATE
+
+
+@pytest.mark.slow
+def test_the_stored_held_out_residuals_are_what_cross_validation_gives(catalog: Any, measurements: list[Any]) -> None:
+    """Refits once per source document (minutes): the residuals behind the docs' coverage are today's."""
+    from planner.bench.fit import cross_validate
+
+    _, stored = read_residuals(HELD_OUT)
+    fresh = cross_validate(measurements, catalog)
+    assert [(r.row_id, r.metric) for r in fresh] == [(r.row_id, r.metric) for r in stored], REGENERATE
+    for new, old in zip(fresh, stored, strict=True):
+        assert new.predicted == pytest.approx(old.predicted, rel=1e-9), REGENERATE

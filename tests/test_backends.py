@@ -98,7 +98,7 @@ def test_auto_times_every_figure_with_one_set_of_phase_times(catalog: Any, table
 def test_estimate_with_auto_reports_each_metric_and_its_band(catalog: Any, tables: dict[str, Any]) -> None:
     tables["selection"]["dense"] = {"throughput": "slow", "itl": "slow", "ttft": "builtin"}
     tables["corrections"][("slow", "any")] = Correction(1.0, 1.0, 0.0, "fit")
-    tables["bands"][("slow", "any")] = {"throughput": (0.9, 1.2, 40)}
+    tables["bands"][("slow", "any")] = {"throughput": (0.9, 1.2, 40, None)}
     d, auto = dep(catalog), AutoModel((Slow(),))
     est = estimate(d, 1000, 200, model=auto, concurrency=16)
     plain = estimate(d, 1000, 200, model=BUILTIN, concurrency=16)
@@ -108,7 +108,7 @@ def test_estimate_with_auto_reports_each_metric_and_its_band(catalog: Any, table
     assert est.band_sources["output_tok_s"] == "slow x any (40 held-out figures)"
     assert est.band_sources["ttft_ms"].startswith("vllm x")  # the built-in model's class band
     # auto's own held-out band for the class, where the file has one, comes first
-    tables["bands"][("auto", "dense")] = {"throughput": (0.8, 1.1, 30)}
+    tables["bands"][("auto", "dense")] = {"throughput": (0.8, 1.1, 30, None)}
     again = estimate(d, 1000, 200, model=auto, concurrency=16)
     assert again.band_sources["output_tok_s"] == "auto x dense (30 held-out figures)"
     assert again.band_sources["ttft_ms"] == est.band_sources["ttft_ms"]

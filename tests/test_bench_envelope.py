@@ -129,7 +129,8 @@ def test_runs_simulated_for_the_plan_lie_in_the_band_and_a_slowed_one_does_not(
                             session.catalog)  # fmt: skip
     model = session.performance_model("builtin")
     rng = random.Random(3)
-    for users, slow in ((4, 1.0), (16, 1.0), (8, 4.0)):
+    # 8x: held-out TTFT bands reach about 4.8x the point, so only a slowdown beyond that lies outside
+    for users, slow in ((4, 1.0), (16, 1.0), (8, 8.0)):
         summary = simulate_plan(head.plan, dep, model, LoadSpec("closed", concurrency=users), duration_s=120, seed=9)
         run = _as_measured(summary, users, rng, slow)
         draft = workflows.RunDraft(run.name + f" x{slow}", run.source, run.metadata(), [])

@@ -100,5 +100,5 @@ def test_efficiency_factors_say_what_they_were_fitted_on() -> None:
     for entry in entries("efficiency/calibrated.yaml"):
         assert entry["rows"] >= 4 and "sha256:" in entry["data"], entry["id"]
         for band in entry["bands"].values():
-            low, high, count = band
-            assert 0 < low <= high and count >= 1, entry["id"]
+            low, high, count, documents = band
+            assert 0 < low <= high and 1 <= documents <= count, entry["id"]

@@ -12,6 +12,7 @@ from planner.performance_models import BUILTIN
 from planner.sizing.deployment import Deployment
 from planner.sizing.efficiency import (
     DEFAULT_BAND,
+    SOLID_BAND_DOCUMENTS,
     SOLID_BAND_ROWS,
     Band,
     Calibration,
@@ -52,6 +53,25 @@ def test_a_solid_class_keeps_its_own_band() -> None:
     assert "widened" not in label and "biased" not in label
 
 
+def test_a_band_from_few_documents_widens_and_says_why() -> None:
+    """Many figures from one or two harnesses are not many independent samples."""
+    few = _class("sglang", "hopper", "moe-ep", Band(0.9, 1.2, 30, SOLID_BAND_DOCUMENTS - 1))
+    broad = _class("*", "*", "moe-ep", Band(0.7, 1.6, 40, SOLID_BAND_DOCUMENTS))
+    band, label = band_for("sglang", "hopper", "moe-ep", "ttft", (few, broad))
+    assert (band.low, band.high) == (0.7, 1.6)
+    assert f"from only 30 held-out figures of {SOLID_BAND_DOCUMENTS - 1} documents: widened" in label
+
+
+def test_a_broader_class_from_few_documents_is_no_refuge() -> None:
+    """Widening skips a broader class that is itself thin, up to one that is not."""
+    thin = _class("sglang", "hopper", "moe-ep", Band(0.9, 1.1, 4, 1))
+    also_thin = _class("sglang", "*", "moe-ep", Band(0.95, 1.05, 20, 2))
+    solid = _class("*", "*", "moe-ep", Band(0.6, 1.5, 40, SOLID_BAND_DOCUMENTS))
+    band, label = band_for("sglang", "hopper", "moe-ep", "ttft", (thin, also_thin, solid))
+    assert (band.low, band.high) == (0.6, 1.5)
+    assert "* x * x moe-ep" in label
+
+
 def test_thin_evidence_with_nothing_broader_falls_back_to_a_factor_of_two() -> None:
     thin = _class("vllm", "cdna3", "dense", Band(1.1, 1.3, 3))
     band, label = band_for("vllm", "cdna3", "dense", "ttft", (thin,))
@@ -64,6 +84,19 @@ def test_a_biased_class_says_so() -> None:
     band, label = band_for("vllm", "cdna3", "dense", "ttft", (biased,))
     assert "biased" in label
     assert band.apply(100.0) == pytest.approx((100.0, 200.0))
+
+
+def test_a_thin_backend_band_widens_to_the_builtin_band(catalog: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from planner import performance_models
+
+    thin = (0.95, 1.05, 3, None, "auto x moe-tp (3 held-out figures)")
+    monkeypatch.setattr(performance_models, "correction_band", lambda _backend, _cls, _group: thin)
+    dep = _deployment(catalog, CONFIGS[3])
+    auto = catalog.performance_model("auto")
+    band, label = performance_models.error_band(auto, object(), dep, "itl")  # type: ignore[arg-type]
+    builtin, _ = performance_models.error_band(BUILTIN, BUILTIN, dep, "itl")
+    assert (band.low, band.high) == (min(0.95, builtin.low), max(1.05, builtin.high))
+    assert "from only 3 held-out figures: widened to also cover the built-in model's band" in label
 
 
 #: Deployments spanning dense, MoE-TP and MoE-EP, NVIDIA and AMD, three runtimes and four formats.

@@ -241,6 +241,7 @@ def backend_entries(
     rows of its class (all its rows for ``any``).
     """
     classes = {m.row_id: measurement_class(m, catalog) for m in rows}
+    document_of = {m.row_id: source_document(m) for m in rows}
     entries: list[dict[str, object]] = []
     for fit in fits:
         c = fit.correction
@@ -256,13 +257,13 @@ def backend_entries(
                 "overhead_ms": round(c.overhead_ms, 4),
                 "rows": fit.rows,
                 "data": data_label,
-                "bands": {group: list(band) for group, band in ratio_bands(mine).items()},
+                "bands": {group: list(band) for group, band in ratio_bands(mine, document_of).items()},
             }
         )
     composed = compose_auto({k: v for k, v in held_out.items() if not k.startswith("auto")}, choices, rows, catalog)
     for cls in CLASSES:
         picked = [c for c in choices if c.cls == cls]
-        auto_bands = ratio_bands([r for r in composed if classes[r.row_id] == cls])
+        auto_bands = ratio_bands([r for r in composed if classes[r.row_id] == cls], document_of)
         entries.append(
             {
                 "id": f"auto-{cls}",

@@ -5,7 +5,8 @@ GPU generation x configuration class (dense, moe-tp or moe-ep; ``*`` for any), w
 ``benchmarks/accuracy.py --fit`` from the published measurements in
 ``benchmarks/data/calibration.csv``. Each entry carries error bands: the 10th and 90th
 percentile of measured/predicted over the rows of its class, each row predicted by factors
-fitted without its source document (held out), and how many figures a band rests on.
+fitted without its source document (held out), how many figures a band rests on, and from
+how many source documents they come.
 """
 
 from __future__ import annotations
@@ -30,11 +31,19 @@ FACTOR_RANGES = {
 
 #: A class's band needs at least this many held-out figures to be used at all.
 MIN_BAND_ROWS = 3
-#: Below this many figures the 10th and 90th percentiles are read between a sample's two
-#: most extreme values (the fit interpolates at position 0.1 x (n - 1), under 1 while
-#: n < 11), so they say where the extremes lie, not the spread; such a band borrows its
-#: broader class's spread.
+#: Below this many figures (documents, see below) the 10th and 90th percentiles are read at
+#: or between a sample's two most extreme values (``planner.bench.fit.weighted_quantile``
+#: puts the k-th of n at k / (n + 1), and 2 / (n + 1) > 0.1 here), so they say where the
+#: extremes lie, not the spread; such a band borrows its broader class's spread. On
+#: calibration.csv this brings held-out throughput coverage from 70% to 81%
+#: (docs/accuracy.md).
 SOLID_BAND_ROWS = 11
+#: Figures of one source document share a harness, a runtime version and a reading of the
+#: workload, so their errors move together, and a band's percentiles give each document one
+#: vote (``planner.bench.fit.ratio_bands``): its independent samples are its documents, and
+#: the argument above applies to them. A band from fewer documents borrows its broader
+#: class's spread like a band on too few figures.
+SOLID_BAND_DOCUMENTS = SOLID_BAND_ROWS
 
 
 @dataclass(frozen=True)
@@ -55,6 +64,8 @@ class Band:
     low: float
     high: float
     rows: int
+    #: Source documents the figures come from; ``None`` where the catalog entry predates recording it.
+    documents: int | None = None
 
     def apply(self, value: float) -> tuple[float, float]:
         """Return ``[low, high]`` around a predicted value, always containing it.
@@ -70,9 +81,23 @@ class Band:
         """Whether the measured/predicted ratios at the 10th and 90th percentile bracket 1."""
         return self.low <= 1.0 <= self.high
 
+    @property
+    def thin(self) -> bool:
+        """Whether too few figures or too few source documents stand behind the percentiles
+        (see ``SOLID_BAND_ROWS`` and ``SOLID_BAND_DOCUMENTS``)."""
+        few_documents = self.documents is not None and self.documents < SOLID_BAND_DOCUMENTS
+        return self.rows < SOLID_BAND_ROWS or few_documents
+
+    @property
+    def evidence(self) -> str:
+        """e.g. '4 held-out figures of 2 documents'."""
+        documents = "" if self.documents is None else f" of {self.documents} document{'s' * (self.documents != 1)}"
+        return f"{self.rows} held-out figures{documents}"
+
     def union(self, other: Band) -> Band:
-        """The smallest band covering both (rows: the larger evidence of the two)."""
-        return Band(min(self.low, other.low), max(self.high, other.high), max(self.rows, other.rows))
+        """The smallest band covering both (evidence: the larger of the two)."""
+        documents = None if self.documents is None or other.documents is None else max(self.documents, other.documents)
+        return Band(min(self.low, other.low), max(self.high, other.high), max(self.rows, other.rows), documents)
 
 
 #: Where nothing comparable was measured: a factor of two either way (a stated guess, not a fit).
@@ -110,8 +135,14 @@ def _calibration(entry: dict[str, Any]) -> Calibration:
         overhead_ms=float(entry["overhead_ms"]),
         source=f"calibrated on {label}: {entry['rows']} published measurements ({entry['data']})",
     )
-    bands = {metric: Band(float(b[0]), float(b[1]), int(b[2])) for metric, b in (entry.get("bands") or {}).items()}
+    bands = {metric: _band(figures) for metric, figures in (entry.get("bands") or {}).items()}
     return Calibration(entry["runtime"], entry["generation"], entry["kind"], eff, int(entry["rows"]), bands)
+
+
+def _band(figures: list[Any]) -> Band:
+    """A stored band: [low, high, figures] or [low, high, figures, documents]."""
+    documents = int(figures[3]) if len(figures) > 3 else None
+    return Band(float(figures[0]), float(figures[1]), int(figures[2]), documents)
 
 
 def lookup_chain(runtime: str, generation: str, kind: str) -> list[tuple[str, str, str]]:
@@ -142,9 +173,13 @@ def band_for(
     """The error band for ``metric`` and a sentence saying what it rests on.
 
     The most specific class with at least ``MIN_BAND_ROWS`` such residuals gives the band.
-    Where that class rests on fewer than ``SOLID_BAND_ROWS``, the band widens to also cover
-    the next broader class that does (or a factor of two either way, if none does), and
-    the sentence says why.
+    Where that band is thin (fewer than ``SOLID_BAND_ROWS`` figures, or figures from fewer
+    than ``SOLID_BAND_DOCUMENTS`` source documents), it widens to the union with the next
+    broader class whose band is not thin (or with a factor of two either way, if none is),
+    and the sentence says why: a thin band's 10th and 90th percentiles lie among its few
+    extreme documents, so its width says little about where the next document will land.
+    The union, not a replacement, keeps a class's own bias visible. The band may still
+    exclude the point (all ratios on one side of 1); :meth:`Band.apply` then reaches it.
     """
     if table is None:
         return _catalog_band(runtime, generation, kind, metric)
@@ -164,15 +199,18 @@ def _band_along(chain: list[Calibration], metric: str) -> tuple[Band, str]:
     if not chain:
         return DEFAULT_BAND, "no comparable measurements: a factor of two either way"
     first = chain[0]
-    band, label = first.bands[metric], first.label
-    if band.rows < SOLID_BAND_ROWS:
-        broader = next((c for c in chain[1:] if c.bands[metric].rows >= SOLID_BAND_ROWS), None)
-        wider, what = (broader.bands[metric], broader.label) if broader else (DEFAULT_BAND, "a factor of two")
-        band = band.union(wider)
-        label += (
-            f"; only {first.bands[metric].rows} held-out figures (under {SOLID_BAND_ROWS}, its 10th and 90th"
-            f" percentiles lie among its extremes), so widened to also cover {what}"
-        )
+    broader = next((c for c in chain[1:] if not c.bands[metric].thin), None)
+    wider = (broader.bands[metric], broader.label) if broader else (DEFAULT_BAND, "a factor of two")
+    return widened_if_thin(first.bands[metric], first.label, wider)
+
+
+def widened_if_thin(band: Band, label: str, broader: tuple[Band, str]) -> tuple[Band, str]:
+    """``band`` joined with ``broader`` (a band and what it rests on) where ``band`` is thin,
+    and ``label`` saying so, and saying where the model is biased (the point then lies at
+    one end of its band, see :meth:`Band.apply`)."""
+    if band.thin:
+        label += f"; from only {band.evidence}: widened to also cover {broader[1]}"
+        band = band.union(broader[0])
     if not band.straddles_point:
         ratios = f"{band.low:.2f}-{band.high:.2f}"
         label += f"; the model is biased here (measured/predicted {ratios}), so the band reaches to the point"
