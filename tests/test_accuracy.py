@@ -3,6 +3,7 @@ the calibration file, and the fit is per class, reproducible, and honest about h
 
 from __future__ import annotations
 
+import os
 import re
 import statistics
 from pathlib import Path
@@ -135,6 +136,11 @@ def test_the_band_coverage_in_the_docs_is_what_the_code_computes(catalog: Any, m
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(
+    os.environ.get("PLANNER_TEST_CROSS_VALIDATION") != "1",
+    reason="refits once per source document (12 minutes on 2 cores): set PLANNER_TEST_CROSS_VALIDATION=1; the "
+    "residuals' data digest and the coverage they give are checked in every run",
+)
 def test_the_stored_held_out_residuals_are_what_cross_validation_gives(catalog: Any, measurements: list[Any]) -> None:
     """Refits once per source document (minutes): the residuals behind the docs' coverage are today's."""
     from planner.bench.fit import cross_validate
