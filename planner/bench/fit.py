@@ -4,7 +4,8 @@ Factors are fitted per runtime family x GPU generation x configuration class (de
 moe-tp, moe-ep: the *class*), never per row: for each class, a coordinate search over
 MFU (prefill), MBU (decode), MFU (decode) and the per-step overhead minimises the median
 absolute log error of every figure its rows report. A class with fewer than ``MIN_ROWS``
-rows is not fitted and falls back along :func:`~planner.sizing.efficiency.lookup_chain`
+rows, or with rows from fewer than ``MIN_DOCUMENTS`` source documents, is not fitted and
+falls back along :func:`~planner.sizing.efficiency.lookup_chain`
 (``runtime x * x kind``, ``* x * x kind``, then ``* x * x *``). Error bands come from
 held-out residuals (:func:`cross_validate`: each source document predicted by factors
 fitted without it), never from the fit's own residuals (:func:`class_bands`).
@@ -13,9 +14,13 @@ fitted without it), never from the fit's own residuals (:func:`class_bands`).
 from __future__ import annotations
 
 import math
+import multiprocessing
+import os
+import re
 import statistics
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from typing import TypeVar
 
@@ -29,7 +34,11 @@ from planner.sizing.efficiency import FACTOR_RANGES, Efficiency, lookup_chain
 from planner.sizing.estimate import METRIC_GROUP
 
 MIN_ROWS = 6
-START = Efficiency(mfu_prefill=0.5, mbu_decode=0.75, mfu_decode=0.4, overhead_ms=1.0, source="start")
+#: A class is fitted only on rows from at least this many source documents: one vendor table
+#: of many rows shares one harness and one reading of its workload, so by itself it would fit
+#: that document's quirks rather than the class's physics.
+MIN_DOCUMENTS = 3
+START = Efficiency(mfu_prefill=0.5, mbu_decode=0.75, mfu_decode=0.4, overhead_ms=1.0, frontend_ms=20.0, source="start")
 BOUNDS = FACTOR_RANGES
 
 
@@ -183,7 +192,8 @@ def class_members(rows: Sequence[Measurement], catalog: Catalog) -> dict[ClassKe
             groups.setdefault(_chain(keys[m.row_id])[level], []).append(m)
         for key, members in sorted(groups.items()):
             parent = next((kept[k] for k in _chain(key)[1:] if k in kept), None)
-            if key != ("*", "*", "*") and (len(members) < MIN_ROWS or (parent and len(parent) == len(members))):
+            thin = len(members) < MIN_ROWS or len({source_document(m) for m in members}) < MIN_DOCUMENTS
+            if key != ("*", "*", "*") and (thin or (parent and len(parent) == len(members))):
                 continue
             kept[key] = members
     return kept
@@ -199,9 +209,23 @@ def efficiency_lookup(fits: Sequence[ClassFit], catalog: Catalog) -> Callable[[M
     return lookup
 
 
+#: An MLPerf result's path: the results repository (one per round) and the submitter.
+_MLPERF_RESULT = re.compile(
+    r"^(https://github\.com/mlcommons/inference_results_v[0-9.]+)/blob/[0-9a-f]+/(\w+)/([^/]+)/"
+)
+
+
 def source_document(m: Measurement) -> str:
-    """The document a row was read from (its URL without the table or section)."""
-    return m.source.split(" ")[0]
+    """The document a row was read from: its URL without the table or section.
+
+    MLPerf results count as one document per round and submitter (``inference_results_v5.1
+    closed/NVIDIA``): a submitter's systems in one round share its harness, its tuning and
+    its engine build, so their errors move together like the figures of one vendor table.
+    Leaving out one result file at a time would let its siblings vouch for it.
+    """
+    url = m.source.split(" ")[0]
+    match = _MLPERF_RESULT.match(url)
+    return f"{match.group(1)} {match.group(2)}/{match.group(3)}" if match else url
 
 
 def cross_validate(rows: Sequence[Measurement], catalog: Catalog) -> list[Residual]:
@@ -210,14 +234,41 @@ def cross_validate(rows: Sequence[Measurement], catalog: Catalog) -> list[Residu
     This is how the method generalises to measurements it has not seen: no row is
     ever predicted by factors fitted on its own document.
     """
-    out: list[Residual] = []
-    documents = sorted({source_document(m) for m in rows})
-    for document in documents:
+
+    def without(document: str) -> list[Residual]:
         held_out = [m for m in rows if source_document(m) == document]
         training = [m for m in rows if source_document(m) != document]
-        lookup = efficiency_lookup(fit_classes(training, catalog), catalog)
-        out += residuals(held_out, catalog, lookup)
-    return out
+        return residuals(held_out, catalog, efficiency_lookup(fit_classes(training, catalog), catalog))
+
+    return per_document(without, sorted({source_document(m) for m in rows}))
+
+
+_DOCUMENT_JOB: Callable[[str], list[Residual]] | None = None
+
+
+def _run_document_job(document: str) -> list[Residual]:
+    assert _DOCUMENT_JOB is not None
+    return _DOCUMENT_JOB(document)
+
+
+def per_document(job: Callable[[str], list[Residual]], documents: Sequence[str]) -> list[Residual]:
+    """``job`` for each held-out document, concatenated in the documents' order.
+
+    The folds are independent refits (minutes each on a few hundred rows), so where the
+    platform forks they run in one process per CPU (``PLANNER_FIT_WORKERS`` overrides the
+    count); the result is the same as one after the other.
+    """
+    global _DOCUMENT_JOB
+    workers = int(os.environ.get("PLANNER_FIT_WORKERS") or os.cpu_count() or 1)
+    if workers <= 1 or len(documents) <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+        return [r for document in documents for r in job(document)]
+    _DOCUMENT_JOB = job  # inherited by the forked workers, so nothing but the document name is pickled
+    try:
+        context = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(max_workers=min(workers, len(documents)), mp_context=context) as pool:
+            return [r for found in pool.map(_run_document_job, documents) for r in found]
+    finally:
+        _DOCUMENT_JOB = None
 
 
 #: low and high ratio (10th and 90th percentile), figures, source documents.
@@ -316,6 +367,7 @@ def calibration_entries(
                 "mbu_decode": round(eff.mbu_decode, 4),
                 "mfu_decode": round(eff.mfu_decode, 4),
                 "overhead_ms": round(eff.overhead_ms, 4),
+                "frontend_ms": round(eff.frontend_ms, 4),
                 "rows": fit.rows,
                 "data": data_label,
                 "bands": {group: list(band) for group, band in bands.get(fit.key, {}).items()},

@@ -16,10 +16,12 @@ from dataclasses import dataclass, replace
 
 from planner.bench.calibration import Measurement
 from planner.bench.fit import (
+    MIN_DOCUMENTS,
     MIN_ROWS,
     Residual,
     coordinate_search,
     fit_loss,
+    per_document,
     ratio_bands,
     residuals,
     source_document,
@@ -54,7 +56,8 @@ class CorrectionFit:
 
 
 def fit_corrections(rows: Sequence[Measurement], catalog: Catalog, model: PerformanceModel) -> list[CorrectionFit]:
-    """Fit ``any`` on every covered row, then each class with at least ``MIN_ROWS`` rows (starting from ``any``)."""
+    """Fit ``any`` on every covered row, then each class with at least ``MIN_ROWS`` rows from at
+    least ``MIN_DOCUMENTS`` source documents (starting from ``any``)."""
     mine = covered(rows, catalog, model)
     if not mine:
         return []
@@ -66,7 +69,8 @@ def fit_corrections(rows: Sequence[Measurement], catalog: Catalog, model: Perfor
     fits = [CorrectionFit(model.name, "any", overall, len(mine))]
     for cls in CLASSES:
         members = [m for m in mine if measurement_class(m, catalog) == cls]
-        if len(members) >= MIN_ROWS and len(members) < len(mine):
+        documents = len({source_document(m) for m in members})
+        if len(members) >= MIN_ROWS and documents >= MIN_DOCUMENTS and len(members) < len(mine):
             fits.append(CorrectionFit(model.name, cls, fit(members, overall), len(members)))
     return fits
 
@@ -94,13 +98,14 @@ def backend_residuals(
 def cross_validate_backend(rows: Sequence[Measurement], catalog: Catalog, model: PerformanceModel) -> list[Residual]:
     """Leave one source document out: corrections fitted on the others predict its covered rows."""
     mine = covered(rows, catalog, model)
-    out: list[Residual] = []
-    for document in sorted({source_document(m) for m in mine}):
+
+    def without(document: str) -> list[Residual]:
         held_out = [m for m in mine if source_document(m) == document]
         training = [m for m in mine if source_document(m) != document]
         fits = fit_corrections(training, catalog, model)
-        out += residuals(held_out, catalog, corrected_lookup(fits, model, catalog))
-    return out
+        return residuals(held_out, catalog, corrected_lookup(fits, model, catalog))
+
+    return per_document(without, sorted({source_document(m) for m in mine}))
 
 
 def median_error(found: Sequence[Residual], group: str) -> tuple[int, float] | None:

@@ -153,8 +153,10 @@ class Estimate:
         return out
 
 
-def _queue_wait(timing: Timing, running: float, requested: int) -> float:
-    """Closed-loop wait of requests beyond what the replica runs at once (Little's law)."""
+def queue_wait_s(timing: Timing, running: float, requested: float) -> float:
+    """Closed-loop wait of requests beyond what the replica runs at once (Little's law): with
+    ``running`` served at a time, each taking E2E, a replica completes running / E2E a second,
+    so each of the ``requested - running`` clients waiting ahead costs 1 / that."""
     waiting = requested - running
     if waiting <= 0 or running <= 0:
         return 0.0
@@ -191,7 +193,7 @@ def estimate(
     fits = cap.binding_cap not in ("weights", "context") and cap.memory_cap > 0
     running = requested if ignore_capacity and fits else min(requested, cap.max_concurrency)
     timing = steady_state(dep, running, isl, osl, model) if running > 0 else None
-    queue = _queue_wait(timing, running, requested) if timing else 0.0
+    queue = queue_wait_s(timing, running, requested) if timing else 0.0
     result = Estimate(dep, model, isl, osl, cap, timing, None if offline else requested, queue, calibration, eff)
     if timing is None:
         return result
