@@ -368,6 +368,15 @@ def builtin_factors(model: PerformanceModel, dep: Deployment) -> Efficiency | No
     return model.efficiency(dep) if isinstance(model, AnalyticModel | Fallback) else None
 
 
+def frontend_s(model: PerformanceModel, dep: Deployment) -> float:
+    """Seconds a served request spends outside the GPU before its first token reaches the client
+    (the built-in factors' ``frontend_ms``, of the model that answers TTFT), added to TTFT and
+    E2E by the steady state and the simulator alike; 0 where another backend answers TTFT (its
+    correction's prefill scale carries what it misses)."""
+    factors = builtin_factors(answering_models(model, dep)["ttft"], dep)
+    return factors.frontend_ms / 1000 if factors else 0.0
+
+
 def error_band(model: PerformanceModel, answering: PerformanceModel, dep: Deployment, group: str) -> tuple[Band, str]:
     """The held-out error band of one metric group, and what it rests on.
 

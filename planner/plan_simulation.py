@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from planner.perfmodel import PerformanceModel
-from planner.performance_models import step_function_of
+from planner.performance_models import frontend_s, step_function_of
 from planner.plan import Plan
 from planner.simulate import (
     ROUTERS,
@@ -235,6 +235,7 @@ def simulate_plan(
             think_s=load.think_s,
             router=ROUTERS[router],
         )
+        result.frontend_s = frontend_s(model, dep)
         return summarise(result, targets_of(plan)) | {"simulated_s": seconds}
 
     summary = until_steady(simulate_for, duration_s, users if not load.think_s else None, stretch_to_s)

@@ -357,7 +357,8 @@ def estimate_text(est: Any) -> str:
     if est.efficiency is not None:
         lines.append(
             f"  MFU prefill {est.efficiency.mfu_prefill:.2f}, MBU decode {est.efficiency.mbu_decode:.2f}, "
-            f"MFU decode {est.efficiency.mfu_decode:.2f}, step overhead {est.efficiency.overhead_ms:.2f} ms"
+            f"MFU decode {est.efficiency.mfu_decode:.2f}, step overhead {est.efficiency.overhead_ms:.2f} ms, "
+            f"front end {est.efficiency.frontend_ms:.1f} ms (added to TTFT)"
         )
     if est.band_sources:
         sources = dict.fromkeys(est.band_sources.values())

@@ -739,6 +739,9 @@ class SimResult:
     replicas: list[Replica]
     gpus: int = 1
     stopped_early: str = ""
+    #: Seconds each request spends outside the engine before its first token reaches the client
+    #: (``planner.performance_models.frontend_s``): added to its TTFT and E2E, not to any step.
+    frontend_s: float = 0.0
 
     def measured(self) -> list[Request]:
         """Finished requests that arrived after the warm-up."""
@@ -1094,11 +1097,11 @@ class Targets:
     e2e_s: float | None
     percentile: float = 95
 
-    def met(self, request: Request, tpot_s: float | None = None) -> bool:
+    def met(self, request: Request, tpot_s: float | None = None, frontend_s: float = 0.0) -> bool:
         """True when one request met every target (its mean time per output token, ``tpot_s`` when
-        the caller has it, for the ITL target)."""
-        ttft = (request.first_token_s or math.inf) - request.arrival_s
-        e2e = (request.finish_s or math.inf) - request.arrival_s
+        the caller has it, for the ITL target; ``frontend_s`` outside the engine added to TTFT and E2E)."""
+        ttft = (request.first_token_s or math.inf) - request.arrival_s + frontend_s
+        e2e = (request.finish_s or math.inf) - request.arrival_s + frontend_s
         itl = tpot_s if tpot_s is not None else 0.0
         if self.itl_s is not None and tpot_s is None:
             itl = request.mean_gap_s()  # (summing its gaps costs: only where it is judged)
@@ -1175,17 +1178,18 @@ def summarise(result: SimResult, targets: Targets) -> dict[str, Any]:
     """Percentiles, goodput, throughput, KV use, batch size, preemptions and a Little's-law check."""
     measured = result.measured()
     window = max(result.duration_s - result.warmup_s, 1e-9)
-    ttft = [(r.first_token_s or 0) - r.arrival_s for r in measured]
-    e2e = [(r.finish_s or 0) - r.arrival_s for r in measured]
+    frontend = result.frontend_s
+    ttft = [(r.first_token_s or 0) - r.arrival_s + frontend for r in measured]
+    e2e = [(r.finish_s or 0) - r.arrival_s + frontend for r in measured]
     out_tokens = sum(r.osl for r in measured)
     series = _series_after_warmup(result)
     use = _replica_use(result, list(itertools.chain.from_iterable(series)))
     arrivals = [r for r in result.requests + result.dropped + result.unfinished if r.arrival_s >= result.warmup_s]
     rate = len([r for r in arrivals if r.arrival_s <= result.duration_s]) / window
-    mean_e2e = sum(e2e) / len(e2e) if e2e else 0.0
+    mean_e2e = sum(e2e) / len(e2e) - frontend if e2e else 0.0  # in the engine, like the requests counted in it
     in_system = _mean_in_system(measured, result.warmup_s, result.duration_s)
     tpot = [r.mean_gap_s() for r in measured]
-    good = [r for r, mean_gap_s in zip(measured, tpot, strict=True) if targets.met(r, mean_gap_s)]
+    good = [r for r, mean_gap_s in zip(measured, tpot, strict=True) if targets.met(r, mean_gap_s, frontend)]
 
     return {
         "requests": len(measured),

@@ -19,13 +19,14 @@ from planner.catalogfiles import load_entries
 from planner.sizing.deployment import Deployment, config_class
 
 EFFICIENCY_FILE = "efficiency/calibrated.yaml"
-FACTORS = ("mfu_prefill", "mbu_decode", "mfu_decode", "overhead_ms")
+FACTORS = ("mfu_prefill", "mbu_decode", "mfu_decode", "overhead_ms", "frontend_ms")
 #: Plausible ranges; a plan override outside them is reported by the rules engine.
 FACTOR_RANGES = {
     "mfu_prefill": (0.05, 0.95),
     "mbu_decode": (0.2, 0.98),
     "mfu_decode": (0.02, 0.95),
     "overhead_ms": (0.0, 30.0),
+    "frontend_ms": (0.0, 300.0),
 }
 
 
@@ -54,6 +55,11 @@ class Efficiency:
     mbu_decode: float
     mfu_decode: float
     overhead_ms: float
+    #: What a served request spends outside the GPU before its first token reaches the client
+    #: (API server, tokenizer, scheduler hand-offs, detokenizer, streaming), ms; it adds to TTFT
+    #: and E2E, never to a step. Fitted per class on the TTFT of serving benchmarks (closed and
+    #: open loop); the offline engines' rows (static batches, batch-1 latency) have none.
+    frontend_ms: float = 0.0
     source: str = "default"
 
 
@@ -133,6 +139,7 @@ def _calibration(entry: dict[str, Any]) -> Calibration:
         mbu_decode=float(entry["mbu_decode"]),
         mfu_decode=float(entry["mfu_decode"]),
         overhead_ms=float(entry["overhead_ms"]),
+        frontend_ms=float(entry.get("frontend_ms", 0.0)),
         source=f"calibrated on {label}: {entry['rows']} published measurements ({entry['data']})",
     )
     bands = {metric: _band(figures) for metric, figures in (entry.get("bands") or {}).items()}

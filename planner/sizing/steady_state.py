@@ -18,6 +18,7 @@ import math
 from dataclasses import dataclass
 
 from planner.perfmodel import PerformanceModel
+from planner.performance_models import frontend_s
 from planner.sizing.capacity import knob
 from planner.sizing.deployment import Deployment
 
@@ -120,7 +121,8 @@ def steady_state(dep: Deployment, batch: float, isl: int, osl: int, model: Perfo
     TTFT: a new request waits for the step in flight (the
     mean residual, E[S^2] / 2E[S], when others run), then its ``chunks`` steps, each
     carrying its chunk and the other requests' mean prompt tokens a step (and, mixed, their
-    decodes). E2E = TTFT + (osl - 1) x ITL.
+    decodes); then the front end's latency outside the GPU (:func:`frontend_s`: API server,
+    tokenizer, streaming). E2E = TTFT + (osl - 1) x ITL.
     """
     budget, separate = token_budget(dep), prefill_first(dep)
     mix = step_mix(batch, isl, osl, budget, separate=separate)
@@ -142,7 +144,7 @@ def steady_state(dep: Deployment, batch: float, isl: int, osl: int, model: Perfo
         interrupted, gap_long = mix.prefill_share, long
         step_base = model.decode_step_s(dep, batch - 1, context) if batch > 1 else model.overhead_s(dep)
     own = _own_prefill_s(batch, isl, mix, budget, step_base, prompt_token_s, decodes_share=not separate)
-    ttft = _wait_for_step_s(batch, mix.prefill_share, decode, long) + own
+    ttft = _wait_for_step_s(batch, mix.prefill_share, decode, long) + own + frontend_s(model, dep)
     output = batch * osl / cycle
     return Timing(
         batch=batch,
