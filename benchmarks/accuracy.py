@@ -24,6 +24,21 @@ from pathlib import Path
 
 import yaml
 
+from planner.bench.accuracy_tables import (
+    FLOOR,
+    HELD_OUT_TITLE,
+    IN_SAMPLE_TITLE,
+    SUMMARY_HEADER,
+    SWEEP_HEADER,
+    SWEEP_TITLE,
+    Results,
+    held_out_sections,
+    md_table,
+    summary_table,
+    sweep_table,
+    with_fallback,
+    with_floor,
+)
 from planner.bench.calibration import Measurement, load_measurements
 from planner.bench.coverage import (
     COVERAGE_TITLE,
@@ -48,7 +63,6 @@ from planner.bench.predict import deployment_for
 from planner.bench.selection import (
     Choice,
     backend_entries,
-    best_per_figure,
     compose_auto,
     covered,
     cross_validate_backend,
@@ -64,22 +78,19 @@ from planner.corrections import BACKENDS_FILE, GROUPS
 from planner.corrections import reload as reload_corrections
 from planner.perfmodel import PerformanceModel
 from planner.performance_models import calibrated
-from planner.sizing.deployment import CLASSES
 from planner.sizing.efficiency import EFFICIENCY_FILE, calibration_for
 from planner.sizing.efficiency import reload as reload_efficiency
 
 HERE = Path(__file__).parent
 DEFAULT_DATA = HERE / "data" / "calibration.csv"
-#: The built-in model's held-out residuals on the default data, behind the band coverage in docs/accuracy.md.
-HELD_OUT_RESIDUALS = HERE / "data" / "calibration-held-out-builtin.csv"
+#: Every backend's held-out residuals on the default data, behind the held-out tables and the band coverage
+#: in docs/accuracy.md.
+HELD_OUT_RESIDUALS = HERE / "data" / "calibration-held-out.csv"
 CATALOG_DIR = HERE.parent / "catalogs"
 TARGETS = {
     "builtin": {"throughput": "12% (dense and MoE alike)"},
     "auto": {"throughput": "6%", "itl": "4%", "ttft": "15%"},
 }
-Results = dict[str, list[Residual]]  # backend name -> residuals
-#: The per-figure best of the backends and blends (the floor of any selection; not a model).
-FLOOR = "best of each figure"
 
 
 def other_backends(catalog: Catalog) -> list[PerformanceModel]:
@@ -110,24 +121,6 @@ def held_out(rows: Sequence[Measurement], catalog: Catalog) -> Results:
     found["auto (catalog choices)"] = compose_auto(singles, select(singles, rows, catalog), rows, catalog)
     found["auto"] = held_out_auto(singles, rows, catalog)
     return found
-
-
-def with_fallback(found: Results, rows: Sequence[Measurement], catalog: Catalog) -> Results:
-    """Add, for each other backend, its figures with the built-in model's where it does not cover
-    the row: what ``--perf-backend NAME`` gives on the whole set."""
-    out = dict(found)
-    for name in [n for n in found if n != "builtin" and not n.startswith("auto") and "+" not in n]:
-        everywhere = [Choice(cls, group, name, {}) for cls in CLASSES for group in GROUPS]
-        pair = {"builtin": found["builtin"], name: found[name]}
-        out[f"{name} (else builtin)"] = compose_auto(pair, everywhere, rows, catalog)
-    order = [n for n in out if not n.startswith("auto")] + [n for n in out if n.startswith("auto")]
-    return {n: out[n] for n in order}
-
-
-def with_floor(found: Results) -> Results:
-    """Add the per-figure best of the backends and blends (not of ``auto`` or the fallbacks)."""
-    singles = {n: r for n, r in found.items() if not n.startswith("auto") and not n.endswith("(else builtin)")}
-    return {**found, FLOOR: best_per_figure(singles)}
 
 
 def fit(data: Path, rows: Sequence[Measurement], catalog: Catalog, held: Results) -> list[Choice]:
@@ -197,28 +190,20 @@ def print_rows(found: Results, rows: dict[str, Measurement], catalog: Catalog, o
         print(f"{row_id:>4} {m.model_id[:16]:16} {m.gpu_id[:13]:13} {cls:7} {metric:12} {measured:10.1f}  {cells}")
 
 
-def summary_table(found: Results, rows: dict[str, Measurement], catalog: Catalog) -> list[list[str]]:
-    """Rows of [backend, class, throughput, ITL, TTFT] with 'median% (n)' cells."""
-    classes = {row_id: measurement_class(m, catalog) for row_id, m in rows.items()}
-    table = []
-    for name, members in found.items():
-        for cls in ("all", *CLASSES):
-            mine = [r for r in members if cls == "all" or classes[r.row_id] == cls]
-            cells = []
-            for group in GROUPS:
-                err = median_error(mine, group)
-                cells.append(f"{err[1]:.1f}% ({err[0]})" if err else "-")
-            if any(c != "-" for c in cells):
-                table.append([name, cls, *cells])
-    return table
-
-
 def print_summary(label: str, found: Results, rows: dict[str, Measurement], catalog: Catalog) -> None:
     """Median absolute % error per backend, class and metric group."""
     print(f"\n{label}")
-    print(f"  {'backend':16} {'class':7} {'throughput':>14} {'ITL':>14} {'TTFT':>14}")
-    for name, cls, *cells in summary_table(found, rows, catalog):
-        print(f"  {name:16} {cls:7} " + " ".join(f"{c:>14}" for c in cells))
+    print(f"  {'backend':28} {'class':7} {'docs':>4} {'throughput':>14} {'ITL':>14} {'TTFT':>14}")
+    for name, cls, documents, *cells in summary_table(found, rows, catalog):
+        print(f"  {name[:28]:28} {cls:7} {documents:>4} " + " ".join(f"{c:>14}" for c in cells))
+
+
+def print_sweeps(held: Results, rows: dict[str, Measurement]) -> None:
+    """The held-out errors on concurrency-sweep rows against their targets."""
+    print(f"\n{SWEEP_TITLE}:")
+    print("  " + " | ".join(SWEEP_HEADER))
+    for line in sweep_table(held, rows):
+        print("  " + " | ".join(line))
 
 
 def coverage_table(coverage: Sequence[Coverage]) -> list[list[str]]:
@@ -249,11 +234,7 @@ def print_coverage(coverage: Sequence[Coverage]) -> None:
 
 def coverage_section(coverage: Sequence[Coverage]) -> list[str]:
     """The accuracy page's band coverage section (markdown lines)."""
-    return [f"### {COVERAGE_TITLE}", "", *_md_table(COVERAGE_HEADER, coverage_table(coverage)), "", COVERAGE_NOTE]
-
-
-def _md_table(header: list[str], body: list[list[str]]) -> list[str]:
-    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header), *("| " + " | ".join(r) + " |" for r in body)]
+    return [f"### {COVERAGE_TITLE}", "", *md_table(COVERAGE_HEADER, coverage_table(coverage)), "", COVERAGE_NOTE]
 
 
 def markdown_page(
@@ -266,7 +247,8 @@ def markdown_page(
     catalog: Catalog,
     coverage: Sequence[Coverage] = (),
 ) -> str:
-    """The accuracy page: method, band coverage, headline errors per backend and class, every figure, the worst ones."""
+    """The accuracy page: method, then held-out errors (concurrency sweeps against their targets, every
+    backend per class), band coverage, in-sample errors (labelled so), the worst figures and every figure."""
     lines = [(HERE.parent / "docs" / "accuracy-method.md").read_text(encoding="utf-8").rstrip(), ""]
     lines += [
         "## Results",
@@ -274,32 +256,33 @@ def markdown_page(
         f"Data: `{data.name}`, {len(rows)} rows used, {len(skipped)} left out (listed below).",
         "",
     ]
-    if coverage:
-        lines += [*coverage_section(coverage), ""]
-    lines += ["### Median absolute % error (figures) with the catalog's factors, corrections and choices", ""]
-    lines += _md_table(["backend", "class", "throughput", "ITL", "TTFT"], summary_table(fitted, rows, catalog))
     if held:
-        lines += ["", "### Held out: each source document predicted without it", ""]
-        lines += _md_table(["backend", "class", "throughput", "ITL", "TTFT"], summary_table(held, rows, catalog))
+        lines += [*held_out_sections(held, rows, catalog), ""]
     if folded:
         fold = {g: median_error(folded, g) for g in GROUPS}
         cells = [f"{e[1]:.1f}% ({e[0]})" if e else "-" for e in fold.values()]
-        lines += ["", f"Built-in model, 5-fold held out: throughput {cells[0]}, ITL {cells[1]}, TTFT {cells[2]}."]
+        lines += [f"Built-in model, 5-fold held out: throughput {cells[0]}, ITL {cells[1]}, TTFT {cells[2]}.", ""]
+    if coverage:
+        lines += [*coverage_section(coverage), ""]
+    lines += [f"### {IN_SAMPLE_TITLE}", ""]
+    lines += md_table(SUMMARY_HEADER, summary_table(fitted, rows, catalog))
     lines += [
         "",
-        "Targets: "
+        "In-sample targets of earlier issues: "
         + "; ".join(f"{b}: " + ", ".join(f"{g} {t}" for g, t in ts.items()) for b, ts in TARGETS.items())
-        + ".",
+        + ". In-sample figures flatter the built-in model, whose factors are fitted on these very rows.",
     ]
-    names = figure_columns(fitted)
-    lines += ["", "### Worst figures of `auto`", ""]
-    table = by_figure(fitted)
+    shown = held or fitted
+    label = "held out" if held else "in sample"
+    names = figure_columns(shown)
+    lines += ["", f"### Worst figures of `auto` ({label})", ""]
+    table = by_figure(shown)
     worst = sorted((k for k in table if "auto" in table[k]), key=lambda k: -table[k]["auto"].abs_pct)[:15]
     lines += _figure_table(worst, table, names, rows, catalog)
     notes = HERE.parent / "docs" / "accuracy-worst.md"
     if notes.exists():
         lines += ["", notes.read_text(encoding="utf-8").rstrip()]
-    lines += ["", "### Every figure", ""]
+    lines += ["", f"### Every figure ({label})", ""]
     lines += _figure_table(list(table), table, names, rows, catalog)
     lines += ["", "### Rows left out", ""]
     lines += [f"- row {row_id}: {reason}" for row_id, reason in skipped] or ["- none"]
@@ -323,7 +306,7 @@ def _figure_table(
             r = per.get(n)
             cells.append(f"{r.predicted:,.1f} ({(r.predicted - r.measured) / r.measured * 100:+.0f}%)" if r else "-")
         body.append([row_id, m.model_id, m.gpu_id, measurement_class(m, catalog), metric, f"{measured:,.1f}", *cells])
-    return _md_table(["row", "model", "GPU", "class", "metric", "measured", *names], body)
+    return md_table(["row", "model", "GPU", "class", "metric", "measured", *names], body)
 
 
 def main() -> int:
@@ -354,28 +337,31 @@ def main() -> int:
                 + ", ".join(f"{k} {v[1]:.1f}% ({v[0]})" for k, v in c.errors.items())
             )
     found = with_floor(with_fallback(with_blends(in_sample(measurements, catalog)), measurements, catalog))
+    base_held = held
     held = with_floor(with_fallback(with_blends(held), measurements, catalog)) if held else held
     print()
-    print_rows(found, rows, catalog)
-    print_summary("With the catalog's factors, corrections and auto's choices:", found, rows, catalog)
+    print_rows(held or found, rows, catalog)
     if held:
-        print_summary("Held out by document (each source document predicted without it):", held, rows, catalog)
+        print_sweeps(held, rows)
+        print_summary(f"{HELD_OUT_TITLE}:", held, rows, catalog)
     if folded:
         print_summary("Built-in model, 5-fold held out:", {"builtin": folded}, rows, catalog)
     if coverage:
         print_coverage(coverage)
-    if "auto" in found:
-        table = by_figure(found)
+    print_summary(f"{IN_SAMPLE_TITLE}:", found, rows, catalog)
+    shown = held or found
+    if "auto" in shown:
+        table = by_figure(shown)
         worst = sorted((k for k in table if "auto" in table[k]), key=lambda k: -table[k]["auto"].abs_pct)
-        print(f"\nWorst {args.worst} figures of auto:")
-        print_rows(found, rows, catalog, only=worst[: args.worst])
+        print(f"\nWorst {args.worst} figures of auto ({'held out' if held else 'in sample'}):")
+        print_rows(shown, rows, catalog, only=worst[: args.worst])
     if args.markdown:
         args.markdown.write_text(
             markdown_page(args.data, found, held, folded, rows, skipped, catalog, coverage), encoding="utf-8"
         )
         print(f"wrote {args.markdown}")
         if held and args.data == DEFAULT_DATA:
-            write_residuals(HELD_OUT_RESIDUALS, held["builtin"], args.data)
+            write_residuals(HELD_OUT_RESIDUALS, base_held, args.data)
             print(f"wrote {HELD_OUT_RESIDUALS}")
     return 0
 

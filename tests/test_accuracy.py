@@ -11,6 +11,14 @@ from typing import Any
 
 import pytest
 
+from planner.bench.accuracy_tables import (
+    HELD_OUT_TITLE,
+    SWEEP_TITLE,
+    summary_table,
+    sweep_table,
+    with_fallback,
+    with_floor,
+)
 from planner.bench.calibration import CalibrationFileError, load_measurements
 from planner.bench.coverage import COVERAGE_TITLE, band_coverage, data_digest, read_residuals
 from planner.bench.fit import (
@@ -22,13 +30,15 @@ from planner.bench.fit import (
     residuals,
     weighted_quantile,
 )
+from planner.bench.selection import with_blends
 from planner.sizing.efficiency import calibration_for, calibrations
 from tests.conftest import REPO
 
 DATA = REPO / "benchmarks" / "data" / "calibration.csv"
 TARGETS = {"throughput": 15.0, "itl": 20.0, "ttft": 20.0}
-#: The built-in model's held-out residuals behind docs/accuracy.md's band coverage.
-HELD_OUT = REPO / "benchmarks" / "data" / "calibration-held-out-builtin.csv"
+#: Every backend's held-out residuals behind docs/accuracy.md's held-out tables and band coverage.
+HELD_OUT = REPO / "benchmarks" / "data" / "calibration-held-out.csv"
+PAGE = REPO / "docs" / "accuracy.md"
 REGENERATE = "regenerate: python benchmarks/accuracy.py --cv --markdown docs/accuracy.md"
 
 
@@ -131,8 +141,39 @@ def test_the_band_coverage_in_the_docs_is_what_the_code_computes(catalog: Any, m
     held-out residuals (which must come from today's calibration file)."""
     label, held_out = read_residuals(HELD_OUT)
     assert label == f"{DATA.name} sha256:{data_digest(DATA)}", REGENERATE
-    computed = {c.group: (c.inside, c.figures) for c in band_coverage(measurements, held_out, catalog)}
+    computed = {c.group: (c.inside, c.figures) for c in band_coverage(measurements, held_out["builtin"], catalog)}
     assert _documented_coverage() == computed, REGENERATE
+
+
+def _documented_table(title: str) -> list[list[str]]:
+    """The body rows of the markdown table under the page's heading ``title``."""
+    section = PAGE.read_text(encoding="utf-8").split(f"### {title}\n", 1)[1].split("\n### ", 1)[0]
+    lines = [line for line in section.splitlines() if line.startswith("| ")]
+    return [[cell.strip() for cell in line.strip("|").split(" | ")] for line in lines[1:]]
+
+
+def test_the_held_out_errors_in_the_docs_are_what_the_code_computes(catalog: Any, measurements: list[Any]) -> None:
+    """Every held-out table of the page (concurrency sweeps against their targets, every backend
+    per class) rebuilt from the stored held-out residuals by the code that wrote it."""
+    label, stored = read_residuals(HELD_OUT)
+    assert label == f"{DATA.name} sha256:{data_digest(DATA)}", REGENERATE
+    assert {"builtin", "auto", "auto (catalog choices)"} <= set(stored)
+    rows = {m.row_id: m for m in measurements}
+    held = with_floor(with_fallback(with_blends(stored), measurements, catalog))
+    assert _documented_table(SWEEP_TITLE) == sweep_table(held, rows), REGENERATE
+    assert _documented_table(HELD_OUT_TITLE) == summary_table(held, rows, catalog), REGENERATE
+
+
+def test_the_concurrency_sweep_table_counts_only_closed_loop_rows(catalog: Any, measurements: list[Any]) -> None:
+    """A sweep figure far off moves the sweep table; the same error on an offline row does not."""
+    rows = {m.row_id: m for m in measurements}
+    sweep = next(m for m in measurements if m.mode == "concurrency")
+    offline = next(m for m in measurements if m.mode == "offline")
+    base = [Residual(sweep.row_id, "ttft_ms", 100.0, 110.0), Residual(offline.row_id, "ttft_ms", 100.0, 100.0)]
+    ten = sweep_table({"builtin": base}, rows)[0]
+    assert ten[:3] == ["builtin", "ttft", "10.0% (1)"] and ten[4:] == ["15%", "yes"]
+    off = [Residual(sweep.row_id, "ttft_ms", 100.0, 150.0), Residual(offline.row_id, "ttft_ms", 100.0, 900.0)]
+    assert sweep_table({"builtin": off}, rows)[0][2:] == ["50.0% (1)", "1", "15%", "no"]
 
 
 @pytest.mark.slow
@@ -145,7 +186,8 @@ def test_the_stored_held_out_residuals_are_what_cross_validation_gives(catalog: 
     """Refits once per source document (minutes): the residuals behind the docs' coverage are today's."""
     from planner.bench.fit import cross_validate
 
-    _, stored = read_residuals(HELD_OUT)
+    _, held = read_residuals(HELD_OUT)
+    stored = held["builtin"]
     fresh = cross_validate(measurements, catalog)
     assert [(r.row_id, r.metric) for r in fresh] == [(r.row_id, r.metric) for r in stored], REGENERATE
     for new, old in zip(fresh, stored, strict=True):

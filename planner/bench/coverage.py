@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -101,18 +101,24 @@ def data_digest(data: Path) -> str:
     return hashlib.sha256(data.read_bytes()).hexdigest()[:12]
 
 
-def write_residuals(path: Path, residuals: Sequence[Residual], data: Path) -> None:
-    """Store held-out residuals as CSV, the first line naming the data they came from."""
+def write_residuals(path: Path, results: Mapping[str, Sequence[Residual]], data: Path) -> None:
+    """Store held-out residuals of each backend as CSV, the first line naming the data they came from."""
     with path.open("w", encoding="utf-8", newline="") as out:
         out.write(f"# held-out residuals of {data.name} sha256:{data_digest(data)}\n")
         writer = csv.writer(out)
-        writer.writerow(["row", "metric", "measured", "predicted"])
-        writer.writerows([r.row_id, r.metric, repr(r.measured), repr(r.predicted)] for r in residuals)
+        writer.writerow(["backend", "row", "metric", "measured", "predicted"])
+        for backend, residuals in results.items():
+            writer.writerows([backend, r.row_id, r.metric, repr(r.measured), repr(r.predicted)] for r in residuals)
 
 
-def read_residuals(path: Path) -> tuple[str, list[Residual]]:
-    """The data label (``calibration.csv sha256:...``) and residuals :func:`write_residuals` stored."""
+def read_residuals(path: Path) -> tuple[str, dict[str, list[Residual]]]:
+    """The data label (``calibration.csv sha256:...``) and, per backend, the residuals
+    :func:`write_residuals` stored."""
     lines = path.read_text(encoding="utf-8").splitlines()
     label = lines[0].removeprefix("# held-out residuals of ")
-    body = csv.DictReader(lines[1:])
-    return label, [Residual(r["row"], r["metric"], float(r["measured"]), float(r["predicted"])) for r in body]
+    found: dict[str, list[Residual]] = {}
+    for r in csv.DictReader(lines[1:]):
+        found.setdefault(r["backend"], []).append(
+            Residual(r["row"], r["metric"], float(r["measured"]), float(r["predicted"]))
+        )
+    return label, found

@@ -1,0 +1,126 @@
+"""The accuracy page's tables, built from residuals alone.
+
+``benchmarks/accuracy.py`` computes residuals (in sample and held out) and prints these
+tables; ``tests/test_accuracy.py`` rebuilds the held-out ones from the residuals stored
+next to the data (:func:`~planner.bench.coverage.write_residuals`) and checks that the
+page quotes what the code computes. Every table therefore comes from one function here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from planner.bench.calibration import Measurement
+from planner.bench.fit import Residual, source_document
+from planner.bench.selection import Choice, best_per_figure, compose_auto, measurement_class, median_error
+from planner.catalog import Catalog
+from planner.corrections import GROUPS
+from planner.sizing.deployment import CLASSES
+from planner.sizing.estimate import METRIC_GROUP
+
+Results = dict[str, Sequence[Residual]]  # backend name -> residuals
+#: The per-figure best of the backends and blends (the floor of any selection; not a model).
+FLOOR = "best of each figure"
+#: Targets of the held-out median absolute % error on concurrency-sweep rows (issue 14):
+#: backend -> metric group -> percent. ``auto (catalog choices)`` is held to ``auto``'s.
+SWEEP_TARGETS: dict[str, dict[str, float]] = {
+    "builtin": {"ttft": 15.0, "itl": 20.0, "throughput": 25.0},
+    "auto": {"ttft": 12.0, "itl": 15.0, "throughput": 25.0},
+}
+SWEEP_BACKENDS = ("builtin", "auto (catalog choices)", "auto")
+#: Headings of the page's held-out tables (a test finds each table by its heading).
+SWEEP_TITLE = "Held out: concurrency sweeps (closed loop at a fixed number of clients)"
+HELD_OUT_TITLE = "Held out: each source document predicted without it"
+IN_SAMPLE_TITLE = "In sample (the fit saw these rows): median absolute % error with the catalog's factors"
+SUMMARY_HEADER = ["backend", "class", "documents", "throughput", "ITL", "TTFT"]
+SWEEP_HEADER = ["backend", "metric", "median abs. error (figures)", "documents", "target", "met"]
+
+
+def with_fallback(found: Mapping[str, Sequence[Residual]], rows: Sequence[Measurement], catalog: Catalog) -> Results:
+    """Add, for each other backend, its figures with the built-in model's where it does not cover
+    the row: what ``--perf-backend NAME`` gives on the whole set."""
+    out = dict(found)
+    for name in [n for n in found if n != "builtin" and not n.startswith("auto") and "+" not in n]:
+        everywhere = [Choice(cls, group, name, {}) for cls in CLASSES for group in GROUPS]
+        pair = {"builtin": found["builtin"], name: found[name]}
+        out[f"{name} (else builtin)"] = compose_auto(pair, everywhere, rows, catalog)
+    order = [n for n in out if not n.startswith("auto")] + [n for n in out if n.startswith("auto")]
+    return {n: out[n] for n in order}
+
+
+def with_floor(found: Mapping[str, Sequence[Residual]]) -> Results:
+    """Add the per-figure best of the backends and blends (not of ``auto`` or the fallbacks)."""
+    singles = {n: r for n, r in found.items() if not n.startswith("auto") and not n.endswith("(else builtin)")}
+    return {**found, FLOOR: best_per_figure(singles)}
+
+
+def _cell(found: Sequence[Residual], group: str) -> str:
+    err = median_error(found, group)
+    return f"{err[1]:.1f}% ({err[0]})" if err else "-"
+
+
+def summary_table(
+    found: Mapping[str, Sequence[Residual]], rows: Mapping[str, Measurement], catalog: Catalog
+) -> list[list[str]]:
+    """Rows of [backend, class, source documents, throughput, ITL, TTFT], the metric cells
+    'median% (figures)'."""
+    classes = {row_id: measurement_class(m, catalog) for row_id, m in rows.items()}
+    table = []
+    for name, members in found.items():
+        for cls in ("all", *CLASSES):
+            mine = [r for r in members if cls == "all" or classes[r.row_id] == cls]
+            cells = [_cell(mine, group) for group in GROUPS]
+            if any(c != "-" for c in cells):
+                documents = len({source_document(rows[r.row_id]) for r in mine})
+                table.append([name, cls, str(documents), *cells])
+    return table
+
+
+def sweep_residuals(found: Sequence[Residual], rows: Mapping[str, Measurement]) -> list[Residual]:
+    """The figures of concurrency-sweep rows (closed loop at a fixed number of clients)."""
+    return [r for r in found if rows[r.row_id].mode == "concurrency"]
+
+
+def sweep_table(held: Mapping[str, Sequence[Residual]], rows: Mapping[str, Measurement]) -> list[list[str]]:
+    """Rows of [backend, metric, 'median% (figures)', documents, target, met] on the held-out
+    figures of concurrency-sweep rows, for the built-in model and ``auto``, TTFT first."""
+    table = []
+    for name in (n for n in SWEEP_BACKENDS if n in held):
+        targets = SWEEP_TARGETS["builtin" if name == "builtin" else "auto"]
+        mine = sweep_residuals(held[name], rows)
+        for group in ("ttft", "itl", "throughput"):
+            err = median_error(mine, group)
+            documents = {source_document(rows[r.row_id]) for r in mine if METRIC_GROUP[r.metric] == group}
+            met = "-" if err is None else ("yes" if err[1] <= targets[group] else "no")
+            cell = f"{err[1]:.1f}% ({err[0]})" if err else "-"
+            table.append([name, group, cell, str(len(documents)), f"{targets[group]:.0f}%", met])
+    return table
+
+
+def md_table(header: Sequence[str], body: Sequence[Sequence[str]]) -> list[str]:
+    """A markdown table's lines."""
+    return [
+        "| " + " | ".join(header) + " |",
+        "|" + "---|" * len(header),
+        *("| " + " | ".join(r) + " |" for r in body),
+    ]
+
+
+def held_out_sections(
+    held: Mapping[str, Sequence[Residual]], rows: Mapping[str, Measurement], catalog: Catalog
+) -> list[str]:
+    """The page's held-out error sections (markdown lines): concurrency sweeps against their
+    targets, then every backend per class with its number of source documents."""
+    return [
+        f"### {SWEEP_TITLE}",
+        "",
+        *md_table(SWEEP_HEADER, sweep_table(held, rows)),
+        "",
+        "Each concurrency-sweep figure predicted by factors (and, for `auto`, corrections and choices)"
+        " fitted without its source document; targets from issue 14. `auto (catalog choices)` uses the"
+        " catalog's per-class choices, `auto` makes them without the document too.",
+        "",
+        f"### {HELD_OUT_TITLE}",
+        "",
+        *md_table(SUMMARY_HEADER, summary_table(held, rows, catalog)),
+    ]
