@@ -755,7 +755,14 @@ def round_robin(replicas: Sequence[Replica], counter: int) -> Replica:
 
 def least_outstanding(replicas: Sequence[Replica], counter: int) -> Replica:
     """The replica with the fewest requests queued or running (ties by index)."""
-    return min(replicas, key=lambda r: (r.outstanding, r.index))
+    # min() by (outstanding, index), written out: the router runs at every arrival of a fleet
+    best, fewest, index = replicas[0], math.inf, math.inf
+    for replica in replicas:
+        ahead = replica.ahead
+        outstanding = ahead[0][1] if ahead else len(replica.waiting) + len(replica.running)
+        if outstanding < fewest or (outstanding == fewest and replica.index < index):
+            best, fewest, index = replica, outstanding, replica.index
+    return best
 
 
 ROUTERS: dict[str, Router] = {"round-robin": round_robin, "least-outstanding": least_outstanding}
