@@ -22,7 +22,14 @@ from typing import Any
 from planner.envelope import envelopes
 from planner.perfmodel import PerformanceModel
 from planner.plan import Plan
-from planner.plan_simulation import LoadSpec, RunLength, balanced_share, simulate_plan, targets_of
+from planner.plan_simulation import (
+    LoadSpec,
+    RunLength,
+    balanced_share,
+    remembered_runs,
+    simulate_plan,
+    targets_of,
+)
 from planner.pool_capacity import (
     Pool,
     PoolCapacity,
@@ -387,6 +394,20 @@ def simulate_decision(
     :param fixed_s: simulated seconds of every run (default: as :func:`run_lengths` says).
     :param seed: the simulations' seed (the same seed gives the same decision).
     """
+    with remembered_runs():  # the fleet's closed-loop check at a balanced share is an envelope point
+        return _decided(plan, fleet, fixed_s, seed, progress, pool_stacks, pool_layouts)
+
+
+def _decided(
+    plan: Plan,
+    fleet: FleetSizing,
+    fixed_s: float | None,
+    seed: int,
+    progress: Callable[[str], None] | None,
+    pool_stacks: tuple[str, ...],
+    pool_layouts: tuple[Pool, ...],
+) -> FleetDecision:
+    """:func:`simulate_decision`, decided."""
     dep, model = fleet.deployment, fleet.model
     point = run_lengths(fleet, fixed_s)[0]
     found = envelopes(plan, dep, model, length=point, seed=seed, progress=progress, start=max(fleet.per_replica, 1))

@@ -10,11 +10,15 @@ N+1 (N+2) spares down. Envelopes (:mod:`planner.envelope`), disaggregated pools
 
 from __future__ import annotations
 
+import copy
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, replace
 from typing import Any
 
+from planner import simulate
 from planner.perfmodel import PerformanceModel
 from planner.performance_models import frontend_s, step_function_of
 from planner.plan import Plan
@@ -198,6 +202,33 @@ def simulate_plan(
     :param stretch_to_s: a closed loop still in its first wave after ``duration_s`` runs again
         longer, up to this many seconds (:func:`until_steady`; ``RunLength.stretch_to_s``).
     """
+    runs = _REMEMBERED.get()
+    if runs is None or lengths is not None:
+        return _simulated(plan, dep, model, load, replicas, duration_s, seed, router, lengths, stretch_to_s)
+    key = (plan.model_dump_json(), dep, id(model), load, replicas, duration_s, seed, router, stretch_to_s,
+           simulate._FAST_FORWARD)  # fmt: skip
+    found = runs.get(key)
+    if found is None or found[0] is not model:
+        summary = _simulated(plan, dep, model, load, replicas, duration_s, seed, router, lengths, stretch_to_s)
+        if summary["stopped_early"]:  # where the budget stopped it depends on the clock
+            return summary
+        found = runs[key] = (model, copy.deepcopy(summary))  # holding the model keeps its id from being reused
+    return copy.deepcopy(found[1])
+
+
+def _simulated(
+    plan: Plan,
+    dep: Deployment,
+    model: PerformanceModel,
+    load: LoadSpec,
+    replicas: int,
+    duration_s: float,
+    seed: int,
+    router: str,
+    lengths: Any,
+    stretch_to_s: float | None,
+) -> dict[str, Any]:
+    """:func:`simulate_plan`, run."""
     from planner.simulate import replay_lengths
 
     share = balanced_share(load, replicas, router)
@@ -244,6 +275,27 @@ def simulate_plan(
     summary["gpus"] = replicas * dep.gpus
     summary["meets_slo"] = meets(summary, targets_of(plan))
     return summary
+
+
+#: The runs :func:`simulate_plan` made inside :func:`remembered_runs`, by their inputs (None outside).
+_REMEMBERED: ContextVar[dict[tuple[Any, ...], tuple[PerformanceModel, dict[str, Any]]] | None] = ContextVar(
+    "planner_remembered_runs", default=None
+)
+
+
+@contextmanager
+def remembered_runs() -> Iterator[None]:
+    """Inside the block, :func:`simulate_plan` answers a run it already made (the same plan,
+    deployment, model, load, replicas, length, seed and router) with a copy of that run's summary:
+    seeded, the run would give the same summary again. A decision asks for one run twice: the
+    fleet's closed-loop check split over its replicas is the envelope's point at that share
+    (:func:`planner.decision.fleet_run_s`). Runs with replayed lengths are not kept."""
+    outer = _REMEMBERED.get()
+    token = _REMEMBERED.set({} if outer is None else outer)
+    try:
+        yield
+    finally:
+        _REMEMBERED.reset(token)
 
 
 def balanced_share(load: LoadSpec, replicas: int, router: str) -> int | None:

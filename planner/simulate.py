@@ -418,17 +418,24 @@ class Replica:
     def _apply_decode_run(self, gaps: GapRun, end: float, free: int, stale: bool) -> list[Request]:
         """Give every running sequence the tokens (and blocks) of ``gaps``; retire the finished ones.
 
-        :param stale: some sequence did not take its last token at the run's start: the first
-            step's gaps are closed apart (:meth:`_close_first_gaps`) and the others shared.
+        :param stale: some sequence did not take its last token at the run's start: each closes the
+            first step's gap apart, the sequences that took their last token together sharing it (as
+            :meth:`_advance` does), and the other steps' gaps are shared by all.
         """
         if not gaps:
             return []
         block, steps = self.config.block_tokens, len(gaps)
+        first_end = self.samples[-steps][0]  # (the first step's end, as recorded)
         if stale:
-            self._close_first_gaps(self.samples[-steps][0])  # (the first step's end, as recorded)
             gaps = GapRun(gaps[1:])
+        since, first = math.nan, GapRun()  # (first: the first step's gap those that decoded at ``since`` share)
         finished = []
         for request in self.running:
+            if stale:
+                last_s = request.last_token_s
+                if last_s != since:
+                    since, first = last_s, GapRun((first_end - last_s,))
+                request.gap_runs.append(first)
             request.decoded = decoded = request.decoded + steps
             if gaps:  # (empty only for a stale run of one step)
                 request.gap_runs.append(gaps)
@@ -448,16 +455,6 @@ class Replica:
             used = 1 - self.free_blocks / self.config.kv_blocks if self.config.kv_blocks else 0.0
             self.samples[-1] = (end, len(self.running), used)
         return finished
-
-    def _close_first_gaps(self, end: float) -> None:
-        """Give each running sequence the gap its first decode step, ending at ``end``, closes:
-        the sequences that took their last token together share it (as :meth:`_advance` does)."""
-        since, gap = math.nan, GapRun()
-        for request in self.running:
-            last_s = request.last_token_s
-            if last_s != since:
-                since, gap = last_s, GapRun((end - last_s,))
-            request.gap_runs.append(gap)
 
     def _decode_only_steps(self, now: float) -> tuple[int, int, bool, list[int], int]:
         """Decode-only steps from ``now`` that may run in one go (up to the first that finishes a
@@ -758,7 +755,14 @@ def round_robin(replicas: Sequence[Replica], counter: int) -> Replica:
 
 def least_outstanding(replicas: Sequence[Replica], counter: int) -> Replica:
     """The replica with the fewest requests queued or running (ties by index)."""
-    return min(replicas, key=lambda r: (r.outstanding, r.index))
+    # min() by (outstanding, index), written out: the router runs at every arrival of a fleet
+    best, fewest, index = replicas[0], math.inf, math.inf
+    for replica in replicas:
+        ahead = replica.ahead
+        outstanding = ahead[0][1] if ahead else len(replica.waiting) + len(replica.running)
+        if outstanding < fewest or (outstanding == fewest and replica.index < index):
+            best, fewest, index = replica, outstanding, replica.index
+    return best
 
 
 ROUTERS: dict[str, Router] = {"round-robin": round_robin, "least-outstanding": least_outstanding}

@@ -147,3 +147,34 @@ def test_a_closed_loop_is_checked_with_every_replica_holding_the_same_share() ->
     assert closed.spec(1.0, 15).concurrency == 225, "an even split is run as given"
     assert PeakLoad("closed", 4.0, 88, "filled", per_replica=8).spec(1.0, 11).concurrency == 88
     assert PeakLoad("open", 1.5, None, "peak").spec(1.0, 11).concurrency is None
+
+
+def test_a_remembered_run_is_the_run_made_again(session: workflows.Session, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Inside ``remembered_runs`` a run asked twice is simulated once, and its summary is the one
+    simulating it again gives (a copy: changing it changes no later answer); a different seed,
+    load or replica count is a different run."""
+    from planner import plan_simulation
+    from planner.plan_simulation import LoadSpec, remembered_runs
+
+    plan = workflows.read_plan(EXAMPLE)
+    fleet = size_plan(resolve_plan(plan, session.catalog), session.catalog, simulate=False).best
+    assert fleet is not None
+    dep, model = fleet.sizing.deployment, fleet.sizing.model
+    load = LoadSpec("closed", concurrency=6)
+    fresh = simulate_plan(plan, dep, model, load, replicas=2, duration_s=30, seed=3)
+    made: list[Any] = []
+    real = plan_simulation._simulated
+    monkeypatch.setattr(plan_simulation, "_simulated", lambda *a: made.append(a[3:8]) or real(*a))
+    with remembered_runs():
+        first = simulate_plan(plan, dep, model, load, replicas=2, duration_s=30, seed=3)
+        first["requests"] = -1
+        again = simulate_plan(plan, dep, model, load, replicas=2, duration_s=30, seed=3)
+        # the balanced fleet of 2 at 6 is one replica at 3: the same run as asking for that replica
+        one = simulate_plan(plan, dep, model, LoadSpec("closed", concurrency=3), duration_s=30, seed=3)
+        other = simulate_plan(plan, dep, model, load, replicas=2, duration_s=30, seed=4)
+    assert again == fresh and again is not first
+    assert one["requests"] == fresh["requests"] and one["ttft_ms"] == fresh["ttft_ms"]
+    assert other != fresh
+    assert len(made) == 4, "the fleet and its share once each for seed 3, then both for seed 4"
+    outside = simulate_plan(plan, dep, model, load, replicas=2, duration_s=30, seed=3)
+    assert outside == fresh and len(made) == 6, "outside the block every run is simulated"

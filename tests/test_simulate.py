@@ -341,3 +341,20 @@ def test_over_time_windows_samples_as_one_pass_in_their_order_would() -> None:
 
     for series in ([samples], [samples[:250], samples[250:]], [samples[::-1]], [samples[300:], samples[::7]]):
         assert _over_time(series, 10.0, 70.0) == one_pass(series)
+
+
+def test_the_least_outstanding_router_picks_the_fewest_then_the_lowest_index() -> None:
+    """The router written out picks what min() by (outstanding, index) picks, a replica's changes
+    ahead of the run's clock counted as of the clock."""
+    from planner.simulate import Replica, Request, SchedulerConfig, least_outstanding
+
+    rng = random.Random(5)
+    config = SchedulerConfig(max_num_seqs=8, token_budget=512, block_tokens=16, kv_blocks=100)
+    for _ in range(200):
+        replicas = [Replica(i, config, lambda *_: 0.01) for i in rng.sample(range(6), 4)]
+        for replica in replicas:
+            replica.waiting.extend(Request(0, 0.0, 10, 10) for _ in range(rng.randrange(3)))
+            if rng.random() < 0.3:
+                replica.ahead.append((1.0, rng.randrange(3)))
+        expected = min(replicas, key=lambda r: (r.outstanding, r.index))
+        assert least_outstanding(replicas, 0) is expected
