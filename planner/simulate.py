@@ -1184,13 +1184,14 @@ def summarise(result: SimResult, targets: Targets) -> dict[str, Any]:
     window = max(result.duration_s - result.warmup_s, 1e-9)
     frontend = result.frontend_s
     ttft = [(r.first_token_s or 0) - r.arrival_s + frontend for r in measured]
-    e2e = [(r.finish_s or 0) - r.arrival_s + frontend for r in measured]
+    in_engine = [(r.finish_s or 0) - r.arrival_s for r in measured]
+    e2e = [t + frontend for t in in_engine]
     out_tokens = sum(r.osl for r in measured)
     series = _series_after_warmup(result)
     use = _replica_use(result, list(itertools.chain.from_iterable(series)))
     arrivals = [r for r in result.requests + result.dropped + result.unfinished if r.arrival_s >= result.warmup_s]
     rate = len([r for r in arrivals if r.arrival_s <= result.duration_s]) / window
-    mean_e2e = sum(e2e) / len(e2e) - frontend if e2e else 0.0  # in the engine, like the requests counted in it
+    mean_e2e = sum(in_engine) / len(in_engine) if in_engine else 0.0  # in the engine, like the requests counted in it
     in_system = _mean_in_system(measured, result.warmup_s, result.duration_s)
     tpot = [r.mean_gap_s() for r in measured]
     good = [r for r, mean_gap_s in zip(measured, tpot, strict=True) if targets.met(r, mean_gap_s, frontend)]

@@ -31,6 +31,7 @@ from planner.bench.fit import (
     weighted_quantile,
 )
 from planner.bench.selection import with_blends
+from planner.performance_models import AnalyticModel
 from planner.sizing.efficiency import calibration_for, calibrations
 from tests.conftest import REPO
 
@@ -192,3 +193,86 @@ def test_the_stored_held_out_residuals_are_what_cross_validation_gives(catalog: 
     assert [(r.row_id, r.metric) for r in fresh] == [(r.row_id, r.metric) for r in stored], REGENERATE
     for new, old in zip(fresh, stored, strict=True):
         assert new.predicted == pytest.approx(old.predicted, rel=1e-9), REGENERATE
+
+
+def test_mlperf_results_are_one_document_per_round_and_submitter(measurements: list[Any]) -> None:
+    """A submitter's systems in one round share harness and tuning: leaving one result file out
+    while its siblings stay would let them vouch for it."""
+    from dataclasses import replace
+
+    from planner.bench.fit import source_document
+
+    m = measurements[0]
+    root = "https://github.com/mlcommons/inference_results_v5.1/blob/965182b03376a00fcae415c54e560e1c83937932"
+    h200 = replace(m, source=f"{root}/closed/NVIDIA/results/H200-SXM-141GBx8_TRT/llama2-70b-99/Server/x.txt (log)")
+    b200 = replace(m, source=f"{root}/closed/NVIDIA/results/B200-SXM-180GBx8_TRT/llama3.1-8b/Offline/x.txt (log)")
+    amd = replace(m, source=f"{root}/closed/AMD/results/8xMI300X_2xEPYC_9575F/llama2-70b-99/Server/x.txt (log)")
+    assert source_document(h200) == source_document(b200) != source_document(amd)
+    assert source_document(amd).endswith("inference_results_v5.1 closed/AMD")
+    blog = replace(m, source="https://github.com/o/r/blob/abc/post.md (Table 2)")
+    assert source_document(blog) == "https://github.com/o/r/blob/abc/post.md"
+
+
+def test_a_class_is_fitted_only_on_rows_of_three_source_documents(catalog: Any, measurements: list[Any]) -> None:
+    from dataclasses import replace
+
+    from planner.bench.fit import class_members
+
+    trtllm = [m for m in measurements if class_key(m, catalog) == ("trtllm", "hopper", "dense")][:12]
+    others = [m for m in measurements if class_key(m, catalog)[0] == "vllm"][:12]
+    others = [replace(m, source=f"https://example.org/other{i % 3}.md") for i, m in enumerate(others)]
+    two = [replace(m, source=f"https://example.org/doc{i % 2}.md") for i, m in enumerate(trtllm)]
+    three = [replace(m, source=f"https://example.org/doc{i % 3}.md") for i, m in enumerate(trtllm)]
+    assert ("trtllm", "*", "dense") not in class_members(two + others, catalog), "12 rows, but from 2 documents"
+    assert ("trtllm", "*", "dense") in class_members(three + others, catalog)
+
+
+def test_folds_run_in_parallel_give_what_they_give_one_after_the_other(monkeypatch: pytest.MonkeyPatch) -> None:
+    from planner.bench.fit import per_document
+
+    def job(document: str) -> list[Residual]:
+        return [Residual(f"{document}-{i}", "itl_ms", float(len(document)), float(i + 1)) for i in range(3)]
+
+    documents = [f"doc{'x' * n}" for n in range(7)]
+    monkeypatch.setenv("PLANNER_FIT_WORKERS", "1")
+    serial = per_document(job, documents)
+    monkeypatch.setenv("PLANNER_FIT_WORKERS", "2")
+    assert per_document(job, documents) == serial
+    assert [r.row_id for r in serial[:4]] == ["doc-0", "doc-1", "doc-2", "docx-0"]
+
+
+def test_a_closed_loop_replay_shares_clients_and_queues_beyond_capacity(catalog: Any, measurements: list[Any]) -> None:
+    """Concurrency counts the clients of the whole system; those beyond what a replica holds wait
+    (Little's law, as ``planner estimate`` adds it), which a benchmark's TTFT includes."""
+    from dataclasses import replace
+
+    from planner.bench.predict import _concurrency_cap, deployment_for, predict_measurement
+    from planner.sizing.efficiency import Efficiency
+    from planner.sizing.steady_state import steady_state
+
+    eff = Efficiency(0.5, 0.7, 0.4, 1.0, frontend_ms=30.0)
+    m = next(m for m in measurements if m.mode == "concurrency" and m.replicas == 1 and not m.requests)
+    dep = deployment_for(m, catalog)
+    cap = _concurrency_cap(dep, m.isl + m.osl)
+    full = predict_measurement(replace(m, batch=cap), catalog, eff)
+    beyond = predict_measurement(replace(m, batch=3 * cap), catalog, eff)
+    e2e_s = steady_state(dep, cap, m.isl, m.osl, AnalyticModel(fixed=eff)).e2e_s
+    assert beyond["ttft_ms"] - full["ttft_ms"] == pytest.approx(2 * cap * e2e_s / cap * 1000)
+    assert beyond["output_tok_s"] == pytest.approx(full["output_tok_s"])
+    shared = predict_measurement(replace(m, batch=2 * (m.batch or 1), replicas=2), catalog, eff)
+    alone = predict_measurement(m, catalog, eff)
+    assert shared["output_tok_s"] == pytest.approx(2 * alone["output_tok_s"])
+    assert shared["ttft_ms"] == pytest.approx(alone["ttft_ms"]) and shared["itl_ms"] == pytest.approx(alone["itl_ms"])
+
+
+def test_an_open_loop_replay_runs_the_batch_littles_law_gives(catalog: Any, measurements: list[Any]) -> None:
+    from planner.bench.predict import _concurrency_cap, _solve_rate, deployment_for
+
+    m = next(m for m in measurements if m.mode == "rate" and m.rate_per_s)
+    dep = deployment_for(m, catalog)
+    model = AnalyticModel(fixed=calibration_for(*class_key(m, catalog)).efficiency)
+    cap = _concurrency_cap(dep, m.isl + m.osl)
+    for rate in (0.2, 1.0, 4.0, 1e6):
+        timing = _solve_rate(dep, rate, m.isl, m.osl, cap, model)
+        target = min(max(rate * timing.e2e_s, 1.0), cap)
+        assert timing.batch == pytest.approx(target, rel=0.011), rate

@@ -8,10 +8,11 @@ from typing import Any
 
 import pytest
 
-from planner.performance_models import BUILTIN, choose
+from planner.performance_models import BUILTIN, AnalyticModel, choose, frontend_s
 from planner.plan_simulation import make_replicas
 from planner.simulate import Targets, Workload, poisson_arrivals, run, summarise
 from planner.sizing.deployment import Deployment
+from planner.sizing.efficiency import Efficiency
 from planner.sizing.estimate import estimate
 from planner.sizing.steady_state import prefill_first, steady_state, step_mix, token_budget
 
@@ -106,6 +107,7 @@ def test_the_steady_state_agrees_with_the_simulator(
             gaps=poisson_arrivals(rate, random.Random(3)),
             seed=1,
         )
+        result.frontend_s = frontend_s(BUILTIN, d)  # as every run the planner makes (plan_simulation)
         simulated = summarise(result, Targets(None, None, None))
         t = steady_state(d, simulated["batch"]["mean"], isl, osl, BUILTIN)
         where = f"{model} on {runtime} {isl}/{osl} at {concurrency}"
@@ -126,3 +128,26 @@ def test_sglang_runs_prefill_on_its_own_and_vllm_mixes_it_into_decode_steps(cata
     assert b.prefill_step_s < a.prefill_step_s
     assert b.itl_p95_s == pytest.approx(b.decode_step_s + b.prefill_step_s)
     assert b.output_tok_s * b.itl_s == pytest.approx(32 * 200 / 200)
+
+
+def test_the_front_end_adds_to_ttft_and_e2e_alone_in_the_estimate_and_the_simulator(catalog: Any) -> None:
+    """The fitted front-end latency (API server, tokenizer, streaming) delays what the client sees,
+    by the same amount in the steady state and in a simulated run, and never occupies the GPU."""
+    d = dep(catalog, "llama-3.1-8b", "h100-sxm")
+    quick = AnalyticModel(fixed=Efficiency(0.5, 0.7, 0.4, 1.0))
+    slow = AnalyticModel(fixed=Efficiency(0.5, 0.7, 0.4, 1.0, frontend_ms=120.0))
+    a, b = steady_state(d, 16, 2000, 200, quick), steady_state(d, 16, 2000, 200, slow)
+    assert b.ttft_s - a.ttft_s == pytest.approx(0.120) and b.e2e_s - a.e2e_s == pytest.approx(0.120)
+    assert (b.itl_s, b.output_tok_s, b.cycle_s) == (a.itl_s, a.output_tok_s, a.cycle_s)
+    summaries = []
+    for model in (quick, slow):
+        result = run(
+            make_replicas(d, model, 1, 2200), Workload(lengths=lambda _rng: (2000, 200)), duration_s=60, users=16
+        )
+        result.frontend_s = frontend_s(model, d)
+        summaries.append(summarise(result, Targets(None, None, None)))
+    fast_run, slow_run = summaries
+    assert slow_run["ttft_ms"]["mean"] - fast_run["ttft_ms"]["mean"] == pytest.approx(120.0)
+    assert slow_run["e2e_ms"]["p95"] - fast_run["e2e_ms"]["p95"] == pytest.approx(120.0)
+    assert (slow_run["itl_ms"], slow_run["output_tok_s"]) == (fast_run["itl_ms"], fast_run["output_tok_s"])
+    assert slow_run["littles_law"] == fast_run["littles_law"]
