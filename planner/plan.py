@@ -60,12 +60,14 @@ EFFICIENCY_RANGES: dict[str, tuple[float, float]] = {
     "mbu_decode": (0.0, 1.0),
     "mfu_decode": (0.0, 1.0),
     "overhead_ms": (0.0, 1000.0),
+    "frontend_ms": (0.0, 10000.0),
 }
 EFFICIENCY_RANGE_TEXT = {
     "mfu_prefill": "give a share of peak FLOP/s above 0 and at most 1",
     "mbu_decode": "give a share of peak memory bandwidth above 0 and at most 1",
     "mfu_decode": "give a share of peak FLOP/s above 0 and at most 1",
     "overhead_ms": "give milliseconds per step from 0 to 1000",
+    "frontend_ms": "give milliseconds per request from 0 to 10000",
 }
 
 
@@ -368,9 +370,10 @@ class RuntimeChoice(_Strict):
     knobs: dict[str, float | int | bool | str] = Field(
         default_factory=dict, description="Engine settings by their real names, e.g. gpu_memory_utilization."
     )
-    efficiency: dict[Literal["mfu_prefill", "mbu_decode", "mfu_decode", "overhead_ms"], float] = Field(
+    efficiency: dict[Literal["mfu_prefill", "mbu_decode", "mfu_decode", "overhead_ms", "frontend_ms"], float] = Field(
         default_factory=dict,
-        description="Override calibrated efficiency factors (MFU 0-1, MBU 0-1, per-step overhead 0-1000 ms).",
+        description="Override calibrated efficiency factors (MFU 0-1, MBU 0-1, per-step overhead 0-1000 ms, "
+        "front-end latency added to TTFT 0-10000 ms).",
     )
 
     @field_validator("efficiency")
@@ -378,7 +381,7 @@ class RuntimeChoice(_Strict):
     def _efficiency_in_range(cls, value: dict[str, float]) -> dict[str, float]:
         for name, factor in value.items():
             low, high = EFFICIENCY_RANGES[name]
-            inside = low <= factor <= high if name == "overhead_ms" else low < factor <= high
+            inside = low <= factor <= high if name.endswith("_ms") else low < factor <= high
             if not inside:
                 raise ValueError(f"{name} {factor} is outside its range; fix: {EFFICIENCY_RANGE_TEXT[name]}")
         return value

@@ -1,6 +1,6 @@
 """Calibrating the efficiency factors on a project's own measured runs (step 10 back into 5-9).
 
-The same factors (MFU prefill, MBU decode, MFU decode, per-step overhead) and the same fitter
+The same factors (MFU prefill, MBU decode, MFU decode, per-step overhead, front end) and the same fitter
 (:func:`planner.bench.fit.fit_efficiency`, a coordinate search of the median absolute log error)
 as the calibration on published measurements; each run becomes a
 :class:`~planner.bench.calibration.Measurement` of the project's deployment at its load and
@@ -50,7 +50,8 @@ class ProjectCalibration:
         """The fitted factors as a plan's ``runtime.efficiency`` overrides."""
         a = self.after
         return {"mfu_prefill": round(a.mfu_prefill, 4), "mbu_decode": round(a.mbu_decode, 4),
-                "mfu_decode": round(a.mfu_decode, 4), "overhead_ms": round(a.overhead_ms, 3)}  # fmt: skip
+                "mfu_decode": round(a.mfu_decode, 4), "overhead_ms": round(a.overhead_ms, 3),
+                "frontend_ms": round(a.frontend_ms, 3)}  # fmt: skip
 
 
 def measurement_of(run: MeasuredRun, dep: Deployment, index: int) -> Measurement | str:
