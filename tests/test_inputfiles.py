@@ -220,7 +220,15 @@ def test_every_runtime_knob_of_the_catalog_has_a_type(catalog: Any) -> None:
 
 @pytest.mark.parametrize(
     ("factor", "value"),
-    [("mfu_decode", "0"), ("mbu_decode", "0"), ("mfu_prefill", "1.5"), ("overhead_ms", "-1"), ("overhead_ms", "5000")],
+    [
+        ("mfu_decode", "0"),
+        ("mbu_decode", "0"),
+        ("mfu_prefill", "1.5"),
+        ("overhead_ms", "-1"),
+        ("overhead_ms", "5000"),
+        ("frontend_ms", "-1"),
+        ("frontend_ms", "20000"),
+    ],
 )
 def test_efficiency_overrides_outside_their_range_are_refused(factor: str, value: str) -> None:
     text = BASE.replace("knobs: {max_model_len: 8192}}", f"efficiency: {{{factor}: {value}}}}}")
