@@ -276,3 +276,19 @@ def test_an_open_loop_replay_runs_the_batch_littles_law_gives(catalog: Any, meas
         timing = _solve_rate(dep, rate, m.isl, m.osl, cap, model)
         target = min(max(rate * timing.e2e_s, 1.0), cap)
         assert timing.batch == pytest.approx(target, rel=0.011), rate
+
+
+def test_an_open_loop_run_that_fell_behind_is_not_judged_on_its_ttft(catalog: Any, measurements: list[Any]) -> None:
+    """Its queue grew through the run, so its TTFT depends on how long the run lasted."""
+    from dataclasses import replace
+
+    from planner.bench.predict import KEPT_UP_SHARE, fell_behind, predict_measurement
+
+    m = next(m for m in measurements if m.mode == "rate" and m.rate_per_s and "ttft_ms" in m.measured)
+    eff = calibration_for(*class_key(m, catalog)).efficiency
+    offered = m.rate_per_s * m.osl
+    kept_up = replace(m, measured=m.measured | {"output_tok_s": 0.9 * offered})
+    behind = replace(m, measured=m.measured | {"output_tok_s": 0.5 * offered})
+    assert not fell_behind(kept_up) and fell_behind(behind) and KEPT_UP_SHARE == 0.8
+    assert "ttft_ms" in predict_measurement(kept_up, catalog, eff)
+    assert set(predict_measurement(behind, catalog, eff)) == {"output_tok_s", "total_tok_s", "itl_ms"}
