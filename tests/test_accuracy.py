@@ -256,7 +256,7 @@ def test_a_closed_loop_replay_shares_clients_and_queues_beyond_capacity(catalog:
     cap = _concurrency_cap(dep, m.isl + m.osl)
     full = predict_measurement(replace(m, batch=cap), catalog, eff)
     beyond = predict_measurement(replace(m, batch=3 * cap), catalog, eff)
-    e2e_s = steady_state(dep, cap, m.isl, m.osl, AnalyticModel(fixed=eff)).e2e_s
+    e2e_s = steady_state(dep, cap, m.isl, m.osl, AnalyticModel(fixed=eff)).engine_e2e_s
     assert beyond["ttft_ms"] - full["ttft_ms"] == pytest.approx(2 * cap * e2e_s / cap * 1000)
     assert beyond["output_tok_s"] == pytest.approx(full["output_tok_s"])
     shared = predict_measurement(replace(m, batch=2 * (m.batch or 1), replicas=2), catalog, eff)
@@ -274,7 +274,7 @@ def test_an_open_loop_replay_runs_the_batch_littles_law_gives(catalog: Any, meas
     cap = _concurrency_cap(dep, m.isl + m.osl)
     for rate in (0.2, 1.0, 4.0, 1e6):
         timing = _solve_rate(dep, rate, m.isl, m.osl, cap, model)
-        target = min(max(rate * timing.e2e_s, 1.0), cap)
+        target = min(max(rate * timing.engine_e2e_s, 1.0), cap)
         assert timing.batch == pytest.approx(target, rel=0.011), rate
 
 

@@ -139,6 +139,9 @@ def test_the_front_end_adds_to_ttft_and_e2e_alone_in_the_estimate_and_the_simula
     a, b = steady_state(d, 16, 2000, 200, quick), steady_state(d, 16, 2000, 200, slow)
     assert b.ttft_s - a.ttft_s == pytest.approx(0.120) and b.e2e_s - a.e2e_s == pytest.approx(0.120)
     assert (b.itl_s, b.output_tok_s, b.cycle_s) == (a.itl_s, a.output_tok_s, a.cycle_s)
+    assert b.engine_e2e_s == pytest.approx(a.engine_e2e_s), "a request holds its batch place as long"
+    beyond = [estimate(d, 2000, 200, model=m, concurrency=5000) for m in (quick, slow)]
+    assert beyond[1].queue_s == pytest.approx(beyond[0].queue_s), "the queue drains at the engine's pace"
     summaries = []
     for model in (quick, slow):
         result = run(

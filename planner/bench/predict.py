@@ -52,7 +52,7 @@ def _solve_rate(dep: Deployment, rate: float, isl: int, osl: int, cap: int, mode
 
     def excess(batch: float) -> tuple[float, Timing]:
         timing = steady_state(dep, batch, isl, osl, model)
-        return min(max(rate * timing.e2e_s, 1.0), float(cap)) - batch, timing
+        return min(max(rate * timing.engine_e2e_s, 1.0), float(cap)) - batch, timing
 
     low, high = 1.0, float(max(cap, 1))
     f_low, timing = excess(low)

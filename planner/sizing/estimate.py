@@ -160,7 +160,7 @@ def queue_wait_s(timing: Timing, running: float, requested: float) -> float:
     waiting = requested - running
     if waiting <= 0 or running <= 0:
         return 0.0
-    completions_per_s = running / timing.e2e_s
+    completions_per_s = running / timing.engine_e2e_s
     return waiting / completions_per_s
 
 

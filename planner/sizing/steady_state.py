@@ -48,6 +48,14 @@ class Timing:
     cycle_s: float
     output_tok_s: float
     total_tok_s: float
+    #: Of ``ttft_s`` and ``e2e_s``, the front end's share outside the GPU (``frontend_s``).
+    frontend_s: float = 0.0
+
+    @property
+    def engine_e2e_s(self) -> float:
+        """How long a request holds its place in the engine's batch: E2E less the front end
+        (what Little's law for the batch counts)."""
+        return self.e2e_s - self.frontend_s
 
 
 def token_budget(dep: Deployment) -> int:
@@ -144,7 +152,8 @@ def steady_state(dep: Deployment, batch: float, isl: int, osl: int, model: Perfo
         interrupted, gap_long = mix.prefill_share, long
         step_base = model.decode_step_s(dep, batch - 1, context) if batch > 1 else model.overhead_s(dep)
     own = _own_prefill_s(batch, isl, mix, budget, step_base, prompt_token_s, decodes_share=not separate)
-    ttft = _wait_for_step_s(batch, mix.prefill_share, decode, long) + own + frontend_s(model, dep)
+    frontend = frontend_s(model, dep)
+    ttft = _wait_for_step_s(batch, mix.prefill_share, decode, long) + own + frontend
     output = batch * osl / cycle
     return Timing(
         batch=batch,
@@ -160,6 +169,7 @@ def steady_state(dep: Deployment, batch: float, isl: int, osl: int, model: Perfo
         cycle_s=cycle,
         output_tok_s=output,
         total_tok_s=output * (isl + osl) / max(osl, 1),
+        frontend_s=frontend,
     )
 
 
