@@ -7,7 +7,6 @@ from typing import Any
 
 from planner.render import table
 from planner.render_projects import safe
-from planner.sizing.efficiency import FACTORS
 from planner.workflows import (
     BaselineReport,
     BenchEnvelopeReport,
@@ -223,7 +222,7 @@ def calibration_text(report: CalibrationReport) -> str:
     c = report.calibration
     lines = [f"project {safe(report.project)}, {safe(report.deployment)}: {c.fitted_runs} runs fitted, "
              f"{c.held_out_runs} held out"]  # fmt: skip
-    for name in FACTORS:
+    for name in ("mfu_prefill", "mbu_decode", "mfu_decode", "overhead_ms", "frontend_ms"):
         lines.append(f"  {name:<12} {getattr(c.before, name):.4g} -> {getattr(c.after, name):.4g}")
     lines.append(f"median error on the fitted runs: {c.fitted_error_pct[0]:.1f}% -> {c.fitted_error_pct[1]:.1f}%")
     held = c.held_out_error_pct

@@ -11,7 +11,6 @@ from typing import Any
 
 from planner import workflows
 from planner.gui.charts_data import Line, Marker
-from planner.sizing.efficiency import FACTORS
 
 #: Evidence keys of findings that name a plan field, and the field a user changes to act on them.
 EVIDENCE_FIELDS: dict[str, str] = {
@@ -296,7 +295,7 @@ def calibration_summary(report: workflows.CalibrationReport) -> str:
     """The built-in model's factors before and after, and its error on the fitted and held-out runs."""
     c = report.calibration
     lines = [f"{report.deployment}: {c.fitted_runs} runs fitted, {c.held_out_runs} held out"]
-    for name in FACTORS:
+    for name in ("mfu_prefill", "mbu_decode", "mfu_decode", "overhead_ms", "frontend_ms"):
         lines.append(f"{name}: {getattr(c.before, name):.4g} -> {getattr(c.after, name):.4g}")
     lines.append(f"median error on the fitted runs: {c.fitted_error_pct[0]:.1f}% -> {c.fitted_error_pct[1]:.1f}%")
     held = c.held_out_error_pct
