@@ -84,9 +84,14 @@ def fit_loss(rows: Sequence[Measurement], catalog: Catalog, timing: Efficiency |
     return statistics.median(errors) + 0.25 * statistics.fmean(errors)
 
 
-def fit_efficiency(rows: Sequence[Measurement], catalog: Catalog, start: Efficiency = START) -> Efficiency:
-    """Coordinate search of the four factors (see :func:`coordinate_search`)."""
-    return coordinate_search(start, BOUNDS, lambda eff: fit_loss(rows, catalog, eff))
+def fit_efficiency(
+    rows: Sequence[Measurement],
+    catalog: Catalog,
+    start: Efficiency = START,
+    bounds: Mapping[str, tuple[float, float]] = BOUNDS,
+) -> Efficiency:
+    """Coordinate search of the factors named in ``bounds`` (see :func:`coordinate_search`)."""
+    return coordinate_search(start, dict(bounds), lambda eff: fit_loss(rows, catalog, eff))
 
 
 FactorsT = TypeVar("FactorsT")

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from planner.bench.calibration import Measurement
-from planner.bench.fit import MIN_ROWS, Residual, fit_efficiency, residuals
+from planner.bench.fit import BOUNDS, MIN_ROWS, Residual, fit_efficiency, residuals
 from planner.catalog import Catalog
 from planner.errors import PlannerError
 from planner.measured_run import MeasuredRun
@@ -131,7 +131,13 @@ def calibrate_on_runs(
         )
     held = rows[HELD_OUT_EVERY - 1 :: HELD_OUT_EVERY]
     fitted = [r for r in rows if r not in held]
-    after = replace(fit_efficiency(fitted, catalog, start=before), source=f"calibrated on {len(rows)} runs of {where}")
+    # The front end stays as calibrated: a handful of a project's runs does not separate it from
+    # the prefill's efficiency, and searching both left the decode bandwidth where it started.
+    engine = {name: bounds for name, bounds in BOUNDS.items() if name != "frontend_ms"}
+    after = replace(
+        fit_efficiency(fitted, catalog, start=before, bounds=engine),
+        source=f"calibrated on {len(rows)} runs of {where}",
+    )
 
     def error(subset: Sequence[Measurement], eff: Efficiency) -> float:
         return median_error_pct(residuals(subset, catalog, lambda _m: eff))
