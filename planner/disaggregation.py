@@ -16,7 +16,6 @@ from typing import Any
 
 from planner.catalogfiles import load_entries
 from planner.perfmodel import PerformanceModel
-from planner.performance_models import frontend_s
 from planner.plan import Plan
 from planner.plan_simulation import DEFAULT_DURATION_S, context_of, make_replicas, targets_of, workload_of
 from planner.simulate import (
@@ -121,7 +120,6 @@ def prefill_stage(
         seed=seed,
         gaps=poisson_arrivals(rate, random.Random(seed + 2)),
     )
-    first.frontend_s = frontend_s(prefill_model, prefill)  # the front end sits before the prefill pool
     return PrefillStage(prefill, replicas, rate, duration_s, lengths, first)
 
 
@@ -145,9 +143,8 @@ def decode_stage(
     prefill, prefill_replicas, duration_s, lengths = first.deployment, first.replicas, first.duration_s, first.lengths
     decode, decode_model = decode_pool
     served = first.result.requests
-    moves: dict[
-        int, float
-    ] = {}  # each prompt length's KV transfer, worked out once (thousands of prompts, few lengths)
+    # each prompt length's KV transfer, worked out once (thousands of prompts, few lengths)
+    moves: dict[int, float] = {}
     for r in served:
         if r.isl not in moves:
             moves[r.isl] = kv_transfer_s(prefill, decode, r.isl, transport)
@@ -171,6 +168,7 @@ def decode_stage(
         d = finished.get(order)
         if d is None or p.arrival_s < duration_s * 0.1:
             continue
+        # the front end sits before the prefill pool: its share is the prefill replicas'
         ttft = (p.finish_s or 0.0) - p.arrival_s + first.result.frontend_s
         e2e = (d.finish_s or 0.0) - p.arrival_s + first.result.frontend_s
         itl = d.mean_gap_s()

@@ -132,8 +132,10 @@ def scheduler_for(dep: Deployment, context: int) -> SchedulerConfig:
 
 def make_replicas(dep: Deployment, model: PerformanceModel, count: int, context: int) -> list[Replica]:
     """``count`` simulator replicas of ``dep``, timed by ``model`` (through its optional
-    ``step_function(dep)``, the same mixed step with per-deployment work done once)."""
-    return [Replica(i, scheduler_for(dep, context), step_function_of(model, dep)) for i in range(count)]
+    ``step_function(dep)``, the same mixed step with per-deployment work done once), each with the
+    front end's latency every run of them adds to TTFT and E2E."""
+    frontend = frontend_s(model, dep)
+    return [Replica(i, scheduler_for(dep, context), step_function_of(model, dep), frontend) for i in range(count)]
 
 
 def workload_of(plan: Plan, dep: Deployment) -> Workload:
@@ -266,7 +268,6 @@ def _simulated(
             think_s=load.think_s,
             router=ROUTERS[router],
         )
-        result.frontend_s = frontend_s(model, dep)
         return summarise(result, targets_of(plan)) | {"simulated_s": seconds}
 
     summary = until_steady(simulate_for, duration_s, users if not load.think_s else None, stretch_to_s)

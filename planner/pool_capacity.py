@@ -24,7 +24,6 @@ from typing import Any
 
 from planner.envelope import largest_that_holds
 from planner.perfmodel import PerformanceModel
-from planner.performance_models import frontend_s
 from planner.plan import Plan
 from planner.plan_simulation import RunLength, context_of, make_replicas, targets_of, until_steady, workload_of
 from planner.simulate import Targets, Workload, percentile, run, summarise
@@ -159,7 +158,6 @@ def _closed_capacity(
 
         def simulate_for(seconds: float) -> dict[str, Any]:
             result = run(make_replicas(dep, model, 1, context), workload, duration_s=seconds, users=n, seed=seed)
-            result.frontend_s = frontend_s(model, dep)
             return summarise(result, targets)
 
         at[n] = until_steady(simulate_for, length.in_flight(n), n, length.stretch_to_s)

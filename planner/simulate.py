@@ -235,10 +235,12 @@ class SchedulerConfig:
 class Replica:
     """One engine replica: waiting queue, running batch, KV blocks, and its clock."""
 
-    def __init__(self, index: int, config: SchedulerConfig, step_model: StepModel) -> None:
+    def __init__(self, index: int, config: SchedulerConfig, step_model: StepModel, frontend_s: float = 0.0) -> None:
         self.index = index
         self.config = config
         self.step_model = step_model
+        #: Seconds each request spends in the serving front end, outside the engine (see SimResult).
+        self.frontend_s = frontend_s
         self.waiting: deque[Request] = deque()
         self.running: list[Request] = []
         self.free_blocks = config.kv_blocks
@@ -736,9 +738,13 @@ class SimResult:
     replicas: list[Replica]
     gpus: int = 1
     stopped_early: str = ""
-    #: Seconds each request spends outside the engine before its first token reaches the client
-    #: (``planner.performance_models.frontend_s``): added to its TTFT and E2E, not to any step.
-    frontend_s: float = 0.0
+
+    @property
+    def frontend_s(self) -> float:
+        """Seconds each request spends outside the engine before its first token reaches the client
+        (the replicas' front end, ``planner.performance_models.frontend_s``): added to its TTFT and
+        E2E, not to any step."""
+        return self.replicas[0].frontend_s if self.replicas else 0.0
 
     def measured(self) -> list[Request]:
         """Finished requests that arrived after the warm-up."""

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from planner.performance_models import BUILTIN, AnalyticModel, choose, frontend_s
+from planner.performance_models import BUILTIN, AnalyticModel, choose
 from planner.plan_simulation import make_replicas
 from planner.simulate import Targets, Workload, poisson_arrivals, run, summarise
 from planner.sizing.deployment import Deployment
@@ -107,7 +107,6 @@ def test_the_steady_state_agrees_with_the_simulator(
             gaps=poisson_arrivals(rate, random.Random(3)),
             seed=1,
         )
-        result.frontend_s = frontend_s(BUILTIN, d)  # as every run the planner makes (plan_simulation)
         simulated = summarise(result, Targets(None, None, None))
         t = steady_state(d, simulated["batch"]["mean"], isl, osl, BUILTIN)
         where = f"{model} on {runtime} {isl}/{osl} at {concurrency}"
@@ -147,7 +146,6 @@ def test_the_front_end_adds_to_ttft_and_e2e_alone_in_the_estimate_and_the_simula
         result = run(
             make_replicas(d, model, 1, 2200), Workload(lengths=lambda _rng: (2000, 200)), duration_s=60, users=16
         )
-        result.frontend_s = frontend_s(model, d)
         summaries.append(summarise(result, Targets(None, None, None)))
     fast_run, slow_run = summaries
     assert slow_run["ttft_ms"]["mean"] - fast_run["ttft_ms"]["mean"] == pytest.approx(120.0)
