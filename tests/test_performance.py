@@ -16,6 +16,7 @@ from planner.sizing.roofline import (
     allreduce_s,
     collective_link,
     constants,
+    decode_attention_rows,
     decode_bytes_per_gpu,
     decode_step_s,
     experts_touched,
@@ -186,3 +187,23 @@ def test_decode_only_steps_take_the_same_seconds_as_the_mixed_path(
         for keys in (batch, batch * 1000 + 17, batch * 30_011):
             assert fast(0, 0, batch, keys) == plain._mixed(0, 0, batch, keys), (batch, keys)  # the same bits
             assert fast(0, 0, batch, keys) == fast(0, 0, batch, keys)  # and again from its cache
+
+
+def test_decode_attention_rows_are_the_query_heads_that_share_a_kv_head(catalog: Any) -> None:
+    assert decode_attention_rows(dep(catalog, "llama-3.1-8b")) == 4  # 32 query heads over 8 KV heads
+    assert decode_attention_rows(dep(catalog, "llama-3.1-70b", tp=8)) == 8  # 8 query heads, 1 KV head a GPU
+    # MLA: every query head on the GPU attends over the one latent (128 heads over TP 8)
+    assert decode_attention_rows(dep(catalog, "deepseek-v3", gpu="h200-sxm", tp=8, ep=8)) == 16
+
+
+def test_decode_attention_hides_under_the_kv_reads_at_long_context(catalog: Any) -> None:
+    """A lone Llama-3.1-8B sequence at 64k tokens of context on one H200: the step reads 16 GB
+    of weights and 8.6 GB of KV, and its attention FLOPs (a GQA group of 4 rows a KV head,
+    not the batch) take less time than those reads, so the step is memory-bound. The SGLang
+    repository's dense baseline measures 6.78 ms a token there (calibration.csv row 1470)."""
+    d = dep(catalog, "llama-3.1-8b", gpu="h200-sxm")
+    eff = Efficiency(mfu_prefill=0.5, mbu_decode=0.8, mfu_decode=0.3, overhead_ms=0.0)
+    for batch in (1, 32):
+        memory_s = decode_bytes_per_gpu(d, batch, 65536) / (d.gpu.hbm_tb_s * 1e12 * 0.8)
+        assert decode_step_s(d, batch, 65536, eff) == pytest.approx(memory_s)
+    assert 5.5 < decode_step_s(d, 1, 65536, eff) * 1000 < 8.0

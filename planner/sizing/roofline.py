@@ -125,6 +125,31 @@ def attention_flops_per_key(dep: Deployment) -> float:
     return 4 * m.num_attention_heads * m.head_dim
 
 
+def decode_attention_rows(dep: Deployment) -> float:
+    """Query rows that share one cached KV head on one GPU when a sequence decodes one token.
+
+    A decode attention kernel streams each KV head once and multiplies it with the query heads
+    that read it: the group of grouped-query attention (query heads / KV heads on the GPU), every
+    query head on the GPU for MLA (all attend over the one latent), one for plain multi-head
+    attention. Those rows fill the kernel's tensor-core tile, not the batch (each sequence has
+    its own keys), which is why decode attention stays memory-bound: FlashInfer runs GQA decode
+    on its prefill (tensor-core) kernels for that reason.
+    """
+    m = dep.model
+    tp = 1 if dep.attention_dp else dep.tp
+    heads = m.num_attention_heads / tp
+    if m.mla is not None:
+        return max(heads, 1.0)
+    return max(heads / math.ceil(m.num_kv_heads / tp), 1.0)
+
+
+def decode_attention_peak(dep: Deployment, eff: Efficiency) -> float:
+    """FLOP/s one step's decode attention runs at over the replica: the attention kernels'
+    efficiency (``mfu_prefill``, the same kernels as prefill attention) on a tile filled by
+    :func:`decode_attention_rows`."""
+    return _compute_gpus(dep) * dep.peak_tflops * 1e12 * eff.mfu_prefill * gemm_fill(decode_attention_rows(dep))
+
+
 def _attention_flops_prefill(dep: Deployment, length: int) -> float:
     """Causal attention FLOPs of one request of ``length`` tokens (QK and AV, all layers)."""
     m = dep.model
@@ -238,7 +263,9 @@ def decode_step_s(dep: Deployment, batch: float, context: int, eff: Efficiency) 
     """One decode step for ``batch`` sequences at ``context`` tokens of context.
 
     The larger of memory time (bytes / (HBM bandwidth x MBU)) and compute time
-    (FLOPs / (peak x MFU)), plus collectives and the per-step scheduler overhead.
+    (FLOPs / (peak x MFU)), plus collectives and the per-step scheduler overhead. The
+    attention over the cached keys runs at :func:`decode_attention_peak` (its tile rows are a
+    sequence's query heads, so its FLOPs hide under the KV reads at any context length).
     """
     m = dep.model
     memory = decode_bytes_per_gpu(dep, batch, context) / (dep.gpu.hbm_tb_s * 1e12 * eff.mbu_decode)
@@ -246,10 +273,7 @@ def decode_step_s(dep: Deployment, batch: float, context: int, eff: Efficiency) 
     if m.sliding_window:
         keys += m.sliding_window.layers * min(context, m.sliding_window.window)
     attention = attention_flops_per_key(dep) * batch * keys
-    rows = batch / dep.ep if dep.attention_dp else batch
-    compute = matmul_s(dep, batch, eff.mfu_decode, thin=True) + attention / (
-        _compute_gpus(dep) * dep.peak_tflops * 1e12 * eff.mfu_decode * gemm_fill(rows)
-    )
+    compute = matmul_s(dep, batch, eff.mfu_decode, thin=True) + attention / decode_attention_peak(dep, eff)
     return max(memory, compute) + step_comm_s(dep, batch) + eff.overhead_ms / 1000
 
 
@@ -353,12 +377,11 @@ class MixedStep:
         if terms is None:
             dep, eff = self.dep, self.eff
             batch = max(decode_batch, 1.0)
-            rows = decode_batch / dep.ep if dep.attention_dp else decode_batch
             terms = self.decode_terms[decode_batch] = (
                 weight_bytes_read(dep, batch),
                 batch / dep.ep if dep.attention_dp else batch,
                 matmul_s(dep, decode_batch, eff.mfu_decode, thin=True) if decode_batch else 0.0,
-                self.gpus * eff.mfu_decode * gemm_fill(rows) if decode_batch else 1.0,
+                decode_attention_peak(dep, eff) if decode_batch else 1.0,
             )
         return terms
 

@@ -120,12 +120,15 @@ def steady_state(dep: Deployment, batch: float, isl: int, osl: int, model: Perfo
     batch and the prefill of the batch's prompts (composite models combine these, never
     finished figures). Mixed steps (vLLM, TensorRT-LLM): a prefill-carrying step is a decode
     step plus the prefill of the prompt tokens it carries, so a cycle (see :func:`step_mix`)
-    is steps x decode step + prefill of the batch; mean ITL = cycle / steps, and
-    output x ITL = batch x osl / steps (= batch when a prompt takes one step). Prefill first
-    (SGLang): prefill-only steps (``model``'s step with no decodes) run between decode steps,
-    stretching the gaps they fall in; mean ITL = cycle / (chunks + osl - 1), the same
-    identity. Output = batch x osl / cycle. (Counting a request's own prefill steps in its
-    mean gap overstates the gap of a lone request by its prefill / (chunks + osl - 1).)
+    is steps x decode step + prefill of the batch. Prefill first (SGLang): prefill-only steps
+    (``model``'s step with no decodes) run between decode steps, stretching the gaps they fall
+    in. Output = batch x osl / cycle. Mean ITL = the cycle less the request's own prefill
+    (its chunks, before its first token) over its osl - 1 gaps: the other requests' prompts
+    stretch its gaps, its own does not (a lone 64k-token prompt adds nothing to its gaps). So
+    output x ITL = batch x osl x (1 - own prefill / cycle) / (osl - 1): the batch, within
+    rounding, when prompts take one step and outputs are long; less when a long prompt's own
+    prefill is a large share of its cycle (at low concurrency a request's throughput then also
+    pays its TTFT).
     TTFT: a new request waits for the step in flight (the
     mean residual, E[S^2] / 2E[S], when others run), then its ``chunks`` steps, each
     carrying its chunk and the other requests' mean prompt tokens a step (and, mixed, their
@@ -141,16 +144,17 @@ def steady_state(dep: Deployment, batch: float, isl: int, osl: int, model: Perfo
     if separate:
         long = model.mixed_step_s(dep, mix.chunk_tokens, mix.chunk_tokens * isl / 2, 0.0, 0.0)  # prefill alone
         cycle = max(osl - 1, 0) * decode + mix.prefill_steps * long
-        itl = cycle / (max(osl - 1, 0) + mix.chunks)
+        own_prefill = mix.chunks * long
         interrupted = min((mix.prefill_steps - mix.chunks) / max(osl - 1, 1), 1.0)
         # what a prefill step costs beyond its tokens' compute (weight reads, overhead): paid per step
         gap_long, step_base = decode + long, max(long - mix.chunk_tokens * prompt_token_s, 0.0)
     else:
         long = decode + mix.chunk_tokens * prompt_token_s
         cycle = mix.steps * decode + prefill_all
-        itl = cycle / mix.steps
+        own_prefill = mix.chunks * decode + prefill_all / batch
         interrupted, gap_long = mix.prefill_share, long
         step_base = model.decode_step_s(dep, batch - 1, context) if batch > 1 else model.overhead_s(dep)
+    itl = _mean_gap_s(cycle, own_prefill, osl, mix)
     own = _own_prefill_s(batch, isl, mix, budget, step_base, prompt_token_s, decodes_share=not separate)
     frontend = frontend_s(model, dep)
     ttft = _wait_for_step_s(batch, mix.prefill_share, decode, long) + own + frontend
@@ -171,6 +175,15 @@ def steady_state(dep: Deployment, batch: float, isl: int, osl: int, model: Perfo
         total_tok_s=output * (isl + osl) / max(osl, 1),
         frontend_s=frontend,
     )
+
+
+def _mean_gap_s(cycle_s: float, own_prefill_s: float, osl: int, mix: StepMix) -> float:
+    """Mean gap between a request's tokens: the cycle less its own prefill (which comes before
+    its first token, in TTFT), over its ``osl - 1`` gaps, which the other requests' prompt chunks
+    stretch; the simulator counts the same gaps. A one-token request has no gap: its step."""
+    if osl <= 1:
+        return cycle_s / mix.steps
+    return max(cycle_s - own_prefill_s, 0.0) / (osl - 1)
 
 
 def _wait_for_step_s(batch: float, share: float, decode_s: float, long_s: float) -> float:
