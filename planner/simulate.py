@@ -654,17 +654,17 @@ class Replica:
         batch, kv_blocks, free = len(self.running), self.config.kv_blocks, self.free_blocks
         block, counted = self.config.block_tokens, self.group.steps
         gaps = GapRun()
-        samples, step_model = self.samples, self.step_model
+        samples = self.samples
         start = now
-        while taken <= free:
+        for duration in self._decode_steps_s(batch, keys):
+            if taken > free:
+                break
             free -= taken
-            duration = step_model(0, 0, batch, keys)
             if duration < 1e-9:  # (max(duration, 1e-9) as step() takes it, without the call)
                 duration = 1e-9
             end = start + duration
             gaps.append(end - start)
             samples.append((end, batch, 1 - free / kv_blocks if kv_blocks else 0.0))
-            keys += batch
             start = end
             if len(gaps) == steps or end >= horizon_s or end > limit_s:
                 break
@@ -673,6 +673,14 @@ class Replica:
         self.free_blocks = free
         self.busy_until = start
         return gaps
+
+    def _decode_steps_s(self, batch: int, keys: int) -> Iterator[float]:
+        """Seconds of consecutive decode-only steps of ``batch`` sequences from ``keys`` keys, each
+        the step model's: through its optional ``decode_steps_s`` (terms looked up once a run)."""
+        steps_s = getattr(self.step_model, "decode_steps_s", None)
+        if steps_s is not None:
+            return steps_s(batch, keys)  # type: ignore[no-any-return]
+        return (self.step_model(0, 0, batch, step_keys) for step_keys in itertools.count(keys, batch))
 
     def _apply_decode_run(self, gaps: GapRun, stale: bool) -> None:
         """Give the group and the loose sequences (which join it) the tokens and gaps of ``gaps``.
@@ -1348,10 +1356,16 @@ class TokenGaps:
     """
 
     def __init__(self, requests: Iterable[Request]) -> None:
-        ranked = [(value, weight) for run, weight in _sharing(requests) for value in run]
-        ranked.sort()
-        self.values = list(map(operator.itemgetter(0), ranked))
-        weights = list(map(operator.itemgetter(1), ranked))
+        values: list[float] = []
+        weights: list[int] = []
+        for run, weight in _sharing(requests):
+            values += run
+            weights += [weight] * len(run)
+        # Ranked by (value, weight), as sorting the pairs would: by weight, then (a stable sort) by value.
+        ranks = sorted(range(len(values)), key=weights.__getitem__)
+        ranks.sort(key=values.__getitem__)
+        self.values = list(map(values.__getitem__, ranks))
+        weights = list(map(weights.__getitem__, ranks))
         self.up_to = list(itertools.accumulate(weights))  # gaps up to each value
         self.total_s = sum(map(operator.mul, self.values, weights))
 
