@@ -630,12 +630,13 @@ class Replica:
         first_blocks = group.blocks_needed() + self._blocks_needed(loose)
         if first_blocks > self.free_blocks:
             return now, now, 0, []  # the first step preempts: :meth:`step` takes it
-        due = group.due
+        due, keys = group.due, group.keys()
         if loose:  # (from the second step on, the loose sequences take blocks as members do)
             due = due.copy()
             for request in loose:
-                due[-(request.prefilled + request.decoded - group.steps) % block] += 1
-        keys = group.keys() + sum(r.prefilled + r.decoded for r in loose)
+                context = request.prefilled + request.decoded
+                keys += context
+                due[(group.steps - context) % block] += 1
         gaps = self._decode_steps(now, steps, keys, first_blocks, due, horizon_s, limit_s)
         end = self.busy_until
         last_start = self.samples[-2][0] if len(gaps) > 1 else now
@@ -1388,10 +1389,11 @@ class TokenGaps:
 
 def _sharing(requests: Iterable[Request]) -> Iterable[tuple[Sequence[float], int]]:
     """Each distinct gap run of ``requests`` and how many of them hold it."""
-    runs = list(itertools.chain.from_iterable(map(operator.attrgetter("gap_runs"), requests)))
-    try:
-        return Counter(runs).items()  # the simulator's runs: :class:`GapRun`, hashed by identity
+    requests = list(requests)
+    try:  # the simulator's runs: :class:`GapRun`, hashed by identity
+        return Counter(itertools.chain.from_iterable(map(operator.attrgetter("gap_runs"), requests))).items()
     except TypeError:  # plain lists, built by hand: counted by id
+        runs = list(itertools.chain.from_iterable(map(operator.attrgetter("gap_runs"), requests)))
         keys = list(map(id, runs))
         return zip(dict(zip(keys, runs, strict=True)).values(), Counter(keys).values(), strict=True)
 
