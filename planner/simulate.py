@@ -657,17 +657,20 @@ class Replica:
         gaps = GapRun()
         samples = self.samples
         start = now
-        for duration in self._decode_steps_s(batch, keys):
-            if taken > free:
-                break
-            free -= taken
+        used = 1 - free / kv_blocks if kv_blocks else 0.0  # (worked out again only where blocks are taken)
+        for duration in itertools.islice(self._decode_steps_s(batch, keys), steps):
+            if taken:
+                if taken > free:
+                    break
+                free -= taken
+                used = 1 - free / kv_blocks if kv_blocks else 0.0
             if duration < 1e-9:  # (max(duration, 1e-9) as step() takes it, without the call)
                 duration = 1e-9
             end = start + duration
             gaps.append(end - start)
-            samples.append((end, batch, 1 - free / kv_blocks if kv_blocks else 0.0))
+            samples.append((end, batch, used))
             start = end
-            if len(gaps) == steps or end >= horizon_s or end > limit_s:
+            if end >= horizon_s or end > limit_s:
                 break
             counted += 1
             taken = due[counted % block]
