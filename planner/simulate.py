@@ -277,6 +277,8 @@ class DecodeGroup:
         self.blocks_ahead = False
         #: No member's running order is above this (the highest since the group was last empty).
         self.last_order = -1
+        #: The members are the requests that hold the last of :attr:`runs` (none joined or left since).
+        self.last_run_open = False
 
     def keys(self) -> int:
         """The members' contexts summed (the keys their next decode step reads)."""
@@ -292,6 +294,7 @@ class DecodeGroup:
         offset = self.steps - request.decoded
         base = request.prefilled - offset
         request.grouped, request.group_offset, request.group_joined = True, offset, len(self.runs)
+        self.last_run_open = False
         self.size += 1
         self.base_sum += base
         self.due[-base % self.block_tokens] += 1
@@ -307,12 +310,29 @@ class DecodeGroup:
         request.last_token_s = self.last_token_s
         request.blocks = -(-(request.prefilled + request.decoded + self.blocks_ahead) // self.block_tokens)
         request.grouped = False
+        self.last_run_open = False
         base = request.prefilled - offset
         self.size -= 1
         self.base_sum -= base
         self.due[-base % self.block_tokens] -= 1
         if not self.size:  # (nothing refers to the runs kept so far)
             self.runs, self.blocks_ahead, self.last_order = [], False, -1
+
+    def add_gaps(self, gaps: GapRun, shared: bool) -> GapRun:
+        """Add the gaps of the members' next steps to :attr:`runs`; return the run that holds them.
+
+        That is the last run, extended, where the members are the requests that hold it: they then
+        hold both, and one run for both changes no figure of :class:`TokenGaps` (it weighs each
+        gap by the requests that hold its run) while it has fewer runs to count. ``shared``: loose
+        sequences hold ``gaps`` too (a run of their own).
+        """
+        if self.last_run_open and not shared:
+            run = self.runs[-1]
+            run += gaps
+            return run
+        self.runs.append(gaps)
+        self.last_run_open = not shared
+        return gaps
 
     def take_steps(self, steps: int, end_s: float) -> None:
         """The members took ``steps`` decode steps, the last ending at ``end_s`` (their gaps added to :attr:`runs`)."""
@@ -543,8 +563,8 @@ class Replica:
         group = self.group
         since, gap = math.nan, GapRun()  # (gap: the run the sequences that decoded at ``since`` share)
         if group.size:
-            since, gap = group.last_token_s, GapRun((end - group.last_token_s,))
-            group.runs.append(gap)
+            since = group.last_token_s
+            gap = group.add_gaps(GapRun((end - since,)), shared=bool(decoding))
             group.take_steps(1, end)
             finished += group.finished()
         for request in decoding:
@@ -698,8 +718,8 @@ class Replica:
             first_end = self.samples[-steps][0]  # (the first step's end, as recorded)
             since, first = math.nan, GapRun()  # (first: the first step's gap those that decoded at ``since`` share)
             if group.size:
-                since, first = group.last_token_s, GapRun((first_end - group.last_token_s,))
-                group.runs.append(first)
+                since = group.last_token_s
+                first = group.add_gaps(GapRun((first_end - since,)), shared=bool(self.loose))
             for request in self.loose:
                 last_s = request.last_token_s
                 if last_s != since:
@@ -709,7 +729,7 @@ class Replica:
         for request in self.loose:
             group.join(request)
         if gaps:  # (empty only for a stale run of one step)
-            group.runs.append(gaps)
+            group.add_gaps(gaps, shared=False)
         group.take_steps(steps, end)
 
     def _decode_only_steps(self, now: float) -> tuple[int, bool]:
