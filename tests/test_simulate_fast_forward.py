@@ -221,3 +221,11 @@ def test_the_group_keeps_what_stepping_each_sequence_shows(block: int, alone: bo
         now = end
     assert most_grouped > 10
     assert (grouped.preemptions > 0) == (kv_blocks < 10**6) == (reference.preemptions > 0)
+
+
+def test_a_group_extends_its_last_gap_run_while_its_members_stay(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Consecutive decode runs of an unchanged group (cut short by arrivals routed elsewhere) share
+    one gap run: the requests hold fewer runs than stepping gives them, with the same gaps."""
+    stepped, fast = both_ways(monkeypatch, CASES["open loop, six replicas"])
+    assert request_times(stepped.requests) == request_times(fast.requests)
+    assert sum(len(r.gap_runs) for r in fast.requests) < sum(len(r.gap_runs) for r in stepped.requests)
