@@ -341,7 +341,7 @@ class DecodeGroup:
         self.blocks_ahead = False
 
     def finished(self) -> list[Request]:
-        """Release and return the members that have all their tokens, in running order."""
+        """Release and return the members that have all their tokens."""
         finishes, done = self.finishes, []
         while finishes and finishes[0][0] <= self.steps:
             done.append(heapq.heappop(finishes)[2])
@@ -387,7 +387,7 @@ class Replica:
         self.group = DecodeGroup(config.block_tokens)
         #: The running sequences outside the group, in running order.
         self.loose: list[Request] = []
-        self.admitted = 0
+        self.admitted = 0  # (each admission's running order)
         #: Keep the decoding sequences as one group; False takes each step sequence by sequence.
         self.batched = True
 
@@ -397,7 +397,9 @@ class Replica:
         return self.ahead[0][1] if self.ahead else len(self.waiting) + len(self.running)
 
     def settle(self) -> None:
-        """Write every running sequence's own fields back from the group (the group is then empty)."""
+        """Write every running sequence's tokens, gaps, blocks and last token time back from the
+        group, which is then empty: call it before reading them (:func:`run` does, once its events
+        are over)."""
         self.group.release_all()
         self.loose = self.running.copy()
 
