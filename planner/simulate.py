@@ -17,9 +17,12 @@ Fast-forward: a replica runs its next steps at once while no event can change th
 next arrival its router may send it; in a closed loop over several replicas, the next step
 of a replica whose finished user may come to it), and a run of decode-only steps (every
 sequence decoding, none admitted) is taken in one go up to the step that finishes a
-sequence or lacks KV blocks. Each step is still timed and recorded as stepping would, so
-the results are the same; ``_FAST_FORWARD = False`` steps one event at a time
-(tests/test_simulate_fast_forward.py compares the two).
+sequence or lacks KV blocks. The sequences that decode together are kept as one
+(:class:`DecodeGroup`: their tokens, gaps and KV growth follow from a shared step count), so
+a step costs its events (a sequence joining or leaving), not the batch. Each step is still
+timed and recorded as stepping would, so the results are the same; ``_FAST_FORWARD = False``
+steps one event at a time, looking at each sequence (tests/test_simulate_fast_forward.py
+compares the two).
 """
 
 from __future__ import annotations
@@ -80,6 +83,15 @@ class Request:
     gap_runs: list[list[float]] = field(default_factory=list)
     preemptions: int = 0
     user: int = -1
+    #: Where it stands among its replica's running sequences (their order: each admission gets the next).
+    running_order: int = field(default=0, init=False, repr=False)
+    #: True while its replica's :class:`DecodeGroup` keeps its tokens, gaps and blocks for it: then
+    #: ``decoded``, ``gap_runs``, ``blocks`` and ``last_token_s`` are as they were when it joined.
+    grouped: bool = field(default=False, init=False, repr=False)
+    #: The group's decode steps when it joined, less its tokens then (its tokens: the group's steps less this).
+    group_offset: int = field(default=0, init=False, repr=False)
+    #: The first of the group's gap runs it holds (an index into :attr:`DecodeGroup.runs`).
+    group_joined: int = field(default=0, init=False, repr=False)
 
     @property
     def context(self) -> int:
@@ -232,8 +244,129 @@ class SchedulerConfig:
     prefill_first: bool = False  # SGLang: a prefill batch runs on its own, the decodes wait
 
 
+class DecodeGroup:
+    """The running sequences of a replica that decode together, kept as one so that a step costs
+    its events (a sequence joining or leaving), not the batch.
+
+    Every member decoded in the group's last decode step, so a step does the same to each: one
+    more token, the same gap since its last one (one :class:`GapRun` the members share) and a
+    new KV block where its context reaches the end of its blocks. The group keeps that once: a
+    member's tokens are the group's decode steps less its :attr:`Request.group_offset`, its gaps
+    the group's :attr:`runs` from the one it joined at, its blocks ceil(context / block) (one
+    more while the group holds the block of a step it sat out), and the members that take a
+    block at a step are counted by their context modulo the block size. A member's own fields
+    are written back when it leaves (:meth:`release`); until then they are as when it joined.
+    """
+
+    def __init__(self, block_tokens: int) -> None:
+        self.block_tokens = block_tokens
+        self.size = 0
+        #: Decode steps the group took (a member's tokens: this less its offset).
+        self.steps = 0
+        #: Members' prefilled tokens less their offsets, summed: their contexts sum to this plus size * steps.
+        self.base_sum = 0
+        #: Members whose context fills its blocks when ``steps`` modulo the block size is each index.
+        self.due = [0] * block_tokens
+        #: (the group's steps at which a member has all its tokens, its running order, the member): a heap.
+        self.finishes: list[tuple[int, int, Request]] = []
+        #: The gap runs of the group's decode steps, in order; a member holds those from its joined index.
+        self.runs: list[GapRun] = []
+        #: When the members took their last token.
+        self.last_token_s = 0.0
+        #: The members were given the KV block of a step they then sat out (a prefill ran alone).
+        self.blocks_ahead = False
+        #: No member's running order is above this (the highest since the group was last empty).
+        self.last_order = -1
+        #: The members are the requests that hold the last of :attr:`runs` (none joined or left since).
+        self.last_run_open = False
+
+    def keys(self) -> int:
+        """The members' contexts summed (the keys their next decode step reads)."""
+        return self.base_sum + self.size * self.steps
+
+    def blocks_needed(self) -> int:
+        """KV blocks the members take before their next token."""
+        return 0 if self.blocks_ahead or not self.size else self.due[self.steps % self.block_tokens]
+
+    def join(self, request: Request) -> None:
+        """Keep ``request`` from now on: it decoded in the group's last step (as of its ``decoded``,
+        with the blocks that step needed) and takes the group's next ones."""
+        offset = self.steps - request.decoded
+        base = request.prefilled - offset
+        request.grouped, request.group_offset, request.group_joined = True, offset, len(self.runs)
+        self.last_run_open = False
+        self.size += 1
+        self.base_sum += base
+        self.due[-base % self.block_tokens] += 1
+        heapq.heappush(self.finishes, (request.osl + offset, request.running_order, request))
+        if request.running_order > self.last_order:
+            self.last_order = request.running_order
+
+    def release(self, request: Request) -> None:
+        """Write back ``request``'s tokens, gaps, blocks and last token time, and stop keeping it."""
+        offset = request.group_offset
+        request.decoded = self.steps - offset
+        request.gap_runs.extend(self.runs[request.group_joined :])
+        request.last_token_s = self.last_token_s
+        request.blocks = -(-(request.prefilled + request.decoded + self.blocks_ahead) // self.block_tokens)
+        request.grouped = False
+        self.last_run_open = False
+        base = request.prefilled - offset
+        self.size -= 1
+        self.base_sum -= base
+        self.due[-base % self.block_tokens] -= 1
+        if not self.size:  # (nothing refers to the runs kept so far)
+            self.runs, self.blocks_ahead, self.last_order = [], False, -1
+
+    def add_gaps(self, gaps: GapRun, shared: bool) -> GapRun:
+        """Add the gaps of the members' next steps to :attr:`runs`; return the run that holds them.
+
+        That is the last run, extended, where the members are the requests that hold it: they then
+        hold both, and one run for both changes no figure of :class:`TokenGaps` (it weighs each
+        gap by the requests that hold its run) while it has fewer runs to count. ``shared``: loose
+        sequences hold ``gaps`` too (a run of their own).
+        """
+        if self.last_run_open and not shared:
+            run = self.runs[-1]
+            run += gaps
+            return run
+        self.runs.append(gaps)
+        self.last_run_open = not shared
+        return gaps
+
+    def take_steps(self, steps: int, end_s: float) -> None:
+        """The members took ``steps`` decode steps, the last ending at ``end_s`` (their gaps added to :attr:`runs`)."""
+        self.steps += steps
+        self.last_token_s = end_s
+        self.blocks_ahead = False
+
+    def finished(self) -> list[Request]:
+        """Release and return the members that have all their tokens."""
+        finishes, done = self.finishes, []
+        while finishes and finishes[0][0] <= self.steps:
+            done.append(heapq.heappop(finishes)[2])
+        for request in done:
+            self.release(request)
+        return done
+
+    def release_all(self) -> None:
+        """Release every member."""
+        members, self.finishes = self.finishes, []
+        for _, _, request in members:
+            self.release(request)
+
+
 class Replica:
-    """One engine replica: waiting queue, running batch, KV blocks, and its clock."""
+    """One engine replica: waiting queue, running batch, KV blocks, and its clock.
+
+    The sequences that decode together are kept as one :class:`DecodeGroup` (a step costs the
+    sequences that join or leave it, not the batch); the others running, still prefilling or just
+    through their prefill, are :attr:`loose`. Where the group cannot say what a step does (a
+    sequence lacks a KV block and preempts, the token budget cuts the decoders, a loose sequence
+    that took its last token at another time sits among the members), the group is released and
+    the step taken sequence by sequence, as with ``batched`` False (the reference it is tested
+    against).
+    """
 
     def __init__(self, index: int, config: SchedulerConfig, step_model: StepModel, frontend_s: float = 0.0) -> None:
         self.index = index
@@ -251,18 +384,24 @@ class Replica:
         # Fast-forwarded ahead of the run's clock, the replica keeps (time, requests before)
         # of each change of its outstanding requests that the clock has not reached.
         self.ahead: deque[tuple[float, int]] = deque()
-        # What :meth:`_decode_only_steps` would find right after a step, worked out in the step's own
-        # passes over the batch: (the step's end, steps, keys, stale, spares, their shift), or None.
-        self.after_step: tuple[float, int, int, bool, list[int], int] | None = None
-        # The decoders' spare KV room (once given their blocks) and fewest tokens left, from
-        # :meth:`_decoders` (None: it took the preempting path or the token budget cut the batch).
-        self.decoder_spares: list[int] | None = None
-        self.decoders_left = 0
+        self.group = DecodeGroup(config.block_tokens)
+        #: The running sequences outside the group, in running order.
+        self.loose: list[Request] = []
+        self.admitted = 0  # (each admission's running order)
+        #: Keep the decoding sequences as one group; False takes each step sequence by sequence.
+        self.batched = True
 
     @property
     def outstanding(self) -> int:
         """Requests queued or running here (as of the run's clock, when fast-forwarded ahead of it)."""
         return self.ahead[0][1] if self.ahead else len(self.waiting) + len(self.running)
+
+    def settle(self) -> None:
+        """Write every running sequence's tokens, gaps, blocks and last token time back from the
+        group, which is then empty: call it before reading them (:func:`run` does, once its events
+        are over)."""
+        self.group.release_all()
+        self.loose = self.running.copy()
 
     def _blocks_for(self, tokens: int) -> int:
         return -(-tokens // self.config.block_tokens)
@@ -280,6 +419,12 @@ class Replica:
     def _free(self, request: Request) -> None:
         self.free_blocks += request.blocks
         request.blocks = 0
+
+    def _admit(self, request: Request) -> None:
+        request.running_order = self.admitted
+        self.admitted += 1
+        self.running.append(request)
+        self.loose.append(request)
 
     def _preempt_one(self, keep: Request) -> bool:
         """Preempt the most recently admitted other sequence (recompute). False if none."""
@@ -304,11 +449,90 @@ class Replica:
 
     def step(self, now: float) -> tuple[float, list[Request]]:
         """Run one step starting at ``now``; return its end time and the requests that finished."""
-        budget = self.config.token_budget
-        self.after_step = None
-        decode, decode_keys, prefilling = self._decoders()
-        if not self.config.prefill_first:
-            budget -= len(decode)
+        if self.batched and (decoding_prefilling := self._loose_alongside_group()) is not None:
+            return self._group_step(now, *decoding_prefilling)
+        self.settle()
+        end, finished = self._step_one_by_one(now)
+        self.loose = self.running.copy()
+        return end, finished
+
+    def _loose_alongside_group(self) -> tuple[list[Request], list[Request]] | None:
+        """The loose sequences that decode next step and those that prefill, when the step's
+        decoders (the members and those) all fit the token budget, all get their KV blocks and
+        close their gaps as :meth:`_advance` would with the members ahead of them; else None."""
+        decoding: list[Request] = []
+        prefilling: list[Request] = []
+        for request in self.loose:
+            (decoding if request.prefilled >= request.isl else prefilling).append(request)
+        group = self.group
+        if group.size + len(decoding) > self.config.token_budget or not self._after_group(decoding):
+            return None
+        if group.blocks_needed() + self._blocks_needed(decoding) > self.free_blocks:
+            return None  # some sequence preempts
+        return decoding, prefilling
+
+    def _after_group(self, decoding: list[Request]) -> bool:
+        """True when the loose ``decoding`` close their gaps as if they came after the members in
+        the running order: they do, or all took their last token when the members did."""
+        group = self.group
+        if not decoding or not group.size or decoding[0].running_order > group.last_order:
+            return True
+        return all(request.last_token_s == group.last_token_s for request in decoding)
+
+    def _blocks_needed(self, decoding: list[Request]) -> int:
+        """KV blocks the loose ``decoding`` take before their next token."""
+        block, need = self.config.block_tokens, 0
+        for request in decoding:
+            lacking = -(-(request.prefilled + request.decoded + 1) // block) - request.blocks
+            if lacking > 0:
+                need += lacking
+        return need
+
+    def _give_blocks(self, decoding: list[Request]) -> None:
+        """Give the loose ``decoding`` the KV blocks their next token needs (they are free)."""
+        block = self.config.block_tokens
+        for request in decoding:
+            held = -(-(request.prefilled + request.decoded + 1) // block)
+            if held > request.blocks:
+                self.free_blocks -= held - request.blocks
+                request.blocks = held
+
+    def _group_step(
+        self, now: float, decoding: list[Request], prefilling: list[Request]
+    ) -> tuple[float, list[Request]]:
+        """:meth:`step` with the group: the members as one, the loose sequences one by one."""
+        group = self.group
+        self.free_blocks -= group.blocks_needed()
+        group.blocks_ahead = bool(group.size)
+        self._give_blocks(decoding)
+        decoders = group.size + len(decoding)
+        chunks = self._chunks(prefilling, self.config.token_budget - (0 if self.config.prefill_first else decoders))
+        cancelled = bool(chunks) and self.config.prefill_first
+        if cancelled:
+            decoders = 0
+        if not decoders and not chunks:
+            if self.waiting and not self.running:
+                self._drop(self.waiting.popleft())  # larger than the whole KV cache
+            return now, []
+        decode_keys = group.keys() + sum(r.prefilled + r.decoded for r in decoding) if decoders else 0
+        end = now + max(self._step_s(chunks, decoders, decode_keys), 1e-9)
+        finished = self._advance_group(end, chunks, [] if cancelled else decoding, cancelled)
+        self._record_step(end)
+        return end, finished
+
+    def _step_s(self, chunks: list[tuple[Request, int]], decoders: int, decode_keys: int) -> float:
+        """Seconds of a step that prefills ``chunks`` while ``decoders`` sequences reading ``decode_keys`` decode."""
+        if len(chunks) == 1:  # (the common case, without the sums' generators: a sum of one is that one)
+            request, prefill_tokens = chunks[0]
+            prefill_keys = prefill_tokens * (request.prefilled + prefill_tokens / 2)
+        else:
+            prefill_tokens = sum(c for _, c in chunks)
+            prefill_keys = sum(c * (r.prefilled + c / 2) for r, c in chunks)
+        return self.step_model(prefill_tokens, prefill_keys, decoders, decode_keys)
+
+    def _chunks(self, prefilling: list[Request], budget: int) -> list[tuple[Request, int]]:
+        """The prefill chunks of a step with ``budget`` tokens left: the running ``prefilling``
+        sequences' first, then those admitted from the queue while there is room."""
         chunks: list[tuple[Request, int]] = []
         for request in prefilling:
             if budget <= 0:
@@ -325,56 +549,84 @@ class Replica:
             if not self._grow(request, request.prefilled + chunk):
                 break
             self.waiting.popleft()
-            self.running.append(request)
+            self._admit(request)
             chunks.append((request, chunk))
             budget -= chunk
-        decoders, decoders_keys = len(decode), decode_keys
-        cancelled = bool(chunks) and self.config.prefill_first
+        return chunks
+
+    def _advance_group(
+        self, end: float, chunks: list[tuple[Request, int]], decoding: list[Request], cancelled: bool
+    ) -> list[Request]:
+        """:meth:`_advance` with the group: the members (unless ``cancelled``) and the loose
+        ``decoding`` take a token at ``end``, and those that decoded join the group."""
+        finished = self._prefill_chunks(end, chunks)
         if cancelled:
+            return self._retire(finished, end)
+        group = self.group
+        since, gap = math.nan, GapRun()  # (gap: the run the sequences that decoded at ``since`` share)
+        if group.size:
+            since = group.last_token_s
+            gap = group.add_gaps(GapRun((end - since,)), shared=bool(decoding))
+            group.take_steps(1, end)
+            finished += group.finished()
+        for request in decoding:
+            last_s = request.last_token_s
+            if last_s != since:  # the sequences that decoded together share their gap
+                since, gap = last_s, GapRun((end - last_s,))
+            request.gap_runs.append(gap)
+            request.last_token_s = end
+            request.decoded += 1
+            if request.decoded >= request.osl:
+                finished.append(request)
+            else:
+                group.join(request)
+        group.last_token_s = end
+        return self._retire(finished, end)
+
+    def _prefill_chunks(self, end: float, chunks: list[tuple[Request, int]]) -> list[Request]:
+        """Apply a step's prefill chunks (a prompt done gives its first token at ``end``); return the
+        requests whose first token is their last."""
+        finished = []
+        for request, chunk in chunks:
+            request.prefilled += chunk
+            if request.prefilled >= request.isl and request.first_token_s is None:
+                request.first_token_s = end
+                request.last_token_s = end
+                request.decoded = 1
+                if request.osl <= 1:
+                    finished.append(request)
+        return finished
+
+    def _retire(self, finished: list[Request], end: float) -> list[Request]:
+        """Retire the ``finished`` sequences at ``end`` (in running order); the loose ones left are
+        those that neither finished nor joined the group."""
+        if len(finished) > 1:
+            finished.sort(key=operator.attrgetter("running_order"))
+        for request in finished:
+            request.finish_s = end
+            self.running.remove(request)
+            self._free(request)
+        self.loose = [r for r in self.loose if not r.grouped and r.finish_s is None]
+        return finished
+
+    def _record_step(self, end: float) -> None:
+        used = 1 - self.free_blocks / self.config.kv_blocks if self.config.kv_blocks else 0.0
+        self.samples.append((end, len(self.running), used))
+        self.busy_until = end
+
+    def _step_one_by_one(self, now: float) -> tuple[float, list[Request]]:
+        """:meth:`step`, looking at each running sequence (none in the group)."""
+        decode, decode_keys, prefilling = self._decoders()
+        budget = self.config.token_budget - (0 if self.config.prefill_first else len(decode))
+        chunks = self._chunks(prefilling, budget)
+        if chunks and self.config.prefill_first:
             decode, decode_keys = [], 0
         if not decode and not chunks:
             if self.waiting and not self.running:
                 self._drop(self.waiting.popleft())  # larger than the whole KV cache
             return now, []
-        if len(chunks) == 1:  # (the common case, without the sums' generators: a sum of one is that one)
-            request, prefill_tokens = chunks[0]
-            prefill_keys = prefill_tokens * (request.prefilled + prefill_tokens / 2)
-        else:
-            prefill_tokens = sum(c for _, c in chunks)
-            prefill_keys = sum(c * (r.prefilled + c / 2) for r, c in chunks)
-        duration = self.step_model(prefill_tokens, prefill_keys, len(decode), decode_keys)
-        end = now + max(duration, 1e-9)
-        finished = self._advance(end, chunks, decode)
-        if not finished and self.decoder_spares is not None and decoders + len(chunks) == len(self.running):
-            self.after_step = self._run_after_step(end, chunks, decoders_keys, cancelled)
-        return end, finished
-
-    def _run_after_step(
-        self, end: float, chunks: list[tuple[Request, int]], decoders_keys: int, cancelled: bool
-    ) -> tuple[float, int, int, bool, list[int], int] | None:
-        """What :meth:`_decode_only_steps` finds at ``end`` after a step where no sequence finished
-        and every running one decoded or had a chunk: the decoders' part from :meth:`_decoders`
-        (one token on, unless a prefill ran alone), each chunk's sequence looked at here."""
-        spares = self.decoder_spares
-        assert spares is not None
-        decoders = len(spares)
-        if cancelled:  # the decoders sat the step out: as they were, and stale
-            steps, keys, stale, shift = self.decoders_left, decoders_keys, bool(decoders), 0
-        else:  # each took one more token (none finished) at ``end``
-            steps = self.decoders_left - 1 if decoders else MAX_EVENTS_PER_RUN
-            keys, stale, shift = decoders_keys + decoders, False, -1
-        if chunks:
-            spares = spares.copy()
-        block = self.config.block_tokens
-        for request, _ in chunks:
-            if request.prefilled < request.isl:
-                return None  # still prefilling: no decode run
-            context = request.prefilled + request.decoded
-            keys += context
-            spares.append(request.blocks * block - context - shift)  # (the shift brings it back)
-            steps = min(steps, request.osl - request.decoded)
-            stale = stale or request.last_token_s != end
-        return end, min(steps, MAX_EVENTS_PER_RUN), keys, stale, spares, shift
+        end = now + max(self._step_s(chunks, len(decode), decode_keys), 1e-9)
+        return end, self._advance(end, chunks, decode)
 
     def decode_run(
         self, now: float, horizon_s: float, limit_s: float, max_steps: int
@@ -383,137 +635,122 @@ class Replica:
 
         Applies while every running sequence decodes and nothing waiting can be admitted: then
         a step only lengthens the sequences (the decode keys grow by the batch) and takes the KV
-        blocks they grow into. Sequences that sat out the last step (a prefill ran alone) close
-        their longer gap at the first step, as :meth:`step` would. Stops before
-        a step whose blocks are not free (it preempts), after the step where a sequence
-        finishes, or once a step ends at or after ``horizon_s`` (the next event that could
-        change this replica) or past ``limit_s``.
+        blocks they grow into. The loose sequences take the first step one by one and join the
+        group; sequences that sat out the last step (a prefill ran alone) close their longer gap
+        at the first step, as :meth:`step` would. Stops before a step whose blocks are not free
+        (it preempts), after the step where a sequence finishes, or once a step ends at or after
+        ``horizon_s`` (the next event that could change this replica) or past ``limit_s``.
 
         :returns: the last step's start and end, the number of steps (0: it does not apply)
             and the requests that finished.
         """
-        steps, keys, stale, spares, shift = self._decode_only_steps(now)
+        steps, stale = self._decode_only_steps(now)
         steps = min(steps, max_steps)
         if steps <= 0:
             return now, now, 0, []
-        batch = len(self.running)
-        kv_blocks, free = self.config.kv_blocks, self.free_blocks
+        group, loose, block = self.group, self.loose, self.config.block_tokens
+        first_blocks = group.blocks_needed() + self._blocks_needed(loose)
+        if first_blocks > self.free_blocks:
+            return now, now, 0, []  # the first step preempts: :meth:`step` takes it
+        due, keys = group.due, group.keys()
+        if loose:  # (from the second step on, the loose sequences take blocks as members do)
+            due = due.copy()
+            for request in loose:
+                context = request.prefilled + request.decoded
+                keys += context
+                due[(group.steps - context) % block] += 1
+        gaps = self._decode_steps(now, steps, keys, first_blocks, due, horizon_s, limit_s)
+        end = self.busy_until
+        last_start = self.samples[-2][0] if len(gaps) > 1 else now
+        self._apply_decode_run(gaps, stale)
+        finished = self._retire(group.finished(), end)
+        if finished:
+            self.samples.pop()
+            self._record_step(end)
+        return last_start, end, len(gaps), finished
+
+    def _decode_steps(
+        self, now: float, steps: int, keys: int, taken: int, due: list[int], horizon_s: float, limit_s: float
+    ) -> GapRun:
+        """Take up to ``steps`` decode steps from ``now`` (the first taking ``taken`` KV blocks, the
+        others those ``due`` at their step), recording each; return their gaps (see :meth:`decode_run`)."""
+        batch, kv_blocks, free = len(self.running), self.config.kv_blocks, self.free_blocks
+        block, counted = self.config.block_tokens, self.group.steps
         gaps = GapRun()
-        samples, step_model = self.samples, self.step_model
-        start = last_start = now
-        for taken in self._blocks_taken(steps, spares, shift):
-            if taken > free:
-                break  # this step preempts: :meth:`step` takes it
-            free -= taken
-            duration = step_model(0, 0, batch, keys)
+        samples = self.samples
+        start = now
+        used = 1 - free / kv_blocks if kv_blocks else 0.0  # (worked out again only where blocks are taken)
+        for duration in itertools.islice(self._decode_steps_s(batch, keys), steps):
+            if taken:
+                if taken > free:
+                    break
+                free -= taken
+                used = 1 - free / kv_blocks if kv_blocks else 0.0
             if duration < 1e-9:  # (max(duration, 1e-9) as step() takes it, without the call)
                 duration = 1e-9
             end = start + duration
             gaps.append(end - start)
-            samples.append((end, batch, 1 - free / kv_blocks if kv_blocks else 0.0))
-            keys += batch
-            last_start, start = start, end
+            samples.append((end, batch, used))
+            start = end
             if end >= horizon_s or end > limit_s:
                 break
-        return last_start, start, len(gaps), self._apply_decode_run(gaps, start, free, stale)
+            counted += 1
+            taken = due[counted % block]
+        self.free_blocks = free
+        self.busy_until = start
+        return gaps
 
-    def _apply_decode_run(self, gaps: GapRun, end: float, free: int, stale: bool) -> list[Request]:
-        """Give every running sequence the tokens (and blocks) of ``gaps``; retire the finished ones.
+    def _decode_steps_s(self, batch: int, keys: int) -> Iterator[float]:
+        """Seconds of consecutive decode-only steps of ``batch`` sequences from ``keys`` keys, each
+        the step model's: through its optional ``decode_steps_s`` (terms looked up once a run)."""
+        steps_s = getattr(self.step_model, "decode_steps_s", None)
+        if steps_s is not None:
+            return steps_s(batch, keys)  # type: ignore[no-any-return]
+        return (self.step_model(0, 0, batch, step_keys) for step_keys in itertools.count(keys, batch))
+
+    def _apply_decode_run(self, gaps: GapRun, stale: bool) -> None:
+        """Give the group and the loose sequences (which join it) the tokens and gaps of ``gaps``.
 
         :param stale: some sequence did not take its last token at the run's start: each closes the
             first step's gap apart, the sequences that took their last token together sharing it (as
             :meth:`_advance` does), and the other steps' gaps are shared by all.
         """
-        if not gaps:
-            return []
-        block, steps = self.config.block_tokens, len(gaps)
-        first_end = self.samples[-steps][0]  # (the first step's end, as recorded)
+        group, steps, end = self.group, len(gaps), self.busy_until
         if stale:
-            gaps = GapRun(gaps[1:])
-        since, first = math.nan, GapRun()  # (first: the first step's gap those that decoded at ``since`` share)
-        finished = []
-        for request in self.running:
-            if stale:
+            first_end = self.samples[-steps][0]  # (the first step's end, as recorded)
+            since, first = math.nan, GapRun()  # (first: the first step's gap those that decoded at ``since`` share)
+            if group.size:
+                since = group.last_token_s
+                first = group.add_gaps(GapRun((first_end - since,)), shared=bool(self.loose))
+            for request in self.loose:
                 last_s = request.last_token_s
                 if last_s != since:
                     since, first = last_s, GapRun((first_end - last_s,))
                 request.gap_runs.append(first)
-            request.decoded = decoded = request.decoded + steps
-            if gaps:  # (empty only for a stale run of one step)
-                request.gap_runs.append(gaps)
-            request.last_token_s = end
-            held = -(-(request.prefilled + decoded) // block)
-            if held > request.blocks:  # (not max(): this runs for every sequence of every run)
-                request.blocks = held
-            if decoded >= request.osl:
-                finished.append(request)
-        self.free_blocks = free
-        self.busy_until = end
-        if finished:
-            for request in finished:
-                request.finish_s = end
-                self.running.remove(request)
-                self._free(request)
-            used = 1 - self.free_blocks / self.config.kv_blocks if self.config.kv_blocks else 0.0
-            self.samples[-1] = (end, len(self.running), used)
-        return finished
+            gaps = GapRun(gaps[1:])
+        for request in self.loose:
+            group.join(request)
+        if gaps:  # (empty only for a stale run of one step)
+            group.add_gaps(gaps, shared=False)
+        group.take_steps(steps, end)
 
-    def _decode_only_steps(self, now: float) -> tuple[int, int, bool, list[int], int]:
+    def _decode_only_steps(self, now: float) -> tuple[int, bool]:
         """Decode-only steps from ``now`` that may run in one go (up to the first that finishes a
-        sequence; 0: none), the keys the first of them reads (the contexts summed), whether some
-        sequence took its last token before ``now``, and the room each sequence's KV blocks still
-        have and their shift (see :meth:`_blocks_taken`); right after a step, as the step found them."""
+        sequence; 0: none) and whether some sequence took its last token before ``now``."""
         if not self.running or len(self.running) > self.config.token_budget or self._can_admit():
-            return 0, 0, False, [], 0
-        after_step, self.after_step = self.after_step, None
-        if after_step is not None and after_step[0] == now:
-            return after_step[1:]
-        block = self.config.block_tokens
-        steps, keys, stale = MAX_EVENTS_PER_RUN, 0, False
-        spares = []
-        for r in self.running:
-            prefilled, decoded = r.prefilled, r.decoded
-            if prefilled < r.isl:
-                return 0, 0, False, [], 0
-            if r.last_token_s != now:
-                stale = True
-            context = prefilled + decoded
-            keys += context
-            spares.append(r.blocks * block - context)
-            left = r.osl - decoded
-            if left < steps:  # (not min(): this runs for every sequence of every run)
-                steps = left
-        return steps, keys, stale, spares, 0
-
-    def _blocks_taken(self, steps: int, spares: list[int], shift: int = 0) -> Iterator[int]:
-        """KV blocks the running sequences take at each of the next ``steps`` decode steps, worked
-        out as the steps are taken (a run cut short at its horizon needs only its first few).
-
-        A sequence of context c in b blocks grows to ceil((c + 1) / block) blocks before its next
-        token: first when its context reaches what its blocks hold (by as many as it lacks), then
-        one block every ``block`` steps. ``spares`` holds each sequence's b * block - c, the
-        tokens its blocks still have room for (negative: it is past them), each less ``shift``.
-        """
-        block = self.config.block_tokens
-        taken = [0] * (steps + 1)
-        periodic = [0] * (steps + 1)  # sequences that take one block every ``block`` steps from here
-        for spare, count in Counter(spares).items():  # (a batch holds few distinct spares)
-            spare += shift
-            if spare >= steps:
-                continue
-            if spare >= 0:  # (the common case of the lines below, without their divisions)
-                taken[spare + 1] += count  # each fills its blocks at step spare + 1: one more block
-                if spare + 1 + block <= steps:
-                    periodic[spare + 1 + block] += count
-                continue
-            taken[1] += count * -(-(1 - spare) // block)  # past their blocks: they catch up at the first step
-            following = 2 + (spare - 1) % block
-            if following <= steps:
-                periodic[following] += count
-        for j in range(1, steps + 1):
-            if j > block:
-                periodic[j] += periodic[j - block]
-            yield taken[j] + periodic[j]
+            return 0, False
+        group, loose = self.group, self.loose
+        if not self._after_group(loose):
+            return 0, False
+        steps = group.finishes[0][0] - group.steps if group.size else MAX_EVENTS_PER_RUN
+        stale = bool(group.size) and group.last_token_s != now
+        for request in loose:
+            if request.prefilled < request.isl:
+                return 0, False
+            if request.osl - request.decoded < steps:
+                steps = request.osl - request.decoded
+            stale = stale or request.last_token_s != now
+        return steps, stale
 
     def _can_admit(self) -> bool:
         """True when :meth:`step` would admit the head of the queue now (its prefill would start)."""
@@ -532,7 +769,7 @@ class Replica:
     def _decoders(self) -> tuple[list[Request], int, list[Request]]:
         """The sequences that decode this step, each given the KV block its next token needs,
         the keys they read (their contexts summed), and the running sequences still prefilling
-        (once the decoders have their blocks).
+        (once the decoders have their blocks); each sequence looked at (none in the group).
 
         A sequence that cannot grow preempts the most recently admitted other one (or is
         dropped when alone); the step's token budget caps how many decode.
@@ -541,36 +778,28 @@ class Replica:
         running = self.running
         decode: list[Request] = []
         prefilling: list[Request] = []
-        spares: list[int] = []  # each decoder's spare KV room once given its block
-        keys, fewest_left = 0, MAX_EVENTS_PER_RUN
+        keys = 0
         for request in running:  # (the common case, written for speed: no sequence lacks a block)
             prefilled = request.prefilled
             if prefilled < request.isl:
                 prefilling.append(request)
                 continue
-            decoded = request.decoded
-            context = prefilled + decoded
+            context = prefilled + request.decoded
             keys += context
-            if request.osl - decoded < fewest_left:
-                fewest_left = request.osl - decoded
             held = request.blocks
             spare = held * block - context  # tokens its blocks still have room for
             if spare > 0:
-                spares.append(spare)
                 decode.append(request)  # its next token fits the blocks it holds
                 continue
             need = 1 if not spare else -(-(context + 1) // block) - held  # (full blocks: one more)
             if need > free:
-                self.free_blocks, self.decoder_spares = free, None
+                self.free_blocks = free
                 return self._decoders_short_of_blocks(running[running.index(request) :], decode, keys - context)
             free -= need
             request.blocks = held + need
-            spares.append(spare + need * block)
             decode.append(request)
         self.free_blocks = free
-        self.decoder_spares, self.decoders_left = spares, fewest_left
         if len(decode) > self.config.token_budget:
-            self.decoder_spares = None
             decode = decode[: self.config.token_budget]
             keys = sum(r.prefilled + r.decoded for r in decode)
         return decode, keys, prefilling
@@ -815,6 +1044,7 @@ def run(
     loop.process(active_budget())
     for replica in replicas:
         replica.ahead.clear()  # the run is over: no change is still to come
+        replica.settle()
     dropped = [r for replica in replicas for r in replica.dropped]
     accounted = {r.id for r in loop.finished} | {r.id for r in dropped}
     unfinished = [r for r in loop.all_requests if r.id not in accounted]
@@ -850,6 +1080,8 @@ class _EventLoop:
         self.order = 0
         self.gaps: Iterator[float] | None = None
         self.stepping = [False] * len(replicas)
+        for replica in replicas:
+            replica.batched = _FAST_FORWARD
         self.finished: list[Request] = []
         self.all_requests: list[Request] = []
         self.limit_s = math.inf
@@ -1150,10 +1382,16 @@ class TokenGaps:
     """
 
     def __init__(self, requests: Iterable[Request]) -> None:
-        ranked = [(value, weight) for run, weight in _sharing(requests) for value in run]
-        ranked.sort()
-        self.values = list(map(operator.itemgetter(0), ranked))
-        weights = list(map(operator.itemgetter(1), ranked))
+        values: list[float] = []
+        weights: list[int] = []
+        for run, weight in _sharing(requests):
+            values += run
+            weights += [weight] * len(run)
+        # Ranked by (value, weight), as sorting the pairs would: by weight, then (a stable sort) by value.
+        ranks = sorted(range(len(values)), key=weights.__getitem__)
+        ranks.sort(key=values.__getitem__)
+        self.values = list(map(values.__getitem__, ranks))
+        weights = list(map(weights.__getitem__, ranks))
         self.up_to = list(itertools.accumulate(weights))  # gaps up to each value
         self.total_s = sum(map(operator.mul, self.values, weights))
 
@@ -1176,10 +1414,11 @@ class TokenGaps:
 
 def _sharing(requests: Iterable[Request]) -> Iterable[tuple[Sequence[float], int]]:
     """Each distinct gap run of ``requests`` and how many of them hold it."""
-    runs = list(itertools.chain.from_iterable(map(operator.attrgetter("gap_runs"), requests)))
-    try:
-        return Counter(runs).items()  # the simulator's runs: :class:`GapRun`, hashed by identity
+    requests = list(requests)
+    try:  # the simulator's runs: :class:`GapRun`, hashed by identity
+        return Counter(itertools.chain.from_iterable(map(operator.attrgetter("gap_runs"), requests))).items()
     except TypeError:  # plain lists, built by hand: counted by id
+        runs = list(itertools.chain.from_iterable(map(operator.attrgetter("gap_runs"), requests)))
         keys = list(map(id, runs))
         return zip(dict(zip(keys, runs, strict=True)).values(), Counter(keys).values(), strict=True)
 

@@ -185,23 +185,47 @@ def test_fast_forward_takes_fewer_events(monkeypatch: pytest.MonkeyPatch) -> Non
     assert_same_run(stepped, fast)
 
 
-@pytest.mark.parametrize(("block", "alone"), [(16, False), (1, True), (16, True)])
-def test_what_a_step_records_for_the_next_decode_run_is_what_the_batch_shows(block: int, alone: bool) -> None:
-    """A step that leaves every sequence decoding records what :meth:`Replica._decode_only_steps`
-    would find by looking at each sequence: the same steps, keys, staleness and spare KV room."""
-    replica = replicas(1, budget=512, block=block, alone=alone)[0]
+def as_seen(replica: Replica, request: Request) -> tuple[Any, ...]:
+    """A running sequence's tokens, KV blocks, last token time and gaps, read through its replica's
+    group where the group keeps them."""
+    if not request.grouped:
+        return request.id, request.prefilled, request.decoded, request.blocks, request.last_token_s, request.gaps_s
+    group = replica.group
+    decoded = group.steps - request.group_offset
+    blocks = -(-(request.prefilled + decoded + group.blocks_ahead) // group.block_tokens)
+    gaps = request.gaps_s + [gap for run in group.runs[request.group_joined :] for gap in run]
+    return request.id, request.prefilled, decoded, blocks, group.last_token_s, gaps
+
+
+@pytest.mark.parametrize(
+    ("block", "alone", "kv_blocks"), [(16, False, 10**6), (1, True, 10**6), (16, True, 10**6), (16, False, 600)]
+)
+def test_the_group_keeps_what_stepping_each_sequence_shows(block: int, alone: bool, kv_blocks: int) -> None:
+    """Steps that keep the decoding sequences as one group leave every sequence, read through the
+    group, as steps that look at each sequence do: the same tokens, blocks, gaps and finishes."""
+    grouped, reference = (replicas(1, budget=512, block=block, blocks=kv_blocks, alone=alone)[0] for _ in range(2))
+    reference.batched = False
     rng = random.Random(21)
     for number in range(60):
         isl, osl = lengths(rng)
-        replica.waiting.append(Request(id=number, arrival_s=0.0, isl=isl, osl=osl))
-    now, compared = 0.0, 0
-    while replica.running or replica.waiting:
-        now, _ = replica.step(now)
-        record, replica.after_step = replica.after_step, None
-        if record is None or replica._can_admit():
-            continue
-        steps, keys, stale, spares, _ = replica._decode_only_steps(now)  # looked at sequence by sequence
-        assert record[:4] == (now, steps, keys, stale)
-        assert sorted(spare + record[5] for spare in record[4]) == sorted(spares)
-        compared += 1
-    assert compared > 20
+        for replica in (grouped, reference):
+            replica.waiting.append(Request(id=number, arrival_s=0.0, isl=isl, osl=osl))
+    now, most_grouped = 0.0, 0
+    while reference.running or reference.waiting:
+        end, done = grouped.step(now)
+        expected_end, expected_done = reference.step(now)
+        assert (end, [r.id for r in done]) == (expected_end, [r.id for r in expected_done])
+        assert [as_seen(grouped, r) for r in grouped.running] == [as_seen(reference, r) for r in reference.running]
+        assert grouped.free_blocks == reference.free_blocks and grouped.samples == reference.samples
+        most_grouped = max(most_grouped, grouped.group.size)
+        now = end
+    assert most_grouped > 10
+    assert (grouped.preemptions > 0) == (kv_blocks < 10**6) == (reference.preemptions > 0)
+
+
+def test_a_group_extends_its_last_gap_run_while_its_members_stay(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Consecutive decode runs of an unchanged group (cut short by arrivals routed elsewhere) share
+    one gap run: the requests hold fewer runs than stepping gives them, with the same gaps."""
+    stepped, fast = both_ways(monkeypatch, CASES["open loop, six replicas"])
+    assert request_times(stepped.requests) == request_times(fast.requests)
+    assert sum(len(r.gap_runs) for r in fast.requests) < sum(len(r.gap_runs) for r in stepped.requests)

@@ -12,6 +12,7 @@ the calibrated ones. How these phase times add up under continuous batching is
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache, lru_cache
 
@@ -336,6 +337,24 @@ class MixedStep:
             compute += self.attention_per_key * decode_keys / decode_peak
             return max(memory, compute) + comm + self.overhead_s
         return self._mixed(prefill_tokens, prefill_keys, decode_batch, decode_keys)
+
+    def decode_steps_s(self, decode_batch: int, decode_keys: int) -> Iterator[float]:
+        """Seconds of consecutive decode-only steps of ``decode_batch`` sequences, the first reading
+        ``decode_keys`` keys and each next one a token more per sequence (a simulator's decode run):
+        :meth:`__call__` of each, the same operations in the same order, its terms looked up once."""
+        terms = self.decode_only_terms.get(decode_batch) or self._decode_only_terms(decode_batch)
+        weights, kv_sequences, before_attention, decode_peak, comm = terms
+        sequence_bytes, bandwidth, per_key, overhead_s = (
+            self.kv.sequence_bytes,
+            self.bandwidth,
+            self.attention_per_key,
+            self.overhead_s,
+        )
+        while True:
+            memory = (weights + kv_sequences * sequence_bytes(int(decode_keys / decode_batch))) / bandwidth
+            compute = before_attention + per_key * decode_keys / decode_peak
+            yield max(memory, compute) + comm + overhead_s
+            decode_keys += decode_batch
 
     def _mixed(self, prefill_tokens: float, prefill_keys: float, decode_batch: float, decode_keys: float) -> float:
         """:meth:`__call__` of any step, its terms looked up one by one."""
