@@ -22,6 +22,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
+from itertools import combinations, product
 from typing import TypeVar
 
 from planner.bench.calibration import Measurement
@@ -101,24 +102,40 @@ def coordinate_search(
     start: FactorsT, bounds: dict[str, tuple[float, float]], loss: Callable[[FactorsT], float]
 ) -> FactorsT:
     """Minimise ``loss`` over the named fields of a frozen dataclass, one field at a time,
-    on log-spaced steps that shrink each pass (fields named ``*_ms`` step additively near 0)."""
+    on log-spaced steps that shrink each pass (fields named ``*_ms`` step additively near 0).
+
+    Where no single field improves, two fields move together (every pair, both directions):
+    factors that trade against each other (a decode step's bandwidth and its overhead, say) form
+    a valley that one-at-a-time steps cannot follow, and stop short of the factors that made
+    the data.
+    """
     best, best_loss = start, loss(start)
     for step in (1.6, 1.25, 1.1, 1.04):
+        single = [((name, d),) for name in bounds for d in (step, 1 / step)]
+        pairs = [
+            ((a, da), (b, db)) for a, b in combinations(bounds, 2) for da, db in product((step, 1 / step), repeat=2)
+        ]
         improved = True
         while improved:
             improved = False
-            for name, (low, high) in bounds.items():
-                for direction in (step, 1 / step):
-                    value = getattr(best, name)
-                    shifted = (value + 0.05) * direction - 0.05 if name.endswith("_ms") else value * direction
-                    candidate_value = min(max(shifted, low), high)
-                    if candidate_value == value:
-                        continue
-                    candidate = replace(best, **{name: candidate_value})  # type: ignore[type-var]
-                    candidate_loss = loss(candidate)
-                    if candidate_loss < best_loss - 1e-9:
-                        best, best_loss, improved = candidate, candidate_loss, True
+            for move in single + pairs:
+                if improved and len(move) == 2:
+                    break  # pairs only where no single field improved
+                changes = {name: _moved(getattr(best, name), name, d, bounds[name]) for name, d in move}
+                if all(value == getattr(best, name) for name, value in changes.items()):
+                    continue
+                candidate = replace(best, **changes)  # type: ignore[type-var]
+                candidate_loss = loss(candidate)
+                if candidate_loss < best_loss - 1e-9:
+                    best, best_loss, improved = candidate, candidate_loss, True
     return best
+
+
+def _moved(value: float, name: str, step: float, bounds: tuple[float, float]) -> float:
+    """``value`` one step on, within ``bounds``: multiplied, or for ``*_ms`` fields shifted so
+    that 0 can be left."""
+    shifted = (value + 0.05) * step - 0.05 if name.endswith("_ms") else value * step
+    return min(max(shifted, bounds[0]), bounds[1])
 
 
 @dataclass(frozen=True)

@@ -145,10 +145,10 @@ def decode_attention_rows(dep: Deployment) -> float:
 
 
 def decode_attention_peak(dep: Deployment, eff: Efficiency) -> float:
-    """FLOP/s one step's decode attention runs at over the replica: the attention kernels'
-    efficiency (``mfu_prefill``, the same kernels as prefill attention) on a tile filled by
-    :func:`decode_attention_rows`."""
-    return _compute_gpus(dep) * dep.peak_tflops * 1e12 * eff.mfu_prefill * gemm_fill(decode_attention_rows(dep))
+    """FLOP/s one step's decode attention runs at over the replica: the decode step's efficiency
+    (``mfu_decode``: a decode step's time depends on the decode factors only, which keeps the fit's
+    factors apart) on a tile filled by :func:`decode_attention_rows`."""
+    return _compute_gpus(dep) * dep.peak_tflops * 1e12 * eff.mfu_decode * gemm_fill(decode_attention_rows(dep))
 
 
 def _attention_flops_prefill(dep: Deployment, length: int) -> float:
