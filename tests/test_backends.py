@@ -175,7 +175,10 @@ def test_a_blend_is_the_geometric_mean_of_two_models(catalog: Any, tables: dict[
     )
     a, b, both = (steady_state(d, 16, 1000, 200, m) for m in (BUILTIN, Slow(), blend))
     assert both.output_tok_s == pytest.approx((a.output_tok_s * b.output_tok_s) ** 0.5)
-    assert both.ttft_s == pytest.approx((a.ttft_s * b.ttft_s) ** 0.5)
+    # in the engine; the front end's latency belongs to the built-in factors, which do not answer
+    # TTFT in a blend (its correction's prefill scale carries what the other backend misses)
+    engine_ttft = [t.ttft_s - t.frontend_s for t in (a, b, both)]
+    assert engine_ttft[2] == pytest.approx((engine_ttft[0] * engine_ttft[1]) ** 0.5) and both.frontend_s == 0
     assert blend.coverage(dep(catalog, gpu="mi300x")) == "NVIDIA only"
     tables["selection"]["dense"] = {"throughput": "builtin+slow", "itl": "builtin", "ttft": "builtin"}
     picked = AutoModel((Slow(),)).pick(d, "throughput")

@@ -292,5 +292,8 @@ def _littles_law(
         if abs(updated - concurrency) <= 0.005 * max(concurrency, 1):
             break
         concurrency = 0.5 * concurrency + 0.5 * updated
+    # The concurrency of the E2E reported beside it (whole requests per replica can keep the
+    # iteration a step apart from its fixed point), so the two figures obey Little's law.
+    concurrency = rate * op.e2e_ms / 1000
     source = f"{demand.rate_source} x E2E {op.e2e_ms / 1000:.2f} s (Little's law)"
     return concurrency, op, source
