@@ -158,35 +158,37 @@ def test_plugins_lists_the_backend_with_its_sdk_version() -> None:
     assert models["analytic"] == ["builtin"] and sdk_version().startswith("0.12")
 
 
-#: Rows from this id on (issue 14's concurrency sweeps) are evidence the shipped factors were not fitted on.
-FIRST_ISSUE14_ROW = 1000
-
-
 @pytest.mark.slow
 def test_auto_on_the_calibration_set(catalog: Any) -> None:
-    """``auto`` with the catalog's choices, over the whole calibration file: no worse than
-    aiconfigurator alone (which leaves uncovered rows to the built-in model) on any metric
-    group, and within the regression guards of docs/accuracy.md. The built-in model's own
-    in-sample figures are fitted on these rows; the held-out comparison that picks the
-    choices is in catalogs/efficiency/backends.yaml (checked in tests/test_backends.py)."""
+    """``auto`` with the catalog's choices over the whole calibration file: within the in-sample
+    regression guards of docs/accuracy.md, and, held out (each source document predicted without
+    it, the residuals behind docs/accuracy.md), no worse than aiconfigurator alone (which leaves
+    the rows it does not cover to the built-in model) on any metric group: ``auto`` chooses on
+    held-out errors, so that is where it must win."""
     from planner.bench.calibration import load_measurements
+    from planner.bench.coverage import read_residuals
     from planner.bench.fit import residuals
-    from planner.bench.predict import deployment_for
     from planner.bench.selection import median_error
     from tests.conftest import REPO
 
     rows, _ = load_measurements(REPO / "benchmarks" / "data" / "calibration.csv", catalog)
-    rows = [m for m in rows if int(m.row_id) < FIRST_ISSUE14_ROW]  # the rows the shipped catalog is fitted on
-    alone = residuals(rows, catalog, lambda m: choose(aic.MODEL, deployment_for(m, catalog)))
     auto = residuals(rows, catalog, lambda _m: catalog.performance_model("auto"))
-    assert len(auto) == len(alone) >= 200
-    # itl guard 16%: the replays changed under issue 14 (the open-loop batch solved by regula falsi, to
-    # the same 1%, moves ITL near saturation; saturated rows no longer judged on TTFT): 15.2% now
-    for group, guard in {"throughput": 8.0, "itl": 16.0, "ttft": 15.0}.items():
-        mine, theirs = median_error(auto, group), median_error(alone, group)
+    assert len(auto) >= 1000
+    for group, guard in IN_SAMPLE_GUARDS.items():
+        mine = median_error(auto, group)
+        assert mine is not None and mine[1] <= guard, f"{group}: auto {mine} > {guard}% in sample"
+    _, held = read_residuals(REPO / "benchmarks" / "data" / "calibration-held-out.csv")
+    covered = {(r.row_id, r.metric): r for r in held["aiconfigurator"]}
+    alone = [covered.get((r.row_id, r.metric), r) for r in held["builtin"]]
+    for group in ("throughput", "itl", "ttft"):
+        mine, theirs = median_error(held["auto (catalog choices)"], group), median_error(alone, group)
         assert mine is not None and theirs is not None
-        assert mine[1] <= guard, f"{group}: auto {mine[1]:.1f}% > {guard}%"
         assert mine[1] <= theirs[1] + 0.5, f"{group}: auto {mine[1]:.1f}% vs aiconfigurator alone {theirs[1]:.1f}%"
+
+
+#: In-sample median absolute % error of ``auto`` on all 475 rows with the shipped catalog (regression
+#: guards a little above the figures docs/accuracy.md reports in sample).
+IN_SAMPLE_GUARDS = {"throughput": 15.0, "itl": 16.0, "ttft": 23.0}  # reported: 13.9%, 14.7%, 21.7%
 
 
 def test_the_sdk_is_imported_only_when_a_configuration_asks_for_it() -> None:

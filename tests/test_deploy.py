@@ -263,7 +263,9 @@ def test_deploy_a_saved_project_and_check_an_edited_config(tmp_path: Path) -> No
     saved = run_cli("plan", str(aggregated), "--save", "Code Assistant", "--db", str(db))
     assert saved.returncode == 0, saved.stderr
     out = tmp_path / "out"
-    done = run_cli("deploy", "Code Assistant@2", "--target", "sglang", "--out", str(out), "--db", str(db))
+    # --image: the plan may land on AMD GPUs, for which no public SGLang image is recorded
+    done = run_cli("deploy", "Code Assistant@2", "--target", "sglang", "--out", str(out), "--db", str(db),
+                   "--image", "registry.local/sglang:0.5.3")  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert {"serve.sh", "deployment.yaml", RULES_FILE, DASHBOARD_FILE, TRACE_FILE} <= {p.name for p in out.iterdir()}
     doc = (out / "deployment.yaml").read_text(encoding="utf-8")

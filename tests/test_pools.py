@@ -168,7 +168,9 @@ def test_deploy_writes_each_pool_with_its_own_layout(session: workflows.Session,
     d, best = planned.decision, planned.sizing.best
     assert d is not None and d.pools is not None and best is not None
     wider = replace(d.deployment, tp=2 * d.deployment.tp)
-    sizing = PlanSizing(replace(best, decision=replace(d, pools=replace(d.pools, decode=(wider, d.model)))), [], 1, 1)
+    # the prefill pool on the chosen deployment's own layout, the decode pool twice as wide
+    split = replace(d.pools, prefill=(d.deployment, d.model), decode=(wider, d.model))
+    sizing = PlanSizing(replace(best, decision=replace(d, pools=split)), [], 1, 1)
     pools = _pools(sizing)
     assert pools is not None and pools.prefill is None and pools.decode == wider, "only the decode pool differs"
     given = workflows.open_plan(DISAGGREGATED)
@@ -180,7 +182,8 @@ def test_deploy_writes_each_pool_with_its_own_layout(session: workflows.Session,
     for name, dep in (("PrefillWorker", d.deployment), ("DecodeWorker", wider)):
         worker = services[name]
         args = worker["extraPodSpec"]["mainContainer"]["args"]
-        assert args[args.index(flag.flag) + 1] == str(dep.tp) and worker["resources"]["limits"]["gpu"] == str(dep.gpus)
+        tp = args[args.index(flag.flag) + 1] if flag.flag in args else "1"  # the runtime's default: no flag
+        assert tp == str(dep.tp) and worker["resources"]["limits"]["gpu"] == str(dep.gpus)
 
 
 def test_simulate_runs_the_pools_by_default(session: workflows.Session, planned: workflows.PlanReport) -> None:

@@ -24,8 +24,9 @@ from tests.conftest import REPO
 from tests.test_store import draft_of
 
 WRITER = REPO / "tests" / "store_writer.py"
-#: Kills that must land inside a save (a transaction begun, not committed).
-KILLS = 50
+#: Kills that must land inside a save (a transaction begun, not committed): each is a fresh writer
+#: process (about a second), and 25 random points over both transactions already cover their steps.
+KILLS = 25
 
 
 def _database(tmp_path: Path, report_json: dict[str, Any]) -> tuple[Path, Path]:
