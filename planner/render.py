@@ -400,10 +400,10 @@ def fleet_text(candidate: Any, slo_percentile: float = 95) -> str:
         lines.append(f"             {budget_text(s.deployment, op.timing)}")
     if d is not None:
         lines += decision_lines(d, slo_percentile)
-    spares = "N+2" if s.spares == 2 else "N+1"
+    pooled = d is not None and d.pools is not None
+    spares = spares_label(s.spares, pooled=pooled)
     per_replica = f"x {s.deployment.gpus} GPU"
     if d is not None and d.pools is not None:
-        spares = f"N+{s.spares // 2} in each pool"
         per_replica = d.pools.layouts_text(s.spares // 2)
     lines.append(
         f"7-8 Fleet    {s.replicas_for_load} replicas for the load + {s.spares} spare ({spares}) "
@@ -703,11 +703,18 @@ def _share(value: float | None) -> str:
     return "-" if value is None else f"{value:.0%}"
 
 
+def spares_label(spares: int, *, pooled: bool) -> str:
+    """N+1 or N+2 for a fleet's ``spares``; with prefill/decode pools the spares are split, so many
+    in each pool."""
+    return f"N+{spares // 2} in each pool" if pooled else ("N+2" if spares == 2 else "N+1")
+
+
 def tco_text(report: TcoReport, *, styled: bool = False) -> str:
     """Render ``planner tco``: the fleet, each cost line, EUR per token against renting and the API,
     break-even utilisations, the growth view quarter by quarter, and the assumptions."""
     t, f = report.tco, report.tco.fleet
-    spares = "N+2" if f.spares == 2 else "N+1"
+    best = report.plan.sizing.best
+    spares = spares_label(f.spares, pooled=bool(best and best.decision and best.decision.pools))
     lines = [
         f"{report.plan.resolved.plan.name}: {f.deployment.label}",
         f"Fleet: {f.replicas_for_load} replicas for the load + {f.spares} spare ({spares}) = {f.gpus} x "

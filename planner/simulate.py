@@ -569,13 +569,7 @@ class Replica:
             gap = group.add_gaps(GapRun((end - since,)), shared=bool(decoding))
             group.take_steps(1, end)
             finished += group.finished()
-        for request in decoding:
-            last_s = request.last_token_s
-            if last_s != since:  # the sequences that decoded together share their gap
-                since, gap = last_s, GapRun((end - last_s,))
-            request.gap_runs.append(gap)
-            request.last_token_s = end
-            request.decoded += 1
+        for request in _take_tokens(decoding, end, since, gap):
             if request.decoded >= request.osl:
                 finished.append(request)
             else:
@@ -839,23 +833,9 @@ class Replica:
     def _advance(self, end: float, chunks: list[tuple[Request, int]], decode: list[Request]) -> list[Request]:
         """Apply a step that ends at ``end``; return the requests that finished."""
         finished = []
-        done = False  # some sequence produced its last token this step
-        for request, chunk in chunks:
-            request.prefilled += chunk
-            if request.prefilled >= request.isl and request.first_token_s is None:
-                request.first_token_s = end
-                request.last_token_s = end
-                request.decoded = 1
-                done = done or request.osl <= 1
-        since, gap = math.nan, GapRun()  # (gap: the run the sequences that decoded at ``since`` share)
-        for request in decode:
-            last_s = request.last_token_s
-            if last_s != since:  # the sequences that decoded together share their gap
-                since, gap = last_s, GapRun((end - last_s,))
-            request.gap_runs.append(gap)
-            request.last_token_s = end
-            request.decoded = decoded = request.decoded + 1
-            if decoded >= request.osl:
+        done = bool(self._prefill_chunks(end, chunks))  # some sequence produced its last token this step
+        for request in _take_tokens(decode, end, math.nan, GapRun()):
+            if request.decoded >= request.osl:
                 done = True
         if done:
             for request in list(self.running):
@@ -880,6 +860,19 @@ MAX_EVENTS_PER_RUN = 2_000_000
 #: Wall-clock seconds all the simulations of one command may take by default
 #: (``PLANNER_SIM_WALL_S`` or a command's ``--time-limit`` change it).
 DEFAULT_WALL_S = 900.0
+
+
+def _take_tokens(requests: list[Request], end: float, since: float, gap: GapRun) -> Iterator[Request]:
+    """Give each of ``requests`` its next token at ``end``, yielding it once it has. Sequences whose
+    last token came at the same time share one gap run (``gap``, open for those of ``since``)."""
+    for request in requests:
+        last_s = request.last_token_s
+        if last_s != since:  # the sequences that decoded together share their gap
+            since, gap = last_s, GapRun((end - last_s,))
+        request.gap_runs.append(gap)
+        request.last_token_s = end
+        request.decoded += 1
+        yield request
 
 
 @dataclass

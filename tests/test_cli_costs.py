@@ -67,7 +67,9 @@ def test_tco_json_is_the_model(tmp_path: Path) -> None:
 
 def test_tco_refuses_what_it_cannot_cost_with_one_clear_error(tmp_path: Path) -> None:
     one_clear_error(run_cli("tco", str(DEMO), "--years", "0"), "--years 0", "fix:")
-    one_clear_error(run_cli("tco", str(PLANS / "reasoning-agent.yaml")), "nothing to cost", "planner plan", code=3)
+    one_clear_error(
+        run_cli("tco", str(PLANS / "reasoning-agent-unreachable.yaml")), "nothing to cost", "planner plan", code=3
+    )
     unpriced = plan_file(tmp_path, hardware={"gpu": "h100-pcie"})
     one_clear_error(run_cli("tco", str(unpriced)), "h100-pcie has no price hint", "server_price_eur")
     quoted = plan_file(tmp_path, hardware={"gpu": "h100-pcie"}, costs={"server_price_eur": {"H100 PCIe": 180000}})

@@ -105,8 +105,9 @@ def test_a_critical_plan_keeps_two_spares() -> None:
     # The demo's sizing lines and fleet arithmetic are read from its one run in test_cli.py.
     data = json.loads(run_cli("plan", str(PLANS / "reasoning-agent.yaml"), "--json").stdout)
     assert data["effective"]["spare_failure_domains"] == 2, "critical plans keep N+2"
-    chosen = data["sizing"]["chosen"]  # nothing fits this plan today; if something does, it keeps them
-    assert chosen is None or chosen["spares"] == 2
+    chosen = data["sizing"]["chosen"]  # if something fits, it keeps them (in each pool, when pooled)
+    pools = 2 if chosen and chosen["simulation"]["disaggregated"] else 1  # prefill and decode pools
+    assert chosen is None or chosen["spares"] == 2 * pools
 
 
 def test_infeasible_plan_says_what_each_candidate_misses() -> None:

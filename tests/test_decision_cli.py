@@ -25,7 +25,7 @@ FEASIBLE = [
     USE_CASES / "2-code-assistant.yaml",
     USE_CASES / "3-nightly-summarisation.yaml",
 ]
-NOTHING_FITS = [PLANS / "reasoning-agent.yaml", PLANS / "trap-multinode-tp-pcie.yaml"]
+NOTHING_FITS = [PLANS / "reasoning-agent-unreachable.yaml", PLANS / "trap-multinode-tp-pcie.yaml"]
 
 
 @functools.cache  # one process per command line: the text test reads the decision a JSON test printed
