@@ -340,12 +340,16 @@ def _prediction(r: ResolvedPlan, dep: Deployment, fleet: FleetSizing) -> Fact:
         dep, fleet.isl, fleet.osl, model=fleet.model, concurrency=1, ignore_capacity=True
     )
     fields: dict[str, Any] = {"percentile": slo.percentile, "concurrency": op.timing.batch if op.timing else 0}
-    for name, target, value in (
-        ("ttft", slo.ttft_ms, op.ttft_ms),
-        ("itl", slo.itl_ms, op.itl_ms),
-        ("e2e", slo.e2e_ms, op.e2e_ms),
+    figures = op.slo_figures_ms(slo.percentile)  # as the target reads them: ITL, the gap at the percentile
+    for name, target, value, point in zip(
+        ("ttft", "itl", "e2e"),
+        (slo.ttft_ms, slo.itl_ms, slo.e2e_ms),
+        figures,
+        (op.ttft_ms, op.itl_ms, op.e2e_ms),
+        strict=True,
     ):
-        high = op.bands.get(f"{name}_ms", (value, value))[1]
+        # the band is the point's; a figure read at a percentile keeps its relative width
+        high = op.bands.get(f"{name}_ms", (point, point))[1] * (value / point if 0 < point < float("inf") else 1.0)
         fields |= {
             f"{name}_ms": value if value != float("inf") else 1e12,
             f"{name}_target_ms": target if target is not None else -1,

@@ -35,7 +35,7 @@ def estimated_curve(fleet: FleetSizing, targets: SloTargets) -> list[dict[str, A
                 "meets_slo": meets_targets(targets, est),
                 "ttft_p50_ms": None,
                 "ttft_p95_ms": est.ttft_ms,
-                "itl_p95_ms": est.itl_ms,
+                "itl_p95_ms": est.itl_p95_ms,
                 "e2e_p50_ms": None,
                 "e2e_p95_ms": est.e2e_ms,
                 "output_tok_s": est.output_tok_s,

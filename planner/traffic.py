@@ -18,11 +18,13 @@ from planner.plan import Plan, TrafficProfile
 
 @dataclass(frozen=True)
 class SloTargets:
-    """Latency targets in milliseconds (None where the plan sets none)."""
+    """Latency targets in milliseconds (None where the plan sets none), at ``percentile``."""
 
     ttft_ms: float | None
     itl_ms: float | None
     e2e_ms: float | None
+    #: The percentile the targets apply to (95: 95% of requests, and of token gaps, within them).
+    percentile: float = 95.0
 
     def met_by(self, ttft_ms: float, itl_ms: float, e2e_ms: float) -> bool:
         """True when every target is met by these latencies."""
@@ -101,7 +103,7 @@ def sizing_shape(plan: Plan) -> tuple[int, int, int]:
 
 def slo_targets(plan: Plan) -> SloTargets:
     """The plan's latency targets."""
-    return SloTargets(plan.slo.ttft_ms, plan.slo.itl_ms, plan.slo.e2e_ms)
+    return SloTargets(plan.slo.ttft_ms, plan.slo.itl_ms, plan.slo.e2e_ms, plan.slo.percentile)
 
 
 def declared_concurrency(plan: Plan) -> tuple[float | None, str]:

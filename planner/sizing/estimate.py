@@ -56,7 +56,17 @@ class Estimate:
     @property
     def itl_p95_ms(self) -> float:
         """95th percentile of the gaps between tokens (a prefill-carrying step when they are common), ms."""
-        return self.timing.itl_p95_s * 1000 if self.timing else float("inf")
+        return self.itl_at_percentile_ms(95)
+
+    def itl_at_percentile_ms(self, percentile: float) -> float:
+        """The gap between tokens at ``percentile``, ms (:meth:`Timing.itl_at_percentile_s`)."""
+        return self.timing.itl_at_percentile_s(percentile) * 1000 if self.timing else float("inf")
+
+    def slo_figures_ms(self, percentile: float) -> tuple[float, float, float]:
+        """TTFT, ITL and E2E as targets at ``percentile`` judge them, ms: the request's TTFT and E2E
+        (the sizing's shape is already the lengths at that percentile) and the gap at that
+        percentile, which prompt chunks stretch, as the simulator judges a run."""
+        return self.ttft_ms, self.itl_at_percentile_ms(percentile), self.e2e_ms
 
     @property
     def e2e_ms(self) -> float:

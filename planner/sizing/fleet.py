@@ -103,8 +103,9 @@ LATENCY_SEARCH_LIMIT = 16384
 
 
 def meets_targets(targets: SloTargets, est: Estimate) -> bool:
-    """True when the estimate's TTFT, ITL and E2E meet every target."""
-    return targets.met_by(est.ttft_ms, est.itl_ms, est.e2e_ms)
+    """True when the estimate's TTFT, ITL and E2E meet every target at its percentile (ITL: the
+    gap at that percentile, :meth:`Estimate.slo_figures_ms`)."""
+    return targets.met_by(*est.slo_figures_ms(targets.percentile))
 
 
 #: Time-axis caps kept in memory (the least recently used dropped first): about three searches' worth.

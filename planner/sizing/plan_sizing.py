@@ -227,7 +227,8 @@ def why_infeasible(resolved: ResolvedPlan, catalog: Catalog, limit: int = 5) -> 
     for dep in list(candidate_deployments(resolved, catalog))[:limit]:
         sizing = size_fleet(dep, BUILTIN, demand)
         single = estimate(dep, sizing.isl, sizing.osl, model=BUILTIN, concurrency=1, ignore_capacity=True)
-        misses = demand.targets.misses(single.ttft_ms, single.itl_ms, single.e2e_ms) if sizing.capacity_cap > 0 else []
+        at_percentile = single.slo_figures_ms(demand.targets.percentile)
+        misses = demand.targets.misses(*at_percentile) if sizing.capacity_cap > 0 else []
         reason = "; ".join(misses) if misses else sizing.to_move
         lines.append(f"{dep.label}: {reason}")
     return lines

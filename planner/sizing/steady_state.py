@@ -22,23 +22,22 @@ from planner.performance_models import frontend_s
 from planner.sizing.capacity import knob
 from planner.sizing.deployment import Deployment
 
-#: Above this share of long (prefill-carrying) steps, the 95th-percentile gap is a long step.
-P95_SHARE = 0.05
-
 
 @dataclass(frozen=True)
 class Timing:
     """Latency and throughput of a replica running ``batch`` requests of isl/osl tokens.
 
-    ``itl_s`` is the mean gap between a request's tokens over the steps of a cycle,
-    ``itl_p95_s`` its 95th percentile (a prefill-carrying step once more than 5% of
-    steps carry one); ``decode_step_s`` and ``prefill_step_s`` are the two kinds of step.
+    ``itl_s`` is the mean gap between a request's tokens over the steps of a cycle;
+    ``long_gap_s`` a gap that a prompt chunk stretches, ``long_gap_share`` the share of a
+    request's gaps that are long (:meth:`itl_at_percentile_s` reads a percentile from them);
+    ``decode_step_s`` and ``prefill_step_s`` are the two kinds of step.
     """
 
     batch: float
     ttft_s: float
     itl_s: float
-    itl_p95_s: float
+    long_gap_s: float
+    long_gap_share: float
     e2e_s: float
     prefill_s: float
     decode_step_s: float
@@ -50,6 +49,20 @@ class Timing:
     total_tok_s: float
     #: Of ``ttft_s`` and ``e2e_s``, the front end's share outside the GPU (``frontend_s``).
     frontend_s: float = 0.0
+
+    def itl_at_percentile_s(self, percentile: float) -> float:
+        """The gap between tokens at ``percentile`` (95: the 95th): a prompt-carrying step's gap
+        once more than the rest (5%) of the gaps are such, else the decode step or the mean gap,
+        whichever is longer. What an ITL target at that percentile is judged on, as the simulator
+        judges its gaps (:func:`planner.simulate.slo_figure_ms`)."""
+        if self.long_gap_share > 1 - percentile / 100:
+            return self.long_gap_s
+        return max(self.decode_step_s, self.itl_s)
+
+    @property
+    def itl_p95_s(self) -> float:
+        """95th percentile of the gaps between tokens (:meth:`itl_at_percentile_s`)."""
+        return self.itl_at_percentile_s(95)
 
     @property
     def engine_e2e_s(self) -> float:
@@ -163,7 +176,8 @@ def steady_state(dep: Deployment, batch: float, isl: int, osl: int, model: Perfo
         batch=batch,
         ttft_s=ttft,
         itl_s=itl,
-        itl_p95_s=gap_long if interrupted > P95_SHARE else max(decode, itl),
+        long_gap_s=gap_long,
+        long_gap_share=interrupted,
         e2e_s=ttft + max(osl - 1, 0) * itl,
         prefill_s=prefill_all,
         decode_step_s=decode,
