@@ -223,17 +223,24 @@ def test_capabilities_the_target_lacks_are_refused(session: workflows.Session, s
         deploy_values(disagg, fleet, session.catalog, "dynamo", origin)
 
 
-def test_an_engine_without_a_public_image_for_the_gpu_needs_one(
+def test_the_engine_image_follows_the_gpu_vendor_and_generation(
     session: workflows.Session, sized: dict[str, Any]
 ) -> None:
     resolved, fleet = sized["sglang"]
-    amd = replace(fleet, deployment=replace(fleet.deployment, gpu=session.catalog.gpus.get("mi300x")))
-    values = deploy_values(resolved, amd, session.catalog, "sglang", Origin("p", "p.yaml", "0.1.0"))
-    with pytest.raises(DeployError, match="no public sglang image for amd GPUs") as err:
-        bundle(values)
+
+    def on(gpu: str, image: str | None = None) -> Any:
+        moved = replace(fleet, deployment=replace(fleet.deployment, gpu=session.catalog.gpus.get(gpu)))
+        return deploy_values(resolved, moved, session.catalog, "sglang", Origin("p", "p.yaml", "0.1.0"), image)
+
+    # SGLang's ROCm builds: one per GPU generation (gfx942: MI300X and MI325X; gfx950: MI355X)
+    for gpu, build in (("mi300x", "rocm630-mi30x"), ("mi325x", "rocm630-mi30x"), ("mi355x", "rocm700-mi35x")):
+        values = on(gpu)
+        assert f"image: lmsysorg/sglang:v{values.runtime_version}-{build}" in bundle(values)["deployment.yaml"]
+        assert build in values.image_why and "check the tag exists" in values.image_why
+    with pytest.raises(DeployError, match="no public sglang image for intel GPUs") as err:
+        bundle(on("gaudi3"))
     assert "--image" in err.value.fix
-    mirrored = deploy_values(resolved, amd, session.catalog, "sglang", Origin("p", "p.yaml", "0.1.0"), MIRROR)
-    assert f"image: {MIRROR}" in bundle(mirrored)["deployment.yaml"]
+    assert f"image: {MIRROR}" in bundle(on("gaudi3", MIRROR))["deployment.yaml"]
 
 
 def test_a_runtime_version_without_a_needed_flag_is_refused(session: workflows.Session, sized: dict[str, Any]) -> None:
@@ -263,7 +270,7 @@ def test_deploy_a_saved_project_and_check_an_edited_config(tmp_path: Path) -> No
     saved = run_cli("plan", str(aggregated), "--save", "Code Assistant", "--db", str(db))
     assert saved.returncode == 0, saved.stderr
     out = tmp_path / "out"
-    # --image: the plan may land on AMD GPUs, for which no public SGLang image is recorded
+    # --image: a registry's mirror, as air-gapped sites run
     done = run_cli("deploy", "Code Assistant@2", "--target", "sglang", "--out", str(out), "--db", str(db),
                    "--image", "registry.local/sglang:0.5.3")  # fmt: skip
     assert done.returncode == 0, done.stderr

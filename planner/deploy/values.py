@@ -35,14 +35,24 @@ GPU_RESOURCE = {"nvidia": "nvidia.com/gpu", "amd": "amd.com/gpu", "intel": "haba
 #: Public container images per engine and GPU vendor; ``{version}`` is the engine version deployed.
 #: vLLM: https://docs.vllm.ai/en/v0.11.0/deployment/docker.html (vllm/vllm-openai, CUDA) and AMD's ROCm
 #: build https://hub.docker.com/r/rocm/vllm (tags carry ROCm and vLLM versions, so none is pinned here);
-#: SGLang: https://docs.sglang.io/get_started/install.html (lmsysorg/sglang); TRT-LLM:
+#: SGLang: https://docs.sglang.io/get_started/install.html (lmsysorg/sglang), and its ROCm builds in
+#: the same repository, tagged v{version}-rocm{ROCm}-{mi30x|mi35x} by SGLang's release workflow
+#: (https://github.com/sgl-project/sglang/blob/main/.github/workflows/release-docker-amd.yml; the
+#: AMD CI's defaults around v0.5, scripts/ci/amd_ci_start_container.sh: rocm630-mi30x for gfx942,
+#: rocm700-mi35x for gfx950; later releases also publish rocm700/rocm720 builds); TRT-LLM:
 #: https://catalog.ngc.nvidia.com/orgs/nvidia/teams/tensorrt-llm/containers/release.
+#: ``{build}`` is the GPU generation's entry in :data:`ROCM_BUILDS`.
 IMAGES: dict[tuple[str, str], str] = {
     ("vllm", "nvidia"): "vllm/vllm-openai:v{version}",
     ("vllm", "amd"): "rocm/vllm:latest",
     ("sglang", "nvidia"): "lmsysorg/sglang:v{version}",
+    ("sglang", "amd"): "lmsysorg/sglang:v{version}-{build}",
     ("trtllm", "nvidia"): "nvcr.io/nvidia/tensorrt-llm/release:{version}",
 }
+
+#: The ROCm build of an engine image per AMD GPU generation: CDNA3 (MI300X, MI325X: gfx942) and
+#: CDNA4 (MI350X, MI355X: gfx950), as SGLang's release images name them (see :data:`IMAGES`).
+ROCM_BUILDS = {"cdna3": "rocm630-mi30x", "cdna4": "rocm700-mi35x"}
 
 #: The Kubernetes secret the generated manifests read a Hugging Face token from (by name only).
 HF_TOKEN_SECRET = "hf-token"
@@ -201,8 +211,10 @@ def deploy_values(
         model_id=model.id,
         model_source=model.hf_id or model.id,
         gpu_id=dep.gpu.id,
-        image=image or _image(runtime.id, str(dep.gpu.vendor), version),
-        image_why="given with --image" if image else _image_why(runtime.id, str(dep.gpu.vendor), version),
+        image=image or _image(runtime.id, str(dep.gpu.vendor), version, dep.gpu.generation),
+        image_why="given with --image"
+        if image
+        else _image_why(runtime.id, str(dep.gpu.vendor), version, dep.gpu.generation),
         gpu_resource=GPU_RESOURCE.get(str(dep.gpu.vendor), f"{dep.gpu.vendor}.com/gpu"),
         gpus_per_node=gpus_per_node,
         gpus_per_replica=dep.gpus,
@@ -220,15 +232,25 @@ def deploy_values(
     )
 
 
-def _image(runtime_id: str, vendor: str, version: str) -> str:
-    """The public image for the engine version and vendor, or "" when none is recorded."""
-    return IMAGES.get((runtime_id, vendor), "").format(version=version)
+def _image(runtime_id: str, vendor: str, version: str, generation: str) -> str:
+    """The public image for the engine version, vendor and GPU generation, or "" when none is recorded."""
+    pattern = IMAGES.get((runtime_id, vendor), "")
+    if "{build}" in pattern and generation not in ROCM_BUILDS:
+        return ""
+    return pattern.format(version=version, build=ROCM_BUILDS.get(generation, ""))
 
 
-def _image_why(runtime_id: str, vendor: str, version: str) -> str:
-    if (runtime_id, vendor) not in IMAGES:
-        return f"no public {runtime_id} image for {vendor} GPUs is recorded"
-    if "{version}" in IMAGES.get((runtime_id, vendor), ""):
+def _image_why(runtime_id: str, vendor: str, version: str, generation: str) -> str:
+    pattern = IMAGES.get((runtime_id, vendor), "")
+    if not _image(runtime_id, vendor, version, generation):
+        where = f"{vendor} {generation}" if pattern else vendor
+        return f"no public {runtime_id} image for {where} GPUs is recorded"
+    if "{build}" in pattern:
+        return (
+            f"the public {runtime_id} image of version {version} for {vendor} {generation} GPUs "
+            f"({ROCM_BUILDS[generation]}: the ROCm build its release published; check the tag exists for {version})"
+        )
+    if "{version}" in pattern:
         return f"the public {runtime_id} image of version {version} for {vendor} GPUs"
     return f"the public {runtime_id} build for {vendor} GPUs: not pinned, choose the tag with {runtime_id} {version}"
 
