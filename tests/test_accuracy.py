@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 import statistics
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,9 @@ from planner.sizing.efficiency import calibration_for, calibrations
 from tests.conftest import REPO
 
 DATA = REPO / "benchmarks" / "data" / "calibration.csv"
-TARGETS = {"throughput": 15.0, "itl": 20.0, "ttft": 20.0}
+#: In-sample guards. TTFT's is looser since each class is held to its parent's factors: the
+#: catalog's own rows fit worse (18% -> 28%), the held-out TTFT better (42.5% -> 38.0%).
+TARGETS = {"throughput": 15.0, "itl": 20.0, "ttft": 30.0}
 #: Every backend's held-out residuals behind docs/accuracy.md's held-out tables and band coverage.
 HELD_OUT = REPO / "benchmarks" / "data" / "calibration-held-out.csv"
 PAGE = REPO / "docs" / "accuracy.md"
@@ -83,6 +86,42 @@ def test_fit_recovers_known_factors(catalog: Any, measurements: list[Any]) -> No
     fitted = fit_efficiency(synthetic, catalog)
     errors = [r.abs_pct for r in residuals(synthetic, catalog, lambda _m: fitted)]
     assert statistics.median(errors) < 2.0
+
+
+def test_a_factor_the_rows_barely_constrain_stays_near_the_parent_class(catalog: Any, measurements: list[Any]) -> None:
+    """Twenty TTFT figures the decode bandwidth does not change, and one ITL figure at half what
+    the truth gives: alone, that figure drags the bandwidth to its bound; held to the parent's
+    factors, it moves only as far as that one figure pays for."""
+    from planner.bench.fit import prior_penalty
+    from planner.bench.predict import predict_measurement
+    from planner.sizing.efficiency import Efficiency
+
+    truth = Efficiency(mfu_prefill=0.45, mbu_decode=0.5, mfu_decode=0.3, overhead_ms=2.0)
+    faster = replace(truth, mbu_decode=0.8)
+
+    def figures(m: Any) -> tuple[dict[str, float], dict[str, float]]:
+        return predict_measurement(m, catalog, truth), predict_measurement(m, catalog, faster)
+
+    def as_measured(m: Any, measured: dict[str, float]) -> Any:
+        return type(m)(**{**m.__dict__, "measured": measured})
+
+    prefill_only, pulling = [], None
+    for m in (m for m in measurements if m.gpu_id == "h100-sxm"):
+        now, then = figures(m)
+        if "ttft_ms" not in now or now["ttft_ms"] != pytest.approx(then["ttft_ms"], rel=1e-6):
+            continue
+        if pulling is None and then["itl_ms"] < 0.75 * now["itl_ms"]:
+            pulling = as_measured(m, {"itl_ms": now["itl_ms"] / 2})
+        elif len(prefill_only) < 20:
+            prefill_only.append(as_measured(m, {"ttft_ms": now["ttft_ms"]}))
+    assert pulling is not None and len(prefill_only) == 20
+    rows = [pulling, *prefill_only]
+    free = fit_efficiency(rows, catalog, truth)
+    held = fit_efficiency(rows, catalog, truth, prior=truth)
+    assert free.mbu_decode > 0.9, "one figure's pull moves a factor nothing else constrains to its bound"
+    assert truth.mbu_decode <= held.mbu_decode < 0.7, "held to the parent, it moves a step, not to the bound"
+    assert prior_penalty(truth, truth, ["mbu_decode", "overhead_ms"]) == 0
+    assert prior_penalty(replace(truth, overhead_ms=0.0), truth, ["overhead_ms"]) > 0
 
 
 def test_missing_or_malformed_calibration_file(catalog: Any, tmp_path: Path) -> None:

@@ -35,6 +35,8 @@ baseline: {cr_closed_concurrency: 40, cr_closed_output_tok_s: 2500.0, cr_open_re
 
 # rule id -> (old text, new text) pairs turning CLEAN into a plan that breaks the rule
 BREAKS: dict[str, Any] = {
+    # B200 serves this plan about a fifth cheaper per token than B300 (H100 is within 2% of it)
+    "heterogeneous.cheaper-gpu-class": ("gpu: h100-sxm,", "gpu: b300,"),
     "worst-case.only-averages": ("{p50: 1000, p95: 2000, p99: 3000}", "{mean: 1000}"),
     "worst-case.percentile-below-slo": [
         ("percentile: 95,", "percentile: 99,"),
@@ -99,9 +101,8 @@ BREAKS: dict[str, Any] = {
         "",
     ),
     "assumptions.efficiency-out-of-range": ("tp: 4}", "tp: 4, efficiency: {mbu_decode: 0.99}}"),
-    "heterogeneous.cheaper-gpu-class": ("", ""),  # fires on CLEAN, which pins h100-sxm
 }
-FIRES_ON_CLEAN = {"axes.dominant-constraint", "heterogeneous.cheaper-gpu-class", "sizing.simulation-corrected-estimate"}
+FIRES_ON_CLEAN = {"axes.dominant-constraint", "sizing.simulation-corrected-estimate"}
 EP_CASE = {
     "seams.ep-does-not-divide-experts": "runtime: {id: vllm, tp: 4, ep: 3}",
     "seams.ep-exceeds-replica": "runtime: {id: vllm, tp: 2, ep: 4}",
