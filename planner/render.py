@@ -403,7 +403,7 @@ def fleet_text(candidate: Any, slo_percentile: float = 95) -> str:
     pooled = d is not None and d.pools is not None
     spares = spares_label(s.spares, pooled=pooled)
     per_replica = f"x {s.deployment.gpus} GPU"
-    if d is not None and d.pools is not None:
+    if pooled:
         per_replica = d.pools.layouts_text(s.spares // 2)
     lines.append(
         f"7-8 Fleet    {s.replicas_for_load} replicas for the load + {s.spares} spare ({spares}) "

@@ -230,11 +230,8 @@ def fit_classes(rows: Sequence[Measurement], catalog: Catalog) -> list[ClassFit]
     fitted: dict[ClassKey, ClassFit] = {}
     for key, members in class_members(rows, catalog).items():
         parent = next((fitted[k] for k in _chain(key)[1:] if k in fitted), None)
-        eff = (
-            fit_efficiency(members, catalog, parent.efficiency, prior=parent.efficiency)
-            if parent
-            else (fit_efficiency(members, catalog, START))
-        )
+        held = parent.efficiency if parent else None
+        eff = fit_efficiency(members, catalog, held or START, prior=held)
         fitted[key] = ClassFit(*key, eff, len(members), residuals(members, catalog, _constant(eff)))
     return list(fitted.values())
 
