@@ -640,7 +640,7 @@ def size_pools(
         but the aggregated fleet's GPUs for each pool.
     :param layouts: other parallel layouts each pool may take, each with the model that times it.
     """
-    from planner.disaggregation import decode_stage, prefill_stage, prefill_ttft
+    from planner.disaggregation import decode_stage, prefill_stage, prefill_ttft, stage_lengths
 
     own: Pool = (fleet.deployment, fleet.model)
     options = [own, *(pool for pool in layouts if pool[0] != fleet.deployment and fits(pool[0], plan))]
@@ -655,10 +655,13 @@ def size_pools(
     if least_decode is None:
         return None
     stages: dict[tuple[Deployment, int], Any] = {}
+    lengths = stage_lengths(plan, fleet.deployment, rate, duration_s, seed)  # every layout serves the same model
 
     def stage(pool: Pool, replicas: int) -> Any:
         if (pool[0], replicas) not in stages:
-            stages[pool[0], replicas] = prefill_stage(plan, pool, rate, replicas, duration_s=duration_s, seed=seed)
+            stages[pool[0], replicas] = prefill_stage(
+                plan, pool, rate, replicas, duration_s=duration_s, seed=seed, lengths=lengths
+            )
             if progress:
                 progress(f"{replicas} prefill x {_layout(pool[0])} at {rate:,.3g} requests/s")
         return stages[pool[0], replicas]
@@ -722,6 +725,11 @@ def _fewest_gpus(
     excess over a floor comes from queueing and the tail of the request lengths, which the layouts
     of one GPU meet alike (an estimate; the unscaled floor alone is a bound, but too loose to spare
     many runs). ``most``: the GPUs one pool may have when ``under_gpus`` is unbounded.
+
+    Each layout's floor is run first: a pool that holds at its floor is done (a decode pool
+    often is, where the prefill pool sets the worst percentile). Otherwise the most replicas the
+    layout may have are run (one miss rules it out) and the count is bisected between the two;
+    with no such bound, the search goes down from a guess ``POOL_GUESS`` above the floor.
     """
     best: tuple[int, Pool, int] | None = None
     excess = 1.0  # the best pool's GPUs over its floor
@@ -734,10 +742,15 @@ def _fewest_gpus(
         if highest < lowest:
             continue
         shortfall = partial(_within_replicas, shortfall_of(pool), highest)
-        if math.isfinite(under) and shortfall(highest) > 1:
+        if shortfall(lowest) <= 1:
+            found = lowest  # the floor holds: no fewer replicas can (one run, where a search takes four)
+        elif not math.isfinite(under):
+            guess = min(math.ceil(lowest * POOL_GUESS), highest)
+            found = _fewest(shortfall, guess, min(2 * guess + 1, highest), floor=lowest + 1)
+        elif shortfall(highest) > 1:
             continue  # even the most it may have misses: one run rules the layout out
-        guess = min(math.ceil(lowest * POOL_GUESS), highest)
-        found = _fewest(shortfall, guess, min(2 * guess + 1, highest), floor=lowest)
+        else:
+            found = _bisect(shortfall, lowest, highest)
         if found:
             best = ((found + spare) * per_replica, pool, found)
             excess = max(found * per_replica / max(floor, 1), 1.0)
@@ -869,6 +882,12 @@ def _fewest(shortfall: Callable[[int], float], guess: int, likely: int, *, floor
                 return 0
             low, worst, step = high, found, step * 2
             high = start + step
+    return _bisect(shortfall, low, high)
+
+
+def _bisect(shortfall: Callable[[int], float], low: int, high: int) -> int:
+    """The fewest replicas that meet the SLOs between ``low`` (known to miss) and ``high`` (known
+    to meet them), to within ``FLEET_PRECISION``."""
     while high - low > max(1, FLEET_PRECISION * high):
         middle = (low + high) // 2
         if shortfall(middle) <= 1:

@@ -105,13 +105,16 @@ def prefill_stage(
     *,
     duration_s: float = DEFAULT_DURATION_S,
     seed: int = 0,
+    lengths: list[tuple[int, int]] | None = None,
 ) -> PrefillStage:
-    """Run the prefill pool alone at ``rate`` requests/s (Poisson arrivals, the plan's lengths)."""
+    """Run the prefill pool alone at ``rate`` requests/s (Poisson arrivals, the plan's lengths).
+
+    :param lengths: the requests' lengths, as :func:`stage_lengths` draws them for the same
+        arguments (a search over pool sizes draws them once); None draws them here.
+    """
     prefill, prefill_model = prefill_pool
-    rng = random.Random(seed + 1)
-    sampler = workload_of(plan, prefill).lengths
-    count = int(rate * duration_s * 1.5) + 10
-    lengths = [sampler(rng) for _ in range(count)]
+    if lengths is None:
+        lengths = stage_lengths(plan, prefill, rate, duration_s, seed)
     prompts = Workload(lengths=_replay([(isl, 1) for isl, _ in lengths]))
     first = run(
         make_replicas(prefill, prefill_model, replicas, context_of(plan)),
@@ -121,6 +124,13 @@ def prefill_stage(
         gaps=poisson_arrivals(rate, random.Random(seed + 2)),
     )
     return PrefillStage(prefill, replicas, rate, duration_s, lengths, first)
+
+
+def stage_lengths(plan: Plan, prefill: Deployment, rate: float, duration_s: float, seed: int) -> list[tuple[int, int]]:
+    """The (input, output) lengths of the requests a prefill stage at ``rate`` serves, in arrival order."""
+    rng = random.Random(seed + 1)
+    sampler = workload_of(plan, prefill).lengths
+    return [sampler(rng) for _ in range(int(rate * duration_s * 1.5) + 10)]
 
 
 def prefill_ttft(plan: Plan, stage: PrefillStage) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from planner.sizing.deployment import Deployment
@@ -374,8 +375,12 @@ def _activation_terms(dep: Deployment) -> list[Term]:
     return terms
 
 
+@lru_cache(maxsize=4096)
 def size_capacity(dep: Deployment, context: int) -> Capacity:
     """Size one replica's memory for sequences of ``context`` tokens (input + output).
+
+    Remembered per deployment and context (the answer is frozen): the latency search
+    estimates a deployment at a dozen batch sizes, each needing the same memory sizing.
 
     :returns: every term in GiB with its formula and source (reported memory, context,
         weights, the profiling run's activation peak and what sets it, reserve, KV budget),
