@@ -1084,6 +1084,10 @@ class _EventLoop:
         # Another replica's step can change this one only in a closed loop (its finished
         # users send their next requests, and draw think times, in time order).
         self.steps_interact = users is not None and len(replicas) > 1
+        # One replica in a closed loop without think time: a finished user's next request arrives
+        # at the step's end, before anything else can happen there, so it is taken at once rather
+        # than through the event queue (two events a request fewer; the same runs).
+        self.arrive_at_once = self.fast_forward and users is not None and not think_s and len(replicas) == 1
         self.clock_s = 0.0
         self.upcoming: deque[float] = deque()  # open-loop arrivals drawn ahead, after the scheduled one
         self.ahead: set[int] = set()  # replicas fast-forwarded ahead of the clock
@@ -1202,8 +1206,12 @@ class _EventLoop:
     def finish(self, done: list[Request], end: float) -> None:
         """Keep requests that finished at ``end``; in a closed loop their users think, then send the next."""
         self.finished += done
+        if self.users is None or end > self.duration_s:
+            return
         for request in done:
-            if self.users is not None and end <= self.duration_s:
+            if self.arrive_at_once and end <= self.limit_s:
+                self.arrive(end, request.user)
+            else:
                 think = self.rng.expovariate(1 / self.think_s) if self.think_s else 0.0
                 self.push(end + think, 0, request.user)
 

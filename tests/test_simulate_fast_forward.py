@@ -131,6 +131,10 @@ CASES: dict[str, Callable[[], SimResult]] = {
     "cut off by the time limit": lambda: run(
         replicas(1), WORKLOAD, duration_s=10, seed=10, gaps=poisson_arrivals(20.0, random.Random(11)), max_sim_s=12
     ),
+    # a finished user's next request is taken at once, not queued as an event: up to the limit only
+    "closed loop cut off by the time limit": lambda: run(
+        replicas(1), WORKLOAD, duration_s=15, seed=24, users=32, max_sim_s=6
+    ),
 }
 
 
