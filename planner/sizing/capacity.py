@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -48,7 +48,7 @@ class Capacity:
     sequence_cap: int
     max_concurrency: int
     binding_cap: str
-    terms: list[Term] = field(default_factory=list)
+    terms: tuple[Term, ...] = ()  # (a tuple: one sizing is shared by every caller, see size_capacity)
 
     @property
     def fits(self) -> bool:
@@ -445,5 +445,5 @@ def size_capacity(dep: Deployment, context: int) -> Capacity:
         sequence_cap=sequence_cap,
         max_concurrency=max_concurrency,
         binding_cap=binding,
-        terms=terms,
+        terms=tuple(terms),
     )
