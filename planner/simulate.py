@@ -35,7 +35,7 @@ import math
 import operator
 import random
 import time
-from collections import Counter, deque
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -61,6 +61,28 @@ class GapRun(list[float]):
     __ne__ = object.__ne__
 
 
+class RunSpan:
+    """The gaps of consecutive runs of a :class:`DecodeGroup`, ``runs[start:stop]`` of its list, held
+    by a member that stayed in the group through them: one reference instead of a copy of each.
+
+    It reads as one run of all their gaps (iterated and counted as such), so a request's
+    :attr:`Request.gap_runs` holds runs and spans alike; :class:`TokenGaps` counts the requests
+    holding each run of a span from its bounds. The runs it covers are closed: a group extends
+    only its last run, and only while no member joins or leaves.
+    """
+
+    __slots__ = ("runs", "start", "stop")
+
+    def __init__(self, runs: list[GapRun], start: int, stop: int) -> None:
+        self.runs, self.start, self.stop = runs, start, stop
+
+    def __iter__(self) -> Iterator[float]:
+        return itertools.chain.from_iterable(itertools.islice(self.runs, self.start, self.stop))
+
+    def __len__(self) -> int:
+        return sum(map(len, itertools.islice(self.runs, self.start, self.stop)))
+
+
 # eq=False: a request is itself (membership tests in the scheduler compare identity);
 # slots: the scheduler reads its fields several times a step.
 @dataclass(eq=False, slots=True)
@@ -79,8 +101,9 @@ class Request:
     finish_s: float | None = None
     last_token_s: float = 0.0
     #: Its token gaps in seconds, as runs that the sequences decoding in the same steps share (one
-    #: list, not a copy each): see :attr:`gaps_s`, and :class:`TokenGaps` for why.
-    gap_runs: list[list[float]] = field(default_factory=list)
+    #: list, not a copy each; a :class:`RunSpan` for a stay in a decode group): see :attr:`gaps_s`,
+    #: and :class:`TokenGaps` for why.
+    gap_runs: list[Sequence[float]] = field(default_factory=list)
     preemptions: int = 0
     user: int = -1
     #: Where it stands among its replica's running sequences (their order: each admission gets the next).
@@ -306,7 +329,8 @@ class DecodeGroup:
         """Write back ``request``'s tokens, gaps, blocks and last token time, and stop keeping it."""
         offset = request.group_offset
         request.decoded = self.steps - offset
-        request.gap_runs.extend(self.runs[request.group_joined :])
+        if request.group_joined < len(self.runs):
+            request.gap_runs.append(RunSpan(self.runs, request.group_joined, len(self.runs)))
         request.last_token_s = self.last_token_s
         request.blocks = -(-(request.prefilled + request.decoded + self.blocks_ahead) // self.block_tokens)
         request.grouped = False
@@ -315,7 +339,7 @@ class DecodeGroup:
         self.size -= 1
         self.base_sum -= base
         self.due[-base % self.block_tokens] -= 1
-        if not self.size:  # (nothing refers to the runs kept so far)
+        if not self.size:  # (the spans of the runs kept so far keep their list: the next members start another)
             self.runs, self.blocks_ahead, self.last_order = [], False, -1
 
     def add_gaps(self, gaps: GapRun, shared: bool) -> GapRun:
@@ -1374,23 +1398,41 @@ def _in_ms(mean_s: float, percentile_s: Callable[[float], float]) -> dict[str, f
 
 
 class TokenGaps:
-    """Every token gap of some requests, for their mean and percentiles.
+    """Every token gap of some requests, for their mean and percentiles, and each request's mean gap.
 
     The sequences that decode in the same steps share their gaps (:attr:`Request.gap_runs`), so
     a run's hundreds of thousands of gaps hold some thousands of distinct runs: ranking each run's
     values once, weighted by the requests that share it, gives the percentiles of the whole list
-    without sorting it (which cost more than all else a summary does).
+    without sorting it (which cost more than all else a summary does). A decode group's member
+    holds its stay as one :class:`RunSpan`: the requests holding each run of a group's list are
+    counted from the spans' bounds, and a span's gaps summed as a difference of running sums.
     """
 
     def __init__(self, requests: Iterable[Request]) -> None:
+        held, spans = _sharing(requests)
+        #: Sum of each run's gaps that a request holds as itself, by the run's id.
+        self.run_sums: dict[int, float] = {}
+        #: Running sums of each group list's run sums, by the list's id (a span's sum: two of them subtracted).
+        self.list_sums: dict[int, list[float]] = {}
         values: list[float] = []
         weights: list[int] = []
-        for run, weight in _sharing(requests):
+        for key, (runs, changes) in spans.items():
+            sums = list(map(sum, runs))
+            self.list_sums[key] = list(itertools.accumulate(sums, initial=0.0))
+            for run, run_sum, holders in zip(runs, sums, itertools.accumulate(changes), strict=False):
+                also = held.pop(id(run), None)  # (a loose sequence's step shared with the members)
+                if also is not None:
+                    holders += also[1]
+                    self.run_sums[id(run)] = run_sum
+                if holders:
+                    values += run
+                    weights += [holders] * len(run)
+        for key, (run, holders) in held.items():
+            self.run_sums[key] = sum(run)
             values += run
-            weights += [weight] * len(run)
-        # Ranked by (value, weight), as sorting the pairs would: by weight, then (a stable sort) by value.
-        ranks = sorted(range(len(values)), key=weights.__getitem__)
-        ranks.sort(key=values.__getitem__)
+            weights += [holders] * len(run)
+        # Ranked by value; equal values may come in any order (the value at a rank is the same).
+        ranks = sorted(range(len(values)), key=values.__getitem__)
         self.values = list(map(values.__getitem__, ranks))
         weights = list(map(weights.__getitem__, ranks))
         self.up_to = list(itertools.accumulate(weights))  # gaps up to each value
@@ -1412,16 +1454,43 @@ class TokenGaps:
         """:func:`distribution_ms` of the gaps."""
         return _in_ms(self.mean_s(), self.percentile_s)
 
+    def request_mean_s(self, request: Request) -> float:
+        """:meth:`Request.mean_gap_s` of one of the requests, from the runs' sums (it may differ in
+        the last digits)."""
+        count = request.decoded - 1 if not request.preemptions and request.decoded else sum(map(len, request.gap_runs))
+        if not count:
+            return 0.0
+        total, run_sums, list_sums = 0.0, self.run_sums, self.list_sums
+        for held in request.gap_runs:
+            if type(held) is RunSpan:
+                sums = list_sums[id(held.runs)]
+                total += sums[held.stop] - sums[held.start]
+            else:
+                total += run_sums[id(held)]
+        return total / count
 
-def _sharing(requests: Iterable[Request]) -> Iterable[tuple[Sequence[float], int]]:
-    """Each distinct gap run of ``requests`` and how many of them hold it."""
-    requests = list(requests)
-    try:  # the simulator's runs: :class:`GapRun`, hashed by identity
-        return Counter(itertools.chain.from_iterable(map(operator.attrgetter("gap_runs"), requests))).items()
-    except TypeError:  # plain lists, built by hand: counted by id
-        runs = list(itertools.chain.from_iterable(map(operator.attrgetter("gap_runs"), requests)))
-        keys = list(map(id, runs))
-        return zip(dict(zip(keys, runs, strict=True)).values(), Counter(keys).values(), strict=True)
+
+def _sharing(
+    requests: Iterable[Request],
+) -> tuple[dict[int, list[Any]], dict[int, tuple[list[GapRun], list[int]]]]:
+    """How many of ``requests`` hold each run as itself ([run, holders] by the run's id), and for
+    each group list their spans cover (by the list's id), the list and the change in holders at
+    each of its indices (a span adds one from its start and takes it off at its stop)."""
+    held: dict[int, list[Any]] = {}
+    spans: dict[int, tuple[list[GapRun], list[int]]] = {}
+    for request in requests:
+        for run in request.gap_runs:
+            if type(run) is RunSpan:
+                entry = spans.get(id(run.runs))
+                if entry is None:
+                    entry = spans[id(run.runs)] = (run.runs, [0] * (len(run.runs) + 1))
+                entry[1][run.start] += 1
+                entry[1][run.stop] -= 1
+            elif (counted := held.get(id(run))) is not None:
+                counted[1] += 1
+            else:
+                held[id(run)] = [run, 1]
+    return held, spans
 
 
 def summarise(result: SimResult, targets: Targets) -> dict[str, Any]:
@@ -1439,7 +1508,8 @@ def summarise(result: SimResult, targets: Targets) -> dict[str, Any]:
     rate = len([r for r in arrivals if r.arrival_s <= result.duration_s]) / window
     mean_e2e = sum(in_engine) / len(in_engine) if in_engine else 0.0  # in the engine, like the requests counted in it
     in_system = _mean_in_system(measured, result.warmup_s, result.duration_s)
-    tpot = [r.mean_gap_s() for r in measured]
+    token_gaps = TokenGaps(measured)
+    tpot = list(map(token_gaps.request_mean_s, measured))
     good = [r for r, mean_gap_s in zip(measured, tpot, strict=True) if targets.met(r, mean_gap_s, frontend)]
 
     return {
@@ -1447,7 +1517,7 @@ def summarise(result: SimResult, targets: Targets) -> dict[str, Any]:
         "dropped": len(result.dropped),
         "unfinished": len(result.unfinished),
         "ttft_ms": distribution_ms(ttft),
-        "itl_ms": TokenGaps(measured).distribution_ms(),
+        "itl_ms": token_gaps.distribution_ms(),
         "tpot_ms": distribution_ms([gap for r, gap in zip(measured, tpot, strict=True) if r.gap_runs]),
         "e2e_ms": distribution_ms(e2e),
         "goodput_share": len(good) / len(measured) if measured else 0.0,

@@ -25,6 +25,7 @@ from planner.simulate import (
     GapRun,
     Replica,
     Request,
+    RunSpan,
     SchedulerConfig,
     Targets,
     TokenGaps,
@@ -319,6 +320,35 @@ def test_token_gaps_rank_shared_runs_as_the_whole_list_would(run_type: Callable[
     assert gaps.distribution_ms()["p95"] == pytest.approx(percentile(flat, 95) * 1000)
     none = TokenGaps([Request(id=0, arrival_s=0.0, isl=1, osl=1)])
     assert len(none) == 0 and math.isnan(none.percentile_s(50)) and math.isnan(none.mean_s())
+
+
+def test_token_gaps_count_a_decode_groups_spans_run_by_run() -> None:
+    """Members of a decode group hold their stay as a span of the group's runs (a RunSpan), some
+    runs also held directly by sequences outside the group: the gaps, their percentiles and mean,
+    and each request's mean gap are those of the whole list."""
+    rng = random.Random(11)
+    group_runs = [GapRun([rng.uniform(0.01, 0.05) for _ in range(rng.randint(1, 5))]) for _ in range(30)]
+    later_runs = [GapRun([rng.uniform(0.01, 0.05) for _ in range(rng.randint(1, 5))]) for _ in range(10)]
+    requests = []
+    for number in range(40):
+        request = Request(id=number, arrival_s=0.0, isl=1, osl=1)
+        for _ in range(rng.randint(1, 3)):
+            runs = group_runs if rng.random() < 0.7 else later_runs
+            start = rng.randrange(len(runs))
+            request.gap_runs.append(RunSpan(runs, start, rng.randint(start + 1, len(runs))))
+            if rng.random() < 0.5:  # a step it took outside the group, shared with the members
+                request.gap_runs.append(group_runs[rng.randrange(len(group_runs))])
+        requests.append(request)
+    flat = [gap for request in requests for gap in request.gaps_s]
+    gaps = TokenGaps(requests[5:] + requests[:5])
+    assert len(gaps) == len(flat) > 500
+    for q in (0, 10, 50, 90, 95, 99, 99.9, 100):
+        assert gaps.percentile_s(q) == percentile(flat, q), q
+    assert gaps.mean_s() == pytest.approx(statistics.fmean(flat), rel=1e-12)
+    for request in requests:
+        assert len(request.gap_runs[0]) == len(list(request.gap_runs[0]))
+        assert gaps.request_mean_s(request) == pytest.approx(statistics.fmean(request.gaps_s), rel=1e-12)
+        assert gaps.request_mean_s(request) == pytest.approx(request.mean_gap_s(), rel=1e-12)
 
 
 def test_over_time_windows_samples_as_one_pass_in_their_order_would() -> None:
