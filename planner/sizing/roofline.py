@@ -344,16 +344,20 @@ class MixedStep:
         :meth:`__call__` of each, the same operations in the same order, its terms looked up once."""
         terms = self.decode_only_terms.get(decode_batch) or self._decode_only_terms(decode_batch)
         weights, kv_sequences, before_attention, decode_peak, comm = terms
-        sequence_bytes, bandwidth, per_key, overhead_s = (
-            self.kv.sequence_bytes,
-            self.bandwidth,
-            self.attention_per_key,
-            self.overhead_s,
+        bandwidth, per_key, overhead_s = self.bandwidth, self.attention_per_key, self.overhead_s
+        # KvLayout.sequence_bytes written out (a call a step cost more than the rest of the step)
+        full_layers, window_layers, window, per_layer_bytes = (
+            self.kv.full_layers,
+            self.kv.window_layers,
+            self.kv.window,
+            self.kv.per_layer_bytes,
         )
         while True:
-            memory = (weights + kv_sequences * sequence_bytes(int(decode_keys / decode_batch))) / bandwidth
+            tokens = int(decode_keys / decode_batch)
+            sliding = window_layers * min(tokens, window) if window_layers else 0
+            memory = (weights + kv_sequences * ((full_layers * tokens + sliding) * per_layer_bytes)) / bandwidth
             compute = before_attention + per_key * decode_keys / decode_peak
-            yield max(memory, compute) + comm + overhead_s
+            yield (memory if memory > compute else compute) + comm + overhead_s
             decode_keys += decode_batch
 
     def _mixed(self, prefill_tokens: float, prefill_keys: float, decode_batch: float, decode_keys: float) -> float:
