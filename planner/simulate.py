@@ -156,12 +156,26 @@ def lognormal_lengths(p50_in: int, p95_in: int, p50_out: int, p95_out: int, max_
     mu_out, s_out = params(p50_out, p95_out)
 
     def draw(rng: random.Random) -> tuple[int, int]:
-        isl = max(round(rng.lognormvariate(mu_in, s_in)), 1)
-        osl = max(round(rng.lognormvariate(mu_out, s_out)), 1)
+        isl = max(round(_lognormal(rng.random, mu_in, s_in)), 1)
+        osl = max(round(_lognormal(rng.random, mu_out, s_out)), 1)
         isl = min(isl, max(max_context - 1, 1))
         return isl, max(min(osl, max_context - isl), 1)
 
     return draw
+
+
+_NORMAL_MAGIC = 4 * math.exp(-0.5) / math.sqrt(2.0)
+
+
+def _lognormal(uniform: Callable[[], float], mu: float, sigma: float) -> float:
+    """A log-normal draw: ``random.Random.lognormvariate`` (Kinderman and Monahan's ratio method, as
+    CPython draws it, so the same values from the same seed) without its two nested calls."""
+    while True:
+        u1 = uniform()
+        u2 = 1.0 - uniform()
+        z = _NORMAL_MAGIC * (u1 - 0.5) / u2
+        if z * z / 4.0 <= -math.log(u2):
+            return math.exp(mu + z * sigma)
 
 
 def replay_lengths(path: Path) -> LengthSampler:

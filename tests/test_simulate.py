@@ -351,6 +351,22 @@ def test_token_gaps_count_a_decode_groups_spans_run_by_run() -> None:
         assert gaps.request_mean_s(request) == pytest.approx(request.mean_gap_s(), rel=1e-12)
 
 
+def test_lognormal_lengths_draw_what_the_standard_library_draws() -> None:
+    """The length sampler's inlined log-normal draw takes the same values from the same seed as
+    random.lognormvariate (so seeded runs are what they were)."""
+    mu_in, s_in = math.log(900), (math.log(4000) - math.log(900)) / 1.6449
+    mu_out, s_out = math.log(200), (math.log(700) - math.log(200)) / 1.6449
+    draw = lognormal_lengths(900, 4000, 200, 700, max_context=10**9)
+    ours, theirs = random.Random(3), random.Random(3)
+    for _ in range(2000):
+        expected = (
+            max(round(theirs.lognormvariate(mu_in, s_in)), 1),
+            max(round(theirs.lognormvariate(mu_out, s_out)), 1),
+        )
+        assert draw(ours) == expected
+    assert ours.random() == theirs.random()
+
+
 def test_over_time_windows_samples_as_one_pass_in_their_order_would() -> None:
     from planner.simulate import _over_time
 
