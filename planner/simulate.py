@@ -769,7 +769,7 @@ class Replica:
     def _decode_only_steps(self, now: float) -> tuple[int, bool]:
         """Decode-only steps from ``now`` that may run in one go (up to the first that finishes a
         sequence; 0: none) and whether some sequence took its last token before ``now``."""
-        if not self.running or len(self.running) > self.config.token_budget or self._can_admit():
+        if not self.running or len(self.running) > self.config.token_budget or self.can_admit():
             return 0, False
         group, loose = self.group, self.loose
         if not self._after_group(loose):
@@ -784,7 +784,7 @@ class Replica:
             stale = stale or request.last_token_s != now
         return steps, stale
 
-    def _can_admit(self) -> bool:
+    def can_admit(self) -> bool:
         """True when :meth:`step` would admit the head of the queue now (its prefill would start)."""
         if not self.waiting or len(self.running) >= self.config.max_num_seqs:
             return False
@@ -1277,6 +1277,8 @@ class _EventLoop:
             if self.changed(replica, last_start, before):
                 horizon_s = math.nan
             now = end
+            if replica.waiting and replica.can_admit():
+                return now, horizon_s  # (a request the run's end let in: the next step prefills it)
 
     def horizon_s(self, replica: Replica) -> float:
         """When the next event that could change ``replica`` happens (inf: none): the first
