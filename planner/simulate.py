@@ -35,7 +35,7 @@ import math
 import operator
 import random
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -1494,19 +1494,27 @@ def _sharing(
     each of its indices (a span adds one from its start and takes it off at its stop)."""
     held: dict[int, list[Any]] = {}
     spans: dict[int, tuple[list[GapRun], list[int]]] = {}
-    for request in requests:
-        for run in request.gap_runs:
-            if type(run) is RunSpan:
-                entry = spans.get(id(run.runs))
-                if entry is None:
-                    entry = spans[id(run.runs)] = (run.runs, [0] * (len(run.runs) + 1))
-                entry[1][run.start] += 1
-                entry[1][run.stop] -= 1
-            elif (counted := held.get(id(run))) is not None:
-                counted[1] += 1
-            else:
-                held[id(run)] = [run, 1]
+    for run, holders in _held(requests):
+        if type(run) is RunSpan:
+            entry = spans.get(id(run.runs))
+            if entry is None:
+                entry = spans[id(run.runs)] = (run.runs, [0] * (len(run.runs) + 1))
+            entry[1][run.start] += holders
+            entry[1][run.stop] -= holders
+        else:
+            held[id(run)] = [run, holders]
     return held, spans
+
+
+def _held(requests: Iterable[Request]) -> Iterable[tuple[Sequence[float], int]]:
+    """Each distinct run or span that ``requests`` hold, and how many of them hold it."""
+    requests = list(requests)
+    try:  # the simulator's runs and spans, hashed by identity
+        return Counter(itertools.chain.from_iterable(map(operator.attrgetter("gap_runs"), requests))).items()
+    except TypeError:  # plain lists, built by hand: counted by id
+        runs = list(itertools.chain.from_iterable(map(operator.attrgetter("gap_runs"), requests)))
+        keys = list(map(id, runs))
+        return zip(dict(zip(keys, runs, strict=True)).values(), Counter(keys).values(), strict=True)
 
 
 def summarise(result: SimResult, targets: Targets) -> dict[str, Any]:
