@@ -103,7 +103,7 @@ class Request:
     #: Its token gaps in seconds, as runs that the sequences decoding in the same steps share (one
     #: list, not a copy each; a :class:`RunSpan` for a stay in a decode group): see :attr:`gaps_s`,
     #: and :class:`TokenGaps` for why.
-    gap_runs: list[Sequence[float]] = field(default_factory=list)
+    gap_runs: list[list[float] | RunSpan] = field(default_factory=list)
     preemptions: int = 0
     user: int = -1
     #: Where it stands among its replica's running sequences (their order: each admission gets the next).
@@ -1506,7 +1506,7 @@ def _sharing(
     return held, spans
 
 
-def _held(requests: Iterable[Request]) -> Iterable[tuple[Sequence[float], int]]:
+def _held(requests: Iterable[Request]) -> Iterable[tuple[list[float] | RunSpan, int]]:
     """Each distinct run or span that ``requests`` hold, and how many of them hold it."""
     requests = list(requests)
     try:  # the simulator's runs and spans, hashed by identity
