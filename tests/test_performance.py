@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Any
 
@@ -187,6 +188,23 @@ def test_decode_only_steps_take_the_same_seconds_as_the_mixed_path(
         for keys in (batch, batch * 1000 + 17, batch * 30_011):
             assert fast(0, 0, batch, keys) == plain._mixed(0, 0, batch, keys), (batch, keys)  # the same bits
             assert fast(0, 0, batch, keys) == fast(0, 0, batch, keys)  # and again from its cache
+
+
+@pytest.mark.parametrize(("model", "kw"), [("llama-3.1-8b", {}), ("gpt-oss-20b", {"gpu": "h200-sxm"})])
+def test_a_decode_run_takes_each_step_as_the_step_model_would(catalog: Any, model: str, kw: dict[str, Any]) -> None:
+    """MixedStep.decode_steps_s (the simulator's decode runs, its KV bytes written out) gives each
+    step's seconds to the bit as a call of the step model does, through gpt-oss's 128-token
+    sliding window (its windowed layers stop growing there)."""
+    from planner.sizing.roofline import MixedStep
+
+    d = dep(catalog, model, **kw)
+    assert (d.model.sliding_window is not None) == (model == "gpt-oss-20b")
+    for mbu_decode in (0.7, 0.02):  # (at 2% of the bandwidth every step is bound by its reads)
+        eff = Efficiency(mfu_prefill=0.4, mbu_decode=mbu_decode, mfu_decode=0.3, overhead_ms=1.5)
+        step = MixedStep(d, eff)
+        for batch, keys in ((1, 1), (3, 3 * 120 + 2), (32, 32 * 100), (64, 64 * 4000 + 5)):
+            run = itertools.islice(step.decode_steps_s(batch, keys), 60)
+            assert list(run) == [step(0, 0, batch, keys + batch * k) for k in range(60)], (batch, keys)
 
 
 def test_decode_attention_rows_are_the_query_heads_that_share_a_kv_head(catalog: Any) -> None:
