@@ -1,9 +1,10 @@
 """Terminal output through rich: tables and progress bars, plain text when not a terminal.
 
-Imported only by the command line, and only when a command prints a table or runs long,
-so ``planner --help`` never loads rich. On a terminal, tables get rules and bold headers
-and long actions draw a progress bar on stderr; when the output is piped or ``--json``
-is asked for, tables are plain aligned columns and no bar is drawn.
+Imported only by the command line, and rich only when a table is drawn or a bar shown, so
+``planner --help`` and commands that print JSON never load it (a sixth of a second). On a
+terminal, tables get rules and bold headers and long actions draw a progress bar on stderr;
+when the output is piped or ``--json`` is asked for, tables are plain aligned columns and no
+bar is drawn.
 """
 
 from __future__ import annotations
@@ -14,13 +15,8 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TextIO
 
-from rich import box
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-from rich.table import Table
-
-#: Plain columns: a dashed rule under the headers, no other lines.
-_PLAIN = box.Box("    \n    \n -  \n    \n    \n    \n    \n    \n")
+#: Plain columns: a dashed rule under the headers, no other lines (rich's box characters).
+_PLAIN_BOX = "    \n    \n -  \n    \n    \n    \n    \n    \n"
 
 
 def is_terminal(stream: TextIO) -> bool:
@@ -32,8 +28,12 @@ def is_terminal(stream: TextIO) -> bool:
 def render_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], *, styled: bool) -> str:
     """The rows under their headers: rich's table with rules and bold headers when ``styled``,
     else plain left-aligned columns (no trailing spaces) for pipes, files and tests."""
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+
     table = Table(
-        box=box.SIMPLE_HEAD if styled else _PLAIN,
+        box=box.SIMPLE_HEAD if styled else box.Box(_PLAIN_BOX),
         show_edge=False,
         pad_edge=False,
         header_style="bold" if styled else "",
@@ -67,6 +67,9 @@ def progress_bar(enabled: bool) -> Iterator[Any]:
     if not enabled or not is_terminal(sys.stderr):
         yield None
         return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
     columns = (
         SpinnerColumn(),
         TextColumn("{task.description}"),

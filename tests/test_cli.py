@@ -26,6 +26,18 @@ def test_help_lists_commands_without_heavy_imports() -> None:
         assert command in out
 
 
+def test_a_json_command_never_loads_rich() -> None:
+    """A command that prints JSON draws no table and no bar, so it does not import rich (a sixth
+    of a second of every scripted call: planner.terminal imports it only to draw)."""
+    code = (
+        "import io, sys, contextlib; from planner.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n    main(['demo', '--json'])\n"
+        "print('RICH', sorted(m for m in sys.modules if m.split('.')[0] == 'rich'))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "RICH []" in out
+
+
 def test_demo_prints_the_resolved_example() -> None:
     result = run_cli("demo")
     assert result.returncode == 0, result.stderr
