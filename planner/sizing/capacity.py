@@ -190,8 +190,10 @@ class KvLayout:
         return (full + sliding) * self.per_layer_bytes
 
 
+@lru_cache(maxsize=1024)
 def kv_layout(dep: Deployment) -> KvLayout:
-    """The KV layout of ``dep`` on one GPU."""
+    """The KV layout of ``dep`` on one GPU (remembered: the disaggregated decode pool asks for each
+    prompt length's KV transfer, the decode step for each batch; the layout is frozen)."""
     window = dep.model.sliding_window
     return KvLayout(
         per_layer_bytes=kv_bytes_per_token_layer_group(dep),
