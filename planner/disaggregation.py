@@ -172,21 +172,24 @@ def decode_stage(
     )
     finished = {r.id: r for r in second.requests}
     targets = targets_of(plan)
-    ttfts, e2es, tpots, decoded, good, output_tokens = [], [], [], [], 0, 0
+    ttfts, e2es, tpots, good, output_tokens = [], [], [], 0, 0
     window = duration_s * 0.9
-    for order, (_handoff, _, p) in enumerate(handoffs):
-        d = finished.get(order)
-        if d is None or p.arrival_s < duration_s * 0.1:
-            continue
+    measured = [
+        (p, d)
+        for order, (_handoff, _, p) in enumerate(handoffs)
+        if (d := finished.get(order)) is not None and p.arrival_s >= duration_s * 0.1
+    ]
+    decoded = [d for _, d in measured]
+    token_gaps = TokenGaps(decoded)
+    for p, d in measured:
         # the front end sits before the prefill pool: its share is the prefill replicas'
         ttft = (p.finish_s or 0.0) - p.arrival_s + first.result.frontend_s
         e2e = (d.finish_s or 0.0) - p.arrival_s + first.result.frontend_s
-        itl = d.mean_gap_s()
+        itl = token_gaps.request_mean_s(d)
         if d.gap_runs:
             tpots.append(itl)
         ttfts.append(ttft)
         e2es.append(e2e)
-        decoded.append(d)
         output_tokens += 1 + d.osl  # the first token came from the prefill pool
         checks = ((targets.ttft_s, ttft), (targets.itl_s, itl), (targets.e2e_s, e2e))
         good += all(t is None or v <= t for t, v in checks)
@@ -194,7 +197,6 @@ def decode_stage(
     transfer = [moves[r.isl] for r in served]
     q = min(max(targets.percentile, 50), 99.9)
     ordered = {"ttft": sorted(ttfts), "e2e": sorted(e2es), "tpot": sorted(tpots)}  # once each, for several percentiles
-    token_gaps = TokenGaps(decoded)
 
     def at_ms(name: str, at: float) -> float:
         return (token_gaps.percentile_s(at) if name == "itl" else percentile(ordered[name], at, ordered=True)) * 1000
