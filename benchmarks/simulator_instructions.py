@@ -46,12 +46,15 @@ def simulate_runs(path: Path, runs: int) -> None:
         simulate_plan(plan, fleet.deployment, fleet.model, load, duration_s=SIMULATED_S)
 
 
+def child(path: Path, runs: int) -> list[str]:
+    """The command of a child process that simulates ``runs`` closed loops of ``path``."""
+    return [sys.executable, __file__, "--child", str(path), str(runs)]
+
+
 def instructions(path: Path, runs: int, env: dict[str, str]) -> int:
     """Instructions a child process simulating ``runs`` closed loops of ``path`` executes."""
-    command = [sys.executable, __file__, "--child", str(path), str(runs)]
-    subprocess.run(command, env=env, check=True, capture_output=True)  # warms the bytecode cache
     done = subprocess.run(
-        ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *command],
+        ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *child(path, runs)],
         env=env,
         check=True,
         capture_output=True,
@@ -79,6 +82,7 @@ def main() -> int:
         "PYTHONPYCACHEPREFIX": tempfile.mkdtemp(prefix="planner-bench-pyc-"),
     }
     for path in paths:
+        subprocess.run(child(path, 0), env=env, check=True, capture_output=True)  # warms the bytecode cache
         per_run = (instructions(path, 2, env) - instructions(path, 0, env)) / 2
         print(f"{path.name}: {per_run / 1e6:,.0f} M instructions per run (closed loop of {USERS}, {SIMULATED_S:.0f} s)")
     return 0
