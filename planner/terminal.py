@@ -1,7 +1,7 @@
 """Terminal output through rich: tables and progress bars, plain text when not a terminal.
 
 Imported only by the command line, and rich only when a table is drawn or a bar shown, so
-``planner --help`` and commands that print JSON never load it (a sixth of a second). On a
+``planner --help`` and commands that print JSON never load it (about 50 ms). On a
 terminal, tables get rules and bold headers and long actions draw a progress bar on stderr;
 when the output is piped or ``--json`` is asked for, tables are plain aligned columns and no
 bar is drawn.

@@ -27,8 +27,8 @@ def test_help_lists_commands_without_heavy_imports() -> None:
 
 
 def test_a_json_command_never_loads_rich() -> None:
-    """A command that prints JSON draws no table and no bar, so it does not import rich (a sixth
-    of a second of every scripted call: planner.terminal imports it only to draw)."""
+    """A command that prints JSON draws no table and no bar, so it does not import rich (about
+    50 ms of every scripted call at a quiet moment: planner.terminal imports it only to draw)."""
     code = (
         "import io, sys, contextlib; from planner.cli import main\n"
         "with contextlib.redirect_stdout(io.StringIO()):\n    main(['demo', '--json'])\n"
