@@ -727,9 +727,10 @@ def _fewest_gpus(
     many runs). ``most``: the GPUs one pool may have when ``under_gpus`` is unbounded.
 
     Each layout's floor is run first: a pool that holds at its floor is done (a decode pool
-    often is, where the prefill pool sets the worst percentile). Otherwise the most replicas the
-    layout may have are run (one miss rules it out) and the count is bisected between the two;
-    with no such bound, the search goes down from a guess ``POOL_GUESS`` above the floor.
+    often is, where the prefill pool sets the worst percentile). Otherwise the count is bisected
+    between the floor and the most replicas the layout may have (:func:`_bisect_towards`: that
+    most is run only once the middle misses, and its miss rules the layout out); with no such
+    bound, the search goes down from a guess ``POOL_GUESS`` above the floor.
     """
     best: tuple[int, Pool, int] | None = None
     excess = 1.0  # the best pool's GPUs over its floor
@@ -747,10 +748,8 @@ def _fewest_gpus(
         elif not math.isfinite(under):
             guess = min(math.ceil(lowest * POOL_GUESS), highest)
             found = _fewest(shortfall, guess, min(2 * guess + 1, highest), floor=lowest + 1)
-        elif shortfall(highest) > 1:
-            continue  # even the most it may have misses: one run rules the layout out
         else:
-            found = _bisect(shortfall, lowest, highest)
+            found, _ = _bisect_towards(shortfall, lowest, highest)  # 0: even the most it may have misses
         if found:
             best = ((found + spare) * per_replica, pool, found)
             excess = max(found * per_replica / max(floor, 1), 1.0)
@@ -855,34 +854,54 @@ def _fewest(shortfall: Callable[[int], float], guess: int, likely: int, *, floor
     stop helping).
 
     :param shortfall: the worst percentile over its target for a fleet size (at most 1 meets).
-    :param likely: a count at least ``guess`` that very likely holds, tried when ``guess`` fails.
+    :param likely: a count at least ``guess`` that very likely holds, bisected towards when
+        ``guess`` fails (:func:`_bisect_towards`: ``likely`` itself is run only where its middle misses).
 
     Down from the guess while the fleet meets them, by doubling steps; up from ``likely``
-    the same way when it does not hold; then a bisection between the last count that failed
-    and the first that held, to within ``FLEET_PRECISION``.
+    the same way when it does not hold either; then a bisection between the last count that
+    failed and the first that held, to within ``FLEET_PRECISION``.
     """
     guess = max(guess, floor)
     likely = max(likely, guess)
     at_guess = shortfall(guess)
-    at_likely = shortfall(likely) if likely > guess and at_guess > 1 else at_guess
+    found, at_likely = _bisect_towards(shortfall, guess, likely) if likely > guess and at_guess > 1 else (0, at_guess)
+    if found:
+        return found
     if at_guess <= 1:
         high, step = guess, 1
         while high - step >= floor and shortfall(high - step) <= 1:
             high -= step
             step *= 2
         low = max(high - step, floor - 1)
-    elif at_likely <= 1:
-        low, high = guess, likely
     else:
         start, worst = max(likely, guess), at_likely
         low, step = start, 1
         high = start + step
-        while (found := shortfall(high)) > 1:
-            if found > worst * (1 - FLOOR_GAIN) or start + 2 * step > start * GROWTH_LIMIT:
+        while (at_high := shortfall(high)) > 1:
+            if at_high > worst * (1 - FLOOR_GAIN) or start + 2 * step > start * GROWTH_LIMIT:
                 return 0
-            low, worst, step = high, found, step * 2
+            low, worst, step = high, at_high, step * 2
             high = start + step
     return _bisect(shortfall, low, high)
+
+
+def _bisect_towards(shortfall: Callable[[int], float], low: int, high: int) -> tuple[int, float]:
+    """:func:`_bisect` where ``high`` has not been run: (the fewest replicas that meet the SLOs,
+    0.0), or (0, ``high``'s shortfall) when even ``high`` misses.
+
+    The bisection's first middle is run before ``high``: the replicas a pool needs usually lie
+    nearer its floor (``low``) than the most it may have, so where the middle holds, ``high`` is
+    never run (and it is the costliest run of the search). Where the middle misses, ``high`` is
+    run next, so a layout that cannot hold is ruled out in two runs. Where ``high`` holds, the
+    runs are those :func:`_bisect` makes from it.
+    """
+    if high - low > max(1, FLEET_PRECISION * high):
+        middle = (low + high) // 2
+        if shortfall(middle) <= 1:
+            return _bisect(shortfall, low, middle), 0.0
+        low = middle
+    at_high = shortfall(high)
+    return (_bisect(shortfall, low, high), 0.0) if at_high <= 1 else (0, at_high)
 
 
 def _bisect(shortfall: Callable[[int], float], low: int, high: int) -> int:

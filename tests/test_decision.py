@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from planner import workflows
-from planner.decision import FLEET_PRECISION, PeakLoad, _fewest, decide, peak_loads
+from planner.decision import FLEET_PRECISION, PeakLoad, _bisect, _bisect_towards, _fewest, decide, peak_loads
 from planner.envelope import sustainable_req_s
 from planner.plan_simulation import balanced_share, simulate_plan
 from planner.resolve import resolve_plan
@@ -120,11 +120,39 @@ def test_the_fleet_search_finds_the_fewest_within_its_precision() -> None:
         calls.clear()
         found = _fewest(shortfall(threshold), guess, likely)
         assert threshold <= found <= threshold * (1 + FLEET_PRECISION) + 1, (threshold, guess, likely, found)
-        assert len(calls) <= 12
+        # (37 from 10 and 20: both miss, and so does 15 between them, run before 20: 13 runs)
+        assert len(calls) <= (13 if likely < threshold else 12)
     calls.clear()
     assert _fewest(shortfall(5), 3, 10, floor=8) == 8 and min(calls) >= 8, "never below what can be sustained"
     plateau = lambda replicas: max(1.5, 40 / replicas)  # noqa: E731  a floor more replicas cannot lower
     assert _fewest(plateau, 10, 20) == 0
+
+
+def test_a_bisection_towards_a_count_not_yet_run_runs_it_only_where_its_middle_misses() -> None:
+    """Between a count known to miss (10) and one not yet run (30): the answer of a bisection
+    from a known hold wherever the fewest that hold lie, without running 30 where the middle
+    (20) holds, and two runs (the middle, then 30) to say that even 30 misses."""
+    calls: list[int] = []
+
+    def shortfall(threshold: int) -> Any:
+        def run(replicas: int) -> float:
+            calls.append(replicas)
+            return threshold / replicas
+
+        return run
+
+    for threshold in range(11, 31):
+        calls.clear()
+        found, at_high = _bisect_towards(shortfall(threshold), 10, 30)
+        towards, calls[:] = calls.copy(), []
+        assert (found, at_high) == (_bisect(shortfall(threshold), 10, 30), 0.0), threshold
+        assert set(towards) == set(calls) | ({30} if threshold > 20 else set()), "the runs of a bisection from 30"
+        calls[:] = towards
+        assert (30 in calls) == (threshold > 20), f"30 is run only where the middle misses ({threshold})"
+        assert len(calls) == len(set(calls)), "no count run twice"
+    calls.clear()
+    assert _bisect_towards(shortfall(45), 10, 30) == (0, 1.5) and calls == [20, 30]
+    assert _bisect_towards(shortfall(11), 10, 11) == (11, 0.0), "no middle: the count itself is run"
 
 
 def test_an_open_loop_rate_above_what_a_replica_sustains_is_refused() -> None:

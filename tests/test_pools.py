@@ -164,6 +164,28 @@ def test_the_pool_search_skips_layouts_that_cannot_beat_the_best_found() -> None
     assert _fewest_gpus(floors, 6, shortfall_of, spare=1, most=100) is None, "no pool needs fewer than 6 GPUs"
 
 
+def test_the_pool_search_runs_the_most_replicas_a_layout_may_have_only_when_fewer_miss() -> None:
+    """One layout of one GPU a replica, floor 2, and at most 18 replicas (under 20 GPUs, a spare):
+    needing 4, the search runs 2, the middle 10, then down to 4 and never 18; needing 19 (more
+    than it may have), it runs 2, 10 and 18, and the layout is out."""
+    layout = (Layout("tp1", 1), "model")
+    runs: list[int] = []
+
+    def shortfall_of(needs: int) -> Any:
+        def shortfall(replicas: int) -> float:
+            runs.append(replicas)
+            return needs / replicas
+
+        return lambda _pool: shortfall
+
+    found = _fewest_gpus([(layout, 2)], 20, shortfall_of(4), spare=1, most=100)
+    assert found is not None and found[2] == 4 and found[0] == 5
+    assert runs == [2, 10, 6, 4, 3], "18 is never run"
+    runs.clear()
+    assert _fewest_gpus([(layout, 2)], 20, shortfall_of(19), spare=1, most=100) is None
+    assert runs == [2, 10, 18]
+
+
 def test_deploy_writes_each_pool_with_its_own_layout(session: workflows.Session, planned: workflows.PlanReport) -> None:
     d, best = planned.decision, planned.sizing.best
     assert d is not None and d.pools is not None and best is not None
