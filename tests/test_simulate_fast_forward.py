@@ -79,13 +79,31 @@ def linear_step(prefill: float, keys: float, batch: float, decode_keys: float) -
     return 1e-5 * prefill + 1e-9 * keys + (0.004 + 2e-4 * batch + 1e-8 * decode_keys if batch else 0.0)
 
 
+def shrinking_step(prefill: float, keys: float, batch: float, decode_keys: float) -> float:
+    """A step model (a plugin's, say) whose decode steps grow shorter as they read more keys (the
+    built-in model's only grow longer)."""
+    return 1e-5 * prefill + (max(0.01 - 1e-7 * decode_keys, 0.001) if batch else 0.0)
+
+
+def instant_decode(prefill: float, keys: float, batch: float, decode_keys: float) -> float:
+    """Decode steps that take no time: each is taken as a nanosecond, as :meth:`Replica.step` does."""
+    return 1e-4 * prefill
+
+
 def replicas(
-    count: int, *, seqs: int = 32, budget: int = 4096, blocks: int = 10**6, block: int = 16, alone: bool = False
+    count: int,
+    *,
+    seqs: int = 32,
+    budget: int = 4096,
+    blocks: int = 10**6,
+    block: int = 16,
+    alone: bool = False,
+    step: Callable[[float, float, float, float], float] = linear_step,
 ) -> list[Replica]:
     config = SchedulerConfig(
         max_num_seqs=seqs, token_budget=budget, block_tokens=block, kv_blocks=blocks, prefill_first=alone
     )
-    return [Replica(i, config, linear_step) for i in range(count)]
+    return [Replica(i, config, step) for i in range(count)]
 
 
 def lengths(rng: random.Random) -> tuple[int, int]:
@@ -131,6 +149,14 @@ CASES: dict[str, Callable[[], SimResult]] = {
     "cut off by the time limit": lambda: run(
         replicas(1), WORKLOAD, duration_s=10, seed=10, gaps=poisson_arrivals(20.0, random.Random(11)), max_sim_s=12
     ),
+    "decode steps that shrink as the keys grow, open loop": lambda: run(
+        replicas(2, step=shrinking_step),
+        WORKLOAD,
+        duration_s=15,
+        seed=25,
+        gaps=poisson_arrivals(8.0, random.Random(26)),
+    ),
+    "decode steps of no time": lambda: run(replicas(1, step=instant_decode), WORKLOAD, duration_s=5, seed=27, users=12),
     # a finished user's next request is taken at once, not queued as an event: up to the limit only
     "closed loop cut off by the time limit": lambda: run(
         replicas(1), WORKLOAD, duration_s=15, seed=24, users=32, max_sim_s=6
