@@ -889,11 +889,12 @@ def _bisect_towards(shortfall: Callable[[int], float], low: int, high: int) -> t
     """:func:`_bisect` where ``high`` has not been run: (the fewest replicas that meet the SLOs,
     0.0), or (0, ``high``'s shortfall) when even ``high`` misses.
 
-    The bisection's first middle is run before ``high``: the replicas a pool needs usually lie
-    nearer its floor (``low``) than the most it may have, so where the middle holds, ``high`` is
-    never run (and it is the costliest run of the search). Where the middle misses, ``high`` is
-    run next, so a layout that cannot hold is ruled out in two runs. Where ``high`` holds, the
-    runs are those :func:`_bisect` makes from it.
+    The bisection's first middle is run before ``high``: the replicas a pool or a fleet needs
+    usually lie nearer ``low`` (a floor, or a guess above it) than the most it may have or the
+    count that very likely holds, so where the middle holds, ``high`` is never run (and it is
+    the costliest run of the search). Where the middle misses, ``high`` is run next, so a layout
+    that cannot hold is ruled out in two runs. Where ``high`` holds, the runs are those
+    :func:`_bisect` makes from it, so the answer is the same.
     """
     if high - low > max(1, FLEET_PRECISION * high):
         middle = (low + high) // 2
