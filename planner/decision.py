@@ -874,7 +874,7 @@ def _fewest(shortfall: Callable[[int], float], guess: int, likely: int, *, floor
             step *= 2
         low = max(high - step, floor - 1)
     else:
-        start, worst = max(likely, guess), at_likely
+        start, worst = likely, at_likely  # (likely is at least guess)
         low, step = start, 1
         high = start + step
         while (at_high := shortfall(high)) > 1:
@@ -896,7 +896,7 @@ def _bisect_towards(shortfall: Callable[[int], float], low: int, high: int) -> t
     that cannot hold is ruled out in two runs. Where ``high`` holds, the runs are those
     :func:`_bisect` makes from it, so the answer is the same.
     """
-    if high - low > max(1, FLEET_PRECISION * high):
+    if not _close_enough(low, high):
         middle = (low + high) // 2
         if shortfall(middle) <= 1:
             return _bisect(shortfall, low, middle), 0.0
@@ -905,10 +905,15 @@ def _bisect_towards(shortfall: Callable[[int], float], low: int, high: int) -> t
     return (_bisect(shortfall, low, high), 0.0) if at_high <= 1 else (0, at_high)
 
 
+def _close_enough(low: int, high: int) -> bool:
+    """True when a bisection between ``low`` and ``high`` replicas is done (within ``FLEET_PRECISION``)."""
+    return high - low <= max(1, FLEET_PRECISION * high)
+
+
 def _bisect(shortfall: Callable[[int], float], low: int, high: int) -> int:
     """The fewest replicas that meet the SLOs between ``low`` (known to miss) and ``high`` (known
     to meet them), to within ``FLEET_PRECISION``."""
-    while high - low > max(1, FLEET_PRECISION * high):
+    while not _close_enough(low, high):
         middle = (low + high) // 2
         if shortfall(middle) <= 1:
             high = middle
