@@ -236,6 +236,18 @@ def test_the_stored_held_out_residuals_are_what_cross_validation_gives(catalog: 
         assert new.predicted == pytest.approx(old.predicted, rel=1e-9), REGENERATE
 
 
+def test_a_row_runs_on_the_runtime_it_names_not_on_its_benchmark_client(measurements: list[Any]) -> None:
+    """dstack measured vLLM and TensorRT-LLM servers with SGLang's bench_serving: the client named
+    in the runtime column must not make them SGLang (its scheduling, KV rule and fit class)."""
+    by_id = {m.row_id: m for m in measurements}
+    assert by_id["1720"].harness == "vLLM (vllm serve, ROCm; dstack-modified sglang bench_serving)"
+    assert by_id["1720"].runtime_id == by_id["1738"].runtime_id == "vllm"
+    assert by_id["1744"].runtime_id == "trtllm"
+    assert by_id["1726"].runtime_id == by_id["1732"].runtime_id == "sglang"
+    clients = {m.runtime_id for m in measurements if "sglang bench_serving" in m.harness}
+    assert clients == {"vllm", "sglang", "trtllm"}
+
+
 def test_mlperf_results_are_one_document_per_round_and_submitter(measurements: list[Any]) -> None:
     """A submitter's systems in one round share harness and tuning: leaving one result file out
     while its siblings stay would let them vouch for it."""

@@ -123,7 +123,10 @@ def _kv(text: str, weights: str) -> str:
 
 
 def _runtime(text: str) -> str:
-    t = text.lower()
+    """The runtime a row's runtime column names: its leading name, before any parenthesis,
+    since what follows may name the benchmark client ("vLLM (vllm serve; dstack-modified
+    sglang bench_serving)" is a vLLM server measured with SGLang's client)."""
+    t = text.split("(", 1)[0].lower() or text.lower()
     if "tensorrt" in t:
         return "trtllm"
     if "sglang" in t:
