@@ -249,6 +249,19 @@ def test_a_row_runs_on_the_runtime_it_names_not_on_its_benchmark_client(measurem
     assert clients == {"vllm", "sglang", "trtllm"}
 
 
+def test_a_row_on_the_runtime_default_kv_dtype_keeps_bf16_kv_beside_fp8_weights(measurements: list[Any]) -> None:
+    """vLLM's, SGLang's and TensorRT-LLM's "auto" KV dtype is the activation dtype unless the
+    checkpoint carries KV scales; dstack ran its servers on the default with checkpoints that
+    carry none (deepseek-ai's FP8, meta-llama's FP8), while AMD's FP8-KV checkpoints and the
+    vendors' blank columns quantise the KV cache with the weights."""
+    by_id = {m.row_id: m for m in measurements}
+    deepseek_vllm, deepseek_sglang, deepseek_trtllm, llama_meta = (by_id[i] for i in ("1738", "1732", "1744", "1775"))
+    for row in (deepseek_vllm, deepseek_sglang, deepseek_trtllm, llama_meta):
+        assert (row.weights_dtype, row.kv_dtype) == ("fp8", "bf16"), row.row_id
+    llama_amd_fp8_kv, rocm_blog_vllm = by_id["1792"], by_id["1200"]
+    assert llama_amd_fp8_kv.kv_dtype == rocm_blog_vllm.kv_dtype == "fp8"
+
+
 def test_mlperf_results_are_one_document_per_round_and_submitter(measurements: list[Any]) -> None:
     """A submitter's systems in one round share harness and tuning: leaving one result file out
     while its siblings stay would let them vouch for it."""

@@ -113,12 +113,18 @@ def _weights(text: str, model_native: str) -> str:
 
 
 def _kv(text: str, weights: str) -> str:
+    """A row's KV cache dtype from its kv_cache_dtype column. "auto" (the runtimes' default,
+    which a column names when the source ran it) is the activation dtype, BF16 here, unless
+    the checkpoint carries KV scales, which such a column does not claim. An empty column
+    with FP8 or FP4 weights is FP8: the vendors' sources left blank (TensorRT-LLM's, AMD's
+    FP8-KV checkpoints, the MLPerf harnesses) quantise the KV cache with the weights."""
     t = text.lower()
+    if t.startswith("auto"):
+        return "bf16"
     if "fp8" in t:
         return "fp8"
-    if "fp16" in t or "bf16" in t or t == "auto":
+    if "fp16" in t or "bf16" in t:
         return "bf16"
-    # Unstated: TensorRT-LLM and AMD's FP8-KV checkpoints quantise the KV cache with the weights.
     return "fp8" if weights in ("fp8", "nvfp4") else "bf16"
 
 
