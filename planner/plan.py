@@ -52,7 +52,9 @@ Tokens = Annotated[int, Field(ge=1, le=MAX_TOKENS)]
 Parallelism = Annotated[int, Field(ge=1, le=MAX_PARALLEL)]
 
 
-#: Ranges of the efficiency overrides: MFU and MBU are shares of the GPU's peak, so above 0
+#: Ranges of the efficiency overrides: MFU and MBU are shares of the GPU's ceiling (MFU of the
+#: most its matrix multiplies reach, :attr:`Deployment.matmul_peak_tflops`; MBU of its datasheet
+#: bandwidth), so above 0
 #: and at most 1 (by definition); the per-step overhead is at least 0 and, as a sanity bound,
 #: at most 1000 ms (measured engine overheads are a few ms: catalogs/efficiency/calibrated.yaml).
 EFFICIENCY_RANGES: dict[str, tuple[float, float]] = {
@@ -63,9 +65,9 @@ EFFICIENCY_RANGES: dict[str, tuple[float, float]] = {
     "frontend_ms": (0.0, 10000.0),
 }
 EFFICIENCY_RANGE_TEXT = {
-    "mfu_prefill": "give a share of peak FLOP/s above 0 and at most 1",
+    "mfu_prefill": "give a share of the GPU's achievable matmul FLOP/s above 0 and at most 1",
     "mbu_decode": "give a share of peak memory bandwidth above 0 and at most 1",
-    "mfu_decode": "give a share of peak FLOP/s above 0 and at most 1",
+    "mfu_decode": "give a share of the GPU's achievable matmul FLOP/s above 0 and at most 1",
     "overhead_ms": "give milliseconds per step from 0 to 1000",
     "frontend_ms": "give milliseconds per request from 0 to 10000",
 }

@@ -113,6 +113,15 @@ class GpuSpec(_Catalogued):
     dense_tflops: dict[ComputeDtype, Positive] = Field(
         description="Dense (no sparsity) peak TFLOPS (or TOPS for int8) per dtype; absent means not native."
     )
+    matmul_tflops: dict[ComputeDtype, Positive] = Field(
+        default_factory=dict,
+        description=(
+            "Maximum achievable matmul TFLOPS per dtype, measured (the best of a search over GEMM shapes,"
+            " e.g. ml-engineering's MAMF finder): the ceiling the MFU factors are shares of. Absent: the"
+            " dtype takes the GPU's bf16 share of its peak, and a GPU without any takes"
+            " planner.sizing.deployment.DEFAULT_MATMUL_SHARE (an estimate)."
+        ),
+    )
     tdp_w: Positive
     interconnect: Interconnect
     nvlink_domain: PositiveInt = Field(
@@ -127,6 +136,17 @@ class GpuSpec(_Catalogued):
         if "bf16" not in value and "fp16" not in value:
             raise ValueError("dense_tflops needs at least bf16 or fp16")
         return value
+
+    @model_validator(mode="after")
+    def _matmul_within_peak(self) -> GpuSpec:
+        for dtype, tflops in self.matmul_tflops.items():
+            peak = self.dense_tflops.get(dtype)
+            if peak is None or tflops > peak:
+                raise ValueError(
+                    f"matmul_tflops.{dtype} ({tflops}) must be at most dense_tflops.{dtype} ({peak}): a measured"
+                    " matmul cannot beat the datasheet peak, and needs one"
+                )
+        return self
 
     def supports(self, dtype: str) -> bool:
         """Return True when the GPU computes natively in ``dtype``."""

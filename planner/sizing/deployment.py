@@ -15,6 +15,12 @@ from typing import Any
 
 from planner.specs import BYTES_PER_ELEMENT, GpuSpec, ModelSpec, RuntimeSpec
 
+#: Share of its datasheet peak a GPU's matrix multiplies reach at best where no measurement is in
+#: the catalog (an estimate): the median bf16 share of the twelve accelerators measured in
+#: ml-engineering's MAMF table (github.com/stas00/ml-engineering, compute/accelerator/README.md
+#: at 744d01e, 2026-08: 51.4% MI300X to 96.9% Gaudi 2, median 78.1%).
+DEFAULT_MATMUL_SHARE = 0.78
+
 #: Weight formats whose matrix multiplies run in a narrower type when the GPU has it.
 _COMPUTE_OF_WEIGHTS = {"fp8": "fp8", "int8": "int8", "fp4": "fp4", "nvfp4": "fp4", "mxfp4": "fp4"}
 
@@ -119,6 +125,27 @@ class Deployment:
         if self.compute_dtype in ("bf16", "fp16"):
             return self.gpu.dense_tflops.get("bf16") or self.gpu.dense_tflops["fp16"]
         return self.gpu.dense_tflops[self.compute_dtype]  # type: ignore[index]  # compute_dtype is a ComputeDtype
+
+    @cached_property
+    def matmul_share(self) -> float:
+        """The share of :attr:`peak_tflops` one GPU's matrix multiplies reach at best: its measured
+        maximum achievable matmul TFLOPS in the compute type, else its bf16 share, else
+        :data:`DEFAULT_MATMUL_SHARE`. The datasheet peaks are not equally reachable (51% on an
+        MI300X, 87% on an A100), so efficiency factors fitted on one GPU carry to another only
+        as shares of what each can reach."""
+        measured = self.gpu.matmul_tflops
+        key = "bf16" if self.compute_dtype in ("bf16", "fp16") else self.compute_dtype
+        if key in measured:
+            return measured[key] / self.peak_tflops
+        if "bf16" in measured:
+            return measured["bf16"] / (self.gpu.dense_tflops.get("bf16") or self.gpu.dense_tflops["fp16"])
+        return DEFAULT_MATMUL_SHARE
+
+    @cached_property
+    def matmul_peak_tflops(self) -> float:
+        """The most one GPU's matrix multiplies reach in the compute type (:attr:`peak_tflops` x
+        :attr:`matmul_share`): the ceiling the MFU factors are shares of."""
+        return self.peak_tflops * self.matmul_share
 
     def weight_bytes(self, kind: str) -> float:
         """Bytes per parameter for ``kind`` (experts, dense, embedding).

@@ -145,12 +145,26 @@ class Estimate:
             "provenance": self.provenance(),
         }
 
+    def _matmul_ceiling_source(self) -> str:
+        """Where the share of the datasheet peak that matrix multiplies reach comes from."""
+        dep = self.deployment
+        key = "bf16" if dep.compute_dtype in ("bf16", "fp16") else dep.compute_dtype
+        if key in dep.gpu.matmul_tflops:
+            return f"measured: {dep.gpu.source_of(f'matmul_tflops.{key}')}"
+        if "bf16" in dep.gpu.matmul_tflops:
+            return f"its bf16 share, measured: {dep.gpu.source_of('matmul_tflops.bf16')}"
+        return "an estimate: the median share of the GPUs measured, none measured on this one"
+
     def provenance(self) -> dict[str, str]:
         """Where each figure comes from."""
         out = {
             "hbm_gib": f"datasheet ({self.deployment.gpu.source_of('hbm_gib')})",
             "hbm_tb_s": f"datasheet ({self.deployment.gpu.source_of('hbm_tb_s')})",
-            "peak_tflops": f"datasheet, dense {self.deployment.compute_dtype}",
+            "peak_tflops": (
+                f"datasheet, dense {self.deployment.compute_dtype}; matrix multiplies reach"
+                f" {self.deployment.matmul_share:.0%} of it at best ({self._matmul_ceiling_source()}),"
+                " the ceiling the MFU factors are shares of"
+            ),
             "model": f"config.json ({self.deployment.model.source})",
             "kv_budget": f"runtime rule {self.deployment.runtime.kv_budget_rule} (catalog default knobs)",
             "activation": "roofline estimate",

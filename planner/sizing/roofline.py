@@ -148,7 +148,7 @@ def decode_attention_peak(dep: Deployment, eff: Efficiency) -> float:
     """FLOP/s one step's decode attention runs at over the replica: the decode step's efficiency
     (``mfu_decode``: a decode step's time depends on the decode factors only, which keeps the fit's
     factors apart) on a tile filled by :func:`decode_attention_rows`."""
-    return _compute_gpus(dep) * dep.peak_tflops * 1e12 * eff.mfu_decode * gemm_fill(decode_attention_rows(dep))
+    return _compute_gpus(dep) * dep.matmul_peak_tflops * 1e12 * eff.mfu_decode * gemm_fill(decode_attention_rows(dep))
 
 
 def _attention_flops_prefill(dep: Deployment, length: int) -> float:
@@ -174,7 +174,7 @@ def prefill_s(dep: Deployment, requests: float, length: int, eff: Efficiency) ->
     tokens = requests * length
     attention = requests * _attention_flops_prefill(dep, length)
     compute = matmul_s(dep, tokens, eff.mfu_prefill, thin=False) + attention / (
-        _compute_gpus(dep) * dep.peak_tflops * 1e12 * eff.mfu_prefill
+        _compute_gpus(dep) * dep.matmul_peak_tflops * 1e12 * eff.mfu_prefill
     )
     comm = step_comm_s(dep, tokens)
     if dep.pp > 1:
@@ -246,7 +246,7 @@ def matmul_s(dep: Deployment, tokens: float, mfu: float, *, thin: bool) -> float
     tile to 16-bit). ``thin`` applies the fill of the dense GEMMs too (decode steps).
     """
     m = dep.model
-    gpus_peak = _compute_gpus(dep) * dep.peak_tflops * 1e12 * mfu
+    gpus_peak = _compute_gpus(dep) * dep.matmul_peak_tflops * 1e12 * mfu
     if dep.compute_dtype in ("bf16", "fp16") and dep.weights_dtype in ("int4", "mxfp4", "nvfp4", "fp4", "fp8"):
         gpus_peak *= constants().weight_only_efficiency
     rows = tokens / dep.ep if dep.attention_dp else tokens
@@ -312,7 +312,7 @@ class MixedStep:
         m = dep.model
         self.dep, self.eff = dep, eff
         self.bandwidth = dep.gpu.hbm_tb_s * 1e12 * eff.mbu_decode
-        gpus = _compute_gpus(dep) * dep.peak_tflops * 1e12
+        gpus = _compute_gpus(dep) * dep.matmul_peak_tflops * 1e12
         self.gpus = gpus
         self.attention_per_key = attention_flops_per_key(dep) * m.num_layers * (m.full_attention_layers / m.num_layers)
         self.prefill_peak = gpus * eff.mfu_prefill
