@@ -188,7 +188,9 @@ def test_auto_on_the_calibration_set(catalog: Any) -> None:
 
 #: In-sample median absolute % error of ``auto`` on all 475 rows with the shipped catalog (regression
 #: guards a little above the figures docs/accuracy.md reports in sample).
-IN_SAMPLE_GUARDS = {"throughput": 15.0, "itl": 16.0, "ttft": 23.0}  # reported: 13.9%, 14.7%, 21.7%
+#: Throughput rose from 13.9% with each GPU's measured matmul ceiling (docs/accuracy-method.md:
+#: the built-in model improved on every held-out figure, auto's blends lost some cancelling errors).
+IN_SAMPLE_GUARDS = {"throughput": 18.5, "itl": 16.0, "ttft": 23.0}  # reported: 17.4%, 13.6%, 21.7%
 
 
 def test_the_sdk_is_imported_only_when_a_configuration_asks_for_it() -> None:
