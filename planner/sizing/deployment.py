@@ -120,9 +120,14 @@ class Deployment:
         return "bf16" if self.gpu.supports("bf16") else "fp16"
 
     @cached_property
+    def peak_dtype(self) -> str:
+        """The catalog key of the compute type's figures: ``bf16`` for 16-bit work, else the type."""
+        return "bf16" if self.compute_dtype in ("bf16", "fp16") else self.compute_dtype
+
+    @cached_property
     def peak_tflops(self) -> float:
         """Dense peak of one GPU in the compute type (bf16 for 16-bit work)."""
-        if self.compute_dtype in ("bf16", "fp16"):
+        if self.peak_dtype == "bf16":
             return self.gpu.dense_tflops.get("bf16") or self.gpu.dense_tflops["fp16"]
         return self.gpu.dense_tflops[self.compute_dtype]  # type: ignore[index]  # compute_dtype is a ComputeDtype
 
@@ -134,9 +139,8 @@ class Deployment:
         MI300X, 87% on an A100), so efficiency factors fitted on one GPU carry to another only
         as shares of what each can reach."""
         measured = self.gpu.matmul_tflops
-        key = "bf16" if self.compute_dtype in ("bf16", "fp16") else self.compute_dtype
-        if key in measured:
-            return measured[key] / self.peak_tflops
+        if self.peak_dtype in measured:
+            return measured[self.peak_dtype] / self.peak_tflops
         if "bf16" in measured:
             return measured["bf16"] / (self.gpu.dense_tflops.get("bf16") or self.gpu.dense_tflops["fp16"])
         return DEFAULT_MATMUL_SHARE

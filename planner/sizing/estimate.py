@@ -148,9 +148,8 @@ class Estimate:
     def _matmul_ceiling_source(self) -> str:
         """Where the share of the datasheet peak that matrix multiplies reach comes from."""
         dep = self.deployment
-        key = "bf16" if dep.compute_dtype in ("bf16", "fp16") else dep.compute_dtype
-        if key in dep.gpu.matmul_tflops:
-            return f"measured: {dep.gpu.source_of(f'matmul_tflops.{key}')}"
+        if dep.peak_dtype in dep.gpu.matmul_tflops:
+            return f"measured: {dep.gpu.source_of(f'matmul_tflops.{dep.peak_dtype}')}"
         if "bf16" in dep.gpu.matmul_tflops:
             return f"its bf16 share, measured: {dep.gpu.source_of('matmul_tflops.bf16')}"
         return "an estimate: the median share of the GPUs measured, none measured on this one"
