@@ -124,11 +124,16 @@ class Deployment:
         """The catalog key of the compute type's figures: ``bf16`` for 16-bit work, else the type."""
         return "bf16" if self.compute_dtype in ("bf16", "fp16") else self.compute_dtype
 
+    @property
+    def bf16_peak_tflops(self) -> float:
+        """Dense 16-bit peak of one GPU (bf16, else fp16)."""
+        return self.gpu.dense_tflops.get("bf16") or self.gpu.dense_tflops["fp16"]
+
     @cached_property
     def peak_tflops(self) -> float:
         """Dense peak of one GPU in the compute type (bf16 for 16-bit work)."""
         if self.peak_dtype == "bf16":
-            return self.gpu.dense_tflops.get("bf16") or self.gpu.dense_tflops["fp16"]
+            return self.bf16_peak_tflops
         return self.gpu.dense_tflops[self.compute_dtype]  # type: ignore[index]  # compute_dtype is a ComputeDtype
 
     @cached_property
@@ -138,12 +143,18 @@ class Deployment:
         :data:`DEFAULT_MATMUL_SHARE`. The datasheet peaks are not equally reachable (51% on an
         MI300X, 87% on an A100), so efficiency factors fitted on one GPU carry to another only
         as shares of what each can reach."""
+        key = self.matmul_measured_dtype
+        if key is None:
+            return DEFAULT_MATMUL_SHARE
+        peak = self.peak_tflops if key == self.peak_dtype else self.bf16_peak_tflops
+        return self.gpu.matmul_tflops[key] / peak  # type: ignore[index]  # a ComputeDtype
+
+    @cached_property
+    def matmul_measured_dtype(self) -> str | None:
+        """The dtype of the measured matmul ceiling :attr:`matmul_share` rests on: the compute
+        type's, else bf16's; None where the GPU has no measurement."""
         measured = self.gpu.matmul_tflops
-        if self.peak_dtype in measured:
-            return measured[self.peak_dtype] / self.peak_tflops
-        if "bf16" in measured:
-            return measured["bf16"] / (self.gpu.dense_tflops.get("bf16") or self.gpu.dense_tflops["fp16"])
-        return DEFAULT_MATMUL_SHARE
+        return next((key for key in (self.peak_dtype, "bf16") if key in measured), None)
 
     @cached_property
     def matmul_peak_tflops(self) -> float:

@@ -148,11 +148,11 @@ class Estimate:
     def _matmul_ceiling_source(self) -> str:
         """Where the share of the datasheet peak that matrix multiplies reach comes from."""
         dep = self.deployment
-        if dep.peak_dtype in dep.gpu.matmul_tflops:
-            return f"measured: {dep.gpu.source_of(f'matmul_tflops.{dep.peak_dtype}')}"
-        if "bf16" in dep.gpu.matmul_tflops:
-            return f"its bf16 share, measured: {dep.gpu.source_of('matmul_tflops.bf16')}"
-        return "an estimate: the median share of the GPUs measured, none measured on this one"
+        key = dep.matmul_measured_dtype
+        if key is None:
+            return "an estimate: the median share of the GPUs measured, none measured on this one"
+        share_of = "" if key == dep.peak_dtype else f"its {key} share, "
+        return f"{share_of}measured: {dep.gpu.source_of(f'matmul_tflops.{key}')}"
 
     def provenance(self) -> dict[str, str]:
         """Where each figure comes from."""
