@@ -5,6 +5,7 @@
     python benchmarks/accuracy.py --fit           # refit factors, corrections and auto's choices; rewrite the catalog
     python benchmarks/accuracy.py --data OTHER.csv  # rows the calibration never saw (same columns)
     python benchmarks/accuracy.py --cv --markdown docs/accuracy.md   # regenerate the accuracy page
+    python benchmarks/accuracy.py --sweeps        # quick: the built-in model held out on the sweep documents
 
 Prints one line per measured figure (row, model, GPU, class, metric, measured, then the
 prediction and error of the built-in model, of each other backend that covers the row,
@@ -29,12 +30,16 @@ from planner.bench.accuracy_tables import (
     HELD_OUT_TITLE,
     IN_SAMPLE_TITLE,
     SUMMARY_HEADER,
+    SWEEP_DOCUMENT_HEADER,
+    SWEEP_DOCUMENT_TITLE,
     SWEEP_HEADER,
     SWEEP_TITLE,
     Results,
     held_out_sections,
+    is_sweep,
     md_table,
     summary_table,
+    sweep_document_table,
     sweep_table,
     with_fallback,
     with_floor,
@@ -204,6 +209,10 @@ def print_sweeps(held: Results, rows: dict[str, Measurement]) -> None:
     print("  " + " | ".join(SWEEP_HEADER))
     for line in sweep_table(held, rows):
         print("  " + " | ".join(line))
+    print(f"\n{SWEEP_DOCUMENT_TITLE}:")
+    print("  " + " | ".join(SWEEP_DOCUMENT_HEADER))
+    for line in sweep_document_table(held["builtin"], rows):
+        print("  " + " | ".join(line))
 
 
 def coverage_table(coverage: Sequence[Coverage]) -> list[list[str]]:
@@ -315,6 +324,12 @@ def main() -> int:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--fit", action="store_true", help="refit factors, corrections and auto's choices")
     parser.add_argument("--cv", action="store_true", help="leave-one-source-document-out cross-validation")
+    parser.add_argument(
+        "--sweeps",
+        action="store_true",
+        help="only the built-in model held out on the concurrency-sweep documents, their two tables (minutes):"
+        " for trying a change to the model before the full --cv",
+    )
     parser.add_argument("--worst", type=int, default=15, help="list the N worst figures of auto")
     parser.add_argument("--markdown", type=Path, help="write the accuracy page (method and results) to this file")
     args = parser.parse_args()
@@ -324,6 +339,9 @@ def main() -> int:
     print(f"{args.data}: {len(measurements)} rows used, {len(skipped)} left out")
     for row_id, reason in skipped:
         print(f"  left out row {row_id}: {reason}")
+    if args.sweeps:
+        print_sweeps({"builtin": cross_validate(measurements, catalog, only=is_sweep)}, rows)
+        return 0
     print("backends:", ", ".join(sorted(catalog.performance_models)))
     held: Results = held_out(measurements, catalog) if args.fit or args.cv else {}
     folded = k_fold(measurements, catalog) if args.cv else []

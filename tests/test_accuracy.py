@@ -14,8 +14,12 @@ import pytest
 
 from planner.bench.accuracy_tables import (
     HELD_OUT_TITLE,
+    ONE_VOTE_EACH,
+    SWEEP_DOCUMENT_TITLE,
     SWEEP_TITLE,
+    is_sweep,
     summary_table,
+    sweep_document_table,
     sweep_table,
     with_fallback,
     with_floor,
@@ -29,6 +33,7 @@ from planner.bench.fit import (
     fit_efficiency,
     ratio_bands,
     residuals,
+    source_document,
     weighted_quantile,
 )
 from planner.bench.selection import with_blends
@@ -204,6 +209,7 @@ def test_the_held_out_errors_in_the_docs_are_what_the_code_computes(catalog: Any
     rows = {m.row_id: m for m in measurements}
     held = with_floor(with_fallback(with_blends(stored), measurements, catalog))
     assert _documented_table(SWEEP_TITLE) == sweep_table(held, rows), REGENERATE
+    assert _documented_table(SWEEP_DOCUMENT_TITLE) == sweep_document_table(held["builtin"], rows), REGENERATE
     assert _documented_table(HELD_OUT_TITLE) == summary_table(held, rows, catalog), REGENERATE
 
 
@@ -217,6 +223,21 @@ def test_the_concurrency_sweep_table_counts_only_closed_loop_rows(catalog: Any, 
     assert ten[:3] == ["builtin", "ttft", "10.0% (1)"] and ten[4:] == ["15%", "yes"]
     off = [Residual(sweep.row_id, "ttft_ms", 100.0, 150.0), Residual(offline.row_id, "ttft_ms", 100.0, 900.0)]
     assert sweep_table({"builtin": off}, rows)[0][2:] == ["50.0% (1)", "1", "15%", "no"]
+
+
+def test_the_per_document_sweep_table_gives_each_document_one_vote(catalog: Any, measurements: list[Any]) -> None:
+    """Ten figures 50% high from one document and one figure 10% high from another: the figure count
+    says 50%, the documents' row says 30% (the median of 50 and 10), and each cell says which way."""
+    sweeps = [m for m in measurements if m.mode == "concurrency"]
+    first = sweeps[0]
+    other = next(m for m in sweeps if source_document(m) != source_document(first))
+    many = [Residual(first.row_id, "itl_ms", 10.0, 15.0)] * 10 + [Residual(other.row_id, "itl_ms", 10.0, 11.0)]
+    rows = {m.row_id: m for m in measurements}
+    table = sweep_document_table(many, rows)
+    assert table[0] == [source_document(first), "-", "50.0% (10) x1.50", "-"]
+    assert table[1] == [source_document(other), "-", "10.0% (1) x1.10", "-"]
+    assert table[-1] == [ONE_VOTE_EACH, "-", "30.0% (2 documents)", "-"]
+    assert sweep_table({"builtin": many}, rows)[1][2] == "50.0% (11)"
 
 
 @pytest.mark.slow
@@ -306,6 +327,29 @@ def test_folds_run_in_parallel_give_what_they_give_one_after_the_other(monkeypat
     monkeypatch.setenv("PLANNER_FIT_WORKERS", "2")
     assert per_document(job, documents) == serial
     assert [r.row_id for r in serial[:4]] == ["doc-0", "doc-1", "doc-2", "docx-0"]
+
+
+def test_a_quick_cross_validation_holds_out_only_the_documents_asked_for(
+    catalog: Any, measurements: list[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--sweeps`` holds out the concurrency-sweep documents only, and a fold predicts the figures
+    the full run stored for it (so it is fitted on every other document, sweep or not)."""
+    import planner.bench.fit as fit
+
+    sweep_documents = {source_document(m) for m in measurements if is_sweep(m)}
+    seen: list[str] = []
+
+    def one_fold(job: Any, documents: list[str]) -> list[Residual]:
+        seen.extend(documents)
+        picked = sorted(documents)[0]  # one fold run for real: the one the full run also has
+        return job(picked)
+
+    monkeypatch.setattr(fit, "per_document", one_fold)
+    quick = fit.cross_validate(measurements, catalog, only=is_sweep)
+    assert set(seen) == sweep_documents and len(seen) == len(sweep_documents)
+    _, stored = read_residuals(HELD_OUT)
+    full = {(r.row_id, r.metric): r.predicted for r in stored["builtin"]}
+    assert quick and all(r.predicted == pytest.approx(full[(r.row_id, r.metric)], rel=1e-9) for r in quick)
 
 
 def test_a_closed_loop_replay_shares_clients_and_queues_beyond_capacity(catalog: Any, measurements: list[Any]) -> None:

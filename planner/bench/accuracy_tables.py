@@ -8,6 +8,7 @@ page quotes what the code computes. Every table therefore comes from one functio
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Mapping, Sequence
 
 from planner.bench.calibration import Measurement
@@ -76,9 +77,14 @@ def summary_table(
     return table
 
 
+def is_sweep(m: Measurement) -> bool:
+    """A concurrency-sweep row (closed loop at a fixed number of clients)."""
+    return m.mode == "concurrency"
+
+
 def sweep_residuals(found: Sequence[Residual], rows: Mapping[str, Measurement]) -> list[Residual]:
-    """The figures of concurrency-sweep rows (closed loop at a fixed number of clients)."""
-    return [r for r in found if rows[r.row_id].mode == "concurrency"]
+    """The figures of concurrency-sweep rows."""
+    return [r for r in found if is_sweep(rows[r.row_id])]
 
 
 def sweep_table(held: Mapping[str, Sequence[Residual]], rows: Mapping[str, Measurement]) -> list[list[str]]:
@@ -95,6 +101,41 @@ def sweep_table(held: Mapping[str, Sequence[Residual]], rows: Mapping[str, Measu
             cell = f"{err[1]:.1f}% ({err[0]})" if err else "-"
             table.append([name, group, cell, str(len(documents)), f"{targets[group]:.0f}%", met])
     return table
+
+
+#: Heading and columns of the concurrency sweeps' held-out errors per source document.
+SWEEP_DOCUMENT_TITLE = "Held out: concurrency sweeps per source document (built-in model)"
+SWEEP_DOCUMENT_HEADER = ["document", "throughput", "ITL", "TTFT"]
+#: The row of :func:`sweep_document_table` that gives each document one vote.
+ONE_VOTE_EACH = "median of the documents' medians"
+
+
+def _document_cell(found: Sequence[Residual], group: str) -> str:
+    """'median% (figures) xR': the median absolute % error and the median predicted/measured ratio
+    (above 1: predicted too high), so a column shows both how far and which way."""
+    mine = [r for r in found if METRIC_GROUP[r.metric] == group]
+    if not mine:
+        return "-"
+    err = median_error(mine, group)
+    assert err is not None
+    return f"{err[1]:.1f}% ({err[0]}) x{statistics.median(r.predicted / r.measured for r in mine):.2f}"
+
+
+def sweep_document_table(builtin: Sequence[Residual], rows: Mapping[str, Measurement]) -> list[list[str]]:
+    """Rows of [document, throughput, ITL, TTFT] on the built-in model's held-out concurrency-sweep
+    figures, one row per source document (most figures first), then the median over documents of
+    each document's median error: the sweep table counts figures, so a document with many sweep
+    points weighs as much as all the others; this row gives each document one vote, as the bands do."""
+    by_document: dict[str, list[Residual]] = {}
+    for r in sweep_residuals(builtin, rows):
+        by_document.setdefault(source_document(rows[r.row_id]), []).append(r)
+    ordered = sorted(by_document.items(), key=lambda item: (-len(item[1]), item[0]))
+    table = [[document, *(_document_cell(found, g) for g in GROUPS)] for document, found in ordered]
+    votes = []
+    for group in GROUPS:
+        medians = [e[1] for _, found in ordered if (e := median_error(found, group)) is not None]
+        votes.append(f"{statistics.median(medians):.1f}% ({len(medians)} documents)" if medians else "-")
+    return [*table, [ONE_VOTE_EACH, *votes]]
 
 
 def md_table(header: Sequence[str], body: Sequence[Sequence[str]]) -> list[str]:
@@ -119,6 +160,13 @@ def held_out_sections(
         "Each concurrency-sweep figure predicted by factors (and, for `auto`, corrections and choices)"
         " fitted without its source document; targets from issue 14. `auto (catalog choices)` uses the"
         " catalog's per-class choices, `auto` makes them without the document too.",
+        "",
+        f"### {SWEEP_DOCUMENT_TITLE}",
+        "",
+        *md_table(SWEEP_DOCUMENT_HEADER, sweep_document_table(held.get("builtin", ()), rows)),
+        "",
+        "Each cell: median absolute % error (figures) and the median ratio predicted / measured (above 1:"
+        " predicted too high). The sweep table above counts figures; the last row gives each document one vote.",
         "",
         f"### {HELD_OUT_TITLE}",
         "",
