@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from planner.bench.accuracy_tables import (
+    FLOOR,
     HELD_OUT_TITLE,
     ONE_VOTE_EACH,
     SWEEP_DOCUMENT_TITLE,
@@ -211,6 +212,43 @@ def test_the_held_out_errors_in_the_docs_are_what_the_code_computes(catalog: Any
     assert _documented_table(SWEEP_TITLE) == sweep_table(held, rows), REGENERATE
     assert _documented_table(SWEEP_DOCUMENT_TITLE) == sweep_document_table(held["builtin"], rows), REGENERATE
     assert _documented_table(HELD_OUT_TITLE) == summary_table(held, rows, catalog), REGENERATE
+
+
+#: The README's labels for the backends of its held-out table.
+README_BACKENDS = {
+    "builtin (calibrated roofline)": "builtin",
+    "aiconfigurator (built-in model where it does not cover a row)": "aiconfigurator (else builtin)",
+    "blend of the two (geometric mean, equal weights)": "builtin+aiconfigurator",
+    "auto, with the catalog's per-class choices": "auto (catalog choices)",
+    "auto, choices also made without the held-out document": "auto",
+    "best of each figure (not a model: the floor any choice can reach)": FLOOR,
+}
+
+
+def test_the_readme_quotes_the_held_out_errors_the_code_computes(catalog: Any, measurements: list[Any]) -> None:
+    """The README's held-out table (every document) and its concurrency-sweep sentence, figure by
+    figure, against what the stored held-out residuals give."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## How far to trust the numbers", 1)[1].split("\n## ", 1)[0]
+    _, stored = read_residuals(HELD_OUT)
+    rows = {m.row_id: m for m in measurements}
+    held = with_floor(with_fallback(with_blends(stored), measurements, catalog))
+    computed = {(name, cls): cells for name, cls, _, *cells in summary_table(held, rows, catalog)}
+    quoted = {}
+    for line in section.splitlines():
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if cells[0] in README_BACKENDS:
+            quoted[README_BACKENDS[cells[0]]] = cells[1:]
+    assert set(quoted) == set(README_BACKENDS.values())
+    for name, cells in quoted.items():
+        assert cells == [c.split(" ")[0] for c in computed[(name, "all")]], f"README row {name}"
+    sweep = {(name, group): cell.split(" ")[0] for name, group, cell, *_ in sweep_table(held, rows)}
+    sentence = " ".join(section.split())
+    for name in ("builtin", "auto (catalog choices)", "auto"):
+        figures = " / ".join(sweep[(name, g)] for g in ("throughput", "itl", "ttft"))
+        assert figures in sentence, f"README sweep figures of {name}: {figures}"
+    votes = sweep_document_table(held["builtin"], rows)[-1][1:]
+    assert " / ".join(v.split(" ")[0] for v in votes) in sentence, "README's one-vote-per-document figures"
 
 
 def test_the_concurrency_sweep_table_counts_only_closed_loop_rows(catalog: Any, measurements: list[Any]) -> None:
