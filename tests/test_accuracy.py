@@ -201,6 +201,12 @@ def _documented_table(title: str) -> list[list[str]]:
     return [[cell.strip() for cell in line.strip("|").split(" | ")] for line in lines[1:]]
 
 
+def _page_results(stored: Any, measurements: list[Any], catalog: Any) -> Any:
+    """The stored held-out residuals with what the page adds to them: blends, each backend with the
+    built-in model where it does not cover a row, and the per-figure floor."""
+    return with_floor(with_fallback(with_blends(stored), measurements, catalog))
+
+
 def test_the_held_out_errors_in_the_docs_are_what_the_code_computes(catalog: Any, measurements: list[Any]) -> None:
     """Every held-out table of the page (concurrency sweeps against their targets, every backend
     per class) rebuilt from the stored held-out residuals by the code that wrote it."""
@@ -208,7 +214,7 @@ def test_the_held_out_errors_in_the_docs_are_what_the_code_computes(catalog: Any
     assert label == f"{DATA.name} sha256:{data_digest(DATA)}", REGENERATE
     assert {"builtin", "auto", "auto (catalog choices)"} <= set(stored)
     rows = {m.row_id: m for m in measurements}
-    held = with_floor(with_fallback(with_blends(stored), measurements, catalog))
+    held = _page_results(stored, measurements, catalog)
     assert _documented_table(SWEEP_TITLE) == sweep_table(held, rows), REGENERATE
     assert _documented_table(SWEEP_DOCUMENT_TITLE) == sweep_document_table(held["builtin"], rows), REGENERATE
     assert _documented_table(HELD_OUT_TITLE) == summary_table(held, rows, catalog), REGENERATE
@@ -232,7 +238,7 @@ def test_the_readme_quotes_the_held_out_errors_the_code_computes(catalog: Any, m
     section = readme.split("## How far to trust the numbers", 1)[1].split("\n## ", 1)[0]
     _, stored = read_residuals(HELD_OUT)
     rows = {m.row_id: m for m in measurements}
-    held = with_floor(with_fallback(with_blends(stored), measurements, catalog))
+    held = _page_results(stored, measurements, catalog)
     computed = {(name, cls): cells for name, cls, _, *cells in summary_table(held, rows, catalog)}
     quoted = {}
     for line in section.splitlines():
@@ -266,7 +272,7 @@ def test_the_concurrency_sweep_table_counts_only_closed_loop_rows(catalog: Any, 
 def test_the_per_document_sweep_table_gives_each_document_one_vote(catalog: Any, measurements: list[Any]) -> None:
     """Ten figures 50% high from one document and one figure 10% high from another: the figure count
     says 50%, the documents' row says 30% (the median of 50 and 10), and each cell says which way."""
-    sweeps = [m for m in measurements if m.mode == "concurrency"]
+    sweeps = [m for m in measurements if is_sweep(m)]
     first = sweeps[0]
     other = next(m for m in sweeps if source_document(m) != source_document(first))
     many = [Residual(first.row_id, "itl_ms", 10.0, 15.0)] * 10 + [Residual(other.row_id, "itl_ms", 10.0, 11.0)]

@@ -113,12 +113,11 @@ ONE_VOTE_EACH = "median of the documents' medians"
 def _document_cell(found: Sequence[Residual], group: str) -> str:
     """'median% (figures) xR': the median absolute % error and the median predicted/measured ratio
     (above 1: predicted too high), so a column shows both how far and which way."""
-    mine = [r for r in found if METRIC_GROUP[r.metric] == group]
-    if not mine:
+    err = median_error(found, group)
+    if err is None:
         return "-"
-    err = median_error(mine, group)
-    assert err is not None
-    return f"{err[1]:.1f}% ({err[0]}) x{statistics.median(r.predicted / r.measured for r in mine):.2f}"
+    ratio = statistics.median(r.predicted / r.measured for r in found if METRIC_GROUP[r.metric] == group)
+    return f"{err[1]:.1f}% ({err[0]}) x{ratio:.2f}"
 
 
 def sweep_document_table(builtin: Sequence[Residual], rows: Mapping[str, Measurement]) -> list[list[str]]:
