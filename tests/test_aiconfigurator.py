@@ -186,11 +186,13 @@ def test_auto_on_the_calibration_set(catalog: Any) -> None:
         assert mine[1] <= theirs[1] + 0.5, f"{group}: auto {mine[1]:.1f}% vs aiconfigurator alone {theirs[1]:.1f}%"
 
 
-#: In-sample median absolute % error of ``auto`` on all 475 rows with the shipped catalog (regression
-#: guards a little above the figures docs/accuracy.md reports in sample).
-#: Throughput rose from 13.9% with each GPU's measured matmul ceiling (docs/accuracy-method.md:
-#: the built-in model improved on every held-out figure, auto's blends lost some cancelling errors).
-IN_SAMPLE_GUARDS = {"throughput": 18.5, "itl": 16.0, "ttft": 23.0}  # reported: 17.4%, 13.6%, 21.7%
+#: In-sample median absolute % error of ``auto`` on all 570 rows with the shipped catalog (regression
+#: guards a little above the figures docs/accuracy.md reports in sample). With the 475 rows before
+#: December 2026 they were 17.4%, 13.6% and 21.7%: the 95 dense vLLM sweep rows added then fit well
+#: (throughput), and the refit moved MoE-TP TTFT from the built-in model to a blend with a quarter
+#: of aiconfigurator's weight (held out 36.3% against the built-in model's 36.6%), which its rows
+#: fit worse in sample (24.5% -> 56.8%).
+IN_SAMPLE_GUARDS = {"throughput": 11.5, "itl": 16.5, "ttft": 25.0}  # reported: 10.0%, 15.0%, 23.3%
 
 
 def test_the_sdk_is_imported_only_when_a_configuration_asks_for_it() -> None:
