@@ -67,11 +67,13 @@ def test_the_fit_recovers_the_step_times_and_halves_the_held_out_error(simulated
     before = BUILTIN.efficiency(dep)
     result = calibrate_on_runs(runs, dep, session.catalog, before, "project X")
     truth = replace(before, **TRUTH)
+
+    def steps_s(eff: Any, batch: int) -> tuple[float, float]:
+        model = AnalyticModel(fixed=eff)
+        return model.decode_step_s(dep, batch, 2100), model.prefill_s(dep, batch, 2000)
+
     for batch in (1, 8, 64):
-        made, fitted, started = (
-            (AnalyticModel(fixed=e).decode_step_s(dep, batch, 2100), AnalyticModel(fixed=e).prefill_s(dep, batch, 2000))
-            for e in (truth, result.after, before)
-        )
+        made, fitted, started = (steps_s(e, batch) for e in (truth, result.after, before))
         assert fitted[0] == pytest.approx(made[0], rel=0.10) and fitted[1] == pytest.approx(made[1], rel=0.10)
         assert abs(started[0] / made[0] - 1) > 0.3 and abs(started[1] / made[1] - 1) > 0.3  # it had to move
     assert (result.fitted_runs, result.held_out_runs) == (6, 2)
