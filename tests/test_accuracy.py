@@ -3,6 +3,7 @@ the calibration file, and the fit is per class, reproducible, and honest about h
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import statistics
@@ -25,7 +26,7 @@ from planner.bench.accuracy_tables import (
     with_fallback,
     with_floor,
 )
-from planner.bench.calibration import CalibrationFileError, load_measurements
+from planner.bench.calibration import CalibrationFileError, harness_setting, load_measurements
 from planner.bench.coverage import COVERAGE_TITLE, band_coverage, data_digest, read_residuals
 from planner.bench.fit import (
     METRIC_GROUP,
@@ -96,9 +97,10 @@ def test_fit_recovers_known_factors(catalog: Any, measurements: list[Any]) -> No
 
 
 def test_a_factor_the_rows_barely_constrain_stays_near_the_parent_class(catalog: Any, measurements: list[Any]) -> None:
-    """Twenty TTFT figures the decode bandwidth does not change, and one ITL figure at half what
+    """Sixty TTFT figures the decode bandwidth does not change, and one ITL figure at half what
     the truth gives: alone, that figure drags the bandwidth to its bound; held to the parent's
-    factors, it moves only as far as that one figure pays for."""
+    factors, it moves only as far as that one figure pays for. (Under the capped mean loss a figure
+    pulls with its share of the class's figures: among twenty, held or not, it reaches the bound.)"""
     from planner.bench.fit import prior_penalty
     from planner.bench.predict import predict_measurement
     from planner.sizing.efficiency import Efficiency
@@ -119,9 +121,9 @@ def test_a_factor_the_rows_barely_constrain_stays_near_the_parent_class(catalog:
             continue
         if pulling is None and then["itl_ms"] < 0.75 * now["itl_ms"]:
             pulling = as_measured(m, {"itl_ms": now["itl_ms"] / 2})
-        elif len(prefill_only) < 20:
+        elif len(prefill_only) < 60:
             prefill_only.append(as_measured(m, {"ttft_ms": now["ttft_ms"]}))
-    assert pulling is not None and len(prefill_only) == 20
+    assert pulling is not None and len(prefill_only) == 60
     rows = [pulling, *prefill_only]
     free = fit_efficiency(rows, catalog, truth)
     held = fit_efficiency(rows, catalog, truth, prior=truth)
@@ -143,11 +145,13 @@ def test_missing_or_malformed_calibration_file(catalog: Any, tmp_path: Path) -> 
 def test_builtin_throughput_in_sample_for_dense_and_moe_alike(catalog: Any, measurements: list[Any]) -> None:
     found = residuals(measurements, catalog, lambda m: calibration_for(*class_key(m, catalog)).efficiency)
     moe = {m.row_id for m in measurements if catalog.models.get(m.model_id).moe}
-    # guards a little above the in-sample figures on all 570 rows (docs/accuracy.md: dense 10.4%;
-    # MoE-TP 12.3%, MoE-EP 20.6%: the MoE documents disagree more, held out they are 28-35%)
+    early = {m.row_id for m in measurements if m.early_build}
+    # guards a little above the in-sample figures on the 569 rows (dense 10.4%, MoE 9.8%), leaving
+    # out the early builds, which no class of theirs is fitted on (predicted by current engines'
+    # classes, their MoE rows take MoE's median to 31.6%)
     for kind, members, guard in (
         ("dense", [r for r in found if r.row_id not in moe], 12.5),
-        ("moe", [r for r in found if r.row_id in moe], 19.5),
+        ("moe", [r for r in found if r.row_id in moe and r.row_id not in early], 12.0),
     ):
         errors = [r.abs_pct for r in members if METRIC_GROUP[r.metric] == "throughput"]
         assert len(errors) >= 20, kind
@@ -266,6 +270,16 @@ def test_the_readme_quotes_the_held_out_errors_the_code_computes(catalog: Any, m
     for name in ("builtin", "auto (catalog choices)"):
         figures = " / ".join(sweep[(name, g)] for g in ("throughput", "itl", "ttft"))
         assert f"to {figures}" in sentence, f"README sweep figures of {name} on the earlier documents: {figures}"
+    # the sweeps without the documents of early builds
+    current = {i: m for i, m in rows.items() if not m.early_build}
+    found = {name: [r for r in residuals if r.row_id in current] for name, residuals in held.items()}
+    sweep = {(name, group): cell.split(" ")[0] for name, group, cell, *_ in sweep_table(found, current)}
+    builtin, auto = (
+        " / ".join(sweep[(n, g)] for g in ("throughput", "itl", "ttft")) for n in ("builtin", "auto (catalog choices)")
+    )
+    assert f"are at {builtin} (built-in) and {auto} (`auto`" in sentence, (
+        f"README sweeps without early builds: {builtin}, {auto}"
+    )
 
 
 def test_the_concurrency_sweep_table_counts_only_closed_loop_rows(catalog: Any, measurements: list[Any]) -> None:
@@ -336,6 +350,93 @@ def test_a_row_on_the_runtime_default_kv_dtype_keeps_bf16_kv_beside_fp8_weights(
         assert (row.weights_dtype, row.kv_dtype) == ("fp8", "bf16"), row.row_id
     llama_amd_fp8_kv, rocm_blog_vllm = by_id["1792"], by_id["1200"]
     assert llama_amd_fp8_kv.kv_dtype == rocm_blog_vllm.kv_dtype == "fp8"
+
+
+def test_a_median_itl_is_compared_with_the_median_gap(catalog: Any, measurements: list[Any]) -> None:
+    """A source's median ITL (the median of all gaps: vLLM's ``vllm bench serve``, silybench) is the
+    plain decode step where prompt chunks stretch a minority of the gaps, below the mean gap that
+    spreads the chunks over every gap; a mean ITL (SGLang's cookbook) is compared with the mean, and
+    a median over requests of each request's mean gap (GuideLLM) is a mean gap."""
+    from planner.bench.predict import deployment_for, predict_measurement
+    from planner.sizing.steady_state import steady_state
+
+    by_id = {m.row_id: m for m in measurements}
+    silybench, cookbook, guidellm = by_id["1981"], by_id["1409"], by_id["1473"]
+    assert "itl_p50_ms" in silybench.measured and "itl_ms" not in silybench.measured
+    assert "itl_ms" in cookbook.measured and "itl_p50_ms" not in cookbook.measured
+    assert "itl_ms" in guidellm.measured
+    eff = calibration_for(*class_key(silybench, catalog)).efficiency
+    predicted = predict_measurement(silybench, catalog, eff)  # 128 in / 1,024 out at 64 clients
+    timing = steady_state(deployment_for(silybench, catalog), 64, 128, 1024, AnalyticModel(fixed=eff))
+    assert predicted["itl_p50_ms"] == pytest.approx(timing.decode_step_s * 1000)
+    assert predicted["itl_p50_ms"] < predicted["itl_ms"] == pytest.approx(timing.itl_s * 1000)
+
+
+def test_rows_measured_with_speculative_decoding_are_left_out(catalog: Any, measurements: list[Any]) -> None:
+    """TensorRT-LLM's DeepSeek-R1 min-latency runs use three MTP layers; read as plain decode they
+    asked the MoE-EP classes for a step 2-3x the engine's speed. The same harness's figure without
+    MTP (tech blog 1, 111 tok/s a user at batch 1) stands in for them."""
+    _, skipped = load_measurements(DATA, catalog)
+    assert {row for row, reason in skipped if "speculative decoding" in reason} == {"116", "119"}
+    plain = next(m for m in measurements if m.row_id == "1995")
+    assert (plain.mode, plain.batch, plain.tp, plain.ep) == ("static", 1, 8, 4)
+    assert class_key(plain, catalog) == ("trtllm", "blackwell", "moe-ep")
+
+
+def test_the_fit_loss_counts_each_figure_up_to_a_factor_of_two(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A figure far off costs what one twice off does, but for a thousandth of the uncapped mean (a
+    row the model cannot represent does not steer the factors), every figure counts (a median would
+    give up a minority for free), and the loss never goes flat, so a fit that starts with every
+    figure far off still moves."""
+    import planner.bench.fit as fit
+
+    def loss(*measured: float) -> float:
+        figures = [fit.Residual(str(i), "output_tok_s", value, 1.0) for i, value in enumerate(measured)]
+        monkeypatch.setattr(fit, "residuals", lambda *_args: figures)
+        return fit.fit_loss([], catalog=None, timing=None)  # type: ignore[arg-type]
+
+    errors = [math.log(x) for x in (1.0, 1.5, 4.0, 100.0)]
+    capped = statistics.fmean(min(e, math.log(2)) for e in errors)
+    assert loss(1.0, 1.5, 4.0, 100.0) == pytest.approx(capped + 0.001 * statistics.fmean(errors))
+    assert loss(1.0, 1.5, 4.0, 100.0) - loss(1.0, 1.5, 4.0, 4.0) < 0.001
+    assert loss(10.0, 10.0) > loss(5.0, 5.0) > loss(3.0, 3.0)
+
+
+def test_early_builds_inform_only_the_general_class(catalog: Any, measurements: list[Any]) -> None:
+    """dstack's DeepSeek-R1 study and SGLang v0.4.1's DeepSeek-V3 table measured engine builds from
+    the models' first weeks: they enter the general class, no runtime's or configuration class's
+    factors, and are predicted by the classes of current engines."""
+    from planner.bench.fit import class_members
+
+    early = [m for m in measurements if m.early_build]
+    assert len(early) == 49 and {source_document(m) for m in early} == set(harness_setting("early_builds"))
+    members = class_members(measurements, catalog)
+    assert sum(m.early_build for m in members[("*", "*", "*")]) == len(early)
+    assert not [key for key, rows in members.items() if key != ("*", "*", "*") and any(m.early_build for m in rows)]
+    dstack_sglang_h200 = next(m for m in early if m.runtime_id == "sglang" and m.gpu_id == "h200-sxm")
+    assert calibration_for(*class_key(dstack_sglang_h200, catalog)).key == ("*", "*", "moe-ep")
+
+
+def test_early_builds_set_no_class_correction(
+    catalog: Any, measurements: list[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """aiconfigurator's per-class corrections are fitted without the early builds; its ``any``
+    correction, like the general class, with them."""
+    import planner.bench.selection as selection
+
+    fitted: list[set[str]] = []
+
+    def record(rows: Any, *_args: Any) -> float:
+        fitted.append({m.row_id for m in rows})
+        return 0.0
+
+    monkeypatch.setattr(selection, "covered", lambda rows, *_args: list(rows))
+    monkeypatch.setattr(selection, "fit_loss", record)
+    monkeypatch.setattr(selection, "coordinate_search", lambda start, _bounds, loss: (loss(start), start)[1])
+    fits = selection.fit_corrections(measurements, catalog, AnalyticModel())
+    early = {m.row_id for m in measurements if m.early_build}
+    assert fits[0].cls == "any" and early <= fitted[0]
+    assert len(fitted) == len(fits) > 1 and not any(rows & early for rows in fitted[1:])
 
 
 def test_mlperf_results_are_one_document_per_round_and_submitter(measurements: list[Any]) -> None:
@@ -444,8 +545,11 @@ def test_an_open_loop_replay_runs_the_batch_littles_law_gives(catalog: Any, meas
         assert timing.batch == pytest.approx(target, rel=0.011), rate
 
 
-def test_an_open_loop_run_that_fell_behind_is_not_judged_on_its_ttft(catalog: Any, measurements: list[Any]) -> None:
-    """Its queue grew through the run, so its TTFT depends on how long the run lasted."""
+def test_an_open_loop_run_that_fell_behind_is_judged_on_its_throughput_only(
+    catalog: Any, measurements: list[Any]
+) -> None:
+    """Its queue grew through the run, so its TTFT depends on how long the run lasted, and so did
+    its running batch and with it the gaps between tokens."""
     from dataclasses import replace
 
     from planner.bench.predict import KEPT_UP_SHARE, fell_behind, predict_measurement
@@ -456,5 +560,7 @@ def test_an_open_loop_run_that_fell_behind_is_not_judged_on_its_ttft(catalog: An
     kept_up = replace(m, measured=m.measured | {"output_tok_s": 0.9 * offered})
     behind = replace(m, measured=m.measured | {"output_tok_s": 0.5 * offered})
     assert not fell_behind(kept_up) and fell_behind(behind) and KEPT_UP_SHARE == 0.8
-    assert "ttft_ms" in predict_measurement(kept_up, catalog, eff)
-    assert set(predict_measurement(behind, catalog, eff)) == {"output_tok_s", "total_tok_s", "itl_ms"}
+    assert {"ttft_ms", "itl_ms", "itl_p50_ms"} <= set(predict_measurement(kept_up, catalog, eff))
+    assert set(predict_measurement(behind, catalog, eff)) == {"output_tok_s", "total_tok_s"}
+    dsv3 = [m for m in measurements if "benchmark_dsv3" in m.source]  # SGLang v0.4.1 at 1-8 requests/s
+    assert len(dsv3) == 4 and all(fell_behind(m) and "itl_p50_ms" in m.measured for m in dsv3)

@@ -84,8 +84,11 @@ def test_the_budget_defaults_to_the_runtimes_own_for_the_gpu_class(catalog: Any)
 #: Analytic vs simulated, open loop at the rate whose Little's-law batch is the concurrency, the
 #: analytic taken at the simulated mean batch; the mean ITL at the batch a gap sees on average
 #: (sum of b^2 / sum of b over the steps: a step at batch b yields b gaps, so under Poisson
-#: arrivals the gaps fall in the busier steps). Tolerances: mean TTFT 15%, mean ITL 10%,
-#: output 8%; the steady state sees one batch, the simulator's fluctuates around its mean.
+#: arrivals the gaps fall in the busier steps). Tolerances: mean TTFT 15%, mean and median ITL 10%,
+#: output 8%; the steady state sees one batch, the simulator's fluctuates around its mean. TTFT 20%
+#: where 4,000-token prompts take two 2,048-token chunks: at 16 clients the steady state runs 13%
+#: (stop 35's factors) to 16% (the capped-loss refit's) under the simulator, whose chunk queue
+#: fluctuates with the arrivals.
 SIMULATED = [
     ("llama-3.1-8b", "vllm", {}, 2000, 200, (4, 16)),
     ("llama-3.1-8b", "vllm", {"max_num_batched_tokens": 2048}, 4000, 150, (4, 16)),
@@ -117,9 +120,10 @@ def test_the_steady_state_agrees_with_the_simulator(
         batches = [b for time_s, b, _ in result.replicas[0].samples if time_s >= result.warmup_s]
         gap_batch = sum(b * b for b in batches) / sum(batches)
         where = f"{model} on {runtime} {isl}/{osl} at {concurrency}"
-        assert t.ttft_s * 1000 == pytest.approx(simulated["ttft_ms"]["mean"], rel=0.15), where
-        itl_ms = steady_state(d, gap_batch, isl, osl, BUILTIN).itl_s * 1000
-        assert itl_ms == pytest.approx(simulated["itl_ms"]["mean"], rel=0.10), where
+        assert t.ttft_s * 1000 == pytest.approx(simulated["ttft_ms"]["mean"], rel=0.2 if knobs else 0.15), where
+        at_gap_batch = steady_state(d, gap_batch, isl, osl, BUILTIN)
+        assert at_gap_batch.itl_s * 1000 == pytest.approx(simulated["itl_ms"]["mean"], rel=0.10), where
+        assert at_gap_batch.itl_median_s * 1000 == pytest.approx(simulated["itl_ms"]["p50"], rel=0.10), where
         assert t.output_tok_s == pytest.approx(simulated["output_tok_s"], rel=0.08), where
 
 

@@ -76,13 +76,27 @@ def residuals(
     return out
 
 
+#: A figure's absolute log error counts up to log 2 in the fit's loss: a figure more than a factor
+#: of two off costs the same however far off it is, but for ``TIE_BREAK`` of the plain mean.
+LOSS_CAP = math.log(2)
+TIE_BREAK = 0.001
+
+
 def fit_loss(rows: Sequence[Measurement], catalog: Catalog, timing: Efficiency | PerformanceModel) -> float:
-    """Median absolute log error of every figure, plus a quarter of the mean."""
+    """Mean absolute log error of every figure, each capped at ``LOSS_CAP``, plus ``TIE_BREAK`` x
+    the uncapped mean.
+
+    The cap keeps a row the model cannot represent from steering the factors, as a median would,
+    while every figure within a factor of two still pulls: under a median the batch-1 latencies of
+    a class of offline throughputs could be given up at no cost, which left the step overhead of
+    the MoE-EP classes where the search happened to stop. The thousandth of the uncapped mean only
+    breaks ties: where every figure starts beyond the cap (a project's runs on hardware the catalog
+    knows only from its datasheet) the capped mean is flat, and the search still finds its way down.
+    """
     errors = [abs(math.log(r.ratio)) for r in residuals(rows, catalog, lambda _m: timing)]
     if not errors:
         return math.inf
-    # median for robustness, a little of the mean so that no figure is ignored entirely
-    return statistics.median(errors) + 0.25 * statistics.fmean(errors)
+    return statistics.fmean(min(e, LOSS_CAP) for e in errors) + TIE_BREAK * statistics.fmean(errors)
 
 
 #: How strongly a class's factors are held to its parent's (see :func:`prior_penalty`).
@@ -97,7 +111,7 @@ def prior_penalty(eff: Efficiency, prior: Efficiency, names: Sequence[str]) -> f
     prefill, say) otherwise drifts to a bound on one figure's pull: 98% of the HBM bandwidth for
     three classes of the 475-row fit, which no runtime reaches. Held to its parent, it moves only
     as far as the rows' evidence pays for (a factor twice its parent's costs 0.0096, what a 1%
-    lower median log error gains).
+    lower mean log error gains).
     """
     total = 0.0
     for name in names:
@@ -244,7 +258,10 @@ def class_members(rows: Sequence[Measurement], catalog: Catalog) -> dict[ClassKe
     for level in (3, 2, 1, 0):
         groups: dict[ClassKey, list[Measurement]] = {}
         for m in rows:
-            groups.setdefault(_chain(keys[m.row_id])[level], []).append(m)
+            key = _chain(keys[m.row_id])[level]
+            if m.early_build and key != ("*", "*", "*"):
+                continue  # early builds inform the general class only
+            groups.setdefault(key, []).append(m)
         for key, members in sorted(groups.items()):
             parent = next((kept[k] for k in _chain(key)[1:] if k in kept), None)
             thin = len(members) < MIN_ROWS or len({source_document(m) for m in members}) < MIN_DOCUMENTS

@@ -1,7 +1,7 @@
 """Calibrating the efficiency factors on a project's own measured runs (step 10 back into 5-9).
 
 The same factors (MFU prefill, MBU decode, MFU decode, per-step overhead, front end) and the same fitter
-(:func:`planner.bench.fit.fit_efficiency`, a coordinate search of the median absolute log error)
+(:func:`planner.bench.fit.fit_efficiency`, a coordinate search of the capped mean absolute log error)
 as the calibration on published measurements; each run becomes a
 :class:`~planner.bench.calibration.Measurement` of the project's deployment at its load and
 its mean request shape. A share of the runs is held out of the fit and reported apart, so the

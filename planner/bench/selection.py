@@ -68,7 +68,7 @@ def fit_corrections(rows: Sequence[Measurement], catalog: Catalog, model: Perfor
     overall = fit(mine, Correction())
     fits = [CorrectionFit(model.name, "any", overall, len(mine))]
     for cls in CLASSES:
-        members = [m for m in mine if measurement_class(m, catalog) == cls]
+        members = [m for m in mine if measurement_class(m, catalog) == cls and not m.early_build]
         documents = len({source_document(m) for m in members})
         if len(members) >= MIN_ROWS and documents >= MIN_DOCUMENTS and len(members) < len(mine):
             fits.append(CorrectionFit(model.name, cls, fit(members, overall), len(members)))

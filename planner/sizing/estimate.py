@@ -20,6 +20,7 @@ from planner.sizing.steady_state import Timing, steady_state
 METRIC_GROUP = {
     "ttft_ms": "ttft",
     "itl_ms": "itl",
+    "itl_p50_ms": "itl",
     "e2e_ms": "itl",
     "output_tok_s": "throughput",
     "total_tok_s": "throughput",

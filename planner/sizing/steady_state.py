@@ -65,6 +65,15 @@ class Timing:
         return self.itl_at_percentile_s(95)
 
     @property
+    def itl_median_s(self) -> float:
+        """The median gap between tokens: a prompt-carrying step's gap when more than half of a
+        request's gaps are such, else the decode step. Where prompt chunks stretch a minority of
+        the gaps the median is the plain decode step, below the mean (``itl_s``), which spreads
+        the chunks over every gap; what a benchmark's median ITL (the median of all gaps, as
+        vLLM's and SGLang's serving benchmarks report it) measures."""
+        return self.long_gap_s if self.long_gap_share > 0.5 else self.decode_step_s
+
+    @property
     def engine_e2e_s(self) -> float:
         """How long a request holds its place in the engine's batch: E2E less the front end
         (what Little's law for the batch counts)."""
