@@ -191,7 +191,7 @@ def test_auto_on_the_calibration_set(catalog: Any) -> None:
 #: capped loss and the early builds kept apart (stop 35, 570 rows) they were 10.0%, 15.0% and 23.3%:
 #: median ITLs now meet the median gap (ITL), and the early builds' rows, fitted into no class of
 #: their own, are predicted by current engines' factors (throughput).
-IN_SAMPLE_GUARDS = {"throughput": 12.5, "itl": 12.5, "ttft": 21.0}  # reported: 11.7%, 11.2%, 19.5%
+IN_SAMPLE_GUARDS = {"throughput": 12.5, "itl": 12.5, "ttft": 21.0}  # reported: 11.7%, 11.2%, 19.0%
 
 
 def test_the_sdk_is_imported_only_when_a_configuration_asks_for_it() -> None:

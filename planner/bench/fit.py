@@ -252,7 +252,8 @@ def fit_classes(rows: Sequence[Measurement], catalog: Catalog) -> list[ClassFit]
 
 def class_members(rows: Sequence[Measurement], catalog: Catalog) -> dict[ClassKey, list[Measurement]]:
     """The classes :func:`fit_classes` fits on ``rows`` and the rows of each, general first,
-    found without fitting (so held-out bands can rebuild a fit's classes cheaply)."""
+    found without fitting (so held-out bands can rebuild a fit's classes cheaply). Rows of early
+    builds (:attr:`~planner.bench.calibration.Measurement.early_build`) join the general class only."""
     keys = {m.row_id: class_key(m, catalog) for m in rows}
     kept: dict[ClassKey, list[Measurement]] = {}
     for level in (3, 2, 1, 0):

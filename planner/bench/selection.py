@@ -57,7 +57,8 @@ class CorrectionFit:
 
 def fit_corrections(rows: Sequence[Measurement], catalog: Catalog, model: PerformanceModel) -> list[CorrectionFit]:
     """Fit ``any`` on every covered row, then each class with at least ``MIN_ROWS`` rows from at
-    least ``MIN_DOCUMENTS`` source documents (starting from ``any``)."""
+    least ``MIN_DOCUMENTS`` source documents (starting from ``any``); rows of early builds inform
+    ``any`` only, as they do the built-in model's general class."""
     mine = covered(rows, catalog, model)
     if not mine:
         return []
