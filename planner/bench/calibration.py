@@ -82,16 +82,19 @@ class Measurement:
     measured: dict[str, float] = field(default_factory=dict)
     harness: str = ""
     notes: str = ""
-    #: Measured on an engine build from the model's first weeks (``early_builds`` in
-    #: ``catalogs/calibration/harnesses.yaml``): fitted into the general class only, never into a
-    #: runtime's or configuration class's factors.
-    early_build: bool = False
 
     @property
     def family(self) -> str:
         """Calibration family: the runtime id, with TensorRT-LLM's pre-in-flight-batching
         harness (gptSessionBenchmark, v0.5-v0.6 static batching) kept apart."""
         return "trtllm-legacy" if "gptsession" in self.harness.lower() else self.runtime_id
+
+    @property
+    def early_build(self) -> bool:
+        """Measured on an engine build from the model's first weeks (its source document is one of
+        ``early_builds`` in ``catalogs/calibration/harnesses.yaml``): fitted into the general class
+        only, never into a runtime's or configuration class's factors."""
+        return self.source.split(" ")[0] in harness_setting("early_builds")
 
 
 class CalibrationFileError(PlannerError):
@@ -243,7 +246,6 @@ def parse_row(row: dict[str, str], catalog: Catalog) -> Measurement | str:
         measured=_measured(row),
         harness=row["runtime"],
         notes=row.get("notes", ""),
-        early_build=any(row["source"].startswith(document) for document in harness_setting("early_builds")),
     )
     if row["scenario"] == "batch1_prefill_latency":
         measurement.batch = 1
