@@ -1,0 +1,90 @@
+"""The roofline's GEMM fill against decode-step GEMMs measured on a real GPU (an H200)."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+
+from planner.bench.decode_gemms import (
+    COLUMNS,
+    DecodeGemmFileError,
+    GemmPoint,
+    fitted_half_rows,
+    load_decode_gemms,
+    model_gemm_ms,
+)
+from planner.sizing.roofline import constants
+
+REPO = Path(__file__).resolve().parent.parent
+H200 = REPO / "benchmarks" / "data" / "decode-gemms-h200.csv"
+
+
+def test_catalog_half_fill_rows_match_the_h200_measurement() -> None:
+    """``gemm_half_rows`` (an estimate from tile sizes) within 15% of what the compute-bound
+    points of a measured H200 run fit (63-70 rows: two models, BF16 and FP8), and each plateau
+    under the H200's matmul ceiling for its type (``catalogs/gpus/nvidia.yaml``)."""
+    points = load_decode_gemms(H200)
+    ceiling = {"bf16": 794.5, "fp8": 1453.4}
+    kinds = {(p.stack, p.dtype) for p in points}
+    assert {dtype for _, dtype in kinds} == set(ceiling)
+    for stack, dtype in kinds:
+        half, plateau = fitted_half_rows([p for p in points if (p.stack, p.dtype) == (stack, dtype)])
+        assert half == pytest.approx(constants().gemm_half_rows, rel=0.15), (stack, dtype)
+        assert 0.6 * ceiling[dtype] < plateau < ceiling[dtype], (stack, dtype)
+
+
+def test_fit_recovers_a_known_curve() -> None:
+    points = [
+        GemmPoint(
+            "gpu", "s", "bf16", rows, "graph", step_ms=gflop / (500.0 * rows / (rows + 40)), weight_gb=1.0, gflop=gflop
+        )
+        for rows in (256, 512, 1024, 2048)
+        for gflop in [rows * 2.0]
+    ]
+    eager = GemmPoint("gpu", "s", "bf16", 512, "eager", step_ms=100.0, weight_gb=1.0, gflop=1024.0)
+    half, plateau = fitted_half_rows([*points, eager])
+    assert half == 40
+    assert plateau == pytest.approx(500.0)
+
+
+def test_fit_needs_compute_bound_points() -> None:
+    thin = [GemmPoint("gpu", "s", "bf16", rows, "graph", 4.0, 14.0, rows * 14.0) for rows in (1, 64, 128)]
+    with pytest.raises(ValueError, match="two or more row counts"):
+        fitted_half_rows(thin)
+
+
+def test_model_time_is_the_longer_of_reads_and_work() -> None:
+    one_row = GemmPoint("gpu", "s", "bf16", 1, "graph", 3.75, weight_gb=13.96, gflop=13.96)
+    assert model_gemm_ms(one_row, 4.8, 794.5, mbu=0.7, mfu=0.86) == pytest.approx(13.96 / (4.8 * 0.7))
+    wide = GemmPoint("gpu", "s", "bf16", 2048, "graph", 43.05, weight_gb=13.96, gflop=28590.0)
+    fill = 2048 / (2048 + constants().gemm_half_rows)
+    assert model_gemm_ms(wide, 4.8, 794.5, mbu=0.7, mfu=0.86) == pytest.approx(28590.0 / (794.5 * 0.86 * fill))
+
+
+def test_a_file_without_a_column_names_it(tmp_path: Path) -> None:
+    path = tmp_path / "gemms.csv"
+    path.write_text("gpu,stack,dtype,rows,mode,step_ms,weight_gb\nNVIDIA H200,s,bf16,1,graph,3.7,13.9\n")
+    with pytest.raises(DecodeGemmFileError) as caught:
+        load_decode_gemms(path)
+    assert "'gflop'" in caught.value.message
+    assert caught.value.path == str(path)
+    assert "device_decode_gemms.py" in caught.value.fix
+
+
+def test_a_value_that_is_not_a_number_names_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "gemms.csv"
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(COLUMNS)
+        writer.writerow(["NVIDIA H200", "s", "bf16", "1", "graph", "3.7", "13.9", "14.0"])
+        writer.writerow(["NVIDIA H200", "s", "bf16", "two", "graph", "3.7", "13.9", "28.0"])
+    with pytest.raises(DecodeGemmFileError) as caught:
+        load_decode_gemms(path)
+    assert caught.value.message.startswith("line 3:")
+
+
+def test_a_missing_file_says_how_to_make_it(tmp_path: Path) -> None:
+    with pytest.raises(DecodeGemmFileError, match="cannot read it"):
+        load_decode_gemms(tmp_path / "absent.csv")
