@@ -9,7 +9,7 @@ estimate). This script measures what that curve stands for: the linear layers of
 one GPU's shard, with random BF16 weights and with FP8 ones (e4m3, per-tensor scales, BF16 out),
 at 1 to 2,048 rows a step, replayed as one CUDA graph (as vLLM and SGLang replay their decode
 steps) and launched eagerly. It prints one line per (stack, dtype, rows, mode) and writes them
-to ``--out``; ``benchmarks/decode_gemm_check.py`` compares
+to ``--out``; ``benchmarks/device_check.py`` compares
 them with the model. Attention, norms and collectives are left out: only the weight GEMMs.
 
 It does not import the planner (the GPU machine has PyTorch, not the planner's dependencies).

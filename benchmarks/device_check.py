@@ -1,0 +1,103 @@
+"""The built-in model's decode terms against decode work measured on a real GPU.
+
+Reads the CSV files written by ``benchmarks/device_decode_gemms.py`` and
+``benchmarks/device_decode_step.py`` (default: the H200 runs in ``benchmarks/data/``) and prints:
+
+- per GEMM stack and weight type, the half-fill rows and the plateau rate fitted to the
+  compute-bound points, beside the catalog's ``gemm_half_rows`` and the GPU's matmul ceiling
+  (``tests/test_device_checks.py`` holds the catalog to the measurement), the weight-read rate where
+  the step is memory-bound (up to 64 rows), and per row count the measured time (CUDA graph)
+  against the roofline's GEMM time with each runtime's calibrated decode factors (dense);
+- per (context, batch) of the whole Llama-3.1-8B step, the measured time against the model's
+  decode step with each runtime's factors, and the step's bytes (weights and KV, as the model
+  counts them) over the measured time.
+
+    python benchmarks/device_check.py [--gemms FILE] [--steps FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+from pathlib import Path
+
+from planner.bench.device_checks import (
+    COMPUTE_BOUND_ROWS,
+    fitted_half_rows,
+    load_decode_gemms,
+    load_decode_steps,
+    model_gemm_ms,
+    step_deployment,
+)
+from planner.catalog import Catalog, load_catalog
+from planner.sizing.efficiency import Efficiency, calibration_for
+from planner.sizing.roofline import constants, decode_bytes_per_gpu, decode_step_s
+from planner.specs import GpuSpec
+
+REPO = Path(__file__).resolve().parent.parent
+DATA = REPO / "benchmarks" / "data"
+RUNTIMES = ("vllm", "sglang", "trtllm")
+
+
+def print_gemms(path: Path, gpu: GpuSpec, factors: dict[str, Efficiency]) -> None:
+    """The GEMM stacks against the roofline's GEMM terms."""
+    points = load_decode_gemms(path)
+    print(f"{path.name}: {len(points)} points; catalog gemm_half_rows {constants().gemm_half_rows:.0f}")
+    for stack, dtype in sorted({(p.stack, p.dtype) for p in points}):
+        measured = [p for p in points if (p.stack, p.dtype) == (stack, dtype) and p.mode == "graph"]
+        matmul = gpu.matmul_tflops.get(dtype, gpu.dense_tflops[dtype])
+        half, plateau = fitted_half_rows(measured)
+        thin = statistics.median(p.read_tb_s for p in measured if p.rows <= 64)
+        print(
+            f"\n{stack} {dtype}: compute-bound from {COMPUTE_BOUND_ROWS} rows, half fill at {half:.0f} rows, plateau"
+            f" {plateau:.0f} TFLOP/s = {plateau / matmul:.2f} of the matmul ceiling {matmul:.1f}"
+            f" ({plateau / gpu.dense_tflops[dtype]:.2f} of the datasheet); up to 64 rows the weights are read at"
+            f" {thin:.2f} TB/s (median) = {thin / gpu.hbm_tb_s:.2f} of {gpu.hbm_tb_s} TB/s"
+        )
+        print("rows | measured ms (graph) | " + " | ".join(f"{r} ms (x)" for r in RUNTIMES))
+        for p in measured:
+            cells = []
+            for e in factors.values():
+                model = model_gemm_ms(p, gpu.hbm_tb_s, matmul, e.mbu_decode, e.mfu_decode)
+                cells.append(f"{model:.2f} (x{model / p.step_ms:.2f})")
+            print(f"{p.rows} | {p.step_ms:.2f} | " + " | ".join(cells))
+
+
+def print_steps(path: Path, catalog: Catalog, factors: dict[str, Efficiency]) -> None:
+    """The whole decode steps against the model's decode step."""
+    points = [p for p in load_decode_steps(path) if p.mode == "graph"]
+    print(f"\n{path.name}: {len(points)} steps (CUDA graph)")
+    print("context | batch | measured ms | bytes / time TB/s | " + " | ".join(f"{r} ms (x)" for r in RUNTIMES))
+    for p in points:
+        deployments = {r: step_deployment(p, catalog, r) for r in RUNTIMES}
+        step_gb = decode_bytes_per_gpu(deployments["vllm"], p.batch, p.context) / 1e9
+        cells = []
+        for runtime, e in factors.items():
+            model = decode_step_s(deployments[runtime], p.batch, p.context, e) * 1000
+            cells.append(f"{model:.2f} (x{model / p.step_ms:.2f})")
+        print(f"{p.context} | {p.batch} | {p.step_ms:.2f} | {step_gb / p.step_ms:.2f} | " + " | ".join(cells))
+
+
+def main() -> int:
+    """Print both comparisons."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--gemms", type=Path, default=DATA / "decode-gemms-h200.csv")
+    parser.add_argument("--steps", type=Path, default=DATA / "decode-step-h200.csv")
+    args = parser.parse_args()
+    _, catalog = load_catalog()
+    gpu = catalog.gpus.get(load_decode_gemms(args.gemms)[0].gpu)
+    factors = {r: calibration_for(r, gpu.generation, "dense").efficiency for r in RUNTIMES}
+    print(
+        f"{gpu.name}; calibrated decode factors ({gpu.generation}, dense): "
+        + ", ".join(
+            f"{r} MBU {e.mbu_decode:.2f} MFU {e.mfu_decode:.2f} overhead {e.overhead_ms:.2f} ms"
+            for r, e in factors.items()
+        )
+    )
+    print_gemms(args.gemms, gpu, factors)
+    print_steps(args.steps, catalog, factors)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
