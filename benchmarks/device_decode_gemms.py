@@ -22,6 +22,8 @@ import csv
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from device_timing import eager_and_graph_ms, time_ms
+
 #: Whole-model stacks of (in, out) linear shapes per layer, one GPU's shard, from the models'
 #: config.json (catalogs/models/llama.yaml): q/k/v fused, o, gate/up fused, down.
 STACKS: dict[str, tuple[int, list[tuple[int, int]]]] = {
@@ -37,7 +39,7 @@ ROWS = (1, 2, 4, 8, 16, 32, 64, 96, 128, 192, 256, 384, 512, 1024, 2048)
 
 @dataclass(frozen=True)
 class Timed:
-    """One stack's weight GEMMs at one row count, timed one way."""
+    """One stack's weight GEMMs at one row count, timed one way (a row of the CSV)."""
 
     stack: str
     dtype: str
@@ -46,30 +48,6 @@ class Timed:
     step_ms: float
     weight_gb: float
     gflop: float
-
-    @property
-    def read_tb_s(self) -> float:
-        """Weight bytes over the step's time (TB/s)."""
-        return self.weight_gb / self.step_ms
-
-    @property
-    def tflop_s(self) -> float:
-        """GEMM work over the step's time (TFLOP/s)."""
-        return self.gflop / self.step_ms
-
-
-def time_ms(torch, run: Callable[[], None], repeats: int) -> float:  # type: ignore[no-untyped-def]
-    """Mean wall time of ``run`` on the GPU over ``repeats`` calls after three warm-ups (CUDA events)."""
-    for _ in range(3):
-        run()
-    torch.cuda.synchronize()
-    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-    start.record()
-    for _ in range(repeats):
-        run()
-    end.record()
-    torch.cuda.synchronize()
-    return start.elapsed_time(end) / repeats
 
 
 def gemm_step(torch, dtype: str, weights, inputs, outputs) -> Callable[[], None]:  # type: ignore[no-untyped-def]
@@ -112,28 +90,17 @@ def measure_stack(
         step = gemm_step(torch, dtype, weights, inputs, outputs)
         gflop = 2 * rows * sum(inp * out for inp, out in shapes) * layers / 1e9
         try:
-            eager = time_ms(torch, step, repeats)
+            eager, replayed = eager_and_graph_ms(torch, step, repeats)
         except RuntimeError as exc:  # a shape the kernels refuse: say so, keep the others
             print(f"{name} {dtype} rows {rows}: skipped ({str(exc).splitlines()[0]})", flush=True)
             continue
-        side = torch.cuda.Stream()
-        side.wait_stream(torch.cuda.current_stream())
-        with torch.cuda.stream(side):
-            step()  # warm cuBLAS's workspace before capture
-        torch.cuda.current_stream().wait_stream(side)
-        graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(graph):
-            step()
-        replayed = time_ms(torch, graph.replay, repeats)
         for mode, ms in (("graph", replayed), ("eager", eager)):
-            timed = Timed(name, dtype, rows, mode, ms, weight_gb, gflop)
-            found.append(timed)
+            found.append(Timed(name, dtype, rows, mode, ms, weight_gb, gflop))
             print(
-                f"{name:20s} {dtype} rows {rows:5d} {mode:5s} {ms:8.3f} ms  weights {timed.read_tb_s:5.2f} TB/s"
-                f"  {timed.tflop_s:6.1f} TFLOP/s",
+                f"{name:20s} {dtype} rows {rows:5d} {mode:5s} {ms:8.3f} ms  weights {weight_gb / ms:5.2f} TB/s"
+                f"  {gflop / ms:6.1f} TFLOP/s",
                 flush=True,
             )
-        del graph
     weights.clear()
     torch.cuda.empty_cache()
     return found

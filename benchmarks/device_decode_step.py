@@ -20,23 +20,11 @@ from __future__ import annotations
 import argparse
 import csv
 
+from device_timing import eager_and_graph_ms
+
 HIDDEN, HEADS, KV_HEADS, HEAD_DIM, FFN, LAYERS, VOCAB = 4096, 32, 8, 128, 14336, 32, 128256
 #: (context tokens a sequence, batches); a batch's KV cache stays under about 70 GB.
 LOADS = ((1024, (1, 8, 32, 64, 128, 256)), (4096, (1, 8, 32, 64, 128)))
-
-
-def time_ms(torch, run, repeats: int) -> float:  # type: ignore[no-untyped-def]
-    """Mean wall time of ``run`` on the GPU over ``repeats`` calls after three warm-ups (CUDA events)."""
-    for _ in range(3):
-        run()
-    torch.cuda.synchronize()
-    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-    start.record()
-    for _ in range(repeats):
-        run()
-    end.record()
-    torch.cuda.synchronize()
-    return start.elapsed_time(end) / repeats
 
 
 def make_weights(torch):  # type: ignore[no-untyped-def]
@@ -102,19 +90,9 @@ def measure(torch, repeats: int) -> list[tuple[int, int, float, float]]:  # type
         for batch in batches:
             x = torch.randn(batch, HIDDEN, device="cuda", dtype=torch.bfloat16)
             step = decode_step(torch, layers, head, final_norm, caches, x, context)
-            eager = time_ms(torch, step, repeats)
-            side = torch.cuda.Stream()
-            side.wait_stream(torch.cuda.current_stream())
-            with torch.cuda.stream(side):
-                step()
-            torch.cuda.current_stream().wait_stream(side)
-            graph = torch.cuda.CUDAGraph()
-            with torch.cuda.graph(graph):
-                step()
-            replayed = time_ms(torch, graph.replay, repeats)
+            eager, replayed = eager_and_graph_ms(torch, step, repeats)
             found.append((context, batch, replayed, eager))
             print(f"context {context:5d} batch {batch:4d}: graph {replayed:7.3f} ms, eager {eager:7.3f} ms", flush=True)
-            del graph
         caches.clear()
         torch.cuda.empty_cache()
     return found
