@@ -12,13 +12,15 @@ Reads the CSV files written by ``benchmarks/device_decode_gemms.py`` and
   decode step with each runtime's factors, and the step's bytes (weights and KV, as the model
   counts them) over the measured time.
 
-    python benchmarks/device_check.py [--gemms FILE] [--steps FILE]
+    python benchmarks/device_check.py                  # the stored H200 runs
+    python benchmarks/device_check.py --gemms FILE     # another GPU's GEMM run (its name must be in the catalog)
 """
 
 from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 from pathlib import Path
 
 from planner.bench.device_checks import (
@@ -30,6 +32,7 @@ from planner.bench.device_checks import (
     step_deployment,
 )
 from planner.catalog import Catalog, load_catalog
+from planner.errors import PlannerError
 from planner.sizing.efficiency import Efficiency, calibration_for
 from planner.sizing.roofline import constants, decode_bytes_per_gpu, decode_step_s
 from planner.specs import GpuSpec
@@ -79,13 +82,20 @@ def print_steps(path: Path, catalog: Catalog, factors: dict[str, Efficiency]) ->
 
 
 def main() -> int:
-    """Print both comparisons."""
+    """Print both comparisons (the stored H200 runs unless files are named)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--gemms", type=Path, default=DATA / "decode-gemms-h200.csv")
-    parser.add_argument("--steps", type=Path, default=DATA / "decode-step-h200.csv")
+    parser.add_argument("--gemms", type=Path, help="a device_decode_gemms.py CSV (default: the stored H200 run)")
+    parser.add_argument("--steps", type=Path, help="a device_decode_step.py CSV (default: the stored H200 run)")
     args = parser.parse_args()
+    if args.gemms is None and args.steps is None:
+        args.gemms, args.steps = DATA / "decode-gemms-h200.csv", DATA / "decode-step-h200.csv"
     _, catalog = load_catalog()
-    gpu = catalog.gpus.get(load_decode_gemms(args.gemms)[0].gpu)
+    try:
+        first = load_decode_gemms(args.gemms)[0] if args.gemms else load_decode_steps(args.steps)[0]
+        gpu = catalog.gpus.get(first.gpu)
+    except PlannerError as exc:
+        print(exc.render(), file=sys.stderr)
+        return 2
     factors = {r: calibration_for(r, gpu.generation, "dense").efficiency for r in RUNTIMES}
     print(
         f"{gpu.name}; calibrated decode factors ({gpu.generation}, dense): "
@@ -94,8 +104,10 @@ def main() -> int:
             for r, e in factors.items()
         )
     )
-    print_gemms(args.gemms, gpu, factors)
-    print_steps(args.steps, catalog, factors)
+    if args.gemms:
+        print_gemms(args.gemms, gpu, factors)
+    if args.steps:
+        print_steps(args.steps, catalog, factors)
     return 0
 
 
