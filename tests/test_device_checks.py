@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -116,3 +118,19 @@ def test_a_step_file_is_not_a_gemm_file() -> None:
         load_decode_steps(H200)
     assert "'model'" in caught.value.message
     assert "device_decode_step.py" in caught.value.fix
+
+
+def test_the_check_script_prints_both_comparisons_and_refuses_an_unknown_gpu(tmp_path: Path) -> None:
+    script = REPO / "benchmarks" / "device_check.py"
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.count("half fill at") == 4
+    assert "decode-step-h200.csv: 11 steps" in done.stdout
+    other = tmp_path / "gemms.csv"
+    other.write_text(H200.read_text().replace("NVIDIA H200", "NVIDIA Z999"))
+    done = subprocess.run(
+        [sys.executable, str(script), "--gemms", str(other)], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 2
+    assert "unknown GPU 'NVIDIA Z999'" in done.stderr
+    assert "Traceback" not in done.stderr
