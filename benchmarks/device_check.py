@@ -10,7 +10,9 @@ Reads the CSV files written by ``benchmarks/device_decode_gemms.py`` and
   against the roofline's GEMM time with each runtime's calibrated decode factors (dense);
 - per (context, batch) of the whole Llama-3.1-8B step, the measured time against the model's
   decode step with each runtime's factors, and the step's bytes (weights and KV, as the model
-  counts them) over the measured time.
+  counts them) over the measured time;
+- per prompt length of the prefill runs, the measured time against the model's prefill with each
+  runtime's factors, and the share of the matmul ceiling the FLOPs the model counts reach in it.
 
     python benchmarks/device_check.py                  # the stored H200 runs
     python benchmarks/device_check.py --gemms FILE     # another GPU's GEMM run (its name must be in the catalog)
@@ -29,12 +31,13 @@ from planner.bench.device_checks import (
     load_decode_gemms,
     load_decode_steps,
     model_gemm_ms,
+    prefill_at_ceiling_ms,
     step_deployment,
 )
 from planner.catalog import Catalog, load_catalog
 from planner.errors import PlannerError
 from planner.sizing.efficiency import Efficiency, calibration_for
-from planner.sizing.roofline import constants, decode_bytes_per_gpu, decode_step_s
+from planner.sizing.roofline import constants, decode_bytes_per_gpu, decode_step_s, prefill_s
 from planner.specs import GpuSpec
 
 REPO = Path(__file__).resolve().parent.parent
@@ -81,6 +84,20 @@ def print_steps(path: Path, catalog: Catalog, factors: dict[str, Efficiency]) ->
         print(f"{p.context} | {p.batch} | {p.step_ms:.2f} | {step_gb / p.step_ms:.2f} | " + " | ".join(cells))
 
 
+def print_prefills(path: Path, catalog: Catalog, factors: dict[str, Efficiency]) -> None:
+    """One prompt's measured prefill against the model's prefill."""
+    points = [p for p in load_decode_steps(path) if p.mode == "prefill"]
+    print(f"\n{path.name}: {len(points)} prefills of one prompt")
+    print("prompt tokens | measured ms | share of the matmul ceiling | " + " | ".join(f"{r} ms (x)" for r in RUNTIMES))
+    for p in points:
+        cells = []
+        for runtime, e in factors.items():
+            model = prefill_s(step_deployment(p, catalog, runtime), 1, p.context, e) * 1000
+            cells.append(f"{model:.1f} (x{model / p.step_ms:.2f})")
+        share = prefill_at_ceiling_ms(p, catalog) / p.step_ms
+        print(f"{p.context} | {p.step_ms:.1f} | {share:.2f} | " + " | ".join(cells))
+
+
 def main() -> int:
     """Print both comparisons (the stored H200 runs unless files are named)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -108,6 +125,7 @@ def main() -> int:
         print_gemms(args.gemms, gpu, factors)
     if args.steps:
         print_steps(args.steps, catalog, factors)
+        print_prefills(args.steps, catalog, factors)
     return 0
 
 

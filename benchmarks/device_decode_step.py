@@ -8,7 +8,9 @@ scaled-dot-product attention with each KV head's four query heads as four query 
 grouped-query layout FlashInfer's decode kernels use), the output GEMM, the gated FFN; then the
 final norm, the output head over the 128,256-token vocabulary and a greedy pick. The step is
 captured once per (context, batch) and replayed as a CUDA graph, as vLLM and SGLang replay decode
-steps. No scheduler, no sampling parameters, no detokenizer, no HTTP: what remains of a served
+steps. It also times one prompt's prefill at 512 to 16,384 tokens (causal attention, the output
+head for the last token only; CSV mode ``prefill``, ``context`` the prompt's tokens). No
+scheduler, no sampling parameters, no detokenizer, no HTTP: what remains of a served
 step's time is the GPU's own work, so ``benchmarks/device_check.py`` can set it beside the
 built-in model's decode step (which carries the engines' other costs in its calibrated factors).
 
@@ -20,10 +22,12 @@ from __future__ import annotations
 import argparse
 import csv
 
-from device_timing import eager_and_graph_ms
+from device_timing import eager_and_graph_ms, time_ms
 
 HIDDEN, HEADS, KV_HEADS, HEAD_DIM, FFN, LAYERS, VOCAB = 4096, 32, 8, 128, 14336, 32, 128256
 #: (context tokens a sequence, batches); a batch's KV cache stays under about 70 GB.
+#: Prompt lengths of the prefill runs (one prompt each).
+PROMPTS = (512, 1024, 2048, 4096, 8192, 16384)
 LOADS = ((1024, (1, 8, 32, 64, 128, 256)), (4096, (1, 8, 32, 64, 128)))
 
 
@@ -74,9 +78,49 @@ def decode_step(torch, layers, head, final_norm, caches, x, context: int):  # ty
     return step
 
 
-def measure(torch, repeats: int) -> list[tuple[int, int, float, float]]:  # type: ignore[no-untyped-def]
+def prefill(torch, layers, head, final_norm, x):  # type: ignore[no-untyped-def]
+    """One prompt of ``x.shape[0]`` tokens through every layer, causal attention (the first
+    token's step; a closure to time): the output head only for the last token, as engines do."""
+    f = torch.nn.functional
+    length = x.shape[0]
+    group = HEADS // KV_HEADS
+
+    def step():  # type: ignore[no-untyped-def]
+        h = x
+        for layer in layers:
+            a = f.rms_norm(h, (HIDDEN,), layer["norm1"])
+            qkv = a @ layer["qkv"].t()
+            q = qkv[:, :HIDDEN].view(1, length, HEADS, HEAD_DIM).transpose(1, 2)
+            kv = qkv[:, HIDDEN:].view(1, length, 2 * KV_HEADS, HEAD_DIM).transpose(1, 2)
+            # each KV head repeated for its query heads, in (batch, heads, tokens, dim): the flash
+            # kernel then runs plain causal multi-head attention (three-dimensional inputs fall back
+            # to a kernel that writes the whole score matrix)
+            k, v = (t.repeat_interleave(group, dim=1) for t in kv.split(KV_HEADS, dim=1))
+            attended = f.scaled_dot_product_attention(q, k, v, is_causal=True)
+            h = h + attended.transpose(1, 2).reshape(length, HIDDEN) @ layer["o"].t()
+            a = f.rms_norm(h, (HIDDEN,), layer["norm2"])
+            gate, up = (a @ layer["gate_up"].t()).chunk(2, dim=-1)
+            h = h + (f.silu(gate) * up) @ layer["down"].t()
+        logits = f.rms_norm(h[-1:], (HIDDEN,), final_norm) @ head.t()
+        return logits.argmax(dim=-1)
+
+    return step
+
+
+def measure_prefills(torch, layers, head, final_norm, repeats: int) -> list[tuple[int, float]]:  # type: ignore[no-untyped-def]
+    """(prompt tokens, ms) for one prompt of each length in ``PROMPTS``, launched eagerly (the
+    kernels are long enough that launches do not count)."""
+    found = []
+    for length in PROMPTS:
+        x = torch.randn(length, HIDDEN, device="cuda", dtype=torch.bfloat16)
+        ms = time_ms(torch, prefill(torch, layers, head, final_norm, x), max(repeats // 4, 3))
+        found.append((length, ms))
+        print(f"prefill {length:5d} tokens: {ms:7.3f} ms", flush=True)
+    return found
+
+
+def measure(torch, layers, head, final_norm, repeats: int) -> list[tuple[int, int, float, float]]:  # type: ignore[no-untyped-def]
     """(context, batch, graph ms, eager ms) for every load."""
-    layers, head, final_norm = make_weights(torch)
     found = []
     for context, batches in LOADS:
         top = max(batches)
@@ -109,13 +153,17 @@ def main() -> int:
     name = torch.cuda.get_device_name()
     print(name, torch.__version__, flush=True)
     with torch.inference_mode():
-        found = measure(torch, args.repeats)
+        layers, head, final_norm = make_weights(torch)
+        prefills = measure_prefills(torch, layers, head, final_norm, args.repeats)
+        found = measure(torch, layers, head, final_norm, args.repeats)
     with open(args.out, "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["gpu", "model", "context", "batch", "mode", "step_ms"])
         for context, batch, replayed, eager in found:
             writer.writerow([name, "llama-3.1-8b", context, batch, "graph", f"{replayed:.4f}"])
             writer.writerow([name, "llama-3.1-8b", context, batch, "eager", f"{eager:.4f}"])
+        for length, ms in prefills:
+            writer.writerow([name, "llama-3.1-8b", length, 1, "prefill", f"{ms:.4f}"])
     return 0
 
 

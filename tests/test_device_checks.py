@@ -17,6 +17,7 @@ from planner.bench.device_checks import (
     load_decode_gemms,
     load_decode_steps,
     model_gemm_ms,
+    prefill_at_ceiling_ms,
     step_deployment,
 )
 from planner.catalog import load_catalog
@@ -56,6 +57,20 @@ def test_decode_step_bytes_fit_the_measured_steps() -> None:
         dep = step_deployment(p, catalog, "vllm")
         read_tb_s = decode_bytes_per_gpu(dep, p.batch, p.context) / 1e9 / p.step_ms
         assert 0.5 * dep.gpu.hbm_tb_s < read_tb_s <= dep.gpu.hbm_tb_s, (p.context, p.batch, read_tb_s)
+
+
+def test_prefill_flops_fit_the_measured_prompts() -> None:
+    """The FLOPs the model counts for one prompt's prefill (GEMMs and causal attention) reach the
+    same share of the H200's matmul ceiling in the measured time at every length from 512 to 16,384
+    tokens (0.73-0.75 measured), and under the ceiling: attention is a fifth of the work at 16k
+    tokens and under 1% at 512, so counting it twice (or not as causal) moves the long prompts'
+    share by a fifth, and counting the GEMMs twice puts every share above 1."""
+    _, catalog = load_catalog()
+    prompts = [p for p in load_decode_steps(H200_STEPS) if p.mode == "prefill"]
+    assert {p.context for p in prompts} >= {512, 16384}
+    shares = [prefill_at_ceiling_ms(p, catalog) / p.step_ms for p in prompts]
+    assert all(0.5 < share <= 1.0 for share in shares), shares
+    assert max(shares) / min(shares) < 1.1, shares
 
 
 def test_fit_recovers_a_known_curve() -> None:
@@ -126,6 +141,7 @@ def test_the_check_script_prints_both_comparisons_and_refuses_an_unknown_gpu(tmp
     assert done.returncode == 0, done.stderr
     assert done.stdout.count("half fill at") == 4
     assert "decode-step-h200.csv: 11 steps" in done.stdout
+    assert "decode-step-h200.csv: 6 prefills" in done.stdout
     other = tmp_path / "gemms.csv"
     other.write_text(H200.read_text().replace("NVIDIA H200", "NVIDIA Z999"))
     done = subprocess.run(

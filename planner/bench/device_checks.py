@@ -10,7 +10,8 @@ Two scripts run on a machine with a GPU and write CSV files that ``benchmarks/da
 - ``benchmarks/device_decode_step.py`` times a whole decode step of a Llama-3.1-8B-shaped model
   (GEMMs, attention over a KV cache, norms, output head) at 1 to 256 sequences: the GPU's own work,
   which the model's decode step (its calibrated factors carry the serving engines' other costs)
-  can be set beside.
+  can be set beside; and one prompt's prefill at 512 to 16,384 tokens, against the FLOPs the
+  model counts for it.
 
 ``benchmarks/device_check.py`` prints both comparisons.
 """
@@ -20,14 +21,15 @@ from __future__ import annotations
 import csv
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TypeVar
 
 from planner.catalog import Catalog
 from planner.errors import PlannerError
 from planner.sizing.deployment import Deployment
-from planner.sizing.roofline import gemm_fill
+from planner.sizing.efficiency import calibration_for
+from planner.sizing.roofline import gemm_fill, prefill_s
 
 #: From this many rows a step the measured stacks are compute-bound on an H200 (the weight reads
 #: take 3.6-3.8 ms for Llama-3.1-8B's 14 GB, the GEMM work 5.5 ms at 192 rows and more beyond), so
@@ -188,3 +190,12 @@ def step_deployment(point: StepPoint, catalog: Catalog, runtime: str) -> Deploym
         attention_dp=False,
         knobs={},
     )
+
+
+def prefill_at_ceiling_ms(point: StepPoint, catalog: Catalog) -> float:
+    """The model's prefill of a measured prompt (``point.context`` tokens, one sequence) with every
+    FLOP it counts (GEMMs and causal attention) at the GPU's matmul ceiling: over the measured time,
+    the share of that ceiling the prompt reached, if the model counts its work right."""
+    dep = step_deployment(point, catalog, "vllm")
+    at_ceiling = replace(calibration_for("vllm", dep.gpu.generation, "dense").efficiency, mfu_prefill=1.0)
+    return prefill_s(dep, 1, point.context, at_ceiling) * 1000
