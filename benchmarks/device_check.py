@@ -45,6 +45,16 @@ DATA = REPO / "benchmarks" / "data"
 RUNTIMES = ("vllm", "sglang", "trtllm")
 
 
+def runtime_header(*columns: str) -> str:
+    """A table's header: the measurement's columns, then one column per runtime's model figure."""
+    return " | ".join([*columns, *(f"{r} ms (x)" for r in RUNTIMES)])
+
+
+def runtime_cells(model_ms: dict[str, float], measured_ms: float) -> str:
+    """Each runtime's model figure and its ratio to the measured one."""
+    return " | ".join(f"{model_ms[r]:.2f} (x{model_ms[r] / measured_ms:.2f})" for r in RUNTIMES)
+
+
 def print_gemms(path: Path, gpu: GpuSpec, factors: dict[str, Efficiency]) -> None:
     """The GEMM stacks against the roofline's GEMM terms."""
     points = load_decode_gemms(path)
@@ -60,42 +70,35 @@ def print_gemms(path: Path, gpu: GpuSpec, factors: dict[str, Efficiency]) -> Non
             f" ({plateau / gpu.dense_tflops[dtype]:.2f} of the datasheet); up to 64 rows the weights are read at"
             f" {thin:.2f} TB/s (median) = {thin / gpu.hbm_tb_s:.2f} of {gpu.hbm_tb_s} TB/s"
         )
-        print("rows | measured ms (graph) | " + " | ".join(f"{r} ms (x)" for r in RUNTIMES))
+        print(runtime_header("rows", "measured ms (graph)"))
         for p in measured:
-            cells = []
-            for e in factors.values():
-                model = model_gemm_ms(p, gpu.hbm_tb_s, matmul, e.mbu_decode, e.mfu_decode)
-                cells.append(f"{model:.2f} (x{model / p.step_ms:.2f})")
-            print(f"{p.rows} | {p.step_ms:.2f} | " + " | ".join(cells))
+            model = {r: model_gemm_ms(p, gpu.hbm_tb_s, matmul, e.mbu_decode, e.mfu_decode) for r, e in factors.items()}
+            print(f"{p.rows} | {p.step_ms:.2f} | {runtime_cells(model, p.step_ms)}")
 
 
 def print_steps(path: Path, catalog: Catalog, factors: dict[str, Efficiency]) -> None:
     """The whole decode steps against the model's decode step."""
     points = [p for p in load_decode_steps(path) if p.mode == "graph"]
     print(f"\n{path.name}: {len(points)} steps (CUDA graph)")
-    print("context | batch | measured ms | bytes / time TB/s | " + " | ".join(f"{r} ms (x)" for r in RUNTIMES))
+    print(runtime_header("context", "batch", "measured ms", "bytes / time TB/s"))
     for p in points:
         deployments = {r: step_deployment(p, catalog, r) for r in RUNTIMES}
         step_gb = decode_bytes_per_gpu(deployments["vllm"], p.batch, p.context) / 1e9
-        cells = []
-        for runtime, e in factors.items():
-            model = decode_step_s(deployments[runtime], p.batch, p.context, e) * 1000
-            cells.append(f"{model:.2f} (x{model / p.step_ms:.2f})")
-        print(f"{p.context} | {p.batch} | {p.step_ms:.2f} | {step_gb / p.step_ms:.2f} | " + " | ".join(cells))
+        model = {r: decode_step_s(deployments[r], p.batch, p.context, e) * 1000 for r, e in factors.items()}
+        print(
+            f"{p.context} | {p.batch} | {p.step_ms:.2f} | {step_gb / p.step_ms:.2f} | {runtime_cells(model, p.step_ms)}"
+        )
 
 
 def print_prefills(path: Path, catalog: Catalog, factors: dict[str, Efficiency]) -> None:
     """One prompt's measured prefill against the model's prefill."""
     points = [p for p in load_decode_steps(path) if p.mode == "prefill"]
     print(f"\n{path.name}: {len(points)} prefills of one prompt")
-    print("prompt tokens | measured ms | share of the matmul ceiling | " + " | ".join(f"{r} ms (x)" for r in RUNTIMES))
+    print(runtime_header("prompt tokens", "measured ms", "share of the matmul ceiling"))
     for p in points:
-        cells = []
-        for runtime, e in factors.items():
-            model = prefill_s(step_deployment(p, catalog, runtime), 1, p.context, e) * 1000
-            cells.append(f"{model:.1f} (x{model / p.step_ms:.2f})")
+        model = {r: prefill_s(step_deployment(p, catalog, r), 1, p.context, e) * 1000 for r, e in factors.items()}
         share = prefill_at_ceiling_ms(p, catalog) / p.step_ms
-        print(f"{p.context} | {p.step_ms:.1f} | {share:.2f} | " + " | ".join(cells))
+        print(f"{p.context} | {p.step_ms:.1f} | {share:.2f} | {runtime_cells(model, p.step_ms)}")
 
 
 def main() -> int:
