@@ -27,6 +27,8 @@ from pathlib import Path
 
 from planner.bench.device_checks import (
     COMPUTE_BOUND_ROWS,
+    GemmPoint,
+    StepPoint,
     fitted_half_rows,
     load_decode_gemms,
     load_decode_steps,
@@ -55,10 +57,9 @@ def runtime_cells(model_ms: dict[str, float], measured_ms: float) -> str:
     return " | ".join(f"{model_ms[r]:.2f} (x{model_ms[r] / measured_ms:.2f})" for r in RUNTIMES)
 
 
-def print_gemms(path: Path, gpu: GpuSpec, factors: dict[str, Efficiency]) -> None:
+def print_gemms(name: str, points: list[GemmPoint], gpu: GpuSpec, factors: dict[str, Efficiency]) -> None:
     """The GEMM stacks against the roofline's GEMM terms."""
-    points = load_decode_gemms(path)
-    print(f"{path.name}: {len(points)} points; catalog gemm_half_rows {constants().gemm_half_rows:.0f}")
+    print(f"{name}: {len(points)} points; catalog gemm_half_rows {constants().gemm_half_rows:.0f}")
     for stack, dtype in sorted({(p.stack, p.dtype) for p in points}):
         measured = [p for p in points if (p.stack, p.dtype) == (stack, dtype) and p.mode == "graph"]
         matmul = gpu.matmul_tflops.get(dtype, gpu.dense_tflops[dtype])
@@ -76,10 +77,10 @@ def print_gemms(path: Path, gpu: GpuSpec, factors: dict[str, Efficiency]) -> Non
             print(f"{p.rows} | {p.step_ms:.2f} | {runtime_cells(model, p.step_ms)}")
 
 
-def print_steps(path: Path, catalog: Catalog, factors: dict[str, Efficiency]) -> None:
+def print_steps(name: str, measured: list[StepPoint], catalog: Catalog, factors: dict[str, Efficiency]) -> None:
     """The whole decode steps against the model's decode step."""
-    points = [p for p in load_decode_steps(path) if p.mode == "graph"]
-    print(f"\n{path.name}: {len(points)} steps (CUDA graph)")
+    points = [p for p in measured if p.mode == "graph"]
+    print(f"\n{name}: {len(points)} steps (CUDA graph)")
     print(runtime_header("context", "batch", "measured ms", "bytes / time TB/s"))
     for p in points:
         deployments = {r: step_deployment(p, catalog, r) for r in RUNTIMES}
@@ -90,10 +91,10 @@ def print_steps(path: Path, catalog: Catalog, factors: dict[str, Efficiency]) ->
         )
 
 
-def print_prefills(path: Path, catalog: Catalog, factors: dict[str, Efficiency]) -> None:
+def print_prefills(name: str, measured: list[StepPoint], catalog: Catalog, factors: dict[str, Efficiency]) -> None:
     """One prompt's measured prefill against the model's prefill."""
-    points = [p for p in load_decode_steps(path) if p.mode == "prefill"]
-    print(f"\n{path.name}: {len(points)} prefills of one prompt")
+    points = [p for p in measured if p.mode == "prefill"]
+    print(f"\n{name}: {len(points)} prefills of one prompt")
     print(runtime_header("prompt tokens", "measured ms", "share of the matmul ceiling"))
     for p in points:
         model = {r: prefill_s(step_deployment(p, catalog, r), 1, p.context, e) * 1000 for r, e in factors.items()}
@@ -110,9 +111,10 @@ def main() -> int:
     if args.gemms is None and args.steps is None:
         args.gemms, args.steps = DATA / "decode-gemms-h200.csv", DATA / "decode-step-h200.csv"
     _, catalog = load_catalog()
-    try:
-        first = load_decode_gemms(args.gemms)[0] if args.gemms else load_decode_steps(args.steps)[0]
-        gpu = catalog.gpus.get(first.gpu)
+    try:  # every file read once, before anything is printed
+        gemms = load_decode_gemms(args.gemms) if args.gemms else []
+        steps = load_decode_steps(args.steps) if args.steps else []
+        gpu = catalog.gpus.get((gemms or steps)[0].gpu)
     except PlannerError as exc:
         print(exc.render(), file=sys.stderr)
         return 2
@@ -124,11 +126,11 @@ def main() -> int:
             for r, e in factors.items()
         )
     )
-    if args.gemms:
-        print_gemms(args.gemms, gpu, factors)
-    if args.steps:
-        print_steps(args.steps, catalog, factors)
-        print_prefills(args.steps, catalog, factors)
+    if gemms:
+        print_gemms(args.gemms.name, gemms, gpu, factors)
+    if steps:
+        print_steps(args.steps.name, steps, catalog, factors)
+        print_prefills(args.steps.name, steps, catalog, factors)
     return 0
 
 

@@ -184,11 +184,6 @@ def step_deployment(point: StepPoint, catalog: Catalog, runtime: str) -> Deploym
         runtime=catalog.runtimes.get(runtime),
         weights_dtype="bf16",
         kv_dtype="bf16",
-        tp=1,
-        pp=1,
-        ep=1,
-        attention_dp=False,
-        knobs={},
     )
 
 
