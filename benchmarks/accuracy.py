@@ -30,6 +30,8 @@ from planner.bench.accuracy_tables import (
     FLOOR,
     HELD_OUT_TITLE,
     IN_SAMPLE_TITLE,
+    START_SPREAD_HEADER,
+    START_SPREAD_TITLE,
     SUMMARY_HEADER,
     SWEEP_DOCUMENT_HEADER,
     SWEEP_DOCUMENT_TITLE,
@@ -39,6 +41,7 @@ from planner.bench.accuracy_tables import (
     held_out_sections,
     is_sweep,
     md_table,
+    start_spread_table,
     summary_table,
     sweep_document_table,
     sweep_table,
@@ -64,6 +67,7 @@ from planner.bench.fit import (
     fit_classes,
     k_fold,
     residuals,
+    shifted_start,
 )
 from planner.bench.predict import deployment_for
 from planner.bench.selection import (
@@ -216,6 +220,24 @@ def print_sweeps(held: Results, rows: dict[str, Measurement]) -> None:
         print("  " + " | ".join(line))
 
 
+#: The factors by which :func:`print_start_spread` moves the fit's search start.
+SPREAD_SCALES = (0.9, 0.95, 1.05, 1.1)
+
+
+def print_start_spread(
+    usual: Sequence[Residual], measurements: Sequence[Measurement], rows: dict[str, Measurement], catalog: Catalog
+) -> None:
+    """The held-out sweep errors of the built-in model from the usual search start and from each of
+    :data:`SPREAD_SCALES` (:func:`~planner.bench.fit.shifted_start`), and their range."""
+    runs = {"usual (START)": usual}
+    for scale in SPREAD_SCALES:
+        runs[f"START x {scale:g}"] = cross_validate(measurements, catalog, only=is_sweep, start=shifted_start(scale))
+    print(f"\n{START_SPREAD_TITLE}:")
+    print("  " + " | ".join(START_SPREAD_HEADER))
+    for line in start_spread_table(runs, rows):
+        print("  " + " | ".join(line))
+
+
 def coverage_table(coverage: Sequence[Coverage]) -> list[list[str]]:
     """Rows of [metric group, 'inside of figures', share, documents, on target?]."""
     return [
@@ -332,6 +354,13 @@ def main() -> int:
         " for trying a change to the model before the full --cv",
     )
     parser.add_argument(
+        "--start-spread",
+        action="store_true",
+        help="with --sweeps: also fit from starts other than the usual one (every factor x"
+        f" {', '.join(f'{s:g}' for s in SPREAD_SCALES)}) and print each start's held-out sweep errors and"
+        " their range (five times --sweeps' time)",
+    )
+    parser.add_argument(
         "--builtin",
         action="store_true",
         help="only the built-in model held out on every document: the sweep tables and its errors per class"
@@ -349,6 +378,8 @@ def main() -> int:
     if args.sweeps or args.builtin:
         builtin = {"builtin": cross_validate(measurements, catalog, only=None if args.builtin else is_sweep)}
         print_sweeps(builtin, rows)
+        if args.start_spread:
+            print_start_spread(builtin["builtin"], measurements, rows, catalog)
         if args.builtin:
             print_summary(f"{HELD_OUT_TITLE}:", builtin, rows, catalog)
         return 0

@@ -17,9 +17,11 @@ from planner.bench.accuracy_tables import (
     FLOOR,
     HELD_OUT_TITLE,
     ONE_VOTE_EACH,
+    START_SPREAD_HEADER,
     SWEEP_DOCUMENT_TITLE,
     SWEEP_TITLE,
     is_sweep,
+    start_spread_table,
     summary_table,
     sweep_document_table,
     sweep_table,
@@ -29,12 +31,15 @@ from planner.bench.accuracy_tables import (
 from planner.bench.calibration import CalibrationFileError, harness_setting, load_measurements
 from planner.bench.coverage import COVERAGE_TITLE, band_coverage, data_digest, read_residuals
 from planner.bench.fit import (
+    BOUNDS,
     METRIC_GROUP,
+    START,
     Residual,
     class_key,
     fit_efficiency,
     ratio_bands,
     residuals,
+    shifted_start,
     source_document,
     weighted_quantile,
 )
@@ -307,6 +312,60 @@ def test_the_per_document_sweep_table_gives_each_document_one_vote(catalog: Any,
     assert table[1] == [source_document(other), "-", "10.0% (1) x1.10", "-"]
     assert table[-1] == [ONE_VOTE_EACH, "-", "30.0% (2 documents)", "-"]
     assert sweep_table({"builtin": many}, rows)[1][2] == "50.0% (11)"
+
+
+def test_a_shifted_start_moves_every_factor_the_fit_searches() -> None:
+    """Every searched factor moves by the scale and stays inside its bounds; x 1 is the usual start."""
+    for scale in (0.9, 1.1):
+        moved = shifted_start(scale)
+        for name, (low, high) in BOUNDS.items():
+            assert getattr(moved, name) == pytest.approx(getattr(START, name) * scale)
+            assert low <= getattr(moved, name) <= high
+    assert all(getattr(shifted_start(1.0), name) == getattr(START, name) for name in BOUNDS)
+
+
+def test_the_fit_and_each_held_out_fold_start_the_global_search_where_told(
+    catalog: Any, measurements: list[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The global class's search begins at ``start`` and every other class at its parent's factors,
+    in a plain fit and in each fold of the cross-validation (searches skipped: only where they begin
+    is checked)."""
+    import planner.bench.fit as fit
+
+    calls: list[tuple[Any, Any]] = []
+
+    def record(rows: Any, catalog: Any, start: Any = START, bounds: Any = BOUNDS, prior: Any = None) -> Any:
+        calls.append((start, prior))
+        return start
+
+    monkeypatch.setattr(fit, "fit_efficiency", record)
+    monkeypatch.setattr(fit, "per_document", lambda job, documents: job(sorted(documents)[0]))
+    moved = shifted_start(1.1)
+    for run in (
+        lambda: fit.fit_classes(measurements, catalog, moved),
+        lambda: fit.cross_validate(measurements, catalog, only=is_sweep, start=moved),
+    ):
+        calls.clear()
+        run()
+        assert calls[0] == (moved, None), "the global class starts where it is told"
+        assert len(calls) > 3 and all(prior is not None and start is prior for start, prior in calls[1:])
+
+
+def test_the_start_spread_table_gives_each_start_and_the_range(catalog: Any, measurements: list[Any]) -> None:
+    """Two starts whose held-out sweep TTFT is 10% and 30% off: a row each, then the range; a metric
+    no run has stays '-'."""
+    rows = {m.row_id: m for m in measurements}
+    sweep = next(m for m in measurements if is_sweep(m))
+    runs = {
+        "usual": [Residual(sweep.row_id, "ttft_ms", 100.0, 110.0), Residual(sweep.row_id, "itl_ms", 10.0, 12.0)],
+        "x 1.1": [Residual(sweep.row_id, "ttft_ms", 100.0, 70.0), Residual(sweep.row_id, "itl_ms", 10.0, 12.5)],
+    }
+    assert START_SPREAD_HEADER == ["search start", "TTFT", "ITL", "throughput"]
+    assert start_spread_table(runs, rows) == [
+        ["usual", "10.0%", "20.0%", "-"],
+        ["x 1.1", "30.0%", "25.0%", "-"],
+        ["range", "10.0-30.0%", "20.0-25.0%", "-"],
+    ]
 
 
 @pytest.mark.slow

@@ -120,6 +120,23 @@ def _document_cell(found: Sequence[Residual], group: str) -> str:
     return f"{err[1]:.1f}% ({err[0]}) x{ratio:.2f}"
 
 
+#: Heading and columns of the held-out sweep errors of fits whose search started elsewhere.
+START_SPREAD_TITLE = "Held out: concurrency sweeps (built-in model) by where the fit's search starts"
+START_SPREAD_HEADER = ["search start", "TTFT", "ITL", "throughput"]
+
+
+def start_spread_table(runs: Mapping[str, Sequence[Residual]], rows: Mapping[str, Measurement]) -> list[list[str]]:
+    """Rows of [start, TTFT, ITL, throughput] (median absolute % error of the held-out sweep figures)
+    for each run, then the range of each metric over the runs: how far the held-out figures move
+    when only the search's start does, the size a model change must beat to count."""
+    groups = ("ttft", "itl", "throughput")
+    errors = {label: [median_error(sweep_residuals(found, rows), g) for g in groups] for label, found in runs.items()}
+    table = [[label, *(f"{e[1]:.1f}%" if e else "-" for e in mine)] for label, mine in errors.items()]
+    spans = [[e[1] for mine in errors.values() if (e := mine[i])] for i in range(len(groups))]
+    table.append(["range", *(f"{min(s):.1f}-{max(s):.1f}%" if s else "-" for s in spans)])
+    return table
+
+
 def sweep_document_table(builtin: Sequence[Residual], rows: Mapping[str, Measurement]) -> list[list[str]]:
     """Rows of [document, throughput, ITL, TTFT] on the built-in model's held-out concurrency-sweep
     figures, one row per source document (most figures first), then the median over documents of

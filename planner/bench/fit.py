@@ -141,6 +141,16 @@ def fit_efficiency(
     return coordinate_search(start, dict(bounds), loss)
 
 
+def shifted_start(scale: float) -> Efficiency:
+    """:data:`START` with every factor multiplied by ``scale``: another place, as arbitrary as
+    :data:`START`, for the search to begin. The loss has shallow valleys (a decode step's bandwidth
+    against its overhead), so a search that starts elsewhere can stop in another one; the held-out
+    errors of fits from a few such starts show how much of a figure is the model and how much where
+    the search happened to stop (``benchmarks/accuracy.py --sweeps --start-spread``)."""
+    changed = {name: getattr(START, name) * scale for name in BOUNDS}
+    return replace(START, **changed, source=f"start x {scale:g}")
+
+
 FactorsT = TypeVar("FactorsT")
 
 
@@ -235,17 +245,18 @@ def _chain(key: ClassKey) -> list[ClassKey]:
     return lookup_chain(*key)
 
 
-def fit_classes(rows: Sequence[Measurement], catalog: Catalog) -> list[ClassFit]:
+def fit_classes(rows: Sequence[Measurement], catalog: Catalog, start: Efficiency = START) -> list[ClassFit]:
     """Fit the global class, then each level of :func:`lookup_chain` that has enough rows.
 
-    Each class starts from its parent's factors and is fitted on its own rows only, held to the
-    parent's factors (:func:`prior_penalty`); a class with the same rows as its parent is not repeated.
+    The global class's search starts from ``start``; each other class starts from its parent's
+    factors and is fitted on its own rows only, held to the parent's factors
+    (:func:`prior_penalty`); a class with the same rows as its parent is not repeated.
     """
     fitted: dict[ClassKey, ClassFit] = {}
     for key, members in class_members(rows, catalog).items():
         parent = next((fitted[k] for k in _chain(key)[1:] if k in fitted), None)
         held = parent.efficiency if parent else None
-        eff = fit_efficiency(members, catalog, held or START, prior=held)
+        eff = fit_efficiency(members, catalog, held or start, prior=held)
         fitted[key] = ClassFit(*key, eff, len(members), residuals(members, catalog, _constant(eff)))
     return list(fitted.values())
 
@@ -302,7 +313,10 @@ def source_document(m: Measurement) -> str:
 
 
 def cross_validate(
-    rows: Sequence[Measurement], catalog: Catalog, only: Callable[[Measurement], bool] | None = None
+    rows: Sequence[Measurement],
+    catalog: Catalog,
+    only: Callable[[Measurement], bool] | None = None,
+    start: Efficiency = START,
 ) -> list[Residual]:
     """Hold out one source document at a time, fit on the rest, predict the held-out rows.
 
@@ -311,12 +325,14 @@ def cross_validate(
 
     :param only: hold out just the documents with a row it accepts (each still fitted on every
         other document): a quicker check on part of the data, such as the concurrency sweeps.
+    :param start: where each fold's search starts (:func:`fit_classes`); :func:`shifted_start`
+        gives the starts that measure how much the held-out errors owe to it.
     """
 
     def without(document: str) -> list[Residual]:
         held_out = [m for m in rows if source_document(m) == document]
         training = [m for m in rows if source_document(m) != document]
-        return residuals(held_out, catalog, efficiency_lookup(fit_classes(training, catalog), catalog))
+        return residuals(held_out, catalog, efficiency_lookup(fit_classes(training, catalog, start), catalog))
 
     return per_document(without, sorted({source_document(m) for m in rows if only is None or only(m)}))
 
