@@ -351,6 +351,20 @@ def test_the_fit_and_each_held_out_fold_start_the_global_search_where_told(
         assert len(calls) > 3 and all(prior is not None and start is prior for start, prior in calls[1:])
 
 
+def test_the_start_spread_in_the_docs_starts_from_the_stored_fit(measurements: list[Any]) -> None:
+    """The spread table's usual-start row (docs/accuracy.md) gives the held-out sweep figures of the
+    shipped fit, and the README quotes the table's range: a refit that moves the figures must rerun
+    ``--sweeps --start-spread``."""
+    _, stored = read_residuals(HELD_OUT)
+    usual = start_spread_table({"usual": stored["builtin"]}, {m.row_id: m for m in measurements})[0][1:]
+    lines = PAGE.read_text(encoding="utf-8").splitlines()
+    rerun = "rerun: python benchmarks/accuracy.py --sweeps --start-spread; update the table and README's range"
+    assert next(x for x in lines if x.startswith("| usual (`START`")).strip(" |").split(" | ")[1:] == usual, rerun
+    ttft, itl, throughput = next(x for x in lines if x.startswith("| range |")).strip(" |").split(" | ")[1:]
+    readme = " ".join((REPO / "README.md").read_text(encoding="utf-8").split())
+    assert f"give {throughput} / {itl} / {ttft} (throughput / ITL / TTFT)" in readme, rerun
+
+
 def test_the_start_spread_table_gives_each_start_and_the_range(catalog: Any, measurements: list[Any]) -> None:
     """Two starts whose held-out sweep TTFT is 10% and 30% off: a row each, then the range; a metric
     no run has stays '-'."""
