@@ -369,6 +369,8 @@ def main() -> int:
     parser.add_argument("--worst", type=int, default=15, help="list the N worst figures of auto")
     parser.add_argument("--markdown", type=Path, help="write the accuracy page (method and results) to this file")
     args = parser.parse_args()
+    if args.start_spread and not args.sweeps:
+        parser.error("--start-spread refits the concurrency-sweep folds: give it with --sweeps")
     _, catalog = load_catalog()
     measurements, skipped = load_measurements(args.data, catalog)
     rows = {m.row_id: m for m in measurements}

@@ -365,6 +365,20 @@ def test_the_start_spread_in_the_docs_starts_from_the_stored_fit(measurements: l
     assert f"give {throughput} / {itl} / {ttft} (throughput / ITL / TTFT)" in readme, rerun
 
 
+def test_the_start_spread_asked_without_the_sweeps_is_one_clear_error() -> None:
+    """``--start-spread`` refits the sweep folds only; asked alone it says so (exit 2, no traceback)."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "accuracy.py"), "--start-spread"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2 and "give it with --sweeps" in done.stderr and "Traceback" not in done.stderr
+
+
 def test_the_start_spread_table_gives_each_start_and_the_range(catalog: Any, measurements: list[Any]) -> None:
     """Two starts whose held-out sweep TTFT is 10% and 30% off: a row each, then the range; a metric
     no run has stays '-'."""
