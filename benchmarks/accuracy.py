@@ -208,16 +208,17 @@ def print_summary(label: str, found: Results, rows: dict[str, Measurement], cata
         print(f"  {name[:28]:28} {cls:7} {documents:>4} " + " ".join(f"{c:>14}" for c in cells))
 
 
+def print_table(title: str, header: Sequence[str], lines: Sequence[Sequence[str]]) -> None:
+    """A titled table on the terminal, its cells separated by ' | ' (the markdown page's columns)."""
+    print(f"\n{title}:")
+    for line in (header, *lines):
+        print("  " + " | ".join(line))
+
+
 def print_sweeps(held: Results, rows: dict[str, Measurement]) -> None:
     """The held-out errors on concurrency-sweep rows against their targets."""
-    print(f"\n{SWEEP_TITLE}:")
-    print("  " + " | ".join(SWEEP_HEADER))
-    for line in sweep_table(held, rows):
-        print("  " + " | ".join(line))
-    print(f"\n{SWEEP_DOCUMENT_TITLE}:")
-    print("  " + " | ".join(SWEEP_DOCUMENT_HEADER))
-    for line in sweep_document_table(held["builtin"], rows):
-        print("  " + " | ".join(line))
+    print_table(SWEEP_TITLE, SWEEP_HEADER, sweep_table(held, rows))
+    print_table(SWEEP_DOCUMENT_TITLE, SWEEP_DOCUMENT_HEADER, sweep_document_table(held["builtin"], rows))
 
 
 #: The factors by which :func:`print_start_spread` moves the fit's search start.
@@ -232,10 +233,7 @@ def print_start_spread(
     runs = {"usual (START)": usual}
     for scale in SPREAD_SCALES:
         runs[f"START x {scale:g}"] = cross_validate(measurements, catalog, only=is_sweep, start=shifted_start(scale))
-    print(f"\n{START_SPREAD_TITLE}:")
-    print("  " + " | ".join(START_SPREAD_HEADER))
-    for line in start_spread_table(runs, rows):
-        print("  " + " | ".join(line))
+    print_table(START_SPREAD_TITLE, START_SPREAD_HEADER, start_spread_table(runs, rows))
 
 
 def coverage_table(coverage: Sequence[Coverage]) -> list[list[str]]:
