@@ -7,6 +7,7 @@
     python benchmarks/accuracy.py --cv --markdown docs/accuracy.md   # regenerate the accuracy page
     python benchmarks/accuracy.py --sweeps        # quick: the built-in model held out on the sweep documents
     python benchmarks/accuracy.py --builtin       # the built-in model alone held out on every document
+    python benchmarks/accuracy.py --sweeps --start-spread [0.9,1.1]   # also refitted from other search starts
 
 Prints one line per measured figure (row, model, GPU, class, metric, measured, then the
 prediction and error of the built-in model, of each other backend that covers the row,
@@ -59,6 +60,7 @@ from planner.bench.coverage import (
     write_residuals,
 )
 from planner.bench.fit import (
+    SPREAD_SCALES,
     Residual,
     calibration_entries,
     class_bands,
@@ -68,6 +70,7 @@ from planner.bench.fit import (
     k_fold,
     residuals,
     shifted_start,
+    spread_scales,
 )
 from planner.bench.predict import deployment_for
 from planner.bench.selection import (
@@ -221,17 +224,26 @@ def print_sweeps(held: Results, rows: dict[str, Measurement]) -> None:
     print_table(SWEEP_DOCUMENT_TITLE, SWEEP_DOCUMENT_HEADER, sweep_document_table(held["builtin"], rows))
 
 
-#: The factors by which :func:`print_start_spread` moves the fit's search start.
-SPREAD_SCALES = (0.9, 0.95, 1.05, 1.1)
+def scales_argument(text: str) -> tuple[float, ...]:
+    """``--start-spread``'s SCALES (:func:`~planner.bench.fit.spread_scales`), a bad one argparse's
+    one-line error."""
+    try:
+        return spread_scales(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def print_start_spread(
-    usual: Sequence[Residual], measurements: Sequence[Measurement], rows: dict[str, Measurement], catalog: Catalog
+    usual: Sequence[Residual],
+    measurements: Sequence[Measurement],
+    rows: dict[str, Measurement],
+    catalog: Catalog,
+    scales: Sequence[float] = SPREAD_SCALES,
 ) -> None:
     """The held-out sweep errors of the built-in model from the usual search start and from each of
-    :data:`SPREAD_SCALES` (:func:`~planner.bench.fit.shifted_start`), and their range."""
+    ``scales`` (:func:`~planner.bench.fit.shifted_start`), and their range."""
     runs = {"usual (START)": usual}
-    for scale in SPREAD_SCALES:
+    for scale in scales:
         runs[f"START x {scale:g}"] = cross_validate(measurements, catalog, only=is_sweep, start=shifted_start(scale))
     print_table(START_SPREAD_TITLE, START_SPREAD_HEADER, start_spread_table(runs, rows))
 
@@ -353,10 +365,13 @@ def main() -> int:
     )
     parser.add_argument(
         "--start-spread",
-        action="store_true",
+        nargs="?",
+        const=SPREAD_SCALES,
+        type=scales_argument,
+        metavar="SCALES",
         help="with --sweeps: also fit from starts other than the usual one (every factor x"
-        f" {', '.join(f'{s:g}' for s in SPREAD_SCALES)}) and print each start's held-out sweep errors and"
-        " their range (five times --sweeps' time)",
+        f" {','.join(f'{s:g}' for s in SPREAD_SCALES)}, or the comma-separated SCALES given) and print each"
+        " start's held-out sweep errors and their range (--sweeps' time once more per scale)",
     )
     parser.add_argument(
         "--builtin",
@@ -367,7 +382,7 @@ def main() -> int:
     parser.add_argument("--worst", type=int, default=15, help="list the N worst figures of auto")
     parser.add_argument("--markdown", type=Path, help="write the accuracy page (method and results) to this file")
     args = parser.parse_args()
-    if args.start_spread and not args.sweeps:
+    if args.start_spread is not None and not args.sweeps:
         parser.error("--start-spread refits the concurrency-sweep folds: give it with --sweeps")
     _, catalog = load_catalog()
     measurements, skipped = load_measurements(args.data, catalog)
@@ -378,8 +393,8 @@ def main() -> int:
     if args.sweeps or args.builtin:
         builtin = {"builtin": cross_validate(measurements, catalog, only=None if args.builtin else is_sweep)}
         print_sweeps(builtin, rows)
-        if args.start_spread:
-            print_start_spread(builtin["builtin"], measurements, rows, catalog)
+        if args.start_spread is not None:
+            print_start_spread(builtin["builtin"], measurements, rows, catalog, args.start_spread)
         if args.builtin:
             print_summary(f"{HELD_OUT_TITLE}:", builtin, rows, catalog)
         return 0

@@ -33,6 +33,7 @@ from planner.bench.coverage import COVERAGE_TITLE, band_coverage, data_digest, r
 from planner.bench.fit import (
     BOUNDS,
     METRIC_GROUP,
+    SPREAD_SCALES,
     START,
     Residual,
     class_key,
@@ -41,6 +42,7 @@ from planner.bench.fit import (
     residuals,
     shifted_start,
     source_document,
+    spread_scales,
     weighted_quantile,
 )
 from planner.bench.selection import with_blends
@@ -377,6 +379,32 @@ def test_the_start_spread_asked_without_the_sweeps_is_one_clear_error() -> None:
         timeout=120,
     )
     assert done.returncode == 2 and "give it with --sweeps" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_the_start_spread_takes_the_scales_it_is_given() -> None:
+    """``--start-spread 0.9,1.1`` runs those two starts; a value that is not a list of factors above 0
+    other than 1 is refused with the fix."""
+    assert spread_scales("0.9,1.1") == (0.9, 1.1)
+    assert spread_scales("1.05") == (1.05,)
+    assert SPREAD_SCALES == (0.9, 0.95, 1.05, 1.1)
+    for bad in ("", "0.9,", "abc", "0", "-0.9", "1", "0.9,1", "nan", "inf"):
+        with pytest.raises(ValueError, match="above 0 other than 1"):
+            spread_scales(bad)
+
+
+def test_the_start_spread_with_bad_scales_is_one_clear_error() -> None:
+    """A bad SCALES on the command line: exit 2 and the fix, before any fit runs, no traceback."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "accuracy.py"), "--sweeps", "--start-spread", "0.9,abc"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2 and "'0.9,abc': give factors above 0" in done.stderr
+    assert "Traceback" not in done.stderr and "rows used" not in done.stdout
 
 
 def test_the_start_spread_table_gives_each_start_and_the_range(catalog: Any, measurements: list[Any]) -> None:
