@@ -386,6 +386,7 @@ def test_the_start_spread_takes_the_scales_it_is_given() -> None:
     other than 1 is refused with the fix."""
     assert spread_scales("0.9,1.1") == (0.9, 1.1)
     assert spread_scales("1.05") == (1.05,)
+    assert spread_scales("1.1,0.9,1.1") == (1.1, 0.9), "a repeated start is fitted once"
     assert SPREAD_SCALES == (0.9, 0.95, 1.05, 1.1)
     for bad in ("", "0.9,", "abc", "0", "-0.9", "1", "0.9,1", "nan", "inf"):
         with pytest.raises(ValueError, match="above 0 other than 1"):

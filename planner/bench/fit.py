@@ -158,7 +158,8 @@ SPREAD_SCALES = (0.9, 0.95, 1.05, 1.1)
 def spread_scales(text: str) -> tuple[float, ...]:
     """The factors a ``--start-spread`` value names, comma-separated (``0.9,1.1``: two refits of
     every fold where the default four take twice the time): each a finite number above 0 and not 1,
-    the usual start, which is always run. Anything else raises :class:`ValueError` saying so."""
+    the usual start, which is always run; a repeated one runs once. Anything else raises
+    :class:`ValueError` saying so."""
     try:
         scales = tuple(float(part) for part in text.split(","))
     except ValueError:
@@ -166,7 +167,7 @@ def spread_scales(text: str) -> tuple[float, ...]:
     if not scales or any(not math.isfinite(s) or s <= 0 or s == 1 for s in scales):
         fix = "give factors above 0 other than 1 (the usual start), comma-separated, e.g. 0.9,1.1"
         raise ValueError(f"{text!r}: {fix}")
-    return scales
+    return tuple(dict.fromkeys(scales))
 
 
 FactorsT = TypeVar("FactorsT")
