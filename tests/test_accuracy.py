@@ -7,6 +7,8 @@ import math
 import os
 import re
 import statistics
+import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -367,17 +369,15 @@ def test_the_start_spread_in_the_docs_starts_from_the_stored_fit(measurements: l
     assert f"give {throughput} / {itl} / {ttft} (throughput / ITL / TTFT)" in readme, rerun
 
 
+def _accuracy_script(*args: str) -> subprocess.CompletedProcess[str]:
+    """``benchmarks/accuracy.py`` run with ``args`` as a user runs it (a subprocess)."""
+    script = str(REPO / "benchmarks" / "accuracy.py")
+    return subprocess.run([sys.executable, script, *args], capture_output=True, text=True, timeout=120)
+
+
 def test_the_start_spread_asked_without_the_sweeps_is_one_clear_error() -> None:
     """``--start-spread`` refits the sweep folds only; asked alone it says so (exit 2, no traceback)."""
-    import subprocess
-    import sys
-
-    done = subprocess.run(
-        [sys.executable, str(REPO / "benchmarks" / "accuracy.py"), "--start-spread"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = _accuracy_script("--start-spread")
     assert done.returncode == 2 and "give it with --sweeps" in done.stderr and "Traceback" not in done.stderr
 
 
@@ -395,15 +395,7 @@ def test_the_start_spread_takes_the_scales_it_is_given() -> None:
 
 def test_the_start_spread_with_bad_scales_is_one_clear_error() -> None:
     """A bad SCALES on the command line: exit 2 and the fix, before any fit runs, no traceback."""
-    import subprocess
-    import sys
-
-    done = subprocess.run(
-        [sys.executable, str(REPO / "benchmarks" / "accuracy.py"), "--sweeps", "--start-spread", "0.9,abc"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = _accuracy_script("--sweeps", "--start-spread", "0.9,abc")
     assert done.returncode == 2 and "'0.9,abc': give factors above 0" in done.stderr
     assert "Traceback" not in done.stderr and "rows used" not in done.stdout
 
