@@ -127,3 +127,24 @@ def test_sglang_kv_pool_matches_its_log(catalog: Any) -> None:
     cap = size_capacity(dep, 4096)
     assert cap.kv_budget_gib_per_gpu == pytest.approx(8.23 * 2, rel=0.05)
     assert cap.kv_tokens_per_replica == pytest.approx(367_404, rel=0.05)
+
+
+#: What PyTorch or CUDA reports as the device's total in public logs (the catalog's reported_gib sources).
+REPORTED_GIB = [
+    ("h200-sxm", 139.81),  # vllm-project/vllm#34553; H100's share of hbm_gib would give 140.17
+    ("b200", 178.35),  # pytorch/ao#4002, unslothai/unsloth#3872
+    ("a100-sxm-80gb", 79.15),  # vllm-project/vllm#4408
+    ("h100-nvl", 93.0),  # ali-vilab/VACE#56
+    ("l40s", 44.42),  # stepfun-ai/Step-Video-T2V#8 (Wan-Video/Wan2.1#205: 44.53)
+    ("l4", 22.03),  # ArcInstitute/evo2#190
+]
+
+
+@pytest.mark.parametrize(("gpu", "gib"), REPORTED_GIB)
+def test_budget_starts_from_what_the_device_reports(catalog: Any, gpu: str, gib: float) -> None:
+    dep = Deployment(
+        catalog.models.get("llama-3.1-8b"), catalog.gpus.get(gpu), catalog.runtimes.get("vllm"), "bf16", "bf16"
+    )
+    terms = {t.name.strip(): t for t in size_capacity(dep, 4096).terms}
+    assert terms["reported memory"].gib == pytest.approx(gib)
+    assert "runtime log" in terms["reported memory"].provenance
