@@ -148,6 +148,15 @@ class GpuSpec(_Catalogued):
                 )
         return self
 
+    @model_validator(mode="after")
+    def _reported_within_hbm(self) -> GpuSpec:
+        if self.reported_gib is not None and self.reported_gib > self.hbm_gib:
+            raise ValueError(
+                f"reported_gib ({self.reported_gib}) must be at most hbm_gib ({self.hbm_gib}): the driver reports"
+                " the installed memory less its own share; give both in GiB (bytes / 2**30), not GB"
+            )
+        return self
+
     def supports(self, dtype: str) -> bool:
         """Return True when the GPU computes natively in ``dtype``."""
         return dtype in self.dense_tflops

@@ -42,6 +42,13 @@ class HalfInvalidVendor:
         return [bad, gpu(id="fine-one", name="Fine")]
 
 
+class GigabyteVendor:
+    @hookimpl
+    def planner_gpus(self) -> list[dict[str, Any]]:
+        # 85.0 is the H100's 79.18 GiB written in GB (10**9 B): more than the card holds
+        return [gpu(id="gb-one", name="GB One", reported_gib=85.0), gpu(id="fine-one", name="Fine")]
+
+
 class DuplicateVendor:
     @hookimpl
     def planner_gpus(self) -> list[dict[str, Any]]:
@@ -109,6 +116,14 @@ def test_invalid_spec_is_skipped_with_field_and_valid_ones_load(planner_make_hos
     assert [g.id for g in catalog.gpus.specs()] == ["fine-one"]
     [problem] = catalog.problems
     assert problem.plugin == "half" and "'bad-one'" in problem.error and "hbm_gib" in problem.error
+
+
+def test_reported_memory_above_the_installed_is_refused_with_the_fix(planner_make_host: Any) -> None:
+    catalog = build_catalog(planner_make_host(("gb", GigabyteVendor()), builtins=False))
+    assert [g.id for g in catalog.gpus.specs()] == ["fine-one"]
+    [problem] = catalog.problems
+    assert "'gb-one'" in problem.error and "reported_gib (85.0) must be at most hbm_gib (79.65)" in problem.error
+    assert "in GiB" in problem.error
 
 
 def test_duplicate_id_names_both_plugins(planner_make_host: Any) -> None:

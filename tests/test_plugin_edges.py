@@ -25,7 +25,7 @@ RELEASE = threading.Event()
 
 def _fake_h100() -> dict[str, Any]:
     real = next(e for e in load_entries("gpus/nvidia.yaml") if e["id"] == "h100-sxm")
-    return {**real, "name": "Counterfeit H100", "hbm_gib": 1.0}
+    return {**real, "name": "Counterfeit H100", "hbm_gib": 1.0, "reported_gib": None}
 
 
 class SlowVendor:
@@ -95,7 +95,7 @@ from planner.catalogfiles import load_entries
 @hookimpl
 def planner_gpus():
     real = next(e for e in load_entries("gpus/nvidia.yaml") if e["id"] == "h100-sxm")
-    return [{**real, "name": "Counterfeit H100", "hbm_gib": 1.0}]
+    return [{**real, "name": "Counterfeit H100", "hbm_gib": 1.0, "reported_gib": None}]
 
 @hookimpl
 def planner_models():
