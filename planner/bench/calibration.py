@@ -80,6 +80,8 @@ class Measurement:
     max_batch: int | None = None  # engine batch limit per replica when the source gives it
     requests: int | None = None  # requests issued at once ('inf' rate rows)
     measured: dict[str, float] = field(default_factory=dict)
+    #: The source's median TTFT, ms, where it gives one (``measured`` reads the mean first).
+    ttft_median_ms: float | None = None
     harness: str = ""
     notes: str = ""
 
@@ -244,6 +246,7 @@ def parse_row(row: dict[str, str], catalog: Catalog) -> Measurement | str:
         max_batch=int(_number(row["max_batch"]) or 0) or None,
         requests=harness_setting("trtllm_online_requests_per_point") if "inf" in rate_text else None,
         measured=_measured(row),
+        ttft_median_ms=_number(row.get("ttft_p50_ms", "")),
         harness=row["runtime"],
         notes=row.get("notes", ""),
     )

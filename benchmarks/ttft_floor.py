@@ -1,0 +1,67 @@
+"""How close a front end alone could bring the concurrency sweeps' TTFT (planner/bench/ttft_floor.py).
+
+With every factor as calibrated (catalogs/efficiency/calibrated.yaml) but the front end, it prints
+for each sweep document with a TTFT figure the front end that fits it best and the error left
+there (in sample: a floor no front end fitted on the document goes below), and the front end
+its runtime's other documents would choose and the error that leaves (the document's front end
+held out). Both readings of a closed loop's TTFT: the mean (what calibration.csv is fitted on)
+and the median where the source gives one.
+
+    python benchmarks/ttft_floor.py [--data CSV]      # seconds
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+from pathlib import Path
+
+from planner.bench.accuracy_tables import is_sweep
+from planner.bench.calibration import Measurement, load_measurements
+from planner.bench.fit import class_key
+from planner.bench.ttft_floor import DocumentFrontEnd, document_front_ends, median_ttft_reading, pooled_median
+from planner.catalog import load_catalog
+from planner.sizing.efficiency import Efficiency, calibration_for
+
+DEFAULT_DATA = Path(__file__).parent / "data" / "calibration.csv"
+
+
+def print_reading(title: str, found: list[DocumentFrontEnd]) -> None:
+    """One reading's documents and its two pooled figures."""
+    print(f"\n{title}:")
+    print("  document | runtime | best front end | error there | others' front end | error there")
+    for d in found:
+        best, others = statistics.median(d.best_errors), statistics.median(d.others_errors)
+        print(f"  {d.document} | {d.family} | {d.best_ms:g} ms | {best:.1f}% | {d.others_ms:g} ms | {others:.1f}%")
+    figures = sum(len(d.best_errors) for d in found)
+    print(
+        f"  every figure ({figures} from {len(found)} documents): each document's own best front end"
+        f" {pooled_median(found, lambda d: d.best_errors):.1f}% (in sample), its runtime's other documents'"
+        f" {pooled_median(found, lambda d: d.others_errors):.1f}%"
+    )
+
+
+def main() -> int:
+    """Print both readings' tables."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="calibration CSV (default: %(default)s)")
+    args = parser.parse_args()
+    _, catalog = load_catalog()
+    measurements, _ = load_measurements(args.data, catalog)
+    sweeps = [m for m in measurements if is_sweep(m)]
+
+    def shipped(m: Measurement) -> Efficiency:
+        return calibration_for(*class_key(m, catalog)).efficiency
+
+    print(f"{args.data}: {len(sweeps)} concurrency-sweep rows; median absolute % error of the TTFT figures")
+    print_reading("TTFT read as the mean (as fitted)", document_front_ends(sweeps, catalog, shipped))
+    print_reading(
+        "TTFT read as the median where the source gives one",
+        document_front_ends(median_ttft_reading(sweeps), catalog, shipped),
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,95 @@
+"""The TTFT floor diagnosis (planner/bench/ttft_floor.py, benchmarks/ttft_floor.py): how close a
+front end alone could bring the sweeps' TTFT, found on rows whose front ends are known."""
+
+from __future__ import annotations
+
+import statistics
+import subprocess
+import sys
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from planner.bench.accuracy_tables import is_sweep
+from planner.bench.calibration import load_measurements
+from planner.bench.fit import class_key, residuals, source_document
+from planner.bench.ttft_floor import FRONTEND_GRID_MS, document_front_ends, median_ttft_reading, pooled_median
+from planner.sizing.efficiency import calibration_for
+from tests.conftest import REPO
+
+DATA = REPO / "benchmarks" / "data" / "calibration.csv"
+
+
+@pytest.fixture(scope="module")
+def sweeps(catalog: Any) -> list[Any]:
+    rows, _ = load_measurements(DATA, catalog)
+    return [m for m in rows if is_sweep(m) and "ttft_ms" in m.measured]
+
+
+def _shipped(catalog: Any) -> Any:
+    return lambda m: calibration_for(*class_key(m, catalog)).efficiency
+
+
+def _planted(rows: list[Any], catalog: Any, front_end_ms: float) -> list[Any]:
+    """``rows`` whose measured TTFT is what the shipped factors predict with ``front_end_ms``."""
+    shipped = _shipped(catalog)
+    predicted = {
+        r.row_id: r.predicted
+        for r in residuals(rows, catalog, lambda m: replace(shipped(m), frontend_ms=front_end_ms))
+        if r.metric == "ttft_ms"
+    }
+    return [replace(m, measured={"ttft_ms": predicted[m.row_id]}) for m in rows if m.row_id in predicted]
+
+
+def test_each_documents_planted_front_end_is_found_and_its_runtimes_others_give_the_held_out_one(
+    catalog: Any, sweeps: list[Any]
+) -> None:
+    """Three vLLM documents given front ends of 80, 20 and 40 ms: each one's best is its own (no
+    error left), and each is held out with the median of the other two, which leaves an error."""
+    by_document: dict[str, list[Any]] = {}
+    for m in sweeps:
+        if m.family == "vllm":
+            by_document.setdefault(source_document(m), []).append(m)
+    documents = sorted(by_document)[:3]
+    assert len(documents) == 3, by_document.keys()
+    planted = dict(zip(documents, (80, 20, 40), strict=True))
+    rows = [m for d in documents for m in _planted(by_document[d], catalog, planted[d])]
+    found = {d.document: d for d in document_front_ends(rows, catalog, _shipped(catalog))}
+    assert {d: found[d].best_ms for d in documents} == planted
+    assert all(max(found[d].best_errors) < 0.01 for d in documents)
+    others = [found[d].others_ms for d in documents]
+    assert others == [30, 60, 50], "the others' median: 30, 60, 50 (all on the grid)"
+    assert all(statistics.median(found[d].others_errors) > 1 for d in documents), "held out, an error is left"
+    assert pooled_median(list(found.values()), lambda d: d.best_errors) < 0.01
+
+
+def test_the_grid_reaches_past_the_largest_fitted_front_end(catalog: Any) -> None:
+    """A front end above every class's fitted one can be found (the grid does not cap the diagnosis)."""
+    from planner.sizing.efficiency import calibrations
+
+    largest = max(c.efficiency.frontend_ms for c in calibrations())
+    assert FRONTEND_GRID_MS[0] == 0 and FRONTEND_GRID_MS[-1] > largest
+
+
+def test_the_median_reading_takes_the_sources_median_where_it_gives_one(sweeps: list[Any]) -> None:
+    """Rows with a median TTFT read it; rows without keep their mean (the same object)."""
+    read = median_ttft_reading(sweeps)
+    with_median = [(m, r) for m, r in zip(sweeps, read, strict=True) if m.ttft_median_ms is not None]
+    without = [(m, r) for m, r in zip(sweeps, read, strict=True) if m.ttft_median_ms is None]
+    assert with_median and without
+    assert all(r.measured["ttft_ms"] == m.ttft_median_ms for m, r in with_median)
+    assert any(m.measured["ttft_ms"] != r.measured["ttft_ms"] for m, r in with_median), "the mean was read first"
+    assert all(r is m for m, r in without)
+
+
+def test_the_script_prints_both_readings_with_their_floors() -> None:
+    """``benchmarks/ttft_floor.py`` as a user runs it: both readings, each with its two pooled figures."""
+    done = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "ttft_floor.py")], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    assert "TTFT read as the mean (as fitted):" in done.stdout
+    assert "TTFT read as the median where the source gives one:" in done.stdout
+    assert done.stdout.count("each document's own best front end") == 2
+    assert "https://github.com/sgl-project/sgl-cookbook/" in done.stdout
