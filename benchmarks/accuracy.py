@@ -49,7 +49,7 @@ from planner.bench.accuracy_tables import (
     with_fallback,
     with_floor,
 )
-from planner.bench.calibration import Measurement, load_measurements
+from planner.bench.calibration import CalibrationFileError, Measurement, load_measurements
 from planner.bench.coverage import (
     COVERAGE_TITLE,
     TARGET_SHARE,
@@ -385,7 +385,10 @@ def main() -> int:
     if args.start_spread is not None and not args.sweeps:
         parser.error("--start-spread refits the concurrency-sweep folds: give it with --sweeps")
     _, catalog = load_catalog()
-    measurements, skipped = load_measurements(args.data, catalog)
+    try:
+        measurements, skipped = load_measurements(args.data, catalog)
+    except CalibrationFileError as exc:
+        parser.exit(2, exc.render() + "\n")
     rows = {m.row_id: m for m in measurements}
     print(f"{args.data}: {len(measurements)} rows used, {len(skipped)} left out")
     for row_id, reason in skipped:

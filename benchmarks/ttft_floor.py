@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 from planner.bench.accuracy_tables import is_sweep
-from planner.bench.calibration import Measurement, load_measurements
+from planner.bench.calibration import CalibrationFileError, Measurement, load_measurements
 from planner.bench.fit import class_key
 from planner.bench.ttft_floor import DocumentFrontEnd, document_front_ends, median_ttft_reading, pooled_median
 from planner.catalog import load_catalog
@@ -48,7 +48,10 @@ def main() -> int:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="calibration CSV (default: %(default)s)")
     args = parser.parse_args()
     _, catalog = load_catalog()
-    measurements, _ = load_measurements(args.data, catalog)
+    try:
+        measurements, _ = load_measurements(args.data, catalog)
+    except CalibrationFileError as exc:
+        parser.exit(2, exc.render() + "\n")
     sweeps = [m for m in measurements if is_sweep(m)]
 
     def shipped(m: Measurement) -> Efficiency:

@@ -93,3 +93,18 @@ def test_the_script_prints_both_readings_with_their_floors() -> None:
     assert "TTFT read as the median where the source gives one:" in done.stdout
     assert done.stdout.count("each document's own best front end") == 2
     assert "https://github.com/sgl-project/sgl-cookbook/" in done.stdout
+
+
+@pytest.mark.parametrize("script", ["ttft_floor.py", "accuracy.py"])
+def test_a_missing_calibration_file_is_one_clear_error(script: str, tmp_path: Any) -> None:
+    """``--data`` naming no file: exit 2, the file and the fix, no traceback."""
+    missing = tmp_path / "nothing.csv"
+    done = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / script), "--data", str(missing)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2
+    assert f"error: cannot read {missing}" in done.stderr and "fix: check the path" in done.stderr
+    assert "Traceback" not in done.stderr
