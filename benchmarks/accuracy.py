@@ -64,12 +64,12 @@ from planner.bench.fit import (
     Residual,
     calibration_entries,
     class_bands,
-    class_key,
     cross_validate,
     fit_classes,
     k_fold,
     residuals,
     shifted_start,
+    shipped_factors,
     spread_scales,
 )
 from planner.bench.predict import deployment_for
@@ -91,7 +91,7 @@ from planner.corrections import BACKENDS_FILE, GROUPS
 from planner.corrections import reload as reload_corrections
 from planner.perfmodel import PerformanceModel
 from planner.performance_models import calibrated
-from planner.sizing.efficiency import EFFICIENCY_FILE, calibration_for
+from planner.sizing.efficiency import EFFICIENCY_FILE
 from planner.sizing.efficiency import reload as reload_efficiency
 
 HERE = Path(__file__).parent
@@ -113,7 +113,7 @@ def other_backends(catalog: Catalog) -> list[PerformanceModel]:
 
 def in_sample(rows: Sequence[Measurement], catalog: Catalog) -> Results:
     """Every backend with the catalog's factors and corrections, and ``auto`` with its catalog choices."""
-    found: Results = {"builtin": residuals(rows, catalog, lambda m: calibration_for(*class_key(m, catalog)).efficiency)}
+    found: Results = {"builtin": residuals(rows, catalog, shipped_factors(catalog))}
     for model in other_backends(catalog):
         mine = covered(rows, catalog, model)
         if mine:

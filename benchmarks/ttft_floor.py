@@ -18,11 +18,10 @@ import sys
 from pathlib import Path
 
 from planner.bench.accuracy_tables import is_sweep
-from planner.bench.calibration import CalibrationFileError, Measurement, load_measurements
-from planner.bench.fit import class_key
+from planner.bench.calibration import CalibrationFileError, load_measurements
+from planner.bench.fit import shipped_factors
 from planner.bench.ttft_floor import DocumentFrontEnd, document_front_ends, median_ttft_reading, pooled_median
 from planner.catalog import load_catalog
-from planner.sizing.efficiency import Efficiency, calibration_for
 
 DEFAULT_DATA = Path(__file__).parent / "data" / "calibration.csv"
 
@@ -53,9 +52,7 @@ def main() -> int:
     except CalibrationFileError as exc:
         parser.exit(2, exc.render() + "\n")
     sweeps = [m for m in measurements if is_sweep(m)]
-
-    def shipped(m: Measurement) -> Efficiency:
-        return calibration_for(*class_key(m, catalog)).efficiency
+    shipped = shipped_factors(catalog)
 
     print(f"{args.data}: {len(sweeps)} concurrency-sweep rows; median absolute % error of the TTFT figures")
     print_reading("TTFT read as the mean (as fitted)", document_front_ends(sweeps, catalog, shipped))

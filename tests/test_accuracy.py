@@ -43,6 +43,7 @@ from planner.bench.fit import (
     ratio_bands,
     residuals,
     shifted_start,
+    shipped_factors,
     source_document,
     spread_scales,
     weighted_quantile,
@@ -71,7 +72,7 @@ def measurements(catalog: Any) -> list[Any]:
 
 
 def test_catalog_factors_meet_the_targets(catalog: Any, measurements: list[Any]) -> None:
-    found = residuals(measurements, catalog, lambda m: calibration_for(*class_key(m, catalog)).efficiency)
+    found = residuals(measurements, catalog, shipped_factors(catalog))
     for group, target in TARGETS.items():
         errors = [r.abs_pct for r in found if METRIC_GROUP[r.metric] == group]
         assert len(errors) >= 10, group
@@ -152,7 +153,7 @@ def test_missing_or_malformed_calibration_file(catalog: Any, tmp_path: Path) -> 
 
 
 def test_builtin_throughput_in_sample_for_dense_and_moe_alike(catalog: Any, measurements: list[Any]) -> None:
-    found = residuals(measurements, catalog, lambda m: calibration_for(*class_key(m, catalog)).efficiency)
+    found = residuals(measurements, catalog, shipped_factors(catalog))
     moe = {m.row_id for m in measurements if catalog.models.get(m.model_id).moe}
     early = {m.row_id for m in measurements if m.early_build}
     # guards a little above the in-sample figures on the 569 rows (dense 10.4%, MoE 10.0%), leaving

@@ -13,9 +13,8 @@ import pytest
 
 from planner.bench.accuracy_tables import is_sweep
 from planner.bench.calibration import load_measurements
-from planner.bench.fit import class_key, residuals, source_document
+from planner.bench.fit import residuals, shipped_factors, source_document
 from planner.bench.ttft_floor import FRONTEND_GRID_MS, document_front_ends, median_ttft_reading, pooled_median
-from planner.sizing.efficiency import calibration_for
 from tests.conftest import REPO
 
 DATA = REPO / "benchmarks" / "data" / "calibration.csv"
@@ -27,13 +26,9 @@ def sweeps(catalog: Any) -> list[Any]:
     return [m for m in rows if is_sweep(m) and "ttft_ms" in m.measured]
 
 
-def _shipped(catalog: Any) -> Any:
-    return lambda m: calibration_for(*class_key(m, catalog)).efficiency
-
-
 def _planted(rows: list[Any], catalog: Any, front_end_ms: float) -> list[Any]:
     """``rows`` whose measured TTFT is what the shipped factors predict with ``front_end_ms``."""
-    shipped = _shipped(catalog)
+    shipped = shipped_factors(catalog)
     predicted = {
         r.row_id: r.predicted
         for r in residuals(rows, catalog, lambda m: replace(shipped(m), frontend_ms=front_end_ms))
@@ -55,7 +50,7 @@ def test_each_documents_planted_front_end_is_found_and_its_runtimes_others_give_
     assert len(documents) == 3, by_document.keys()
     planted = dict(zip(documents, (80, 20, 40), strict=True))
     rows = [m for d in documents for m in _planted(by_document[d], catalog, planted[d])]
-    found = {d.document: d for d in document_front_ends(rows, catalog, _shipped(catalog))}
+    found = {d.document: d for d in document_front_ends(rows, catalog, shipped_factors(catalog))}
     assert {d: found[d].best_ms for d in documents} == planted
     assert all(max(found[d].best_errors) < 0.01 for d in documents)
     others = [found[d].others_ms for d in documents]

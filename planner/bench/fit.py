@@ -31,7 +31,7 @@ from planner.catalog import Catalog
 from planner.corrections import GROUPS
 from planner.perfmodel import PerformanceModel
 from planner.sizing.deployment import config_class
-from planner.sizing.efficiency import FACTOR_RANGES, Efficiency, lookup_chain
+from planner.sizing.efficiency import FACTOR_RANGES, Efficiency, calibration_for, lookup_chain
 from planner.sizing.estimate import METRIC_GROUP
 
 MIN_ROWS = 6
@@ -310,6 +310,12 @@ def efficiency_lookup(fits: Sequence[ClassFit], catalog: Catalog) -> Callable[[M
         return next(table[k] for k in _chain(class_key(m, catalog)) if k in table)
 
     return lookup
+
+
+def shipped_factors(catalog: Catalog) -> Callable[[Measurement], Efficiency]:
+    """Return a function giving each measurement the factors the catalog ships for its class
+    (``catalogs/efficiency/calibrated.yaml``): the in-sample counterpart of :func:`efficiency_lookup`."""
+    return lambda m: calibration_for(*class_key(m, catalog)).efficiency
 
 
 #: An MLPerf result's path: the results repository (one per round) and the submitter.

@@ -27,7 +27,7 @@ from planner.bench.fit import residuals, source_document
 from planner.catalog import Catalog
 from planner.sizing.efficiency import Efficiency
 
-#: Front ends tried, ms: from none to above the largest fitted one (SGLang's MoE-TP class, 141 ms).
+#: Front ends tried, ms: from none to above the largest a class is fitted with (a test holds it so).
 FRONTEND_GRID_MS = (0, 5, 10, 15, 20, 25, 30, 40, 50, 60, 70, 80, 90, 100, 120, 140, 170, 200, 250, 300)
 
 
