@@ -43,7 +43,7 @@ from planner.pool_capacity import (
 )
 from planner.simulate import Targets, slo_figure_ms
 from planner.sizing.deployment import Deployment
-from planner.sizing.fleet import FleetSizing, nodes_for
+from planner.sizing.fleet import FleetSizing, mean_request_e2e_ms, nodes_for
 from planner.tco import cost_assumptions, eur_per_million_tokens
 from planner.traffic import demand_of
 
@@ -110,7 +110,8 @@ def peak_loads(plan: Plan, fleet: FleetSizing) -> list[PeakLoad]:
     replica runs at its Cr_closed, and the fleet needs the replicas whose throughput there
     carries the rate (see :func:`filled_load`). A full-envelope plan is checked both ways:
     the rate plan also in closed loop at the concurrency the fleet sizing's fixed point gives,
-    the concurrency plan also in open loop at the rate Little's law gives at the estimate's operating point.
+    the concurrency plan also in open loop at the rate Little's law gives at the estimate's operating point
+    (the mean request's E2E there).
     """
     demand = demand_of(plan)
     headroom = 1 + demand.headroom
@@ -118,9 +119,13 @@ def peak_loads(plan: Plan, fleet: FleetSizing) -> list[PeakLoad]:
         rate = demand.peak_rate_req_s * headroom
         rate_source = f"{demand.rate_source} x (1 + {demand.headroom:.0%} headroom)"
     else:
-        e2e_s = fleet.operating_point.e2e_ms / 1000 if fleet.operating_point else 1.0
+        mean_e2e_ms = mean_request_e2e_ms(fleet, demand)
+        e2e_s = mean_e2e_ms / 1000 if mean_e2e_ms else 1.0
         rate = fleet.provisioned_concurrency / e2e_s
-        rate_source = f"{fleet.provisioned_concurrency:,.1f} provisioned concurrent / E2E {e2e_s:.1f} s (Little's law)"
+        rate_source = (
+            f"{fleet.provisioned_concurrency:,.1f} provisioned concurrent / E2E {e2e_s:.1f} s of the mean request "
+            "(Little's law)"
+        )
     concurrency = max(math.ceil(fleet.provisioned_concurrency - 1e-9), 1)
     if demand.peak_concurrency is None and plan.slo.effective_scenario == "throughput-first":
         return [PeakLoad("filled", rate, None, rate_source)]

@@ -27,7 +27,7 @@ from planner.sizing.estimate import estimate
 from planner.sizing.fleet import latency_cap
 from planner.sizing.search import candidate_deployments
 from planner.tco import cost_assumptions, yearly_cost_eur
-from planner.traffic import declared_concurrency, slo_targets
+from planner.traffic import declared_concurrency, length_percentiles, slo_targets
 
 #: (GPU class, EUR per GPU-hour, requests/s one GPU sustains for a bucket's (isl, osl)).
 PricedClass = tuple[str, float, Callable[[int, int], float]]
@@ -107,13 +107,7 @@ def size_buckets(plan: Plan, count: int = 3, samples: int = 4000, seed: int = 0)
     Each bucket carries its share of the peak request rate and its p95 input and output.
     """
     rng = random.Random(seed)
-    draw = lognormal_lengths(
-        plan.workload.input_tokens.typical,
-        plan.workload.input_tokens.p95 or plan.workload.input_tokens.worst_case,
-        plan.workload.output_tokens.typical,
-        plan.workload.output_tokens.p95 or plan.workload.output_tokens.worst_case,
-        10**7,
-    )
+    draw = lognormal_lengths(*length_percentiles(plan.workload), 10**7)
     pairs = sorted(draw(rng) for _ in range(samples))
     peak, _ = declared_concurrency(plan)
     rate = (plan.traffic.rate_req_s or 0.0) * plan.traffic.peak_factor

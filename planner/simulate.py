@@ -46,6 +46,7 @@ from typing import Any
 from planner.errors import InputError, Problem
 from planner.inputfiles import parse_json, read_text_file
 from planner.limits import MAX_TOKENS, seconds_from_env
+from planner.traffic import lognormal_sigma
 
 # ------------------------------------------------------------------ requests
 
@@ -146,11 +147,12 @@ LengthSampler = Callable[[random.Random], tuple[int, int]]
 def lognormal_lengths(p50_in: int, p95_in: int, p50_out: int, p95_out: int, max_context: int) -> LengthSampler:
     """Log-normal input and output lengths matching the given medians and 95th percentiles.
 
-    sigma = (ln p95 - ln p50) / 1.645; values are clipped so input + output fits the context.
+    sigma = (ln p95 - ln p50) / 1.645 (:func:`planner.traffic.lognormal_sigma`); values are clipped so
+    input + output fits the context.
     """
 
     def params(p50: int, p95: int) -> tuple[float, float]:
-        return math.log(max(p50, 1)), max(math.log(max(p95, 1)) - math.log(max(p50, 1)), 0.0) / 1.6449
+        return math.log(max(p50, 1)), lognormal_sigma(p50, p95)
 
     mu_in, s_in = params(p50_in, p95_in)
     mu_out, s_out = params(p50_out, p95_out)

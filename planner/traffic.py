@@ -5,15 +5,20 @@ concurrency; a plan that gives requests/s leaves concurrency to fleet sizing, wh
 applies Little's law once it knows the E2E a deployment delivers
 (:mod:`planner.sizing.fleet`). The request shape is taken at the p95 (p99 for SLOs
 stricter than p95, when given), with the explicit headroom and the spare failure domains
-the availability target asks for.
+the availability target asks for. Little's law times the workload's mean request instead
+(:func:`mean_lengths`): it multiplies a rate by the mean time in the system.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
-from planner.plan import Plan, TrafficProfile
+from planner.plan import Plan, TrafficProfile, WorkloadProfile
+
+#: z of the 95th percentile of a normal distribution: turns (p95 - p50) into a standard deviation.
+Z95 = 1.6449
 
 
 @dataclass(frozen=True)
@@ -54,11 +59,17 @@ class Demand:
     peak_rate_req_s: float
     rate_source: str
     spares: int
+    #: The workload's mean request (input, output tokens): the mean of the lengths the simulator
+    #: draws (:func:`mean_lengths`). Little's law multiplies a rate by the mean time in the system,
+    #: so it times this request, not the worst case (``isl``/``osl``) the SLOs are judged on.
+    mean_isl: int = 0
+    mean_osl: int = 0
 
 
 def demand_of(plan: Plan) -> Demand:
     """The demand of ``plan`` (see :class:`Demand`)."""
     isl, osl, percentile = sizing_shape(plan)
+    mean_isl, mean_osl = mean_lengths(plan.workload)
     peak, source = declared_concurrency(plan)
     t = plan.traffic
     return Demand(
@@ -72,7 +83,34 @@ def demand_of(plan: Plan) -> Demand:
         peak_rate_req_s=(t.rate_req_s or 0.0) * t.peak_factor,
         rate_source=_rate_source(t),
         spares=plan.slo.spare_failure_domains,
+        mean_isl=mean_isl,
+        mean_osl=mean_osl,
     )
+
+
+def length_percentiles(workload: WorkloadProfile) -> tuple[int, int, int, int]:
+    """(p50, p95) of the input and then the output tokens that request lengths are drawn through
+    (the simulator's log-normal lengths): the median (else the mean) and the p95 (else the worst
+    case given)."""
+    i, o = workload.input_tokens, workload.output_tokens
+    return i.typical, i.worst_case, o.typical, o.worst_case
+
+
+def lognormal_sigma(p50: float, p95: float) -> float:
+    """sigma of the log-normal whose median is ``p50`` and 95th percentile ``p95``."""
+    return max(math.log(max(p95, 1)) - math.log(max(p50, 1)), 0.0) / Z95
+
+
+def mean_lengths(workload: WorkloadProfile) -> tuple[int, int]:
+    """Mean input and output tokens of the log-normal lengths through the workload's p50 and p95
+    (median x exp(sigma^2 / 2)), as the simulator draws them (it also clips a draw to the model's
+    context, which moves the mean only where p95 nears it)."""
+    p50_in, p95_in, p50_out, p95_out = length_percentiles(workload)
+
+    def mean(p50: int, p95: int) -> int:
+        return max(round(p50 * math.exp(lognormal_sigma(p50, p95) ** 2 / 2)), 1)
+
+    return mean(p50_in, p95_in), mean(p50_out, p95_out)
 
 
 def _rate_source(t: TrafficProfile) -> str:

@@ -12,7 +12,9 @@ from planner.decision import FLEET_PRECISION, PeakLoad, _bisect, _bisect_towards
 from planner.envelope import sustainable_req_s
 from planner.plan_simulation import balanced_share, simulate_plan
 from planner.resolve import resolve_plan
+from planner.sizing.fleet import mean_request_e2e_ms
 from planner.sizing.plan_sizing import size_plan
+from planner.traffic import demand_of
 from tests.conftest import PLANS, REPO
 
 EXAMPLE = REPO / "planner" / "examples" / "knowledge-assistant.yaml"
@@ -104,6 +106,26 @@ def test_user_plans_are_checked_in_closed_loop_and_rate_plans_in_open_loop(sessi
     envelope = rate.model_copy(update={"slo": rate.slo.model_copy(update={"scenario": "full-envelope"})})
     assert best is not None
     assert [load.mode for load in peak_loads(envelope, best.sizing)] == ["open", "closed"]
+
+
+def test_a_user_plans_open_loop_runs_at_the_rate_of_its_mean_request(session: workflows.Session) -> None:
+    """Full envelope on a plan that states users: the open loop's rate is the provisioned concurrency
+    over the mean request's E2E (Little's law), not the worst case's, which halved the rate of use
+    case 1 and checked the fleet at far fewer requests in flight than the users keep there."""
+    users = workflows.read_plan(EXAMPLE)
+    plan = users.model_copy(update={"slo": users.slo.model_copy(update={"scenario": "full-envelope"})})
+    resolved = resolve_plan(plan, session.catalog, "p.yaml")
+    best = size_plan(resolved, session.catalog, session.performance_model("builtin"), simulate=False).best
+    assert best is not None and best.sizing.operating_point is not None
+    open_loop, closed_loop = peak_loads(plan, best.sizing)
+    assert closed_loop.concurrency == math.ceil(best.sizing.provisioned_concurrency - 1e-9)
+    mean_e2e_ms = mean_request_e2e_ms(best.sizing, demand_of(plan))
+    assert mean_e2e_ms is not None and open_loop.rate_req_s is not None
+    assert open_loop.rate_req_s == pytest.approx(best.sizing.provisioned_concurrency / (mean_e2e_ms / 1000))
+    assert open_loop.rate_req_s > 1.5 * best.sizing.provisioned_concurrency / (
+        best.sizing.operating_point.e2e_ms / 1000
+    )
+    assert "of the mean request" in open_loop.source
 
 
 def test_the_fleet_search_finds_the_fewest_within_its_precision() -> None:

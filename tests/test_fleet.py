@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import math
+import random
 from dataclasses import replace
 from typing import Any
 
 import pytest
 
 from planner.performance_models import BUILTIN, AnalyticModel
+from planner.plan_simulation import make_replicas, workload_of
 from planner.planfile import load_plan, parse_plan
 from planner.resolve import resolve_plan
+from planner.simulate import Targets, lognormal_lengths, poisson_arrivals, run, summarise
 from planner.sizing import fleet
 from planner.sizing.deployment import Deployment
 from planner.sizing.efficiency import efficiency_for
@@ -18,7 +21,7 @@ from planner.sizing.estimate import estimate
 from planner.sizing.fleet import latency_cap, size_fleet
 from planner.sizing.plan_sizing import size_plan
 from planner.sizing.search import candidate_deployments, search
-from planner.traffic import demand_of
+from planner.traffic import demand_of, length_percentiles, mean_lengths
 from tests.conftest import PLANS
 
 PLAN = """\
@@ -105,6 +108,38 @@ def test_requests_per_second_obeys_littles_law(catalog: Any) -> None:
     # concurrency = rate x E2E at the load each replica carries at peak, solved to a fixed point
     assert sizing.peak_concurrency == pytest.approx(40 * sizing.e2e_at_peak_ms / 1000, rel=0.02)
     assert "Little's law" in sizing.concurrency_source
+
+
+def test_the_mean_lengths_are_those_the_simulator_draws() -> None:
+    plan = load_plan(PLANS / "code-assistant.yaml")
+    draw = lognormal_lengths(*length_percentiles(plan.workload), 10**7)
+    rng = random.Random(5)
+    pairs = [draw(rng) for _ in range(100_000)]
+    mean_isl, mean_osl = mean_lengths(plan.workload)
+    assert mean_isl == pytest.approx(sum(i for i, _ in pairs) / len(pairs), rel=0.01)
+    assert mean_osl == pytest.approx(sum(o for _, o in pairs) / len(pairs), rel=0.01)
+    assert (mean_isl, mean_osl) == (3584, 140), "log-normal means above the medians (3000, 120), below the p95s"
+
+
+def test_littles_law_counts_the_requests_in_flight_the_simulator_finds_at_that_rate(catalog: Any) -> None:
+    """Little's law multiplies the rate by the mean time in the system: the mean request's E2E. With
+    the worst-case (p95) request's E2E, use case 2 counted 2.9x the requests in flight that the
+    simulator of the same rate on the same replicas holds (227 against 79), and the estimate sized
+    2.2x the replicas the simulation needed."""
+    plan = load_plan(PLANS / "code-assistant.yaml")
+    demand = demand_of(plan)
+    best, _ = search(resolve_plan(plan, catalog), catalog)
+    sizing = best[0].sizing
+    dep = sizing.deployment
+    replicas = make_replicas(dep, BUILTIN, sizing.replicas_for_load, dep.model.max_context)
+    result = run(replicas, workload_of(plan, dep), duration_s=120, gaps=poisson_arrivals(40, random.Random(2)), seed=3)
+    in_flight = summarise(result, Targets(None, None, None))["littles_law"]["mean_in_system"]
+    assert sizing.peak_concurrency == pytest.approx(in_flight, rel=0.1)
+    worst_case_e2e_ms = estimate(
+        dep, demand.isl, demand.osl, model=BUILTIN, concurrency=sizing.operating_point.requested_concurrency
+    ).e2e_ms
+    assert 40 * worst_case_e2e_ms / 1000 > 2 * in_flight, "the p95 request's E2E overcounts"
+    assert "mean request, 3,584 in / 140 out" in sizing.concurrency_source
 
 
 def test_search_respects_pins_and_gpu_support(catalog: Any) -> None:

@@ -20,6 +20,7 @@ from typing import Any
 from planner.bench.loadgen import Endpoint, Prompt
 from planner.errors import PlannerError
 from planner.plan import TokenDistribution
+from planner.traffic import lognormal_sigma
 
 #: Short common English words: few tokens each in any tokenizer, never a special token.
 _COMMON_WORDS = (
@@ -39,8 +40,6 @@ PROBE_WORDS = (8, 64)
 #: about 4 tokens per 3 words (OpenAI, "What are tokens and how to count them",
 #: https://help.openai.com/en/articles/4936856). An estimate; the runs say it was used.
 FALLBACK_TOKENS_PER_WORD = 4 / 3
-#: z of the 95th percentile of a normal distribution.
-_Z95 = 1.6449
 
 
 @dataclass(frozen=True)
@@ -104,7 +103,7 @@ class LengthDistribution:
     def of(cls, dist: TokenDistribution) -> LengthDistribution:
         """The log-normal of a plan's ``input_tokens`` or ``output_tokens`` (fixed without a p95)."""
         median = float(dist.typical)
-        sigma = math.log(dist.p95 / median) / _Z95 if dist.p95 and dist.p95 > median else 0.0
+        sigma = lognormal_sigma(median, dist.p95) if dist.p95 else 0.0
         return cls(median, sigma, dist.p99 or max(dist.worst_case * 2, int(median)))
 
     @classmethod

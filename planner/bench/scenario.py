@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from planner.plan import Plan
-from planner.traffic import demand_of
+from planner.traffic import Z95, demand_of
 
 #: Requests per load point: at 200, the p99 rests on the two slowest requests, the least that
 #: is not one outlier; more when the rate allows two minutes of arrivals.
@@ -27,8 +27,6 @@ OPEN_LOOP_S = 120.0
 WARMUP_SHARE = 0.1
 #: A concurrency sweep goes to twice the concurrency the plan expects per endpoint, to see the knee above it.
 SWEEP_BEYOND = 2.0
-#: z of the 95th percentile of a normal distribution: turns (p95 - p50) into a standard deviation.
-Z95 = 1.645
 
 
 @dataclass(frozen=True)
