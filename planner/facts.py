@@ -337,7 +337,7 @@ def _too_concentrated(placement: str | None, fleet: FleetSizing, availability: f
 def _prediction(r: ResolvedPlan, dep: Deployment, fleet: FleetSizing) -> Fact:
     slo = r.plan.slo
     op = fleet.operating_point or estimate(
-        dep, fleet.isl, fleet.osl, model=fleet.model, concurrency=1, ignore_capacity=True
+        dep, fleet.isl, fleet.osl, model=fleet.model, concurrency=1, ignore_capacity=True, population=fleet.population
     )
     fields: dict[str, Any] = {"percentile": slo.percentile, "concurrency": op.timing.batch if op.timing else 0}
     figures = op.slo_figures_ms(slo.percentile)  # as the target reads them: ITL, the gap at the percentile

@@ -26,7 +26,9 @@ def estimated_curve(fleet: FleetSizing, targets: SloTargets) -> list[dict[str, A
     loads = sorted({2**i for i in range(MAX_POINTS) if 2**i <= limit} | {max(fleet.per_replica, 1)})
     points = []
     for load in loads:
-        est = estimate(fleet.deployment, fleet.isl, fleet.osl, model=fleet.model, concurrency=load)
+        est = estimate(
+            fleet.deployment, fleet.isl, fleet.osl, model=fleet.model, concurrency=load, population=fleet.population
+        )
         # One figure per metric at the sizing's request shape: no median, no goodput share.
         points.append(
             {

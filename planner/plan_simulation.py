@@ -40,7 +40,7 @@ from planner.sizing.capacity import knob, size_capacity
 from planner.sizing.deployment import Deployment
 from planner.sizing.fleet import FleetSizing
 from planner.sizing.steady_state import prefill_first, token_budget
-from planner.traffic import length_percentiles
+from planner.traffic import length_percentiles, prefix_hit_rate
 
 DEFAULT_DURATION_S = 300.0
 #: A run lasts at least this many typical end-to-end latencies: requests reach a steady state, then complete.
@@ -143,8 +143,7 @@ def workload_of(plan: Plan, dep: Deployment) -> Workload:
     """Request lengths fitted to the plan's p50/p95, and its shared prefix."""
     w = plan.workload
     lengths = lognormal_lengths(*length_percentiles(w), dep.model.max_context)
-    hit = (w.prefix_cache_hit_rate if w.prefix_cache_hit_rate is not None else 1.0) if w.shared_prefix_tokens else 0.0
-    return Workload(lengths=lengths, shared_prefix_tokens=w.shared_prefix_tokens, prefix_hit_rate=hit)
+    return Workload(lengths=lengths, shared_prefix_tokens=w.shared_prefix_tokens, prefix_hit_rate=prefix_hit_rate(w))
 
 
 def targets_of(plan: Plan) -> Targets:

@@ -397,6 +397,11 @@ def fleet_text(candidate: Any, slo_percentile: float = 95) -> str:
             f"ITL {op.itl_ms:,.1f} ms{_band_text(op, 'itl_ms', 1)}, E2E {op.e2e_ms / 1000:,.1f} s, "
             f"{op.output_tok_s:,.0f} output tok/s per replica"
         )
+        if s.population is not None:
+            lines.append(
+                f"             (the p{s.percentile} request in a batch of the workload's requests: "
+                f"{s.population.describe()})"
+            )
         lines.append(f"             {budget_text(s.deployment, op.timing)}")
     if d is not None:
         lines += decision_lines(d, slo_percentile)

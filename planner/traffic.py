@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from statistics import NormalDist
 from typing import Any
 
 from planner.plan import Plan, TrafficProfile, WorkloadProfile
@@ -59,17 +60,53 @@ class Demand:
     peak_rate_req_s: float
     rate_source: str
     spares: int
-    #: The workload's mean request (input, output tokens): the mean of the lengths the simulator
-    #: draws (:func:`mean_lengths`). Little's law multiplies a rate by the mean time in the system,
-    #: so it times this request, not the worst case (``isl``/``osl``) the SLOs are judged on.
-    mean_isl: int = 0
-    mean_osl: int = 0
+    #: The requests a running batch is made of (None: every request is ``isl``/``osl``). Its mean
+    #: request is what Little's law times: it multiplies a rate by the mean time in the system,
+    #: where the SLOs are judged on the worst case (``isl``/``osl``).
+    population: Population | None = None
+
+    @property
+    def mean_isl(self) -> int:
+        """Input tokens of the workload's mean request."""
+        return self.population.mean_isl if self.population else self.isl
+
+    @property
+    def mean_osl(self) -> int:
+        """Output tokens of the workload's mean request."""
+        return self.population.mean_osl if self.population else self.osl
+
+
+@dataclass(frozen=True)
+class Population:
+    """The requests a replica's running batch is made of, as the simulator draws them: input and
+    output lengths log-normal through the workload's p50 and p95, and the shared prefix a
+    prefix-cache hit skips. The steady state (:func:`planner.sizing.steady_state.steady_state`)
+    times a worst-case request inside a batch of these: how often prompts arrive and how long they
+    stretch the steps they share comes from them, not from the worst case."""
+
+    mean_isl: int
+    mean_osl: int
+    #: Median and log-normal sigma of the input tokens (the prompts that stretch a step).
+    isl_p50: int
+    isl_sigma: float
+    #: Prompt tokens a request skips on average: the shared prefix x the prefix-cache hit rate.
+    cached_tokens: float = 0.0
+
+    def describe(self) -> str:
+        """In words, e.g. 'mean 2,880 in / 304 out, 800 prefix tokens cached'."""
+        cached = f", {self.cached_tokens:,.0f} prefix tokens cached" if self.cached_tokens else ""
+        return f"mean {self.mean_isl:,} in / {self.mean_osl:,} out{cached}"
+
+    def prompt_at(self, quantile: float) -> float:
+        """Input tokens at ``quantile`` (0-1) of the prompts, less the cached prefix: what a prefill
+        computes."""
+        tokens = self.isl_p50 * math.exp(self.isl_sigma * NormalDist().inv_cdf(min(max(quantile, 1e-6), 1 - 1e-6)))
+        return max(tokens - self.cached_tokens, 1.0)
 
 
 def demand_of(plan: Plan) -> Demand:
     """The demand of ``plan`` (see :class:`Demand`)."""
     isl, osl, percentile = sizing_shape(plan)
-    mean_isl, mean_osl = mean_lengths(plan.workload)
     peak, source = declared_concurrency(plan)
     t = plan.traffic
     return Demand(
@@ -83,9 +120,24 @@ def demand_of(plan: Plan) -> Demand:
         peak_rate_req_s=(t.rate_req_s or 0.0) * t.peak_factor,
         rate_source=_rate_source(t),
         spares=plan.slo.spare_failure_domains,
-        mean_isl=mean_isl,
-        mean_osl=mean_osl,
+        population=population_of(plan.workload),
     )
+
+
+def population_of(workload: WorkloadProfile) -> Population:
+    """The requests of ``workload`` as the simulator draws them (see :class:`Population`)."""
+    mean_isl, mean_osl = mean_lengths(workload)
+    p50_in, p95_in, _, _ = length_percentiles(workload)
+    cached = workload.shared_prefix_tokens * prefix_hit_rate(workload)
+    return Population(mean_isl, mean_osl, p50_in, lognormal_sigma(p50_in, p95_in), cached)
+
+
+def prefix_hit_rate(workload: WorkloadProfile) -> float:
+    """Share of requests whose shared prefix is cached: the plan's rate, 1 when it gives none, 0
+    without a shared prefix."""
+    if not workload.shared_prefix_tokens:
+        return 0.0
+    return workload.prefix_cache_hit_rate if workload.prefix_cache_hit_rate is not None else 1.0
 
 
 def length_percentiles(workload: WorkloadProfile) -> tuple[int, int, int, int]:

@@ -243,6 +243,13 @@ def test_the_estimated_load_curve_brackets_the_sizings_cr_closed(demo: workflows
     assert max(loads) <= fleet.capacity_cap
     assert all(p["meets_slo"] == (p["load"] <= fleet.per_replica) for p in curve), "the latency cap is the edge"
     at_cap = next(p for p in curve if p["load"] == fleet.per_replica)
-    op = estimate(fleet.deployment, fleet.isl, fleet.osl, model=fleet.model, concurrency=fleet.per_replica)
+    op = estimate(
+        fleet.deployment,
+        fleet.isl,
+        fleet.osl,
+        model=fleet.model,
+        concurrency=fleet.per_replica,
+        population=fleet.population,
+    )
     assert at_cap["output_tok_s"] == op.output_tok_s and at_cap["ttft_p95_ms"] == op.ttft_ms
     assert at_cap["ttft_p50_ms"] is None and at_cap["goodput_share"] is None, "one figure, no distribution"

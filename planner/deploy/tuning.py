@@ -96,6 +96,7 @@ class _Context:
             self.fleet.osl,
             model=self.fleet.model,
             concurrency=concurrency or self.concurrency,
+            population=self.fleet.population,
         )
 
     def knob_name(self, role: str) -> str:

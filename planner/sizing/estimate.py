@@ -15,6 +15,7 @@ from planner.sizing.capacity import Capacity, size_capacity
 from planner.sizing.deployment import Deployment, config_class
 from planner.sizing.efficiency import Calibration, Efficiency, calibration_for
 from planner.sizing.steady_state import Timing, steady_state
+from planner.traffic import Population
 
 #: Metric name in an estimate or a measurement -> its group (the residual band it takes).
 METRIC_GROUP = {
@@ -180,11 +181,12 @@ class Estimate:
 def queue_wait_s(timing: Timing, running: float, requested: float) -> float:
     """Closed-loop wait of requests beyond what the replica runs at once (Little's law): with
     ``running`` served at a time, each taking E2E, a replica completes running / E2E a second,
-    so each of the ``requested - running`` clients waiting ahead costs 1 / that."""
+    so each of the ``requested - running`` clients waiting ahead costs 1 / that. In a batch of a
+    population (:attr:`Timing.population`) each place completes one of its mean requests a cycle."""
     waiting = requested - running
     if waiting <= 0 or running <= 0:
         return 0.0
-    completions_per_s = running / timing.engine_e2e_s
+    completions_per_s = running / (timing.cycle_s if timing.population else timing.engine_e2e_s)
     return waiting / completions_per_s
 
 
@@ -198,6 +200,7 @@ def estimate(
     offline: bool = False,
     calibration: Calibration | None = None,
     ignore_capacity: bool = False,
+    population: Population | None = None,
 ) -> Estimate:
     """Estimate one replica for requests of ``isl`` input and ``osl`` output tokens.
 
@@ -208,6 +211,9 @@ def estimate(
     :param offline: run the largest batch the replica holds (maximum throughput).
     :param ignore_capacity: run all ``concurrency`` requests even beyond what memory
         holds, to size the time axis on its own (the weights must still fit).
+    :param population: the requests the batch is made of where they vary (a plan's workload;
+        see :func:`planner.sizing.steady_state.steady_state`); memory still holds every sequence
+        at ``isl`` + ``osl``.
     """
     kind = config_class(dep)
     calibration = calibration or calibration_for(dep.runtime.id, dep.gpu.generation, kind)
@@ -216,7 +222,7 @@ def estimate(
     requested = cap.max_concurrency if offline else max(int(concurrency or 1), 1)
     fits = cap.binding_cap not in ("weights", "context") and cap.memory_cap > 0
     running = requested if ignore_capacity and fits else min(requested, cap.max_concurrency)
-    timing = steady_state(dep, running, isl, osl, model) if running > 0 else None
+    timing = steady_state(dep, running, isl, osl, model, population) if running > 0 else None
     queue = queue_wait_s(timing, running, requested) if timing else 0.0
     result = Estimate(dep, model, isl, osl, cap, timing, None if offline else requested, queue, calibration, eff)
     if timing is None:

@@ -12,6 +12,7 @@ spares for N+1 (N+2 if critical).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import threading
 from collections import OrderedDict
@@ -21,7 +22,7 @@ from typing import Any
 from planner.perfmodel import PerformanceModel
 from planner.sizing.deployment import Deployment
 from planner.sizing.estimate import Estimate, estimate
-from planner.traffic import Demand, SloTargets
+from planner.traffic import Demand, Population, SloTargets
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,9 @@ class FleetSizing:
     #: E2E of the workload's mean request at the peak load, where Little's law gave the peak.
     e2e_at_peak_ms: float | None = None
     percentile: int = 95  # the workload percentile isl and osl were taken at
+    #: The requests a replica's batch is made of (the plan's workload), which every estimate of
+    #: this sizing runs the worst-case isl/osl request among; None: all alike.
+    population: Population | None = None
 
     @property
     def feasible(self) -> bool:
@@ -78,6 +82,7 @@ class FleetSizing:
             "isl_p95": self.isl,
             "osl_p95": self.osl,
             "sizing_percentile": self.percentile,
+            "batch_of": dataclasses.asdict(self.population) if self.population else None,
             "peak_concurrency": round(self.peak_concurrency, 2),
             "concurrency_source": self.concurrency_source,
             "headroom": self.headroom,
@@ -123,8 +128,10 @@ def latency_cap(
     osl: int,
     targets: SloTargets,
     upper: int = LATENCY_SEARCH_LIMIT,
+    population: Population | None = None,
 ) -> int:
-    """Largest concurrency (up to ``upper``) whose latency meets every target, memory aside.
+    """Largest concurrency (up to ``upper``) whose latency meets every target, memory aside: a
+    request of ``isl``/``osl`` tokens in a batch of ``population``'s requests (or of its like).
 
     The time axis on its own: the estimate runs the whole batch even where memory
     could not hold it. Latency grows with the running batch, so a bisection finds the edge.
@@ -133,13 +140,13 @@ def latency_cap(
     of the users, growth or peak (the desktop app re-sizes on each) searches again in a fraction.
     """
     # The model is held with its answer, so its id cannot be reused by another model while in the key.
-    key = (dep, model.name, id(model), isl, osl, targets, upper)
+    key = (dep, model.name, id(model), isl, osl, targets, upper, population)
     with _latency_lock:
         found = _latency_memo.get(key)
         if found is not None and found[0] is model:
             _latency_memo.move_to_end(key)
             return found[1]
-    cap = _bisect_latency_cap(dep, model, isl, osl, targets, upper)
+    cap = _bisect_latency_cap(dep, model, isl, osl, targets, upper, population)
     with _latency_lock:
         _latency_memo[key] = (model, cap)
         while len(_latency_memo) > LATENCY_MEMO_SIZE:
@@ -148,14 +155,19 @@ def latency_cap(
 
 
 def _bisect_latency_cap(
-    dep: Deployment, model: PerformanceModel, isl: int, osl: int, targets: SloTargets, upper: int
+    dep: Deployment,
+    model: PerformanceModel,
+    isl: int,
+    osl: int,
+    targets: SloTargets,
+    upper: int,
+    population: Population | None,
 ) -> int:
     """:func:`latency_cap` worked out: the estimate at a bisection of concurrencies."""
 
     def meets(concurrency: int) -> bool:
-        return meets_targets(
-            targets, estimate(dep, isl, osl, model=model, concurrency=concurrency, ignore_capacity=True)
-        )
+        at = estimate(dep, isl, osl, model=model, concurrency=concurrency, ignore_capacity=True, population=population)
+        return meets_targets(targets, at)
 
     if upper <= 0 or not meets(1):
         return 0
@@ -232,7 +244,8 @@ def size_fleet(dep: Deployment, model: PerformanceModel, demand: Demand) -> Flee
     isl, osl = demand.isl, demand.osl
     memory = estimate(dep, isl, osl, model=model, offline=True).capacity
     capacity = memory.max_concurrency
-    latency = latency_cap(dep, model, isl, osl, demand.targets) if capacity > 0 else 0
+    population = demand.population
+    latency = latency_cap(dep, model, isl, osl, demand.targets, population=population) if capacity > 0 else 0
     per_replica = min(capacity, latency)
     dominant = _dominant(capacity, latency, memory.binding_cap)
     peak, source = demand.peak_concurrency, demand.concurrency_source
@@ -246,7 +259,7 @@ def size_fleet(dep: Deployment, model: PerformanceModel, demand: Demand) -> Flee
         provisioned = peak * (1 + demand.headroom)
         replicas_for_load = max(math.ceil(provisioned / per_replica - 1e-9), 1)
         load_each = max(math.ceil(provisioned / replicas_for_load), 1)
-        operating = estimate(dep, isl, osl, model=model, concurrency=load_each)
+        operating = estimate(dep, isl, osl, model=model, concurrency=load_each, population=population)
     else:
         peak = peak or 0.0
         provisioned = peak * (1 + demand.headroom)
@@ -276,6 +289,7 @@ def size_fleet(dep: Deployment, model: PerformanceModel, demand: Demand) -> Flee
         to_move=_what_moves_it(dominant, capacity, latency),
         e2e_at_peak_ms=e2e_at_peak,
         percentile=demand.percentile,
+        population=population,
     )
 
 
@@ -292,7 +306,7 @@ def mean_request_e2e_ms(sizing: FleetSizing, demand: Demand) -> float | None:
 def _mean_request(dep: Deployment, model: PerformanceModel, demand: Demand, load: int) -> Estimate:
     """The workload's mean request (:attr:`Demand.mean_isl`, ``mean_osl``) timed at ``load`` requests
     per replica: the time a request spends in the system on average, which Little's law multiplies."""
-    return estimate(dep, demand.mean_isl or demand.isl, demand.mean_osl or demand.osl, model=model, concurrency=load)
+    return estimate(dep, demand.mean_isl, demand.mean_osl, model=model, concurrency=load, population=demand.population)
 
 
 def _littles_law(

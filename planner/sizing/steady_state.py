@@ -21,6 +21,7 @@ from planner.perfmodel import PerformanceModel
 from planner.performance_models import frontend_s
 from planner.sizing.capacity import knob
 from planner.sizing.deployment import Deployment
+from planner.traffic import Population
 
 
 @dataclass(frozen=True)
@@ -49,15 +50,28 @@ class Timing:
     total_tok_s: float
     #: Of ``ttft_s`` and ``e2e_s``, the front end's share outside the GPU (``frontend_s``).
     frontend_s: float = 0.0
+    #: The batch's requests where they vary (None: all alike). A step that carries a prompt chunk of
+    #: x tokens then stretches a gap to ``chunk_gap_base_s`` + x * ``chunk_gap_token_s``, x at most
+    #: ``chunk_room_tokens`` (a longer prompt takes several steps).
+    population: Population | None = None
+    chunk_gap_base_s: float = 0.0
+    chunk_gap_token_s: float = 0.0
+    chunk_room_tokens: float = 0.0
 
     def itl_at_percentile_s(self, percentile: float) -> float:
-        """The gap between tokens at ``percentile`` (95: the 95th): a prompt-carrying step's gap
-        once more than the rest (5%) of the gaps are such, else the decode step or the mean gap,
-        whichever is longer. What an ITL target at that percentile is judged on, as the simulator
-        judges its gaps (:func:`planner.simulate.slo_figure_ms`)."""
-        if self.long_gap_share > 1 - percentile / 100:
+        """The gap between tokens at ``percentile`` (95: the 95th): once more than the rest (5%) of
+        the gaps are stretched by a prompt chunk, a stretched gap (where the prompts vary, the one
+        at that rank among them: with 8% stretched, the gap of the prompt at the 37.5th percentile
+        of the prompts, 1 - 5/8), else the decode step or the mean gap, whichever is longer. What an
+        ITL target at that percentile is judged on, as the simulator judges its gaps
+        (:func:`planner.simulate.slo_figure_ms`)."""
+        tail = 1 - percentile / 100
+        if self.long_gap_share <= tail:
+            return max(self.decode_step_s, self.itl_s)
+        if self.population is None:
             return self.long_gap_s
-        return max(self.decode_step_s, self.itl_s)
+        chunk = min(self.population.prompt_at(1 - tail / self.long_gap_share), self.chunk_room_tokens)
+        return max(self.chunk_gap_base_s + chunk * self.chunk_gap_token_s, self.decode_step_s, self.itl_s)
 
     @property
     def itl_p95_s(self) -> float:
@@ -135,8 +149,14 @@ def step_mix(batch: float, isl: int, osl: int, budget: int, *, separate: bool = 
     return StepMix(steps, prefill_steps, chunks, batch * isl / prefill_steps, batch * max(osl - 1, 0) / steps)
 
 
-def steady_state(dep: Deployment, batch: float, isl: int, osl: int, model: PerformanceModel) -> Timing:
-    """Continuous batching at a constant ``batch`` of running requests, timed by ``model``.
+def steady_state(
+    dep: Deployment, batch: float, isl: int, osl: int, model: PerformanceModel, population: Population | None = None
+) -> Timing:
+    """Continuous batching at a constant ``batch`` of running requests, timed by ``model``: a
+    request of ``isl``/``osl`` tokens in a batch of requests like it or, given a ``population``, of
+    that population's requests (the batch's mix, its throughput and its gaps come from the
+    population's mean request and prompt lengths; TTFT and E2E are the given request's, its
+    cached prefix not prefilled).
 
     Every figure comes from two phase times of ``model``: the decode step at the running
     batch and the prefill of the batch's prompts (composite models combine these, never
@@ -158,29 +178,41 @@ def steady_state(dep: Deployment, batch: float, isl: int, osl: int, model: Perfo
     tokenizer, streaming). E2E = TTFT + (osl - 1) x ITL.
     """
     budget, separate = token_budget(dep), prefill_first(dep)
-    mix = step_mix(batch, isl, osl, budget, separate=separate)
-    context = isl + max(osl, 1) // 2
+    cached = population.cached_tokens if population else 0.0
+    # the batch's requests: prompt tokens prefilled (the cached prefix skipped) and output tokens
+    mix_isl = max(round(population.mean_isl - cached), 1) if population else isl
+    mix_osl = population.mean_osl if population else osl
+    mix = step_mix(batch, mix_isl, mix_osl, budget, separate=separate)
+    context = (population.mean_isl if population else isl) + max(mix_osl, 1) // 2
     decode = model.decode_step_s(dep, max(mix.decoding, 1.0), context)
-    prefill_all = model.prefill_s(dep, batch, isl)
-    prompt_token_s = prefill_all / (batch * isl)  # prefill time per prompt token at this batch
+    prefill_all = model.prefill_s(dep, batch, mix_isl)
+    prompt_token_s = prefill_all / (batch * mix_isl)  # prefill time per prompt token at this batch
     if separate:
-        long = model.mixed_step_s(dep, mix.chunk_tokens, mix.chunk_tokens * isl / 2, 0.0, 0.0)  # prefill alone
-        cycle = max(osl - 1, 0) * decode + mix.prefill_steps * long
+        long = model.mixed_step_s(dep, mix.chunk_tokens, mix.chunk_tokens * mix_isl / 2, 0.0, 0.0)  # prefill alone
+        cycle = max(mix_osl - 1, 0) * decode + mix.prefill_steps * long
         own_prefill = mix.chunks * long
-        interrupted = min((mix.prefill_steps - mix.chunks) / max(osl - 1, 1), 1.0)
+        interrupted = min((mix.prefill_steps - mix.chunks) / max(mix_osl - 1, 1), 1.0)
         # what a prefill step costs beyond its tokens' compute (weight reads, overhead): paid per step
         gap_long, step_base = decode + long, max(long - mix.chunk_tokens * prompt_token_s, 0.0)
+        gap_base, room = decode + step_base, float(budget)
     else:
         long = decode + mix.chunk_tokens * prompt_token_s
         cycle = mix.steps * decode + prefill_all
         own_prefill = mix.chunks * decode + prefill_all / batch
         interrupted, gap_long = mix.prefill_share, long
         step_base = model.decode_step_s(dep, batch - 1, context) if batch > 1 else model.overhead_s(dep)
-    itl = _mean_gap_s(cycle, own_prefill, osl, mix)
-    own = _own_prefill_s(batch, isl, mix, budget, step_base, prompt_token_s, decodes_share=not separate)
+        gap_base, room = decode, max(budget - batch, 1.0)
+    itl = _mean_gap_s(cycle, own_prefill, mix_osl, mix)
+    own_isl = max(round(isl - cached), 1)
+    # the request's own prompt at its own length's cost a token (attention grows with the length)
+    own_token_s = prompt_token_s if own_isl == mix_isl else model.prefill_s(dep, batch, own_isl) / (batch * own_isl)
+    own = _own_prefill_s(
+        batch, (own_isl, own_token_s), (mix_isl, prompt_token_s), mix, budget, step_base, decodes_share=not separate
+    )
     frontend = frontend_s(model, dep)
     ttft = _wait_for_step_s(batch, mix.prefill_share, decode, long) + own + frontend
-    output = batch * osl / cycle
+    output = batch * mix_osl / cycle
+    total_per_output = ((population.mean_isl if population else isl) + mix_osl) / max(mix_osl, 1)
     return Timing(
         batch=batch,
         ttft_s=ttft,
@@ -195,8 +227,12 @@ def steady_state(dep: Deployment, batch: float, isl: int, osl: int, model: Perfo
         token_budget=budget,
         cycle_s=cycle,
         output_tok_s=output,
-        total_tok_s=output * (isl + osl) / max(osl, 1),
+        total_tok_s=output * total_per_output,
         frontend_s=frontend,
+        population=population,
+        chunk_gap_base_s=gap_base,
+        chunk_gap_token_s=prompt_token_s,
+        chunk_room_tokens=room,
     )
 
 
@@ -223,21 +259,24 @@ def _wait_for_step_s(batch: float, share: float, decode_s: float, long_s: float)
 
 def _own_prefill_s(
     batch: float,
-    isl: int,
+    own: tuple[int, float],
+    others_prompts: tuple[int, float],
     mix: StepMix,
     budget: int,
     step_base_s: float,
-    prompt_token_s: float,
     *,
     decodes_share: bool,
 ) -> float:
-    """A new request's prefill: its chunks, each in a step that costs ``step_base_s`` (the others'
-    decode step when prompts mix into decode steps; a step's overhead when prefill runs on its
-    own or the request is alone) plus the prompt tokens it carries: its chunk and the others'
-    mean prompt tokens a step (earlier prompts go first, so they shrink its room)."""
+    """A new request's prefill, ``own`` = (its prompt tokens, the seconds a token of them costs):
+    its chunks, each in a step that costs ``step_base_s`` (the others' decode step when prompts mix
+    into decode steps; a step's overhead when prefill runs on its own or the request is alone) plus
+    the prompt tokens it carries: its chunk and the others' mean prompt tokens a step, from
+    ``others_prompts`` = (the others' prompt tokens each, the seconds a token of them costs)
+    (earlier prompts go first, so they shrink its room)."""
+    (isl, own_token_s), (others_isl, others_token_s) = own, others_prompts
     others = max(batch - 1, 0.0)
-    others_prompt = others * isl / mix.steps
+    others_prompt = others * others_isl / mix.steps
     decodes = others if decodes_share else 0.0
     room = max(budget - decodes - others_prompt, (budget - decodes) / max(batch, 1.0), 1.0)
     chunks = math.ceil(isl / room)
-    return chunks * step_base_s + (isl + chunks * others_prompt) * prompt_token_s
+    return chunks * step_base_s + isl * own_token_s + chunks * others_prompt * others_token_s
