@@ -1,0 +1,88 @@
+"""How far a plan's estimate lies from the simulator of the same plan, per use case and load.
+
+For each use-case plan (tests/data/plans/usecases; the first is the bundled example), takes the cheapest
+configuration by estimate (built-in model, no simulation), then at 1/2, 1, 1.5 and 2 times its
+per-replica concurrency (at most what its memory holds) runs one replica in closed loop in the simulator (the plan's log-normal
+request lengths and shared prefix, 600 s, seed 1) and prints, beside the simulator's figures at
+the SLO's percentile, the estimate's: the plan's worst-case request timed in a batch of the plan's
+requests (as sizing does) and, for comparison, in a batch of worst-case requests (as sizing did
+before). Loads stop at what the estimate's memory holds: beyond it the estimate queues requests
+at the p95 context's KV cache (the worst case, by principle), where the simulator holds the
+lengths it draws. Then the median absolute error of each over every point, per metric.
+
+    python benchmarks/estimate_vs_simulation.py
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import tempfile
+from pathlib import Path
+
+os.environ.setdefault("PLANNER_HOME", tempfile.mkdtemp(prefix="planner-bench-"))
+
+from planner import workflows
+from planner.performance_models import BUILTIN
+from planner.plan_simulation import LoadSpec, simulate_plan
+from planner.resolve import resolve_plan
+from planner.simulate import slo_figure_ms
+from planner.sizing.estimate import Estimate, estimate
+from planner.sizing.plan_sizing import size_plan
+from planner.traffic import demand_of
+
+REPO = Path(__file__).resolve().parent.parent
+USE_CASES = REPO / "tests" / "data" / "plans" / "usecases"
+LOAD_MULTIPLES = (0.5, 1.0, 1.5, 2.0)
+METRICS = ("ITL", "TTFT", "output tok/s")
+
+
+def figures(est: Estimate, percentile: int) -> tuple[float, float, float]:
+    """The estimate's ITL (the gap at the percentile), TTFT and output tokens/s."""
+    return est.itl_at_percentile_ms(percentile), est.ttft_ms, est.output_tok_s
+
+
+def compare(session: workflows.Session, path: Path, errors: dict[str, dict[str, list[float]]]) -> None:
+    """Print one plan's points and add their errors to ``errors`` (way -> metric -> |error|)."""
+    plan = workflows.read_plan(path)
+    best = size_plan(resolve_plan(plan, session.catalog, path.name), session.catalog, BUILTIN, simulate=False).best
+    if best is None:
+        print(f"{path.name}: nothing meets the plan")
+        return
+    dep, demand = best.sizing.deployment, demand_of(plan)
+    q = int(demand.targets.percentile)
+    print(f"\n{path.name}: {dep.label}, p{q} request {demand.isl:,} / {demand.osl:,} in a batch of "
+          f"{demand.population.describe() if demand.population else 'alike'}")  # fmt: skip
+    print(
+        f"  clients | ITL p{q} ms: sim / est / alike | TTFT p{q} ms: sim / est / alike | output tok/s: sim / est / alike"
+    )
+    loads = {min(max(round(best.sizing.per_replica * m), 1), best.sizing.capacity_cap) for m in LOAD_MULTIPLES}
+    for clients in sorted(loads):
+        sim = simulate_plan(plan, dep, BUILTIN, LoadSpec("closed", concurrency=clients), duration_s=600, seed=1)
+        measured = (slo_figure_ms(sim, "itl_ms", f"p{q}"), sim["ttft_ms"][f"p{q}"], sim["output_tok_s"])
+        run = dict(model=BUILTIN, concurrency=clients)
+        ways = {
+            "population": figures(estimate(dep, demand.isl, demand.osl, population=demand.population, **run), q),
+            "alike": figures(estimate(dep, demand.isl, demand.osl, **run), q),
+        }
+        for way, predicted in ways.items():
+            for metric, p, m in zip(METRICS, predicted, measured, strict=True):
+                errors[way][metric].append(abs(p / m - 1))
+        cells = [f"{m:,.1f} / {ways['population'][i]:,.1f} / {ways['alike'][i]:,.1f}" for i, m in enumerate(measured)]
+        print(f"  {clients:7d} | " + " | ".join(cells))
+
+
+def main() -> None:
+    """Compare every use case and print the pooled errors."""
+    session = workflows.open_session()
+    errors: dict[str, dict[str, list[float]]] = {w: {m: [] for m in METRICS} for w in ("population", "alike")}
+    for path in sorted(USE_CASES.glob("*.yaml")):
+        compare(session, path, errors)
+    print("\nmedian absolute error against the simulator, every point:")
+    for way, label in (("population", "in a batch of the plan's requests"), ("alike", "in a batch of p95 requests")):
+        cells = ", ".join(f"{m} {statistics.median(v):.1%}" for m, v in errors[way].items())
+        print(f"  {label}: {cells} ({len(errors[way]['ITL'])} points)")
+
+
+if __name__ == "__main__":
+    main()
