@@ -60,11 +60,11 @@ def compare(session: workflows.Session, path: Path, errors: dict[str, dict[str, 
     for clients in sorted(loads):
         sim = simulate_plan(plan, dep, BUILTIN, LoadSpec("closed", concurrency=clients), duration_s=600, seed=1)
         measured = (slo_figure_ms(sim, "itl_ms", f"p{q}"), sim["ttft_ms"][f"p{q}"], sim["output_tok_s"])
-        run = dict(model=BUILTIN, concurrency=clients)
-        ways = {
-            "population": figures(estimate(dep, demand.isl, demand.osl, population=demand.population, **run), q),
-            "alike": figures(estimate(dep, demand.isl, demand.osl, **run), q),
-        }
+        in_population = estimate(
+            dep, demand.isl, demand.osl, model=BUILTIN, concurrency=clients, population=demand.population
+        )
+        alike = estimate(dep, demand.isl, demand.osl, model=BUILTIN, concurrency=clients)
+        ways = {"population": figures(in_population, q), "alike": figures(alike, q)}
         for way, predicted in ways.items():
             for metric, p, m in zip(METRICS, predicted, measured, strict=True):
                 errors[way][metric].append(abs(p / m - 1))
