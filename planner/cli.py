@@ -149,6 +149,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--runtime", default="vllm", help="runtime id (default vllm)")
     p.add_argument("--isl", type=bounded(TOKENS), required=True, help="input tokens per request")
     p.add_argument("--osl", type=bounded(TOKENS), required=True, help="output tokens per request")
+    p.add_argument(
+        "--isl-p50",
+        type=bounded(TOKENS),
+        help="median input tokens of the batch's requests: --isl/--osl are then the p95 request among them",
+    )
+    p.add_argument("--osl-p50", type=bounded(TOKENS), help="median output tokens of the batch's requests")
+    p.add_argument(
+        "--shared-prefix", type=bounded(TOKENS), default=0, help="prompt tokens every request shares (prefix-cached)"
+    )
     load = p.add_mutually_exclusive_group(required=True)
     load.add_argument("--concurrency", type=bounded(CONCURRENCY), help="requests in flight")
     load.add_argument("--offline", action="store_true", help="the largest batch the replica holds")
@@ -436,6 +445,9 @@ def cmd_estimate(args: argparse.Namespace) -> int:
         kv_dtype=args.kv_dtype,
         runtime=args.runtime,
         backend=args.perf_backend,
+        isl_p50=args.isl_p50,
+        osl_p50=args.osl_p50,
+        shared_prefix=args.shared_prefix,
     )
     est = workflows.estimate(session, request)
     if args.json:

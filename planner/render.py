@@ -336,6 +336,8 @@ def estimate_text(est: Any) -> str:
         f"Performance (6b) at batch {t.batch:,.0f}"
         + (f" (requested {est.requested_concurrency:,})" if est.requested_concurrency else " (offline, largest batch)")
     )
+    if t.population is not None:
+        lines.append(f"  the {est.isl:,} / {est.osl:,} request in a batch of requests of {t.population.describe()}")
     lines.append(f"  TTFT   {est.ttft_ms:10,.1f} ms{_band_text(est, 'ttft_ms', 1)}")
     lines.append(f"  ITL    {est.itl_ms:10,.2f} ms{_band_text(est, 'itl_ms', 2)}")
     lines.append(f"  E2E    {est.e2e_ms:10,.0f} ms{_band_text(est, 'e2e_ms')}")

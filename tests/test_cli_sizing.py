@@ -117,3 +117,41 @@ def test_infeasible_plan_says_what_each_candidate_misses() -> None:
     assert "TTFT" in result.stdout and "> 2,000 ms" in result.stdout
     data = json.loads(run_cli("plan", str(PLANS / "trap-multinode-tp-pcie.yaml"), "--json").stdout)
     assert data["sizing"]["chosen"] is None and len(data["sizing"]["why_none"]) == 2
+
+
+def test_estimate_with_the_workloads_medians_gives_the_plans_figures() -> None:
+    """The same deployment gets the same answer from `plan` and `estimate`: the plan times its p95
+    request in a batch of its workload's requests, and `estimate` does too given the medians and the
+    shared prefix (the bundled example: p50 2,500 / 250 tokens, 800 of them a shared prefix)."""
+    plan = run_cli(
+        "plan", str(PLANS / "usecases" / "1-knowledge-assistant.yaml"), "--json", "--perf-backend", "builtin"
+    )
+    assert plan.returncode == 0, plan.stderr
+    op = json.loads(plan.stdout)["sizing"]["chosen"]["operating_point"]
+    d, planned = op["deployment"], op["performance"]
+    assert planned["batch_of"]["cached_tokens"] == 800
+    common = ["--model", d["model"], "--gpu", d["gpu"], "--tp", str(d["tp"]), "--weights", d["weights_dtype"],
+              "--kv-dtype", d["kv_dtype"], "--runtime", d["runtime"], "--isl", str(d["isl"]), "--osl", str(d["osl"]),
+              "--concurrency", str(planned["batch"]), "--perf-backend", "builtin"]  # fmt: skip
+    mixed = estimate_json(*common, "--isl-p50", "2500", "--osl-p50", "250", "--shared-prefix", "800")["performance"]
+    for metric in ("ttft_ms", "itl_ms", "itl_p95_ms", "output_tok_s"):
+        assert mixed[metric] == pytest.approx(planned[metric], rel=1e-6), metric
+    alike = estimate_json(*common)["performance"]
+    assert alike["batch_of"] is None and alike["ttft_ms"] > 1.1 * planned["ttft_ms"], "all requests p95: another answer"
+    text = run_cli("estimate", *common, "--isl-p50", "2500", "--osl-p50", "250", "--shared-prefix", "800").stdout
+    assert "the 6,000 / 700 request in a batch of requests of mean 2,880 in / 304 out, 800 prefix tokens cached" in text
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--isl-p50", "200"], "--isl-p50 200 is above --isl 100"),
+        (["--osl-p50", "20"], "--osl-p50 20 is above --osl 10"),
+        (["--isl-p50", "50", "--shared-prefix", "60"], "--shared-prefix 60 is not below the median input"),
+        (["--shared-prefix", "20"], "--shared-prefix without --isl-p50 or --osl-p50"),
+    ],
+)
+def test_estimate_rejects_medians_that_do_not_fit_the_request(args: list[str], message: str) -> None:
+    result = run_cli("estimate", "--model", "llama-3.1-8b", "--gpu", "h100-sxm", "--isl", "100", "--osl", "10",
+                     "--concurrency", "1", *args)  # fmt: skip
+    assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr

@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from planner.perfmodel import PerformanceModel
@@ -105,6 +105,7 @@ class Estimate:
             "prefill_step_share": round(self.timing.prefill_step_share, 4) if self.timing else None,
             "token_budget": self.timing.token_budget if self.timing else None,
             "queue_ms": round(self.queue_s * 1000, 3),
+            "batch_of": asdict(self.timing.population) if self.timing and self.timing.population else None,
         }
         for name, (low, high) in self.bands.items():
             performance[f"{name}_band"] = [round(low, 3), round(high, 3)]

@@ -12,11 +12,10 @@ spares for N+1 (N+2 if critical).
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from planner.perfmodel import PerformanceModel
@@ -82,7 +81,7 @@ class FleetSizing:
             "isl_p95": self.isl,
             "osl_p95": self.osl,
             "sizing_percentile": self.percentile,
-            "batch_of": dataclasses.asdict(self.population) if self.population else None,
+            "batch_of": asdict(self.population) if self.population else None,
             "peak_concurrency": round(self.peak_concurrency, 2),
             "concurrency_source": self.concurrency_source,
             "headroom": self.headroom,

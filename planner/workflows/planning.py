@@ -13,7 +13,7 @@ from planner.decision import FleetDecision
 from planner.errors import PlannerError
 from planner.limits import CONCURRENCY, PARALLEL, TOKENS, out_of_bounds
 from planner.performance_models import choose
-from planner.plan import Plan
+from planner.plan import Plan, TokenDistribution, WorkloadProfile
 from planner.plan_tco import PlanTco, plan_tco
 from planner.planfile import load_plan, plan_from_data, plan_text
 from planner.resolve import ResolvedPlan, resolve_plan
@@ -26,6 +26,7 @@ from planner.sizing.search import Candidate
 from planner.sizing.search import search as search_candidates
 from planner.specs import BYTES_PER_ELEMENT
 from planner.tco import Assumption, CostAssumptions, assumption_table, cost_assumptions, default_costs
+from planner.traffic import Population, population_of
 from planner.validation import Validation, validate_plan
 from planner.workflows.session import Progress, Session, counted_steps
 
@@ -380,6 +381,24 @@ class EstimateRequest:
     kv_dtype: str | None = None
     runtime: str = "vllm"
     backend: str | None = None
+    #: Medians of the requests the batch is made of, where they vary: ``isl``/``osl`` are then the
+    #: p95 request timed among them (as a plan's sizing times its p95 request); None: all alike.
+    isl_p50: int | None = None
+    osl_p50: int | None = None
+    #: Prompt tokens every request shares (a prefix cache holds them), with the medians.
+    shared_prefix: int = 0
+
+    def population(self) -> Population | None:
+        """The requests of the batch: log-normal through the medians and ``isl``/``osl`` as p95s
+        (as a plan's workload draws them), or None when no median is given."""
+        if self.isl_p50 is None and self.osl_p50 is None:
+            return None
+        workload = WorkloadProfile(
+            input_tokens=TokenDistribution(p50=self.isl_p50 or self.isl, p95=self.isl),
+            output_tokens=TokenDistribution(p50=self.osl_p50 or self.osl, p95=self.osl),
+            shared_prefix_tokens=self.shared_prefix,
+        )
+        return population_of(workload)
 
 
 def estimate(session: Session, request: EstimateRequest) -> Estimate:
@@ -411,7 +430,13 @@ def estimate(session: Session, request: EstimateRequest) -> Estimate:
     )
     timed_by = choose(session.performance_model(request.backend), dep)
     return estimate_one(
-        dep, request.isl, request.osl, model=timed_by, concurrency=request.concurrency, offline=request.offline
+        dep,
+        request.isl,
+        request.osl,
+        model=timed_by,
+        concurrency=request.concurrency,
+        offline=request.offline,
+        population=request.population(),
     )
 
 
@@ -454,13 +479,33 @@ _ESTIMATE_BOUNDS = {
     "ep": PARALLEL,
     "isl": TOKENS,
     "osl": TOKENS,
+    "isl_p50": TOKENS,
+    "osl_p50": TOKENS,
     "concurrency": CONCURRENCY,
 }
 
 
 def _size_problems(request: EstimateRequest) -> list[tuple[str, str]]:
     """(what is wrong, the fix) for each size out of range, and for GPUs that TP x PP cannot split."""
-    problems = out_of_bounds([(f"--{name}", getattr(request, name), bound) for name, bound in _ESTIMATE_BOUNDS.items()])
+    flags = [(f"--{name.replace('_', '-')}", getattr(request, name), bound) for name, bound in _ESTIMATE_BOUNDS.items()]
+    problems = out_of_bounds(flags)
+    for median, p95, name in ((request.isl_p50, request.isl, "isl"), (request.osl_p50, request.osl, "osl")):
+        if median is not None and median > p95:
+            problems.append(
+                (
+                    f"--{name}-p50 {median} is above --{name} {p95}",
+                    f"--{name} is the p95 request: give a median below it",
+                )
+            )
+    if request.shared_prefix and request.shared_prefix >= (request.isl_p50 or request.isl):
+        problems.append(
+            (
+                f"--shared-prefix {request.shared_prefix} is not below the median input",
+                "the prefix is part of the input",
+            )
+        )
+    if request.shared_prefix and request.isl_p50 is None and request.osl_p50 is None:
+        problems.append(("--shared-prefix without --isl-p50 or --osl-p50", "give the medians of the batch's requests"))
     split_ok = not any(p[0].startswith(_SPLIT_FLAGS) for p in problems)
     if split_ok and request.gpus and not request.tp and not request.attention_dp and request.gpus % request.pp:
         problems.append((f"--gpus {request.gpus} is not a multiple of --pp {request.pp}", "make --gpus TP x PP"))
