@@ -11,6 +11,7 @@ the availability target asks for. Little's law times the workload's mean request
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from statistics import NormalDist
@@ -91,17 +92,54 @@ class Population:
     isl_sigma: float
     #: Prompt tokens a request skips on average: the shared prefix x the prefix-cache hit rate.
     cached_tokens: float = 0.0
+    #: Median and log-normal sigma of the output tokens (how many gaps a request's TPOT averages).
+    osl_p50: int = 0
+    osl_sigma: float = 0.0
 
     def describe(self) -> str:
         """In words, e.g. 'mean 2,880 in / 304 out, 800 prefix tokens cached'."""
         cached = f", {self.cached_tokens:,.0f} prefix tokens cached" if self.cached_tokens else ""
         return f"mean {self.mean_isl:,} in / {self.mean_osl:,} out{cached}"
 
-    def prompt_at(self, quantile: float) -> float:
-        """Input tokens at ``quantile`` (0-1) of the prompts, less the cached prefix: what a prefill
-        computes."""
-        tokens = self.isl_p50 * math.exp(self.isl_sigma * NormalDist().inv_cdf(min(max(quantile, 1e-6), 1 - 1e-6)))
-        return max(tokens - self.cached_tokens, 1.0)
+    def chunks(self, room: float) -> tuple[float, ...]:
+        """The prompt chunks of the population with ``room`` prompt tokens a step, ascending, each
+        equally likely: the computed tokens (less the cached prefix) of its prompts at 16 evenly
+        spaced quantiles, each cut into steps of ``room`` tokens and a remainder. A step that carries
+        a prompt carries one of these."""
+        return _chunks(self.isl_p50, self.isl_sigma, self.cached_tokens, room)
+
+    def mean_chunks(self, room: float) -> float:
+        """Steps a prompt takes on average with ``room`` prompt tokens a step."""
+        return len(self.chunks(room)) / PROMPT_POINTS
+
+    def gap_counts(self) -> tuple[float, ...]:
+        """Gaps between tokens of the requests at 16 evenly spaced quantiles of the output lengths
+        (at least one each): the requests a TPOT percentile is taken over."""
+        return _lognormal_quantiles(self.osl_p50 or self.mean_osl, self.osl_sigma, offset=-1.0, floor=1.0)
+
+
+#: Evenly spaced quantiles a population's prompts and output lengths are taken at.
+PROMPT_POINTS = 16
+
+
+@functools.lru_cache(maxsize=4096)
+def _chunks(p50: float, sigma: float, cached: float, room: float) -> tuple[float, ...]:
+    """:meth:`Population.chunks` worked out."""
+    out: list[float] = []
+    for tokens in _lognormal_quantiles(p50, sigma, offset=-cached, floor=1.0):
+        full, rest = divmod(tokens, room)
+        out += [room] * int(full) + ([rest] if rest > 0 else [])
+    return tuple(sorted(out))
+
+
+@functools.cache
+def _lognormal_quantiles(
+    p50: float, sigma: float, *, offset: float, floor: float, points: int = 16
+) -> tuple[float, ...]:
+    """max(p50 x exp(sigma z) + offset, floor) at the midpoints of ``points`` equal slices of the
+    standard normal."""
+    normal = NormalDist()
+    return tuple(max(p50 * math.exp(sigma * normal.inv_cdf((i + 0.5) / points)) + offset, floor) for i in range(points))
 
 
 def demand_of(plan: Plan) -> Demand:
@@ -127,9 +165,11 @@ def demand_of(plan: Plan) -> Demand:
 def population_of(workload: WorkloadProfile) -> Population:
     """The requests of ``workload`` as the simulator draws them (see :class:`Population`)."""
     mean_isl, mean_osl = mean_lengths(workload)
-    p50_in, p95_in, _, _ = length_percentiles(workload)
+    p50_in, p95_in, p50_out, p95_out = length_percentiles(workload)
     cached = workload.shared_prefix_tokens * prefix_hit_rate(workload)
-    return Population(mean_isl, mean_osl, p50_in, lognormal_sigma(p50_in, p95_in), cached)
+    return Population(
+        mean_isl, mean_osl, p50_in, lognormal_sigma(p50_in, p95_in), cached, p50_out, lognormal_sigma(p50_out, p95_out)
+    )
 
 
 def prefix_hit_rate(workload: WorkloadProfile) -> float:

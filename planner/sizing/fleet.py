@@ -315,7 +315,7 @@ def _littles_law(
 
     The E2E is the workload's mean request's (Little's law holds for the mean time in the system):
     the worst-case request's E2E counted the requests in flight at up to three times what the
-    simulator of the same traffic holds (use case 2: 227 against 79)."""
+    simulator of the same traffic holds (use case 2: 145 against 53)."""
     rate = demand.peak_rate_req_s
     op = _mean_request(dep, model, demand, 1)
     concurrency = rate * op.e2e_ms / 1000

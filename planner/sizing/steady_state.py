@@ -64,14 +64,40 @@ class Timing:
         at that rank among them: with 8% stretched, the gap of the prompt at the 37.5th percentile
         of the prompts, 1 - 5/8), else the decode step or the mean gap, whichever is longer. What an
         ITL target at that percentile is judged on, as the simulator judges its gaps
-        (:func:`planner.simulate.slo_figure_ms`)."""
+        (:func:`planner.simulate.slo_figure_ms`); where the requests vary, the worse of that gap and
+        the requests' mean gap at the percentile (:meth:`tpot_at_percentile_s`), as the simulator
+        judges an ITL target."""
         tail = 1 - percentile / 100
-        if self.long_gap_share <= tail:
-            return max(self.decode_step_s, self.itl_s)
         if self.population is None:
+            if self.long_gap_share <= tail:
+                return max(self.decode_step_s, self.itl_s)
             return self.long_gap_s
-        chunk = min(self.population.prompt_at(1 - tail / self.long_gap_share), self.chunk_room_tokens)
-        return max(self.chunk_gap_base_s + chunk * self.chunk_gap_token_s, self.decode_step_s, self.itl_s)
+        gap = self.decode_step_s
+        if self.long_gap_share > tail:
+            chunks = self.population.chunks(self.chunk_room_tokens)
+            rank = min(int((1 - tail / self.long_gap_share) * len(chunks)), len(chunks) - 1)
+            gap = self.chunk_gap_base_s + chunks[rank] * self.chunk_gap_token_s
+        return max(gap, self.tpot_at_percentile_s(percentile))
+
+    def tpot_at_percentile_s(self, percentile: float) -> float:
+        """A request's mean gap (its TPOT) at ``percentile`` over the requests, where they vary: a
+        request of n gaps averages its share of stretched gaps over n, so a short one strays far
+        from the mean gap (``itl_s``) and the spread of the requests' lengths sets the percentile.
+        Each request's mean gap is taken as normal about ``itl_s`` with the variance of n gaps'
+        mean (each stretched with probability ``long_gap_share``, by a stretch whose spread is the
+        prompt chunks'), its n at the quantiles of the output lengths (:meth:`Population.gap_counts`).
+        Without a population, the mean gap."""
+        stretch_s = self.itl_s - self.decode_step_s
+        if self.population is None or self.long_gap_share <= 0 or stretch_s <= 0:
+            return self.itl_s
+        mean_stretch_s = stretch_s / self.long_gap_share  # of a stretched gap
+        chunks = self.population.chunks(self.chunk_room_tokens)
+        mean_chunk = sum(chunks) / len(chunks)
+        chunk_cv2 = sum((c / mean_chunk - 1) ** 2 for c in chunks) / len(chunks)
+        per_gap_variance = self.long_gap_share * mean_stretch_s**2 * (1 + chunk_cv2) - stretch_s**2
+        return _mixture_quantile(
+            self.itl_s, max(per_gap_variance, 0.0), self.population.gap_counts(), 1 - percentile / 100
+        )
 
     @property
     def itl_p95_s(self) -> float:
@@ -125,7 +151,7 @@ class StepMix:
 
     steps: float
     prefill_steps: float
-    chunks: int
+    chunks: float
     chunk_tokens: float
     decoding: float
 
@@ -135,11 +161,15 @@ class StepMix:
         return self.prefill_steps / self.steps
 
 
-def step_mix(batch: float, isl: int, osl: int, budget: int, *, separate: bool = False) -> StepMix:
+def step_mix(
+    batch: float, isl: int, osl: int, budget: int, *, separate: bool = False, population: Population | None = None
+) -> StepMix:
     """How the runtime's token budget splits a cycle into decode and prefill-carrying steps
-    (``separate``: prefill steps on their own, the budget all theirs)."""
+    (``separate``: prefill steps on their own, the budget all theirs). The chunks a prompt takes are
+    those of ``isl`` tokens or, given the ``population`` whose mean prompt ``isl`` is, the mean over
+    its prompts (a prompt a little longer than the room takes two, which the mean prompt hides)."""
     room = float(budget) if separate else max(budget - batch, 1.0)  # mixed: decodes go first
-    chunks = math.ceil(isl / room)
+    chunks = population.mean_chunks(room) if population else math.ceil(isl / room)
     if separate:
         prefill_steps = batch * chunks
         steps = max(osl - 1, 0) + prefill_steps
@@ -182,7 +212,7 @@ def steady_state(
     # the batch's requests: prompt tokens prefilled (the cached prefix skipped) and output tokens
     mix_isl = max(round(population.mean_isl - cached), 1) if population else isl
     mix_osl = population.mean_osl if population else osl
-    mix = step_mix(batch, mix_isl, mix_osl, budget, separate=separate)
+    mix = step_mix(batch, mix_isl, mix_osl, budget, separate=separate, population=population)
     context = (population.mean_isl if population else isl) + max(mix_osl, 1) // 2
     decode = model.decode_step_s(dep, max(mix.decoding, 1.0), context)
     prefill_all = model.prefill_s(dep, batch, mix_isl)
@@ -234,6 +264,23 @@ def steady_state(
         chunk_gap_token_s=prompt_token_s,
         chunk_room_tokens=room,
     )
+
+
+def _mixture_quantile(mean: float, variance: float, counts: tuple[float, ...], tail: float) -> float:
+    """The value that a share ``tail`` of an equal mixture of normals exceeds: each of mean ``mean``
+    and variance ``variance / n`` for n in ``counts`` (bisection)."""
+    if variance <= 0:
+        return mean
+    scales = [math.sqrt(2 * variance / n) for n in counts]
+
+    def above(x: float) -> float:
+        return sum(math.erfc((x - mean) / scale) for scale in scales) / (2 * len(scales))
+
+    low, high = mean, mean + 10 * math.sqrt(variance)
+    for _ in range(40):
+        middle = (low + high) / 2
+        low, high = (middle, high) if above(middle) > tail else (low, middle)
+    return high
 
 
 def _mean_gap_s(cycle_s: float, own_prefill_s: float, osl: int, mix: StepMix) -> float:
