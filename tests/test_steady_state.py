@@ -198,30 +198,44 @@ def test_a_population_of_one_request_shape_is_the_request_alone(catalog: Any) ->
         assert dataclasses.replace(timed, population=None) == plain
 
 
-#: Use case 1 (knowledge assistant: p50 2,500 / p95 6,000 tokens in, 250 / 700 out, 800 of them a shared
-#: prefix) on its chosen deployment, one replica in closed loop, against the simulator's p95 figures:
-#: (clients, ITL p95 within, TTFT p95 within, throughput within).
-USE_CASE_1_LOADS = [(8, 0.2, 0.1, 0.05), (26, 0.15, 0.1, 0.05), (35, 0.15, 0.1, 0.05)]
+#: Use cases on a deployment each (model, GPU, runtime, TP; fp8 weights and KV cache), one replica in
+#: closed loop against the simulator: (clients, ITL, TTFT, throughput within). ITL and TTFT at the
+#: SLO's percentile (95), ITL judged as the simulator judges a target. Use case 1: p50 2,500 / p95
+#: 6,000 tokens in, 250 / 700 out, 800 of them a shared prefix; 2: 3,000 / 8,000 in, 120 / 300 out,
+#: SGLang's prefill first; 4: 12,000 / 30,000 in, 1,500 / 4,000 out, MoE on TensorRT-LLM, its ITL the
+#: requests' mean gap at p95 (TPOT) below the knee.
+AGREEMENT = [
+    ("1-knowledge-assistant", "llama-3.3-70b", "b200", "vllm", 1,
+     [(8, 0.1, 0.1, 0.05), (26, 0.1, 0.1, 0.05), (35, 0.1, 0.1, 0.05)]),
+    ("2-code-assistant", "qwen3-32b", "b200", "sglang", 1, [(4, 0.1, 0.1, 0.05), (14, 0.1, 0.1, 0.05)]),
+    ("4-reasoning-agent", "deepseek-r1", "b300", "trtllm", 4, [(28, 0.2, 0.1, 0.12), (55, 0.2, 0.1, 0.12)]),
+]  # fmt: skip
 
 
-def test_a_plans_batch_of_varied_requests_agrees_with_the_simulator(catalog: Any) -> None:
+@pytest.mark.parametrize(("plan_name", "model", "gpu", "runtime", "tp", "loads"), AGREEMENT)
+def test_a_plans_batch_of_varied_requests_agrees_with_the_simulator(
+    catalog: Any, plan_name: str, model: str, gpu: str, runtime: str, tp: int, loads: list[tuple[int, ...]]
+) -> None:
     """The worst-case request timed in a batch of the plan's requests (its population: how often
-    prompts arrive, how long they stretch a step, the cached prefix) agrees with the simulator of
-    the same plan; timed in a batch of worst-case requests, throughput came out 11-22% low, TTFT
-    20-45% high and the p95 gap 2-3x low past the knee (the p95-output requests' prompts arrive in
-    5% of the steps where the plan's arrive in 8-12%)."""
-    plan = load_plan(PLANS / "usecases" / "1-knowledge-assistant.yaml")
-    d = dataclasses.replace(dep(catalog, "llama-3.3-70b", "b200"), weights_dtype="fp8", kv_dtype="fp8")
+    prompts arrive, how long they stretch a step, the cached prefix, the requests' spread of mean
+    gaps) agrees with the simulator of the same plan; timed in a batch of worst-case requests,
+    use case 1's throughput came out 11-22% low, TTFT 20-45% high and the p95 gap 2-3x low past
+    the knee (the p95-output requests' prompts arrive in 5% of the steps where the plan's arrive in
+    8-12%)."""
+    plan = load_plan(PLANS / "usecases" / f"{plan_name}.yaml")
+    d = dataclasses.replace(dep(catalog, model, gpu, runtime, tp=tp), weights_dtype="fp8", kv_dtype="fp8")
     demand = demand_of(plan)
-    for clients, itl_within, ttft_within, throughput_within in USE_CASE_1_LOADS:
+    for clients, itl_within, ttft_within, throughput_within in loads:
         load = LoadSpec("closed", concurrency=clients)
         simulated = simulate_plan(plan, d, BUILTIN, load, duration_s=600, seed=1)
         est = estimate(d, demand.isl, demand.osl, model=BUILTIN, concurrency=clients, population=demand.population)
         alike = estimate(d, demand.isl, demand.osl, model=BUILTIN, concurrency=clients)
         itl_ms = slo_figure_ms(simulated, "itl_ms", "p95")
-        where = f"{clients} clients"
+        where = f"{plan_name} at {clients} clients"
         assert est.itl_p95_ms == pytest.approx(itl_ms, rel=itl_within), where
         assert est.ttft_ms == pytest.approx(simulated["ttft_ms"]["p95"], rel=ttft_within), where
         assert est.output_tok_s == pytest.approx(simulated["output_tok_s"], rel=throughput_within), where
-    # at 35 clients, a batch of worst-case requests
-    assert alike.output_tok_s < 0.85 * simulated["output_tok_s"] and alike.itl_p95_ms < 0.5 * itl_ms
+    # at the highest load, a batch of worst-case requests lies further off on throughput and TTFT
+    for name, figure in (("output_tok_s", "output_tok_s"), ("ttft_ms", "ttft_ms")):
+        measured = simulated[figure] if figure == "output_tok_s" else simulated[figure]["p95"]
+        assert abs(getattr(est, name) / measured - 1) < abs(getattr(alike, name) / measured - 1), name
