@@ -101,16 +101,15 @@ class Population:
         cached = f", {self.cached_tokens:,.0f} prefix tokens cached" if self.cached_tokens else ""
         return f"mean {self.mean_isl:,} in / {self.mean_osl:,} out{cached}"
 
-    def chunks(self, room: float) -> tuple[float, ...]:
-        """The prompt chunks of the population with ``room`` prompt tokens a step, ascending, each
-        equally likely: the computed tokens (less the cached prefix) of its prompts at 16 evenly
-        spaced quantiles, each cut into steps of ``room`` tokens and a remainder. A step that carries
-        a prompt carries one of these."""
+    def chunks(self, room: float) -> Chunks:
+        """The prompt chunks of the population with ``room`` prompt tokens a step: the computed
+        tokens (less the cached prefix) of its prompts at 16 evenly spaced quantiles, each cut into
+        steps of ``room`` tokens and a remainder. A step that carries a prompt carries one of these."""
         return _chunks(self.isl_p50, self.isl_sigma, self.cached_tokens, room)
 
     def mean_chunks(self, room: float) -> float:
         """Steps a prompt takes on average with ``room`` prompt tokens a step."""
-        return len(self.chunks(room)) / PROMPT_POINTS
+        return self.chunks(room).count / PROMPT_POINTS
 
     def gap_counts(self) -> tuple[float, ...]:
         """Gaps between tokens of the requests at 16 evenly spaced quantiles of the output lengths
@@ -122,14 +121,47 @@ class Population:
 PROMPT_POINTS = 16
 
 
+@dataclass(frozen=True)
+class Chunks:
+    """Prompt chunks, each equally likely: ``full`` chunks of ``room`` tokens and the remainders
+    ``rests`` (ascending, each under ``room``), kept apart so a small room costs nothing."""
+
+    room: float
+    full: int
+    rests: tuple[float, ...]
+
+    @property
+    def count(self) -> int:
+        """How many chunks."""
+        return self.full + len(self.rests)
+
+    @property
+    def mean(self) -> float:
+        """Tokens in a chunk on average."""
+        return (self.full * self.room + sum(self.rests)) / self.count
+
+    @property
+    def cv2(self) -> float:
+        """Squared coefficient of variation of the chunks' tokens."""
+        square = (self.full * self.room**2 + sum(r * r for r in self.rests)) / self.count
+        return max(square / self.mean**2 - 1, 0.0)
+
+    def at(self, quantile: float) -> float:
+        """Tokens of the chunk at ``quantile`` (0-1) of the chunks, smallest first."""
+        rank = min(int(quantile * self.count), self.count - 1)
+        return self.rests[rank] if rank < len(self.rests) else self.room
+
+
 @functools.lru_cache(maxsize=4096)
-def _chunks(p50: float, sigma: float, cached: float, room: float) -> tuple[float, ...]:
+def _chunks(p50: float, sigma: float, cached: float, room: float) -> Chunks:
     """:meth:`Population.chunks` worked out."""
-    out: list[float] = []
+    full, rests = 0, []
     for tokens in _lognormal_quantiles(p50, sigma, offset=-cached, floor=1.0):
-        full, rest = divmod(tokens, room)
-        out += [room] * int(full) + ([rest] if rest > 0 else [])
-    return tuple(sorted(out))
+        whole, rest = divmod(tokens, room)
+        full += int(whole)
+        if rest > 0:
+            rests.append(rest)
+    return Chunks(room, full, tuple(sorted(rests)))
 
 
 @functools.cache

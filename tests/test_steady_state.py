@@ -239,3 +239,17 @@ def test_a_plans_batch_of_varied_requests_agrees_with_the_simulator(
     for name, figure in (("output_tok_s", "output_tok_s"), ("ttft_ms", "ttft_ms")):
         measured = simulated[figure] if figure == "output_tok_s" else simulated[figure]["p95"]
         assert abs(getattr(est, name) / measured - 1) < abs(getattr(alike, name) / measured - 1), name
+
+
+def test_a_populations_prompts_split_into_chunks_by_the_room_a_step_leaves() -> None:
+    """Prompts longer than a step's room take several steps: use case 4's mean prompt (14,014 tokens)
+    fits 16,303 tokens of room in one, but a third of its prompts do not, so a prompt takes 1.3 steps
+    on average (which the mean prompt hid); a room of one token splits without listing every chunk."""
+    population = demand_of(load_plan(PLANS / "usecases" / "4-reasoning-agent.yaml")).population
+    assert population is not None and population.mean_isl == 14014
+    wide = population.chunks(16303)
+    assert 1.2 < population.mean_chunks(16303) < 1.4 and wide.at(0.999) == 16303 and wide.at(0.0) < 16303
+    assert wide.count * wide.mean == pytest.approx(16 * population.mean_chunks(1e9) * population.chunks(1e9).mean)
+    assert population.mean_chunks(1e9) == 1 and population.chunks(1e9).cv2 > 0.2, "one chunk a prompt: the prompts"
+    narrow = population.chunks(1.0)
+    assert narrow.count > 10**5 and narrow.cv2 == pytest.approx(0.0, abs=1e-4) and len(narrow.rests) <= 16
