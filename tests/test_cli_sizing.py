@@ -99,6 +99,11 @@ def test_search_ranks_feasible_candidates() -> None:
         assert op["ttft_ms"] <= 500 and op["itl_ms"] <= 25
     text = run_cli("search", str(PLANS / "code-assistant.yaml")).stdout
     assert "configurations meet the SLOs on both axes" in text and "EUR/1M tok" in text
+    # the ITL an SLO judges, beside the mean, within the plan's 25 ms target
+    header, _, *rows = text.splitlines()[1:]
+    assert header.split()[-3:] == ["ITL", "p95", "ms"]
+    first = data["candidates"][0]["operating_point"]["performance"]
+    assert float(rows[0].split()[-1]) == pytest.approx(first["itl_p95_ms"], abs=0.05) and first["itl_p95_ms"] <= 25
 
 
 def test_a_critical_plan_keeps_two_spares() -> None:
