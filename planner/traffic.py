@@ -107,6 +107,16 @@ class Population:
         steps of ``room`` tokens and a remainder. A step that carries a prompt carries one of these."""
         return _chunks(self.isl_p50, self.isl_sigma, self.cached_tokens, room)
 
+    def prompt_nodes(self) -> tuple[tuple[float, float], ...]:
+        """(weight, computed tokens) of three-point Gauss-Hermite quadrature over the prompts'
+        log-normal (nodes at z = 0 and +/- sqrt(3), weights 2/3 and 1/6), less the cached prefix:
+        a mean over the prompts of something that grows faster than their length."""
+        spread = math.sqrt(3) * self.isl_sigma
+        return tuple(
+            (weight, max(self.isl_p50 * math.exp(z) - self.cached_tokens, 1.0))
+            for weight, z in ((2 / 3, 0.0), (1 / 6, spread), (1 / 6, -spread))
+        )
+
     def mean_chunks(self, room: float) -> float:
         """Steps a prompt takes on average with ``room`` prompt tokens a step."""
         return self.chunks(room).count / PROMPT_POINTS

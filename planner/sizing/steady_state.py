@@ -212,7 +212,7 @@ def steady_state(
     mix = step_mix(batch, mix_isl, mix_osl, budget, separate=separate, population=population)
     context = (population.mean_isl if population else isl) + max(mix_osl, 1) // 2
     decode = model.decode_step_s(dep, max(mix.decoding, 1.0), context)
-    prefill_all = model.prefill_s(dep, batch, mix_isl)
+    prefill_all = _prefill_of_batch_s(model, dep, batch, mix_isl, population)
     prompt_token_s = prefill_all / (batch * mix_isl)  # prefill time per prompt token at this batch
     if separate:
         long = model.mixed_step_s(dep, mix.chunk_tokens, mix.chunk_tokens * mix_isl / 2, 0.0, 0.0)  # prefill alone
@@ -260,6 +260,19 @@ def steady_state(
         chunk_gap_base_s=gap_base,
         chunk_gap_token_s=prompt_token_s,
         chunk_room_tokens=room,
+    )
+
+
+def _prefill_of_batch_s(
+    model: PerformanceModel, dep: Deployment, batch: float, isl: int, population: Population | None
+) -> float:
+    """Prefill of ``batch`` prompts of ``isl`` tokens or, given a ``population``, of its prompts:
+    the mean over its prompt lengths (three-point Gauss-Hermite in the log of the length), as
+    attention makes a long prompt cost more than its share of tokens."""
+    if population is None or population.isl_sigma <= 0:
+        return model.prefill_s(dep, batch, isl)
+    return sum(
+        weight * model.prefill_s(dep, batch, max(round(tokens), 1)) for weight, tokens in population.prompt_nodes()
     )
 
 
