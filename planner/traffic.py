@@ -176,7 +176,7 @@ def _chunks(p50: float, sigma: float, cached: float, room: float) -> Chunks:
 
 @functools.cache
 def _lognormal_quantiles(
-    p50: float, sigma: float, *, offset: float, floor: float, points: int = 16
+    p50: float, sigma: float, *, offset: float, floor: float, points: int = PROMPT_POINTS
 ) -> tuple[float, ...]:
     """max(p50 x exp(sigma z) + offset, floor) at the midpoints of ``points`` equal slices of the
     standard normal."""

@@ -61,9 +61,9 @@ class Timing:
     def itl_at_percentile_s(self, percentile: float) -> float:
         """The gap between tokens at ``percentile`` (95: the 95th): once more than the rest (5%) of
         the gaps are stretched by a prompt chunk, a stretched gap (where the prompts vary, the one
-        at that rank among them: with 8% stretched, the gap of the prompt at the 37.5th percentile
-        of the prompts, 1 - 5/8), else the decode step or the mean gap, whichever is longer. What an
-        ITL target at that percentile is judged on, as the simulator judges its gaps
+        at that rank among them: with 8% stretched, the gap of the chunk at the 37.5th percentile
+        of the prompt chunks, 1 - 5/8), else the decode step or the mean gap, whichever is longer.
+        What an ITL target at that percentile is judged on, as the simulator judges its gaps
         (:func:`planner.simulate.slo_figure_ms`); where the requests vary, the worse of that gap and
         the requests' mean gap at the percentile (:meth:`tpot_at_percentile_s`), as the simulator
         judges an ITL target."""
