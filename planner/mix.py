@@ -11,7 +11,8 @@ from __future__ import annotations
 import itertools
 import math
 import random
-from collections.abc import Callable
+import statistics
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import Any
 
@@ -27,31 +28,39 @@ from planner.sizing.estimate import estimate
 from planner.sizing.fleet import latency_cap
 from planner.sizing.search import candidate_deployments
 from planner.tco import cost_assumptions, yearly_cost_eur
-from planner.traffic import declared_concurrency, length_percentiles, slo_targets
+from planner.traffic import (
+    Population,
+    declared_concurrency,
+    length_percentiles,
+    lognormal_sigma,
+    prefix_hit_rate,
+    slo_targets,
+)
 
-#: (GPU class, EUR per GPU-hour, requests/s one GPU sustains for a bucket's (isl, osl)).
-PricedClass = tuple[str, float, Callable[[int, int], float]]
-#: (name, requests/s, p95 input tokens, p95 output tokens) of one bucket.
-Bucket = tuple[str, float, int, int]
+#: (GPU class, EUR per GPU-hour, requests/s one GPU sustains for a bucket's (isl, osl, population)).
+PricedClass = tuple[str, float, Callable[[int, int, Population | None], float]]
+#: (name, requests/s, p95 input tokens, p95 output tokens, its requests) of one bucket.
+Bucket = tuple[str, float, int, int, Population | None]
 
 
 def heterogeneous_mix(buckets: list[Bucket], classes: list[PricedClass]) -> dict[str, Any]:
     """Assign request-size buckets to GPU classes at least cost (after Mélange, arXiv 2404.14527).
 
-    :param buckets: (name, requests/s, input tokens, output tokens) per bucket.
-    :param classes: (GPU class, EUR per GPU-hour, throughput(isl, osl) -> requests/s one
-        GPU sustains within the SLOs for that bucket, 0 when it cannot).
+    :param buckets: (name, requests/s, input tokens, output tokens, the bucket's requests or None)
+        per bucket.
+    :param classes: (GPU class, EUR per GPU-hour, throughput(isl, osl, population) -> requests/s
+        one GPU sustains within the SLOs for that bucket, 0 when it cannot).
     :returns: the cheapest mix (fractional GPUs rounded up per class) against the best
         single class, with the saving.
     """
 
     _check_assignments(len(classes), len(buckets))
     # Each class is rated on each bucket once: the search below tries every assignment.
-    capacities = {(c, name): f(isl, osl) for c, _, f in classes for name, _, isl, osl in buckets}
+    capacities = {(c, name): f(isl, osl, people) for c, _, f in classes for name, _, isl, osl, people in buckets}
 
     def cost_of(assignment: dict[str, str]) -> tuple[float, dict[str, float]]:
         gpus: dict[str, float] = {}
-        for name, rate, _, _ in buckets:
+        for name, rate, *_ in buckets:
             cls = assignment[name]
             capacity = capacities[(cls, name)]
             if capacity <= 0:
@@ -104,7 +113,9 @@ def _check_assignments(classes: int, buckets: int) -> None:
 def size_buckets(plan: Plan, count: int = 3, samples: int = 4000, seed: int = 0) -> list[Bucket]:
     """Split the plan's traffic into ``count`` buckets by input length (equal shares of requests).
 
-    Each bucket carries its share of the peak request rate and its p95 input and output.
+    Each bucket carries its share of the peak request rate, its p95 input and output, and its
+    requests (their mean lengths and spread, the plan's cached prefix: see
+    :func:`bucket_population`).
     """
     rng = random.Random(seed)
     draw = lognormal_lengths(*length_percentiles(plan.workload), 10**7)
@@ -116,19 +127,45 @@ def size_buckets(plan: Plan, count: int = 3, samples: int = 4000, seed: int = 0)
         rate = (peak or 1.0) / max(mean_osl * 0.03, 1.0)  # rough: ~30 ms a token while in flight
     rate *= 1 + plan.traffic.headroom
     size = len(pairs) // count
-    buckets = []
+    buckets: list[Bucket] = []
     for i in range(count):
         part = pairs[i * size : (i + 1) * size if i < count - 1 else len(pairs)]
-        isl = sorted(p[0] for p in part)[int(0.95 * (len(part) - 1))]
-        osl = sorted(p[1] for p in part)[int(0.95 * (len(part) - 1))]
-        buckets.append((f"{i + 1}: input <= {part[-1][0]:,}", rate * len(part) / len(pairs), isl, osl))
+        people = bucket_population(part, plan)
+        isl, osl = _p95(p[0] for p in part), _p95(p[1] for p in part)
+        buckets.append((f"{i + 1}: input <= {part[-1][0]:,}", rate * len(part) / len(pairs), isl, osl, people))
     return buckets
+
+
+def _p95(values: Iterable[int]) -> int:
+    """The 95th percentile (nearest rank below) of ``values``."""
+    ordered = sorted(values)
+    return ordered[int(0.95 * (len(ordered) - 1))]
+
+
+def bucket_population(pairs: list[tuple[int, int]], plan: Plan) -> Population:
+    """The requests of a bucket, from its drawn (input, output) pairs: their mean lengths, their
+    medians and the log-normal spread through median and p95, and the plan's cached prefix."""
+    inputs, outputs = [i for i, _ in pairs], [o for _, o in pairs]
+    p50_in, p50_out = int(statistics.median(inputs)), int(statistics.median(outputs))
+    return Population(
+        mean_isl=round(statistics.fmean(inputs)),
+        mean_osl=round(statistics.fmean(outputs)),
+        isl_p50=p50_in,
+        isl_sigma=lognormal_sigma(p50_in, _p95(inputs)),
+        # the simulator caches the shared prefix, or all of a shorter prompt but its last token
+        cached_tokens=prefix_hit_rate(plan.workload)
+        * statistics.fmean(min(plan.workload.shared_prefix_tokens, i - 1) for i in inputs),
+        osl_p50=p50_out,
+        osl_sigma=lognormal_sigma(p50_out, _p95(outputs)),
+    )
 
 
 def class_throughput(
     plan: Plan, deployments: list[Deployment], performance: PerformanceModel | None = None
-) -> Callable[[int, int], float]:
-    """Requests/s one GPU of a class sustains within the SLOs, for a bucket's (isl, osl).
+) -> Callable[[int, int, Population | None], float]:
+    """Requests/s one GPU of a class sustains within the SLOs, for a bucket's (isl, osl) request in
+    a batch of its requests (``population``): the requests it holds at once over their mean E2E
+    (Little's law).
 
     Every deployment of the class is rated with its own performance model (the built-in
     one unless set). With ``performance`` given, the best-rated deployment is then timed
@@ -138,21 +175,22 @@ def class_throughput(
     """
     targets = slo_targets(plan)
 
-    def rate(dep: Deployment, model: PerformanceModel, isl: int, osl: int) -> float:
+    def rate(dep: Deployment, model: PerformanceModel, isl: int, osl: int, people: Population | None) -> float:
         cap = estimate(dep, isl, osl, model=model, offline=True).capacity.max_concurrency
-        held = min(cap, latency_cap(dep, model, isl, osl, targets)) if cap else 0
+        held = min(cap, latency_cap(dep, model, isl, osl, targets, population=people)) if cap else 0
         if held <= 0:
             return 0.0
-        at = estimate(dep, isl, osl, model=model, concurrency=held)
+        mean_isl, mean_osl = (people.mean_isl, people.mean_osl) if people else (isl, osl)
+        at = estimate(dep, mean_isl, mean_osl, model=model, concurrency=held, population=people)
         return held / (at.e2e_ms / 1000) / dep.gpus
 
-    def per_gpu(isl: int, osl: int) -> float:
-        rated = [(rate(dep, BUILTIN, isl, osl), i) for i, dep in enumerate(deployments)]
+    def per_gpu(isl: int, osl: int, people: Population | None) -> float:
+        rated = [(rate(dep, BUILTIN, isl, osl, people), i) for i, dep in enumerate(deployments)]
         best, index = max(rated, default=(0.0, -1))
         if best <= 0 or performance is None or performance is BUILTIN:
             return best
         dep = deployments[index]
-        return rate(dep, choose(performance, dep), isl, osl)
+        return rate(dep, choose(performance, dep), isl, osl, people)
 
     return per_gpu
 

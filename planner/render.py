@@ -681,8 +681,10 @@ def mix_text(report: MixReport) -> str:
     """Render ``planner mix``: each bucket's class, the mix's cost against the best single class."""
     result = report.result
     lines = [
-        f"bucket {name:>16s}: {rate:.3f} req/s, p95 {isl:,} in / {osl:,} out -> {result['mix'].get(name, '-')}"
-        for name, rate, isl, osl in report.buckets
+        f"bucket {name:>16s}: {rate:.3f} req/s, p95 {isl:,} in / {osl:,} out"
+        + (f" ({people.describe()})" if people else "")
+        + f" -> {result['mix'].get(name, '-')}"
+        for name, rate, isl, osl, people in report.buckets
     ]
     lines.append(f"mix: {result['mix_gpus']} at {result['mix_eur_per_hour']:.2f} EUR/hour")
     lines.append(f"best single class: {result['best_single_class']} at {result['single_eur_per_hour']:.2f} EUR/hour")

@@ -180,12 +180,12 @@ def test_a_mix_search_too_large_to_try_is_refused_and_the_rest_rate_each_class_o
 
     calls: list[tuple[int, int]] = []
 
-    def rated(isl: int, osl: int) -> float:
+    def rated(isl: int, osl: int, _population: object) -> float:
         calls.append((isl, osl))
         return 1.0
 
     classes = [(f"gpu{i}", 1.0 + i, rated) for i in range(6)]
-    buckets = [(f"b{i}", 1.0, 100 * (i + 1), 10) for i in range(8)]
+    buckets = [(f"b{i}", 1.0, 100 * (i + 1), 10, None) for i in range(8)]
     result = heterogeneous_mix(buckets[:3], classes)
     assert len(calls) == 6 * 3 and result["best_single_class"] == "gpu0"
     with pytest.raises(PlannerError, match=f"6\\^8 assignments, more than the {MAX_ASSIGNMENTS:,}") as caught:

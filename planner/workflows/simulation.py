@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -278,7 +278,10 @@ class MixReport:
 
     def to_json(self) -> dict[str, Any]:
         """The mix, its cost, the best single class, the saving, and the buckets."""
-        buckets = [{"bucket": n, "requests_per_s": r, "isl_p95": i, "osl_p95": o} for n, r, i, o in self.buckets]
+        buckets = [
+            {"bucket": n, "requests_per_s": r, "isl_p95": i, "osl_p95": o, "batch_of": asdict(p) if p else None}
+            for n, r, i, o, p in self.buckets
+        ]
         return {**self.result, "buckets": buckets}
 
 
