@@ -139,11 +139,13 @@ def test_mix_rates_each_gpu_class_with_the_chosen_model(catalog: Any) -> None:
     h100 = [d for d in deps if d.gpu.id == "h100-sxm"]
     mi300x = [d for d in deps if d.gpu.id == "mi300x"]
     plan = resolved.plan
-    fast = class_throughput(plan, h100)(2000, 300)
-    slow = class_throughput(plan, h100, TwiceAsSlow())(2000, 300)
+    fast = class_throughput(plan, h100)(2000, 300, None)
+    slow = class_throughput(plan, h100, TwiceAsSlow())(2000, 300, None)
     assert 0 < slow < 0.75 * fast, "the best H100 deployment is timed again by the slower model"
     # where the chosen model does not cover the class, the built-in model's rate stands
-    assert class_throughput(plan, mi300x, TwiceAsSlow())(2000, 300) == class_throughput(plan, mi300x)(2000, 300)
+    assert class_throughput(plan, mi300x, TwiceAsSlow())(2000, 300, None) == class_throughput(plan, mi300x)(
+        2000, 300, None
+    )
 
 
 def test_cli_perf_backend_option() -> None:
