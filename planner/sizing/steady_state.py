@@ -226,7 +226,9 @@ def steady_state(
         long = decode + mix.chunk_tokens * prompt_token_s
         cycle = mix.steps * decode + prefill_all
         own_prefill = mix.chunks * decode + prefill_all / batch
-        interrupted, gap_long = mix.prefill_share, long
+        # of a request's own gaps, those the others' prompt chunks stretch (its own stretch none)
+        interrupted = max(mix.prefill_steps - mix.chunks, 0.0) / max(mix.steps - mix.chunks, 1.0)
+        gap_long = long
         step_base = model.decode_step_s(dep, batch - 1, context) if batch > 1 else model.overhead_s(dep)
         gap_base, room = decode, max(budget - batch, 1.0)
     itl = _mean_gap_s(cycle, own_prefill, mix_osl, mix)
