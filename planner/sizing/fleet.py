@@ -5,9 +5,9 @@ model that times it, and the plan's :class:`~planner.traffic.Demand`. Each repli
 carries the largest concurrency that holds on BOTH axes: memory (its KV cache holds
 the sequences at the p95 context) and time (its predicted TTFT, ITL and E2E meet the
 SLOs). A plan that gives requests/s gets its peak concurrency from Little's law,
-requests/s x the mean request's E2E, solved to a fixed point because E2E grows with load. Provisioned
-concurrency adds the explicit headroom; replicas = ceil(provisioned / per replica) plus
-spares for N+1 (N+2 if critical).
+requests/s x the mean request's E2E, solved to a fixed point because E2E grows with
+load. Provisioned concurrency adds the explicit headroom; replicas = ceil(provisioned /
+per replica) plus spares for N+1 (N+2 if critical).
 """
 
 from __future__ import annotations
