@@ -22,7 +22,7 @@ from planner.perfmodel import PerformanceModel
 from planner.performance_models import BUILTIN, choose
 from planner.plan import Plan
 from planner.resolve import ResolvedPlan
-from planner.simulate import lognormal_lengths
+from planner.simulate import lognormal_lengths, percentile
 from planner.sizing.deployment import Deployment
 from planner.sizing.estimate import estimate
 from planner.sizing.fleet import latency_cap
@@ -33,6 +33,7 @@ from planner.traffic import (
     declared_concurrency,
     length_percentiles,
     lognormal_sigma,
+    mean_request,
     prefix_hit_rate,
     slo_targets,
 )
@@ -137,9 +138,8 @@ def size_buckets(plan: Plan, count: int = 3, samples: int = 4000, seed: int = 0)
 
 
 def _p95(values: Iterable[int]) -> int:
-    """The 95th percentile (nearest rank below) of ``values``."""
-    ordered = sorted(values)
-    return ordered[int(0.95 * (len(ordered) - 1))]
+    """The 95th percentile of ``values``, in whole tokens."""
+    return int(percentile(list(values), 95))
 
 
 def bucket_population(pairs: list[tuple[int, int]], plan: Plan) -> Population:
@@ -180,8 +180,7 @@ def class_throughput(
         held = min(cap, latency_cap(dep, model, isl, osl, targets, population=people)) if cap else 0
         if held <= 0:
             return 0.0
-        mean_isl, mean_osl = (people.mean_isl, people.mean_osl) if people else (isl, osl)
-        at = estimate(dep, mean_isl, mean_osl, model=model, concurrency=held, population=people)
+        at = estimate(dep, *mean_request(people, isl, osl), model=model, concurrency=held, population=people)
         return held / (at.e2e_ms / 1000) / dep.gpus
 
     def per_gpu(isl: int, osl: int, people: Population | None) -> float:

@@ -69,12 +69,18 @@ class Demand:
     @property
     def mean_isl(self) -> int:
         """Input tokens of the workload's mean request."""
-        return self.population.mean_isl if self.population else self.isl
+        return mean_request(self.population, self.isl, self.osl)[0]
 
     @property
     def mean_osl(self) -> int:
         """Output tokens of the workload's mean request."""
-        return self.population.mean_osl if self.population else self.osl
+        return mean_request(self.population, self.isl, self.osl)[1]
+
+
+def mean_request(population: Population | None, isl: int, osl: int) -> tuple[int, int]:
+    """Input and output tokens of the mean request of ``population``, or of requests all of
+    ``isl``/``osl`` tokens where there is none: what Little's law times."""
+    return (population.mean_isl, population.mean_osl) if population else (isl, osl)
 
 
 @dataclass(frozen=True)
