@@ -269,8 +269,8 @@ class AutoModel:
         return self.pick(dep, "itl").mixed_step_s(dep, prefill_tokens, prefill_keys, decode_batch, decode_keys)
 
     def step_function(self, dep: Deployment) -> Callable[[float, float, float, float], float]:
-        """The throughput choice's step function (chosen once, not at every step)."""
-        return step_function_of(self.pick(dep, "throughput"), dep)
+        """:meth:`mixed_step_s` as one function (the ITL choice's, chosen once, not at every step)."""
+        return step_function_of(self.pick(dep, "itl"), dep)
 
     def overhead_s(self, dep: Deployment) -> float:
         """From the ITL choice (the decode steps)."""

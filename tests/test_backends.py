@@ -20,6 +20,7 @@ from planner.performance_models import (
     answering_models,
     calibrated,
     choose,
+    step_function_of,
 )
 from planner.sizing.deployment import CLASSES, Deployment, config_class
 from planner.sizing.estimate import estimate
@@ -85,6 +86,10 @@ def test_auto_times_every_figure_with_one_set_of_phase_times(catalog: Any, table
     merged, slow = steady_state(d, 32, 1000, 200, auto), steady_state(d, 32, 1000, 200, Slow())
     for figure in ("output_tok_s", "itl_s", "ttft_s", "e2e_s", "prefill_s"):
         assert getattr(merged, figure) == pytest.approx(getattr(slow, figure)), figure
+    # the simulator's step function is the same mixed step (the ITL choice's), not the throughput choice's
+    step = step_function_of(auto, d)
+    assert step(512, 256, 16, 2000) == pytest.approx(auto.mixed_step_s(d, 512, 256, 16, 2000))
+    assert step(512, 256, 16, 2000) == pytest.approx(Slow().mixed_step_s(d, 512, 256, 16, 2000))
     assert "throughput, ITL, TTFT from slow (one set of phase times)" in auto.source(d)
     tables["selection"]["dense"]["ttft"] = "builtin"
     assert auto.prefill_s(d, 1, 1000) == pytest.approx(BUILTIN.prefill_s(d, 1, 1000))
