@@ -21,6 +21,7 @@ This module holds data and names only; the models that apply them live in
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -89,16 +90,24 @@ def correction_for(backend: str, cls: str) -> Correction | None:
     return table.get((backend, cls)) or table.get((backend, "any"))
 
 
-def correction_band(backend: str, cls: str, group: str) -> tuple[float, float, int, int | None, str] | None:
+#: A backend's stored bands: (backend, class) -> metric group -> (low, high, figures, documents or None).
+BandTable = Mapping[tuple[str, str], Mapping[str, tuple[float, float, int, int | None]]]
+
+
+def correction_band(
+    backend: str, cls: str, group: str, table: BandTable | None = None
+) -> tuple[float, float, int, int | None, str] | None:
     """(low, high, figures, source documents or ``None``, which class) of measured/predicted
     for a corrected backend, held out.
 
     The class's own band when it rests on at least 3 figures, else the ``any`` band.
     ``auto``'s bands (backend ``auto``) come from its held-out figures per class. Whether
     the band is too thin to stand alone is the caller's question
-    (:func:`planner.performance_models.error_band`).
+    (:func:`planner.performance_models.error_band`). ``table`` replaces the catalog's
+    bands (the band coverage check builds them without the document it predicts).
     """
-    table: dict[tuple[str, str], dict[str, tuple[float, float, int, int | None]]] = _stored_tables()["bands"]
+    if table is None:
+        table = _stored_tables()["bands"]
     for key in ((backend, cls), (backend, "any")):
         band = table.get(key, {}).get(group)
         if band and band[2] >= 3:

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from planner import corrections
 from planner.bench.accuracy_tables import (
     FLOOR,
     HELD_OUT_TITLE,
@@ -31,14 +32,16 @@ from planner.bench.accuracy_tables import (
     with_floor,
 )
 from planner.bench.calibration import CalibrationFileError, harness_setting, load_measurements
-from planner.bench.coverage import COVERAGE_TITLE, band_coverage, data_digest, read_residuals
+from planner.bench.coverage import COVERAGE_TITLE, band_coverage, data_digest, every_band_coverage, read_residuals
 from planner.bench.fit import (
     BOUNDS,
     METRIC_GROUP,
     SPREAD_SCALES,
     START,
     Residual,
+    band_evidence,
     class_key,
+    echoes_offered_load,
     fit_efficiency,
     ratio_bands,
     residuals,
@@ -48,9 +51,10 @@ from planner.bench.fit import (
     spread_scales,
     weighted_quantile,
 )
-from planner.bench.selection import with_blends
+from planner.bench.selection import answered_by_other, backend_band_evidence, measurement_class, with_blends
 from planner.performance_models import AnalyticModel
-from planner.sizing.efficiency import calibration_for, calibrations
+from planner.sizing.deployment import CLASSES
+from planner.sizing.efficiency import band_for, calibration_for, calibrations
 from tests.conftest import REPO
 
 DATA = REPO / "benchmarks" / "data" / "calibration.csv"
@@ -191,20 +195,24 @@ def test_band_percentiles_are_a_prediction_with_one_vote_per_document() -> None:
     assert weighted_quantile(sorted((v, 1.0) for v, _ in many), 0.6) == 1.0, "figure by figure, one document rules"
 
 
-def _documented_coverage() -> dict[str, tuple[int, int]]:
-    """metric group -> (inside, figures) from docs/accuracy.md's band coverage table."""
+def _documented_coverage() -> dict[tuple[str, str], tuple[int, int]]:
+    """(backend, metric group) -> (inside, figures) from docs/accuracy.md's band coverage table."""
     page = (REPO / "docs" / "accuracy.md").read_text(encoding="utf-8")
     assert COVERAGE_TITLE in page, REGENERATE
     section = page.split(COVERAGE_TITLE, 1)[1].split("\n### ", 1)[0]
-    return {m[1]: (int(m[2]), int(m[3])) for m in re.finditer(r"^\| (\w+) \| (\d+) of (\d+) \|", section, re.M)}
+    rows = re.finditer(r"^\| (\w+) \| (\w+) \| (\d+) of (\d+) \|", section, re.M)
+    return {(m[1], m[2]): (int(m[3]), int(m[4])) for m in rows}
 
 
 def test_the_band_coverage_in_the_docs_is_what_the_code_computes(catalog: Any, measurements: list[Any]) -> None:
-    """The held-out coverage the page quotes, recomputed by today's band code from the stored
-    held-out residuals (which must come from today's calibration file)."""
+    """The held-out coverage the page quotes for every backend, recomputed by today's band code
+    from the stored held-out residuals (which must come from today's calibration file)."""
     label, held_out = read_residuals(HELD_OUT)
     assert label == f"{DATA.name} sha256:{data_digest(DATA)}", REGENERATE
-    computed = {c.group: (c.inside, c.figures) for c in band_coverage(measurements, held_out["builtin"], catalog)}
+    computed = {
+        (c.backend, c.group): (c.inside, c.figures) for c in every_band_coverage(measurements, held_out, catalog)
+    }
+    assert {backend for backend, _ in computed} == {"builtin", "aiconfigurator", "auto"}
     assert _documented_coverage() == computed, REGENERATE
 
 
@@ -673,3 +681,64 @@ def test_an_open_loop_run_that_fell_behind_is_judged_on_its_throughput_only(
     assert set(predict_measurement(behind, catalog, eff)) == {"output_tok_s", "total_tok_s"}
     dsv3 = [m for m in measurements if "benchmark_dsv3" in m.source]  # SGLang v0.4.1 at 1-8 requests/s
     assert len(dsv3) == 4 and all(fell_behind(m) and "itl_p50_ms" in m.measured for m in dsv3)
+
+
+def test_a_backends_figure_is_judged_against_the_backends_own_band(catalog: Any, measurements: list[Any]) -> None:
+    """A backend that predicts four times the built-in model's figures gets bands from its own
+    held-out figures (ratios a quarter of the built-in model's), which hold its figures about as
+    often as the built-in model's hold the built-in model's; had its figures been shown the
+    built-in model's band, far fewer would land inside (the check would catch it)."""
+    _, held_out = read_residuals(HELD_OUT)
+    builtin = held_out["builtin"]
+    slow = [replace(r, predicted=4 * r.predicted) for r in builtin]
+    mine = {c.group: c for c in band_coverage(measurements, builtin, catalog, "slow", slow)}
+    plain = {c.group: c for c in band_coverage(measurements, builtin, catalog)}
+    by_id = {m.row_id: m for m in measurements}
+    for group, found in mine.items():
+        assert found.backend == "slow" and found.figures == plain[group].figures > 100
+        assert found.share >= 0.8, group
+        figures = [r for r in band_evidence(slow, measurements) if METRIC_GROUP[r.metric] == group]
+        shown = [band_for(*class_key(by_id[r.row_id], catalog), group)[0].apply(r.predicted) for r in figures]
+        naive = sum(low <= r.measured <= high for r, (low, high) in zip(figures, shown, strict=True)) / len(figures)
+        assert naive < found.share - 0.15, group
+
+
+def test_a_backend_that_answers_like_the_builtin_model_is_checked_on_its_bands() -> None:
+    """Where auto (or a fallback) took the built-in model's figure, the figure is the built-in
+    model's and takes its band; only the figures another backend answered build the backend's."""
+    builtin = [Residual("a", "itl_ms", 10.0, 9.0), Residual("b", "itl_ms", 10.0, 11.0)]
+    found = [Residual("a", "itl_ms", 10.0, 9.0), Residual("b", "itl_ms", 10.0, 12.0)]
+    assert answered_by_other(found, builtin) == [found[1]]
+    assert answered_by_other(builtin, builtin) == []
+
+
+def test_the_backends_stored_bands_rest_on_the_figures_each_backend_answered(
+    catalog: Any, measurements: list[Any]
+) -> None:
+    """The bands in backends.yaml are the stored held-out residuals' percentiles over the figures
+    the backend answered, less echoes of the offered load, as the built-in model's bands are: so a
+    band of `auto` says how far its own figures land (where the built-in model answers, its band is
+    shown), and an open-loop run's offered load does not narrow a throughput band."""
+    _, held_out = read_residuals(HELD_OUT)
+    builtin = held_out["builtin"]
+    classes = {m.row_id: measurement_class(m, catalog) for m in measurements}
+    documents = {m.row_id: source_document(m) for m in measurements}
+    stored = corrections._stored_tables()["bands"]
+    expected = {}
+    for backend, found in (
+        ("aiconfigurator", held_out["aiconfigurator"]),
+        ("auto", held_out["auto (catalog choices)"]),
+    ):
+        evidence = backend_band_evidence(found, builtin, measurements)
+        for cls in (*CLASSES, "any") if backend != "auto" else CLASSES:
+            mine = [r for r in evidence if cls in ("any", classes[r.row_id])]
+            expected[(backend, cls)] = ratio_bands(mine, documents)
+    assert {key: stored.get(key, {}) for key in expected} == expected, REGENERATE
+    # auto answers MoE-EP with the built-in model alone: no band of its own there
+    assert expected[("auto", "moe-ep")] == {}
+    echoes = [
+        r for r in builtin if echoes_offered_load(next(m for m in measurements if m.row_id == r.row_id), r.metric)
+    ]
+    assert echoes and not {(r.row_id, r.metric) for r in echoes} & {
+        (r.row_id, r.metric) for r in backend_band_evidence(held_out["auto (catalog choices)"], builtin, measurements)
+    }

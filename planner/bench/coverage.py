@@ -10,6 +10,13 @@ point always inside). One level of nesting only: the other documents' residuals 
 fits that did see the held-out document, a small leak that removing would cost one full
 cross-validation per document.
 
+The same check runs for ``auto`` (the default backend) and each corrected backend
+(:func:`every_band_coverage`): where that backend answered a figure, the figure gets the
+backend's own band, rebuilt from the other documents' figures it answered and joined with
+the built-in model's where thin; where the built-in model answered (``auto``'s choice, or a
+row the backend does not cover), the built-in model's band, as an estimate shows them
+(:func:`planner.performance_models.error_band`).
+
 The held-out residuals are stored (:func:`write_residuals`) so that a test can recompute
 the coverage printed in ``docs/accuracy.md`` in seconds rather than refitting for minutes.
 """
@@ -22,10 +29,23 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from planner.bench.accuracy_tables import with_fallback
 from planner.bench.calibration import Measurement
-from planner.bench.fit import START, Residual, band_evidence, class_bands, class_key, class_members, source_document
+from planner.bench.fit import (
+    START,
+    Residual,
+    band_evidence,
+    class_bands,
+    class_key,
+    class_members,
+    ratio_bands,
+    source_document,
+)
+from planner.bench.selection import answered_by_other, backend_band_evidence, measurement_class
 from planner.catalog import Catalog
-from planner.corrections import GROUPS
+from planner.corrections import BUILTIN_NAME, GROUPS, BandTable, correction_band
+from planner.performance_models import backend_band
+from planner.sizing.deployment import CLASSES
 from planner.sizing.efficiency import Band, Calibration, band_for
 from planner.sizing.estimate import METRIC_GROUP
 
@@ -33,7 +53,9 @@ from planner.sizing.estimate import METRIC_GROUP
 TARGET_SHARE = 0.8
 TARGET_TOLERANCE = 0.1
 #: The heading of the coverage table in ``docs/accuracy.md`` (a test finds the table by it).
-COVERAGE_TITLE = "Held out: how often the built-in model's 10-90% band holds the measured value"
+COVERAGE_TITLE = "Held out: how often each backend's 10-90% band holds the measured value"
+#: ``auto``'s residuals the check uses: its choices too made without the predicted document.
+AUTO = "auto"
 
 
 @dataclass(frozen=True)
@@ -44,6 +66,7 @@ class Coverage:
     inside: int
     figures: int
     documents: int
+    backend: str = BUILTIN_NAME
 
     @property
     def share(self) -> float:
@@ -73,27 +96,75 @@ def bands_without(
     )
 
 
-def band_coverage(rows: Sequence[Measurement], held_out: Sequence[Residual], catalog: Catalog) -> list[Coverage]:
-    """Per metric group, the held-out figures whose measured value lies inside the band
-    (nested: see the module docstring) that the built-in model would have shown for them.
+def backend_bands_without(
+    name: str, document: str, evidence: Sequence[Residual], rows: Sequence[Measurement], catalog: Catalog
+) -> BandTable:
+    """The bands ``--fit`` would store for backend ``name`` (per class, and ``any`` for a
+    corrected backend) were ``document`` not in the data, from ``evidence``
+    (:func:`~planner.bench.selection.backend_band_evidence`) of the other documents."""
+    document_of = {m.row_id: source_document(m) for m in rows}
+    classes = {m.row_id: measurement_class(m, catalog) for m in rows}
+    others = [r for r in evidence if document_of[r.row_id] != document]
+    keys = CLASSES if name == AUTO else (*CLASSES, "any")
+    return {
+        (name, cls): ratio_bands([r for r in others if cls in ("any", classes[r.row_id])], document_of) for cls in keys
+    }
 
-    Figures that echo the offered load (:func:`~planner.bench.fit.echoes_offered_load`) are
-    not counted: they land inside any band that holds the point.
+
+def band_coverage(
+    rows: Sequence[Measurement],
+    builtin: Sequence[Residual],
+    catalog: Catalog,
+    name: str = BUILTIN_NAME,
+    found: Sequence[Residual] | None = None,
+) -> list[Coverage]:
+    """Per metric group, the held-out figures whose measured value lies inside the band
+    (nested: see the module docstring) that the estimate would have shown for them.
+
+    ``builtin``: the built-in model's held-out residuals. ``found``: those of backend
+    ``name`` (``auto``, or a corrected backend with the built-in model's figure where it
+    does not cover the row); by default the built-in model's own. Figures that echo the
+    offered load (:func:`~planner.bench.fit.echoes_offered_load`) are not counted: they
+    land inside any band that holds the point.
     """
+    found = builtin if found is None else found
     by_id = {m.row_id: m for m in rows}
+    classes = {m.row_id: measurement_class(m, catalog) for m in rows}
+    theirs = {(r.row_id, r.metric) for r in answered_by_other(found, builtin)}
+    evidence = backend_band_evidence(found, builtin, rows)
     inside = dict.fromkeys(GROUPS, 0)
     figures = dict.fromkeys(GROUPS, 0)
     documents: dict[str, set[str]] = {group: set() for group in GROUPS}
     for document in sorted({source_document(m) for m in rows}):
-        table = bands_without(document, rows, held_out, catalog)
-        for r in (r for r in band_evidence(held_out, rows) if source_document(by_id[r.row_id]) == document):
+        table = bands_without(document, rows, builtin, catalog)
+        own = backend_bands_without(name, document, evidence, rows, catalog) if theirs else {}
+        for r in (r for r in band_evidence(found, rows) if source_document(by_id[r.row_id]) == document):
             group = METRIC_GROUP[r.metric]
-            band, _ = band_for(*class_key(by_id[r.row_id], catalog), group, table)
-            low, high = band.apply(r.predicted)
+            band = band_for(*class_key(by_id[r.row_id], catalog), group, table)
+            if (r.row_id, r.metric) in theirs:
+                band = backend_band(correction_band(name, classes[r.row_id], group, own), band)
+            low, high = band[0].apply(r.predicted)
             inside[group] += low <= r.measured <= high
             figures[group] += 1
             documents[group].add(document)
-    return [Coverage(group, inside[group], figures[group], len(documents[group])) for group in GROUPS]
+    return [Coverage(group, inside[group], figures[group], len(documents[group]), name) for group in GROUPS]
+
+
+def every_band_coverage(
+    rows: Sequence[Measurement], held_out: Mapping[str, Sequence[Residual]], catalog: Catalog
+) -> list[Coverage]:
+    """:func:`band_coverage` of the built-in model, each corrected backend (with the built-in
+    model where it does not cover a row: what ``--perf-backend NAME`` shows) and ``auto``,
+    from every backend's held-out residuals as ``benchmarks/accuracy.py`` stores them."""
+    builtin = held_out[BUILTIN_NAME]
+    singles = {n: r for n, r in held_out.items() if not n.startswith(AUTO)}
+    fallbacks = with_fallback(singles, rows, catalog)
+    found = band_coverage(rows, builtin, catalog)
+    for name in [n for n in singles if n != BUILTIN_NAME]:
+        found += band_coverage(rows, builtin, catalog, name, fallbacks[f"{name} (else builtin)"])
+    if AUTO in held_out:
+        found += band_coverage(rows, builtin, catalog, AUTO, held_out[AUTO])
+    return found
 
 
 def data_digest(data: Path) -> str:

@@ -19,6 +19,7 @@ from planner.bench.fit import (
     MIN_DOCUMENTS,
     MIN_ROWS,
     Residual,
+    band_evidence,
     coordinate_search,
     fit_loss,
     per_document,
@@ -204,6 +205,28 @@ def compose_auto(
     return out
 
 
+def answered_by_other(found: Sequence[Residual], builtin: Sequence[Residual]) -> list[Residual]:
+    """The figures of ``found`` that another backend answered, not the built-in model.
+
+    ``auto`` takes the built-in model's figure as is where its choice is the built-in model
+    or the chosen backend does not cover the row, and so does a corrected backend's
+    fallback; there the estimate shows the built-in model's band
+    (:func:`planner.performance_models.error_band`). A backend's own band rests on the rest,
+    so that it says how far *its* figures land.
+    """
+    theirs = {(r.row_id, r.metric): r.predicted for r in builtin}
+    return [r for r in found if theirs.get((r.row_id, r.metric)) != r.predicted]
+
+
+def backend_band_evidence(
+    found: Sequence[Residual], builtin: Sequence[Residual], rows: Sequence[Measurement]
+) -> list[Residual]:
+    """The held-out residuals a backend's (or ``auto``'s) bands rest on: the figures it answered
+    (:func:`answered_by_other`), less those that echo the offered load, as for the built-in
+    model's bands (:func:`~planner.bench.fit.band_evidence`)."""
+    return band_evidence(answered_by_other(found, builtin), rows)
+
+
 def best_per_figure(found: Mapping[str, Sequence[Residual]]) -> list[Residual]:
     """Per figure, the prediction closest to the measurement among the backends in ``found``.
 
@@ -244,14 +267,17 @@ def backend_entries(
     """The ``catalogs/efficiency/backends.yaml`` entries for these fits and choices.
 
     Each correction carries error bands from the backend's held-out residuals on the
-    rows of its class (all its rows for ``any``).
+    rows of its class (all its rows for ``any``), and ``auto``'s bands per class rest on
+    the figures another backend answered (:func:`backend_band_evidence`).
     """
     classes = {m.row_id: measurement_class(m, catalog) for m in rows}
     document_of = {m.row_id: source_document(m) for m in rows}
+    builtin = held_out["builtin"]
     entries: list[dict[str, object]] = []
     for fit in fits:
         c = fit.correction
-        mine = [r for r in held_out.get(fit.backend, []) if fit.cls in ("any", classes[r.row_id])]
+        evidence = backend_band_evidence(held_out.get(fit.backend, []), builtin, rows)
+        mine = [r for r in evidence if fit.cls in ("any", classes[r.row_id])]
         entries.append(
             {
                 "id": f"{fit.backend}-{fit.cls}",
@@ -267,9 +293,10 @@ def backend_entries(
             }
         )
     composed = compose_auto({k: v for k, v in held_out.items() if not k.startswith("auto")}, choices, rows, catalog)
+    evidence = backend_band_evidence(composed, builtin, rows)
     for cls in CLASSES:
         picked = [c for c in choices if c.cls == cls]
-        auto_bands = ratio_bands([r for r in composed if classes[r.row_id] == cls], document_of)
+        auto_bands = ratio_bands([r for r in evidence if classes[r.row_id] == cls], document_of)
         entries.append(
             {
                 "id": f"auto-{cls}",
