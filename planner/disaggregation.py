@@ -121,7 +121,8 @@ def prefill_stage(
         prompts,
         duration_s=duration_s,
         seed=seed,
-        gaps=poisson_arrivals(rate, random.Random(seed + 2)),
+        # arrivals end with the lengths drawn, however long the window's last prompt waits
+        gaps=itertools.islice(poisson_arrivals(rate, random.Random(seed + 2)), len(lengths) - 1),
     )
     return PrefillStage(prefill, replicas, rate, duration_s, lengths, first)
 
@@ -153,12 +154,14 @@ def decode_stage(
     prefill, prefill_replicas, duration_s, lengths = first.deployment, first.replicas, first.duration_s, first.lengths
     decode, decode_model = decode_pool
     served = first.result.requests
+    # the prompts after the prefill pool's window go on to decode too: load, not measured
+    fed = served + first.result.tail
     # each prompt length's KV transfer, worked out once (thousands of prompts, few lengths)
     moves: dict[int, float] = {}
-    for r in served:
+    for r in fed:
         if r.isl not in moves:
             moves[r.isl] = kv_transfer_s(prefill, decode, r.isl, transport)
-    handoffs = sorted(((r.finish_s or 0.0) + moves[r.isl], r.id, r) for r in served)
+    handoffs = sorted(((r.finish_s or 0.0) + moves[r.isl], r.id, r) for r in fed)
     times = [0.0, *[t for t, _, _ in handoffs]]
     decode_lengths = [lengths[request_id] for _, request_id, _ in handoffs]
     cached = Workload(lengths=_replay(decode_lengths), shared_prefix_tokens=10**9, prefix_hit_rate=1.0)
@@ -177,7 +180,7 @@ def decode_stage(
     measured = [
         (p, d)
         for order, (_handoff, _, p) in enumerate(handoffs)
-        if (d := finished.get(order)) is not None and p.arrival_s >= duration_s * 0.1
+        if (d := finished.get(order)) is not None and duration_s * 0.1 <= p.arrival_s <= duration_s
     ]
     decoded = [d for _, d in measured]
     token_gaps = TokenGaps(decoded)

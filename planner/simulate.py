@@ -13,6 +13,11 @@ Arrivals are open loop (Poisson, bursty Gamma, a daily profile) or closed loop (
 with think time); request lengths are log-normal fitted to the workload's p50/p95 or
 replayed from a file. Everything is seeded.
 
+The requests that arrive within the run's window (after its warm-up) are measured. The load
+goes on after the window until the last of them finishes (users keep sending, arrivals keep
+coming; those later requests are load, not measured), so a long request that arrived near
+the window's end runs in the batch it would meet in steady state, not in a draining one.
+
 Fast-forward: a replica runs its next steps at once while no event can change them (the
 next arrival its router may send it; in a closed loop over several replicas, the next step
 of a replica whose finished user may come to it), and a run of decode-only steps (every
@@ -990,7 +995,7 @@ class Workload:
 
 @dataclass
 class SimResult:
-    """Every request of one run, and the replicas' traces."""
+    """Every request of one run that arrived within its window, and the replicas' traces."""
 
     requests: list[Request]
     unfinished: list[Request]
@@ -1000,6 +1005,9 @@ class SimResult:
     replicas: list[Replica]
     gpus: int = 1
     stopped_early: str = ""
+    #: Requests that arrived after the window and finished before the run stopped: the load that
+    #: kept the window's last requests in a steady batch (see the module docstring), not measured.
+    tail: list[Request] = field(default_factory=list)
 
     @property
     def frontend_s(self) -> float:
@@ -1065,11 +1073,13 @@ def run(
     warmup_s: float | None = None,
     max_sim_s: float | None = None,
 ) -> SimResult:
-    """Simulate ``replicas`` behind ``router`` for ``duration_s`` of arrivals, then drain.
+    """Simulate ``replicas`` behind ``router`` for ``duration_s`` of arrivals, and on until
+    every one of them has finished, the load kept up meanwhile (see the module docstring).
 
     Open loop: ``gaps`` yields inter-arrival times. Closed loop: ``users`` each send a
     request, wait for it, think (exponential, mean ``think_s``), and send the next.
-    Requests still unfinished when ``max_sim_s`` is reached are reported, not lost.
+    Requests of the window still unfinished when ``max_sim_s`` is reached are reported, not
+    lost; the requests after the window are in :attr:`SimResult.tail` where they finished.
     """
     loop = _EventLoop(replicas, workload, duration_s, seed, users, think_s, router)
     loop.limit_s = max_sim_s if max_sim_s is not None else duration_s * 20 + 600
@@ -1078,17 +1088,18 @@ def run(
     for replica in replicas:
         replica.ahead.clear()  # the run is over: no change is still to come
         replica.settle()
-    dropped = [r for replica in replicas for r in replica.dropped]
+    dropped = [r for replica in replicas for r in replica.dropped if r.arrival_s <= duration_s]
     accounted = {r.id for r in loop.finished} | {r.id for r in dropped}
-    unfinished = [r for r in loop.all_requests if r.id not in accounted]
+    unfinished = [r for r in loop.all_requests if r.id not in accounted and r.arrival_s <= duration_s]
     return SimResult(
-        requests=loop.finished,
+        requests=[r for r in loop.finished if r.arrival_s <= duration_s],
         unfinished=unfinished,
         dropped=dropped,
         duration_s=duration_s,
         warmup_s=duration_s * 0.1 if warmup_s is None else warmup_s,
         replicas=list(replicas),
         stopped_early=loop.stopped,
+        tail=[r for r in loop.finished if r.arrival_s > duration_s],
     )
 
 
@@ -1117,6 +1128,8 @@ class _EventLoop:
             replica.batched = _FAST_FORWARD
         self.finished: list[Request] = []
         self.all_requests: list[Request] = []
+        self.window_left = 0  # requests of the window not yet finished (or dropped)
+        self.window_closed = False  # every request of the window has finished: the run stops
         self.limit_s = math.inf
         self.processed = 0
         self.stopped = ""
@@ -1155,7 +1168,7 @@ class _EventLoop:
 
     def process(self, budget: SimulationBudget) -> None:
         """Process events until none is left, the time limit is passed or the budget stops the run."""
-        while self.events:
+        while self.events and not self.window_closed:
             # Checked every 1024 events: time.monotonic() on each would cost more than the step.
             if not self.processed & 1023 and (stopped := budget.stop_reason(self.processed) or ""):
                 budget.record(stopped)
@@ -1174,9 +1187,11 @@ class _EventLoop:
                 self.step(now, who)
 
     def arrive(self, now: float, who: int) -> None:
-        """A request arrives: route it, schedule the next arrival, start its replica stepping."""
-        if now > self.duration_s:
+        """A request arrives: route it, schedule the next arrival, start its replica stepping.
+        After the window, requests keep arriving while a request of the window is unfinished."""
+        if now > self.duration_s and not self.window_open():
             return
+        self.window_left += now <= self.duration_s
         created = len(self.all_requests)
         request = _new_request(created, now, self.workload, self.rng)
         request.user = who
@@ -1243,10 +1258,24 @@ class _EventLoop:
             if not ahead:
                 self.ahead.discard(index)
 
+    def window_open(self) -> bool:
+        """Whether a request of the window is still to finish (a dropped one never will)."""
+        if self.window_left <= 0:
+            return False
+        dropped = sum(r.arrival_s <= self.duration_s for replica in self.replicas for r in replica.dropped)
+        return self.window_left > dropped
+
     def finish(self, done: list[Request], end: float) -> None:
         """Keep requests that finished at ``end``; in a closed loop their users think, then send the next."""
         self.finished += done
-        if self.users is None or end > self.duration_s:
+        if end > self.duration_s:
+            self.window_left -= sum(r.arrival_s <= self.duration_s for r in done)
+            if not self.window_open():
+                self.window_closed = True
+                return
+        else:
+            self.window_left -= len(done)
+        if self.users is None:
             return
         for request in done:
             if self.arrive_at_once and end <= self.limit_s:
@@ -1258,8 +1287,13 @@ class _EventLoop:
     def chains(self, next_step_s: float, horizon_s: float) -> bool:
         """True when a replica's step at ``next_step_s`` may run now: before its ``horizon_s``
         (a tie goes to the event scheduled first), within the time limit, and the event count
-        is not due for a budget check."""
-        return next_step_s < horizon_s and next_step_s <= self.limit_s and bool(self.processed & 1023)
+        is not due for a budget check (and the run goes on: see :meth:`finish`)."""
+        return (
+            next_step_s < horizon_s
+            and next_step_s <= self.limit_s
+            and bool(self.processed & 1023)
+            and not self.window_closed
+        )
 
     def decode_runs(self, replica: Replica, now: float, horizon_s: float) -> tuple[float, float]:
         """Fast-forward ``replica``'s decode-only steps from ``now`` while no event intervenes;
@@ -1331,20 +1365,19 @@ class _EventLoop:
         return horizon
 
     def arrival_s(self, number: int) -> float:
-        """When the arrival ``number`` places after the next happens (inf: none within the run's arrivals)."""
+        """When the arrival ``number`` places after the next happens (inf: none to come). Arrivals
+        after the window count: they come while a request of the window is unfinished."""
         if not self.arrival_times:
             return math.inf
         when = self.arrival_times[0][0]
-        if when > self.duration_s:
-            return math.inf
         if number and self.users is None and self.gaps is not None:
             while len(self.upcoming) < number:
                 base = self.upcoming[-1] if self.upcoming else when
-                if base > self.duration_s or (gap := next(self.gaps, None)) is None:
+                if (gap := next(self.gaps, None)) is None:
                     return math.inf
                 self.upcoming.append(base + gap)
             when = self.upcoming[number - 1]
-        return math.inf if when > self.duration_s else when
+        return when
 
 
 # -------------------------------------------------------------- summaries
@@ -1528,7 +1561,7 @@ def summarise(result: SimResult, targets: Targets) -> dict[str, Any]:
     in_engine = [(r.finish_s or 0) - r.arrival_s for r in measured]
     e2e = [t + frontend for t in in_engine]
     out_tokens = sum(r.osl for r in measured)
-    series = _series_after_warmup(result)
+    series = _series_in_window(result)
     use = _replica_use(result, list(itertools.chain.from_iterable(series)))
     arrivals = [r for r in result.requests + result.dropped + result.unfinished if r.arrival_s >= result.warmup_s]
     rate = len([r for r in arrivals if r.arrival_s <= result.duration_s]) / window
@@ -1560,9 +1593,9 @@ def summarise(result: SimResult, targets: Targets) -> dict[str, Any]:
 
 
 def replica_use(result: SimResult) -> dict[str, Any]:
-    """KV use and running batch (mean and max over the steps after the warm-up) and preemptions of
+    """KV use and running batch (mean and max over the steps of the window after the warm-up) and preemptions of
     the run's replicas: the part of :func:`summarise` that needs no request's percentiles."""
-    return _replica_use(result, list(itertools.chain.from_iterable(_series_after_warmup(result))))
+    return _replica_use(result, list(itertools.chain.from_iterable(_series_in_window(result))))
 
 
 #: One step's record on a replica: (end time, running sequences, KV used share).
@@ -1586,17 +1619,18 @@ def _replica_use(result: SimResult, samples: list[Sample]) -> dict[str, Any]:
     }
 
 
-def _series_after_warmup(result: SimResult) -> list[list[Sample]]:
-    """Each replica's samples from the end of the warm-up on, in their order."""
-    return [_samples_from(replica.samples, result.warmup_s) for replica in result.replicas]
+def _series_in_window(result: SimResult) -> list[list[Sample]]:
+    """Each replica's samples from the end of the warm-up to the end of the window (the steps
+    after it carry the load that keeps the window's last requests company), in their order."""
+    return [_samples_within(replica.samples, result.warmup_s, result.duration_s) for replica in result.replicas]
 
 
-def _samples_from(samples: list[Sample], start_s: float) -> list[Sample]:
-    """The samples at or after ``start_s``, in their order (a slice where they are in time order,
-    as a replica records them)."""
+def _samples_within(samples: list[Sample], start_s: float, end_s: float) -> list[Sample]:
+    """The samples from ``start_s`` to ``end_s``, in their order (a slice where they are in time
+    order, as a replica records them)."""
     if _in_time_order(samples):
-        return samples[bisect.bisect_left(samples, start_s, key=_TIME) :]
-    return [s for s in samples if s[0] >= start_s]
+        return samples[bisect.bisect_left(samples, start_s, key=_TIME) : bisect.bisect_right(samples, end_s, key=_TIME)]
+    return [s for s in samples if start_s <= s[0] <= end_s]
 
 
 def _in_time_order(samples: list[Sample]) -> bool:

@@ -142,9 +142,11 @@ def test_kv_exhaustion_preempts_and_recomputes() -> None:
     # 64 blocks of 16 tokens: four 200-token prompts growing to 300 tokens cannot all fit
     replica = Replica(0, SchedulerConfig(max_num_seqs=8, token_budget=4096, block_tokens=16, kv_blocks=64), linear_step)
     result = run([replica], Workload(lengths=lambda rng: (200, 100)), duration_s=1.0, seed=0, users=4, warmup_s=0.0)
-    assert replica.preemptions > 0
-    assert sum(r.preemptions for r in result.requests) == replica.preemptions
-    assert all(r.decoded == r.osl for r in result.requests) and not result.dropped
+    assert replica.preemptions > 0 and sum(r.preemptions for r in result.requests) > 0
+    # every preemption is a request's: the window's, the load after it, or one in flight when the run stopped
+    in_flight = replica.running + list(replica.waiting)
+    assert sum(r.preemptions for r in result.requests + result.tail + in_flight) == replica.preemptions
+    assert all(r.decoded == r.osl for r in result.requests) and not result.dropped and not result.unfinished
 
 
 def test_request_larger_than_the_kv_cache_is_dropped_not_stuck() -> None:
@@ -420,3 +422,30 @@ def test_the_least_outstanding_router_picks_the_fewest_then_the_lowest_index() -
                 replica.ahead.append((1.0, rng.randrange(3)))
         expected = min(replicas, key=lambda r: (r.outstanding, r.index))
         assert least_outstanding(replicas, 0) is expected
+
+
+@pytest.mark.parametrize("closed", [True, False])
+def test_the_windows_last_requests_run_in_a_steady_batch(closed: bool) -> None:
+    """The load goes on after the window until its last request finishes (users keep sending,
+    arrivals keep coming), so a request that arrived near the window's end decodes beside as many
+    others as one in the middle; before, the batch drained under it and its gaps ran short."""
+    replica = single_server(seqs=64)
+    load: dict[str, Any] = {"users": 8} if closed else {"gaps": poisson_arrivals(4.0, random.Random(3))}
+    lengths = Workload(lengths=lambda rng: (100, rng.randint(200, 600)))
+    result = run([replica], lengths, duration_s=20.0, seed=0, warmup_s=0.0, **load)
+    last = max(result.requests, key=lambda r: r.finish_s or 0.0)
+    assert last.arrival_s > result.duration_s - 5 and not result.unfinished
+    steady = [b for t, b, _ in replica.samples if 2.0 <= t <= result.duration_s]
+    alongside = [b for t, b, _ in replica.samples if (last.first_token_s or 0.0) < t < (last.finish_s or 0.0) - 1e-6]
+    mean = sum(alongside) / len(alongside)
+    assert abs(mean - sum(steady) / len(steady)) < 0.1 * mean
+    if closed:  # (a step that finishes another user's request counts 7: its next arrives after)
+        assert min(alongside) >= 7
+    # the requests after the window are load, not measured, and the batch reported is the window's
+    later = result.tail + replica.running + list(replica.waiting)  # finished, or in flight when the run stopped
+    assert later and all(r.arrival_s > result.duration_s for r in later)
+    assert all(r.arrival_s <= result.duration_s for r in result.requests)
+    summary = summarise(result, Targets(None, None, None))
+    assert summary["requests"] == len(result.requests)
+    window = [b for t, b, _ in replica.samples if t <= result.duration_s]
+    assert summary["batch"]["mean"] == pytest.approx(sum(window) / len(window))
