@@ -36,8 +36,10 @@ def largest_that_holds(
         low, high = value, value * 2
         while high <= limit and ok(high):
             low, high = high, high * 2
-        if high > limit:
-            return low
+        if high > limit:  # doubled past the limit: the answer lies between the last that held and it
+            if low >= limit or ok(limit):
+                return limit
+            high = limit
     else:
         high, low = value, (value // 2 if integer else value / 2)
         while low >= floor and not ok(low):

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from planner.disaggregation import disaggregation, kv_transfer_s
-from planner.envelope import envelopes
+from planner.envelope import envelopes, largest_that_holds
 from planner.errors import InputError
 from planner.mix import class_throughput, heterogeneous_mix, size_buckets
 from planner.plan_simulation import LoadSpec, RunLength, fleet_check, reached_steady_state, simulate_plan
@@ -449,3 +449,23 @@ def test_the_windows_last_requests_run_in_a_steady_batch(closed: bool) -> None:
     assert summary["requests"] == len(result.requests)
     window = [b for t, b, _ in replica.samples if t <= result.duration_s]
     assert summary["batch"]["mean"] == pytest.approx(sum(window) / len(window))
+
+
+@pytest.mark.parametrize(
+    ("start", "limit", "edge", "expected"), [(60, 100, 90, 90), (60, 100, 150, 100), (30, 100, 90, 90)]
+)
+def test_the_capacity_search_looks_between_the_last_load_that_held_and_its_limit(
+    start: int, limit: int, edge: int, expected: int
+) -> None:
+    """Doubling from a load that holds can pass the search's limit (a decode pool's memory cap):
+    the answer then lies between the last load that held and the limit, not at that load (a decode
+    replica's Cr_closed came out at the search's start whenever twice it passed the memory cap)."""
+    tried: list[float] = []
+
+    def holds(load: float) -> bool:
+        tried.append(load)
+        return load <= edge
+
+    found = largest_that_holds(holds, start, integer=True, floor=1, limit=limit)
+    assert expected * 0.9 <= found <= expected and holds(found)
+    assert max(tried) <= limit
