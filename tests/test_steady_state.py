@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import random
+import statistics
 from statistics import NormalDist
 from typing import Any
 
@@ -210,7 +211,7 @@ AGREEMENT = [
     ("1-knowledge-assistant", "llama-3.3-70b", "b200", "vllm", 1,
      [(8, 0.1, 0.1, 0.05), (26, 0.1, 0.1, 0.05), (35, 0.1, 0.1, 0.05)]),
     ("2-code-assistant", "qwen3-32b", "b200", "sglang", 1, [(4, 0.1, 0.1, 0.05), (14, 0.1, 0.1, 0.05)]),
-    ("4-reasoning-agent", "deepseek-r1", "b300", "trtllm", 4, [(28, 0.2, 0.1, 0.06), (55, 0.2, 0.1, 0.06)]),
+    ("4-reasoning-agent", "deepseek-r1", "b300", "trtllm", 4, [(28, 0.1, 0.1, 0.06), (55, 0.1, 0.1, 0.06)]),
 ]  # fmt: skip
 
 
@@ -255,6 +256,25 @@ def test_a_populations_prompts_split_into_chunks_by_the_room_a_step_leaves() -> 
     assert population.mean_chunks(1e9) == 1 and population.chunks(1e9).cv2 > 0.2, "one chunk a prompt: the prompts"
     narrow = population.chunks(1.0)
     assert narrow.count > 10**5 and narrow.cv2 == pytest.approx(0.0, abs=1e-4) and len(narrow.rests) <= 16
+
+
+def test_a_prompts_chunks_stretch_a_requests_gaps_together() -> None:
+    """A prompt longer than a step's room stretches its k steps together, so the stretch a request's
+    gaps take varies as clusters of k (use case 4 at 28 clients: the requests' mean gap at p95 came
+    out 13% under the simulator's with the chunks drawn one by one, 8% under now). Prompts all
+    alike, each taking k steps: exactly k times what one step each gives; one step each, at a cost
+    in proportion to the tokens: 1 + cv^2 of the prompts; attention (a long prompt's token costs
+    more) spreads the stretches further."""
+    alike = Population(mean_isl=10_000, mean_osl=300, isl_p50=10_000, isl_sigma=0.0)
+    assert alike.stretch_clustering(4_000) == pytest.approx(3.0)
+    assert alike.stretch_clustering(20_000) == pytest.approx(1.0)
+    assert alike.stretch_clustering(4_000, step_tokens=500, attention_tokens=8_000) == pytest.approx(3.0)
+    spread = Population(mean_isl=3_000, mean_osl=300, isl_p50=2_500, isl_sigma=0.5)
+    prompts = [2_500 * math.exp(0.5 * NormalDist().inv_cdf((i + 0.5) / 64)) for i in range(64)]
+    one_step = statistics.mean(t * t for t in prompts) / statistics.mean(prompts) ** 2
+    assert spread.stretch_clustering(10**9) == pytest.approx(one_step)
+    assert spread.stretch_clustering(10**9, attention_tokens=2_000) > 1.2 * one_step
+    assert spread.stretch_clustering(1_000) > 2 * one_step
 
 
 def test_a_populations_prefill_is_the_mean_over_its_prompts_not_the_mean_prompts(catalog: Any) -> None:

@@ -52,11 +52,13 @@ class Timing:
     frontend_s: float = 0.0
     #: The batch's requests where they vary (None: all alike). A step that carries a prompt chunk of
     #: x tokens then stretches a gap to ``chunk_gap_base_s`` + x * ``chunk_gap_token_s``, x at most
-    #: ``chunk_room_tokens`` (a longer prompt takes several steps).
+    #: ``chunk_room_tokens`` (a longer prompt takes several steps). A prompt's token costs more the
+    #: longer the prompt (attention): twice a short prompt's at ``chunk_attention_tokens``.
     population: Population | None = None
     chunk_gap_base_s: float = 0.0
     chunk_gap_token_s: float = 0.0
     chunk_room_tokens: float = 0.0
+    chunk_attention_tokens: float = math.inf
 
     def itl_at_percentile_s(self, percentile: float) -> float:
         """The gap between tokens at ``percentile`` (95: the 95th): once more than the rest (5%) of
@@ -83,15 +85,20 @@ class Timing:
         request of n gaps averages its share of stretched gaps over n, so a short one strays far
         from the mean gap (``itl_s``) and the spread of the requests' lengths sets the percentile.
         Each request's mean gap is taken as normal about ``itl_s`` with the variance of n gaps'
-        mean (each stretched with probability ``long_gap_share``, by a stretch whose spread is the
-        prompt chunks'), its n at the quantiles of the output lengths (:meth:`Population.gap_counts`).
-        Without a population, the mean gap."""
+        mean (each stretched with probability ``long_gap_share``, the stretches clustered as a
+        prompt's chunks stretch their steps together and spread as the prompts' tokens:
+        :meth:`Population.stretch_clustering`), its n at the quantiles of the output lengths
+        (:meth:`Population.gap_counts`). Without a population, the mean gap."""
         stretch_s = self.itl_s - self.decode_step_s
         if self.population is None or self.long_gap_share <= 0 or stretch_s <= 0:
             return self.itl_s
         mean_stretch_s = stretch_s / self.long_gap_share  # of a stretched gap
-        chunk_cv2 = self.population.chunks(self.chunk_room_tokens).cv2
-        per_gap_variance = self.long_gap_share * mean_stretch_s**2 * (1 + chunk_cv2) - stretch_s**2
+        # a step carrying a chunk costs chunk_gap_base_s beyond the decode step, whatever its tokens
+        step_tokens = (self.chunk_gap_base_s - self.decode_step_s) / self.chunk_gap_token_s
+        clustering = self.population.stretch_clustering(
+            self.chunk_room_tokens, max(step_tokens, 0.0), self.chunk_attention_tokens
+        )
+        per_gap_variance = self.long_gap_share * mean_stretch_s**2 * clustering - stretch_s**2
         return _mixture_quantile(
             self.itl_s, max(per_gap_variance, 0.0), self.population.gap_counts(), 1 - percentile / 100
         )
@@ -206,6 +213,7 @@ def steady_state(
     """
     budget, separate = token_budget(dep), prefill_first(dep)
     cached = population.cached_tokens if population else 0.0
+    spread = population is not None and population.isl_sigma > 0  # the prompts' lengths vary
     # the batch's requests: prompt tokens prefilled (the cached prefix skipped) and output tokens
     mix_isl = max(round(population.mean_isl - cached), 1) if population else isl
     mix_osl = population.mean_osl if population else osl
@@ -262,6 +270,7 @@ def steady_state(
         chunk_gap_base_s=gap_base,
         chunk_gap_token_s=prompt_token_s,
         chunk_room_tokens=room,
+        chunk_attention_tokens=_attention_tokens(model, dep, batch, mix_isl) if spread else math.inf,
     )
 
 
@@ -276,6 +285,17 @@ def _prefill_of_batch_s(
     return sum(
         weight * model.prefill_s(dep, batch, max(round(tokens), 1)) for weight, tokens in population.prompt_nodes()
     )
+
+
+def _attention_tokens(model: PerformanceModel, dep: Deployment, batch: float, tokens: int) -> float:
+    """The prompt length at which a prompt token costs twice a short prompt's, were the cost a token
+    linear in the length (attention over the tokens before it): from the model's prefill of
+    ``batch`` prompts of ``tokens`` and of four times as many (infinite where it does not grow)."""
+    longer = 4 * tokens
+    ratio = (model.prefill_s(dep, batch, longer) / longer) / (model.prefill_s(dep, batch, tokens) / tokens)
+    if ratio <= 1:
+        return math.inf
+    return max((longer - ratio * tokens) / (ratio - 1), 1.0)
 
 
 def _mixture_quantile(mean: float, variance: float, counts: tuple[float, ...], tail: float) -> float:
