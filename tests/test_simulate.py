@@ -469,3 +469,15 @@ def test_the_capacity_search_looks_between_the_last_load_that_held_and_its_limit
     found = largest_that_holds(holds, start, integer=True, floor=1, limit=limit)
     assert expected * 0.9 <= found <= expected and holds(found)
     assert max(tried) <= limit
+
+
+def test_an_overloaded_runs_load_after_its_window_is_bounded() -> None:
+    """Offered far more than it serves, a replica's window never empties before the time limit: the
+    load after the window stops at twice the window's length (later arrivals would only queue
+    behind the window's requests), and the window's requests are served as they were without it."""
+    replica = single_server(seqs=8)
+    gaps = poisson_arrivals(200.0, random.Random(1))
+    result = run([replica], Workload(lengths=lambda rng: (200, 100)), duration_s=5.0, seed=0, gaps=gaps, max_sim_s=60)
+    waiting = [*replica.running, *replica.waiting]
+    assert result.unfinished and max(r.arrival_s for r in [*result.tail, *waiting]) <= 2 * result.duration_s
+    assert all(r.arrival_s <= result.duration_s for r in result.requests + result.unfinished)
