@@ -174,12 +174,6 @@ class Chunks:
         """Tokens in a chunk on average."""
         return (self.full * self.room + sum(self.rests)) / self.count
 
-    @property
-    def cv2(self) -> float:
-        """Squared coefficient of variation of the chunks' tokens."""
-        square = (self.full * self.room**2 + sum(r * r for r in self.rests)) / self.count
-        return max(square / self.mean**2 - 1, 0.0)
-
     def at(self, quantile: float) -> float:
         """Tokens of the chunk at ``quantile`` (0-1) of the chunks, smallest first."""
         rank = min(int(quantile * self.count), self.count - 1)
