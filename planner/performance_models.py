@@ -382,9 +382,9 @@ def error_band(model: PerformanceModel, answering: PerformanceModel, dep: Deploy
 
     ``auto``'s own band for the class where another backend answers; else that of the
     corrected backend answering; else the built-in model's class band. A backend's band
-    that is thin (see :attr:`Band.thin`, e.g. aiconfigurator on MoE-EP throughput: 6 documents) is joined
-    with the built-in model's band for the deployment (itself widened where thin, and
-    resting on every document the class chain covers), and says so.
+    that is thin (see :attr:`Band.thin`, e.g. aiconfigurator on MoE-EP throughput: 6
+    documents) is joined with the built-in model's band for the deployment (itself widened
+    where thin, and resting on every document the class chain covers), and says so.
     """
     cls = config_class(dep)
     found = correction_band("auto", cls, group) if isinstance(model, AutoModel) and answering is not BUILTIN else None

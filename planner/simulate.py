@@ -1599,8 +1599,9 @@ def summarise(result: SimResult, targets: Targets) -> dict[str, Any]:
 
 
 def replica_use(result: SimResult) -> dict[str, Any]:
-    """KV use and running batch (mean and max over the steps of the window after the warm-up) and preemptions of
-    the run's replicas: the part of :func:`summarise` that needs no request's percentiles."""
+    """KV use and running batch (mean and max over the window's steps after the warm-up) and
+    preemptions of the run's replicas: the part of :func:`summarise` that needs no request's
+    percentiles."""
     return _replica_use(result, list(itertools.chain.from_iterable(_series_in_window(result))))
 
 

@@ -94,7 +94,8 @@ class Timing:
             return self.itl_s
         mean_stretch_s = stretch_s / self.long_gap_share  # of a stretched gap
         # a step carrying a chunk costs chunk_gap_base_s beyond the decode step, whatever its tokens
-        step_tokens = (self.chunk_gap_base_s - self.decode_step_s) / self.chunk_gap_token_s
+        extra_s = self.chunk_gap_base_s - self.decode_step_s
+        step_tokens = extra_s / self.chunk_gap_token_s if self.chunk_gap_token_s > 0 else 0.0
         clustering = self.population.stretch_clustering(
             self.chunk_room_tokens, max(step_tokens, 0.0), self.chunk_attention_tokens
         )
@@ -292,9 +293,10 @@ def _attention_tokens(model: PerformanceModel, dep: Deployment, batch: float, to
     linear in the length (attention over the tokens before it): from the model's prefill of
     ``batch`` prompts of ``tokens`` and of four times as many (infinite where it does not grow)."""
     longer = 4 * tokens
-    ratio = (model.prefill_s(dep, batch, longer) / longer) / (model.prefill_s(dep, batch, tokens) / tokens)
-    if ratio <= 1:
+    short_s, long_s = model.prefill_s(dep, batch, tokens), model.prefill_s(dep, batch, longer)
+    if short_s <= 0 or long_s * tokens <= short_s * longer:
         return math.inf
+    ratio = (long_s / longer) / (short_s / tokens)
     return max((longer - ratio * tokens) / (ratio - 1), 1.0)
 
 
