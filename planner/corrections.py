@@ -27,6 +27,7 @@ from functools import cache
 from typing import Any
 
 from planner.catalogfiles import load_entries
+from planner.sizing.efficiency import Band
 
 BACKENDS_FILE = "efficiency/backends.yaml"
 #: The name of the built-in roofline, the model every choice falls back to.
@@ -111,7 +112,7 @@ def correction_band(
     for key in ((backend, cls), (backend, "any")):
         band = table.get(key, {}).get(group)
         if band and band[2] >= 3:
-            return (*band, f"{backend} x {key[1]} ({band[2]} held-out figures)")
+            return (*band, f"{backend} x {key[1]} ({Band(*band).evidence})")
     return None
 
 

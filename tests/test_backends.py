@@ -113,9 +113,9 @@ def test_estimate_with_auto_reports_each_metric_and_its_band(catalog: Any, table
     assert est.band_sources["output_tok_s"] == "slow x any (40 held-out figures)"
     assert est.band_sources["ttft_ms"].startswith("vllm x")  # the built-in model's class band
     # auto's own held-out band for the class, where the file has one, comes first
-    tables["bands"][("auto", "dense")] = {"throughput": (0.8, 1.1, 30, None)}
+    tables["bands"][("auto", "dense")] = {"throughput": (0.8, 1.1, 30, 12)}
     again = estimate(d, 1000, 200, model=auto, concurrency=16)
-    assert again.band_sources["output_tok_s"] == "auto x dense (30 held-out figures)"
+    assert again.band_sources["output_tok_s"] == "auto x dense (30 held-out figures of 12 documents)"
     assert again.band_sources["ttft_ms"] == est.band_sources["ttft_ms"]
 
 
