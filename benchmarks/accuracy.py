@@ -29,6 +29,7 @@ from pathlib import Path
 import yaml
 
 from planner.bench.accuracy_tables import (
+    FALLBACK_SUFFIX,
     FLOOR,
     HELD_OUT_TITLE,
     IN_SAMPLE_TITLE,
@@ -169,7 +170,7 @@ def fit(data: Path, rows: Sequence[Measurement], catalog: Catalog, held: Results
 
 def figure_columns(found: Results) -> list[str]:
     """The backends shown per figure: each backend, its equal-weight blend and ``auto``."""
-    return [n for n in found if not n.endswith("(else builtin)") and n != FLOOR and "@" not in n]
+    return [n for n in found if not n.endswith(FALLBACK_SUFFIX) and n != FLOOR and "@" not in n]
 
 
 def by_figure(found: Results) -> dict[tuple[str, str], dict[str, Residual]]:

@@ -736,9 +736,8 @@ def test_the_backends_stored_bands_rest_on_the_figures_each_backend_answered(
     assert {key: stored.get(key, {}) for key in expected} == expected, REGENERATE
     # auto answers MoE-EP with the built-in model alone: no band of its own there
     assert expected[("auto", "moe-ep")] == {}
-    echoes = [
-        r for r in builtin if echoes_offered_load(next(m for m in measurements if m.row_id == r.row_id), r.metric)
-    ]
+    by_id = {m.row_id: m for m in measurements}
+    echoes = [r for r in builtin if echoes_offered_load(by_id[r.row_id], r.metric)]
     assert echoes and not {(r.row_id, r.metric) for r in echoes} & {
         (r.row_id, r.metric) for r in backend_band_evidence(held_out["auto (catalog choices)"], builtin, measurements)
     }

@@ -37,6 +37,16 @@ SUMMARY_HEADER = ["backend", "class", "documents", "throughput", "ITL", "TTFT"]
 SWEEP_HEADER = ["backend", "metric", "median abs. error (figures)", "documents", "target", "met"]
 
 
+#: How a backend with the built-in model where it does not cover a row is named in the tables.
+FALLBACK_SUFFIX = " (else builtin)"
+
+
+def fallback_name(name: str) -> str:
+    """The tables' name of ``name`` with the built-in model where it does not cover a row
+    (what ``--perf-backend NAME`` gives), e.g. 'aiconfigurator (else builtin)'."""
+    return name + FALLBACK_SUFFIX
+
+
 def with_fallback(found: Mapping[str, Sequence[Residual]], rows: Sequence[Measurement], catalog: Catalog) -> Results:
     """Add, for each other backend, its figures with the built-in model's where it does not cover
     the row: what ``--perf-backend NAME`` gives on the whole set."""
@@ -44,14 +54,14 @@ def with_fallback(found: Mapping[str, Sequence[Residual]], rows: Sequence[Measur
     for name in [n for n in found if n != "builtin" and not n.startswith("auto") and "+" not in n]:
         everywhere = [Choice(cls, group, name, {}) for cls in CLASSES for group in GROUPS]
         pair = {"builtin": found["builtin"], name: found[name]}
-        out[f"{name} (else builtin)"] = compose_auto(pair, everywhere, rows, catalog)
+        out[fallback_name(name)] = compose_auto(pair, everywhere, rows, catalog)
     order = [n for n in out if not n.startswith("auto")] + [n for n in out if n.startswith("auto")]
     return {n: out[n] for n in order}
 
 
 def with_floor(found: Mapping[str, Sequence[Residual]]) -> Results:
     """Add the per-figure best of the backends and blends (not of ``auto`` or the fallbacks)."""
-    singles = {n: r for n, r in found.items() if not n.startswith("auto") and not n.endswith("(else builtin)")}
+    singles = {n: r for n, r in found.items() if not n.startswith("auto") and not n.endswith(FALLBACK_SUFFIX)}
     return {**found, FLOOR: best_per_figure(singles)}
 
 

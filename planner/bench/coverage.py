@@ -29,7 +29,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from planner.bench.accuracy_tables import with_fallback
+from planner.bench.accuracy_tables import fallback_name, with_fallback
 from planner.bench.calibration import Measurement
 from planner.bench.fit import (
     START,
@@ -97,13 +97,16 @@ def bands_without(
 
 
 def backend_bands_without(
-    name: str, document: str, evidence: Sequence[Residual], rows: Sequence[Measurement], catalog: Catalog
+    name: str,
+    document: str,
+    evidence: Sequence[Residual],
+    classes: Mapping[str, str],
+    document_of: Mapping[str, str],
 ) -> BandTable:
     """The bands ``--fit`` would store for backend ``name`` (per class, and ``any`` for a
     corrected backend) were ``document`` not in the data, from ``evidence``
-    (:func:`~planner.bench.selection.backend_band_evidence`) of the other documents."""
-    document_of = {m.row_id: source_document(m) for m in rows}
-    classes = {m.row_id: measurement_class(m, catalog) for m in rows}
+    (:func:`~planner.bench.selection.backend_band_evidence`) of the other documents
+    (``classes`` and ``document_of``: each row's configuration class and source document)."""
     others = [r for r in evidence if document_of[r.row_id] != document]
     keys = CLASSES if name == AUTO else (*CLASSES, "any")
     return {
@@ -130,15 +133,17 @@ def band_coverage(
     found = builtin if found is None else found
     by_id = {m.row_id: m for m in rows}
     classes = {m.row_id: measurement_class(m, catalog) for m in rows}
+    document_of = {m.row_id: source_document(m) for m in rows}
     theirs = {(r.row_id, r.metric) for r in answered_by_other(found, builtin)}
     evidence = backend_band_evidence(found, builtin, rows)
     inside = dict.fromkeys(GROUPS, 0)
     figures = dict.fromkeys(GROUPS, 0)
     documents: dict[str, set[str]] = {group: set() for group in GROUPS}
-    for document in sorted({source_document(m) for m in rows}):
+    counted = band_evidence(found, rows)
+    for document in sorted(set(document_of.values())):
         table = bands_without(document, rows, builtin, catalog)
-        own = backend_bands_without(name, document, evidence, rows, catalog) if theirs else {}
-        for r in (r for r in band_evidence(found, rows) if source_document(by_id[r.row_id]) == document):
+        own = backend_bands_without(name, document, evidence, classes, document_of) if theirs else {}
+        for r in (r for r in counted if document_of[r.row_id] == document):
             group = METRIC_GROUP[r.metric]
             band = band_for(*class_key(by_id[r.row_id], catalog), group, table)
             if (r.row_id, r.metric) in theirs:
@@ -161,7 +166,7 @@ def every_band_coverage(
     fallbacks = with_fallback(singles, rows, catalog)
     found = band_coverage(rows, builtin, catalog)
     for name in [n for n in singles if n != BUILTIN_NAME]:
-        found += band_coverage(rows, builtin, catalog, name, fallbacks[f"{name} (else builtin)"])
+        found += band_coverage(rows, builtin, catalog, name, fallbacks[fallback_name(name)])
     if AUTO in held_out:
         found += band_coverage(rows, builtin, catalog, AUTO, held_out[AUTO])
     return found
