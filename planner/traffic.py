@@ -131,6 +131,16 @@ class Population:
             self.isl_p50, self.isl_sigma, self.cached_tokens, room, step_tokens, attention_tokens
         )
 
+    def prompt_stretches(
+        self, room: float, step_tokens: float = 0.0, attention_tokens: float = math.inf
+    ) -> tuple[float, ...]:
+        """The stretch X each prompt puts on the steps it takes, in tokens' worth, at 64 evenly
+        spaced quantiles of the prompts (ascending), as :meth:`stretch_clustering` takes them: a
+        prompt of L computed tokens takes k = ceil(L / ``room``) steps and stretches them by
+        X = L (1 + L / ``attention_tokens``) + k x ``step_tokens`` in all. Where prefill runs
+        first (SGLang), its k steps run back to back and the whole X falls into one gap."""
+        return _prompt_stretches(self.isl_p50, self.isl_sigma, self.cached_tokens, room, step_tokens, attention_tokens)
+
     def prompt_nodes(self) -> tuple[tuple[float, float], ...]:
         """(weight, computed tokens) of three-point Gauss-Hermite quadrature over the prompts'
         log-normal (nodes at z = 0 and +/- sqrt(3), weights 2/3 and 1/6), less the cached prefix:
@@ -202,12 +212,21 @@ def _stretch_clustering(
 ) -> float:
     """:meth:`Population.stretch_clustering` worked out."""
     prompts = _lognormal_quantiles(p50, sigma, offset=-cached, floor=1.0, points=CLUSTERING_POINTS)
-    steps = [math.ceil(tokens / room) for tokens in prompts]
-    stretch = [
-        tokens * (1 + tokens / attention_tokens) + k * step_tokens for k, tokens in zip(steps, prompts, strict=True)
-    ]
+    mean_steps = sum(math.ceil(tokens / room) for tokens in prompts) / len(prompts)
+    stretch = _prompt_stretches(p50, sigma, cached, room, step_tokens, attention_tokens)
     mean_x = sum(stretch) / len(stretch)
-    return sum(x * x for x in stretch) / len(stretch) * (sum(steps) / len(steps)) / mean_x**2
+    return sum(x * x for x in stretch) / len(stretch) * mean_steps / mean_x**2
+
+
+@functools.lru_cache(maxsize=4096)
+def _prompt_stretches(
+    p50: float, sigma: float, cached: float, room: float, step_tokens: float, attention_tokens: float
+) -> tuple[float, ...]:
+    """:meth:`Population.prompt_stretches` worked out."""
+    prompts = _lognormal_quantiles(p50, sigma, offset=-cached, floor=1.0, points=CLUSTERING_POINTS)
+    return tuple(
+        sorted(tokens * (1 + tokens / attention_tokens) + math.ceil(tokens / room) * step_tokens for tokens in prompts)
+    )
 
 
 @functools.cache

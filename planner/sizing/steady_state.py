@@ -14,6 +14,8 @@ prefill chunk and take longer.
 
 from __future__ import annotations
 
+import bisect
+import functools
 import math
 from dataclasses import dataclass
 
@@ -59,6 +61,13 @@ class Timing:
     chunk_gap_token_s: float = 0.0
     chunk_room_tokens: float = 0.0
     chunk_attention_tokens: float = math.inf
+    #: Prefill first (SGLang): the other requests' prompts prefilled between two of a request's
+    #: tokens, on average (0 where prompt chunks mix into decode steps). Each runs whole, its chunks
+    #: back to back, in the gap it falls in; how many fall in one gap varies (Poisson).
+    prompts_per_gap: float = 0.0
+    #: Prefill first: what one prompt adds to the gap it falls in, s, at evenly spaced quantiles of
+    #: the prompts (ascending; the mean prompt's alone where the requests are alike).
+    prompt_stretches_s: tuple[float, ...] = ()
 
     def itl_at_percentile_s(self, percentile: float) -> float:
         """The gap between tokens at ``percentile`` (95: the 95th): once more than the rest (5%) of
@@ -68,8 +77,13 @@ class Timing:
         What an ITL target at that percentile is judged on, as the simulator judges its gaps
         (:func:`planner.simulate.slo_figure_ms`); where the requests vary, the worse of that gap and
         the requests' mean gap at the percentile (:meth:`tpot_at_percentile_s`), as the simulator
-        judges an ITL target."""
+        judges an ITL target. Prefill first (``prompts_per_gap``), a gap takes every prompt that
+        arrived since the last decode step, each whole: the decode step plus the stretch of those
+        prompts at the percentile (:meth:`_whole_prompts_stretch_s`)."""
         tail = 1 - percentile / 100
+        if self.prompts_per_gap > 0:
+            gap = self.decode_step_s + self._whole_prompts_stretch_s(tail)
+            return max(gap, self.tpot_at_percentile_s(percentile) if self.population else self.itl_s)
         if self.population is None:
             if self.long_gap_share <= tail:
                 return max(self.decode_step_s, self.itl_s)
@@ -79,6 +93,12 @@ class Timing:
             chunk = self.population.chunks(self.chunk_room_tokens).at(1 - tail / self.long_gap_share)
             gap = self.chunk_gap_base_s + chunk * self.chunk_gap_token_s
         return max(gap, self.tpot_at_percentile_s(percentile))
+
+    def _whole_prompts_stretch_s(self, tail: float) -> float:
+        """Prefill first: what the prompts that fall into one gap add to it, exceeded by a share
+        ``tail`` of the gaps: a Poisson number of prompts (mean ``prompts_per_gap``), each drawn
+        from ``prompt_stretches_s``."""
+        return _compound_poisson_quantile(self.prompt_stretches_s, self.prompts_per_gap, tail)
 
     def tpot_at_percentile_s(self, percentile: float) -> float:
         """A request's mean gap (its TPOT) at ``percentile`` over the requests, where they vary: a
@@ -249,6 +269,13 @@ def steady_state(
     )
     frontend = frontend_s(model, dep)
     ttft = _wait_for_step_s(batch, mix.prefill_share, decode, long) + own + frontend
+    attention = _attention_tokens(model, dep, batch, mix_isl) if spread else math.inf
+    prompts_per_gap, stretches = 0.0, tuple[float, ...]()
+    if separate:  # every other request's prompt once a cycle, between two of the request's tokens
+        prompts_per_gap = max(batch - 1, 0.0) / max(mix_osl - 1, 1)
+        stretches = _whole_prompt_stretches_s(
+            mix.chunks * long, prompt_token_s, step_base, budget, attention, population
+        )
     output = batch * mix_osl / cycle
     total_per_output = ((population.mean_isl if population else isl) + mix_osl) / max(mix_osl, 1)
     return Timing(
@@ -271,8 +298,28 @@ def steady_state(
         chunk_gap_base_s=gap_base,
         chunk_gap_token_s=prompt_token_s,
         chunk_room_tokens=room,
-        chunk_attention_tokens=_attention_tokens(model, dep, batch, mix_isl) if spread else math.inf,
+        chunk_attention_tokens=attention,
+        prompts_per_gap=prompts_per_gap,
+        prompt_stretches_s=stretches,
     )
+
+
+def _whole_prompt_stretches_s(
+    mean_prompt_s: float,
+    token_s: float,
+    step_s: float,
+    budget: int,
+    attention_tokens: float,
+    population: Population | None,
+) -> tuple[float, ...]:
+    """Prefill first: what a prompt run whole adds to the gap it falls in, s, at 64 quantiles of
+    ``population``'s prompts (a token at ``token_s``, each step of ``budget`` tokens ``step_s``
+    beyond its tokens, attention as :meth:`Population.prompt_stretches` has it), or the mean
+    prompt's ``mean_prompt_s`` where the requests are alike."""
+    if population is None or population.isl_sigma <= 0 or token_s <= 0:
+        return (mean_prompt_s,)
+    stretches = population.prompt_stretches(float(budget), step_s / token_s, attention_tokens)
+    return tuple(x * token_s for x in stretches)
 
 
 def _prefill_of_batch_s(
@@ -312,6 +359,43 @@ def _mixture_quantile(mean: float, variance: float, counts: tuple[float, ...], t
 
     low, high = mean, mean + 10 * math.sqrt(variance)
     for _ in range(24):  # to a millionth of the bracket
+        middle = (low + high) / 2
+        low, high = (middle, high) if above(middle) > tail else (low, middle)
+    return high
+
+
+@functools.lru_cache(maxsize=4096)
+def _compound_poisson_quantile(terms: tuple[float, ...], rate: float, tail: float) -> float:
+    """The value a share ``tail`` of compound Poisson sums exceed: sums of a Poisson number (mean
+    ``rate``) of terms, each drawn from ``terms`` (equally likely, ascending). Sums of one term and
+    of two are taken exactly (every pair), of three and more as normal with the terms' mean and
+    variance; 0 where no more than ``tail`` of the sums have a term."""
+    if rate <= 0 or not terms or -math.expm1(-rate) <= tail:
+        return 0.0
+    n = len(terms)
+    pairs = sorted(a + b for a in terms for b in terms)
+    mean = sum(terms) / n
+    spread = math.sqrt(sum((x - mean) ** 2 for x in terms) / n)
+    weights, k, weight = [], 1, rate * math.exp(-rate)
+    while k <= 2 or (weight > 1e-9 and k < 10_000):  # every count that holds more than 1e-9 of the sums
+        weights.append((k, weight))
+        k, weight = k + 1, weight * rate / (k + 1)
+
+    def above(x: float) -> float:
+        share = 0.0
+        for count, w in weights:
+            if count == 1:
+                share += w * (n - bisect.bisect_right(terms, x)) / n
+            elif count == 2:
+                share += w * (n * n - bisect.bisect_right(pairs, x)) / (n * n)
+            elif spread > 0:
+                share += w * 0.5 * math.erfc((x - count * mean) / (spread * math.sqrt(2 * count)))
+            else:
+                share += w * (count * mean > x)
+        return share
+
+    low, high = 0.0, weights[-1][0] * (terms[-1] + 10 * spread)
+    for _ in range(40):  # to a trillionth of the bracket
         middle = (low + high) / 2
         low, high = (middle, high) if above(middle) > tail else (low, middle)
     return high
