@@ -204,6 +204,12 @@ def test_a_compound_poisson_quantile_counts_the_terms_that_fall_together() -> No
     assert _compound_poisson_quantile((1.0, 3.0), 0.1, 0.04) == pytest.approx(3.0)
     many = _compound_poisson_quantile((1.0, 3.0), 20.0, 0.5)
     assert many == pytest.approx(40.0, rel=0.05), "many terms: about the mean sum"
+    # thousands of prompts a gap (a large batch of one-token outputs): the sum as normal, not 0
+    huge = _compound_poisson_quantile((1.0, 3.0), 4_000.0, 0.05)
+    assert huge == pytest.approx(8_000 + 1.645 * math.sqrt(4_000 * 5), rel=1e-3)
+    assert _compound_poisson_quantile((1.0, 3.0), 49.0, 0.05) == pytest.approx(
+        _compound_poisson_quantile((1.0, 3.0), 51.0, 0.05) * 49 / 51, rel=0.05
+    ), "the two ways agree where they meet"
 
 
 def test_the_front_end_adds_to_ttft_and_e2e_alone_in_the_estimate_and_the_simulator(catalog: Any) -> None:

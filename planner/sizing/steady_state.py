@@ -18,6 +18,7 @@ import bisect
 import functools
 import math
 from dataclasses import dataclass
+from statistics import NormalDist
 
 from planner.perfmodel import PerformanceModel
 from planner.performance_models import frontend_s
@@ -364,20 +365,28 @@ def _mixture_quantile(mean: float, variance: float, counts: tuple[float, ...], t
     return high
 
 
+#: Terms a compound Poisson sum holds on average past which :func:`_compound_poisson_quantile` takes
+#: the sum as normal (the Poisson counts' weights underflow long before 10,000 terms).
+MANY_TERMS = 50.0
+
+
 @functools.lru_cache(maxsize=4096)
 def _compound_poisson_quantile(terms: tuple[float, ...], rate: float, tail: float) -> float:
     """The value a share ``tail`` of compound Poisson sums exceed: sums of a Poisson number (mean
     ``rate``) of terms, each drawn from ``terms`` (equally likely, ascending). Sums of one term and
     of two are taken exactly (every pair), of three and more as normal with the terms' mean and
-    variance; 0 where no more than ``tail`` of the sums have a term."""
+    variance; 0 where no more than ``tail`` of the sums have a term. Past ``MANY_TERMS`` terms a sum
+    on average, the sum itself as normal (mean rate x E[X], variance rate x E[X^2])."""
     if rate <= 0 or not terms or -math.expm1(-rate) <= tail:
         return 0.0
     n = len(terms)
-    pairs = sorted(a + b for a in terms for b in terms)
     mean = sum(terms) / n
+    if rate > MANY_TERMS:
+        return max(rate * mean + NormalDist().inv_cdf(1 - tail) * math.sqrt(rate * sum(x * x for x in terms) / n), 0.0)
+    pairs = sorted(a + b for a in terms for b in terms)
     spread = math.sqrt(sum((x - mean) ** 2 for x in terms) / n)
     weights, k, weight = [], 1, rate * math.exp(-rate)
-    while k <= 2 or (weight > 1e-9 and k < 10_000):  # every count that holds more than 1e-9 of the sums
+    while k <= max(rate, 2) or weight > 1e-9:  # past the mode, every count holding more than 1e-9 of the sums
         weights.append((k, weight))
         k, weight = k + 1, weight * rate / (k + 1)
 
