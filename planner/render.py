@@ -352,7 +352,7 @@ def estimate_text(est: Any) -> str:
     )
     lines.append(
         f"  token budget {t.token_budget:,} a step: {t.prefill_step_share:.0%} of steps carry a prompt chunk "
-        f"({t.prefill_step_s * 1000:,.2f} ms), ITL p95 {t.itl_p95_s * 1000:,.2f} ms"
+        f"({t.prefill_step_s * 1000:,.2f} ms){_whole_prompts_text(t)}, ITL p95 {t.itl_p95_s * 1000:,.2f} ms"
     )
     lines.append("")
     lines.append(f"Performance model: {est.model.source(dep)}")
@@ -374,7 +374,17 @@ def budget_text(dep: Any, timing: Any) -> str:
     origin = "set by the plan or the search" if name in dep.knobs else f"{dep.runtime.id}'s default on {dep.gpu.id}"
     return (
         f"token budget {timing.token_budget:,} a step ({name}, {origin}): {timing.prefill_step_share:.0%} of steps "
-        f"carry a prompt chunk, ITL p95 {timing.itl_p95_s * 1000:,.1f} ms"
+        f"carry a prompt chunk{_whole_prompts_text(timing)}, ITL p95 {timing.itl_p95_s * 1000:,.1f} ms"
+    )
+
+
+def _whole_prompts_text(timing: Any) -> str:
+    """Where prefill runs first (SGLang), that a prompt's chunks stretch one gap together ('' elsewhere)."""
+    if not timing.prompts_per_gap:
+        return ""
+    return (
+        f"; prefill runs first, so a gap takes every prompt that arrived, all its chunks"
+        f" ({timing.prompts_per_gap:.2f} a gap on average)"
     )
 
 

@@ -15,6 +15,7 @@ import pytest
 from planner.performance_models import BUILTIN, AnalyticModel, choose
 from planner.plan_simulation import LoadSpec, make_replicas, simulate_plan
 from planner.planfile import load_plan
+from planner.render import budget_text
 from planner.simulate import Targets, Workload, poisson_arrivals, run, slo_figure_ms, summarise
 from planner.sizing.deployment import Deployment
 from planner.sizing.efficiency import Efficiency
@@ -193,6 +194,9 @@ def test_prefill_first_puts_every_prompt_that_arrived_whole_into_one_gap(catalog
         t = est.timing
         assert t is not None and t.prompts_per_gap == pytest.approx((clients - 1) / (demand.population.mean_osl - 1))
     assert est.itl_p95_ms > 2.5 * (t.long_gap_s - t.decode_step_s) + t.decode_step_s, "several chunks in one gap"
+    assert "a gap takes every prompt that arrived" in budget_text(d, t), "the plan and estimate say so"
+    mixed = estimate(dataclasses.replace(d, runtime=catalog.runtimes.get("vllm"), knobs={}), 8000, 300, model=BUILTIN)
+    assert mixed.timing is not None and "a gap takes every prompt" not in budget_text(mixed.deployment, mixed.timing)
 
 
 def test_a_compound_poisson_quantile_counts_the_terms_that_fall_together() -> None:
