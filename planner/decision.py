@@ -23,10 +23,12 @@ from planner.envelope import envelopes
 from planner.perfmodel import PerformanceModel
 from planner.plan import Plan
 from planner.plan_simulation import (
+    MAX_SIMULATED_REPLICAS,
     LoadSpec,
     RunLength,
     balanced_share,
     remembered_runs,
+    scaled_rates,
     simulate_plan,
     targets_of,
 )
@@ -519,6 +521,9 @@ class PoolDecision:
     #: One replica of each pool in closed loop (:mod:`planner.pool_capacity`).
     prefill_capacity: PoolCapacity | None = None
     decode_capacity: PoolCapacity | None = None
+    #: The share of ``rate_req_s`` the pools were simulated at (below 1 for a fleet beyond
+    #: ``MAX_SIMULATED_REPLICAS``: the replicas and the summary's rates are that run's, scaled up).
+    simulated_share: float = 1.0
 
     @property
     def replicas(self) -> int:
@@ -647,6 +652,14 @@ def size_pools(
     """
     from planner.disaggregation import decode_stage, prefill_stage, prefill_ttft, stage_lengths
 
+    if aggregated > MAX_SIMULATED_REPLICAS:  # as simulate_plan runs such a fleet: a share, scaled up
+        share = MAX_SIMULATED_REPLICAS / aggregated
+        shared_under = None if under_gpus is None else max(math.floor(under_gpus * share), 1)
+        some = size_pools(
+            plan, fleet, rate * share, MAX_SIMULATED_REPLICAS, fixed_s, seed, progress,
+            under_gpus=shared_under, layouts=layouts,
+        )  # fmt: skip
+        return _scaled_up(some, share, rate, aggregated) if some else None
     own: Pool = (fleet.deployment, fleet.model)
     options = [own, *(pool for pool in layouts if pool[0] != fleet.deployment and fits(pool[0], plan))]
     transport = plan.serving_stack.kv_transport or "nixl"
@@ -702,6 +715,20 @@ def size_pools(
     _, decode_pool, decode = found_decode
     summary = split(decode_pool, decode)
     return PoolDecision(prefill, decode, aggregated, rate, transport, summary, prefill_pool, decode_pool)
+
+
+def _scaled_up(pools: PoolDecision, share: float, rate: float, aggregated: int) -> PoolDecision:
+    """``pools`` sized at ``share`` of ``rate`` as the pools for all of it: each pool's replicas
+    and the run's rates over ``share``."""
+    return replace(
+        pools,
+        prefill_replicas=math.ceil(pools.prefill_replicas / share - 1e-9),
+        decode_replicas=math.ceil(pools.decode_replicas / share - 1e-9),
+        aggregated_replicas=aggregated,
+        rate_req_s=rate,
+        summary=scaled_rates(pools.summary, 1 / share),
+        simulated_share=share,
+    )
 
 
 #: A pool's search starts this far above its floor (a pool that is never idle queues without bound),
@@ -799,10 +826,13 @@ def rerun_pools(plan: Plan, decision: FleetDecision, pools: PoolDecision, seed: 
     """The run that decided the pools, again (the same seed gives the same percentiles)."""
     from planner.disaggregation import disaggregation
 
-    return disaggregation(
-        plan, pools.prefill, pools.decode, pools.rate_req_s, pools.prefill_replicas,
-        pools.decode_replicas, pools.transport, duration_s=pools.summary["simulated_s"], seed=seed,
+    share = pools.simulated_share
+    run = disaggregation(
+        plan, pools.prefill, pools.decode, pools.rate_req_s * share, max(round(pools.prefill_replicas * share), 1),
+        max(round(pools.decode_replicas * share), 1), pools.transport, duration_s=pools.summary["simulated_s"],
+        seed=seed,
     )  # fmt: skip
+    return scaled_rates(run, 1 / share) if share < 1 else run
 
 
 def filled_load(load: PeakLoad, cr_closed: int, rate_at_cr_req_s: float) -> PeakLoad:

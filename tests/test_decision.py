@@ -7,8 +7,19 @@ from typing import Any
 
 import pytest
 
-from planner import workflows
-from planner.decision import FLEET_PRECISION, PeakLoad, _bisect, _bisect_towards, _fewest, decide, peak_loads
+from planner import decision as decision_module
+from planner import plan_simulation, workflows
+from planner.decision import (
+    FLEET_PRECISION,
+    PeakLoad,
+    _bisect,
+    _bisect_towards,
+    _fewest,
+    decide,
+    peak_loads,
+    rerun_pools,
+    simulate_decision,
+)
 from planner.envelope import sustainable_req_s
 from planner.plan_simulation import balanced_share, simulate_plan
 from planner.resolve import resolve_plan
@@ -228,3 +239,49 @@ def test_a_remembered_run_is_the_run_made_again(session: workflows.Session, monk
     assert len(made) == 4, "the fleet and its share once each for seed 3, then both for seed 4"
     outside = simulate_plan(plan, dep, model, load, replicas=2, duration_s=30, seed=3)
     assert outside == fresh and len(made) == 6, "outside the block every run is simulated"
+
+
+def test_a_fleet_beyond_what_one_run_simulates_is_run_as_a_share_of_it(
+    session: workflows.Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One simulation runs at most ``MAX_SIMULATED_REPLICAS`` replicas; a larger fleet runs as that
+    many with their share of the load, its rates scaled back up (a plan of 500 million users asked
+    for millions of replicas and ran for hours). With the most set to 3, the code assistant's fleet of
+    11 is decided alike, and its disaggregated pools are sized at a share and scaled up (rounded up,
+    so never fewer than the whole run's)."""
+    plans = {
+        name: workflows.read_plan(PLANS / f"{name}.yaml") for name in ("code-assistant", "code-assistant-disaggregated")
+    }
+    bests = {
+        name: size_plan(
+            resolve_plan(plan, session.catalog, "c.yaml"),
+            session.catalog,
+            session.performance_model("builtin"),
+            simulate=False,
+        ).best
+        for name, plan in plans.items()
+    }
+    whole = {
+        name: simulate_decision(plans[name], best.sizing, fixed_s=60, seed=1) for name, best in bests.items() if best
+    }
+    monkeypatch.setattr(plan_simulation, "MAX_SIMULATED_REPLICAS", 3)
+    monkeypatch.setattr(decision_module, "MAX_SIMULATED_REPLICAS", 3)
+    shared = {
+        name: simulate_decision(plans[name], best.sizing, fixed_s=60, seed=1) for name, best in bests.items() if best
+    }
+    aggregated, pooled = shared["code-assistant"], shared["code-assistant-disaggregated"]
+    assert aggregated.replicas_for_load == whole["code-assistant"].replicas_for_load == 11
+    assert {c.summary["simulated_replicas"] for c in aggregated.checks} == {3}
+    assert all(c.summary["replicas"] == c.replicas for c in aggregated.checks)
+    run = aggregated.checks[0]
+    assert run.summary["throughput_req_s"] == pytest.approx(run.load.rate_req_s, rel=0.1), (
+        "the fleet's rate, not the share's"
+    )
+    pools, whole_pools = pooled.pools, whole["code-assistant-disaggregated"].pools
+    assert pools is not None and whole_pools is not None and whole_pools.simulated_share == 1
+    assert pools.simulated_share == pytest.approx(3 / 11) and pools.aggregated_replicas == 11
+    assert (
+        pools.prefill_replicas >= whole_pools.prefill_replicas and pools.decode_replicas >= whole_pools.decode_replicas
+    )
+    rerun = rerun_pools(plans["code-assistant-disaggregated"], pooled, pools, seed=1)
+    assert rerun["throughput_req_s"] == pytest.approx(pools.rate_req_s, rel=0.1), "`planner simulate` reruns the share"
