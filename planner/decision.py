@@ -603,7 +603,8 @@ class PoolDecision:
         return (
             f"{self.prefill_replicas} prefill x {prefill} + {self.decode_replicas} decode x {decode}, KV over "
             f"{self.transport} ({s['kv_transfer_ms_mean']:,.1f} ms a request): at {self.rate_req_s:,.3g} requests/s "
-            f"p{q} TTFT {at['ttft']:,.0f} ms, ITL {at['itl']:,.1f} ms, E2E {at['e2e'] / 1000:,.1f} s{capacity}; "
+            + (f"(sized at {self.simulated_share:.1%} of it, scaled up) " if self.simulated_share < 1 else "")
+            + f"p{q} TTFT {at['ttft']:,.0f} ms, ITL {at['itl']:,.1f} ms, E2E {at['e2e'] / 1000:,.1f} s{capacity}; "
             f"aggregated serving needs {self.aggregated_replicas} x {aggregated.parallelism}"
             + (
                 f" (disaggregation was left open: the pools need fewer GPUs; serve them with {served})"

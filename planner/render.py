@@ -442,6 +442,13 @@ def fleet_text(candidate: Any, slo_percentile: float = 95) -> str:
     return "\n".join(lines)
 
 
+def _share_text(summary: dict[str, Any], replicas: int) -> str:
+    """', on N of them with their share of the load' where a run simulated fewer replicas than the
+    fleet's (a closed loop split evenly, a fleet beyond one run's most), else ''."""
+    simulated = summary.get("simulated_replicas", replicas)
+    return f", on {simulated:,} of them with their share of the load" if simulated < replicas else ""
+
+
 def decision_lines(d: Any, slo_percentile: float = 95) -> list[str]:
     """The simulation's check of a fleet: per-replica envelopes, the fleet at its peak (percentiles at
     the SLO's, p95 where the simulator keeps no such percentile), the estimate's error."""
@@ -457,7 +464,7 @@ def decision_lines(d: Any, slo_percentile: float = 95) -> list[str]:
             f"{'meet' if check.meets else 'miss'} the SLOs ({q} TTFT {p['ttft_ms'][q]:,.0f} ms, "
             f"ITL {p['itl_ms'][q]:,.1f} ms{_tpot_text(p, q)}, E2E {p['e2e_ms'][q] / 1000:,.1f} s; "
             f"{p['requests']:,} requests, "
-            f"{check.duration_s:,.0f} s simulated)"
+            f"{check.duration_s:,.0f} s simulated{_share_text(p, check.replicas)})"
         )
     if d.pools is not None:
         lines.append(f"             disaggregated: {d.pools.describe(d.deployment)}")

@@ -22,6 +22,7 @@ from planner.decision import (
 )
 from planner.envelope import sustainable_req_s
 from planner.plan_simulation import balanced_share, simulate_plan
+from planner.render import decision_lines
 from planner.resolve import resolve_plan
 from planner.sizing.fleet import mean_request_e2e_ms
 from planner.sizing.plan_sizing import size_plan
@@ -285,3 +286,5 @@ def test_a_fleet_beyond_what_one_run_simulates_is_run_as_a_share_of_it(
     )
     rerun = rerun_pools(plans["code-assistant-disaggregated"], pooled, pools, seed=1)
     assert rerun["throughput_req_s"] == pytest.approx(pools.rate_req_s, rel=0.1), "`planner simulate` reruns the share"
+    assert "sized at 27.3% of it, scaled up" in pools.describe(pooled.deployment)
+    assert "on 3 of them with their share of the load" in "\n".join(decision_lines(aggregated))
