@@ -158,6 +158,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--shared-prefix", type=bounded(TOKENS), default=0, help="prompt tokens every request shares (prefix-cached)"
     )
+    p.add_argument(
+        "--knob",
+        action="append",
+        default=[],
+        type=knob_setting,
+        metavar="NAME=VALUE",
+        help="a runtime knob, as a plan's runtime.knobs sets it (repeatable), e.g. chunked_prefill_size=2048; "
+        "`planner catalog runtimes --json` lists each runtime's knobs",
+    )
     load = p.add_mutually_exclusive_group(required=True)
     load.add_argument("--concurrency", type=bounded(CONCURRENCY), help="requests in flight")
     load.add_argument("--offline", action="store_true", help="the largest batch the replica holds")
@@ -260,6 +269,14 @@ def bounded(bound: Any) -> Callable[[str], float]:
 
     parse.__name__ = "whole number" if bound.integer else "number"
     return parse
+
+
+def knob_setting(text: str) -> tuple[str, str]:
+    """An argparse type for ``NAME=VALUE`` (a runtime knob; its value is read by the knob's type later)."""
+    name, sep, value = text.partition("=")
+    if not sep or not name.strip() or not value.strip():
+        raise argparse.ArgumentTypeError(f"{text!r} is not NAME=VALUE; give e.g. chunked_prefill_size=2048")
+    return name.strip(), value.strip()
 
 
 def add_backend_option(parser: argparse.ArgumentParser) -> None:
@@ -448,6 +465,7 @@ def cmd_estimate(args: argparse.Namespace) -> int:
         isl_p50=args.isl_p50,
         osl_p50=args.osl_p50,
         shared_prefix=args.shared_prefix,
+        knobs=dict(args.knob),
     )
     est = workflows.estimate(session, request)
     if args.json:

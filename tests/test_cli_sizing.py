@@ -160,3 +160,31 @@ def test_estimate_rejects_medians_that_do_not_fit_the_request(args: list[str], m
     result = run_cli("estimate", "--model", "llama-3.1-8b", "--gpu", "h100-sxm", "--isl", "100", "--osl", "10",
                      "--concurrency", "1", *args)  # fmt: skip
     assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
+
+
+#: Use case 2's requests on one H100 (fp8), 20 in flight.
+KNOB_BASE = ("--model", "llama-3.1-8b", "--gpu", "h100-sxm", "--weights", "fp8", "--kv-dtype", "fp8", "--isl", "8000",
+             "--osl", "300", "--isl-p50", "3000", "--osl-p50", "120", "--concurrency", "20")  # fmt: skip
+
+
+def test_estimate_takes_runtime_knobs_as_a_plans_runtime_knobs() -> None:
+    """`--knob NAME=VALUE` sets a runtime knob as a plan's runtime.knobs does (the token budget here), read by the
+    knob's type; a knob the runtime lacks, a value it refuses and a budget vLLM refuses at start-up are each one clear
+    error with the fix."""
+    default = estimate_json(*KNOB_BASE, "--runtime", "sglang")
+    small = estimate_json(*KNOB_BASE, "--runtime", "sglang", "--knob", "chunked_prefill_size=2048")
+    assert (default["performance"]["token_budget"], small["performance"]["token_budget"]) == (8192, 2048)
+    text = run_cli("estimate", *KNOB_BASE, "--runtime", "sglang", "--knob", "chunked_prefill_size=2048")
+    assert "token budget 2,048 a step" in text.stdout and "a gap takes every prompt that arrived" in text.stdout
+    refused = [
+        (("--runtime", "sglang", "--knob", "chunked_prefil_size=2048"), "did you mean chunked_prefill_size"),
+        (("--runtime", "sglang", "--knob", "chunked_prefill_size=abc"), "'abc' is not a whole number"),
+        (("--runtime", "sglang", "--knob", "oops"), "is not NAME=VALUE"),
+        (("--knob", "max_num_batched_tokens=512"), "--knob max_num_batched_tokens=1024"),
+        (("--knob", "max_num_batched_tokens=2048", "--knob", "enable_chunked_prefill=false"),
+         "--knob enable_chunked_prefill=true"),
+    ]  # fmt: skip
+    for flags, said in refused:
+        result = run_cli("estimate", *KNOB_BASE, *flags)
+        assert result.returncode == 2 and said in result.stderr, (flags, result.stderr)
+        assert "Traceback" not in result.stderr

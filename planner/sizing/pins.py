@@ -131,25 +131,36 @@ def _hardware_conflicts(r: ResolvedPlan, catalog: Catalog) -> list[PinConflict]:
 
 
 def _budget_conflicts(r: ResolvedPlan) -> list[PinConflict]:
-    """A pinned token budget per step that vLLM refuses at start-up: below max_num_seqs, or, with
-    chunked prefill off, below the longest request (vllm/config/scheduler.py SchedulerConfig._verify_args,
-    https://github.com/vllm-project/vllm/blob/f0de1a604cad003379e5bb4dfc3cc5d2a1f25fa8/vllm/config/scheduler.py#L249-L285)."""
-    if r.runtime is None or r.gpu is None or r.runtime.id != "vllm":
+    """A pinned token budget per step that vLLM refuses at start-up (:func:`budget_refusal`)."""
+    if r.runtime is None or r.gpu is None:
         return []
-    knobs = dict(r.plan.runtime.knobs)
-    dep = Deployment(r.model, r.gpu, r.runtime, r.weights_dtype, r.kv_dtype, knobs=knobs)
+    dep = Deployment(r.model, r.gpu, r.runtime, r.weights_dtype, r.kv_dtype, knobs=dict(r.plan.runtime.knobs))
+    refused = budget_refusal(dep, r.context_tokens)
+    if refused is None:
+        return []
+    why, settings = refused
     name = budget_knob(dep)
-    if name not in knobs:
-        return []
-    budget, sequences = int(knobs[name]), int(knob(dep, "max_sequences"))
+    nearest = ", or ".join(f"runtime.knobs.{knob_name}: {str(value).lower()}" for knob_name, value in settings)
+    return [PinConflict(f"runtime.knobs.{name}", str(dep.knobs[name]), why, nearest)]
+
+
+def budget_refusal(dep: Deployment, context_tokens: int) -> tuple[str, list[tuple[str, object]]] | None:
+    """Why vLLM refuses the token budget per step ``dep`` sets (its knobs), with the settings that
+    would hold, each (knob, value), any one enough; None when it holds, is not set, or the runtime is
+    not vLLM. vLLM refuses a budget below max_num_seqs, or, with chunked prefill off, below the
+    longest request of ``context_tokens`` (vllm/config/scheduler.py SchedulerConfig._verify_args,
+    https://github.com/vllm-project/vllm/blob/f0de1a604cad003379e5bb4dfc3cc5d2a1f25fa8/vllm/config/scheduler.py#L249-L285)."""
+    name = budget_knob(dep)
+    if dep.runtime.id != "vllm" or name not in dep.knobs:
+        return None
+    budget, sequences = int(dep.knobs[name]), int(knob(dep, "max_sequences"))
     if budget < sequences:
         why = f"vLLM refuses a budget below max_num_seqs ({sequences:,}: every running sequence needs a token a step)"
-        return [PinConflict(f"runtime.knobs.{name}", str(budget), why, f"runtime.knobs.{name}: {sequences}")]
-    if not knob(dep, "enable_chunked_prefill") and budget < r.context_tokens:
-        why = f"with chunked prefill off a whole request ({r.context_tokens:,} tokens at p95) must fit one step"
-        fix = f"runtime.knobs.{name}: {r.context_tokens}, or runtime.knobs.enable_chunked_prefill: true"
-        return [PinConflict(f"runtime.knobs.{name}", str(budget), why, fix)]
-    return []
+        return why, [(name, sequences)]
+    if not knob(dep, "enable_chunked_prefill") and budget < context_tokens:
+        why = f"with chunked prefill off a whole request ({context_tokens:,} tokens) must fit one step"
+        return why, [(name, context_tokens), ("enable_chunked_prefill", True)]
+    return None
 
 
 def _stack_conflicts(r: ResolvedPlan, catalog: Catalog) -> list[PinConflict]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
@@ -20,7 +21,7 @@ from planner.resolve import ResolvedPlan, resolve_plan
 from planner.sizing.deployment import Deployment
 from planner.sizing.estimate import Estimate
 from planner.sizing.estimate import estimate as estimate_one
-from planner.sizing.pins import pin_conflicts
+from planner.sizing.pins import budget_refusal, pin_conflicts
 from planner.sizing.plan_sizing import VERIFIED, PlanSizing, size_plan
 from planner.sizing.search import Candidate
 from planner.sizing.search import search as search_candidates
@@ -387,6 +388,9 @@ class EstimateRequest:
     osl_p50: int | None = None
     #: Prompt tokens every request shares (a prefix cache holds them), with the medians.
     shared_prefix: int = 0
+    #: Runtime knobs as given (``--knob NAME=VALUE``: the value as text, read by the knob's type),
+    #: as a plan's runtime.knobs sets them.
+    knobs: dict[str, Any] = field(default_factory=dict)
 
     def population(self) -> Population | None:
         """The requests of the batch: log-normal through the medians and ``isl``/``osl`` as p95s
@@ -405,7 +409,8 @@ def estimate(session: Session, request: EstimateRequest) -> Estimate:
     """Capacity and performance of one configuration, with error bands and provenance.
 
     :raises UnknownIdError: for an id no plugin provides.
-    :raises PlannerError: listing every inconsistent value (precision, TP x PP, heads) with its fix.
+    :raises PlannerError: listing every inconsistent value (precision, TP x PP, heads, knobs) with its fix;
+        then a token budget vLLM would refuse at start-up, with the settings that hold.
     """
     catalog = session.catalog
     model, gpu, runtime = (
@@ -421,13 +426,24 @@ def estimate(session: Session, request: EstimateRequest) -> Estimate:
         # The GPU split is sound, so it can be divided and checked against the model.
         tp = request.tp or (request.gpus // request.pp if request.gpus and not request.attention_dp else 1)
         problems += _estimate_problems(request, model, gpu, tp, weights, kv)
-    if problems:
-        raise PlannerError(
-            "; ".join(p[0] for p in problems), path="planner estimate", fix="; ".join(p[1] for p in problems)
-        )
+    knobs, knob_problems = _estimate_knobs(request.knobs, runtime)
+    _refuse(problems + knob_problems)
     dep = Deployment(
-        model, gpu, runtime, weights, kv, tp=tp, pp=request.pp, ep=request.ep, attention_dp=request.attention_dp
+        model,
+        gpu,
+        runtime,
+        weights,
+        kv,
+        tp=tp,
+        pp=request.pp,
+        ep=request.ep,
+        attention_dp=request.attention_dp,
+        knobs=knobs,
     )
+    refused = budget_refusal(dep, request.isl + request.osl)
+    if refused is not None:
+        why, settings = refused
+        _refuse([(why, " or ".join(f"--knob {name}={str(value).lower()}" for name, value in settings))])
     timed_by = choose(session.performance_model(request.backend), dep)
     return estimate_one(
         dep,
@@ -438,6 +454,55 @@ def estimate(session: Session, request: EstimateRequest) -> Estimate:
         offline=request.offline,
         population=request.population(),
     )
+
+
+def _refuse(problems: list[tuple[str, str]]) -> None:
+    """Raise one error for an estimate request's problems, each (what is wrong, the fix); none: nothing."""
+    if problems:
+        raise PlannerError(
+            "; ".join(p[0] for p in problems), path="planner estimate", fix="; ".join(p[1] for p in problems)
+        )
+
+
+def _estimate_knobs(given: dict[str, Any], runtime: Any) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+    """The runtime knobs of an estimate request read by each knob's type (a value given as text:
+    '2048', 'true'), and (what is wrong, the fix) for each knob the runtime lacks or value it refuses."""
+    knobs: dict[str, Any] = {}
+    problems = []
+    known = [k.name for k in runtime.knobs]
+    for name, value in given.items():
+        if name not in known:
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f"did you mean {close[0]}? " if close else ""
+            fix = f"{hint}known: {', '.join(sorted(known))}"
+            problems.append((f"--knob {name}: {runtime.name} has no such knob", fix))
+            continue
+        spec = runtime.knob(name)
+        read = _knob_value(value, spec.value_type())
+        refusal = spec.refusal(read)
+        if refusal is not None:
+            problems.append((f"--knob {name}={value}: {refusal}", f"{runtime.name}'s {name} takes {spec.range_text()}"))
+            continue
+        knobs[name] = read
+    return knobs, problems
+
+
+def _knob_value(value: Any, kind: str) -> Any:
+    """``value`` as a knob of ``kind`` reads it, where it is text ('2048' -> 2048, 'true' -> True);
+    as given where it does not read so (the knob's refusal then names it)."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    try:
+        if kind == "int":
+            return int(text)
+        if kind == "float":
+            return float(text)
+    except ValueError:
+        return value
+    if kind == "bool" and text.lower() in ("true", "false", "yes", "no", "1", "0", "on", "off"):
+        return text.lower() in ("true", "yes", "1", "on")
+    return value
 
 
 def _estimate_problems(
