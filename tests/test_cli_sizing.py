@@ -174,6 +174,7 @@ def test_estimate_takes_runtime_knobs_as_a_plans_runtime_knobs() -> None:
     default = estimate_json(*KNOB_BASE, "--runtime", "sglang")
     small = estimate_json(*KNOB_BASE, "--runtime", "sglang", "--knob", "chunked_prefill_size=2048")
     assert (default["performance"]["token_budget"], small["performance"]["token_budget"]) == (8192, 2048)
+    assert default["deployment"]["knobs"] == {} and small["deployment"]["knobs"] == {"chunked_prefill_size": 2048}
     text = run_cli("estimate", *KNOB_BASE, "--runtime", "sglang", "--knob", "chunked_prefill_size=2048")
     assert "token budget 2,048 a step" in text.stdout and "a gap takes every prompt that arrived" in text.stdout
     refused = [
