@@ -732,6 +732,12 @@ def _scaled_up(pools: PoolDecision, share: float, rate: float, aggregated: int) 
     )
 
 
+def _at_share(replicas: int, share: float) -> int:
+    """The replicas a pool scaled up by :func:`_scaled_up` was simulated with: ceil(n / share) x share
+    lies in [n, n + share), so its floor is n (rounding would give n + 1 where share is near 1)."""
+    return max(math.floor(replicas * share + 1e-9), 1) if share < 1 else replicas
+
+
 #: A pool's search starts this far above its floor (a pool that is never idle queues without bound),
 #: and tries twice that next when it misses.
 POOL_GUESS = 1.25
@@ -829,9 +835,8 @@ def rerun_pools(plan: Plan, decision: FleetDecision, pools: PoolDecision, seed: 
 
     share = pools.simulated_share
     run = disaggregation(
-        plan, pools.prefill, pools.decode, pools.rate_req_s * share, max(round(pools.prefill_replicas * share), 1),
-        max(round(pools.decode_replicas * share), 1), pools.transport, duration_s=pools.summary["simulated_s"],
-        seed=seed,
+        plan, pools.prefill, pools.decode, pools.rate_req_s * share, _at_share(pools.prefill_replicas, share),
+        _at_share(pools.decode_replicas, share), pools.transport, duration_s=pools.summary["simulated_s"], seed=seed,
     )  # fmt: skip
     return scaled_rates(run, 1 / share) if share < 1 else run
 

@@ -12,6 +12,7 @@ from planner import plan_simulation, workflows
 from planner.decision import (
     FLEET_PRECISION,
     PeakLoad,
+    _at_share,
     _bisect,
     _bisect_towards,
     _fewest,
@@ -288,3 +289,11 @@ def test_a_fleet_beyond_what_one_run_simulates_is_run_as_a_share_of_it(
     assert rerun["throughput_req_s"] == pytest.approx(pools.rate_req_s, rel=0.1), "`planner simulate` reruns the share"
     assert "sized at 27.3% of it, scaled up" in pools.describe(pooled.deployment)
     assert "on 3 of them with their share of the load" in "\n".join(decision_lines(aggregated))
+
+
+def test_pools_scaled_up_are_rerun_with_the_replicas_their_share_ran() -> None:
+    """`planner simulate` reruns pools sized at a share with the counts that share ran: 100 replicas at 256/300 of the
+    rate scale up to 118, and 118 x 256/300 = 100.7 must give back 100, not 101."""
+    for replicas, share in ((100, 256 / 300), (3, 3 / 11), (1, 256 / 257), (255, 0.5)):
+        assert _at_share(math.ceil(replicas / share - 1e-9), share) == replicas
+    assert _at_share(7, 1.0) == 7
