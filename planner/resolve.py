@@ -128,20 +128,31 @@ def _model_of(plan: Plan, catalog: Catalog, problems: list[Problem]) -> tuple[Mo
 
 
 def _unknown_knobs(plan: Plan, runtime: RuntimeSpec) -> list[Problem]:
-    known = [k.name for k in runtime.knobs]
     problems = []
     for name in plan.runtime.knobs:
-        if name not in known:
-            close = difflib.get_close_matches(name, known, n=1)
-            hint = f"did you mean `{close[0]}`? " if close else ""
-            problems.append(
-                Problem(
-                    f"runtime.knobs.{name}",
-                    f"{runtime.name} has no knob {name!r}",
-                    f"{hint}known knobs: {', '.join(sorted(known))}",
-                )
-            )
+        unknown = unknown_knob(name, runtime)
+        if unknown is not None:
+            problems.append(Problem(f"runtime.knobs.{name}", *unknown))
     return problems
+
+
+def unknown_knob(name: str, runtime: RuntimeSpec) -> tuple[str, str] | None:
+    """(what is wrong, the fix) where ``runtime`` has no knob ``name``: the closest known name and the
+    known ones; None where it has it."""
+    known = [k.name for k in runtime.knobs]
+    if name in known:
+        return None
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f"did you mean `{close[0]}`? " if close else ""
+    return f"{runtime.name} has no knob {name!r}", f"{hint}known knobs: {', '.join(sorted(known))}"
+
+
+def refused_knob_value(name: str, value: object, runtime: RuntimeSpec) -> tuple[str, str] | None:
+    """(why, the fix: the values the knob takes) where ``runtime``'s knob ``name`` refuses ``value``;
+    None where it takes it. The runtime must have the knob (:func:`unknown_knob`)."""
+    knob = runtime.knob(name)
+    refusal = knob.refusal(value)
+    return None if refusal is None else (refusal, f"{runtime.name}'s {name} takes {knob.range_text()}")
 
 
 def _bad_knob_values(plan: Plan, runtimes: list[RuntimeSpec]) -> list[Problem]:
@@ -152,14 +163,11 @@ def _bad_knob_values(plan: Plan, runtimes: list[RuntimeSpec]) -> list[Problem]:
     problems = []
     for name, value in plan.runtime.knobs.items():
         for runtime in runtimes:
-            try:
-                knob = runtime.knob(name)
-            except KeyError:
+            if unknown_knob(name, runtime) is not None:
                 continue
-            refusal = knob.refusal(value)
-            if refusal is not None:
-                where, fix = f"runtime.knobs.{name}", f"{runtime.name}'s {name} takes {knob.range_text()}"
-                problems.append(Problem(where, refusal, fix))
+            refused = refused_knob_value(name, value, runtime)
+            if refused is not None:
+                problems.append(Problem(f"runtime.knobs.{name}", *refused))
                 break
     return problems
 

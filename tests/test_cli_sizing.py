@@ -178,7 +178,7 @@ def test_estimate_takes_runtime_knobs_as_a_plans_runtime_knobs() -> None:
     text = run_cli("estimate", *KNOB_BASE, "--runtime", "sglang", "--knob", "chunked_prefill_size=2048")
     assert "token budget 2,048 a step" in text.stdout and "a gap takes every prompt that arrived" in text.stdout
     refused = [
-        (("--runtime", "sglang", "--knob", "chunked_prefil_size=2048"), "did you mean chunked_prefill_size"),
+        (("--runtime", "sglang", "--knob", "chunked_prefil_size=2048"), "did you mean `chunked_prefill_size`?"),
         (("--runtime", "sglang", "--knob", "chunked_prefill_size=abc"), "'abc' is not a whole number"),
         (("--runtime", "sglang", "--knob", "oops"), "is not NAME=VALUE"),
         (("--knob", "max_num_batched_tokens=512"), "--knob max_num_batched_tokens=1024"),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
@@ -17,7 +16,7 @@ from planner.performance_models import choose
 from planner.plan import Plan, TokenDistribution, WorkloadProfile
 from planner.plan_tco import PlanTco, plan_tco
 from planner.planfile import load_plan, plan_from_data, plan_text
-from planner.resolve import ResolvedPlan, resolve_plan
+from planner.resolve import ResolvedPlan, refused_knob_value, resolve_plan, unknown_knob
 from planner.sizing.deployment import Deployment
 from planner.sizing.estimate import Estimate
 from planner.sizing.estimate import estimate as estimate_one
@@ -466,22 +465,19 @@ def _refuse(problems: list[tuple[str, str]]) -> None:
 
 def _estimate_knobs(given: dict[str, Any], runtime: Any) -> tuple[dict[str, Any], list[tuple[str, str]]]:
     """The runtime knobs of an estimate request read by each knob's type (a value given as text:
-    '2048', 'true'), and (what is wrong, the fix) for each knob the runtime lacks or value it refuses."""
+    '2048', 'true'), and (what is wrong, the fix) for each knob the runtime lacks or value it refuses,
+    as a plan's runtime.knobs are checked."""
     knobs: dict[str, Any] = {}
     problems = []
-    known = [k.name for k in runtime.knobs]
     for name, value in given.items():
-        if name not in known:
-            close = difflib.get_close_matches(name, known, n=1)
-            hint = f"did you mean {close[0]}? " if close else ""
-            fix = f"{hint}known: {', '.join(sorted(known))}"
-            problems.append((f"--knob {name}: {runtime.name} has no such knob", fix))
+        unknown = unknown_knob(name, runtime)
+        if unknown is not None:
+            problems.append((f"--knob {name}: {unknown[0]}", unknown[1]))
             continue
-        spec = runtime.knob(name)
-        read = _knob_value(value, spec.value_type())
-        refusal = spec.refusal(read)
-        if refusal is not None:
-            problems.append((f"--knob {name}={value}: {refusal}", f"{runtime.name}'s {name} takes {spec.range_text()}"))
+        read = _knob_value(value, runtime.knob(name).value_type())
+        refused = refused_knob_value(name, read, runtime)
+        if refused is not None:
+            problems.append((f"--knob {name}={value}: {refused[0]}", refused[1]))
             continue
         knobs[name] = read
     return knobs, problems
