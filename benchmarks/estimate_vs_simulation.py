@@ -38,8 +38,8 @@ METRICS = ("ITL", "TTFT", "output tok/s")
 
 
 def figures(est: Estimate, percentile: int) -> tuple[float, float, float]:
-    """The estimate's ITL (the gap at the percentile), TTFT and output tokens/s."""
-    return est.itl_at_percentile_ms(percentile), est.ttft_ms, est.output_tok_s
+    """The estimate's ITL and TTFT at the percentile and output tokens/s."""
+    return est.itl_at_percentile_ms(percentile), est.ttft_at_percentile_ms(percentile), est.output_tok_s
 
 
 def compare(session: workflows.Session, path: Path, errors: dict[str, dict[str, list[float]]]) -> None:

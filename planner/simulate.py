@@ -10,7 +10,9 @@ times the deployment (``PerformanceModel.mixed_step_s``), the physics the estima
 so the two never disagree.
 
 Arrivals are open loop (Poisson, bursty Gamma, a daily profile) or closed loop (users
-with think time); request lengths are log-normal fitted to the workload's p50/p95 or
+with think time; a user's next request reaches the engine the front end's latency after its
+last token left it, so it lands in the step the engine started meanwhile and waits for it, as
+a benchmark client's does); request lengths are log-normal fitted to the workload's p50/p95 or
 replayed from a file. Everything is seeded.
 
 The requests that arrive within the run's window (after its warm-up) are measured. The load
@@ -1141,14 +1143,24 @@ class _EventLoop:
         # Another replica's step can change this one only in a closed loop (its finished
         # users send their next requests, and draw think times, in time order).
         self.steps_interact = users is not None and len(replicas) > 1
-        # One replica in a closed loop without think time: a finished user's next request arrives
-        # at the step's end, before anything else can happen there, so it is taken at once rather
-        # than through the event queue (two events a request fewer; the same runs).
-        self.arrive_at_once = self.fast_forward and users is not None and not think_s and len(replicas) == 1
+        # A finished user's next request reaches the engine this long after the last token left it
+        # (its stream out, the client, the request in: the front end both ways).
+        self.return_s = replicas[0].frontend_s if replicas else 0.0
+        # One replica in a closed loop that returns at once (no think time, no front end): a
+        # finished user's next request arrives at the step's end, before anything else can happen
+        # there, so it is taken at once rather than through the event queue (two events a request
+        # fewer; the same runs).
+        self.arrive_at_once = self.fast_forward and users is not None and not self.delayed and len(replicas) == 1
         self.clock_s = 0.0
         self.upcoming: deque[float] = deque()  # open-loop arrivals drawn ahead, after the scheduled one
         self.ahead: set[int] = set()  # replicas fast-forwarded ahead of the clock
         self.next_step_s = [math.inf] * len(replicas)  # each replica's scheduled step
+
+    @property
+    def delayed(self) -> bool:
+        """Whether a closed loop's user sends its next request some time after the last one
+        finished (think time or the front end), rather than at that step's end."""
+        return bool(self.think_s or self.return_s)
 
     def push(self, time: float, kind: int, who: int) -> None:
         """Schedule an event."""
@@ -1286,7 +1298,7 @@ class _EventLoop:
                 self.arrive(end, request.user)
             else:
                 think = self.rng.expovariate(1 / self.think_s) if self.think_s else 0.0
-                self.push(end + think, 0, request.user)
+                self.push(end + self.return_s + think, 0, request.user)
 
     def chains(self, next_step_s: float, horizon_s: float) -> bool:
         """True when a replica's step at ``next_step_s`` may run now: before its ``horizon_s``
@@ -1351,13 +1363,13 @@ class _EventLoop:
     def users_horizon_s(self, replica: Replica) -> float:
         """:meth:`horizon_s` of a closed loop over several replicas.
 
-        Without think time and behind the least-outstanding router, a user whose request
-        finishes on a replica level with or below ``replica`` adds one to the room below
-        it before its next request takes one, so while the room exceeds the requests
-        already on their way, only a replica above it can bring one here: its next step is
-        the horizon. Otherwise any event is (think times and routing are drawn in time order).
+        Returning at once (no think time, no front end) and behind the least-outstanding router,
+        a user whose request finishes on a replica level with or below ``replica`` adds one to
+        the room below it before its next request takes one, so while the room exceeds the
+        requests already on their way, only a replica above it can bring one here: its next step
+        is the horizon. Otherwise any event is (think times and routing are drawn in time order).
         """
-        if self.think_s or self.router is not least_outstanding:
+        if self.delayed or self.router is not least_outstanding:
             return min(self.arrival_s(0), self.events[0][0] if self.events else math.inf)
         if self.room_below(replica, len(self.arrival_times) + 1) <= len(self.arrival_times):
             return min(self.arrival_s(0), self.events[0][0] if self.events else math.inf)

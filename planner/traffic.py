@@ -141,6 +141,11 @@ class Population:
         first (SGLang), its k steps run back to back and the whole X falls into one gap."""
         return _prompt_stretches(self.isl_p50, self.isl_sigma, self.cached_tokens, room, step_tokens, attention_tokens)
 
+    def prompt_quantiles(self) -> tuple[float, ...]:
+        """The computed tokens (less the cached prefix) of the prompts at ``CLUSTERING_POINTS``
+        evenly spaced quantiles, ascending: each stands for an equal share of the requests."""
+        return _prompt_quantiles(self.isl_p50, self.isl_sigma, self.cached_tokens)
+
     def prompt_nodes(self) -> tuple[tuple[float, float], ...]:
         """(weight, computed tokens) of three-point Gauss-Hermite quadrature over the prompts'
         log-normal (nodes at z = 0 and +/- sqrt(3), weights 2/3 and 1/6), less the cached prefix:
@@ -211,7 +216,7 @@ def _stretch_clustering(
     p50: float, sigma: float, cached: float, room: float, step_tokens: float, attention_tokens: float
 ) -> float:
     """:meth:`Population.stretch_clustering` worked out."""
-    prompts = _lognormal_quantiles(p50, sigma, offset=-cached, floor=1.0, points=CLUSTERING_POINTS)
+    prompts = _prompt_quantiles(p50, sigma, cached)
     mean_steps = sum(math.ceil(tokens / room) for tokens in prompts) / len(prompts)
     stretch = _prompt_stretches(p50, sigma, cached, room, step_tokens, attention_tokens)
     mean_x = sum(stretch) / len(stretch)
@@ -223,10 +228,15 @@ def _prompt_stretches(
     p50: float, sigma: float, cached: float, room: float, step_tokens: float, attention_tokens: float
 ) -> tuple[float, ...]:
     """:meth:`Population.prompt_stretches` worked out."""
-    prompts = _lognormal_quantiles(p50, sigma, offset=-cached, floor=1.0, points=CLUSTERING_POINTS)
+    prompts = _prompt_quantiles(p50, sigma, cached)
     return tuple(
         sorted(tokens * (1 + tokens / attention_tokens) + math.ceil(tokens / room) * step_tokens for tokens in prompts)
     )
+
+
+def _prompt_quantiles(p50: float, sigma: float, cached: float) -> tuple[float, ...]:
+    """:meth:`Population.prompt_quantiles` worked out."""
+    return _lognormal_quantiles(p50, sigma, offset=-cached, floor=1.0, points=CLUSTERING_POINTS)
 
 
 @functools.cache

@@ -25,6 +25,8 @@ from planner.workflows.deploy import write_files
 from tests.conftest import PLANS, run_cli
 
 CODE = PLANS / "code-assistant.yaml"
+#: The code assistant with longer prompts, sized as prefill/decode pools while disaggregation is open.
+LONG_PROMPTS = PLANS / "code-assistant-long-prompts.yaml"
 K8S_NAME = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 #: What a leaked credential looks like: Hugging Face tokens, bearer tokens, inline secret values.
 SECRET = re.compile(
@@ -256,14 +258,14 @@ def test_deploy_a_saved_project_and_check_an_edited_config(tmp_path: Path) -> No
     db = tmp_path / "projects.db"
     assert run_cli("project", "new", "Code Assistant", "--db", str(db)).returncode == 0
     # the plan leaves disaggregation open and is sized as prefill/decode pools: a plain runtime cannot run them
-    pooled = run_cli("plan", str(CODE), "--save", "Code Assistant", "--db", str(db))
+    pooled = run_cli("plan", str(LONG_PROMPTS), "--save", "Code Assistant", "--db", str(db))
     assert pooled.returncode == 0, pooled.stderr
     refused = run_cli("deploy", "Code Assistant@1", "--target", "sglang", "--out", str(tmp_path / "p"), "--db", str(db))
     assert (
         refused.returncode == 2
         and "was sized as disaggregated prefill/decode, which sglang cannot run" in refused.stderr
     )
-    data = yaml.safe_load(CODE.read_text(encoding="utf-8"))
+    data = yaml.safe_load(LONG_PROMPTS.read_text(encoding="utf-8"))
     data.setdefault("serving_stack", {})["disaggregated"] = False
     aggregated = tmp_path / "aggregated.yaml"
     aggregated.write_text(yaml.safe_dump(data), encoding="utf-8")

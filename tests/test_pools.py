@@ -252,6 +252,8 @@ def test_deploy_writes_the_pools_and_check_config_reads_them_back(
 
 
 CODE = PLANS / "code-assistant.yaml"
+#: The code assistant with longer prompts: prefill-heavy enough that its pools need fewer GPUs.
+LONG_PROMPTS = PLANS / "code-assistant-long-prompts.yaml"
 
 
 def _with_stack(section: dict[str, object], fabric: str | None = None) -> Plan:
@@ -263,13 +265,14 @@ def _with_stack(section: dict[str, object], fabric: str | None = None) -> Plan:
 
 
 def test_open_disaggregation_is_chosen_when_the_pools_need_fewer_gpus(session: workflows.Session) -> None:
-    report = workflows.plan(session, workflows.read_plan(CODE), "code.yaml", backend="builtin")
+    report = workflows.plan(session, workflows.read_plan(LONG_PROMPTS), "code.yaml", backend="builtin")
     d = report.decision
     assert d is not None and d.pools is not None, "the code assistant's prefill-heavy load pools well"
     pools = d.pools
     assert set(pools.stacks) >= {"dynamo", "llm-d"} and "runtime-server" not in pools.stacks
     spare = report.resolved.plan.slo.spare_failure_domains
-    assert d.replicas_for_load + d.spares < pools.aggregated_replicas + spare, "fewer GPUs, both spares counted"
+    aggregated_gpus = (pools.aggregated_replicas + spare) * d.deployment.gpus
+    assert d.gpus == pools.gpus(spare) < aggregated_gpus, "fewer GPUs, both spares counted"
     chosen = report.to_json()["sizing"]["chosen"]["simulation"]["disaggregated"]
     assert chosen["chosen_over_aggregated"] and chosen["prefill_replicas"] == pools.prefill_replicas
     assert "disaggregation was left open" in pools.describe(d.deployment)

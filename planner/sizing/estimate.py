@@ -64,11 +64,25 @@ class Estimate:
         """The gap between tokens at ``percentile``, ms (:meth:`Timing.itl_at_percentile_s`)."""
         return self.timing.itl_at_percentile_s(percentile) * 1000 if self.timing else float("inf")
 
+    def ttft_at_percentile_ms(self, percentile: float) -> float:
+        """TTFT at ``percentile`` over the requests, including queueing beyond the replica's
+        capacity, ms (:meth:`Timing.ttft_at_percentile_s`: the wait for the step in flight and the
+        own prefill, each as it varies)."""
+        return ((self.timing.ttft_at_percentile_s(percentile) if self.timing else float("inf")) + self.queue_s) * 1000
+
+    def band_at(self, metric: str, value: float) -> tuple[float, float] | None:
+        """The band of ``metric`` (``"ttft_ms"``) moved to ``value``, the figure read at a percentile
+        rather than the point: it keeps its relative width (None where the metric has no band)."""
+        band, point = self.bands.get(metric), self.metrics().get(metric, 0.0)
+        if band is None or not 0 < point < float("inf") or value == float("inf"):
+            return band
+        return band[0] * value / point, band[1] * value / point
+
     def slo_figures_ms(self, percentile: float) -> tuple[float, float, float]:
-        """TTFT, ITL and E2E as targets at ``percentile`` judge them, ms: the request's TTFT and E2E
-        (the sizing's shape is already the lengths at that percentile) and the gap at that
-        percentile, which prompt chunks stretch, as the simulator judges a run."""
-        return self.ttft_ms, self.itl_at_percentile_ms(percentile), self.e2e_ms
+        """TTFT, ITL and E2E as targets at ``percentile`` judge them, ms: the TTFT at that
+        percentile, the gap at that percentile, which prompt chunks stretch, as the simulator judges
+        a run, and the request's E2E (the sizing's shape is already the lengths at that percentile)."""
+        return self.ttft_at_percentile_ms(percentile), self.itl_at_percentile_ms(percentile), self.e2e_ms
 
     @property
     def e2e_ms(self) -> float:
@@ -101,6 +115,8 @@ class Estimate:
             "prefill_ms": round(self.timing.prefill_s * 1000, 3) if self.timing else None,
             "decode_step_ms": round(self.timing.decode_step_s * 1000, 3) if self.timing else None,
             "itl_p95_ms": round(self.itl_p95_ms, 3) if self.timing else None,
+            # the TTFT over the requests (the wait for the step in flight and the prompts ahead varies)
+            **{f"ttft_p{q}_ms": round(self.ttft_at_percentile_ms(q), 3) if self.timing else None for q in (50, 95, 99)},
             "prefill_step_ms": round(self.timing.prefill_step_s * 1000, 3) if self.timing else None,
             "prefill_step_share": round(self.timing.prefill_step_share, 4) if self.timing else None,
             "token_budget": self.timing.token_budget if self.timing else None,

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import bisect
 import functools
+import itertools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from statistics import NormalDist
 
 from planner.perfmodel import PerformanceModel
@@ -69,6 +70,11 @@ class Timing:
     #: Prefill first: what one prompt adds to the gap it falls in, s, at evenly spaced quantiles of
     #: the prompts (ascending; the mean prompt's alone where the requests are alike).
     prompt_stretches_s: tuple[float, ...] = ()
+    #: Prefill first: the share of the replica's time spent prefilling (the prompts' load on it).
+    prefill_busy_share: float = 0.0
+    #: What a new request meets before its first token, as :meth:`ttft_at_percentile_s` reads it
+    #: (worked out when first asked: a search reads it of few of the timings it makes).
+    first_token: FirstToken | None = field(default=None, compare=False, repr=False)
 
     def itl_at_percentile_s(self, percentile: float) -> float:
         """The gap between tokens at ``percentile`` (95: the 95th): once more than the rest (5%) of
@@ -97,9 +103,22 @@ class Timing:
 
     def _whole_prompts_stretch_s(self, tail: float) -> float:
         """Prefill first: what the prompts that fall into one gap add to it, exceeded by a share
-        ``tail`` of the gaps: a Poisson number of prompts (mean ``prompts_per_gap``), each drawn
-        from ``prompt_stretches_s``."""
-        return _compound_poisson_quantile(self.prompt_stretches_s, self.prompts_per_gap, tail)
+        ``tail`` of the gaps.
+
+        A prefill run starts where a decode step ends with prompts waiting: those that arrived during
+        that step, a Poisson number, fewer than ``prompts_per_gap`` (those arrive over the whole gap,
+        prefill runs included) by the share of time the replica decodes, 1 - rho
+        (``prefill_busy_share``). The prompts that arrive while it prefills join the run, which
+        prefill first keeps going until none waits (a busy period): so each prompt that starts a
+        run brings 1 / (1 - rho) prompts' work on average. A gap's stretch is then a Poisson number
+        (mean ``prompts_per_gap`` x (1 - rho)) of runs, each a prompt of ``prompt_stretches_s``
+        scaled by 1 / (1 - rho); the mean stretch a gap is as before, fewer gaps hold more of it. A
+        run holds at most the batch's prompts (a closed loop has no more), so 1 - rho is taken no
+        smaller than 1 / batch.
+        """
+        idle = max(1.0 - self.prefill_busy_share, 1.0 / max(self.batch, 1.0))
+        runs = tuple(x / idle for x in self.prompt_stretches_s)
+        return _compound_poisson_quantile(runs, self.prompts_per_gap * idle, tail)
 
     def tpot_at_percentile_s(self, percentile: float) -> float:
         """A request's mean gap (its TPOT) at ``percentile`` over the requests, where they vary: a
@@ -125,6 +144,29 @@ class Timing:
             self.itl_s, max(per_gap_variance, 0.0), self.population.gap_counts(), 1 - percentile / 100
         )
 
+    def ttft_at_percentile_s(self, percentile: float) -> float:
+        """The TTFT at ``percentile`` over the requests (95: exceeded by 5% of them), what a TTFT
+        target at that percentile is judged on, as the simulator judges a run.
+
+        A request arrives at a random moment of the steps the replica runs (:attr:`FirstToken.
+        steps_in_flight`): it
+        lands in a step with probability its share of the time and waits for the rest of it
+        (uniform over the step), so a long prompt-carrying step (vLLM, TensorRT-LLM) or a prompt's
+        prefill run (SGLang) delays the few that land in it by much. The prefill ones are stretched
+        so that the mean wait also holds the prompts queued ahead of it, as a closed loop queues
+        them (:func:`_with_prompts_ahead`). Then its own prefill (:attr:`FirstToken.own_prefills_s`: where the
+        prompts vary, its own is one of theirs, so a short prompt that waited long and a long one
+        that did not count alike); then the front end. ``ttft_s`` is the mean wait for the step in
+        flight and the sized request's own prefill (what calibration fits); this is the percentile
+        of their sum over the requests.
+        """
+        if self.first_token is None:
+            return self.ttft_s
+        first = self.first_token
+        return _wait_and_prefill_quantile(first.own_prefills_s, first.steps_in_flight, 1 - percentile / 100) + (
+            self.frontend_s
+        )
+
     @property
     def itl_p95_s(self) -> float:
         """95th percentile of the gaps between tokens (:meth:`itl_at_percentile_s`)."""
@@ -144,6 +186,74 @@ class Timing:
         """How long a request holds its place in the engine's batch: E2E less the front end
         (what Little's law for the batch counts)."""
         return self.e2e_s - self.frontend_s
+
+
+@dataclass(frozen=True)
+class FirstToken:
+    """What a new request meets before its first token, for :meth:`Timing.ttft_at_percentile_s`: the
+    steady state's terms, from which its own prefill and the steps it may arrive in are worked out
+    when first asked."""
+
+    batch: float
+    #: The sized request's own prefill, s, and its (computed prompt tokens, seconds a token).
+    own_s: float
+    own: tuple[int, float]
+    #: The other requests' (mean computed prompt tokens, seconds a token), and the steps of a cycle.
+    others: tuple[int, float]
+    mix: StepMix
+    budget: int
+    #: A prompt-carrying step's cost beyond its tokens, s (:func:`_own_prefill_s`).
+    step_base_s: float
+    separate: bool
+    decode_s: float
+    long_s: float
+    gap_base_s: float
+    room: float
+    cycle_s: float
+    frontend_s: float
+    attention_tokens: float
+    stretches_s: tuple[float, ...]
+    busy: float
+    #: The requests where their prompts vary (None: all alike, the sized request's prefill alone).
+    population: Population | None
+
+    @functools.cached_property
+    def own_prefills_s(self) -> tuple[float, ...]:
+        """A new request's own prefill (its chunks, in steps shared with the others), s, at evenly
+        spaced quantiles of the prompts (ascending; the sized request's alone where they are alike):
+        its prompt one of the population's, its token cost growing with its length as attention has
+        it (the sized request's cost scaled)."""
+        if self.population is None:
+            return (self.own_s,)
+        isl, token_s = self.own
+        token_at = token_s / (1 + isl / self.attention_tokens)
+        return tuple(
+            _own_prefill_s(
+                self.batch, (tokens, token_at * (1 + tokens / self.attention_tokens)), self.others, self.mix,
+                self.budget, self.step_base_s, decodes_share=not self.separate,
+            )
+            for tokens in self.population.prompt_quantiles()
+        )  # fmt: skip
+
+    @functools.cached_property
+    def steps_in_flight(self) -> tuple[tuple[float, float], ...]:
+        """The steps a new request may arrive in, (seconds, share of the replica's time), the decode
+        step first; none where it runs alone. The prefill ones are stretched so that the mean wait
+        holds the prompts queued ahead (:func:`_with_prompts_ahead`); a prompt holds the prefill for
+        its runs (prefill first) or for its tokens at the pace a step's room drains them (mixed: a
+        step of ``room`` prompt tokens takes the decode step too)."""
+        if self.batch <= 1:
+            return ()
+        mix_isl, token_s = self.others
+        if self.separate:
+            in_flight = _runs_in_flight(self.decode_s, self.stretches_s, self.busy)
+            service = self.mix.prefill_steps * self.long_s / self.batch
+        else:
+            in_flight = _mixed_steps_in_flight(
+                self.decode_s, self.mix.prefill_share, self.long_s, self.gap_base_s, token_s, self.room, self.population
+            )
+            service = mix_isl * (token_s + self.decode_s / self.room)
+        return _with_prompts_ahead(in_flight, (self.batch, service, self.cycle_s - service + self.frontend_s))
 
 
 def token_budget(dep: Deployment) -> int:
@@ -271,12 +381,19 @@ def steady_state(
     frontend = frontend_s(model, dep)
     ttft = _wait_for_step_s(batch, mix.prefill_share, decode, long) + own + frontend
     attention = _attention_tokens(model, dep, batch, mix_isl) if spread else math.inf
-    prompts_per_gap, stretches = 0.0, tuple[float, ...]()
+    prompts_per_gap, stretches, busy = 0.0, tuple[float, ...](), 0.0
     if separate:  # every other request's prompt once a cycle, between two of the request's tokens
         prompts_per_gap = max(batch - 1, 0.0) / max(mix_osl - 1, 1)
         stretches = _whole_prompt_stretches_s(
             mix.chunks * long, prompt_token_s, step_base, budget, attention, population
         )
+        busy = 1.0 - max(mix_osl - 1, 0) * decode / cycle if cycle > 0 else 0.0
+    first = FirstToken(
+        batch=batch, own_s=own, own=(own_isl, own_token_s), others=(mix_isl, prompt_token_s), mix=mix, budget=budget,
+        step_base_s=step_base, separate=separate, decode_s=decode, long_s=long, gap_base_s=gap_base, room=room,
+        cycle_s=cycle, frontend_s=frontend, attention_tokens=attention, stretches_s=stretches, busy=busy,
+        population=population if spread else None,
+    )  # fmt: skip
     output = batch * mix_osl / cycle
     total_per_output = ((population.mean_isl if population else isl) + mix_osl) / max(mix_osl, 1)
     return Timing(
@@ -302,6 +419,8 @@ def steady_state(
         chunk_attention_tokens=attention,
         prompts_per_gap=prompts_per_gap,
         prompt_stretches_s=stretches,
+        prefill_busy_share=busy,
+        first_token=first,
     )
 
 
@@ -368,6 +487,15 @@ def _mixture_quantile(mean: float, variance: float, counts: tuple[float, ...], t
 #: Points the sums of two terms of :func:`_compound_poisson_quantile` are taken over.
 PAIR_POINTS = 16
 
+#: Kinds of prefill step (chunks, runs) a new request may arrive in, at most, beside the decode step:
+#: :attr:`FirstToken.steps_in_flight` takes the chunks and runs in this many blocks of like ones.
+RAMP_POINTS = 8
+
+#: Users up to which :func:`_closed_loop_wait_s` analyses the closed loop exactly (one round each),
+#: and the rounds of the approximation past them at most (it settles in 10-30).
+EXACT_MVA_USERS = 256
+SCHWEITZER_ROUNDS = 100
+
 #: Terms a compound Poisson sum holds on average past which :func:`_compound_poisson_quantile` takes
 #: the sum as normal (the Poisson counts' weights underflow long before 10,000 terms).
 MANY_TERMS = 50.0
@@ -389,8 +517,7 @@ def _compound_poisson_quantile(terms: tuple[float, ...], rate: float, tail: floa
         return max(rate * mean + NormalDist().inv_cdf(1 - tail) * math.sqrt(rate * sum(x * x for x in terms) / n), 0.0)
     # pairs of 16 block means (of consecutive terms) stand for every pair: 256 sums where 64 terms
     # make 4,096, which a search asking hundreds of configurations would sort each time
-    step = max(n // PAIR_POINTS, 1)
-    coarse = [sum(terms[i : i + step]) / len(terms[i : i + step]) for i in range(0, n, step)]
+    coarse = _block_means(terms)
     pairs = sorted(a + b for a in coarse for b in coarse)
     spread = math.sqrt(sum((x - mean) ** 2 for x in terms) / n)
     weights, k, weight = [], 1, rate * math.exp(-rate)
@@ -427,6 +554,162 @@ def _mean_gap_s(cycle_s: float, own_prefill_s: float, osl: int, mix: StepMix) ->
     return max(cycle_s - own_prefill_s, 0.0) / (osl - 1)
 
 
+def _mixed_steps_in_flight(
+    decode_s: float,
+    share: float,
+    long_s: float,
+    base_s: float,
+    token_s: float,
+    room: float,
+    population: Population | None,
+) -> tuple[tuple[float, float], ...]:
+    """Prompt chunks mixed into decode steps: the decode step (``decode_s``, a share 1 - ``share`` of
+    the steps) and the prompt-carrying ones, as (seconds, share of the time): ``long_s`` where the
+    requests are alike, else ``base_s`` plus each chunk of the ``population`` (``room`` prompt tokens
+    a step) at ``token_s`` a token."""
+    chunks = population.chunks(room) if population is not None and population.isl_sigma > 0 else None
+    if chunks is None:
+        kinds = [(decode_s, 1 - share), (long_s, share)]
+    else:
+        each = share / chunks.count
+        kinds = [(decode_s, 1 - share), (base_s + room * token_s, each * chunks.full)]
+        kinds += [(base_s + rest * token_s, each * count) for rest, count in _blocks(chunks.rests, RAMP_POINTS)]
+    return _time_shares(kinds)
+
+
+def _runs_in_flight(decode_s: float, stretches_s: tuple[float, ...], busy: float) -> tuple[tuple[float, float], ...]:
+    """Prefill first: the decode step (a share 1 - ``busy`` of the time) and the prompts' prefill runs
+    (the rest), each a prompt of ``stretches_s`` (at ``PAIR_POINTS`` block means) run whole, as
+    (seconds, share of the time); a run's share of the time is its length's."""
+    if not stretches_s or busy <= 0:
+        return ((decode_s, 1.0),)
+    runs = _blocks(stretches_s, RAMP_POINTS)
+    total = sum(run * count for run, count in runs)
+    return ((decode_s, 1.0 - busy), *((run, busy * run * count / total) for run, count in runs))
+
+
+def _with_prompts_ahead(
+    in_flight: tuple[tuple[float, float], ...], loop: tuple[float, float, float]
+) -> tuple[tuple[float, float], ...]:
+    """``in_flight`` (the decode step first, then the prompts' prefill steps or runs) with the prefill
+    ones stretched so that the mean wait is a closed loop's: besides the rest of the prefill in
+    flight, a new request waits for the prompts queued ahead of it. ``loop`` = (users, seconds a
+    prompt holds the prefill, seconds a user is away from it) as :func:`_closed_loop_wait_s` takes
+    them; the prompt in flight has the prefill steps' mean residual left."""
+    prefill = in_flight[1:]
+    busy = sum(share for _, share in prefill)
+    if busy <= 0:
+        return in_flight
+    residual_s = sum(share * seconds / 2 for seconds, share in prefill) / busy
+    users, service_s, away_s = loop
+    scale = max(_closed_loop_wait_s(users, service_s, residual_s, away_s) / (busy * residual_s), 1.0)
+    return in_flight[:1] + tuple((seconds * scale, share) for seconds, share in prefill)
+
+
+def _closed_loop_wait_s(users: float, service_s: float, residual_s: float, away_s: float) -> float:
+    """Mean wait of a new request for the prompts ahead of it, in a closed loop of ``users`` that each
+    spend ``away_s`` away from the prefill (decoding, in the front end) and ``service_s`` in it, the
+    prompt in service ``residual_s`` from its end on average: mean value analysis (Reiser and
+    Lavenberg, J. ACM 27(2), 1980), whose arrival theorem says a request arriving among n finds the
+    queue as it stands with n - 1; first come first served, the prompt in service with its residual
+    left. A closed loop cannot queue more prompts than it has users, where a Poisson stream's queue
+    grows without bound as the prefill nears saturation.
+
+    Exact (one round a user) up to ``EXACT_MVA_USERS``; past them Schweitzer's approximation (the
+    queue with n - 1 taken as (n - 1) / n of that with n, solved as a fixed point), whose error falls
+    as 1 / n (1% at 200 users against the exact analysis)."""
+    count = max(round(users), 1)
+    if count > EXACT_MVA_USERS:
+        return _schweitzer_wait_s(count, service_s, residual_s, away_s)
+    queued = in_service = wait = 0.0
+    for n in range(1, count + 1):
+        wait = _wait_behind(queued, in_service, service_s, residual_s)
+        rate = n / (wait + service_s + away_s)
+        queued, in_service = rate * (wait + service_s), min(rate * service_s, 1.0)
+    return wait
+
+
+def _schweitzer_wait_s(users: int, service_s: float, residual_s: float, away_s: float) -> float:
+    """:func:`_closed_loop_wait_s` past ``EXACT_MVA_USERS``: an arriving request finds (n - 1) / n of
+    the queue of n, iterated to its fixed point."""
+    seen = (users - 1) / users
+    queued = in_service = min(users * service_s / (service_s + away_s), 1.0)
+    wait = 0.0
+    for _ in range(SCHWEITZER_ROUNDS):
+        previous, wait = wait, seen * _wait_behind(queued, in_service, service_s, residual_s)
+        if abs(wait - previous) <= 1e-9 * (wait + service_s):
+            break
+        rate = users / (wait + service_s + away_s)
+        queued, in_service = rate * (wait + service_s), min(rate * service_s, 1.0)
+    return wait
+
+
+def _wait_behind(queued: float, in_service: float, service_s: float, residual_s: float) -> float:
+    """The wait behind ``queued`` prompts (``in_service`` of them in service, its residual left)."""
+    return max(queued - in_service, 0.0) * service_s + in_service * residual_s
+
+
+def _time_shares(kinds: list[tuple[float, float]]) -> tuple[tuple[float, float], ...]:
+    """Steps as (seconds, share of the steps) -> (seconds, share of the time), in their order."""
+    total = sum(seconds * share for seconds, share in kinds)
+    if total <= 0:
+        return ()
+    return tuple((seconds, seconds * share / total) for seconds, share in kinds)
+
+
+def _block_means(values: tuple[float, ...]) -> list[float]:
+    """``values`` (ascending) as the means of ``PAIR_POINTS`` blocks of consecutive ones."""
+    return [mean for mean, _ in _blocks(values, PAIR_POINTS)]
+
+
+def _blocks(values: tuple[float, ...], points: int) -> list[tuple[float, int]]:
+    """``values`` (ascending) in blocks of consecutive ones, about ``points`` of them: (mean, count)."""
+    step = max(-(-len(values) // points), 1)
+    blocks = [values[i : i + step] for i in range(0, len(values), step)]
+    return [(sum(block) / len(block), len(block)) for block in blocks]
+
+
+@functools.lru_cache(maxsize=4096)
+def _wait_and_prefill_quantile(owns: tuple[float, ...], steps: tuple[tuple[float, float], ...], tail: float) -> float:
+    """The seconds a share ``tail`` of new requests exceed from arrival to first token (before the
+    front end): the rest of the step in flight, a step of ``steps`` (seconds, share of the time)
+    chosen by its share and the rest uniform over it, then an own prefill of ``owns`` (equally
+    likely, ascending). Each (prefill, step) pair ramps the distribution function from the prefill
+    to the prefill plus the step, so it is piecewise linear: the quantile is found where it crosses
+    1 - ``tail`` by false position (Illinois), each reading a sum over the steps of the prefills
+    below a point (prefix sums)."""
+    target, count = 1.0 - tail, len(owns)
+    ramps = [(max(seconds, 1e-12), share) for seconds, share in steps if share > 0]
+    if not ramps:
+        return owns[min(int(target * count), count - 1)]
+    below = list(itertools.accumulate(owns, initial=0.0))
+
+    def ramped(x: float) -> float:  # the sum of x - own over the prefills below x
+        k = bisect.bisect_right(owns, x)
+        return k * x - below[k]
+
+    def short_of(t: float) -> float:  # the share of requests with their first token by t, less the target
+        return sum(share * (ramped(t) - ramped(t - seconds)) / seconds for seconds, share in ramps) / count - target
+
+    low, high = owns[0], owns[-1] + max(seconds for seconds, _ in ramps)
+    f_low, f_high, side = short_of(low), short_of(high), 0
+    middle = high
+    for _ in range(100):  # to a millionth of the time or of the requests (it takes 5-15 rounds)
+        if f_high - f_low <= 0 or high - low <= 1e-6 * high:
+            break
+        middle = high - f_high * (high - low) / (f_high - f_low)
+        f_middle = short_of(middle)
+        if abs(f_middle) <= 1e-6:
+            break
+        if f_middle > 0:
+            high, f_high = middle, f_middle
+            f_low, side = (f_low / 2, -1) if side == -1 else (f_low, -1)
+        else:
+            low, f_low = middle, f_middle
+            f_high, side = (f_high / 2, 1) if side == 1 else (f_high, 1)
+    return middle
+
+
 def _wait_for_step_s(batch: float, share: float, decode_s: float, long_s: float) -> float:
     """Mean residual of the step in flight when a request arrives (none when nothing else runs).
 
@@ -441,7 +724,7 @@ def _wait_for_step_s(batch: float, share: float, decode_s: float, long_s: float)
 
 def _own_prefill_s(
     batch: float,
-    own: tuple[int, float],
+    own: tuple[float, float],
     others_prompts: tuple[int, float],
     mix: StepMix,
     budget: int,

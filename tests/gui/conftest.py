@@ -27,6 +27,8 @@ from tests.conftest import CLI_BACKEND, PLANS
 
 #: The demo use case most GUI tests size (use case 2 of shared/examples.md).
 CODE_ASSISTANT = PLANS / "code-assistant.yaml"
+#: The code assistant with longer prompts: sized as prefill/decode pools while disaggregation is open.
+LONG_PROMPTS = PLANS / "code-assistant-long-prompts.yaml"
 #: Long enough for the example's sizing on two busy cores.
 CLI_TIMEOUT_S = 180
 

@@ -10,10 +10,10 @@ from typing import Any
 from planner import workflows
 from planner.gui.document import PlanDocument
 from planner.gui.main_window import MainWindow
-from tests.gui.conftest import CODE_ASSISTANT, Dialogs
+from tests.gui.conftest import LONG_PROMPTS, Dialogs
 from tests.gui.test_main_window import SIZING_TIMEOUT_MS, sized
 
-#: The example is sized as prefill/decode pools on AMD GPUs: Dynamo runs them, given an sglang image.
+#: The plan is sized as prefill/decode pools: Dynamo runs them, given an sglang image.
 IMAGE = "registry.lab.local/sglang:0.4.9"
 
 
@@ -28,7 +28,7 @@ def test_a_configuration_is_written_and_checked_against_the_plan(
     qtbot: Any, make_window: Callable[..., MainWindow], tmp_path: Path, dialogs: Dialogs
 ) -> None:
     window = make_window()
-    sized(qtbot, window, lambda: window.set_document(PlanDocument.open(CODE_ASSISTANT)))
+    sized(qtbot, window, lambda: window.set_document(PlanDocument.open(LONG_PROMPTS)))
     panel = window.deploy
     out = tmp_path / "dynamo"
     panel.folder.setText(str(out))
@@ -60,7 +60,7 @@ def test_recent_projects_are_in_the_file_menu(
     qtbot: Any, make_window: Callable[..., MainWindow], dialogs: Dialogs
 ) -> None:
     window = make_window()
-    sized(qtbot, window, lambda: window.set_document(PlanDocument.open(CODE_ASSISTANT)))
+    sized(qtbot, window, lambda: window.set_document(PlanDocument.open(LONG_PROMPTS)))
     assert (
         window.projects.new_project("first")
         and window.projects.save_revision("kept")
