@@ -341,15 +341,9 @@ def _prediction(r: ResolvedPlan, dep: Deployment, fleet: FleetSizing) -> Fact:
     )
     fields: dict[str, Any] = {"percentile": slo.percentile, "concurrency": op.timing.batch if op.timing else 0}
     figures = op.slo_figures_ms(slo.percentile)  # as the target reads them: ITL, the gap at the percentile
-    for name, target, value, point in zip(
-        ("ttft", "itl", "e2e"),
-        (slo.ttft_ms, slo.itl_ms, slo.e2e_ms),
-        figures,
-        (op.ttft_ms, op.itl_ms, op.e2e_ms),
-        strict=True,
-    ):
+    for name, target, value in zip(("ttft", "itl", "e2e"), (slo.ttft_ms, slo.itl_ms, slo.e2e_ms), figures, strict=True):
         # the band is the point's; a figure read at a percentile keeps its relative width
-        high = op.bands.get(f"{name}_ms", (point, point))[1] * (value / point if 0 < point < float("inf") else 1.0)
+        high = (op.band_at(f"{name}_ms", value) or (value, value))[1]
         fields |= {
             f"{name}_ms": value if value != float("inf") else 1e12,
             f"{name}_target_ms": target if target is not None else -1,

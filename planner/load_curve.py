@@ -29,14 +29,14 @@ def estimated_curve(fleet: FleetSizing, targets: SloTargets) -> list[dict[str, A
         est = estimate(
             fleet.deployment, fleet.isl, fleet.osl, model=fleet.model, concurrency=load, population=fleet.population
         )
-        # One figure per metric at the sizing's request shape: no median, no goodput share.
+        # TTFT over the requests at p50 and p95; the rest at the sizing's request shape, no goodput share.
         points.append(
             {
                 "mode": "closed",
                 "load": load,
                 "meets_slo": meets_targets(targets, est),
-                "ttft_p50_ms": None,
-                "ttft_p95_ms": est.ttft_ms,
+                "ttft_p50_ms": est.ttft_at_percentile_ms(50),
+                "ttft_p95_ms": est.ttft_at_percentile_ms(95),
                 "itl_p95_ms": est.itl_p95_ms,
                 "e2e_p50_ms": None,
                 "e2e_p95_ms": est.e2e_ms,

@@ -251,5 +251,6 @@ def test_the_estimated_load_curve_brackets_the_sizings_cr_closed(demo: workflows
         concurrency=fleet.per_replica,
         population=fleet.population,
     )
-    assert at_cap["output_tok_s"] == op.output_tok_s and at_cap["ttft_p95_ms"] == op.ttft_ms
-    assert at_cap["ttft_p50_ms"] is None and at_cap["goodput_share"] is None, "one figure, no distribution"
+    assert at_cap["output_tok_s"] == op.output_tok_s and at_cap["ttft_p95_ms"] == op.ttft_at_percentile_ms(95)
+    assert at_cap["ttft_p50_ms"] == op.ttft_at_percentile_ms(50) < at_cap["ttft_p95_ms"], "over the requests"
+    assert at_cap["goodput_share"] is None, "no goodput without a distribution of the requests' figures"

@@ -19,7 +19,7 @@ COLUMNS: tuple[tuple[str, Any], ...] = (
     ("replicas", lambda c: c.sizing.replicas),
     ("GPUs", lambda c: c.sizing.gpus),
     ("EUR/1M tok", lambda c: c.eur_per_m_tokens),
-    ("TTFT ms", lambda c: c.sizing.operating_point.ttft_ms if c.sizing.operating_point else None),
+    ("TTFT p95 ms", lambda c: c.sizing.operating_point.ttft_at_percentile_ms(95) if c.sizing.operating_point else None),
     ("ITL ms", lambda c: c.sizing.operating_point.itl_ms if c.sizing.operating_point else None),
 )
 
