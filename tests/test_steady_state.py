@@ -169,11 +169,20 @@ def test_sglang_runs_prefill_on_its_own_and_vllm_mixes_it_into_decode_steps(cata
     assert token_budget(vllm) == token_budget(sglang) == 8192
     a, b = steady_state(vllm, 32, 2000, 200, BUILTIN), steady_state(sglang, 32, 2000, 200, BUILTIN)
     # the prefill step does not carry the batch's decodes, and a decode gap it falls in grows by it and by
-    # the prompts that arrive while it runs (a busy period: 1 / (1 - rho) prompts' work, rho its share of time)
+    # the prompts that arrive while it runs: 1 / p prompts' work, p the share that arrive while it decodes
     assert b.prefill_step_s < a.prefill_step_s
     idle = 1 - b.prefill_busy_share
     assert idle == pytest.approx(199 * b.decode_step_s / b.cycle_s)
-    assert b.itl_p95_s == pytest.approx(b.decode_step_s + b.prefill_step_s / idle)
+    share = b.decoding_arrival_share()
+    assert idle < share < 1, "a closed loop's prompts come after the decode steps that finished their users' last"
+    assert b.itl_p95_s == pytest.approx(b.decode_step_s + b.prefill_step_s / share)
+    # p solves p = exp(-f / D), D the decode steps between two runs
+    starts = -math.expm1(-b.prompts_per_gap * share)
+    assert share == pytest.approx(math.exp(-b.frontend_s * starts / b.decode_step_s), rel=1e-6)
+    at_once = steady_state(sglang, 32, 2000, 200, AnalyticModel(fixed=Efficiency(0.5, 0.7, 0.4, 1.0)))
+    assert at_once.frontend_s == 0 and at_once.decoding_arrival_share() == pytest.approx(1.0, abs=1e-6), (
+        "without a front end every prompt arrives as a decode step ends"
+    )
     assert b.itl_s == pytest.approx((b.cycle_s - b.prefill_step_s) / 199), "its own prefill is not a gap"
     assert b.output_tok_s * b.itl_s == pytest.approx(32 * 200 / 199 * (1 - b.prefill_step_s / b.cycle_s))
 

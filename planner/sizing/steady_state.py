@@ -105,20 +105,45 @@ class Timing:
         """Prefill first: what the prompts that fall into one gap add to it, exceeded by a share
         ``tail`` of the gaps.
 
-        A prefill run starts where a decode step ends with prompts waiting: those that arrived during
-        that step, a Poisson number, fewer than ``prompts_per_gap`` (those arrive over the whole gap,
-        prefill runs included) by the share of time the replica decodes, 1 - rho
-        (``prefill_busy_share``). The prompts that arrive while it prefills join the run, which
-        prefill first keeps going until none waits (a busy period): so each prompt that starts a
-        run brings 1 / (1 - rho) prompts' work on average. A gap's stretch is then a Poisson number
-        (mean ``prompts_per_gap`` x (1 - rho)) of runs, each a prompt of ``prompt_stretches_s``
-        scaled by 1 / (1 - rho); the mean stretch a gap is as before, fewer gaps hold more of it. A
-        run holds at most the batch's prompts (a closed loop has no more), so 1 - rho is taken no
-        smaller than 1 / batch.
+        A prefill run starts where a decode step ends with prompts waiting, and the prompts that
+        arrive while it runs join it (prefill first keeps going until none waits). So of the others'
+        prompts a gap takes on average (``prompts_per_gap``), those that arrive while the replica
+        decodes, a share p (:meth:`decoding_arrival_share`), start runs: a Poisson number a gap,
+        mean ``prompts_per_gap`` x p, each run holding 1 / p prompts' work on average. A gap's
+        stretch is that compound Poisson sum of runs, each a prompt of ``prompt_stretches_s``
+        scaled by 1 / p: the mean stretch a gap as before, fewer gaps holding more of it.
         """
-        idle = max(1.0 - self.prefill_busy_share, 1.0 / max(self.batch, 1.0))
-        runs = tuple(x / idle for x in self.prompt_stretches_s)
-        return _compound_poisson_quantile(runs, self.prompts_per_gap * idle, tail)
+        share = self.decoding_arrival_share()
+        runs = tuple(x / share for x in self.prompt_stretches_s)
+        return _compound_poisson_quantile(runs, self.prompts_per_gap * share, tail)
+
+    def decoding_arrival_share(self) -> float:
+        """Prefill first: the share p of the other requests' prompts that arrive while the replica
+        decodes (the rest join a prefill run in flight).
+
+        In a closed loop a request finishes in a decode step and its user's next one reaches the
+        engine the front end's time f later (``frontend_s``: the last token out, the next request
+        in). It arrives while the replica decodes where the decode steps go on for f more: the decode
+        steps between two runs last D = the decode step over the share of steps that start a run,
+        1 - e^(-m p) for m prompts a gap, so e^(-f / D) of them do (the rest land in the run that
+        ends those steps); p and D are solved together. Without a front end every prompt arrives
+        as a decode step ends (p = 1). At least the share of time the replica decodes, 1 - rho
+        (``prefill_busy_share``), as prompts arriving at random moments have it, and 1 / batch (a
+        run holds at most the batch's prompts).
+        """
+        floor = max(1.0 - self.prefill_busy_share, 1.0 / max(self.batch, 1.0))
+        if self.prompts_per_gap <= 0 or self.decode_step_s <= 0 or floor >= 1.0:
+            return min(floor, 1.0)
+
+        def settled(share: float) -> float:  # the share the decode steps' length gives, less the share
+            starts = -math.expm1(-self.prompts_per_gap * share)  # of the decode steps: those that start a run
+            return max(math.exp(-self.frontend_s * starts / self.decode_step_s), floor) - share
+
+        low, high = floor, 1.0  # settled() falls as the share rises: one root between
+        for _ in range(30):
+            middle = (low + high) / 2
+            low, high = (middle, high) if settled(middle) > 0 else (low, middle)
+        return (low + high) / 2
 
     def tpot_at_percentile_s(self, percentile: float) -> float:
         """A request's mean gap (its TPOT) at ``percentile`` over the requests, where they vary: a
