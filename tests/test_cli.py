@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -46,6 +47,11 @@ def test_demo_prints_the_resolved_example() -> None:
     assert "Open choices" in result.stdout and "hardware.gpu" in result.stdout
     for word in ("6 Sizing", "per replica: memory holds", "dominant:", "7-8 Fleet", "N+1", "EUR per 1M"):
         assert word in result.stdout
+    # the operating point's TTFT at the target's percentile, inside its band (moved with it)
+    ttft = re.search(r"TTFT p95 ([\d,]+) ms \[([\d,]+)-([\d,]+)\]", result.stdout)
+    assert ttft, result.stdout
+    value, low, high = (float(x.replace(",", "")) for x in ttft.groups())
+    assert low <= value <= high
     assert result.stderr == ""
 
 
