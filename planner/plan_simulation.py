@@ -191,11 +191,12 @@ def simulate_plan(
 
     A closed loop without think time whose requests in flight divide evenly over the
     replicas behind the least-outstanding router is simulated as one replica with its
-    share: the router keeps every replica at exactly that share (each finished request's
-    successor goes to the one replica below it), so the fleet is that many independent
-    copies of one replica. The summary then gives the fleet's rates and says
-    ``simulated_replicas: 1``. A fleet of more than ``MAX_SIMULATED_REPLICAS`` replicas is simulated
-    as that many with their share of the load (``simulated_replicas`` says how many).
+    share: the router keeps every replica at most at that share (each finished request's
+    successor, the front end's time later, goes to a replica below it, not always the one it
+    left), so the fleet runs as that many copies of one replica, alike in the load each holds.
+    The summary then gives the fleet's rates and says ``simulated_replicas: 1``. A fleet of more
+    than ``MAX_SIMULATED_REPLICAS`` replicas is simulated as that many with their share of the
+    load (``simulated_replicas`` says how many).
 
     :param lengths: a JSONL/CSV path of input/output token counts to replay instead of
         the plan's fitted distribution.

@@ -618,9 +618,9 @@ def _with_prompts_ahead(
     them; the prompt in flight has the prefill steps' mean residual left."""
     prefill = in_flight[1:]
     busy = sum(share for _, share in prefill)
-    if busy <= 0:
+    residual_s = sum(share * seconds / 2 for seconds, share in prefill) / busy if busy > 0 else 0.0
+    if residual_s <= 0:
         return in_flight
-    residual_s = sum(share * seconds / 2 for seconds, share in prefill) / busy
     users, service_s, away_s = loop
     scale = max(_closed_loop_wait_s(users, service_s, residual_s, away_s) / (busy * residual_s), 1.0)
     return in_flight[:1] + tuple((seconds * scale, share) for seconds, share in prefill)
@@ -644,6 +644,8 @@ def _closed_loop_wait_s(users: float, service_s: float, residual_s: float, away_
         previous, wait = wait, _wait_behind(queued, in_service, service_s, residual_s)
         if in_service >= 1.0 and abs(wait - previous - service_s) <= 1e-4 * service_s:
             return wait + (count - n) * service_s
+        if wait + service_s + away_s <= 0:  # nothing takes any time: nobody waits
+            return 0.0
         rate = n / (wait + service_s + away_s)
         queued, in_service = rate * (wait + service_s), min(rate * service_s, 1.0)
     return wait
