@@ -173,15 +173,15 @@ class Timing:
         """The TTFT at ``percentile`` over the requests (95: exceeded by 5% of them), what a TTFT
         target at that percentile is judged on, as the simulator judges a run.
 
-        A request arrives at a random moment of the steps the replica runs (:attr:`FirstToken.
-        steps_in_flight`): it
-        lands in a step with probability its share of the time and waits for the rest of it
-        (uniform over the step), so a long prompt-carrying step (vLLM, TensorRT-LLM) or a prompt's
-        prefill run (SGLang) delays the few that land in it by much. The prefill ones are stretched
-        so that the mean wait also holds the prompts queued ahead of it, as a closed loop queues
-        them (:func:`_with_prompts_ahead`). Then its own prefill (:attr:`FirstToken.own_prefills_s`: where the
-        prompts vary, its own is one of theirs, so a short prompt that waited long and a long one
-        that did not count alike); then the front end. ``ttft_s`` is the mean wait for the step in
+        A request arrives at a random moment of the steps the replica runs
+        (:attr:`FirstToken.steps_in_flight`): it lands in a step with probability its share of the
+        time and waits for the rest of it (uniform over the step), so a long prompt-carrying step
+        (vLLM, TensorRT-LLM) or a prompt's prefill run (SGLang) delays the few that land in it by
+        much. The prefill ones are stretched so that the mean wait also holds the prompts queued
+        ahead of it, as a closed loop queues them (:func:`_with_prompts_ahead`). Then its own
+        prefill (:attr:`FirstToken.own_prefills_s`: where the prompts vary, its own is one of
+        theirs, so a short prompt that waited long and a long one that did not count alike); then
+        the front end. ``ttft_s`` is the mean wait for the step in
         flight and the sized request's own prefill (what calibration fits); this is the percentile
         of their sum over the requests.
         """
