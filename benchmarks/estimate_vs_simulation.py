@@ -11,12 +11,19 @@ at the p95 context's KV cache (the worst case, by principle), where the simulato
 lengths it draws. Then the median absolute error of each over every point, per metric.
 
     python benchmarks/estimate_vs_simulation.py
+    python benchmarks/estimate_vs_simulation.py --runtimes   # and the TTFT over three runtimes (20 s)
+
+``--runtimes`` adds 27 closed loops of use case 2's requests (Llama-3.1-8B on one H100 and on four
+with 2,048-token chunks, Qwen3-32B on two; fp8; vLLM, TensorRT-LLM and SGLang; three loads each,
+600 s, seed 1) and prints the simulator's TTFT at p95 beside the estimate's, then their median
+absolute and mean signed error.
 """
 
 from __future__ import annotations
 
 import os
 import statistics
+import sys
 import tempfile
 from pathlib import Path
 
@@ -25,8 +32,10 @@ os.environ.setdefault("PLANNER_HOME", tempfile.mkdtemp(prefix="planner-bench-"))
 from planner import workflows
 from planner.performance_models import BUILTIN
 from planner.plan_simulation import LoadSpec, simulate_plan
+from planner.planfile import load_plan
 from planner.resolve import resolve_plan
 from planner.simulate import slo_figure_ms
+from planner.sizing.deployment import Deployment
 from planner.sizing.estimate import Estimate, estimate
 from planner.sizing.plan_sizing import size_plan
 from planner.traffic import demand_of
@@ -72,6 +81,45 @@ def compare(session: workflows.Session, path: Path, errors: dict[str, dict[str, 
         print(f"  {clients:7d} | " + " | ".join(cells))
 
 
+#: The runtimes' loops of ``--runtimes``: (model, GPU, TP, SGLang's knobs, loads).
+RUNTIME_CASES = [
+    ("llama-3.1-8b", "h100-sxm", 4, {"chunked_prefill_size": 2048}, (20, 40, 65)),
+    ("llama-3.1-8b", "h100-sxm", 1, {}, (8, 16, 32)),
+    ("qwen3-32b", "h100-sxm", 2, {}, (8, 16, 32)),
+]
+
+
+def runtimes(session: workflows.Session) -> None:
+    """Print the TTFT at p95 of use case 2's requests in closed loops under each runtime, simulator
+    against estimate, and the pooled errors."""
+    plan = load_plan(USE_CASES / "2-code-assistant.yaml")
+    demand = demand_of(plan)
+    catalog = session.catalog
+    errors = []
+    print("\nuse case 2's requests, closed loop: TTFT p95 ms, sim / est")
+    for runtime in ("vllm", "trtllm", "sglang"):
+        for model, gpu, tp, knobs, loads in RUNTIME_CASES:
+            spec = catalog.models.get(model)
+            dep = Deployment(
+                spec, catalog.gpus.get(gpu), catalog.runtimes.get(runtime), "fp8", "fp8", tp=tp,
+                knobs=knobs if runtime == "sglang" else {},
+            )  # fmt: skip
+            cells = []
+            for clients in loads:
+                sim = simulate_plan(plan, dep, BUILTIN, LoadSpec("closed", concurrency=clients), duration_s=600, seed=1)
+                est = estimate(
+                    dep, demand.isl, demand.osl, model=BUILTIN, concurrency=clients, population=demand.population
+                )
+                measured, predicted = sim["ttft_ms"]["p95"], est.ttft_at_percentile_ms(95)
+                errors.append(predicted / measured - 1)
+                cells.append(f"{clients}: {measured:,.0f} / {predicted:,.0f} ({errors[-1]:+.0%})")
+            print(f"  {runtime:7s} {model} TP{tp} on {gpu}: " + ", ".join(cells))
+    print(
+        f"  median absolute error {statistics.median(abs(e) for e in errors):.1%}, mean signed "
+        f"{statistics.mean(errors):+.1%} ({len(errors)} loops)"
+    )
+
+
 def main() -> None:
     """Compare every use case and print the pooled errors."""
     session = workflows.open_session()
@@ -82,6 +130,8 @@ def main() -> None:
     for way, label in (("population", "in a batch of the plan's requests"), ("alike", "in a batch of p95 requests")):
         cells = ", ".join(f"{m} {statistics.median(v):.1%}" for m, v in errors[way].items())
         print(f"  {label}: {cells} ({len(errors[way]['ITL'])} points)")
+    if "--runtimes" in sys.argv[1:]:
+        runtimes(session)
 
 
 if __name__ == "__main__":
