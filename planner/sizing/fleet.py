@@ -115,7 +115,7 @@ def meets_targets(targets: SloTargets, est: Estimate) -> bool:
     q = targets.percentile
     if not targets.met_by(0.0, est.itl_at_percentile_ms(q), est.e2e_ms):
         return False
-    return targets.ttft_ms is None or targets.met_by(*est.slo_figures_ms(q))
+    return targets.ttft_ms is None or est.ttft_at_percentile_ms(q) <= targets.ttft_ms
 
 
 #: Time-axis caps kept in memory (the least recently used dropped first): about three searches' worth.
