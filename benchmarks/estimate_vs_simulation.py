@@ -91,11 +91,13 @@ RUNTIME_CASES = [
 
 def runtimes(session: workflows.Session) -> None:
     """Print the TTFT at p95 of use case 2's requests in closed loops under each runtime, simulator
-    against estimate, and the pooled errors."""
+    against estimate, and the pooled errors; then SGLang's ITL at p95 and p99 in the same loops (its
+    gaps a decode step or a prefill run: how many prompts a run holds sets them)."""
     plan = load_plan(USE_CASES / "2-code-assistant.yaml")
     demand = demand_of(plan)
     catalog = session.catalog
     errors = []
+    gaps: dict[int, list[tuple[str, float, float]]] = {95: [], 99: []}
     print("\nuse case 2's requests, closed loop: TTFT p95 ms, sim / est")
     for runtime in ("vllm", "trtllm", "sglang"):
         for model, gpu, tp, knobs, loads in RUNTIME_CASES:
@@ -113,11 +115,21 @@ def runtimes(session: workflows.Session) -> None:
                 measured, predicted = sim["ttft_ms"]["p95"], est.ttft_at_percentile_ms(95)
                 errors.append(predicted / measured - 1)
                 cells.append(f"{clients}: {measured:,.0f} / {predicted:,.0f} ({errors[-1]:+.0%})")
+                for q in gaps if runtime == "sglang" else ():
+                    at = f"{model} TP{tp} at {clients}"
+                    gaps[q].append((at, slo_figure_ms(sim, "itl_ms", f"p{q}"), est.itl_at_percentile_ms(q)))
             print(f"  {runtime:7s} {model} TP{tp} on {gpu}: " + ", ".join(cells))
     print(
         f"  median absolute error {statistics.median(abs(e) for e in errors):.1%}, mean signed "
         f"{statistics.mean(errors):+.1%} ({len(errors)} loops)"
     )
+    for q, found in gaps.items():
+        print(f"SGLang, ITL p{q} ms, sim / est: " + ", ".join(f"{at} {m:,.1f} / {p:,.1f}" for at, m, p in found))
+        misses = [p / m - 1 for _, m, p in found]
+        print(
+            f"  median absolute error {statistics.median(abs(e) for e in misses):.1%}, mean signed "
+            f"{statistics.mean(misses):+.1%} ({len(misses)} loops)"
+        )
 
 
 def main() -> None:

@@ -339,7 +339,7 @@ def _prediction(r: ResolvedPlan, dep: Deployment, fleet: FleetSizing) -> Fact:
     op = fleet.operating_point or estimate(
         dep, fleet.isl, fleet.osl, model=fleet.model, concurrency=1, ignore_capacity=True, population=fleet.population
     )
-    fields: dict[str, Any] = {"percentile": slo.percentile, "concurrency": op.timing.batch if op.timing else 0}
+    fields: dict[str, Any] = {"percentile": slo.percentile, "concurrency": op.clients}
     figures = op.slo_figures_ms(slo.percentile)  # as the target reads them: ITL, the gap at the percentile
     for name, target, value in zip(("ttft", "itl", "e2e"), (slo.ttft_ms, slo.itl_ms, slo.e2e_ms), figures, strict=True):
         # the band is the point's; a figure read at a percentile keeps its relative width

@@ -141,7 +141,7 @@ def throughput_basis(plan: Plan, fleet: FleetSizing, decision: FleetDecision | N
     op = fleet.operating_point
     return Throughput(
         "estimated",
-        f"estimated Cr_closed at the sizing's operating point ({op.timing.batch:,.0f} per replica)"
+        f"estimated Cr_closed at the sizing's operating point ({op.clients:,.0f} per replica)"
         if op is not None and op.timing is not None
         else "estimated Cr_closed (no operating point)",
         op.output_tok_s if op is not None else 0.0,

@@ -304,6 +304,18 @@ def _stack_text(r: ResolvedPlan) -> str:
 # ------------------------------------------------------------------ sizing
 
 
+def _clients_text(est: Any) -> str:
+    """Where an estimate's clients are, beside its batch: a closed loop's requests spend the front end's
+    latency between two requests outside the engine, and wait in its queue beyond its capacity."""
+    clients = est.requested_concurrency
+    if not clients:
+        return " (offline, largest batch)"
+    if est.timing is None or clients - est.timing.batch < 0.05:
+        return f" ({clients:,} clients in a closed loop)"
+    elsewhere = "in the front end between requests" + (" or queued" if est.queue_s > 0 else "")
+    return f" ({clients:,} clients in a closed loop, the rest {elsewhere})"
+
+
 def _band_text(est: Any, metric: str, digits: int = 0, value: float | None = None) -> str:
     """`` [low-high]`` of ``metric``'s band ('' without one); moved to ``value`` where given (a figure
     read at a percentile: :meth:`Estimate.band_at`)."""
@@ -334,10 +346,7 @@ def estimate_text(est: Any) -> str:
         lines.append("Performance (6b): not estimated, the replica holds no sequence of this length")
         return "\n".join(lines)
     t = est.timing
-    lines.append(
-        f"Performance (6b) at batch {t.batch:,.0f}"
-        + (f" (requested {est.requested_concurrency:,})" if est.requested_concurrency else " (offline, largest batch)")
-    )
+    lines.append(f"Performance (6b) at batch {t.batch:,.1f}{_clients_text(est)}")
     if t.population is not None:
         lines.append(f"  the {est.isl:,} / {est.osl:,} request in a batch of requests of {t.population.describe()}")
     lines.append(f"  TTFT   {est.ttft_ms:10,.1f} ms{_band_text(est, 'ttft_ms', 1)}")
@@ -411,7 +420,7 @@ def fleet_text(candidate: Any, slo_percentile: float = 95) -> str:
     op = s.operating_point
     if op is not None:
         lines.append(
-            f"             at {op.timing.batch:,.0f} per replica: "
+            f"             at {op.clients:,.0f} per replica: "
             f"TTFT p{s.percentile:g} {(ttft := op.ttft_at_percentile_ms(s.percentile)):,.0f} ms"
             f"{_band_text(op, 'ttft_ms', value=ttft)}, "
             f"ITL {op.itl_ms:,.1f} ms{_band_text(op, 'itl_ms', 1)}, E2E {op.e2e_ms / 1000:,.1f} s, "

@@ -10,7 +10,16 @@ from tests.conftest import PLANS, run_cli
 
 REQUIRED = {
     "capacity": ["weights_gib_per_gpu", "kv_bytes_per_token_per_gpu", "max_concurrency", "binding_cap"],
-    "performance": ["ttft_ms", "itl_ms", "e2e_ms", "output_tok_s", "total_tok_s", "output_tok_s_per_gpu", "batch"],
+    "performance": [
+        "ttft_ms",
+        "itl_ms",
+        "e2e_ms",
+        "output_tok_s",
+        "total_tok_s",
+        "output_tok_s_per_gpu",
+        "batch",
+        "clients",
+    ],
 }
 
 
@@ -28,7 +37,8 @@ def test_estimate_json_has_the_documented_fields() -> None:
         for key in keys:
             assert key in data[section], f"{section}.{key}"
     assert data["capacity"]["kv_bytes_per_token_per_gpu"] == 131072
-    assert data["performance"]["batch"] == 16
+    # the engine's batch: the 16 clients less those in the front end between two requests
+    assert data["performance"]["clients"] == 16 and 15 < data["performance"]["batch"] < 16
     assert data["performance"]["output_tok_s_band"][0] < data["performance"]["output_tok_s_band"][1]
     assert set(data["provenance"]) >= {"efficiency", "hbm_tb_s", "model", "kv_budget"}
 
@@ -140,7 +150,7 @@ def test_estimate_with_the_workloads_medians_gives_the_plans_figures() -> None:
     assert planned["batch_of"]["cached_tokens"] == 800
     common = ["--model", d["model"], "--gpu", d["gpu"], "--tp", str(d["tp"]), "--weights", d["weights_dtype"],
               "--kv-dtype", d["kv_dtype"], "--runtime", d["runtime"], "--isl", str(d["isl"]), "--osl", str(d["osl"]),
-              "--concurrency", str(planned["batch"]), "--perf-backend", "builtin"]  # fmt: skip
+              "--concurrency", str(planned["clients"]), "--perf-backend", "builtin"]  # fmt: skip
     mixed = estimate_json(*common, "--isl-p50", "2500", "--osl-p50", "250", "--shared-prefix", "800")["performance"]
     for metric in ("ttft_ms", "itl_ms", "itl_p95_ms", "output_tok_s"):
         assert mixed[metric] == pytest.approx(planned[metric], rel=1e-6), metric

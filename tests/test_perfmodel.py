@@ -77,8 +77,8 @@ def test_a_plugin_model_times_the_estimate_and_says_so(planner_make_host: Any, c
     assert any("not a performance model" in e for e in problems)
     assert any("already registered" in e for e in problems)
     base = dep(catalog)
-    fast = estimate(base, 1000, 200, model=BUILTIN, concurrency=8)
-    twice = estimate(base, 1000, 200, model=slow, concurrency=8)
+    fast = estimate(base, 1000, 200, model=BUILTIN, offline=True)  # one batch for both (no front end's share)
+    twice = estimate(base, 1000, 200, model=slow, offline=True)
     assert twice.itl_ms == pytest.approx(2 * fast.itl_ms, rel=1e-6)
     assert twice.to_json()["provenance"]["performance_model"] == "twice-as-slow"
     assert twice.efficiency is None and "twice the roofline" in twice.to_json()["provenance"]["performance"]

@@ -126,7 +126,10 @@ def test_concurrency_beyond_capacity_queues(catalog: Any) -> None:
     queued = estimate(d, 1000, 200, model=BUILTIN, concurrency=64)
     assert queued.timing.batch == 16 and queued.queue_s > 0
     assert queued.ttft_ms > held.ttft_ms + 1000 * queued.queue_s * 0.99
-    assert queued.output_tok_s == pytest.approx(held.output_tok_s)
+    # with 16 clients a few are in the front end between two requests; queued, the engine runs all 16
+    assert held.timing.batch < 16 and held.queue_s == 0
+    assert queued.output_tok_s == pytest.approx(steady_state(d, 16, 1000, 200, BUILTIN).output_tok_s)
+    assert held.output_tok_s == pytest.approx(queued.output_tok_s, rel=0.03)
 
 
 def test_estimate_carries_provenance_and_bands(catalog: Any) -> None:

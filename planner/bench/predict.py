@@ -18,7 +18,7 @@ from planner.performance_models import AnalyticModel
 from planner.sizing.capacity import size_capacity
 from planner.sizing.deployment import Deployment
 from planner.sizing.efficiency import Efficiency
-from planner.sizing.estimate import queue_wait_s
+from planner.sizing.estimate import closed_loop
 from planner.sizing.steady_state import Timing, steady_state
 
 
@@ -153,15 +153,17 @@ def _closed_loop(m: Measurement, dep: Deployment, cap: int, model: PerformanceMo
     """A fixed number in flight (or the largest batch, offline), shared evenly by the replicas
     (the row's concurrency counts the clients of the whole system).
 
-    Clients beyond what a replica holds wait in its queue (:func:`queue_wait_s`, as
-    ``planner estimate`` adds it); closed-loop benchmarks at a concurrency above the KV
-    capacity report that wait in TTFT.
+    Each client's request spends the front end's latency outside the engine on every loop, and
+    clients beyond what a replica holds wait in its queue (:func:`closed_loop`, as ``planner
+    estimate`` runs them); closed-loop benchmarks at a concurrency above the KV capacity report that
+    wait in TTFT.
     """
     in_flight = m.requests or m.batch
     clients = in_flight / m.replicas if in_flight else float(cap)
-    running = min(clients, cap)
-    timing = steady_state(dep, running, m.isl, m.osl, model)
-    queued_s = queue_wait_s(timing, running, clients) if not m.requests else 0.0
+    if m.requests or not in_flight:  # sent at once, or offline (its queue never empty): no loop
+        timing, queued_s = steady_state(dep, min(clients, cap), m.isl, m.osl, model), 0.0
+    else:
+        timing, queued_s = closed_loop(dep, clients, cap, m.isl, m.osl, model)
     result = {
         "output_tok_s": timing.output_tok_s * m.replicas,
         "total_tok_s": timing.total_tok_s * m.replicas,
@@ -170,7 +172,7 @@ def _closed_loop(m: Measurement, dep: Deployment, cap: int, model: PerformanceMo
         "ttft_ms": (timing.ttft_s + queued_s) * 1000,
     }
     if m.requests:  # all requests at once: the average one waits for half the prefills
-        result["ttft_ms"] = model.prefill_s(dep, running, m.isl) / 2 * 1000
+        result["ttft_ms"] = model.prefill_s(dep, timing.batch, m.isl) / 2 * 1000
     return result
 
 

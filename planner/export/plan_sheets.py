@@ -153,7 +153,7 @@ def sizing_sheet(wb: Workbook, ws: Worksheet, c: TcoWorkbook) -> None:
     op = f.operating_point
     if op is not None and op.timing is not None:
         figures += [
-            ("Operating point: requests per replica", op.timing.batch, ""),
+            ("Operating point: requests per replica", op.clients, "in the batch, the front end or the queue"),
             ("TTFT, ms", op.ttft_ms, "at the operating point"),
             ("ITL, ms", op.itl_ms, ""),
             ("E2E, ms", op.e2e_ms, ""),

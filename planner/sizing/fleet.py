@@ -68,11 +68,11 @@ class FleetSizing:
 
     @property
     def replica_rate_req_s(self) -> float:
-        """Requests/s one replica completes at the operating point (its batch over its E2E)."""
+        """Requests/s one replica completes at the operating point (its requests in flight over its E2E)."""
         op = self.operating_point
         if op is None or op.timing is None:
             return 0.0
-        return op.timing.batch / (op.e2e_ms / 1000)
+        return op.clients / (op.e2e_ms / 1000)
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready summary (the operating point's full estimate included)."""

@@ -18,6 +18,7 @@ import bisect
 import functools
 import itertools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from statistics import NormalDist
 
@@ -109,13 +110,18 @@ class Timing:
         arrive while it runs join it (prefill first keeps going until none waits). So of the others'
         prompts a gap takes on average (``prompts_per_gap``), those that arrive while the replica
         decodes, a share p (:meth:`decoding_arrival_share`), start runs: a Poisson number a gap,
-        mean ``prompts_per_gap`` x p, each run holding 1 / p prompts' work on average. A gap's
-        stretch is that compound Poisson sum of runs, each a prompt of ``prompt_stretches_s``
-        scaled by 1 / p: the mean stretch a gap as before, fewer gaps holding more of it.
+        mean ``prompts_per_gap`` x p. A run holds the prompt that started it and those that joined,
+        a geometric number with mean 1 / p: a share p of the runs are the one prompt alone, fewer
+        hold many, so the gaps a run stretches least are a lone short prompt's, as the simulator
+        has them (scaling every run by 1 / p made the least stretched gap 1 / p times a short
+        prompt, and the 95th percentile gap of SGLang's code assistant 25-50 ms too long where
+        just over a twentieth of the gaps are stretched). The prompts a gap takes are that
+        compound (Polya-Aeppli) count, each a prompt of ``prompt_stretches_s``: the mean stretch a
+        gap as before.
         """
         share = self.decoding_arrival_share()
-        runs = tuple(x / share for x in self.prompt_stretches_s)
-        return _compound_poisson_quantile(runs, self.prompts_per_gap * share, tail)
+        counts = _runs_of_prompts(self.prompts_per_gap * share, share)
+        return _compound_quantile(self.prompt_stretches_s, counts, tail)
 
     def decoding_arrival_share(self) -> float:
         """Prefill first: the share p of the other requests' prompts that arrive while the replica
@@ -211,6 +217,13 @@ class Timing:
         """How long a request holds its place in the engine's batch: E2E less the front end
         (what Little's law for the batch counts)."""
         return self.e2e_s - self.frontend_s
+
+    @property
+    def place_s(self) -> float:
+        """How long a place in the batch serves one request on average: the sized request's engine
+        E2E where the requests are alike; in a batch of a population each place completes one of its
+        mean requests a cycle."""
+        return self.cycle_s if self.population else self.engine_e2e_s
 
 
 @dataclass(frozen=True)
@@ -521,33 +534,76 @@ RAMP_POINTS = 8
 MANY_TERMS = 50.0
 
 
+@dataclass(frozen=True)
+class Counts:
+    """How many terms a sum holds: (count, probability) for the counts from 1 that matter (the rest
+    of the probability is no term at all), and the count's mean and variance."""
+
+    weights: tuple[tuple[int, float], ...]
+    mean: float
+    variance: float
+    #: The probability of one term or more.
+    some: float
+
+
+def _poisson_counts(rate: float) -> Counts:
+    """A Poisson number of terms with mean ``rate``."""
+    return _counts((rate, rate, -math.expm1(-rate)), lambda k, previous, _: previous * rate / k, rate * math.exp(-rate))
+
+
+def _runs_of_prompts(runs: float, share: float) -> Counts:
+    """The prompts of a Poisson number of runs (mean ``runs``), each run a geometric number of prompts
+    with mean 1 / ``share`` (a share ``share`` of the runs hold one): a Polya-Aeppli count (Johnson,
+    Kemp and Kotz, Univariate Discrete Distributions, 3rd ed., section 9.7), its probabilities by its
+    three-term recurrence."""
+    p = min(max(share, 1e-9), 1.0)
+    q = 1.0 - p
+
+    def next_weight(k: int, previous: float, before: float) -> float:
+        return ((runs * p + 2 * (k - 1) * q) * previous - (k - 2) * q * q * before) / k
+
+    return _counts((runs / p, runs * (2 - p) / (p * p), -math.expm1(-runs)), next_weight, runs * p * math.exp(-runs))
+
+
+def _counts(
+    moments: tuple[float, float, float], next_weight: Callable[[int, float, float], float], first: float
+) -> Counts:
+    """Counts from 1 with their probabilities (``first`` that of one, ``next_weight(k, P(k - 1), P(k - 2))``
+    the next), past the mean, until the ones left hold less than 1e-9; ``moments`` = (mean, variance,
+    probability of one or more). None are listed where one term is too rare to represent (a mean of
+    thousands: :func:`_compound_quantile` then takes the sum as normal)."""
+    mean = moments[0]
+    weights, k, weight, before = [], 1, first, 0.0
+    while weight > 0 and (k <= max(mean, 2) or weight > 1e-9):
+        weights.append((k, weight))
+        k, before, weight = k + 1, weight, next_weight(k + 1, weight, before)
+    return Counts(tuple(weights), *moments)
+
+
 @functools.lru_cache(maxsize=4096)
-def _compound_poisson_quantile(terms: tuple[float, ...], rate: float, tail: float) -> float:
-    """The value a share ``tail`` of compound Poisson sums exceed: sums of a Poisson number (mean
-    ``rate``) of terms, each drawn from ``terms`` (equally likely, ascending). Sums of one term are
-    taken exactly, of two over every pair of ``PAIR_POINTS`` block means, of three and more as normal
-    with the terms' mean and variance; 0 where no more than ``tail`` of the sums have a term. Past
-    ``MANY_TERMS`` terms a sum on average, the sum itself as normal (mean rate x E[X], variance
-    rate x E[X^2])."""
-    if rate <= 0 or not terms or -math.expm1(-rate) <= tail:
+def _compound_quantile(terms: tuple[float, ...], counts: Counts, tail: float) -> float:
+    """The value a share ``tail`` of the sums exceed: sums of a number of terms drawn as ``counts``
+    has them, each from ``terms`` (equally likely, ascending). Sums of one term are taken exactly,
+    of two over every pair of ``PAIR_POINTS`` block means, of three and more as normal with the
+    terms' mean and variance; 0 where no more than ``tail`` of the sums have a term. Past
+    ``MANY_TERMS`` terms a sum on average, the sum itself as normal (mean E[K] x E[X], variance
+    E[K] x Var[X] + Var[K] x E[X]^2)."""
+    if counts.mean <= 0 or not terms or counts.some <= tail:
         return 0.0
     n = len(terms)
     mean = sum(terms) / n
-    if rate > MANY_TERMS:
-        return max(rate * mean + NormalDist().inv_cdf(1 - tail) * math.sqrt(rate * sum(x * x for x in terms) / n), 0.0)
+    spread = math.sqrt(sum((x - mean) ** 2 for x in terms) / n)
+    if counts.mean > MANY_TERMS:
+        deviation = math.sqrt(counts.mean * spread**2 + counts.variance * mean**2)
+        return max(counts.mean * mean + NormalDist().inv_cdf(1 - tail) * deviation, 0.0)
     # pairs of 16 block means (of consecutive terms) stand for every pair: 256 sums where 64 terms
     # make 4,096, which a search asking hundreds of configurations would sort each time
     coarse = _block_means(terms)
     pairs = sorted(a + b for a in coarse for b in coarse)
-    spread = math.sqrt(sum((x - mean) ** 2 for x in terms) / n)
-    weights, k, weight = [], 1, rate * math.exp(-rate)
-    while k <= max(rate, 2) or weight > 1e-9:  # past the mode, every count holding more than 1e-9 of the sums
-        weights.append((k, weight))
-        k, weight = k + 1, weight * rate / (k + 1)
 
     def above(x: float) -> float:
         share = 0.0
-        for count, w in weights:
+        for count, w in counts.weights:
             if count == 1:
                 share += w * (n - bisect.bisect_right(terms, x)) / n
             elif count == 2:
@@ -558,7 +614,7 @@ def _compound_poisson_quantile(terms: tuple[float, ...], rate: float, tail: floa
                 share += w * (count * mean > x)
         return share
 
-    low, high = 0.0, weights[-1][0] * (terms[-1] + 10 * spread)
+    low, high = 0.0, counts.weights[-1][0] * (terms[-1] + 10 * spread)
     for _ in range(24):  # to a ten-millionth of the bracket
         middle = (low + high) / 2
         low, high = (middle, high) if above(middle) > tail else (low, middle)
