@@ -225,6 +225,12 @@ def test_the_prompts_a_gap_takes_are_runs_of_a_geometric_number_of_prompts() -> 
     drawn = [_prompts_in_a_gap(rng, runs, share) for _ in range(200_000)]
     for k, weight in counts.weights[:5]:
         assert drawn.count(k) / len(drawn) == pytest.approx(weight, abs=0.003), k
+    # ten thousand prompts a gap on average (a hundred runs of a hundred): the sum as normal from the
+    # count's moments, none listed (mean 2 a term, variance 1; the count's variance runs x (2 - p) / p^2)
+    many = _runs_of_prompts(100, 0.01)
+    assert many.weights == () and many.variance == pytest.approx(100 * 1.99 / 0.01**2)
+    spread = math.sqrt(10_000 * 1.0 + many.variance * 4.0)
+    assert _compound_quantile((1.0, 3.0), many, 0.05) == pytest.approx(20_000 + 1.645 * spread, rel=1e-3)
 
 
 def test_prefill_first_puts_every_prompt_that_arrived_whole_into_one_gap(catalog: Any) -> None:

@@ -570,9 +570,12 @@ def _counts(
 ) -> Counts:
     """Counts from 1 with their probabilities (``first`` that of one, ``next_weight(k, P(k - 1), P(k - 2))``
     the next), past the mean, until the ones left hold less than 1e-9; ``moments`` = (mean, variance,
-    probability of one or more). None are listed where one term is too rare to represent (a mean of
-    thousands: :func:`_compound_quantile` then takes the sum as normal)."""
+    probability of one or more). None are listed past ``MANY_TERMS`` terms on average, where
+    :func:`_compound_quantile` takes the sum as normal from the moments alone (a few prompts a gap
+    in runs of a hundred would otherwise list ten thousand counts)."""
     mean = moments[0]
+    if mean > MANY_TERMS:
+        return Counts((), *moments)
     weights, k, weight, before = [], 1, first, 0.0
     while weight > 0 and (k <= max(mean, 2) or weight > 1e-9):
         weights.append((k, weight))
