@@ -23,7 +23,6 @@ from planner.sizing.estimate import estimate
 from planner.sizing.steady_state import (
     _closed_loop_wait_s,
     _compound_quantile,
-    _poisson_counts,
     _runs_of_prompts,
     _wait_and_prefill_quantile,
     prefill_first,
@@ -269,8 +268,8 @@ def test_prefill_first_puts_every_prompt_that_arrived_whole_into_one_gap(catalog
 
 
 def _compound_in_poisson(terms: tuple[float, ...], rate: float, tail: float) -> float:
-    """The compound quantile of a Poisson number (mean ``rate``) of ``terms``."""
-    return _compound_quantile(terms, _poisson_counts(rate), tail)
+    """The compound quantile of a Poisson number (mean ``rate``) of ``terms``: runs of one prompt each."""
+    return _compound_quantile(terms, _runs_of_prompts(rate, 1.0), tail)
 
 
 def test_a_compound_poisson_quantile_counts_the_terms_that_fall_together() -> None:

@@ -50,7 +50,7 @@ class Estimate:
         """Requests in flight per replica: a closed loop's clients (those in the engine's batch, those
         in the front end between two requests and those queued), or the batch offline."""
         if self.requested_concurrency is not None:
-            return float(self.requested_concurrency)
+            return self.requested_concurrency
         return self.timing.batch if self.timing else 0.0
 
     @property
@@ -121,7 +121,7 @@ class Estimate:
             "output_tok_s_per_gpu": round(metrics["output_tok_s"] / dep.gpus, 3),
             "batch": self.timing.batch if self.timing else 0,
             # the requests in flight: a closed loop's clients (the batch, the front end, the queue)
-            "clients": self.requested_concurrency if self.requested_concurrency is not None else self.clients,
+            "clients": self.clients,
             "prefill_ms": round(self.timing.prefill_s * 1000, 3) if self.timing else None,
             "decode_step_ms": round(self.timing.decode_step_s * 1000, 3) if self.timing else None,
             "itl_p95_ms": round(self.itl_p95_ms, 3) if self.timing else None,

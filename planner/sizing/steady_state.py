@@ -18,7 +18,6 @@ import bisect
 import functools
 import itertools
 import math
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from statistics import NormalDist
 
@@ -546,41 +545,24 @@ class Counts:
     some: float
 
 
-def _poisson_counts(rate: float) -> Counts:
-    """A Poisson number of terms with mean ``rate``."""
-    return _counts((rate, rate, -math.expm1(-rate)), lambda k, previous, _: previous * rate / k, rate * math.exp(-rate))
-
-
 def _runs_of_prompts(runs: float, share: float) -> Counts:
     """The prompts of a Poisson number of runs (mean ``runs``), each run a geometric number of prompts
     with mean 1 / ``share`` (a share ``share`` of the runs hold one): a Polya-Aeppli count (Johnson,
-    Kemp and Kotz, Univariate Discrete Distributions, 3rd ed., section 9.7), its probabilities by its
-    three-term recurrence."""
+    Kemp and Kotz, Univariate Discrete Distributions, 3rd ed., section 9.7; a share of 1 makes it
+    Poisson), its probabilities from 1 by its three-term recurrence, past the mean, until the ones
+    left hold less than 1e-9. None are listed past ``MANY_TERMS`` prompts on average, where
+    :func:`_compound_quantile` takes the sum as normal from the moments alone (a few prompts a gap in
+    runs of a hundred would otherwise list ten thousand counts)."""
     p = min(max(share, 1e-9), 1.0)
     q = 1.0 - p
-
-    def next_weight(k: int, previous: float, before: float) -> float:
-        return ((runs * p + 2 * (k - 1) * q) * previous - (k - 2) * q * q * before) / k
-
-    return _counts((runs / p, runs * (2 - p) / (p * p), -math.expm1(-runs)), next_weight, runs * p * math.exp(-runs))
-
-
-def _counts(
-    moments: tuple[float, float, float], next_weight: Callable[[int, float, float], float], first: float
-) -> Counts:
-    """Counts from 1 with their probabilities (``first`` that of one, ``next_weight(k, P(k - 1), P(k - 2))``
-    the next), past the mean, until the ones left hold less than 1e-9; ``moments`` = (mean, variance,
-    probability of one or more). None are listed past ``MANY_TERMS`` terms on average, where
-    :func:`_compound_quantile` takes the sum as normal from the moments alone (a few prompts a gap
-    in runs of a hundred would otherwise list ten thousand counts)."""
-    mean = moments[0]
+    mean, variance, some = runs / p, runs * (2 - p) / (p * p), -math.expm1(-runs)
     if mean > MANY_TERMS:
-        return Counts((), *moments)
-    weights, k, weight, before = [], 1, first, 0.0
+        return Counts((), mean, variance, some)
+    weights, k, weight, before = [], 1, runs * p * math.exp(-runs), 0.0
     while weight > 0 and (k <= max(mean, 2) or weight > 1e-9):
         weights.append((k, weight))
-        k, before, weight = k + 1, weight, next_weight(k + 1, weight, before)
-    return Counts(tuple(weights), *moments)
+        k, before, weight = k + 1, weight, ((runs * p + 2 * k * q) * weight - (k - 1) * q * q * before) / (k + 1)
+    return Counts(tuple(weights), mean, variance, some)
 
 
 @functools.lru_cache(maxsize=4096)
