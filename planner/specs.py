@@ -389,6 +389,14 @@ class RuntimeSpec(_Catalogued):
             "4 (one fp32 copy) where the runtime's sampler is not modelled."
         ),
     )
+    quantized_expert_activations: Literal["bf16", "fp8"] = Field(
+        default="bf16",
+        description=(
+            "What the engine feeds the expert GEMMs of a checkpoint that quantises only its MoE experts "
+            "(gpt-oss's MXFP4) on GPUs with block-scaled (MX) tensor cores: bf16 (W4A16, the weights converted "
+            "on the fly) or fp8 (W4A8, activations quantised to MXFP8)."
+        ),
+    )
     knobs: list[RuntimeKnob]
     knob_roles: dict[Literal["max_sequences", "batched_tokens", "kv_block_tokens", "max_context"], str] = Field(
         default_factory=dict,

@@ -21,6 +21,7 @@ from planner.sizing.roofline import (
     decode_bytes_per_gpu,
     decode_step_s,
     experts_touched,
+    matmul_s,
     prefill_s,
 )
 from planner.sizing.steady_state import steady_state
@@ -78,7 +79,30 @@ def test_fp8_weights_use_the_fp8_peak_where_the_gpu_has_it(catalog: Any) -> None
     assert dep(catalog, "llama-3.1-8b", weights_dtype="fp8").peak_tflops == 1979
     assert dep(catalog, "llama-3.1-8b", gpu="a100-sxm-80gb", weights_dtype="fp8").compute_dtype == "bf16"
     assert dep(catalog, "gpt-oss-120b", gpu="h200-sxm").compute_dtype == "bf16", "MXFP4 on Hopper is weight-only"
-    assert dep(catalog, "gpt-oss-120b", gpu="b200").compute_dtype == "fp4"
+    assert dep(catalog, "llama-3.1-8b", gpu="b200", weights_dtype="nvfp4").compute_dtype == "fp4", "W4A4 checkpoints"
+
+
+def test_gpt_oss_experts_take_the_runtimes_activations_and_its_other_layers_stay_16_bit(catalog: Any) -> None:
+    """gpt-oss quantises only its experts (MXFP4): on a B200 vLLM and SGLang feed them BF16 (W4A16), TensorRT-LLM
+    MXFP8 (W4A8, at the FP8 rate); its attention and dense layers are BF16 and pay no dequantisation."""
+    vllm, trtllm = dep(catalog, "gpt-oss-120b", gpu="b200"), dep(catalog, "gpt-oss-120b", gpu="b200", runtime="trtllm")
+    sglang = dep(catalog, "gpt-oss-120b", gpu="b200", runtime="sglang")
+    assert (vllm.compute_dtype, vllm.expert_compute_dtype) == ("bf16", "bf16")
+    assert (sglang.compute_dtype, sglang.expert_compute_dtype) == ("bf16", "bf16")
+    assert (trtllm.compute_dtype, trtllm.expert_compute_dtype) == ("bf16", "fp8")
+    assert trtllm.expert_matmul_peak_tflops == pytest.approx(2 * trtllm.matmul_peak_tflops)
+    assert not vllm.weight_only("dense") and vllm.weight_only("experts")
+    assert not trtllm.weight_only("experts"), "an FP8 x FP4 product needs no conversion"
+    hopper = dep(catalog, "gpt-oss-120b", gpu="h200-sxm", runtime="trtllm")
+    assert hopper.expert_compute_dtype == "bf16", "no block-scaled FP8 x FP4 tensor cores on Hopper"
+    # a prefill's dense GEMMs run at the 16-bit rate under both; its experts at 0.6 of it (converted
+    # weights) under vLLM, at twice it (FP8) under TensorRT-LLM
+    m = vllm.model
+    expert_active = m.moe.moe_layers * m.moe.experts_per_token * vllm.params.expert_each
+    dense = 2 * (m.active_params - expert_active) * 8192 / (vllm.tp * vllm.matmul_peak_tflops * 1e12)
+    experts_vllm = matmul_s(vllm, 8192, 1.0, thin=False) - dense
+    experts_trtllm = matmul_s(trtllm, 8192, 1.0, thin=False) - dense
+    assert experts_vllm / experts_trtllm == pytest.approx(2 / constants().weight_only_efficiency)
 
 
 def test_decode_step_is_bytes_over_bandwidth_at_batch_one(catalog: Any) -> None:
@@ -189,11 +213,17 @@ def test_weight_only_formats_pay_for_dequantisation(catalog: Any) -> None:
     hopper = dep(catalog, "gpt-oss-120b", gpu="h200-sxm")  # MXFP4 experts, bf16 compute
     assert hopper.compute_dtype == "bf16"
     as_bf16 = Deployment(hopper.model, hopper.gpu, hopper.runtime, "bf16", "bf16")
-    assert matmul_s(hopper, 4096, 0.5, thin=False) == pytest.approx(
+    m = hopper.model
+    expert_active = m.moe.moe_layers * m.moe.experts_per_token * hopper.params.expert_each
+    dense = 2 * (m.active_params - expert_active) * 4096 / (794.5e12 * 0.5)  # its BF16 layers: no conversion
+    assert matmul_s(hopper, 4096, 0.5, thin=False) - dense == pytest.approx(
+        (matmul_s(as_bf16, 4096, 0.5, thin=False) - dense) / constants().weight_only_efficiency
+    )
+    fp8 = dep(catalog, "llama-3.1-70b", gpu="a100-sxm-80gb", weights_dtype="fp8", tp=4)  # no FP8 on an A100
+    as_bf16 = Deployment(fp8.model, fp8.gpu, fp8.runtime, "bf16", "bf16", tp=4)
+    assert matmul_s(fp8, 4096, 0.5, thin=False) == pytest.approx(
         matmul_s(as_bf16, 4096, 0.5, thin=False) / constants().weight_only_efficiency
     )
-    blackwell = dep(catalog, "gpt-oss-120b", gpu="b200")
-    assert blackwell.compute_dtype == "fp4", "native FP4: no dequantisation"
 
 
 def test_expert_parallel_all_to_all_uses_the_real_link(catalog: Any) -> None:

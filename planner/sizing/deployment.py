@@ -23,6 +23,8 @@ DEFAULT_MATMUL_SHARE = 0.78
 
 #: Weight formats whose matrix multiplies run in a narrower type when the GPU has it.
 _COMPUTE_OF_WEIGHTS = {"fp8": "fp8", "int8": "int8", "fp4": "fp4", "nvfp4": "fp4", "mxfp4": "fp4"}
+#: Weight formats whose kernels convert the weights to 16-bit on the fly where the GEMM runs in 16-bit.
+_DEQUANTISED = ("int4", "mxfp4", "nvfp4", "fp4", "fp8")
 
 
 @dataclass(frozen=True)
@@ -113,11 +115,39 @@ class Deployment:
 
     @cached_property
     def compute_dtype(self) -> str:
-        """The type matrix multiplies run in: the weights' narrow type if the GPU has it, else 16-bit."""
+        """The type matrix multiplies run in: the weights' narrow type if the GPU has it, else 16-bit.
+
+        A checkpoint that quantises only its experts (:attr:`experts_only_quantized`) computes in
+        16-bit outside them (its other layers are 16-bit); its experts' type is :attr:`expert_compute_dtype`.
+        """
         narrow = _COMPUTE_OF_WEIGHTS.get(self.weights_dtype)
-        if narrow and self.gpu.supports(narrow):
+        if narrow and self.gpu.supports(narrow) and not self.experts_only_quantized:
             return narrow
         return "bf16" if self.gpu.supports("bf16") else "fp16"
+
+    @cached_property
+    def experts_only_quantized(self) -> bool:
+        """Whether the weights are the checkpoint's own format and it quantises only the MoE experts
+        (gpt-oss's MXFP4): attention, dense layers and embeddings stay 16-bit."""
+        return self.model.quantized_layers == "experts" and self.weights_dtype == self.model.native_weight_dtype
+
+    @cached_property
+    def expert_compute_dtype(self) -> str:
+        """The type the routed experts' matrix multiplies run in: :attr:`compute_dtype`, except where
+        only the experts are quantised. Their kernels then take the runtime's activations for such
+        experts (``RuntimeSpec.quantized_expert_activations``): 8-bit on a GPU with block-scaled (MX)
+        tensor cores (those with FP4: an FP8 x FP4 product runs at the FP8 rate) where the runtime
+        quantises activations to MXFP8, else 16-bit, the weights converted on the fly."""
+        wanted = self.runtime.quantized_expert_activations
+        if self.experts_only_quantized and wanted == "fp8" and self.gpu.supports("fp4") and self.gpu.supports("fp8"):
+            return "fp8"
+        return self.compute_dtype
+
+    def weight_only(self, kind: str) -> bool:
+        """Whether the matrix multiplies of ``kind`` (``dense`` or ``experts``) convert narrow weights to
+        their 16-bit compute type on the fly (the roofline's ``weight_only_efficiency``)."""
+        compute = self.expert_compute_dtype if kind == "experts" else self.compute_dtype
+        return compute in ("bf16", "fp16") and self.weights_dtype in _DEQUANTISED and self.weight_bytes(kind) < 2
 
     @cached_property
     def peak_dtype(self) -> str:
@@ -162,6 +192,14 @@ class Deployment:
         :attr:`matmul_share`): the ceiling the MFU factors are shares of."""
         return self.peak_tflops * self.matmul_share
 
+    @cached_property
+    def expert_matmul_peak_tflops(self) -> float:
+        """:attr:`matmul_peak_tflops` for the routed experts (:attr:`expert_compute_dtype`): the
+        datasheet peak in their type x the same :attr:`matmul_share`."""
+        if self.expert_compute_dtype == self.compute_dtype:
+            return self.matmul_peak_tflops
+        return self.gpu.dense_tflops[self.expert_compute_dtype] * self.matmul_share  # type: ignore[index]
+
     def weight_bytes(self, kind: str) -> float:
         """Bytes per parameter for ``kind`` (experts, dense, embedding).
 
@@ -170,11 +208,7 @@ class Deployment:
         """
         if kind == "embedding":
             return 2.0
-        if (
-            kind == "dense"
-            and self.model.quantized_layers == "experts"
-            and self.weights_dtype == self.model.native_weight_dtype
-        ):
+        if kind == "dense" and self.experts_only_quantized:
             return 2.0
         return BYTES_PER_ELEMENT[self.weights_dtype]
 

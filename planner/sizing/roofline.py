@@ -243,20 +243,25 @@ def matmul_s(dep: Deployment, tokens: float, mfu: float, *, thin: bool) -> float
     Experts see only their share of the tokens, so their GEMMs are thinner (lower fill)
     and the busiest expert-parallel rank sets the pace; weight-only formats pay for
     dequantisation (the catalog's ``weight_only_efficiency``: the kernels convert every
-    tile to 16-bit). ``thin`` applies the fill of the dense GEMMs too (decode steps).
+    tile to 16-bit), each kind of weight by its own format and compute type
+    (:meth:`Deployment.weight_only`: gpt-oss's 16-bit attention and dense layers pay nothing,
+    its MXFP4 experts pay under a runtime that feeds them 16-bit activations). ``thin`` applies
+    the fill of the dense GEMMs too (decode steps).
     """
     m = dep.model
     gpus_peak = _compute_gpus(dep) * dep.matmul_peak_tflops * 1e12 * mfu
-    if dep.compute_dtype in ("bf16", "fp16") and dep.weights_dtype in ("int4", "mxfp4", "nvfp4", "fp4", "fp8"):
-        gpus_peak *= constants().weight_only_efficiency
+    dequantised = constants().weight_only_efficiency
     rows = tokens / dep.ep if dep.attention_dp else tokens
     expert_active = m.moe.moe_layers * m.moe.experts_per_token * dep.params.expert_each if m.moe else 0
-    dense = 2 * (m.active_params - expert_active) * tokens / (gpus_peak * (gemm_fill(rows) if thin else 1.0))
+    dense_peak = gpus_peak * (dequantised if dep.weight_only("dense") else 1.0)
+    dense = 2 * (m.active_params - expert_active) * tokens / (dense_peak * (gemm_fill(rows) if thin else 1.0))
     if not m.moe or tokens <= 0:
         return dense
+    expert_peak = _compute_gpus(dep) * dep.expert_matmul_peak_tflops * 1e12 * mfu
+    expert_peak *= dequantised if dep.weight_only("experts") else 1.0
     routed = tokens * m.moe.experts_per_token
     per_expert = routed / max(experts_touched(m.moe.num_experts, m.moe.experts_per_token, tokens), 1.0)
-    experts = 2 * expert_active * tokens * expert_imbalance(routed, dep.ep) / (gpus_peak * gemm_fill(per_expert))
+    experts = 2 * expert_active * tokens * expert_imbalance(routed, dep.ep) / (expert_peak * gemm_fill(per_expert))
     return dense + experts
 
 
