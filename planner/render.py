@@ -328,7 +328,10 @@ def _band_text(est: Any, metric: str, digits: int = 0, value: float | None = Non
 def estimate_text(est: Any) -> str:
     """Render one estimate: the memory budget term by term, then performance with bands."""
     dep, cap = est.deployment, est.capacity
-    lines = [f"{dep.label}: {dep.gpus} GPU(s), compute {dep.compute_dtype}, ISL {est.isl:,} / OSL {est.osl:,}", ""]
+    compute = dep.compute_dtype
+    if dep.expert_compute_dtype != compute:
+        compute += f" (experts {dep.expert_compute_dtype})"
+    lines = [f"{dep.label}: {dep.gpus} GPU(s), compute {compute}, ISL {est.isl:,} / OSL {est.osl:,}", ""]
     lines.append("Capacity (6a), per GPU")
     for term in cap.terms:
         lines.append(f"  {term.name:17s} {term.gib:9.2f} GiB  {term.formula}  [{term.provenance}]")

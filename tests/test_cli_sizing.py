@@ -53,6 +53,16 @@ def test_estimate_offline_runs_the_largest_batch() -> None:
     )
 
 
+def test_estimate_names_the_type_gpt_oss_experts_compute_in() -> None:
+    """gpt-oss on a B200 under TensorRT-LLM: BF16 layers, MXFP8 x MXFP4 experts (not the FP4 rate)."""
+    args = ("--model", "gpt-oss-120b", "--gpu", "b200", "--runtime", "trtllm", "--isl", "1000", "--osl", "200",
+            "--concurrency", "8")  # fmt: skip
+    data = estimate_json(*args)
+    assert (data["deployment"]["compute_dtype"], data["deployment"]["expert_compute_dtype"]) == ("bf16", "fp8")
+    text = run_cli("estimate", *args)
+    assert text.returncode == 0 and "compute bf16 (experts fp8)" in text.stdout
+
+
 def test_estimate_that_does_not_fit() -> None:
     data = estimate_json(
         "--model", "llama-3.1-70b", "--gpu", "h100-sxm", "--isl", "1000", "--osl", "100", "--concurrency", "1"

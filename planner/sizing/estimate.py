@@ -148,6 +148,7 @@ class Estimate:
                 "weights_dtype": dep.weights_dtype,
                 "kv_dtype": dep.kv_dtype,
                 "compute_dtype": dep.compute_dtype,
+                "expert_compute_dtype": dep.expert_compute_dtype,
                 "knobs": dict(dep.knobs),
                 "isl": self.isl,
                 "osl": self.osl,
