@@ -104,12 +104,13 @@ def _lowest_median(errors: dict[float, tuple[float, ...]]) -> float:
     return min(errors, key=lambda front_end: (statistics.median(errors[front_end]), front_end))
 
 
-def median_ttft_reading(rows: Sequence[Measurement]) -> list[Measurement]:
-    """``rows`` with each TTFT figure read from the source's median where it gives one (the loader
-    reads the mean first); rows without a median or without a TTFT figure are returned as they are."""
+def mean_ttft_reading(rows: Sequence[Measurement]) -> list[Measurement]:
+    """``rows`` with each TTFT figure read from the source's mean where it gives one (the loader
+    reads the median first), predicted with the model's mean; rows without a mean or without a TTFT
+    figure are returned as they are."""
     return [
-        replace(m, measured={**m.measured, "ttft_ms": m.ttft_median_ms})
-        if m.ttft_median_ms is not None and "ttft_ms" in m.measured
+        replace(m, measured={**m.measured, "ttft_ms": m.ttft_mean_ms}, ttft_median_ms=None)
+        if m.ttft_mean_ms is not None and "ttft_ms" in m.measured
         else m
         for m in rows
     ]

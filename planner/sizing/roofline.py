@@ -35,6 +35,7 @@ class RooflineConstants:
     default_inter_node_gb_s: float
     gemm_half_rows: float
     weight_only_efficiency: float
+    weight_only_half_rows: float
 
 
 @cache
@@ -49,6 +50,7 @@ def constants() -> RooflineConstants:
         default_inter_node_gb_s=float(values["default_inter_node_bandwidth"]["gb_s"]),
         gemm_half_rows=float(values["gemm_half_rows"]["value"]),
         weight_only_efficiency=float(values["weight_only_efficiency"]["value"]),
+        weight_only_half_rows=float(values["weight_only_half_rows"]["value"]),
     )
 
 
@@ -214,14 +216,18 @@ def weight_bytes_read(dep: Deployment, batch: float) -> float:
     return dense + experts
 
 
-def gemm_fill(rows: float) -> float:
+def gemm_fill(rows: float, *, weight_only: bool = False) -> float:
     """Share of large-batch GEMM efficiency reached with ``rows`` tokens in the step.
 
     rows / (rows + half), where ``half`` (the catalog's ``gemm_half_rows``) is the row
     count at which a GEMM reaches half its large-batch efficiency: tensor cores work on
-    tiles of 64-128 rows, so a thinner GEMM leaves most of each tile idle.
+    tiles of 64-128 rows, so a thinner GEMM leaves most of each tile idle. Weight-only
+    kernels (``weight_only``: narrow weights converted to 16-bit in registers) are built for
+    thin batches and tile them in 16 rows (the catalog's ``weight_only_half_rows``), so they
+    stay bound by their weight reads to about 16-32 rows.
     """
-    return rows / (rows + constants().gemm_half_rows)
+    c = constants()
+    return rows / (rows + (c.weight_only_half_rows if weight_only else c.gemm_half_rows))
 
 
 def expert_imbalance(routed_tokens: float, ranks: int) -> float:
@@ -253,15 +259,19 @@ def matmul_s(dep: Deployment, tokens: float, mfu: float, *, thin: bool) -> float
     dequantised = constants().weight_only_efficiency
     rows = tokens / dep.ep if dep.attention_dp else tokens
     expert_active = m.moe.moe_layers * m.moe.experts_per_token * dep.params.expert_each if m.moe else 0
-    dense_peak = gpus_peak * (dequantised if dep.weight_only("dense") else 1.0)
-    dense = 2 * (m.active_params - expert_active) * tokens / (dense_peak * (gemm_fill(rows) if thin else 1.0))
+    dense_converted = dep.weight_only("dense")
+    dense_peak = gpus_peak * (dequantised if dense_converted else 1.0)
+    dense_fill = gemm_fill(rows, weight_only=dense_converted) if thin else 1.0
+    dense = 2 * (m.active_params - expert_active) * tokens / (dense_peak * dense_fill)
     if not m.moe or tokens <= 0:
         return dense
+    experts_converted = dep.weight_only("experts")
     expert_peak = _compute_gpus(dep) * dep.expert_matmul_peak_tflops * 1e12 * mfu
-    expert_peak *= dequantised if dep.weight_only("experts") else 1.0
+    expert_peak *= dequantised if experts_converted else 1.0
     routed = tokens * m.moe.experts_per_token
     per_expert = routed / max(experts_touched(m.moe.num_experts, m.moe.experts_per_token, tokens), 1.0)
-    experts = 2 * expert_active * tokens * expert_imbalance(routed, dep.ep) / (expert_peak * gemm_fill(per_expert))
+    fill = gemm_fill(per_expert, weight_only=experts_converted)
+    experts = 2 * expert_active * tokens * expert_imbalance(routed, dep.ep) / (expert_peak * fill)
     return dense + experts
 
 
