@@ -364,6 +364,41 @@ def test_the_fit_and_each_held_out_fold_start_the_global_search_where_told(
         assert len(calls) > 3 and all(prior is not None and start is prior for start, prior in calls[1:])
 
 
+def test_a_class_whose_first_tokens_one_document_times_takes_its_runtimes_front_end(
+    catalog: Any, measurements: list[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A class fits its own front end only on TTFT figures of two documents or more: TensorRT-LLM's
+    MoE-EP rows time no first token, so its MoE-EP classes take TensorRT-LLM's front end (its class
+    with the most such documents, dense) with their other factors searched, not the front end of
+    every runtime's MoE-EP rows; sariekr's gpt-oss-20b is the only document of vLLM's MoE rows on
+    Hopper that times one, so that class takes vLLM's MoE class's (two documents). (Searches
+    skipped: each searched front end is made the class's row count, so whose a class took shows.)"""
+    import planner.bench.fit as fit
+
+    def record(rows: Any, catalog: Any, start: Any = START, bounds: Any = BOUNDS, prior: Any = None) -> Any:
+        return replace(start, frontend_ms=float(len(rows))) if "frontend_ms" in bounds else start
+
+    monkeypatch.setattr(fit, "fit_efficiency", record)
+    fits = {f.key: f for f in fit.fit_classes(measurements, catalog)}
+
+    def front_end(key: tuple[str, str, str]) -> float:
+        return fits[key].efficiency.frontend_ms
+
+    for runtime in ("trtllm", "vllm"):
+        timed = [f for f in fits.values() if f.runtime == runtime and f.generation == "*" and f.ttft_documents >= 2]
+        assert max(timed, key=lambda f: f.ttft_documents).key == (runtime, "*", "dense")
+        for f in timed:
+            assert front_end(f.key) == f.rows, f"{f.key}: its own figures"
+    untimed = [k for k in fits if k[0] == "trtllm" and k[2] == "moe-ep"]
+    assert ("trtllm", "*", "moe-ep") in untimed and all(not fits[k].ttft_documents for k in untimed)
+    for key in untimed:
+        assert front_end(key) == front_end(("trtllm", "*", "dense")), key
+    assert front_end(("*", "*", "moe-ep")) != front_end(("trtllm", "*", "dense")), "every runtime's MoE-EP class"
+    assert fits[("vllm", "hopper", "moe-tp")].ttft_documents == 1
+    assert fits[("vllm", "*", "moe-tp")].ttft_documents == 2
+    assert front_end(("vllm", "hopper", "moe-tp")) == front_end(("vllm", "*", "moe-tp")), "one document's TTFT"
+
+
 def test_the_start_spread_in_the_docs_starts_from_the_stored_fit(measurements: list[Any]) -> None:
     """The spread table's usual-start row (docs/accuracy.md) gives the held-out sweep figures of the
     shipped fit, and the README quotes the table's range: a refit that moves the figures must rerun

@@ -6,7 +6,9 @@ MFU (prefill), MBU (decode), MFU (decode) and the per-step overhead minimises th
 absolute log error of every figure its rows report. A class with fewer than ``MIN_ROWS``
 rows, or with rows from fewer than ``MIN_DOCUMENTS`` source documents, is not fitted and
 falls back along :func:`~planner.sizing.efficiency.lookup_chain`
-(``runtime x * x kind``, ``* x * x kind``, then ``* x * x *``). Error bands come from
+(``runtime x * x kind``, ``* x * x kind``, then ``* x * x *``). A class whose rows time first
+tokens in fewer than ``MIN_TTFT_DOCUMENTS`` documents takes its runtime's front end rather than
+fitting one (:func:`_runtime_front_end`). Error bands come from
 held-out residuals (:func:`cross_validate`: each source document predicted by factors
 fitted without it), never from the fit's own residuals (:func:`class_bands`).
 """
@@ -39,6 +41,9 @@ MIN_ROWS = 6
 #: of many rows shares one harness and one reading of its workload, so by itself it would fit
 #: that document's quirks rather than the class's physics.
 MIN_DOCUMENTS = 3
+#: A class fits its own front end only on TTFT figures of at least this many source documents (one
+#: document's share its harness, so alone they would fit that harness); else it takes its runtime's.
+MIN_TTFT_DOCUMENTS = 2
 START = Efficiency(mfu_prefill=0.5, mbu_decode=0.75, mfu_decode=0.4, overhead_ms=1.0, frontend_ms=20.0, source="start")
 BOUNDS = FACTOR_RANGES
 
@@ -223,11 +228,18 @@ class ClassFit:
     efficiency: Efficiency
     rows: int
     residuals: list[Residual]
+    #: Source documents among the class's rows that report a TTFT.
+    ttft_documents: int = 0
 
     @property
     def key(self) -> ClassKey:
         """(runtime family, GPU generation, configuration class)."""
         return self.runtime, self.generation, self.kind
+
+    @property
+    def timed_first_tokens(self) -> int:
+        """How many TTFT figures the class was fitted on."""
+        return sum(r.metric == "ttft_ms" for r in self.residuals)
 
     def band(self, group: str) -> tuple[float, float, int] | None:
         """10th and 90th percentile of measured/predicted for one metric group."""
@@ -272,12 +284,57 @@ def fit_classes(rows: Sequence[Measurement], catalog: Catalog, start: Efficiency
     (:func:`prior_penalty`); a class with the same rows as its parent is not repeated.
     """
     fitted: dict[ClassKey, ClassFit] = {}
-    for key, members in class_members(rows, catalog).items():
+    for key, members in _timed_first(class_members(rows, catalog)):
         parent = next((fitted[k] for k in _chain(key)[1:] if k in fitted), None)
         held = parent.efficiency if parent else None
-        eff = fit_efficiency(members, catalog, held or start, prior=held)
-        fitted[key] = ClassFit(*key, eff, len(members), residuals(members, catalog, _constant(eff)))
+        timed = _ttft_documents(members)
+        front_end = None if timed >= MIN_TTFT_DOCUMENTS else _runtime_front_end(key, fitted)
+        if front_end is None:
+            eff = fit_efficiency(members, catalog, held or start, prior=held)
+        else:  # too few documents time a first token: the runtime's front end, the rest searched
+            held = replace(held or start, frontend_ms=front_end)
+            engine = {name: bounds for name, bounds in BOUNDS.items() if name != "frontend_ms"}
+            eff = fit_efficiency(members, catalog, held, engine, prior=held)
+        fitted[key] = ClassFit(*key, eff, len(members), residuals(members, catalog, _constant(eff)), timed)
     return list(fitted.values())
+
+
+def _ttft_documents(rows: Sequence[Measurement]) -> int:
+    """How many source documents of ``rows`` report a TTFT: what says what a front end is."""
+    return len({source_document(m) for m in rows if "ttft_ms" in m.measured})
+
+
+def _timed_first(members: Mapping[ClassKey, list[Measurement]]) -> list[tuple[ClassKey, list[Measurement]]]:
+    """``members``' classes general first (as :func:`class_members` gives them) and, within a level,
+    those whose rows time first tokens in more documents first, so that a runtime's front end is
+    fitted before the classes that take it (:func:`_runtime_front_end`)."""
+    return sorted(members.items(), key=lambda item: (-item[0].count("*"), -_ttft_documents(item[1])))
+
+
+def _runtime_front_end(key: ClassKey, fitted: Mapping[ClassKey, ClassFit]) -> float | None:
+    """The front end of a class whose rows time first tokens in fewer than ``MIN_TTFT_DOCUMENTS``
+    documents: its runtime's, as fitted on TTFT figures of that many documents or more by the
+    runtime's class of the same configuration (``runtime x * x kind``), else by the runtime's class
+    with the most such documents. ``None`` for the general classes, or where the runtime has no such
+    class: the class's rows fit its own, held to its parent's as every other factor is.
+
+    The front end is the serving stack's (its API server, tokenizer, scheduler hand-offs and
+    streaming), not the model's or the GPU's, and one document's TTFT figures share its harness:
+    fitted on them alone, the front end is that document's, and taken from the parent along the
+    configuration (every runtime's MoE classes) it is another runtime's. Without sariekr's
+    gpt-oss-20b, vLLM's MoE rows time first tokens in one document (two AMD open-loop runs past
+    saturation) and took 77 ms from every runtime's MoE classes (SGLang's cookbook above all),
+    where vLLM's dense documents fit 27 ms."""
+    runtime, _, kind = key
+    if runtime == "*":
+        return None
+    timed = {
+        k: f for k, f in fitted.items() if k[0] == runtime and k[1] == "*" and f.ttft_documents >= MIN_TTFT_DOCUMENTS
+    }
+    if (runtime, "*", kind) in timed and key != (runtime, "*", kind):
+        return timed[(runtime, "*", kind)].efficiency.frontend_ms
+    most = max(timed.values(), key=lambda f: (f.ttft_documents, f.timed_first_tokens, f.key), default=None)
+    return most.efficiency.frontend_ms if most else None
 
 
 def class_members(rows: Sequence[Measurement], catalog: Catalog) -> dict[ClassKey, list[Measurement]]:
