@@ -2,8 +2,9 @@
 
 Factors are fitted per runtime family x GPU generation x configuration class (dense,
 moe-tp, moe-ep: the *class*), never per row: for each class, a coordinate search over
-MFU (prefill), MBU (decode), MFU (decode) and the per-step overhead minimises the median
-absolute log error of every figure its rows report. A class with fewer than ``MIN_ROWS``
+MFU (prefill), MBU (decode), MFU (decode), the per-step overhead and the front end minimises the
+mean absolute log error of every figure its rows report, each capped (:func:`fit_loss`), held to
+the parent class's factors (:func:`prior_penalty`). A class with fewer than ``MIN_ROWS``
 rows, or with rows from fewer than ``MIN_DOCUMENTS`` source documents, is not fitted and
 falls back along :func:`~planner.sizing.efficiency.lookup_chain`
 (``runtime x * x kind``, ``* x * x kind``, then ``* x * x *``). A class whose rows time first
