@@ -323,9 +323,9 @@ def _runtime_front_end(key: ClassKey, fitted: Mapping[ClassKey, ClassFit]) -> fl
     streaming), not the model's or the GPU's, and one document's TTFT figures share its harness:
     fitted on them alone, the front end is that document's, and taken from the parent along the
     configuration (every runtime's MoE classes) it is another runtime's. Without sariekr's
-    gpt-oss-20b, vLLM's MoE rows time first tokens in one document (two AMD open-loop runs past
-    saturation) and took 77 ms from every runtime's MoE classes (SGLang's cookbook above all),
-    where vLLM's dense documents fit 27 ms."""
+    gpt-oss-20b, vLLM's MoE rows time first tokens in one document (two open-loop runs of Mixtral
+    on AMD, which the model puts past saturation) and took 77 ms from every runtime's MoE classes
+    (SGLang's cookbook above all), where vLLM's dense documents fit 27 ms."""
     runtime, _, kind = key
     if runtime == "*":
         return None
