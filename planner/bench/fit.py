@@ -285,10 +285,9 @@ def fit_classes(rows: Sequence[Measurement], catalog: Catalog, start: Efficiency
     (:func:`prior_penalty`); a class with the same rows as its parent is not repeated.
     """
     fitted: dict[ClassKey, ClassFit] = {}
-    for key, members in _timed_first(class_members(rows, catalog)):
+    for key, members, timed in _timed_first(class_members(rows, catalog)):
         parent = next((fitted[k] for k in _chain(key)[1:] if k in fitted), None)
         held = parent.efficiency if parent else None
-        timed = _ttft_documents(members)
         front_end = None if timed >= MIN_TTFT_DOCUMENTS else _runtime_front_end(key, fitted)
         if front_end is None:
             eff = fit_efficiency(members, catalog, held or start, prior=held)
@@ -305,11 +304,15 @@ def _ttft_documents(rows: Sequence[Measurement]) -> int:
     return len({source_document(m) for m in rows if "ttft_ms" in m.measured})
 
 
-def _timed_first(members: Mapping[ClassKey, list[Measurement]]) -> list[tuple[ClassKey, list[Measurement]]]:
-    """``members``' classes general first (as :func:`class_members` gives them) and, within a level,
-    those whose rows time first tokens in more documents first, so that a runtime's front end is
-    fitted before the classes that take it (:func:`_runtime_front_end`)."""
-    return sorted(members.items(), key=lambda item: (-item[0].count("*"), -_ttft_documents(item[1])))
+def _timed_first(
+    members: Mapping[ClassKey, list[Measurement]],
+) -> list[tuple[ClassKey, list[Measurement], int]]:
+    """``members``' classes with how many documents time their first tokens (:func:`_ttft_documents`),
+    general first (as :func:`class_members` gives them) and, within a level, those of more such
+    documents first, so that a runtime's front end is fitted before the classes that take it
+    (:func:`_runtime_front_end`)."""
+    counted = [(key, rows, _ttft_documents(rows)) for key, rows in members.items()]
+    return sorted(counted, key=lambda item: (-item[0].count("*"), -item[2]))
 
 
 def _runtime_front_end(key: ClassKey, fitted: Mapping[ClassKey, ClassFit]) -> float | None:
@@ -332,7 +335,7 @@ def _runtime_front_end(key: ClassKey, fitted: Mapping[ClassKey, ClassFit]) -> fl
     timed = {
         k: f for k, f in fitted.items() if k[0] == runtime and k[1] == "*" and f.ttft_documents >= MIN_TTFT_DOCUMENTS
     }
-    if (runtime, "*", kind) in timed and key != (runtime, "*", kind):
+    if (runtime, "*", kind) in timed:  # never the class itself: it is fitted after this
         return timed[(runtime, "*", kind)].efficiency.frontend_ms
     most = max(timed.values(), key=lambda f: (f.ttft_documents, f.timed_first_tokens, f.key), default=None)
     return most.efficiency.frontend_ms if most else None
