@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from planner.resolve import ResolvedPlan
+from planner.sizing.search import SETTLED
 from planner.specs import GpuSpec, ModelSpec, RuntimeSpec, ServingStackSpec
 from planner.workflows import (
     CheckReport,
@@ -502,6 +503,16 @@ def decision_lines(d: Any, slo_percentile: float = 95) -> list[str]:
     return lines
 
 
+#: Marks a candidate whose figures are the built-in model's screen's (see ``Candidate.screened_only``).
+SCREENED_MARK = "*"
+
+
+def _cost_cell(candidate: Any) -> str:
+    """EUR per 1M tokens to three places ('-' unpriced), marked where only the screen timed it."""
+    cost = candidate.eur_per_m_tokens
+    return ("-" if cost is None else f"{cost:.3f}") + SCREENED_MARK * candidate.screened_only
+
+
 def candidates_table(candidates: Sequence[Any], limit: int, *, styled: bool = False) -> str:
     """Render ranked search results."""
     rows = []
@@ -525,7 +536,7 @@ def candidates_table(candidates: Sequence[Any], limit: int, *, styled: bool = Fa
                 s.dominant,
                 s.replicas,
                 s.gpus,
-                f"{c.eur_per_m_tokens:.3f}" if c.eur_per_m_tokens is not None else "-",
+                _cost_cell(c),
                 f"{s.operating_point.ttft_at_percentile_ms(95):,.0f}" if s.operating_point else "-",
                 f"{s.operating_point.itl_ms:,.1f}" if s.operating_point else "-",
                 f"{s.operating_point.itl_p95_ms:,.1f}" if s.operating_point else "-",
@@ -619,14 +630,25 @@ def check_text(report: CheckReport) -> str:
 
 
 def search_text(report: SearchReport, top: int, *, styled: bool = False) -> str:
-    """Render ``planner search``: how many meet the plan, then the ranked table."""
+    """Render ``planner search``: how many meet the plan, then the ranked table, and a note under it
+    where rows carry the built-in model's screening figures rather than the chosen model's."""
     head = (
         f"{len(report.ranked)} of {report.tried} configurations meet the SLOs on both axes; "
         "ranked by EUR per 1M tokens, then GPUs"
     )
     if report.conflicts:
         return "\n".join(["No configuration can be searched: the plan pins what cannot hold", *report.conflicts])
-    return "\n".join([head, candidates_table(report.ranked, top, styled=styled)] if report.ranked else [head])
+    if not report.ranked:
+        return head
+    lines = [head, candidates_table(report.ranked, top, styled=styled)]
+    screened = [c for c in report.ranked[:top] if c.screened_only]
+    if screened:
+        chosen = report.backend
+        lines.append(
+            f"{SCREENED_MARK} {len(screened)} row(s) with the built-in model's screening figures, ranked after "
+            f"those {chosen} timed: {chosen} re-timed the candidates that could rank among the first {SETTLED}"
+        )
+    return "\n".join(lines)
 
 
 def simulation_text(report: SimulationReport) -> str:

@@ -124,6 +124,70 @@ def test_search_times_candidates_with_the_chosen_model_and_falls_back(catalog: A
     assert ("amd", "twice-as-slow") not in models
 
 
+def test_a_slower_models_first_places_are_its_own_and_settled(catalog: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The chosen model re-times candidates until the first ``SETTLED`` places cannot change; those
+    it leaves keep the screen's figures, rank after, and say so in every table."""
+    from planner import workflows
+    from planner.planfile import load_plan
+    from planner.render import search_text
+    from planner.resolve import resolve_plan
+    from planner.sizing import search as search_module
+    from planner.sizing.search import SETTLED, search
+    from tests.conftest import PLANS
+
+    resolved = resolve_plan(load_plan(PLANS / "usecases" / "2-code-assistant.yaml"), catalog)
+    ranked, _ = search(resolved, catalog, TwiceAsSlow())
+    retimed = [c for c in ranked if not c.screened_only]
+    screened = [c for c in ranked if c.screened_only]
+    assert len(retimed) >= SETTLED and screened, "the screen spared re-timing some candidates"
+    assert ranked[: len(retimed)] == retimed, "the chosen model's candidates rank first"
+    assert [c.sort_key for c in retimed] == sorted(c.sort_key for c in retimed), "cheapest first on its figures"
+    assert {c.sizing.model.name for c in screened} == {"builtin"}
+    # twice as slow never lowers a cost: the screen's cost bounds what re-timing could find
+    priced = [c.eur_per_m_tokens for c in screened if c.eur_per_m_tokens is not None]
+    assert priced and min(priced) > (retimed[SETTLED - 1].eur_per_m_tokens or 0)
+    monkeypatch.setattr(search_module, "SETTLED", 10_000)
+    everything, _ = search(resolved, catalog, TwiceAsSlow())
+    assert not any(c.screened_only for c in everything)
+    assert [c.sizing.deployment for c in everything[:SETTLED]] == [c.sizing.deployment for c in retimed[:SETTLED]]
+    monkeypatch.undo()
+
+    report = workflows.SearchReport(ranked, 200, backend="twice-as-slow")
+    text = search_text(report, len(ranked))
+    marked = [line for line in text.splitlines() if "*" in line]
+    assert f"* {len(screened)} row(s) with the built-in model's screening figures" in text
+    assert "twice-as-slow re-timed the candidates that could rank among the first 10" in text
+    assert len(marked) == len(screened) + 1, "each screened row is marked, and the note explains the mark"
+    assert "*" not in search_text(report, SETTLED), "the first places are all the chosen model's"
+    shown = report.to_json(len(ranked))
+    assert shown["performance_model"] == "twice-as-slow"
+    assert [c["screened_only"] for c in shown["candidates"]] == [c.screened_only for c in ranked]
+
+
+def test_re_timing_goes_as_far_as_the_chosen_model_lowers_a_cost() -> None:
+    """The settling rule on made-up candidates costing 1..60: a model that raises every cost by half
+    settles after 18 (the 19th screened costs more than the 10th re-timed, 15); one that also
+    lowers a single candidate's cost to 0.3 of the screen's must reach the 55th (55 x 0.3 > 15)."""
+    from types import SimpleNamespace
+
+    from planner.sizing.search import Candidate, _retimed_until_settled
+
+    screened = [Candidate(SimpleNamespace(deployment=i, gpus=1), float(i)) for i in range(1, 61)]  # type: ignore[arg-type]
+
+    def retimed_by(factors: dict[int, float]) -> Any:
+        def retime(batch: list[int]) -> list[Candidate]:
+            return [Candidate(SimpleNamespace(deployment=i, gpus=1), i * factors.get(i, 1.5)) for i in batch]  # type: ignore[arg-type]
+
+        return retime
+
+    slower = _retimed_until_settled(screened, retimed_by({}))
+    assert sum(not c.screened_only for c in slower) == 18
+    assert [c.eur_per_m_tokens for c in slower[18:]] == [float(i) for i in range(19, 61)]
+    one_cheaper = _retimed_until_settled(screened, retimed_by({5: 0.3}))
+    assert sum(not c.screened_only for c in one_cheaper) == 54
+    assert one_cheaper[0].eur_per_m_tokens == pytest.approx(1.5) and one_cheaper[0].sizing.deployment in (1, 5)
+
+
 def test_mix_rates_each_gpu_class_with_the_chosen_model(catalog: Any) -> None:
     from planner.mix import class_throughput
     from planner.planfile import load_plan

@@ -21,7 +21,16 @@ COLUMNS: tuple[tuple[str, Any], ...] = (
     ("EUR/1M tok", lambda c: c.eur_per_m_tokens),
     ("TTFT p95 ms", lambda c: c.sizing.operating_point.ttft_at_percentile_ms(95) if c.sizing.operating_point else None),
     ("ITL ms", lambda c: c.sizing.operating_point.itl_ms if c.sizing.operating_point else None),
+    ("timed by", lambda c: timed_by(c)),
 )
+
+
+def timed_by(candidate: Any) -> str:
+    """The performance model behind a candidate's figures; the built-in model's screen says so (the
+    chosen model re-timed only the candidates that could rank among the first places)."""
+    name = str(candidate.sizing.model.name)
+    return f"{name} (screen only)" if candidate.screened_only else name
+
 
 #: The column of the cost the search ranks by.
 COST_COLUMN = [title for title, _ in COLUMNS].index("EUR/1M tok")

@@ -36,12 +36,18 @@ class Candidate:
     sizing: FleetSizing
     eur_per_m_tokens: float | None
     decision: FleetDecision | None = None
+    #: Only the built-in model's screen timed it: a slower chosen model re-timed the candidates
+    #: that could rank among the first ``SETTLED`` and not this one (see :func:`search`).
+    screened_only: bool = False
 
     @property
-    def sort_key(self) -> tuple[int, float, int]:
-        """Priced candidates first, cheapest first, then fewest GPUs."""
+    def sort_key(self) -> tuple[int, int, float, int]:
+        """Candidates the chosen model timed before those only the screen timed (their figures come
+        from another model and do not rank against the others'); then priced first, cheapest
+        first, then fewest GPUs."""
         cost = self.eur_per_m_tokens
-        return (0 if cost is not None else 1, cost if cost is not None else 0.0, self.sizing.gpus)
+        priced = 0 if cost is not None else 1
+        return (int(self.screened_only), priced, cost if cost is not None else 0.0, self.sizing.gpus)
 
 
 #: Precisions a GPU must compute natively to run (weight-only formats such as int4
@@ -196,9 +202,14 @@ def budget_options(dep: Deployment) -> list[Deployment]:
     return [replace(dep, knobs={**dep.knobs, name: b}) for b in BUDGET_CHOICES if b != now]
 
 
-#: Candidates that a slower performance model re-times after the built-in model's screen, and
-#: that get the other token budgets tried.
+#: Candidates that get the other token budgets tried after the built-in model's screen, and that
+#: a slower performance model re-times at a time.
 SHORTLIST = 6
+
+#: Places of the ranking a slower performance model settles: it re-times the screened candidates
+#: until none left could rank among these (``planner search`` prints ten rows by default; the
+#: plan checks the cheapest in simulation and keeps three alternatives).
+SETTLED = 10
 
 
 def search(
@@ -221,11 +232,12 @@ def search(
 
     With a performance model other than the built-in one (``auto``, a profiled
     database, which can take a fraction of a second per new configuration), every
-    candidate is first screened with the built-in model, then the ``SHORTLIST``
-    cheapest feasible ones (all of them when none is feasible) are re-timed with the
-    chosen model (:func:`~planner.performance_models.choose`: the built-in one where it
-    cannot time a candidate) and ranked on its figures, ahead of the other screened
-    candidates (which keep the built-in model's figures and say so).
+    candidate is first screened with the built-in model, then the feasible ones (all
+    candidates when none is) are re-timed with the chosen model
+    (:func:`~planner.performance_models.choose`: the built-in one where it cannot time a
+    candidate), cheapest first, until the first ``SETTLED`` places are settled
+    (:func:`_retimed_until_settled`) and ranked on its figures, ahead of the candidates
+    left with the screen's figures (``screened_only``, which the tables mark).
     """
     deployments = list(candidate_deployments(resolved, catalog))
     demand = demand_of(resolved.plan)
@@ -261,8 +273,55 @@ def search(
         return screened, len(deployments)
     if not screened:
         return size_all(chosen(deployments)), len(deployments)
-    shortlist = [c.sizing.deployment for c in screened[:SHORTLIST]]
-    return size_all(chosen(shortlist)) + screened[SHORTLIST:], len(deployments)
+    return _retimed_until_settled(screened, lambda batch: size_all(chosen(batch))), len(deployments)
+
+
+def _retimed_until_settled(
+    screened: list[Candidate], retime: Callable[[list[Deployment]], list[Candidate]]
+) -> list[Candidate]:
+    """The screened candidates re-timed by ``retime`` (the chosen model), ``SHORTLIST`` at a time and
+    cheapest first, until the first ``SETTLED`` places cannot change; the rest keep the screen's
+    figures and say so (``screened_only``), after the re-timed ones.
+
+    A place is settled when the next screened candidate, even were the chosen model to lower its
+    cost as much as it lowered any candidate's it re-timed (never less than the screen's cost:
+    a model that only raises costs leaves the screen's as the bound), would cost more than the
+    ``SETTLED``-th re-timed candidate. The chosen model's and the built-in model's times differ
+    by class (runtime, GPU, model architecture), so a cheaper class can move many places: the
+    ratio, not a fixed count, decides how far to go.
+    """
+    retimed: list[Candidate] = []
+    lowest_ratio = 1.0
+    done = 0
+    while done < len(screened) and not _settled(retimed, screened[done], lowest_ratio):
+        batch = screened[done : done + SHORTLIST]
+        fresh = retime([c.sizing.deployment for c in batch])
+        lowest_ratio = min([lowest_ratio, *_cost_ratios(batch, fresh)])
+        retimed = sorted(retimed + fresh, key=lambda c: c.sort_key)
+        done += len(batch)
+    return retimed + [replace(c, screened_only=True) for c in screened[done:]]
+
+
+def _settled(retimed: list[Candidate], following: Candidate, lowest_ratio: float) -> bool:
+    """True when ``following`` (the cheapest screened candidate not re-timed), its cost scaled by
+    ``lowest_ratio``, could not rank among the first ``SETTLED`` re-timed candidates."""
+    if len(retimed) < SETTLED:
+        return False
+    last = retimed[SETTLED - 1].eur_per_m_tokens
+    cost = following.eur_per_m_tokens
+    if last is None:  # unpriced places rank by GPUs, which the model does not move
+        return cost is None and following.sizing.gpus > retimed[SETTLED - 1].sizing.gpus
+    return cost is None or cost * lowest_ratio > last
+
+
+def _cost_ratios(screened: list[Candidate], retimed: list[Candidate]) -> list[float]:
+    """The chosen model's cost over the screen's, per deployment both priced."""
+    before = {c.sizing.deployment: c.eur_per_m_tokens for c in screened}
+    return [
+        c.eur_per_m_tokens / cost
+        for c in retimed
+        if c.eur_per_m_tokens is not None and (cost := before.get(c.sizing.deployment))
+    ]
 
 
 def _cheapest_budget(candidates: list[Candidate]) -> list[Candidate]:

@@ -186,14 +186,17 @@ def size(
     """Resolve a plan and size it: search by estimate (told to ``on_estimate``), check the cheapest in
     simulation (until ``verified`` hold, see :func:`planner.sizing.plan_sizing.size_plan`)."""
     resolved = _resolve(session, plan_, source)
+    model = session.performance_model(backend)
     sizing = size_plan(
         resolved,
         session.catalog,
-        session.performance_model(backend),
+        model,
         counted_steps(progress, SIZING),
         seed=seed,
         on_point=counted_steps(progress),
-        on_ranked=(lambda ranked, tried: on_estimate(SearchReport(ranked, tried))) if on_estimate else None,
+        on_ranked=(lambda ranked, tried: on_estimate(SearchReport(ranked, tried, backend=model.name)))
+        if on_estimate
+        else None,
         verified=verified,
     )
     return resolved, sizing
@@ -326,15 +329,22 @@ class SearchReport:
     ranked: list[Candidate]
     tried: int
     conflicts: list[str] = field(default_factory=list)
+    #: The performance model chosen for the search (candidates it did not re-time say so).
+    backend: str = "builtin"
 
     def to_json(self, top: int | None = None) -> dict[str, Any]:
-        """The ``top`` candidates (all when ``None``) with their full sizing."""
+        """The ``top`` candidates (all when ``None``) with their full sizing; ``screened_only`` marks
+        those left with the built-in model's screening figures (see :func:`planner.sizing.search.search`)."""
         shown = self.ranked if top is None else self.ranked[:top]
         return {
             "candidates_tried": self.tried,
             "feasible": len(self.ranked),
+            "performance_model": self.backend,
             "pins_that_cannot_hold": self.conflicts,
-            "candidates": [{**c.sizing.to_json(), "eur_per_1m_tokens": c.eur_per_m_tokens} for c in shown],
+            "candidates": [
+                {**c.sizing.to_json(), "eur_per_1m_tokens": c.eur_per_m_tokens, "screened_only": c.screened_only}
+                for c in shown
+            ],
         }
 
 
@@ -352,10 +362,9 @@ def search(
     conflicts = pin_conflicts(resolved, session.catalog)
     if conflicts:
         return SearchReport([], 0, [c.line for c in conflicts])
-    ranked, tried = search_candidates(
-        resolved, session.catalog, session.performance_model(backend), progress=counted_steps(progress, SIZING)
-    )
-    return SearchReport(ranked, tried)
+    model = session.performance_model(backend)
+    ranked, tried = search_candidates(resolved, session.catalog, model, progress=counted_steps(progress, SIZING))
+    return SearchReport(ranked, tried, backend=model.name)
 
 
 @dataclass(frozen=True)

@@ -141,6 +141,13 @@ def test_the_estimate_is_shown_before_the_simulation_ends(qtbot: Any, make_windo
     search: workflows.SearchReport = blocker.args[0]
     assert "estimate" in window.fleet.values["deployment"].text()
     assert window.decision_page.model.candidates == search.ranked
+    from dataclasses import replace
+
+    from planner.gui.candidates import COLUMNS, timed_by
+
+    column, model = [title for title, _ in COLUMNS].index("timed by"), window.decision_page.model
+    assert {model.data(model.index(row, column)) for row in range(model.rowCount())} == {search.backend}
+    assert timed_by(replace(search.ranked[-1], screened_only=True)) == f"{search.backend} (screen only)"
     assert "estimate" in window.sizing_page.capacity.plot.chart().title()
     window.sizer.cancel()  # the simulation of 48 req/s is not what this test waits for
 
