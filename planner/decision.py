@@ -258,6 +258,7 @@ class FleetDecision:
             "gpus": self.gpus,
             "nodes": self.nodes,
             "estimated_replicas_for_load": self.estimated_replicas,
+            "simulated_aggregated_replicas": self.simulated_aggregated_replicas,
             "estimate_off_by": None if self.estimate_off_by is None else round(self.estimate_off_by, 4),
             "cr_closed": self.cr_closed,
             "cr_open_req_s": round(self.cr_open_req_s, 6),

@@ -267,10 +267,13 @@ def _cost(r: ResolvedPlan, sizing: PlanSizing) -> Fact:
 
 
 def _sizing(sizing: PlanSizing) -> Fact:
-    """Whether anything met the plan, and how far the simulation moved the estimate's replicas."""
+    """Whether anything met the plan, and how far the simulation moved the estimate's replicas: aggregated
+    replicas against aggregated ones (the estimate sizes no pools), with the pools that serve the load
+    instead where the plan chose disaggregated serving."""
     decision = sizing.best.decision if sizing.best else None
     estimated = decision.estimated_replicas if decision else -1
-    simulated = decision.replicas_for_load if decision else -1
+    simulated = decision.simulated_aggregated_replicas if decision else -1
+    pools = decision.pools if decision else None
     return _fact(
         "sizing",
         feasible=sizing.best is not None,
@@ -280,6 +283,12 @@ def _sizing(sizing: PlanSizing) -> Fact:
         simulated_replicas=simulated,
         off_by_pct=round(100 * off_by) if decision and (off_by := decision.estimate_off_by) is not None else 0,
         corrected=decision is not None and estimated != simulated,
+        served_by=(
+            f"; the plan serves the load disaggregated instead, with {pools.prefill_replicas} prefill and "
+            f"{pools.decode_replicas} decode replicas"
+            if pools is not None
+            else ""
+        ),
     )
 
 

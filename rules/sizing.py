@@ -24,7 +24,7 @@ PACK = RulePack(
             fact="sizing",
             when={"corrected": True},
             message="The analytic estimate called for {estimated_replicas} replicas; the simulation of the whole "
-            "fleet at the peak settled {simulated_replicas} (the estimate was off by {off_by_pct}%).",
+            "fleet at the peak settled {simulated_replicas} (the estimate was off by {off_by_pct}%){served_by}.",
             remedy="The plan uses the simulated count; a benchmark of the deployed stack (step 10) settles it.",
             evidence=["estimated_replicas", "simulated_replicas", "off_by_pct"],
         ),

@@ -3,7 +3,6 @@ KV cache moved over its transport, and every command reports the pools."""
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -79,6 +78,30 @@ def test_a_split_whose_prefill_pool_alone_misses_e2e_is_judged_without_its_decod
     assert beyond is not None and beyond["worst_ratio"] == pytest.approx(1.5) and not beyond["meets_slo"]
     assert _beyond_e2e(prefill_only, Targets(ttft_s=None, itl_s=None, e2e_s=2.0)) is None, "the decode pool decides"
     assert _beyond_e2e(prefill_only, Targets(ttft_s=1.0, itl_s=None, e2e_s=None)) is None, "no E2E target"
+
+
+def test_the_estimates_error_weighs_aggregated_replicas_against_aggregated_ones(planned: workflows.PlanReport) -> None:
+    """The estimate sizes aggregated replicas: the check's finding, the plan's text and the decision
+    record compare it with the aggregated replicas the simulation found, and name the pools apart."""
+    from planner.render import plan_report_text
+    from planner.report.sections import _simulated_rows
+
+    d = planned.decision
+    assert d is not None and d.pools is not None and d.estimate_off_by is not None
+    aggregated = d.simulated_aggregated_replicas
+    assert aggregated != d.replicas_for_load, "the pools serve the load with other replicas than aggregated serving"
+    assert d.estimated_replicas != aggregated, "the simulation moved the estimate (else nothing to report)"
+    f = {f.rule_id: f for f in planned.validation.findings}["sizing.simulation-corrected-estimate"]
+    assert f.evidence["simulated_replicas"] == aggregated
+    assert f.evidence["off_by_pct"] == round(100 * (d.estimated_replicas / aggregated - 1))
+    pools = d.pools
+    assert f"settled {aggregated} (the estimate was off by {f.evidence['off_by_pct']}%); the plan serves the load " \
+        f"disaggregated instead, with {pools.prefill_replicas} prefill and {pools.decode_replicas} decode replicas" \
+        in f.message  # fmt: skip
+    assert f"against {aggregated} aggregated in simulation" in plan_report_text(planned)
+    sim = d.to_json()
+    row = _simulated_rows({}, sim)
+    assert f"the analytic estimate said {d.estimated_replicas} aggregated replicas, against {aggregated} " in str(row)
 
 
 def test_plan_text_and_json_report_the_pools(planned: workflows.PlanReport) -> None:

@@ -155,6 +155,9 @@ def _simulated_rows(chosen: dict[str, Any], sim: dict[str, Any]) -> list[list[An
     if fewer and not fewer.get("meets_slo"):
         evidence.append(f"{fewer['replicas']} replicas miss them")
     evidence.append(f"+ {sim.get('spares')} spare; the analytic estimate said {sim.get('estimated_replicas_for_load')}")
+    aggregated = sim.get("simulated_aggregated_replicas")
+    if sim.get("disaggregated") and aggregated:  # the estimate sizes aggregated replicas, not pools
+        evidence[-1] += f" aggregated replicas, against {aggregated} aggregated in simulation"
     return [
         [
             "Cr_closed per replica",
