@@ -129,7 +129,7 @@ def throughput_basis(plan: Plan, fleet: FleetSizing, decision: FleetDecision | N
             f"simulated Cr_closed of the prefill/decode pools ({pools.prefill_replicas} + {pools.decode_replicas} "
             f"replicas, {pools.req_s_at_cr_closed:,.3g} requests/s), per replica of either pool",
             pools.output_tok_s_at_cr_closed / pools.replicas,
-            _pooled_concurrency(pools, decision.cr_closed),
+            _pooled_concurrency(pools, fleet.provisioned_concurrency, decision.cr_closed),
         )
     if decision is not None and decision.cr_closed > 0 and decision.output_tok_s_at_cr_closed > 0:
         return Throughput(
@@ -149,15 +149,19 @@ def throughput_basis(plan: Plan, fleet: FleetSizing, decision: FleetDecision | N
     )
 
 
-def _pooled_concurrency(pools: PoolDecision, aggregated_cr_closed: int) -> float:
-    """Requests in flight per replica of either pool when each is at its pool's Cr_closed."""
-    if pools.prefill_capacity is None or pools.decode_capacity is None:
+def _pooled_concurrency(pools: PoolDecision, provisioned_concurrency: float, aggregated_cr_closed: int) -> float:
+    """Requests in flight per replica of either pool at the pools' Cr_closed, in the sizing's measure
+    of concurrency (what the growth view divides each quarter's provisioned concurrency by).
+
+    The pools were sized for a rate (``rate_req_s``: the sizing's provisioned concurrency, by
+    Little's law over the estimate's E2E) and carry ``req_s_at_cr_closed`` at their Cr_closed; the
+    same ratio of concurrency is theirs. Adding each pool's own Cr_closed counted requests twice
+    over (a request holds a prefill slot, then a decode slot) and at the non-binding pool's
+    saturation: a disaggregated plan's growth view started at half its own fleet.
+    """
+    if pools.rate_req_s <= 0 or provisioned_concurrency <= 0:
         return aggregated_cr_closed
-    in_flight = (
-        pools.prefill_replicas * pools.prefill_capacity.cr_closed
-        + pools.decode_replicas * pools.decode_capacity.cr_closed
-    )
-    return in_flight / pools.replicas
+    return provisioned_concurrency * pools.req_s_at_cr_closed / pools.rate_req_s / pools.replicas
 
 
 def _concurrency_per_replica(fleet: FleetSizing, decision: FleetDecision | None) -> float:

@@ -3,6 +3,7 @@ KV cache moved over its transport, and every command reports the pools."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -321,6 +322,21 @@ def test_only_stacks_that_can_run_the_pools_open_the_choice(session: workflows.S
     assert stacks(_with_stack({"id": "dynamo"}), "trtllm") == ["dynamo"]
     assert stacks(_with_stack({"disaggregated": True})) == [], "pinned: sized as pools anyway, not a choice"
     assert stacks(_with_stack({}, fabric="ethernet")) == ["ray-serve"], "the others need RDMA for the KV cache"
+
+
+def test_the_growth_view_at_the_sizings_own_demand_needs_the_pools_that_carry_its_rate(
+    planned: workflows.PlanReport,
+) -> None:
+    """Concurrency per replica of either pool is the sizing's: at the demand the pools were sized for,
+    the growth view asks for no more replicas than the plan's pools, and for enough that the pooled
+    Cr_closed rate per replica carries the sized rate (each pool's own Cr_closed added up counted a
+    request in both pools and asked for too few)."""
+    tco, d = planned.tco, planned.decision
+    assert tco is not None and d is not None and d.pools is not None
+    pools = d.pools
+    for_load = max(math.ceil(tco.provisioned_concurrency / tco.throughput.concurrency_per_replica - 1e-9), 2)
+    assert for_load <= pools.replicas
+    assert for_load * pools.req_s_at_cr_closed / pools.replicas >= pools.rate_req_s
 
 
 def test_the_growth_view_grows_each_pool_in_its_own_layout(planned: workflows.PlanReport) -> None:
