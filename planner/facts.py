@@ -261,9 +261,10 @@ def _cost(r: ResolvedPlan, sizing: PlanSizing) -> Fact:
     b = r.plan.baseline
     measured = b is not None and b.cr_closed_output_tok_s is not None
     cost = sizing.best.eur_per_m_tokens if sizing.best else None
-    return _fact(
-        "cost", basis="measured Cr_closed" if measured else "estimated", measured=measured, eur_per_1m_tokens=cost
-    )
+    # a simulated Cr_closed is still the model's, not a measurement; but it is not the estimate's
+    simulated = sizing.best is not None and sizing.best.decision is not None
+    basis = "measured Cr_closed" if measured else "simulated" if simulated else "estimated"
+    return _fact("cost", basis=basis, measured=measured, eur_per_1m_tokens=cost)
 
 
 def _sizing(sizing: PlanSizing) -> Fact:

@@ -207,6 +207,18 @@ def test_the_estimate_is_reported_only_when_the_simulation_moved_it(setup: Any) 
     assert "sizing.simulation-corrected-estimate" not in findings(setup, CLEAN)
 
 
+def test_the_cost_finding_names_the_throughput_it_rests_on(setup: Any) -> None:
+    """Without a measured Cr_closed the cost rests on the simulated Cr_closed where the plan was checked
+    in simulation (what `planner tco` prices), else on the estimate; the finding says which."""
+    catalog, engine = setup
+    unmeasured = broken("tco.not-from-cr-closed")
+    f = findings(setup, unmeasured)["tco.not-from-cr-closed"]
+    assert f.evidence["basis"] == "simulated" and "rests on simulated throughput" in f.message
+    resolved = resolve_plan(parse_plan(unmeasured), catalog)
+    estimated = validate_plan(resolved, catalog, size_plan(resolved, catalog, simulate=False), engine)
+    assert {g.rule_id: g for g in estimated.findings}["tco.not-from-cr-closed"].evidence["basis"] == "estimated"
+
+
 def test_slo_breach_reports_the_margin(setup: Any) -> None:
     f = findings(setup, broken("slo.ttft-breach"))["slo.ttft-breach"]
     assert f.evidence["ttft_margin_ms"] == pytest.approx(f.evidence["ttft_ms"] - 3000)
