@@ -510,7 +510,8 @@ SCREENED_MARK = "*"
 def _cost_cell(candidate: Any) -> str:
     """EUR per 1M tokens to three places ('-' unpriced), marked where only the screen timed it."""
     cost = candidate.eur_per_m_tokens
-    return ("-" if cost is None else f"{cost:.3f}") + SCREENED_MARK * candidate.screened_only
+    mark = SCREENED_MARK if candidate.screened_only else ""
+    return ("-" if cost is None else f"{cost:.3f}") + mark
 
 
 def candidates_table(candidates: Sequence[Any], limit: int, *, styled: bool = False) -> str:
