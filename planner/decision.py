@@ -45,7 +45,7 @@ from planner.pool_capacity import (
 )
 from planner.simulate import Targets, slo_figure_ms
 from planner.sizing.deployment import Deployment
-from planner.sizing.fleet import FleetSizing, mean_request_e2e_ms, nodes_for
+from planner.sizing.fleet import FleetSizing, mean_request_e2e_ms, nodes_for, spread_over
 from planner.tco import cost_assumptions, eur_per_million_tokens
 from planner.traffic import demand_of
 
@@ -212,8 +212,10 @@ class FleetDecision:
     def nodes(self) -> int:
         """Nodes the fleet occupies."""
         if self.pools is not None:
-            return self.pools.nodes(self.spares // 2) if self.replicas_for_load else 0
-        return nodes_for(self.deployment, self.replicas)
+            if not self.replicas_for_load:
+                return 0
+            return spread_over(self.pools.nodes(self.spares // 2), self.replicas, self.fleet.min_nodes)
+        return nodes_for(self.deployment, self.replicas, self.fleet.min_nodes)
 
     @property
     def feasible(self) -> bool:

@@ -23,7 +23,7 @@ from planner.sizing.fleet import FleetSizing, size_fleet
 from planner.sizing.pins import nearest_divisor
 from planner.sizing.plan_sizing import PlanSizing
 from planner.sizing.search import candidate_deployments, gpu_runs, search
-from planner.traffic import demand_of, sizing_shape
+from planner.traffic import SPREAD_ORDER, demand_of, sizing_shape, spread_needed
 
 Fact = dict[str, Any]
 
@@ -329,19 +329,12 @@ def _fleet(r: ResolvedPlan, dep: Deployment, fleet: FleetSizing) -> Fact:
     )
 
 
-#: The smallest failure domain replicas must be spread over, by availability target:
-#: 99.9% survives a node, 99.95% a rack, 99.99% a site (planning thresholds).
-SPREAD_NEEDED = ((99.99, "multi-site"), (99.95, "multi-rack"), (99.9, "one-rack"))
-SPREAD_ORDER = ("one-node", "one-rack", "multi-rack", "multi-site")
-
-
 def _too_concentrated(placement: str | None, fleet: FleetSizing, availability: float) -> bool:
     """True when the replicas sit in fewer failure domains than the availability target needs."""
     where = placement or ("one-node" if fleet.nodes <= 1 else None)
     if where is None:
         return False
-    needed = next((spread for threshold, spread in SPREAD_NEEDED if availability >= threshold), "one-node")
-    return SPREAD_ORDER.index(where) < SPREAD_ORDER.index(needed)
+    return SPREAD_ORDER.index(where) < SPREAD_ORDER.index(spread_needed(availability))
 
 
 def _prediction(r: ResolvedPlan, dep: Deployment, fleet: FleetSizing) -> Fact:

@@ -22,7 +22,7 @@ from typing import Any, Literal
 from planner.decision import FleetDecision, PoolDecision
 from planner.plan import Plan
 from planner.sizing.deployment import Deployment
-from planner.sizing.fleet import FleetSizing, nodes_for
+from planner.sizing.fleet import FleetSizing, nodes_for, spread_over
 from planner.specs import GpuSpec
 from planner.tco import (
     HOURS_PER_YEAR,
@@ -59,6 +59,8 @@ class OwnedFleet:
     replicas_for_load: int
     spares: int
     pools: PoolDecision | None = None
+    #: The fewest nodes the replicas spread over for the plan's failure domains.
+    min_nodes: int = 1
 
     @property
     def replicas(self) -> int:
@@ -76,8 +78,8 @@ class OwnedFleet:
     def nodes(self) -> int:
         """Nodes in all."""
         if pools := self.pools:
-            return pools.nodes(self.spares // 2)
-        return nodes_for(self.deployment, self.replicas)
+            return spread_over(pools.nodes(self.spares // 2), self.replicas, self.min_nodes)
+        return nodes_for(self.deployment, self.replicas, self.min_nodes)
 
     def carrying(self, replicas_for_load: int) -> OwnedFleet:
         """The same fleet with ``replicas_for_load`` replicas for the load (the growth view's quarters):
@@ -97,7 +99,8 @@ class OwnedFleet:
 
     @property
     def spare_nodes(self) -> int:
-        """Nodes the spares add to those the load needs."""
+        """Nodes the spares add to those the load needs (with the nodes their failure domains spread
+        the fleet over)."""
         if pools := self.pools:
             return self.nodes - pools.nodes(0)
         return self.nodes - nodes_for(self.deployment, self.replicas_for_load)
@@ -171,8 +174,10 @@ def _concurrency_per_replica(fleet: FleetSizing, decision: FleetDecision | None)
 def recommended_fleet(fleet: FleetSizing, decision: FleetDecision | None) -> OwnedFleet:
     """The fleet the plan recommends: the replica count the simulation settled when there is one."""
     if decision is not None and decision.feasible:
-        return OwnedFleet(fleet.deployment, decision.replicas_for_load, decision.spares, decision.pools)
-    return OwnedFleet(fleet.deployment, fleet.replicas_for_load, fleet.spares)
+        return OwnedFleet(
+            fleet.deployment, decision.replicas_for_load, decision.spares, decision.pools, fleet.min_nodes
+        )
+    return OwnedFleet(fleet.deployment, fleet.replicas_for_load, fleet.spares, min_nodes=fleet.min_nodes)
 
 
 @dataclass(frozen=True)

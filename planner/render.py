@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from planner.resolve import ResolvedPlan
+from planner.sizing.fleet import nodes_for
 from planner.sizing.search import SETTLED
 from planner.specs import GpuSpec, ModelSpec, RuntimeSpec, ServingStackSpec
 from planner.workflows import (
@@ -443,10 +444,17 @@ def fleet_text(candidate: Any, slo_percentile: float = 95) -> str:
     per_replica = f"x {s.deployment.gpus} GPU"
     if pooled:
         per_replica = d.pools.layouts_text(s.spares // 2)
+    packed = d.pools.nodes(s.spares // 2) if pooled else nodes_for(s.deployment, s.replicas)
     lines.append(
         f"7-8 Fleet    {s.replicas_for_load} replicas for the load + {s.spares} spare ({spares}) "
         f"= {s.replicas} replicas "
         f"{per_replica} = {s.gpus} x {s.deployment.gpu.id} in {s.nodes} node(s)"
+        + (
+            f" (they pack into {packed}: spread for the failure domains, the spares apart and the placement the "
+            "availability target needs; `hardware.placement: one-node` keeps them together)"
+            if s.nodes > packed
+            else ""
+        )
     )
     cost = candidate.eur_per_m_tokens
     basis = "at Cr_closed" if d is not None else "at the estimate's operating point"

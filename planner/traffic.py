@@ -61,6 +61,8 @@ class Demand:
     peak_rate_req_s: float
     rate_source: str
     spares: int
+    #: The fewest nodes the fleet spreads over for its failure domains (:func:`failure_domain_nodes`).
+    min_nodes: int = 1
     #: The requests a running batch is made of (None: every request is ``isl``/``osl``). Its mean
     #: request is what Little's law times: it multiplies a rate by the mean time in the system,
     #: where the SLOs are judged on the worst case (``isl``/``osl``).
@@ -265,8 +267,36 @@ def demand_of(plan: Plan) -> Demand:
         peak_rate_req_s=(t.rate_req_s or 0.0) * t.peak_factor,
         rate_source=_rate_source(t),
         spares=plan.slo.spare_failure_domains,
+        min_nodes=failure_domain_nodes(plan),
         population=population_of(plan.workload),
     )
+
+
+#: The smallest failure domain replicas must be spread over, by availability target:
+#: 99.9% survives a node, 99.95% a rack, 99.99% a site (planning thresholds).
+SPREAD_NEEDED = ((99.99, "multi-site"), (99.95, "multi-rack"), (99.9, "one-rack"))
+SPREAD_ORDER = ("one-node", "one-rack", "multi-rack", "multi-site")
+
+
+def spread_needed(availability_pct: float) -> str:
+    """The placement (``SPREAD_ORDER``) an availability target needs at least."""
+    return next((spread for threshold, spread in SPREAD_NEEDED if availability_pct >= threshold), "one-node")
+
+
+def failure_domain_nodes(plan: Plan) -> int:
+    """The fewest nodes the plan's fleet spreads over, so that the fleet the planner proposes passes
+    the resilience rules it is checked against: two where the placement (the plan's, else the one
+    its availability target needs) is wider than one node, and the spares plus one where there are
+    two or more spares (N+2: a node failure must not take the spares down with what they protect).
+    A plan that pins ``placement: one-node`` keeps one node (the rules then say what that costs).
+    A fleet of fewer replicas than this spreads over as many nodes as it has replicas.
+    """
+    placement = plan.hardware.placement
+    if placement == "one-node":
+        return 1
+    spread = placement or spread_needed(plan.slo.availability_pct)
+    spares = plan.slo.spare_failure_domains
+    return max(1 if spread == "one-node" else 2, spares + 1 if spares >= 2 else 1)
 
 
 def population_of(workload: WorkloadProfile) -> Population:

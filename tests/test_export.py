@@ -390,6 +390,36 @@ def test_every_input_of_the_assumptions_sheet_is_live(
     assert_workbook_is_the_model(wb, plan, model, demo_tco.years)
 
 
+@needs_soffice
+def test_a_critical_fleet_spreads_over_its_failure_domains_in_every_figure(
+    session: workflows.Session, tmp_path: Path
+) -> None:
+    """N+2 at 99.95%: the twelve one-GPU replicas would pack into two nodes, where one node's failure
+    takes the spares down with what they protect; the planner spreads them over three, the rules it
+    checks its own choice against stay quiet, and the TCO, the plan's text, the growth view and the
+    workbook (recalculated by LibreOffice) count the same nodes."""
+    from planner.render import plan_report_text
+    from planner.sizing.fleet import nodes_for
+
+    code = workflows.read_plan(PLANS / "code-assistant.yaml")
+    plan = code.model_copy(update={"slo": code.slo.model_copy(update={"critical": True, "availability_pct": 99.95})})
+    report = workflows.tco(session, plan, "critical.yaml", backend="builtin")
+    fleet = report.tco.fleet
+    packed = nodes_for(fleet.deployment, fleet.replicas)
+    assert fleet.spares == 2 and fleet.min_nodes == 3 and packed < 3 == fleet.nodes
+    assert report.plan.decision is not None and report.plan.decision.nodes == fleet.nodes
+    resilience = {f.rule_id for f in report.plan.validation.findings if f.rule_id.startswith("resilience.")}
+    assert not resilience, "the planner's own fleet passes the resilience rules"
+    assert f"in 3 node(s) (they pack into {packed}: spread for the failure domains" in plan_report_text(report.plan)
+    assert all(q.nodes >= min(3, q.replicas) for q in report.growth.quarters)
+    path = tmp_path / "critical.xlsx"
+    workflows.export(session, plan, path, "critical.yaml", backend="builtin")
+    wb = load_workbook(recalculate(path, tmp_path), data_only=True)
+    assert_no_errors(wb)
+    assert_workbook_is_the_model(wb, report.plan.resolved.plan, report.tco, report.years)
+    assert named(wb, "min_nodes").value == 3 and named(wb, "fleet_nodes").value == 3
+
+
 @pytest.mark.slow
 @needs_soffice
 def test_a_full_envelope_plan_is_priced_at_its_simulated_cr_closed(session: workflows.Session, tmp_path: Path) -> None:

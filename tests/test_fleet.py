@@ -60,6 +60,33 @@ def test_critical_plans_keep_two_spares(catalog: Any) -> None:
     assert sizing.spares == 2
 
 
+@pytest.mark.parametrize(
+    ("hardware", "slo", "nodes"),
+    [
+        ("", "{availability_pct: 99.5}", 1),  # one node is spread enough
+        ("", "{availability_pct: 99.9}", 2),  # survives a node: two at least
+        (", placement: one-rack", "{availability_pct: 99.5}", 2),  # the plan's placement, wider than a node
+        ("", "{availability_pct: 99.95, critical: true}", 3),  # N+2: the spares on nodes of their own
+        (", placement: multi-site", "{availability_pct: 99.5, critical: true}", 3),
+        (", placement: one-node", "{availability_pct: 99.99, critical: true}", 1),  # pinned: the rules judge it
+    ],
+)
+def test_the_fleet_spreads_over_its_failure_domains(catalog: Any, hardware: str, slo: str, nodes: int) -> None:
+    """The fewest nodes follow the placement the plan gives or its availability target needs, and
+    N+2's spares apart; a fleet of fewer replicas than that spreads one replica a node."""
+    from planner.sizing.fleet import nodes_for
+    from planner.traffic import failure_domain_nodes
+
+    text = PLAN.replace("availability_pct: 99.9, critical: CRITICAL}", slo[1:])
+    plan = parse_plan(text.replace("hardware: {gpu: h100-sxm}", "hardware: {gpu: h100-sxm" + hardware + "}"))
+    assert failure_domain_nodes(plan) == demand_of(plan).min_nodes == nodes
+    dep = deployment(catalog, plan)
+    assert dep.gpus == 4 and dep.gpu.gpus_per_node == 8
+    assert nodes_for(dep, 5, nodes) == max(3, nodes), "five 4-GPU replicas pack into three nodes"
+    assert nodes_for(dep, 1, nodes) == 1, "one replica is not split over failure domains"
+    assert nodes_for(dep, 2, nodes) == min(2, nodes)
+
+
 def test_latency_cap_is_the_edge_of_the_slo(catalog: Any) -> None:
     plan = parse_plan(PLAN.replace("CRITICAL", "false"))
     dep = deployment(catalog, plan)

@@ -108,6 +108,8 @@ def _fixed_inputs(wb: Workbook, ws: Worksheet, row: int, c: TcoWorkbook) -> int:
         ("Fleet (sizing)", [
             ("fleet_replicas_for_load", t.fleet.replicas_for_load, "replicas", "Replicas carrying the load", "sizing"),
             ("spare_replicas", t.fleet.spares, "replicas", "Spare replicas (N+1/N+2)", "plan's availability"),
+            ("min_nodes", t.fleet.min_nodes, "nodes",
+             "Fewest nodes the replicas spread over (failure domains: placement, N+2 spares)", "plan's availability"),
             ("gpus_per_replica", dep.gpus, "GPUs", f"GPUs per replica ({dep.label})", "sizing"),
             *_pool_inputs(t.fleet.pools),
         ]),
@@ -154,17 +156,23 @@ def _fixed_inputs(wb: Workbook, ws: Worksheet, row: int, c: TcoWorkbook) -> int:
 
 
 def _nodes(replicas: str, per_replica: str = "gpus_per_replica") -> str:
-    """Nodes ``replicas`` replicas of ``per_replica`` GPUs take (as :func:`planner.sizing.fleet.nodes_for`)."""
+    """Nodes ``replicas`` replicas of ``per_replica`` GPUs pack into (as :func:`planner.sizing.fleet.nodes_for`)."""
     return (
         f"IF({per_replica}>gpus_per_node,{replicas}*ROUNDUP({per_replica}/gpus_per_node,0),"
         f"ROUNDUP({replicas}*{per_replica}/gpus_per_node,0))"
     )
 
 
+def _spread(nodes: str, replicas: str) -> str:
+    """``nodes`` spread over ``min_nodes`` failure domains, one a replica at most (as
+    :func:`planner.sizing.fleet.spread_over`)."""
+    return f"MAX({nodes},MIN(min_nodes,{replicas}))"
+
+
 #: GPUs and nodes of replicas of one deployment, the spares' apart.
 _FLEET_QUANTITIES = (
     ("fleet_gpus", "GPUs in all", "fleet_replicas*gpus_per_replica"),
-    ("fleet_nodes", "Nodes in all", _nodes("fleet_replicas")),
+    ("fleet_nodes", "Nodes in all", _spread(_nodes("fleet_replicas"), "fleet_replicas")),
     ("spare_gpus", "GPUs of the spares", "spare_replicas*gpus_per_replica"),
     ("spare_nodes", "Nodes the spares add", "fleet_nodes-" + _nodes("fleet_replicas_for_load")),
 )
@@ -173,8 +181,9 @@ _PREFILL, _DECODE = "(prefill_replicas_for_load+spare_replicas/2)", "(decode_rep
 _POOL_QUANTITIES = (
     ("fleet_gpus", "GPUs in all (both pools)",
      f"{_PREFILL}*prefill_gpus_per_replica+{_DECODE}*decode_gpus_per_replica"),
-    ("fleet_nodes", "Nodes in all (both pools)",
-     _nodes(_PREFILL, "prefill_gpus_per_replica") + "+" + _nodes(_DECODE, "decode_gpus_per_replica")),
+    ("fleet_nodes", "Nodes in all (both pools)", _spread(
+        _nodes(_PREFILL, "prefill_gpus_per_replica") + "+" + _nodes(_DECODE, "decode_gpus_per_replica"),
+        "fleet_replicas")),
     ("spare_gpus", "GPUs of the spares", "spare_replicas/2*(prefill_gpus_per_replica+decode_gpus_per_replica)"),
     ("spare_nodes", "Nodes the spares add", "fleet_nodes-"
      + _nodes("prefill_replicas_for_load", "prefill_gpus_per_replica") + "-"
@@ -347,14 +356,14 @@ def _pooled_quantities(r: int) -> tuple[str, str]:
     prefill, decode = f"({prefill_q}+spare_replicas/2)", f"(E{r}-{prefill_q}+spare_replicas/2)"
     gpus = f"{prefill}*prefill_gpus_per_replica+{decode}*decode_gpus_per_replica"
     nodes = _nodes(prefill, "prefill_gpus_per_replica") + "+" + _nodes(decode, "decode_gpus_per_replica")
-    return gpus, nodes
+    return gpus, _spread(nodes, f"F{r}")
 
 
 def _growth_formulas(r: int, pooled: bool = False) -> dict[str, str]:
     """The formulas of row ``r`` (the first quarter is row 2); ``pooled``: the fleet is prefill and decode pools."""
     p = r - 1
     first = r == 2
-    gpus, nodes = (f"F{r}*gpus_per_replica", _nodes(f"F{r}")) if not pooled else _pooled_quantities(r)
+    gpus, nodes = (f"F{r}*gpus_per_replica", _spread(_nodes(f"F{r}"), f"F{r}")) if not pooled else _pooled_quantities(r)
     return {
         "growth_factor": f"(1+traffic_growth)^(3*A{r}/growth_horizon_months)",
         "peak_concurrency": f"peak_concurrency*B{r}",

@@ -53,6 +53,8 @@ class FleetSizing:
     #: The requests a replica's batch is made of (the plan's workload), which every estimate of
     #: this sizing runs the worst-case isl/osl request among; None: all alike.
     population: Population | None = None
+    #: The fewest nodes the replicas spread over for the plan's failure domains (``Demand.min_nodes``).
+    min_nodes: int = 1
 
     @property
     def feasible(self) -> bool:
@@ -233,13 +235,20 @@ def _dominant(capacity: int, latency: int, binding_cap: str) -> str:
     return "memory" if binding_cap == "memory" else binding_cap
 
 
-def nodes_for(dep: Deployment, replicas: int) -> int:
+def nodes_for(dep: Deployment, replicas: int, min_nodes: int = 1) -> int:
     """Nodes ``replicas`` replicas of ``dep`` occupy: a replica wider than a node takes whole nodes,
-    smaller ones pack several to a node."""
+    smaller ones pack several to a node, over at least ``min_nodes`` failure domains
+    (:func:`spread_over`)."""
     per_node = dep.gpu.gpus_per_node
     if dep.gpus > per_node:
-        return replicas * math.ceil(dep.gpus / per_node)
-    return math.ceil(replicas * dep.gpus / per_node)
+        return spread_over(replicas * math.ceil(dep.gpus / per_node), replicas, min_nodes)
+    return spread_over(math.ceil(replicas * dep.gpus / per_node), replicas, min_nodes)
+
+
+def spread_over(packed_nodes: int, replicas: int, min_nodes: int) -> int:
+    """Nodes of ``replicas`` that pack into ``packed_nodes``, spread over ``min_nodes`` at least (no
+    more than one a replica: a replica is not split for its failure domain)."""
+    return max(packed_nodes, min(min_nodes, replicas))
 
 
 def size_fleet(dep: Deployment, model: PerformanceModel, demand: Demand) -> FleetSizing:
@@ -270,7 +279,7 @@ def size_fleet(dep: Deployment, model: PerformanceModel, demand: Demand) -> Flee
     spares = demand.spares if replicas_for_load else 0
     replicas = replicas_for_load + spares
     gpus = replicas * dep.gpus
-    nodes = nodes_for(dep, replicas)
+    nodes = nodes_for(dep, replicas, demand.min_nodes)
     return FleetSizing(
         deployment=dep,
         model=model,
@@ -294,6 +303,7 @@ def size_fleet(dep: Deployment, model: PerformanceModel, demand: Demand) -> Flee
         e2e_at_peak_ms=e2e_at_peak,
         percentile=demand.percentile,
         population=population,
+        min_nodes=demand.min_nodes,
     )
 
 
