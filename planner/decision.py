@@ -210,12 +210,15 @@ class FleetDecision:
 
     @property
     def nodes(self) -> int:
-        """Nodes the fleet occupies."""
+        """Nodes the fleet occupies: those it packs into, spread over the plan's failure domains."""
+        return spread_over(self.packed_nodes, self.replicas, self.fleet.min_nodes) if self.replicas_for_load else 0
+
+    @property
+    def packed_nodes(self) -> int:
+        """Nodes the fleet packs into before it spreads over the failure domains (``nodes``)."""
         if self.pools is not None:
-            if not self.replicas_for_load:
-                return 0
-            return spread_over(self.pools.nodes(self.spares // 2), self.replicas, self.fleet.min_nodes)
-        return nodes_for(self.deployment, self.replicas, self.fleet.min_nodes)
+            return self.pools.nodes(self.spares // 2) if self.replicas_for_load else 0
+        return nodes_for(self.deployment, self.replicas)
 
     @property
     def feasible(self) -> bool:

@@ -11,8 +11,6 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from planner.resolve import ResolvedPlan
-from planner.sizing.fleet import nodes_for
-from planner.sizing.search import SETTLED
 from planner.specs import GpuSpec, ModelSpec, RuntimeSpec, ServingStackSpec
 from planner.workflows import (
     CheckReport,
@@ -444,7 +442,7 @@ def fleet_text(candidate: Any, slo_percentile: float = 95) -> str:
     per_replica = f"x {s.deployment.gpus} GPU"
     if pooled:
         per_replica = d.pools.layouts_text(s.spares // 2)
-    packed = d.pools.nodes(s.spares // 2) if pooled else nodes_for(s.deployment, s.replicas)
+    packed = d.packed_nodes if d is not None else s.packed_nodes
     lines.append(
         f"7-8 Fleet    {s.replicas_for_load} replicas for the load + {s.spares} spare ({spares}) "
         f"= {s.replicas} replicas "
@@ -655,7 +653,8 @@ def search_text(report: SearchReport, top: int, *, styled: bool = False) -> str:
         chosen = report.backend
         lines.append(
             f"{SCREENED_MARK} {len(screened)} row(s) with the built-in model's screening figures, ranked after "
-            f"those {chosen} timed: {chosen} re-timed the candidates that could rank among the first {SETTLED}"
+            f"those {chosen} timed: {chosen} re-timed the candidates that could rank among the first "
+            f"{report.settled}"
         )
     return "\n".join(lines)
 

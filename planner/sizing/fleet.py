@@ -62,6 +62,11 @@ class FleetSizing:
         return self.per_replica > 0
 
     @property
+    def packed_nodes(self) -> int:
+        """Nodes the replicas pack into before they spread over the failure domains (``nodes``)."""
+        return nodes_for(self.deployment, self.replicas)
+
+    @property
     def fleet_output_tok_s(self) -> float:
         """Output tokens/s the replicas carrying load deliver at the operating point."""
         if not self.operating_point:

@@ -284,8 +284,8 @@ def _retimed_until_settled(
     figures and say so (``screened_only``), after the re-timed ones.
 
     A place is settled when the next screened candidate, even were the chosen model to lower its
-    cost as much as it lowered any candidate's it re-timed (never less than the screen's cost:
-    a model that only raises costs leaves the screen's as the bound), would cost more than the
+    cost as much as it lowered any candidate's it re-timed (the ratio starts at 1: a model that
+    only raises costs leaves the screen's cost as the bound), would cost more than the
     ``SETTLED``-th re-timed candidate. The chosen model's and the built-in model's times differ
     by class (runtime, GPU, model architecture), so a cheaper class can move many places: the
     ratio, not a fixed count, decides how far to go.
@@ -309,7 +309,7 @@ def _settled(retimed: list[Candidate], following: Candidate, lowest_ratio: float
         return False
     last = retimed[SETTLED - 1].eur_per_m_tokens
     cost = following.eur_per_m_tokens
-    if last is None:  # unpriced places rank by GPUs, which the model does not move
+    if last is None:  # unpriced places rank by GPUs: the screen's count stands in for the chosen model's
         return cost is None and following.sizing.gpus > retimed[SETTLED - 1].sizing.gpus
     return cost is None or cost * lowest_ratio > last
 

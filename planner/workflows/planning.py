@@ -22,7 +22,7 @@ from planner.sizing.estimate import Estimate
 from planner.sizing.estimate import estimate as estimate_one
 from planner.sizing.pins import budget_refusal, pin_conflicts
 from planner.sizing.plan_sizing import VERIFIED, PlanSizing, size_plan
-from planner.sizing.search import Candidate
+from planner.sizing.search import SETTLED, Candidate
 from planner.sizing.search import search as search_candidates
 from planner.specs import BYTES_PER_ELEMENT
 from planner.tco import Assumption, CostAssumptions, assumption_table, cost_assumptions, default_costs
@@ -331,6 +331,8 @@ class SearchReport:
     conflicts: list[str] = field(default_factory=list)
     #: The performance model chosen for the search (candidates it did not re-time say so).
     backend: str = "builtin"
+    #: The places of the ranking the chosen model settles (:data:`planner.sizing.search.SETTLED`).
+    settled: int = SETTLED
 
     def to_json(self, top: int | None = None) -> dict[str, Any]:
         """The ``top`` candidates (all when ``None``) with their full sizing; ``screened_only`` marks
