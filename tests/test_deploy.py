@@ -115,6 +115,39 @@ def test_generated_files_realise_the_plan(
     assert disagreements(config, values) == []
 
 
+def test_a_fleet_spread_over_its_failure_domains_is_deployed_spread(
+    session: workflows.Session, sized: dict[str, Any]
+) -> None:
+    """A critical plan (N+2 at 99.95%) spreads its replicas over three nodes at least: the Kubernetes
+    Deployment keeps the scheduler from stacking them on fewer (a pod topology spread with
+    ``minDomains``), and TRACE.md says so for every target; a plan that needs no spread gets none."""
+    plan = _plan("vllm")
+    plan = plan.model_copy(update={"slo": plan.slo.model_copy(update={"critical": True, "availability_pct": 99.95})})
+    resolved = resolve_plan(plan, session.catalog, "critical.yaml")
+    sizing = size_plan(resolved, session.catalog, session.performance_model("builtin"), simulate=False)
+    assert sizing.best is not None
+    fleet = sizing.best.sizing
+    assert fleet.min_nodes == 3 and fleet.nodes >= 3 and fleet.replicas > 3
+    values = deploy_values(resolved, fleet, session.catalog, "vllm", Origin(plan.name, "critical.yaml", "0.1.0"))
+    files = bundle(values)
+    pod = next(d for d in yaml.safe_load_all(files["deployment.yaml"]) if d and d["kind"] == "Deployment")
+    spread = pod["spec"]["template"]["spec"]["topologySpreadConstraints"]
+    assert spread == [
+        {
+            "maxSkew": 1,
+            "minDomains": 3,
+            "topologyKey": "kubernetes.io/hostname",
+            "whenUnsatisfiable": "DoNotSchedule",
+            "labelSelector": {"matchLabels": {"app.kubernetes.io/name": values.name}},
+        }
+    ]
+    assert f"on {fleet.nodes} node(s). Spread them over 3 nodes at least" in files[TRACE_FILE]
+    plain = bundle(_values(session, sized, "vllm", "vllm"))  # availability 99.5%: one node is spread enough
+    plain_pod = next(d for d in yaml.safe_load_all(plain["deployment.yaml"]) if d and d["kind"] == "Deployment")
+    assert "topologySpreadConstraints" not in plain_pod["spec"]["template"]["spec"]
+    assert "Spread them over" not in plain[TRACE_FILE]
+
+
 @pytest.mark.parametrize("runtime", ["vllm", "sglang", "trtllm"])
 def test_every_flag_and_metric_exists_in_the_runtime_version(
     session: workflows.Session, sized: dict[str, Any], runtime: str

@@ -32,7 +32,14 @@ def trace_text(values: DeployValues) -> str:
         f"# {values.origin.plan_name}: {values.target} with {values.runtime.name} {values.runtime_version}",
         "",
         f"Fleet: {values.replicas} replicas ({values.replicas_for_load} for the peak + {values.spares} spare) x "
-        f"{values.gpus_per_replica} {values.gpu_id} = {values.gpus} GPUs.",
+        f"{values.gpus_per_replica} {values.gpu_id} = {values.gpus} GPUs on {values.nodes} node(s)."
+        + (
+            f" Spread them over {values.spread_nodes} nodes at least (the plan's failure domains: the spares apart "
+            "and the placement its availability target needs); the Kubernetes Deployment says so with a "
+            "topology spread constraint, other targets leave it to the scheduler's configuration."
+            if values.spread_nodes > 1
+            else ""
+        ),
         "",
         f"Image: `{values.image}` ({values.image_why}).",
         "",

@@ -91,12 +91,27 @@ def _single_node(values: DeployValues) -> None:
         )
 
 
+def _node_spread(values: DeployValues) -> dict[str, Any]:
+    """Replicas per node within one of each other, over ``spread_nodes`` nodes at least: Kubernetes'
+    pod topology spread (``minDomains``, stable since 1.30, counts the nodes still missing as holding
+    none, so the scheduler leaves pods pending rather than stack them on fewer nodes)."""
+    return {
+        "maxSkew": 1,
+        "minDomains": values.spread_nodes,
+        "topologyKey": "kubernetes.io/hostname",
+        "whenUnsatisfiable": "DoNotSchedule",
+        "labelSelector": {"matchLabels": {"app.kubernetes.io/name": values.name}},
+    }
+
+
 def runtime_server(values: DeployValues, command: ServeCommand) -> dict[str, Any]:
     """A plain engine server: Deployment of all replicas (spares included) and a Service."""
     _single_node(values)
     pod: dict[str, Any] = {"containers": [_container(values, command)]}
     if command.options:
         pod["volumes"] = [{"name": "engine-options", "configMap": {"name": f"{values.name}-options"}}]
+    if values.spread_nodes > 1:
+        pod["topologySpreadConstraints"] = [_node_spread(values)]
     deployment = {
         "apiVersion": "apps/v1",
         "kind": "Deployment",

@@ -136,6 +136,10 @@ class DeployValues:
     targets_ms: dict[str, float] = field(default_factory=dict)  # ttft, itl, e2e where the plan sets them
     settings: dict[str, Setting] = field(default_factory=dict)
     pools: Pools | None = None  # prefill and decode pools, for a disaggregated plan
+    #: Nodes the fleet occupies, and the fewest it spreads over for its failure domains
+    #: (:func:`planner.traffic.failure_domain_nodes`).
+    nodes: int = 1
+    min_nodes: int = 1
 
     def value(self, role: str) -> Any:
         """The value of one role, or None when the configuration leaves it to the engine."""
@@ -153,6 +157,11 @@ class DeployValues:
                 fix="pass --image REGISTRY/IMAGE:TAG (for example your registry's mirror of the engine build)",
             )
         return self.image
+
+    @property
+    def spread_nodes(self) -> int:
+        """Nodes the replicas must spread over at least (one where nothing asks for a spread)."""
+        return max(min(self.min_nodes, self.replicas), 1)
 
     @property
     def gpus(self) -> int:
@@ -229,6 +238,8 @@ def deploy_values(
         targets_ms={k: v for k, v in (("ttft", slo.ttft_ms), ("itl", slo.itl_ms), ("e2e", slo.e2e_ms)) if v},
         settings=settings,
         pools=pools,
+        nodes=fleet.nodes,
+        min_nodes=fleet.min_nodes,
     )
 
 
