@@ -4,7 +4,8 @@ For each use-case plan (tests/data/plans/usecases) and the bundled example, runs
 ``workflows.plan`` in one process with the built-in model and a fresh decision (sizing by
 estimate, the simulation of the cheapest candidates' whole fleets at the peak, the rules),
 and prints the wall time with the decision: the deployment, replicas (estimate -> simulated,
-plus spares), Cr_closed, Cr_open, EUR per 1M output tokens (GPU servers and power), the
+aggregated against aggregated, with the prefill and decode pools that serve a disaggregated
+plan; plus spares), Cr_closed, Cr_open, EUR per 1M output tokens (GPU servers and power), the
 count of findings by severity. Target: a full-envelope plan (use case 4) under 30 s on this
 2-core machine. The nightly batch job (use case 3) takes minutes and runs only with --all.
 
@@ -41,10 +42,16 @@ def plan_once(session: workflows.Session, path: Path, backend: str) -> str:
     if d is None or best is None:
         return f"{path.name:28s} {took:6.1f} s  nothing meets the plan; {found}"
     cost = f"{best.eur_per_m_tokens:.3f}" if best.eur_per_m_tokens is not None else "n/a"
+    # the estimate sizes aggregated replicas: the pools that serve a disaggregated plan are named apart
+    pools = (
+        f" aggregated, served as {d.pools.prefill_replicas} prefill + {d.pools.decode_replicas} decode"
+        if d.pools
+        else ""
+    )
     return (
-        f"{path.name:28s} {took:6.1f} s  {d.deployment.label}: {d.estimated_replicas} -> {d.replicas_for_load} "
-        f"(+{d.spares}) replicas, Cr_closed {d.cr_closed}, Cr_open {d.cr_open_req_s:.3f} req/s, "
-        f"{cost} EUR/1M output tokens; {found}"
+        f"{path.name:28s} {took:6.1f} s  {d.deployment.label}: {d.estimated_replicas} -> "
+        f"{d.simulated_aggregated_replicas}{pools} (+{d.spares}) replicas, Cr_closed {d.cr_closed}, "
+        f"Cr_open {d.cr_open_req_s:.3f} req/s, {cost} EUR/1M output tokens; {found}"
     )
 
 
