@@ -754,10 +754,15 @@ def mix_text(report: MixReport) -> str:
         + f" -> {result['mix'].get(name, '-')}"
         for name, rate, isl, osl, people in report.buckets
     ]
-    lines.append(f"mix: {result['mix_gpus']} at {result['mix_eur_per_hour']:.2f} EUR/hour")
+    gpus = " + ".join(f"{count:,} x {gpu}" for gpu, count in result["mix_gpus"].items())
+    lines.append(f"mix: {gpus} GPUs at {result['mix_eur_per_hour']:.2f} EUR/hour")
     lines.append(f"best single class: {result['best_single_class']} at {result['single_eur_per_hour']:.2f} EUR/hour")
     if result["saving"] is not None:
         lines.append(f"saving of the mix: {result['saving']:.1%} (EUR per 1M tokens falls by the same share)")
+    lines.append(
+        "(GPUs at the rate one GPU of a class sustains, rounded up per class: whole replicas, N+1/N+2 spares "
+        "and the simulation's check come on top; `planner plan` with hardware.gpu pinned sizes one class's share)"
+    )
     return "\n".join(lines)
 
 

@@ -262,6 +262,12 @@ def test_heterogeneous_mix_beats_a_single_class() -> None:
     assert result["mix"] == {"short": "small", "long": "large"}
     assert result["mix_gpus"] == {"small": 5, "large": 4}
     assert result["best_single_class"] == "large" and result["saving"] == pytest.approx(1 - 21 / 32)
+    from planner.render import mix_text
+    from planner.workflows import MixReport
+
+    text = mix_text(MixReport(buckets, result))
+    assert "mix: 5 x small + 4 x large GPUs at 21.00 EUR/hour" in text
+    assert "whole replicas, N+1/N+2 spares and the simulation's check come on top" in text, "not a fleet to buy"
 
 
 def test_one_bucket_of_the_mix_needs_the_gpus_the_fleet_sizing_gives(catalog: Any) -> None:
