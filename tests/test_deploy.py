@@ -19,6 +19,7 @@ from planner.deploy.bundle import DASHBOARD_FILE, RULES_FILE, TRACE_FILE, bundle
 from planner.deploy.check import disagreements, read_config
 from planner.deploy.values import IMAGES, TARGETS, DeployError, DeployValues, Origin, deploy_values, kubernetes_name
 from planner.resolve import resolve_plan
+from planner.sizing.estimate import estimate
 from planner.sizing.plan_sizing import size_plan
 from planner.specs import in_versions
 from planner.workflows.deploy import write_files
@@ -358,6 +359,42 @@ def test_the_tuning_plan_moves_one_lever_at_a_time(session: workflows.Session, s
     held = re.search(r"held (\d+) -> (\d+)", budget.expect)
     assert budget.family == CAPACITY and held and int(held.group(2)) > int(held.group(1))
     assert any(s.lever == "speculative decoding" for s in plan.skipped)
+
+
+def test_the_tuning_plan_moves_the_token_budget_from_the_engines_default_to_the_plans(
+    session: workflows.Session, sized: dict[str, Any]
+) -> None:
+    """The baseline runs the engine's default budget: where the plan (or its search) set another, that
+    move is an experiment, quoted at the SLO's percentile as the model times it; at the default, the
+    budget doubles."""
+    from planner.deploy.tuning import tuning_plan
+    from planner.sizing.capacity import knob
+
+    resolved, fleet = sized["vllm"]
+    dep = fleet.deployment
+    name = dep.runtime.knob_roles["batched_tokens"]
+    default = int(knob(replace(dep, knobs={}), "batched_tokens"))
+    at_default = replace(fleet, deployment=replace(dep, knobs={k: v for k, v in dep.knobs.items() if k != name}))
+    planned = replace(fleet, deployment=replace(dep, knobs={**dep.knobs, name: default * 2}))
+
+    def budget_step(sizing: Any) -> Any:
+        return next(e for e in tuning_plan(resolved, sizing, "0.11.0").experiments if e.lever == name)
+
+    assert budget_step(at_default).change == f"{default} -> {default * 2}"
+    moved = budget_step(planned)
+    assert moved.change == f"{default} (the engine's default) -> {default * 2} (the plan's)"
+    p = resolved.plan.slo.percentile
+    runs = [
+        estimate(d, fleet.isl, fleet.osl, model=fleet.model, concurrency=fleet.operating_point.clients,
+                 population=fleet.population)
+        for d in (at_default.deployment, planned.deployment)
+    ]  # fmt: skip
+    itl = [r.itl_at_percentile_ms(p) for r in runs]
+    ttft = [r.ttft_at_percentile_ms(p) for r in runs]
+    assert itl[1] < 0.9 * itl[0], "8,000-token prompts stall the decodes in fewer steps of a larger budget"
+    assert f"ITL p{p:g} {itl[0]:.1f} -> {itl[1]:.1f} ms" in moved.expect, moved.expect
+    assert f"TTFT p{p:g} {ttft[0]:.0f} -> {ttft[1]:.0f} ms" in moved.expect, moved.expect
+    assert "inter_token_latency" in moved.stop and "stop doubling" not in moved.stop, "watch what moves most"
 
 
 def test_tune_from_the_command_line() -> None:
