@@ -669,9 +669,16 @@ def simulation_text(report: SimulationReport) -> str:
         else f"closed loop, {load['concurrency']:,} users"
     )
     d = report.decision
+    pools = d.pools
+    per_replica = f"per replica Cr_closed {d.cr_closed:,}, Cr_open {d.cr_open_req_s:,.3f} requests/s"
+    if pools is not None and pools.prefill_capacity and pools.decode_capacity:
+        per_replica = (
+            f"{pools.prefill_replicas} prefill + {pools.decode_replicas} decode; Cr_closed "
+            f"{pools.prefill_capacity.cr_closed:,} per prefill and {pools.decode_capacity.cr_closed:,} per decode "
+            f"replica (served aggregated: {per_replica})"
+        )
     lines = [
-        f"plan: {d.replicas_for_load} replicas for the load + {d.spares} spare; per replica Cr_closed {d.cr_closed:,}, "
-        f"Cr_open {d.cr_open_req_s:,.3f} requests/s",
+        f"plan: {d.replicas_for_load} replicas for the load + {d.spares} spare; {per_replica}",
         f"{report.deployment}: {s['replicas']} replica(s), {s['gpus']} GPU(s); {applied}",
         f"requests measured {s['requests']}, dropped {s['dropped']}, unfinished {s['unfinished']}, "
         f"preemptions {s['preemptions']}",

@@ -103,6 +103,15 @@ def test_the_estimates_error_weighs_aggregated_replicas_against_aggregated_ones(
     sim = d.to_json()
     row = _simulated_rows({}, sim)
     assert f"the analytic estimate said {d.estimated_replicas} aggregated replicas, against {aggregated} " in str(row)
+    from types import SimpleNamespace
+
+    from planner.report.sections import _cr_closed_text
+
+    assert pools.prefill_capacity is not None and pools.decode_capacity is not None
+    assert _cr_closed_text(SimpleNamespace(simulation=sim, measured=None)) == (  # type: ignore[arg-type]
+        f"{d.cr_closed:,} requests in flight (simulated, served aggregated); the pools: "
+        f"{pools.prefill_capacity.cr_closed:,} per prefill and {pools.decode_capacity.cr_closed:,} per decode replica"
+    )
 
 
 def test_plan_text_and_json_report_the_pools(planned: workflows.PlanReport) -> None:
@@ -243,6 +252,13 @@ def test_simulate_runs_the_pools_by_default(session: workflows.Session, planned:
     )
     text = simulation_text(report)
     assert "meets the SLOs" in text and "decode replicas (KV over nixl)" in text
+    pools = report.decision.pools
+    assert pools is not None and pools.prefill_capacity and pools.decode_capacity
+    assert (
+        f"{pools.prefill_replicas} prefill + {pools.decode_replicas} decode; Cr_closed "
+        f"{pools.prefill_capacity.cr_closed:,} per prefill and {pools.decode_capacity.cr_closed:,} per decode replica "
+        f"(served aggregated: per replica Cr_closed {report.decision.cr_closed:,}"
+    ) in text.splitlines()[0], "the pools' envelopes first, the aggregated replica's named as such"
 
 
 def test_deploy_writes_the_pools_and_check_config_reads_them_back(

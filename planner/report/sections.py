@@ -69,8 +69,15 @@ def summary(record: DecisionRecord) -> Html:
 
 
 def _cr_closed_text(record: DecisionRecord) -> str:
+    """The simulated Cr_closed of a replica; where pools serve the load, that of a replica served
+    aggregated, with each pool's beside it (what the fleet is priced at); the measured one."""
     sim = record.simulation
     planned = f"{sim['cr_closed']:,} requests in flight (simulated)" if sim.get("cr_closed") is not None else "-"
+    pools = (sim.get("disaggregated") or {}).get("cr_closed") or {}
+    if pools.get("prefill") is not None and pools.get("decode") is not None:
+        planned = planned.replace("(simulated)", "(simulated, served aggregated)") + (
+            f"; the pools: {pools['prefill']:,} per prefill and {pools['decode']:,} per decode replica"
+        )
     measured = (record.measured.envelope.get("cr_closed") if record.measured else None) or None
     return planned + (f"; measured {measured:,.0f}" if measured is not None else "")
 
