@@ -746,7 +746,12 @@ def envelope_text(report: EnvelopeReport, *, styled: bool = False) -> str:
             report.deployment,
             f"Cr_closed = {report.cr_closed} concurrent requests (closed loop, per replica)",
             f"Cr_open   = {report.cr_open_req_s:.3f} requests/s (open loop, queue included, per replica)",
-            f"plan: {report.replicas_for_load} replicas for the load + {report.spares} spare",
+            f"plan: {report.replicas_for_load} replicas for the load + {report.spares} spare"
+            + (
+                f" (disaggregated: {report.pools}; the envelope below is of one replica served aggregated)"
+                if report.pools
+                else ""
+            ),
             table(ENVELOPE_COLUMNS, rows, styled=styled),
         ]
     )

@@ -259,6 +259,11 @@ def test_simulate_runs_the_pools_by_default(session: workflows.Session, planned:
         f"{pools.prefill_capacity.cr_closed:,} per prefill and {pools.decode_capacity.cr_closed:,} per decode replica "
         f"(served aggregated: per replica Cr_closed {report.decision.cr_closed:,}"
     ) in text.splitlines()[0], "the pools' envelopes first, the aggregated replica's named as such"
+    from planner.render import envelope_text
+
+    envelope = workflows.envelope(session, plan, "pd.yaml", backend="builtin")
+    assert envelope.to_json()["pools"] == envelope.pools and f"{pools.prefill_replicas} prefill + " in envelope.pools
+    assert "the envelope below is of one replica served aggregated" in envelope_text(envelope)
 
 
 def test_deploy_writes_the_pools_and_check_config_reads_them_back(

@@ -228,6 +228,9 @@ class EnvelopeReport:
     curve: list[dict[str, Any]]
     replicas_for_load: int
     spares: int
+    #: Where disaggregated pools serve the load: their replicas and Cr_closed (the envelope is then
+    #: that of one replica served aggregated); "" otherwise.
+    pools: str = ""
 
     @property
     def replicas(self) -> int:
@@ -244,6 +247,7 @@ class EnvelopeReport:
             "replicas": self.replicas,
             "curve": self.curve,
             "deployment": self.deployment,
+            "pools": self.pools or None,
         }
 
 
@@ -266,7 +270,15 @@ def envelope(
     _, chosen = _chosen(session, plan_, source, backend, fixed_s=duration_s, progress=progress)
     d = chosen.decision
     assert d is not None
-    return EnvelopeReport(d.deployment.label, d.cr_closed, d.cr_open_req_s, d.curve, d.replicas_for_load, d.spares)
+    pools = ""
+    if (p := d.pools) is not None and p.prefill_capacity and p.decode_capacity:
+        pools = (
+            f"{p.prefill_replicas} prefill + {p.decode_replicas} decode replicas, Cr_closed "
+            f"{p.prefill_capacity.cr_closed:,} per prefill and {p.decode_capacity.cr_closed:,} per decode replica"
+        )
+    return EnvelopeReport(
+        d.deployment.label, d.cr_closed, d.cr_open_req_s, d.curve, d.replicas_for_load, d.spares, pools
+    )
 
 
 @dataclass
