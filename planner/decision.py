@@ -595,17 +595,23 @@ class PoolDecision:
             "run": {k: v for k, v in self.summary.items() if k not in ("prefill", "decode")},
         }
 
+    def cr_closed_text(self) -> str:
+        """'Cr_closed 2 per prefill and 121 per decode replica' ('' before the pools' envelopes are known)."""
+        if not (self.prefill_capacity and self.decode_capacity):
+            return ""
+        return (
+            f"Cr_closed {self.prefill_capacity.cr_closed:,} per prefill and {self.decode_capacity.cr_closed:,} "
+            "per decode replica"
+        )
+
     def describe(self, aggregated: Deployment) -> str:
         """One line: the pools, their run at the peak, their Cr_closed and the aggregated count beside them."""
         s, q = self.summary, int(self.summary["percentile"])
         at, served = s["at_percentile_ms"], " or ".join(self.stacks)
         prefill, decode = _layout(self.prefill[0]), _layout(self.decode[0])
         capacity = ""
-        if self.prefill_capacity and self.decode_capacity:
-            capacity = (
-                f"; Cr_closed {self.prefill_capacity.cr_closed} per prefill and {self.decode_capacity.cr_closed} "
-                f"per decode replica, {self.req_s_at_cr_closed:,.3g} requests/s pooled"
-            )
+        if self.cr_closed_text():
+            capacity = f"; {self.cr_closed_text()}, {self.req_s_at_cr_closed:,.3g} requests/s pooled"
         return (
             f"{self.prefill_replicas} prefill x {prefill} + {self.decode_replicas} decode x {decode}, KV over "
             f"{self.transport} ({s['kv_transfer_ms_mean']:,.1f} ms a request): at {self.rate_req_s:,.3g} requests/s "

@@ -671,11 +671,10 @@ def simulation_text(report: SimulationReport) -> str:
     d = report.decision
     pools = d.pools
     per_replica = f"per replica Cr_closed {d.cr_closed:,}, Cr_open {d.cr_open_req_s:,.3f} requests/s"
-    if pools is not None and pools.prefill_capacity and pools.decode_capacity:
+    if pools is not None and pools.cr_closed_text():
         per_replica = (
-            f"{pools.prefill_replicas} prefill + {pools.decode_replicas} decode; Cr_closed "
-            f"{pools.prefill_capacity.cr_closed:,} per prefill and {pools.decode_capacity.cr_closed:,} per decode "
-            f"replica (served aggregated: {per_replica})"
+            f"{pools.prefill_replicas} prefill + {pools.decode_replicas} decode; {pools.cr_closed_text()} "
+            f"(served aggregated: {per_replica})"
         )
     lines = [
         f"plan: {d.replicas_for_load} replicas for the load + {d.spares} spare; {per_replica}",

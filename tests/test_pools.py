@@ -264,6 +264,10 @@ def test_simulate_runs_the_pools_by_default(session: workflows.Session, planned:
     envelope = workflows.envelope(session, plan, "pd.yaml", backend="builtin")
     assert envelope.to_json()["pools"] == envelope.pools and f"{pools.prefill_replicas} prefill + " in envelope.pools
     assert "the envelope below is of one replica served aggregated" in envelope_text(envelope)
+    from planner.gui.viewmodels import fleet_summary
+
+    summary = fleet_summary(planned)
+    assert summary is not None and summary.pools_cr_closed == pools.cr_closed_text() != ""
 
 
 def test_deploy_writes_the_pools_and_check_config_reads_them_back(

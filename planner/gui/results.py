@@ -182,12 +182,19 @@ class FleetPanel(QWidget):
             "TCO per 1M tokens": _money(fleet.tco_eur_per_m_tokens) + " (every cost line)"
             if report is not None
             else "after the simulation",
-            "envelope": f"Cr_closed {fleet.cr_closed} in flight, Cr_open {fleet.cr_open_req_s:,.3f} req/s per replica"
-            if fleet.cr_closed is not None and fleet.cr_open_req_s is not None
-            else "-",
+            "envelope": _envelope_text(fleet),
         }
         for key, text in texts.items():
             self.values[key].setText(text)
+
+
+def _envelope_text(fleet: FleetSummary) -> str:
+    """Cr_closed and Cr_open per replica; where pools serve the load, theirs first and the single
+    replica's as served aggregated."""
+    if fleet.cr_closed is None or fleet.cr_open_req_s is None:
+        return "-"
+    replica = f"Cr_closed {fleet.cr_closed} in flight, Cr_open {fleet.cr_open_req_s:,.3f} req/s per replica"
+    return f"{fleet.pools_cr_closed} (served aggregated: {replica})" if fleet.pools_cr_closed else replica
 
 
 class FindingsPanel(QTreeWidget):

@@ -165,6 +165,9 @@ class FleetSummary:
     cr_open_req_s: float | None
     feasible: int
     tried: int
+    #: The pools' Cr_closed where disaggregated pools serve the load ('' otherwise): ``cr_closed`` is
+    #: then that of one replica served aggregated.
+    pools_cr_closed: str = ""
 
 
 def fleet_summary(report: workflows.PlanReport) -> FleetSummary | None:
@@ -192,6 +195,7 @@ def fleet_of(best: Any, tco_eur: float | None, feasible: int, tried: int) -> Fle
         d.cr_open_req_s if d else None,
         feasible,
         tried,
+        d.pools.cr_closed_text() if d and d.pools else "",
     )
 
 

@@ -271,11 +271,8 @@ def envelope(
     d = chosen.decision
     assert d is not None
     pools = ""
-    if (p := d.pools) is not None and p.prefill_capacity and p.decode_capacity:
-        pools = (
-            f"{p.prefill_replicas} prefill + {p.decode_replicas} decode replicas, Cr_closed "
-            f"{p.prefill_capacity.cr_closed:,} per prefill and {p.decode_capacity.cr_closed:,} per decode replica"
-        )
+    if (p := d.pools) is not None and p.cr_closed_text():
+        pools = f"{p.prefill_replicas} prefill + {p.decode_replicas} decode replicas, {p.cr_closed_text()}"
     return EnvelopeReport(
         d.deployment.label, d.cr_closed, d.cr_open_req_s, d.curve, d.replicas_for_load, d.spares, pools
     )

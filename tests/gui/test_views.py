@@ -133,6 +133,19 @@ def test_nothing_keeps_running_after_the_window_closes(qtbot: Any, make_window: 
     assert not [w for w in QApplication.topLevelWidgets() if w.isVisible()]
 
 
+def test_the_envelope_of_a_fleet_served_by_pools_names_the_pools_first() -> None:
+    from planner.gui.results import _envelope_text
+    from planner.gui.viewmodels import FleetSummary
+
+    served = "Cr_closed 2 per prefill and 121 per decode replica"
+    pooled = FleetSummary("qwen3-32b", 9, 2, 11, 11, 2, 0.844, 1.483, 7161.0, 9, 3.556, 85, 160, served)
+    assert _envelope_text(pooled) == (
+        f"{served} (served aggregated: Cr_closed 9 in flight, Cr_open 3.556 req/s per replica)"
+    )
+    aggregated = FleetSummary("qwen3-32b", 9, 2, 11, 11, 2, 0.844, 1.483, 7161.0, 9, 3.556, 85, 160)
+    assert _envelope_text(aggregated) == "Cr_closed 9 in flight, Cr_open 3.556 req/s per replica"
+
+
 def test_the_estimate_is_shown_before_the_simulation_ends(qtbot: Any, make_window: Callable[..., MainWindow]) -> None:
     window = make_window()
     sized(qtbot, window, lambda: window.set_document(PlanDocument.open(CODE_ASSISTANT)))
