@@ -479,8 +479,9 @@ def _share_text(summary: dict[str, Any], replicas: int) -> str:
 def decision_lines(d: Any, slo_percentile: float = 95) -> list[str]:
     """The simulation's check of a fleet: per-replica envelopes, the fleet at its peak (percentiles at
     the SLO's, p95 where the simulator keeps no such percentile), the estimate's error."""
+    served = " served aggregated" if d.pools is not None else ""  # the pools' own envelopes follow
     lines = [
-        f"10 Envelope  simulated per replica: Cr_closed {d.cr_closed:,} requests in flight, "
+        f"10 Envelope  simulated per replica{served}: Cr_closed {d.cr_closed:,} requests in flight, "
         f"Cr_open {d.cr_open_req_s:,.3f} requests/s (queue included)"
     ]
     for check in d.final_checks():

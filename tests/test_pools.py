@@ -99,7 +99,9 @@ def test_the_estimates_error_weighs_aggregated_replicas_against_aggregated_ones(
     assert f"settled {aggregated} (the estimate was off by {f.evidence['off_by_pct']}%); the plan serves the load " \
         f"disaggregated instead, with {pools.prefill_replicas} prefill and {pools.decode_replicas} decode replicas" \
         in f.message  # fmt: skip
-    assert f"against {aggregated} aggregated in simulation" in plan_report_text(planned)
+    text = plan_report_text(planned)
+    assert f"against {aggregated} aggregated in simulation" in text
+    assert f"simulated per replica served aggregated: Cr_closed {d.cr_closed:,} requests in flight" in text
     sim = d.to_json()
     row = _simulated_rows({}, sim)
     assert f"the analytic estimate said {d.estimated_replicas} aggregated replicas, against {aggregated} " in str(row)
