@@ -91,6 +91,9 @@ def test_the_workbook_has_every_sheet_named_inputs_styles_and_protection(
 ) -> None:
     wb = load_workbook(exported)
     assert tuple(wb.sheetnames) == SHEETS
+    cell = named(wb, "concurrency_per_replica")
+    label = cell.parent.cell(cell.row, 1).value
+    assert demo_tco.tco.fleet.pools is not None and "pools: the sizing's concurrency at the pools' Cr_closed" in label
     assert all(ws.sheet_state == "visible" for ws in wb), "no hidden sheets"
     for ws in wb:
         assert ws.protection.sheet and not ws.protection.password, f"{ws.title}: protected without a password"

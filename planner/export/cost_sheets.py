@@ -117,7 +117,9 @@ def _fixed_inputs(wb: Workbook, ws: Worksheet, row: int, c: TcoWorkbook) -> int:
             ("output_tok_s_per_replica", t.throughput.output_tok_s_per_replica, "tokens/s",
              f"Output tokens/s per replica: {t.throughput.label}", t.throughput.kind),
             ("concurrency_per_replica", t.throughput.concurrency_per_replica, "requests",
-             "Concurrent requests per replica at Cr_closed", t.throughput.kind),
+             "Concurrent requests per replica at Cr_closed" + (
+                 " (pools: the sizing's concurrency at the pools' Cr_closed rate, per replica of either pool)"
+                 if t.fleet.pools is not None else ""), t.throughput.kind),
             ("isl_tokens", t.isl, "tokens", "Input tokens per request (sizing percentile)", "plan"),
             ("osl_tokens", t.osl, "tokens", "Output tokens per request (sizing percentile)", "plan"),
             ("peak_concurrency", t.peak_concurrency, "requests", "Peak concurrency today", "plan"),
