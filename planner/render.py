@@ -370,8 +370,10 @@ def estimate_text(est: Any) -> str:
         f"queue {est.queue_s * 1000:,.0f} ms"
     )
     lines.append(
-        f"  token budget {t.token_budget:,} a step: {t.prefill_step_share:.0%} of steps carry a prompt chunk "
-        f"({t.prefill_step_s * 1000:,.2f} ms){_whole_prompts_text(t)}, ITL p95 {t.itl_p95_s * 1000:,.2f} ms"
+        f"  token budget {t.token_budget:,} a step{_parenthesised(_per_rank_text(dep, t))}: "
+        f"{t.prefill_step_share:.0%} of steps "
+        f"carry a prompt chunk ({t.prefill_step_s * 1000:,.2f} ms){_whole_prompts_text(t)}, "
+        f"ITL p95 {t.itl_p95_s * 1000:,.2f} ms"
     )
     lines.append("")
     lines.append(f"Performance model: {est.model.source(dep)}")
@@ -391,10 +393,24 @@ def budget_text(dep: Any, timing: Any) -> str:
     """The token budget per step a deployment runs with, where it comes from, and what it does to ITL."""
     name = dep.runtime.knob_roles.get("batched_tokens", "max_num_batched_tokens")
     origin = "set by the plan or the search" if name in dep.knobs else f"{dep.runtime.id}'s default on {dep.gpu.id}"
+    if per_rank := _per_rank_text(dep, timing):
+        name = f"{name} {per_rank}"
     return (
-        f"token budget {timing.token_budget:,} a step ({name}, {origin}): {timing.prefill_step_share:.0%} of steps "
+        f"token budget {timing.token_budget:,} a step ({name}, {origin}): "
+        f"{timing.prefill_step_share:.0%} of steps "
         f"carry a prompt chunk{_whole_prompts_text(timing)}, ITL p95 {timing.itl_p95_s * 1000:,.1f} ms"
     )
+
+
+def _per_rank_text(dep: Any, timing: Any) -> str:
+    """'16,384 per attention-DP rank x 8' where every rank schedules its own budget: the runtime's
+    knob is a rank's, not the replica's (else '')."""
+    return f"{timing.token_budget // dep.ep:,} per attention-DP rank x {dep.ep}" if dep.attention_dp else ""
+
+
+def _parenthesised(text: str) -> str:
+    """' (text)', or '' for no text."""
+    return f" ({text})" if text else ""
 
 
 def _whole_prompts_text(timing: Any) -> str:
@@ -514,6 +530,12 @@ def decision_lines(d: Any, slo_percentile: float = 95) -> list[str]:
 SCREENED_MARK = "*"
 
 
+def _budget_cell(dep: Any, timing: Any) -> str:
+    """Tokens a step may carry: the runtime's knob, times the ranks where attention-DP ranks each
+    schedule their own ('16,384 x8')."""
+    return f"{timing.token_budget // dep.ep:,} x{dep.ep}" if dep.attention_dp else f"{timing.token_budget:,}"
+
+
 def _cost_cell(candidate: Any) -> str:
     """EUR per 1M tokens to three places ('-' unpriced), marked where only the screen timed it."""
     cost = candidate.eur_per_m_tokens
@@ -539,7 +561,7 @@ def candidates_table(candidates: Sequence[Any], limit: int, *, styled: bool = Fa
                 d.runtime.id,
                 f"{d.weights_dtype}/{d.kv_dtype}",
                 par,
-                f"{s.operating_point.timing.token_budget:,}" if s.operating_point and s.operating_point.timing else "-",
+                _budget_cell(d, s.operating_point.timing) if s.operating_point and s.operating_point.timing else "-",
                 s.per_replica,
                 s.dominant,
                 s.replicas,

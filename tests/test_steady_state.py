@@ -267,6 +267,27 @@ def test_prefill_first_puts_every_prompt_that_arrived_whole_into_one_gap(catalog
     assert mixed.timing is not None and "a gap takes every prompt" not in budget_text(mixed.deployment, mixed.timing)
 
 
+def test_an_attention_dp_replicas_budget_is_named_as_the_knob_each_rank_runs(catalog: Any) -> None:
+    """With attention data parallelism each rank schedules its own budget: the replica's step carries
+    eight times the knob, and every output names the knob's own value (a user who copied the
+    replica's figure into the knob got a memory fraction below zero and no sequence held)."""
+    from planner.render import _budget_cell, estimate_text
+
+    moe = dataclasses.replace(
+        dep(catalog, "deepseek-r1", "b200", "sglang", tp=1, ep=8, attention_dp=True), weights_dtype="fp8"
+    )
+    est = estimate(moe, 8000, 1000, model=BUILTIN, concurrency=32)
+    t = est.timing
+    assert t is not None and t.token_budget == 8 * 16384
+    assert "(chunked_prefill_size 16,384 per attention-DP rank x 8, sglang's default on b200)" in budget_text(moe, t)
+    assert "token budget 131,072 a step (16,384 per attention-DP rank x 8)" in estimate_text(est)
+    assert _budget_cell(moe, t) == "16,384 x8"
+    aggregated = estimate(dataclasses.replace(moe, tp=8, ep=8, attention_dp=False), 8000, 1000, model=BUILTIN)
+    assert aggregated.timing is not None and "per attention-DP rank" not in budget_text(
+        aggregated.deployment, aggregated.timing
+    )
+
+
 def _compound_in_poisson(terms: tuple[float, ...], rate: float, tail: float) -> float:
     """The compound quantile of a Poisson number (mean ``rate``) of ``terms``: runs of one prompt each."""
     return _compound_quantile(terms, _runs_of_prompts(rate, 1.0), tail)
