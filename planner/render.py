@@ -403,9 +403,15 @@ def budget_text(dep: Any, timing: Any) -> str:
 
 
 def _per_rank_text(dep: Any, timing: Any) -> str:
-    """'16,384 per attention-DP rank x 8' where every rank schedules its own budget: the runtime's
-    knob is a rank's, not the replica's (else '')."""
-    return f"{timing.token_budget // dep.ep:,} per attention-DP rank x {dep.ep}" if dep.attention_dp else ""
+    """What each attention-DP rank schedules of a replica's budget, said as the runtime's knob reads:
+    '8,192 per attention-DP rank x 8' where the knob is a rank's (vLLM), '16,384 split over 8
+    attention-DP ranks: 2,048 each' where the runtime divides it (SGLang); '' without attention DP."""
+    if not dep.attention_dp:
+        return ""
+    per_rank = timing.token_budget // dep.ep
+    if dep.runtime.attention_dp_splits_batched_tokens:
+        return f"{timing.token_budget:,} split over {dep.ep} attention-DP ranks: {per_rank:,} each"
+    return f"{per_rank:,} per attention-DP rank x {dep.ep}"
 
 
 def _parenthesised(text: str) -> str:
@@ -531,9 +537,11 @@ SCREENED_MARK = "*"
 
 
 def _budget_cell(dep: Any, timing: Any) -> str:
-    """Tokens a step may carry: the runtime's knob, times the ranks where attention-DP ranks each
-    schedule their own ('16,384 x8')."""
-    return f"{timing.token_budget // dep.ep:,} x{dep.ep}" if dep.attention_dp else f"{timing.token_budget:,}"
+    """Tokens a step may carry, as the runtime's knob reads: times the ranks where attention-DP ranks
+    each schedule the knob's tokens ('8,192 x8'); the knob itself where the runtime splits it."""
+    if dep.attention_dp and not dep.runtime.attention_dp_splits_batched_tokens:
+        return f"{timing.token_budget // dep.ep:,} x{dep.ep}"
+    return f"{timing.token_budget:,}"
 
 
 def _cost_cell(candidate: Any) -> str:

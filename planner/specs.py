@@ -389,6 +389,14 @@ class RuntimeSpec(_Catalogued):
             "4 (one fp32 copy) where the runtime's sampler is not modelled."
         ),
     )
+    attention_dp_splits_batched_tokens: bool = Field(
+        default=False,
+        description=(
+            "Under attention data parallelism the batched_tokens knob is the replica's and the engine splits "
+            "it over the attention-DP ranks (SGLang divides chunked_prefill_size by dp_size); false: every "
+            "rank schedules the knob's tokens a step."
+        ),
+    )
     quantized_expert_activations: Literal["bf16", "fp8"] = Field(
         default="bf16",
         description=(

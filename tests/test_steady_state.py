@@ -267,25 +267,33 @@ def test_prefill_first_puts_every_prompt_that_arrived_whole_into_one_gap(catalog
     assert mixed.timing is not None and "a gap takes every prompt" not in budget_text(mixed.deployment, mixed.timing)
 
 
-def test_an_attention_dp_replicas_budget_is_named_as_the_knob_each_rank_runs(catalog: Any) -> None:
-    """With attention data parallelism each rank schedules its own budget: the replica's step carries
-    eight times the knob, and every output names the knob's own value (a user who copied the
-    replica's figure into the knob got a memory fraction below zero and no sequence held)."""
+def test_an_attention_dp_replicas_budget_is_the_knob_each_rank_runs_or_its_share(catalog: Any) -> None:
+    """Under attention data parallelism vLLM's engines each schedule max_num_batched_tokens, while
+    SGLang divides chunked_prefill_size by dp_size: the replica's step carries eight times the knob
+    on vLLM and the knob on SGLang, the simulator runs the same budget, and every output says it as
+    the knob reads (the plan said 'token budget 131,072 a step (chunked_prefill_size, ...)' for
+    SGLang's default of 16,384, and that value given as the knob leaves no memory for KV)."""
+    from planner.plan_simulation import make_replicas
     from planner.render import _budget_cell, estimate_text
 
-    moe = dataclasses.replace(
+    sglang = dataclasses.replace(
         dep(catalog, "deepseek-r1", "b200", "sglang", tp=1, ep=8, attention_dp=True), weights_dtype="fp8"
     )
-    est = estimate(moe, 8000, 1000, model=BUILTIN, concurrency=32)
-    t = est.timing
-    assert t is not None and t.token_budget == 8 * 16384
-    assert "(chunked_prefill_size 16,384 per attention-DP rank x 8, sglang's default on b200)" in budget_text(moe, t)
-    assert "token budget 131,072 a step (16,384 per attention-DP rank x 8)" in estimate_text(est)
-    assert _budget_cell(moe, t) == "16,384 x8"
-    aggregated = estimate(dataclasses.replace(moe, tp=8, ep=8, attention_dp=False), 8000, 1000, model=BUILTIN)
-    assert aggregated.timing is not None and "per attention-DP rank" not in budget_text(
-        aggregated.deployment, aggregated.timing
-    )
+    vllm = dataclasses.replace(sglang, runtime=catalog.runtimes.get("vllm"))
+    for d, budget, said, cell in (
+        (sglang, 16384, "16,384 split over 8 attention-DP ranks: 2,048 each", "16,384"),
+        (vllm, 8 * 8192, "8,192 per attention-DP rank x 8", "8,192 x8"),
+    ):
+        est = estimate(d, 8000, 1000, model=BUILTIN, concurrency=32)
+        t = est.timing
+        assert t is not None and t.token_budget == budget, d.runtime.id
+        assert make_replicas(d, BUILTIN, 1, 9000)[0].config.token_budget == budget, "the simulator runs it too"
+        assert f"token budget {budget:,} a step ({d.runtime.knob_roles['batched_tokens']} {said}, " in budget_text(d, t)
+        assert f"token budget {budget:,} a step ({said})" in estimate_text(est)
+        assert _budget_cell(d, t) == cell
+    aggregated = estimate(dataclasses.replace(sglang, tp=8, attention_dp=False), 8000, 1000, model=BUILTIN)
+    assert aggregated.timing is not None and aggregated.timing.token_budget == 16384
+    assert "attention-DP" not in budget_text(aggregated.deployment, aggregated.timing)
 
 
 def _compound_in_poisson(terms: tuple[float, ...], rate: float, tail: float) -> float:

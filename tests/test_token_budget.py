@@ -89,3 +89,23 @@ def test_a_budget_vllm_refuses_is_a_pin_conflict_with_the_fix(catalog: Any) -> N
         "runtime: {id: vllm, tp: 4}", "runtime: {id: vllm, tp: 4, knobs: {max_num_batched_tokens: 4096}}"
     )
     assert pin_conflicts(resolve_plan(parse_plan(fine), catalog), catalog) == []
+
+
+def test_the_search_tries_a_ranks_budgets_where_the_runtime_splits_the_knob(catalog: Any) -> None:
+    """SGLang divides chunked_prefill_size over its attention-DP ranks: the search tries each choice
+    times the ranks there, so that a rank may carry what a replica without attention DP does; vLLM's
+    engines each run the knob, so its choices stand."""
+    import dataclasses
+
+    from planner.sizing.capacity import knob, rank_batched_tokens
+    from planner.sizing.search import budget_options
+    from tests.test_steady_state import dep
+
+    sglang = dataclasses.replace(
+        dep(catalog, "deepseek-r1", "b200", "sglang", tp=1, ep=8, attention_dp=True), weights_dtype="fp8"
+    )
+    vllm = dataclasses.replace(sglang, runtime=catalog.runtimes.get("vllm"))
+    tried = {d.runtime.id: sorted(int(knob(o, "batched_tokens")) for o in budget_options(d)) for d in (sglang, vllm)}
+    assert tried["sglang"] == [8 * b for b in BUDGET_CHOICES if 8 * b != 16384]
+    assert tried["vllm"] == [b for b in BUDGET_CHOICES if b != 8192]
+    assert {rank_batched_tokens(o) for o in budget_options(sglang)} <= set(BUDGET_CHOICES)

@@ -234,14 +234,25 @@ def context_bytes(dep: Deployment) -> float:
     return (_CONTEXT_GIB_ONE_GPU if dep.gpus == 1 else _CONTEXT_GIB_PARALLEL) * GIB
 
 
+def rank_batched_tokens(dep: Deployment) -> int:
+    """Tokens one scheduler step of one attention-DP rank (or of the replica, without attention DP)
+    may carry: the batched_tokens knob, or its share where the runtime splits it over the ranks
+    (``RuntimeSpec.attention_dp_splits_batched_tokens``: SGLang divides chunked_prefill_size by
+    dp_size)."""
+    tokens = max(int(knob(dep, "batched_tokens")), 1)
+    if dep.attention_dp and dep.runtime.attention_dp_splits_batched_tokens:
+        return max(tokens // dep.ep, 1)
+    return tokens
+
+
 def forward_activation_bytes(dep: Deployment) -> float:
-    """Activation peak of the profiling forward pass over ``batched_tokens`` tokens (an estimate).
+    """Activation peak of the profiling forward pass over a step's tokens on one GPU (an estimate).
 
     Each token holds the residual stream, attention projections and the FFN's gate and up
     outputs in 16-bit, split across TP ranks where the layer is.
     """
     m = dep.model
-    tokens = int(knob(dep, "batched_tokens"))
+    tokens = rank_batched_tokens(dep)
     shard = 1 if dep.attention_dp else dep.tp
     ffn = max(m.intermediate_size, (m.moe.expert_intermediate_size * m.moe.experts_per_token) if m.moe else 0)
     per_token = (4 * m.hidden_size + (m.num_attention_heads + 2 * m.num_kv_heads) * m.head_dim / shard) * 2
@@ -256,7 +267,7 @@ def sampler_activation_bytes(dep: Deployment) -> float:
     the whole vocabulary, at the runtime's ``sampler_bytes_per_logit``; the logits are
     gathered to every rank, so TP does not split them.
     """
-    tokens = int(knob(dep, "batched_tokens"))
+    tokens = rank_batched_tokens(dep)
     rows = min(tokens, int(knob(dep, "max_sequences")))
     hidden_states = tokens * dep.model.hidden_size * 2
     return hidden_states + rows * dep.model.vocab_size * dep.runtime.sampler_bytes_per_logit
@@ -338,10 +349,8 @@ def _memory_terms(dep: Deployment, weights: float) -> list[Term]:
 def _activation_terms(dep: Deployment) -> list[Term]:
     """The profiling run's peak, the part that sets it, and where CUDA graphs live."""
     forward, sampler = forward_activation_bytes(dep), sampler_activation_bytes(dep)
-    tokens, rows = (
-        int(knob(dep, "batched_tokens")),
-        min(int(knob(dep, "batched_tokens")), int(knob(dep, "max_sequences"))),
-    )
+    tokens = rank_batched_tokens(dep)
+    rows = min(tokens, int(knob(dep, "max_sequences")))
     sets_peak = "sampler" if sampler >= forward else "forward pass"
     terms = [
         Term(

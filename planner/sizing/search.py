@@ -194,12 +194,18 @@ def budget_pinned(dep: Deployment) -> bool:
 
 
 def budget_options(dep: Deployment) -> list[Deployment]:
-    """``dep`` with each token budget the search tries other than its current one (none when pinned)."""
+    """``dep`` with each token budget the search tries other than its current one (none when pinned).
+
+    The choices are a rank's: where the runtime splits the knob over attention-DP ranks (SGLang),
+    the knob tried is each choice times the ranks, so that every rank may carry what a replica
+    without attention DP does.
+    """
     if budget_pinned(dep):
         return []
     now = int(knob(dep, "batched_tokens"))
     name = budget_knob(dep)
-    return [replace(dep, knobs={**dep.knobs, name: b}) for b in BUDGET_CHOICES if b != now]
+    ranks = dep.ep if dep.attention_dp and dep.runtime.attention_dp_splits_batched_tokens else 1
+    return [replace(dep, knobs={**dep.knobs, name: b * ranks}) for b in BUDGET_CHOICES if b * ranks != now]
 
 
 #: Candidates that get the other token budgets tried after the built-in model's screen, and that

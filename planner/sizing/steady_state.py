@@ -23,7 +23,7 @@ from statistics import NormalDist
 
 from planner.perfmodel import PerformanceModel
 from planner.performance_models import frontend_s
-from planner.sizing.capacity import knob
+from planner.sizing.capacity import knob, rank_batched_tokens
 from planner.sizing.deployment import Deployment
 from planner.traffic import Population
 
@@ -297,10 +297,11 @@ def token_budget(dep: Deployment) -> int:
     """Tokens one scheduler step of a replica may carry (decodes plus prompt chunks).
 
     The runtime's knob (plan value, else the runtime's default for that GPU class);
-    with attention data parallelism every rank schedules its own budget.
+    with attention data parallelism every rank schedules its own budget, the knob's or its share
+    of it (:func:`~planner.sizing.capacity.rank_batched_tokens`).
     """
     ranks = dep.ep if dep.attention_dp else 1
-    return max(int(knob(dep, "batched_tokens")), 1) * ranks
+    return rank_batched_tokens(dep) * ranks
 
 
 def prefill_first(dep: Deployment) -> bool:
