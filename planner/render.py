@@ -346,7 +346,10 @@ def estimate_text(est: Any) -> str:
     )
     lines.append("")
     if est.timing is None:
-        lines.append("Performance (6b): not estimated, the replica holds no sequence of this length")
+        lines.append(
+            f"Performance (6b): not estimated, the replica holds no sequence of this length ({cap.binding_cap} "
+            "binds: see its term above)"
+        )
         return "\n".join(lines)
     t = est.timing
     lines.append(f"Performance (6b) at batch {t.batch:,.1f}{_clients_text(est)}")

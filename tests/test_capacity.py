@@ -92,6 +92,28 @@ def test_binding_caps(catalog: Any) -> None:
     assert len(memory.terms) >= 6 and all(t.formula and t.provenance for t in memory.terms)
 
 
+def test_a_token_budget_whose_reserve_takes_the_gpu_names_the_knob(catalog: Any) -> None:
+    """SGLang reserves 1.5 MiB a token of chunked_prefill_size: 131,072 tokens ask for 192 GiB of a
+    179 GiB B200, its computed mem_fraction_static falls below zero and no KV is left. The capacity
+    says so and names the knob to lower; the weights fit, so memory binds, not weights."""
+    from planner.performance_models import BUILTIN
+    from planner.render import estimate_text
+    from planner.sizing.estimate import estimate
+
+    d = dep(catalog, "deepseek-r1", "b200", "sglang", weights_dtype="fp8", kv_dtype="fp8", ep=8, attention_dp=True,
+            knobs={"chunked_prefill_size": 131072})  # fmt: skip
+    cap = size_capacity(d, 34_000)
+    assert cap.max_concurrency == 0 and cap.binding_cap == "memory"
+    budget = next(t for t in cap.terms if t.name == "KV cache budget")
+    assert "mem_fraction_static -0.0" in budget.formula
+    assert "the engine reserves more than the GPU holds for chunked_prefill_size 131,072; lower it" in budget.formula
+    text = estimate_text(estimate(d, 30_000, 4_000, model=BUILTIN, concurrency=8))
+    assert "not estimated, the replica holds no sequence of this length (memory binds: see its term above)" in text
+    fits = size_capacity(dep(catalog, "deepseek-r1", "b200", "sglang", weights_dtype="fp8", kv_dtype="fp8", ep=8,
+                             attention_dp=True), 34_000)  # fmt: skip
+    assert fits.max_concurrency > 0 and "lower it" not in str(fits.terms)
+
+
 def test_kv_blocks_and_rounding(catalog: Any) -> None:
     d = dep(catalog, "llama-3.1-8b")
     cap = size_capacity(d, 1000)

@@ -310,7 +310,13 @@ def kv_budget_bytes(dep: Deployment, weights: float, activation: float, reserve:
         return (
             free - weights - activation - reserve
         ) * fraction, f"(reported - context - weights - activation - reserve) x {name} {fraction}"
-    return free * fraction - weights, f"(reported - context) x {name} {fraction} - weights (activations outside)"
+    formula = f"(reported - context) x {name} {fraction} - weights (activations outside)"
+    if fraction <= 0 and name not in dep.knobs:  # the engine's own reserve took the whole GPU
+        chunk = dep.runtime.knob_roles.get("batched_tokens", "batched tokens")
+        formula += (
+            f": the engine reserves more than the GPU holds for {chunk} {int(knob(dep, 'batched_tokens')):,}; lower it"
+        )
+    return free * fraction - weights, formula
 
 
 # --------------------------------------------------------------------- sizing
@@ -415,7 +421,10 @@ def size_capacity(dep: Deployment, context: int) -> Capacity:
     seq_name = dep.runtime.knob_roles.get("max_sequences", "max_num_seqs")
     sequence_cap = int(knob(dep, "max_sequences")) * ranks
     max_context = min(dep.model.max_context, int(knob(dep, "max_context") or dep.model.max_context))
-    weights_fit = weights + activation + reserve < reported_memory_bytes(dep)[0] and budget > 0
+    # no KV budget: the weights do not fit in the runtime's share, unless the share itself is gone
+    # (SGLang's computed fraction below zero: its reserve for the token budget takes the GPU)
+    no_share = float(knob(dep, dep.runtime.kv_budget_knob)) <= 0
+    weights_fit = weights + activation + reserve < reported_memory_bytes(dep)[0] and (budget > 0 or no_share)
     caps = [(memory_cap, "memory" if weights_fit else "weights"), (sequence_cap, seq_name)]
     if context > max_context:
         caps.append((0, "context"))
