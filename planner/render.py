@@ -412,7 +412,7 @@ def _per_rank_text(dep: Any, timing: Any) -> str:
     if not dep.attention_dp:
         return ""
     per_rank = timing.token_budget // dep.ep
-    if dep.runtime.attention_dp_splits_batched_tokens:
+    if dep.budget_split_ranks > 1:
         return f"{timing.token_budget:,} split over {dep.ep} attention-DP ranks: {per_rank:,} each"
     return f"{per_rank:,} per attention-DP rank x {dep.ep}"
 
@@ -542,7 +542,7 @@ SCREENED_MARK = "*"
 def _budget_cell(dep: Any, timing: Any) -> str:
     """Tokens a step may carry, as the runtime's knob reads: times the ranks where attention-DP ranks
     each schedule the knob's tokens ('8,192 x8'); the knob itself where the runtime splits it."""
-    if dep.attention_dp and not dep.runtime.attention_dp_splits_batched_tokens:
+    if dep.attention_dp and dep.budget_split_ranks == 1:
         return f"{timing.token_budget // dep.ep:,} x{dep.ep}"
     return f"{timing.token_budget:,}"
 

@@ -237,12 +237,8 @@ def context_bytes(dep: Deployment) -> float:
 def rank_batched_tokens(dep: Deployment) -> int:
     """Tokens one scheduler step of one attention-DP rank (or of the replica, without attention DP)
     may carry: the batched_tokens knob, or its share where the runtime splits it over the ranks
-    (``RuntimeSpec.attention_dp_splits_batched_tokens``: SGLang divides chunked_prefill_size by
-    dp_size)."""
-    tokens = max(int(knob(dep, "batched_tokens")), 1)
-    if dep.attention_dp and dep.runtime.attention_dp_splits_batched_tokens:
-        return max(tokens // dep.ep, 1)
-    return tokens
+    (:attr:`Deployment.budget_split_ranks`)."""
+    return max(int(knob(dep, "batched_tokens")) // dep.budget_split_ranks, 1)
 
 
 def forward_activation_bytes(dep: Deployment) -> float:

@@ -96,6 +96,13 @@ class Deployment:
         return self.ep if self.attention_dp else self.tp * self.pp
 
     @property
+    def budget_split_ranks(self) -> int:
+        """The attention-DP ranks the runtime divides its token-budget knob over (SGLang divides
+        chunked_prefill_size by dp_size: ``RuntimeSpec.attention_dp_splits_batched_tokens``); 1 where
+        every rank runs the knob's tokens or there is no attention DP."""
+        return self.ep if self.attention_dp and self.runtime.attention_dp_splits_batched_tokens else 1
+
+    @property
     def label(self) -> str:
         """Short description, e.g. 'h100-sxm x4 TP4 fp8/fp8 vllm'."""
         precision = f"w{self.weights_dtype}/kv{self.kv_dtype}"

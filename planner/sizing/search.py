@@ -204,7 +204,7 @@ def budget_options(dep: Deployment) -> list[Deployment]:
         return []
     now = int(knob(dep, "batched_tokens"))
     name = budget_knob(dep)
-    ranks = dep.ep if dep.attention_dp and dep.runtime.attention_dp_splits_batched_tokens else 1
+    ranks = dep.budget_split_ranks
     return [replace(dep, knobs={**dep.knobs, name: b * ranks}) for b in BUDGET_CHOICES if b * ranks != now]
 
 
