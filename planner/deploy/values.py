@@ -17,7 +17,7 @@ from planner.plan import Plan
 from planner.resolve import ResolvedPlan
 from planner.sizing.capacity import knob, size_capacity
 from planner.sizing.deployment import Deployment
-from planner.sizing.fleet import FleetSizing
+from planner.sizing.fleet import FleetSizing, spread_over
 from planner.specs import RuntimeSpec, ServingStackSpec
 
 #: The KV-cache dtype each engine takes for the plan's KV precision. "auto" is the model's
@@ -160,8 +160,9 @@ class DeployValues:
 
     @property
     def spread_nodes(self) -> int:
-        """Nodes the replicas must spread over at least (one where nothing asks for a spread)."""
-        return max(min(self.min_nodes, self.replicas), 1)
+        """Nodes the replicas must spread over at least (one where nothing asks for a spread): the
+        floor :func:`~planner.sizing.fleet.spread_over` puts under the nodes they pack into."""
+        return spread_over(1, self.replicas, self.min_nodes)
 
     @property
     def gpus(self) -> int:
