@@ -126,13 +126,15 @@ def cmd_envelope(args: argparse.Namespace) -> int:
 def cmd_mix(args: argparse.Namespace) -> int:
     """``planner mix PLAN``: cheapest assignment of request-size buckets to GPU classes."""
     from planner import workflows
-    from planner.cli import open_session, print_json
+    from planner.cli import open_session, print_json, progress
     from planner.render import mix_text
 
     session = open_session(args)
-    report = workflows.mix(
-        session, workflows.read_plan(args.file), str(args.file), buckets=args.buckets, backend=args.perf_backend
-    )
+    plan = workflows.read_plan(args.file)
+    with progress(args) as bar:
+        report = workflows.mix(
+            session, plan, str(args.file), buckets=args.buckets, backend=args.perf_backend, progress=bar
+        )
     if args.json:
         print_json(report.to_json())
     else:

@@ -791,24 +791,61 @@ def envelope_text(report: EnvelopeReport, *, styled: bool = False) -> str:
 
 
 def mix_text(report: MixReport) -> str:
-    """Render ``planner mix``: each bucket's class, the mix's cost against the best single class."""
+    """Render ``planner mix``: each bucket's class, each class's pool, the mix's cost against the
+    best single class."""
     result = report.result
-    lines = [
-        f"bucket {name:>16s}: {rate:.3f} req/s, p95 {isl:,} in / {osl:,} out"
-        + (f" ({people.describe()})" if people else "")
-        + f" -> {result['mix'].get(name, '-')}"
-        for name, rate, isl, osl, people in report.buckets
-    ]
-    gpus = " + ".join(f"{count:,} x {gpu}" for gpu, count in result["mix_gpus"].items())
-    lines.append(f"mix: {gpus} GPUs at {result['mix_eur_per_hour']:.2f} EUR/hour")
-    lines.append(f"best single class: {result['best_single_class']} at {result['single_eur_per_hour']:.2f} EUR/hour")
-    if result["saving"] is not None:
-        lines.append(f"saving of the mix: {result['saving']:.1%} (EUR per 1M tokens falls by the same share)")
+    lines = []
+    for bucket in report.buckets:
+        demand = report.bucket_demand(bucket)
+        load = (
+            f"{demand.peak_rate_req_s:.3f} req/s at peak"
+            if demand.peak_rate_req_s
+            else f"{demand.peak_concurrency or 0:.1f} in flight at peak"
+        )
+        batch = f" ({demand.population.describe()})" if demand.population else ""
+        lines.append(
+            f"bucket {bucket.name:>16s}: {bucket.share:.0%} of requests, {load}{batch}, sized at "
+            f"{demand.isl:,} in / {demand.osl:,} out -> {result.mix.get(bucket.name, '-')}"
+        )
+    if result.pools:
+        lines.append("mix:")
+        lines += [f"  {_pool_text(pool, len(report.buckets))}" for pool in result.pools]
+        gpus = " + ".join(f"{p.sizing.gpus:,} x {p.gpu}" for p in result.pools)
+        lines.append(f"  {gpus} GPUs at {result.eur_per_hour:.2f} EUR/hour")
+    else:
+        lines.append("mix: no assignment of the buckets to the GPU classes meets the SLOs")
+    if result.single is not None:
+        lines.append(f"best single class: {_pool_text(result.single, len(report.buckets))}")
+    else:
+        lines.append("best single class: none serves every request within the SLOs")
+    if result.saving is not None:
+        same = len(result.pools) == 1 and result.pools[0] == result.single
+        lines.append(
+            "the mix is the single class: splitting the requests over classes saves nothing here"
+            if same
+            else f"saving of the mix: {result.saving:.1%} (EUR per 1M tokens falls by the same share)"
+        )
     lines.append(
-        "(GPUs at the rate one GPU of a class sustains, rounded up per class: whole replicas, N+1/N+2 spares "
-        "and the simulation's check come on top; `planner plan` with hardware.gpu pinned sizes one class's share)"
+        "(each pool is sized as `planner plan` sizes a fleet of its GPU, aggregated and before its simulation, "
+        "for the share of the requests it serves: whole replicas and the plan's spares; the best single "
+        "class is `planner plan` with hardware.gpu pinned to it, whose simulation settles the count)"
     )
     return "\n".join(lines)
+
+
+def _pool_text(pool: Any, buckets: int) -> str:
+    """One pool of a mix: the class, what it serves, its replicas, deployment, GPUs and cost."""
+    s = pool.sizing
+    serves = (
+        "every bucket"
+        if len(pool.buckets) == buckets
+        else "bucket " + ", ".join(name.split(":")[0] for name in pool.buckets)
+    )
+    spares = f" + {s.spares} spare" if s.spares else ""
+    return (
+        f"{pool.gpu} for {serves}: {s.replicas} replicas ({s.replicas_for_load} for the load{spares}) of "
+        f"{s.deployment.label} = {s.gpus:,} GPUs, {pool.eur_per_hour:.2f} EUR/hour"
+    )
 
 
 def imported_model_text(imported: Any) -> str:

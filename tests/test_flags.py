@@ -175,19 +175,22 @@ def test_flags_are_refused_by_the_real_command(tmp_path: Path) -> None:
     assert result.returncode == 2 and "--rate nan is not a finite number" in result.stderr
 
 
-def test_a_mix_search_too_large_to_try_is_refused_and_the_rest_rate_each_class_once() -> None:
-    from planner.mix import MAX_ASSIGNMENTS, heterogeneous_mix
+def test_a_mix_search_too_large_to_try_is_refused_and_the_rest_size_each_pool_once() -> None:
+    from planner.mix import MAX_POOLS, Bucket, heterogeneous_mix
 
-    calls: list[tuple[int, int]] = []
+    calls: list[tuple[str, ...]] = []
 
-    def rated(isl: int, osl: int, _population: object) -> float:
-        calls.append((isl, osl))
-        return 1.0
+    def demand_for(chosen: Any) -> Any:
+        calls.append(tuple(b.name for b in chosen))
+        return chosen
 
-    classes = [(f"gpu{i}", 1.0 + i, rated) for i in range(6)]
-    buckets = [(f"b{i}", 1.0, 100 * (i + 1), 10, None) for i in range(8)]
-    result = heterogeneous_mix(buckets[:3], classes)
-    assert len(calls) == 6 * 3 and result["best_single_class"] == "gpu0"
-    with pytest.raises(PlannerError, match=f"6\\^8 assignments, more than the {MAX_ASSIGNMENTS:,}") as caught:
-        heterogeneous_mix(buckets, classes)
-    assert "--buckets 7 or fewer" in caught.value.fix
+    def sized(_demand: Any) -> Any:
+        return type("Sized", (), {"feasible": True, "gpus": 1})()
+
+    classes = [(f"gpu{i}", 1.0 + i, sized) for i in range(6)]
+    buckets = [Bucket(f"b{i}", 1 / 8, ((100 * (i + 1), 10),)) for i in range(8)]
+    result = heterogeneous_mix(buckets[:3], classes, demand_for)
+    assert len(calls) == 6 * 7 and result.single is not None and result.single.gpu == "gpu0"
+    with pytest.raises(PlannerError, match=f"6\\^8 assignments and 1,530 pools to size, .* and {MAX_POOLS}") as caught:
+        heterogeneous_mix(buckets, classes, demand_for)
+    assert "--buckets 4 or fewer" in caught.value.fix

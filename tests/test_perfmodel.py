@@ -188,28 +188,28 @@ def test_re_timing_goes_as_far_as_the_chosen_model_lowers_a_cost() -> None:
     assert one_cheaper[0].eur_per_m_tokens == pytest.approx(1.5) and one_cheaper[0].sizing.deployment in (1, 5)
 
 
-def test_mix_rates_each_gpu_class_with_the_chosen_model(catalog: Any) -> None:
-    from planner.mix import class_throughput
+def test_mix_sizes_each_gpu_class_with_the_chosen_model(catalog: Any) -> None:
+    from planner.mix import class_fleet
     from planner.planfile import load_plan
     from planner.resolve import resolve_plan
-    from planner.sizing.search import candidate_deployments
+    from planner.traffic import demand_of
     from tests.conftest import PLANS
 
     plan = load_plan(PLANS / "code-assistant.yaml")
     # an ITL target a model twice as slow can still meet on H100
     plan = plan.model_copy(update={"slo": plan.slo.model_copy(update={"itl_ms": 60})})
     resolved = resolve_plan(plan, catalog)
-    deps = list(candidate_deployments(replace(resolved, gpu=None), catalog))
-    h100 = [d for d in deps if d.gpu.id == "h100-sxm"]
-    mi300x = [d for d in deps if d.gpu.id == "mi300x"]
-    plan = resolved.plan
-    fast = class_throughput(plan, h100)(2000, 300, None)
-    slow = class_throughput(plan, h100, TwiceAsSlow())(2000, 300, None)
-    assert 0 < slow < 0.75 * fast, "the best H100 deployment is timed again by the slower model"
-    # where the chosen model does not cover the class, the built-in model's rate stands
-    assert class_throughput(plan, mi300x, TwiceAsSlow())(2000, 300, None) == class_throughput(plan, mi300x)(
-        2000, 300, None
-    )
+    h100 = replace(resolved, gpu=catalog.gpus.get("h100-sxm"))
+    mi300x = replace(resolved, gpu=catalog.gpus.get("mi300x"))
+    demand = demand_of(resolved.plan)
+    fast = class_fleet(h100, catalog)(demand)
+    slow = class_fleet(h100, catalog, TwiceAsSlow())(demand)
+    assert fast is not None and slow is not None
+    assert slow.replicas_for_load > 1.3 * fast.replicas_for_load, "the H100 fleet is timed again by the slower model"
+    # where the chosen model does not cover the class, the built-in model's sizing stands
+    alone, again = class_fleet(mi300x, catalog)(demand), class_fleet(mi300x, catalog, TwiceAsSlow())(demand)
+    assert alone is not None and again is not None
+    assert (again.deployment, again.gpus) == (alone.deployment, alone.gpus)
 
 
 def test_cli_perf_backend_option() -> None:

@@ -17,7 +17,7 @@ import pytest
 from planner.disaggregation import disaggregation, kv_transfer_s
 from planner.envelope import envelopes, largest_that_holds
 from planner.errors import InputError
-from planner.mix import class_throughput, heterogeneous_mix, size_buckets
+from planner.mix import Bucket, heterogeneous_mix, pool_demand
 from planner.plan_simulation import LoadSpec, RunLength, fleet_check, reached_steady_state, simulate_plan
 from planner.planfile import load_plan
 from planner.resolve import resolve_plan
@@ -254,39 +254,72 @@ def test_disaggregation_removes_prefill_interference(catalog: Any) -> None:
     assert kv_transfer_s(dep, dep, 6000, "tcp") > 5 * kv_transfer_s(dep, dep, 6000, "nixl")
 
 
-def test_heterogeneous_mix_beats_a_single_class() -> None:
-    buckets = [("short", 10.0, 500, 100, None), ("long", 2.0, 30000, 500, None)]
-    cheap = lambda isl, osl, _: 2.0 if isl < 4000 else 0.0  # noqa: E731  small GPU: short requests only
-    big = lambda isl, osl, _: 3.0 if isl < 4000 else 0.5  # noqa: E731
-    result = heterogeneous_mix(buckets, [("small", 1.0, cheap), ("large", 4.0, big)])
-    assert result["mix"] == {"short": "small", "long": "large"}
-    assert result["mix_gpus"] == {"small": 5, "large": 4}
-    assert result["best_single_class"] == "large" and result["saving"] == pytest.approx(1 - 21 / 32)
-    from planner.render import mix_text
-    from planner.workflows import MixReport
+def _pool_of(rate_per_gpu: Callable[[int], float], spares: int = 1) -> Callable[[Any], Any]:
+    """A made-up class: whole GPUs for a demand's rate at ``rate_per_gpu(isl)``, plus spares."""
 
-    text = mix_text(MixReport(buckets, result))
-    assert "mix: 5 x small + 4 x large GPUs at 21.00 EUR/hour" in text
-    assert "whole replicas, N+1/N+2 spares and the simulation's check come on top" in text, "not a fleet to buy"
+    def sized(demand: Any) -> Any:
+        rate = rate_per_gpu(demand.isl)
+        if rate <= 0:
+            return None
+        gpus = math.ceil(demand.peak_rate_req_s / rate - 1e-9) + spares
+        return type("Sized", (), {"feasible": True, "gpus": gpus})()
+
+    return sized
 
 
-def test_one_bucket_of_the_mix_needs_the_gpus_the_fleet_sizing_gives(catalog: Any) -> None:
-    """With one bucket, `mix` rates a GPU class as the fleet sizing does: the bucket's p95 request in
-    a batch of its requests, the requests held at once over their mean E2E (Little's law). Rated
-    on the p95 request alone it asked for 1.8x the GPUs here (19.8 against 11), and on the demo
-    plan's three buckets for 35 B200 where the plan's simulation needs 21 (now 17). Mix rates a GPU
-    at the most requests a replica holds within the SLOs (11), the fleet runs its replicas at what
-    the rate needs (8.4 each on 8): SGLang's prefill is busy half the time there, and the mean E2E
-    grows 17% between the two loads, so they agree within 20% (9.3 GPUs against 8)."""
+def test_heterogeneous_mix_sizes_one_pool_per_class_for_the_union_of_its_buckets() -> None:
+    buckets = [Bucket("short", 10 / 12, ((500, 100),)), Bucket("long", 2 / 12, ((30000, 500),))]
+    asked: list[tuple[int, float]] = []
+
+    def demand_for(chosen: Any) -> Any:  # a pool carries its buckets' rate and is judged on their longest request
+        demand = type(
+            "D", (), {"isl": max(b.longest_input for b in chosen), "peak_rate_req_s": 12 * sum(b.share for b in chosen)}
+        )()
+        asked.append((demand.isl, demand.peak_rate_req_s))
+        return demand
+
+    small = _pool_of(lambda isl: 2.0 if isl < 4000 else 0.0)  # short requests only
+    large = _pool_of(lambda isl: 3.0 if isl < 4000 else 0.5)
+    result = heterogeneous_mix(buckets, [("small", 1.0, small), ("large", 4.0, large)], demand_for)
+    assert result.mix == {"short": "small", "long": "large"}
+    # 10 req/s on small: 5 + 1 spare; 2 req/s on large: 4 + 1 spare; each pool keeps its own spare
+    assert {p.gpu: p.sizing.gpus for p in result.pools} == {"small": 6, "large": 5}
+    assert result.eur_per_hour == 6 * 1.0 + 5 * 4.0
+    # the single class serves both buckets in one pool, judged on the long requests: 12 / 0.5 + 1
+    assert result.single is not None and result.single.gpu == "large" and result.single.sizing.gpus == 25
+    assert result.saving == pytest.approx(1 - 26 / 100)
+    assert len(asked) == 2 * 3, "each class sizes each union of buckets once"
+
+
+def test_the_mix_sizes_a_class_as_the_plan_sizes_a_fleet_of_it(catalog: Any) -> None:
+    """The best single class of `mix` serves every request, so it is the plan's own sizing with that GPU
+    pinned: the same deployment, replicas and spares (use case 2 read 33 MI300X as the best single
+    class where the plan sized 12 B200 and chose them: each bucket was rated at its own p95 request
+    and the GPUs summed, without whole replicas or spares). A pool of short requests is judged on its
+    longest one, the pool of the longest on the plan's sizing request."""
+    from planner import workflows
+
     plan = load_plan(PLANS / "code-assistant.yaml")
-    resolved = resolve_plan(plan, catalog)
-    best = size_plan(resolved, catalog, simulate=False).best
+    report = workflows.mix(workflows.open_session(), plan, backend="builtin")
+    single = report.result.single
+    assert single is not None
+    pinned = plan.model_copy(update={"hardware": plan.hardware.model_copy(update={"gpu": single.gpu})})
+    best = size_plan(resolve_plan(pinned, catalog), catalog, simulate=False).best
     assert best is not None
-    ((_, rate, isl, osl, people),) = size_buckets(plan, 1, samples=20_000)
-    assert people is not None and (isl, osl) == pytest.approx((8000, 300), rel=0.05)
-    per_gpu = class_throughput(plan, [best.sizing.deployment])(isl, osl, people)
-    gpus = rate / per_gpu
-    assert gpus == pytest.approx(best.sizing.replicas_for_load * best.sizing.deployment.gpus, rel=0.2)  # 9.3 vs 8
+    mine, plans = single.sizing, best.sizing
+    assert mine.deployment.label == plans.deployment.label
+    assert (mine.replicas_for_load, mine.spares, mine.gpus) == (plans.replicas_for_load, plans.spares, plans.gpus)
+    assert mine.spares == plan.slo.spare_failure_domains >= 1
+    short, *_, longest = report.buckets
+    assert pool_demand(plan, [short]).isl == short.longest_input < 8000
+    assert pool_demand(plan, [longest]).isl == 8000 < longest.longest_input
+    shares = [report.bucket_demand(b).peak_rate_req_s for b in report.buckets]
+    assert sum(shares) == pytest.approx(pool_demand(plan, report.buckets).peak_rate_req_s)
+    from planner.render import mix_text
+
+    text = mix_text(report)
+    assert f"best single class: {single.gpu} for every bucket: {mine.replicas} replicas" in text
+    assert "whole replicas and the plan's spares" in text
 
 
 def test_cli_simulate_envelope_mix() -> None:

@@ -23,7 +23,7 @@ from planner.sizing.deployment import Deployment
 from planner.sizing.fleet import FleetSizing, size_fleet
 from planner.specs import GpuSpec, ModelSpec, RuntimeSpec
 from planner.tco import cost_assumptions, eur_per_million_tokens
-from planner.traffic import demand_of
+from planner.traffic import Demand, demand_of
 
 TP_CHOICES = (1, 2, 4, 8, 16)
 
@@ -224,8 +224,13 @@ def search(
     model: PerformanceModel = BUILTIN,
     *,
     progress: Callable[[int, int], None] | None = None,
+    demand: Demand | None = None,
+    settle: int = SETTLED,
 ) -> tuple[list[Candidate], int]:
-    """Size every candidate; return the feasible ones ranked, and how many were tried.
+    """Size every candidate for ``demand`` (the plan's, :func:`~planner.traffic.demand_of`, unless
+    given: ``planner mix`` sizes a share of the plan's requests); return the feasible ones ranked,
+    and how many were tried. Under a model other than the built-in one the first ``settle`` places
+    are settled (``SETTLED``; ``mix`` needs only the first).
 
     Every candidate is sized at its runtime's default token budget (or the plan's); the
     ``SHORTLIST`` cheapest feasible ones (when none is feasible, those that fit in memory
@@ -246,7 +251,7 @@ def search(
     left with the screen's figures (``screened_only``, which the tables mark).
     """
     deployments = list(candidate_deployments(resolved, catalog))
-    demand = demand_of(resolved.plan)
+    demand = demand or demand_of(resolved.plan)
     costs = cost_assumptions(resolved.plan.costs)
     screening = model is not BUILTIN
     total = len(deployments) + SHORTLIST * len(BUDGET_CHOICES) + (SHORTLIST if screening else 0)
@@ -279,27 +284,27 @@ def search(
         return screened, len(deployments)
     if not screened:
         return size_all(chosen(deployments)), len(deployments)
-    return _retimed_until_settled(screened, lambda batch: size_all(chosen(batch))), len(deployments)
+    return _retimed_until_settled(screened, lambda batch: size_all(chosen(batch)), settle), len(deployments)
 
 
 def _retimed_until_settled(
-    screened: list[Candidate], retime: Callable[[list[Deployment]], list[Candidate]]
+    screened: list[Candidate], retime: Callable[[list[Deployment]], list[Candidate]], settle: int = SETTLED
 ) -> list[Candidate]:
     """The screened candidates re-timed by ``retime`` (the chosen model), ``SHORTLIST`` at a time and
-    cheapest first, until the first ``SETTLED`` places cannot change; the rest keep the screen's
+    cheapest first, until the first ``settle`` places cannot change; the rest keep the screen's
     figures and say so (``screened_only``), after the re-timed ones.
 
     A place is settled when the next screened candidate, even were the chosen model to lower its
     cost as much as it lowered any candidate's it re-timed (the ratio starts at 1: a model that
     only raises costs leaves the screen's cost as the bound), would cost more than the
-    ``SETTLED``-th re-timed candidate. The chosen model's and the built-in model's times differ
+    ``settle``-th re-timed candidate. The chosen model's and the built-in model's times differ
     by class (runtime, GPU, model architecture), so a cheaper class can move many places: the
     ratio, not a fixed count, decides how far to go.
     """
     retimed: list[Candidate] = []
     lowest_ratio = 1.0
     done = 0
-    while done < len(screened) and not _settled(retimed, screened[done], lowest_ratio):
+    while done < len(screened) and not _settled(retimed, screened[done], lowest_ratio, settle):
         batch = screened[done : done + SHORTLIST]
         fresh = retime([c.sizing.deployment for c in batch])
         lowest_ratio = min([lowest_ratio, *_cost_ratios(batch, fresh)])
@@ -308,15 +313,15 @@ def _retimed_until_settled(
     return retimed + [replace(c, screened_only=True) for c in screened[done:]]
 
 
-def _settled(retimed: list[Candidate], following: Candidate, lowest_ratio: float) -> bool:
+def _settled(retimed: list[Candidate], following: Candidate, lowest_ratio: float, settle: int = SETTLED) -> bool:
     """True when ``following`` (the cheapest screened candidate not re-timed), its cost scaled by
-    ``lowest_ratio``, could not rank among the first ``SETTLED`` re-timed candidates."""
-    if len(retimed) < SETTLED:
+    ``lowest_ratio``, could not rank among the first ``settle`` re-timed candidates."""
+    if len(retimed) < settle:
         return False
-    last = retimed[SETTLED - 1].eur_per_m_tokens
+    last = retimed[settle - 1].eur_per_m_tokens
     cost = following.eur_per_m_tokens
     if last is None:  # unpriced places rank by GPUs: the screen's count stands in for the chosen model's
-        return cost is None and following.sizing.gpus > retimed[SETTLED - 1].sizing.gpus
+        return cost is None and following.sizing.gpus > retimed[settle - 1].sizing.gpus
     return cost is None or cost * lowest_ratio > last
 
 

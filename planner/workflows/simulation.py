@@ -11,7 +11,7 @@ from planner.disaggregation import DisaggregationComparison
 from planner.disaggregation import compare_disaggregation as compare_pools
 from planner.errors import NothingFitsError, PlannerError
 from planner.limits import CONCURRENCY, CV, DURATION, RATE, REPLICAS, SEED, THINK, out_of_bounds
-from planner.mix import Bucket, heterogeneous_mix, priced_classes, size_buckets
+from planner.mix import Bucket, MixResult, heterogeneous_mix, pool_demand, priced_classes, size_buckets
 from planner.performance_models import choose
 from planner.plan import Plan
 from planner.plan_simulation import LoadSpec, fleet_check, simulate_plan
@@ -19,6 +19,7 @@ from planner.resolve import ResolvedPlan, resolve_plan
 from planner.simulate import active_budget
 from planner.sizing.plan_sizing import size_plan
 from planner.sizing.search import Candidate
+from planner.traffic import Demand
 from planner.workflows.planning import SIZING
 from planner.workflows.session import Progress, Session, counted_steps
 
@@ -282,24 +283,55 @@ def envelope(
 class MixReport:
     """The cheapest assignment of request-size buckets to GPU classes, against the best single class."""
 
+    plan: Plan
     buckets: list[Bucket]
-    result: dict[str, Any]
+    result: MixResult
+
+    def bucket_demand(self, bucket: Bucket) -> Demand:
+        """What a pool serving ``bucket`` alone carries (its share of the load, its sizing request)."""
+        return pool_demand(self.plan, [bucket])
 
     def to_json(self) -> dict[str, Any]:
-        """The mix, its cost, the best single class, the saving, and the buckets."""
-        buckets = [
-            {"bucket": n, "requests_per_s": r, "isl_p95": i, "osl_p95": o, "batch_of": asdict(p) if p else None}
-            for n, r, i, o, p in self.buckets
-        ]
-        return {**self.result, "buckets": buckets}
+        """The mix, its pools and cost, the best single class, the saving, and the buckets."""
+        buckets = []
+        for b in self.buckets:
+            demand = self.bucket_demand(b)
+            buckets.append(
+                {
+                    "bucket": b.name,
+                    "share": b.share,
+                    "requests_per_s": demand.peak_rate_req_s or None,
+                    "isl": demand.isl,
+                    "osl": demand.osl,
+                    "batch_of": asdict(demand.population) if demand.population else None,
+                }
+            )
+        return {**self.result.to_json(), "buckets": buckets}
 
 
 def mix(
-    session: Session, plan_: Plan, source: str = "<plan>", *, buckets: int = 3, backend: str | None = None
+    session: Session,
+    plan_: Plan,
+    source: str = "<plan>",
+    *,
+    buckets: int = 3,
+    backend: str | None = None,
+    progress: Progress | None = None,
 ) -> MixReport:
     """Split the plan's traffic into request-size buckets and assign each to the GPU class that
-    serves it cheapest within the SLOs (after Mélange); compare with the best single class."""
+    serves it cheapest within the SLOs (after Mélange); compare with the best single class. Each
+    class's pool is sized as the plan's search sizes a fleet (whole replicas, spares), for the
+    buckets it serves."""
     resolved = resolve_plan(plan_, session.catalog, source)
     split = size_buckets(resolved.plan, buckets)
     classes = priced_classes(resolved, session.catalog, session.performance_model(backend), source=source)
-    return MixReport(split, heterogeneous_mix(split, classes))
+    return MixReport(
+        resolved.plan,
+        split,
+        heterogeneous_mix(
+            split,
+            classes,
+            lambda chosen: pool_demand(resolved.plan, chosen),
+            counted_steps(progress, "sizing each GPU class's pools"),
+        ),
+    )
