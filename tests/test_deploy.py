@@ -17,7 +17,16 @@ import yaml
 from planner import workflows
 from planner.deploy.bundle import DASHBOARD_FILE, RULES_FILE, TRACE_FILE, bundle
 from planner.deploy.check import disagreements, read_config
-from planner.deploy.values import IMAGES, TARGETS, DeployError, DeployValues, Origin, deploy_values, kubernetes_name
+from planner.deploy.values import (
+    IMAGES,
+    TARGETS,
+    DeployError,
+    DeployValues,
+    Origin,
+    Pools,
+    deploy_values,
+    kubernetes_name,
+)
 from planner.resolve import resolve_plan
 from planner.sizing.estimate import estimate
 from planner.sizing.plan_sizing import size_plan
@@ -147,6 +156,83 @@ def test_a_fleet_spread_over_its_failure_domains_is_deployed_spread(
     plain_pod = next(d for d in yaml.safe_load_all(plain["deployment.yaml"]) if d and d["kind"] == "Deployment")
     assert "topologySpreadConstraints" not in plain_pod["spec"]["template"]["spec"]
     assert "Spread them over" not in plain[TRACE_FILE]
+
+
+def _hostname_spread(nodes: int, pods: dict[str, str]) -> list[dict[str, Any]]:
+    return [
+        {
+            "maxSkew": 1,
+            "minDomains": nodes,
+            "topologyKey": "kubernetes.io/hostname",
+            "whenUnsatisfiable": "DoNotSchedule",
+            "labelSelector": {"matchLabels": pods},
+        }
+    ]
+
+
+def test_every_platform_target_spreads_the_fleet_and_check_config_reads_it_back(
+    session: workflows.Session, tmp_path: Path
+) -> None:
+    """KServe, llm-d and Dynamo spread a critical plan's replicas as the plain Deployment does, each
+    where its own format takes a pod spec and on labels its pods carry (pools each over their own
+    nodes); Ray Serve LLM cannot (its replicas sit in placement groups) and TRACE.md says what to
+    do. check-config reads the spread back: a file whose spread was dropped breaks the plan. Before,
+    only the plain Deployment carried a spread and TRACE.md left the rest 'to the scheduler'."""
+    plan = _plan("vllm")
+    plan = plan.model_copy(update={"slo": plan.slo.model_copy(update={"critical": True, "availability_pct": 99.95})})
+    resolved = resolve_plan(plan, session.catalog, "critical.yaml")
+    sizing = size_plan(resolved, session.catalog, session.performance_model("builtin"), simulate=False)
+    assert sizing.best is not None
+    fleet = sizing.best.sizing
+    origin = Origin(plan.name, "critical.yaml", "0.1.0")
+
+    def files(target: str, pools: Pools | None = None) -> tuple[DeployValues, dict[str, str]]:
+        values = deploy_values(resolved, fleet, session.catalog, target, origin, pools=pools)
+        return values, bundle(values)
+
+    values, kserve = files("kserve")
+    assert values.spread_nodes == 3
+    predictor = yaml.safe_load(kserve["inferenceservice.yaml"])["spec"]["predictor"]
+    pods = {"serving.kserve.io/inferenceservice": values.name, "component": "predictor"}
+    assert predictor["topologySpreadConstraints"] == _hostname_spread(3, pods)
+    assert "kubernetes.podspec-topologyspreadconstraints" in kserve[TRACE_FILE]
+    _, llm_d = files("llm-d")
+    chart = yaml.safe_load(llm_d["llm-d-values.yaml"])
+    assert chart["modelArtifacts"]["labels"] == {"llm-d.ai/inference-serving": "true", "llm-d.ai/model": values.name}
+    decode_pods = {"llm-d.ai/model": values.name, "llm-d.ai/role": "decode"}
+    assert chart["decode"]["extraConfig"]["topologySpreadConstraints"] == _hostname_spread(3, decode_pods)
+    _, dynamo = files("dynamo")
+    worker = yaml.safe_load(dynamo["dynamo-graph.yaml"])["spec"]["services"]["Worker"]
+    worker_pods = {"app.kubernetes.io/name": values.name, "app.kubernetes.io/component": "worker"}
+    assert worker["extraPodMetadata"]["labels"] == worker_pods
+    assert worker["extraPodSpec"]["topologySpreadConstraints"] == _hostname_spread(3, worker_pods)
+    _, ray = files("ray-serve")
+    assert "max_replicas_per_node" in ray[TRACE_FILE] and "RayCluster's GPU worker group" in ray[TRACE_FILE]
+    # pools: a decode pool of 2 spreads over 2 nodes, a prefill pool of 4 over 3
+    pools = Pools(prefill_replicas=4, decode_replicas=2, transport="nixl")
+    _, pooled = files("dynamo", pools)
+    services = yaml.safe_load(pooled["dynamo-graph.yaml"])["spec"]["services"]
+    assert services["PrefillWorker"]["extraPodSpec"]["topologySpreadConstraints"][0]["minDomains"] == 3
+    assert services["DecodeWorker"]["extraPodSpec"]["topologySpreadConstraints"][0]["minDomains"] == 2
+    assert "Spread the prefill pool over 3 nodes at least and the decode pool over 2" in pooled[TRACE_FILE]
+    _, pooled_chart = files("llm-d", pools)
+    chart = yaml.safe_load(pooled_chart["llm-d-values.yaml"])
+    prefill_pods = {"llm-d.ai/model": values.name, "llm-d.ai/role": "prefill"}
+    assert chart["prefill"]["extraConfig"]["topologySpreadConstraints"] == _hostname_spread(3, prefill_pods)
+    # check-config: the files as written agree; with the spread dropped they break the plan
+    for target, written in (("kserve", kserve), ("llm-d", llm_d), ("dynamo", dynamo)):
+        folder = tmp_path / target
+        write_files(folder, written)
+        own = deploy_values(resolved, fleet, session.catalog, target, origin)
+        config = read_config(folder, own)
+        assert config.spread_nodes == 3 and disagreements(config, own) == [], target
+    plain = deploy_values(resolved, fleet, session.catalog, "vllm", origin)
+    stacked = tmp_path / "stacked"
+    write_files(stacked, bundle(plain))
+    text = (stacked / "deployment.yaml").read_text(encoding="utf-8")
+    (stacked / "deployment.yaml").write_text(text.replace("minDomains: 3", "minDomains: 1"), encoding="utf-8")
+    broken = [d for d in disagreements(read_config(stacked, plain), plain) if d.what.startswith("nodes the replicas")]
+    assert [(d.config, d.plan, d.severity) for d in broken] == [(1, 3, "error")]
 
 
 @pytest.mark.parametrize("runtime", ["vllm", "sglang", "trtllm"])

@@ -33,13 +33,7 @@ def trace_text(values: DeployValues) -> str:
         "",
         f"Fleet: {values.replicas} replicas ({values.replicas_for_load} for the peak + {values.spares} spare) x "
         f"{values.gpus_per_replica} {values.gpu_id} = {values.gpus} GPUs on {values.nodes} node(s)."
-        + (
-            f" Spread them over {values.spread_nodes} nodes at least (the plan's failure domains: the spares apart "
-            "and the placement its availability target needs); the Kubernetes Deployment says so with a "
-            "topology spread constraint, other targets leave it to the scheduler's configuration."
-            if values.spread_nodes > 1
-            else ""
-        ),
+        + _spread_text(values),
         "",
         f"Image: `{values.image}` ({values.image_why}).",
         "",
@@ -51,3 +45,44 @@ def trace_text(values: DeployValues) -> str:
         name = flag.flag if flag else "(engine default)" if role in command.skipped else "-"
         lines.append(f"| {role} | `{name}` | {setting.value} | {setting.why} |")
     return "\n".join(lines) + "\n"
+
+
+#: How each target realises the spread over nodes (:func:`planner.deploy.manifests.node_spread`).
+SPREAD_HOW = {
+    "vllm": "the Kubernetes Deployment says so with a pod topology spread on the hostname",
+    "sglang": "the Kubernetes Deployment says so with a pod topology spread on the hostname",
+    "trtllm": "the Kubernetes Deployment says so with a pod topology spread on the hostname",
+    "kserve": (
+        "the InferenceService's predictor says so with a pod topology spread on the hostname (in KServe's "
+        "Knative mode, enable kubernetes.podspec-topologyspreadconstraints in knative-serving's config-features "
+        "first; the Standard mode, RawDeployment before, takes it as it is)"
+    ),
+    "llm-d": "each pool's extraConfig says so with a pod topology spread on the hostname, over the pods the "
+    "chart labels with llm-d.ai/model and llm-d.ai/role",
+    "dynamo": "each worker service's extraPodSpec says so with a pod topology spread on the hostname, over the "
+    "pods its extraPodMetadata labels",
+    "ray-serve": (
+        "Ray Serve LLM places every replica in a placement group, which rules out Serve's max_replicas_per_node: "
+        "give the RayCluster's GPU worker group one worker pod per node and a pod topology spread on the hostname "
+        "(the RayCluster is not written here)"
+    ),
+}
+
+
+def _spread_text(values: DeployValues) -> str:
+    """The sentence that says how many nodes the replicas spread over, and how the target does it
+    ('' where one node is spread enough)."""
+    pools = values.pools
+    if pools is None:
+        if values.spread_nodes <= 1:
+            return ""
+        counts = f"Spread them over {values.spread_nodes} nodes at least"
+    else:
+        prefill, decode = (values.spread_nodes_for(n) for n in (pools.prefill_replicas, pools.decode_replicas))
+        if max(prefill, decode) <= 1:
+            return ""
+        counts = f"Spread the prefill pool over {prefill} nodes at least and the decode pool over {decode}"
+    return (
+        f" {counts} (the plan's failure domains: the spares apart and the placement its availability target "
+        f"needs); {SPREAD_HOW[values.target]}."
+    )

@@ -9,7 +9,7 @@ flags, so the comparison is by meaning, not by text.
 from __future__ import annotations
 
 import shlex
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +53,9 @@ class ReadConfig:
     replicas: int | None
     gpus_per_replica: int | None
     unknown_flags: list[str] = field(default_factory=list)
+    #: The fewest nodes the file makes the replicas spread over (its pod topology spread's
+    #: ``minDomains`` on the hostname, 1 without one); None where the format holds no such setting.
+    spread_nodes: int | None = None
 
 
 @dataclass(frozen=True)
@@ -148,6 +151,19 @@ def _from_options(options: dict[str, Any], values: DeployValues) -> dict[str, An
     return out
 
 
+def _spread_of(pod_spec: dict[str, Any]) -> int:
+    """The fewest nodes a pod spec's topology spread holds its pods to (1 without one): the largest
+    ``minDomains`` of the hard constraints on the hostname."""
+    return max(
+        (
+            int(c.get("minDomains", 1))
+            for c in pod_spec.get("topologySpreadConstraints") or []
+            if c.get("topologyKey") == "kubernetes.io/hostname" and c.get("whenUnsatisfiable") == "DoNotSchedule"
+        ),
+        default=1,
+    )
+
+
 def _gpus(resources: dict[str, Any], values: DeployValues) -> int:
     return int(resources["limits"][values.gpu_resource])
 
@@ -156,13 +172,15 @@ def _deployment(path: Path, docs: list[Any], values: DeployValues, pool: str | N
     deployment = next(d for d in docs if d.get("kind") == "Deployment")
     container = deployment["spec"]["template"]["spec"]["containers"][0]
     gpus = _gpus(container["resources"], values)
-    return _from_args(path, container["args"], values, deployment["spec"]["replicas"], gpus)
+    read = _from_args(path, container["args"], values, deployment["spec"]["replicas"], gpus)
+    return replace(read, spread_nodes=_spread_of(deployment["spec"]["template"]["spec"]))
 
 
 def _inferenceservice(path: Path, docs: list[Any], values: DeployValues, pool: str | None) -> ReadConfig:
     predictor = docs[0]["spec"]["predictor"]
     model = predictor["model"]
-    return _from_args(path, model["args"], values, predictor["minReplicas"], _gpus(model["resources"], values))
+    read = _from_args(path, model["args"], values, predictor["minReplicas"], _gpus(model["resources"], values))
+    return replace(read, spread_nodes=_spread_of(predictor))
 
 
 def _llm_d(path: Path, docs: list[Any], values: DeployValues, pool: str | None) -> ReadConfig:
@@ -172,10 +190,12 @@ def _llm_d(path: Path, docs: list[Any], values: DeployValues, pool: str | None) 
         if not part.get("create", True):
             return _no_pool(path)
         container = part["containers"][0]
-        return _from_args(path, container["args"], values, part["replicas"], _gpus(container["resources"], values))
+        read = _from_args(path, container["args"], values, part["replicas"], _gpus(container["resources"], values))
+        return replace(read, spread_nodes=_spread_of(part.get("extraConfig") or {}))
     container = decode["containers"][0]
     replicas = decode["replicas"] + (prefill.get("replicas", 0) if prefill.get("create") else 0)
-    return _from_args(path, container["args"], values, replicas, _gpus(container["resources"], values))
+    read = _from_args(path, container["args"], values, replicas, _gpus(container["resources"], values))
+    return replace(read, spread_nodes=_spread_of(decode.get("extraConfig") or {}))
 
 
 def _dynamo(path: Path, docs: list[Any], values: DeployValues, pool: str | None) -> ReadConfig:
@@ -190,7 +210,8 @@ def _dynamo(path: Path, docs: list[Any], values: DeployValues, pool: str | None)
         workers = [worker]
     args = worker["extraPodSpec"]["mainContainer"]["args"]
     replicas = sum(w["replicas"] for w in workers)
-    return _from_args(path, args, values, replicas, int(worker["resources"]["limits"]["gpu"]))
+    read = _from_args(path, args, values, replicas, int(worker["resources"]["limits"]["gpu"]))
+    return replace(read, spread_nodes=_spread_of(worker["extraPodSpec"]))
 
 
 def _no_pool(path: Path) -> ReadConfig:
@@ -302,6 +323,16 @@ def _invariants(config: ReadConfig, values: DeployValues) -> list[Disagreement]:
                 config.replicas,
                 values.replicas,
                 f"{values.replicas_for_load} carry the peak and {values.spares} are spares (N+{values.spares})",
+            )
+        )
+    if config.spread_nodes is not None and config.spread_nodes < values.spread_nodes:
+        out.append(
+            Disagreement(
+                "nodes the replicas spread over (topology spread minDomains on the hostname)",
+                config.spread_nodes,
+                values.spread_nodes,
+                f"the plan's failure domains: its {values.spares} spare(s) on other nodes than what they protect, "
+                f"and the placement {values.availability_pct:g}% availability needs",
             )
         )
     return out

@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 
 from planner.deploy.runtime_args import ServeCommand, serve_command
-from planner.deploy.values import HF_TOKEN_SECRET, DeployError, DeployValues, pool_values
+from planner.deploy.values import HF_TOKEN_SECRET, DeployError, DeployValues, kubernetes_name, pool_values
 from planner.sizing.deployment import Deployment
 
 OPTIONS_FILE = "extra-llm-api-options.yaml"
@@ -91,17 +91,22 @@ def _single_node(values: DeployValues) -> None:
         )
 
 
-def _node_spread(values: DeployValues) -> dict[str, Any]:
-    """Replicas per node within one of each other, over ``spread_nodes`` nodes at least: Kubernetes'
-    pod topology spread (``minDomains``, stable since 1.30, counts the nodes still missing as holding
-    none, so the scheduler leaves pods pending rather than stack them on fewer nodes)."""
-    return {
-        "maxSkew": 1,
-        "minDomains": values.spread_nodes,
-        "topologyKey": "kubernetes.io/hostname",
-        "whenUnsatisfiable": "DoNotSchedule",
-        "labelSelector": {"matchLabels": {"app.kubernetes.io/name": values.name}},
-    }
+def node_spread(nodes: int, pods: dict[str, str]) -> list[dict[str, Any]]:
+    """The pods ``pods`` selects, per node within one of each other, over ``nodes`` nodes at least:
+    Kubernetes' pod topology spread (``minDomains``, stable since 1.30, counts the nodes still missing
+    as holding none, so the scheduler leaves pods pending rather than stack them on fewer nodes).
+    Empty where one node is spread enough."""
+    if nodes <= 1:
+        return []
+    return [
+        {
+            "maxSkew": 1,
+            "minDomains": nodes,
+            "topologyKey": "kubernetes.io/hostname",
+            "whenUnsatisfiable": "DoNotSchedule",
+            "labelSelector": {"matchLabels": pods},
+        }
+    ]
 
 
 def runtime_server(values: DeployValues, command: ServeCommand) -> dict[str, Any]:
@@ -110,8 +115,8 @@ def runtime_server(values: DeployValues, command: ServeCommand) -> dict[str, Any
     pod: dict[str, Any] = {"containers": [_container(values, command)]}
     if command.options:
         pod["volumes"] = [{"name": "engine-options", "configMap": {"name": f"{values.name}-options"}}]
-    if values.spread_nodes > 1:
-        pod["topologySpreadConstraints"] = [_node_spread(values)]
+    if spread := node_spread(values.spread_nodes, {"app.kubernetes.io/name": values.name}):
+        pod["topologySpreadConstraints"] = spread
     deployment = {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -156,6 +161,21 @@ def kserve(values: DeployValues, command: ServeCommand) -> dict[str, Any]:
     # KServe's server owns the port and names the model (--model_name), so those two engine flags stay out.
     engine = _without(_without_port(command.args), "--served-model-name")
     args = [f"--model_name={values.model_id}", f"--model_id={values.model_source}", *engine]
+    predictor: dict[str, Any] = {
+        "minReplicas": values.replicas,
+        "maxReplicas": values.replicas,
+        "model": {
+            "modelFormat": {"name": "huggingface"},
+            "args": args,
+            "env": _secret_env(),
+            "resources": _resources(values),
+        },
+    }
+    # KServe labels every predictor pod with its InferenceService and component (v0.20.0,
+    # pkg/controller/v1beta1/inferenceservice/components/predictor.go), and PredictorSpec inlines a pod spec.
+    predictor_pods = {"serving.kserve.io/inferenceservice": values.name, "component": "predictor"}
+    if spread := node_spread(values.spread_nodes, predictor_pods):
+        predictor["topologySpreadConstraints"] = spread
     service = {
         "apiVersion": "serving.kserve.io/v1beta1",
         "kind": "InferenceService",
@@ -164,18 +184,7 @@ def kserve(values: DeployValues, command: ServeCommand) -> dict[str, Any]:
             "labels": _labels(values),
             "annotations": {"serving.kserve.io/enable-prometheus-scraping": "true"},
         },
-        "spec": {
-            "predictor": {
-                "minReplicas": values.replicas,
-                "maxReplicas": values.replicas,
-                "model": {
-                    "modelFormat": {"name": "huggingface"},
-                    "args": args,
-                    "env": _secret_env(),
-                    "resources": _resources(values),
-                },
-            }
-        },
+        "spec": {"predictor": predictor},
     }
     return {"inferenceservice.yaml": service}
 
@@ -201,28 +210,39 @@ def llm_d(values: DeployValues, command: ServeCommand) -> dict[str, Any]:
             "resources": _resources(own),
         }
 
-    def pool(replicas: int, layout: Deployment | None = None) -> dict[str, Any]:
+    def pool(role: str, replicas: int, layout: Deployment | None = None) -> dict[str, Any]:
         own = pool_values(values, layout)
-        return {
+        out = {
             "create": True,
             "replicas": replicas,
             "parallelism": {"tensor": own.value("tensor_parallel"), "data": own.value("data_parallel") or 1},
             "monitoring": {"podmonitor": {"enabled": True, "path": values.runtime.metrics_path}},
             "containers": [container(own, command if layout is None else serve_command(own))],
         }
+        # The chart labels a pool's pods with modelArtifacts.labels and llm-d.ai/role, and writes
+        # extraConfig into their pod spec (llm-d-modelservice v0.4.12, templates/_helpers.tpl).
+        pods = {LLM_D_MODEL_LABEL: values.name, "llm-d.ai/role": role}
+        if spread := node_spread(values.spread_nodes_for(replicas), pods):
+            out["extraConfig"] = {"topologySpreadConstraints": spread}
+        return out
 
     chart = {
         "modelArtifacts": {
             "uri": f"hf://{values.model_source}",
             "name": values.model_id,
             "authSecretName": HF_TOKEN_SECRET,
+            # the chart's default label, and one naming this deployment that no other release's pods carry
+            "labels": {"llm-d.ai/inference-serving": "true", LLM_D_MODEL_LABEL: values.name},
         },
         "routing": {"servicePort": values.value("port"), "proxy": {"enabled": False}},
-        "decode": pool(pools.decode_replicas, pools.decode) if pools else pool(values.replicas),
-        "prefill": pool(pools.prefill_replicas, pools.prefill) if pools else {"create": False},
+        "decode": pool("decode", pools.decode_replicas, pools.decode) if pools else pool("decode", values.replicas),
+        "prefill": pool("prefill", pools.prefill_replicas, pools.prefill) if pools else {"create": False},
     }
     return {"llm-d-values.yaml": chart}
 
+
+#: The pod label that names an llm-d deployment's pods (the chart's examples set it in modelArtifacts.labels).
+LLM_D_MODEL_LABEL = "llm-d.ai/model"
 
 #: vLLM's KV transfer through NIXL, for both pools (https://docs.vllm.ai/en/latest/features/nixl_connector_usage.html).
 NIXL_CONNECTOR = '{"kv_connector":"NixlConnector","kv_role":"kv_both"}'
@@ -265,10 +285,10 @@ def _dynamo_workers(values: DeployValues, command: ServeCommand) -> dict[str, An
     """Dynamo's worker services: one aggregated pool, or a prefill and a decode pool (each with its
     own parallelism where the sizing gave it its own layout)."""
 
-    def worker(replicas: int, extra: list[str], layout: Deployment | None = None) -> dict[str, Any]:
+    def worker(name: str, replicas: int, extra: list[str], layout: Deployment | None = None) -> dict[str, Any]:
         own = pool_values(values, layout)
         args = command.args if layout is None else serve_command(own).args
-        return {
+        out: dict[str, Any] = {
             "componentType": "worker",
             "replicas": replicas,
             "envFromSecret": HF_TOKEN_SECRET,
@@ -281,15 +301,22 @@ def _dynamo_workers(values: DeployValues, command: ServeCommand) -> dict[str, An
                 }
             },
         }
+        # extraPodSpec inlines a pod spec and extraPodMetadata labels the pods (Dynamo's v1alpha1
+        # API, deploy/operator/api/v1alpha1/common.go): the service's own labels select its pods.
+        pods = {"app.kubernetes.io/name": values.name, "app.kubernetes.io/component": kubernetes_name(name)}
+        if spread := node_spread(values.spread_nodes_for(replicas), pods):
+            out["extraPodMetadata"] = {"labels": pods}
+            out["extraPodSpec"]["topologySpreadConstraints"] = spread
+        return out
 
     pools = values.pools
     if pools is None:
-        return {"Worker": worker(values.replicas, [])}
+        return {"Worker": worker("Worker", values.replicas, [])}
     transport = ["--disaggregation-transfer-backend", pools.transport] if values.runtime.id == "sglang" else []
     role = {name: [*_DYNAMO_ROLE_ARGS[values.runtime.id, name], *transport] for name in ("prefill", "decode")}
     return {
-        "PrefillWorker": worker(pools.prefill_replicas, role["prefill"], pools.prefill),
-        "DecodeWorker": worker(pools.decode_replicas, role["decode"], pools.decode),
+        "PrefillWorker": worker("PrefillWorker", pools.prefill_replicas, role["prefill"], pools.prefill),
+        "DecodeWorker": worker("DecodeWorker", pools.decode_replicas, role["decode"], pools.decode),
     }
 
 

@@ -162,7 +162,12 @@ class DeployValues:
     def spread_nodes(self) -> int:
         """Nodes the replicas must spread over at least (one where nothing asks for a spread): the
         floor :func:`~planner.sizing.fleet.spread_over` puts under the nodes they pack into."""
-        return spread_over(1, self.replicas, self.min_nodes)
+        return self.spread_nodes_for(self.replicas)
+
+    def spread_nodes_for(self, replicas: int) -> int:
+        """Nodes ``replicas`` of one pool (a disaggregated plan's prefill or decode pool, or the whole
+        fleet) spread over at least: each pool keeps its spares apart from what they protect."""
+        return spread_over(1, replicas, self.min_nodes)
 
     @property
     def gpus(self) -> int:
