@@ -6,7 +6,9 @@ The traffic grows at the plan's rate, compounded: ``traffic.growth`` over
 quarter q (1, 2, ...) is peak x (1 + growth) ^ (3q / horizon months). Each quarter is
 provisioned for its peak x (1 + burst headroom) (the growth itself is the curve, so the
 sizing's growth headroom is not added again), at the plan's Cr_closed per replica;
-replicas for the load = max(ceil(provisioned / per replica), 1), plus the N+1/N+2 spares;
+replicas for the load = max(ceil(provisioned / per replica), 1, the plan's), plus the N+1/N+2
+spares: the plan's fleet is what is bought first, so no quarter runs fewer, and a quarter adds
+replicas once its grown peak with the burst on top needs more than the plan's fleet holds;
 disaggregated prefill and decode pools split those replicas in the ratio they were sized at (at
 least one each), and each pool's layout sets its GPUs and nodes.
 The tokens served grow with the provisioned concurrency: a quarter serves the sized
@@ -44,6 +46,8 @@ class GrowthInputs:
     concurrency_per_replica: float
     spare_replicas: int
     existing_nodes: int
+    #: The plan's replicas for the load: the fleet bought first, below which no quarter goes.
+    sized_replicas_for_load: int = 1
 
     @classmethod
     def of(cls, plan: Plan, tco: PlanTco) -> GrowthInputs:
@@ -57,6 +61,7 @@ class GrowthInputs:
             concurrency_per_replica=tco.throughput.concurrency_per_replica,
             spare_replicas=tco.fleet.spares,
             existing_nodes=plan.hardware.nodes or 0,
+            sized_replicas_for_load=tco.fleet.replicas_for_load,
         )
 
 
@@ -100,8 +105,9 @@ class GrowthView:
 
     @property
     def events(self) -> list[str]:
-        """The quarters in which a replica, a node or a change of GPU class is needed."""
-        lines = []
+        """The fleet the first quarter starts with (the plan's, or what its grown peak needs beyond
+        it), then the quarters in which a replica, a node or a change of GPU class is needed."""
+        lines = [self._start()] if self.quarters else []
         for q in self.quarters[1:]:
             if q.replicas_added or q.nodes_added:
                 added = f"+{q.replicas_added} replica(s)" + (f", +{q.nodes_added} node(s)" if q.nodes_added else "")
@@ -113,6 +119,20 @@ class GrowthView:
                 "exist: a change of GPU class (or more nodes) is needed"
             )
         return lines
+
+    def _start(self) -> str:
+        first, i = self.quarters[0], self.inputs
+        fleet = f"{first.replicas} replicas, {first.gpus} GPUs, {first.nodes} nodes"
+        if first.replicas_for_load <= i.sized_replicas_for_load:
+            return f"Q1: start with the plan's fleet: {fleet}"
+        plans = i.sized_replicas_for_load + i.spare_replicas
+        holds = i.sized_replicas_for_load * i.concurrency_per_replica
+        return (
+            f"Q1: start with {fleet}: the plan's {plans} and {first.replicas - plans} more, as the quarter's peak "
+            f"grown x{first.growth_factor:.3f} with the {i.burst_headroom:.0%} burst on top needs "
+            f"{first.provisioned_concurrency:,.0f} in flight where the plan's fleet holds {holds:,.0f} (its headroom "
+            "covers the larger of growth and burst, not both)"
+        )
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready: the inputs, the yearly growth, every quarter and the events."""
@@ -140,7 +160,9 @@ def growth_view(plan: Plan, tco: PlanTco, years: int) -> GrowthView:
         factor = (1 + inputs.traffic_growth) ** (3 * number / inputs.growth_horizon_months)
         peak = inputs.peak_concurrency * factor
         provisioned = peak * (1 + inputs.burst_headroom)
-        for_load = max(math.ceil(provisioned / inputs.concurrency_per_replica - 1e-9), least)
+        for_load = max(
+            math.ceil(provisioned / inputs.concurrency_per_replica - 1e-9), least, inputs.sized_replicas_for_load
+        )
         fleet = tco.fleet.carrying(for_load)
         replicas, gpus, nodes = fleet.replicas, fleet.gpus, fleet.nodes
         tokens = tco.output_tokens_per_year / QUARTERS_PER_YEAR * provisioned / tco.provisioned_concurrency

@@ -936,9 +936,7 @@ def _growth_lines(report: TcoReport, styled: bool) -> list[str]:
     ]  # fmt: skip
     headers = ("quarter", "replicas", "GPUs", "nodes", "owned EUR (cum.)", "rented EUR (cum.)", "API EUR (cum.)",
                "class change")  # fmt: skip
-    first = g.quarters[0]
-    events = [f"Q1: start with {first.replicas} replicas, {first.gpus} GPUs, {first.nodes} nodes", *g.events]
-    return [head, table(headers, rows, styled=styled), "Events:", *(f"  {e}" for e in events)]
+    return [head, table(headers, rows, styled=styled), "Events:", *(f"  {e}" for e in g.events)]
 
 
 def export_text(result: ExportResult) -> str:

@@ -155,7 +155,8 @@ def test_growth_follows_the_plans_rate_quarter_by_quarter(demo: workflows.PlanRe
     for quarter in q:
         provisioned = tco.peak_concurrency * quarter.growth_factor * (1 + burst)
         assert quarter.provisioned_concurrency == pytest.approx(provisioned)
-        assert quarter.replicas_for_load == max(-(-provisioned // per_replica), 1 if tco.fleet.pools is None else 2)
+        needed = max(-(-provisioned // per_replica), 1 if tco.fleet.pools is None else 2)
+        assert quarter.replicas_for_load == max(needed, tco.fleet.replicas_for_load), "never below the plan's fleet"
         assert quarter.replicas == quarter.replicas_for_load + tco.fleet.spares
         fleet = tco.fleet.carrying(quarter.replicas_for_load)
         assert (quarter.gpus, quarter.nodes) == (fleet.gpus, fleet.nodes)
@@ -169,8 +170,44 @@ def test_growth_follows_the_plans_rate_quarter_by_quarter(demo: workflows.PlanRe
     assert sum(x.nodes_added for x in q) == q[-1].nodes
     events = view.events
     added = [x for x in q[1:] if x.replicas_added]
-    assert len(events) == len(added) and events[0].startswith(f"Q{added[0].number}: +{added[0].replicas_added} replica")
+    assert len(events) == 1 + len(added) and events[0].startswith("Q1: start with")
+    assert events[1].startswith(f"Q{added[0].number}: +{added[0].replicas_added} replica")
     assert not any(x.class_change_needed for x in q), "greenfield: no existing nodes to outgrow"
+
+
+def test_the_growth_view_starts_from_the_plans_fleet(demo: workflows.PlanReport, session: workflows.Session) -> None:
+    """The plan's fleet is what is bought first: no quarter runs fewer replicas, and where the first
+    quarter needs more (its grown peak with the burst on top, where the plan's headroom covers the
+    larger of the two, not both) the start says why. Before, `planner tco` put 'Fleet: 20 x b200' above
+    'Q1: start with 22 replicas' for the bank's assistant (burst 50%, growth 40%) and the code
+    assistant's first quarter (burst 20%, growth 30%) ran 10 GPUs beside the plan's 11."""
+    tco = demo.tco
+    assert tco is not None
+    burst, growth = demo.resolved.plan.traffic.burst_factor - 1, demo.resolved.plan.traffic.growth  # type: ignore[operator]
+    assert burst > growth  # type: ignore[operator]
+    view = growth_view(demo.resolved.plan, tco, 1)
+    first = view.quarters[0]
+    assert first.replicas > tco.fleet.replicas, "the burst on the grown peak needs more than the plan's headroom"
+    plans = tco.fleet.replicas
+    assert view.events[0].startswith(f"Q1: start with {first.replicas} replicas") and (
+        f"the plan's {plans} and {first.replicas - plans} more" in view.events[0]
+    )
+    code = workflows.plan(session, workflows.read_plan(PLANS / "code-assistant.yaml"), "code.yaml", backend="builtin")
+    assert code.tco is not None
+    quarters = growth_view(code.resolved.plan, code.tco, 1).quarters
+    code_burst = (code.resolved.plan.traffic.burst_factor or 1.0) - 1
+    need = (
+        code.tco.peak_concurrency
+        * quarters[0].growth_factor
+        * (1 + code_burst)
+        / code.tco.throughput.concurrency_per_replica
+    )
+    assert need < code.tco.fleet.replicas_for_load, "its first quarter alone needs fewer than the plan buys"
+    assert quarters[0].replicas == code.tco.fleet.replicas and quarters[0].gpus == code.tco.fleet.gpus
+    assert growth_view(code.resolved.plan, code.tco, 1).events[0] == (
+        f"Q1: start with the plan's fleet: {code.tco.fleet.replicas} replicas, {code.tco.fleet.gpus} GPUs, "
+        f"{code.tco.fleet.nodes} nodes"
+    )
 
 
 def test_growth_costs_add_up_for_owning_renting_and_the_api(demo: workflows.PlanReport) -> None:

@@ -370,7 +370,9 @@ def _growth_formulas(r: int, pooled: bool = False) -> dict[str, str]:
         "growth_factor": f"(1+traffic_growth)^(3*A{r}/growth_horizon_months)",
         "peak_concurrency": f"peak_concurrency*B{r}",
         "provisioned_concurrency": f"C{r}*(1+burst_headroom)",
-        "replicas_for_load": f"MAX(ROUNDUP(D{r}/concurrency_per_replica-0.000000001,0),{2 if pooled else 1})",
+        "replicas_for_load": (
+            f"MAX(ROUNDUP(D{r}/concurrency_per_replica-0.000000001,0),{2 if pooled else 1},fleet_replicas_for_load)"
+        ),
         "replicas": f"E{r}+spare_replicas",
         "gpus": gpus,
         "nodes": nodes,
