@@ -154,7 +154,14 @@ def test_every_figure_has_its_band_and_provenance(built: Built) -> None:
     page = _page(built.out)
     performance = built.head["result"]["sizing"]["chosen"]["operating_point"]["performance"]
     low, high = performance["ttft_ms_band"]
-    assert f"TTFT at the operating point {performance['ttft_ms']:,.0f} ms {low:,.0f} - {high:,.0f}" in page.text
+    # TTFT and the ITL gap as the plan prints them and the targets judge them: at the sizing's percentile
+    # (the page showed the mean TTFT, 331 ms for use case 2, where `planner plan` said p95 389 ms)
+    q = built.head["result"]["sizing"]["chosen"]["sizing_percentile"]
+    ttft, scale = performance[f"ttft_p{q}_ms"], performance[f"ttft_p{q}_ms"] / performance["ttft_ms"]
+    assert ttft > performance["ttft_ms"]
+    assert f"TTFT p{q} at the operating point {ttft:,.0f} ms {low * scale:,.0f} - {high * scale:,.0f}" in page.text
+    assert f"ITL p{q} gap at the operating point {performance[f'itl_p{q}_ms']:,.1f} ms" in page.text
+    assert f"ITL (mean gap) at the operating point {performance['itl_ms']:,.1f} ms" in page.text
     assert "band: 10th-90th percentile of measured/predicted" in page.text
     assert "Cr_closed measured" in page.text and "measured: the baseline (3 runs)" in page.text
     assert "Every run stored" in page.text and "closed loop c=16" in page.text

@@ -138,13 +138,17 @@ def latency_rows(report: workflows.PlanReport) -> list[LatencyRow]:
 
 
 def latency_of(best: Any, slo: Any) -> list[LatencyRow]:
-    """:func:`latency_rows` of one candidate against ``slo`` (the plan's)."""
+    """:func:`latency_rows` of one candidate against ``slo`` (the plan's): each figure as the target
+    judges it, at the SLO's percentile (TTFT over the requests, ITL over the token gaps, E2E of the
+    sizing's request), its band moved with it, as ``planner plan`` and ``planner estimate`` print them."""
     op = best.sizing.operating_point if best else None
     if op is None:
         return []
+    ttft, itl, e2e = op.slo_figures_ms(slo.percentile)
+    q = f"p{slo.percentile:g}"
     return [
-        LatencyRow(name, getattr(op, key), op.bands.get(key), getattr(slo, key))
-        for name, key in (("TTFT", "ttft_ms"), ("ITL", "itl_ms"), ("E2E", "e2e_ms"))
+        LatencyRow(name, value, op.band_at(key, value), getattr(slo, key))
+        for name, key, value in ((f"TTFT {q}", "ttft_ms", ttft), (f"ITL {q}", "itl_ms", itl), ("E2E", "e2e_ms", e2e))
     ]
 
 

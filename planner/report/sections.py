@@ -94,13 +94,31 @@ def _eur_text(record: DecisionRecord) -> str:
 # ----------------------------------------------------------------------- figures
 
 
-#: The operating point's figures: (label, performance key, digits, unit).
+#: The operating point's figures: (label, performance key, digits, unit, the key of the figure
+#: read at the sizing's percentile, or None for the point itself).
 _PERFORMANCE = (
-    ("TTFT at the operating point", "ttft_ms", 0, "ms"),
-    ("ITL at the operating point", "itl_ms", 1, "ms"),
-    ("E2E at the operating point", "e2e_ms", 0, "ms"),
-    ("Output tokens/s per replica", "output_tok_s", 0, "tok/s"),
+    ("TTFT p{q} at the operating point", "ttft_ms", 0, "ms", "ttft_p{q}_ms"),
+    ("ITL (mean gap) at the operating point", "itl_ms", 1, "ms", None),
+    ("ITL p{q} gap at the operating point", "itl_ms", 1, "ms", "itl_p{q}_ms"),
+    ("E2E at the operating point", "e2e_ms", 0, "ms", None),
+    ("Output tokens/s per replica", "output_tok_s", 0, "tok/s", None),
 )
+
+
+def _performance_rows(performance: dict[str, Any], percentile: Any) -> list[tuple[str, str, int, str, Any, Any]]:
+    """(label, key, digits, unit, value, band) of each operating-point figure: TTFT and the ITL gap at
+    the percentile the plan was sized at, as `planner plan` prints and the targets judge them (their
+    bands moved with them, keeping their relative width), the mean gap, E2E and throughput at the point."""
+    rows = []
+    for label, key, digits, unit, read in _PERFORMANCE:
+        point, span = performance.get(key), performance.get(f"{key}_band")
+        value = performance.get(read.format(q=percentile)) if read else point
+        if read and value is None:
+            continue  # a record written before the figure was kept, or an unusual percentile
+        if read and span and point:
+            span = [span[0] * value / point, span[1] * value / point]
+        rows.append((label.format(q=percentile), key, digits, unit, value, span))
+    return rows
 
 
 def figures(record: DecisionRecord) -> Html:
@@ -128,12 +146,12 @@ def figures(record: DecisionRecord) -> Html:
             f"dominant: {chosen.get('dominant_constraint')}; KV budget {provenance.get('kv_budget')}",
         ],
     ]
-    for label, key, digits, unit in _PERFORMANCE:
+    for label, key, digits, unit, value, moved in _performance_rows(performance, chosen.get("sizing_percentile")):
         rows.append(
             [
                 label,
-                number(performance.get(key), digits, unit),
-                band(performance.get(f"{key}_band"), digits),
+                number(value, digits, unit),
+                band(moved, digits),
                 f"{model}; band: {provenance.get(f'{key}_band', 'none')}",
             ]
         )

@@ -124,7 +124,8 @@ class Estimate:
             "clients": self.clients,
             "prefill_ms": round(self.timing.prefill_s * 1000, 3) if self.timing else None,
             "decode_step_ms": round(self.timing.decode_step_s * 1000, 3) if self.timing else None,
-            "itl_p95_ms": round(self.itl_p95_ms, 3) if self.timing else None,
+            # the gaps between tokens at the percentiles a target judges (prompt chunks stretch them)
+            **{f"itl_p{q}_ms": round(self.itl_at_percentile_ms(q), 3) if self.timing else None for q in (95, 99)},
             # the TTFT over the requests (the wait for the step in flight and the prompts ahead varies)
             **{f"ttft_p{q}_ms": round(self.ttft_at_percentile_ms(q), 3) if self.timing else None for q in (50, 95, 99)},
             "prefill_step_ms": round(self.timing.prefill_step_s * 1000, 3) if self.timing else None,

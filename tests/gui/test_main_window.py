@@ -90,6 +90,13 @@ def test_the_forms_size_a_plan_as_the_command_line_does(
     assert str(chosen["gpus"]) == summary["GPUs"].text()
     assert "EUR" in summary["EUR per 1M tokens"].text()
     assert window.navigator.item(5).data(Qt.ItemDataRole.UserRole) == "complete"
+    # the latency table reads TTFT and ITL as the targets judge them, the figures the plan prints (it
+    # showed the mean TTFT and mean gap beside p95 targets)
+    table = window.findChild(QTableWidget, "latency-table")
+    cells = {table.item(r, 0).text(): table.item(r, 1).text() for r in range(table.rowCount())}
+    performance = expected["sizing"]["chosen"]["operating_point"]["performance"]
+    assert cells["TTFT p95"] == f"{performance['ttft_p95_ms']:,.1f}"
+    assert cells["ITL p95"] == f"{performance['itl_p95_ms']:,.1f}"
 
 
 def test_a_bad_value_shows_the_command_lines_message_and_nothing_is_saved(
