@@ -12,6 +12,7 @@ import pytest
 
 from planner import workflows
 from planner.bench.scenario import MIN_REQUESTS, benchmark_plan
+from planner.traffic import population_of
 from tests.conftest import REPO, run_cli
 
 PLANS = REPO / "tests" / "data" / "plans"
@@ -52,11 +53,21 @@ def test_the_shape_and_the_commands_carry_the_plans_lengths() -> None:
     bench = benchmark_plan(workflows.read_plan(PLANS / "reasoning-agent.yaml"), model="org/m")
     assert bench.scenario == "full-envelope" and {p.mode for p in bench.points} == {"open", "closed"}
     assert (bench.shape.input_p50, bench.shape.output_p95) == (12000, 4000)
-    assert bench.shape.output_stdev == round((4000 - 1500) / 1.645)
+    # the tools draw around the plan's mean request, the one the simulator and the baseline's
+    # predictions draw (log-normal through p50 and p95), not around the median: 14,014 / 1,792 tokens
+    plan = workflows.read_plan(PLANS / "reasoning-agent.yaml")
+    mean_in, mean_out = population_of(plan.workload).mean_isl, population_of(plan.workload).mean_osl
+    assert (bench.shape.input_center, bench.shape.output_center) == (mean_in, mean_out) and mean_in > 12000
+    assert bench.shape.output_stdev == round((4000 - mean_out) / 1.645)
     vllm = shlex.split(bench.commands["vllm bench serve"][-1])
-    assert vllm[vllm.index("--random-input-len") + 1] == "12000" and vllm[vllm.index("--request-rate") + 1] == "inf"
+    assert (
+        vllm[vllm.index("--random-input-len") + 1] == str(mean_in) and vllm[vllm.index("--request-rate") + 1] == "inf"
+    )
+    assert vllm[vllm.index("--random-output-len") + 1] == str(mean_out)
     guidellm = shlex.split(bench.commands["guidellm"][0])
-    assert "prompt_tokens=12000" in guidellm[guidellm.index("--data") + 1]
+    assert f"prompt_tokens={mean_in}," in guidellm[guidellm.index("--data") + 1]
+    aiperf = shlex.split(bench.commands["aiperf"][0])
+    assert aiperf[aiperf.index("--isl") + 1] == str(mean_in) and aiperf[aiperf.index("--osl") + 1] == str(mean_out)
 
 
 def test_each_tools_result_imports_back_into_the_load_the_plan_asked_for(tmp_path: Path) -> None:

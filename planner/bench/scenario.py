@@ -3,7 +3,9 @@
 The plan's SLO profile picks the scenario (``Slo.effective_scenario``): latency-first runs
 open-loop Poisson arrivals at the target and peak rates; throughput-first a closed-loop
 concurrency sweep; full envelope both. The request shape is the plan's input and output
-lengths at p50 with their spread to p95. Each point runs long enough for a stable p99
+lengths, drawn by the tools around their mean (that of the log-normal lengths through the plan's
+p50 and p95, which the simulator and the baseline's predictions draw) with a spread that reaches
+the p95. Each point runs long enough for a stable p99
 (:data:`MIN_REQUESTS` requests after a warm-up of :data:`WARMUP_SHARE`), and the command
 lines of ``vllm bench serve``, GuideLLM and AIPerf carry the same shape and loads, so their
 results import (``planner bench import``) into comparable runs.
@@ -17,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from planner.plan import Plan
-from planner.traffic import Z95, demand_of
+from planner.traffic import Z95, demand_of, mean_lengths
 
 #: Requests per load point: at 200, the p99 rests on the two slowest requests, the least that
 #: is not one outlier; more when the rate allows two minutes of arrivals.
@@ -31,26 +33,46 @@ SWEEP_BEYOND = 2.0
 
 @dataclass(frozen=True)
 class Shape:
-    """Input and output tokens per request: the median and the spread that reaches the p95."""
+    """Input and output tokens per request: the median, the p95, and the mean the tools draw around.
+
+    The benchmark tools draw normal (GuideLLM, AIPerf) or uniform (vLLM) lengths, not log-normal
+    ones: centred on the median they would send lighter requests than the plan's (use case 4: mean
+    12,000 input and 1,500 output tokens against the plan's 14,014 and 1,792), and the baseline,
+    which predicts the plan's requests at the run's load, would read the difference as the model's
+    error. Centred on the mean with a spread that reaches the p95, they carry the plan's tokens and
+    its tail; their median is then the mean, not the plan's."""
 
     input_p50: int
     input_p95: int
     output_p50: int
     output_p95: int
+    #: Mean tokens of the plan's log-normal lengths (:func:`planner.traffic.mean_lengths`).
+    input_mean: int = 0
+    output_mean: int = 0
+
+    @property
+    def input_center(self) -> int:
+        """The input tokens the tools draw around: the mean (the median where none is known)."""
+        return self.input_mean or self.input_p50
+
+    @property
+    def output_center(self) -> int:
+        """As :attr:`input_center`, for output tokens."""
+        return self.output_mean or self.output_p50
 
     @property
     def input_stdev(self) -> int:
-        """A normal spread reaching the p95 (the tools draw normal or uniform lengths, not log-normal)."""
-        return round(max(self.input_p95 - self.input_p50, 0) / Z95)
+        """A normal spread around :attr:`input_center` that reaches the p95."""
+        return round(max(self.input_p95 - self.input_center, 0) / Z95)
 
     @property
     def output_stdev(self) -> int:
         """As :attr:`input_stdev`, for output tokens."""
-        return round(max(self.output_p95 - self.output_p50, 0) / Z95)
+        return round(max(self.output_p95 - self.output_center, 0) / Z95)
 
-    def range_ratio(self, p50: int, p95: int) -> float:
-        """vLLM's ``--random-range-ratio``: uniform in [p50(1-r), p50(1+r)] has its p95 at p50(1+0.9r)."""
-        return round(min(max(p95 / p50 - 1, 0.0) / 0.9, 0.95), 2) if p50 else 0.0
+    def range_ratio(self, center: int, p95: int) -> float:
+        """vLLM's ``--random-range-ratio``: uniform in [c(1-r), c(1+r)] has its p95 at c(1+0.9r)."""
+        return round(min(max(p95 / center - 1, 0.0) / 0.9, 0.95), 2) if center else 0.0
 
 
 @dataclass(frozen=True)
@@ -80,7 +102,9 @@ class BenchmarkPlan:
         return {
             "scenario": self.scenario,
             "shape": self.shape.__dict__ | {"input_stdev": self.shape.input_stdev,
-                                            "output_stdev": self.shape.output_stdev},
+                                            "output_stdev": self.shape.output_stdev,
+                                            "input_center": self.shape.input_center,
+                                            "output_center": self.shape.output_center},
             "points": [p.__dict__ for p in self.points],
             "commands": self.commands,
             "notes": self.notes,
@@ -88,22 +112,26 @@ class BenchmarkPlan:
 
 
 def shape_of(plan: Plan) -> Shape:
-    """The plan's request shape at p50 and p95 (the worst case where no p95 is given)."""
+    """The plan's request shape at p50 and p95 (the worst case where no p95 is given), and its mean."""
     w = plan.workload
+    mean_in, mean_out = mean_lengths(w)
     return Shape(
         w.input_tokens.typical,
         w.input_tokens.p95 or w.input_tokens.worst_case,
         w.output_tokens.typical,
         w.output_tokens.p95 or w.output_tokens.worst_case,
+        mean_in,
+        mean_out,
     )
 
 
 def _e2e_bound_s(plan: Plan, shape: Shape) -> float:
-    """The end-to-end time the SLOs allow a typical request: the E2E target, else TTFT + (out - 1) x ITL."""
+    """The end-to-end time the SLOs allow the mean request (Little's law's): the E2E target, else
+    TTFT + (its output - 1) x ITL."""
     s = plan.slo
     if s.e2e_ms:
         return s.e2e_ms / 1000
-    return ((s.ttft_ms or 1000.0) + (shape.output_p50 - 1) * (s.itl_ms or 50.0)) / 1000
+    return ((s.ttft_ms or 1000.0) + (shape.output_center - 1) * (s.itl_ms or 50.0)) / 1000
 
 
 def open_points(plan: Plan, shape: Shape, replicas: int, notes: list[str]) -> list[LoadPoint]:
@@ -156,10 +184,11 @@ def benchmark_plan(
     if scenario in ("throughput-first", "full-envelope"):
         points += closed_points(plan, shape, replicas)
     name = model or plan.model.id
-    if shape.range_ratio(shape.input_p50, shape.input_p95) >= 0.95:
+    if shape.range_ratio(shape.input_center, shape.input_p95) >= 0.95:
         notes.append(
-            f"vLLM's random lengths are uniform: its widest range reaches {round(shape.input_p50 * 1.855)} input "
-            f"tokens at p95, not the plan's {shape.input_p95}; replay real prompts (--dataset-name custom) to hold it"
+            f"vLLM's random lengths are uniform: its widest range around the mean reaches "
+            f"{round(shape.input_center * 1.855)} input tokens at p95, not the plan's {shape.input_p95}; replay real "
+            "prompts (--dataset-name custom) to hold it"
         )
     if replicas > 1:
         notes.append(f"loads are per endpoint serving 1/{replicas} of the traffic (one of {replicas} replicas)")
@@ -181,8 +210,8 @@ def _vllm(p: LoadPoint, s: Shape, url: str, model: str) -> str:
     name = f"{p.mode}-{p.load:g}"
     return _join([
         "vllm", "bench", "serve", "--base-url", url, "--model", model, "--dataset-name", "random",
-        "--random-input-len", str(s.input_p50), "--random-output-len", str(s.output_p50),
-        "--random-range-ratio", f"{s.range_ratio(s.input_p50, s.input_p95):g}", "--ignore-eos",
+        "--random-input-len", str(s.input_center), "--random-output-len", str(s.output_center),
+        "--random-range-ratio", f"{s.range_ratio(s.input_center, s.input_p95):g}", "--ignore-eos",
         "--num-prompts", str(p.requests), "--num-warmups", str(p.warmup), *load,
         "--percentile-metrics", "ttft,tpot,itl,e2el", "--metric-percentiles", "50,90,95,99",
         "--save-result", "--save-detailed", "--result-filename", f"vllm-{name}.json",
@@ -190,8 +219,8 @@ def _vllm(p: LoadPoint, s: Shape, url: str, model: str) -> str:
 
 
 def _guidellm(points: list[LoadPoint], s: Shape, url: str, model: str) -> list[str]:
-    data = (f"prompt_tokens={s.input_p50},prompt_tokens_stdev={s.input_stdev},"
-            f"output_tokens={s.output_p50},output_tokens_stdev={s.output_stdev}")  # fmt: skip
+    data = (f"prompt_tokens={s.input_center},prompt_tokens_stdev={s.input_stdev},"
+            f"output_tokens={s.output_center},output_tokens_stdev={s.output_stdev}")  # fmt: skip
     out = []
     for mode, profile in (("open", "poisson"), ("closed", "concurrent")):
         chosen = [p for p in points if p.mode == mode]
@@ -215,7 +244,7 @@ def _aiperf(p: LoadPoint, s: Shape, url: str, model: str) -> str:
     )
     return _join([
         "aiperf", "profile", "-m", model, "--url", url, "--endpoint-type", "chat", "--streaming",
-        "--isl", str(s.input_p50), "--isl-stddev", str(s.input_stdev), "--osl", str(s.output_p50),
+        "--isl", str(s.input_center), "--isl-stddev", str(s.input_stdev), "--osl", str(s.output_center),
         "--osl-stddev", str(s.output_stdev), *load, "--request-count", str(p.requests),
         "--warmup-request-count", str(p.warmup), "--artifact-dir", folder,
     ])  # fmt: skip
