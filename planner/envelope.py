@@ -147,4 +147,7 @@ def curve_point(mode: str, load: float, s: dict[str, Any]) -> dict[str, Any]:
         "output_tok_s": s["output_tok_s"],
         "throughput_req_s": s["throughput_req_s"],
         "goodput_share": s["goodput_share"],
+        # why a point misses the SLOs: the figure and percentile that break them (the columns above
+        # are at p95, and an ITL target also holds each request's TPOT)
+        "misses": "; ".join(s.get("slo_misses") or []),
     }

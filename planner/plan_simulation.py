@@ -31,9 +31,9 @@ from planner.simulate import (
     daily_arrivals,
     gamma_arrivals,
     lognormal_lengths,
-    meets,
     poisson_arrivals,
     run,
+    slo_misses,
     summarise,
 )
 from planner.sizing.capacity import knob, size_capacity
@@ -279,7 +279,8 @@ def _simulated(
     summary["load"] = {"mode": load.mode, "rate": load.rate, "concurrency": load.concurrency, "arrival": load.arrival}
     summary["replicas"] = replicas
     summary["gpus"] = replicas * dep.gpus
-    summary["meets_slo"] = meets(summary, targets_of(plan))
+    summary["slo_misses"] = slo_misses(summary, targets_of(plan))
+    summary["meets_slo"] = not summary["slo_misses"]
     return summary
 
 

@@ -761,6 +761,7 @@ ENVELOPE_COLUMNS = (
     "e2e_p95_ms",
     "output_tok_s",
     "goodput_share",
+    "misses",
 )
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import random
+import re
 import statistics
 from collections.abc import Callable
 from dataclasses import replace
@@ -38,6 +39,7 @@ from planner.simulate import (
     replay_lengths,
     run,
     slo_figure_ms,
+    slo_misses,
     summarise,
 )
 from planner.sizing.plan_sizing import size_plan
@@ -205,6 +207,13 @@ def test_envelopes_bracket_the_slo_edge(catalog: Any) -> None:
     assert result["cr_open_req_s"] > 0 and opened[result["cr_open_req_s"]]
     # A load that meets three p95 targets loses at most 5% of its requests to each.
     assert all(p["goodput_share"] >= 0.85 for p in result["curve"] if p["meets_slo"])
+    # every point that misses says which target, at the SLO's percentile, and by how much
+    assert all(bool(p["misses"]) != p["meets_slo"] for p in result["curve"])
+    assert all(
+        re.search(r"(TTFT|ITL|TPOT|E2E) p95 [\d,.]+ > [\d,]+ ms", p["misses"])
+        for p in result["curve"]
+        if not p["meets_slo"]
+    )
 
 
 def test_an_itl_target_holds_for_the_requests_mean_gap_too() -> None:
@@ -219,6 +228,9 @@ def test_an_itl_target_holds_for_the_requests_mean_gap_too() -> None:
     assert summary["itl_ms"]["p95"] <= 8 < summary["tpot_ms"]["p95"]
     assert slo_figure_ms(summary, "itl_ms", "p95") == summary["tpot_ms"]["p95"]
     assert not meets(summary, targets) and summary["goodput_share"] < 0.1
+    # the miss names the reading that breaks the target, which a table of p95 gaps does not show
+    assert slo_misses(summary, targets) == [f"TPOT p95 {summary['tpot_ms']['p95']:,.1f} > 8 ms"]
+    assert slo_misses(summary | {"dropped": 3}, Targets(None, None, None)) == ["3 dropped"]
 
 
 def test_a_closed_loop_still_in_its_first_wave_runs_until_steady(catalog: Any) -> None:

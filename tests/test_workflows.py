@@ -123,7 +123,7 @@ def test_simulate_envelope_and_mix(session: workflows.Session) -> None:
     env = workflows.envelope(session, plan, "code.yaml", duration_s=20, backend="builtin")
     assert env.cr_closed >= 1 and env.curve and env.to_json()["cr_open_req_s"] == env.cr_open_req_s
     mixed = workflows.mix(session, plan, "code.yaml", buckets=2, backend="builtin")
-    assert len(mixed.buckets) == 2 and mixed.result["mix"] and len(mixed.to_json()["buckets"]) == 2
+    assert len(mixed.buckets) == 2 and mixed.result.mix and len(mixed.to_json()["buckets"]) == 2
 
 
 def test_nothing_to_simulate_is_a_user_error(session: workflows.Session) -> None:

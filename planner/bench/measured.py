@@ -23,7 +23,7 @@ from typing import Any
 
 from planner.envelope import curve_point
 from planner.measured_run import MeasuredRun
-from planner.simulate import PERCENTILES, Targets, meets
+from planner.simulate import PERCENTILES, Targets, slo_misses
 
 #: An open loop serving less than this share of its offered rate was not keeping up: its
 #: queue grew. A finite run completes a little under the offered rate even when it keeps up
@@ -81,7 +81,8 @@ def judge(run: MeasuredRun, targets: Targets) -> JudgedRun:
         "throughput_req_s": run.request_s,
         "goodput_share": goodput_share(run, targets),
     }
-    met: bool | None = meets(summary, targets) if judgeable else None
+    summary["slo_misses"] = slo_misses(summary, targets) if judgeable else []
+    met: bool | None = not summary["slo_misses"] if judgeable else None
     if run.errors and judgeable:
         notes.append(f"{run.errors} failed requests: a run with failures does not meet the SLOs")
     if met and not sustained(run):
