@@ -120,6 +120,14 @@ def test_history_and_diff_say_what_changed(session: workflows.Session, tmp_path:
     assert [(c.field, c.before, c.after) for c in diff.inputs] == [("traffic.requests_per_s", 40.0, 120.0)]
     figures = {c.field: (c.before, c.after) for c in diff.figures}
     assert figures["fleet_output_tok_s"][1] > figures["fleet_output_tok_s"][0]
+    # the TTFT the targets judge (at the sizing's percentile, as `planner plan` prints it), beside the mean
+    p95 = [
+        workflows.open_revision("Code", rev, db).revision.result["sizing"]["chosen"]["operating_point"]["performance"][
+            "ttft_p95_ms"
+        ]
+        for rev in ("1", "2")
+    ]
+    assert figures.get("ttft_p95_ms", (p95[0], p95[0])) == (p95[0], p95[1])
     if "deployment" in expected:
         assert ("deployment", *expected["deployment"]) in [(c.field, c.before, c.after) for c in diff.configuration]
     assert not diff.identical and workflows.diff("Code", "2", "2", db).identical

@@ -112,6 +112,7 @@ def key_figures(revision: Revision) -> dict[str, Any]:
     chosen = sizing.get("chosen") or {}
     performance = (chosen.get("operating_point") or {}).get("performance") or {}
     envelope = revision.result.get("envelope") or {}
+    q = chosen.get("sizing_percentile") or 95
     return {
         "feasible_configurations": sizing.get("feasible"),
         "replicas": chosen.get("replicas"),
@@ -122,6 +123,10 @@ def key_figures(revision: Revision) -> dict[str, Any]:
         "fleet_output_tok_s": chosen.get("fleet_output_tok_s"),
         "dominant_constraint": chosen.get("dominant_constraint"),
         "per_replica": (chosen.get("per_replica") or {}).get("holds"),
+        # TTFT and the ITL gap at the percentile the plan was sized at (what `planner plan` prints and the
+        # targets judge), then the means
+        f"ttft_p{q}_ms": performance.get(f"ttft_p{q}_ms"),
+        f"itl_p{q}_ms": performance.get(f"itl_p{q}_ms"),
         "ttft_ms": performance.get("ttft_ms"),
         "itl_ms": performance.get("itl_ms"),
         "e2e_ms": performance.get("e2e_ms"),
