@@ -125,6 +125,18 @@ def test_generated_files_realise_the_plan(
     assert disagreements(config, values) == []
 
 
+def _hostname_spread(nodes: int, pods: dict[str, str]) -> list[dict[str, Any]]:
+    return [
+        {
+            "maxSkew": 1,
+            "minDomains": nodes,
+            "topologyKey": "kubernetes.io/hostname",
+            "whenUnsatisfiable": "DoNotSchedule",
+            "labelSelector": {"matchLabels": pods},
+        }
+    ]
+
+
 def test_a_fleet_spread_over_its_failure_domains_is_deployed_spread(
     session: workflows.Session, sized: dict[str, Any]
 ) -> None:
@@ -142,32 +154,12 @@ def test_a_fleet_spread_over_its_failure_domains_is_deployed_spread(
     files = bundle(values)
     pod = next(d for d in yaml.safe_load_all(files["deployment.yaml"]) if d and d["kind"] == "Deployment")
     spread = pod["spec"]["template"]["spec"]["topologySpreadConstraints"]
-    assert spread == [
-        {
-            "maxSkew": 1,
-            "minDomains": 3,
-            "topologyKey": "kubernetes.io/hostname",
-            "whenUnsatisfiable": "DoNotSchedule",
-            "labelSelector": {"matchLabels": {"app.kubernetes.io/name": values.name}},
-        }
-    ]
+    assert spread == _hostname_spread(3, {"app.kubernetes.io/name": values.name})
     assert f"on {fleet.nodes} node(s). Spread them over 3 nodes at least" in files[TRACE_FILE]
     plain = bundle(_values(session, sized, "vllm", "vllm"))  # availability 99.5%: one node is spread enough
     plain_pod = next(d for d in yaml.safe_load_all(plain["deployment.yaml"]) if d and d["kind"] == "Deployment")
     assert "topologySpreadConstraints" not in plain_pod["spec"]["template"]["spec"]
     assert "Spread them over" not in plain[TRACE_FILE]
-
-
-def _hostname_spread(nodes: int, pods: dict[str, str]) -> list[dict[str, Any]]:
-    return [
-        {
-            "maxSkew": 1,
-            "minDomains": nodes,
-            "topologyKey": "kubernetes.io/hostname",
-            "whenUnsatisfiable": "DoNotSchedule",
-            "labelSelector": {"matchLabels": pods},
-        }
-    ]
 
 
 def test_every_platform_target_spreads_the_fleet_and_check_config_reads_it_back(
