@@ -274,7 +274,9 @@ COVERAGE_NOTE = (
     " in-sample. A corrected backend's or `auto`'s figure gets that backend's own band where it answered the"
     " figure and the built-in model's band where the built-in model did (`auto`'s choice, or a row the"
     " backend does not cover), as an estimate shows them. ITL includes E2E figures (they take the ITL band);"
-    " throughput leaves out open-loop runs at a set rate, whose throughput is the offered load."
+    " throughput leaves out open-loop runs at a set rate, whose throughput is the offered load, and TTFT and"
+    " ITL those of open-loop runs the model puts past the replica's capacity (a band is read around an operating"
+    " point)."
 )
 
 

@@ -182,9 +182,12 @@ def write_residuals(path: Path, results: Mapping[str, Sequence[Residual]], data:
     with path.open("w", encoding="utf-8", newline="") as out:
         out.write(f"# held-out residuals of {data.name} sha256:{data_digest(data)}\n")
         writer = csv.writer(out)
-        writer.writerow(["backend", "row", "metric", "measured", "predicted"])
+        writer.writerow(["backend", "row", "metric", "measured", "predicted", "past_capacity"])
         for backend, residuals in results.items():
-            writer.writerows([backend, r.row_id, r.metric, repr(r.measured), repr(r.predicted)] for r in residuals)
+            writer.writerows(
+                [backend, r.row_id, r.metric, repr(r.measured), repr(r.predicted), int(r.past_capacity)]
+                for r in residuals
+            )
 
 
 def read_residuals(path: Path) -> tuple[str, dict[str, list[Residual]]]:
@@ -195,6 +198,6 @@ def read_residuals(path: Path) -> tuple[str, dict[str, list[Residual]]]:
     found: dict[str, list[Residual]] = {}
     for r in csv.DictReader(lines[1:]):
         found.setdefault(r["backend"], []).append(
-            Residual(r["row"], r["metric"], float(r["measured"]), float(r["predicted"]))
+            Residual(r["row"], r["metric"], float(r["measured"]), float(r["predicted"]), r.get("past_capacity") == "1")
         )
     return label, found

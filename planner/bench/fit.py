@@ -29,7 +29,7 @@ from itertools import combinations, product
 from typing import TypeVar
 
 from planner.bench.calibration import Measurement
-from planner.bench.predict import deployment_for, predict_measurement
+from planner.bench.predict import PAST_CAPACITY, deployment_for, predict_measurement
 from planner.catalog import Catalog
 from planner.corrections import GROUPS
 from planner.perfmodel import PerformanceModel
@@ -57,6 +57,9 @@ class Residual:
     metric: str
     measured: float
     predicted: float
+    #: The model put the row's open loop past the replica's capacity
+    #: (:func:`~planner.bench.predict.past_capacity`): its latencies stay out of the error bands.
+    past_capacity: bool = False
 
     @property
     def ratio(self) -> float:
@@ -76,9 +79,10 @@ def residuals(
     out = []
     for m in rows:
         predicted = predict_measurement(m, catalog, eff_of(m))
+        past = bool(predicted.get(PAST_CAPACITY))
         for metric, value in m.measured.items():
             if metric in predicted and predicted[metric] > 0 and value > 0:
-                out.append(Residual(m.row_id, metric, value, predicted[metric]))
+                out.append(Residual(m.row_id, metric, value, predicted[metric], past))
     return out
 
 
@@ -479,9 +483,17 @@ def echoes_offered_load(m: Measurement, metric: str) -> bool:
 
 
 def band_evidence(held_out: Sequence[Residual], rows: Sequence[Measurement]) -> list[Residual]:
-    """The held-out residuals of ``rows`` that bands rest on (all but echoes of the offered load)."""
+    """The held-out residuals of ``rows`` that bands rest on: all but echoes of the offered load and
+    the latencies of runs the model put past the replica's capacity (``Residual.past_capacity``: a
+    band is read around an operating point, which lies within capacity)."""
     by_id = {m.row_id: m for m in rows}
-    return [r for r in held_out if r.row_id in by_id and not echoes_offered_load(by_id[r.row_id], r.metric)]
+    return [
+        r
+        for r in held_out
+        if r.row_id in by_id
+        and not echoes_offered_load(by_id[r.row_id], r.metric)
+        and not (r.past_capacity and METRIC_GROUP[r.metric] != "throughput")
+    ]
 
 
 def ratio_bands(found: Sequence[Residual], document_of: Mapping[str, str]) -> dict[str, BandFigures]:

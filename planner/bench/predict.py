@@ -116,7 +116,8 @@ def _open_loop(m: Measurement, dep: Deployment, cap: int, model: PerformanceMode
     (then its TTFT is the queue's, which depends on how long the run lasted: not predicted)."""
     if not m.rate_per_s:
         return _closed_loop(m, dep, cap, model)
-    timing = _solve_rate(dep, m.rate_per_s / m.replicas, m.isl, m.osl, cap, model)
+    rate = m.rate_per_s / m.replicas
+    timing = _solve_rate(dep, rate, m.isl, m.osl, cap, model)
     out = min(m.rate_per_s * m.osl, timing.output_tok_s * m.replicas)
     result = {
         "output_tok_s": out,
@@ -128,7 +129,31 @@ def _open_loop(m: Measurement, dep: Deployment, cap: int, model: PerformanceMode
     if fell_behind(m):
         for metric in ("ttft_ms", "itl_ms", "itl_p50_ms"):
             del result[metric]
+    elif past_capacity(rate, timing, cap):
+        result[PAST_CAPACITY] = 1.0
     return result
+
+
+#: The key :func:`predict_measurement` adds (not a figure) where the model puts an open loop past the
+#: replica's capacity (:func:`past_capacity`): the replay compares its figures, the error bands leave
+#: its latencies out.
+PAST_CAPACITY = "past_capacity"
+
+
+def past_capacity(rate: float, timing: Timing, cap: int) -> bool:
+    """Whether the model puts an open loop at ``rate`` requests/s a replica past what the replica
+    holds: even its full batch (``cap`` sequences, :func:`_solve_rate`'s saturated end) would need
+    more in flight than it holds (Little's law), so the queue it predicts grows with the run's
+    length and its TTFT and ITL (a batch pinned at the cap) are those of a regime a plan never
+    runs in: a plan's operating point lies within the replica's capacity by construction. Such
+    figures stay in the accuracy tables (the capacity error behind them is the model's), but the
+    error bands, which are read around an operating point, leave their latencies out
+    (:func:`~planner.bench.fit.band_evidence`). 17 MLPerf Server runs are such (the model says
+    0.49-1.0 of the output they delivered); their TTFT was predicted up to 167 times the measured
+    (Llama-3.1-8B on an H200: 28.5 s against 171 ms) and their ITL up to 28 times (Llama-2-70B on
+    an MI325X: 989 ms against 35 ms), which set the 10% end of the bands of every class they touch
+    (vLLM's MoE class read 0.006 on TTFT: a band of 2-507 ms around 306 ms)."""
+    return timing.batch >= cap and rate * timing.engine_e2e_s > cap * 1.01
 
 
 def _ttft_s(m: Measurement, timing: Timing) -> float:
