@@ -225,12 +225,12 @@ def search(
     *,
     progress: Callable[[int, int], None] | None = None,
     demand: Demand | None = None,
-    settle: int = SETTLED,
+    settle: int | None = None,
 ) -> tuple[list[Candidate], int]:
     """Size every candidate for ``demand`` (the plan's, :func:`~planner.traffic.demand_of`, unless
     given: ``planner mix`` sizes a share of the plan's requests); return the feasible ones ranked,
     and how many were tried. Under a model other than the built-in one the first ``settle`` places
-    are settled (``SETTLED``; ``mix`` needs only the first).
+    are settled (by default ``SETTLED``; ``mix`` needs only the first).
 
     Every candidate is sized at its runtime's default token budget (or the plan's); the
     ``SHORTLIST`` cheapest feasible ones (when none is feasible, those that fit in memory
@@ -288,7 +288,7 @@ def search(
 
 
 def _retimed_until_settled(
-    screened: list[Candidate], retime: Callable[[list[Deployment]], list[Candidate]], settle: int = SETTLED
+    screened: list[Candidate], retime: Callable[[list[Deployment]], list[Candidate]], settle: int | None = None
 ) -> list[Candidate]:
     """The screened candidates re-timed by ``retime`` (the chosen model), ``SHORTLIST`` at a time and
     cheapest first, until the first ``settle`` places cannot change; the rest keep the screen's
@@ -301,6 +301,7 @@ def _retimed_until_settled(
     by class (runtime, GPU, model architecture), so a cheaper class can move many places: the
     ratio, not a fixed count, decides how far to go.
     """
+    settle = settle or SETTLED  # read at call time: tests raise SETTLED to re-time everything
     retimed: list[Candidate] = []
     lowest_ratio = 1.0
     done = 0
@@ -313,7 +314,7 @@ def _retimed_until_settled(
     return retimed + [replace(c, screened_only=True) for c in screened[done:]]
 
 
-def _settled(retimed: list[Candidate], following: Candidate, lowest_ratio: float, settle: int = SETTLED) -> bool:
+def _settled(retimed: list[Candidate], following: Candidate, lowest_ratio: float, settle: int) -> bool:
     """True when ``following`` (the cheapest screened candidate not re-timed), its cost scaled by
     ``lowest_ratio``, could not rank among the first ``settle`` re-timed candidates."""
     if len(retimed) < settle:
