@@ -137,18 +137,25 @@ def _hostname_spread(nodes: int, pods: dict[str, str]) -> list[dict[str, Any]]:
     ]
 
 
-def test_a_fleet_spread_over_its_failure_domains_is_deployed_spread(
-    session: workflows.Session, sized: dict[str, Any]
-) -> None:
-    """A critical plan (N+2 at 99.95%) spreads its replicas over three nodes at least: the Kubernetes
-    Deployment keeps the scheduler from stacking them on fewer (a pod topology spread with
-    ``minDomains``), and TRACE.md says so for every target; a plan that needs no spread gets none."""
+@pytest.fixture(scope="module")
+def critical(session: workflows.Session) -> tuple[Any, Any]:
+    """The code assistant made critical (N+2 at 99.95%), sized without the simulation: its resolved plan and fleet."""
     plan = _plan("vllm")
     plan = plan.model_copy(update={"slo": plan.slo.model_copy(update={"critical": True, "availability_pct": 99.95})})
     resolved = resolve_plan(plan, session.catalog, "critical.yaml")
     sizing = size_plan(resolved, session.catalog, session.performance_model("builtin"), simulate=False)
     assert sizing.best is not None
-    fleet = sizing.best.sizing
+    return resolved, sizing.best.sizing
+
+
+def test_a_fleet_spread_over_its_failure_domains_is_deployed_spread(
+    session: workflows.Session, sized: dict[str, Any], critical: tuple[Any, Any]
+) -> None:
+    """A critical plan (N+2 at 99.95%) spreads its replicas over three nodes at least: the Kubernetes
+    Deployment keeps the scheduler from stacking them on fewer (a pod topology spread with
+    ``minDomains``), and TRACE.md says so for every target; a plan that needs no spread gets none."""
+    resolved, fleet = critical
+    plan = resolved.plan
     assert fleet.min_nodes == 3 and fleet.nodes >= 3 and fleet.replicas > 3
     values = deploy_values(resolved, fleet, session.catalog, "vllm", Origin(plan.name, "critical.yaml", "0.1.0"))
     files = bundle(values)
@@ -163,19 +170,15 @@ def test_a_fleet_spread_over_its_failure_domains_is_deployed_spread(
 
 
 def test_every_platform_target_spreads_the_fleet_and_check_config_reads_it_back(
-    session: workflows.Session, tmp_path: Path
+    session: workflows.Session, critical: tuple[Any, Any], tmp_path: Path
 ) -> None:
     """KServe, llm-d and Dynamo spread a critical plan's replicas as the plain Deployment does, each
     where its own format takes a pod spec and on labels its pods carry (pools each over their own
     nodes); Ray Serve LLM cannot (its replicas sit in placement groups) and TRACE.md says what to
     do. check-config reads the spread back: a file whose spread was dropped breaks the plan. Before,
     only the plain Deployment carried a spread and TRACE.md left the rest 'to the scheduler'."""
-    plan = _plan("vllm")
-    plan = plan.model_copy(update={"slo": plan.slo.model_copy(update={"critical": True, "availability_pct": 99.95})})
-    resolved = resolve_plan(plan, session.catalog, "critical.yaml")
-    sizing = size_plan(resolved, session.catalog, session.performance_model("builtin"), simulate=False)
-    assert sizing.best is not None
-    fleet = sizing.best.sizing
+    resolved, fleet = critical
+    plan = resolved.plan
     origin = Origin(plan.name, "critical.yaml", "0.1.0")
 
     def files(target: str, pools: Pools | None = None) -> tuple[DeployValues, dict[str, str]]:
