@@ -146,8 +146,9 @@ def heterogeneous_mix(
         # Each class sizes each union of buckets once: the assignments below share them.
         if (cls, names) not in pools:
             sizing = sizers[cls](demand_for([by_name[n] for n in names]))
-            feasible = sizing is not None and sizing.feasible
-            pools[cls, names] = Pool(cls, names, sizing, sizing.gpus * price[cls]) if feasible else None  # type: ignore[union-attr,arg-type]
+            pools[cls, names] = (
+                Pool(cls, names, sizing, sizing.gpus * price[cls]) if sizing is not None and sizing.feasible else None
+            )
             if progress:
                 progress(len(pools), total)
         return pools[cls, names]
@@ -176,7 +177,7 @@ def heterogeneous_mix(
 #: Most assignments of buckets to classes the exhaustive search tries (a few seconds).
 MAX_ASSIGNMENTS = 1_000_000
 #: Most pools (a class x a union of buckets) the mix sizes, each with the plan's search over the
-#: class's deployments (a tenth to half a second each: 3 buckets over 6 classes, 42 pools, take 4-20 s).
+#: class's deployments (a tenth to half a second each: 3 buckets over 6 classes, 42 pools, take 4-13 s).
 MAX_POOLS = 100
 
 
