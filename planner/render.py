@@ -810,13 +810,13 @@ def mix_text(report: MixReport) -> str:
         )
     if result.pools:
         lines.append("mix:")
-        lines += [f"  {_pool_text(pool, len(report.buckets))}" for pool in result.pools]
+        lines += [f"  {_pool_text(pool, report.buckets)}" for pool in result.pools]
         gpus = " + ".join(f"{p.sizing.gpus:,} x {p.gpu}" for p in result.pools)
         lines.append(f"  {gpus} GPUs at {result.eur_per_hour:.2f} EUR/hour")
     else:
         lines.append("mix: no assignment of the buckets to the GPU classes meets the SLOs")
     if result.single is not None:
-        lines.append(f"best single class: {_pool_text(result.single, len(report.buckets))}")
+        lines.append(f"best single class: {_pool_text(result.single, report.buckets)}")
     else:
         lines.append("best single class: none serves every request within the SLOs")
     if result.saving is not None:
@@ -834,14 +834,12 @@ def mix_text(report: MixReport) -> str:
     return "\n".join(lines)
 
 
-def _pool_text(pool: Any, buckets: int) -> str:
-    """One pool of a mix: the class, what it serves, its replicas, deployment, GPUs and cost."""
+def _pool_text(pool: Any, buckets: list[Any]) -> str:
+    """One pool of a mix: the class, the buckets it serves (by their number), its replicas, deployment,
+    GPUs and cost."""
     s = pool.sizing
-    serves = (
-        "every bucket"
-        if len(pool.buckets) == buckets
-        else "bucket " + ", ".join(name.split(":")[0] for name in pool.buckets)
-    )
+    numbers = [str(i) for i, b in enumerate(buckets, start=1) if b.name in pool.buckets]
+    serves = "every bucket" if len(numbers) == len(buckets) else "bucket " + ", ".join(numbers)
     spares = f" + {s.spares} spare" if s.spares else ""
     return (
         f"{pool.gpu} for {serves}: {s.replicas} replicas ({s.replicas_for_load} for the load{spares}) of "

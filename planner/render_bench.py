@@ -165,8 +165,8 @@ def benchmark_plan_text(report: BenchmarkPlan, *, styled: bool = False) -> str:
     s = report.shape
     lines = [
         f"scenario: {report.scenario}",
-        f"request shape: input {s.input_p50:,} tokens p50 / {s.input_p95:,} p95, mean {s.input_center:,}; "
-        f"output {s.output_p50:,} p50 / {s.output_p95:,} p95, mean {s.output_center:,} (the tools draw around "
+        f"request shape: input {s.input_p50:,} tokens p50 / {s.input_p95:,} p95, mean {s.input_mean:,}; "
+        f"output {s.output_p50:,} p50 / {s.output_p95:,} p95, mean {s.output_mean:,} (the tools draw around "
         f"the mean, stdev {s.input_stdev:,} in / {s.output_stdev:,} out, so they send the plan's tokens)",
     ]
     rows = [[p.mode, _load(p.mode, p.load), p.requests, p.warmup, _num(p.duration_s, 0), p.why] for p in report.points]

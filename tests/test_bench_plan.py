@@ -57,7 +57,7 @@ def test_the_shape_and_the_commands_carry_the_plans_lengths() -> None:
     # predictions draw (log-normal through p50 and p95), not around the median: 14,014 / 1,792 tokens
     plan = workflows.read_plan(PLANS / "reasoning-agent.yaml")
     mean_in, mean_out = population_of(plan.workload).mean_isl, population_of(plan.workload).mean_osl
-    assert (bench.shape.input_center, bench.shape.output_center) == (mean_in, mean_out) and mean_in > 12000
+    assert (bench.shape.input_mean, bench.shape.output_mean) == (mean_in, mean_out) and mean_in > 12000
     assert bench.shape.output_stdev == round((4000 - mean_out) / 1.645)
     vllm = shlex.split(bench.commands["vllm bench serve"][-1])
     assert (

@@ -46,29 +46,19 @@ class Shape:
     input_p95: int
     output_p50: int
     output_p95: int
-    #: Mean tokens of the plan's log-normal lengths (:func:`planner.traffic.mean_lengths`).
-    input_mean: int = 0
-    output_mean: int = 0
-
-    @property
-    def input_center(self) -> int:
-        """The input tokens the tools draw around: the mean (the median where none is known)."""
-        return self.input_mean or self.input_p50
-
-    @property
-    def output_center(self) -> int:
-        """As :attr:`input_center`, for output tokens."""
-        return self.output_mean or self.output_p50
+    #: Mean tokens of the plan's log-normal lengths (:func:`planner.traffic.mean_lengths`): what the tools draw around.
+    input_mean: int
+    output_mean: int
 
     @property
     def input_stdev(self) -> int:
-        """A normal spread around :attr:`input_center` that reaches the p95."""
-        return round(max(self.input_p95 - self.input_center, 0) / Z95)
+        """A normal spread around :attr:`input_mean` that reaches the p95."""
+        return round(max(self.input_p95 - self.input_mean, 0) / Z95)
 
     @property
     def output_stdev(self) -> int:
         """As :attr:`input_stdev`, for output tokens."""
-        return round(max(self.output_p95 - self.output_center, 0) / Z95)
+        return round(max(self.output_p95 - self.output_mean, 0) / Z95)
 
     def range_ratio(self, center: int, p95: int) -> float:
         """vLLM's ``--random-range-ratio``: uniform in [c(1-r), c(1+r)] has its p95 at c(1+0.9r)."""
@@ -102,9 +92,7 @@ class BenchmarkPlan:
         return {
             "scenario": self.scenario,
             "shape": self.shape.__dict__ | {"input_stdev": self.shape.input_stdev,
-                                            "output_stdev": self.shape.output_stdev,
-                                            "input_center": self.shape.input_center,
-                                            "output_center": self.shape.output_center},
+                                            "output_stdev": self.shape.output_stdev},
             "points": [p.__dict__ for p in self.points],
             "commands": self.commands,
             "notes": self.notes,
@@ -131,7 +119,7 @@ def _e2e_bound_s(plan: Plan, shape: Shape) -> float:
     s = plan.slo
     if s.e2e_ms:
         return s.e2e_ms / 1000
-    return ((s.ttft_ms or 1000.0) + (shape.output_center - 1) * (s.itl_ms or 50.0)) / 1000
+    return ((s.ttft_ms or 1000.0) + (shape.output_mean - 1) * (s.itl_ms or 50.0)) / 1000
 
 
 def open_points(plan: Plan, shape: Shape, replicas: int, notes: list[str]) -> list[LoadPoint]:
@@ -184,10 +172,10 @@ def benchmark_plan(
     if scenario in ("throughput-first", "full-envelope"):
         points += closed_points(plan, shape, replicas)
     name = model or plan.model.id
-    if shape.range_ratio(shape.input_center, shape.input_p95) >= 0.95:
+    if shape.range_ratio(shape.input_mean, shape.input_p95) >= 0.95:
         notes.append(
             f"vLLM's random lengths are uniform: its widest range around the mean reaches "
-            f"{round(shape.input_center * 1.855)} input tokens at p95, not the plan's {shape.input_p95}; replay real "
+            f"{round(shape.input_mean * 1.855)} input tokens at p95, not the plan's {shape.input_p95}; replay real "
             "prompts (--dataset-name custom) to hold it"
         )
     if replicas > 1:
@@ -210,8 +198,8 @@ def _vllm(p: LoadPoint, s: Shape, url: str, model: str) -> str:
     name = f"{p.mode}-{p.load:g}"
     return _join([
         "vllm", "bench", "serve", "--base-url", url, "--model", model, "--dataset-name", "random",
-        "--random-input-len", str(s.input_center), "--random-output-len", str(s.output_center),
-        "--random-range-ratio", f"{s.range_ratio(s.input_center, s.input_p95):g}", "--ignore-eos",
+        "--random-input-len", str(s.input_mean), "--random-output-len", str(s.output_mean),
+        "--random-range-ratio", f"{s.range_ratio(s.input_mean, s.input_p95):g}", "--ignore-eos",
         "--num-prompts", str(p.requests), "--num-warmups", str(p.warmup), *load,
         "--percentile-metrics", "ttft,tpot,itl,e2el", "--metric-percentiles", "50,90,95,99",
         "--save-result", "--save-detailed", "--result-filename", f"vllm-{name}.json",
@@ -219,8 +207,8 @@ def _vllm(p: LoadPoint, s: Shape, url: str, model: str) -> str:
 
 
 def _guidellm(points: list[LoadPoint], s: Shape, url: str, model: str) -> list[str]:
-    data = (f"prompt_tokens={s.input_center},prompt_tokens_stdev={s.input_stdev},"
-            f"output_tokens={s.output_center},output_tokens_stdev={s.output_stdev}")  # fmt: skip
+    data = (f"prompt_tokens={s.input_mean},prompt_tokens_stdev={s.input_stdev},"
+            f"output_tokens={s.output_mean},output_tokens_stdev={s.output_stdev}")  # fmt: skip
     out = []
     for mode, profile in (("open", "poisson"), ("closed", "concurrent")):
         chosen = [p for p in points if p.mode == mode]
@@ -244,7 +232,7 @@ def _aiperf(p: LoadPoint, s: Shape, url: str, model: str) -> str:
     )
     return _join([
         "aiperf", "profile", "-m", model, "--url", url, "--endpoint-type", "chat", "--streaming",
-        "--isl", str(s.input_center), "--isl-stddev", str(s.input_stdev), "--osl", str(s.output_center),
+        "--isl", str(s.input_mean), "--isl-stddev", str(s.input_stdev), "--osl", str(s.output_mean),
         "--osl-stddev", str(s.output_stdev), *load, "--request-count", str(p.requests),
         "--warmup-request-count", str(p.warmup), "--artifact-dir", folder,
     ])  # fmt: skip

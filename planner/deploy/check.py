@@ -9,7 +9,7 @@ flags, so the comparison is by meaning, not by text.
 from __future__ import annotations
 
 import shlex
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -114,7 +114,14 @@ def _read(path: Path, values: DeployValues, pool: str | None) -> ReadConfig:
         ) from None
 
 
-def _from_args(path: Path, args: list[str], values: DeployValues, replicas: int | None, gpus: int | None) -> ReadConfig:
+def _from_args(
+    path: Path,
+    args: list[str],
+    values: DeployValues,
+    replicas: int | None,
+    gpus: int | None,
+    spread_nodes: int | None = None,
+) -> ReadConfig:
     by_flag = {f.flag: f for f in values.runtime.flags if f.where == "cli"}
     settings: dict[str, Any] = {}
     unknown: list[str] = []
@@ -129,7 +136,7 @@ def _from_args(path: Path, args: list[str], values: DeployValues, replicas: int 
     options = path.parent / OPTIONS_FILE
     if options.is_file():
         settings |= _from_options(_load_yaml(options)[0] or {}, values)
-    return ReadConfig(path.name, settings, replicas, gpus, unknown)
+    return ReadConfig(path.name, settings, replicas, gpus, unknown, spread_nodes)
 
 
 def _role_value(style: str, value: Any) -> Any:
@@ -172,15 +179,15 @@ def _deployment(path: Path, docs: list[Any], values: DeployValues, pool: str | N
     deployment = next(d for d in docs if d.get("kind") == "Deployment")
     container = deployment["spec"]["template"]["spec"]["containers"][0]
     gpus = _gpus(container["resources"], values)
-    read = _from_args(path, container["args"], values, deployment["spec"]["replicas"], gpus)
-    return replace(read, spread_nodes=_spread_of(deployment["spec"]["template"]["spec"]))
+    spread = _spread_of(deployment["spec"]["template"]["spec"])
+    return _from_args(path, container["args"], values, deployment["spec"]["replicas"], gpus, spread)
 
 
 def _inferenceservice(path: Path, docs: list[Any], values: DeployValues, pool: str | None) -> ReadConfig:
     predictor = docs[0]["spec"]["predictor"]
     model = predictor["model"]
-    read = _from_args(path, model["args"], values, predictor["minReplicas"], _gpus(model["resources"], values))
-    return replace(read, spread_nodes=_spread_of(predictor))
+    gpus = _gpus(model["resources"], values)
+    return _from_args(path, model["args"], values, predictor["minReplicas"], gpus, _spread_of(predictor))
 
 
 def _llm_d(path: Path, docs: list[Any], values: DeployValues, pool: str | None) -> ReadConfig:
@@ -190,12 +197,12 @@ def _llm_d(path: Path, docs: list[Any], values: DeployValues, pool: str | None) 
         if not part.get("create", True):
             return _no_pool(path)
         container = part["containers"][0]
-        read = _from_args(path, container["args"], values, part["replicas"], _gpus(container["resources"], values))
-        return replace(read, spread_nodes=_spread_of(part.get("extraConfig") or {}))
+        gpus, spread = _gpus(container["resources"], values), _spread_of(part.get("extraConfig") or {})
+        return _from_args(path, container["args"], values, part["replicas"], gpus, spread)
     container = decode["containers"][0]
     replicas = decode["replicas"] + (prefill.get("replicas", 0) if prefill.get("create") else 0)
-    read = _from_args(path, container["args"], values, replicas, _gpus(container["resources"], values))
-    return replace(read, spread_nodes=_spread_of(decode.get("extraConfig") or {}))
+    gpus, spread = _gpus(container["resources"], values), _spread_of(decode.get("extraConfig") or {})
+    return _from_args(path, container["args"], values, replicas, gpus, spread)
 
 
 def _dynamo(path: Path, docs: list[Any], values: DeployValues, pool: str | None) -> ReadConfig:
@@ -210,8 +217,8 @@ def _dynamo(path: Path, docs: list[Any], values: DeployValues, pool: str | None)
         workers = [worker]
     args = worker["extraPodSpec"]["mainContainer"]["args"]
     replicas = sum(w["replicas"] for w in workers)
-    read = _from_args(path, args, values, replicas, int(worker["resources"]["limits"]["gpu"]))
-    return replace(read, spread_nodes=_spread_of(worker["extraPodSpec"]))
+    gpus = int(worker["resources"]["limits"]["gpu"])
+    return _from_args(path, args, values, replicas, gpus, _spread_of(worker["extraPodSpec"]))
 
 
 def _no_pool(path: Path) -> ReadConfig:

@@ -107,17 +107,16 @@ _PERFORMANCE = (
 
 def _performance_rows(performance: dict[str, Any], percentile: Any) -> list[tuple[str, str, int, str, Any, Any]]:
     """(label, key, digits, unit, value, band) of each operating-point figure: TTFT and the ITL gap at
-    the percentile the plan was sized at, as `planner plan` prints and the targets judge them (their
-    bands moved with them, keeping their relative width), the mean gap, E2E and throughput at the point."""
+    the percentile the plan was sized at, as `planner plan` prints and the targets judge them (with
+    the bands the estimate moved with them), the mean gap, E2E and throughput at the point."""
     rows = []
     for label, key, digits, unit, read in _PERFORMANCE:
-        point, span = performance.get(key), performance.get(f"{key}_band")
-        value = performance.get(read.format(q=percentile)) if read else point
-        if read and value is None:
+        field = read.format(q=percentile) if read else key
+        if performance.get(field) is None:
             continue  # a record written before the figure was kept, or an unusual percentile
-        if read and span and point:
-            span = [span[0] * value / point, span[1] * value / point]
-        rows.append((label.format(q=percentile), key, digits, unit, value, span))
+        rows.append(
+            (label.format(q=percentile), key, digits, unit, performance[field], performance.get(f"{field}_band"))
+        )
     return rows
 
 

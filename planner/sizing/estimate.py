@@ -136,6 +136,13 @@ class Estimate:
         }
         for name, (low, high) in self.bands.items():
             performance[f"{name}_band"] = [round(low, 3), round(high, 3)]
+        # the figures read at a percentile carry their metric's band moved with them (band_at)
+        for metric, read in (("ttft_ms", (50, 95, 99)), ("itl_ms", (95, 99))):
+            for q in read:
+                value = performance[f"{metric[:-3]}_p{q}_ms"]
+                moved = self.band_at(metric, value) if value is not None and value < float("inf") else None
+                if moved is not None and metric in self.bands:
+                    performance[f"{metric[:-3]}_p{q}_ms_band"] = [round(moved[0], 3), round(moved[1], 3)]
         return {
             "deployment": {
                 "model": dep.model.id,
