@@ -4,7 +4,8 @@ With every factor as calibrated (catalogs/efficiency/calibrated.yaml) but the fr
 for each sweep document with a TTFT figure the front end that fits it best and the error left
 there (in sample: a floor no front end fitted on the document goes below), and the front end
 its runtime's other documents would choose and the error that leaves (the document's front end
-held out). Both readings of a closed loop's TTFT: the median where the source gives one (what
+held out), then one front end per runtime chosen on all of its documents at once and the error
+that leaves (in sample: the floor of any front end keyed on the runtime). Both readings of a closed loop's TTFT: the median where the source gives one (what
 calibration.csv is fitted on, against the model's median) and the mean where it gives one.
 
     python benchmarks/ttft_floor.py [--data CSV]      # seconds
@@ -20,14 +21,21 @@ from pathlib import Path
 from planner.bench.accuracy_tables import is_sweep
 from planner.bench.calibration import CalibrationFileError, load_measurements
 from planner.bench.fit import shipped_factors
-from planner.bench.ttft_floor import DocumentFrontEnd, document_front_ends, mean_ttft_reading, pooled_median
+from planner.bench.ttft_floor import (
+    DocumentFrontEnd,
+    RuntimeFrontEnd,
+    document_front_ends,
+    mean_ttft_reading,
+    pooled_median,
+    runtime_front_ends,
+)
 from planner.catalog import load_catalog
 
 DEFAULT_DATA = Path(__file__).parent / "data" / "calibration.csv"
 
 
-def print_reading(title: str, found: list[DocumentFrontEnd]) -> None:
-    """One reading's documents and its two pooled figures."""
+def print_reading(title: str, found: list[DocumentFrontEnd], runtimes: list[RuntimeFrontEnd]) -> None:
+    """One reading's documents and its two pooled figures, then its runtimes' front ends."""
     print(f"\n{title}:")
     print("  document | runtime | best front end | error there | others' front end | error there")
     for d in found:
@@ -39,6 +47,12 @@ def print_reading(title: str, found: list[DocumentFrontEnd]) -> None:
         f" {pooled_median(found, lambda d: d.best_errors):.1f}% (in sample), its runtime's other documents'"
         f" {pooled_median(found, lambda d: d.others_errors):.1f}%"
     )
+    print("  one front end per runtime, chosen on all its documents' figures (in sample):")
+    for r in runtimes:
+        documents = f"{r.documents} document{'s' if r.documents > 1 else ''}"
+        print(f"    {r.family}: {r.best_ms:g} ms from {documents}, {statistics.median(r.errors):.1f}%")
+    pooled = statistics.median(e for r in runtimes for e in r.errors)
+    print(f"    every figure: {pooled:.1f}% (with hindsight: held out, each document's runtime front end is chosen without it)")
 
 
 def main() -> int:
@@ -55,13 +69,11 @@ def main() -> int:
     shipped = shipped_factors(catalog)
 
     print(f"{args.data}: {len(sweeps)} concurrency-sweep rows; median absolute % error of the TTFT figures")
-    print_reading(
-        "TTFT read as the median where the source gives one (as fitted)", document_front_ends(sweeps, catalog, shipped)
-    )
-    print_reading(
-        "TTFT read as the mean where the source gives one",
-        document_front_ends(mean_ttft_reading(sweeps), catalog, shipped),
-    )
+    for title, rows in (
+        ("TTFT read as the median where the source gives one (as fitted)", sweeps),
+        ("TTFT read as the mean where the source gives one", mean_ttft_reading(sweeps)),
+    ):
+        print_reading(title, document_front_ends(rows, catalog, shipped), runtime_front_ends(rows, catalog, shipped))
     return 0
 
 

@@ -14,7 +14,13 @@ import pytest
 from planner.bench.accuracy_tables import is_sweep
 from planner.bench.calibration import load_measurements
 from planner.bench.fit import residuals, shipped_factors, source_document
-from planner.bench.ttft_floor import FRONTEND_GRID_MS, document_front_ends, mean_ttft_reading, pooled_median
+from planner.bench.ttft_floor import (
+    FRONTEND_GRID_MS,
+    document_front_ends,
+    mean_ttft_reading,
+    pooled_median,
+    runtime_front_ends,
+)
 from tests.conftest import REPO
 
 DATA = REPO / "benchmarks" / "data" / "calibration.csv"
@@ -59,6 +65,28 @@ def test_each_documents_planted_front_end_is_found_and_its_runtimes_others_give_
     assert pooled_median(list(found.values()), lambda d: d.best_errors) < 0.01
 
 
+def test_one_front_end_per_runtime_is_found_and_leaves_what_its_documents_disagree_on(
+    catalog: Any, sweeps: list[Any]
+) -> None:
+    """Two SGLang documents planted with 40 ms each take 40 ms and no error; two vLLM documents planted
+    with 20 and 80 ms share one front end, which leaves an error on one of them."""
+    by_document: dict[tuple[str, str], list[Any]] = {}
+    for m in sweeps:
+        by_document.setdefault((m.family, source_document(m)), []).append(m)
+    sglang = sorted(d for d in by_document if d[0] == "sglang")[:2]
+    vllm = sorted(d for d in by_document if d[0] == "vllm")[:2]
+    planted = {sglang[0]: 40, sglang[1]: 40, vllm[0]: 20, vllm[1]: 80}
+    rows = [m for d, front_end in planted.items() for m in _planted(by_document[d], catalog, front_end)]
+    found = {r.family: r for r in runtime_front_ends(rows, catalog, shipped_factors(catalog))}
+    assert set(found) == {"sglang", "vllm"}
+    assert found["sglang"].best_ms == 40 and max(found["sglang"].errors) < 0.01
+    assert found["sglang"].documents == 2 and found["vllm"].documents == 2
+    assert found["vllm"].best_ms in (20, 80), "the median figure's document sets it"
+    assert max(found["vllm"].errors) > 5 and min(found["vllm"].errors) < 0.01, "documents that disagree leave an error"
+    vllm_rows = len(by_document[vllm[0]]) + len(by_document[vllm[1]])
+    assert len(found["vllm"].errors) == vllm_rows
+
+
 def test_the_grid_reaches_past_the_largest_fitted_front_end(catalog: Any) -> None:
     """A front end above every class's fitted one can be found (the grid does not cap the diagnosis)."""
     from planner.sizing.efficiency import calibrations
@@ -89,6 +117,8 @@ def test_the_script_prints_both_readings_with_their_floors() -> None:
     assert "TTFT read as the median where the source gives one (as fitted):" in done.stdout
     assert "TTFT read as the mean where the source gives one:" in done.stdout
     assert done.stdout.count("each document's own best front end") == 2
+    assert done.stdout.count("one front end per runtime, chosen on all its documents' figures (in sample):") == 2
+    assert "    sglang: " in done.stdout and "    vllm: " in done.stdout
     assert "https://github.com/sgl-project/sgl-cookbook/" in done.stdout
 
 

@@ -11,7 +11,10 @@ other factor as calibrated:
 - each document's *own best* front end (one constant for the document, chosen on its own
   figures: in sample, a floor no fitted front end goes below), and
 - the front end *its runtime's other documents* would choose (the median of their best ones:
-  the document held out of its front end, the rest of the model as shipped).
+  the document held out of its front end, the rest of the model as shipped), and
+- *one front end per runtime*, chosen on every figure of that runtime's documents at once (in
+  sample: about the lowest error a front end that depends on the runtime alone reaches, with
+  hindsight; held out, a runtime's front end is estimated without the document).
 
 It is a diagnosis, not a fit: ``benchmarks/ttft_floor.py`` prints it.
 """
@@ -96,6 +99,45 @@ def document_front_ends(
                 errors[document][chosen],
             )
         )
+    return found
+
+
+@dataclass(frozen=True)
+class RuntimeFrontEnd:
+    """One front end for every sweep document of a runtime family, and the errors it leaves."""
+
+    family: str
+    #: How many source documents' figures chose it.
+    documents: int
+    #: The front end of the grid with the lowest median error over the family's figures, ms.
+    best_ms: float
+    #: Absolute % error of each of the family's TTFT figures at ``best_ms``.
+    errors: tuple[float, ...]
+
+
+def runtime_front_ends(
+    rows: Sequence[Measurement],
+    catalog: Catalog,
+    efficiency: Callable[[Measurement], Efficiency],
+    grid: Sequence[float] = FRONTEND_GRID_MS,
+) -> list[RuntimeFrontEnd]:
+    """For each runtime family of ``rows`` with a predicted TTFT figure, the one front end that fits
+    all of its documents' figures best (in sample), every other factor as ``efficiency`` gives it.
+
+    This bounds what a front end keyed on the runtime can do: a document's own front end (see
+    :func:`document_front_ends`) may be lower, but a deployment names its runtime, not the harness
+    or engine build a document measured with. Ties go to the smaller front end."""
+    by_family: dict[str, list[Measurement]] = {}
+    for m in rows:
+        if "ttft_ms" in m.measured:
+            by_family.setdefault(m.family, []).append(m)
+    found = []
+    for family, members in sorted(by_family.items()):
+        at = {front_end: ttft_errors(members, catalog, efficiency, front_end) for front_end in grid}
+        if any(at.values()):
+            best = _lowest_median(at)
+            documents = len({source_document(m) for m in members})
+            found.append(RuntimeFrontEnd(family, documents, best, at[best]))
     return found
 
 
