@@ -52,7 +52,9 @@ def print_reading(title: str, found: list[DocumentFrontEnd], runtimes: list[Runt
         documents = f"{r.documents} document{'s' if r.documents > 1 else ''}"
         print(f"    {r.family}: {r.best_ms:g} ms from {documents}, {statistics.median(r.errors):.1f}%")
     pooled = statistics.median(e for r in runtimes for e in r.errors)
-    print(f"    every figure: {pooled:.1f}% (with hindsight: held out, each document's runtime front end is chosen without it)")
+    print(
+        f"    every figure: {pooled:.1f}% (with hindsight: held out, each document's runtime front end is chosen without it)"
+    )
 
 
 def main() -> int:
