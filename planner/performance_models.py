@@ -18,7 +18,7 @@ ITL, TTFT, E2E) comes from one set of step times, so the figures agree with each
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 
@@ -354,6 +354,25 @@ def step_function_of(model: PerformanceModel, dep: Deployment) -> Callable[[floa
     (per-deployment work done once), else the method itself."""
     fast = getattr(model, "step_function", None)
     return fast(dep) if callable(fast) else partial(model.mixed_step_s, dep)
+
+
+def ranked_step_function_of(
+    model: PerformanceModel, dep: Deployment
+) -> Callable[[Sequence[tuple[float, float, float, float]]], float]:
+    """One step of an attention-data-parallel replica from each rank's work (prefill tokens, their
+    keys, decoding sequences, their keys): the step function's ``ranks_s`` where it has one (the
+    built-in roofline's :meth:`~planner.sizing.roofline.MixedStep.ranks_s`, which runs a rank's
+    attention and dense GEMMs on its own GPU), else the replica's step of the ranks' sums (a model
+    that times only whole replicas spreads a rank's prompt over every GPU)."""
+    step = step_function_of(model, dep)
+    ranks_s = getattr(step, "ranks_s", None)
+    if callable(ranks_s):
+        return ranks_s  # type: ignore[no-any-return]
+
+    def summed(work: Sequence[tuple[float, float, float, float]]) -> float:
+        return step(*(sum(w[i] for w in work) for i in range(4)))
+
+    return summed
 
 
 def answering_models(model: PerformanceModel, dep: Deployment) -> dict[str, PerformanceModel]:

@@ -20,10 +20,11 @@ from typing import Any
 
 from planner import simulate
 from planner.perfmodel import PerformanceModel
-from planner.performance_models import frontend_s, step_function_of
+from planner.performance_models import frontend_s, ranked_step_function_of, step_function_of
 from planner.plan import Plan
 from planner.simulate import (
     ROUTERS,
+    RankedReplica,
     Replica,
     SchedulerConfig,
     Targets,
@@ -36,10 +37,10 @@ from planner.simulate import (
     slo_misses,
     summarise,
 )
-from planner.sizing.capacity import knob, size_capacity
+from planner.sizing.capacity import knob, rank_batched_tokens, size_capacity
 from planner.sizing.deployment import Deployment
 from planner.sizing.fleet import FleetSizing
-from planner.sizing.steady_state import prefill_first, token_budget
+from planner.sizing.steady_state import prefill_first
 from planner.traffic import length_percentiles, prefix_hit_rate
 
 DEFAULT_DURATION_S = 300.0
@@ -119,23 +120,27 @@ def until_steady(
 
 
 def scheduler_for(dep: Deployment, context: int) -> SchedulerConfig:
-    """Scheduler limits of one replica: batch limit, step token budget, KV blocks."""
+    """Scheduler limits of one replica (of one rank, with attention data parallelism, where each
+    rank schedules its own requests): batch limit, step token budget, KV blocks."""
     cap = size_capacity(dep, context)
-    ranks = dep.ep if dep.attention_dp else 1
     return SchedulerConfig(
-        max_num_seqs=int(knob(dep, "max_sequences")) * ranks,
-        token_budget=token_budget(dep),
+        max_num_seqs=int(knob(dep, "max_sequences")),
+        token_budget=rank_batched_tokens(dep),
         prefill_first=prefill_first(dep),
         block_tokens=cap.kv_block_tokens,
-        kv_blocks=cap.kv_blocks_per_gpu * ranks,
+        kv_blocks=cap.kv_blocks_per_gpu,
     )
 
 
 def make_replicas(dep: Deployment, model: PerformanceModel, count: int, context: int) -> list[Replica]:
     """``count`` simulator replicas of ``dep``, timed by ``model`` (through its optional
     ``step_function(dep)``, the same mixed step with per-deployment work done once), each with the
-    front end's latency every run of them adds to TTFT and E2E."""
+    front end's latency every run of them adds to TTFT and E2E. With attention data parallelism a
+    replica is its ranks' schedulers stepping together (:class:`~planner.simulate.RankedReplica`)."""
     frontend = frontend_s(model, dep)
+    if dep.attention_dp:
+        ranked = ranked_step_function_of(model, dep)
+        return [RankedReplica(i, scheduler_for(dep, context), dep.ep, ranked, frontend) for i in range(count)]
     return [Replica(i, scheduler_for(dep, context), step_function_of(model, dep), frontend) for i in range(count)]
 
 

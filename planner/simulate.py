@@ -280,6 +280,9 @@ def daily_arrivals(
 #: Seconds of one scheduler step for a batch composition: (prefill tokens, the keys they
 #: attend to, decoding sequences, the keys those read).
 StepModel = Callable[[float, float, float, float], float]
+#: Seconds of one step of an attention-data-parallel replica from each rank's work, (prefill
+#: tokens, their keys, decoding sequences, their keys) a rank (:meth:`MixedStep.ranks_s`).
+RankedStepModel = Callable[[Sequence[tuple[float, float, float, float]]], float]
 
 
 @dataclass
@@ -404,6 +407,15 @@ class DecodeGroup:
         members, self.finishes = self.finishes, []
         for _, _, request in members:
             self.release(request)
+
+
+def _prefill_work(chunks: list[tuple[Request, int]]) -> tuple[float, float]:
+    """The prompt tokens of a step's prefill ``chunks`` and the keys they attend to (each chunk's
+    tokens see the prompt before them and half of their own)."""
+    if len(chunks) == 1:  # (the common case, without the sums' generators: a sum of one is that one)
+        request, prefill_tokens = chunks[0]
+        return prefill_tokens, prefill_tokens * (request.prefilled + prefill_tokens / 2)
+    return sum(c for _, c in chunks), sum(c * (r.prefilled + c / 2) for r, c in chunks)
 
 
 class Replica:
@@ -572,13 +584,7 @@ class Replica:
 
     def _step_s(self, chunks: list[tuple[Request, int]], decoders: int, decode_keys: int) -> float:
         """Seconds of a step that prefills ``chunks`` while ``decoders`` sequences reading ``decode_keys`` decode."""
-        if len(chunks) == 1:  # (the common case, without the sums' generators: a sum of one is that one)
-            request, prefill_tokens = chunks[0]
-            prefill_keys = prefill_tokens * (request.prefilled + prefill_tokens / 2)
-        else:
-            prefill_tokens = sum(c for _, c in chunks)
-            prefill_keys = sum(c * (r.prefilled + c / 2) for r, c in chunks)
-        return self.step_model(prefill_tokens, prefill_keys, decoders, decode_keys)
+        return self.step_model(*_prefill_work(chunks), decoders, decode_keys)
 
     def _chunks(self, prefilling: list[Request], budget: int) -> list[tuple[Request, int]]:
         """The prefill chunks of a step with ``budget`` tokens left: the running ``prefilling``
@@ -660,6 +666,18 @@ class Replica:
 
     def _step_one_by_one(self, now: float) -> tuple[float, list[Request]]:
         """:meth:`step`, looking at each running sequence (none in the group)."""
+        work = self._next_work()
+        if work is None:
+            return now, []
+        chunks, decode, decode_keys = work
+        end = now + max(self._step_s(chunks, len(decode), decode_keys), 1e-9)
+        return end, self._advance(end, chunks, decode)
+
+    def _next_work(self) -> tuple[list[tuple[Request, int]], list[Request], int] | None:
+        """What the next step does, looking at each running sequence: its prefill chunks, the
+        sequences that decode (each given the KV block its next token needs) and the keys they
+        read; None when there is nothing to do (a request larger than the whole KV cache is then
+        dropped)."""
         decode, decode_keys, prefilling = self._decoders()
         budget = self.config.token_budget - (0 if self.config.prefill_first else len(decode))
         chunks = self._chunks(prefilling, budget)
@@ -668,9 +686,8 @@ class Replica:
         if not decode and not chunks:
             if self.waiting and not self.running:
                 self._drop(self.waiting.popleft())  # larger than the whole KV cache
-            return now, []
-        end = now + max(self._step_s(chunks, len(decode), decode_keys), 1e-9)
-        return end, self._advance(end, chunks, decode)
+            return None
+        return chunks, decode, decode_keys
 
     def decode_run(
         self, now: float, horizon_s: float, limit_s: float, max_steps: int
@@ -898,6 +915,99 @@ class Replica:
         self.samples.append((end, len(self.running), used))
         self.busy_until = end
         return finished
+
+
+class RankedReplica(Replica):
+    """An attention-data-parallel replica: one scheduler a rank (a GPU), the ranks stepping together.
+
+    Under attention data parallelism (SGLang's ``--enable-dp-attention``, TensorRT-LLM's
+    ``enable_attention_dp``) the replica's data-parallel controller sends each request to one rank
+    (SGLang: ``DataParallelController``, round robin by default), whose own scheduler admits it
+    within the rank's sequence limit and KV blocks, prefills it within the rank's share of the
+    token budget and, prefill first, pauses its own decodes while it does; every step each rank
+    runs its own batch and the experts between their attention layers take all the ranks' tokens,
+    so the ranks step together and ``ranked_step`` (:meth:`MixedStep.ranks_s`) times a step from
+    every rank's work. A prompt therefore takes ``isl / rank budget`` steps on one GPU, not the
+    whole replica's budget spread over all of them.
+
+    The ranks are :class:`Replica` schedulers (``config`` is one rank's), stepped sequence by
+    sequence; the replica shows the router and the event loop the requests of all of them
+    (``running`` holds those the ranks queue too) and records their samples as one replica.
+    """
+
+    def __init__(
+        self, index: int, config: SchedulerConfig, ranks: int, ranked_step: RankedStepModel, frontend_s: float = 0.0
+    ) -> None:
+        whole = SchedulerConfig(
+            max_num_seqs=config.max_num_seqs * ranks,
+            token_budget=config.token_budget * ranks,
+            block_tokens=config.block_tokens,
+            kv_blocks=config.kv_blocks * ranks,
+            prefill_first=config.prefill_first,
+        )
+        super().__init__(index, whole, _ranks_only, frontend_s)
+        self.ranked_step = ranked_step
+        self.ranks = [Replica(rank, config, _ranks_only, frontend_s) for rank in range(ranks)]
+        for rank in self.ranks:
+            rank.batched = False
+        self.dispatched = 0
+
+    def step(self, now: float) -> tuple[float, list[Request]]:
+        """Send the new requests to their ranks, then run one step of every rank together."""
+        while self.waiting:
+            self.ranks[self.dispatched % len(self.ranks)].waiting.append(self.waiting.popleft())
+            self.dispatched += 1
+        works = [rank._next_work() for rank in self.ranks]
+        end, finished = now, []
+        if any(work is not None for work in works):
+            end = now + max(self.ranked_step([_rank_work(work) for work in works]), 1e-9)
+            for rank, work in zip(self.ranks, works, strict=True):
+                if work is not None:
+                    finished += rank._advance(end, work[0], work[1])
+        self._gather(end)
+        return end, finished
+
+    def _gather(self, end: float) -> None:
+        """The ranks' requests, drops, preemptions and KV use, as the replica's."""
+        ranks = self.ranks
+        self.running = [r for rank in ranks for r in itertools.chain(rank.waiting, rank.running)]
+        if sum(len(rank.dropped) for rank in ranks) != len(self.dropped):
+            self.dropped = [r for rank in ranks for r in rank.dropped]
+        self.preemptions = sum(rank.preemptions for rank in ranks)
+        self.free_blocks = sum(rank.free_blocks for rank in ranks)
+        if end > self.busy_until:
+            used = 1 - self.free_blocks / self.config.kv_blocks if self.config.kv_blocks else 0.0
+            self.samples.append((end, sum(len(rank.running) for rank in ranks), used))
+            self.busy_until = end
+
+    def decode_run(
+        self, now: float, horizon_s: float, limit_s: float, max_steps: int
+    ) -> tuple[float, float, int, list[Request]]:
+        """No fast-forward: the ranks step one by one (see :meth:`Replica.decode_run`)."""
+        return now, now, 0, []
+
+    def can_admit(self) -> bool:
+        """True when a request is waiting to be sent to its rank, or a rank would admit its next one."""
+        return bool(self.waiting) or any(rank.can_admit() for rank in self.ranks)
+
+    def settle(self) -> None:
+        """Every rank's sequences written back (see :meth:`Replica.settle`)."""
+        for rank in self.ranks:
+            rank.settle()
+
+
+def _ranks_only(prefill_tokens: float, prefill_keys: float, decode_batch: float, decode_keys: float) -> float:
+    """The step model of a rank of a :class:`RankedReplica`, which is never asked: the replica
+    times the ranks' steps together."""
+    raise AssertionError("a rank's step is timed by its replica")
+
+
+def _rank_work(work: tuple[list[tuple[Request, int]], list[Request], int] | None) -> tuple[float, float, float, float]:
+    """A rank's step as the ranked step model takes it: (prefill tokens, their keys, decoders, their keys)."""
+    if work is None:
+        return 0.0, 0.0, 0.0, 0.0
+    chunks, decode, decode_keys = work
+    return (*_prefill_work(chunks), float(len(decode)), float(decode_keys))
 
 
 # ------------------------------------------------------------------ the budget

@@ -306,3 +306,50 @@ def test_decode_attention_hides_under_the_kv_reads_at_long_context(catalog: Any)
         memory_s = decode_bytes_per_gpu(d, batch, 65536) / (d.gpu.hbm_tb_s * 1e12 * 0.8)
         assert decode_step_s(d, batch, 65536, eff) == pytest.approx(memory_s)
     assert 5.5 < decode_step_s(d, 1, 65536, eff) * 1000 < 8.0
+
+
+def test_an_attention_dp_step_with_the_work_spread_evenly_is_the_replicas_step(catalog: Any) -> None:
+    """MixedStep.ranks_s (one lockstep step of the ranks of an attention-DP replica) with every rank
+    doing an eighth of the work is the replica's step of the sums, prefill, decode and mixed alike."""
+    from planner.sizing.roofline import MixedStep
+
+    d = dep(catalog, "deepseek-r1", gpu="b200", weights_dtype="fp8", kv_dtype="fp8", ep=8, attention_dp=True)
+    step = MixedStep(d, Efficiency(mfu_prefill=0.6, mbu_decode=0.7, mfu_decode=0.3, overhead_ms=2.0))
+    for prefill, keys, batch, decode_keys in ((16_384, 16_384 * 9_000, 0, 0), (0, 0, 64, 64 * 12_000),
+                                              (8_192, 8_192 * 4_000, 48, 48 * 20_000), (0, 0, 8, 8 * 100)):  # fmt: skip
+        share = (prefill / 8, keys / 8, batch / 8, decode_keys / 8)
+        assert step.ranks_s([share] * 8) == pytest.approx(step(prefill, keys, batch, decode_keys), rel=1e-12)
+
+
+def test_an_attention_dp_rank_prefills_its_own_prompt_on_its_own_gpu(catalog: Any) -> None:
+    """One rank prefilling a 2,048-token chunk at 20k tokens of context while the others decode:
+    the chunk's attention and dense GEMMs run on that rank's GPU, so the step takes longer than
+    the replica's step of the same sums (which spreads them over the eight) and less than one in
+    which every rank prefilled such a chunk (the experts then take eight times the tokens)."""
+    from planner.sizing.roofline import MixedStep
+
+    d = dep(catalog, "deepseek-r1", gpu="b200", weights_dtype="fp8", kv_dtype="fp8", ep=8, attention_dp=True)
+    step = MixedStep(d, Efficiency(mfu_prefill=0.6, mbu_decode=0.7, mfu_decode=0.3, overhead_ms=2.0))
+    chunk = (2048, 2048 * (20_000 + 1024), 0, 0)
+    decoding = (0, 0, 6, 6 * 10_000)
+    lone = step.ranks_s([chunk] + [decoding] * 7)
+    spread = step(2048, 2048 * 21_024, 42, 42 * 10_000)
+    everyone = step.ranks_s([chunk] * 8)
+    assert spread * 3 < lone < everyone
+    # its attention alone on one GPU: 2,048 tokens x 21,024 keys x the FLOPs a key, at the prefill peak of one GPU
+    attention_s = step.prefill_attention_per_key * 2048 * 21_024 / (step.prefill_peak / 8)
+    assert lone > attention_s
+
+
+def test_mla_prefills_as_multi_head_attention_and_decodes_over_the_latent(catalog: Any) -> None:
+    """DeepSeek-V3's MLA: a decode query attends over the 512-dim latent and its 64 rope dims for
+    each of 128 heads (2 x 128 x (2 x 512 + 64) FLOPs a key), a prefill query over the up-projected
+    192-dim keys and 128-dim values (2 x 128 x (128 + 64 + 128)): vLLM's MLA backends run prefill
+    the compute-friendly way and decode the data-movement-friendly way."""
+    from planner.sizing.roofline import attention_flops_per_key
+
+    d = dep(catalog, "deepseek-v3", gpu="h200-sxm", tp=8, ep=8)
+    assert attention_flops_per_key(d) == 2 * 128 * (2 * 512 + 64)
+    assert attention_flops_per_key(d, prefill=True) == 2 * 128 * (128 + 64 + 128)
+    llama = dep(catalog, "llama-3.1-8b")
+    assert attention_flops_per_key(llama) == attention_flops_per_key(llama, prefill=True) == 4 * 32 * 128

@@ -500,7 +500,9 @@ def test_a_populations_prefill_is_the_mean_over_its_prompts_not_the_mean_prompts
     ]
     fine = sum(BUILTIN.prefill_s(d, batch, round(t)) for t in quantiles) / 64
     assert quadrature == pytest.approx(fine, rel=0.02)
-    assert quadrature > 1.1 * BUILTIN.prefill_s(d, batch, population.mean_isl)  # 1.18x
+    assert quadrature > 1.05 * BUILTIN.prefill_s(
+        d, batch, population.mean_isl
+    )  # 1.08x (1.18x when MLA prefilled over the latent)
 
 
 def test_the_ttft_percentile_is_the_sum_of_a_wait_in_a_step_and_an_own_prefill() -> None:

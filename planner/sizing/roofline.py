@@ -12,7 +12,7 @@ the calibrated ones. How these phase times add up under continuous batching is
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
 
@@ -20,6 +20,10 @@ from planner.catalogfiles import load_entries
 from planner.sizing.capacity import kv_bytes_per_sequence, kv_layout
 from planner.sizing.deployment import Deployment
 from planner.sizing.efficiency import Efficiency
+
+#: One attention-data-parallel rank's share of a step: (prefill tokens, the keys they attend to,
+#: decoding sequences, the keys those read).
+RankWork = tuple[float, float, float, float]
 
 #: The roofline's fixed physical assumptions, each with its source or derivation.
 CONSTANTS_FILE = "physics/roofline.yaml"
@@ -115,14 +119,20 @@ def _compute_gpus(dep: Deployment) -> int:
     return dep.ep if dep.attention_dp else dep.tp
 
 
-def attention_flops_per_key(dep: Deployment) -> float:
+def attention_flops_per_key(dep: Deployment, *, prefill: bool = False) -> float:
     """FLOPs one query token spends on one cached key in one layer (QK plus AV).
 
-    Standard attention: 2 x heads x head_dim for QK and the same for AV. MLA (as
-    served, with the up-projections absorbed) attends over the latent: QK over
-    kv_lora_rank + rope dims and AV over kv_lora_rank, for every head.
+    Standard attention: 2 x heads x head_dim for QK and the same for AV. MLA runs two ways
+    (vLLM's ``vllm/v1/attention/backends/mla/common.py``, after DeepSeek-V2 and FlashInfer):
+    decode, with the up-projections absorbed, attends over the latent (QK over kv_lora_rank +
+    rope dims and AV over kv_lora_rank, for every head: little data, much arithmetic); a
+    ``prefill`` query, where queries are about as many as keys, runs plain multi-head attention
+    over the up-projected keys and values (QK over the nope + rope head dims, AV over the value
+    head dim), a third of the arithmetic for DeepSeek-V3's dimensions.
     """
     m = dep.model
+    if m.mla is not None and prefill:
+        return 2 * m.num_attention_heads * (m.mla.qk_nope_head_dim + m.mla.qk_rope_head_dim + m.mla.v_head_dim)
     if m.mla is not None:
         return 2 * m.num_attention_heads * (2 * m.mla.kv_lora_rank + m.mla.qk_rope_head_dim)
     return 4 * m.num_attention_heads * m.head_dim
@@ -156,7 +166,7 @@ def decode_attention_peak(dep: Deployment, eff: Efficiency) -> float:
 def _attention_flops_prefill(dep: Deployment, length: int) -> float:
     """Causal attention FLOPs of one request of ``length`` tokens (QK and AV, all layers)."""
     m = dep.model
-    per_head = attention_flops_per_key(dep) / 2
+    per_head = attention_flops_per_key(dep, prefill=True) / 2
     window = m.sliding_window
     full = m.full_attention_layers * per_head * length * length
     if not window:
@@ -171,13 +181,20 @@ def prefill_s(dep: Deployment, requests: float, length: int, eff: Efficiency) ->
 
     FLOPs = 2 x active params x tokens + causal attention; divided over the GPUs that
     share the work at the replica's peak x MFU; plus TP all-reduces (two per layer) and
-    expert-parallel all-to-all of the tokens.
+    expert-parallel all-to-all of the tokens. Under attention data parallelism a prompt
+    prefills on one rank: its attention and dense GEMMs run on that rank's GPU, so the
+    busiest rank's prompts (all of them spread evenly, but a whole one at least) set those
+    terms, while the routed experts take every prompt's tokens over all the GPUs.
     """
     tokens = requests * length
-    attention = requests * _attention_flops_prefill(dep, length)
-    compute = matmul_s(dep, tokens, eff.mfu_prefill, thin=False) + attention / (
-        _compute_gpus(dep) * dep.matmul_peak_tflops * 1e12 * eff.mfu_prefill
-    )
+    local = requests
+    if dep.attention_dp and requests > 0:
+        local = max(requests, min(requests, 1.0) * dep.ep)  # the busiest rank's prompts, x ranks
+    attention = local * _attention_flops_prefill(dep, length)
+    dense, experts = matmul_parts_s(dep, local * length, eff.mfu_prefill, thin=False)
+    if local != requests:
+        experts = matmul_parts_s(dep, tokens, eff.mfu_prefill, thin=False)[1]
+    compute = dense + experts + attention / (_compute_gpus(dep) * dep.matmul_peak_tflops * 1e12 * eff.mfu_prefill)
     comm = step_comm_s(dep, tokens)
     if dep.pp > 1:
         link = collective_link(dep, dep.tp * dep.pp)
@@ -254,6 +271,17 @@ def matmul_s(dep: Deployment, tokens: float, mfu: float, *, thin: bool) -> float
     its MXFP4 experts pay under a runtime that feeds them 16-bit activations). ``thin`` applies
     the fill of the dense GEMMs too (decode steps).
     """
+    dense, experts = matmul_parts_s(dep, tokens, mfu, thin=thin)
+    return dense + experts
+
+
+@lru_cache(maxsize=65536)
+def matmul_parts_s(dep: Deployment, tokens: float, mfu: float, *, thin: bool) -> tuple[float, float]:
+    """:func:`matmul_s` in its two parts: the dense GEMMs (attention projections, dense and
+    shared-expert layers) and the routed experts' (0 without experts or tokens).
+
+    Under attention data parallelism the dense part of a rank's own tokens runs on its own GPU
+    while the experts take every rank's tokens (:meth:`MixedStep.ranks_s` times them apart)."""
     m = dep.model
     gpus_peak = _compute_gpus(dep) * dep.matmul_peak_tflops * 1e12 * mfu
     dequantised = constants().weight_only_efficiency
@@ -264,7 +292,7 @@ def matmul_s(dep: Deployment, tokens: float, mfu: float, *, thin: bool) -> float
     dense_fill = gemm_fill(rows, weight_only=dense_converted) if thin else 1.0
     dense = 2 * (m.active_params - expert_active) * tokens / (dense_peak * dense_fill)
     if not m.moe or tokens <= 0:
-        return dense
+        return dense, 0.0
     experts_converted = dep.weight_only("experts")
     expert_peak = _compute_gpus(dep) * dep.expert_matmul_peak_tflops * 1e12 * mfu
     expert_peak *= dequantised if experts_converted else 1.0
@@ -272,7 +300,7 @@ def matmul_s(dep: Deployment, tokens: float, mfu: float, *, thin: bool) -> float
     per_expert = routed / max(experts_touched(m.moe.num_experts, m.moe.experts_per_token, tokens), 1.0)
     fill = gemm_fill(per_expert, weight_only=experts_converted)
     experts = 2 * expert_active * tokens * expert_imbalance(routed, dep.ep) / (expert_peak * fill)
-    return dense + experts
+    return dense, experts
 
 
 def decode_step_s(dep: Deployment, batch: float, context: int, eff: Efficiency) -> float:
@@ -330,6 +358,9 @@ class MixedStep:
         gpus = _compute_gpus(dep) * dep.matmul_peak_tflops * 1e12
         self.gpus = gpus
         self.attention_per_key = attention_flops_per_key(dep) * m.num_layers * (m.full_attention_layers / m.num_layers)
+        self.prefill_attention_per_key = (
+            attention_flops_per_key(dep, prefill=True) * m.num_layers * (m.full_attention_layers / m.num_layers)
+        )
         self.prefill_peak = gpus * eff.mfu_prefill
         self.overhead_s = eff.overhead_ms / 1000
         self.kv = kv_layout(dep)
@@ -337,6 +368,11 @@ class MixedStep:
         self.decode_terms: dict[float, tuple[float, float, float, float]] = {}
         self.comm: dict[float, float] = {}
         self.decode_only_terms: dict[float, tuple[float, float, float, float, float]] = {}
+        # attention data parallelism (:meth:`ranks_s`): terms the ranks share, by their total tokens,
+        # and each rank's dense GEMMs, by its tokens
+        self.rank_terms: dict[tuple[float, float], tuple[float, float, float]] = {}
+        self.rank_dense: dict[tuple[float, bool], float] = {}
+        self.rank_decode_peak = decode_attention_peak(dep, eff)
 
     def __call__(self, prefill_tokens: float, prefill_keys: float, decode_batch: float, decode_keys: float) -> float:
         """Seconds of the step (see :func:`mixed_step_s`)."""
@@ -375,6 +411,65 @@ class MixedStep:
             yield (memory if memory > compute else compute) + comm + overhead_s
             decode_keys += decode_batch
 
+    def ranks_s(self, work: Sequence[RankWork]) -> float:
+        """Seconds of one step of an attention-data-parallel replica whose ranks each run their own
+        batch: ``work`` holds each rank's (prefill tokens, the keys they attend to, decoding
+        sequences, the keys those read), one entry a rank.
+
+        The ranks step together (the experts between their attention layers take every rank's
+        tokens), but a request lives on one rank: its attention and the dense GEMMs of its tokens
+        run on that rank's GPU alone, while the routed experts' GEMMs, the weights they touch and
+        the all-to-all carry all the ranks' tokens. The busiest rank sets the step. With the work
+        spread evenly this is :meth:`__call__` of the sums, term for term; with one rank prefilling
+        a prompt chunk it is that chunk's attention and dense GEMMs on one GPU, where the sums would
+        spread them over all of them."""
+        ranks = len(work)
+        prefill_total = decode_total = 0.0
+        for w in work:
+            prefill_total += w[0]
+            decode_total += w[2]
+        if prefill_total + decode_total <= 0:
+            return 0.0
+        totals = (prefill_total, decode_total)
+        shared = self.rank_terms.get(totals)
+        if shared is None:
+            shared = self.rank_terms[totals] = self._shared_rank_terms(prefill_total, decode_total)
+        weights, experts, comm = shared
+        slowest = 0.0
+        for prefill_tokens, prefill_keys, decode_batch, decode_keys in work:
+            compute = experts + self._rank_dense_s(ranks * prefill_tokens, self.eff.mfu_prefill, thin=False)
+            compute += self.prefill_attention_per_key * ranks * prefill_keys / self.prefill_peak
+            memory = weights
+            if decode_batch:
+                compute += self._rank_dense_s(ranks * decode_batch, self.eff.mfu_decode, thin=True)
+                compute += self.attention_per_key * ranks * decode_keys / self.rank_decode_peak
+                memory += decode_batch * self.kv.sequence_bytes(int(decode_keys / decode_batch))
+            memory /= self.bandwidth
+            if memory > slowest:
+                slowest = memory
+            if compute > slowest:
+                slowest = compute
+        return slowest + comm + self.overhead_s
+
+    def _shared_rank_terms(self, prefill_total: float, decode_total: float) -> tuple[float, float, float]:
+        """What every rank of :meth:`ranks_s`'s step shares: the weight bytes a GPU reads (the experts
+        the decoding tokens touch), the routed experts' GEMMs of all the tokens, the collectives."""
+        dep, eff = self.dep, self.eff
+        experts = matmul_parts_s(dep, prefill_total, eff.mfu_prefill, thin=False)[1]
+        if decode_total:
+            experts += matmul_parts_s(dep, decode_total, eff.mfu_decode, thin=True)[1]
+        weights = weight_bytes_read(dep, max(decode_total, 1.0))
+        return weights, experts, step_comm_s(dep, prefill_total + decode_total)
+
+    def _rank_dense_s(self, tokens: float, mfu: float, *, thin: bool) -> float:
+        """The dense GEMMs of a rank's tokens, ``tokens`` being them as the replica's formulas see
+        them spread over the ranks (looked up once per count)."""
+        key = (tokens, thin)
+        found = self.rank_dense.get(key)
+        if found is None:
+            found = self.rank_dense[key] = matmul_parts_s(self.dep, tokens, mfu, thin=thin)[0]
+        return found
+
     def _mixed(self, prefill_tokens: float, prefill_keys: float, decode_batch: float, decode_keys: float) -> float:
         """:meth:`__call__` of any step, its terms looked up one by one."""
         tokens = prefill_tokens + decode_batch
@@ -388,7 +483,7 @@ class MixedStep:
             prefill = self.prefill_matmul[prefill_tokens] = matmul_s(
                 self.dep, prefill_tokens, self.eff.mfu_prefill, thin=False
             )
-        compute = prefill + self.attention_per_key * prefill_keys / self.prefill_peak
+        compute = prefill + self.prefill_attention_per_key * prefill_keys / self.prefill_peak
         if decode_batch:
             compute += decode_matmul
             compute += self.attention_per_key * decode_keys / decode_peak
@@ -403,7 +498,7 @@ class MixedStep:
         peak, collectives."""
         weights, kv_sequences, decode_matmul, decode_peak = self._decode(decode_batch)
         prefill = matmul_s(self.dep, 0, self.eff.mfu_prefill, thin=False)
-        compute = prefill + self.attention_per_key * 0 / self.prefill_peak
+        compute = prefill + self.prefill_attention_per_key * 0 / self.prefill_peak
         compute += decode_matmul
         comm = step_comm_s(self.dep, decode_batch)
         terms = self.decode_only_terms[decode_batch] = (weights, kv_sequences, compute, decode_peak, comm)

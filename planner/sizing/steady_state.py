@@ -18,11 +18,12 @@ import bisect
 import functools
 import itertools
 import math
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from statistics import NormalDist
 
 from planner.perfmodel import PerformanceModel
-from planner.performance_models import frontend_s
+from planner.performance_models import answering_models, frontend_s, ranked_step_function_of
 from planner.sizing.capacity import knob, rank_batched_tokens
 from planner.sizing.deployment import Deployment
 from planner.traffic import Population
@@ -72,6 +73,14 @@ class Timing:
     prompt_stretches_s: tuple[float, ...] = ()
     #: Prefill first: the share of the replica's time spent prefilling (the prompts' load on it).
     prefill_busy_share: float = 0.0
+    #: Attention data parallelism: the gaps the ranks' step stretches where another rank prefills a
+    #: prompt chunk in it, s, at evenly spaced quantiles of the chunks (ascending), and the share of
+    #: the gaps they are (0: none; see :func:`_lockstep_steady_state`).
+    lockstep_gaps_s: tuple[float, ...] = ()
+    lockstep_gap_share: float = 0.0
+    #: Attention data parallelism: the ranks' step when every rank decodes (``decode_step_s`` is the
+    #: mean over the steps in which this rank decodes, some stretched by another rank's chunk), s.
+    lockstep_base_s: float = 0.0
     #: What a new request meets before its first token, as :meth:`ttft_at_percentile_s` reads it
     #: (worked out when first asked: a search reads it of few of the timings it makes).
     first_token: FirstToken | None = field(default=None, compare=False, repr=False)
@@ -88,18 +97,30 @@ class Timing:
         arrived since the last decode step, each whole: the decode step plus the stretch of those
         prompts at the percentile (:meth:`_whole_prompts_stretch_s`)."""
         tail = 1 - percentile / 100
+        step = self._step_at(tail)
         if self.prompts_per_gap > 0:
-            gap = self.decode_step_s + self._whole_prompts_stretch_s(tail)
+            gap = step + self._whole_prompts_stretch_s(tail)
             return max(gap, self.tpot_at_percentile_s(percentile) if self.population else self.itl_s)
         if self.population is None:
             if self.long_gap_share <= tail:
-                return max(self.decode_step_s, self.itl_s)
-            return self.long_gap_s
-        gap = self.decode_step_s
+                return max(step, self.itl_s)
+            return max(self.long_gap_s, step)
+        gap = step
         if self.long_gap_share > tail:
             chunk = self.population.chunks(self.chunk_room_tokens).at(1 - tail / self.long_gap_share)
             gap = self.chunk_gap_base_s + chunk * self.chunk_gap_token_s
         return max(gap, self.tpot_at_percentile_s(percentile))
+
+    def _step_at(self, tail: float) -> float:
+        """The step a gap is at least, exceeded by a share ``tail`` of the gaps: the decode step, or
+        under attention data parallelism the ranks' step stretched by another rank's prompt chunk
+        where more than ``tail`` of the gaps are, else the ranks' step with every rank decoding."""
+        if not self.lockstep_gaps_s:
+            return self.decode_step_s
+        if self.lockstep_gap_share <= tail:
+            return self.lockstep_base_s
+        gaps = self.lockstep_gaps_s
+        return gaps[min(int((1 - tail / self.lockstep_gap_share) * len(gaps)), len(gaps) - 1)]
 
     def _whole_prompts_stretch_s(self, tail: float) -> float:
         """Prefill first: what the prompts that fall into one gap add to it, exceeded by a share
@@ -209,7 +230,7 @@ class Timing:
         the gaps the median is the plain decode step, below the mean (``itl_s``), which spreads
         the chunks over every gap; what a benchmark's median ITL (the median of all gaps, as
         vLLM's and SGLang's serving benchmarks report it) measures."""
-        return self.long_gap_s if self.long_gap_share > 0.5 else self.decode_step_s
+        return self.long_gap_s if self.long_gap_share > 0.5 else self._step_at(0.5)
 
     @property
     def engine_e2e_s(self) -> float:
@@ -381,7 +402,17 @@ def steady_state(
     decodes); then the front end's latency outside the GPU (:func:`frontend_s`: API server,
     tokenizer, streaming). E2E = TTFT + (osl - 1) x ITL.
     """
-    budget, separate = token_budget(dep), prefill_first(dep)
+    if dep.attention_dp and dep.ep > 1:
+        return _lockstep_steady_state(dep, batch, isl, osl, model, population)
+    return _steady_state(dep, batch, isl, osl, model, population)
+
+
+def _steady_state(
+    dep: Deployment, batch: float, isl: int, osl: int, model: PerformanceModel, population: Population | None = None
+) -> Timing:
+    """:func:`steady_state` of one scheduler: a replica, or one rank of an attention-data-parallel
+    replica timed by its lockstep view (:class:`_Lockstep`)."""
+    budget, separate = rank_batched_tokens(dep), prefill_first(dep)
     cached = population.cached_tokens if population else 0.0
     spread = population is not None and population.isl_sigma > 0  # the prompts' lengths vary
     # the batch's requests: prompt tokens prefilled (the cached prefix skipped) and output tokens
@@ -460,6 +491,149 @@ def steady_state(
         prefill_busy_share=busy,
         first_token=first,
     )
+
+
+def _lockstep_steady_state(
+    dep: Deployment, batch: float, isl: int, osl: int, model: PerformanceModel, population: Population | None
+) -> Timing:
+    """:func:`steady_state` of an attention-data-parallel replica: ``dep.ep`` ranks, each its own
+    scheduler with ``batch / ranks`` of the requests and its share of the token budget, that step
+    together (the simulator's :class:`~planner.simulate.RankedReplica`).
+
+    One rank is timed as a replica by its lockstep view (:class:`_Lockstep`): its steps take as
+    long as the ranks' step in which the other ranks decode their requests or, each with the share
+    of steps that carries a rank's prompt chunk, prefill one; its prompts prefill on its own GPU.
+    The replica's output is the ranks'; a request's latencies are its rank's. A step in which
+    another rank prefills stretches the gap it falls in (``lockstep_gap_s``, a share
+    ``lockstep_gap_share`` of the gaps), as the rank's own prompts do."""
+    ranks = dep.ep
+    rank_batch = batch / ranks
+    separate = prefill_first(dep)
+    cached = population.cached_tokens if population else 0.0
+    mix_isl = max(round(population.mean_isl - cached), 1) if population else isl
+    mix_osl = population.mean_osl if population else osl
+    mix = step_mix(rank_batch, mix_isl, mix_osl, rank_batched_tokens(dep), separate=separate, population=population)
+    context = (population.mean_isl if population else isl) + max(mix_osl, 1) // 2
+    decoding = (0.0, 0.0, rank_batch, rank_batch * context)
+    # the prompt chunks a rank prefills (prefill first, it decodes nothing meanwhile), and the mean one
+    chunks = _rank_chunks(population, mix_isl, rank_batched_tokens(dep))
+    mean_tokens, mean_keys = (sum(c[i] for c in chunks) / len(chunks) for i in (0, 1))
+    decodes_too = (0.0, 0.0) if separate else decoding[2:]
+    share = mix.prefill_share if rank_batch > 0 else 0.0
+    # a chunk attends to the prompt before it: over the prompts' lengths, more than at the mean prompt's middle
+    keys_scale = mean_keys / (mean_tokens * mix_isl / 2)
+    view = _Lockstep(
+        model, ranked_step_function_of(model, dep), ranks, decoding, (mean_tokens, mean_keys, *decodes_too), share,
+        keys_scale,
+    )  # fmt: skip
+    timing = _steady_state(dep, rank_batch, isl, osl, view, population)
+    own = (0.0, 0.0, max(rank_batch, 1.0), max(rank_batch, 1.0) * context)
+    others = [decoding] * (ranks - 2)
+    gaps = sorted(view.ranked([own, (tokens, keys, *decodes_too), *others]) for tokens, keys in chunks)
+    return replace(
+        timing,
+        batch=batch,
+        output_tok_s=timing.output_tok_s * ranks,
+        total_tok_s=timing.total_tok_s * ranks,
+        token_budget=timing.token_budget * ranks,
+        lockstep_gaps_s=tuple(gaps),
+        lockstep_base_s=view.ranked([own, *[decoding] * (ranks - 1)]),
+        lockstep_gap_share=1.0 - (1.0 - share) ** (ranks - 1),
+    )
+
+
+#: Kinds of prompt chunk (by the keys they attend to) :func:`_rank_chunks` keeps.
+RANK_CHUNK_POINTS = 16
+
+
+def _rank_chunks(population: Population | None, isl: float, room: int) -> list[tuple[float, float]]:
+    """The prompt chunks a rank prefills, as (tokens, keys they attend to) in ``RANK_CHUNK_POINTS``
+    blocks of like ones (by keys), each block standing for an equal share of the chunks: the
+    prompts of ``population`` (or one of ``isl`` tokens) cut into steps of ``room`` tokens from
+    their cached prefix on, a chunk attending to the prompt before it and half of itself."""
+    cached = population.cached_tokens if population else 0.0
+    prompts = population.prompt_quantiles() if population and population.isl_sigma > 0 else (float(isl),)
+    chunks = []
+    for tokens in prompts:
+        done = 0.0
+        while done < tokens:
+            size = min(room, tokens - done)
+            chunks.append((size, size * (cached + done + size / 2)))
+            done += size
+    chunks.sort(key=lambda chunk: chunk[1])
+    step = max(-(-len(chunks) // RANK_CHUNK_POINTS), 1)
+    blocks = [chunks[i : i + step] for i in range(0, len(chunks), step)]
+    return [(sum(c[0] for c in b) / len(b), sum(c[1] for c in b) / len(b)) for b in blocks]
+
+
+@dataclass(frozen=True)
+class _Lockstep:
+    """One rank of an attention-data-parallel replica as a performance model: its work timed as the
+    ranks' step (``ranked``: :func:`~planner.performance_models.ranked_step_function_of`) in which
+    each of the other ``ranks - 1`` decodes (``decoding``: their share of the requests) or, with
+    probability ``share`` (independently), carries a prompt chunk (``chunk``); a step's seconds are
+    the mean over how many of them do (binomial). Its own prompts prefill on its own GPU."""
+
+    base: PerformanceModel
+    ranked: Callable[[Sequence[tuple[float, float, float, float]]], float]
+    ranks: int
+    decoding: tuple[float, float, float, float]
+    chunk: tuple[float, float, float, float]
+    share: float
+    #: The keys a chunk of this rank's prompts attends to, over those the steady state gives it (a
+    #: chunk of ``t`` tokens at the mean prompt's middle): long prompts' chunks attend to more.
+    keys_scale: float = 1.0
+
+    @property
+    def name(self) -> str:
+        """The model that times the ranks' steps."""
+        return self.base.name
+
+    def coverage(self, dep: Deployment) -> str | None:
+        """As the model that times the steps."""
+        return self.base.coverage(dep)
+
+    def source(self, dep: Deployment) -> str:
+        """As the model that times the steps."""
+        return self.base.source(dep)
+
+    def per_group(self, dep: Deployment) -> dict[str, PerformanceModel]:
+        """The models that answer each metric group (the front end is theirs)."""
+        return answering_models(self.base, dep)
+
+    def overhead_s(self, dep: Deployment) -> float:
+        """As the model that times the steps."""
+        return self.base.overhead_s(dep)
+
+    def decode_step_s(self, dep: Deployment, batch: float, context: int) -> float:
+        """The ranks' step in which this rank decodes ``batch`` sequences of ``context`` tokens."""
+        return self._expected((0.0, 0.0, batch, batch * context))
+
+    def mixed_step_s(
+        self, dep: Deployment, prefill_tokens: float, prefill_keys: float, decode_batch: float, decode_keys: float
+    ) -> float:
+        """The ranks' step in which this rank does this work (its prompt chunk's keys as its prompts have them)."""
+        return self._expected((prefill_tokens, prefill_keys * self.keys_scale, decode_batch, decode_keys))
+
+    def prefill_s(self, dep: Deployment, requests: float, length: int) -> float:
+        """``requests`` prompts of ``length`` tokens prefilled on this rank (its attention and dense
+        GEMMs on its GPU; the experts take only these tokens), the step's overhead left out."""
+        tokens = requests * length
+        idle = (0.0, 0.0, 0.0, 0.0)
+        step = self.ranked([(tokens, tokens * length / 2, 0.0, 0.0), *[idle] * (self.ranks - 1)])
+        return max(step - self.base.overhead_s(dep), 0.0)
+
+    def _expected(self, own: tuple[float, float, float, float]) -> float:
+        others = self.ranks - 1
+        if self.share <= 0:
+            return self.ranked([own, *[self.decoding] * others])
+        total = weights = 0.0
+        for prefilling in range(others + 1):
+            weight = math.comb(others, prefilling) * self.share**prefilling * (1 - self.share) ** (others - prefilling)
+            if weight > 1e-6:
+                work = [own, *[self.chunk] * prefilling, *[self.decoding] * (others - prefilling)]
+                total, weights = total + weight * self.ranked(work), weights + weight
+        return total / weights
 
 
 def _whole_prompt_stretches_s(
