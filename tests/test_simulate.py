@@ -535,3 +535,71 @@ def test_an_overloaded_runs_load_after_its_window_is_bounded() -> None:
     waiting = [*replica.running, *replica.waiting]
     assert result.unfinished and max(r.arrival_s for r in [*result.tail, *waiting]) <= 2 * result.duration_s
     assert all(r.arrival_s <= result.duration_s for r in result.requests + result.unfinished)
+
+
+def _ranked_replica(ranks: int = 4, budget: int = 100, seqs: int = 4, prefill_first: bool = True) -> Any:
+    """A RankedReplica of ``ranks`` ranks whose step records what each rank did: 1 ms per prompt
+    token of the busiest rank, 5 ms when any rank decodes."""
+    from planner.simulate import RankedReplica
+
+    steps: list[list[tuple[float, float, float, float]]] = []
+
+    def ranked_step(work: Any) -> float:
+        steps.append(list(work))
+        return MS_PER_TOKEN * max(w[0] for w in work) + (0.005 if any(w[2] for w in work) else 0.0)
+
+    config = SchedulerConfig(max_num_seqs=seqs, token_budget=budget, block_tokens=16, kv_blocks=1000,
+                             prefill_first=prefill_first)  # fmt: skip
+    replica = RankedReplica(0, config, ranks, ranked_step)
+    replica.steps = steps  # type: ignore[attr-defined]
+    return replica
+
+
+def test_an_attention_dp_replica_prefills_a_prompt_on_one_rank_within_its_share_of_the_budget() -> None:
+    """A lone 350-token prompt on four ranks of 100 tokens a step takes four steps of its rank
+    (100, 100, 100, 50 tokens), the other ranks idle, where one scheduler of the replica's 400
+    tokens took it in one step; its first token comes at the end of the fourth."""
+    replica = _ranked_replica()
+    result = run([replica], Workload(lengths=lambda _rng: (350, 3)), duration_s=0.01, gaps=iter([0.0]))
+    assert [r.first_token_s for r in result.requests] == [pytest.approx(0.35)]
+    prefills = [[w[0] for w in step] for step in replica.steps if any(w[0] for w in step)]
+    assert prefills == [[100, 0, 0, 0], [100, 0, 0, 0], [100, 0, 0, 0], [50, 0, 0, 0]]
+    assert replica.config.token_budget == 400 and replica.config.max_num_seqs == 16, "the replica's, all ranks'"
+
+
+def test_attention_dp_ranks_take_requests_in_turn_and_a_ranks_prefill_pauses_only_its_own_decodes() -> None:
+    """Requests go to the ranks in turn (SGLang's round robin); prefill first, a rank prefilling a
+    new prompt pauses its own decodes, while the other ranks' sequences take a token in that step,
+    the step as long as the prefill."""
+    replica = _ranked_replica(ranks=2)
+    arrivals = iter([0.0, 0.0, 0.01])  # two requests at once, a third while they prefill
+    result = run([replica], Workload(lengths=lambda _rng: (50, 20)), duration_s=0.02, gaps=arrivals)
+    first, second, third = sorted(result.requests, key=lambda r: r.id)
+    # the first two prefill together, one on each rank: one step of 50 tokens
+    assert first.first_token_s == pytest.approx(0.05) and second.first_token_s == pytest.approx(0.05)
+    # the third goes to rank 0, which prefills it (50 ms) and pauses its first request; rank 1's decodes
+    assert third.first_token_s == pytest.approx(0.105)
+    assert second.gaps_s[0] == pytest.approx(0.055), "a token in the step rank 0 prefilled in, as long as it"
+    assert first.gaps_s[0] == pytest.approx(0.06), "paused for that step, its token the next"
+    assert max(len(rank.running) for rank in replica.ranks) == 0, "all done"
+
+
+def test_an_attention_dp_replicas_ranks_hold_their_own_kv_and_sequences(catalog: Any) -> None:
+    """make_replicas gives an attention-DP deployment one scheduler a rank: its sequence limit, its
+    share of the token budget (SGLang divides chunked_prefill_size over the ranks) and its GPU's KV
+    blocks; the replica reports them all."""
+    from planner.performance_models import BUILTIN
+    from planner.plan_simulation import make_replicas, scheduler_for
+    from planner.simulate import RankedReplica
+    from planner.sizing.deployment import Deployment
+
+    d = Deployment(catalog.models.get("deepseek-r1"), catalog.gpus.get("b200"), catalog.runtimes.get("sglang"),
+                   "fp8", "fp8", ep=8, attention_dp=True)  # fmt: skip
+    [replica] = make_replicas(d, BUILTIN, 1, 34_000)
+    assert isinstance(replica, RankedReplica) and len(replica.ranks) == 8
+    rank = scheduler_for(d, 34_000)
+    assert rank.token_budget == 2048 and all(r.config == rank for r in replica.ranks)
+    assert replica.config.kv_blocks == 8 * rank.kv_blocks and replica.config.token_budget == 16384
+    tp8 = Deployment(catalog.models.get("deepseek-r1"), catalog.gpus.get("b200"), catalog.runtimes.get("sglang"),
+                     "fp8", "fp8", tp=8, ep=8)  # fmt: skip
+    assert not isinstance(make_replicas(tp8, BUILTIN, 1, 34_000)[0], RankedReplica)

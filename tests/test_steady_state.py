@@ -149,6 +149,62 @@ def test_the_steady_state_agrees_with_the_simulator(
         assert t.output_tok_s == pytest.approx(simulated["output_tok_s"], rel=0.08), where
 
 
+#: Attention data parallelism (DeepSeek-R1 over eight B200 ranks), as SIMULATED: the steady state's
+#: lockstep view of a rank against the simulator's ranks (one scheduler each, stepping together).
+SIMULATED_DP = [("sglang", 8000, 1000, (8, 64)), ("trtllm", 8000, 1000, (24,)), ("sglang", 1000, 1000, (160,))]
+
+
+@pytest.mark.parametrize(("runtime", "isl", "osl", "loads"), SIMULATED_DP)
+def test_an_attention_dp_replica_in_steady_state_agrees_with_its_ranks_simulated(
+    catalog: Any, runtime: str, isl: int, osl: int, loads: tuple[int, ...]
+) -> None:
+    """The steady state of an attention-DP replica (:func:`_lockstep_steady_state`: one rank's share
+    of the requests and of the token budget, its steps the ranks' lockstep steps in which the other
+    ranks decode or, as often as a rank's steps carry a chunk, prefill one) against the simulator's
+    :class:`RankedReplica` in open loop, within the tolerances of the single-scheduler cases."""
+    d = dataclasses.replace(
+        dep(catalog, "deepseek-r1", "b200", runtime, ep=8, attention_dp=True), weights_dtype="fp8", kv_dtype="fp8"
+    )
+    for concurrency in loads:
+        rate = concurrency / steady_state(d, concurrency, isl, osl, BUILTIN).e2e_s
+        result = run(
+            make_replicas(d, BUILTIN, 1, isl + osl),
+            Workload(lengths=lambda _rng: (isl, osl)),
+            duration_s=max(300 / rate, 30 * steady_state(d, concurrency, isl, osl, BUILTIN).e2e_s),
+            gaps=poisson_arrivals(rate, random.Random(3)),
+            seed=1,
+        )
+        simulated = summarise(result, Targets(None, None, None))
+        t = steady_state(d, simulated["batch"]["mean"], isl, osl, BUILTIN)
+        where = f"{runtime} {isl}/{osl} at {concurrency}"
+        assert t.ttft_s * 1000 == pytest.approx(simulated["ttft_ms"]["mean"], rel=0.15), where
+        assert t.itl_s * 1000 == pytest.approx(simulated["itl_ms"]["mean"], rel=0.10), where
+        assert t.itl_median_s * 1000 == pytest.approx(simulated["itl_ms"]["p50"], rel=0.10), where
+        assert t.output_tok_s == pytest.approx(simulated["output_tok_s"], rel=0.08), where
+
+
+def test_an_attention_dp_rank_prefills_a_long_prompt_alone_in_its_share_of_the_budget(catalog: Any) -> None:
+    """A lone 30,000-token prompt on SGLang's attention-DP DeepSeek-R1 over eight B200: its rank
+    takes it 2,048 tokens a step (chunked_prefill_size 16,384 over 8 ranks), each chunk's attention
+    and dense GEMMs on its own GPU, so its TTFT is at least 15 such steps at no context (the
+    replica's 16,384-token steps over all eight GPUs gave two), in the estimate as in the simulator."""
+    from planner.sizing.roofline import mixed_step_function
+
+    d = dataclasses.replace(
+        dep(catalog, "deepseek-r1", "b200", "sglang", ep=8, attention_dp=True), weights_dtype="fp8", kv_dtype="fp8"
+    )
+    t = steady_state(d, 1, 30_000, 200, BUILTIN)
+    step = mixed_step_function(d, BUILTIN.efficiency(d))
+    first_chunk = step.ranks_s([(2048, 2048 * 1024, 0.0, 0.0)] + [(0.0, 0.0, 0.0, 0.0)] * 7)
+    assert t.ttft_s > 15 * first_chunk + t.frontend_s
+    assert first_chunk > 2 * step(2048, 2048 * 1024, 0, 0), "on one GPU, not spread over eight"
+    result = run(make_replicas(d, BUILTIN, 1, 30_200), Workload(lengths=lambda _rng: (30_000, 200)), duration_s=60,
+                 users=1, seed=1)  # fmt: skip
+    simulated = summarise(result, Targets(None, None, None))
+    assert t.ttft_s * 1000 == pytest.approx(simulated["ttft_ms"]["mean"], rel=0.05)
+    assert t.itl_s * 1000 == pytest.approx(simulated["itl_ms"]["mean"], rel=0.02)
+
+
 @pytest.mark.parametrize("runtime", ["vllm", "sglang"])
 def test_a_lone_long_prompt_adds_nothing_to_its_own_gaps(catalog: Any, runtime: str) -> None:
     """One user at a time sending 64k-token prompts (the SGLang repository's long-context

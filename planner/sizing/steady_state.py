@@ -497,29 +497,32 @@ def _lockstep_steady_state(
     dep: Deployment, batch: float, isl: int, osl: int, model: PerformanceModel, population: Population | None
 ) -> Timing:
     """:func:`steady_state` of an attention-data-parallel replica: ``dep.ep`` ranks, each its own
-    scheduler with ``batch / ranks`` of the requests and its share of the token budget, that step
-    together (the simulator's :class:`~planner.simulate.RankedReplica`).
+    scheduler with its share of the requests and of the token budget, that step together (the
+    simulator's :class:`~planner.simulate.RankedReplica`).
 
     One rank is timed as a replica by its lockstep view (:class:`_Lockstep`): its steps take as
     long as the ranks' step in which the other ranks decode their requests or, each with the share
-    of steps that carries a rank's prompt chunk, prefill one; its prompts prefill on its own GPU.
-    The replica's output is the ranks'; a request's latencies are its rank's. A step in which
-    another rank prefills stretches the gap it falls in (``lockstep_gap_s``, a share
-    ``lockstep_gap_share`` of the gaps), as the rank's own prompts do."""
-    ranks = dep.ep
-    rank_batch = batch / ranks
+    of its steps that carries a prompt chunk, prefill one; its prompts prefill on its own GPU. The
+    rank timed holds ``batch / ranks`` requests, or one where the batch is smaller than the ranks
+    (the others then share the rest). The replica's output is its ranks'; a request's latencies are
+    its rank's. A step in which another rank prefills stretches the gap it falls in
+    (``lockstep_gaps_s``, a share ``lockstep_gap_share`` of the gaps), as the rank's own prompts do."""
+    ranks, budget = dep.ep, rank_batched_tokens(dep)
+    rank_batch = max(batch / ranks, min(batch, 1.0))
+    other_batch = max(batch - rank_batch, 0.0) / (ranks - 1)
     separate = prefill_first(dep)
     cached = population.cached_tokens if population else 0.0
     mix_isl = max(round(population.mean_isl - cached), 1) if population else isl
     mix_osl = population.mean_osl if population else osl
-    mix = step_mix(rank_batch, mix_isl, mix_osl, rank_batched_tokens(dep), separate=separate, population=population)
     context = (population.mean_isl if population else isl) + max(mix_osl, 1) // 2
-    decoding = (0.0, 0.0, rank_batch, rank_batch * context)
+    decoding = (0.0, 0.0, other_batch, other_batch * context)
     # the prompt chunks a rank prefills (prefill first, it decodes nothing meanwhile), and the mean one
-    chunks = _rank_chunks(population, mix_isl, rank_batched_tokens(dep))
+    chunks = _rank_chunks(population, mix_isl, budget)
     mean_tokens, mean_keys = (sum(c[i] for c in chunks) / len(chunks) for i in (0, 1))
     decodes_too = (0.0, 0.0) if separate else decoding[2:]
-    share = mix.prefill_share if rank_batch > 0 else 0.0
+    share = 0.0
+    if other_batch > 0:
+        share = step_mix(other_batch, mix_isl, mix_osl, budget, separate=separate, population=population).prefill_share
     # a chunk attends to the prompt before it: over the prompts' lengths, more than at the mean prompt's middle
     keys_scale = mean_keys / (mean_tokens * mix_isl / 2)
     view = _Lockstep(
@@ -530,11 +533,14 @@ def _lockstep_steady_state(
     own = (0.0, 0.0, max(rank_batch, 1.0), max(rank_batch, 1.0) * context)
     others = [decoding] * (ranks - 2)
     gaps = sorted(view.ranked([own, (tokens, keys, *decodes_too), *others]) for tokens, keys in chunks)
+    scale = (
+        batch / rank_batch if rank_batch > 0 else float(ranks)
+    )  # the ranks' output: ``ranks`` where each holds its share
     return replace(
         timing,
         batch=batch,
-        output_tok_s=timing.output_tok_s * ranks,
-        total_tok_s=timing.total_tok_s * ranks,
+        output_tok_s=timing.output_tok_s * scale,
+        total_tok_s=timing.total_tok_s * scale,
         token_budget=timing.token_budget * ranks,
         lockstep_gaps_s=tuple(gaps),
         lockstep_base_s=view.ranked([own, *[decoding] * (ranks - 1)]),
