@@ -128,16 +128,7 @@ def test_the_steady_state_agrees_with_the_simulator(
 ) -> None:
     d = dep(catalog, model, "h100-sxm", runtime, knobs=knobs)
     for concurrency in loads:
-        rate = concurrency / steady_state(d, concurrency, isl, osl, BUILTIN).e2e_s
-        replicas = make_replicas(d, BUILTIN, 1, isl + osl)
-        result = run(
-            replicas,
-            Workload(lengths=lambda _rng: (isl, osl)),
-            duration_s=max(300 / rate, 30 * steady_state(d, concurrency, isl, osl, BUILTIN).e2e_s),
-            gaps=poisson_arrivals(rate, random.Random(3)),
-            seed=1,
-        )
-        simulated = summarise(result, Targets(None, None, None))
+        result, simulated = _open_loop_at(d, concurrency, isl, osl)
         t = steady_state(d, simulated["batch"]["mean"], isl, osl, BUILTIN)
         batches = [b for time_s, b, _ in result.replicas[0].samples if result.warmup_s <= time_s <= result.duration_s]
         gap_batch = sum(b * b for b in batches) / sum(batches)
@@ -147,6 +138,21 @@ def test_the_steady_state_agrees_with_the_simulator(
         assert at_gap_batch.itl_s * 1000 == pytest.approx(simulated["itl_ms"]["mean"], rel=0.10), where
         assert at_gap_batch.itl_median_s * 1000 == pytest.approx(simulated["itl_ms"]["p50"], rel=0.10), where
         assert t.output_tok_s == pytest.approx(simulated["output_tok_s"], rel=0.08), where
+
+
+def _open_loop_at(d: Deployment, concurrency: int, isl: int, osl: int) -> tuple[Any, dict[str, Any]]:
+    """One replica of ``d`` simulated in open loop at the rate whose Little's-law batch is
+    ``concurrency`` (requests of ``isl``/``osl`` tokens, seeded): the run and its summary."""
+    e2e_s = steady_state(d, concurrency, isl, osl, BUILTIN).e2e_s
+    rate = concurrency / e2e_s
+    result = run(
+        make_replicas(d, BUILTIN, 1, isl + osl),
+        Workload(lengths=lambda _rng: (isl, osl)),
+        duration_s=max(300 / rate, 30 * e2e_s),
+        gaps=poisson_arrivals(rate, random.Random(3)),
+        seed=1,
+    )
+    return result, summarise(result, Targets(None, None, None))
 
 
 #: Attention data parallelism (DeepSeek-R1 over eight B200 ranks), as SIMULATED: the steady state's
@@ -166,15 +172,7 @@ def test_an_attention_dp_replica_in_steady_state_agrees_with_its_ranks_simulated
         dep(catalog, "deepseek-r1", "b200", runtime, ep=8, attention_dp=True), weights_dtype="fp8", kv_dtype="fp8"
     )
     for concurrency in loads:
-        rate = concurrency / steady_state(d, concurrency, isl, osl, BUILTIN).e2e_s
-        result = run(
-            make_replicas(d, BUILTIN, 1, isl + osl),
-            Workload(lengths=lambda _rng: (isl, osl)),
-            duration_s=max(300 / rate, 30 * steady_state(d, concurrency, isl, osl, BUILTIN).e2e_s),
-            gaps=poisson_arrivals(rate, random.Random(3)),
-            seed=1,
-        )
-        simulated = summarise(result, Targets(None, None, None))
+        _, simulated = _open_loop_at(d, concurrency, isl, osl)
         t = steady_state(d, simulated["batch"]["mean"], isl, osl, BUILTIN)
         where = f"{runtime} {isl}/{osl} at {concurrency}"
         assert t.ttft_s * 1000 == pytest.approx(simulated["ttft_ms"]["mean"], rel=0.15), where

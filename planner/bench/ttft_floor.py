@@ -72,15 +72,8 @@ def document_front_ends(
     """For each source document of ``rows`` with a predicted TTFT figure, its best front end and
     the one its runtime's other documents would give it (see :class:`DocumentFrontEnd`), every
     other factor as ``efficiency`` gives it. Ties go to the smaller front end."""
-    by_document: dict[str, list[Measurement]] = {}
-    for m in rows:
-        if "ttft_ms" in m.measured:
-            by_document.setdefault(source_document(m), []).append(m)
-    errors: dict[str, dict[float, tuple[float, ...]]] = {}
-    for document, members in sorted(by_document.items()):
-        at = {front_end: ttft_errors(members, catalog, efficiency, front_end) for front_end in grid}
-        if any(at.values()):
-            errors[document] = at
+    by_document = _with_ttft(rows, source_document)
+    errors = _errors_on_the_grid(by_document, catalog, efficiency, grid)
     best = {document: _lowest_median(errors[document]) for document in errors}
     family = {document: by_document[document][0].family for document in errors}
     found = []
@@ -127,18 +120,37 @@ def runtime_front_ends(
     This bounds what a front end keyed on the runtime can do: a document's own front end (see
     :func:`document_front_ends`) may be lower, but a deployment names its runtime, not the harness
     or engine build a document measured with. Ties go to the smaller front end."""
-    by_family: dict[str, list[Measurement]] = {}
+    by_family = _with_ttft(rows, lambda m: m.family)
+    found = []
+    for family, at in _errors_on_the_grid(by_family, catalog, efficiency, grid).items():
+        best = _lowest_median(at)
+        documents = len({source_document(m) for m in by_family[family]})
+        found.append(RuntimeFrontEnd(family, documents, best, at[best]))
+    return found
+
+
+def _with_ttft(rows: Sequence[Measurement], key: Callable[[Measurement], str]) -> dict[str, list[Measurement]]:
+    """The rows with a TTFT figure, grouped by ``key`` (in sorted order)."""
+    groups: dict[str, list[Measurement]] = {}
     for m in rows:
         if "ttft_ms" in m.measured:
-            by_family.setdefault(m.family, []).append(m)
-    found = []
-    for family, members in sorted(by_family.items()):
+            groups.setdefault(key(m), []).append(m)
+    return dict(sorted(groups.items()))
+
+
+def _errors_on_the_grid(
+    groups: dict[str, list[Measurement]],
+    catalog: Catalog,
+    efficiency: Callable[[Measurement], Efficiency],
+    grid: Sequence[float],
+) -> dict[str, dict[float, tuple[float, ...]]]:
+    """For each group with a predicted TTFT figure, the errors of its figures at each front end of ``grid``."""
+    errors = {}
+    for group, members in groups.items():
         at = {front_end: ttft_errors(members, catalog, efficiency, front_end) for front_end in grid}
         if any(at.values()):
-            best = _lowest_median(at)
-            documents = len({source_document(m) for m in members})
-            found.append(RuntimeFrontEnd(family, documents, best, at[best]))
-    return found
+            errors[group] = at
+    return errors
 
 
 def _lowest_median(errors: dict[float, tuple[float, ...]]) -> float:
