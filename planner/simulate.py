@@ -32,7 +32,8 @@ sequence or lacks KV blocks. The sequences that decode together are kept as one
 a step costs its events (a sequence joining or leaving), not the batch. Each step is still
 timed and recorded as stepping would, so the results are the same; ``_FAST_FORWARD = False``
 steps one event at a time, looking at each sequence (tests/test_simulate_fast_forward.py
-compares the two).
+compares the two). An attention-data-parallel replica (:class:`RankedReplica`, one scheduler a
+rank, the ranks stepping together) chains its steps but takes each sequence by sequence.
 """
 
 from __future__ import annotations
@@ -964,6 +965,8 @@ class RankedReplica(Replica):
             for rank, work in zip(self.ranks, works, strict=True):
                 if work is not None:
                     finished += rank._advance(end, work[0], work[1])
+                    if len(rank.samples) > 1024:  # (the replica keeps the samples: a rank's are not read)
+                        rank.samples.clear()
         self._gather(end)
         return end, finished
 

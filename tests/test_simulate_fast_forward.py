@@ -106,6 +106,19 @@ def replicas(
     return [Replica(i, config, step) for i in range(count)]
 
 
+def ranked_replicas(count: int, *, ranks: int = 4, alone: bool = True) -> list[Replica]:
+    """Attention-data-parallel replicas of ``ranks`` ranks (a rank's budget 512, 8 sequences), their
+    step the slowest rank's as :func:`linear_step` times it plus the experts' share of all tokens."""
+    from planner.simulate import RankedReplica
+
+    def ranked(work: Any) -> float:
+        tokens = sum(w[0] + w[2] for w in work)
+        return max(linear_step(*w) for w in work) + 2e-6 * tokens
+
+    config = SchedulerConfig(max_num_seqs=8, token_budget=512, block_tokens=16, kv_blocks=4000, prefill_first=alone)
+    return [RankedReplica(i, config, ranks, ranked) for i in range(count)]
+
+
 def lengths(rng: random.Random) -> tuple[int, int]:
     return max(round(rng.lognormvariate(6.0, 0.8)), 1), max(round(rng.lognormvariate(5.0, 0.9)), 1)
 
@@ -157,6 +170,17 @@ CASES: dict[str, Callable[[], SimResult]] = {
         gaps=poisson_arrivals(8.0, random.Random(26)),
     ),
     "decode steps of no time": lambda: run(replicas(1, step=instant_decode), WORKLOAD, duration_s=5, seed=27, users=12),
+    # attention data parallelism: each replica's ranks step together, sequence by sequence
+    "attention-DP ranks, closed loop, two replicas": lambda: run(
+        ranked_replicas(2), WORKLOAD, duration_s=10, seed=28, users=40
+    ),
+    "attention-DP ranks, mixed prefill, open loop": lambda: run(
+        ranked_replicas(1, alone=False),
+        WORKLOAD,
+        duration_s=10,
+        seed=29,
+        gaps=poisson_arrivals(10.0, random.Random(30)),
+    ),
     # a finished user's next request is taken at once, not queued as an event: up to the limit only
     "closed loop cut off by the time limit": lambda: run(
         replicas(1), WORKLOAD, duration_s=15, seed=24, users=32, max_sim_s=6
