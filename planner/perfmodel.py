@@ -37,7 +37,15 @@ class PerformanceModel(Protocol):
       missing to make it work);
     - ``step_function(dep)``: a callable ``(prefill_tokens, prefill_keys, decode_batch,
       decode_keys) -> seconds`` equal to ``mixed_step_s`` for ``dep``, with whatever depends
-      only on the deployment done once (the simulator calls it at every step).
+      only on the deployment done once (the simulator calls it at every step). Under attention
+      data parallelism the callable may also have ``ranks_s(work)``: one step of the ranks from
+      each rank's ``(prefill_tokens, prefill_keys, decode_batch, decode_keys)``, a rank's own
+      attention and dense GEMMs on its GPU (the built-in roofline's ``MixedStep.ranks_s``);
+      without it a step is ``mixed_step_s`` of the ranks' sums, which spreads a rank's prompt
+      over every GPU (:func:`planner.performance_models.ranked_step_function_of`).
+
+    ``prefill_s`` of an attention-data-parallel ``dep`` is the replica's: its ``requests``
+    prompts spread over the ranks, each on one rank's GPU.
     """
 
     @property
