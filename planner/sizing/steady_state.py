@@ -533,9 +533,8 @@ def _lockstep_steady_state(
     own = (0.0, 0.0, max(rank_batch, 1.0), max(rank_batch, 1.0) * context)
     others = [decoding] * (ranks - 2)
     gaps = sorted(view.ranked([own, (tokens, keys, *decodes_too), *others]) for tokens, keys in chunks)
-    scale = (
-        batch / rank_batch if rank_batch > 0 else float(ranks)
-    )  # the ranks' output: ``ranks`` where each holds its share
+    # the ranks' output: ``ranks`` times the rank's where each holds its share
+    scale = batch / rank_batch if rank_batch > 0 else float(ranks)
     return replace(
         timing,
         batch=batch,
