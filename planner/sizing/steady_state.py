@@ -415,11 +415,8 @@ def _steady_state(
     budget, separate = rank_batched_tokens(dep), prefill_first(dep)
     cached = population.cached_tokens if population else 0.0
     spread = population is not None and population.isl_sigma > 0  # the prompts' lengths vary
-    # the batch's requests: prompt tokens prefilled (the cached prefix skipped) and output tokens
-    mix_isl = max(round(population.mean_isl - cached), 1) if population else isl
-    mix_osl = population.mean_osl if population else osl
+    mix_isl, mix_osl, context = _batch_lengths(isl, osl, population)
     mix = step_mix(batch, mix_isl, mix_osl, budget, separate=separate, population=population)
-    context = (population.mean_isl if population else isl) + max(mix_osl, 1) // 2
     decode = model.decode_step_s(dep, max(mix.decoding, 1.0), context)
     prefill_all = _prefill_of_batch_s(model, dep, batch, mix_isl, population)
     prompt_token_s = prefill_all / (batch * mix_isl)  # prefill time per prompt token at this batch
@@ -493,6 +490,15 @@ def _steady_state(
     )
 
 
+def _batch_lengths(isl: int, osl: int, population: Population | None) -> tuple[int, int, int]:
+    """The batch's requests as the steady state mixes them: the prompt tokens prefilled (the cached
+    prefix skipped), the output tokens, and the context a decode step reads on average."""
+    cached = population.cached_tokens if population else 0.0
+    mix_isl = max(round(population.mean_isl - cached), 1) if population else isl
+    mix_osl = population.mean_osl if population else osl
+    return mix_isl, mix_osl, (population.mean_isl if population else isl) + max(mix_osl, 1) // 2
+
+
 def _lockstep_steady_state(
     dep: Deployment, batch: float, isl: int, osl: int, model: PerformanceModel, population: Population | None
 ) -> Timing:
@@ -511,10 +517,7 @@ def _lockstep_steady_state(
     rank_batch = max(batch / ranks, min(batch, 1.0))
     other_batch = max(batch - rank_batch, 0.0) / (ranks - 1)
     separate = prefill_first(dep)
-    cached = population.cached_tokens if population else 0.0
-    mix_isl = max(round(population.mean_isl - cached), 1) if population else isl
-    mix_osl = population.mean_osl if population else osl
-    context = (population.mean_isl if population else isl) + max(mix_osl, 1) // 2
+    mix_isl, mix_osl, context = _batch_lengths(isl, osl, population)
     decoding = (0.0, 0.0, other_batch, other_batch * context)
     # the prompt chunks a rank prefills (prefill first, it decodes nothing meanwhile), and the mean one
     chunks = _rank_chunks(population, mix_isl, budget)
