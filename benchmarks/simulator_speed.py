@@ -7,6 +7,8 @@ Prints, best of ``--repeats`` on this (shared) machine:
   estimate and on the demo plan's, fast-forwarding and stepping one event at a time
   (target: at least 20,000 with fast-forward), and per second of this process's CPU time
   (the figure to compare when other work shares the cores);
+- the same, fast-forwarding and stepping, for one attention-data-parallel replica whose ranks
+  step together (DeepSeek-R1 over eight B200, use case 4's requests, 45 users, 300 s);
 - ``planner envelope`` on the demo plan, with the built-in model (target: under 2 s) and
   with ``auto`` (target: no slower than 2x built-in), and ``planner search`` with both, each
   in a fresh process with Python's bytecode cache on (as after an install).
@@ -40,6 +42,9 @@ CODE_ASSISTANT = REPO / "tests" / "data" / "plans" / "usecases" / "2-code-assist
 SIMULATED_S = 600.0
 BYTECODE_DIR = tempfile.mkdtemp(prefix="planner-bench-pyc-")
 USERS = 32
+REASONING_AGENT = REPO / "tests" / "data" / "plans" / "usecases" / "4-reasoning-agent.yaml"
+DP_USERS = 45
+DP_SIMULATED_S = 300.0
 
 
 def best_s(fn: Callable[[], Any], repeats: int) -> tuple[float, Any, float]:
@@ -76,6 +81,34 @@ def requests_per_wall_s(path: Path, repeats: int) -> str:
     simulate._FAST_FORWARD = True
     mean_batch = summary["batch"]["mean"]
     return f"{path.name} ({fleet.deployment.label}, mean batch {mean_batch:.1f}): " + "; ".join(figures)
+
+
+def attention_dp_requests_per_wall_s(repeats: int) -> str:
+    """One attention-data-parallel replica (DeepSeek-R1 over eight B200 under SGLang, the ranks
+    stepping together) at use case 4's requests and 45 users: requests simulated per wall second."""
+    from planner.performance_models import BUILTIN
+    from planner.sizing.deployment import Deployment
+
+    catalog = workflows.open_session().catalog
+    plan = load_plan(REASONING_AGENT)
+    dep = Deployment(
+        catalog.models.get("deepseek-r1"),
+        catalog.gpus.get("b200"),
+        catalog.runtimes.get("sglang"),
+        "fp8",
+        "fp8",
+        ep=8,
+        attention_dp=True,
+    )
+    load = LoadSpec("closed", concurrency=DP_USERS)
+    figures = []
+    for fast in (True, False):
+        simulate._FAST_FORWARD = fast
+        took, summary, _ = best_s(lambda: simulate_plan(plan, dep, BUILTIN, load, duration_s=DP_SIMULATED_S), repeats)
+        simulated = summary["requests"] + summary["unfinished"]
+        figures.append(f"{'fast-forward' if fast else 'stepping'} {simulated / took:,.0f} req/s ({took:.2f} s)")
+    simulate._FAST_FORWARD = True
+    return f"{REASONING_AGENT.name} ({dep.label}, {DP_USERS} users, {DP_SIMULATED_S:.0f} s): " + "; ".join(figures)
 
 
 def command_s(args: list[str], repeats: int) -> tuple[float, float]:
@@ -119,6 +152,7 @@ def main() -> None:
     args = parser.parse_args()
     for path in (CODE_ASSISTANT, workflows.example_plan_path()):
         print(requests_per_wall_s(path, args.repeats), flush=True)
+    print(attention_dp_requests_per_wall_s(args.repeats), flush=True)
     if not args.no_commands:
         for line in commands(args.repeats):
             print(line, flush=True)

@@ -42,7 +42,11 @@ class PerformanceModel(Protocol):
       each rank's ``(prefill_tokens, prefill_keys, decode_batch, decode_keys)``, a rank's own
       attention and dense GEMMs on its GPU (the built-in roofline's ``MixedStep.ranks_s``);
       without it a step is ``mixed_step_s`` of the ranks' sums, which spreads a rank's prompt
-      over every GPU (:func:`planner.performance_models.ranked_step_function_of`).
+      over every GPU (:func:`planner.performance_models.ranked_step_function_of`). Two more are
+      optional, for the simulator's speed only: ``decode_steps_s(batch, keys)`` and, beside
+      ``ranks_s``, ``ranks_decode_steps_s(batches, keys)``, each an iterator over the seconds of
+      consecutive decode-only steps (every sequence a token longer a step), each step exactly
+      what the callable (or ``ranks_s``) gives for it.
 
     ``prefill_s`` of an attention-data-parallel ``dep`` is the replica's: its ``requests``
     prompts spread over the ranks, each on one rank's GPU.

@@ -18,7 +18,7 @@ ITL, TTFT, E2E) comes from one set of step times, so the figures agree with each
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
 
@@ -373,6 +373,20 @@ def ranked_step_function_of(
         return step(*(sum(w[i] for w in work) for i in range(4)))
 
     return summed
+
+
+def ranked_decode_steps_of(
+    model: PerformanceModel, dep: Deployment
+) -> Callable[[Sequence[int], Sequence[int]], Iterator[float]] | None:
+    """The seconds of a run of decode-only steps of an attention-data-parallel replica, where the
+    step function times ranks (``ranks_s``) and has them (the built-in roofline's
+    :meth:`~planner.sizing.roofline.MixedStep.ranks_decode_steps_s`): each step of the run as
+    :func:`ranked_step_function_of` times it, for the simulator's fast-forward; else ``None``."""
+    step = step_function_of(model, dep)
+    if not callable(getattr(step, "ranks_s", None)):
+        return None
+    steps_s = getattr(step, "ranks_decode_steps_s", None)
+    return steps_s if callable(steps_s) else None
 
 
 def answering_models(model: PerformanceModel, dep: Deployment) -> dict[str, PerformanceModel]:

@@ -20,7 +20,7 @@ from typing import Any
 
 from planner import simulate
 from planner.perfmodel import PerformanceModel
-from planner.performance_models import frontend_s, ranked_step_function_of, step_function_of
+from planner.performance_models import frontend_s, ranked_decode_steps_of, ranked_step_function_of, step_function_of
 from planner.plan import Plan
 from planner.simulate import (
     ROUTERS,
@@ -139,8 +139,8 @@ def make_replicas(dep: Deployment, model: PerformanceModel, count: int, context:
     replica is its ranks' schedulers stepping together (:class:`~planner.simulate.RankedReplica`)."""
     frontend = frontend_s(model, dep)
     if dep.attention_dp:
-        ranked = ranked_step_function_of(model, dep)
-        return [RankedReplica(i, scheduler_for(dep, context), dep.ep, ranked, frontend) for i in range(count)]
+        ranked, runs = ranked_step_function_of(model, dep), ranked_decode_steps_of(model, dep)
+        return [RankedReplica(i, scheduler_for(dep, context), dep.ep, ranked, frontend, runs) for i in range(count)]
     return [Replica(i, scheduler_for(dep, context), step_function_of(model, dep), frontend) for i in range(count)]
 
 

@@ -281,9 +281,15 @@ def daily_arrivals(
 #: Seconds of one scheduler step for a batch composition: (prefill tokens, the keys they
 #: attend to, decoding sequences, the keys those read).
 StepModel = Callable[[float, float, float, float], float]
-#: Seconds of one step of an attention-data-parallel replica from each rank's work, (prefill
-#: tokens, their keys, decoding sequences, their keys) a rank (:meth:`MixedStep.ranks_s`).
-RankedStepModel = Callable[[Sequence[tuple[float, float, float, float]]], float]
+#: One rank's work in a step of an attention-data-parallel replica: (prefill tokens, their keys,
+#: decoding sequences, their keys).
+RankWork = tuple[float, float, float, float]
+#: Seconds of one step of an attention-data-parallel replica from each rank's work, one entry a
+#: rank (:meth:`MixedStep.ranks_s`).
+RankedStepModel = Callable[[Sequence[RankWork]], float]
+#: Seconds of consecutive decode-only steps of an attention-data-parallel replica from each rank's
+#: decoding sequences and the keys they read at the first step (:meth:`MixedStep.ranks_decode_steps_s`).
+RankedDecodeSteps = Callable[[Sequence[int], Sequence[int]], Iterator[float]]
 
 
 @dataclass
@@ -708,12 +714,28 @@ class Replica:
         """
         steps, stale = self._decode_only_steps(now)
         steps = min(steps, max_steps)
-        if steps <= 0:
+        blocks = self._run_blocks() if steps > 0 else None
+        if blocks is None:
             return now, now, 0, []
+        gaps = self._decode_steps(now, steps, *blocks, horizon_s, limit_s)
+        end = self.busy_until
+        last_start = self.samples[-2][0] if len(gaps) > 1 else now
+        self._apply_decode_run(gaps, stale, self.samples[-len(gaps)][0])
+        finished = self._retire(self.group.finished(), end)
+        if finished:
+            self.samples.pop()
+            self._record_step(end)
+        return last_start, end, len(gaps), finished
+
+    def _run_blocks(self) -> tuple[int, int, list[int]] | None:
+        """What a decode run from now reads and takes: the keys of its first step, the KV blocks that
+        step takes and, by the group's step count modulo the block size, how many sequences take a
+        block at each later step; None when the first step's blocks are not free (it preempts:
+        :meth:`step` takes it)."""
         group, loose, block = self.group, self.loose, self.config.block_tokens
         first_blocks = group.blocks_needed() + self._blocks_needed(loose)
         if first_blocks > self.free_blocks:
-            return now, now, 0, []  # the first step preempts: :meth:`step` takes it
+            return None
         due, keys = group.due, group.keys()
         if loose:  # (from the second step on, the loose sequences take blocks as members do)
             due = due.copy()
@@ -721,15 +743,7 @@ class Replica:
                 context = request.prefilled + request.decoded
                 keys += context
                 due[(group.steps - context) % block] += 1
-        gaps = self._decode_steps(now, steps, keys, first_blocks, due, horizon_s, limit_s)
-        end = self.busy_until
-        last_start = self.samples[-2][0] if len(gaps) > 1 else now
-        self._apply_decode_run(gaps, stale)
-        finished = self._retire(group.finished(), end)
-        if finished:
-            self.samples.pop()
-            self._record_step(end)
-        return last_start, end, len(gaps), finished
+        return keys, first_blocks, due
 
     def _decode_steps(
         self, now: float, steps: int, keys: int, taken: int, due: list[int], horizon_s: float, limit_s: float
@@ -770,8 +784,9 @@ class Replica:
             return steps_s(batch, keys)  # type: ignore[no-any-return]
         return (self.step_model(0, 0, batch, step_keys) for step_keys in itertools.count(keys, batch))
 
-    def _apply_decode_run(self, gaps: GapRun, stale: bool) -> None:
-        """Give the group and the loose sequences (which join it) the tokens and gaps of ``gaps``.
+    def _apply_decode_run(self, gaps: GapRun, stale: bool, first_end: float) -> None:
+        """Give the group and the loose sequences (which join it) the tokens and gaps of ``gaps``,
+        the run's first step ending at ``first_end`` and its last at :attr:`busy_until`.
 
         :param stale: some sequence did not take its last token at the run's start: each closes the
             first step's gap apart, the sequences that took their last token together sharing it (as
@@ -779,7 +794,6 @@ class Replica:
         """
         group, steps, end = self.group, len(gaps), self.busy_until
         if stale:
-            first_end = self.samples[-steps][0]  # (the first step's end, as recorded)
             since, first = math.nan, GapRun()  # (first: the first step's gap those that decoded at ``since`` share)
             if group.size:
                 since = group.last_token_s
@@ -932,12 +946,19 @@ class RankedReplica(Replica):
     whole replica's budget spread over all of them.
 
     The ranks are :class:`Replica` schedulers (``config`` is one rank's), stepped sequence by
-    sequence; the replica shows the router and the event loop the requests of all of them
-    (``running`` holds those the ranks queue too) and records their samples as one replica.
+    sequence, and fast-forwarded together through runs of decode-only steps (:meth:`decode_run`);
+    the replica shows the router and the event loop the requests of all of them (``running``
+    holds those the ranks queue too) and records their samples as one replica.
     """
 
     def __init__(
-        self, index: int, config: SchedulerConfig, ranks: int, ranked_step: RankedStepModel, frontend_s: float = 0.0
+        self,
+        index: int,
+        config: SchedulerConfig,
+        ranks: int,
+        ranked_step: RankedStepModel,
+        frontend_s: float = 0.0,
+        decode_steps: RankedDecodeSteps | None = None,
     ) -> None:
         whole = SchedulerConfig(
             max_num_seqs=config.max_num_seqs * ranks,
@@ -948,6 +969,9 @@ class RankedReplica(Replica):
         )
         super().__init__(index, whole, _ranks_only, frontend_s)
         self.ranked_step = ranked_step
+        #: The seconds of a run of decode-only steps, each as ``ranked_step`` times it, where the step
+        #: model offers them (terms looked up once a run); else each step is timed on its own.
+        self.decode_steps = decode_steps
         self.ranks = [Replica(rank, config, _ranks_only, frontend_s) for rank in range(ranks)]
         for rank in self.ranks:
             rank.batched = False
@@ -971,23 +995,117 @@ class RankedReplica(Replica):
         return end, finished
 
     def _gather(self, end: float) -> None:
-        """The ranks' requests, drops, preemptions and KV use, as the replica's."""
+        """The ranks' requests, drops, preemptions and KV use, as the replica's, recorded at ``end``."""
+        self._gather_ranks()
+        if end > self.busy_until:
+            self.samples.append((end, sum(len(rank.running) for rank in self.ranks), self._kv_used()))
+            self.busy_until = end
+
+    def _gather_ranks(self) -> None:
+        """The ranks' requests, drops, preemptions and free KV blocks, as the replica's."""
         ranks = self.ranks
         self.running = [r for rank in ranks for r in itertools.chain(rank.waiting, rank.running)]
         if sum(len(rank.dropped) for rank in ranks) != len(self.dropped):
             self.dropped = [r for rank in ranks for r in rank.dropped]
         self.preemptions = sum(rank.preemptions for rank in ranks)
         self.free_blocks = sum(rank.free_blocks for rank in ranks)
-        if end > self.busy_until:
-            used = 1 - self.free_blocks / self.config.kv_blocks if self.config.kv_blocks else 0.0
-            self.samples.append((end, sum(len(rank.running) for rank in ranks), used))
-            self.busy_until = end
+
+    def _kv_used(self, free_blocks: int | None = None) -> float:
+        """The share of the ranks' KV blocks in use (``free_blocks`` of them free; by default the replica's)."""
+        free = self.free_blocks if free_blocks is None else free_blocks
+        return 1 - free / self.config.kv_blocks if self.config.kv_blocks else 0.0
 
     def decode_run(
         self, now: float, horizon_s: float, limit_s: float, max_steps: int
     ) -> tuple[float, float, int, list[Request]]:
-        """No fast-forward: the ranks step one by one (see :meth:`Replica.decode_run`)."""
-        return now, now, 0, []
+        """Fast-forward: every rank's decode-only steps from ``now`` in one go, each step the one
+        :meth:`step` would take (see :meth:`Replica.decode_run`).
+
+        Applies while no request waits to be sent to a rank and every rank with sequences could take
+        a decode run of its own (they all decode and nothing the rank queues can be admitted): a step
+        then only lengthens each rank's sequences, and the ranks' work, timed together by
+        ``ranked_step``, grows by each rank's batch in keys. Stops before a step whose KV blocks some
+        rank lacks, after the step where a sequence of any rank finishes, or once a step ends at or
+        after ``horizon_s`` or past ``limit_s``. The ranks keep stepping sequence by sequence
+        outside runs: a rank's run goes through its group and is written back at the run's end.
+        """
+        if self.waiting:
+            return now, now, 0, []
+        runs: list[_RankRun] = []
+        for position, rank in enumerate(self.ranks):
+            if not rank.running:
+                if rank.waiting:
+                    return now, now, 0, []  # (its next step admits or drops the request)
+                continue
+            rank.loose = rank.running.copy()  # (between runs a rank's sequences are all loose)
+            steps, stale = rank._decode_only_steps(now)
+            blocks = rank._run_blocks() if steps > 0 else None
+            if blocks is None:
+                return now, now, 0, []
+            max_steps = min(max_steps, steps)
+            runs.append(_RankRun(rank, position, len(rank.running), *blocks, stale, rank.group.steps, rank.free_blocks))
+        if not runs or max_steps <= 0:
+            return now, now, 0, []
+        gaps, first_end, last_start = self._ranked_decode_steps(now, max_steps, runs, horizon_s, limit_s)
+        end, finished = self.busy_until, []
+        for run in runs:
+            rank = run.rank
+            rank.free_blocks, rank.busy_until = run.free, end
+            rank._apply_decode_run(GapRun(gaps), run.stale, first_end)  # (a run each: a group extends its last)
+            finished += rank._retire(rank.group.finished(), end)
+            rank.settle()
+        self._gather_ranks()
+        if finished:
+            self.samples[-1] = (end, sum(len(rank.running) for rank in self.ranks), self._kv_used())
+        return last_start, end, len(gaps), finished
+
+    def _ranked_decode_steps(
+        self, now: float, steps: int, runs: list[_RankRun], horizon_s: float, limit_s: float
+    ) -> tuple[GapRun, float, float]:
+        """Take up to ``steps`` decode steps of the ranks of ``runs`` from ``now`` (each rank taking
+        the KV blocks due at its step), recording each; return their gaps, the first step's end and
+        the last step's start (see :meth:`decode_run`)."""
+        block, running = self.config.block_tokens, sum(len(rank.running) for rank in self.ranks)
+        idle_free = sum(rank.free_blocks for rank in self.ranks) - sum(run.free for run in runs)
+        gaps, samples = GapRun(), self.samples
+        start = last_start = first_end = now
+        for duration in itertools.islice(self._ranked_steps_s(runs), steps):
+            if any(run.taken > run.free for run in runs):
+                break
+            for run in runs:
+                run.free -= run.taken
+            if duration < 1e-9:  # (max(duration, 1e-9) as step() takes it)
+                duration = 1e-9
+            end = start + duration
+            gaps.append(end - start)
+            if end > self.busy_until:  # (as _gather records a step)
+                samples.append((end, running, self._kv_used(idle_free + sum(run.free for run in runs))))
+                self.busy_until = end
+            if len(gaps) == 1:
+                first_end = end
+            last_start, start = start, end
+            if end >= horizon_s or end > limit_s:
+                break
+            for run in runs:
+                run.counted += 1
+                run.taken = run.due[run.counted % block]
+        return gaps, first_end, last_start
+
+    def _ranked_steps_s(self, runs: list[_RankRun]) -> Iterator[float]:
+        """Seconds of the consecutive decode-only steps of a run of the ranks of ``runs``, each a token
+        more per sequence: through the step model's ``decode_steps`` where given, else step by step."""
+        batches, keys = [0] * len(self.ranks), [0] * len(self.ranks)
+        for run in runs:
+            batches[run.position], keys[run.position] = run.batch, run.keys
+        if self.decode_steps is not None:
+            yield from self.decode_steps(batches, keys)
+            return
+        work: list[RankWork] = [(0.0, 0.0, 0.0, 0.0)] * len(self.ranks)
+        while True:
+            for run in runs:
+                work[run.position] = (0, 0, float(run.batch), float(keys[run.position]))
+                keys[run.position] += run.batch
+            yield self.ranked_step(work)
 
     def can_admit(self) -> bool:
         """True when a request is waiting to be sent to its rank, or a rank would admit its next one."""
@@ -997,6 +1115,23 @@ class RankedReplica(Replica):
         """Every rank's sequences written back (see :meth:`Replica.settle`)."""
         for rank in self.ranks:
             rank.settle()
+
+
+@dataclass(slots=True)
+class _RankRun:
+    """One rank's part of a :meth:`RankedReplica.decode_run`: its batch, the keys the run's first step
+    reads, the KV blocks that step takes, the blocks due by step count (see :meth:`Replica._run_blocks`),
+    whether some sequence took its last token before the run, its group's step count and free blocks."""
+
+    rank: Replica
+    position: int
+    batch: int
+    keys: int
+    taken: int
+    due: list[int]
+    stale: bool
+    counted: int
+    free: int
 
 
 def _ranks_only(prefill_tokens: float, prefill_keys: float, decode_batch: float, decode_keys: float) -> float:

@@ -321,6 +321,27 @@ def test_an_attention_dp_step_with_the_work_spread_evenly_is_the_replicas_step(c
         assert step.ranks_s([share] * 8) == pytest.approx(step(prefill, keys, batch, decode_keys), rel=1e-12)
 
 
+def test_a_run_of_attention_dp_decode_steps_is_each_steps_ranks_s(catalog: Any) -> None:
+    """MixedStep.ranks_decode_steps_s (the simulator's decode runs of an attention-DP replica) gives,
+    step after step, exactly ranks_s of that step's work: each rank's sequences a token longer a
+    step, a rank with none idle (its weights still read, its experts' share still run)."""
+    from itertools import islice
+
+    from planner.sizing.roofline import MixedStep
+
+    d = dep(catalog, "deepseek-r1", gpu="b200", weights_dtype="fp8", kv_dtype="fp8", ep=8, attention_dp=True)
+    step = MixedStep(d, Efficiency(mfu_prefill=0.6, mbu_decode=0.7, mfu_decode=0.3, overhead_ms=2.0))
+    for batches in ([6, 0, 5, 7, 6, 0, 6, 3], [1] + [0] * 7, [40] * 8):
+        keys = [b * (3_000 + 500 * i) for i, b in enumerate(batches)]
+        run = list(islice(step.ranks_decode_steps_s(batches, keys), 40))
+        each = [
+            step.ranks_s([(0, 0, float(b), float(k + n * b)) for b, k in zip(batches, keys, strict=True)])
+            for n in range(40)
+        ]
+        assert run == each, batches
+        assert run[-1] > run[0], "the steps lengthen as the contexts grow"
+
+
 def test_an_attention_dp_rank_prefills_its_own_prompt_on_its_own_gpu(catalog: Any) -> None:
     """One rank prefilling a 2,048-token chunk at 20k tokens of context while the others decode:
     the chunk's attention and dense GEMMs run on that rank's GPU, so the step takes longer than

@@ -451,6 +451,45 @@ class MixedStep:
                 slowest = compute
         return slowest + comm + self.overhead_s
 
+    def ranks_decode_steps_s(self, batches: Sequence[int], keys: Sequence[int]) -> Iterator[float]:
+        """Seconds of consecutive decode-only steps of an attention-data-parallel replica whose ranks
+        decode ``batches`` sequences (0: a rank with none; one rank at least decodes), reading
+        ``keys`` keys at the first step and a token more per sequence at each next one (a
+        simulator's decode run): :meth:`ranks_s` of each step's work, ``(0, 0, batch, keys)`` a
+        rank, the same operations in the same order, the terms a run does not change worked out once."""
+        ranks, decode_total = len(batches), 0.0
+        for rank_batch in batches:
+            decode_total += float(rank_batch)
+        totals = (0.0, decode_total)
+        shared = self.rank_terms.get(totals)
+        if shared is None:
+            shared = self.rank_terms[totals] = self._shared_rank_terms(*totals)
+        weights, experts, comm = shared
+        bandwidth, sequence_bytes, peak = self.bandwidth, self.kv.sequence_bytes, self.rank_decode_peak
+        per_key = self.attention_per_key * ranks
+        idle = 0.0  # the slowest of the ranks with nothing to do, which every step waits for too
+        decoding: list[list[float]] = []  # [batch, keys, compute seconds before attention] of each rank that decodes
+        for rank_batch, rank_keys in zip(batches, keys, strict=True):
+            compute = experts + self._rank_dense_s(0, self.eff.mfu_prefill, thin=False)
+            compute += self.prefill_attention_per_key * ranks * 0 / self.prefill_peak
+            if rank_batch:
+                compute += self._rank_dense_s(ranks * float(rank_batch), self.eff.mfu_decode, thin=True)
+                decoding.append([float(rank_batch), float(rank_keys), compute])
+            else:
+                idle = max(idle, weights / bandwidth, compute)
+        while True:
+            slowest = idle
+            for rank in decoding:
+                batch, step_keys, compute = rank
+                compute += per_key * step_keys / peak
+                memory = (weights + batch * sequence_bytes(int(step_keys / batch))) / bandwidth
+                if memory > slowest:
+                    slowest = memory
+                if compute > slowest:
+                    slowest = compute
+                rank[1] = step_keys + batch
+            yield slowest + comm + self.overhead_s
+
     def _shared_rank_terms(self, prefill_total: float, decode_total: float) -> tuple[float, float, float]:
         """What every rank of :meth:`ranks_s`'s step shares: the weight bytes a GPU reads (the experts
         the decoding tokens touch), the routed experts' GEMMs of all the tokens, the collectives."""
