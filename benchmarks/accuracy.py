@@ -270,7 +270,7 @@ COVERAGE_NOTE = (
     f"Target: {TARGET_SHARE:.0%} +/- {TARGET_TOLERANCE * 100:.0f} points per metric. Each figure is predicted by"
     " factors (and corrections; for `auto`, choices too) fitted without its source document and gets the band"
     " the catalog would have shown without that document (classes and bands from the other documents'"
-    " held-out residuals; thin bands widened; the point always inside), so this is held-out coverage, not"
+    " held-out residuals; thin bands widened toward a broader class's; the point always inside), so this is held-out coverage, not"
     " in-sample. A corrected backend's or `auto`'s figure gets that backend's own band where it answered the"
     " figure and the built-in model's band where the built-in model did (`auto`'s choice, or a row the"
     " backend does not cover), as an estimate shows them. ITL includes E2E figures (they take the ITL band);"

@@ -416,8 +416,8 @@ def error_band(model: PerformanceModel, answering: PerformanceModel, dep: Deploy
     ``auto``'s own band for the class where another backend answers; else that of the
     corrected backend answering; else the built-in model's class band. A backend's band
     that is thin (see :attr:`Band.thin`, e.g. aiconfigurator on MoE-EP throughput: 6
-    documents) is joined with the built-in model's band for the deployment (itself widened
-    where thin, and resting on every document the class chain covers), and says so.
+    documents) is widened toward the built-in model's band for the deployment (itself widened
+    toward a broader class's where thin), and says so.
     """
     cls = config_class(dep)
     found = correction_band("auto", cls, group) if isinstance(model, AutoModel) and answering is not BUILTIN else None
@@ -430,8 +430,9 @@ def backend_band(
     found: tuple[float, float, int, int | None, str] | None, builtin: tuple[Band, str]
 ) -> tuple[Band, str]:
     """The band shown for another backend's figure: its stored band ``found`` (see
-    :func:`~planner.corrections.correction_band`), joined with the built-in model's band
-    ``builtin`` where it is thin; the built-in model's band where the backend has none."""
+    :func:`~planner.corrections.correction_band`), widened toward the built-in model's band
+    ``builtin`` where it is thin (see :func:`~planner.sizing.efficiency.widened_if_thin`); the
+    built-in model's band where the backend has none."""
     if not found:
         return builtin
     low, high, figures, documents, label = found

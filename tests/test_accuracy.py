@@ -216,6 +216,17 @@ def test_the_band_coverage_in_the_docs_is_what_the_code_computes(catalog: Any, m
     assert _documented_coverage() == computed, REGENERATE
 
 
+def test_every_backends_bands_hold_the_held_out_figures_at_their_stated_rate(
+    catalog: Any, measurements: list[Any]
+) -> None:
+    """Issue 14 item 5: each backend's 10-90% bands hold 80% +/- 10 points of the held-out figures
+    of every metric group (recomputed from the stored held-out residuals by today's band code)."""
+    _, held_out = read_residuals(HELD_OUT)
+    found = every_band_coverage(measurements, held_out, catalog)
+    assert len(found) == 9
+    assert [(c.backend, c.group, round(c.share * 100, 1)) for c in found if not c.on_target] == []
+
+
 def _documented_table(title: str) -> list[list[str]]:
     """The body rows of the markdown table under the page's heading ``title``."""
     section = PAGE.read_text(encoding="utf-8").split(f"### {title}\n", 1)[1].split("\n### ", 1)[0]

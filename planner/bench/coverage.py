@@ -5,14 +5,14 @@ seen. :func:`band_coverage` checks that on the leave-one-document-out residuals 
 :func:`~planner.bench.fit.cross_validate`, nested: each held-out document's figures get the
 band the catalog would have shown had ``--fit`` run without that document (its classes
 and its bands built from the other documents' held-out residuals only), through the same
-:func:`~planner.sizing.efficiency.band_for` an estimate uses (thin classes widened, the
+:func:`~planner.sizing.efficiency.band_for` an estimate uses (thin classes widened toward broader ones, the
 point always inside). One level of nesting only: the other documents' residuals come from
 fits that did see the held-out document, a small leak that removing would cost one full
 cross-validation per document.
 
 The same check runs for ``auto`` (the default backend) and each corrected backend
 (:func:`every_band_coverage`): where that backend answered a figure, the figure gets the
-backend's own band, rebuilt from the other documents' figures it answered and joined with
+backend's own band, rebuilt from the other documents' figures it answered and widened toward
 the built-in model's where thin; where the built-in model answered (``auto``'s choice, or a
 row the backend does not cover), the built-in model's band, as an estimate shows them
 (:func:`planner.performance_models.error_band`).

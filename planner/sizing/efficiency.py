@@ -100,10 +100,20 @@ class Band:
         documents = "" if self.documents is None else f" of {self.documents} document{'s' * (self.documents != 1)}"
         return f"{self.rows} held-out figures{documents}"
 
-    def union(self, other: Band) -> Band:
-        """The smallest band covering both (evidence: the larger of the two)."""
+    @property
+    def solid_share(self) -> float:
+        """How much of a solid band's evidence stands behind this one, 0-1: its figures over
+        ``SOLID_BAND_ROWS`` and its documents over ``SOLID_BAND_DOCUMENTS``, the smaller (1 when solid)."""
+        documents = 1.0 if self.documents is None else self.documents / SOLID_BAND_DOCUMENTS
+        return min(self.rows / SOLID_BAND_ROWS, documents, 1.0)
+
+    def widened_toward(self, other: Band, weight: float) -> Band:
+        """This band widened toward ``other``: each end moved ``1 - weight`` of the way to
+        ``other``'s where that is outward, kept where it is not (evidence: the larger of the two)."""
         documents = None if self.documents is None or other.documents is None else max(self.documents, other.documents)
-        return Band(min(self.low, other.low), max(self.high, other.high), max(self.rows, other.rows), documents)
+        low = min(self.low, weight * self.low + (1 - weight) * other.low)
+        high = max(self.high, weight * self.high + (1 - weight) * other.high)
+        return Band(low, high, max(self.rows, other.rows), documents)
 
 
 #: Where nothing comparable was measured: a factor of two either way (a stated guess, not a fit).
@@ -181,12 +191,15 @@ def band_for(
 
     The most specific class with at least ``MIN_BAND_ROWS`` such residuals gives the band.
     Where that band is thin (fewer than ``SOLID_BAND_ROWS`` figures, or figures from fewer
-    than ``SOLID_BAND_DOCUMENTS`` source documents), it widens to the union with the next
-    broader class whose band is not thin (or with a factor of two either way, if none is),
-    and the sentence says why: a thin band's 10th and 90th percentiles lie among its few
-    extreme documents, so its width says little about where the next document will land.
-    The union, not a replacement, keeps a class's own bias visible. The band may still
-    exclude the point (all ratios on one side of 1); :meth:`Band.apply` then reaches it.
+    than ``SOLID_BAND_DOCUMENTS`` source documents), it widens toward the band of the next
+    broader class that is not thin (or toward a factor of two either way, if none is): each
+    end moves outward by the share of a solid band's evidence the class lacks (:attr:`Band.solid_share`:
+    with 3 of 11 documents, 8/11 of the way to the broader end), and the sentence says why: a
+    thin band's 10th and 90th percentiles lie among its few extreme documents, so its width
+    says little about where the next document will land. Widening, not a replacement, keeps a
+    class's own bias visible; stopping short of the broader end (the union, until December
+    2026) keeps the band from holding far more than 80% of what it is read against. The band
+    may still exclude the point (all ratios on one side of 1); :meth:`Band.apply` then reaches it.
     """
     if table is None:
         return _catalog_band(runtime, generation, kind, metric)
@@ -202,7 +215,7 @@ def _catalog_band(runtime: str, generation: str, kind: str, metric: str) -> tupl
 
 def _band_along(chain: list[Calibration], metric: str) -> tuple[Band, str]:
     """The band of the first class of ``chain`` (classes with a band, most specific first), widened
-    where it rests on too few figures, and the sentence saying so."""
+    toward a broader one's where it rests on too few figures, and the sentence saying so."""
     if not chain:
         return DEFAULT_BAND, "no comparable measurements: a factor of two either way"
     first = chain[0]
@@ -212,12 +225,14 @@ def _band_along(chain: list[Calibration], metric: str) -> tuple[Band, str]:
 
 
 def widened_if_thin(band: Band, label: str, broader: tuple[Band, str]) -> tuple[Band, str]:
-    """``band`` joined with ``broader`` (a band and what it rests on) where ``band`` is thin,
-    and ``label`` saying so, and saying where the model is biased (the point then lies at
-    one end of its band, see :meth:`Band.apply`)."""
+    """``band`` widened toward ``broader`` (a band and what it rests on) where ``band`` is thin, in
+    proportion to the evidence it lacks (:attr:`Band.solid_share`, :meth:`Band.widened_toward`), and
+    ``label`` saying so, and saying where the model is biased (the point then lies at one end of
+    its band, see :meth:`Band.apply`)."""
     if band.thin:
-        label += f"; from only {band.evidence}: widened to also cover {broader[1]}"
-        band = band.union(broader[0])
+        weight = band.solid_share
+        label += f"; from only {band.evidence}: widened toward {broader[1]} ({weight:.0%} its own)"
+        band = band.widened_toward(broader[0], weight)
     if not band.straddles_point:
         ratios = f"{band.low:.2f}-{band.high:.2f}"
         label += f"; the model is biased here (measured/predicted {ratios}), so the band reaches to the point"
