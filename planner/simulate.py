@@ -416,6 +416,24 @@ class DecodeGroup:
             self.release(request)
 
 
+#: A step of a replica looked at sequence by sequence (:meth:`Replica._next_work`): its prefill
+#: chunks, the sequences that decode and the keys they read.
+_SequenceWork = tuple[list[tuple["Request", int]], list["Request"], int]
+
+
+@dataclass(slots=True)
+class _GroupWork:
+    """A step of a replica that keeps its decoding sequences as a group (:meth:`Replica._group_work`):
+    its prefill chunks, how many sequences decode and the keys they read, the loose sequences that
+    decode with the members, and whether a prefill run alone cancelled the decodes (prefill first)."""
+
+    chunks: list[tuple[Request, int]]
+    decoders: int
+    decode_keys: int
+    decoding: list[Request]
+    cancelled: bool
+
+
 def _prefill_work(chunks: list[tuple[Request, int]]) -> tuple[float, float]:
     """The prompt tokens of a step's prefill ``chunks`` and the keys they attend to (each chunk's
     tokens see the prompt before them and half of their own)."""
@@ -570,6 +588,18 @@ class Replica:
         self, now: float, decoding: list[Request], prefilling: list[Request]
     ) -> tuple[float, list[Request]]:
         """:meth:`step` with the group: the members as one, the loose sequences one by one."""
+        work = self._group_work(decoding, prefilling)
+        if work is None:
+            return now, []
+        end = now + max(self._step_s(work.chunks, work.decoders, work.decode_keys), 1e-9)
+        finished = self._advance_group(end, work.chunks, work.decoding, work.cancelled)
+        self._record_step(end)
+        return end, finished
+
+    def _group_work(self, decoding: list[Request], prefilling: list[Request]) -> _GroupWork | None:
+        """What :meth:`_group_step`'s step does, its KV blocks given and its prompts admitted (the
+        loose ``decoding`` and ``prefilling`` as :meth:`_loose_alongside_group` found them); None
+        when there is nothing to do (a request larger than the whole KV cache is then dropped)."""
         group = self.group
         self.free_blocks -= group.blocks_needed()
         group.blocks_ahead = bool(group.size)
@@ -582,12 +612,9 @@ class Replica:
         if not decoders and not chunks:
             if self.waiting and not self.running:
                 self._drop(self.waiting.popleft())  # larger than the whole KV cache
-            return now, []
+            return None
         decode_keys = group.keys() + sum(r.prefilled + r.decoded for r in decoding) if decoders else 0
-        end = now + max(self._step_s(chunks, decoders, decode_keys), 1e-9)
-        finished = self._advance_group(end, chunks, [] if cancelled else decoding, cancelled)
-        self._record_step(end)
-        return end, finished
+        return _GroupWork(chunks, decoders, decode_keys, [] if cancelled else decoding, cancelled)
 
     def _step_s(self, chunks: list[tuple[Request, int]], decoders: int, decode_keys: int) -> float:
         """Seconds of a step that prefills ``chunks`` while ``decoders`` sequences reading ``decode_keys`` decode."""
@@ -680,7 +707,7 @@ class Replica:
         end = now + max(self._step_s(chunks, len(decode), decode_keys), 1e-9)
         return end, self._advance(end, chunks, decode)
 
-    def _next_work(self) -> tuple[list[tuple[Request, int]], list[Request], int] | None:
+    def _next_work(self) -> _SequenceWork | None:
         """What the next step does, looking at each running sequence: its prefill chunks, the
         sequences that decode (each given the KV block its next token needs) and the keys they
         read; None when there is nothing to do (a request larger than the whole KV cache is then
@@ -945,8 +972,9 @@ class RankedReplica(Replica):
     every rank's work. A prompt therefore takes ``isl / rank budget`` steps on one GPU, not the
     whole replica's budget spread over all of them.
 
-    The ranks are :class:`Replica` schedulers (``config`` is one rank's), stepped sequence by
-    sequence, and fast-forwarded together through runs of decode-only steps (:meth:`decode_run`);
+    The ranks are :class:`Replica` schedulers (``config`` is one rank's), each stepped as a replica
+    steps (its decoding sequences kept as one group where it can: :attr:`batched`, which the ranks
+    follow), and fast-forwarded together through runs of decode-only steps (:meth:`decode_run`);
     the replica shows the router and the event loop the requests of all of them (``running``
     holds those the ranks queue too) and records their samples as one replica.
     """
@@ -973,26 +1001,37 @@ class RankedReplica(Replica):
         #: model offers them (terms looked up once a run); else each step is timed on its own.
         self.decode_steps = decode_steps
         self.ranks = [Replica(rank, config, _ranks_only, frontend_s) for rank in range(ranks)]
-        for rank in self.ranks:
-            rank.batched = False
         self.dispatched = 0
 
     def step(self, now: float) -> tuple[float, list[Request]]:
-        """Send the new requests to their ranks, then run one step of every rank together."""
+        """Send the new requests to their ranks, then run one step of every rank together: each rank
+        as :meth:`Replica.step` would, its decoding sequences kept as one group where it can (and
+        :attr:`batched`), else looked at one by one."""
         while self.waiting:
             self.ranks[self.dispatched % len(self.ranks)].waiting.append(self.waiting.popleft())
             self.dispatched += 1
-        works = [rank._next_work() for rank in self.ranks]
+        works = [self._rank_step_work(rank) for rank in self.ranks]
         end, finished = now, []
         if any(work is not None for work in works):
             end = now + max(self.ranked_step([_rank_work(work) for work in works]), 1e-9)
             for rank, work in zip(self.ranks, works, strict=True):
-                if work is not None:
+                if isinstance(work, _GroupWork):
+                    finished += rank._advance_group(end, work.chunks, work.decoding, work.cancelled)
+                elif work is not None:
                     finished += rank._advance(end, work[0], work[1])
+                    rank.loose = rank.running.copy()
                     if len(rank.samples) > 1024:  # (the replica keeps the samples: a rank's are not read)
                         rank.samples.clear()
         self._gather(end)
         return end, finished
+
+    def _rank_step_work(self, rank: Replica) -> _GroupWork | _SequenceWork | None:
+        """What ``rank``'s next step does (see :meth:`Replica.step`): through its group where the
+        group can describe the step, else sequence by sequence (the group released first)."""
+        if self.batched and (decoding_prefilling := rank._loose_alongside_group()) is not None:
+            return rank._group_work(*decoding_prefilling)
+        rank.settle()
+        return rank._next_work()
 
     def _gather(self, end: float) -> None:
         """The ranks' requests, drops, preemptions and KV use, as the replica's, recorded at ``end``."""
@@ -1026,8 +1065,7 @@ class RankedReplica(Replica):
         then only lengthens each rank's sequences, and the ranks' work, timed together by
         ``ranked_step``, grows by each rank's batch in keys. Stops before a step whose KV blocks some
         rank lacks, after the step where a sequence of any rank finishes, or once a step ends at or
-        after ``horizon_s`` or past ``limit_s``. The ranks keep stepping sequence by sequence
-        outside runs: a rank's run goes through its group and is written back at the run's end.
+        after ``horizon_s`` or past ``limit_s``. A rank's sequences join its group for the run.
         """
         if self.waiting:
             return now, now, 0, []
@@ -1037,7 +1075,6 @@ class RankedReplica(Replica):
                 if rank.waiting:
                     return now, now, 0, []  # (its next step admits or drops the request)
                 continue
-            rank.loose = rank.running.copy()  # (between runs a rank's sequences are all loose)
             steps, stale = rank._decode_only_steps(now)
             blocks = rank._run_blocks() if steps > 0 else None
             if blocks is None:
@@ -1053,7 +1090,6 @@ class RankedReplica(Replica):
             rank.free_blocks, rank.busy_until = run.free, end
             rank._apply_decode_run(GapRun(gaps), run.stale, first_end)  # (a run each: a group extends its last)
             finished += rank._retire(rank.group.finished(), end)
-            rank.settle()
         self._gather_ranks()
         if finished:
             self.samples[-1] = (end, sum(len(rank.running) for rank in self.ranks), self._kv_used())
@@ -1140,10 +1176,12 @@ def _ranks_only(prefill_tokens: float, prefill_keys: float, decode_batch: float,
     raise AssertionError("a rank's step is timed by its replica")
 
 
-def _rank_work(work: tuple[list[tuple[Request, int]], list[Request], int] | None) -> tuple[float, float, float, float]:
+def _rank_work(work: _GroupWork | _SequenceWork | None) -> tuple[float, float, float, float]:
     """A rank's step as the ranked step model takes it: (prefill tokens, their keys, decoders, their keys)."""
     if work is None:
         return 0.0, 0.0, 0.0, 0.0
+    if isinstance(work, _GroupWork):
+        return (*_prefill_work(work.chunks), float(work.decoders), float(work.decode_keys))
     chunks, decode, decode_keys = work
     return (*_prefill_work(chunks), float(len(decode)), float(decode_keys))
 
