@@ -140,7 +140,9 @@ def make_replicas(dep: Deployment, model: PerformanceModel, count: int, context:
     frontend = frontend_s(model, dep)
     if dep.attention_dp:
         ranked, runs = ranked_step_function_of(model, dep), ranked_decode_steps_of(model, dep)
-        return [RankedReplica(i, scheduler_for(dep, context), dep.ep, ranked, frontend, runs) for i in range(count)]
+        dispatch = dep.runtime.attention_dp_dispatch
+        config = scheduler_for(dep, context)
+        return [RankedReplica(i, config, dep.ep, ranked, frontend, runs, dispatch) for i in range(count)]
     return [Replica(i, scheduler_for(dep, context), step_function_of(model, dep), frontend) for i in range(count)]
 
 

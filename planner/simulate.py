@@ -987,6 +987,7 @@ class RankedReplica(Replica):
         ranked_step: RankedStepModel,
         frontend_s: float = 0.0,
         decode_steps: RankedDecodeSteps | None = None,
+        dispatch: str = "round_robin",
     ) -> None:
         whole = SchedulerConfig(
             max_num_seqs=config.max_num_seqs * ranks,
@@ -1000,6 +1001,9 @@ class RankedReplica(Replica):
         #: The seconds of a run of decode-only steps, each as ``ranked_step`` times it, where the step
         #: model offers them (terms looked up once a run); else each step is timed on its own.
         self.decode_steps = decode_steps
+        #: How a new request is sent to a rank (:attr:`RuntimeSpec.attention_dp_dispatch`):
+        #: ``round_robin``, ``least_loaded`` or ``fewest_prompt_tokens`` (see :meth:`_dispatch`).
+        self.dispatch = dispatch
         self.ranks = [Replica(rank, config, _ranks_only, frontend_s) for rank in range(ranks)]
         self.dispatched = 0
 
@@ -1007,9 +1011,7 @@ class RankedReplica(Replica):
         """Send the new requests to their ranks, then run one step of every rank together: each rank
         as :meth:`Replica.step` would, its decoding sequences kept as one group where it can (and
         :attr:`batched`), else looked at one by one."""
-        while self.waiting:
-            self.ranks[self.dispatched % len(self.ranks)].waiting.append(self.waiting.popleft())
-            self.dispatched += 1
+        self._dispatch()
         works = [self._rank_step_work(rank) for rank in self.ranks]
         end, finished = now, []
         if any(work is not None for work in works):
@@ -1024,6 +1026,59 @@ class RankedReplica(Replica):
                         rank.samples.clear()
         self._gather(end)
         return end, finished
+
+    def _dispatch(self) -> None:
+        """Send the requests waiting at the replica to their ranks, as the engine does at the start of a
+        step: in turn (SGLang's data-parallel controller, round robin by default), each to the rank with
+        the lowest 4 x waiting + running, the first of equals (vLLM's data-parallel client), or, while
+        the ranks have room for more active requests, longest prompt first to the rank below the even
+        share whose active requests hold the fewest prompt tokens (TensorRT-LLM's attention-DP queue;
+        the rest wait at the replica)."""
+        ranks = self.ranks
+        if self.dispatch == "fewest_prompt_tokens":
+            self._dispatch_by_prompt_tokens()
+            return
+        while self.waiting:
+            request = self.waiting.popleft()
+            if self.dispatch == "least_loaded":
+                rank = min(ranks, key=lambda r: 4 * len(r.waiting) + len(r.running))
+            else:
+                rank = ranks[self.dispatched % len(ranks)]
+            rank.waiting.append(request)
+            self.dispatched += 1
+
+    def _dispatch_by_prompt_tokens(self) -> None:
+        """:meth:`_dispatch` as TensorRT-LLM's attention-DP request queue does it (``fewest_prompt_tokens``)."""
+        ranks = self.ranks
+        active = [len(rank.waiting) + len(rank.running) for rank in ranks]
+        room = self._room_for_requests()
+        if room <= 0 or not self.waiting:
+            return
+        new = [self.waiting.popleft() for _ in range(min(room, len(self.waiting)))]
+        expected = max(-(-(sum(active) + len(new)) // len(ranks)), max(active))
+        heap = [
+            (sum(r.isl for r in itertools.chain(rank.waiting, rank.running)), active[i], i)
+            for i, rank in enumerate(ranks)
+            if active[i] < expected
+        ]
+        heapq.heapify(heap)
+        for request in sorted(new, key=operator.attrgetter("isl"), reverse=True):
+            tokens, count, index = heapq.heappop(heap)
+            ranks[index].waiting.append(request)
+            self.dispatched += 1
+            if count + 1 < expected:
+                heapq.heappush(heap, (tokens + request.isl, count + 1, index))
+
+    def _room_for_requests(self) -> int:
+        """How many more requests the ranks may hold active (each rank its sequence limit)."""
+        held = sum(len(rank.waiting) + len(rank.running) for rank in self.ranks)
+        return len(self.ranks) * self.ranks[0].config.max_num_seqs - held
+
+    def _dispatchable(self) -> bool:
+        """Whether a request waits at the replica that the next step sends to a rank (:meth:`_dispatch`)."""
+        if not self.waiting:
+            return False
+        return self.dispatch != "fewest_prompt_tokens" or self._room_for_requests() > 0
 
     def _rank_step_work(self, rank: Replica) -> _GroupWork | _SequenceWork | None:
         """What ``rank``'s next step does (see :meth:`Replica.step`): through its group where the
@@ -1067,7 +1122,7 @@ class RankedReplica(Replica):
         rank lacks, after the step where a sequence of any rank finishes, or once a step ends at or
         after ``horizon_s`` or past ``limit_s``. A rank's sequences join its group for the run.
         """
-        if self.waiting:
+        if self._dispatchable():
             return now, now, 0, []
         runs: list[_RankRun] = []
         for position, rank in enumerate(self.ranks):
@@ -1144,8 +1199,8 @@ class RankedReplica(Replica):
             yield self.ranked_step(work)
 
     def can_admit(self) -> bool:
-        """True when a request is waiting to be sent to its rank, or a rank would admit its next one."""
-        return bool(self.waiting) or any(rank.can_admit() for rank in self.ranks)
+        """True when a request waiting at the replica would be sent to its rank, or a rank would admit its next one."""
+        return self._dispatchable() or any(rank.can_admit() for rank in self.ranks)
 
     def settle(self) -> None:
         """Every rank's sequences written back (see :meth:`Replica.settle`)."""

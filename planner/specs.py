@@ -397,6 +397,16 @@ class RuntimeSpec(_Catalogued):
             "rank schedules the knob's tokens a step."
         ),
     )
+    attention_dp_dispatch: Literal["round_robin", "least_loaded", "fewest_prompt_tokens"] = Field(
+        default="round_robin",
+        description=(
+            "How the engine sends a new request to one of its attention-DP ranks: round_robin (in turn, "
+            "SGLang's default load_balance_method), least_loaded (the rank with the lowest 4 x waiting + running, "
+            "vLLM's data-parallel client) or fewest_prompt_tokens (only while the ranks have room, longest "
+            "prompts first, to the rank below the even share whose active requests hold the fewest prompt "
+            "tokens, TensorRT-LLM's attention-DP request queue)."
+        ),
+    )
     quantized_expert_activations: Literal["bf16", "fp8"] = Field(
         default="bf16",
         description=(

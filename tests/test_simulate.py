@@ -537,7 +537,9 @@ def test_an_overloaded_runs_load_after_its_window_is_bounded() -> None:
     assert all(r.arrival_s <= result.duration_s for r in result.requests + result.unfinished)
 
 
-def _ranked_replica(ranks: int = 4, budget: int = 100, seqs: int = 4, prefill_first: bool = True) -> Any:
+def _ranked_replica(
+    ranks: int = 4, budget: int = 100, seqs: int = 4, prefill_first: bool = True, dispatch: str = "round_robin"
+) -> Any:
     """A RankedReplica of ``ranks`` ranks whose step records what each rank did: 1 ms per prompt
     token of the busiest rank, 5 ms when any rank decodes."""
     from planner.simulate import RankedReplica
@@ -550,9 +552,59 @@ def _ranked_replica(ranks: int = 4, budget: int = 100, seqs: int = 4, prefill_fi
 
     config = SchedulerConfig(max_num_seqs=seqs, token_budget=budget, block_tokens=16, kv_blocks=1000,
                              prefill_first=prefill_first)  # fmt: skip
-    replica = RankedReplica(0, config, ranks, ranked_step)
+    replica = RankedReplica(0, config, ranks, ranked_step, dispatch=dispatch)
     replica.steps = steps  # type: ignore[attr-defined]
     return replica
+
+
+def test_vllms_data_parallel_client_sends_a_request_to_the_least_loaded_rank() -> None:
+    """vLLM's DPLBAsyncMPClient: the rank with the lowest 4 x waiting + running, the first of equals;
+    each request counted where it went before the next is sent."""
+    replica = _ranked_replica(ranks=3, dispatch="least_loaded")
+    for rank, (running, waiting) in zip(replica.ranks, [(3, 0), (0, 1), (2, 0)], strict=True):
+        rank.running += [Request(id=100 + i, arrival_s=0.0, isl=10, osl=10) for i in range(running)]
+        rank.waiting += [Request(id=200 + i, arrival_s=0.0, isl=10, osl=10) for i in range(waiting)]
+    replica.waiting += [Request(id=i, arrival_s=0.0, isl=10, osl=10) for i in range(4)]
+    replica._dispatch()
+    # scores 3, 4, 2: rank 2 (-> 6); then 3, 4, 6: rank 0 (-> 7); then 7, 4, 6: rank 1 (-> 8); then 7, 8, 6: rank 2
+    assert [[r.id for r in rank.waiting] for rank in replica.ranks] == [[1], [200, 2], [0, 3]]
+    assert not replica.waiting
+
+
+def test_tensorrt_llms_attention_dp_queue_balances_prompt_tokens_while_the_ranks_have_room() -> None:
+    """TensorRT-LLM's attention-DP request queue: new requests are taken while the ranks have room
+    (ranks x max_num_seqs active), longest prompt first, each to the rank below the even share
+    (max(ceil((active + new) / ranks), the busiest rank's)) whose active requests hold the fewest
+    prompt tokens; the rest wait at the replica until a rank has room."""
+    replica = _ranked_replica(ranks=3, seqs=2, dispatch="fewest_prompt_tokens")
+    replica.ranks[0].running += [Request(id=100, arrival_s=0.0, isl=900, osl=10)]
+    replica.ranks[1].running += [Request(id=101, arrival_s=0.0, isl=100, osl=10)]
+    lengths = [300, 50, 700, 200]  # ids 0-3; room for 6 - 2 = 4 of the 5
+    replica.waiting += [Request(id=i, arrival_s=0.0, isl=n, osl=10) for i, n in enumerate([*lengths, 400])]
+    replica._dispatch()
+    # expected = max(ceil((2 + 4) / 3), 1) = 2 a rank: rank 0 has 1 (900 tokens), rank 1 1 (100), rank 2 0 (0)
+    # 700 -> rank 2 (0 tokens; now 700, 1); 300 -> rank 1 (100; now 400, 2: full); 200 -> rank 2 (700; 900, 2: full);
+    # 50 -> rank 0 (900, 1; now 2)
+    assert [[r.id for r in rank.waiting] for rank in replica.ranks] == [[1], [0], [2, 3]]
+    assert [r.id for r in replica.waiting] == [4], "no room left: it waits at the replica"
+    assert not replica._dispatchable()
+    replica.ranks[0].running.pop()  # (its request finished)
+    assert replica._dispatchable(), "a finished request leaves room"
+
+
+def test_each_runtimes_attention_dp_replica_sends_requests_as_the_runtime_does(catalog: Any) -> None:
+    """make_replicas takes the runtime's attention_dp_dispatch: SGLang in turn, vLLM to the least
+    loaded rank, TensorRT-LLM balancing prompt tokens."""
+    from planner.performance_models import BUILTIN
+    from planner.plan_simulation import make_replicas
+    from planner.sizing.deployment import Deployment
+
+    found = {}
+    for runtime in ("sglang", "vllm", "trtllm"):
+        d = Deployment(catalog.models.get("deepseek-r1"), catalog.gpus.get("b200"), catalog.runtimes.get(runtime),
+                       "fp8", "fp8", ep=8, attention_dp=True)  # fmt: skip
+        found[runtime] = make_replicas(d, BUILTIN, 1, 34_000)[0].dispatch
+    assert found == {"sglang": "round_robin", "vllm": "least_loaded", "trtllm": "fewest_prompt_tokens"}
 
 
 def test_an_attention_dp_replica_prefills_a_prompt_on_one_rank_within_its_share_of_the_budget() -> None:

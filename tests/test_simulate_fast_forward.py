@@ -107,7 +107,9 @@ def replicas(
     return [Replica(i, config, step) for i in range(count)]
 
 
-def ranked_replicas(count: int, *, ranks: int = 4, alone: bool = True, blocks: int = 4000) -> list[Replica]:
+def ranked_replicas(
+    count: int, *, ranks: int = 4, alone: bool = True, blocks: int = 4000, dispatch: str = "round_robin"
+) -> list[Replica]:
     """Attention-data-parallel replicas of ``ranks`` ranks (a rank's budget 512, 8 sequences, ``blocks``
     KV blocks of 16 tokens), their step the slowest rank's as :func:`linear_step` times it plus the
     experts' share of all tokens."""
@@ -118,7 +120,7 @@ def ranked_replicas(count: int, *, ranks: int = 4, alone: bool = True, blocks: i
         return max(linear_step(*w) for w in work) + 2e-6 * tokens
 
     config = SchedulerConfig(max_num_seqs=8, token_budget=512, block_tokens=16, kv_blocks=blocks, prefill_first=alone)
-    return [RankedReplica(i, config, ranks, ranked) for i in range(count)]
+    return [RankedReplica(i, config, ranks, ranked, dispatch=dispatch) for i in range(count)]
 
 
 def lengths(rng: random.Random) -> tuple[int, int]:
@@ -182,6 +184,18 @@ CASES: dict[str, Callable[[], SimResult]] = {
         duration_s=10,
         seed=29,
         gaps=poisson_arrivals(10.0, random.Random(30)),
+    ),
+    # vLLM's data-parallel client (least loaded) and TensorRT-LLM's queue (prompt tokens balanced while
+    # the ranks have room: 60 users over four ranks of 8 sequences, the rest wait at the replica)
+    "attention-DP ranks, least loaded, open loop": lambda: run(
+        ranked_replicas(1, alone=False, dispatch="least_loaded"),
+        WORKLOAD,
+        duration_s=10,
+        seed=32,
+        gaps=poisson_arrivals(10.0, random.Random(33)),
+    ),
+    "attention-DP ranks, fewest prompt tokens, closed loop past the ranks' room": lambda: run(
+        ranked_replicas(1, alone=False, dispatch="fewest_prompt_tokens"), WORKLOAD, duration_s=8, seed=34, users=60
     ),
     "attention-DP ranks, KV pressure: preemptions": lambda: run(
         ranked_replicas(1, blocks=200), WORKLOAD, duration_s=5, seed=31, users=24
