@@ -1115,7 +1115,8 @@ class RankedReplica(Replica):
         """Fast-forward: every rank's decode-only steps from ``now`` in one go, each step the one
         :meth:`step` would take (see :meth:`Replica.decode_run`).
 
-        Applies while no request waits to be sent to a rank and every rank with sequences could take
+        Applies while no request waiting at the replica can be sent to a rank (:meth:`_dispatchable`)
+        and every rank with sequences could take
         a decode run of its own (they all decode and nothing the rank queues can be admitted): a step
         then only lengthens each rank's sequences, and the ranks' work, timed together by
         ``ranked_step``, grows by each rank's batch in keys. Stops before a step whose KV blocks some

@@ -239,44 +239,27 @@ def test_fast_forward_equals_stepping_disaggregated(catalog: Any, monkeypatch: p
     assert_close(stepped, fast, "disaggregation")
 
 
-def test_fast_forward_takes_fewer_events(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Fast-forwarding is not stepping under another name: decode runs are taken in one go."""
+@pytest.mark.parametrize(
+    ("replica_class", "case"),
+    [("Replica", "open loop, one replica"), ("RankedReplica", "attention-DP ranks, closed loop, two replicas")],
+)
+def test_fast_forward_takes_fewer_events(replica_class: str, case: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fast-forwarding is not stepping under another name: decode runs are taken in one go (an
+    attention-DP replica's ranks together), far fewer of the replica's steps, the same run."""
+    cls = getattr(simulate, replica_class)
     calls = {"steps": 0}
-    original = Replica.step
+    original = cls.step
 
     def counted(self: Replica, now: float) -> tuple[float, list[Request]]:
         calls["steps"] += 1
-        return original(self, now)
+        return original(self, now)  # type: ignore[no-any-return]
 
-    monkeypatch.setattr(Replica, "step", counted)
+    monkeypatch.setattr(cls, "step", counted)
     monkeypatch.setattr(simulate, "_FAST_FORWARD", False)
-    stepped = CASES["open loop, one replica"]()
+    stepped = CASES[case]()
     stepped_calls, calls["steps"] = calls["steps"], 0
     monkeypatch.setattr(simulate, "_FAST_FORWARD", True)
-    fast = CASES["open loop, one replica"]()
-    assert calls["steps"] * 3 < stepped_calls
-    assert_same_run(stepped, fast)
-
-
-def test_fast_forward_runs_the_ranks_of_an_attention_dp_replica_together(monkeypatch: pytest.MonkeyPatch) -> None:
-    """An attention-DP replica's ranks take their decode runs in one go too (each a run of its own
-    group, written back when the run ends): far fewer of the replica's steps, the same run."""
-    from planner.simulate import RankedReplica
-
-    calls = {"steps": 0}
-    original = RankedReplica.step
-
-    def counted(self: RankedReplica, now: float) -> tuple[float, list[Request]]:
-        calls["steps"] += 1
-        return original(self, now)
-
-    monkeypatch.setattr(RankedReplica, "step", counted)
-    case = CASES["attention-DP ranks, closed loop, two replicas"]
-    monkeypatch.setattr(simulate, "_FAST_FORWARD", False)
-    stepped = case()
-    stepped_calls, calls["steps"] = calls["steps"], 0
-    monkeypatch.setattr(simulate, "_FAST_FORWARD", True)
-    fast = case()
+    fast = CASES[case]()
     assert calls["steps"] * 3 < stepped_calls
     assert_same_run(stepped, fast)
 
