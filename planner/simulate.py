@@ -418,7 +418,7 @@ class DecodeGroup:
 
 #: A step of a replica looked at sequence by sequence (:meth:`Replica._next_work`): its prefill
 #: chunks, the sequences that decode and the keys they read.
-_SequenceWork = tuple[list[tuple["Request", int]], list["Request"], int]
+_SequenceWork = tuple[list[tuple[Request, int]], list[Request], int]
 
 
 @dataclass(slots=True)
@@ -1049,11 +1049,11 @@ class RankedReplica(Replica):
 
     def _dispatch_by_prompt_tokens(self) -> None:
         """:meth:`_dispatch` as TensorRT-LLM's attention-DP request queue does it (``fewest_prompt_tokens``)."""
+        room = self._room_for_requests() if self.waiting else 0
+        if room <= 0:
+            return
         ranks = self.ranks
         active = [len(rank.waiting) + len(rank.running) for rank in ranks]
-        room = self._room_for_requests()
-        if room <= 0 or not self.waiting:
-            return
         new = [self.waiting.popleft() for _ in range(min(room, len(self.waiting)))]
         expected = max(-(-(sum(active) + len(new)) // len(ranks)), max(active))
         heap = [

@@ -174,7 +174,7 @@ CASES: dict[str, Callable[[], SimResult]] = {
         gaps=poisson_arrivals(8.0, random.Random(26)),
     ),
     "decode steps of no time": lambda: run(replicas(1, step=instant_decode), WORKLOAD, duration_s=5, seed=27, users=12),
-    # attention data parallelism: each replica's ranks step together, sequence by sequence
+    # attention data parallelism: each replica's ranks step together, each rank as a replica steps
     "attention-DP ranks, closed loop, two replicas": lambda: run(
         ranked_replicas(2), WORKLOAD, duration_s=10, seed=28, users=40
     ),

@@ -430,11 +430,7 @@ class MixedStep:
             decode_total += w[2]
         if prefill_total + decode_total <= 0:
             return 0.0
-        totals = (prefill_total, decode_total)
-        shared = self.rank_terms.get(totals)
-        if shared is None:
-            shared = self.rank_terms[totals] = self._shared_rank_terms(prefill_total, decode_total)
-        weights, experts, comm = shared
+        weights, experts, comm = self._shared_rank_terms(prefill_total, decode_total)
         slowest = 0.0
         for prefill_tokens, prefill_keys, decode_batch, decode_keys in work:
             compute = experts + self._rank_dense_s(ranks * prefill_tokens, self.eff.mfu_prefill, thin=False)
@@ -460,11 +456,7 @@ class MixedStep:
         ranks, decode_total = len(batches), 0.0
         for rank_batch in batches:
             decode_total += float(rank_batch)
-        totals = (0.0, decode_total)
-        shared = self.rank_terms.get(totals)
-        if shared is None:
-            shared = self.rank_terms[totals] = self._shared_rank_terms(*totals)
-        weights, experts, comm = shared
+        weights, experts, comm = self._shared_rank_terms(0.0, decode_total)
         bandwidth, sequence_bytes, peak = self.bandwidth, self.kv.sequence_bytes, self.rank_decode_peak
         per_key = self.attention_per_key * ranks
         idle = 0.0  # the slowest of the ranks with nothing to do, which every step waits for too
@@ -492,13 +484,18 @@ class MixedStep:
 
     def _shared_rank_terms(self, prefill_total: float, decode_total: float) -> tuple[float, float, float]:
         """What every rank of :meth:`ranks_s`'s step shares: the weight bytes a GPU reads (the experts
-        the decoding tokens touch), the routed experts' GEMMs of all the tokens, the collectives."""
-        dep, eff = self.dep, self.eff
-        experts = matmul_parts_s(dep, prefill_total, eff.mfu_prefill, thin=False)[1]
-        if decode_total:
-            experts += matmul_parts_s(dep, decode_total, eff.mfu_decode, thin=True)[1]
-        weights = weight_bytes_read(dep, max(decode_total, 1.0))
-        return weights, experts, step_comm_s(dep, prefill_total + decode_total)
+        the decoding tokens touch), the routed experts' GEMMs of all the tokens, the collectives
+        (worked out once per pair of totals)."""
+        totals = (prefill_total, decode_total)
+        found = self.rank_terms.get(totals)
+        if found is None:
+            dep, eff = self.dep, self.eff
+            experts = matmul_parts_s(dep, prefill_total, eff.mfu_prefill, thin=False)[1]
+            if decode_total:
+                experts += matmul_parts_s(dep, decode_total, eff.mfu_decode, thin=True)[1]
+            weights = weight_bytes_read(dep, max(decode_total, 1.0))
+            found = self.rank_terms[totals] = (weights, experts, step_comm_s(dep, prefill_total + decode_total))
+        return found
 
     def _rank_dense_s(self, tokens: float, mfu: float, *, thin: bool) -> float:
         """The dense GEMMs of a rank's tokens, ``tokens`` being them as the replica's formulas see
