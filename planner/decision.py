@@ -326,7 +326,7 @@ WORDS_NOT_SIMULATED: dict[str, Any] = {
 #: pins the configuration its search chose (the desktop app's "Apply") reuses the open plan's decision.
 DEPLOYMENT_PINS: dict[str, Any] = {
     "hardware": {"gpu"},
-    "runtime": {"id", "tp", "pp", "ep"},
+    "runtime": {"id", "tp", "pp", "ep", "dp"},
     "model": {"weights", "kv_cache"},
 }
 _NOT_IN_KEY: dict[str, Any] = {

@@ -368,7 +368,11 @@ class RuntimeChoice(_Strict):
     tp: Parallelism | None = Field(default=None, description="Tensor-parallel size.")
     pp: Parallelism | None = Field(default=None, description="Pipeline-parallel size.")
     ep: Parallelism | None = Field(default=None, description="Expert-parallel size (MoE).")
-    dp: Parallelism | None = Field(default=None, description="Data-parallel replicas inside one engine.")
+    dp: Parallelism | None = Field(
+        default=None,
+        description="Attention data parallelism of a MoE model: the ranks (one GPU each, the experts split over "
+        "them, EP as many) that each run attention for their own requests; 1: none; open when omitted.",
+    )
     knobs: dict[str, float | int | bool | str] = Field(
         default_factory=dict, description="Engine settings by their real names, e.g. gpu_memory_utilization."
     )

@@ -92,6 +92,7 @@ def resolve_plan(plan: Plan, catalog: Catalog, filename: str = "<plan>") -> Reso
     if runtime is not None:
         problems += _unknown_knobs(plan, runtime)
     problems += _bad_knob_values(plan, [runtime] if runtime is not None else catalog.runtimes.specs())
+    problems += _layout_knobs(plan, [runtime] if runtime is not None else catalog.runtimes.specs())
     plan = _with_gpu_ids_in_costs(plan, catalog, problems)
     if model is not None and plan.model.context_tokens and plan.model.context_tokens > model.max_context:
         problems.append(
@@ -172,6 +173,43 @@ def _bad_knob_values(plan: Plan, runtimes: list[RuntimeSpec]) -> list[Problem]:
     return problems
 
 
+def _layout_knobs(plan: Plan, runtimes: list[RuntimeSpec]) -> list[Problem]:
+    """A problem for each knob that sets the replica's parallel layout (``RuntimeSpec.layout_knobs``)
+    in a runtime that has it: the sizing and the deployment take the layout from runtime.tp, pp, ep
+    and dp, so such a knob would be ignored by one and contradicted by the other."""
+    problems = []
+    for name, value in plan.runtime.knobs.items():
+        axis = next((rt.layout_knobs[name] for rt in runtimes if name in rt.layout_knobs), None)
+        if axis is None:
+            continue
+        pinned = getattr(plan.runtime, axis)
+        if pinned:
+            fix = f"remove runtime.knobs.{name} (runtime.{axis}: {pinned} already sets it)"
+        else:
+            size = value if isinstance(value, int) and not isinstance(value, bool) else "N"
+            fix = f"remove runtime.knobs.{name} and write runtime.{axis}: {size}, or leave it open for the planner"
+            fix += LAYOUT_MEANING[axis]
+        problems.append(
+            Problem(
+                f"runtime.knobs.{name}",
+                f"{str(value).lower() if isinstance(value, bool) else value} sets the replica's parallel layout, "
+                f"which the plan chooses in runtime.{axis} "
+                "(the sizing and the deployment configuration take it from there)",
+                fix,
+            )
+        )
+    return problems
+
+
+#: What each plan field of the parallel layout means, for the fix of a layout knob.
+LAYOUT_MEANING = {
+    "tp": " (N: the GPUs a tensor-parallel group spans)",
+    "pp": " (N: pipeline stages)",
+    "ep": " (N: the GPUs the experts are split over)",
+    "dp": " (N above 1: attention data parallelism of a MoE model over N GPUs, the experts split N ways)",
+}
+
+
 def _with_gpu_ids_in_costs(plan: Plan, catalog: Catalog, problems: list[Problem]) -> Plan:
     """The plan with the GPU keys of its quotes and rented prices resolved to catalog ids."""
     if plan.costs is None:
@@ -192,7 +230,9 @@ def open_choices(plan: Plan) -> list[str]:
     choices = [f"model.{axis}" for axis in ("weights", "kv_cache") if getattr(plan.model, axis) is None]
     if plan.runtime.id is None:
         choices.append("runtime.id")
-    choices += [f"runtime.{axis}" for axis in ("tp", "pp", "ep") if getattr(plan.runtime, axis) is None]
+    # (runtime.dp above 1 pins the layout whole: one GPU a rank, EP over the ranks)
+    attention_dp = bool(plan.runtime.dp and plan.runtime.dp > 1)
+    choices += [f"runtime.{a}" for a in ("tp", "pp", "ep") if getattr(plan.runtime, a) is None and not attention_dp]
     if plan.hardware.gpu is None:
         choices.append("hardware.gpu")
     if plan.serving_stack.id is None:

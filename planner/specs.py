@@ -423,6 +423,14 @@ class RuntimeSpec(_Catalogued):
             "(tokens per scheduler step), kv_block_tokens (KV page size), max_context (longest sequence)."
         ),
     )
+    layout_knobs: dict[str, Literal["tp", "pp", "ep", "dp"]] = Field(
+        default_factory=dict,
+        description=(
+            "Knobs that set the replica's parallel layout, each with the plan field that chooses it instead "
+            "(runtime.tp, pp, ep or dp): the sizing and the deployment take the layout from those fields, so a "
+            "plan that sets such a knob is refused with the field to write."
+        ),
+    )
 
     version: str | None = Field(
         default=None, description="The release the serving flags and metrics below were checked against."
@@ -436,7 +444,11 @@ class RuntimeSpec(_Catalogued):
     @model_validator(mode="after")
     def _budget_knob_listed(self) -> RuntimeSpec:
         names = {k.name for k in self.knobs}
-        for role, name in [("kv_budget_knob", self.kv_budget_knob), *self.knob_roles.items()]:
+        for role, name in [
+            ("kv_budget_knob", self.kv_budget_knob),
+            *self.knob_roles.items(),
+            *((f"layout_knobs ({axis})", name) for name, axis in self.layout_knobs.items()),
+        ]:
             if name not in names:
                 raise ValueError(f"{role} names {name!r}, which is not among the knobs")
         return self

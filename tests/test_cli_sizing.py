@@ -207,6 +207,8 @@ def test_estimate_takes_runtime_knobs_as_a_plans_runtime_knobs() -> None:
         (("--knob", "max_num_batched_tokens=512"), "--knob max_num_batched_tokens=1024"),
         (("--knob", "max_num_batched_tokens=2048", "--knob", "enable_chunked_prefill=false"),
          "--knob enable_chunked_prefill=true"),
+        (("--runtime", "sglang", "--knob", "enable_dp_attention=true"), "give --attention-dp with --ep N instead"),
+        (("--knob", "tensor_parallel_size=2"), "give --tp N instead"),
     ]  # fmt: skip
     for flags, said in refused:
         result = run_cli("estimate", *KNOB_BASE, *flags)

@@ -210,6 +210,49 @@ def test_with_the_runtime_open_a_knob_is_checked_against_the_runtimes_that_have_
     )
 
 
+@pytest.mark.parametrize(
+    ("runtime", "knobs", "words"),
+    [
+        ("sglang", "{enable_dp_attention: true, dp_size: 8}", (
+            "runtime.knobs.enable_dp_attention: true sets the replica's parallel layout, which the plan chooses in "
+            "runtime.dp", "runtime.knobs.dp_size", "write runtime.dp: 8, or leave it open")),
+        ("vllm", "{tensor_parallel_size: 4}", ("runtime.knobs.tensor_parallel_size", "write runtime.tp: 4")),
+        ("trtllm", "{moe_expert_parallel_size: 8}", ("runtime.knobs.moe_expert_parallel_size", "runtime.ep: 8")),
+        (None, "{enable_expert_parallel: true}", ("runtime.knobs.enable_expert_parallel", "write runtime.ep: N")),
+    ],
+)  # fmt: skip
+def test_a_knob_that_sets_the_parallel_layout_is_refused_with_the_plan_field_to_write(
+    runtime: str | None, knobs: str, words: tuple[str, ...], catalog: Any
+) -> None:
+    """The sizing and the deployment take the layout from runtime.tp/pp/ep/dp: a layout knob would be
+    ignored by the one and contradicted by the other, so the plan is refused (the runtime open, by
+    every runtime that has the knob)."""
+    from planner.resolve import resolve_plan
+
+    runtime_line = f"runtime: {{id: {runtime}, knobs: {knobs}}}" if runtime else f"runtime: {{knobs: {knobs}}}"
+    text = BASE.replace("runtime: {id: vllm, knobs: {max_model_len: 8192}}", runtime_line)
+    refused = _refused(lambda: resolve_plan(parse_plan(text, "p.yaml"), catalog, "p.yaml"))
+    for word in words:
+        assert word in refused, refused
+
+
+def test_a_layout_knob_already_set_by_its_plan_field_says_so(catalog: Any) -> None:
+    from planner.resolve import resolve_plan
+
+    text = BASE.replace(
+        "runtime: {id: vllm, knobs: {max_model_len: 8192}}",
+        "runtime: {id: vllm, tp: 2, knobs: {tensor_parallel_size: 2}}",
+    )
+    refused = _refused(lambda: resolve_plan(parse_plan(text, "p.yaml"), catalog, "p.yaml"))
+    assert "remove runtime.knobs.tensor_parallel_size (runtime.tp: 2 already sets it)" in refused
+
+
+def test_every_layout_knob_of_the_catalog_is_a_knob_its_runtime_has(catalog: Any) -> None:
+    for runtime in catalog.runtimes.specs():
+        assert runtime.layout_knobs, f"{runtime.id} names no knob of its parallel layout"
+        assert set(runtime.layout_knobs) <= {k.name for k in runtime.knobs}
+
+
 def test_every_runtime_knob_of_the_catalog_has_a_type(catalog: Any) -> None:
     for runtime in catalog.runtimes.specs():
         for knob in runtime.knobs:

@@ -49,6 +49,19 @@ def test_attention_data_parallelism_splits_the_experts_over_a_node_or_two(catalo
     assert not any("DP-attn" in layout for layout in _layouts(catalog, pinned_tp)), "a pinned TP is kept"
 
 
+def test_runtime_dp_pins_attention_data_parallelism_on_or_off(catalog: Any) -> None:
+    """runtime.dp above 1 leaves only the ranks it names (EP as many, one GPU each), with TP and PP
+    left open or 1; runtime.dp 1 leaves none; on a runtime without attention DP, nothing."""
+    qwen = _open_runtime("qwen3-235b-a22b")
+    assert _layouts(catalog, qwen.replace("runtime: {id: sglang}", "runtime: {id: sglang, dp: 8}")) == {"8 DP-attn+EP8"}
+    assert _layouts(catalog, qwen.replace("runtime: {id: sglang}", "runtime: {id: sglang, tp: 1, dp: 16}")) == {
+        "16 DP-attn+EP16"
+    }
+    off = _layouts(catalog, qwen.replace("runtime: {id: sglang}", "runtime: {id: sglang, dp: 1}"))
+    assert off and not any("DP-attn" in layout for layout in off)
+    assert off == {layout for layout in _layouts(catalog, qwen) if "DP-attn" not in layout}
+
+
 def test_a_model_too_large_for_one_node_is_served_across_two(catalog: Any) -> None:
     resolved = resolve_plan(parse_plan(_open_runtime("deepseek-r1").replace("users: 4000", "users: 400")), catalog)
     ranked, _ = search(resolved, catalog)

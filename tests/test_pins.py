@@ -87,6 +87,39 @@ def test_an_ep_wider_than_the_replica_names_both_ways_out(catalog: Any) -> None:
     assert "TP 2 x PP 1 gives 2" in conflict.why and conflict.nearest == "runtime.ep: 2, or runtime.tp: 4"
 
 
+#: runtime.dp pins attention data parallelism: (the runtime line of CLEAN's plan with a MoE model, the pin
+#: that cannot hold, words its line must hold).
+DP_CONFLICTS = [
+    ("runtime: {id: sglang, dp: 6}", "runtime.dp", ("does not divide them", "runtime.dp: 8")),
+    ("runtime: {id: sglang, tp: 8, dp: 8}", "runtime.tp", ("each of the 8 ranks runs attention on its own GPU",
+                                                          "runtime.tp: 1")),
+    ("runtime: {id: sglang, pp: 2, dp: 8}", "runtime.pp", ("runtime.pp: 1",)),
+    ("runtime: {id: sglang, ep: 4, dp: 8}", "runtime.ep", ("experts are split over its 8 ranks", "runtime.ep: 8")),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("runtime", "pin", "words"), DP_CONFLICTS)
+def test_an_attention_dp_pin_that_cannot_hold_is_named_with_the_nearest_that_holds(
+    catalog: Any, runtime: str, pin: str, words: tuple[str, ...]
+) -> None:
+    text = CLEAN.replace("model: {id: llama-3.1-70b", "model: {id: deepseek-r1").replace(
+        "runtime: {id: vllm, tp: 4}", runtime
+    )
+    resolved = _resolved(catalog, text)
+    (conflict,) = pin_conflicts(resolved, catalog)
+    assert conflict.pin == pin
+    for word in words:
+        assert word in conflict.line, conflict.line
+    assert list(candidate_deployments(resolved, catalog)) == [], "nothing else is sized in its place"
+
+
+def test_an_attention_dp_pin_on_a_dense_model_says_its_replicas_are_the_fleets(catalog: Any) -> None:
+    resolved = _resolved(catalog, CLEAN.replace("runtime: {id: vllm, tp: 4}", "runtime: {id: vllm, dp: 2}"))
+    (conflict,) = pin_conflicts(resolved, catalog)
+    assert conflict.pin == "runtime.dp" and "llama-3.1-70b is dense" in conflict.why
+    assert conflict.nearest == "leave runtime.dp out"
+
+
 def test_nearest_divisor_prefers_the_closest_then_the_larger() -> None:
     assert nearest_divisor(64, 3) == 4 and nearest_divisor(64, 6) == 8 and nearest_divisor(8, 3) == 4
     assert nearest_divisor(128, 16, limit=12) == 8 and nearest_divisor(40, 3) == 4
@@ -106,3 +139,21 @@ def test_plan_search_and_check_agree_that_a_pin_cannot_hold(tmp_path: Any) -> No
     assert "the nearest is runtime.tp: 4" in checked.stdout
     plan = workflows.read_plan(path)
     assert plan.runtime.tp == 3, "the plan file keeps what the user wrote"
+
+
+def test_plan_sizes_the_attention_dp_layout_runtime_dp_pins(tmp_path: Any) -> None:
+    """runtime.dp 8 on a MoE model is sized as attention data parallelism over 8 GPUs (it was once
+    shown and then ignored: the search chose TP 8 instead), and a layout knob is refused."""
+    from tests.test_layouts import _open_runtime
+
+    text = _open_runtime("qwen3-235b-a22b").replace("users: 4000", "users: 400")
+    path = tmp_path / "dp8.yaml"
+    path.write_text(text.replace("runtime: {id: sglang}", "runtime: {id: sglang, dp: 8}"), encoding="utf-8")
+    planned = run_cli("plan", str(path))
+    assert planned.returncode == 0, planned.stdout + planned.stderr
+    assert "attention data parallel over 8 GPUs (DP 8, EP 8, TP 1, PP 1)" in planned.stdout
+    assert "qwen3-235b-a22b on h100-sxm x8 DP-attn+EP8" in planned.stdout, planned.stdout
+    path.write_text(text.replace("runtime: {id: sglang}", "runtime: {id: sglang, knobs: {dp_size: 8}}"), "utf-8")
+    refused = run_cli("plan", str(path))
+    assert refused.returncode == 2 and "runtime.knobs.dp_size" in refused.stderr and "runtime.dp: 8" in refused.stderr
+    assert "Traceback" not in refused.stderr

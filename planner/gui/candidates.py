@@ -100,6 +100,7 @@ def candidate_pins(candidate: Any) -> dict[tuple[str, ...], Any]:
         ("runtime", "tp"): d.tp,
         ("runtime", "pp"): d.pp,
         ("runtime", "ep"): d.ep,
+        ("runtime", "dp"): d.ep if d.attention_dp else 1,
         ("model", "weights"): d.weights_dtype,
         ("model", "kv_cache"): d.kv_dtype,
     }

@@ -143,7 +143,7 @@ STEPS: tuple[Step, ...] = (
          (("runtime",),),
          (_f("runtime.id", "Runtime", catalog="runtimes"), _f("runtime.tp", "Tensor parallel", "GPUs"),
           _f("runtime.pp", "Pipeline parallel", "stages"), _f("runtime.ep", "Expert parallel", "GPUs"),
-          _f("runtime.dp", "Data parallel", "replicas"))),
+          _f("runtime.dp", "Attention data parallel", "ranks"))),
     Step(8, "Hardware & fabric", "The GPU class and the fabric between nodes; open when the runtime drives it.",
          (("hardware",),),
          (_f("hardware.gpu", "GPU", catalog="gpus"), _f("hardware.gpus_per_node", "GPUs per node", "GPUs"),

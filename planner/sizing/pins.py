@@ -71,6 +71,8 @@ def _context_conflicts(r: ResolvedPlan) -> list[PinConflict]:
 
 def _parallelism_conflicts(r: ResolvedPlan) -> list[PinConflict]:
     rt, model = r.plan.runtime, r.model
+    if rt.dp and rt.dp > 1:
+        return _attention_dp_conflicts(r)
     found = []
     heads = model.num_attention_heads
     if rt.tp and heads % rt.tp:
@@ -103,6 +105,52 @@ def _parallelism_conflicts(r: ResolvedPlan) -> list[PinConflict]:
                     f"runtime.ep: {nearest_divisor(experts, replica_gpus, limit=replica_gpus)}, or runtime.tp: {rt.ep}",
                 )
             )
+    return found
+
+
+def _attention_dp_conflicts(r: ResolvedPlan) -> list[PinConflict]:
+    """What keeps ``runtime.dp`` (above 1) from holding: it pins attention data parallelism, a MoE
+    model's attention run by ``dp`` ranks of one GPU each that hold the experts between them (EP
+    ``dp``), on a runtime that has it."""
+    rt, model, dp = r.plan.runtime, r.model, r.plan.runtime.dp or 1
+    experts = model.moe.num_experts if model.moe else 0
+    if not experts:
+        return [
+            PinConflict(
+                "runtime.dp", str(dp),
+                f"data parallelism inside one engine is attention data parallelism over a MoE model's "
+                f"expert-parallel ranks, and {model.id} is dense (its replicas are the fleet's, which the "
+                "planner counts)",
+                "leave runtime.dp out",
+            )
+        ]  # fmt: skip
+    found = []
+    if experts % dp:
+        found.append(
+            PinConflict(
+                "runtime.dp", str(dp), f"its ranks split the {experts} experts of {model.id}; it does not divide them",
+                f"runtime.dp: {nearest_divisor(experts, dp)}",
+            )
+        )  # fmt: skip
+    if r.runtime is not None and "attention-dp" not in r.runtime.parallelism:
+        found.append(
+            PinConflict(
+                "runtime.dp", str(dp), f"{r.runtime.name} has no attention data parallelism",
+                "a runtime that has it (leave runtime.id open), or leave runtime.dp out",
+            )
+        )  # fmt: skip
+    layout = f"each of the {dp} ranks runs attention on its own GPU"
+    for axis, value in (("tp", rt.tp), ("pp", rt.pp)):
+        if value and value != 1:
+            found.append(PinConflict(f"runtime.{axis}", str(value), f"with runtime.dp {dp} {layout}",
+                                     f"runtime.{axis}: 1, or leave runtime.{axis} out"))  # fmt: skip
+    if rt.ep and rt.ep != dp:
+        found.append(
+            PinConflict(
+                "runtime.ep", str(rt.ep), f"with runtime.dp {dp} the experts are split over its {dp} ranks",
+                f"runtime.ep: {dp}, or leave runtime.ep out",
+            )
+        )  # fmt: skip
     return found
 
 

@@ -134,18 +134,34 @@ def pool_layouts(resolved: ResolvedPlan, dep: Deployment) -> list[Deployment]:
 def _parallel_layouts(resolved: ResolvedPlan, base: Deployment, max_gpus: int | None) -> Iterator[Deployment]:
     """The parallel layouts of one GPU x runtime x precision: TP within a node (with EP over the TP
     group for MoE), PP across nodes when the weights do not fit one node, and attention data
-    parallelism with the experts split over a node (or two, over an RDMA fabric) for MoE."""
+    parallelism with the experts split over a node (or two, over an RDMA fabric) for MoE.
+
+    ``runtime.dp`` pins attention data parallelism: above 1, only its ranks (EP as many, one GPU
+    each); 1, none (the conflicts a pin cannot hold are :mod:`planner.sizing.pins`'s)."""
     plan, model, gpu = resolved.plan, resolved.model, base.gpu
     pinned = plan.runtime
-    tps = tp_options(model, gpu, pinned.tp, max_gpus)
-    for tp in tps:
-        eps = [pinned.ep] if pinned.ep else ([1, tp] if model.moe and tp > 1 else [1])
-        for pp in pp_options(base, tp, pinned.pp, max_gpus, widest=tp == max(tps)):
-            for ep in sorted(set(eps)):
-                yield replace(base, tp=tp, pp=pp, ep=ep)
-    if model.moe and "attention-dp" in base.runtime.parallelism and not (pinned.tp or pinned.pp):
+    if not pinned.dp or pinned.dp == 1:
+        tps = tp_options(model, gpu, pinned.tp, max_gpus)
+        for tp in tps:
+            eps = [pinned.ep] if pinned.ep else ([1, tp] if model.moe and tp > 1 else [1])
+            for pp in pp_options(base, tp, pinned.pp, max_gpus, widest=tp == max(tps)):
+                for ep in sorted(set(eps)):
+                    yield replace(base, tp=tp, pp=pp, ep=ep)
+    if attention_dp_allowed(resolved, base.runtime):
         for ep in attention_dp_sizes(resolved, gpu, max_gpus):
             yield replace(base, tp=1, pp=1, ep=ep, attention_dp=True)
+
+
+def attention_dp_allowed(resolved: ResolvedPlan, runtime: RuntimeSpec) -> bool:
+    """True when the plan lets ``runtime`` run its MoE model attention-data-parallel: the runtime
+    has it, and the pins ask for it (``runtime.dp`` above 1, TP and PP left open or 1) or leave it
+    open (``runtime.dp``, TP and PP all open)."""
+    pinned = resolved.plan.runtime
+    if not resolved.model.moe or "attention-dp" not in runtime.parallelism:
+        return False
+    if pinned.dp:
+        return pinned.dp > 1 and pinned.tp in (None, 1) and pinned.pp in (None, 1)
+    return not (pinned.tp or pinned.pp)
 
 
 #: Pipeline stages tried across nodes when one node cannot hold the weights.
@@ -166,11 +182,15 @@ def pp_options(base: Deployment, tp: int, pinned: int | None, max_gpus: int | No
 
 
 def attention_dp_sizes(resolved: ResolvedPlan, gpu: GpuSpec, max_gpus: int | None) -> list[int]:
-    """Expert-parallel sizes with attention data parallelism: the pinned EP, else a node's GPUs and,
-    over an RDMA fabric (InfiniBand or RoCE, assumed when unspecified), two nodes'."""
+    """Expert-parallel sizes with attention data parallelism: the pinned ranks (``runtime.dp``) or EP,
+    else a node's GPUs and, over an RDMA fabric (InfiniBand or RoCE, assumed when unspecified), two
+    nodes'."""
     experts = resolved.model.moe.num_experts if resolved.model.moe else 0
-    if resolved.plan.runtime.ep:
-        return [resolved.plan.runtime.ep]
+    pinned = resolved.plan.runtime
+    if pinned.dp and pinned.dp > 1:
+        return [pinned.dp] if pinned.ep in (None, pinned.dp) and experts % pinned.dp == 0 else []
+    if pinned.ep:
+        return [pinned.ep]
     fabric = resolved.plan.hardware.inter_node_fabric or "infiniband"
     sizes = [gpu.gpus_per_node] + ([2 * gpu.gpus_per_node] if fabric in ("infiniband", "roce") else [])
     return [n for n in sizes if n > 1 and experts % n == 0 and (max_gpus is None or n <= max_gpus)]

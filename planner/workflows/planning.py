@@ -474,6 +474,10 @@ def _refuse(problems: list[tuple[str, str]]) -> None:
         )
 
 
+#: The estimate's flag for each plan field of the parallel layout (a layout knob's fix).
+LAYOUT_FLAGS = {"tp": "--tp N", "pp": "--pp N", "ep": "--ep N", "dp": "--attention-dp with --ep N"}
+
+
 def _estimate_knobs(given: dict[str, Any], runtime: Any) -> tuple[dict[str, Any], list[tuple[str, str]]]:
     """The runtime knobs of an estimate request read by each knob's type (a value given as text:
     '2048', 'true'), and (what is wrong, the fix) for each knob the runtime lacks or value it refuses,
@@ -484,6 +488,10 @@ def _estimate_knobs(given: dict[str, Any], runtime: Any) -> tuple[dict[str, Any]
         unknown = unknown_knob(name, runtime)
         if unknown is not None:
             problems.append((f"--knob {name}: {unknown[0]}", unknown[1]))
+            continue
+        if name in runtime.layout_knobs:  # (the estimate's layout is its flags', as a plan's is its fields')
+            flag = LAYOUT_FLAGS[runtime.layout_knobs[name]]
+            problems.append((f"--knob {name}: it sets the replica's parallel layout", f"give {flag} instead"))
             continue
         read = _knob_value(value, runtime.knob(name).value_type())
         refused = refused_knob_value(name, read, runtime)

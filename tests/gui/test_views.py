@@ -189,3 +189,32 @@ def test_a_cancelled_simulation_shows_nothing(qtbot: Any, make_window: Callable[
     QApplication.processEvents()  # deliver whatever the worker sent before it stopped
     assert shown == [] and "Cr_closed" not in page.plot.chart().title()
     assert page.run.isEnabled() and not page.cancel.isEnabled()
+
+
+def test_applying_an_attention_dp_candidate_pins_the_layout_it_was_sized_in() -> None:
+    """The pins "Apply" writes size the candidate again: an attention-data-parallel one pins runtime.dp
+    (its ranks) beside TP 1 and EP, any other runtime.dp 1, so neither turns into another layout."""
+    from planner.catalog import build_catalog
+    from planner.gui.candidates import candidate_pins
+    from planner.manager import make_plugin_manager
+    from planner.plan import Plan
+    from planner.planfile import parse_plan
+    from planner.resolve import resolve_plan
+    from planner.sizing.search import candidate_deployments, search
+    from tests.test_layouts import _open_runtime
+
+    catalog = build_catalog(make_plugin_manager())
+    plan = parse_plan(_open_runtime("qwen3-235b-a22b").replace("users: 4000", "users: 400"))
+    ranked, _ = search(resolve_plan(plan, catalog), catalog)
+    chosen = [
+        next(c for c in ranked if c.sizing.deployment.attention_dp),
+        next(c for c in ranked if not c.sizing.deployment.attention_dp and c.sizing.deployment.ep > 1),
+    ]
+    for candidate in chosen:
+        data = plan.model_dump(exclude_none=True)
+        for (part, name), value in candidate_pins(candidate).items():
+            data.setdefault(part, {})[name] = value
+        pinned = resolve_plan(Plan.model_validate(data), catalog)
+        layouts = {(d.tp, d.pp, d.ep, d.attention_dp) for d in candidate_deployments(pinned, catalog)}
+        dep = candidate.sizing.deployment
+        assert layouts == {(dep.tp, dep.pp, dep.ep, dep.attention_dp)}, (dep.label, layouts)
