@@ -115,7 +115,8 @@ def prefill_stage(
     prefill, prefill_model = prefill_pool
     if lengths is None:
         lengths = stage_lengths(plan, prefill, rate, duration_s, seed)
-    prompts = Workload(lengths=_replay([(isl, 1) for isl, _ in lengths]))
+    served = workload_of(plan, prefill)  # (its prefix cache, as an aggregated replica has it)
+    prompts = Workload(_replay([(isl, 1) for isl, _ in lengths]), served.shared_prefix_tokens, served.prefix_hit_rate)
     first = run(
         make_replicas(prefill, prefill_model, replicas, context_of(plan)),
         prompts,

@@ -37,7 +37,7 @@ from planner.simulate import (
     slo_misses,
     summarise,
 )
-from planner.sizing.capacity import knob, rank_batched_tokens, size_capacity
+from planner.sizing.capacity import caches_prefixes, knob, rank_batched_tokens, size_capacity
 from planner.sizing.deployment import Deployment
 from planner.sizing.fleet import FleetSizing
 from planner.sizing.steady_state import prefill_first
@@ -147,10 +147,12 @@ def make_replicas(dep: Deployment, model: PerformanceModel, count: int, context:
 
 
 def workload_of(plan: Plan, dep: Deployment) -> Workload:
-    """Request lengths fitted to the plan's p50/p95, and its shared prefix."""
+    """Request lengths fitted to the plan's p50/p95, and its shared prefix (never cached where ``dep``'s
+    engine has prefix caching off)."""
     w = plan.workload
     lengths = lognormal_lengths(*length_percentiles(w), dep.model.max_context)
-    return Workload(lengths=lengths, shared_prefix_tokens=w.shared_prefix_tokens, prefix_hit_rate=prefix_hit_rate(w))
+    hit_rate = prefix_hit_rate(w) if caches_prefixes(dep) else 0.0
+    return Workload(lengths=lengths, shared_prefix_tokens=w.shared_prefix_tokens, prefix_hit_rate=hit_rate)
 
 
 def targets_of(plan: Plan) -> Targets:

@@ -44,18 +44,23 @@ class RequestShape:
     mean_input_tokens: float
     mean_output_tokens: float
     p95_input_tokens: int
+    #: Prompt tokens a request skips on average (its shared prefix cached, where the engine caches it).
+    mean_cached_tokens: float = 0.0
 
 
 def request_shape(plan: Plan, dep: Deployment) -> RequestShape:
     """The mean input and output lengths and the p95 prompt of the plan's workload (as the simulator draws them)."""
-    draw = workload_of(plan, dep).lengths
+    workload = workload_of(plan, dep)
     rng = random.Random(0)
-    pairs = [draw(rng) for _ in range(SHAPE_SAMPLES)]
+    pairs = [workload.lengths(rng) for _ in range(SHAPE_SAMPLES)]
     inputs = sorted(isl for isl, _ in pairs)
+    # a hit skips the shared prefix, or all of a shorter prompt but its last token (as the simulator has it)
+    cached = [min(workload.shared_prefix_tokens, isl - 1) for isl in inputs]
     return RequestShape(
         mean_input_tokens=sum(inputs) / len(inputs),
         mean_output_tokens=sum(osl for _, osl in pairs) / len(pairs),
         p95_input_tokens=int(percentile(inputs, 95, ordered=True)),
+        mean_cached_tokens=workload.prefix_hit_rate * sum(cached) / len(cached),
     )
 
 
@@ -65,9 +70,10 @@ def fits(dep: Deployment, plan: Plan) -> bool:
 
 
 def prefill_busy_s(pool: Pool, shape: RequestShape) -> float:
-    """Seconds a prefill replica spends on one mean prompt, prompts packed into full token budgets."""
+    """Seconds a prefill replica spends on one mean prompt's computed tokens (its cached prefix
+    skipped), prompts packed into full token budgets."""
     dep, model = pool
-    isl = max(int(shape.mean_input_tokens), 1)
+    isl = max(int(shape.mean_input_tokens - shape.mean_cached_tokens), 1)
     per_step = max(token_budget(dep) // isl, 1)
     return model.prefill_s(dep, per_step, isl) / per_step
 
@@ -123,8 +129,10 @@ def prefill_capacity(plan: Plan, pool: Pool, length: RunLength, seed: int, *, st
     first token), TTFT at the SLO's percentile."""
     targets = targets_of(plan)
     prompts_only = Targets(targets.ttft_s, None, None, targets.percentile)
-    draw = workload_of(plan, pool[0]).lengths
-    workload = Workload(lengths=lambda rng: (draw(rng)[0], 1))
+    base = workload_of(plan, pool[0])
+    draw = base.lengths
+    # (the prefill engines cache the shared prefix as an aggregated replica does)
+    workload = Workload(lambda rng: (draw(rng)[0], 1), base.shared_prefix_tokens, base.prefix_hit_rate)
     return _closed_capacity(plan, pool, workload, prompts_only, length, seed, start)
 
 

@@ -416,11 +416,18 @@ class RuntimeSpec(_Catalogued):
         ),
     )
     knobs: list[RuntimeKnob]
-    knob_roles: dict[Literal["max_sequences", "batched_tokens", "kv_block_tokens", "max_context"], str] = Field(
+    knob_roles: dict[
+        Literal[
+            "max_sequences", "batched_tokens", "kv_block_tokens", "max_context", "prefix_caching", "no_prefix_caching"
+        ],
+        str,
+    ] = Field(
         default_factory=dict,
         description=(
             "Which knob plays each role the sizing needs: max_sequences (running batch limit), batched_tokens "
-            "(tokens per scheduler step), kv_block_tokens (KV page size), max_context (longest sequence)."
+            "(tokens per scheduler step), kv_block_tokens (KV page size), max_context (longest sequence), "
+            "prefix_caching (true: the engine reuses a cached prompt prefix) or no_prefix_caching (true: it does "
+            "not, as SGLang's disable_radix_cache); without either, prefixes are taken as cached."
         ),
     )
     layout_knobs: dict[str, Literal["tp", "pp", "ep", "dp"]] = Field(

@@ -15,7 +15,7 @@ from planner.catalog import Catalog
 from planner.errors import PlannerError, UnknownIdError
 from planner.plan import Plan
 from planner.resolve import ResolvedPlan
-from planner.sizing.capacity import knob, size_capacity
+from planner.sizing.capacity import caches_prefixes, knob, size_capacity
 from planner.sizing.deployment import Deployment
 from planner.sizing.fleet import FleetSizing, spread_over
 from planner.specs import RuntimeSpec, ServingStackSpec
@@ -467,7 +467,10 @@ def _features(resolved: ResolvedPlan, fleet: FleetSizing) -> list[Setting]:
                 f"weights sized in fp8 from a {dep.model.native_weight_dtype} checkpoint (online FP8)",
             )
         )
-    if workload.shared_prefix_tokens or workload.prefix_cache_hit_rate:
+    if not caches_prefixes(dep):
+        why = "turned off in the plan's runtime.knobs: sized with every prompt prefilled whole"
+        out.append(Setting("prefix_caching", False, why))
+    elif workload.shared_prefix_tokens or workload.prefix_cache_hit_rate:
         out.append(
             Setting(
                 "prefix_caching", True, f"{workload.shared_prefix_tokens} shared prefix tokens per request (workload)"

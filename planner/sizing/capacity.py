@@ -103,6 +103,19 @@ _DYNAMIC_DEFAULTS: dict[tuple[str, str], Callable[[Deployment], Any]] = {
 _ROLE_FALLBACKS = {"max_sequences": 256, "batched_tokens": 8192, "kv_block_tokens": 16, "max_context": None}
 
 
+def caches_prefixes(dep: Deployment) -> bool:
+    """True when ``dep``'s engine reuses a cached prompt prefix: its prefix-caching knob (role
+    ``prefix_caching``, or ``no_prefix_caching`` inverted) as the plan sets it or the engine defaults
+    it; a runtime that names neither is taken to cache (vLLM, SGLang and TensorRT-LLM all do by default).
+    A plan that turns it off has every request prefill its whole prompt, whatever prefix it shares."""
+    roles = dep.runtime.knob_roles
+    if "prefix_caching" in roles:
+        return bool(knob(dep, "prefix_caching"))
+    if "no_prefix_caching" in roles:
+        return not knob(dep, "no_prefix_caching")
+    return True
+
+
 def knob(dep: Deployment, role_or_name: str) -> Any:
     """Effective value of a knob (by role or by name): plan override, engine rule, catalog default."""
     name = dep.runtime.knob_roles.get(role_or_name, role_or_name)  # type: ignore[call-overload]

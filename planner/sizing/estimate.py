@@ -6,12 +6,12 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from planner.perfmodel import PerformanceModel
 from planner.performance_models import answering_models, builtin_factors, error_band
-from planner.sizing.capacity import Capacity, size_capacity
+from planner.sizing.capacity import Capacity, caches_prefixes, size_capacity
 from planner.sizing.deployment import Deployment, config_class
 from planner.sizing.efficiency import Calibration, Efficiency, calibration_for
 from planner.sizing.steady_state import Timing, steady_state
@@ -215,6 +215,14 @@ class Estimate:
         return out
 
 
+def population_as_served(population: Population | None, dep: Deployment) -> Population | None:
+    """``population`` as ``dep`` serves it: with no prefix cached where its engine's prefix caching is
+    off (:func:`~planner.sizing.capacity.caches_prefixes`), every prompt prefilled whole."""
+    if population is None or not population.cached_tokens or caches_prefixes(dep):
+        return population
+    return replace(population, cached_tokens=0.0)
+
+
 def queue_wait_s(timing: Timing, running: float, requested: float) -> float:
     """Closed-loop wait of requests beyond what the replica runs at once (Little's law): with
     ``running`` served at a time, a replica completes running / place a second (place: how long a
@@ -282,6 +290,7 @@ def estimate(
         see :func:`planner.sizing.steady_state.steady_state`); memory still holds every sequence
         at ``isl`` + ``osl``.
     """
+    population = population_as_served(population, dep)
     kind = config_class(dep)
     calibration = calibration or calibration_for(dep.runtime.id, dep.gpu.generation, kind)
     eff = builtin_factors(model, dep)

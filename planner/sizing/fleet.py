@@ -20,7 +20,7 @@ from typing import Any
 
 from planner.perfmodel import PerformanceModel
 from planner.sizing.deployment import Deployment
-from planner.sizing.estimate import Estimate, estimate
+from planner.sizing.estimate import Estimate, estimate, population_as_served
 from planner.traffic import Demand, Population, SloTargets
 
 
@@ -262,7 +262,7 @@ def size_fleet(dep: Deployment, model: PerformanceModel, demand: Demand) -> Flee
     isl, osl = demand.isl, demand.osl
     memory = estimate(dep, isl, osl, model=model, offline=True).capacity
     capacity = memory.max_concurrency
-    population = demand.population
+    population = population_as_served(demand.population, dep)
     latency = latency_cap(dep, model, isl, osl, demand.targets, population=population) if capacity > 0 else 0
     per_replica = min(capacity, latency)
     dominant = _dominant(capacity, latency, memory.binding_cap)
