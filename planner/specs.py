@@ -418,7 +418,13 @@ class RuntimeSpec(_Catalogued):
     knobs: list[RuntimeKnob]
     knob_roles: dict[
         Literal[
-            "max_sequences", "batched_tokens", "kv_block_tokens", "max_context", "prefix_caching", "no_prefix_caching"
+            "max_sequences",
+            "batched_tokens",
+            "kv_block_tokens",
+            "max_context",
+            "max_kv_tokens",
+            "prefix_caching",
+            "no_prefix_caching",
         ],
         str,
     ] = Field(
@@ -426,6 +432,7 @@ class RuntimeSpec(_Catalogued):
         description=(
             "Which knob plays each role the sizing needs: max_sequences (running batch limit), batched_tokens "
             "(tokens per scheduler step), kv_block_tokens (KV page size), max_context (longest sequence), "
+            "max_kv_tokens (a cap on the tokens the KV cache holds, the smaller budget winning), "
             "prefix_caching (true: the engine reuses a cached prompt prefix) or no_prefix_caching (true: it does "
             "not, as SGLang's disable_radix_cache); without either, prefixes are taken as cached."
         ),

@@ -82,6 +82,22 @@ def test_runtime_budget_rules_differ(catalog: Any) -> None:
     assert sglang.kv_budget_gib_per_gpu == pytest.approx(free_before_load * fraction - sglang.weights_gib_per_gpu)
 
 
+@pytest.mark.parametrize(("runtime", "name"), [("sglang", "max_total_tokens"), ("trtllm", "max_tokens")])
+def test_a_cap_on_the_kv_tokens_wins_where_it_is_the_smaller_budget(catalog: Any, runtime: str, name: str) -> None:
+    """SGLang's max_total_tokens and TensorRT-LLM's kv_cache_config.max_tokens cap the tokens the KV
+    cache holds, the smaller of that and the memory rule's budget winning (each engine's docs say so)."""
+    common = dict(tp=1, weights_dtype="fp8", kv_dtype="fp8")
+    free = size_capacity(dep(catalog, "llama-3.1-8b", runtime=runtime, **common), 8000)
+    capped = size_capacity(dep(catalog, "llama-3.1-8b", runtime=runtime, knobs={name: 100_000}, **common), 8000)
+    per_token = kv_bytes_per_token(dep(catalog, "llama-3.1-8b", runtime=runtime, **common))
+    assert capped.kv_budget_gib_per_gpu == pytest.approx(100_000 * per_token / GIB)
+    assert capped.kv_tokens_per_replica <= 100_000 < free.kv_tokens_per_replica
+    assert capped.max_concurrency == 12 and free.max_concurrency > 12
+    assert any(f"{name} 100,000 tokens" in t.formula for t in capped.terms)
+    roomy = size_capacity(dep(catalog, "llama-3.1-8b", runtime=runtime, knobs={name: 10**9}, **common), 8000)
+    assert roomy.kv_budget_gib_per_gpu == pytest.approx(free.kv_budget_gib_per_gpu), "a cap above the budget binds not"
+
+
 def test_binding_caps(catalog: Any) -> None:
     small = size_capacity(dep(catalog, "llama-3.1-8b", knobs={"max_num_seqs": 8}), 1000)
     assert small.max_concurrency == 8 and small.binding_cap == "max_num_seqs"

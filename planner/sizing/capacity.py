@@ -300,8 +300,22 @@ def kv_budget_bytes(dep: Deployment, weights: float, activation: float, reserve:
     vLLM: reported memory x gpu_memory_utilization less weights, profiled activations and
     non-torch memory. TensorRT-LLM: free_gpu_memory_fraction of what is free after loading
     and profiling. SGLang: free memory before loading x mem_fraction_static less weights
-    (``profile_max_num_token``: rest = free now - free before load x (1 - fraction)).
+    (``profile_max_num_token``: rest = free now - free before load x (1 - fraction)). Where the
+    plan caps the tokens the cache holds (role ``max_kv_tokens``: SGLang's max_total_tokens,
+    TensorRT-LLM's kv_cache_config.max_tokens), the smaller of the two budgets, as the engines take it.
     """
+    budget, rule = _engine_kv_budget_bytes(dep, weights, activation, reserve)
+    name = dep.runtime.knob_roles.get("max_kv_tokens")
+    if name is None or name not in dep.knobs:
+        return budget, rule
+    tokens, per_token = int(dep.knobs[name]), kv_bytes_per_token(dep)
+    if tokens * per_token >= budget:
+        return budget, rule + f" (below {name} {tokens:,} tokens)"
+    return tokens * per_token, f"{name} {tokens:,} tokens x {per_token:,.0f} B a token (set in the plan; below {rule})"
+
+
+def _engine_kv_budget_bytes(dep: Deployment, weights: float, activation: float, reserve: float) -> tuple[float, str]:
+    """:func:`kv_budget_bytes` by the runtime's budget rule alone (no token cap)."""
     total, _ = reported_memory_bytes(dep)
     rule = dep.runtime.kv_budget_rule
     name = dep.runtime.kv_budget_knob
