@@ -270,6 +270,11 @@ class RuntimeKnob(_Spec):
     exclusive_minimum: bool = Field(default=False, description="The value must be above `minimum`, not equal.")
     maximum: float | None = Field(default=None, description="Largest value allowed.")
     choices: list[str] = Field(default_factory=list, description="The values a text knob takes.")
+    flag: str | None = Field(
+        default=None,
+        description="The server's flag (--x) or options-file key (a.b) that sets the knob, where the runtime's "
+        "`knob_flags` convention does not name it.",
+    )
 
     def value_type(self) -> str | None:
         """The knob's type: declared, else that of its default (None: any)."""
@@ -316,7 +321,7 @@ class RuntimeKnob(_Spec):
 FlagRole = Literal[
     "tensor_parallel", "pipeline_parallel", "data_parallel", "expert_parallel", "attention_dp", "max_context",
     "max_sequences", "batched_tokens", "kv_budget", "kv_dtype", "kv_block_tokens", "quantization",
-    "prefix_caching", "chunked_prefill", "served_model_name", "port", "metrics", "options_file",
+    "prefix_caching", "chunked_prefill", "served_model_name", "port", "metrics", "options_file", "engine_knob",
 ]  # fmt: skip
 
 
@@ -437,6 +442,15 @@ class RuntimeSpec(_Catalogued):
             "not, as SGLang's disable_radix_cache); without either, prefixes are taken as cached."
         ),
     )
+    knob_flags: Literal["cli-pair", "cli-switch", "config"] | None = Field(
+        default=None,
+        description=(
+            "How the server takes a knob a plan sets (what `planner deploy` writes): cli-pair, `--` and the knob's "
+            "name with dashes, a boolean as `--x` / `--no-x` (vLLM); cli-switch, the same with a boolean as `--x` "
+            "when true (SGLang); config, a key of the options file (TensorRT-LLM); a knob's own `flag` overrides "
+            "the name. None: the deployment cannot carry plan knobs, and `planner deploy` refuses a plan that sets one."
+        ),
+    )
     layout_knobs: dict[str, Literal["tp", "pp", "ep", "dp"]] = Field(
         default_factory=dict,
         description=(
@@ -473,6 +487,19 @@ class RuntimeSpec(_Catalogued):
             if k.name == name:
                 return k
         raise KeyError(name)
+
+    def knob_flag(self, name: str) -> RuntimeFlag | None:
+        """The flag or options-file key that sets knob ``name`` on the server (:attr:`knob_flags`), its
+        source the knob's; None where the runtime names no convention. KeyError when it has no such knob."""
+        knob = self.knob(name)
+        if self.knob_flags is None:
+            return None
+        where: Literal["cli", "config"] = "config" if self.knob_flags == "config" else "cli"
+        flag = knob.flag or (name if where == "config" else "--" + name.replace("_", "-"))
+        style: Literal["value", "switch", "pair"] = "value"
+        if where == "cli" and knob.value_type() == "bool":
+            style = "pair" if self.knob_flags == "cli-pair" else "switch"
+        return RuntimeFlag(role="engine_knob", flag=flag, where=where, style=style, source=knob.source)
 
 
 # ------------------------------------------------------------------ serving stacks

@@ -533,3 +533,55 @@ def test_expert_parallelism_of_a_moe_plan_is_written_and_read_back(
     write_files(tmp_path, files)
     config = read_config(tmp_path, values)
     assert config.settings["expert_parallel"] in (True, 4) and disagreements(config, values) == []
+
+
+#: Knobs a plan sets that no role's flag carries, per runtime: (knobs, words each engine's files must hold).
+PLAN_KNOBS = {
+    "sglang": ({"enable_mixed_chunk": True, "max_total_tokens": 400_000}, ("--enable-mixed-chunk",
+               "--max-total-tokens 400000")),
+    "vllm": ({"kv_cache_memory_bytes": 30_000_000_000, "enable_chunked_prefill": True},
+             ("--kv-cache-memory-bytes 30000000000", "--enable-chunked-prefill")),
+    "trtllm": ({"max_tokens": 300_000, "max_input_len": 16_000}, ("max_tokens: 300000", "max_input_len: 16000")),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("runtime", sorted(PLAN_KNOBS))
+def test_the_knobs_a_plan_sets_are_deployed_under_their_flags_and_read_back(
+    session: workflows.Session, runtime: str, tmp_path: Path
+) -> None:
+    """What the sizing read is what the engine runs: a plan's knob that no role carries (SGLang's mixed
+    chunks, which the steady state times, or a cap on the KV tokens) is written under the engine's own
+    flag or options-file key, TRACE.md says so, and check-config reads it back and names an edit."""
+    knobs, words = PLAN_KNOBS[runtime]
+    plan = _plan(runtime, weights="bf16") if runtime == "trtllm" else _plan(runtime)
+    plan = plan.model_copy(update={"runtime": plan.runtime.model_copy(update={"knobs": knobs})})
+    resolved = resolve_plan(plan, session.catalog, "knobs.yaml")
+    sizing = size_plan(resolved, session.catalog, session.performance_model("builtin"), simulate=False)
+    assert sizing.best is not None
+    values = deploy_values(resolved, sizing.best.sizing, session.catalog, runtime, Origin("k", "knobs.yaml", "0.1.0"))
+    files = bundle(values)
+    text = "\n".join(files.values()).replace(" \\\n  ", " ")
+    for word in words:
+        assert word in text, word
+    for name in knobs:  # (under its own setting, or the role's whose flag it is)
+        assert any(name in line and "runtime.knobs" in line for line in files[TRACE_FILE].splitlines()), name
+    write_files(tmp_path, files)
+    config = read_config(tmp_path, values)
+    assert disagreements(config, values) == []
+    assert not config.unknown_flags, "the knobs' flags are the engine's own"
+    name, value = next((n, v) for n, v in knobs.items() if not isinstance(v, bool))
+    edited = {**config.settings, f"knob {name}": value + 1}
+    found = disagreements(replace(config, settings=edited), values)
+    assert len(found) == 1 and found[0].config == value + 1 and found[0].plan == value, found
+
+
+def test_a_plan_knob_the_runtime_cannot_pass_is_refused(session: workflows.Session) -> None:
+    from planner.deploy.values import plan_knob_settings
+    from planner.sizing.deployment import Deployment
+
+    runtime = session.catalog.runtimes.get("sglang").model_copy(update={"knob_flags": None})
+    dep = Deployment(session.catalog.models.get("qwen3-32b"), session.catalog.gpus.get("h100-sxm"), runtime, "bf16",
+                     "bf16", knobs={"max_total_tokens": 100_000, "max_running_requests": 8})  # fmt: skip
+    with pytest.raises(DeployError) as caught:
+        plan_knob_settings(dep, "0.5.3")
+    assert caught.value.path == "runtime.knobs.max_total_tokens", "a knob a role carries is not refused"

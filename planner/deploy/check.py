@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 
 from planner.deploy.manifests import OPTIONS_FILE, flag_pairs, typed_word
-from planner.deploy.runtime_args import flag_for
+from planner.deploy.runtime_args import flag_for, setting_flags
 from planner.deploy.values import DeployError, DeployValues
 
 #: Where each target keeps the engine arguments, in the order they are looked for.
@@ -122,17 +122,19 @@ def _from_args(
     gpus: int | None,
     spread_nodes: int | None = None,
 ) -> ReadConfig:
-    by_flag = {f.flag: f for f in values.runtime.flags if f.where == "cli"}
+    flags = setting_flags(values.runtime, values.runtime_version)
+    by_flag = {f.flag: (key, f) for key, f in flags.items() if f.where == "cli"}
     settings: dict[str, Any] = {}
     unknown: list[str] = []
     for flag, value in flag_pairs([a for a in args if a.startswith("--") or not a.startswith("-")]):
         name = flag.split("=", 1)[0]
-        spec = by_flag.get(name) or by_flag.get(name.replace("--", "--no-", 1))
-        if spec is None:
+        found = by_flag.get(name) or by_flag.get(name.replace("--", "--no-", 1))
+        if found is None:
             if name.startswith("--") and name not in _PLATFORM_ARGS | _POOL_ARGS:
                 unknown.append(name)
             continue
-        settings[spec.role] = _role_value(spec.style, value)
+        key, spec = found
+        settings[key] = _role_value(spec.style, value)
     options = path.parent / OPTIONS_FILE
     if options.is_file():
         settings |= _from_options(_load_yaml(options)[0] or {}, values)
@@ -147,14 +149,14 @@ def _role_value(style: str, value: Any) -> Any:
 
 def _from_options(options: dict[str, Any], values: DeployValues) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for flag in values.runtime.flags:
+    for key, flag in setting_flags(values.runtime, values.runtime_version).items():
         if flag.where != "config":
             continue
         node: Any = options
         for part in flag.flag.split("."):
             node = node.get(part) if isinstance(node, dict) else None
         if node is not None:
-            out[flag.role] = node
+            out[key] = node
     return out
 
 

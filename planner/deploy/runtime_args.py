@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from planner.deploy.values import DeployError, DeployValues
+from planner.deploy.values import KNOB_SETTING, DeployError, DeployValues
 from planner.specs import RuntimeFlag, RuntimeSpec, in_versions
 
 #: Roles whose value changes what the replica is; a version without the flag cannot realise the plan.
@@ -46,8 +46,20 @@ class ServeCommand:
 
 
 def flag_for(runtime: RuntimeSpec, role: str, version: str) -> RuntimeFlag | None:
-    """The flag that sets ``role`` in ``version`` of ``runtime``, if any."""
+    """The flag that sets ``role`` in ``version`` of ``runtime``, if any (a plan knob's setting,
+    ``knob NAME``: the knob's own flag, :meth:`RuntimeSpec.knob_flag`)."""
+    if role.startswith(KNOB_SETTING):
+        return runtime.knob_flag(role.removeprefix(KNOB_SETTING))
     return next((f for f in runtime.flags if f.role == role and in_versions(f.since, f.until, version)), None)
+
+
+def setting_flags(runtime: RuntimeSpec, version: str) -> dict[str, RuntimeFlag]:
+    """Every flag and options-file key a configuration for ``version`` of ``runtime`` may hold, by the
+    setting it carries (a role, or ``knob NAME`` for a knob no role flag sets), to read one back."""
+    roles = {f.role: f for f in runtime.flags if in_versions(f.since, f.until, version)}
+    taken = {f.flag for f in roles.values()}
+    knobs = {f"{KNOB_SETTING}{k.name}": runtime.knob_flag(k.name) for k in runtime.knobs}
+    return roles | {key: flag for key, flag in knobs.items() if flag is not None and flag.flag not in taken}
 
 
 def serve_command(values: DeployValues) -> ServeCommand:

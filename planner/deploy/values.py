@@ -66,6 +66,11 @@ class DeployError(PlannerError):
     """The plan cannot be realised on the target as asked (a capability is missing)."""
 
 
+#: A setting that carries a knob the plan sets (:func:`plan_knob_settings`) is keyed by this prefix
+#: and the knob's name.
+KNOB_SETTING = "knob "
+
+
 @dataclass(frozen=True)
 class Setting:
     """One serving setting by role, its value, and why it has that value."""
@@ -212,7 +217,15 @@ def deploy_values(
             fix=f"pin runtime.version in the plan to the {runtime.id} release you deploy",
         )
     _refuse_disaggregation(resolved.plan, stack, target, pools, runtime.id)
-    settings = {s.role: s for s in [*parallel_settings(dep), *_memory(resolved, fleet), *_features(resolved, fleet)]}
+    settings = {
+        s.role: s
+        for s in [
+            *parallel_settings(dep),
+            *_memory(resolved, fleet),
+            *_features(resolved, fleet),
+            *plan_knob_settings(dep, version),
+        ]
+    }
     model = dep.model
     slo = resolved.plan.slo
     gpus_per_node = resolved.plan.hardware.gpus_per_node or dep.gpu.gpus_per_node
@@ -449,6 +462,50 @@ def _memory(resolved: ResolvedPlan, fleet: FleetSizing) -> list[Setting]:
     return out
 
 
+def _chunked_prefill(dep: Deployment) -> Setting:
+    """Chunked prefill: on, as the performance model schedules prompts in chunks within the token
+    budget, unless the plan turns it off (vLLM then refuses a budget below the longest request:
+    :func:`planner.sizing.pins.budget_refusal`, so whole prompts fit a step, as the sizing had them)."""
+    name = _role_knob(dep.runtime, "chunked_prefill")
+    if name is not None and name in dep.knobs:
+        return Setting("chunked_prefill", bool(dep.knobs[name]), f"set in the plan's runtime.knobs ({name})")
+    return Setting("chunked_prefill", True, "the performance model schedules prefill in chunks within batched tokens")
+
+
+def _role_knob(runtime: RuntimeSpec, role: str) -> str | None:
+    """The knob that a role's flag sets (the same flag or options-file key), if the runtime has one."""
+    flags = {f.flag for f in runtime.flags if f.role == role}
+    return next((k.name for k in runtime.knobs if (f := runtime.knob_flag(k.name)) and f.flag in flags), None)
+
+
+def plan_knob_settings(dep: Deployment, version: str) -> list[Setting]:
+    """The knobs the plan sets that no setting of a role carries, each under its own flag (the sizing
+    read them, so the deployment must run them): SGLang's enable_mixed_chunk or max_total_tokens,
+    vLLM's kv_cache_memory_bytes, TensorRT-LLM's kv_cache_config.max_tokens.
+
+    :raises DeployError: where the runtime names no way to pass a knob to its server
+        (``RuntimeSpec.knob_flags``).
+    """
+    runtime = dep.runtime
+    owned = {runtime.kv_budget_knob, *(name for role, name in runtime.knob_roles.items() if role != "max_kv_tokens")}
+    role_flags = {f.flag for f in runtime.flags}
+    out = []
+    for name, value in dep.knobs.items():
+        if name in owned or name in runtime.layout_knobs:
+            continue
+        flag = runtime.knob_flag(name)
+        if flag is None:
+            raise DeployError(
+                f"the plan sets {runtime.name}'s {name}, and the runtime catalog names no way to pass it to "
+                f"{runtime.name} {version}'s server",
+                path=f"runtime.knobs.{name}",
+                fix="remove it, or add it by hand to the generated configuration (check-config then names it)",
+            )
+        if flag.flag not in role_flags:
+            out.append(Setting(f"{KNOB_SETTING}{name}", value, "set in the plan's runtime.knobs"))
+    return out
+
+
 def _features(resolved: ResolvedPlan, fleet: FleetSizing) -> list[Setting]:
     """Quantization, caching, chunked prefill, the served name, port and metrics."""
     dep = fleet.deployment
@@ -457,7 +514,7 @@ def _features(resolved: ResolvedPlan, fleet: FleetSizing) -> list[Setting]:
         Setting("served_model_name", dep.model.id, "the plan's model id, the name clients ask for"),
         Setting("port", dep.runtime.serve_port, f"{dep.runtime.id}'s default port (catalog)"),
         Setting("metrics", True, "Prometheus metrics for the SLO alerts and dashboard"),
-        Setting("chunked_prefill", True, "the performance model schedules prefill in chunks within batched tokens"),
+        _chunked_prefill(dep),
     ]
     if dep.weights_dtype == "fp8" and dep.model.native_weight_dtype in ("bf16", "fp16"):
         out.append(
