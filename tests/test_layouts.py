@@ -62,6 +62,17 @@ def test_runtime_dp_pins_attention_data_parallelism_on_or_off(catalog: Any) -> N
     assert off == {layout for layout in _layouts(catalog, qwen) if "DP-attn" not in layout}
 
 
+def test_a_pinned_ep_is_never_spread_over_fewer_gpus_than_it_names(catalog: Any) -> None:
+    """With TP left open, a pinned EP 8 takes only layouts of at least 8 GPUs (it once came with TP 1,
+    2 and 4: DeepSeek-R1 'TP1 EP4' on one B200, as if a quarter of its experts fit one GPU)."""
+    resolved = resolve_plan(
+        parse_plan(_open_runtime("qwen3-235b-a22b").replace("runtime: {id: sglang}", "runtime: {id: sglang, ep: 8}")),
+        catalog,
+    )
+    layouts = list(candidate_deployments(resolved, catalog))
+    assert layouts and all(d.ep == 8 and d.gpus >= 8 for d in layouts), [d.label for d in layouts]
+
+
 def test_a_model_too_large_for_one_node_is_served_across_two(catalog: Any) -> None:
     resolved = resolve_plan(parse_plan(_open_runtime("deepseek-r1").replace("users: 4000", "users: 400")), catalog)
     ranked, _ = search(resolved, catalog)

@@ -146,7 +146,8 @@ def _parallel_layouts(resolved: ResolvedPlan, base: Deployment, max_gpus: int | 
             eps = [pinned.ep] if pinned.ep else ([1, tp] if model.moe and tp > 1 else [1])
             for pp in pp_options(base, tp, pinned.pp, max_gpus, widest=tp == max(tps)):
                 for ep in sorted(set(eps)):
-                    yield replace(base, tp=tp, pp=pp, ep=ep)
+                    if ep <= tp * pp:  # (the experts spread over the replica's GPUs: a pinned EP needs that many)
+                        yield replace(base, tp=tp, pp=pp, ep=ep)
     if attention_dp_allowed(resolved, base.runtime):
         for ep in attention_dp_sizes(resolved, gpu, max_gpus):
             yield replace(base, tp=1, pp=1, ep=ep, attention_dp=True)
