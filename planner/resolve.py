@@ -114,7 +114,7 @@ def resolve_plan(plan: Plan, catalog: Catalog, filename: str = "<plan>") -> Reso
         weights_dtype=plan.model.weights or model.native_weight_dtype,
         kv_dtype=plan.model.kv_cache or "bf16",
         context_tokens=plan.model.context_tokens or model.max_context,
-        open_choices=open_choices(plan),
+        open_choices=open_choices(plan, model),
         notes=notes,
     )
 
@@ -225,14 +225,17 @@ def _with_gpu_ids_in_costs(plan: Plan, catalog: Catalog, problems: list[Problem]
     return plan.model_copy(update={"costs": plan.costs.model_copy(update=resolved)})
 
 
-def open_choices(plan: Plan) -> list[str]:
-    """List the plan fields left for the planner to choose (steps 7-9)."""
+def open_choices(plan: Plan, model: ModelSpec | None = None) -> list[str]:
+    """List the plan fields left for the planner to choose (steps 7-9); ``runtime.dp`` (attention data
+    parallelism) where ``model`` is a MoE model."""
     choices = [f"model.{axis}" for axis in ("weights", "kv_cache") if getattr(plan.model, axis) is None]
     if plan.runtime.id is None:
         choices.append("runtime.id")
     # (runtime.dp above 1 pins the layout whole: one GPU a rank, EP over the ranks)
     attention_dp = bool(plan.runtime.dp and plan.runtime.dp > 1)
     choices += [f"runtime.{a}" for a in ("tp", "pp", "ep") if getattr(plan.runtime, a) is None and not attention_dp]
+    if model is not None and model.moe and plan.runtime.dp is None and not (plan.runtime.tp or plan.runtime.pp):
+        choices.append("runtime.dp")
     if plan.hardware.gpu is None:
         choices.append("hardware.gpu")
     if plan.serving_stack.id is None:

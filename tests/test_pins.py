@@ -157,3 +157,18 @@ def test_plan_sizes_the_attention_dp_layout_runtime_dp_pins(tmp_path: Any) -> No
     refused = run_cli("plan", str(path))
     assert refused.returncode == 2 and "runtime.knobs.dp_size" in refused.stderr and "runtime.dp: 8" in refused.stderr
     assert "Traceback" not in refused.stderr
+
+
+def test_runtime_dp_is_an_open_choice_of_a_moe_plan_only(catalog: Any) -> None:
+    """A MoE plan that leaves the layout open lets the planner choose attention data parallelism, and
+    says so; runtime.dp 8 closes TP, PP and EP with it; a dense plan has no such choice."""
+    moe = CLEAN.replace("model: {id: llama-3.1-70b", "model: {id: deepseek-r1")
+    assert (
+        "runtime.dp"
+        in _resolved(catalog, moe.replace("runtime: {id: vllm, tp: 4}", "runtime: {id: vllm}")).open_choices
+    )
+    pinned = _resolved(catalog, moe.replace("runtime: {id: vllm, tp: 4}", "runtime: {id: vllm, dp: 8}")).open_choices
+    assert not any(choice.startswith("runtime.") for choice in pinned), pinned
+    assert (
+        "runtime.dp" not in _resolved(catalog, CLEAN.replace("runtime: {id: vllm, tp: 4}", "runtime: {}")).open_choices
+    )
