@@ -585,3 +585,19 @@ def test_a_plan_knob_the_runtime_cannot_pass_is_refused(session: workflows.Sessi
     with pytest.raises(DeployError) as caught:
         plan_knob_settings(dep, "0.5.3")
     assert caught.value.path == "runtime.knobs.max_total_tokens", "a knob a role carries is not refused"
+
+
+def test_with_the_runtime_open_only_the_chosen_runtimes_knobs_are_deployed(session: workflows.Session) -> None:
+    """A plan that leaves the runtime open may set knobs of several runtimes; the deployment carries
+    those of the runtime the sizing chose (another's once stopped `planner deploy` with a KeyError)."""
+    plan = workflows.read_plan(CODE)
+    knobs = {"enable_mixed_chunk": True, "max_total_tokens": 200_000, "kv_cache_memory_bytes": 20_000_000_000}
+    plan = plan.model_copy(update={"runtime": plan.runtime.model_copy(update={"id": None, "knobs": knobs})})
+    resolved = resolve_plan(plan, session.catalog, "open.yaml")
+    sizing = size_plan(resolved, session.catalog, session.performance_model("builtin"), simulate=False)
+    assert sizing.best is not None
+    fleet = sizing.best.sizing
+    runtime = fleet.deployment.runtime
+    values = deploy_values(resolved, fleet, session.catalog, runtime.id, Origin("open", "open.yaml", "0.1.0"))
+    carried = {role.removeprefix("knob ") for role in values.settings if role.startswith("knob ")}
+    assert carried == {name for name in knobs if name in {k.name for k in runtime.knobs}}, (runtime.id, carried)

@@ -489,9 +489,10 @@ def plan_knob_settings(dep: Deployment, version: str) -> list[Setting]:
     runtime = dep.runtime
     owned = {runtime.kv_budget_knob, *(name for role, name in runtime.knob_roles.items() if role != "max_kv_tokens")}
     role_flags = {f.flag for f in runtime.flags}
+    known = {k.name for k in runtime.knobs}  # (with the runtime left open a plan may set other runtimes' knobs)
     out = []
     for name, value in dep.knobs.items():
-        if name in owned or name in runtime.layout_knobs:
+        if name in owned or name in runtime.layout_knobs or name not in known:
             continue
         flag = runtime.knob_flag(name)
         if flag is None:
