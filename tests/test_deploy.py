@@ -601,3 +601,23 @@ def test_with_the_runtime_open_only_the_chosen_runtimes_knobs_are_deployed(sessi
     values = deploy_values(resolved, fleet, session.catalog, runtime.id, Origin("open", "open.yaml", "0.1.0"))
     carried = {role.removeprefix("knob ") for role in values.settings if role.startswith("knob ")}
     assert carried == {name for name in knobs if name in {k.name for k in runtime.knobs}}, (runtime.id, carried)
+
+
+def test_a_configuration_vllm_would_refuse_to_start_is_refused_with_the_fix(session: workflows.Session) -> None:
+    """Chunked prefill turned off with the budget left at vLLM's default below max_model_len: vLLM would
+    not start (SchedulerConfig._verify_args), so `planner deploy` names the knob to set instead of
+    writing it; with the budget raised to hold a whole request it deploys."""
+    plan = _plan("vllm")
+    off = plan.model_copy(
+        update={"runtime": plan.runtime.model_copy(update={"knobs": {"enable_chunked_prefill": False}})}
+    )
+    resolved = resolve_plan(off, session.catalog, "off.yaml")
+    sizing = size_plan(resolved, session.catalog, session.performance_model("builtin"), simulate=False)
+    assert sizing.best is not None
+    with pytest.raises(DeployError) as caught:
+        deploy_values(resolved, sizing.best.sizing, session.catalog, "vllm", Origin("off", "off.yaml", "0.1.0"))
+    assert "would refuse this configuration at start-up" in str(caught.value)
+    assert (
+        caught.value.path == "runtime.knobs.max_num_batched_tokens"
+        and "enable_chunked_prefill: true" in caught.value.fix
+    )

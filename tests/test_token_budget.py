@@ -85,6 +85,12 @@ def test_a_budget_vllm_refuses_is_a_pin_conflict_with_the_fix(catalog: Any) -> N
     )
     [conflict] = pin_conflicts(resolve_plan(parse_plan(unchunked), catalog), catalog)
     assert "chunked prefill off" in conflict.why and "enable_chunked_prefill: true" in conflict.nearest
+    open_budget = CLEAN.replace(
+        "runtime: {id: vllm, tp: 4}", "runtime: {id: vllm, tp: 4, knobs: {enable_chunked_prefill: false}}"
+    )
+    [conflict] = pin_conflicts(resolve_plan(parse_plan(open_budget), catalog), catalog)
+    assert conflict.pin == "runtime.knobs.enable_chunked_prefill" and "left at vLLM's 8,192" in conflict.why
+    assert "runtime.knobs.max_num_batched_tokens: 131072" in conflict.nearest, "the context llama-3.1-70b serves"
     fine = CLEAN.replace(
         "runtime: {id: vllm, tp: 4}", "runtime: {id: vllm, tp: 4, knobs: {max_num_batched_tokens: 4096}}"
     )

@@ -18,6 +18,7 @@ from planner.resolve import ResolvedPlan
 from planner.sizing.capacity import caches_prefixes, knob, size_capacity
 from planner.sizing.deployment import Deployment
 from planner.sizing.fleet import FleetSizing, spread_over
+from planner.sizing.pins import budget_refusal
 from planner.specs import RuntimeSpec, ServingStackSpec
 
 #: The KV-cache dtype each engine takes for the plan's KV precision. "auto" is the model's
@@ -414,6 +415,14 @@ def _memory(resolved: ResolvedPlan, fleet: FleetSizing) -> list[Setting]:
     cap = size_capacity(dep, context)
     allowed = min(resolved.context_tokens, int(knob(dep, "max_context") or resolved.context_tokens))
     max_len = min(allowed, max(cap.kv_tokens_per_replica, context))
+    refused = budget_refusal(dep, max_len)
+    if refused is not None:  # (the server would not start: vLLM checks its budget against max_model_len)
+        why, fixes = refused
+        raise DeployError(
+            f"vLLM would refuse this configuration at start-up, max_model_len {max_len:,}: {why}",
+            path=f"runtime.knobs.{fixes[0][0]}",
+            fix=" or ".join(f"set runtime.knobs.{name}: {str(v).lower()}" for name, v in fixes) + " and plan again",
+        )
     if max_len < context:
         raise DeployError(
             f"the plan allows {allowed} tokens per request, below the sized p{fleet.percentile} context {context}",

@@ -188,24 +188,30 @@ def _budget_conflicts(r: ResolvedPlan) -> list[PinConflict]:
         return []
     why, settings = refused
     name = budget_knob(dep)
+    if name not in dep.knobs:  # (vLLM's default budget, refused beside chunked prefill turned off)
+        name, why = "enable_chunked_prefill", f"{why}, and {name} is left at vLLM's {int(knob(dep, name)):,}"
     nearest = ", or ".join(f"runtime.knobs.{knob_name}: {str(value).lower()}" for knob_name, value in settings)
-    return [PinConflict(f"runtime.knobs.{name}", str(dep.knobs[name]), why, nearest)]
+    return [PinConflict(f"runtime.knobs.{name}", str(dep.knobs[name]).lower(), why, nearest)]
 
 
 def budget_refusal(dep: Deployment, context_tokens: int) -> tuple[str, list[tuple[str, object]]] | None:
-    """Why vLLM refuses the token budget per step ``dep`` sets (its knobs), with the settings that
-    would hold, each (knob, value), any one enough; None when it holds, is not set, or the runtime is
-    not vLLM. vLLM refuses a budget below max_num_seqs, or, with chunked prefill off, below the
-    longest request of ``context_tokens`` (vllm/config/scheduler.py SchedulerConfig._verify_args,
+    """Why vLLM refuses the token budget per step ``dep`` sets (its knobs, or its default where chunked
+    prefill is turned off), with the settings that would hold, each (knob, value), any one enough; None
+    when it holds, is left to vLLM with chunked prefill on, or the runtime is not vLLM. vLLM refuses a
+    budget below max_num_seqs, or, with chunked prefill off, below the longest request of
+    ``context_tokens`` (vllm/config/scheduler.py SchedulerConfig._verify_args,
     https://github.com/vllm-project/vllm/blob/f0de1a604cad003379e5bb4dfc3cc5d2a1f25fa8/vllm/config/scheduler.py#L249-L285)."""
     name = budget_knob(dep)
-    if dep.runtime.id != "vllm" or name not in dep.knobs:
+    chunked = knob(dep, "enable_chunked_prefill")
+    # (an open budget is vLLM's default, which holds max_num_seqs; with chunked prefill off it must still
+    # hold a whole request)
+    if dep.runtime.id != "vllm" or (name not in dep.knobs and chunked):
         return None
-    budget, sequences = int(dep.knobs[name]), int(knob(dep, "max_sequences"))
+    budget, sequences = int(knob(dep, "batched_tokens")), int(knob(dep, "max_sequences"))
     if budget < sequences:
         why = f"vLLM refuses a budget below max_num_seqs ({sequences:,}: every running sequence needs a token a step)"
         return why, [(name, sequences)]
-    if not knob(dep, "enable_chunked_prefill") and budget < context_tokens:
+    if not chunked and budget < context_tokens:
         why = f"with chunked prefill off a whole request ({context_tokens:,} tokens) must fit one step"
         return why, [(name, context_tokens), ("enable_chunked_prefill", True)]
     return None
