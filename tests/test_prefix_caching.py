@@ -95,3 +95,27 @@ def test_plan_and_deploy_keep_prefix_caching_off_where_the_plan_turns_it_off(tmp
     assert deployed.returncode == 0, deployed.stderr
     values = (out / "llm-d-values.yaml").read_text(encoding="utf-8")
     assert "--no-enable-prefix-caching" in values and "--enable-prefix-caching\n" not in values
+
+
+def test_the_tuning_plan_says_the_plan_turned_prefix_caching_off(catalog: Any) -> None:
+    """Step 9's prefix-caching experiment no longer says the generated configuration turns caching on
+    where the plan turns it off (and the configuration with it)."""
+    from planner.deploy.tuning import tuning_plan
+    from planner.resolve import resolve_plan
+    from planner.sizing.plan_sizing import size_plan
+
+    session = workflows.open_session()
+    texts = {}
+    for off in (False, True):
+        plan = workflows.read_plan(USE_CASE_1)
+        if off:
+            plan = plan.model_copy(
+                update={"runtime": plan.runtime.model_copy(update={"knobs": {"enable_prefix_caching": False}})}
+            )
+        resolved = resolve_plan(plan, session.catalog, "uc1.yaml")
+        fleet = size_plan(resolved, session.catalog, session.performance_model("builtin"), simulate=False).best
+        assert fleet is not None
+        step = next(e for e in tuning_plan(resolved, fleet.sizing, "0.11.0").experiments if "prefix" in e.lever)
+        texts[off] = step.change
+    assert "the generated configuration turns it on" in texts[False]
+    assert "the plan turns it off in runtime.knobs" in texts[True]

@@ -14,7 +14,7 @@ from typing import Any
 
 from planner.deploy.observability import runtime_metric
 from planner.resolve import ResolvedPlan
-from planner.sizing.capacity import knob, size_capacity
+from planner.sizing.capacity import caches_prefixes, knob, size_capacity
 from planner.sizing.deployment import Deployment
 from planner.sizing.estimate import Estimate, estimate
 from planner.sizing.fleet import FleetSizing
@@ -306,7 +306,10 @@ def _prefix_caching(ctx: _Context) -> Experiment | Skipped:
         0,
         CAPACITY,
         flags[0].flag,
-        "off -> on (the generated configuration turns it on; this run measures what it brings)",
+        "off -> on (the generated configuration turns it on; this run measures what it brings)"
+        if caches_prefixes(ctx.dep)
+        else "off -> on (the plan turns it off in runtime.knobs, and so does the generated configuration; this run "
+        "measures what turning it on would bring)",
         [ctx.metric("ttft")],
         f"{shared} shared prefix tokens skip prefill when cached: TTFT {before.ttft_ms:.0f} -> {after.ttft_ms:.0f} "
         f"ms ({_pct(before.ttft_ms, after.ttft_ms)}) at a full hit rate",
