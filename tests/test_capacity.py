@@ -98,6 +98,15 @@ def test_a_cap_on_the_kv_tokens_wins_where_it_is_the_smaller_budget(catalog: Any
     assert roomy.kv_budget_gib_per_gpu == pytest.approx(free.kv_budget_gib_per_gpu), "a cap above the budget binds not"
 
 
+def test_weights_that_do_not_fit_hold_nothing_whatever_kv_budget_the_plan_sets(catalog: Any) -> None:
+    # vLLM's kv_cache_memory_bytes replaces the budget rule; it once let DeepSeek-R1 (671B in FP8) be sized
+    # on one MI300X, its 1 GB of KV holding ten sequences beside weights three times the GPU.
+    dep_ = dep(catalog, "deepseek-r1", "mi300x", weights_dtype="fp8", kv_dtype="fp8",
+               knobs={"kv_cache_memory_bytes": 1_000_000_000})  # fmt: skip
+    cap = size_capacity(dep_, 2800)
+    assert cap.max_concurrency == 0 and cap.binding_cap == "weights" and not cap.fits
+
+
 def test_binding_caps(catalog: Any) -> None:
     small = size_capacity(dep(catalog, "llama-3.1-8b", knobs={"max_num_seqs": 8}), 1000)
     assert small.max_concurrency == 8 and small.binding_cap == "max_num_seqs"

@@ -448,7 +448,8 @@ def size_capacity(dep: Deployment, context: int) -> Capacity:
     # (SGLang's computed fraction below zero: its reserve for the token budget takes the GPU)
     no_share = float(knob(dep, dep.runtime.kv_budget_knob)) <= 0
     weights_fit = weights + activation + reserve < reported_memory_bytes(dep)[0] and (budget > 0 or no_share)
-    caps = [(memory_cap, "memory" if weights_fit else "weights"), (sequence_cap, seq_name)]
+    # (weights that do not fit hold nothing, whatever KV budget the plan sets: kv_cache_memory_bytes)
+    caps = [(memory_cap, "memory") if weights_fit else (0, "weights"), (sequence_cap, seq_name)]
     if context > max_context:
         caps.append((0, "context"))
     max_concurrency, binding = min(caps, key=lambda c: c[0])
