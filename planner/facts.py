@@ -207,7 +207,7 @@ def _parallelism(r: ResolvedPlan, dep: Deployment | None, fleet: FleetSizing | N
     load = op.timing.batch if op and op.timing else -1
     per_node = r.plan.hardware.gpus_per_node or (gpu.gpus_per_node if gpu else 8)
     domain = gpu.nvlink_domain if gpu else 1
-    replica_gpus = dep.gpus if dep else (rt.dp if rt.dp and rt.dp > 1 else tp * pp)
+    replica_gpus = dep.gpus if dep else (rt.attention_dp_ranks or tp * pp)
     fabric = r.plan.hardware.inter_node_fabric or "unspecified"
     # Expert all-to-all leaves the NVLink domain when the replica's GPUs span nodes beyond it.
     ep_spans_nodes = ep > 1 and replica_gpus > per_node and replica_gpus > domain

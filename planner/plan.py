@@ -382,6 +382,12 @@ class RuntimeChoice(_Strict):
         "front-end latency added to TTFT 0-10000 ms).",
     )
 
+    @property
+    def attention_dp_ranks(self) -> int | None:
+        """The attention-data-parallel ranks ``dp`` pins (above 1: the whole layout, one GPU a rank and
+        EP as many); None where it pins none (left open, or 1)."""
+        return self.dp if self.dp and self.dp > 1 else None
+
     @field_validator("efficiency")
     @classmethod
     def _efficiency_in_range(cls, value: dict[str, float]) -> dict[str, float]:

@@ -273,8 +273,10 @@ def _slo_text(p: Any) -> str:
 def _runtime_text(r: ResolvedPlan) -> str:
     rt = r.plan.runtime
     axes = ", ".join(f"{a.upper()} {getattr(rt, a) or 'open'}" for a in ("tp", "pp", "ep", "dp"))
-    if rt.dp and rt.dp > 1:  # (the pin sets the whole layout: see planner.sizing.search.attention_dp_allowed)
-        axes = f"attention data parallel over {rt.dp} GPUs (DP {rt.dp}, EP {rt.dp}, TP 1, PP 1)"
+    if (
+        ranks := rt.attention_dp_ranks
+    ):  # (the pin sets the whole layout: see planner.sizing.search.attention_dp_allowed)
+        axes = f"attention data parallel over {ranks} GPUs (DP {ranks}, EP {ranks}, TP 1, PP 1)"
     name = f"{r.runtime.id} ({r.runtime.name})" if r.runtime else "open"
     knobs = ", ".join(f"{k}={v}" for k, v in rt.knobs.items())
     return f"{name}; {axes}" + (f"; knobs {knobs}" if knobs else "")

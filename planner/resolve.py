@@ -232,8 +232,8 @@ def open_choices(plan: Plan, model: ModelSpec | None = None) -> list[str]:
     if plan.runtime.id is None:
         choices.append("runtime.id")
     # (runtime.dp above 1 pins the layout whole: one GPU a rank, EP over the ranks)
-    attention_dp = bool(plan.runtime.dp and plan.runtime.dp > 1)
-    choices += [f"runtime.{a}" for a in ("tp", "pp", "ep") if getattr(plan.runtime, a) is None and not attention_dp]
+    pinned_whole = plan.runtime.attention_dp_ranks is not None
+    choices += [f"runtime.{a}" for a in ("tp", "pp", "ep") if getattr(plan.runtime, a) is None and not pinned_whole]
     if model is not None and model.moe and plan.runtime.dp is None and not (plan.runtime.tp or plan.runtime.pp):
         choices.append("runtime.dp")
     if plan.hardware.gpu is None:

@@ -71,7 +71,7 @@ def _context_conflicts(r: ResolvedPlan) -> list[PinConflict]:
 
 def _parallelism_conflicts(r: ResolvedPlan) -> list[PinConflict]:
     rt, model = r.plan.runtime, r.model
-    if rt.dp and rt.dp > 1:
+    if rt.attention_dp_ranks:
         return _attention_dp_conflicts(r)
     found = []
     heads = model.num_attention_heads
@@ -112,7 +112,7 @@ def _attention_dp_conflicts(r: ResolvedPlan) -> list[PinConflict]:
     """What keeps ``runtime.dp`` (above 1) from holding: it pins attention data parallelism, a MoE
     model's attention run by ``dp`` ranks of one GPU each that hold the experts between them (EP
     ``dp``), on a runtime that has it."""
-    rt, model, dp = r.plan.runtime, r.model, r.plan.runtime.dp or 1
+    rt, model, dp = r.plan.runtime, r.model, r.plan.runtime.attention_dp_ranks or 1
     experts = model.moe.num_experts if model.moe else 0
     if not experts:
         return [

@@ -140,7 +140,7 @@ def _parallel_layouts(resolved: ResolvedPlan, base: Deployment, max_gpus: int | 
     each); 1, none (the conflicts a pin cannot hold are :mod:`planner.sizing.pins`'s)."""
     plan, model, gpu = resolved.plan, resolved.model, base.gpu
     pinned = plan.runtime
-    if not pinned.dp or pinned.dp == 1:
+    if not pinned.attention_dp_ranks:
         tps = tp_options(model, gpu, pinned.tp, max_gpus)
         for tp in tps:
             eps = [pinned.ep] if pinned.ep else ([1, tp] if model.moe and tp > 1 else [1])
@@ -161,7 +161,7 @@ def attention_dp_allowed(resolved: ResolvedPlan, runtime: RuntimeSpec) -> bool:
     if not resolved.model.moe or "attention-dp" not in runtime.parallelism:
         return False
     if pinned.dp:
-        return pinned.dp > 1 and pinned.tp in (None, 1) and pinned.pp in (None, 1)
+        return pinned.attention_dp_ranks is not None and pinned.tp in (None, 1) and pinned.pp in (None, 1)
     return not (pinned.tp or pinned.pp)
 
 
@@ -188,8 +188,8 @@ def attention_dp_sizes(resolved: ResolvedPlan, gpu: GpuSpec, max_gpus: int | Non
     nodes'."""
     experts = resolved.model.moe.num_experts if resolved.model.moe else 0
     pinned = resolved.plan.runtime
-    if pinned.dp and pinned.dp > 1:
-        return [pinned.dp] if pinned.ep in (None, pinned.dp) and experts % pinned.dp == 0 else []
+    if ranks := pinned.attention_dp_ranks:
+        return [ranks] if pinned.ep in (None, ranks) and experts % ranks == 0 else []
     if pinned.ep:
         return [pinned.ep]
     fabric = resolved.plan.hardware.inter_node_fabric or "infiniband"
