@@ -59,6 +59,12 @@ def add_simulation_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("mix", parents=[common], help="cheapest mix of GPU classes by request size")
     p.add_argument("file", type=Path, help="plan file")
     p.add_argument("--buckets", type=bounded(BUCKETS), default=3, help="request-size buckets (default 3)")
+    p.add_argument(
+        "--write-plans",
+        metavar="DIR",
+        type=Path,
+        help="write the plan of each pool of the mix into DIR (`planner plan` on each gives its fleet)",
+    )
     p.add_argument("--json", action="store_true", help="print JSON")
     add_backend_option(p)
     p.set_defaults(handler=cmd_mix)
@@ -135,8 +141,11 @@ def cmd_mix(args: argparse.Namespace) -> int:
         report = workflows.mix(
             session, plan, str(args.file), buckets=args.buckets, backend=args.perf_backend, progress=bar
         )
+    written = workflows.write_pool_plans(report, args.write_plans) if args.write_plans else []
     if args.json:
-        print_json(report.to_json())
+        print_json({**report.to_json(), "pool_plans": [str(path) for path in written]})
     else:
         print(mix_text(report))
+        for path in written:
+            print(f"wrote {path}")
     return 0

@@ -796,8 +796,8 @@ def envelope_text(report: EnvelopeReport, *, styled: bool = False) -> str:
 
 
 def mix_text(report: MixReport) -> str:
-    """Render ``planner mix``: each bucket's class, each class's pool, the mix's cost against the
-    best single class."""
+    """Render ``planner mix``: each bucket's class, each pool, the mix's cost against the plan's own
+    fleet (the best single class)."""
     result = report.result
     lines = []
     for bucket in report.buckets:
@@ -809,7 +809,7 @@ def mix_text(report: MixReport) -> str:
         )
         batch = f" ({demand.population.describe()})" if demand.population else ""
         lines.append(
-            f"bucket {bucket.name:>16s}: {bucket.share:.0%} of requests, {load}{batch}, sized at "
+            f"bucket {bucket.name}: {bucket.share:.0%} of requests, {load}{batch}, sized at "
             f"{demand.isl:,} in / {demand.osl:,} out -> {result.mix.get(bucket.name, '-')}"
         )
     if result.pools:
@@ -817,37 +817,69 @@ def mix_text(report: MixReport) -> str:
         lines += [f"  {_pool_text(pool, report.buckets)}" for pool in result.pools]
         gpus = " + ".join(f"{p.sizing.gpus:,} x {p.gpu}" for p in result.pools)
         lines.append(f"  {gpus} GPUs at {result.eur_per_hour:.2f} EUR/hour")
+    elif result.feasible:
+        lines.append(
+            f"mix: {result.feasible:,} assignments meet the SLOs by estimate, "
+            "but the cheapest do not hold in simulation"
+        )
     else:
         lines.append("mix: no assignment of the buckets to the GPU classes meets the SLOs")
     if result.single is not None:
-        lines.append(f"best single class: {_pool_text(result.single, report.buckets)}")
+        lines.append(f"best single class (`planner plan`): {_pool_text(result.single, report.buckets)}")
     else:
         lines.append("best single class: none serves every request within the SLOs")
     if result.saving is not None:
-        same = len(result.pools) == 1 and result.pools[0] == result.single
-        lines.append(
-            "the mix is the single class: splitting the requests over classes saves nothing here"
-            if same
-            else f"saving of the mix: {result.saving:.1%} (EUR per 1M tokens falls by the same share)"
-        )
+        lines.append(_saving_text(result, report.plan.hardware.gpu))
     lines.append(
-        "(each pool is sized as `planner plan` sizes a fleet of its GPU, aggregated and before its simulation, "
-        "for the share of the requests it serves: whole replicas and the plan's spares; the best single "
-        "class is `planner plan` with hardware.gpu pinned to it, whose simulation settles the count)"
+        "(each pool is the plan of the requests it serves: their input lengths, their share of the traffic, "
+        "the plan's SLOs and spares; `planner mix --write-plans DIR` writes them, and `planner plan` on each "
+        "gives its fleet. Every assignment is ranked by its pools' estimates and the cheapest are settled in "
+        "simulation, as `planner plan` settles the plan's own fleet, the best single class)"
     )
     return "\n".join(lines)
 
 
+def _saving_text(result: Any, pinned_gpu: str | None) -> str:
+    """What the mix saves an hour against the plan's own fleet (the best single class), or that it
+    saves nothing; where one other class serves every request cheaper, why the plan did not choose
+    it (the plan pins its GPU, ``pinned_gpu``, or ranks by EUR per 1M tokens at Cr_closed)."""
+    single, pools = result.single, result.pools
+    if len(pools) == 1 and pools[0].gpu == single.gpu:
+        return "the mix is the single class: splitting the requests over classes saves nothing here"
+    if result.saving <= 0:
+        return (
+            f"the mix costs {-result.saving:.1%} more an hour than the plan's own fleet: "
+            f"serve every request from {single.gpu}"
+        )
+    if len(pools) > 1:
+        return f"saving of the mix: {result.saving:.1%} an hour against the plan's own fleet"
+    other = pools[0].gpu
+    why = (
+        f"the plan pins hardware.gpu to {pinned_gpu}"
+        if pinned_gpu
+        else f"`planner plan` ranks by EUR per 1M tokens at Cr_closed (what a fleet costs over what it can carry), "
+        f"where {single.gpu} comes first; for the planned load an hour, {other} does"
+    )
+    return (
+        f"serving every request from {other} costs {result.saving:.1%} less an hour than the plan's own fleet "
+        f"of {single.gpu}: {why}"
+    )
+
+
 def _pool_text(pool: Any, buckets: list[Any]) -> str:
-    """One pool of a mix: the class, the buckets it serves (by their number), its replicas, deployment,
-    GPUs and cost."""
+    """One pool of a mix: the class, the buckets it serves (by their number), its replicas (and its
+    prefill and decode pools where it serves disaggregated), deployment, GPUs, cost, and whether
+    simulation settled it."""
     s = pool.sizing
     numbers = [str(i) for i, b in enumerate(buckets, start=1) if b.name in pool.buckets]
     serves = "every bucket" if len(numbers) == len(buckets) else "bucket " + ", ".join(numbers)
     spares = f" + {s.spares} spare" if s.spares else ""
+    pools = pool.decision.pools if pool.decision is not None else None
+    layout = f" {pools.layouts_text(s.spares // 2)}" if pools is not None else ""
+    basis = "settled in simulation" if pool.settled else "by estimate"
     return (
-        f"{pool.gpu} for {serves}: {s.replicas} replicas ({s.replicas_for_load} for the load{spares}) of "
-        f"{s.deployment.label} = {s.gpus:,} GPUs, {pool.eur_per_hour:.2f} EUR/hour"
+        f"{pool.gpu} for {serves}: {s.replicas} replicas ({s.replicas_for_load} for the load{spares}){layout} of "
+        f"{s.deployment.label} = {s.gpus:,} GPUs, {pool.eur_per_hour:.2f} EUR/hour ({basis})"
     )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import random
 import time
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -180,17 +181,15 @@ def test_a_mix_search_too_large_to_try_is_refused_and_the_rest_size_each_pool_on
 
     calls: list[tuple[str, ...]] = []
 
-    def demand_for(chosen: Any) -> Any:
-        calls.append(tuple(b.name for b in chosen))
-        return chosen
-
-    def sized(_demand: Any) -> Any:
-        return type("Sized", (), {"feasible": True, "gpus": 1})()
+    def sized(run: Any) -> Any:
+        calls.append(tuple(b.name for b in run))
+        return SimpleNamespace(feasible=True, gpus=1)
 
     classes = [(f"gpu{i}", 1.0 + i, sized) for i in range(6)]
-    buckets = [Bucket(f"b{i}", 1 / 8, ((100 * (i + 1), 10),)) for i in range(8)]
-    result = heterogeneous_mix(buckets[:3], classes, demand_for)
-    assert len(calls) == 6 * 7 and result.single is not None and result.single.gpu == "gpu0"
-    with pytest.raises(PlannerError, match=f"6\\^8 assignments and 1,530 pools to size, .* and {MAX_POOLS}") as caught:
-        heterogeneous_mix(buckets, classes, demand_for)
-    assert "--buckets 4 or fewer" in caught.value.fix
+    buckets = [Bucket(f"b{i}", 1 / 8, i / 8, 100 * i + 1, 100 * (i + 1)) for i in range(8)]
+    result = heterogeneous_mix(buckets[:3], classes)
+    # a pool serves a run of consecutive buckets: 6 runs of 3 buckets, each sized once per class
+    assert len(calls) == 6 * len(set(calls)) == 6 * 6 and result.single is not None and result.single.gpu == "gpu0"
+    with pytest.raises(PlannerError, match=f"6\\^8 assignments and 216 pools to size, .* and {MAX_POOLS}") as caught:
+        heterogeneous_mix(buckets, classes)
+    assert "--buckets 5 or fewer" in caught.value.fix

@@ -189,25 +189,21 @@ def test_re_timing_goes_as_far_as_the_chosen_model_lowers_a_cost() -> None:
 
 
 def test_mix_sizes_each_gpu_class_with_the_chosen_model(catalog: Any) -> None:
-    from planner.mix import class_fleet
+    from planner.mix import estimated_pool, size_buckets
     from planner.planfile import load_plan
-    from planner.resolve import resolve_plan
-    from planner.traffic import demand_of
     from tests.conftest import PLANS
 
     plan = load_plan(PLANS / "code-assistant.yaml")
     # an ITL target a model twice as slow can still meet on H100
     plan = plan.model_copy(update={"slo": plan.slo.model_copy(update={"itl_ms": 60})})
-    resolved = resolve_plan(plan, catalog)
-    h100 = replace(resolved, gpu=catalog.gpus.get("h100-sxm"))
-    mi300x = replace(resolved, gpu=catalog.gpus.get("mi300x"))
-    demand = demand_of(resolved.plan)
-    fast = class_fleet(h100, catalog)(demand)
-    slow = class_fleet(h100, catalog, TwiceAsSlow())(demand)
+    every = size_buckets(plan, 3)
+    fast = estimated_pool(plan, "h100-sxm", catalog)(every)
+    slow = estimated_pool(plan, "h100-sxm", catalog, TwiceAsSlow())(every)
     assert fast is not None and slow is not None
     assert slow.replicas_for_load > 1.3 * fast.replicas_for_load, "the H100 fleet is timed again by the slower model"
     # where the chosen model does not cover the class, the built-in model's sizing stands
-    alone, again = class_fleet(mi300x, catalog)(demand), class_fleet(mi300x, catalog, TwiceAsSlow())(demand)
+    alone = estimated_pool(plan, "mi300x", catalog)(every)
+    again = estimated_pool(plan, "mi300x", catalog, TwiceAsSlow())(every)
     assert alone is not None and again is not None
     assert (again.deployment, again.gpus) == (alone.deployment, alone.gpus)
 

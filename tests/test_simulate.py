@@ -11,6 +11,7 @@ import statistics
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -266,72 +267,143 @@ def test_disaggregation_removes_prefill_interference(catalog: Any) -> None:
     assert kv_transfer_s(dep, dep, 6000, "tcp") > 5 * kv_transfer_s(dep, dep, 6000, "nixl")
 
 
-def _pool_of(rate_per_gpu: Callable[[int], float], spares: int = 1) -> Callable[[Any], Any]:
-    """A made-up class: whole GPUs for a demand's rate at ``rate_per_gpu(isl)``, plus spares."""
+def _pool_of(
+    rate_per_gpu: Callable[[int], float], spares: int = 1, asked: list[Any] | None = None
+) -> Callable[..., Any]:
+    """A made-up class: whole GPUs for a run of buckets' rate (12 requests/s in all) at
+    ``rate_per_gpu`` of the run's longest input, plus spares."""
 
-    def sized(demand: Any) -> Any:
-        rate = rate_per_gpu(demand.isl)
+    def sized(run: Any) -> Any:
+        if asked is not None:
+            asked.append(tuple(b.name for b in run))
+        rate = rate_per_gpu(run[-1].longest_input or 100_000)
         if rate <= 0:
             return None
-        gpus = math.ceil(demand.peak_rate_req_s / rate - 1e-9) + spares
-        return type("Sized", (), {"feasible": True, "gpus": gpus})()
+        gpus = math.ceil(12 * sum(b.share for b in run) / rate - 1e-9) + spares
+        return SimpleNamespace(feasible=True, gpus=gpus)
 
     return sized
 
 
-def test_heterogeneous_mix_sizes_one_pool_per_class_for_the_union_of_its_buckets() -> None:
-    buckets = [Bucket("short", 10 / 12, ((500, 100),)), Bucket("long", 2 / 12, ((30000, 500),))]
-    asked: list[tuple[int, float]] = []
+SHORT_LONG = [Bucket("short", 10 / 12, 0.0, 1, 4000), Bucket("long", 2 / 12, 10 / 12, 4001, None)]
 
-    def demand_for(chosen: Any) -> Any:  # a pool carries its buckets' rate and is judged on their longest request
-        demand = type(
-            "D", (), {"isl": max(b.longest_input for b in chosen), "peak_rate_req_s": 12 * sum(b.share for b in chosen)}
-        )()
-        asked.append((demand.isl, demand.peak_rate_req_s))
-        return demand
 
-    small = _pool_of(lambda isl: 2.0 if isl < 4000 else 0.0)  # short requests only
-    large = _pool_of(lambda isl: 3.0 if isl < 4000 else 0.5)
-    result = heterogeneous_mix(buckets, [("small", 1.0, small), ("large", 4.0, large)], demand_for)
+def test_heterogeneous_mix_sizes_one_pool_per_class_for_each_run_of_its_buckets() -> None:
+    asked: list[Any] = []
+    small = _pool_of(lambda isl: 2.0 if isl <= 4000 else 0.0, asked=asked)  # short requests only
+    large = _pool_of(lambda isl: 3.0 if isl <= 4000 else 0.5, asked=asked)
+    result = heterogeneous_mix(SHORT_LONG, [("small", 1.0, small), ("large", 4.0, large)])
     assert result.mix == {"short": "small", "long": "large"}
     # 10 req/s on small: 5 + 1 spare; 2 req/s on large: 4 + 1 spare; each pool keeps its own spare
     assert {p.gpu: p.sizing.gpus for p in result.pools} == {"small": 6, "large": 5}
-    assert result.eur_per_hour == 6 * 1.0 + 5 * 4.0
+    assert result.eur_per_hour == 6 * 1.0 + 5 * 4.0 and not any(p.settled for p in result.pools)
     # the single class serves both buckets in one pool, judged on the long requests: 12 / 0.5 + 1
     assert result.single is not None and result.single.gpu == "large" and result.single.sizing.gpus == 25
     assert result.saving == pytest.approx(1 - 26 / 100)
-    assert len(asked) == 2 * 3, "each class sizes each union of buckets once"
+    assert sorted(asked) == sorted([("short",), ("long",), ("short", "long")] * 2), "each class sizes each run once"
 
 
-def test_the_mix_sizes_a_class_as_the_plan_sizes_a_fleet_of_it(catalog: Any) -> None:
-    """The best single class of `mix` serves every request, so it is the plan's own sizing with that GPU
-    pinned: the same deployment, replicas and spares (use case 2 read 33 MI300X as the best single
-    class where the plan sized 12 B200 and chose them: each bucket was rated at its own p95 request
-    and the GPUs summed, without whole replicas or spares). A pool of short requests is judged on its
-    longest one, the pool of the longest on the plan's sizing request."""
-    from planner import workflows
+def test_a_class_serving_buckets_apart_serves_each_run_from_its_own_pool() -> None:
+    """A router by input length sends each range to one pool: the class of the shortest and longest
+    buckets, with another class between them, runs two pools, each with its spare."""
+    buckets = [Bucket(f"b{i}", 1 / 3, i / 3, 1000 * i + 1, 1000 * (i + 1) if i < 2 else None) for i in range(3)]
+
+    def serves(good: Callable[[tuple[str, ...]], bool]) -> Callable[[Any], Any]:
+        return lambda run: SimpleNamespace(feasible=True, gpus=2) if good(tuple(b.name for b in run)) else None
+
+    edges = serves(lambda names: "b1" not in names)  # no good for the middle bucket
+    middle = serves(lambda names: names == ("b1",))
+    result = heterogeneous_mix(buckets, [("edges", 1.0, edges), ("middle", 1.0, middle)])
+    assert [(p.gpu, p.buckets) for p in result.pools] == [("edges", ("b0",)), ("middle", ("b1",)), ("edges", ("b2",))]
+    assert [p.sizing.gpus for p in result.pools] == [2, 2, 2]
+
+
+def test_the_mix_is_chosen_on_the_fleets_simulation_settles() -> None:
+    """The cheapest assignments by estimate are settled as `planner plan` settles a fleet; the one
+    cheapest once settled is the mix, and an assignment beyond the plan's competitive share of the
+    cheapest settled is not simulated."""
+    settled_asked: list[tuple[str, tuple[str, ...]]] = []
+    settled_gpus = {("small", ("short",)): 9, ("large", ("long",)): 5, ("large", ("short", "long")): 7}
+
+    def settle(gpu: str, run: Any) -> Any:
+        names = tuple(b.name for b in run)
+        settled_asked.append((gpu, names))
+        sizing = SimpleNamespace(gpus=settled_gpus[gpu, names], deployment=SimpleNamespace(gpu=SimpleNamespace(id=gpu)))
+        return SimpleNamespace(sizing=sizing, decision=object())
+
+    small = _pool_of(lambda isl: 2.0 if isl <= 4000 else 0.0)
+    large = _pool_of(lambda isl: 3.0 if isl <= 4000 else 0.5)
+    # by estimate small+large costs 26 an hour and large alone 100: the second is not within 1.1x
+    result = heterogeneous_mix(SHORT_LONG, [("small", 1.0, small), ("large", 4.0, large)], settle=settle)
+    assert settled_asked == [("small", ("short",)), ("large", ("long",))]
+    assert result.eur_per_hour == 9 * 1.0 + 5 * 4.0 and all(p.settled for p in result.pools)
+    assert result.settled == 1 and result.feasible == 2
+    # priced close, both are settled and the cheaper settled wins (large alone: 7 x 4 = 28 < 29)
+    settled_asked.clear()
+    cheap_large = _pool_of(lambda isl: 12.0 if isl <= 4000 else 2.4)
+    result = heterogeneous_mix(SHORT_LONG, [("small", 1.0, small), ("large", 4.0, cheap_large)], settle=settle)
+    assert ("large", ("short", "long")) in settled_asked and result.mix == {"short": "large", "long": "large"}
+    assert result.eur_per_hour == 28 and result.settled == 2
+
+
+def test_each_pool_of_the_mix_is_a_plan_that_planner_plan_sizes_the_same(tmp_path: Path) -> None:
+    """`planner mix` weighs its pools against the plan's own fleet, each settled as `planner plan` settles
+    one: use case 1 read 25 B200 as the best single class (an aggregated estimate) where the plan serves
+    it from 16, disaggregated and settled in simulation, and called a mix costing more than the plan's
+    fleet a 16.6% saving. Each pool plan it writes gives the pool's fleet under `planner plan`."""
+    plan = str(PLANS / "usecases" / "1-knowledge-assistant.yaml")
+    mixed = run_cli("mix", plan, "--json", "--write-plans", str(tmp_path / "pools"))
+    assert mixed.returncode == 0, mixed.stderr
+    report = json.loads(mixed.stdout)
+    planned = json.loads(run_cli("plan", plan, "--json").stdout)["sizing"]["chosen"]
+    single = report["single"]
+    assert (single["deployment"], single["gpus"], single["replicas"]) == (
+        planned["deployment"],
+        planned["gpus"],
+        planned["replicas"],
+    )
+    assert single["settled_in_simulation"] and report["saving"] < 0.5
+    assert len(report["pool_plans"]) == len(report["pools"]) >= 1
+    for pool, path in zip(report["pools"], report["pool_plans"], strict=True):
+        assert pool["settled_in_simulation"]
+        own = run_cli("plan", path, "--json")
+        assert own.returncode in (0, 1), own.stderr
+        chosen = json.loads(own.stdout)["sizing"]["chosen"]
+        assert (chosen["deployment"], chosen["gpus"], chosen["replicas"]) == (
+            pool["deployment"],
+            pool["gpus"],
+            pool["replicas"],
+        )
+    assert report["mix_eur_per_hour"] == pytest.approx(sum(p["eur_per_hour"] for p in report["pools"]))
+
+
+def test_a_pool_plan_carries_its_share_of_the_requests(catalog: Any) -> None:
+    """A pool's plan is the plan's requests within its input range: their p50 and p95 read from the
+    lengths the simulator draws, their share of the traffic; all the buckets together are the plan."""
+    from planner.mix import input_tokens_at, pool_plan, size_buckets
 
     plan = load_plan(PLANS / "code-assistant.yaml")
-    report = workflows.mix(workflows.open_session(), plan, backend="builtin")
-    single = report.result.single
-    assert single is not None
-    pinned = plan.model_copy(update={"hardware": plan.hardware.model_copy(update={"gpu": single.gpu})})
-    best = size_plan(resolve_plan(pinned, catalog), catalog, simulate=False).best
-    assert best is not None
-    mine, plans = single.sizing, best.sizing
-    assert mine.deployment.label == plans.deployment.label
-    assert (mine.replicas_for_load, mine.spares, mine.gpus) == (plans.replicas_for_load, plans.spares, plans.gpus)
-    assert mine.spares == plan.slo.spare_failure_domains >= 1
-    short, *_, longest = report.buckets
-    assert pool_demand(plan, [short]).isl == short.longest_input < 8000
-    assert pool_demand(plan, [longest]).isl == 8000 < longest.longest_input
-    shares = [report.bucket_demand(b).peak_rate_req_s for b in report.buckets]
-    assert sum(shares) == pytest.approx(pool_demand(plan, report.buckets).peak_rate_req_s)
+    buckets = size_buckets(plan, 3)
+    assert [b.share for b in buckets] == pytest.approx([1 / 3] * 3)
+    assert (
+        buckets[0].longest_input == input_tokens_at(plan, 1 / 3)
+        and buckets[1].shortest_input == buckets[0].longest_input + 1
+    )
+    assert buckets[-1].longest_input is None and pool_plan(plan, buckets) is plan
+    short, *_, longest = buckets
+    pool = pool_plan(plan, [short])
+    assert pool.workload.input_tokens.p50 == input_tokens_at(plan, 1 / 6) < short.longest_input
+    assert pool.workload.input_tokens.p95 == input_tokens_at(plan, 0.95 / 3)
+    assert pool.workload.output_tokens == plan.workload.output_tokens and pool.slo == plan.slo
+    assert pool.traffic.requests_per_s == pytest.approx(plan.traffic.requests_per_s / 3)
+    assert pool_demand(plan, [longest]).isl == input_tokens_at(plan, 2 / 3 + 0.95 / 3) > plan.workload.input_tokens.p95
+    shares = [pool_demand(plan, [b]).peak_rate_req_s for b in buckets]
+    assert sum(shares) == pytest.approx(pool_demand(plan, buckets).peak_rate_req_s)
+    from planner import workflows
     from planner.render import mix_text
 
-    text = mix_text(report)
-    assert f"best single class: {single.gpu} for every bucket: {mine.replicas} replicas" in text
-    assert "whole replicas and the plan's spares" in text
+    report = workflows.MixReport(plan, buckets, heterogeneous_mix(buckets, []))  # no class: nothing feasible
+    assert "no assignment of the buckets" in mix_text(report)
 
 
 def test_cli_simulate_envelope_mix() -> None:
@@ -655,3 +727,29 @@ def test_an_attention_dp_replicas_ranks_hold_their_own_kv_and_sequences(catalog:
     tp8 = Deployment(catalog.models.get("deepseek-r1"), catalog.gpus.get("b200"), catalog.runtimes.get("sglang"),
                      "fp8", "fp8", tp=8, ep=8)  # fmt: skip
     assert not isinstance(make_replicas(tp8, BUILTIN, 1, 34_000)[0], RankedReplica)
+
+
+def test_the_mix_says_why_the_plan_did_not_choose_a_cheaper_single_class() -> None:
+    """Where one other class serves every request for less an hour, `planner mix` says why the plan kept
+    its own: the plan pins the GPU, or ranks by EUR per 1M tokens at Cr_closed rather than by the
+    planned load's cost an hour; a dearer mix says to keep one class."""
+    from planner.mix import MixResult, Pool
+    from planner.render import _saving_text
+
+    def pool(gpu: str, gpus: int, names: tuple[str, ...] = ("short", "long")) -> Pool:
+        return Pool(gpu, names, SimpleNamespace(gpus=gpus), float(gpus))  # type: ignore[arg-type]
+
+    plan_fleet = pool("a100", 40)
+    other = MixResult({"short": "b300", "long": "b300"}, [pool("b300", 10)], plan_fleet)
+    assert "costs 75.0% less an hour" in _saving_text(other, "A100 80GB SXM")
+    assert "the plan pins hardware.gpu to A100 80GB SXM" in _saving_text(other, "A100 80GB SXM")
+    assert "ranks by EUR per 1M tokens at Cr_closed" in _saving_text(other, None)
+    dearer = MixResult(
+        {"short": "b300", "long": "a100"}, [pool("b300", 30, ("short",)), pool("a100", 20, ("long",))], plan_fleet
+    )
+    assert (
+        _saving_text(dearer, None)
+        == "the mix costs 25.0% more an hour than the plan's own fleet: serve every request from a100"
+    )
+    same = MixResult({"short": "a100", "long": "a100"}, [plan_fleet], plan_fleet)
+    assert "saves nothing" in _saving_text(same, None)

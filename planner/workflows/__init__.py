@@ -149,6 +149,7 @@ if TYPE_CHECKING:
         envelope,
         mix,
         simulate,
+        write_pool_plans,
     )
 
 #: Where each public name lives: imported on first use (PEP 562), so a front end pays only for the
@@ -265,6 +266,7 @@ _HOMES: dict[str, str] = {
     "envelope": "planner.workflows.simulation",
     "mix": "planner.workflows.simulation",
     "simulate": "planner.workflows.simulation",
+    "write_pool_plans": "planner.workflows.simulation",
 }
 
 
@@ -409,4 +411,5 @@ __all__ = [
     "tune",
     "uninstall_plugin",
     "write_plan",
+    "write_pool_plans",
 ]

@@ -11,7 +11,17 @@ from planner.disaggregation import DisaggregationComparison
 from planner.disaggregation import compare_disaggregation as compare_pools
 from planner.errors import NothingFitsError, PlannerError
 from planner.limits import CONCURRENCY, CV, DURATION, RATE, REPLICAS, SEED, THINK, out_of_bounds
-from planner.mix import Bucket, MixResult, heterogeneous_mix, pool_demand, priced_classes, size_buckets
+from planner.mix import (
+    Bucket,
+    MixResult,
+    heterogeneous_mix,
+    pool_demand,
+    pool_plan,
+    priced_classes,
+    settled_pool,
+    settled_pool_of,
+    size_buckets,
+)
 from planner.performance_models import choose
 from planner.plan import Plan
 from planner.plan_simulation import LoadSpec, fleet_check, simulate_plan
@@ -20,7 +30,7 @@ from planner.simulate import active_budget
 from planner.sizing.plan_sizing import size_plan
 from planner.sizing.search import Candidate
 from planner.traffic import Demand
-from planner.workflows.planning import SIZING
+from planner.workflows.planning import SIZING, write_plan
 from planner.workflows.session import Progress, Session, counted_steps
 
 
@@ -319,19 +329,48 @@ def mix(
     progress: Progress | None = None,
 ) -> MixReport:
     """Split the plan's traffic into request-size buckets and assign each to the GPU class that
-    serves it cheapest within the SLOs (after Mélange); compare with the best single class. Each
-    class's pool is sized as the plan's search sizes a fleet (whole replicas, spares), for the
-    buckets it serves."""
+    serves it cheapest within the SLOs (after Mélange); compare with the plan's own fleet. Each
+    pool is the plan of the requests it serves (:func:`planner.mix.pool_plan`): every assignment is
+    ranked by its pools' estimates, and the cheapest are settled in simulation as ``planner plan``
+    settles the plan's fleet, which is the best single class the mix is weighed against."""
     resolved = resolve_plan(plan_, session.catalog, source)
     split = size_buckets(resolved.plan, buckets)
-    classes = priced_classes(resolved, session.catalog, session.performance_model(backend), source=source)
+    model = session.performance_model(backend)
+    classes = priced_classes(resolved, session.catalog, model, source=source)
+    simulated = counted_steps(progress)
+    own = size_plan(resolved, session.catalog, model, on_point=simulated).best
+    prices = {gpu: eur for gpu, eur, _ in classes}
+    single = None
+    if own is not None and own.decision is not None and own.sizing.deployment.gpu.id in prices:
+        single = settled_pool_of(own, tuple(b.name for b in split), prices[own.sizing.deployment.gpu.id])
     return MixReport(
         resolved.plan,
         split,
         heterogeneous_mix(
             split,
             classes,
-            lambda chosen: pool_demand(resolved.plan, chosen),
             counted_steps(progress, "sizing each GPU class's pools"),
+            settle=settled_pool(resolved.plan, session.catalog, model, source, simulated),
+            single=single,
         ),
     )
+
+
+def write_pool_plans(report: MixReport, folder: str | Path) -> list[Path]:
+    """Write the plan of each pool of ``report``'s mix into ``folder`` (made if missing), its GPU
+    pinned to the pool's class, as ``pool-1-mi300x.yaml``..., so ``planner plan`` on each gives the
+    pool's fleet; returns the paths."""
+    target = Path(folder)
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise PlannerError(
+            f"cannot make the folder: {exc.strerror}", path=str(target), fix="choose a folder you can write to"
+        ) from None
+    by_name = {b.name: b for b in report.buckets}
+    written = []
+    for number, pool in enumerate(report.result.pools, start=1):
+        pool_ = pool_plan(report.plan, [by_name[n] for n in pool.buckets])
+        pinned = pool_.model_copy(update={"hardware": pool_.hardware.model_copy(update={"gpu": pool.gpu})})
+        written.append(write_plan(pinned, target / f"pool-{number}-{pool.gpu}.yaml"))
+    return written
