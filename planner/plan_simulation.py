@@ -37,7 +37,7 @@ from planner.simulate import (
     slo_misses,
     summarise,
 )
-from planner.sizing.capacity import caches_prefixes, knob, rank_batched_tokens, size_capacity
+from planner.sizing.capacity import caches_prefixes, rank_batched_tokens, scheduler_sequences, size_capacity
 from planner.sizing.deployment import Deployment
 from planner.sizing.fleet import FleetSizing
 from planner.sizing.steady_state import prefill_first
@@ -121,10 +121,11 @@ def until_steady(
 
 def scheduler_for(dep: Deployment, context: int) -> SchedulerConfig:
     """Scheduler limits of one replica (of one rank, with attention data parallelism, where each
-    rank schedules its own requests): batch limit, step token budget, KV blocks."""
+    rank schedules its own requests) as ``planner deploy`` configures it: batch limit (the sequences of
+    ``context`` tokens the KV cache holds, within the runtime's limit), step token budget, KV blocks."""
     cap = size_capacity(dep, context)
     return SchedulerConfig(
-        max_num_seqs=int(knob(dep, "max_sequences")),
+        max_num_seqs=scheduler_sequences(dep, cap.max_concurrency),
         token_budget=rank_batched_tokens(dep),
         prefill_first=prefill_first(dep),
         block_tokens=cap.kv_block_tokens,

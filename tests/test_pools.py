@@ -20,6 +20,7 @@ from planner.disaggregation import disaggregation, kv_transfer_s, transports
 from planner.errors import PlannerError
 from planner.growth import growth_view
 from planner.plan import Plan
+from planner.plan_simulation import context_of, scheduler_for
 from planner.planfile import parse_plan
 from planner.render import plan_report_text, simulation_text
 from planner.simulate import Targets
@@ -235,12 +236,19 @@ def test_deploy_writes_each_pool_with_its_own_layout(session: workflows.Session,
                            "registry.local/sglang:0.5.3", pools)  # fmt: skip
     services = dynamo(values, serve_command(values))["dynamo-graph.yaml"]["spec"]["services"]
     flag = flag_for(values.runtime, "tensor_parallel", values.runtime_version)
-    assert flag is not None
+    batch = flag_for(values.runtime, "max_sequences", values.runtime_version)
+    assert flag is not None and batch is not None
+    limits = set()
     for name, dep in (("PrefillWorker", d.deployment), ("DecodeWorker", wider)):
         worker = services[name]
         args = worker["extraPodSpec"]["mainContainer"]["args"]
         tp = args[args.index(flag.flag) + 1] if flag.flag in args else "1"  # the runtime's default: no flag
         assert tp == str(dep.tp) and worker["resources"]["limits"]["gpu"] == str(dep.gpus)
+        # each pool admits what its layout's KV cache holds, as the simulation that sized it ran it
+        simulated = scheduler_for(dep, context_of(planned.resolved.plan)).max_num_seqs
+        assert args[args.index(batch.flag) + 1] == str(simulated)
+        limits.add(simulated)
+    assert len(limits) == 2, "the wider decode layout holds more sequences"
 
 
 def test_simulate_runs_the_pools_by_default(session: workflows.Session, planned: workflows.PlanReport) -> None:

@@ -15,7 +15,7 @@ from planner.catalog import Catalog
 from planner.errors import PlannerError, UnknownIdError
 from planner.plan import Plan
 from planner.resolve import ResolvedPlan
-from planner.sizing.capacity import caches_prefixes, knob, size_capacity
+from planner.sizing.capacity import caches_prefixes, knob, scheduler_sequences, size_capacity
 from planner.sizing.deployment import Deployment
 from planner.sizing.fleet import FleetSizing, spread_over
 from planner.sizing.pins import budget_refusal
@@ -378,13 +378,21 @@ PARALLEL_ROLES = ("tensor_parallel", "pipeline_parallel", "expert_parallel", "da
 
 
 def pool_values(values: DeployValues, layout: Deployment | None) -> DeployValues:
-    """``values`` for one disaggregated pool: its own parallelism and GPUs per replica when its layout
-    differs from the chosen deployment's (``None``: the chosen deployment's)."""
+    """``values`` for one disaggregated pool: its own parallelism, GPUs per replica and running-batch
+    limit when its layout differs from the chosen deployment's (``None``: the chosen deployment's)."""
     if layout is None:
         return values
     kept = {role: s for role, s in values.settings.items() if role not in PARALLEL_ROLES}
     own = {s.role: s for s in parallel_settings(layout)}
-    return replace(values, settings={**kept, **own}, gpus_per_replica=layout.gpus)
+    cap = size_capacity(layout, values.context_p95)
+    if "max_sequences" in kept:  # what this layout's KV cache holds, as the pool was simulated
+        own["max_sequences"] = Setting(
+            "max_sequences",
+            scheduler_sequences(layout, cap.max_concurrency),
+            f"capacity axis of this pool's layout: the KV cache holds {cap.max_concurrency} sequences of "
+            f"{values.context_p95} tokens per replica (binding: {cap.binding_cap})",
+        )
+    return replace(values, settings={**kept, **own}, gpus_per_replica=layout.gpus, capacity_cap=cap.max_concurrency)
 
 
 def parallel_settings(dep: Any) -> list[Setting]:
@@ -430,7 +438,7 @@ def _memory(resolved: ResolvedPlan, fleet: FleetSizing) -> list[Setting]:
             fix=f"raise model.context_tokens (and any max context knob in runtime.knobs) to at least {context}",
         )
     ranks = dep.ep if dep.attention_dp else 1
-    seqs = max(fleet.capacity_cap // ranks, 1)
+    seqs = scheduler_sequences(dep, fleet.capacity_cap)
     budget_knob = dep.runtime.kv_budget_knob
     kv_value = KV_DTYPE_VALUES.get(dep.runtime.id, {}).get(dep.kv_dtype)
     if kv_value is None:

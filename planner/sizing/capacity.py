@@ -415,6 +415,16 @@ def _activation_terms(dep: Deployment) -> list[Term]:
     return terms
 
 
+def scheduler_sequences(dep: Deployment, replica_sequences: int) -> int:
+    """The running-batch limit of one scheduler of ``dep`` (its ``max_sequences`` knob; each attention
+    rank schedules its own) for a replica that holds ``replica_sequences`` of the sized context: what
+    ``planner deploy`` writes and the plan's simulations run, so a replica never admits more sequences
+    than its KV cache holds at the sizing's worst case (the engine's default would let more in while
+    the running ones are short, and preempt them as they grow)."""
+    ranks = dep.ep if dep.attention_dp else 1
+    return max(replica_sequences // ranks, 1)
+
+
 @lru_cache(maxsize=4096)
 def size_capacity(dep: Deployment, context: int) -> Capacity:
     """Size one replica's memory for sequences of ``context`` tokens (input + output).
