@@ -251,6 +251,24 @@ def test_deploy_writes_each_pool_with_its_own_layout(session: workflows.Session,
     assert len(limits) == 2, "the wider decode layout holds more sequences"
 
 
+def test_the_tuning_plan_of_pools_keeps_the_decode_pools_batch(planned: workflows.PlanReport) -> None:
+    """A disaggregated fleet's tuning plan expects what the pools' simulation gave and leaves out the
+    lever that lowers the running batch to an aggregated replica's latency cap: the decode pool was
+    sized to run what its KV cache holds (it told use case 1 to cut its decode replicas' 85 to 19)."""
+    from planner.workflows.deploy import tune
+
+    d = planned.decision
+    assert d is not None and d.pools is not None
+    tuning = tune(workflows.open_session(), workflows.open_plan(DISAGGREGATED), backend="builtin")
+    assert "served disaggregated" in tuning.deployment and f"{d.pools.decode_replicas} decode" in tuning.deployment
+    baseline = tuning.experiments[0]
+    ttft = d.pools.summary["ttft_ms"]["p95"]
+    assert f"the simulation that sized the pools gives TTFT p95 {ttft:,.0f} ms" in baseline.expect
+    batch = d.deployment.runtime.knob_roles.get("max_sequences", "max_num_seqs")
+    assert batch not in [e.lever for e in tuning.experiments]
+    assert any(s.lever == batch and "served disaggregated" in s.why for s in tuning.skipped)
+
+
 def test_simulate_runs_the_pools_by_default(session: workflows.Session, planned: workflows.PlanReport) -> None:
     plan = workflows.read_plan(DISAGGREGATED)
     report = workflows.simulate(session, plan, "pd.yaml", workflows.SimulationRequest(backend="builtin"))

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
+from planner.decision import PoolDecision
 from planner.deploy.observability import runtime_metric
 from planner.resolve import ResolvedPlan
 from planner.sizing.capacity import caches_prefixes, knob, size_capacity
@@ -81,6 +82,8 @@ class _Context:
     fleet: FleetSizing
     version: str
     concurrency: int
+    #: The prefill and decode pools the plan serves disaggregated (None: aggregated replicas).
+    pools: PoolDecision | None = None
 
     @property
     def dep(self) -> Deployment:
@@ -111,9 +114,16 @@ class _Context:
         return replace(self.dep, knobs={**self.dep.knobs, name: value})
 
 
-def tuning_plan(resolved: ResolvedPlan, fleet: FleetSizing, version: str) -> TuningPlan:
-    """The plan's one-lever-at-a-time experiments, the dominant constraint's family first."""
-    ctx = _Context(resolved, fleet, version, max(fleet.per_replica, 1))
+def tuning_plan(
+    resolved: ResolvedPlan, fleet: FleetSizing, version: str, pools: PoolDecision | None = None
+) -> TuningPlan:
+    """The plan's one-lever-at-a-time experiments, the dominant constraint's family first.
+
+    :param pools: the prefill and decode pools the plan serves disaggregated: the baseline then
+        expects what their simulation gave, and the running-batch lever, which trades sequences for
+        ITL where prefill steps stall an aggregated replica's decodes, is left out.
+    """
+    ctx = _Context(resolved, fleet, version, max(fleet.per_replica, 1), pools)
     built: dict[str, list[Experiment | Skipped]] = {
         THROUGHPUT: [_batched_tokens(ctx), _chunked_prefill(ctx)],
         LATENCY: [_max_sequences(ctx), _speculative(ctx)],
@@ -129,7 +139,10 @@ def tuning_plan(resolved: ResolvedPlan, fleet: FleetSizing, version: str) -> Tun
                 skipped.append(item)
             else:
                 experiments.append(replace(item, step=len(experiments) + 1))
-    return TuningPlan(fleet.deployment.label, fleet.dominant, experiments, skipped)
+    label = fleet.deployment.label
+    if pools is not None:
+        label += f" served disaggregated {pools.layouts_text(0)} for the load"
+    return TuningPlan(label, fleet.dominant, experiments, skipped)
 
 
 def _pct(before: float, after: float) -> str:
@@ -163,16 +176,27 @@ def _slo_stop(ctx: _Context, metric: str) -> str:
 def _baseline(ctx: _Context) -> Experiment:
     dep = replace(ctx.dep, knobs={})
     est = ctx.run(dep)
+    p = f"p{ctx.percentile:g}"
+    expect = (
+        f"at {ctx.concurrency} concurrent requests per replica the model predicts TTFT {est.ttft_ms:.0f} ms "
+        f"({p} {est.ttft_at_percentile_ms(ctx.percentile):.0f} ms), ITL {est.itl_ms:.1f} ms "
+        f"({p} {est.itl_at_percentile_ms(ctx.percentile):.1f} ms), {est.output_tok_s:.0f} output tok/s per replica"
+    )
+    if ctx.pools is not None:
+        run = ctx.pools.summary
+        expect = (
+            f"served disaggregated at {ctx.pools.rate_req_s:,.1f} requests/s, the simulation that sized the pools "
+            f"gives TTFT {p} {run['ttft_ms'][p]:,.0f} ms, ITL {p} {run['itl_ms'][p]:,.1f} ms, E2E {p} "
+            f"{run['e2e_ms'][p] / 1000:,.1f} s (the levers below are estimated on one replica served aggregated "
+            f"at {ctx.concurrency} requests: read them for their direction and size)"
+        )
     return Experiment(
         1,
         "baseline",
         "none (engine defaults)",
         f"{ctx.dep.runtime.name} {ctx.version} defaults with the plan's parallelism, model and max context",
         [ctx.metric("ttft"), ctx.metric("itl"), ctx.metric("kv_usage"), ctx.metric("waiting")],
-        f"at {ctx.concurrency} concurrent requests per replica the model predicts TTFT {est.ttft_ms:.0f} ms "
-        f"(p{ctx.percentile:g} {est.ttft_at_percentile_ms(ctx.percentile):.0f} ms), ITL {est.itl_ms:.1f} ms "
-        f"(p{ctx.percentile:g} {est.itl_at_percentile_ms(ctx.percentile):.1f} ms), {est.output_tok_s:.0f} output "
-        "tok/s per replica",
+        expect,
         "measure Cr_closed and Cr_open (planner bench) and record the baseline; every later run compares to it",
     )
 
@@ -223,9 +247,19 @@ def _chunked_prefill(ctx: _Context) -> Experiment | Skipped:
     )
 
 
-def _max_sequences(ctx: _Context) -> Experiment:
+def _max_sequences(ctx: _Context) -> Experiment | Skipped:
     name = ctx.knob_name("max_sequences")
     cap, latency = ctx.fleet.capacity_cap, ctx.fleet.latency_cap
+    if ctx.pools is not None:
+        decode = ctx.pools.decode_capacity
+        held = f" (its Cr_closed {decode.cr_closed:,})" if decode is not None else ""
+        return Skipped(
+            LATENCY,
+            name,
+            f"served disaggregated: each decode replica runs up to what its KV cache holds{held} without prefill "
+            f"steps stalling its decodes, which is how the pools were sized; lowering it toward {latency} (what an "
+            "aggregated replica holds within the SLOs) would only call for more decode replicas",
+        )
     at_cap, at_latency = ctx.run(ctx.dep, concurrency=cap), ctx.run(ctx.dep, concurrency=max(latency, 1))
     return Experiment(
         0,

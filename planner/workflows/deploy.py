@@ -274,4 +274,5 @@ def tune(
     resolved, sizing = size(session, given.plan, given.source, backend=backend, progress=progress)
     fleet = _chosen(sizing)
     version = given.plan.runtime.version or fleet.deployment.runtime.version or ""
-    return tuning_plan(resolved, fleet, version)
+    decision = sizing.best.decision if sizing.best is not None else None
+    return tuning_plan(resolved, fleet, version, decision.pools if decision is not None else None)
