@@ -41,7 +41,7 @@ from planner.sizing.capacity import caches_prefixes, rank_batched_tokens, schedu
 from planner.sizing.deployment import Deployment
 from planner.sizing.fleet import FleetSizing
 from planner.sizing.steady_state import prefill_first
-from planner.traffic import length_percentiles, prefix_hit_rate
+from planner.traffic import length_percentiles, prefix_hit_rate, sizing_shape
 
 DEFAULT_DURATION_S = 300.0
 #: A run lasts at least this many typical end-to-end latencies: requests reach a steady state, then complete.
@@ -167,8 +167,10 @@ def targets_of(plan: Plan) -> Targets:
 
 
 def context_of(plan: Plan) -> int:
-    """The p95 context that sizes KV."""
-    return plan.workload.context_p95_tokens
+    """The context that sizes KV: the sizing request's input and output (p95, or p99 where the SLO's
+    percentile is above 95 and the workload gives one), as the estimate and ``planner deploy`` size it."""
+    isl, osl, _ = sizing_shape(plan)
+    return isl + osl
 
 
 @dataclass(frozen=True)

@@ -621,3 +621,36 @@ def test_a_configuration_vllm_would_refuse_to_start_is_refused_with_the_fix(sess
         caught.value.path == "runtime.knobs.max_num_batched_tokens"
         and "enable_chunked_prefill: true" in caught.value.fix
     )
+
+
+def test_the_running_batch_limit_deployed_is_the_one_every_simulation_of_the_plan_admits(
+    session: workflows.Session,
+) -> None:
+    """`planner deploy` writes the sequences of the sized context the KV cache holds, and the plan's
+    simulations admit as many (they ran the engine's default, 1,024 for vLLM on a B200, beside a
+    configuration capped at what the KV cache holds); a p99 SLO sizes, deploys and simulates the p99
+    context where the workload gives one."""
+    from planner.plan_simulation import context_of, scheduler_for
+    from planner.sizing.capacity import knob, size_capacity
+
+    plan = _plan("vllm")
+    p99 = plan.model_copy(
+        update={
+            "slo": plan.slo.model_copy(update={"percentile": 99}),
+            "workload": plan.workload.model_copy(
+                update={"input_tokens": plan.workload.input_tokens.model_copy(update={"p99": 30_000})}
+            ),
+        }
+    )
+    for each in (plan, p99):
+        resolved = resolve_plan(each, session.catalog, "code.yaml")
+        best = size_plan(resolved, session.catalog, session.performance_model("builtin"), simulate=False).best
+        assert best is not None
+        fleet = best.sizing
+        values = deploy_values(resolved, fleet, session.catalog, "vllm", Origin(each.name, "code.yaml", "0.1.0"))
+        written = values.settings["max_sequences"].value
+        assert written == scheduler_for(fleet.deployment, context_of(each)).max_num_seqs == fleet.capacity_cap
+        assert written < int(knob(fleet.deployment, "max_sequences")), "the KV cache binds, not the engine's limit"
+    assert context_of(p99) == 30_000 + 300
+    p95_cap = size_capacity(fleet.deployment, p99.workload.context_p95_tokens).max_concurrency
+    assert p95_cap > written, "the p95 context would have let the simulation admit more than the configuration"

@@ -135,6 +135,9 @@ class DeployValues:
     replicas_for_load: int
     spares: int
     context_p95: int
+    #: The context the fleet was sized for (p95, or p99 for an SLO above p95): what a replica's
+    #: running-batch limit holds.
+    context_sized: int
     capacity_cap: int
     latency_cap: int
     slo_percentile: float
@@ -251,6 +254,7 @@ def deploy_values(
         replicas_for_load=fleet.replicas_for_load,
         spares=fleet.spares,
         context_p95=resolved.plan.workload.context_p95_tokens,
+        context_sized=fleet.isl + fleet.osl,
         capacity_cap=fleet.capacity_cap,
         latency_cap=fleet.latency_cap,
         slo_percentile=slo.percentile,
@@ -384,13 +388,13 @@ def pool_values(values: DeployValues, layout: Deployment | None) -> DeployValues
         return values
     kept = {role: s for role, s in values.settings.items() if role not in PARALLEL_ROLES}
     own = {s.role: s for s in parallel_settings(layout)}
-    cap = size_capacity(layout, values.context_p95)
+    cap = size_capacity(layout, values.context_sized)
     if "max_sequences" in kept:  # what this layout's KV cache holds, as the pool was simulated
         own["max_sequences"] = Setting(
             "max_sequences",
             scheduler_sequences(layout, cap.max_concurrency),
             f"capacity axis of this pool's layout: the KV cache holds {cap.max_concurrency} sequences of "
-            f"{values.context_p95} tokens per replica (binding: {cap.binding_cap})",
+            f"{values.context_sized} tokens per replica (binding: {cap.binding_cap})",
         )
     return replace(values, settings={**kept, **own}, gpus_per_replica=layout.gpus, capacity_cap=cap.max_concurrency)
 
