@@ -29,7 +29,7 @@ from planner.measured_run import MeasuredRun
 from planner.perfmodel import PerformanceModel
 from planner.plan import Plan
 from planner.plan_simulation import LoadSpec, RunLength, context_of, simulate_plan, targets_of
-from planner.sizing.capacity import knob, size_capacity
+from planner.sizing.capacity import knob, scheduler_sequences, size_capacity
 from planner.sizing.deployment import Deployment
 from planner.tco import cost_assumptions, yearly_cost_eur
 
@@ -182,7 +182,8 @@ def ladder_for(bottleneck: str, dep: Deployment, s: Signals) -> list[Lever]:
     batch_name = dep.runtime.knob_roles.get("max_sequences", "max_num_seqs")
     tokens_name = dep.runtime.knob_roles.get("batched_tokens", "max_num_batched_tokens")
     budget_name = dep.runtime.kv_budget_knob
-    batch, tokens = int(knob(dep, "max_sequences")), int(knob(dep, "batched_tokens"))
+    # the running-batch limit as `planner deploy` configures it: what the KV cache holds, within the engine's
+    batch, tokens = scheduler_sequences(dep, s.kv_capacity), int(knob(dep, "batched_tokens"))
     budget = knob(dep, budget_name) if budget_name else None
     fp8_kv = [] if dep.kv_dtype.startswith("fp8") or "fp8" not in dep.runtime.kv_dtypes else [
         Lever("kv-fp8", "runtime", "store the KV cache in fp8 (twice the tokens per GiB)", "kv_cache_dtype",

@@ -57,7 +57,8 @@ def test_kv_pressure_caps_max_num_seqs_below_what_the_cache_holds(setting: Any) 
     cap = size_capacity(dep, context_of(plan)).max_concurrency
     d = decide(plan, dep, model, [run(1, 120, 150, 12, 2000), run(cap, 300, 700, 30, 9000)])
     assert d.bottleneck == "kv-capacity" and d.lever is not None
-    assert (d.lever.knob, d.lever.new) == ("max_num_seqs", int(cap * 0.85))
+    # from what `planner deploy` configured (what the KV cache holds), not the engine's default of 1,024
+    assert (d.lever.knob, d.lever.old, d.lever.new) == ("max_num_seqs", cap, int(cap * 0.85)) and cap < 1024
     preempted = run(4, 300, 700, 30, 3000, server={"preemptions": 12})
     assert decide(plan, dep, model, [run(1, 120, 150, 12, 2000), preempted]).bottleneck == "kv-capacity"
 
