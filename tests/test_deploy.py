@@ -440,6 +440,13 @@ def test_the_tuning_plan_moves_one_lever_at_a_time(session: workflows.Session, s
     held = re.search(r"held (\d+) -> (\d+)", budget.expect)
     assert budget.family == CAPACITY and held and int(held.group(2)) > int(held.group(1))
     assert any(s.lever == "speculative decoding" for s in plan.skipped)
+    # where memory binds (the SLOs would allow more sequences than the KV cache holds), the running
+    # batch is not raised past what the cache holds: use case 3 was told 38 -> 127 on A100s
+    bound = replace(fleet, latency_cap=fleet.capacity_cap + 10, dominant="memory")
+    memory_bound = tuning_plan(resolved, bound, "0.11.0")
+    assert "max_num_seqs" not in [e.lever for e in memory_bound.experiments]
+    skipped = next(s for s in memory_bound.skipped if s.lever == "max_num_seqs")
+    assert f"holds {fleet.capacity_cap} sequences" in skipped.why and "would preempt" in skipped.why
 
 
 def test_the_tuning_plan_moves_the_token_budget_from_the_engines_default_to_the_plans(

@@ -260,6 +260,13 @@ def _max_sequences(ctx: _Context) -> Experiment | Skipped:
             f"steps stalling its decodes, which is how the pools were sized; lowering it toward {latency} (what an "
             "aggregated replica holds within the SLOs) would only call for more decode replicas",
         )
+    if latency >= cap:
+        return Skipped(
+            LATENCY,
+            name,
+            f"the KV cache holds {cap} sequences, no more than the {latency} that meet the SLOs: the running batch "
+            "already stops at what memory holds, and raising it would preempt (the VRAM/capacity levers raise it)",
+        )
     at_cap, at_latency = ctx.run(ctx.dep, concurrency=cap), ctx.run(ctx.dep, concurrency=max(latency, 1))
     return Experiment(
         0,
