@@ -19,6 +19,7 @@ from planner.perfmodel import PerformanceModel
 from planner.plan import Plan
 from planner.plan_simulation import DEFAULT_DURATION_S, context_of, make_replicas, targets_of, workload_of
 from planner.simulate import (
+    GapRun,
     SimResult,
     TokenGaps,
     Workload,
@@ -183,6 +184,11 @@ def decode_stage(
         for order, (_handoff, _, p) in enumerate(handoffs)
         if (d := finished.get(order)) is not None and duration_s * 0.1 <= p.arrival_s <= duration_s
     ]
+    for p, d in measured:
+        # as the client sees it: the prefill pool's first token, then the decode pool's, whose gap holds
+        # the KV's transfer and any wait for a decode slot (one more token and one more gap each)
+        d.gap_runs.insert(0, GapRun(((d.first_token_s or 0.0) - (p.finish_s or 0.0),)))
+        d.decoded += 1
     decoded = [d for _, d in measured]
     token_gaps = TokenGaps(decoded)
     for p, d in measured:

@@ -268,6 +268,20 @@ def test_disaggregation_removes_prefill_interference(catalog: Any) -> None:
     assert kv_transfer_s(dep, dep, 6000, "tcp") > 5 * kv_transfer_s(dep, dep, 6000, "nixl")
 
 
+def test_the_wait_for_a_decode_slot_counts_in_the_clients_token_gaps(catalog: Any) -> None:
+    """A client's second token is the decode pool's first: its gap holds the KV's transfer and any wait
+    for a decode slot. Left out, one decode replica at 20 requests/s, its requests queueing for a slot
+    for over a minute, read as an ITL of 28 ms and a TPOT to match (only E2E showed the wait)."""
+    plan, fleet = plan_and_deployment(catalog)
+    pool = (fleet.deployment, fleet.model)
+    short = disaggregation(plan, pool, pool, 20.0, 4, 1, "nixl", duration_s=120, seed=0)
+    enough = disaggregation(plan, pool, pool, 20.0, 4, 3, "nixl", duration_s=120, seed=0)
+    # the judged reading (the worse of the gaps' and the requests' mean gap) carries the wait
+    assert short["at_percentile_ms"]["itl"] > 10 * short["itl_p95_ms"] and short["e2e_p95_ms"] > 60_000
+    assert enough["at_percentile_ms"]["itl"] < 1.5 * enough["itl_p95_ms"]
+    assert enough["itl_p99_ms"] >= enough["kv_transfer_ms_mean"], "every second token waits for the KV at least"
+
+
 def _pool_of(
     rate_per_gpu: Callable[[int], float], spares: int = 1, asked: list[Any] | None = None
 ) -> Callable[..., Any]:
