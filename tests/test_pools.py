@@ -262,8 +262,10 @@ def test_the_tuning_plan_of_pools_keeps_the_decode_pools_batch(planned: workflow
     tuning = tune(workflows.open_session(), workflows.open_plan(DISAGGREGATED), backend="builtin")
     assert "served disaggregated" in tuning.deployment and f"{d.pools.decode_replicas} decode" in tuning.deployment
     baseline = tuning.experiments[0]
-    ttft = d.pools.summary["ttft_ms"]["p95"]
-    assert f"the simulation that sized the pools gives TTFT p95 {ttft:,.0f} ms" in baseline.expect
+    at = d.pools.summary["at_percentile_ms"]
+    assert f"the simulation that sized the pools gives TTFT p95 {at['ttft']:,.0f} ms, ITL p95 {at['itl']:,.1f} ms" in (
+        baseline.expect
+    ), "the figures the plan prints for its pools"
     batch = d.deployment.runtime.knob_roles.get("max_sequences", "max_num_seqs")
     assert batch not in [e.lever for e in tuning.experiments]
     assert any(s.lever == batch and "served disaggregated" in s.why for s in tuning.skipped)
