@@ -853,6 +853,22 @@ def rerun_pools(plan: Plan, decision: FleetDecision, pools: PoolDecision, seed: 
     return scaled_rates(run, 1 / share) if share < 1 else run
 
 
+def pools_fleet_check(plan: Plan, decision: FleetDecision, pools: PoolDecision, seed: int = 0) -> dict[str, Any]:
+    """:func:`planner.plan_simulation.fleet_check` of a fleet served as prefill and decode pools: both
+    pools with their spares (one in each), then with the spares down (the pools for the load), each run
+    as :func:`rerun_pools` runs them."""
+    spare = decision.spares // 2
+    full = replace(
+        pools, prefill_replicas=pools.prefill_replicas + spare, decode_replicas=pools.decode_replicas + spare
+    )
+    down = rerun_pools(plan, decision, pools, seed)
+    return {
+        "all_up": rerun_pools(plan, decision, full, seed),
+        "spares_down": down,
+        "survives_failure": bool(down["meets_slo"]),
+    }
+
+
 def filled_load(load: PeakLoad, cr_closed: int, rate_at_cr_req_s: float) -> PeakLoad:
     """The closed loop that carries a rate with the queue allowed to fill: the replicas whose
     throughput at Cr_closed carries the rate, each with Cr_closed requests in flight (its E2E

@@ -271,6 +271,23 @@ def test_the_tuning_plan_of_pools_keeps_the_decode_pools_batch(planned: workflow
     assert any(s.lever == batch and "served disaggregated" in s.why for s in tuning.skipped)
 
 
+def test_the_failure_check_of_pools_takes_a_spare_out_of_each_pool(
+    session: workflows.Session, planned: workflows.PlanReport
+) -> None:
+    """`planner simulate --failure` runs the fleet the plan serves: both pools with a spare each, then
+    with the spares down. It ran aggregated replicas, as many as the pools have, and told use case 1
+    that its 17 B200 miss the SLOs and N+1 fails where the plan's pools meet them."""
+    d = planned.decision
+    assert d is not None and d.pools is not None
+    plan = workflows.read_plan(DISAGGREGATED)
+    report = workflows.simulate(session, plan, "pd.yaml", workflows.SimulationRequest(failure=True, backend="builtin"))
+    assert "prefill +" in report.deployment and report.meets_slo
+    failure = report.failure
+    assert failure is not None and failure["survives_failure"] and failure["all_up"]["meets_slo"]
+    assert failure["all_up"]["replicas"] == d.replicas and failure["spares_down"]["replicas"] == d.replicas_for_load
+    assert failure["spares_down"]["gpus"] < failure["all_up"]["gpus"] == d.gpus
+
+
 def test_simulate_runs_the_pools_by_default(session: workflows.Session, planned: workflows.PlanReport) -> None:
     plan = workflows.read_plan(DISAGGREGATED)
     report = workflows.simulate(session, plan, "pd.yaml", workflows.SimulationRequest(backend="builtin"))

@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from planner.decision import FleetDecision, fleet_run_s, rerun_pools
+from planner.decision import FleetDecision, fleet_run_s, pools_fleet_check, rerun_pools
 from planner.disaggregation import DisaggregationComparison
 from planner.disaggregation import compare_disaggregation as compare_pools
 from planner.errors import NothingFitsError, PlannerError
@@ -169,9 +169,10 @@ def _load_of(request: SimulationRequest, decision: FleetDecision, peak_factor: f
 
 
 def _as_decided(request: SimulationRequest) -> bool:
-    """True when the request names no load, replicas, length or comparison of its own."""
+    """True when the request names no load, replicas, length or comparison of its own (a failure check
+    runs the fleet as decided, its spares up and down)."""
     own = (request.mode, request.rate, request.concurrency, request.replicas, request.duration_s, request.lengths)
-    return all(v is None for v in own) and not (request.failure or request.disaggregated)
+    return all(v is None for v in own) and not request.disaggregated
 
 
 def simulate(session: Session, plan_: Plan, source: str, request: SimulationRequest) -> SimulationReport:
@@ -185,7 +186,10 @@ def simulate(session: Session, plan_: Plan, source: str, request: SimulationRequ
         pools = decision.pools
         layouts = f"{pools.prefill[0].label} + {pools.decode[0].label}"
         label = f"{layouts} as {pools.prefill_replicas} prefill + {pools.decode_replicas} decode replicas"
-        return SimulationReport(f"{label} (KV over {pools.transport})", decision, rerun_pools(plan_, decision, pools))
+        report = SimulationReport(f"{label} (KV over {pools.transport})", decision, rerun_pools(plan_, decision, pools))
+        if request.failure:  # (a spare in each pool, as the plan provisions them)
+            report.failure = pools_fleet_check(plan_, decision, pools)
+        return report
     load = _load_of(request, decision, plan_.traffic.peak_factor)
     replicas = request.replicas or decision.replicas_for_load
     # A length the user gives is run as given; the decision's own length may be stretched as its runs were.
