@@ -853,19 +853,20 @@ def rerun_pools(plan: Plan, decision: FleetDecision, pools: PoolDecision, seed: 
     return scaled_rates(run, 1 / share) if share < 1 else run
 
 
-def pools_fleet_check(plan: Plan, decision: FleetDecision, pools: PoolDecision, seed: int = 0) -> dict[str, Any]:
+def pools_fleet_check(
+    plan: Plan, decision: FleetDecision, pools: PoolDecision, spares_down: dict[str, Any], seed: int = 0
+) -> dict[str, Any]:
     """:func:`planner.plan_simulation.fleet_check` of a fleet served as prefill and decode pools: both
-    pools with their spares (one in each), then with the spares down (the pools for the load), each run
-    as :func:`rerun_pools` runs them."""
+    pools with their spares (one in each), run as :func:`rerun_pools` runs them, and ``spares_down``,
+    the pools for the load (:func:`rerun_pools` of ``pools``, which the caller has run)."""
     spare = decision.spares // 2
     full = replace(
         pools, prefill_replicas=pools.prefill_replicas + spare, decode_replicas=pools.decode_replicas + spare
     )
-    down = rerun_pools(plan, decision, pools, seed)
     return {
         "all_up": rerun_pools(plan, decision, full, seed),
-        "spares_down": down,
-        "survives_failure": bool(down["meets_slo"]),
+        "spares_down": spares_down,
+        "survives_failure": bool(spares_down["meets_slo"]),
     }
 
 

@@ -198,17 +198,14 @@ def heterogeneous_mix(
     # the cheapest few by estimate, in order (ties in the order tried), without keeping every assignment
     ranked = heapq.nsmallest(VERIFY_LIMIT, priced(), key=operator.itemgetter(0))
     if single is None and price:
-        single = pool(min(price, key=lambda c: _cost(pool(c, tuple(names)))), tuple(names))
+        alone = [p for cls in price if (p := pool(cls, tuple(names))) is not None]
+        single = min(alone, key=operator.attrgetter("eur_per_hour"), default=None)
     if settle is None or not ranked:
         best = ranked[0] if ranked else (math.inf, {}, [])
         return MixResult(best[1], best[2], single, feasible)
-    settled = _settled(ranked, price, by_name, settle)
+    settled = _settled(ranked, price, by_name, settle, single if single is not None and single.settled else None)
     best = min(settled, key=operator.itemgetter(0), default=(math.inf, {}, []))
     return MixResult(best[1], best[2], single, feasible, len(settled))
-
-
-def _cost(pool: Pool | None) -> float:
-    return pool.eur_per_hour if pool is not None else math.inf
 
 
 def _pools_of(assignment: dict[str, str], pool: Callable[[str, tuple[str, ...]], Pool | None]) -> list[Pool] | None:
@@ -228,12 +225,14 @@ def _settled(
     price: dict[str, float],
     by_name: dict[str, Bucket],
     settle: Settle,
+    own: Pool | None = None,
 ) -> list[tuple[float, dict[str, str], list[Pool]]]:
     """The cheapest assignments by estimate, each pool's fleet settled in simulation, as the plan
     checks its candidates: of the ``VERIFY_LIMIT`` cheapest, ``SETTLED_ASSIGNMENTS`` that hold, and none
     whose estimate is beyond ``COMPETITIVE`` times the cheapest settled (an assignment with a pool
     that holds nowhere in simulation is left out)."""
-    memo: dict[tuple[str, tuple[str, ...]], Pool | None] = {}
+    # (the plan's own fleet, ``own``, is its class's settled pool of every bucket: not simulated again)
+    memo: dict[tuple[str, tuple[str, ...]], Pool | None] = {(own.gpu, own.buckets): own} if own else {}
 
     def settled(p: Pool) -> Pool | None:
         if (p.gpu, p.buckets) not in memo:
@@ -361,12 +360,16 @@ def pool_demand(plan: Plan, buckets: Sequence[Bucket]) -> Demand:
     return demand_of(pool_plan(plan, buckets))
 
 
-def pinned_pool(plan: Plan, gpu: str, run: Sequence[Bucket], catalog: Catalog, source: str = "") -> ResolvedPlan:
-    """The pool plan of ``run`` with its GPU pinned to ``gpu`` (a GPU class id), resolved: what
-    ``planner plan`` sizes for the pool."""
+def pinned_pool_plan(plan: Plan, gpu: str, run: Sequence[Bucket]) -> Plan:
+    """The pool plan of ``run`` with its GPU pinned to ``gpu`` (a GPU class id): what ``planner mix
+    --write-plans`` writes and ``planner plan`` sizes for the pool."""
     pool = pool_plan(plan, run)
-    pinned = pool.model_copy(update={"hardware": pool.hardware.model_copy(update={"gpu": gpu})})
-    return resolve_plan(pinned, catalog, source)
+    return pool.model_copy(update={"hardware": pool.hardware.model_copy(update={"gpu": gpu})})
+
+
+def pinned_pool(plan: Plan, gpu: str, run: Sequence[Bucket], catalog: Catalog, source: str = "") -> ResolvedPlan:
+    """:func:`pinned_pool_plan`, resolved."""
+    return resolve_plan(pinned_pool_plan(plan, gpu, run), catalog, source)
 
 
 def estimated_pool(

@@ -15,8 +15,8 @@ from planner.mix import (
     Bucket,
     MixResult,
     heterogeneous_mix,
+    pinned_pool_plan,
     pool_demand,
-    pool_plan,
     priced_classes,
     settled_pool,
     settled_pool_of,
@@ -188,7 +188,7 @@ def simulate(session: Session, plan_: Plan, source: str, request: SimulationRequ
         label = f"{layouts} as {pools.prefill_replicas} prefill + {pools.decode_replicas} decode replicas"
         report = SimulationReport(f"{label} (KV over {pools.transport})", decision, rerun_pools(plan_, decision, pools))
         if request.failure:  # (a spare in each pool, as the plan provisions them)
-            report.failure = pools_fleet_check(plan_, decision, pools)
+            report.failure = pools_fleet_check(plan_, decision, pools, report.summary)
         return report
     load = _load_of(request, decision, plan_.traffic.peak_factor)
     replicas = request.replicas or decision.replicas_for_load
@@ -374,7 +374,6 @@ def write_pool_plans(report: MixReport, folder: str | Path) -> list[Path]:
     by_name = {b.name: b for b in report.buckets}
     written = []
     for number, pool in enumerate(report.result.pools, start=1):
-        pool_ = pool_plan(report.plan, [by_name[n] for n in pool.buckets])
-        pinned = pool_.model_copy(update={"hardware": pool_.hardware.model_copy(update={"gpu": pool.gpu})})
+        pinned = pinned_pool_plan(report.plan, pool.gpu, [by_name[n] for n in pool.buckets])
         written.append(write_plan(pinned, target / f"pool-{number}-{pool.gpu}.yaml"))
     return written
