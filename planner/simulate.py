@@ -633,6 +633,11 @@ class Replica:
                 budget -= chunk
         while self.waiting and budget > 0 and len(self.running) < self.config.max_num_seqs:
             request = self.waiting[0]
+            if self._blocks_for(request.isl) > self.config.kv_blocks:
+                # a prompt the whole KV cache cannot hold never finishes here (the engine refuses it,
+                # above its max_model_len); admitted, it would stall its replica once alone
+                self._drop(self.waiting.popleft())
+                continue
             if request.prefilled == 0 and request.cached_tokens:
                 request.prefilled = min(request.cached_tokens, request.isl - 1)
             chunk = min(request.prefill_left, budget)

@@ -159,6 +159,17 @@ def test_request_larger_than_the_kv_cache_is_dropped_not_stuck() -> None:
     assert result.dropped and not result.requests
 
 
+def test_a_prompt_whose_first_chunk_fits_but_not_the_whole_prompt_is_dropped_not_stuck() -> None:
+    # 40 blocks hold 640 tokens: a 1,000-token prompt's first 256-token chunk fits, the rest never
+    # will; admitted, it stalled its replica once alone (every later step did nothing until the run's
+    # event limit), where the engine refuses a prompt above its max_model_len
+    replica = Replica(0, SchedulerConfig(max_num_seqs=2, token_budget=256, block_tokens=16, kv_blocks=40), linear_step)
+    lengths = iter([(1000, 1), (100, 1), (100, 1)])
+    result = run([replica], Workload(lengths=lambda rng: next(lengths, (100, 1))), duration_s=0.5, seed=0,
+                 gaps=iter([0.0, 0.01, 0.01] + [1.0] * 10), warmup_s=0.0)  # fmt: skip
+    assert [r.isl for r in result.dropped] == [1000] and len(result.requests) == 2 and not result.unfinished
+
+
 def test_closed_loop_users_and_think_time() -> None:
     replica = single_server(seqs=64)
     result = run([replica], Workload(lengths=lambda rng: (100, 20)), duration_s=60, seed=0, users=5, think_s=1.0)
