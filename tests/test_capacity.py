@@ -8,7 +8,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from planner.sizing.capacity import GIB, kv_bytes_per_sequence, kv_bytes_per_token, size_capacity, weights_bytes_per_gpu
+from planner.sizing.capacity import (
+    GIB,
+    kv_bytes_per_sequence,
+    kv_bytes_per_token,
+    scheduler_sequences,
+    size_capacity,
+    weights_bytes_per_gpu,
+)
 from planner.sizing.deployment import Deployment
 
 
@@ -154,6 +161,43 @@ def test_attention_dp_replicates_attention_and_splits_experts(catalog: Any) -> N
     assert size_capacity(dp8, 2048).sequence_cap == 8 * size_capacity(tp8, 2048).sequence_cap
 
 
+DEPLOYED = [
+    ("llama-3.1-8b", "h100-sxm", {}, 16_000),
+    ("qwen3-32b", "h100-sxm", {}, 16_000),
+    ("llama-3.1-70b", "a100-sxm-80gb", {"tp": 4}, 12_600),
+    ("deepseek-v3", "h200-sxm", {"ep": 8, "attention_dp": True}, 60_000),
+]
+
+
+@pytest.mark.parametrize(("model", "gpu", "layout", "context"), DEPLOYED, ids=[d[0] for d in DEPLOYED])
+def test_the_running_batch_limit_deploy_writes_gets_the_kv_budget_the_plan_reports(
+    catalog: Any, model: str, gpu: str, layout: dict[str, Any], context: int
+) -> None:
+    # vLLM profiles its sampler for max_num_seqs rows; planner deploy writes what the KV cache holds,
+    # so the engine started with it must find the budget, and the sequences, the plan sized.
+    planned_dep = dep(catalog, model, gpu=gpu, **layout)
+    planned = size_capacity(planned_dep, context)
+    written = scheduler_sequences(planned_dep, planned.max_concurrency)
+    assert planned.binding_cap == "memory" and written < 1024, "a deployment whose KV cache binds"
+    deployed = size_capacity(dep(catalog, model, gpu=gpu, knobs={"max_num_seqs": written}, **layout), context)
+    assert deployed.kv_budget_gib_per_gpu == pytest.approx(planned.kv_budget_gib_per_gpu, rel=1e-9)
+    assert deployed.max_concurrency == planned.max_concurrency
+    # and it is the largest such limit: one more and the engine's own KV cache would not hold them
+    more = size_capacity(dep(catalog, model, gpu=gpu, knobs={"max_num_seqs": written + 1}, **layout), context)
+    ranks = layout.get("ep", 1) if layout.get("attention_dp") else 1
+    assert more.memory_cap < (written + 1) * ranks
+
+
+def test_qwen3_32b_at_16k_on_one_h100_holds_two_at_the_limit_deploy_writes(catalog: Any) -> None:
+    # At vLLM's default 1,024 sequences the sampler's profiling takes 5.6 GiB and one 16k sequence
+    # fits (4.45 GiB logged); started with the 2 the KV cache then holds, the sampler takes 0.1 GiB.
+    at_default = size_capacity(dep(catalog, "qwen3-32b", knobs={"max_num_seqs": 1024}), 16_000)
+    planned = size_capacity(dep(catalog, "qwen3-32b"), 16_000)
+    assert (at_default.max_concurrency, planned.max_concurrency) == (1, 2)
+    sampler = {t.name.strip(): t for t in planned.terms}["sampler"]
+    assert "max_num_seqs 2 planner deploy writes" in sampler.formula
+
+
 GPUS = ["h100-sxm", "h200-sxm", "b200", "mi300x", "l40s", "a100-sxm-80gb"]
 
 
@@ -188,7 +232,10 @@ def test_longer_context_never_raises_concurrency(catalog: Any, model: str, conte
     st.sampled_from(["llama-3.1-8b", "llama-3.1-70b", "qwen3-32b"]), st.sampled_from(["h100-sxm", "h200-sxm", "b200"])
 )
 def test_fp8_kv_doubles_the_tokens_bf16_holds(catalog: Any, model: str, gpu: str) -> None:
-    bf16 = size_capacity(dep(catalog, model, gpu=gpu, tp=4, kv_dtype="bf16"), 2048)
-    fp8 = size_capacity(dep(catalog, model, gpu=gpu, tp=4, kv_dtype="fp8"), 2048)
+    # (at one running-batch limit: left open, each would hold what its own KV cache holds, and the
+    # engine's profiling run, and so the budget, would differ with it)
+    knobs = {"max_num_seqs": 256}
+    bf16 = size_capacity(dep(catalog, model, gpu=gpu, tp=4, kv_dtype="bf16", knobs=knobs), 2048)
+    fp8 = size_capacity(dep(catalog, model, gpu=gpu, tp=4, kv_dtype="fp8", knobs=knobs), 2048)
     assert fp8.kv_bytes_per_token_per_gpu * 2 == bf16.kv_bytes_per_token_per_gpu
     assert fp8.kv_tokens_per_replica == pytest.approx(2 * bf16.kv_tokens_per_replica, rel=0.001, abs=32)

@@ -39,10 +39,21 @@ LOGS = [
 ]
 
 
+#: What the logged runs left at vLLM's H100 defaults, set as they ran (unset, the planner would size
+#: the running-batch limit ``planner deploy`` writes instead).
+LOGGED_KNOBS = {"max_num_seqs": 1024, "max_num_batched_tokens": 8192}
+
+
 def vllm_on_h100(catalog: Any, log: VllmLog) -> Deployment:
     model = catalog.models.get(log.model)
     return Deployment(
-        model, catalog.gpus.get("h100-sxm"), catalog.runtimes.get("vllm"), log.weights_dtype, "bf16", tp=log.tp
+        model,
+        catalog.gpus.get("h100-sxm"),
+        catalog.runtimes.get("vllm"),
+        log.weights_dtype,
+        "bf16",
+        tp=log.tp,
+        knobs=dict(LOGGED_KNOBS),
     )
 
 

@@ -204,7 +204,7 @@ def test_estimate_takes_runtime_knobs_as_a_plans_runtime_knobs() -> None:
         (("--runtime", "sglang", "--knob", "chunked_prefil_size=2048"), "did you mean `chunked_prefill_size`?"),
         (("--runtime", "sglang", "--knob", "chunked_prefill_size=abc"), "'abc' is not a whole number"),
         (("--runtime", "sglang", "--knob", "oops"), "is not NAME=VALUE"),
-        (("--knob", "max_num_batched_tokens=512"), "--knob max_num_batched_tokens=1024"),
+        (("--knob", "max_num_batched_tokens=512", "--knob", "max_num_seqs=1024"), "--knob max_num_batched_tokens=1024"),
         (("--knob", "max_num_batched_tokens=2048", "--knob", "enable_chunked_prefill=false"),
          "--knob enable_chunked_prefill=true"),
         (("--runtime", "sglang", "--knob", "enable_dp_attention=true"), "give --attention-dp with --ep N instead"),

@@ -74,11 +74,17 @@ def test_the_budget_trades_ttft_for_itl_as_vllm_documents(catalog: Any) -> None:
 
 def test_a_budget_vllm_refuses_is_a_pin_conflict_with_the_fix(catalog: Any) -> None:
     below_seqs = CLEAN.replace(
-        "runtime: {id: vllm, tp: 4}", "runtime: {id: vllm, tp: 4, knobs: {max_num_batched_tokens: 512}}"
+        "runtime: {id: vllm, tp: 4}",
+        "runtime: {id: vllm, tp: 4, knobs: {max_num_batched_tokens: 512, max_num_seqs: 1024}}",
     )
     [conflict] = pin_conflicts(resolve_plan(parse_plan(below_seqs), catalog), catalog)
     assert conflict.pin == "runtime.knobs.max_num_batched_tokens" and "max_num_seqs (1,024" in conflict.why
     assert conflict.nearest == "runtime.knobs.max_num_batched_tokens: 1024"
+    # with max_num_seqs left open planner deploy writes one within the budget, which vLLM takes
+    budget_only = CLEAN.replace(
+        "runtime: {id: vllm, tp: 4}", "runtime: {id: vllm, tp: 4, knobs: {max_num_batched_tokens: 512}}"
+    )
+    assert pin_conflicts(resolve_plan(parse_plan(budget_only), catalog), catalog) == []
     unchunked = CLEAN.replace(
         "runtime: {id: vllm, tp: 4}",
         "runtime: {id: vllm, tp: 4, knobs: {max_num_batched_tokens: 2048, enable_chunked_prefill: false}}",
@@ -95,6 +101,22 @@ def test_a_budget_vllm_refuses_is_a_pin_conflict_with_the_fix(catalog: Any) -> N
         "runtime: {id: vllm, tp: 4}", "runtime: {id: vllm, tp: 4, knobs: {max_num_batched_tokens: 4096}}"
     )
     assert pin_conflicts(resolve_plan(parse_plan(fine), catalog), catalog) == []
+
+
+def test_a_vllm_budget_below_the_default_running_batch_caps_the_limit_deploy_writes(catalog: Any) -> None:
+    # vLLM refuses max_num_seqs above max_num_batched_tokens; with only the budget set, the limit the
+    # plan sizes, simulates and deploys is the budget (vLLM's default of 1,024 would not start)
+    from planner.sizing.capacity import scheduler_sequences, size_capacity
+    from planner.sizing.deployment import Deployment
+    from planner.sizing.pins import budget_refusal
+
+    model, gpu, vllm = catalog.models.get("llama-3.1-8b"), catalog.gpus.get("h100-sxm"), catalog.runtimes.get("vllm")
+    dep = Deployment(model, gpu, vllm, "bf16", "bf16", knobs={"max_num_batched_tokens": 512})
+    cap = size_capacity(dep, 256)  # (short requests: memory holds more than 512)
+    assert (cap.sequence_cap, cap.binding_cap) == (512, "max_num_seqs") and cap.memory_cap > 512
+    assert scheduler_sequences(dep, cap.max_concurrency) == 512 and budget_refusal(dep, 2048) is None
+    pinned = Deployment(model, gpu, vllm, "bf16", "bf16", knobs={"max_num_batched_tokens": 512, "max_num_seqs": 600})
+    assert budget_refusal(pinned, 2048) is not None
 
 
 def test_the_search_tries_a_ranks_budgets_where_the_runtime_splits_the_knob(catalog: Any) -> None:

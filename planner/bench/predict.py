@@ -8,14 +8,14 @@ decode-only runs) has its predictor; the accuracy script and the calibration fit
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import lru_cache
-from typing import Any
 
 from planner.bench.calibration import Measurement, harness_setting
 from planner.catalog import Catalog
 from planner.perfmodel import PerformanceModel
 from planner.performance_models import AnalyticModel
-from planner.sizing.capacity import size_capacity
+from planner.sizing.capacity import knob, size_capacity
 from planner.sizing.deployment import Deployment
 from planner.sizing.efficiency import Efficiency
 from planner.sizing.estimate import closed_loop
@@ -23,12 +23,12 @@ from planner.sizing.steady_state import Timing, steady_state
 
 
 def deployment_for(m: Measurement, catalog: Catalog) -> Deployment:
-    """The deployment a published measurement ran (one replica of it)."""
-    knobs: dict[str, Any] = {}
+    """The deployment a published measurement ran (one replica of it): its running-batch limit as
+    published, else the engine's default, which the engine profiled its memory for (left open, a
+    deployment gets the limit ``planner deploy`` would write, see
+    :func:`~planner.sizing.capacity.deployed_sequence_limit`)."""
     runtime = catalog.runtimes.get(m.runtime_id)
-    if m.max_batch:
-        knobs[runtime.knob_roles.get("max_sequences", "max_num_seqs")] = m.max_batch
-    return Deployment(
+    dep = Deployment(
         model=catalog.models.get(m.model_id),
         gpu=catalog.gpus.get(m.gpu_id),
         runtime=runtime,
@@ -38,8 +38,9 @@ def deployment_for(m: Measurement, catalog: Catalog) -> Deployment:
         pp=m.pp,
         ep=m.ep,
         attention_dp=m.attention_dp,
-        knobs=knobs,
     )
+    limit = m.max_batch or int(knob(dep, "max_sequences"))
+    return replace(dep, knobs={runtime.knob_roles.get("max_sequences", "max_num_seqs"): limit})
 
 
 def _solve_rate(dep: Deployment, rate: float, isl: int, osl: int, cap: int, model: PerformanceModel) -> Timing:

@@ -269,22 +269,72 @@ def forward_activation_bytes(dep: Deployment) -> float:
     return tokens * per_token
 
 
-def sampler_activation_bytes(dep: Deployment) -> float:
+def sampler_activation_bytes(dep: Deployment, sequences: int | None = None) -> float:
     """Peak while the profiling run samples: the forward's hidden states plus the sampler's buffers.
 
-    One row of logits per sampled sequence, ``min(max_sequences, batched_tokens)`` rows over
-    the whole vocabulary, at the runtime's ``sampler_bytes_per_logit``; the logits are
-    gathered to every rank, so TP does not split them.
+    One row of logits per sampled sequence, ``min(sequences, batched_tokens)`` rows over the
+    whole vocabulary, at the runtime's ``sampler_bytes_per_logit``; the logits are gathered to
+    every rank, so TP does not split them. ``sequences`` is the running-batch limit the engine
+    starts with (None: its ``max_sequences`` knob, set or default).
     """
     tokens = rank_batched_tokens(dep)
-    rows = min(tokens, int(knob(dep, "max_sequences")))
+    rows = min(tokens, int(knob(dep, "max_sequences")) if sequences is None else sequences)
     hidden_states = tokens * dep.model.hidden_size * 2
     return hidden_states + rows * dep.model.vocab_size * dep.runtime.sampler_bytes_per_logit
 
 
-def activation_bytes_per_gpu(dep: Deployment) -> float:
-    """Activation peak of the runtime's profiling run: the larger of its forward pass and its sampling."""
-    return max(forward_activation_bytes(dep), sampler_activation_bytes(dep))
+def activation_bytes_per_gpu(dep: Deployment, sequences: int | None = None) -> float:
+    """Activation peak of the runtime's profiling run: the larger of its forward pass and its sampling
+    (``sequences``: the running-batch limit, as :func:`sampler_activation_bytes` takes it)."""
+    return max(forward_activation_bytes(dep), sampler_activation_bytes(dep, sequences))
+
+
+def sequences_pinned(dep: Deployment) -> bool:
+    """True when the plan sets the runtime's running-batch limit (role ``max_sequences``); otherwise
+    ``planner deploy`` writes it: what the KV cache holds (:func:`deployed_sequence_limit`)."""
+    return dep.runtime.knob_roles.get("max_sequences", "max_num_seqs") in dep.knobs
+
+
+def sequence_ceiling(dep: Deployment) -> int:
+    """The most sequences one scheduler of ``dep`` may be started with: its running-batch knob, set or
+    the engine's default; where the plan leaves that open and sets a vLLM token budget below it, the
+    budget. vLLM refuses a max_num_seqs above max_num_batched_tokens (SchedulerConfig._verify_args,
+    https://github.com/vllm-project/vllm/blob/f0de1a604cad003379e5bb4dfc3cc5d2a1f25fa8/vllm/config/scheduler.py#L249-L285),
+    and ``planner deploy`` writes the limit, so it writes one vLLM takes."""
+    limit = int(knob(dep, "max_sequences"))
+    budget_name = dep.runtime.knob_roles.get("batched_tokens", "max_num_batched_tokens")
+    if dep.runtime.id == "vllm" and not sequences_pinned(dep) and budget_name in dep.knobs:
+        return min(limit, int(dep.knobs[budget_name]))
+    return limit
+
+
+def _sequences_held(dep: Deployment, context: int, sequences: int) -> int:
+    """Sequences of ``context`` tokens one scheduler's KV cache holds when the engine profiles its
+    sampler for ``sequences`` (the budget, less the activations, divided by a sequence's KV)."""
+    weights, reserve = weights_bytes_per_gpu(dep), reserve_bytes(dep)
+    budget, _ = kv_budget_bytes(dep, weights, activation_bytes_per_gpu(dep, sequences), reserve)
+    per_seq = kv_bytes_per_sequence(dep, context, int(knob(dep, "kv_block_tokens") or 1))
+    return max(int(budget // per_seq), 0) if per_seq > 0 else 0
+
+
+def deployed_sequence_limit(dep: Deployment, context: int) -> int:
+    """The running-batch limit one scheduler of ``dep`` starts with, sized for ``context`` tokens.
+
+    Set in the plan: that. Otherwise ``planner deploy`` writes what the KV cache holds, and the
+    engine then profiles its sampler for that many rows, not for its default, which leaves more
+    memory to the KV cache (vLLM's dummy sampler run takes max_num_seqs rows). So the limit is the
+    largest one, up to the engine's default, whose own KV cache holds that many sequences: the
+    fixed point at which the budget the planner reports is the one the engine logs.
+    """
+    limit = sequence_ceiling(dep)
+    if sequences_pinned(dep) or _sequences_held(dep, context, limit) >= limit:
+        return limit
+    # held(s) >= s at lo and < s at hi; held never grows with s, so held(s) - s falls and bisecting holds
+    lo, hi = _sequences_held(dep, context, limit), limit
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if _sequences_held(dep, context, mid) >= mid else (lo, mid)
+    return lo if lo > 0 else limit  # (nothing fits even with one row: the engine's default, as it starts)
 
 
 def reserve_bytes(dep: Deployment) -> float:
@@ -375,11 +425,21 @@ def _memory_terms(dep: Deployment, weights: float) -> list[Term]:
     return terms
 
 
-def _activation_terms(dep: Deployment) -> list[Term]:
-    """The profiling run's peak, the part that sets it, and where CUDA graphs live."""
-    forward, sampler = forward_activation_bytes(dep), sampler_activation_bytes(dep)
+def _activation_terms(dep: Deployment, sequences: int) -> list[Term]:
+    """The profiling run's peak (its sampler sized for ``sequences``), the part that sets it, and
+    where CUDA graphs live."""
+    forward, sampler = forward_activation_bytes(dep), sampler_activation_bytes(dep, sequences)
     tokens = rank_batched_tokens(dep)
-    rows = min(tokens, int(knob(dep, "max_sequences")))
+    rows = min(tokens, sequences)
+    seq_name = dep.runtime.knob_roles.get("max_sequences", "max_num_seqs")
+    if sequences_pinned(dep):
+        limit = f"{seq_name} {sequences} set in the plan"
+    elif sequences < sequence_ceiling(dep):
+        limit = f"{seq_name} {sequences} planner deploy writes: what the KV cache then holds"
+    elif sequences < int(knob(dep, "max_sequences")):
+        limit = f"{seq_name} {sequences} planner deploy writes: the token budget, which vLLM requires"
+    else:
+        limit = f"{seq_name} {sequences}, the engine's default"
     sets_peak = "sampler" if sampler >= forward else "forward pass"
     terms = [
         Term(
@@ -397,7 +457,8 @@ def _activation_terms(dep: Deployment) -> list[Term]:
         Term(
             "  sampler",
             sampler / GIB,
-            f"{rows} rows x vocab {dep.model.vocab_size} x {dep.runtime.sampler_bytes_per_logit:g} B + hidden states",
+            f"{rows} rows ({limit}) x vocab {dep.model.vocab_size} x {dep.runtime.sampler_bytes_per_logit:g} B "
+            "+ hidden states",
             f"{dep.runtime.id} sampler_bytes_per_logit"
             if "sampler_bytes_per_logit" in dep.runtime.model_fields_set
             else f"one fp32 copy: {dep.runtime.id}'s sampler is not modelled",
@@ -440,7 +501,8 @@ def size_capacity(dep: Deployment, context: int) -> Capacity:
         model's config or max_model_len allows).
     """
     weights = weights_bytes_per_gpu(dep)
-    activation = activation_bytes_per_gpu(dep)
+    limit = deployed_sequence_limit(dep, context)
+    activation = activation_bytes_per_gpu(dep, limit)
     reserve = reserve_bytes(dep)
     budget, rule = kv_budget_bytes(dep, weights, activation, reserve)
     block = int(knob(dep, "kv_block_tokens") or 1)
@@ -450,9 +512,12 @@ def size_capacity(dep: Deployment, context: int) -> Capacity:
         int(budget // (block * kv_bytes_per_token_layer_group(dep) * _layers_per_gpu(dep.model.num_layers, dep))), 0
     )
     ranks = dep.ep if dep.attention_dp else 1
-    memory_cap = max(int(budget // per_seq), 0) * ranks if per_seq > 0 else 0
+    held = max(int(budget // per_seq), 0) if per_seq > 0 else 0
+    if limit < sequence_ceiling(dep):  # deploy writes the limit the budget was profiled for
+        held = min(held, limit)
+    memory_cap = held * ranks
     seq_name = dep.runtime.knob_roles.get("max_sequences", "max_num_seqs")
-    sequence_cap = int(knob(dep, "max_sequences")) * ranks
+    sequence_cap = sequence_ceiling(dep) * ranks
     max_context = min(dep.model.max_context, int(knob(dep, "max_context") or dep.model.max_context))
     # no KV budget: the weights do not fit in the runtime's share, unless the share itself is gone
     # (SGLang's computed fraction below zero: its reserve for the token budget takes the GPU)
@@ -465,7 +530,7 @@ def size_capacity(dep: Deployment, context: int) -> Capacity:
     max_concurrency, binding = min(caps, key=lambda c: c[0])
     terms = [
         *_memory_terms(dep, weights),
-        *_activation_terms(dep),
+        *_activation_terms(dep, limit),
         Term(
             "runtime reserve",
             reserve / GIB,

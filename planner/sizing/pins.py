@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from planner.catalog import Catalog
 from planner.resolve import ResolvedPlan
-from planner.sizing.capacity import knob
+from planner.sizing.capacity import knob, sequences_pinned
 from planner.sizing.deployment import Deployment
 from planner.sizing.search import budget_knob, gpu_runs  # the search's own tests
 
@@ -198,8 +198,9 @@ def budget_refusal(dep: Deployment, context_tokens: int) -> tuple[str, list[tupl
     """Why vLLM refuses the token budget per step ``dep`` sets (its knobs, or its default where chunked
     prefill is turned off), with the settings that would hold, each (knob, value), any one enough; None
     when it holds, is left to vLLM with chunked prefill on, or the runtime is not vLLM. vLLM refuses a
-    budget below max_num_seqs, or, with chunked prefill off, below the longest request of
-    ``context_tokens`` (vllm/config/scheduler.py SchedulerConfig._verify_args,
+    budget below max_num_seqs (where the plan sets it: otherwise ``planner deploy`` writes one within
+    the budget, :func:`~planner.sizing.capacity.sequence_ceiling`), or, with chunked prefill off, below
+    the longest request of ``context_tokens`` (vllm/config/scheduler.py SchedulerConfig._verify_args,
     https://github.com/vllm-project/vllm/blob/f0de1a604cad003379e5bb4dfc3cc5d2a1f25fa8/vllm/config/scheduler.py#L249-L285)."""
     name = budget_knob(dep)
     chunked = knob(dep, "enable_chunked_prefill")
@@ -208,7 +209,7 @@ def budget_refusal(dep: Deployment, context_tokens: int) -> tuple[str, list[tupl
     if dep.runtime.id != "vllm" or (name not in dep.knobs and chunked):
         return None
     budget, sequences = int(knob(dep, "batched_tokens")), int(knob(dep, "max_sequences"))
-    if budget < sequences:
+    if sequences_pinned(dep) and budget < sequences:
         why = f"vLLM refuses a budget below max_num_seqs ({sequences:,}: every running sequence needs a token a step)"
         return why, [(name, sequences)]
     if not chunked and budget < context_tokens:
