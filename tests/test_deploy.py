@@ -630,6 +630,31 @@ def test_a_configuration_vllm_would_refuse_to_start_is_refused_with_the_fix(sess
     )
 
 
+def test_a_vllm_token_budget_below_the_default_limit_deploys_the_limit_within_it(session: workflows.Session) -> None:
+    """vLLM refuses max_num_seqs above max_num_batched_tokens: a plan that sets only a small budget
+    is deployed with the budget as the running-batch limit (it was refused for the default 1,024),
+    and a plan that sets both is refused with the fix."""
+    plan = _plan("vllm")
+    small = plan.model_copy(
+        update={"runtime": plan.runtime.model_copy(update={"knobs": {"max_num_batched_tokens": 64}})}
+    )
+    resolved = resolve_plan(small, session.catalog, "small.yaml")
+    sizing = size_plan(resolved, session.catalog, session.performance_model("builtin"), simulate=False)
+    assert sizing.best is not None
+    values = deploy_values(resolved, sizing.best.sizing, session.catalog, "vllm", Origin("s", "small.yaml", "0.1.0"))
+    limit = values.settings["max_sequences"]
+    assert limit.value <= 64 and values.value("batched_tokens") == 64
+    if limit.value == 64:  # (where the KV cache holds fewer, memory binds as ever)
+        assert "capped by the token budget 64" in limit.why, limit.why
+    both = small.runtime.model_copy(update={"knobs": {"max_num_batched_tokens": 64, "max_num_seqs": 128}})
+    resolved = resolve_plan(small.model_copy(update={"runtime": both}), session.catalog, "both.yaml")
+    sizing = size_plan(resolved, session.catalog, session.performance_model("builtin"), simulate=False)
+    assert sizing.best is not None
+    with pytest.raises(DeployError) as caught:
+        deploy_values(resolved, sizing.best.sizing, session.catalog, "vllm", Origin("b", "both.yaml", "0.1.0"))
+    assert caught.value.path == "runtime.knobs.max_num_batched_tokens" and "max_num_seqs (128" in str(caught.value)
+
+
 def test_the_running_batch_limit_deployed_is_the_one_every_simulation_of_the_plan_admits(
     session: workflows.Session,
 ) -> None:

@@ -15,7 +15,15 @@ from planner.catalog import Catalog
 from planner.errors import PlannerError, UnknownIdError
 from planner.plan import Plan
 from planner.resolve import ResolvedPlan
-from planner.sizing.capacity import caches_prefixes, knob, scheduler_sequences, size_capacity
+from planner.sizing.capacity import (
+    Capacity,
+    caches_prefixes,
+    knob,
+    scheduler_sequences,
+    sequence_ceiling,
+    sequences_pinned,
+    size_capacity,
+)
 from planner.sizing.deployment import Deployment
 from planner.sizing.fleet import FleetSizing, spread_over
 from planner.sizing.pins import budget_refusal
@@ -393,10 +401,26 @@ def pool_values(values: DeployValues, layout: Deployment | None) -> DeployValues
         own["max_sequences"] = Setting(
             "max_sequences",
             scheduler_sequences(layout, cap.max_concurrency),
-            f"capacity axis of this pool's layout: the KV cache holds {cap.max_concurrency} sequences of "
-            f"{values.context_sized} tokens per replica (binding: {cap.binding_cap})",
+            f"capacity axis of this pool's layout: {capacity_reason(layout, cap)}",
         )
     return replace(values, settings={**kept, **own}, gpus_per_replica=layout.gpus, capacity_cap=cap.max_concurrency)
+
+
+def capacity_reason(dep: Deployment, cap: Capacity) -> str:
+    """Why one replica of ``dep`` runs ``cap.max_concurrency`` sequences: what its KV cache holds of
+    the sized context, or the running-batch limit that binds first (vLLM's token budget, where the
+    plan sets one below the engine's default limit: vLLM refuses a larger max_num_seqs)."""
+    context = f"{cap.context_tokens} tokens"
+    if cap.binding_cap == "memory":
+        return f"the KV cache holds {cap.max_concurrency} sequences of {context} per replica (binding: memory)"
+    if sequence_ceiling(dep) < int(knob(dep, "max_sequences")):
+        why = f"the token budget {int(knob(dep, 'batched_tokens')):,} (vLLM takes no max_num_seqs above it)"
+    else:
+        why = f"{'the plan' if sequences_pinned(dep) else 'the engine'}'s {cap.binding_cap}"
+    return (
+        f"{cap.max_concurrency} sequences per replica, capped by {why} (binding: {cap.binding_cap}); "
+        f"the KV cache holds {cap.memory_cap} of {context}"
+    )
 
 
 def parallel_settings(dep: Any) -> list[Setting]:
@@ -462,8 +486,7 @@ def _memory(resolved: ResolvedPlan, fleet: FleetSizing) -> list[Setting]:
         Setting(
             "max_sequences",
             seqs,
-            f"capacity axis: the KV cache holds {fleet.capacity_cap} sequences of {context} tokens per replica "
-            f"(binding: {cap.binding_cap}); the latency axis holds {fleet.latency_cap} within the SLOs"
+            f"capacity axis: {capacity_reason(dep, cap)}; the latency axis holds {fleet.latency_cap} within the SLOs"
             + (f"; per attention rank: {fleet.capacity_cap} / {ranks}" if ranks > 1 else ""),
         ),
         Setting(
