@@ -694,7 +694,21 @@ def search_text(report: SearchReport, top: int, *, styled: bool = False) -> str:
             f"those {chosen} timed: {chosen} re-timed the candidates that could rank among the first "
             f"{report.settled}"
         )
+    lines.append(_search_basis(report.disaggregated))
     return "\n".join(lines)
+
+
+def _search_basis(disaggregated: bool | None) -> str:
+    """What the search's rows are, beside what ``planner plan`` makes of the cheapest."""
+    pools = {
+        None: ", and sizes prefill and decode pools where they need fewer GPUs (serving_stack.disaggregated is "
+        "left open)",
+        True: ", served as the prefill and decode pools the plan asks for (serving_stack.disaggregated: true)",
+    }.get(disaggregated, "")
+    return (
+        "Each row is the estimate of aggregated replicas at the planned load; `planner plan` settles the "
+        f"cheapest in simulation{pools}, so its fleet and EUR per 1M tokens are the ones to quote."
+    )
 
 
 def simulation_text(report: SimulationReport) -> str:

@@ -333,6 +333,9 @@ class SearchReport:
     backend: str = "builtin"
     #: The places of the ranking the chosen model settles (:data:`planner.sizing.search.SETTLED`).
     settled: int = SETTLED
+    #: The plan's ``serving_stack.disaggregated``: None (left open) or True, ``planner plan`` may serve
+    #: the fleet as prefill and decode pools, which these aggregated rows do not show.
+    disaggregated: bool | None = False
 
     def to_json(self, top: int | None = None) -> dict[str, Any]:
         """The ``top`` candidates (all when ``None``) with their full sizing; ``screened_only`` marks
@@ -366,7 +369,7 @@ def search(
         return SearchReport([], 0, [c.line for c in conflicts])
     model = session.performance_model(backend)
     ranked, tried = search_candidates(resolved, session.catalog, model, progress=counted_steps(progress, SIZING))
-    return SearchReport(ranked, tried, backend=model.name)
+    return SearchReport(ranked, tried, backend=model.name, disaggregated=plan_.serving_stack.disaggregated)
 
 
 @dataclass(frozen=True)
