@@ -156,8 +156,9 @@ def decode_stage(
     prefill, prefill_replicas, duration_s, lengths = first.deployment, first.replicas, first.duration_s, first.lengths
     decode, decode_model = decode_pool
     served = first.result.requests
-    # the prompts after the prefill pool's window go on to decode too: load, not measured
-    fed = served + first.result.tail
+    # the prompts after the prefill pool's window go on to decode too: load, not measured; a request
+    # of one output token is done when it leaves the prefill pool, with its first token
+    fed = [r for r in served + first.result.tail if lengths[r.id][1] > 1]
     # each prompt length's KV transfer, worked out once (thousands of prompts, few lengths)
     moves: dict[int, float] = {}
     for r in fed:
@@ -165,7 +166,8 @@ def decode_stage(
             moves[r.isl] = kv_transfer_s(prefill, decode, r.isl, transport)
     handoffs = sorted(((r.finish_s or 0.0) + moves[r.isl], r.id, r) for r in fed)
     times = [0.0, *[t for t, _, _ in handoffs]]
-    decode_lengths = [lengths[request_id] for _, request_id, _ in handoffs]
+    # the client's first token came from the prefill pool: the decode pool makes the others
+    decode_lengths = [(lengths[request_id][0], lengths[request_id][1] - 1) for _, request_id, _ in handoffs]
     cached = Workload(lengths=_replay(decode_lengths), shared_prefix_tokens=10**9, prefix_hit_rate=1.0)
     second = run(
         make_replicas(decode, decode_model, decode_replicas, context_of(plan)),
@@ -191,6 +193,13 @@ def decode_stage(
         d.decoded += 1
     decoded = [d for _, d in measured]
     token_gaps = TokenGaps(decoded)
+    for p in served:  # (one output token: its TTFT is its E2E, and it has no gaps)
+        if lengths[p.id][1] <= 1 and duration_s * 0.1 <= p.arrival_s <= duration_s:
+            ttft = (p.finish_s or 0.0) - p.arrival_s + first.result.frontend_s
+            ttfts.append(ttft)
+            e2es.append(ttft)
+            output_tokens += 1
+            good += all(t is None or ttft <= t for t in (targets.ttft_s, targets.e2e_s))
     for p, d in measured:
         # the front end sits before the prefill pool: its share is the prefill replicas'
         ttft = (p.finish_s or 0.0) - p.arrival_s + first.result.frontend_s
@@ -204,7 +213,7 @@ def decode_stage(
         checks = ((targets.ttft_s, ttft), (targets.itl_s, itl), (targets.e2e_s, e2e))
         good += all(t is None or v <= t for t, v in checks)
     gpus = prefill_replicas * prefill.gpus + decode_replicas * decode.gpus
-    transfer = [moves[r.isl] for r in served]
+    transfer = [moves[r.isl] for r in served if lengths[r.id][1] > 1]
     q = min(max(targets.percentile, 50), 99.9)
     ordered = {"ttft": sorted(ttfts), "e2e": sorted(e2es), "tpot": sorted(tpots)}  # once each, for several percentiles
 

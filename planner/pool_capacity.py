@@ -145,8 +145,15 @@ def decode_capacity(
     targets = targets_of(plan)
     e2e_s = None if targets.e2e_s is None else max(targets.e2e_s - first_token_s, 0.0)
     generation = Targets(None, targets.itl_s, e2e_s, targets.percentile)
-    base = workload_of(plan, pool[0])
-    workload = Workload(lengths=base.lengths, shared_prefix_tokens=10**9, prefix_hit_rate=1.0)
+    draw = workload_of(plan, pool[0]).lengths
+
+    def after_first_token(rng: random.Random) -> tuple[int, int]:
+        # the prefill pool made each request's first token: a decode replica makes the others (as
+        # disaggregation.decode_stage replays them; one-token requests, which never reach it, count one)
+        isl, osl = draw(rng)
+        return isl, max(osl - 1, 1)
+
+    workload = Workload(lengths=after_first_token, shared_prefix_tokens=10**9, prefix_hit_rate=1.0)
     return _closed_capacity(plan, pool, workload, generation, length, seed, start)
 
 

@@ -293,6 +293,26 @@ def test_the_wait_for_a_decode_slot_counts_in_the_clients_token_gaps(catalog: An
     assert enough["itl_p99_ms"] >= enough["kv_transfer_ms_mean"], "every second token waits for the KV at least"
 
 
+def test_the_decode_pool_makes_the_tokens_after_the_prefill_pools_first(catalog: Any, monkeypatch: Any) -> None:
+    """A request leaves the prefill pool with its first token, so the decode pool makes its other
+    output tokens: it made all of them again, one token a request more than the client asked for."""
+    import planner.disaggregation as disaggregated
+
+    plan, fleet = plan_and_deployment(catalog)
+    pool = (fleet.deployment, fleet.model)
+    runs: list[Any] = []
+    real_run = disaggregated.run
+    monkeypatch.setattr(disaggregated, "run", lambda *a, **k: runs.append(real_run(*a, **k)) or runs[-1])
+    summary = disaggregation(plan, pool, pool, 20.0, 4, 3, "nixl", duration_s=60, seed=0)
+    _prefill, decode = runs
+    drawn = disaggregated.stage_lengths(plan, fleet.deployment, 20.0, 60, 0)
+    replayed = [(r.isl, r.osl) for r in decode.requests]
+    assert replayed and set(replayed) <= {(isl, osl - 1) for isl, osl in drawn}
+    assert not set(replayed) <= set(drawn)
+    # the measured ones count the prefill pool's token too: the client's whole output
+    assert all(r.decoded in (r.osl, r.osl + 1) for r in decode.requests) and summary["output_tok_s"] > 0
+
+
 def _pool_of(
     rate_per_gpu: Callable[[int], float], spares: int = 1, asked: list[Any] | None = None
 ) -> Callable[..., Any]:
