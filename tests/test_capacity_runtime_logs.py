@@ -140,6 +140,26 @@ def test_sglang_kv_pool_matches_its_log(catalog: Any) -> None:
     assert cap.kv_tokens_per_replica == pytest.approx(367_404, rel=0.05)
 
 
+def test_sglang_kv_pool_of_a_dense_model_matches_its_log(catalog: Any) -> None:
+    # SGLang's documentation, "Quick Start: Sending Requests" (docs.sglang.ai/backend/send_request.html,
+    # notebook output of January 2025): meta-llama/Meta-Llama-3.1-8B-Instruct, tp 1, mem_fraction_static
+    # 0.88 (its default then), logs 'Load weight begin. avail mem=78.81 GB', 'Load weight end. ... avail
+    # mem=63.72 GB', 'KV Cache is allocated. K size: 27.13 GB, V size: 27.13 GB' and max_total_num_tokens
+    # 444500 (GB = 2**30 B). The page does not name its 80 GB card; an H100 SXM is taken. The planner
+    # gives 54.18 GiB and 443,875 tokens: 0.15% and 0.14% below.
+    dep = Deployment(
+        catalog.models.get("llama-3.1-8b"),
+        catalog.gpus.get("h100-sxm"),
+        catalog.runtimes.get("sglang"),
+        "bf16",
+        "bf16",
+        knobs={"mem_fraction_static": 0.88},
+    )
+    cap = size_capacity(dep, 4096)
+    assert cap.kv_budget_gib_per_gpu == pytest.approx(27.13 * 2, rel=0.03)
+    assert cap.kv_tokens_per_replica == pytest.approx(444_500, rel=0.02)
+
+
 def test_tensorrt_llm_kv_cache_matches_its_log(catalog: Any) -> None:
     # NVIDIA/TensorRT-LLM#6294 (0.20.0, trtllm-bench on the PyTorch backend): nvidia/Llama-3.1-8B-Instruct-FP8
     # on one H100, FP8 KV from the checkpoint, free_gpu_memory_fraction 0.8, max_num_tokens 23552 and
