@@ -38,6 +38,7 @@ from planner.pool_capacity import (
     decode_capacity,
     decode_floor_gpus,
     fits,
+    handoff_s,
     prefill_busy_s,
     prefill_capacity,
     prefill_floor_gpus,
@@ -652,9 +653,10 @@ def size_pools(
     """Prefill and decode pools at ``rate`` with the fewest GPUs; None when none holds.
 
     The prefill pool first: for each layout (the fleet's own and ``layouts``), the fewest
-    replicas whose pool meets TTFT at ``rate`` (the first token leaves the prefill pool, so the
-    decode pool does not change it); then, fed by the prefill pool that needs the fewest GPUs, the
-    fewest decode replicas of each layout that meet ITL and E2E. Their ratio follows. A layout is
+    replicas whose pool meets TTFT at ``rate`` with room left for the KV's transfer and a decode
+    step (:func:`~planner.pool_capacity.handoff_s`: the client's first token comes from the decode
+    pool); then, fed by the prefill pool that needs the fewest GPUs, the fewest decode replicas of
+    each layout that meet TTFT as the client sees it, ITL and E2E. Their ratio follows. A layout is
     simulated only when its floor (:mod:`planner.pool_capacity`), scaled as :func:`_fewest_gpus`
     says, is below the GPUs of the best pool found so far. The KV cache moves over the plan's transport (NIXL when
     it names none), at the pace of the two layouts (:func:`~planner.disaggregation.kv_transfer_s`).
@@ -700,7 +702,13 @@ def size_pools(
     def ttft_short(pool: Pool) -> Callable[[int], float]:
         if not targets.ttft_s:
             return lambda _replicas: 0.0  # no TTFT target: the floor's replicas keep up
-        return lambda replicas: float(prefill_ttft(plan, stage(pool, replicas))["worst_ratio"])
+        # the client's first token comes from the decode pool: the prefill pool leaves it the KV's
+        # transfer and a decode step (of the fleet's own layout: the decode pool is sized after)
+        left_s = targets.ttft_s - handoff_s(pool[0], own, shape, transport, targets.itl_s)
+        if left_s <= 0:
+            return lambda _replicas: math.inf
+        scale = targets.ttft_s / left_s
+        return lambda replicas: float(prefill_ttft(plan, stage(pool, replicas))["worst_ratio"]) * scale
 
     search = partial(_fewest_gpus, spare=spare, most=aggregated * fleet.deployment.gpus)
     prefill_floors = [(pool, prefill_floor_gpus(pool, shape, rate, targets.ttft_s)) for pool in options]
@@ -817,11 +825,12 @@ def price_pools(plan: Plan, fleet: FleetSizing, pools: PoolDecision, fixed_s: fl
     prefill_s = prefill_busy_s(pools.prefill, shape)
     prompts = RunLength(fixed_s, POINT_REQUESTS, prefill_s, SHORTEST_S, LONGEST_POINT_S)
     in_prefill = pools.rate_req_s * s["ttft_ms"]["mean"] / 1000 / pools.prefill_replicas  # Little's law
-    prefill = prefill_capacity(plan, pools.prefill, prompts, seed, start=max(round(in_prefill), 1))
+    handoff = handoff_s(pools.prefill[0], pools.decode, shape, pools.transport, targets_of(plan).itl_s)
+    prefill = prefill_capacity(plan, pools.prefill, prompts, seed, start=max(round(in_prefill), 1), handoff_s=handoff)
     in_decode = max(round(s["batch"]["mean"]), 1)
     generation_s = (s["e2e_ms"]["mean"] - s["ttft_ms"]["mean"]) / 1000
     tokens = RunLength(fixed_s, POINT_REQUESTS, max(generation_s, 1e-3), SHORTEST_S, LONGEST_POINT_S)
-    first_token_s = (s["at_percentile_ms"]["ttft"] + s["kv_transfer_ms_mean"]) / 1000
+    first_token_s = s["at_percentile_ms"]["ttft"] / 1000  # (the client's: the KV's transfer included)
     decode = decode_capacity(plan, pools.decode, tokens, seed, start=in_decode, first_token_s=first_token_s)
     return replace(pools, prefill_capacity=prefill, decode_capacity=decode)
 

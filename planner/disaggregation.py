@@ -19,7 +19,6 @@ from planner.perfmodel import PerformanceModel
 from planner.plan import Plan
 from planner.plan_simulation import DEFAULT_DURATION_S, context_of, make_replicas, targets_of, workload_of
 from planner.simulate import (
-    GapRun,
     SimResult,
     TokenGaps,
     Workload,
@@ -73,10 +72,11 @@ def disaggregation(
 ) -> dict[str, Any]:
     """Separate prefill and decode pools with KV transfer between them, at ``rate`` requests/s.
 
-    Prefill replicas run the prompts (each request leaves with its first token); its KV
-    then crosses ``transport``; a decode replica holds that KV (its prompt arrives cached)
-    and generates the rest. With ``decode_replicas=0`` only the prefill pool runs and only
-    its TTFT is returned (``at_percentile_ms["ttft"]``, ``worst_ratio``). Each pool is a
+    Prefill replicas run the prompts; each request's KV then crosses ``transport``; a decode
+    replica holds that KV (its prompt arrives cached) and makes the client's tokens, the first
+    once the KV has arrived and a decode slot takes it. With ``decode_replicas=0`` only the
+    prefill pool runs and only its TTFT is returned (``at_percentile_ms["ttft"]``,
+    ``worst_ratio``: a floor under the client's, :func:`prefill_ttft`). Each pool is a
     deployment with the model that times it. Returns percentiles, goodput per GPU, and the transfer time.
     """
     first = prefill_stage(plan, prefill_pool, rate, prefill_replicas, duration_s=duration_s, seed=seed)
@@ -137,8 +137,8 @@ def stage_lengths(plan: Plan, prefill: Deployment, rate: float, duration_s: floa
 
 
 def prefill_ttft(plan: Plan, stage: PrefillStage) -> dict[str, Any]:
-    """The prefill pool's TTFT at the SLO's percentile and its ratio to the target (the decode pool
-    cannot change it: the first token leaves the prefill pool)."""
+    """The prefill pool's TTFT at the SLO's percentile and its ratio to the target: a floor under
+    the client's TTFT, which adds the KV's transfer and the decode pool's first step."""
     return _prefill_only(stage.result, stage.duration_s, targets_of(plan))
 
 
@@ -156,9 +156,8 @@ def decode_stage(
     prefill, prefill_replicas, duration_s, lengths = first.deployment, first.replicas, first.duration_s, first.lengths
     decode, decode_model = decode_pool
     served = first.result.requests
-    # the prompts after the prefill pool's window go on to decode too: load, not measured; a request
-    # of one output token is done when it leaves the prefill pool, with its first token
-    fed = [r for r in served + first.result.tail if lengths[r.id][1] > 1]
+    # the prompts after the prefill pool's window go on to decode too: load, not measured
+    fed = served + first.result.tail
     # each prompt length's KV transfer, worked out once (thousands of prompts, few lengths)
     moves: dict[int, float] = {}
     for r in fed:
@@ -166,8 +165,11 @@ def decode_stage(
             moves[r.isl] = kv_transfer_s(prefill, decode, r.isl, transport)
     handoffs = sorted(((r.finish_s or 0.0) + moves[r.isl], r.id, r) for r in fed)
     times = [0.0, *[t for t, _, _ in handoffs]]
-    # the client's first token came from the prefill pool: the decode pool makes the others
-    decode_lengths = [(lengths[request_id][0], lengths[request_id][1] - 1) for _, request_id, _ in handoffs]
+    # the client's tokens all come from the decode pool, the first once the KV has arrived and a decode
+    # slot takes it: the stacks' proxies send the prompt to a prefill engine for one token, which they
+    # drop (vLLM's disagg_prefill_proxy_server, llm-d's routing sidecar), or hand that token over with
+    # the KV (SGLang), and stream the decode engine's response
+    decode_lengths = [lengths[request_id] for _, request_id, _ in handoffs]
     cached = Workload(lengths=_replay(decode_lengths), shared_prefix_tokens=10**9, prefix_hit_rate=1.0)
     second = run(
         make_replicas(decode, decode_model, decode_replicas, context_of(plan)),
@@ -186,34 +188,21 @@ def decode_stage(
         for order, (_handoff, _, p) in enumerate(handoffs)
         if (d := finished.get(order)) is not None and duration_s * 0.1 <= p.arrival_s <= duration_s
     ]
-    for p, d in measured:
-        # as the client sees it: the prefill pool's first token, then the decode pool's, whose gap holds
-        # the KV's transfer and any wait for a decode slot (one more token and one more gap each)
-        d.gap_runs.insert(0, GapRun(((d.first_token_s or 0.0) - (p.finish_s or 0.0),)))
-        d.decoded += 1
-    decoded = [d for _, d in measured]
-    token_gaps = TokenGaps(decoded)
-    for p in served:  # (one output token: its TTFT is its E2E, and it has no gaps)
-        if lengths[p.id][1] <= 1 and duration_s * 0.1 <= p.arrival_s <= duration_s:
-            ttft = (p.finish_s or 0.0) - p.arrival_s + first.result.frontend_s
-            ttfts.append(ttft)
-            e2es.append(ttft)
-            output_tokens += 1
-            good += all(t is None or ttft <= t for t in (targets.ttft_s, targets.e2e_s))
+    token_gaps = TokenGaps([d for _, d in measured])
     for p, d in measured:
         # the front end sits before the prefill pool: its share is the prefill replicas'
-        ttft = (p.finish_s or 0.0) - p.arrival_s + first.result.frontend_s
+        ttft = (d.first_token_s or 0.0) - p.arrival_s + first.result.frontend_s
         e2e = (d.finish_s or 0.0) - p.arrival_s + first.result.frontend_s
         itl = token_gaps.request_mean_s(d)
         if d.gap_runs:
             tpots.append(itl)
         ttfts.append(ttft)
         e2es.append(e2e)
-        output_tokens += 1 + d.osl  # the first token came from the prefill pool
+        output_tokens += d.osl
         checks = ((targets.ttft_s, ttft), (targets.itl_s, itl), (targets.e2e_s, e2e))
         good += all(t is None or v <= t for t, v in checks)
     gpus = prefill_replicas * prefill.gpus + decode_replicas * decode.gpus
-    transfer = [moves[r.isl] for r in served if lengths[r.id][1] > 1]
+    transfer = [moves[r.isl] for r in served]
     q = min(max(targets.percentile, 50), 99.9)
     ordered = {"ttft": sorted(ttfts), "e2e": sorted(e2es), "tpot": sorted(tpots)}  # once each, for several percentiles
 

@@ -22,6 +22,7 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
+from planner.disaggregation import kv_transfer_s
 from planner.envelope import largest_that_holds
 from planner.perfmodel import PerformanceModel
 from planner.plan import Plan
@@ -103,6 +104,16 @@ def decode_batch_ceiling(pool: Pool, shape: RequestShape, itl_s: float | None) -
     return (batch, batch / model.decode_step_s(dep, batch, context)) if batch else (0, 0.0)
 
 
+def handoff_s(prefill: Deployment, decode: Pool, shape: RequestShape, transport: str, itl_s: float | None) -> float:
+    """What a client's first token still waits for once the prefill pool is done with its prompt: the
+    p95 prompt's KV crossing ``transport`` to a replica of ``decode``, and one step of that replica
+    at its batch ceiling (it takes the handed-over prompt into its next step). The prefill pool is
+    sized to leave this much of the TTFT target."""
+    batch, tok_s = decode_batch_ceiling(decode, shape, itl_s)
+    step_s = batch / tok_s if batch else 0.0
+    return kv_transfer_s(prefill, decode[0], shape.p95_input_tokens, transport) + step_s
+
+
 def decode_floor_gpus(
     pool: Pool, shape: RequestShape, rate_req_s: float, itl_s: float | None, plan: Plan
 ) -> int | None:
@@ -124,11 +135,15 @@ class PoolCapacity:
     output_tok_s: float
 
 
-def prefill_capacity(plan: Plan, pool: Pool, length: RunLength, seed: int, *, start: int) -> PoolCapacity:
-    """Cr_closed of one prefill replica, searched from ``start``: prompts only (each leaves with its
-    first token), TTFT at the SLO's percentile."""
+def prefill_capacity(
+    plan: Plan, pool: Pool, length: RunLength, seed: int, *, start: int, handoff_s: float = 0.0
+) -> PoolCapacity:
+    """Cr_closed of one prefill replica, searched from ``start``: prompts only, each done at its first
+    token, within the TTFT target less ``handoff_s`` (what the client's first token then waits for
+    to reach it from the decode pool, :func:`handoff_s`), at the SLO's percentile."""
     targets = targets_of(plan)
-    prompts_only = Targets(targets.ttft_s, None, None, targets.percentile)
+    ttft_s = None if targets.ttft_s is None else max(targets.ttft_s - handoff_s, 1e-6)
+    prompts_only = Targets(ttft_s, None, None, targets.percentile)
     base = workload_of(plan, pool[0])
     draw = base.lengths
     # (the prefill engines cache the shared prefix as an aggregated replica does)
@@ -140,20 +155,14 @@ def decode_capacity(
     plan: Plan, pool: Pool, length: RunLength, seed: int, *, start: int, first_token_s: float
 ) -> PoolCapacity:
     """Cr_closed of one decode replica, searched from ``start``: prompts arrive with their KV (cached), ITL at the SLO's
-    percentile, and E2E within what the target leaves after ``first_token_s`` (the prefill pool's
-    TTFT and the KV transfer)."""
+    percentile, and E2E within what the target leaves after ``first_token_s`` (the client's TTFT at
+    that percentile: the prefill pool's, the KV's transfer and the wait for a decode slot)."""
     targets = targets_of(plan)
     e2e_s = None if targets.e2e_s is None else max(targets.e2e_s - first_token_s, 0.0)
     generation = Targets(None, targets.itl_s, e2e_s, targets.percentile)
-    draw = workload_of(plan, pool[0]).lengths
-
-    def after_first_token(rng: random.Random) -> tuple[int, int]:
-        # the prefill pool made each request's first token: a decode replica makes the others (as
-        # disaggregation.decode_stage replays them; one-token requests, which never reach it, count one)
-        isl, osl = draw(rng)
-        return isl, max(osl - 1, 1)
-
-    workload = Workload(lengths=after_first_token, shared_prefix_tokens=10**9, prefix_hit_rate=1.0)
+    # (a decode replica makes each request's output tokens, the first included: disaggregation.decode_stage)
+    base = workload_of(plan, pool[0])
+    workload = Workload(lengths=base.lengths, shared_prefix_tokens=10**9, prefix_hit_rate=1.0)
     return _closed_capacity(plan, pool, workload, generation, length, seed, start)
 
 
