@@ -369,6 +369,20 @@ def test_a_runtime_version_without_a_needed_flag_is_refused(session: workflows.S
     assert "checkpoint" in err.value.fix
 
 
+def test_check_config_reads_a_configuration_with_the_runtime_it_runs(tmp_path: Path) -> None:
+    """Use case 2 leaves the runtime open and is served by vLLM behind Dynamo: check-config read the
+    configuration's settings as knobs of a plan whose runtime was still open, so vLLM's KV dtype
+    'fp8' was checked against SGLang's choices and the unedited configuration refused."""
+    plan, out = PLANS / "usecases" / "2-code-assistant.yaml", tmp_path / "d"
+    auto = {"PLANNER_PERF_BACKEND": "auto"}  # (the CLI's default, which chooses vLLM here)
+    written = run_cli("deploy", str(plan), "--target", "dynamo", "--out", str(out), env=auto)
+    assert written.returncode == 0, written.stderr
+    graph = (out / "dynamo-graph.yaml").read_text(encoding="utf-8")
+    assert "dynamo.vllm" in graph and "--kv-cache-dtype\n          - fp8\n" in graph, "the case: vLLM's fp8"
+    checked = run_cli("check-config", str(plan), str(out), env=auto)
+    assert checked.returncode == 0 and "agrees with the plan" in checked.stdout, checked.stdout + checked.stderr
+
+
 def test_deploy_a_saved_project_and_check_an_edited_config(tmp_path: Path) -> None:
     db = tmp_path / "projects.db"
     assert run_cli("project", "new", "Code Assistant", "--db", str(db)).returncode == 0

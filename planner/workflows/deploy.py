@@ -256,9 +256,12 @@ def _checked_pools(values: DeployValues, folder: Path) -> list[tuple[str | None,
 def _seam_findings(
     session: Session, given: PlanInput, sizing: PlanSizing, config: Any, values: DeployValues
 ) -> list[Any]:
-    """The plan's seam rules, run with the configuration's settings as the runtime's knobs."""
+    """The plan's seam rules, run with the configuration's settings as its runtime's knobs (the runtime
+    the configuration runs: a plan that leaves it open had each knob checked against every runtime
+    that has it, and vLLM's KV dtype 'fp8' refused as SGLang's)."""
     knobs = {**given.plan.runtime.knobs, **config_knobs(config, values)}
-    edited = given.plan.model_copy(update={"runtime": given.plan.runtime.model_copy(update={"knobs": knobs})})
+    runtime = given.plan.runtime.model_copy(update={"knobs": knobs, "id": values.runtime.id})
+    edited = given.plan.model_copy(update={"runtime": runtime})
     resolved = resolve_plan(edited, session.catalog, given.source)
     validation = validate_plan(resolved, session.catalog, sizing, session.rules)
     return [f for f in validation.findings if f.rule_id.startswith("seams.")]
