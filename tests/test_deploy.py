@@ -383,6 +383,22 @@ def test_check_config_reads_a_configuration_with_the_runtime_it_runs(tmp_path: P
     assert checked.returncode == 0 and "agrees with the plan" in checked.stdout, checked.stdout + checked.stderr
 
 
+def test_check_config_judges_each_pool_by_its_own_layout(tmp_path: Path) -> None:
+    """The disaggregated code assistant's prefill pool runs TP 2 beside TP 1 decode replicas: its
+    running-batch limit is what a TP 2 replica holds, and the seam rule judged it by the TP 1 replica
+    the plan chose ('max_num_seqs 267 is more than the KV cache holds', on a fresh configuration)."""
+    plan, out = PLANS / "code-assistant-disaggregated.yaml", tmp_path / "d"
+    auto = {"PLANNER_PERF_BACKEND": "auto"}  # (the CLI's default, which splits the layouts here)
+    written = run_cli("deploy", str(plan), "--target", "dynamo", "--out", str(out), env=auto)
+    assert written.returncode == 0, written.stderr
+    services = yaml.safe_load((out / "dynamo-graph.yaml").read_text(encoding="utf-8"))["spec"]["services"]
+    args = [services[name]["extraPodSpec"]["mainContainer"]["args"] for name in ("PrefillWorker", "DecodeWorker")]
+    limits = [int(a[a.index("--max-running-requests") + 1]) for a in args]
+    assert limits[0] > limits[1], "the case: a prefill pool whose layout holds more"
+    checked = run_cli("check-config", str(plan), str(out), env=auto)
+    assert checked.returncode == 0 and "agrees with the plan" in checked.stdout, checked.stdout + checked.stderr
+
+
 def test_deploy_a_saved_project_and_check_an_edited_config(tmp_path: Path) -> None:
     db = tmp_path / "projects.db"
     assert run_cli("project", "new", "Code Assistant", "--db", str(db)).returncode == 0

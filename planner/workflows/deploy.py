@@ -228,29 +228,40 @@ def check_config(
     values = deploy_values(resolved, fleet, session.catalog, target, origin_of(given), pools=_pools(sizing))
     found: list[Disagreement] = []
     findings: list[Any] = []
-    for pool, own in _checked_pools(values, folder):
+    for pool, own, layout in _checked_pools(values, folder):
         config = read_config(folder, own, pool)
         found += [replace(d, what=f"{pool} pool: {d.what}") if pool else d for d in disagreements(config, own)]
-        seams = _seam_findings(session, given, sizing, config, own)
+        seams = _seam_findings(session, given, _with_layout(sizing, layout), config, own)
         findings += [f for f in seams if f.model_dump() not in [g.model_dump() for g in findings]]
     return ConfigCheck(folder, config.file, target, found, findings)
 
 
-def _checked_pools(values: DeployValues, folder: Path) -> list[tuple[str | None, DeployValues]]:
+def _checked_pools(values: DeployValues, folder: Path) -> list[tuple[str | None, DeployValues, Deployment | None]]:
     """What :func:`check_config` reads: the one pool of an aggregated plan, or each of the prefill and
-    decode pools (its own layout and replicas, its spare included) where the folder holds pools."""
+    decode pools (its own layout and replicas, its spare included) where the folder holds pools; each
+    with its layout where it differs from the chosen deployment's (None: that one)."""
     pools = values.pools
     if pools is None or not any((folder / name).is_file() for name in POOL_FILES):
-        return [(None, values)]
+        return [(None, values, None)]
     spare = values.spares // 2  # a spare in each pool
 
     def own(layout: Deployment | None, replicas: int) -> DeployValues:
         return replace(pool_values(values, layout), replicas=replicas, replicas_for_load=replicas - spare, spares=spare)
 
     return [
-        ("prefill", own(pools.prefill, pools.prefill_replicas)),
-        ("decode", own(pools.decode, pools.decode_replicas)),
+        ("prefill", own(pools.prefill, pools.prefill_replicas), pools.prefill),
+        ("decode", own(pools.decode, pools.decode_replicas), pools.decode),
     ]
+
+
+def _with_layout(sizing: PlanSizing, layout: Deployment | None) -> PlanSizing:
+    """``sizing`` with its chosen deployment in a pool's own ``layout``, so that the seam rules judge
+    the pool's settings by what its replicas hold (a TP 2 prefill pool admits more sequences than
+    the TP 1 replica the plan chose; judged as that one, its limit read as above its KV cache)."""
+    if layout is None or sizing.best is None:
+        return sizing
+    fleet = replace(sizing.best.sizing, deployment=layout)
+    return replace(sizing, best=replace(sizing.best, sizing=fleet))
 
 
 def _seam_findings(
