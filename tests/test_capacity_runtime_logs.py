@@ -121,21 +121,25 @@ def test_the_terms_name_what_sets_the_budget(catalog: Any) -> None:
     assert all(t.provenance for t in cap.terms)
 
 
+def sglang_on_h100(catalog: Any, model: str, weights: str, *, tp: int, fraction: float) -> Deployment:
+    """SGLang on H100s with a logged mem_fraction_static and BF16 KV, as the logs below ran it."""
+    return Deployment(
+        catalog.models.get(model),
+        catalog.gpus.get("h100-sxm"),
+        catalog.runtimes.get("sglang"),
+        weights,
+        "bf16",
+        tp=tp,
+        knobs={"mem_fraction_static": fraction},
+    )
+
+
 def test_sglang_kv_pool_matches_its_log(catalog: Any) -> None:
     # vllm-project/vllm#21348: Qwen3-235B-A22B-FP8 on 4 H100, SGLang --tp 4 --mem-fraction-static 0.93
     # logs 'KV Cache is allocated. #tokens: 367404, K size: 8.23 GB, V size: 8.23 GB' (GB = 2**30 B).
     # The planner gives 17.2 GiB against 16.46: 4.4%, short of the 3% target; the weights the FP8
     # checkpoint loads and the memory NCCL holds at TP 4 are not in the log to tell which term is off.
-    dep = Deployment(
-        catalog.models.get("qwen3-235b-a22b"),
-        catalog.gpus.get("h100-sxm"),
-        catalog.runtimes.get("sglang"),
-        "fp8",
-        "bf16",
-        tp=4,
-        knobs={"mem_fraction_static": 0.93},
-    )
-    cap = size_capacity(dep, 4096)
+    cap = size_capacity(sglang_on_h100(catalog, "qwen3-235b-a22b", "fp8", tp=4, fraction=0.93), 4096)
     assert cap.kv_budget_gib_per_gpu == pytest.approx(8.23 * 2, rel=0.05)
     assert cap.kv_tokens_per_replica == pytest.approx(367_404, rel=0.05)
 
@@ -147,15 +151,7 @@ def test_sglang_kv_pool_of_a_dense_model_matches_its_log(catalog: Any) -> None:
     # mem=63.72 GB', 'KV Cache is allocated. K size: 27.13 GB, V size: 27.13 GB' and max_total_num_tokens
     # 444500 (GB = 2**30 B). The page does not name its 80 GB card; an H100 SXM is taken. The planner
     # gives 54.18 GiB and 443,875 tokens: 0.15% and 0.14% below.
-    dep = Deployment(
-        catalog.models.get("llama-3.1-8b"),
-        catalog.gpus.get("h100-sxm"),
-        catalog.runtimes.get("sglang"),
-        "bf16",
-        "bf16",
-        knobs={"mem_fraction_static": 0.88},
-    )
-    cap = size_capacity(dep, 4096)
+    cap = size_capacity(sglang_on_h100(catalog, "llama-3.1-8b", "bf16", tp=1, fraction=0.88), 4096)
     assert cap.kv_budget_gib_per_gpu == pytest.approx(27.13 * 2, rel=0.03)
     assert cap.kv_tokens_per_replica == pytest.approx(444_500, rel=0.02)
 
