@@ -826,7 +826,9 @@ def price_pools(plan: Plan, fleet: FleetSizing, pools: PoolDecision, fixed_s: fl
     prompts = RunLength(fixed_s, POINT_REQUESTS, prefill_s, SHORTEST_S, LONGEST_POINT_S)
     in_prefill = pools.rate_req_s * s["ttft_ms"]["mean"] / 1000 / pools.prefill_replicas  # Little's law
     handoff = handoff_s(pools.prefill[0], pools.decode, shape, pools.transport, targets_of(plan).itl_s)
-    prefill = prefill_capacity(plan, pools.prefill, prompts, seed, start=max(round(in_prefill), 1), handoff_s=handoff)
+    prefill = prefill_capacity(
+        plan, pools.prefill, prompts, seed, start=max(round(in_prefill), 1), handoff_wait_s=handoff
+    )
     in_decode = max(round(s["batch"]["mean"]), 1)
     generation_s = (s["e2e_ms"]["mean"] - s["ttft_ms"]["mean"]) / 1000
     tokens = RunLength(fixed_s, POINT_REQUESTS, max(generation_s, 1e-3), SHORTEST_S, LONGEST_POINT_S)

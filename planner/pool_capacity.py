@@ -136,13 +136,13 @@ class PoolCapacity:
 
 
 def prefill_capacity(
-    plan: Plan, pool: Pool, length: RunLength, seed: int, *, start: int, handoff_s: float = 0.0
+    plan: Plan, pool: Pool, length: RunLength, seed: int, *, start: int, handoff_wait_s: float = 0.0
 ) -> PoolCapacity:
     """Cr_closed of one prefill replica, searched from ``start``: prompts only, each done at its first
-    token, within the TTFT target less ``handoff_s`` (what the client's first token then waits for
-    to reach it from the decode pool, :func:`handoff_s`), at the SLO's percentile."""
+    token, within the TTFT target less ``handoff_wait_s`` (what the client's first token then waits
+    for to reach it from the decode pool, :func:`handoff_s`), at the SLO's percentile."""
     targets = targets_of(plan)
-    ttft_s = None if targets.ttft_s is None else max(targets.ttft_s - handoff_s, 1e-6)
+    ttft_s = None if targets.ttft_s is None else max(targets.ttft_s - handoff_wait_s, 1e-6)
     prompts_only = Targets(ttft_s, None, None, targets.percentile)
     base = workload_of(plan, pool[0])
     draw = base.lengths
