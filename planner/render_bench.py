@@ -142,6 +142,12 @@ def baseline_text(report: BaselineReport, *, styled: bool = False) -> str:
         measured_envelope_text(report.envelope, styled=styled),
         f"measured against the prediction for {safe(report.deployment)} (one replica, simulated at each run's load):",
     ]
+    if report.served_as_pools:
+        lines.append(
+            f"  the plan serves the load from {report.served_as_pools}, and this prediction is one replica served "
+            "aggregated: a run against the pools reads a later TTFT (its first token waits for the KV's handoff "
+            "to the decode pool) and other gaps; `planner simulate` runs the pools at a load"
+        )
     rows = [
         [safe(c.run), c.figure, _num(c.measured), _num(c.predicted), f"{_num(c.band[0])}-{_num(c.band[1])}",
          f"{c.error_pct:+.0f}%", "yes" if c.inside else "NO"]

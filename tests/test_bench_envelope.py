@@ -185,3 +185,36 @@ def test_scale_records_one_lever_at_a_time(saved_project: tuple[workflows.Sessio
     assert [d.details["lever"]["id"] for d in workflows.show_project("Code", db).decisions] == [
         decided["lever"]["id"], second["lever"]["id"],
     ]  # fmt: skip
+
+
+def test_a_baseline_of_a_plan_served_as_pools_says_its_prediction_is_one_aggregated_replica(
+    tmp_path: Path, saved_project: tuple[workflows.Session, Path]
+) -> None:
+    """The runs are measured against one replica served aggregated; where the plan serves the load
+    from prefill and decode pools, the baseline says so, since a run against the pools reads a later
+    TTFT than that replica (the KV's handoff to the decode pool)."""
+    from planner.render_bench import baseline_text
+    from planner.workflows.bench import served_as_pools
+
+    session, aggregated_db = saved_project
+    db = tmp_path / "pd.db"
+    workflows.create_project("PD", db=db)
+    pooled = REPO / "tests" / "data" / "plans" / "code-assistant-disaggregated.yaml"
+    saved = workflows.plan_and_save(
+        session, workflows.read_plan(pooled), "pd.yaml", "PD", "pools", backend="builtin", db=db
+    )
+    pools = saved.report.to_json()["sizing"]["chosen"]["simulation"]["disaggregated"]
+    head = workflows.open_revision("PD", "head", db)
+    dep = stored_deployment(head.plan, head.revision.result["sizing"]["chosen"]["operating_point"]["deployment"],
+                            session.catalog)  # fmt: skip
+    summary = simulate_plan(head.plan, dep, session.performance_model("builtin"), LoadSpec("closed", concurrency=4),
+                            duration_s=60, seed=9)  # fmt: skip
+    run = _as_measured(summary, 4, random.Random(5))
+    workflows.add_run("PD", workflows.RunDraft(run.name, run.source, run.metadata(), []), db)
+    report = workflows.bench_baseline(session, "PD", "all", backend="builtin", db=db)
+    words = f"{pools['prefill_replicas']} prefill + {pools['decode_replicas']} decode replicas"
+    assert report.served_as_pools == words and report.to_json()["served_as_pools"] == words
+    assert f"the plan serves the load from {words}, and this prediction is one replica served aggregated" in (
+        baseline_text(report)
+    )
+    assert served_as_pools(workflows.open_revision("Code", "head", aggregated_db).revision.result) == ""

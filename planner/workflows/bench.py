@@ -392,6 +392,9 @@ class BaselineReport:
     deployment: str
     comparisons: list[Comparison]
     saved: SavedPlan | None = None
+    #: The pools the head revision serves the load from ("9 prefill + 6 decode replicas"), "" when
+    #: aggregated: the prediction the runs are measured against is one replica served aggregated.
+    served_as_pools: str = ""
 
     def to_json(self) -> dict[str, Any]:
         """Every part by name."""
@@ -401,6 +404,7 @@ class BaselineReport:
             "envelope": self.envelope.to_json(),
             "plan_baseline": self.plan_baseline,
             "deployment": self.deployment,
+            "served_as_pools": self.served_as_pools,
             "comparisons": [c.to_json() for c in self.comparisons],
             "inside_band": sum(c.inside for c in self.comparisons),
             "saved_revision": self.saved.saved.to_json() if self.saved else None,
@@ -437,13 +441,23 @@ def bench_baseline(
     section = plan_baseline(envelope, runs)
     result = BaselineReport(
         project, stored, BenchEnvelopeReport(envelope, report.targets, report.slo_from, len(runs)), section,
-        dep.label, comparisons,
+        dep.label, comparisons, served_as_pools=served_as_pools(head.revision.result),
     )  # fmt: skip
     if save and section:
         plan_ = head.plan.model_copy(update={"baseline": PlanBaseline(**section)})
         message = f"baseline: measured Cr_closed {section.get('cr_closed_concurrency')} from runs {runset}"
         result.saved = plan_and_save(session, plan_, f"{project} baseline", project, message, backend=backend, db=db)
     return result
+
+
+def served_as_pools(result: dict[str, Any]) -> str:
+    """The prefill and decode pools a stored revision's result serves the load from, as words ("9
+    prefill + 6 decode replicas"); "" when it serves it aggregated."""
+    chosen = (result.get("sizing", {}).get("chosen") or {}).get("simulation") or {}
+    pools = chosen.get("disaggregated")
+    if not pools:
+        return ""
+    return f"{pools['prefill_replicas']} prefill + {pools['decode_replicas']} decode replicas"
 
 
 def _head_deployment(session: Session, project: str, db: Path | None) -> tuple[OpenedRevision, Deployment]:
