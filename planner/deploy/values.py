@@ -20,8 +20,7 @@ from planner.sizing.capacity import (
     caches_prefixes,
     knob,
     scheduler_sequences,
-    sequence_ceiling,
-    sequences_pinned,
+    sequence_ceiling_origin,
     size_capacity,
 )
 from planner.sizing.deployment import Deployment
@@ -408,18 +407,13 @@ def pool_values(values: DeployValues, layout: Deployment | None) -> DeployValues
 
 def capacity_reason(dep: Deployment, cap: Capacity) -> str:
     """Why one replica of ``dep`` runs ``cap.max_concurrency`` sequences: what its KV cache holds of
-    the sized context, or the running-batch limit that binds first (vLLM's token budget, where the
-    plan sets one below the engine's default limit: vLLM refuses a larger max_num_seqs)."""
+    the sized context, or the running-batch limit that binds first (:func:`sequence_ceiling_origin`)."""
     context = f"{cap.context_tokens} tokens"
     if cap.binding_cap == "memory":
         return f"the KV cache holds {cap.max_concurrency} sequences of {context} per replica (binding: memory)"
-    if sequence_ceiling(dep) < int(knob(dep, "max_sequences")):
-        why = f"the token budget {int(knob(dep, 'batched_tokens')):,} (vLLM takes no max_num_seqs above it)"
-    else:
-        why = f"{'the plan' if sequences_pinned(dep) else 'the engine'}'s {cap.binding_cap}"
     return (
-        f"{cap.max_concurrency} sequences per replica, capped by {why} (binding: {cap.binding_cap}); "
-        f"the KV cache holds {cap.memory_cap} of {context}"
+        f"{cap.max_concurrency} sequences per replica, capped by {sequence_ceiling_origin(dep)} (binding: "
+        f"{cap.binding_cap}); the KV cache holds {cap.memory_cap} of {context}"
     )
 
 

@@ -295,26 +295,35 @@ def sequences_pinned(dep: Deployment) -> bool:
     return dep.runtime.knob_roles.get("max_sequences", "max_num_seqs") in dep.knobs
 
 
+def _budget_caps_sequences(dep: Deployment) -> bool:
+    """True where the plan leaves vLLM's running-batch limit open and sets its token budget below the
+    limit's default: vLLM refuses a max_num_seqs above max_num_batched_tokens (SchedulerConfig._verify_args,
+    https://github.com/vllm-project/vllm/blob/f0de1a604cad003379e5bb4dfc3cc5d2a1f25fa8/vllm/config/scheduler.py#L249-L285)."""
+    budget_name = dep.runtime.knob_roles.get("batched_tokens", "max_num_batched_tokens")
+    return (
+        dep.runtime.id == "vllm"
+        and not sequences_pinned(dep)
+        and budget_name in dep.knobs
+        and int(knob(dep, "batched_tokens")) < int(knob(dep, "max_sequences"))
+    )
+
+
 def sequence_ceiling(dep: Deployment) -> int:
     """The most sequences one scheduler of ``dep`` may be started with: its running-batch knob, set or
-    the engine's default; where the plan leaves that open and sets a vLLM token budget below it, the
-    budget. vLLM refuses a max_num_seqs above max_num_batched_tokens (SchedulerConfig._verify_args,
-    https://github.com/vllm-project/vllm/blob/f0de1a604cad003379e5bb4dfc3cc5d2a1f25fa8/vllm/config/scheduler.py#L249-L285),
-    and ``planner deploy`` writes the limit, so it writes one vLLM takes."""
-    limit = int(knob(dep, "max_sequences"))
-    budget_name = dep.runtime.knob_roles.get("batched_tokens", "max_num_batched_tokens")
-    if dep.runtime.id == "vllm" and not sequences_pinned(dep) and budget_name in dep.knobs:
-        return min(limit, int(dep.knobs[budget_name]))
-    return limit
+    the engine's default, or vLLM's token budget where that is set below it (``planner deploy``
+    writes the limit, so it writes one vLLM takes)."""
+    return int(knob(dep, "batched_tokens" if _budget_caps_sequences(dep) else "max_sequences"))
 
 
-def _sequences_held(dep: Deployment, context: int, sequences: int) -> int:
-    """Sequences of ``context`` tokens one scheduler's KV cache holds when the engine profiles its
-    sampler for ``sequences`` (the budget, less the activations, divided by a sequence's KV)."""
-    weights, reserve = weights_bytes_per_gpu(dep), reserve_bytes(dep)
-    budget, _ = kv_budget_bytes(dep, weights, activation_bytes_per_gpu(dep, sequences), reserve)
-    per_seq = kv_bytes_per_sequence(dep, context, int(knob(dep, "kv_block_tokens") or 1))
-    return max(int(budget // per_seq), 0) if per_seq > 0 else 0
+def sequence_ceiling_origin(dep: Deployment) -> str:
+    """Where :func:`sequence_ceiling` comes from, in words: the plan's knob, vLLM's token budget, or
+    the engine's default."""
+    name = dep.runtime.knob_roles.get("max_sequences", "max_num_seqs")
+    if sequences_pinned(dep):
+        return f"the plan's {name}"
+    if _budget_caps_sequences(dep):
+        return f"the token budget {int(knob(dep, 'batched_tokens')):,} (vLLM takes no {name} above it)"
+    return f"the engine's {name}"
 
 
 def deployed_sequence_limit(dep: Deployment, context: int) -> int:
@@ -323,18 +332,28 @@ def deployed_sequence_limit(dep: Deployment, context: int) -> int:
     Set in the plan: that. Otherwise ``planner deploy`` writes what the KV cache holds, and the
     engine then profiles its sampler for that many rows, not for its default, which leaves more
     memory to the KV cache (vLLM's dummy sampler run takes max_num_seqs rows). So the limit is the
-    largest one, up to the engine's default, whose own KV cache holds that many sequences: the
+    largest one, up to :func:`sequence_ceiling`, whose own KV cache holds that many sequences: the
     fixed point at which the budget the planner reports is the one the engine logs.
     """
     limit = sequence_ceiling(dep)
-    if sequences_pinned(dep) or _sequences_held(dep, context, limit) >= limit:
+    per_seq = kv_bytes_per_sequence(dep, context, int(knob(dep, "kv_block_tokens") or 1))
+    if sequences_pinned(dep) or per_seq <= 0:
+        return limit
+    weights, reserve = weights_bytes_per_gpu(dep), reserve_bytes(dep)
+
+    def held(sequences: int) -> int:
+        """Sequences of ``context`` tokens the KV cache holds when the sampler is profiled for ``sequences``."""
+        budget, _ = kv_budget_bytes(dep, weights, activation_bytes_per_gpu(dep, sequences), reserve)
+        return max(int(budget // per_seq), 0)
+
+    lo, hi = held(limit), limit
+    if lo >= limit:
         return limit
     # held(s) >= s at lo and < s at hi; held never grows with s, so held(s) - s falls and bisecting holds
-    lo, hi = _sequences_held(dep, context, limit), limit
     while hi - lo > 1:
         mid = (lo + hi) // 2
-        lo, hi = (mid, hi) if _sequences_held(dep, context, mid) >= mid else (lo, mid)
-    return lo if lo > 0 else limit  # (nothing fits even with one row: the engine's default, as it starts)
+        lo, hi = (mid, hi) if held(mid) >= mid else (lo, mid)
+    return lo if lo > 0 else limit  # (nothing fits even with one row: the ceiling, as the engine starts)
 
 
 def reserve_bytes(dep: Deployment) -> float:
@@ -432,14 +451,10 @@ def _activation_terms(dep: Deployment, sequences: int) -> list[Term]:
     tokens = rank_batched_tokens(dep)
     rows = min(tokens, sequences)
     seq_name = dep.runtime.knob_roles.get("max_sequences", "max_num_seqs")
-    if sequences_pinned(dep):
-        limit = f"{seq_name} {sequences} set in the plan"
-    elif sequences < sequence_ceiling(dep):
+    if sequences < sequence_ceiling(dep):
         limit = f"{seq_name} {sequences} planner deploy writes: what the KV cache then holds"
-    elif sequences < int(knob(dep, "max_sequences")):
-        limit = f"{seq_name} {sequences} planner deploy writes: the token budget, which vLLM requires"
     else:
-        limit = f"{seq_name} {sequences}, the engine's default"
+        limit = f"{seq_name} {sequences}: {sequence_ceiling_origin(dep)}"
     sets_peak = "sampler" if sampler >= forward else "forward pass"
     terms = [
         Term(
