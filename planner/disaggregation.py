@@ -170,7 +170,7 @@ def decode_stage(
     # drop (vLLM's disagg_prefill_proxy_server, llm-d's routing sidecar), or hand that token over with
     # the KV (SGLang), and stream the decode engine's response
     decode_lengths = [lengths[request_id] for _, request_id, _ in handoffs]
-    cached = Workload(lengths=_replay(decode_lengths), shared_prefix_tokens=10**9, prefix_hit_rate=1.0)
+    cached = Workload(lengths=_replay(decode_lengths), kv_handed_over=True)
     second = run(
         make_replicas(decode, decode_model, decode_replicas, context_of(plan)),
         cached,

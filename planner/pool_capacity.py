@@ -162,7 +162,7 @@ def decode_capacity(
     generation = Targets(None, targets.itl_s, e2e_s, targets.percentile)
     # (a decode replica makes each request's output tokens, the first included: disaggregation.decode_stage)
     base = workload_of(plan, pool[0])
-    workload = Workload(lengths=base.lengths, shared_prefix_tokens=10**9, prefix_hit_rate=1.0)
+    workload = Workload(lengths=base.lengths, kv_handed_over=True)
     return _closed_capacity(plan, pool, workload, generation, length, seed, start)
 
 

@@ -106,6 +106,9 @@ class Request:
     isl: int
     osl: int
     cached_tokens: int = 0
+    #: Its prompt's KV arrived from a prefill pool (a disaggregated decode replica): only the last
+    #: prompt token is computed here, alongside the decodes, never as a prefill batch of its own.
+    kv_handed_over: bool = False
     prefilled: int = 0
     decoded: int = 0
     blocks: int = 0
@@ -434,6 +437,14 @@ class _GroupWork:
     cancelled: bool
 
 
+def _prefills_a_prompt(chunks: list[tuple[Request, int]]) -> bool:
+    """True when a step's ``chunks`` prefill some prompt here, which a prefill-first runtime runs as a
+    batch of its own, the decodes waiting. A prompt whose KV was handed over is not prefilled: SGLang's
+    decode server builds its batch without a forward and merges it into the running batch
+    (``python/sglang/srt/disaggregation/decode.py``), and vLLM computes its last token in the next step."""
+    return any(not request.kv_handed_over for request, _ in chunks)
+
+
 def _prefill_work(chunks: list[tuple[Request, int]]) -> tuple[float, float]:
     """The prompt tokens of a step's prefill ``chunks`` and the keys they attend to (each chunk's
     tokens see the prompt before them and half of their own)."""
@@ -606,7 +617,7 @@ class Replica:
         self._give_blocks(decoding)
         decoders = group.size + len(decoding)
         chunks = self._chunks(prefilling, self.config.token_budget - (0 if self.config.prefill_first else decoders))
-        cancelled = bool(chunks) and self.config.prefill_first
+        cancelled = self.config.prefill_first and _prefills_a_prompt(chunks)
         if cancelled:
             decoders = 0
         if not decoders and not chunks:
@@ -720,7 +731,7 @@ class Replica:
         decode, decode_keys, prefilling = self._decoders()
         budget = self.config.token_budget - (0 if self.config.prefill_first else len(decode))
         chunks = self._chunks(prefilling, budget)
-        if chunks and self.config.prefill_first:
+        if self.config.prefill_first and _prefills_a_prompt(chunks):
             decode, decode_keys = [], 0
         if not decode and not chunks:
             if self.waiting and not self.running:
@@ -1343,6 +1354,9 @@ class Workload:
     lengths: LengthSampler
     shared_prefix_tokens: int = 0
     prefix_hit_rate: float = 0.0
+    #: Each prompt arrives with its KV from a prefill pool (a disaggregated decode pool): all of it
+    #: cached but the last token, which the decode replica computes with its decodes.
+    kv_handed_over: bool = False
 
 
 @dataclass
@@ -1398,6 +1412,8 @@ ROUTERS: dict[str, Router] = {"round-robin": round_robin, "least-outstanding": l
 
 def _new_request(index: int, now: float, workload: Workload, rng: random.Random) -> Request:
     isl, osl = workload.lengths(rng)
+    if workload.kv_handed_over:
+        return Request(id=index, arrival_s=now, isl=isl, osl=osl, cached_tokens=isl - 1, kv_handed_over=True)
     cached = 0
     if workload.shared_prefix_tokens and rng.random() < workload.prefix_hit_rate:
         cached = min(workload.shared_prefix_tokens, isl - 1)

@@ -128,6 +128,7 @@ def lengths(rng: random.Random) -> tuple[int, int]:
 
 
 WORKLOAD = Workload(lengths=lengths, shared_prefix_tokens=200, prefix_hit_rate=0.5)
+HANDED_OVER = Workload(lengths=lengths, kv_handed_over=True)
 
 CASES: dict[str, Callable[[], SimResult]] = {
     "open loop, one replica": lambda: run(
@@ -159,6 +160,13 @@ CASES: dict[str, Callable[[], SimResult]] = {
     ),
     "prefill alone, open loop, three replicas": lambda: run(
         replicas(3, alone=True), WORKLOAD, duration_s=15, seed=16, gaps=poisson_arrivals(12.0, random.Random(17))
+    ),
+    # a disaggregated decode pool: each prompt arrives with its KV, its last token computed with the decodes
+    "prefill alone, prompts handed over, closed loop, attention-DP": lambda: run(
+        ranked_replicas(1), HANDED_OVER, duration_s=8, seed=35, users=24
+    ),
+    "prefill alone, prompts handed over, open loop": lambda: run(
+        replicas(2, alone=True), HANDED_OVER, duration_s=15, seed=36, gaps=poisson_arrivals(10.0, random.Random(37))
     ),
     "prefill alone, KV pressure": lambda: run(
         replicas(1, blocks=300, alone=True), WORKLOAD, duration_s=5, seed=18, users=12
