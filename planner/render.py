@@ -976,7 +976,8 @@ def _growth_lines(report: TcoReport, styled: bool) -> list[str]:
     g = report.growth
     head = (
         f"Growth over {report.years} year(s): traffic +{g.growth_per_year:.0%} a year, each quarter provisioned "
-        f"for its peak + {g.inputs.burst_headroom:.0%} burst at {g.inputs.concurrency_per_replica:g} per replica"
+        f"for its peak + {g.inputs.burst_headroom:.0%} burst at {_num(g.inputs.concurrency_per_replica, 1)} in "
+        "flight per replica"
     )
     rows = [
         (f"Q{q.number}", q.replicas, q.gpus, q.nodes, _eur(q.cumulative_owned_eur), _eur(q.cumulative_rented_eur),
