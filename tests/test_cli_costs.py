@@ -70,6 +70,11 @@ def test_tco_refuses_what_it_cannot_cost_with_one_clear_error(tmp_path: Path) ->
     one_clear_error(
         run_cli("tco", str(PLANS / "reasoning-agent-unreachable.yaml")), "nothing to cost", "planner plan", code=3
     )
+    # pins that cannot hold are named, as `planner plan` names them (it read "meets the SLOs on both axes")
+    amd = plan_file(tmp_path, hardware={"gpu": "mi300x"}, runtime={"id": "trtllm"})
+    refused = run_cli("tco", str(amd))
+    one_clear_error(refused, "the plan pins what cannot hold, so there is nothing to cost", "runtime.id", code=3)
+    assert "does not run on amd GPUs" in refused.stderr and "SLOs" not in refused.stderr
     unpriced = plan_file(tmp_path, hardware={"gpu": "h100-pcie"})
     one_clear_error(run_cli("tco", str(unpriced)), "h100-pcie has no price hint", "server_price_eur")
     quoted = plan_file(tmp_path, hardware={"gpu": "h100-pcie"}, costs={"server_price_eur": {"H100 PCIe": 180000}})

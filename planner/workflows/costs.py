@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from planner import __version__
-from planner.errors import NothingFitsError, PlannerError
+from planner.errors import PlannerError
 from planner.export import check_workbook_path, write_workbook
 from planner.export.content import SHEETS, TcoWorkbook
 from planner.growth import GrowthView, growth_view
@@ -18,7 +18,7 @@ from planner.plan import Plan
 from planner.plan_tco import PlanTco, Sensitivity, sensitivity
 from planner.sizing.fleet import FleetSizing
 from planner.traffic import slo_targets
-from planner.workflows.planning import PlanReport, plan
+from planner.workflows.planning import PlanReport, nothing_sized, plan
 from planner.workflows.session import Progress, Session
 
 #: The growth view covers at most this many years (``--years``).
@@ -94,11 +94,7 @@ def price(report: PlanReport, years: int | None = None) -> TcoReport:
 def _priced(report: PlanReport, source: str) -> tuple[FleetSizing, PlanTco]:
     """The plan's sized fleet and its TCO, or the error that says why there is none."""
     if report.sizing.best is None:
-        raise NothingFitsError(
-            "no configuration meets the SLOs on both axes, so there is nothing to cost",
-            path=source,
-            fix="run `planner plan` to see what each candidate misses",
-        )
+        raise nothing_sized(report.sizing, source, "nothing to cost")
     if report.tco is None:
         gpu = report.sizing.best.sizing.deployment.gpu.id
         raise PlannerError(

@@ -24,13 +24,13 @@ from planner.deploy.values import (
     kubernetes_name,
     pool_values,
 )
-from planner.errors import NothingFitsError, PlannerError
+from planner.errors import PlannerError
 from planner.resolve import resolve_plan
 from planner.sizing.deployment import Deployment
 from planner.sizing.fleet import FleetSizing
 from planner.sizing.plan_sizing import PlanSizing
 from planner.validation import validate_plan
-from planner.workflows.planning import size
+from planner.workflows.planning import nothing_sized, size
 from planner.workflows.projects import PlanInput
 from planner.workflows.session import Progress, Session
 
@@ -52,12 +52,9 @@ def default_out(given: PlanInput, target: str) -> Path:
     return Path(f"deploy-{kubernetes_name(given.plan.name)}-{target}")
 
 
-def _chosen(sizing: PlanSizing) -> FleetSizing:
+def _chosen(sizing: PlanSizing, source: str | None, consequence: str) -> FleetSizing:
     if sizing.best is None:
-        raise NothingFitsError(
-            "nothing meets the plan, so there is no deployment to configure: " + "; ".join(sizing.why_none[:3]),
-            fix="run `planner plan` to see why and relax the plan",
-        )
+        raise nothing_sized(sizing, source, consequence)
     return sizing.best.sizing
 
 
@@ -102,7 +99,8 @@ def deploy_values_for(
     """Size the plan and turn its chosen deployment into settings for ``target``."""
     check_target(given.plan, session.catalog, target)
     resolved, sizing = size(session, given.plan, given.source, backend=backend, progress=progress)
-    values = deploy_values(resolved, _chosen(sizing), session.catalog, target, origin_of(given), image, _pools(sizing))
+    fleet = _chosen(sizing, given.source, "no deployment to configure")
+    values = deploy_values(resolved, fleet, session.catalog, target, origin_of(given), image, _pools(sizing))
     return values, resolved, sizing
 
 
@@ -223,7 +221,7 @@ def check_config(
         raise DeployError("no such folder", path=str(folder), fix="give the folder `planner deploy --out` wrote")
     target = next((t for f, t in _TARGET_OF_FILE.items() if (folder / f).is_file()), None)
     resolved, sizing = size(session, given.plan, given.source, backend=backend, progress=progress)
-    fleet = _chosen(sizing)
+    fleet = _chosen(sizing, given.source, "no configuration to check against")
     target = target or fleet.deployment.runtime.id
     values = deploy_values(resolved, fleet, session.catalog, target, origin_of(given), pools=_pools(sizing))
     found: list[Disagreement] = []
@@ -286,7 +284,7 @@ def tune(
     :raises NothingFitsError: when nothing meets the plan.
     """
     resolved, sizing = size(session, given.plan, given.source, backend=backend, progress=progress)
-    fleet = _chosen(sizing)
+    fleet = _chosen(sizing, given.source, "nothing to tune")
     version = given.plan.runtime.version or fleet.deployment.runtime.version or ""
     decision = sizing.best.decision if sizing.best is not None else None
     return tuning_plan(resolved, fleet, version, decision.pools if decision is not None else None)

@@ -10,7 +10,7 @@ from typing import Any
 
 from planner.brownfield import AlternativeChoice, ExistingFleet, alternative_choices, existing_fleet
 from planner.decision import FleetDecision
-from planner.errors import PlannerError
+from planner.errors import NothingFitsError, PlannerError
 from planner.limits import CONCURRENCY, PARALLEL, TOKENS, out_of_bounds
 from planner.performance_models import choose
 from planner.plan import Plan, TokenDistribution, WorkloadProfile
@@ -597,3 +597,22 @@ def _size_problems(request: EstimateRequest) -> list[tuple[str, str]]:
 
 #: Flags whose problems leave no sound GPU split to divide by.
 _SPLIT_FLAGS = ("--gpus", "--tp", "--pp", "--ep")
+
+
+def nothing_sized(sizing: PlanSizing, source: str | None, consequence: str) -> NothingFitsError:
+    """The error of a command that needs the plan's chosen configuration where sizing chose none,
+    saying why as ``planner plan`` does: the pins that cannot hold, or that no candidate meets the
+    SLOs (the first reasons). ``consequence`` says what the command then lacks ("nothing to cost")."""
+    reasons = "; ".join(sizing.why_none[:3])
+    if sizing.tried == 0 and reasons:
+        return NothingFitsError(
+            f"the plan pins what cannot hold, so there is {consequence}: {reasons}",
+            path=source,
+            fix="change the pins named above (`planner plan` says what would hold)",
+        )
+    none_meets = f"none of the {sizing.tried} candidate configurations meets the SLOs on both axes"
+    return NothingFitsError(
+        f"{none_meets}, so there is {consequence}" + (f": {reasons}" if reasons else ""),
+        path=source,
+        fix="run `planner plan` to see what each candidate misses; pin fewer choices or relax the SLOs",
+    )

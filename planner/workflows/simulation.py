@@ -30,7 +30,7 @@ from planner.simulate import active_budget
 from planner.sizing.plan_sizing import size_plan
 from planner.sizing.search import Candidate
 from planner.traffic import Demand
-from planner.workflows.planning import SIZING, write_plan
+from planner.workflows.planning import SIZING, nothing_sized, write_plan
 from planner.workflows.session import Progress, Session, counted_steps
 
 
@@ -60,11 +60,7 @@ def _chosen(
                 path=source,
                 fix="give the command more time: --time-limit SECONDS (or PLANNER_SIM_WALL_S)",
             )
-        raise NothingFitsError(
-            "no configuration meets the SLOs on both axes, so there is nothing to simulate",
-            path=source,
-            fix="run `planner plan` to see what each candidate misses",
-        )
+        raise nothing_sized(sizing, source, "nothing to simulate")
     return resolved, sizing.best
 
 
