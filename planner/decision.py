@@ -590,11 +590,35 @@ class PoolDecision:
             "cr_closed": {
                 "prefill": self.prefill_capacity.cr_closed if self.prefill_capacity else None,
                 "decode": self.decode_capacity.cr_closed if self.decode_capacity else None,
+                "prefill_memory_holds": self.prefill_capacity.memory_holds if self.prefill_capacity else None,
+                "decode_memory_holds": self.decode_capacity.memory_holds if self.decode_capacity else None,
                 "req_s": round(self.req_s_at_cr_closed, 6),
                 "output_tok_s": round(self.output_tok_s_at_cr_closed, 3),
             },
+            "axes": self.axes_text(),
             "run": {k: v for k, v in self.summary.items() if k not in ("prefill", "decode")},
         }
+
+    def axes_text(self) -> str:
+        """What sets each pool's Cr_closed, its memory or the SLOs ('' before the pools' envelopes are
+        known): 'a decode replica runs 89 requests in flight, all its KV cache holds (memory binds); a
+        prefill replica 6 in flight within TTFT, where its KV cache holds 89 (the SLOs bind)'."""
+        prefill, decode = self.prefill_capacity, self.decode_capacity
+        if not (prefill and decode):
+            return ""
+
+        def runs(capacity: PoolCapacity, within: str) -> str:
+            if capacity.memory_binds:
+                return f"{capacity.cr_closed:,} requests in flight, all its KV cache holds (memory binds)"
+            return (
+                f"{capacity.cr_closed:,} in flight {within}, where its KV cache holds {capacity.memory_holds:,} "
+                "(the SLOs bind)"
+            )
+
+        return (
+            f"a decode replica runs {runs(decode, 'within ITL and E2E')}; "
+            f"a prefill replica {runs(prefill, 'within TTFT')}"
+        )
 
     def cr_closed_text(self) -> str:
         """'Cr_closed 2 per prefill and 121 per decode replica' ('' before the pools' envelopes are known)."""

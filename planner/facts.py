@@ -13,6 +13,7 @@ from typing import Any
 
 from planner.brownfield import existing_fleet
 from planner.catalog import Catalog
+from planner.decision import PoolDecision
 from planner.performance_models import BUILTIN
 from planner.resolve import ResolvedPlan
 from planner.sizing.capacity import size_capacity
@@ -81,7 +82,8 @@ def plan_facts(resolved: ResolvedPlan, catalog: Catalog, sizing: PlanSizing) -> 
         _sizing(sizing),
     ]
     if dep is not None and fleet is not None:
-        facts += [_fleet(resolved, dep, fleet), _prediction(resolved, dep, fleet), _knobs(resolved, dep)]
+        fleet_fact = _fleet(resolved, dep, fleet, _served_pools(sizing))
+        facts += [fleet_fact, _prediction(resolved, dep, fleet), _knobs(resolved, dep)]
     facts += _efficiency_overrides(resolved)
     if plan.hardware.gpu and sizing.best is not None:
         facts.append(_cheaper_class(resolved, catalog, sizing))
@@ -239,8 +241,7 @@ def _parallelism(r: ResolvedPlan, dep: Deployment | None, fleet: FleetSizing | N
 
 def _disaggregation(r: ResolvedPlan, sizing: PlanSizing) -> Fact:
     s = r.plan.serving_stack
-    decision = sizing.best.decision if sizing.best else None
-    pools = decision.pools if decision else None
+    pools = _served_pools(sizing)
     transport: str = s.kv_transport or (r.stack.kv_transfer[0] if r.stack and r.stack.kv_transfer else "unspecified")
     if pools is not None:
         transport = pools.transport
@@ -274,7 +275,7 @@ def _sizing(sizing: PlanSizing) -> Fact:
     decision = sizing.best.decision if sizing.best else None
     estimated = decision.estimated_replicas if decision else -1
     simulated = decision.simulated_aggregated_replicas if decision else -1
-    pools = decision.pools if decision else None
+    pools = _served_pools(sizing)
     return _fact(
         "sizing",
         feasible=sizing.best is not None,
@@ -293,7 +294,13 @@ def _sizing(sizing: PlanSizing) -> Fact:
     )
 
 
-def _fleet(r: ResolvedPlan, dep: Deployment, fleet: FleetSizing) -> Fact:
+def _served_pools(sizing: PlanSizing) -> PoolDecision | None:
+    """The prefill and decode pools the chosen configuration serves the load from; None when aggregated."""
+    decision = sizing.best.decision if sizing.best else None
+    return decision.pools if decision else None
+
+
+def _fleet(r: ResolvedPlan, dep: Deployment, fleet: FleetSizing, pools: PoolDecision | None) -> Fact:
     hw, slo = r.plan.hardware, r.plan.slo
     spares = slo.spare_failure_domains
     # Sizing adds the spares itself; only a fleet the plan pins (brownfield nodes) can fall short.
@@ -322,6 +329,9 @@ def _fleet(r: ResolvedPlan, dep: Deployment, fleet: FleetSizing) -> Fact:
         latency_cap=fleet.latency_cap,
         dominant=fleet.dominant,
         axes_differ=fleet.capacity_cap != fleet.latency_cap,
+        # the axes above are an aggregated replica's; pools each have their own
+        served_as_pools=pools is not None,
+        pools_axes=pools.axes_text() if pools is not None else "",
         weights_fit=capacity.binding_cap != "weights",
         weights_gib_per_gpu=capacity.weights_gib_per_gpu,
         hbm_gib=dep.gpu.hbm_gib,

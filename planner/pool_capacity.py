@@ -133,6 +133,13 @@ class PoolCapacity:
     cr_closed: int
     req_s: float
     output_tok_s: float
+    #: Requests of the plan's context its KV cache holds: the most its Cr_closed can reach.
+    memory_holds: int = 0
+
+    @property
+    def memory_binds(self) -> bool:
+        """True when the replica runs all its KV cache holds (memory, not the SLOs, sets Cr_closed)."""
+        return 0 < self.memory_holds <= self.cr_closed
 
 
 def prefill_capacity(
@@ -187,8 +194,9 @@ def _closed_capacity(
         at[n] = until_steady(simulate_for, length.in_flight(n), n, length.stretch_to_s)
         return worst_ratio(at[n], targets) <= 1
 
-    most = max(size_capacity(dep, context).max_concurrency, 1)
+    held = size_capacity(dep, context).max_concurrency
+    most = max(held, 1)
     cr = int(largest_that_holds(holds, min(max(start, 1), most), integer=True, floor=1, limit=most))
     if cr < 1:
-        return PoolCapacity(0, 0.0, 0.0)
-    return PoolCapacity(cr, float(at[cr]["throughput_req_s"]), float(at[cr]["output_tok_s"]))
+        return PoolCapacity(0, 0.0, 0.0, held)
+    return PoolCapacity(cr, float(at[cr]["throughput_req_s"]), float(at[cr]["output_tok_s"]), held)

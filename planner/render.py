@@ -440,12 +440,15 @@ def fleet_text(candidate: Any, slo_percentile: float = 95) -> str:
     """Render the chosen fleet: both axes by the estimate, the simulation's check (its percentiles at
     the SLO's ``slo_percentile``), replicas and cost."""
     s, d = candidate.sizing, candidate.decision
+    pooled = d is not None and d.pools is not None
+    # (the pools that serve the load instead each have their own axis: decision_lines)
+    served = " served aggregated" if pooled else ""
     lines = [
         f"6 Sizing     {s.deployment.label}",
         f"             p{s.percentile} request: {s.isl:,} in / {s.osl:,} out; peak concurrency "
         f"{s.peak_concurrency:,.1f} ({s.concurrency_source}); +{s.headroom:.0%} headroom -> "
         f"{s.provisioned_concurrency:,.1f} provisioned",
-        f"             estimate per replica: memory holds {s.capacity_cap:,}, SLOs hold {s.latency_cap:,} -> "
+        f"             estimate per replica{served}: memory holds {s.capacity_cap:,}, SLOs hold {s.latency_cap:,} -> "
         f"{s.per_replica:,} (dominant: {s.dominant})",
         f"             {s.to_move}",
     ]
@@ -466,7 +469,6 @@ def fleet_text(candidate: Any, slo_percentile: float = 95) -> str:
         lines.append(f"             {budget_text(s.deployment, op.timing)}")
     if d is not None:
         lines += decision_lines(d, slo_percentile)
-    pooled = d is not None and d.pools is not None
     spares = spares_label(s.spares, pooled=pooled)
     per_replica = f"x {s.deployment.gpus} GPU"
     if pooled:
@@ -525,6 +527,8 @@ def decision_lines(d: Any, slo_percentile: float = 95) -> list[str]:
         )
     if d.pools is not None:
         lines.append(f"             disaggregated: {d.pools.describe(d.deployment)}")
+        if axes := d.pools.axes_text():
+            lines.append(f"             each pool's own axis: {axes}")
     fewer = [c for c in d.checks if c.replicas == d.replicas_for_load - 1 and not c.meets]
     if fewer:
         lines.append(f"             {fewer[0].replicas} replicas miss them at {fewer[0].load.describe()}")

@@ -22,11 +22,23 @@ PACK = RulePack(
             principle="Capacity ≠ Performance",
             severity="info",
             fact="fleet",
-            when={"$and": [{"axes_differ": True}, {"feasible": True}]},
+            when={"$and": [{"axes_differ": True}, {"feasible": True}, {"served_as_pools": False}]},
             message="Memory holds {capacity_cap} sequences per replica and the SLOs hold {latency_cap}: "
             "{dominant} is the dominant constraint.",
             remedy="Choose hardware for the {dominant} axis; improving the other axis will not add capacity.",
             evidence=["capacity_cap", "latency_cap", "dominant"],
+        ),
+        Rule(
+            id="axes.each-pools-constraint",
+            principle="Capacity ≠ Performance",
+            severity="info",
+            fact="fleet",
+            when={"$and": [{"served_as_pools": True}, {"feasible": True}]},
+            message="Served as prefill and decode pools, each bound by its own axis: {pools_axes}. (A replica "
+            "served aggregated would hold {latency_cap} within the SLOs, where its memory holds {capacity_cap}.)",
+            remedy="Choose each pool's hardware for its own axis: more KV memory per GPU where memory binds (fewer "
+            "replicas of that pool), a faster step where the SLOs bind (compute for prefill, bandwidth for decode).",
+            evidence=["pools_axes", "capacity_cap", "latency_cap"],
         ),
     ],
 )

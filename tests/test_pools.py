@@ -129,6 +129,43 @@ def test_the_estimates_error_weighs_aggregated_replicas_against_aggregated_ones(
     )
 
 
+def test_each_pool_says_which_axis_binds_it(session: workflows.Session) -> None:
+    """An aggregated replica of use case 1 is latency-bound (the SLOs hold 19 where memory holds
+    89), and the check said so for a plan served as pools: 'choose hardware for the latency axis;
+    improving the other axis will not add capacity', where its decode replicas run all their KV
+    cache holds. Each pool now says what binds it, and the aggregated axes are labelled so."""
+    from planner.render import plan_report_text
+
+    path = PLANS / "usecases" / "1-knowledge-assistant.yaml"
+    planned = workflows.plan(session, workflows.read_plan(path), path.name, backend="builtin")
+    d = planned.decision
+    assert d is not None and d.pools is not None
+    prefill, decode = d.pools.prefill_capacity, d.pools.decode_capacity
+    assert prefill is not None and decode is not None
+    assert decode.memory_binds and decode.cr_closed == decode.memory_holds > planned.sizing.best.sizing.latency_cap
+    assert not prefill.memory_binds and prefill.cr_closed < prefill.memory_holds
+    ids = {f.rule_id: f for f in planned.validation.findings}
+    assert "axes.dominant-constraint" not in ids
+    finding = ids["axes.each-pools-constraint"]
+    assert f"a decode replica runs {decode.cr_closed} requests in flight, all its KV cache holds (memory binds)" in (
+        finding.message
+    )
+    assert f"a prefill replica {prefill.cr_closed} in flight within TTFT" in finding.message
+    text = plan_report_text(planned)
+    assert "estimate per replica served aggregated: memory holds" in text
+    assert f"each pool's own axis: {d.pools.axes_text()}" in text
+    cr = planned.to_json()["sizing"]["chosen"]["simulation"]["disaggregated"]["cr_closed"]
+    assert (cr["decode_memory_holds"], cr["prefill_memory_holds"]) == (decode.memory_holds, prefill.memory_holds)
+    # the decision record reads the stored revision the same way
+    from planner.report.content import DecisionRecord
+    from planner.report.sections import _settled
+
+    record = DecisionRecord({}, "", {"result": planned.to_json()}, [], [], None, None, [], None, "", "", "")
+    step6 = _settled(record, 6)
+    assert step6.startswith("per replica served aggregated, memory holds")
+    assert step6.endswith(f"served as pools, each bound by its own axis: {d.pools.axes_text()}")
+
+
 def test_plan_text_and_json_report_the_pools(planned: workflows.PlanReport) -> None:
     chosen = planned.to_json()["sizing"]["chosen"]["simulation"]
     pools = chosen["disaggregated"]

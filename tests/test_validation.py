@@ -48,7 +48,11 @@ BREAKS: dict[str, Any] = {
     "resilience.cannot-lose-a-domain": ("placement: multi-rack}", "placement: multi-rack, nodes: 1, gpus_per_node: 8}"),
     "resilience.one-failure-domain": ("placement: multi-rack", "placement: one-node"),
     "axes.latency-unchecked": ("ttft_ms: 3000, itl_ms: 60, ", "scenario: latency-first, "),
-    "axes.dominant-constraint": ("", ""),  # fires on CLEAN: an info, not a fault
+    # CLEAN leaves disaggregation open and is served as pools: each pool says what binds it (an
+    # aggregated replica's axes would mislead: its decode replicas run all their KV cache holds where
+    # an aggregated replica is latency-bound); served aggregated, the replica's two axes
+    "axes.each-pools-constraint": ("", ""),  # fires on CLEAN: an info, not a fault
+    "axes.dominant-constraint": ("id: llm-d, ", "id: llm-d, disaggregated: false, "),
     "slo.ttft-breach": ("runtime: {id: vllm, tp: 4}", "runtime: {id: vllm, tp: 4, efficiency: {mfu_prefill: 0.01}}"),
     "slo.itl-breach": (
         "runtime: {id: vllm, tp: 4}",
@@ -105,7 +109,7 @@ BREAKS: dict[str, Any] = {
     ),
     "assumptions.efficiency-out-of-range": ("tp: 4}", "tp: 4, efficiency: {mbu_decode: 0.99}}"),
 }
-FIRES_ON_CLEAN = {"axes.dominant-constraint", "heterogeneous.cheaper-gpu-class"}
+FIRES_ON_CLEAN = {"axes.each-pools-constraint", "heterogeneous.cheaper-gpu-class"}
 EP_CASE = {
     "seams.ep-does-not-divide-experts": "runtime: {id: vllm, tp: 4, ep: 3}",
     "seams.ep-exceeds-replica": "runtime: {id: vllm, tp: 2, ep: 4}",
@@ -316,7 +320,7 @@ def test_vendor_rule_pack_runs_beside_ours(setup: Any, planner_make_host: Any) -
     resolved = resolve_plan(parse_plan(CLEAN), catalog)
     result = validate_plan(resolved, catalog, size_plan(resolved, catalog), engine)
     ids = {f.rule_id for f in result.findings}
-    assert "acme.fp8-kv-needs-driver-550" in ids and "axes.dominant-constraint" in ids
+    assert "acme.fp8-kv-needs-driver-550" in ids and "axes.each-pools-constraint" in ids
     assert any("from plugin acme is invalid" in p.error for p in result.problems)
 
 

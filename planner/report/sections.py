@@ -272,6 +272,7 @@ def _settled(record: DecisionRecord, step: int) -> str:
     dep = (chosen.get("operating_point") or {}).get("deployment") or {}
     resolved = result.get("resolved") or {}
     effective = result.get("effective") or {}
+    pools_axes = (sim.get("disaggregated") or {}).get("axes") or ""
     settled = {
         2: f"sized at the p{chosen.get('sizing_percentile')} request: "
         f"{chosen.get('isl_p95')} in / {chosen.get('osl_p95')} out"
@@ -284,8 +285,10 @@ def _settled(record: DecisionRecord, step: int) -> str:
         4: f"scenario {effective.get('scenario')}; {effective.get('spare_failure_domains')} spare failure domain(s)",
         5: f"{(resolved.get('model') or {}).get('name')}; weights {effective.get('weights_dtype')}, "
         f"KV {effective.get('kv_dtype')}, context {effective.get('context_tokens')}",
-        6: f"per replica, memory holds {(chosen.get('per_replica') or {}).get('capacity_cap')} sequences and the "
+        6: f"per replica{' served aggregated' if pools_axes else ''}, memory holds "
+        f"{(chosen.get('per_replica') or {}).get('capacity_cap')} sequences and the "
         f"SLOs {(chosen.get('per_replica') or {}).get('latency_cap')}: {chosen.get('to_move_it')}"
+        + (f"; served as pools, each bound by its own axis: {pools_axes}" if pools_axes else "")
         if chosen
         else "",
         7: f"{dep.get('runtime')} TP{dep.get('tp')} PP{dep.get('pp')} EP{dep.get('ep')}" if dep else "",

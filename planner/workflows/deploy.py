@@ -52,7 +52,7 @@ def default_out(given: PlanInput, target: str) -> Path:
     return Path(f"deploy-{kubernetes_name(given.plan.name)}-{target}")
 
 
-def _chosen(sizing: PlanSizing, source: str | None, consequence: str) -> FleetSizing:
+def _chosen(sizing: PlanSizing, source: str, consequence: str) -> FleetSizing:
     if sizing.best is None:
         raise nothing_sized(sizing, source, consequence)
     return sizing.best.sizing

@@ -599,7 +599,7 @@ def _size_problems(request: EstimateRequest) -> list[tuple[str, str]]:
 _SPLIT_FLAGS = ("--gpus", "--tp", "--pp", "--ep")
 
 
-def nothing_sized(sizing: PlanSizing, source: str | None, consequence: str) -> NothingFitsError:
+def nothing_sized(sizing: PlanSizing, source: str, consequence: str) -> NothingFitsError:
     """The error of a command that needs the plan's chosen configuration where sizing chose none,
     saying why as ``planner plan`` does: the pins that cannot hold, or that no candidate meets the
     SLOs (the first reasons). ``consequence`` says what the command then lacks ("nothing to cost")."""
