@@ -15,6 +15,7 @@ from typing import Any
 
 def add_bench_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     """Register ``bench`` and its sub-commands on the command line's sub-parsers."""
+    from planner.cli import add_backend_option
     from planner.cli_projects import add_db_option
 
     bench = sub.add_parser(
@@ -31,7 +32,14 @@ def add_bench_commands(sub: Any, common: argparse.ArgumentParser) -> None:
         help="what to benchmark for a plan: loads, request shape, run lengths, vllm/GuideLLM/AIPerf command lines",
     )
     p.add_argument("file", type=Path, help="plan file")
-    p.add_argument("--replicas", type=int, default=1, help="replicas behind the URL: loads are divided by it")
+    p.add_argument(
+        "--replicas",
+        type=int,
+        default=None,
+        help="replicas behind the URL: loads are divided by it (default: the replicas the plan serves its peak "
+        "with, so the loads are one replica's share, as `bench baseline` predicts a run)",
+    )
+    add_backend_option(p)
     p.add_argument("--url", default="http://localhost:8000", help="the endpoint to load (default %(default)s)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(handler=cmd_bench_plan)
@@ -284,7 +292,14 @@ def cmd_bench_plan(args: argparse.Namespace) -> int:
     from planner.render_bench import benchmark_plan_text
 
     session = open_session(args)
-    report = workflows.bench_plan(session, workflows.read_plan(args.file), replicas=args.replicas, url=args.url)
+    report = workflows.bench_plan(
+        session,
+        workflows.read_plan(args.file),
+        replicas=args.replicas,
+        url=args.url,
+        source=str(args.file),
+        backend=args.perf_backend,
+    )
     return _show(args, report, lambda: benchmark_plan_text(report, styled=styled(args)))
 
 

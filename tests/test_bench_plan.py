@@ -104,3 +104,42 @@ def test_bench_plan_from_the_command_line() -> None:
 def test_every_scenario_has_commands_for_every_point(scenario: str) -> None:
     bench = benchmark_plan(plan_with("code-assistant.yaml", scenario=scenario))
     assert len(bench.commands["vllm bench serve"]) == len(bench.commands["aiperf"]) == len(bench.points) > 0
+
+
+def test_the_default_loads_are_one_replicas_share_of_the_peak_the_plan_simulated() -> None:
+    """`bench baseline` predicts each run as one replica at the run's load, so `bench plan` loads one
+    replica with its share of the plan's peak, and turns a plan's users into a rate with the E2E its
+    simulation takes. It loaded one endpoint with the whole service's peak (use case 4: 2.0 requests/s,
+    which one of its 19 replicas cannot carry) at a rate over the E2E the SLOs allow (74.6 s, where the
+    plan's mean request takes 64.8 s)."""
+    from planner.sizing.fleet import mean_request_e2e_ms
+    from planner.traffic import demand_of
+
+    session = workflows.open_session()
+    plan = workflows.read_plan(PLANS / "usecases" / "4-reasoning-agent.yaml")
+    bench = workflows.bench_plan(session, plan, backend="builtin")
+    planned = workflows.plan(session, plan, "4.yaml", backend="builtin")
+    d, demand = planned.decision, demand_of(plan)
+    assert d is not None and d.pools is None and d.replicas_for_load > 1 and planned.sizing.best is not None
+    e2e_s = mean_request_e2e_ms(planned.sizing.best.sizing, demand) / 1000  # type: ignore[operator]
+    (peak,) = [p for p in bench.points if p.mode == "open"]
+    assert peak.load == round(demand.peak_concurrency / e2e_s / d.replicas_for_load, 3)  # type: ignore[operator]
+    # the plan's own open-loop check: the same rate over its replicas, with the headroom on top
+    (checked,) = [load for load in d.loads if load.mode == "open"]
+    assert checked.rate_req_s == pytest.approx(peak.load * d.replicas_for_load * (1 + demand.headroom), rel=1e-3)
+    assert f"one of {d.replicas_for_load} replicas" in " ".join(bench.notes)
+    whole = workflows.bench_plan(session, plan, replicas=1, backend="builtin")
+    (whole_peak,) = [p.load for p in whole.points if p.mode == "open"]
+    assert whole_peak == pytest.approx(peak.load * d.replicas_for_load, abs=0.01)
+    assert max(p.load for p in whole.points) > max(p.load for p in bench.points), "the sweep, per replica too"
+
+
+def test_a_plan_served_as_pools_loads_one_of_the_replicas_aggregated_serving_needs() -> None:
+    session = workflows.open_session()
+    plan = workflows.read_plan(PLANS / "code-assistant-disaggregated.yaml")
+    bench = workflows.bench_plan(session, plan, backend="builtin")
+    d = workflows.plan(session, plan, "p.yaml", backend="builtin").decision
+    assert d is not None and d.pools is not None
+    (peak,) = [p for p in bench.points if p.mode == "open" and p.why == "peak rate"]
+    assert peak.load == round(40 / d.simulated_aggregated_replicas, 3)
+    assert "one of the" in bench.notes[-1] and "bench baseline" in bench.notes[-1]

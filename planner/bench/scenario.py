@@ -122,20 +122,31 @@ def _e2e_bound_s(plan: Plan, shape: Shape) -> float:
     return ((s.ttft_ms or 1000.0) + (shape.output_mean - 1) * (s.itl_ms or 50.0)) / 1000
 
 
-def open_points(plan: Plan, shape: Shape, replicas: int, notes: list[str]) -> list[LoadPoint]:
-    """Poisson arrivals at the target and peak rates per endpoint."""
+def open_points(
+    plan: Plan, shape: Shape, replicas: int, notes: list[str], mean_e2e_s: float | None = None
+) -> list[LoadPoint]:
+    """Poisson arrivals at the target and peak rates per endpoint; a plan of users or requests in
+    flight turns them into a rate over ``mean_e2e_s`` (Little's law), else over what the SLOs allow."""
     t, demand = plan.traffic, demand_of(plan)
     if t.requests_per_s:
         target, peak = t.requests_per_s, demand.peak_rate_req_s
     else:
-        e2e = _e2e_bound_s(plan, shape)
         concurrency = demand.peak_concurrency or 1.0
+        if mean_e2e_s:
+            e2e = mean_e2e_s
+            why = (
+                f"rates from {concurrency:g} requests in flight over the {e2e:.3g} s the plan's mean request takes "
+                "at its operating point (Little's law, as the plan's simulation takes them)"
+            )
+        else:
+            e2e = _e2e_bound_s(plan, shape)
+            why = (
+                f"rates from {concurrency:g} requests in flight over the {e2e:g} s the SLOs allow (Little's law): "
+                "a faster server needs a higher rate to carry the same users"
+            )
         peak = concurrency / e2e
         target = peak / t.peak_factor
-        notes.append(
-            f"rates from {concurrency:g} requests in flight over the {e2e:g} s the SLOs allow (Little's law): "
-            "a faster server needs a higher rate to carry the same users"
-        )
+        notes.append(why)
     points = []
     for rate, why in ((target / replicas, "target rate"), (peak / replicas, "peak rate")):
         requests = max(MIN_REQUESTS, math.ceil(rate * OPEN_LOOP_S))
@@ -161,14 +172,23 @@ def _warmup(requests: int) -> int:
 
 
 def benchmark_plan(
-    plan: Plan, *, replicas: int = 1, url: str = "http://localhost:8000", model: str | None = None
+    plan: Plan,
+    *,
+    replicas: int = 1,
+    url: str = "http://localhost:8000",
+    model: str | None = None,
+    mean_e2e_s: float | None = None,
 ) -> BenchmarkPlan:
-    """The loads, shape and command lines that measure ``plan`` (per endpoint of ``replicas`` replicas)."""
+    """The loads, shape and command lines that measure ``plan`` (per endpoint of ``replicas`` replicas).
+
+    :param mean_e2e_s: E2E of the plan's mean request at its sized operating point, which turns a
+        plan's requests in flight into a rate as its simulation does; None: what the SLOs allow.
+    """
     scenario, shape = plan.slo.effective_scenario, shape_of(plan)
     notes: list[str] = []
     points: list[LoadPoint] = []
     if scenario in ("latency-first", "full-envelope"):
-        points += open_points(plan, shape, replicas, notes)
+        points += open_points(plan, shape, replicas, notes, mean_e2e_s)
     if scenario in ("throughput-first", "full-envelope"):
         points += closed_points(plan, shape, replicas)
     name = model or plan.model.id

@@ -30,7 +30,11 @@ from planner.plan import Plan
 from planner.scaling import ScalingDecision, decide
 from planner.simulate import Targets
 from planner.sizing.deployment import Deployment
+from planner.sizing.fleet import mean_request_e2e_ms
+from planner.sizing.plan_sizing import PlanSizing
 from planner.store import Baseline, Decision, RunDraft, RunSummary
+from planner.traffic import demand_of
+from planner.workflows.planning import size
 from planner.workflows.projects import OpenedRevision, SavedPlan, database_path
 from planner.workflows.session import Session
 
@@ -506,19 +510,65 @@ def plan_baseline(envelope: MeasuredEnvelope, runs: Sequence[MeasuredRun]) -> di
 
 
 def bench_plan(
-    session: Session, plan_: Plan, *, replicas: int = 1, url: str = "http://localhost:8000"
+    session: Session,
+    plan_: Plan,
+    *,
+    replicas: int | None = None,
+    url: str = "http://localhost:8000",
+    source: str = "<plan>",
+    backend: str | None = None,
 ) -> BenchmarkPlan:
     """What to run to measure ``plan_``: its scenario's loads, the request shape, run lengths and the
     command lines of vllm bench serve, GuideLLM and AIPerf (the model by its Hugging Face id).
 
+    :param replicas: replicas behind the URL, the loads divided by it; None: the replicas the plan
+        serves its load with, so the loads are one replica's share (as ``planner bench baseline``
+        predicts each run: one replica at the run's load). The plan is sized for them, and for the
+        E2E of its mean request that turns requests in flight into a rate as its simulation does.
     :raises PlannerError: for fewer than one replica.
     """
-    if replicas < 1:
+    if replicas is not None and replicas < 1:
         raise PlannerError("--replicas must be at least 1", path="--replicas", fix="give the replicas behind the URL")
+    _, sizing = size(session, plan_, source, backend=backend)
+    fleet = sizing.best.sizing if sizing.best is not None else None
+    mean_e2e_ms = mean_request_e2e_ms(fleet, demand_of(plan_)) if fleet is not None else None
+    why = ""
+    if replicas is None:
+        replicas, why = plan_replicas(sizing)
     # Servers are addressed by the Hugging Face id: the plan's when it names one, else the catalog's alias.
     spec = session.catalog.models.get(plan_.model.id)
     served = plan_.model.id if "/" in plan_.model.id else next((a for a in spec.aliases if "/" in a), spec.id)
-    return benchmark_plan(plan_, replicas=replicas, url=url, model=served)
+    bench = benchmark_plan(
+        plan_, replicas=replicas, url=url, model=served, mean_e2e_s=mean_e2e_ms / 1000 if mean_e2e_ms else None
+    )
+    if why:
+        bench.notes.append(why)
+    return bench
+
+
+def plan_replicas(sizing: PlanSizing) -> tuple[int, str]:
+    """The replicas a sized plan serves its load with, one replica's share of it being what is
+    benchmarked, and a note saying so: those the simulation settled, or where the plan serves the load
+    from prefill and decode pools those aggregated serving needs (the baseline predicts one replica
+    served aggregated); one, with a note, when nothing meets the plan."""
+    if sizing.best is None:
+        return 1, "nothing meets the plan, so the loads are the whole service's (--replicas N divides them)"
+    decision = sizing.best.decision
+    if decision is None:
+        count = sizing.best.sizing.replicas_for_load
+        return count, f"the plan serves the peak with {count} replicas by estimate: the loads are one replica's"
+    if decision.pools is not None:
+        count = decision.simulated_aggregated_replicas
+        return count, (
+            f"the plan serves the peak from {decision.pools.prefill_replicas} prefill + "
+            f"{decision.pools.decode_replicas} decode replicas; the loads are one of the {count} replicas aggregated "
+            "serving needs, the replica `planner bench baseline` predicts"
+        )
+    count = decision.replicas_for_load
+    return count, (
+        f"the plan serves the peak with {count} replicas: the loads are one replica's share, as `planner bench "
+        "baseline` predicts a run (--replicas N for an endpoint in front of N of them)"
+    )
 
 
 # ---------------------------------------------------------------------- scaling decision
