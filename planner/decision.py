@@ -567,6 +567,15 @@ class PoolDecision:
         per_request = float(self.summary["output_tok_s"]) / carried if carried else 0.0
         return self.req_s_at_cr_closed * per_request
 
+    @property
+    def label(self) -> str:
+        """The pools' deployment in brief, each pool's layout in it: 'qwen3-32b on b200 x2 TP2 prefill +
+        x1 TP1 decode wfp8/kvfp8 sglang' (a :attr:`Deployment.label` of both)."""
+        prefill, decode = self.prefill[0], self.decode[0]
+        return prefill.label_with(
+            f"x{prefill.gpus} {prefill.parallelism} prefill + x{decode.gpus} {decode.parallelism} decode"
+        )
+
     def layouts_text(self, spares_per_pool: int) -> str:
         """Each pool's replicas (spares included) and GPUs per replica: '(9 prefill x 2 GPU + 4 decode x 1 GPU)'."""
         return (

@@ -68,6 +68,11 @@ class OwnedFleet:
         return self.replicas_for_load + self.spares
 
     @property
+    def label(self) -> str:
+        """The deployment in brief; for pools, each pool's layout in it (:attr:`PoolDecision.label`)."""
+        return self.pools.label if self.pools is not None else self.deployment.label
+
+    @property
     def gpus(self) -> int:
         """GPUs in all."""
         if pools := self.pools:
@@ -300,7 +305,7 @@ class PlanTco:
     def to_json(self) -> dict[str, Any]:
         """JSON-ready: the fleet, the throughput basis, every line, EUR per token, the alternatives."""
         return {
-            "deployment": self.fleet.deployment.label,
+            "deployment": self.fleet.label,
             "fleet": {
                 "replicas_for_load": self.fleet.replicas_for_load,
                 "spares": self.fleet.spares,

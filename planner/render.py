@@ -897,7 +897,8 @@ def _pool_text(pool: Any, buckets: list[Any]) -> str:
     basis = "settled in simulation" if pool.settled else "by estimate"
     return (
         f"{pool.gpu} for {serves}: {s.replicas} replicas ({s.replicas_for_load} for the load{spares}){layout} of "
-        f"{s.deployment.label} = {s.gpus:,} GPUs, {pool.eur_per_hour:.2f} EUR/hour ({basis})"
+        f"{pools.label if pools is not None else s.deployment.label} = {s.gpus:,} GPUs, "
+        f"{pool.eur_per_hour:.2f} EUR/hour ({basis})"
     )
 
 
@@ -935,7 +936,7 @@ def tco_text(report: TcoReport, *, styled: bool = False) -> str:
     best = report.plan.sizing.best
     spares = spares_label(f.spares, pooled=bool(best and best.decision and best.decision.pools))
     lines = [
-        f"{report.plan.resolved.plan.name}: {f.deployment.label}",
+        f"{report.plan.resolved.plan.name}: {f.label}",
         f"Fleet: {f.replicas_for_load} replicas for the load + {f.spares} spare ({spares}) = {f.gpus} x "
         f"{f.deployment.gpu.id} in {f.nodes} node(s)",
         f"EUR per token at {t.throughput.label}: {t.output_tok_s:,.0f} output tok/s for the fleet x utilisation "

@@ -477,3 +477,25 @@ def test_the_growth_view_grows_each_pool_in_its_own_layout(planned: workflows.Pl
             == (grown.prefill_replicas + spares) * pools.prefill[0].gpus
             + (grown.decode_replicas + spares) * pools.decode[0].gpus
         )
+
+
+def test_the_tco_and_the_workbook_name_each_pools_layout(session: workflows.Session, tmp_path: Path) -> None:
+    """The disaggregated code assistant runs TP 2 prefill and TP 1 decode replicas (under `auto`);
+    `planner tco` and the workbook named the deployment of a replica served aggregated ('x1 TP1'),
+    and `mix` likewise for each class served as pools. They name each pool's layout."""
+    from openpyxl import load_workbook
+
+    from planner.render import tco_text
+
+    report = workflows.tco(session, workflows.read_plan(DISAGGREGATED), "pd.yaml", backend="builtin")
+    pools = report.tco.fleet.pools
+    assert pools is not None
+    label = pools.label
+    assert f"x{pools.prefill[0].gpus} {pools.prefill[0].parallelism} prefill + " in label
+    assert f"x{pools.decode[0].gpus} {pools.decode[0].parallelism} decode" in label
+    assert tco_text(report).splitlines()[0].endswith(f": {label}")
+    assert report.to_json()["tco"]["deployment"] == label
+    out = tmp_path / "pools.xlsx"
+    workflows.export(session, workflows.read_plan(DISAGGREGATED), out, "pd.yaml", backend="builtin")
+    summary = load_workbook(out)["Summary"]
+    assert any(row[1].value == label for row in summary.iter_rows() if row[0].value == "Deployment")

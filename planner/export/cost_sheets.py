@@ -110,7 +110,8 @@ def _fixed_inputs(wb: Workbook, ws: Worksheet, row: int, c: TcoWorkbook) -> int:
             ("spare_replicas", t.fleet.spares, "replicas", "Spare replicas (N+1/N+2)", "plan's availability"),
             ("min_nodes", t.fleet.min_nodes, "nodes",
              "Fewest nodes the replicas spread over (failure domains: placement, N+2 spares)", "plan's availability"),
-            ("gpus_per_replica", dep.gpus, "GPUs", f"GPUs per replica ({dep.label})", "sizing"),
+            ("gpus_per_replica", dep.gpus, "GPUs", f"GPUs per replica ({dep.label})" if t.fleet.pools is None
+             else f"GPUs per replica served aggregated ({dep.label}; the pools' are below)", "sizing"),
             *_pool_inputs(t.fleet.pools),
         ]),
         ("Throughput at Cr_closed", [

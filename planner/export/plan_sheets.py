@@ -65,7 +65,7 @@ def summary_sheet(wb: Workbook, ws: Worksheet, c: TcoWorkbook) -> None:
     section(ws, 5, "Decision")
     head = (
         ("Use case", c.resolved.plan.use_case.title),
-        ("Deployment", c.tco.fleet.deployment.label),
+        ("Deployment", c.tco.fleet.label),
         ("EUR per token at", c.tco.throughput.label),
     )
     for row, (label, text) in enumerate(head, start=6):
@@ -109,7 +109,7 @@ def fleet_sheet(wb: Workbook, ws: Worksheet, c: TcoWorkbook) -> None:
     row = total + 2
     section(ws, row, "Fleet")
     for label, formula in (
-        ("Deployment (one replica)", None),
+        ("Deployment (one replica)" if c.tco.fleet.pools is None else "Deployment (the pools)", None),
         ("GPUs per replica", "gpus_per_replica"),
         ("GPUs per node", "gpus_per_node"),
         ("Replicas carrying the load", "fleet_replicas_for_load"),
@@ -122,7 +122,7 @@ def fleet_sheet(wb: Workbook, ws: Worksheet, c: TcoWorkbook) -> None:
         row += 1
         put_text(ws, row, 1, label)
         if formula is None:
-            put_text(ws, row, 2, dep.label)
+            put_text(ws, row, 2, c.tco.fleet.label)
         else:
             put_formula(ws, row, 2, formula, COUNT)
     finish_sheet(ws)

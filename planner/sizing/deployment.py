@@ -105,8 +105,12 @@ class Deployment:
     @property
     def label(self) -> str:
         """Short description, e.g. 'h100-sxm x4 TP4 fp8/fp8 vllm'."""
-        precision = f"w{self.weights_dtype}/kv{self.kv_dtype}"
-        return f"{self.model.id} on {self.gpu.id} x{self.gpus} {self.parallelism} {precision} {self.runtime.id}"
+        return self.label_with(f"x{self.gpus} {self.parallelism}")
+
+    def label_with(self, layout: str) -> str:
+        """:attr:`label` with ``layout`` for this deployment's GPUs and parallelism (prefill and decode
+        pools of two layouts: 'x2 TP2 prefill + x1 TP1 decode')."""
+        return f"{self.model.id} on {self.gpu.id} {layout} w{self.weights_dtype}/kv{self.kv_dtype} {self.runtime.id}"
 
     @property
     def parallelism(self) -> str:
