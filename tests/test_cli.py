@@ -45,7 +45,14 @@ def test_demo_prints_the_resolved_example() -> None:
     assert "Internal knowledge assistant" in result.stdout
     assert "llama-3.3-70b" in result.stdout and "weights fp8, KV fp8" in result.stdout
     assert "Open choices" in result.stdout and "hardware.gpu" in result.stdout
-    for word in ("6 Sizing", "per replica served aggregated: memory holds", "dominant:", "7-8 Fleet", "N+1", "EUR per 1M"):
+    for word in (
+        "6 Sizing",
+        "per replica served aggregated: memory holds",
+        "dominant:",
+        "7-8 Fleet",
+        "N+1",
+        "EUR per 1M",
+    ):
         assert word in result.stdout
     # the operating point's TTFT at the target's percentile, inside its band (moved with it)
     ttft = re.search(r"TTFT p95 ([\d,]+) ms \[([\d,]+)-([\d,]+)\]", result.stdout)

@@ -133,6 +133,21 @@ def test_history_and_diff_say_what_changed(session: workflows.Session, tmp_path:
     assert not diff.identical and workflows.diff("Code", "2", "2", db).identical
 
 
+def test_diff_names_the_pools_that_serve_the_load(session: workflows.Session, tmp_path: Path) -> None:
+    """Served as prefill and decode pools, the chosen deployment is a replica served aggregated; the
+    diff named only it, so a revision that moved the pools (here from aggregated serving to pools)
+    read as the same configuration."""
+    db = tmp_path / "p.db"
+    workflows.create_project("Code", db=db)
+    pooled = variant(tmp_path, "pooled.yaml", serving_stack={"id": "dynamo", "disaggregated": True})
+    for path in (CODE, pooled):
+        workflows.plan_and_save(session, workflows.read_plan(path), path.name, "Code", backend="builtin", db=db)
+    pools = workflows.open_revision("Code", "2", db).revision.result["sizing"]["chosen"]["simulation"]["disaggregated"]
+    changed = {c.field: (c.before, c.after) for c in workflows.diff("Code", "1", "2", db).configuration}
+    assert changed["pools.prefill"] == (None, f"{pools['prefill_replicas']} x {pools['prefill_deployment']}")
+    assert changed["pools.decode"] == (None, f"{pools['decode_replicas']} x {pools['decode_deployment']}")
+
+
 def test_diff_shows_findings_added_and_resolved(session: workflows.Session, tmp_path: Path) -> None:
     db = tmp_path / "p.db"
     workflows.create_project("Code", db=db)

@@ -242,7 +242,10 @@ def test_an_earlier_revision_of_a_plan_nothing_meets_is_recorded_with_why_and_no
     assert head.revision == 2 and head.project == "Trap@customer", "a name with @ in it is a name"
     why = workflows.open_revision("Trap@customer", "1", built.db).revision.result["sizing"]["why_none"]
     assert why and all(line in text for line in why), "each candidate with what it misses"
-    assert "Not priced: none of the 2 candidate configurations meets the SLOs on both axes" in text and "trap.multi-node-tp-without-nvlink" in text
+    assert (
+        "Not priced: none of the 2 candidate configurations meets the SLOs on both axes" in text
+        and "trap.multi-node-tp-without-nvlink" in text
+    )
 
 
 # ------------------------------------------------------------------------ browser

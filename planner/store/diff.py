@@ -95,7 +95,9 @@ def changes(before: dict[str, Any], after: dict[str, Any]) -> list[Change]:
 
 
 def configuration(result: dict[str, Any]) -> dict[str, Any]:
-    """The chosen configuration: the deployment and its serving stack (empty when none met the SLOs)."""
+    """The chosen configuration: the deployment and its serving stack, and the prefill and decode
+    pools that serve the load where the simulation chose them (the deployment is then a replica
+    served aggregated); empty when none met the SLOs."""
     chosen = (result.get("sizing") or {}).get("chosen") or {}
     if not chosen:
         return {}
@@ -103,7 +105,18 @@ def configuration(result: dict[str, Any]) -> dict[str, Any]:
     for echo in _WORKLOAD_ECHOES:
         deployment.pop(echo, None)
     stack = ((result.get("resolved") or {}).get("serving_stack") or {}).get("id")
-    return {"deployment": chosen.get("deployment"), **deployment, "serving_stack": stack}
+    pools = (chosen.get("simulation") or {}).get("disaggregated") or {}
+    served = (
+        {
+            "pools": {
+                "prefill": f"{pools.get('prefill_replicas')} x {pools.get('prefill_deployment')}",
+                "decode": f"{pools.get('decode_replicas')} x {pools.get('decode_deployment')}",
+            }
+        }
+        if pools
+        else {}
+    )
+    return {"deployment": chosen.get("deployment"), **deployment, "serving_stack": stack, **served}
 
 
 def key_figures(revision: Revision) -> dict[str, Any]:
