@@ -499,3 +499,22 @@ def test_the_tco_and_the_workbook_name_each_pools_layout(session: workflows.Sess
     workflows.export(session, workflows.read_plan(DISAGGREGATED), out, "pd.yaml", backend="builtin")
     summary = load_workbook(out)["Summary"]
     assert any(row[1].value == label for row in summary.iter_rows() if row[0].value == "Deployment")
+
+
+def test_a_load_the_user_names_runs_as_many_replicas_as_aggregated_serving_needs(session: workflows.Session) -> None:
+    """`planner simulate --rate R` (or `--disaggregated`, `--concurrency N`) runs the plan's deployment
+    served aggregated; for a plan served as pools it ran as many aggregated replicas as the pools
+    have (8 for the disaggregated code assistant, whose aggregated serving needs 18), which missed
+    every SLO at the plan's own peak and made the split comparison meaningless. (Use case 1 under the
+    built-in model: its pools have fewer replicas than aggregated serving needs.)"""
+    plan = workflows.read_plan(PLANS / "usecases" / "1-knowledge-assistant.yaml")
+    request = workflows.SimulationRequest(rate=20.0, duration_s=60, backend="builtin")
+    report = workflows.simulate(session, plan, "1.yaml", request)
+    d = report.decision
+    assert d.pools is not None and d.simulated_aggregated_replicas > d.replicas_for_load
+    assert report.summary["replicas"] == d.simulated_aggregated_replicas
+    assert report.deployment.endswith("served aggregated")
+    closed = workflows.simulate(session, plan, "1.yaml", workflows.SimulationRequest(mode="closed", backend="builtin"))
+    assert closed.summary["replicas"] == d.simulated_aggregated_replicas
+    # the plan's users spread over those replicas alike (the peak load rounded up to fill each)
+    assert closed.summary["load"]["concurrency"] % d.simulated_aggregated_replicas == 0

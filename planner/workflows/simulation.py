@@ -153,14 +153,15 @@ def _load_of(request: SimulationRequest, decision: FleetDecision, peak_factor: f
     shape = {"arrival": request.arrival, "cv": request.cv, "peak_factor": peak_factor, "think_s": request.think_s}
     mode = request.mode or ("closed" if request.concurrency else "open" if request.rate else None)
     peak = decision.loads[0]
+    aggregated = decision.simulated_aggregated_replicas
     if mode is None:
         mode = peak.mode
     if mode == "open":
-        rate = request.rate or peak.rate_req_s or decision.cr_open_req_s * decision.replicas_for_load
+        rate = request.rate or peak.rate_req_s or decision.cr_open_req_s * aggregated
         return LoadSpec("open", rate=rate, **shape)  # type: ignore[arg-type]
-    replicas = request.replicas or decision.replicas_for_load
+    replicas = request.replicas or aggregated
     as_checked = peak.spec(peak_factor, replicas).concurrency if peak.mode == "closed" else None
-    users = request.concurrency or as_checked or decision.cr_closed * decision.replicas_for_load
+    users = request.concurrency or as_checked or decision.cr_closed * aggregated
     return LoadSpec("closed", concurrency=users, **shape)  # type: ignore[arg-type]
 
 
@@ -187,7 +188,9 @@ def simulate(session: Session, plan_: Plan, source: str, request: SimulationRequ
             report.failure = pools_fleet_check(plan_, decision, pools, report.summary)
         return report
     load = _load_of(request, decision, plan_.traffic.peak_factor)
-    replicas = request.replicas or decision.replicas_for_load
+    # a load of the user's runs replicas served aggregated: where the plan serves pools, as many as
+    # aggregated serving needs (the pools' own count would be far too few)
+    replicas = request.replicas or decision.simulated_aggregated_replicas
     # A length the user gives is run as given; the decision's own length may be stretched as its runs were.
     duration_s, stretch_to_s = fleet_run_s(decision.fleet, load, replicas, router=request.router)
     if request.duration_s:
@@ -205,7 +208,8 @@ def simulate(session: Session, plan_: Plan, source: str, request: SimulationRequ
         seed=seed,
         stretch_to_s=stretch_to_s,
     )
-    report = SimulationReport(dep.label, decision, summary)
+    served = " served aggregated" if decision.pools is not None else ""
+    report = SimulationReport(dep.label + served, decision, summary)
     if request.failure:
         report.failure = fleet_check(
             plan_, chosen.sizing, load, duration_s=duration_s, seed=seed, stretch_to_s=stretch_to_s
