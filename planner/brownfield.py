@@ -9,12 +9,15 @@ long it would take on them and whether that fits its window, and what must be ad
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
 
 from planner.plan import ModelChoice, Plan
 from planner.sizing.deployment import Deployment
 from planner.specs import BYTES_PER_ELEMENT, ModelSpec, RuntimeSpec
+
+if TYPE_CHECKING:  # the decision module simulates; the brownfield arithmetic needs only its figures
+    from planner.decision import FleetDecision
 
 
 @dataclass(frozen=True)
@@ -23,7 +26,9 @@ class ExistingFleet:
 
     ``replicas`` of the chosen deployment fit on the nodes; ``for_load`` are left after the
     spares; ``needed`` is what the peak (or the batch window) needs. ``batch_hours`` is the
-    time the batch job would take on ``for_load`` replicas (``None`` for other plans).
+    time the batch job would take on ``for_load`` replicas (``None`` for other plans). A fleet
+    served as prefill and decode pools of two layouts is counted in GPUs instead
+    (``in_gpus``): each of these counts is then GPUs of the pools (:func:`existing_pools`).
     """
 
     nodes: int
@@ -33,6 +38,12 @@ class ExistingFleet:
     needed: int
     batch_hours: float | None
     window_hours: float | None
+    in_gpus: bool = False
+
+    @property
+    def units(self) -> str:
+        """What the counts count, in words: 'replica(s)', or 'GPU(s) of the pools'."""
+        return "GPU(s) of the pools" if self.in_gpus else "replica(s)"
 
     @property
     def gpus(self) -> int:
@@ -63,7 +74,7 @@ class ExistingFleet:
 
     def to_add(self, dep: Deployment) -> tuple[int, int]:
         """GPUs and nodes to add for the shortfall (whole replicas, whole nodes of this size)."""
-        gpus = self.shortfall * dep.gpus
+        gpus = self.shortfall * (1 if self.in_gpus else dep.gpus)
         return gpus, math.ceil(gpus / self.gpus_per_node)
 
     def to_json(self, dep: Deployment) -> dict[str, Any]:
@@ -75,6 +86,7 @@ class ExistingFleet:
             "replicas": self.replicas,
             "replicas_for_load": self.for_load,
             "replicas_needed": self.needed,
+            "counted_in": "gpus" if self.in_gpus else "replicas",
             "share_of_load": round(self.share, 4),
             "batch_hours": None if self.batch_hours is None else round(self.batch_hours, 3),
             "window_hours": self.window_hours,
@@ -92,14 +104,16 @@ class ExistingFleet:
     def describe_for(self, gpu: str, add_gpus: int = 0, add_nodes: int = 0) -> str:
         """:meth:`describe` for nodes of ``gpu``, with the GPUs and nodes the shortfall adds."""
         line = (
-            f"{self.nodes} node(s) x {self.gpus_per_node} {gpu} hold {self.replicas} replica(s) "
+            f"{self.nodes} node(s) x {self.gpus_per_node} {gpu} hold {self.replicas} {self.units} "
             f"({self.for_load} after {self.spares} spare): {self.share:.0%} of the load"
         )
         if self.batch_hours is not None:
             verdict = "fits" if self.fits_window else "does not fit"
             line += f"; the batch takes {self.batch_hours:,.1f} h on them, which {verdict} "
             line += f"its {self.window_hours:g} h window"
-        if self.shortfall:
+        if self.shortfall and self.in_gpus:
+            line += f"; add {add_gpus:,} GPU(s) in {add_nodes:,} node(s)"
+        elif self.shortfall:
             line += f"; add {self.shortfall} replica(s) = {add_gpus:,} GPUs in {add_nodes:,} node(s)"
         return line
 
@@ -112,20 +126,58 @@ def existing_fleet(
     :param rate_per_replica_req_s: what one replica completes per second at the load it is
         sized for (its Cr_closed for a batch job), for the batch's time on the existing fleet.
     """
+    return _existing(plan, dep.gpu.gpus_per_node, dep.gpus, needed, spares, rate_per_replica_req_s)
+
+
+def existing_pools(
+    plan: Plan, dep: Deployment, load_gpus: int, spare_gpus: int, rate_per_gpu_req_s: float
+) -> ExistingFleet | None:
+    """:func:`existing_fleet` for prefill and decode pools, counted in GPUs: the pools' replicas are
+    of two layouts, so the existing GPUs are measured against the ``load_gpus`` the pools carry the
+    peak with and the ``spare_gpus`` of their spare replicas (the pools grown or shrunk alike).
+
+    :param dep: a deployment of the fleet's GPU class (its node size where the plan gives none).
+    :param rate_per_gpu_req_s: what the pools complete per second per GPU at their Cr_closed.
+    """
+    fleet = _existing(plan, dep.gpu.gpus_per_node, 1, load_gpus, spare_gpus, rate_per_gpu_req_s)
+    return None if fleet is None else replace(fleet, in_gpus=True)
+
+
+def existing_for(plan: Plan, decision: FleetDecision | None) -> ExistingFleet | None:
+    """The plan's existing fleet against the fleet ``decision`` settled (its pools' GPUs where it
+    serves the load from prefill and decode pools); None when the plan declares none or nothing
+    was sized."""
+    if decision is None or not decision.feasible:
+        return None
+    if (pools := decision.pools) is not None:  # replicas of two layouts: counted in GPUs
+        load_gpus = pools.gpus()
+        return existing_pools(
+            plan, decision.deployment, load_gpus, pools.gpus(decision.spares // 2) - load_gpus,
+            pools.req_s_at_cr_closed / load_gpus,
+        )  # fmt: skip
+    return existing_fleet(
+        plan, decision.deployment, decision.replicas_for_load, decision.spares, decision.req_s_at_cr_closed
+    )
+
+
+def _existing(
+    plan: Plan, default_per_node: int, gpus_per_unit: int, needed: int, spares: int, rate_per_unit_req_s: float
+) -> ExistingFleet | None:
+    """The existing fleet in units of ``gpus_per_unit`` GPUs (a replica, or one GPU of the pools)."""
     hw = plan.hardware
     if not hw.nodes:
         return None
-    per_node = hw.gpus_per_node or dep.gpu.gpus_per_node
-    replicas = hw.nodes * per_node // dep.gpus
+    per_node = hw.gpus_per_node or default_per_node
+    units = hw.nodes * per_node // gpus_per_unit
     batch = plan.traffic.batch
     hours = None
     if batch is not None:
-        carried_req_s = max(replicas - spares, 0) * rate_per_replica_req_s
+        carried_req_s = max(units - spares, 0) * rate_per_unit_req_s
         hours = batch.items / carried_req_s / 3600 if carried_req_s > 0 else math.inf
     return ExistingFleet(
         nodes=hw.nodes,
         gpus_per_node=per_node,
-        replicas=replicas,
+        replicas=units,
         spares=spares,
         needed=needed,
         batch_hours=hours,

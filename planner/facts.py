@@ -11,9 +11,9 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from planner.brownfield import existing_fleet
+from planner.brownfield import existing_fleet, existing_for
 from planner.catalog import Catalog
-from planner.decision import PoolDecision
+from planner.decision import FleetDecision, PoolDecision
 from planner.performance_models import BUILTIN
 from planner.resolve import ResolvedPlan
 from planner.sizing.capacity import size_capacity
@@ -82,7 +82,7 @@ def plan_facts(resolved: ResolvedPlan, catalog: Catalog, sizing: PlanSizing) -> 
         _sizing(sizing),
     ]
     if dep is not None and fleet is not None:
-        fleet_fact = _fleet(resolved, dep, fleet, _served_pools(sizing))
+        fleet_fact = _fleet(resolved, dep, fleet, sizing.best.decision if sizing.best else None)
         facts += [fleet_fact, _prediction(resolved, dep, fleet), _knobs(resolved, dep)]
     facts += _efficiency_overrides(resolved)
     if plan.hardware.gpu and sizing.best is not None:
@@ -300,14 +300,25 @@ def _served_pools(sizing: PlanSizing) -> PoolDecision | None:
     return decision.pools if decision else None
 
 
-def _fleet(r: ResolvedPlan, dep: Deployment, fleet: FleetSizing, pools: PoolDecision | None) -> Fact:
+def _fleet(r: ResolvedPlan, dep: Deployment, fleet: FleetSizing, decision: FleetDecision | None) -> Fact:
     hw, slo = r.plan.hardware, r.plan.slo
     spares = slo.spare_failure_domains
+    pools = decision.pools if decision is not None else None
     # Sizing adds the spares itself; only a fleet the plan pins (brownfield nodes) can fall short.
-    available, surviving, shortfall = -1, -1, 0
-    existing = existing_fleet(r.plan, dep, fleet.replicas_for_load, spares, 0.0) if fleet.feasible else None
+    available, surviving, shortfall, needed, units, to_add = -1, -1, 0, fleet.replicas_for_load, "replica(s)", ""
+    if pools is not None:  # (its replicas are of two layouts: counted in GPUs)
+        existing = existing_for(r.plan, decision)
+    else:
+        existing = existing_fleet(r.plan, dep, fleet.replicas_for_load, spares, 0.0) if fleet.feasible else None
     if existing is not None:
-        available, surviving, shortfall = existing.replicas, existing.replicas - spares, existing.shortfall
+        available, surviving, shortfall = existing.replicas, existing.for_load, existing.shortfall
+        needed, units = existing.needed, existing.units
+        gpus, _ = existing.to_add(dep)
+        to_add = (
+            f"{gpus} GPU(s) to the prefill and decode pools"
+            if existing.in_gpus
+            else f"{shortfall} replica(s) of {dep.label}"
+        )
     capacity = size_capacity(dep, fleet.isl + fleet.osl)
     return _fact(
         "fleet",
@@ -319,6 +330,10 @@ def _fleet(r: ResolvedPlan, dep: Deployment, fleet: FleetSizing, pools: PoolDeci
         available_replicas=available,
         surviving_replicas=surviving,
         shortfall=shortfall,
+        # the existing fleet in the units it is counted in: replicas, or GPUs of prefill and decode pools
+        existing_units=units,
+        existing_needed=needed,
+        to_add=to_add,
         nodes=hw.nodes or fleet.nodes,
         placement=hw.placement or ("one-node" if fleet.nodes <= 1 else "unspecified"),
         one_failure_domain=_too_concentrated(hw.placement, fleet, slo.availability_pct),

@@ -12,10 +12,10 @@ PACK = RulePack(
             severity="error",
             fact="fleet",
             when={"$gt": {"shortfall": 0}},
-            message="After losing {spares_needed} replica(s) only {surviving_replicas} remain, "
-            "but the peak needs {replicas_for_load}.",
-            remedy="Add {shortfall} replica(s) of {deployment} (more nodes), or lower the load per replica.",
-            evidence=["available_replicas", "surviving_replicas", "replicas_for_load", "spares_needed"],
+            message="After losing {spares_needed} failure domain(s) only {surviving_replicas} {existing_units} "
+            "remain, but the peak needs {existing_needed}.",
+            remedy="Add {to_add} (more nodes), or lower the load per replica.",
+            evidence=["available_replicas", "surviving_replicas", "existing_needed", "existing_units", "spares_needed"],
         ),
         Rule(
             id="resilience.one-failure-domain",

@@ -518,3 +518,29 @@ def test_a_load_the_user_names_runs_as_many_replicas_as_aggregated_serving_needs
     assert closed.summary["replicas"] == d.simulated_aggregated_replicas
     # the plan's users spread over those replicas alike (the peak load rounded up to fill each)
     assert closed.summary["load"]["concurrency"] % d.simulated_aggregated_replicas == 0
+
+
+def test_an_existing_fleet_is_measured_against_the_pools_gpus(session: workflows.Session, tmp_path: Path) -> None:
+    """Two nodes of 8 B200 against the long-prompt code assistant, served as TP 2 prefill and TP 1
+    decode pools where aggregated serving would run TP 2 replicas: the existing fleet was counted in
+    replicas of the layout served aggregated (8 of 2 GPUs, against the pools' count of replicas),
+    which said to add 12 GPUs; counted in the pools' GPUs, it lacks 8."""
+    data = yaml.safe_load((PLANS / "code-assistant-long-prompts.yaml").read_text(encoding="utf-8"))
+    data["hardware"] = {"gpu": "b200", "nodes": 2, "gpus_per_node": 8}
+    path = tmp_path / "brownfield.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    planned = workflows.plan(session, workflows.read_plan(path), path.name, backend="builtin")
+    d, existing = planned.decision, planned.existing_fleet
+    assert d is not None and d.pools is not None and existing is not None and existing.in_gpus
+    assert {d.pools.prefill[0].gpus, d.pools.decode[0].gpus} != {d.deployment.gpus}, "pools of another layout"
+    load_gpus, all_gpus = d.pools.gpus(), d.pools.gpus(d.spares // 2)
+    assert (existing.replicas, existing.needed, existing.spares) == (16, load_gpus, all_gpus - load_gpus)
+    assert existing.share == pytest.approx((16 - (all_gpus - load_gpus)) / load_gpus)
+    assert existing.shortfall == max(all_gpus - 16, 0) and all_gpus > 16, "the pools need more than the nodes hold"
+    gpus, nodes = existing.to_add(d.deployment)
+    assert (gpus, nodes) == (all_gpus - 16, 1)
+    f = {f.rule_id: f for f in planned.validation.findings}["resilience.cannot-lose-a-domain"]
+    assert f"only {existing.for_load} GPU(s) of the pools remain, but the peak needs {load_gpus}" in f.message
+    assert f"Add {gpus} GPU(s) to the prefill and decode pools" in f.remedy
+    printed = planned.to_json()["existing_fleet"]
+    assert printed["counted_in"] == "gpus" and printed["add_gpus"] == gpus

@@ -8,7 +8,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from planner.brownfield import AlternativeChoice, ExistingFleet, alternative_choices, existing_fleet
+from planner.brownfield import AlternativeChoice, ExistingFleet, alternative_choices, existing_for
 from planner.decision import FleetDecision
 from planner.errors import NothingFitsError, PlannerError
 from planner.limits import CONCURRENCY, PARALLEL, TOKENS, out_of_bounds
@@ -131,7 +131,7 @@ class PlanReport:
     @property
     def existing_fleet(self) -> ExistingFleet | None:
         """The plan's existing nodes (brownfield) against the decided fleet, if it declares any."""
-        return _existing_fleet_of(self.resolved.plan, self.decision)
+        return existing_for(self.resolved.plan, self.decision)
 
     @property
     def feasible(self) -> bool:
@@ -241,14 +241,6 @@ def plan(
     return report
 
 
-def _existing_fleet_of(plan_: Plan, decision: FleetDecision | None) -> ExistingFleet | None:
-    if decision is None or not decision.feasible:
-        return None
-    return existing_fleet(
-        plan_, decision.deployment, decision.replicas_for_load, decision.spares, decision.req_s_at_cr_closed
-    )
-
-
 def brownfield_alternatives(
     session: Session, report: PlanReport, *, backend: str | None = None, progress: Progress | None = None
 ) -> list[BrownfieldAlternative]:
@@ -280,7 +272,7 @@ def _sized_alternative(
     # a what-if beside the plan's own decision: the first candidate that holds in simulation
     resolved, sizing = size(session, changed, source, backend=backend, progress=progress, verified=1)
     decision = sizing.best.decision if sizing.best else None
-    return BrownfieldAlternative(choice.change, decision, _existing_fleet_of(resolved.plan, decision))
+    return BrownfieldAlternative(choice.change, decision, existing_for(resolved.plan, decision))
 
 
 @dataclass
