@@ -364,6 +364,7 @@ def test_simulate_runs_the_pools_by_default(session: workflows.Session, planned:
 
     summary = fleet_summary(planned)
     assert summary is not None and summary.pools_cr_closed == pools.cr_closed_text() != ""
+    assert summary.deployment == pools.label, "the desktop app names each pool's layout, as `planner tco` does"
 
 
 def test_deploy_writes_the_pools_and_check_config_reads_them_back(
