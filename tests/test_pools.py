@@ -161,6 +161,14 @@ def test_each_pool_says_which_axis_binds_it(session: workflows.Session) -> None:
     from planner.report.sections import _settled
 
     record = DecisionRecord({}, "", {"result": planned.to_json()}, [], [], None, None, [], None, "", "", "")
+    from planner.report.sections import _configuration_text
+
+    configuration = _configuration_text(record.chosen, record.simulation)
+    pooled = d.pools.to_json()
+    assert configuration.startswith(f"{d.pools.prefill_replicas} prefill x {pooled['prefill_deployment']} + ")
+    assert configuration.endswith(
+        f"(aggregated serving would need {d.pools.aggregated_replicas} x {d.deployment.label})"
+    )
     step6 = _settled(record, 6)
     assert step6.startswith("per replica served aggregated, memory holds")
     assert step6.endswith(f"served as pools, each bound by its own axis: {d.pools.axes_text()}")

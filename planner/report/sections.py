@@ -53,7 +53,7 @@ def summary(record: DecisionRecord) -> Html:
         )
     gpu = (chosen.get("operating_point") or {}).get("deployment", {}).get("gpu")
     pairs = [
-        ("Chosen configuration", chosen.get("deployment")),
+        ("Chosen configuration", _configuration_text(chosen, sim)),
         ("GPU", gpu),
         (
             "Replicas",
@@ -66,6 +66,20 @@ def summary(record: DecisionRecord) -> Html:
         ("Open error findings", len(errors)),
     ]
     return section("summary", "Summary", definitions(pairs))
+
+
+def _configuration_text(chosen: dict[str, Any], sim: dict[str, Any]) -> str:
+    """The chosen deployment; where prefill and decode pools serve the load, the pools, with the
+    replicas aggregated serving would need of the deployment beside them."""
+    pools = sim.get("disaggregated") or {}
+    if not pools:
+        return str(chosen.get("deployment"))
+    return (
+        f"{pools.get('prefill_replicas')} prefill x {pools.get('prefill_deployment')} + "
+        f"{pools.get('decode_replicas')} decode x {pools.get('decode_deployment')}, KV over "
+        f"{pools.get('transport')} (aggregated serving would need {pools.get('aggregated_replicas')} x "
+        f"{chosen.get('deployment')})"
+    )
 
 
 def _cr_closed_text(record: DecisionRecord) -> str:
