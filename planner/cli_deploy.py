@@ -75,10 +75,7 @@ def cmd_deploy(args: argparse.Namespace) -> int:
         print_json(report.to_json())
         return 0
     v = report.values
-    print(
-        f"{args.target}: {v.replicas} replicas x {v.gpus_per_replica} {v.gpu_id} ({v.replicas_for_load} for the peak "
-        f"+ {v.spares} spare), {v.runtime.name} {v.runtime_version}"
-    )
+    print(f"{args.target}: {v.fleet_text()}, {v.runtime.name} {v.runtime_version}")
     for name in sorted(report.files):
         print(f"  wrote {out / name}")
     return 0

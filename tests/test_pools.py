@@ -553,3 +553,32 @@ def test_an_existing_fleet_is_measured_against_the_pools_gpus(session: workflows
     assert f"Add {gpus} GPU(s) to the prefill and decode pools" in f.remedy
     printed = planned.to_json()["existing_fleet"]
     assert printed["counted_in"] == "gpus" and printed["add_gpus"] == gpus
+
+
+def test_the_deployment_trace_gives_each_pools_gpus_and_settings(session: workflows.Session, tmp_path: Path) -> None:
+    """The long-prompt code assistant (built-in model) runs TP 2 prefill and TP 1 decode replicas.
+    `planner deploy` wrote their manifests right, but TRACE.md, the command's line and its JSON
+    gave one layout for the whole fleet ('14 replicas x 2 b200 = 28 GPUs' where the pools take 24)
+    and traced only the settings of a replica served aggregated."""
+    from planner.deploy.bundle import TRACE_FILE
+
+    given = workflows.open_plan(PLANS / "code-assistant-long-prompts.yaml")
+    report = workflows.deploy(
+        session, given, "dynamo", tmp_path / "d", image="registry.local/sglang", backend="builtin"
+    )
+    planned = workflows.plan(session, given.plan, "long.yaml", backend="builtin")
+    d = planned.decision
+    assert d is not None and d.pools is not None
+    prefill, decode = d.pools.prefill[0], d.pools.decode[0]
+    assert prefill.gpus != decode.gpus, "pools of two layouts"
+    gpus = d.pools.gpus(d.spares // 2)
+    fleet = report.to_json()["fleet"]
+    assert fleet["gpus"] == gpus == planned.to_json()["sizing"]["chosen"]["gpus"]
+    assert fleet["pools"]["prefill"] == {"replicas": d.pools.prefill_replicas + 1, "gpus_per_replica": prefill.gpus}
+    assert fleet["pools"]["decode"] == {"replicas": d.pools.decode_replicas + 1, "gpus_per_replica": decode.gpus}
+    trace = report.files[TRACE_FILE]
+    assert f"+ {d.pools.decode_replicas + 1} decode x {decode.gpus} " in trace and f"= {gpus} GPUs on" in trace
+    for name, layout in (("prefill", prefill), ("decode", decode)):
+        section = trace.split(f"## The {name} pool")[1].split("## ")[0]
+        assert f"| tensor_parallel | `--tp-size` | {layout.tp} |" in section
+        assert "the latency axis holds" not in section, "a pool's replicas run what their KV cache holds"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from planner.deploy.manifests import manifests, render
 from planner.deploy.observability import alert_rules, dashboard
 from planner.deploy.runtime_args import flag_for, serve_command
-from planner.deploy.values import DeployValues
+from planner.deploy.values import DeployValues, pool_values
 
 RULES_FILE = "prometheus-rules.yaml"
 DASHBOARD_FILE = "grafana-dashboard.json"
@@ -25,26 +25,35 @@ def bundle(values: DeployValues) -> dict[str, str]:
 
 
 def trace_text(values: DeployValues) -> str:
-    """A Markdown table: every setting, the engine's flag for it, its value and why."""
-    command = serve_command(values)
+    """A Markdown table: every setting, the engine's flag for it, its value and why; one for each of
+    the prefill and decode pools where they serve the load (each its own layout)."""
     lines = [*(f"<!-- {line} -->" for line in values.origin.lines()), ""]
     lines += [
         f"# {values.origin.plan_name}: {values.target} with {values.runtime.name} {values.runtime_version}",
         "",
-        f"Fleet: {values.replicas} replicas ({values.replicas_for_load} for the peak + {values.spares} spare) x "
-        f"{values.gpus_per_replica} {values.gpu_id} = {values.gpus} GPUs on {values.nodes} node(s)."
-        + _spread_text(values),
+        f"Fleet: {values.fleet_text()} on {values.nodes} node(s)." + _spread_text(values),
         "",
         f"Image: `{values.image}` ({values.image_why}).",
-        "",
-        "| setting | flag | value | why |",
-        "|---|---|---|---|",
     ]
+    if values.pools is None:
+        return "\n".join([*lines, "", *_settings_table(values)]) + "\n"
+    for name, (replicas, layout) in values.pools.each().items():
+        own = pool_values(values, layout)
+        gpus = own.gpus_per_replica
+        lines += ["", f"## The {name} pool: {replicas} replicas x {gpus} GPU{'s' if gpus > 1 else ''}", ""]
+        lines += _settings_table(own)
+    return "\n".join(lines) + "\n"
+
+
+def _settings_table(values: DeployValues) -> list[str]:
+    """The settings of one replica as a Markdown table: role, the engine's flag, value, why."""
+    command = serve_command(values)
+    lines = ["| setting | flag | value | why |", "|---|---|---|---|"]
     for role, setting in values.settings.items():
         flag = flag_for(values.runtime, role, values.runtime_version)
         name = flag.flag if flag else "(engine default)" if role in command.skipped else "-"
         lines.append(f"| {role} | `{name}` | {setting.value} | {setting.why} |")
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 #: How each target realises the spread over nodes (:func:`planner.deploy.manifests.node_spread`).

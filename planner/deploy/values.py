@@ -119,6 +119,10 @@ class Pools:
     prefill: Deployment | None = None
     decode: Deployment | None = None
 
+    def each(self) -> dict[str, tuple[int, Deployment | None]]:
+        """Each pool by name: its replicas (its spare included) and its layout (None: the chosen deployment's)."""
+        return {"prefill": (self.prefill_replicas, self.prefill), "decode": (self.decode_replicas, self.decode)}
+
 
 @dataclass(frozen=True)
 class DeployValues:
@@ -187,8 +191,25 @@ class DeployValues:
 
     @property
     def gpus(self) -> int:
-        """GPUs of the whole fleet, spares included."""
+        """GPUs of the whole fleet, spares included (of both pools, each its own layout, when disaggregated)."""
+        if (pools := self.pools) is not None:
+            return sum(replicas * self.pool_gpus(layout) for replicas, layout in pools.each().values())
         return self.gpus_per_replica * self.replicas
+
+    def pool_gpus(self, layout: Deployment | None) -> int:
+        """GPUs per replica of a pool of ``layout`` (None: the chosen deployment's)."""
+        return layout.gpus if layout is not None else self.gpus_per_replica
+
+    def fleet_text(self) -> str:
+        """The fleet in words: '10 replicas (8 for the peak + 2 spare) x 1 b200 = 10 GPUs', or each
+        pool's replicas and GPUs where prefill and decode pools serve the load."""
+        counts = f"{self.replicas_for_load} for the peak + {self.spares} spare"
+        if (pools := self.pools) is None:
+            return f"{self.replicas} replicas ({counts}) x {self.gpus_per_replica} {self.gpu_id} = {self.gpus} GPUs"
+        each = " + ".join(
+            f"{replicas} {name} x {self.pool_gpus(layout)}" for name, (replicas, layout) in pools.each().items()
+        )
+        return f"{self.replicas} replicas: {each} {self.gpu_id} ({counts}, a spare in each pool) = {self.gpus} GPUs"
 
 
 def kubernetes_name(text: str, limit: int = 63) -> str:
@@ -232,7 +253,7 @@ def deploy_values(
         s.role: s
         for s in [
             *parallel_settings(dep),
-            *_memory(resolved, fleet),
+            *_memory(resolved, fleet, pooled=pools is not None),
             *_features(resolved, fleet),
             *plan_knob_settings(dep, version),
         ]
@@ -438,8 +459,9 @@ def parallel_settings(dep: Any) -> list[Setting]:
     return out
 
 
-def _memory(resolved: ResolvedPlan, fleet: FleetSizing) -> list[Setting]:
-    """Context, batch and KV settings from the capacity axis."""
+def _memory(resolved: ResolvedPlan, fleet: FleetSizing, *, pooled: bool = False) -> list[Setting]:
+    """Context, batch and KV settings from the capacity axis (``pooled``: for replicas of prefill and
+    decode pools, which run what their KV cache holds, an aggregated replica's latency cap apart)."""
     dep = fleet.deployment
     context = fleet.isl + fleet.osl
     cap = size_capacity(dep, context)
@@ -480,7 +502,12 @@ def _memory(resolved: ResolvedPlan, fleet: FleetSizing) -> list[Setting]:
         Setting(
             "max_sequences",
             seqs,
-            f"capacity axis: {capacity_reason(dep, cap)}; the latency axis holds {fleet.latency_cap} within the SLOs"
+            f"capacity axis: {capacity_reason(dep, cap)}"
+            + (
+                "; each pool's replicas run what their KV cache holds, as the pools were simulated"
+                if pooled
+                else f"; the latency axis holds {fleet.latency_cap} within the SLOs"
+            )
             + (f"; per attention rank: {fleet.capacity_cap} / {ranks}" if ranks > 1 else ""),
         ),
         Setting(

@@ -81,6 +81,12 @@ class DeployReport:
                 "gpus_per_replica": v.gpus_per_replica,
                 "gpus": v.gpus,
                 "gpu": v.gpu_id,
+                "pools": {
+                    name: {"replicas": replicas, "gpus_per_replica": v.pool_gpus(layout)}
+                    for name, (replicas, layout) in v.pools.each().items()
+                }
+                if v.pools is not None
+                else None,
             },
             "settings": {r: {"value": s.value, "why": s.why} for r, s in v.settings.items()},
             "files": sorted(self.files),
