@@ -506,8 +506,10 @@ def test_the_tco_and_the_workbook_name_each_pools_layout(session: workflows.Sess
     assert report.to_json()["tco"]["deployment"] == label
     out = tmp_path / "pools.xlsx"
     workflows.export(session, workflows.read_plan(DISAGGREGATED), out, "pd.yaml", backend="builtin")
-    summary = load_workbook(out)["Summary"]
-    assert any(row[1].value == label for row in summary.iter_rows() if row[0].value == "Deployment")
+    book = load_workbook(out)
+    assert any(row[1].value == label for row in book["Summary"].iter_rows() if row[0].value == "Deployment")
+    (sized,) = [row for row in book["Sizing"].iter_rows() if row[0].value == "Deployment"]
+    assert sized[2].value.startswith("a replica served aggregated: the load is served by " + label)
 
 
 def test_a_load_the_user_names_runs_as_many_replicas_as_aggregated_serving_needs(session: workflows.Session) -> None:

@@ -133,7 +133,13 @@ def sizing_sheet(wb: Workbook, ws: Worksheet, c: TcoWorkbook) -> None:
     f, dep = c.fleet, c.fleet.deployment
     header_row(ws, 1, ("Figure", "Value", "Note"))
     figures: list[tuple[str, Any, str]] = [
-        ("Deployment", dep.label, ""),
+        (
+            "Deployment",
+            dep.label,
+            ""
+            if (pools := c.tco.fleet.pools) is None
+            else f"a replica served aggregated: the load is served by {pools.label} (sheets Fleet and Inputs)",
+        ),
         ("Model", f"{dep.model.id} ({dep.model.name})", dep.model.source),
         ("GPU", f"{dep.gpu.id} ({dep.gpu.name})", dep.gpu.source),
         ("Runtime", f"{dep.runtime.id} ({dep.runtime.name})", dep.runtime.source),
