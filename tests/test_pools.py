@@ -580,6 +580,10 @@ def test_the_deployment_trace_gives_each_pools_gpus_and_settings(session: workfl
     assert fleet["pools"]["decode"] == {"replicas": d.pools.decode_replicas + 1, "gpus_per_replica": decode.gpus}
     trace = report.files[TRACE_FILE]
     assert f"+ {d.pools.decode_replicas + 1} decode x {decode.gpus} " in trace and f"= {gpus} GPUs on" in trace
+    from planner.deploy.bundle import DASHBOARD_FILE
+
+    replicas = d.pools.replicas + d.spares
+    assert f"Serving replicas (N+1 in each pool: {replicas})" in report.files[DASHBOARD_FILE], "not N+2"
     for name, layout in (("prefill", prefill), ("decode", decode)):
         section = trace.split(f"## The {name} pool")[1].split("## ")[0]
         assert f"| tensor_parallel | `--tp-size` | {layout.tp} |" in section

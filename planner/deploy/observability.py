@@ -94,6 +94,8 @@ def _health_signals(values: DeployValues) -> list[Signal]:
     errors, finished = metric_for(values, "errors"), metric_for(values, "finished")
     budget = round(1 - values.availability_pct / 100, 6)
     n_plus = values.replicas_for_load + values.spares
+    # prefill and decode pools keep a spare each: N+1 in each pool, not N+2 for the fleet
+    spared = f"N+{values.spares // 2} in each pool" if values.pools is not None else f"N+{values.spares}"
     errors_rate = f"sum(rate({errors.name}{_selector(values, errors)}[{RATE_WINDOW}]))"
     finished_rate = f"sum(rate({finished.name}{_selector(values, finished)}[{RATE_WINDOW}]))"
     serving = f"count(count by (instance) ({running.name}{_selector(values, running)}))"
@@ -128,7 +130,7 @@ def _health_signals(values: DeployValues) -> list[Signal]:
         ),
         Signal(
             "replicas",
-            f"Serving replicas (N+{values.spares} = {n_plus})",
+            f"Serving replicas ({spared}: {n_plus})",
             serving,
             n_plus,
             "short",
