@@ -137,8 +137,8 @@ class DeployPanel(PlanActionPanel):
         self.files.clear()
         self.files.addItems(sorted(report.files))
         v = report.values
-        self.status.setText(f"{report.target}: {len(report.files)} files written to {report.out} for {v.replicas} "
-                            f"replicas of {v.gpus_per_replica} x {v.gpu_id}")  # fmt: skip
+        self.status.setText(f"{report.target}: {len(report.files)} files written to {report.out} for "
+                            f"{v.fleet_text()}")  # fmt: skip
         self.written.emit(report)
 
     def _show_check(self, report: workflows.ConfigCheck) -> None:

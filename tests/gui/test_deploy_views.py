@@ -46,6 +46,8 @@ def test_a_configuration_is_written_and_checked_against_the_plan(
     assert sorted(p.name for p in out.iterdir()) == sorted(report.files)
     assert [panel.files.item(i).text() for i in range(panel.files.count())] == sorted(report.files)
     assert IMAGE in "".join(report.files.values())
+    # the long-prompt plan is served as pools of two layouts: the status gives each pool's replicas and GPUs
+    assert panel.status.text().endswith(f"for {report.values.fleet_text()}") and " prefill x " in panel.status.text()
     check = deployed(qtbot, window, panel.check_button.click)
     assert isinstance(check, workflows.ConfigCheck) and check.agrees and "agrees with the plan" in panel.status.text()
     assert check.file in report.files
