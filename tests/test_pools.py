@@ -584,6 +584,11 @@ def test_the_deployment_trace_gives_each_pools_gpus_and_settings(session: workfl
 
     replicas = d.pools.replicas + d.spares
     assert f"Serving replicas (N+1 in each pool: {replicas})" in report.files[DASHBOARD_FILE], "not N+2"
+    limits = [report.files[TRACE_FILE].split(f"## The {name} pool")[1].split("--max-running-requests` | ")[1].split(" ")[0]
+              for name in ("prefill", "decode")]  # fmt: skip
+    assert f"admits up to {limits[0]} in the prefill pool and {limits[1]} in the decode pool" in " ".join(
+        report.files[DASHBOARD_FILE].split()
+    )
     for name, layout in (("prefill", prefill), ("decode", decode)):
         section = trace.split(f"## The {name} pool")[1].split("## ")[0]
         assert f"| tensor_parallel | `--tp-size` | {layout.tp} |" in section

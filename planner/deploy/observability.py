@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from planner.deploy.values import DeployError, DeployValues
+from planner.deploy.values import DeployError, DeployValues, pool_values
 from planner.specs import RuntimeMetric, RuntimeSpec, in_versions
 
 #: The window rates and quantiles are computed over, and how long a breach must last.
@@ -116,7 +116,7 @@ def _health_signals(values: DeployValues) -> list[Signal]:
             0,
             "short",
             "warning",
-            f"requests queue although each replica admits up to {values.value('max_sequences')}: "
+            f"requests queue although each replica admits up to {_admitted(values)}: "
             "load is above what the fleet was sized for",
         ),
         Signal(
@@ -140,6 +140,16 @@ def _health_signals(values: DeployValues) -> list[Signal]:
             below=True,
         ),
     ]
+
+
+def _admitted(values: DeployValues) -> str:
+    """The running-batch limit of a replica, each pool's where prefill and decode pools serve the load."""
+    if values.pools is None:
+        return str(values.value("max_sequences"))
+    limits = [
+        (name, pool_values(values, layout).value("max_sequences")) for name, (_, layout) in values.pools.each().items()
+    ]
+    return " and ".join(f"{limit} in the {name} pool" for name, limit in limits)
 
 
 def alert_rules(values: DeployValues) -> dict[str, Any]:
