@@ -401,8 +401,10 @@ def test_deploy_writes_the_pools_and_check_config_reads_them_back(
     assert [x.what for x in moved.disagreements] == ["prefill pool: replicas"] and not moved.agrees
     with pytest.raises(PlannerError, match="KServe does not run sglang"):
         workflows.deploy(session, given, "kserve", tmp_path / "k", backend="builtin")
-    with pytest.raises(PlannerError, match="does not write prefill/decode pools for llm-d with sglang"):
+    with pytest.raises(PlannerError, match="does not write prefill/decode pools for llm-d with sglang") as refused:
         workflows.deploy(session, given, "llm-d", tmp_path / "l", backend="builtin")
+    # the fix names the target that writes sglang's pools, not the one that just refused them
+    assert refused.value.fix.startswith("deploy the pools with --target dynamo (")
 
 
 CODE = PLANS / "code-assistant.yaml"

@@ -391,11 +391,14 @@ def _refuse_disaggregation(
     engines = POOL_TARGETS.get(target)
     if engines is None or (runtime_id is not None and runtime_id not in engines):
         writes = "; ".join(f"{t} with {', '.join(e)}" for t, e in POOL_TARGETS.items())
+        # the targets that write this runtime's pools, where one does
+        fitting = [t for t, e in POOL_TARGETS.items() if runtime_id is None or runtime_id in e]
         raise DeployError(
             f"the planner does not write prefill/decode pools for {target}"
             + (f" with {runtime_id}" if runtime_id else ""),
             path="serving_stack.disaggregated",
-            fix=f"deploy the pools with --target {' or '.join(POOL_TARGETS)} ({writes}), or serve aggregated",
+            fix=f"deploy the pools with --target {' or '.join(fitting or POOL_TARGETS)} ({writes}), or serve "
+            "aggregated",
         )
     if sized and pools is None:
         raise DeployError(
