@@ -233,6 +233,12 @@ class FleetDecision:
         return float(at_cr["throughput_req_s"]) if at_cr else 0.0
 
     @property
+    def label(self) -> str:
+        """The deployment that serves the load in brief: the prefill and decode pools' where they serve
+        it (:attr:`PoolDecision.label`), else the chosen deployment's."""
+        return self.pools.label if self.pools is not None else self.deployment.label
+
+    @property
     def simulated_aggregated_replicas(self) -> int:
         """The aggregated replicas the simulation found for the load: the fleet's, or, where pools were
         chosen, those the pools were weighed against (the estimate sizes aggregated replicas only)."""

@@ -306,7 +306,7 @@ def _fleet(r: ResolvedPlan, dep: Deployment, fleet: FleetSizing, decision: Fleet
     pools = decision.pools if decision is not None else None
     # Sizing adds the spares itself; only a fleet the plan pins (brownfield nodes) can fall short.
     available, surviving, shortfall, needed, units, to_add = -1, -1, 0, fleet.replicas_for_load, "replica(s)", ""
-    if pools is not None:  # (its replicas are of two layouts: counted in GPUs)
+    if decision is not None:  # the fleet the simulation settled (pools of two layouts counted in GPUs)
         existing = existing_for(r.plan, decision)
     else:
         existing = existing_fleet(r.plan, dep, fleet.replicas_for_load, spares, 0.0) if fleet.feasible else None

@@ -897,7 +897,7 @@ def _pool_text(pool: Any, buckets: list[Any]) -> str:
     basis = "settled in simulation" if pool.settled else "by estimate"
     return (
         f"{pool.gpu} for {serves}: {s.replicas} replicas ({s.replicas_for_load} for the load{spares}){layout} of "
-        f"{pools.label if pools is not None else s.deployment.label} = {s.gpus:,} GPUs, "
+        f"{pool.decision.label if pool.decision is not None else s.deployment.label} = {s.gpus:,} GPUs, "
         f"{pool.eur_per_hour:.2f} EUR/hour ({basis})"
     )
 

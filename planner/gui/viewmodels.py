@@ -186,7 +186,7 @@ def fleet_of(best: Any, tco_eur: float | None, feasible: int, tried: int) -> Fle
         return None
     s, d = best.sizing, best.decision
     return FleetSummary(
-        d.pools.label if d and d.pools else s.deployment.label,
+        d.label if d else s.deployment.label,
         s.replicas_for_load,
         s.spares,
         s.replicas,
